@@ -1,0 +1,1 @@
+"""Recurring workflow scheduler: the package shared by every Lambda function (the common layer)."""

@@ -1,0 +1,39 @@
+"""Settings from the environment, parsed once per process (one cold start)."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    # Database: a URL (local, tests) or the name of a Secrets Manager secret holding it (AWS).
+    database_url: SecretStr | None = None
+    database_secret_name: str | None = None
+    db_connect_timeout_s: int = Field(default=5, ge=1, le=60)
+    db_statement_timeout_ms: int = Field(default=15_000, ge=100)
+    # A warm connection idle longer than this is pinged before reuse (the pooler may drop it).
+    db_idle_check_s: float = Field(default=60, ge=0)
+
+    # EventBridge Scheduler: where schedules live and what they invoke.
+    schedule_group: str = "workflow-scheduler"
+    runner_function_arn: str = "arn:aws:lambda:us-east-1:000000000000:function:runner"
+    scheduler_role_arn: str = "arn:aws:iam::000000000000:role/scheduler-invoke-runner"
+    schedule_dlq_arn: str = "arn:aws:sqs:us-east-1:000000000000:schedule-dlq"
+    schedule_retry_attempts: int = Field(default=3, ge=0, le=185)
+    schedule_max_event_age_s: int = Field(default=3600, ge=60, le=86_400)
+
+    # Runner: DynamoDB lease lock and workflow steps.
+    locks_table: str = "workflow-locks"
+    lease_margin_s: int = Field(default=30, ge=1)
+    clock_skew_s: int = Field(default=5, ge=0)
+    allow_private_http_targets: bool = False
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings()

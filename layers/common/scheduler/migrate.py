@@ -1,0 +1,90 @@
+"""Apply Supabase-style SQL migrations (`YYYYMMDDHHMMSS_name.sql`) in order, once each.
+
+Applied versions are recorded in `supabase_migrations.schema_migrations` exactly where the
+Supabase CLI records them, so `supabase db push` and this command never re-apply each other's
+work. Each migration runs in its own transaction; an advisory lock serialises concurrent runs.
+
+Usage: python -m scheduler.migrate [MIGRATIONS_DIR]   (connects to $DATABASE_URL)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+_FILENAME = re.compile(r"^(\d{14})_(\w+)\.sql$")
+_LOCK_KEY = 7_202_611_270  # any constant shared by every migrate run
+
+_BOOKKEEPING = """
+create schema if not exists supabase_migrations;
+create table if not exists supabase_migrations.schema_migrations (version text primary key);
+alter table supabase_migrations.schema_migrations
+  add column if not exists statements text[],
+  add column if not exists name text;
+"""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: str
+    name: str
+    path: Path
+
+
+def discover(directory: Path) -> list[Migration]:
+    """The migration files of a directory, oldest first; other files are an error, not ignored."""
+    migrations = []
+    for path in sorted(directory.glob("*.sql")):
+        match = _FILENAME.match(path.name)
+        if not match:
+            raise ValueError(f"{path.name}: migration names must be YYYYMMDDHHMMSS_name.sql")
+        migrations.append(Migration(match[1], match[2], path))
+    return migrations
+
+
+def apply_migrations(conninfo: str, directory: Path) -> list[str]:
+    """Apply every pending migration; returns the versions applied (empty when up to date)."""
+    applied_now: list[str] = []
+    with psycopg.connect(conninfo, autocommit=True, prepare_threshold=None) as conn:
+        conn.execute("select pg_advisory_lock(%s)", (_LOCK_KEY,))
+        try:
+            conn.execute(_BOOKKEEPING)
+            done = {
+                row[0]
+                for row in conn.execute("select version from supabase_migrations.schema_migrations")
+            }
+            for migration in discover(directory):
+                if migration.version in done:
+                    continue
+                sql = migration.path.read_text(encoding="utf-8")
+                with conn.transaction():
+                    conn.execute(sql.encode())  # bytes: run the file as one multi-statement script
+                    conn.execute(
+                        "insert into supabase_migrations.schema_migrations"
+                        " (version, statements, name) values (%s, %s, %s)",
+                        (migration.version, [sql], migration.name),
+                    )
+                applied_now.append(migration.version)
+        finally:
+            conn.execute("select pg_advisory_unlock(%s)", (_LOCK_KEY,))
+    return applied_now
+
+
+def main(argv: list[str]) -> int:
+    directory = Path(argv[1] if len(argv) > 1 else "migrations")
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        print("DATABASE_URL is not set", file=sys.stderr)
+        return 2
+    applied = apply_migrations(url, directory)
+    print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'database is up to date'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

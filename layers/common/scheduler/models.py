@@ -1,0 +1,155 @@
+"""The product's data shapes (pydantic v2). Python speaks snake_case, JSON speaks camelCase.
+
+`Schedule` is the Python counterpart of the seed's TypeScript `Schedule` interface;
+`python -m scheduler.models schema` writes the JSON Schema a TypeScript front end generates
+types from.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from scheduler import cron
+
+RunStatus = Literal["running", "succeeded", "failed", "skipped"]
+RunTrigger = Literal["schedule", "manual"]
+WorkflowStatus = Literal["idle", "running"]
+
+
+class ApiModel(BaseModel):
+    """camelCase in JSON, snake_case in Python; unknown fields are an error, not ignored."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+        extra="forbid",
+    )
+
+
+def _checked_cron(value: str) -> str:
+    cron.to_eventbridge(value)  # raises CronError (a ValueError) naming the field and reason
+    return value.strip()
+
+
+def _checked_timezone(value: str) -> str:
+    return cron.validate_timezone(value)
+
+
+class ScheduleCreate(ApiModel):
+    workflow_id: UUID
+    cron: str = Field(max_length=256, examples=["0 7 * * *"])
+    enabled: bool = True
+    timezone: str = Field(default="UTC", max_length=64, examples=["Europe/Berlin"])
+
+    _cron = field_validator("cron")(_checked_cron)
+    _timezone = field_validator("timezone")(_checked_timezone)
+
+
+class ScheduleUpdate(ApiModel):
+    cron: str | None = Field(default=None, max_length=256)
+    timezone: str | None = Field(default=None, max_length=64)
+    enabled: bool | None = None
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        return None if value is None else _checked_cron(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str | None) -> str | None:
+        return None if value is None else _checked_timezone(value)
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> ScheduleUpdate:
+        if not self.model_fields_set:
+            raise ValueError("nothing to update: give at least one of cron, timezone, enabled")
+        for name in self.model_fields_set:
+            if getattr(self, name) is None:
+                raise ValueError(f"{to_camel(name)} cannot be null")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        """Only the fields the client sent, snake_case, for the store."""
+        return self.model_dump(include=self.model_fields_set, by_alias=False)
+
+
+class Schedule(ApiModel):
+    id: UUID
+    workflow_id: UUID
+    cron: str
+    timezone: str
+    enabled: bool
+    last_run_at: datetime | None = None
+    disabled_reason: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class Workflow(ApiModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: UUID
+    owner_id: UUID | None = None
+    name: str
+    definition: dict[str, Any] = Field(default_factory=dict)
+    status: WorkflowStatus
+    run_count: int
+    last_run_at: datetime | None = None
+    last_run_status: Literal["succeeded", "failed"] | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class Run(ApiModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: UUID
+    schedule_id: UUID
+    workflow_id: UUID
+    trigger: RunTrigger
+    scheduled_time: datetime
+    status: RunStatus
+    attempt: int
+    started_at: datetime
+    finished_at: datetime | None = None
+    error: str | None = None
+    output: Any = None
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """JSON Schemas (as sent over the wire: camelCase) of the API's models."""
+    return {
+        "Schedule": Schedule.model_json_schema(mode="serialization"),
+        "ScheduleCreate": ScheduleCreate.model_json_schema(mode="validation"),
+        "ScheduleUpdate": ScheduleUpdate.model_json_schema(mode="validation"),
+        "Workflow": Workflow.model_json_schema(mode="serialization"),
+        "Run": Run.model_json_schema(mode="serialization"),
+    }
+
+
+def write_schemas(directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, schema in json_schemas().items():
+        path = directory / f"{name}.schema.json"
+        path.write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["schema"]:
+        sys.exit("usage: python -m scheduler.models schema")
+    for path in write_schemas(Path("schema")):
+        print(f"wrote {path}")

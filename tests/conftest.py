@@ -1,0 +1,86 @@
+"""Shared fixtures: a real PostgreSQL with the real migrations, and moto for AWS.
+
+PostgreSQL is embedded (pgserver) unless DATABASE_URL is set; a DATABASE_URL given to the
+tests must point at a disposable database, since every test empties the tables it used.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MIGRATIONS = ROOT / "migrations"
+EVENTS = ROOT / "events"
+
+# Tests must never reach a real AWS account, whatever the developer's shell holds.
+for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+    os.environ.pop(_name, None)
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_DEFAULT_REGION="us-east-1",
+    POWERTOOLS_SERVICE_NAME="workflow-scheduler-tests",
+    POWERTOOLS_METRICS_NAMESPACE="WorkflowSchedulerTests",
+    POWERTOOLS_TRACE_DISABLED="true",
+    POWERTOOLS_DEV="false",
+)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database for the whole session."""
+    from scheduler.migrate import apply_migrations
+
+    server = None
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        import pgserver
+
+        server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+        url = server.get_uri()
+    apply_migrations(url, MIGRATIONS)
+    os.environ["DATABASE_URL"] = url
+    yield url
+    if server is not None:
+        server.cleanup()
+
+
+@pytest.fixture
+def clean_db(database_url: str) -> Iterator[str]:
+    """The session database, emptied after the test (tests see no one else's rows)."""
+    import psycopg
+
+    from scheduler import clients
+
+    clients.reset()
+    yield database_url
+    clients.reset()
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("truncate workflows, schedules, schedule_runs cascade")
+
+
+@pytest.fixture
+def store(clean_db: str):  # type: ignore[no-untyped-def]
+    from scheduler.db import Database
+    from scheduler.store import Store
+
+    database = Database(clean_db)
+    yield Store(database)
+    database.close()
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    """Every AWS API call inside the test goes to moto (in-process)."""
+    from moto import mock_aws
+
+    from scheduler import clients
+
+    with mock_aws():
+        clients.reset()
+        yield
+    clients.reset()

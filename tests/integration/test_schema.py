@@ -1,0 +1,152 @@
+"""The tables behave as the design says: timestamps, cascades, constraints, RLS."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import UTC, datetime
+
+import psycopg
+import pytest
+
+from scheduler.store import Store
+
+ALICE = uuid.UUID("00000000-0000-4000-8000-00000000a11c")
+BOB = uuid.UUID("00000000-0000-4000-8000-000000000b0b")
+
+
+def _schedule(store: Store, owner: uuid.UUID = ALICE) -> dict:
+    workflow = store.create_workflow(owner, "nightly report")
+    return store.create_schedule(
+        owner, workflow_id=workflow["id"], cron="0 7 * * *", timezone="UTC", enabled=True
+    )
+
+
+def test_created_at_is_set_on_insert_and_never_changes(store: Store) -> None:
+    row = _schedule(store)
+    assert row["created_at"] == row["updated_at"]
+    time.sleep(0.01)
+
+    updated = store.update_schedule(row["id"], ALICE, {"enabled": False})
+    with store.db.transaction() as conn:  # even an explicit attempt cannot move created_at
+        conn.execute(
+            "update schedules set created_at = '2000-01-01' where id = %s", (row["id"],)
+        )
+    again = store.get_schedule(row["id"])
+
+    assert updated["updated_at"] > row["updated_at"]
+    assert updated["created_at"] == row["created_at"]
+    assert again["created_at"] == row["created_at"]
+    assert again["updated_at"] > updated["updated_at"]
+
+
+def test_deleting_a_workflow_cascades_to_its_schedules_and_runs(store: Store) -> None:
+    row = _schedule(store)
+    store.db.execute(
+        "insert into schedule_runs (schedule_id, workflow_id, scheduled_time)"
+        " values (%s, %s, now())",
+        (row["id"], row["workflow_id"]),
+    )
+
+    store.db.execute("delete from workflows where id = %s", (row["workflow_id"],))
+
+    counts = store.db.execute(
+        "select (select count(*) from schedules) s, (select count(*) from schedule_runs) r"
+    ).fetchone()
+    assert counts == {"s": 0, "r": 0}
+
+
+@pytest.mark.parametrize(
+    ("statement", "constraint"),
+    [
+        ("update schedules set cron = '  '", "schedules_cron_check"),
+        ("update workflows set status = 'paused'", "workflows_status_check"),
+        (
+            "insert into schedule_runs"
+            " (schedule_id, workflow_id, scheduled_time, status, finished_at)"
+            " select id, workflow_id, now(), 'exploded', now() from schedules",
+            "schedule_runs_status_check",
+        ),
+        (
+            "insert into schedule_runs (schedule_id, workflow_id, scheduled_time, status)"
+            " select id, workflow_id, now(), 'succeeded' from schedules",
+            "schedule_runs_finished_check",
+        ),
+    ],
+)
+def test_constraints_reject_bad_rows(store: Store, statement: str, constraint: str) -> None:
+    _schedule(store)
+
+    with pytest.raises(psycopg.errors.CheckViolation) as caught:
+        store.db.connection().execute(statement)
+
+    assert caught.value.diag.constraint_name == constraint
+
+
+def test_one_run_per_schedule_and_scheduled_time(store: Store) -> None:
+    row = _schedule(store)
+    insert = (
+        "insert into schedule_runs (schedule_id, workflow_id, scheduled_time) values (%s, %s, %s)"
+    )
+    at = datetime(2026, 11, 27, 7, tzinfo=UTC)
+    store.db.execute(insert, (row["id"], row["workflow_id"], at))
+
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        store.db.connection().execute(insert, (row["id"], row["workflow_id"], at))
+
+
+def _visible_as(conn: psycopg.Connection, role: str, sub: uuid.UUID | None) -> dict[str, int]:
+    """Count rows the way PostgREST would see them for a token with this role and sub."""
+    with conn.transaction():
+        conn.execute(f"set local role {role}")
+        claims = json.dumps({"sub": str(sub) if sub else None, "role": role})
+        conn.execute("select set_config('request.jwt.claims', %s, true)", (claims,))
+        counts = {
+            table: conn.execute(f"select count(*) from {table}").fetchone()[0]  # type: ignore[index]
+            for table in ("workflows", "schedules", "schedule_runs")
+        }
+    return counts
+
+
+def test_rls_shows_a_user_only_their_own_rows_and_service_role_all(
+    store: Store, database_url: str
+) -> None:
+    # Given one schedule with a run for Alice and one for Bob
+    for owner in (ALICE, BOB):
+        row = _schedule(store, owner)
+        store.db.execute(
+            "insert into schedule_runs (schedule_id, workflow_id, scheduled_time)"
+            " values (%s, %s, now())",
+            (row["id"], row["workflow_id"]),
+        )
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        # Then each user sees only their own rows, anon nothing, the service role everything
+        assert _visible_as(conn, "authenticated", ALICE) == dict.fromkeys(
+            ("workflows", "schedules", "schedule_runs"), 1
+        )
+        assert _visible_as(conn, "authenticated", BOB)["schedules"] == 1
+        assert _visible_as(conn, "service_role", None) == dict.fromkeys(
+            ("workflows", "schedules", "schedule_runs"), 2
+        )
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            _visible_as(conn, "anon", None)
+
+
+def test_rls_stops_a_user_attaching_a_schedule_to_someone_elses_workflow(
+    store: Store, database_url: str
+) -> None:
+    bobs = store.create_workflow(BOB, "bob's")
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege), conn.transaction():
+            conn.execute("set local role authenticated")
+            conn.execute(
+                "select set_config('request.jwt.claims', %s, true)",
+                (json.dumps({"sub": str(ALICE), "role": "authenticated"}),),
+            )
+            conn.execute(
+                "insert into schedules (workflow_id, cron) values (%s, '* * * * *')",
+                (bobs["id"],),
+            )
