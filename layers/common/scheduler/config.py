@@ -31,7 +31,17 @@ class Settings(BaseSettings):
     locks_table: str = "workflow-locks"
     lease_margin_s: int = Field(default=30, ge=1)
     clock_skew_s: int = Field(default=5, ge=0)
+    # Workflow definitions are user input: http steps may not reach private networks unless allowed.
     allow_private_http_targets: bool = False
+    http_step_timeout_s: float = Field(default=10, gt=0, le=300)
+
+    # Auth: Supabase access tokens. Asymmetric keys via the project's JWKS, or the legacy
+    # HS256 secret (JWT_SECRET, or from Secrets Manager via JWT_SECRET_NAME).
+    jwks_url: str | None = None
+    jwt_secret: SecretStr | None = None
+    jwt_secret_name: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str = "authenticated"
 
 
 @cache
