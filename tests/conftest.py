@@ -53,7 +53,6 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def clean_db(database_url: str) -> Iterator[str]:
     """The session database, emptied after the test (tests see no one else's rows)."""
     import psycopg
-
     from scheduler import clients
 
     clients.reset()
@@ -77,7 +76,6 @@ def store(clean_db: str):  # type: ignore[no-untyped-def]
 def aws() -> Iterator[None]:
     """Every AWS API call inside the test goes to moto (in-process)."""
     from moto import mock_aws
-
     from scheduler import clients
 
     with mock_aws():

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
-
 from scheduler.migrate import apply_migrations, discover
+
 from tests.conftest import MIGRATIONS, ROOT
 
 
@@ -95,11 +95,17 @@ def test_migrate_command_applies_to_the_database_in_database_url(empty_database:
     env = {"DATABASE_URL": empty_database, "PYTHONPATH": str(ROOT / "layers" / "common")}
     first = subprocess.run(
         [sys.executable, "-m", "scheduler.migrate", str(MIGRATIONS)],
-        env=env, capture_output=True, text=True, check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     second = subprocess.run(
         [sys.executable, "-m", "scheduler.migrate", str(MIGRATIONS)],
-        env=env, capture_output=True, text=True, check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
 
     assert f"applied {len(discover(MIGRATIONS))} migration(s)" in first.stdout
@@ -109,5 +115,5 @@ def test_migrate_command_applies_to_the_database_in_database_url(empty_database:
 def test_a_badly_named_migration_file_is_an_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "create_things.sql").write_text("select 1")
 
-    with pytest.raises(ValueError, match="YYYYMMDDHHMMSS_name.sql"):
+    with pytest.raises(ValueError, match=r"YYYYMMDDHHMMSS_name\.sql"):
         discover(tmp_path)

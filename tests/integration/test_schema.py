@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 
 import psycopg
 import pytest
-
 from scheduler.store import Store
 
 ALICE = uuid.UUID("00000000-0000-4000-8000-00000000a11c")
@@ -30,9 +29,7 @@ def test_created_at_is_set_on_insert_and_never_changes(store: Store) -> None:
 
     updated = store.update_schedule(row["id"], ALICE, {"enabled": False})
     with store.db.transaction() as conn:  # even an explicit attempt cannot move created_at
-        conn.execute(
-            "update schedules set created_at = '2000-01-01' where id = %s", (row["id"],)
-        )
+        conn.execute("update schedules set created_at = '2000-01-01' where id = %s", (row["id"],))
     again = store.get_schedule(row["id"])
 
     assert updated["updated_at"] > row["updated_at"]
@@ -103,7 +100,7 @@ def _visible_as(conn: psycopg.Connection, role: str, sub: uuid.UUID | None) -> d
         claims = json.dumps({"sub": str(sub) if sub else None, "role": role})
         conn.execute("select set_config('request.jwt.claims', %s, true)", (claims,))
         counts = {
-            table: conn.execute(f"select count(*) from {table}").fetchone()[0]  # type: ignore[index]
+            table: conn.execute(f"select count(*) from {table}")  # noqa: S608 (fixed names).fetchone()[0]  # type: ignore[index]
             for table in ("workflows", "schedules", "schedule_runs")
         }
     return counts
@@ -139,14 +136,17 @@ def test_rls_stops_a_user_attaching_a_schedule_to_someone_elses_workflow(
 ) -> None:
     bobs = store.create_workflow(BOB, "bob's")
 
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        with pytest.raises(psycopg.errors.InsufficientPrivilege), conn.transaction():
-            conn.execute("set local role authenticated")
-            conn.execute(
-                "select set_config('request.jwt.claims', %s, true)",
-                (json.dumps({"sub": str(ALICE), "role": "authenticated"}),),
-            )
-            conn.execute(
-                "insert into schedules (workflow_id, cron) values (%s, '* * * * *')",
-                (bobs["id"],),
-            )
+    with (
+        psycopg.connect(database_url, autocommit=True) as conn,
+        pytest.raises(psycopg.errors.InsufficientPrivilege),
+        conn.transaction(),
+    ):
+        conn.execute("set local role authenticated")
+        conn.execute(
+            "select set_config('request.jwt.claims', %s, true)",
+            (json.dumps({"sub": str(ALICE), "role": "authenticated"}),),
+        )
+        conn.execute(
+            "insert into schedules (workflow_id, cron) values (%s, '* * * * *')",
+            (bobs["id"],),
+        )

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
-
 from scheduler.db import Database
 from scheduler.errors import (
     DatabaseUnavailable,
@@ -127,7 +126,8 @@ def test_runs_are_listed_newest_first_and_last_run_is_the_newest(store: Store) -
     times = [r["scheduled_time"] for r in runs + rest]
     assert times == [base + timedelta(days=d) for d in (2, 1, 0)]
     last = store.last_run(row["id"])
-    assert last is not None and last["scheduled_time"] == base + timedelta(days=2)
+    assert last is not None
+    assert last["scheduled_time"] == base + timedelta(days=2)
 
 
 def test_a_transaction_rolls_back_every_write_on_failure(store: Store) -> None:

@@ -50,7 +50,7 @@ def store() -> Store:
 
 @cache
 def aws_client(service: str) -> Any:
-    return boto3.client(service, config=_AWS_CONFIG)  # type: ignore[call-overload]
+    return boto3.client(service, config=_AWS_CONFIG)
 
 
 def reset() -> None:

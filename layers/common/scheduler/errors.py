@@ -49,3 +49,64 @@ class DatabaseUnavailable(DependencyUnavailable):
 
 class SchedulerUnavailable(DependencyUnavailable):
     pass
+
+
+class Unauthorized(DomainError):
+    """No valid credentials: missing, expired, badly signed or wrong-audience token."""
+
+    code = "unauthorized"
+
+
+class PayloadTooLarge(InvalidInput):
+    code = "payload_too_large"
+
+
+# --- runner
+
+
+class WorkflowBusy(Conflict):
+    """Another run of the workflow holds its lease: this fire overlaps it."""
+
+
+class LockUnavailable(DependencyUnavailable):
+    """DynamoDB (the lease lock table) failed or throttled; retrying later may succeed."""
+
+
+class InvalidWorkflowDefinition(InvalidInput):
+    """The workflow's definition can never run (a critical error: its schedule is disabled)."""
+
+
+class StepFailed(DomainError):
+    """A workflow step ran and failed (non-2xx, timeout, refused target, function error)."""
+
+    code = "step_failed"
+
+
+# --- API
+
+
+class InvalidCursor(InvalidInput):
+    """A pagination cursor that this API did not hand out."""
+
+
+class RunnerUnavailable(DependencyUnavailable):
+    """RunnerFunction could not be invoked (a run-now request)."""
+
+
+# --- reconcile
+
+
+class ReconcileIncomplete(DependencyUnavailable):
+    """A reconcile pass could not repair some schedules; the next pass retries them."""
+
+
+class MalformedRequest(DomainError):
+    """The request cannot even be read (a body that is not UTF-8 JSON)."""
+
+    code = "malformed_json"
+
+
+class UnsupportedMediaType(DomainError):
+    """A request body that is not JSON."""
+
+    code = "unsupported_media_type"

@@ -19,13 +19,19 @@ import psycopg
 from psycopg import sql
 
 from scheduler.db import Connection, Database
-from scheduler.errors import InvalidInput, ScheduleNotFound, WorkflowNotFound
+from scheduler.errors import (
+    InvalidInput,
+    ScheduleNotFound,
+    SlotAlreadyClaimed,
+    WorkflowNotFound,
+)
 
 Row = dict[str, Any]
 Cursor = tuple[datetime, UUID]  # keyset pagination position: (sort timestamp, id) of the last row
 
 _OWNED = "(%(owner)s::uuid is null or w.owner_id = %(owner)s::uuid)"
 _UPDATABLE_SCHEDULE_COLUMNS = frozenset({"cron", "timezone", "enabled", "disabled_reason"})
+ABANDONED_RUN_ERROR = "abandoned: runner stopped before recording a result"
 
 
 class Store:
@@ -189,9 +195,7 @@ class Store:
             + " returning s.*"
         ).format(assignments=assignments)
         with self._integrity_errors():
-            row = self.db.execute(
-                query, {**changes, "id": schedule_id, "owner": owner}
-            ).fetchone()
+            row = self.db.execute(query, {**changes, "id": schedule_id, "owner": owner}).fetchone()
         if row is None:
             raise ScheduleNotFound(schedule_id)
         return row
@@ -235,6 +239,227 @@ class Store:
                order by scheduled_time desc, id desc limit 1""",
             (schedule_id,),
         ).fetchone()
+
+    # --- runner (the service itself: no owner scoping; timestamps come from the runner's clock)
+
+    def claim_run_slot(
+        self,
+        schedule_id: UUID,
+        workflow_id: UUID,
+        scheduled_time: datetime,
+        *,
+        trigger: str,
+        attempt: int,
+        started_at: datetime,
+        lease_expires_at: datetime,
+    ) -> Row:
+        """Read the schedule with its workflow and claim the (schedule, scheduled time) slot.
+
+        One statement. Returns the schedule (`cron`, `timezone`, `enabled`), the workflow
+        (`workflow_name`, `definition`) and `run_id`, the claimed run, None when the schedule is
+        disabled (nothing claimed). ScheduleNotFound if the schedule is gone or is not the
+        workflow's; SlotAlreadyClaimed if the slot has a run already (a duplicate delivery).
+        """
+        try:
+            row = self.db.execute(
+                """with target as (
+                     select s.id as schedule_id, s.workflow_id, s.cron, s.timezone, s.enabled,
+                            w.name as workflow_name, w.definition
+                     from schedules s join workflows w on w.id = s.workflow_id
+                     where s.id = %(schedule_id)s and s.workflow_id = %(workflow_id)s
+                   ), claimed as (
+                     insert into schedule_runs (schedule_id, workflow_id, trigger, scheduled_time,
+                                                attempt, started_at, lease_expires_at)
+                     select schedule_id, workflow_id, %(trigger)s, %(scheduled_time)s,
+                            %(attempt)s, %(started_at)s, %(lease_expires_at)s
+                     from target where enabled
+                     on conflict (schedule_id, scheduled_time) do nothing
+                     returning id
+                   )
+                   select target.*, (select id from claimed) as run_id from target""",
+                {
+                    "schedule_id": schedule_id,
+                    "workflow_id": workflow_id,
+                    "trigger": trigger,
+                    "scheduled_time": scheduled_time,
+                    "attempt": attempt,
+                    "started_at": started_at,
+                    "lease_expires_at": lease_expires_at,
+                },
+            ).fetchone()
+        except psycopg.errors.ForeignKeyViolation as exc:  # deleted while we claimed
+            raise ScheduleNotFound(schedule_id) from exc
+        except psycopg.errors.UniqueViolation as exc:
+            raise SlotAlreadyClaimed(f"schedule {schedule_id} at {scheduled_time}") from exc
+        if row is None:
+            raise ScheduleNotFound(schedule_id)
+        if row["enabled"] and row["run_id"] is None:
+            raise SlotAlreadyClaimed(f"schedule {schedule_id} at {scheduled_time}")
+        return row
+
+    def unclaim_run_slot(self, run_id: UUID) -> None:
+        """Give back a slot that never started (so a retry of the same fire can claim it)."""
+        self.db.execute(
+            "delete from schedule_runs where id = %s and status = 'running' and fence is null",
+            (run_id,),
+        )
+
+    def start_run(
+        self,
+        run_id: UUID,
+        workflow_id: UUID,
+        *,
+        fence: int,
+        lease_expires_at: datetime,
+        now: datetime,
+        abandoned_error: str,
+        fenced_error: str,
+    ) -> Row:
+        """Mark the workflow running under lease `fence`, in one statement.
+
+        Only a fence newer than the workflow's is accepted; then every other run of the workflow
+        still `running` from an older lease (or never leased and expired) is failed as abandoned.
+        A rejected fence fails this run instead. Returns `started` and `abandoned_runs`.
+        """
+        row = self.db.execute(
+            """with workflow as (
+                 update workflows set status = 'running', lease_fence = %(fence)s
+                 where id = %(workflow_id)s and lease_fence < %(fence)s
+                 returning id
+               ), abandoned as (
+                 update schedule_runs
+                 set status = 'failed', finished_at = %(now)s, error = %(abandoned_error)s
+                 where workflow_id = %(workflow_id)s and status = 'running' and id <> %(run_id)s
+                   and (fence < %(fence)s or (fence is null and lease_expires_at < %(now)s))
+                   and exists (select 1 from workflow)
+                 returning id
+               ), run as (
+                 update schedule_runs set
+                   fence = %(fence)s,
+                   lease_expires_at = %(lease_expires_at)s,
+                   status = case when exists (select 1 from workflow)
+                                 then 'running' else 'failed' end,
+                   finished_at = case when exists (select 1 from workflow)
+                                      then null else %(now)s::timestamptz end,
+                   error = case when exists (select 1 from workflow)
+                                then null else %(fenced_error)s end
+                 where id = %(run_id)s
+                 returning id
+               )
+               select exists (select 1 from workflow) as started,
+                      (select count(*) from abandoned) as abandoned_runs,
+                      (select count(*) from run) as runs""",
+            {
+                "run_id": run_id,
+                "workflow_id": workflow_id,
+                "fence": fence,
+                "lease_expires_at": lease_expires_at,
+                "now": now,
+                "abandoned_error": abandoned_error,
+                "fenced_error": fenced_error,
+            },
+        ).fetchone()
+        assert row is not None
+        return row
+
+    def record_skipped_run(self, run_id: UUID, *, now: datetime, reason: str) -> None:
+        """Finish a claimed run that did not start because the workflow was busy."""
+        self.db.execute(
+            """update schedule_runs set status = 'skipped', finished_at = %s, error = %s
+               where id = %s and status = 'running'""",
+            (now, reason, run_id),
+        )
+
+    def record_run_outcome(
+        self,
+        run_id: UUID,
+        *,
+        schedule_id: UUID,
+        workflow_id: UUID,
+        fence: int,
+        status: str,
+        error: str | None,
+        output: dict[str, Any] | None,
+        started_at: datetime,
+        finished_at: datetime,
+        disabled_reason: str | None = None,
+    ) -> bool:
+        """Record a finished run in one statement: the run row, the workflow's state, and the
+        schedule (`last_run_at` on success; disabled with the reason on a critical error).
+
+        Fenced: nothing is written unless the run is still `running` under `fence`, so a run
+        whose lease a newer run took over cannot overwrite it. Returns whether it was written.
+        """
+        row = self.db.execute(
+            """with run as (
+                 update schedule_runs
+                 set status = %(status)s, finished_at = %(finished_at)s, error = %(error)s,
+                     output = %(output)s::jsonb
+                 where id = %(run_id)s and status = 'running' and fence = %(fence)s
+                 returning id
+               ), workflow as (
+                 update workflows
+                 set status = 'idle', run_count = run_count + 1, last_run_at = %(started_at)s,
+                     last_run_status = %(status)s
+                 where id = %(workflow_id)s and lease_fence = %(fence)s
+                   and exists (select 1 from run)
+                 returning id
+               ), schedule as (
+                 update schedules set
+                   last_run_at = case when %(succeeded)s
+                                      then greatest(last_run_at, %(started_at)s::timestamptz)
+                                      else last_run_at end,
+                   enabled = enabled and %(disabled_reason)s::text is null,
+                   disabled_reason = coalesce(%(disabled_reason)s::text, disabled_reason)
+                 where id = %(schedule_id)s
+                   and (%(succeeded)s or %(disabled_reason)s::text is not null)
+                   and exists (select 1 from run)
+                 returning id
+               )
+               select exists (select 1 from run) as recorded,
+                      (select count(*) from workflow) as workflows,
+                      (select count(*) from schedule) as schedules""",
+            {
+                "run_id": run_id,
+                "schedule_id": schedule_id,
+                "workflow_id": workflow_id,
+                "fence": fence,
+                "status": status,
+                "succeeded": status == "succeeded",
+                "error": error,
+                "output": None if output is None else json.dumps(output, default=str),
+                "started_at": started_at,
+                "finished_at": finished_at,
+                "disabled_reason": disabled_reason,
+            },
+        ).fetchone()
+        assert row is not None
+        return bool(row["recorded"])
+
+    def fail_abandoned_runs(self, now: datetime) -> int:
+        """Fail every run still `running` whose lease expired before `now` (its runner died);
+        its workflow goes back to idle unless another run of it is running. Returns the count.
+        """
+        row = self.db.execute(
+            """with failed as (
+                 update schedule_runs
+                 set status = 'failed', finished_at = %(now)s, error = %(error)s
+                 where status = 'running' and lease_expires_at < %(now)s
+                 returning id, workflow_id
+               ), idle as (
+                 update workflows w set status = 'idle'
+                 where w.status = 'running' and w.id in (select workflow_id from failed)
+                   and not exists (
+                     select 1 from schedule_runs r
+                     where r.workflow_id = w.id and r.status = 'running'
+                       and r.id not in (select id from failed))
+                 returning w.id
+               )
+               select (select count(*) from failed) as failed, (select count(*) from idle)""",
+            {"now": now, "error": ABANDONED_RUN_ERROR},
+        ).fetchone()
+        assert row is not None
+        return int(row["failed"])
 
 
 def _page(params: dict[str, Any], after: Cursor | None) -> dict[str, Any]:

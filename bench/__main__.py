@@ -1,0 +1,85 @@
+"""`make bench`: run every measurement, print a table against the targets, write the results.
+
+Results go to .bench/results.json.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import platform
+import sys
+import traceback
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# key -> (comparison, target); "<=" means the measured value must not exceed the target.
+TARGETS: dict[str, tuple[str, float]] = {
+    "import_ratio.api": ("<=", 1.15),
+    "import_ratio.runner": ("<=", 1.15),
+    "import_ratio.reconcile": ("<=", 1.15),
+    "package_mb": ("<=", 30),
+    "runner.dynamodb_requests": ("<=", 2),
+    "runner.sql_round_trips": ("<=", 3),
+    "runner.overhead_ratio": ("<=", 1.3),
+    "api.create_ratio": ("<=", 1.3),
+    "api.get_ratio": ("<=", 1.3),
+    "api.list_ratio": ("<=", 1.3),
+    "reconcile.scaling": ("<=", 12),
+    "reconcile.noop_writes": ("<=", 0),
+    "engine.idle_cpu_s": ("<=", 0.2),
+    "cron.convert_us": ("<=", 200),
+}
+
+# Each module has measure() -> dict[key, value]; one failing does not stop the others.
+SUITES = [
+    "bench.bench_cron",
+    "bench.imports",
+    "bench.package",
+    "bench.runner",
+    "bench.api",
+    "bench.reconcile",
+    "bench.engine",
+]
+
+
+def machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def main(argv: list[str]) -> int:
+    selected = [s for s in SUITES if not argv[1:] or s.rsplit(".", 1)[-1] in argv[1:]]
+    results: dict[str, float] = {}
+    errors: dict[str, str] = {}
+    for suite in selected:
+        print(f"… {suite}", file=sys.stderr, flush=True)
+        try:
+            results.update(importlib.import_module(suite).measure())
+        except Exception as exc:  # a broken suite is reported, the others still run
+            errors[suite] = f"{type(exc).__name__}: {exc}"
+            traceback.print_exc()
+    print(f"\nmachine: {machine()}\n")
+    print(f"{'key':32} {'value':>12} {'target':>10}  ok")
+    for key, value in sorted(results.items()):
+        comparison, target = TARGETS.get(key, ("", float("nan")))
+        verdict = "" if not comparison else ("yes" if value <= target else "NO")
+        shown_target = f"{comparison} {target:g}" if comparison else ""
+        print(f"{key:32} {value:12.4g} {shown_target:>10}  {verdict}")
+    for suite, error in errors.items():
+        print(f"{suite}: FAILED ({error})")
+    out = ROOT / ".bench" / "results.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(
+        json.dumps(
+            {"machine": machine(), "results": results, "errors": errors}, indent=2, sort_keys=True
+        )
+    )
+    print(f"\nwrote {out.relative_to(ROOT)}")
+    missed = [k for k, v in results.items() if k in TARGETS and v > TARGETS[k][1]]
+    return 1 if errors or missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,57 @@
+"""Cost of converting a Unix cron to EventBridge syntax, over every input of the shared vectors.
+
+Each call is timed with the converter's cache cleared first, so the numbers are those of a
+first conversion (what the API pays for a new expression), rejects included.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_VECTORS = ROOT.parent / "shared" / "cron-vectors.tsv"
+VENDORED_VECTORS = ROOT / "tests" / "unit" / "data" / "cron-vectors.tsv"
+REPEATS = 200
+
+
+def _inputs() -> list[str]:
+    path = SHARED_VECTORS if SHARED_VECTORS.is_file() else VENDORED_VECTORS
+    lines = path.read_text(encoding="utf-8").split("\n")
+    return [
+        line.removesuffix("\r").rsplit("\t", 1)[0]
+        for line in lines
+        if line and not line.startswith("#") and "\t" in line
+    ]
+
+
+def measure() -> dict[str, float]:
+    """Median microseconds per to_eventbridge call, and the slowest input's median."""
+    if str(ROOT / "layers" / "common") not in sys.path:
+        sys.path.insert(0, str(ROOT / "layers" / "common"))
+    from scheduler import cron
+
+    all_samples: list[float] = []
+    per_input: list[float] = []
+    for text in _inputs():
+        samples = []
+        for _ in range(REPEATS):
+            cron._compile.cache_clear()
+            start = time.perf_counter()
+            with contextlib.suppress(cron.CronError):
+                cron.to_eventbridge(text)
+            samples.append((time.perf_counter() - start) * 1e6)
+        all_samples.extend(samples)
+        per_input.append(statistics.median(samples))
+    return {
+        "cron.convert_us": round(statistics.median(all_samples), 2),
+        "cron.max_us": round(max(per_input), 2),
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(measure()))

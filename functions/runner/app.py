@@ -1,0 +1,27 @@
+"""RunnerFunction: EventBridge Scheduler (or the API's run-now) invokes it once per fire time.
+
+Malformed input is logged and dropped. A dependency failure before the workflow starts raises,
+so Lambda's async retry delivers the fire again; after that the handler never raises.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from scheduler.observability import logger, metrics, tracer
+from scheduler.runner import parse_event, run_fire
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    fire = parse_event(event)
+    if fire is None:
+        return {"outcome": "dropped"}
+    report = run_fire(fire, remaining_time_s=context.get_remaining_time_in_millis() / 1000)
+    return {
+        "outcome": report.outcome,
+        "runId": None if report.run_id is None else str(report.run_id),
+    }

@@ -1,0 +1,32 @@
+"""Synchronous Lambda invocation for the workflow `lambda` step (the only Lambda API call)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from scheduler import clients
+from scheduler.errors import StepFailed
+
+_MAX_RESULT_CHARS = 2000
+
+
+def invoke_function(function_arn: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Invoke `function_arn` and wait for it; StepFailed if the call or the function fails."""
+    try:
+        response = clients.aws_client("lambda").invoke(
+            FunctionName=function_arn,
+            InvocationType="RequestResponse",
+            Payload=json.dumps(payload, default=str).encode(),
+        )
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "Unknown")
+        raise StepFailed(f"lambda invoke of {function_arn} failed: {code}") from exc
+    except BotoCoreError as exc:
+        raise StepFailed(f"lambda invoke of {function_arn} failed: {exc}") from exc
+    body = response["Payload"].read().decode("utf-8", errors="replace")[:_MAX_RESULT_CHARS]
+    if response.get("FunctionError"):
+        raise StepFailed(f"function {function_arn} failed: {body}")
+    return {"statusCode": response.get("StatusCode"), "response": body}

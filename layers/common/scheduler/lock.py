@@ -1,0 +1,175 @@
+"""The workflow lease lock in DynamoDB: at most one run of a workflow at a time.
+
+One item per workflow (`pk = workflow#<id>`) holds the current lease: a random `owner` token,
+`expires_at` (epoch ms), `fence` and a `ttl` (epoch s) so an abandoned item disappears.
+
+Acquiring is one conditional PutItem that succeeds only if there is no item or its lease has
+expired. Release and extension are conditional on the owner token, so a run that lost its lease
+can never free or prolong a newer holder's lease.
+
+Fence: the acquirer's clock in epoch milliseconds. It must grow with every acquisition, also
+after TTL deleted the item (a counter would restart at 1 and the database would then reject a
+legitimate new run). It does:
+- over an existing item, the condition requires `expires_at + skew < now`, and `expires_at` is
+  at least `fence_old + lease`, so `fence_new = now > fence_old + lease` on the acquirer's own
+  clock; the condition also states `fence < :fence` outright;
+- over a TTL-deleted item, `ttl >= expires_at + skew`, so `fence_new > fence_old + lease` minus
+  the acquirer's clock error.
+
+Clock skew tolerance: runner clocks may disagree by up to `clock_skew_s` (settings, default 5 s,
+the lease is at least `lease_margin_s` = 30 s longer than that). A lease counts as expired for
+another acquirer only `clock_skew_s` after its `expires_at`, so a holder whose clock is that much
+ahead keeps the lease until the moment it computed; fences stay increasing for any skew smaller
+than the lease.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from scheduler import clients
+from scheduler.config import get_settings
+from scheduler.errors import LockUnavailable, WorkflowBusy
+from scheduler.observability import logger
+
+Clock = Callable[[], datetime]
+_CONDITION_FAILED = "ConditionalCheckFailedException"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _epoch_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+@dataclass(frozen=True)
+class Lease:
+    workflow_id: UUID
+    owner: str
+    fence: int
+    expires_at: datetime
+
+
+class LeaseLock:
+    """Acquire, extend and release workflow leases (every DynamoDB call of the product)."""
+
+    def __init__(
+        self,
+        client: Any = None,
+        *,
+        table: str | None = None,
+        clock: Clock = utc_now,
+        clock_skew_s: int | None = None,
+    ) -> None:
+        settings = get_settings()
+        self._client = client if client is not None else clients.aws_client("dynamodb")
+        self._table = table or settings.locks_table
+        self._clock = clock
+        self._skew_ms = 1000 * (settings.clock_skew_s if clock_skew_s is None else clock_skew_s)
+
+    def acquire(self, workflow_id: UUID, lease_s: float) -> Lease:
+        """Take the workflow's lease for `lease_s`; WorkflowBusy if another holder's is live."""
+        now = self._clock()
+        owner = secrets.token_hex(16)
+        fence = _epoch_ms(now)
+        expires_at = now + timedelta(seconds=lease_s)
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={
+                    "pk": {"S": _key(workflow_id)},
+                    "owner": {"S": owner},
+                    "fence": {"N": str(fence)},
+                    "expires_at": {"N": str(_epoch_ms(expires_at))},
+                    "ttl": {"N": str(self._ttl(expires_at))},
+                },
+                ConditionExpression=(
+                    "attribute_not_exists(pk) OR (expires_at < :expired_before AND fence < :fence)"
+                ),
+                ExpressionAttributeValues={
+                    ":expired_before": {"N": str(fence - self._skew_ms)},
+                    ":fence": {"N": str(fence)},
+                },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if _code(exc) == _CONDITION_FAILED:
+                holder = exc.response.get("Item", {})
+                raise WorkflowBusy(
+                    f"workflow {workflow_id} is leased until "
+                    f"{holder.get('expires_at', {}).get('N', '?')} (epoch ms)"
+                ) from exc
+            raise LockUnavailable(f"cannot acquire the workflow lease: {_code(exc)}") from exc
+        except BotoCoreError as exc:
+            raise LockUnavailable(f"cannot acquire the workflow lease: {exc}") from exc
+        return Lease(workflow_id=workflow_id, owner=owner, fence=fence, expires_at=expires_at)
+
+    def extend(self, lease: Lease, lease_s: float) -> Lease:
+        """Prolong a live lease this owner holds; WorkflowBusy if it is no longer ours."""
+        now = self._clock()
+        expires_at = now + timedelta(seconds=lease_s)
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": _key(lease.workflow_id)}},
+                UpdateExpression="SET expires_at = :expires_at, #ttl = :ttl",
+                ConditionExpression="#owner = :owner AND expires_at >= :now",
+                ExpressionAttributeNames={"#owner": "owner", "#ttl": "ttl"},
+                ExpressionAttributeValues={
+                    ":owner": {"S": lease.owner},
+                    ":now": {"N": str(_epoch_ms(now))},
+                    ":expires_at": {"N": str(_epoch_ms(expires_at))},
+                    ":ttl": {"N": str(self._ttl(expires_at))},
+                },
+            )
+        except ClientError as exc:
+            if _code(exc) == _CONDITION_FAILED:
+                raise WorkflowBusy(f"the lease on workflow {lease.workflow_id} was lost") from exc
+            raise LockUnavailable(f"cannot extend the workflow lease: {_code(exc)}") from exc
+        except BotoCoreError as exc:
+            raise LockUnavailable(f"cannot extend the workflow lease: {exc}") from exc
+        return Lease(lease.workflow_id, lease.owner, lease.fence, expires_at)
+
+    def release(self, lease: Lease) -> bool:
+        """Free the lease if this owner still holds it; False if someone else took it over.
+
+        Never raises: a failed release only delays the next run until the lease expires.
+        """
+        try:
+            self._client.delete_item(
+                TableName=self._table,
+                Key={"pk": {"S": _key(lease.workflow_id)}},
+                ConditionExpression="#owner = :owner",
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues={":owner": {"S": lease.owner}},
+            )
+        except ClientError as exc:
+            if _code(exc) != _CONDITION_FAILED:
+                logger.warning("lease release failed; it expires on its own", error=_code(exc))
+            return False
+        except BotoCoreError as exc:
+            logger.warning("lease release failed; it expires on its own", error=str(exc))
+            return False
+        return True
+
+    def _ttl(self, expires_at: datetime) -> int:
+        # TTL may delete the item only once every acquirer would consider the lease expired.
+        return math.ceil(expires_at.timestamp() + self._skew_ms / 1000) + 1
+
+
+def _key(workflow_id: UUID) -> str:
+    return f"workflow#{workflow_id}"
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", "Unknown"))

@@ -1,0 +1,298 @@
+"""runWorkflow: execute a workflow definition's steps in order, and the step executors.
+
+A definition is user input: `{"steps": [{"type": "http", ...}, {"type": "lambda", ...}]}`.
+Each step kind is a pydantic model plus an executor, registered with `register_step`; a new kind
+plugs in by registering, the runner never changes. `run_workflow` never raises: it returns a
+`WorkflowResult` that the runner records (run row, workflow state) in one transaction.
+"""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import json
+import socket
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+from urllib.parse import urlsplit
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from scheduler.config import get_settings
+from scheduler.errors import InvalidWorkflowDefinition, StepFailed
+from scheduler.lambda_invoke import invoke_function
+from scheduler.observability import logger
+
+_MAX_BODY_CHARS = 2000
+_MAX_STEPS = 50
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a step knows about the run it belongs to."""
+
+    run_id: UUID
+    schedule_id: UUID
+    workflow_id: UUID
+    scheduled_time: datetime
+    trigger: str = "schedule"
+    attempt: int = 1
+
+    def as_payload(self) -> dict[str, Any]:
+        return {
+            "runId": str(self.run_id),
+            "scheduleId": str(self.schedule_id),
+            "workflowId": str(self.workflow_id),
+            "scheduledTime": iso_utc(self.scheduled_time),
+            "trigger": self.trigger,
+            "attempt": self.attempt,
+        }
+
+
+@dataclass
+class StepResult:
+    index: int
+    type: str
+    status: Literal["succeeded", "failed"]
+    duration_ms: int
+    detail: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass
+class WorkflowResult:
+    status: Literal["succeeded", "failed"]
+    steps: list[StepResult] = field(default_factory=list)
+    error: str | None = None
+    # the workflow can never run as defined: the runner disables the schedule
+    critical: bool = False
+
+    def output(self) -> dict[str, Any]:
+        """Per-step results as stored on the run row (`schedule_runs.output`)."""
+        return {
+            "steps": [
+                {
+                    "index": step.index,
+                    "type": step.type,
+                    "status": step.status,
+                    "durationMs": step.duration_ms,
+                    **({"detail": step.detail} if step.detail else {}),
+                    **({"error": step.error} if step.error else {}),
+                }
+                for step in self.steps
+            ]
+        }
+
+
+# --- step registry
+
+StepExecutor = Callable[[Any, RunContext], dict[str, Any]]
+_STEPS: dict[str, tuple[type[BaseModel], StepExecutor]] = {}
+
+
+def register_step(kind: str, model: type[BaseModel]) -> Callable[[StepExecutor], StepExecutor]:
+    """Register the executor of step `kind`, whose definition `model` validates."""
+
+    def decorator(executor: StepExecutor) -> StepExecutor:
+        _STEPS[kind] = (model, executor)
+        return executor
+
+    return decorator
+
+
+class StepModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+class _Definition(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    steps: list[dict[str, Any]] = Field(max_length=_MAX_STEPS)
+
+
+def parse_definition(definition: Any) -> list[tuple[str, BaseModel]]:
+    """The definition's steps, validated; InvalidWorkflowDefinition says what is wrong."""
+    try:
+        raw_steps = _Definition.model_validate(definition).steps
+    except ValidationError as exc:
+        raise InvalidWorkflowDefinition(f"invalid definition: {_first_error(exc)}") from exc
+    steps = []
+    for index, raw in enumerate(raw_steps, start=1):
+        kind = raw.get("type")
+        if not isinstance(kind, str) or kind not in _STEPS:
+            raise InvalidWorkflowDefinition(
+                f"step {index}: unknown type {kind!r} (known: {', '.join(sorted(_STEPS))})"
+            )
+        model = _STEPS[kind][0]
+        try:
+            steps.append((kind, model.model_validate(raw)))
+        except ValidationError as exc:
+            raise InvalidWorkflowDefinition(f"step {index} ({kind}): {_first_error(exc)}") from exc
+    return steps
+
+
+def run_workflow(workflow: dict[str, Any], run: RunContext) -> WorkflowResult:
+    """Execute `workflow["definition"]` step by step, stopping at the first failure.
+
+    Never raises: an invalid definition is a critical failure, any other error a failed run.
+    """
+    try:
+        steps = parse_definition(workflow.get("definition"))
+    except InvalidWorkflowDefinition as exc:
+        return WorkflowResult(status="failed", error=str(exc), critical=True)
+    results: list[StepResult] = []
+    for index, (kind, step) in enumerate(steps, start=1):
+        started = time.monotonic()
+        try:
+            detail = _STEPS[kind][1](step, run)
+        except Exception as exc:  # every step failure is recorded, none escapes the run
+            error = f"step {index} ({kind}): {exc}"
+            if not isinstance(exc, StepFailed):
+                logger.exception("workflow step crashed", step=index, step_type=kind)
+                error = f"step {index} ({kind}): {type(exc).__name__}: {exc}"
+            results.append(StepResult(index, kind, "failed", _elapsed_ms(started), error=error))
+            return WorkflowResult(status="failed", steps=results, error=error)
+        results.append(StepResult(index, kind, "succeeded", _elapsed_ms(started), detail))
+    return WorkflowResult(status="succeeded", steps=results)
+
+
+# --- http step
+
+
+class HttpStep(StepModel):
+    type: Literal["http"]
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] = "POST"
+    url: str = Field(max_length=2048)
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: Any = None
+    timeout_seconds: float | None = Field(default=None, alias="timeoutSeconds", gt=0, le=300)
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("url must be an absolute http or https URL")
+        return value
+
+
+@register_step("http", HttpStep)
+def execute_http_step(step: HttpStep, run: RunContext) -> dict[str, Any]:
+    """Send the request; a non-2xx status is a failure. Redirects are not followed."""
+    parts = urlsplit(step.url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    timeout = step.timeout_seconds or get_settings().http_step_timeout_s
+    address = _permitted_address(host, port)
+    headers = {
+        **step.headers,
+        "X-Workflow-Run-Id": str(run.run_id),
+        "X-Scheduled-Time": iso_utc(run.scheduled_time),
+        "User-Agent": "workflow-scheduler",
+    }
+    body: bytes | None = None
+    if step.body is not None:
+        body = json.dumps(step.body).encode()
+        headers["Content-Type"] = "application/json"
+    connection_class = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
+    connection = connection_class(host, port, address=address, timeout=timeout)
+    path = parts.path or "/"
+    if parts.query:
+        path += f"?{parts.query}"
+    try:
+        connection.request(step.method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        text = response.read(_MAX_BODY_CHARS).decode("utf-8", errors="replace")
+    except TimeoutError as exc:
+        raise StepFailed(f"{step.method} {host}: timed out after {timeout:g}s") from exc
+    except ConnectionRefusedError as exc:
+        raise StepFailed(f"{step.method} {host}: connection refused") from exc
+    except (OSError, http.client.HTTPException) as exc:
+        raise StepFailed(f"{step.method} {host}: {type(exc).__name__}: {exc}") from exc
+    finally:
+        connection.close()
+    if not 200 <= response.status < 300:
+        raise StepFailed(f"{step.method} {host}: HTTP {response.status}")
+    return {"status": response.status, "body": text}
+
+
+def _permitted_address(host: str, port: int) -> str:
+    """The IP to connect to; StepFailed if it is private and private targets are not allowed.
+
+    The check is on the address actually connected to, so DNS rebinding cannot slip past it.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise StepFailed(f"cannot resolve {host}: {exc}") from exc
+    address = str(infos[0][4][0])
+    if (
+        not get_settings().allow_private_http_targets
+        and not ipaddress.ip_address(address).is_global
+    ):
+        raise StepFailed(f"refused: {host} resolves to non-public address {address}")
+    return address
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """Connects to a vetted IP while the Host header keeps the URL's host name."""
+
+    def __init__(self, host: str, port: int, *, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """As above, with TLS verified against the URL's host name (SNI and certificate)."""
+
+    def __init__(self, host: str, port: int, *, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self._address = address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+# --- lambda step
+
+
+class LambdaStep(StepModel):
+    type: Literal["lambda"]
+    function_arn: str = Field(
+        alias="functionArn", pattern=r"^arn:aws[a-z-]*:lambda:", max_length=256
+    )
+    payload: Any = None
+
+
+@register_step("lambda", LambdaStep)
+def execute_lambda_step(step: LambdaStep, run: RunContext) -> dict[str, Any]:
+    """Invoke the function and wait; the event is the run plus the step's own payload."""
+    return invoke_function(step.function_arn, {"run": run.as_payload(), "payload": step.payload})
+
+
+def iso_utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _elapsed_ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"]) or "definition"
+    return f"{where}: {error['msg']}"

@@ -1,0 +1,180 @@
+"""The DynamoDB lease lock (moto): exclusion, expiry, owner-only release, fences, clock skew."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError
+from scheduler.errors import LockUnavailable, WorkflowBusy
+from scheduler.lock import LeaseLock
+
+from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
+    LOCKS_TABLE,
+    FakeClock,
+    clock_fixture,
+    dynamodb_fixture,
+)
+
+WORKFLOW = uuid.UUID("44444444-4444-4444-8444-444444444444")
+SKEW_S = 5
+
+
+def _lock(dynamodb: Any, clock: FakeClock) -> LeaseLock:
+    return LeaseLock(dynamodb, table=LOCKS_TABLE, clock=clock, clock_skew_s=SKEW_S)
+
+
+def _item(dynamodb: Any) -> dict[str, Any]:
+    return dynamodb.get_item(TableName=LOCKS_TABLE, Key={"pk": {"S": f"workflow#{WORKFLOW}"}})[
+        "Item"
+    ]
+
+
+def _fail(code: str) -> Any:
+    def handler(**_: Any) -> None:  # fault injection on the moto-backed client
+        raise ClientError({"Error": {"Code": code, "Message": code}}, "Injected")
+
+    return handler
+
+
+def test_a_held_lease_excludes_other_acquirers(dynamodb: Any, clock: FakeClock) -> None:
+    lock = _lock(dynamodb, clock)
+
+    lease = lock.acquire(WORKFLOW, 40)
+
+    with pytest.raises(WorkflowBusy):
+        lock.acquire(WORKFLOW, 40)
+    assert lock.acquire(uuid.uuid4(), 40).fence == lease.fence  # other workflows are free
+    item = _item(dynamodb)
+    assert item["owner"]["S"] == lease.owner
+    assert int(item["fence"]["N"]) == int(clock().timestamp() * 1000) == lease.fence
+    assert lease.expires_at == clock() + timedelta(seconds=40)
+    assert int(item["expires_at"]["N"]) == int(lease.expires_at.timestamp() * 1000)
+    # TTL may remove the item only after every acquirer considers the lease expired
+    assert int(item["ttl"]["N"]) >= lease.expires_at.timestamp() + SKEW_S
+
+
+def test_release_frees_the_lease_and_the_next_fence_is_larger(
+    dynamodb: Any, clock: FakeClock
+) -> None:
+    lock = _lock(dynamodb, clock)
+    first = lock.acquire(WORKFLOW, 40)
+
+    assert lock.release(first) is True
+    clock.advance(0.001)
+    second = lock.acquire(WORKFLOW, 40)
+
+    assert second.fence > first.fence
+    assert second.owner != first.owner
+
+
+def test_only_the_owner_can_release_or_extend(dynamodb: Any, clock: FakeClock) -> None:
+    lock = _lock(dynamodb, clock)
+    stale = lock.acquire(WORKFLOW, 40)
+    clock.advance(40 + SKEW_S + 1)
+    current = lock.acquire(WORKFLOW, 40)
+
+    assert lock.release(stale) is False
+    with pytest.raises(WorkflowBusy):
+        lock.extend(stale, 40)
+    assert _item(dynamodb)["owner"]["S"] == current.owner
+    with pytest.raises(WorkflowBusy):
+        lock.acquire(WORKFLOW, 40)
+
+
+def test_the_owner_extends_a_live_lease_but_not_an_expired_one(
+    dynamodb: Any, clock: FakeClock
+) -> None:
+    lock = _lock(dynamodb, clock)
+    lease = lock.acquire(WORKFLOW, 40)
+    clock.advance(30)
+
+    extended = lock.extend(lease, 40)
+    clock.advance(40 + SKEW_S - 1)  # past the first expiry, inside the extension
+    with pytest.raises(WorkflowBusy):
+        lock.acquire(WORKFLOW, 40)
+
+    assert extended.expires_at == lease.expires_at + timedelta(seconds=30)
+    assert extended.fence == lease.fence
+    clock.advance(10)
+    with pytest.raises(WorkflowBusy):
+        lock.extend(extended, 40)
+
+
+def test_an_expired_lease_is_taken_over_only_after_the_skew_tolerance(
+    dynamodb: Any, clock: FakeClock
+) -> None:
+    lock = _lock(dynamodb, clock)
+    crashed = lock.acquire(WORKFLOW, 40)  # its holder never releases
+
+    clock.advance(40 + SKEW_S - 0.5)  # expired by its holder's clock, not beyond the skew
+    with pytest.raises(WorkflowBusy):
+        lock.acquire(WORKFLOW, 40)
+    clock.advance(1)
+    taken_over = lock.acquire(WORKFLOW, 40)
+
+    assert taken_over.fence > crashed.fence + 40_000
+
+
+def test_an_acquirer_whose_clock_runs_ahead_within_tolerance_cannot_steal(
+    dynamodb: Any, clock: FakeClock
+) -> None:
+    holder = _lock(dynamodb, clock)
+    ahead = FakeClock(clock() + timedelta(seconds=SKEW_S - 1))
+    other = _lock(dynamodb, ahead)
+    holder.acquire(WORKFLOW, 40)
+
+    clock.advance(39.9)  # the holder still runs, by its own clock
+    ahead.advance(39.9)  # the other's clock already reads past expires_at
+
+    with pytest.raises(WorkflowBusy):
+        other.acquire(WORKFLOW, 40)
+
+
+def test_fences_keep_growing_after_ttl_deleted_the_item_even_with_a_slow_clock(
+    dynamodb: Any, clock: FakeClock
+) -> None:
+    first = _lock(dynamodb, clock).acquire(WORKFLOW, 40)
+    ttl = int(_item(dynamodb)["ttl"]["N"])
+    # DynamoDB's TTL deletes the abandoned item once `ttl` has passed (simulated here)
+    dynamodb.delete_item(TableName=LOCKS_TABLE, Key={"pk": {"S": f"workflow#{WORKFLOW}"}})
+    behind = FakeClock(datetime.fromtimestamp(ttl, UTC) - timedelta(seconds=SKEW_S))
+
+    second = _lock(dynamodb, behind).acquire(WORKFLOW, 40)
+
+    assert second.fence > first.fence
+
+
+def test_a_throttled_dynamodb_on_acquire_is_retryable(dynamodb: Any, clock: FakeClock) -> None:
+    lock = _lock(dynamodb, clock)
+    dynamodb.meta.events.register(
+        "before-call.dynamodb.PutItem", _fail("ProvisionedThroughputExceededException")
+    )
+
+    with pytest.raises(LockUnavailable, match="ProvisionedThroughputExceeded"):
+        lock.acquire(WORKFLOW, 40)
+
+
+def test_an_unreachable_dynamodb_on_acquire_is_retryable(dynamodb: Any, clock: FakeClock) -> None:
+    def unreachable(**_: Any) -> None:
+        raise EndpointConnectionError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
+
+    dynamodb.meta.events.register("before-call.dynamodb.PutItem", unreachable)
+
+    with pytest.raises(LockUnavailable, match="Could not connect"):
+        _lock(dynamodb, clock).acquire(WORKFLOW, 40)
+
+
+def test_a_failing_release_does_not_raise_and_the_lease_still_expires(
+    dynamodb: Any, clock: FakeClock
+) -> None:
+    lock = _lock(dynamodb, clock)
+    lease = lock.acquire(WORKFLOW, 40)
+    dynamodb.meta.events.register("before-call.dynamodb.DeleteItem", _fail("InternalServerError"))
+
+    assert lock.release(lease) is False
+
+    clock.advance(40 + SKEW_S + 1)
+    assert lock.acquire(WORKFLOW, 40).fence > lease.fence

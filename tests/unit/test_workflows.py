@@ -1,0 +1,245 @@
+"""runWorkflow and its steps: what an http step sends, how steps fail, the registry, lambda."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import pytest
+from botocore.exceptions import ClientError
+from pydantic import BaseModel
+from scheduler import clients, workflows
+from scheduler.workflows import RunContext, StepModel, register_step, run_workflow
+
+from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
+    LoopbackServer,
+    allow_private_http_fixture,
+    http_server_fixture,
+)
+
+RUN = RunContext(
+    run_id=uuid.UUID("11111111-1111-4111-8111-111111111111"),
+    schedule_id=uuid.UUID("22222222-2222-4222-8222-222222222222"),
+    workflow_id=uuid.UUID("33333333-3333-4333-8333-333333333333"),
+    scheduled_time=datetime(2026, 11, 27, 7, 0, tzinfo=UTC),
+)
+
+
+def _workflow(*steps: dict[str, Any]) -> dict[str, Any]:
+    return {"id": RUN.workflow_id, "definition": {"steps": list(steps)}}
+
+
+@pytest.mark.usefixtures("allow_private_http")
+def test_http_step_sends_method_body_headers_and_run_correlation(
+    http_server: LoopbackServer,
+) -> None:
+    step = {
+        "type": "http",
+        "method": "put",
+        "url": f"{http_server.url}/hooks/report?x=1",
+        "headers": {"Authorization": "Bearer abc", "X-Workflow-Run-Id": "spoofed"},
+        "body": {"report": "daily", "n": 3},
+        "timeoutSeconds": 5,
+    }
+
+    result = run_workflow(_workflow(step), RUN)
+
+    assert result.status == "succeeded", result.error
+    [request] = http_server.requests
+    assert (request.method, request.path) == ("PUT", "/hooks/report?x=1")
+    assert request.body == {"report": "daily", "n": 3}
+    assert request.headers["content-type"] == "application/json"
+    assert request.headers["authorization"] == "Bearer abc"
+    assert request.headers["x-workflow-run-id"] == str(RUN.run_id)
+    assert request.headers["x-scheduled-time"] == "2026-11-27T07:00:00Z"
+    assert request.headers["host"] == http_server.url.removeprefix("http://")
+    assert result.output()["steps"][0]["detail"]["status"] == 200
+
+
+@pytest.mark.usefixtures("allow_private_http")
+def test_steps_run_in_order_and_stop_at_the_first_failure(http_server: LoopbackServer) -> None:
+    http_server.status = 500
+    first = {"type": "http", "url": f"{http_server.url}/one", "body": {"i": 1}}
+    second = {"type": "http", "url": f"{http_server.url}/two"}
+
+    result = run_workflow(_workflow(first, second), RUN)
+
+    assert result.status == "failed"
+    assert not result.critical
+    assert "step 1 (http)" in str(result.error)
+    assert "HTTP 500" in result.error
+    assert [r.path for r in http_server.requests] == ["/one"]
+    assert [s["status"] for s in result.output()["steps"]] == ["failed"]
+
+
+@pytest.mark.usefixtures("allow_private_http")
+def test_http_step_timeout_is_a_failed_run(http_server: LoopbackServer) -> None:
+    http_server.hold = threading.Event()
+    step = {"type": "http", "url": f"{http_server.url}/slow", "timeoutSeconds": 0.2}
+
+    result = run_workflow(_workflow(step), RUN)
+
+    assert result.status == "failed"
+    assert "timed out after 0.2s" in str(result.error)
+
+
+@pytest.mark.usefixtures("allow_private_http")
+def test_http_step_connection_refused_is_a_failed_run() -> None:
+    with socket.socket() as probe:  # a port nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    result = run_workflow(_workflow({"type": "http", "url": f"http://127.0.0.1:{port}/"}), RUN)
+
+    assert result.status == "failed"
+    assert "connection refused" in str(result.error)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:{port}/",
+        "http://localhost:{port}/",
+        "http://[::1]:{port}/",
+        "http://10.1.2.3/",
+        "http://192.168.0.1/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://0.0.0.0:{port}/",
+    ],
+)
+def test_http_step_refuses_non_public_addresses_by_default(
+    http_server: LoopbackServer, url: str
+) -> None:
+    port = http_server.url.rsplit(":", 1)[1]
+
+    result = run_workflow(_workflow({"type": "http", "url": url.format(port=port)}), RUN)
+
+    assert result.status == "failed"
+    assert not result.critical  # DNS may change; the schedule stays enabled
+    assert "non-public address" in str(result.error)
+    assert http_server.requests == []
+
+
+@pytest.mark.parametrize(
+    ("definition", "message"),
+    [
+        (None, "definition"),
+        ({"steps": "nope"}, "steps"),
+        ({"steps": [{"type": "ftp", "url": "ftp://x"}]}, "unknown type 'ftp'"),
+        ({"steps": [{"url": "https://example.com"}]}, "unknown type None"),
+        ({"steps": [{"type": "http"}]}, "step 1 (http): url"),
+        ({"steps": [{"type": "http", "url": "file:///etc/passwd"}]}, "absolute http"),
+        ({"steps": [{"type": "http", "url": "https://e.com", "verb": "GET"}]}, "verb"),
+        ({"steps": [{"type": "http", "url": "https://e.com", "timeoutSeconds": 0}]}, "timeout"),
+        ({"steps": [{"type": "lambda", "functionArn": "my-function"}]}, "functionArn"),
+    ],
+)
+def test_an_invalid_definition_is_a_critical_failure(definition: Any, message: str) -> None:
+    result = run_workflow({"id": RUN.workflow_id, "definition": definition}, RUN)
+
+    assert result.status == "failed"
+    assert result.critical
+    assert message in str(result.error)
+
+
+def test_an_empty_workflow_succeeds() -> None:
+    assert run_workflow(_workflow(), RUN).status == "succeeded"
+
+
+class _EchoStep(StepModel):
+    type: Literal["echo"]
+    text: str
+
+
+def test_a_new_step_kind_plugs_in_through_the_registry() -> None:
+    seen: list[tuple[BaseModel, RunContext]] = []
+
+    @register_step("echo", _EchoStep)
+    def echo(step: _EchoStep, run: RunContext) -> dict[str, Any]:
+        seen.append((step, run))
+        return {"echoed": step.text}
+
+    try:
+        result = run_workflow(_workflow({"type": "echo", "text": "hi"}), RUN)
+    finally:
+        workflows._STEPS.pop("echo")
+
+    assert result.status == "succeeded"
+    assert result.output()["steps"][0]["detail"] == {"echoed": "hi"}
+    assert seen == [(_EchoStep(type="echo", text="hi"), RUN)]
+
+
+class _BrokenStep(StepModel):
+    type: Literal["broken"]
+
+
+def test_a_crashing_step_is_recorded_not_raised() -> None:
+    @register_step("broken", _BrokenStep)
+    def broken(step: _BrokenStep, run: RunContext) -> dict[str, Any]:
+        raise KeyError("bug")
+
+    try:
+        result = run_workflow(_workflow({"type": "broken"}), RUN)
+    finally:
+        workflows._STEPS.pop("broken")
+
+    assert result.status == "failed"
+    assert result.error == "step 1 (broken): KeyError: 'bug'"
+
+
+@pytest.fixture
+def lambda_function() -> Any:
+    """A function in moto (no Docker: moto answers the invoke itself)."""
+    from moto import mock_aws
+
+    with mock_aws(config={"lambda": {"use_docker": False}}):
+        clients.reset()
+        role = clients.aws_client("iam").create_role(
+            RoleName="fn", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17"})
+        )["Role"]["Arn"]
+        function = clients.aws_client("lambda").create_function(
+            FunctionName="step-target",
+            Runtime="python3.12",
+            Role=role,
+            Handler="app.handler",
+            Code={"ZipFile": b"not executed by moto without docker"},
+        )
+        yield function["FunctionArn"]
+    clients.reset()
+
+
+def test_lambda_step_invokes_the_function_with_the_run_as_payload(lambda_function: str) -> None:
+    sent: list[dict[str, Any]] = []
+    clients.aws_client("lambda").meta.events.register(
+        "before-call.lambda.Invoke", lambda params, **_: sent.append(params)
+    )
+    step = {"type": "lambda", "functionArn": lambda_function, "payload": {"report": "daily"}}
+
+    result = run_workflow(_workflow(step), RUN)
+
+    assert result.status == "succeeded", result.error
+    [params] = sent
+    assert params["headers"]["X-Amz-Invocation-Type"] == "RequestResponse"
+    payload = json.loads(params["body"])
+    assert payload == {"run": RUN.as_payload(), "payload": {"report": "daily"}}
+    assert payload["run"]["runId"] == str(RUN.run_id)
+    assert result.output()["steps"][0]["detail"]["statusCode"] == 200
+
+
+def test_lambda_step_invoke_error_is_a_failed_run(lambda_function: str) -> None:
+    def throttled(**_: Any) -> None:  # fault injection on the moto-backed client
+        raise ClientError(
+            {"Error": {"Code": "TooManyRequestsException", "Message": "Rate exceeded"}}, "Invoke"
+        )
+
+    clients.aws_client("lambda").meta.events.register("before-call.lambda.Invoke", throttled)
+
+    result = run_workflow(_workflow({"type": "lambda", "functionArn": lambda_function}), RUN)
+
+    assert result.status == "failed"
+    assert not result.critical
+    assert "TooManyRequestsException" in str(result.error)
