@@ -127,6 +127,81 @@ class Run(ApiModel):
     output: Any = None
 
 
+# --- API views: what the Schedules API returns on top of the stored rows
+
+
+class ScheduleView(Schedule):
+    """A schedule as the API shows it: the row plus what its cron means."""
+
+    model_config = ConfigDict(extra="ignore")  # built from rows, which may grow columns
+
+    description: str = Field(examples=["At 07:00 AM"])
+    eventbridge_expressions: list[str] = Field(examples=[["cron(0 7 * * ? *)"]])
+    next_run_at: datetime | None = None
+
+
+class LastRun(ApiModel):
+    model_config = ConfigDict(extra="ignore")
+
+    status: RunStatus
+    scheduled_time: datetime
+    started_at: datetime
+    finished_at: datetime | None = None
+    error: str | None = None
+
+
+class ScheduleDetail(ScheduleView):
+    next_run_times: list[datetime] = Field(default_factory=list)
+    last_run: LastRun | None = None
+
+
+class SchedulePage(ApiModel):
+    items: list[ScheduleView]
+    next_cursor: str | None = None
+
+
+class RunPage(ApiModel):
+    items: list[Run]
+    next_cursor: str | None = None
+
+
+class WorkflowPage(ApiModel):
+    items: list[Workflow]
+    next_cursor: str | None = None
+
+
+class CronPreviewRequest(ApiModel):
+    # Not validated here: an invalid cron is a normal answer of the preview, not a 422.
+    cron: str = Field(max_length=1024, examples=["*/15 9-17 * * MON-FRI"])
+    timezone: str = Field(default="UTC", max_length=256, examples=["Europe/Berlin"])
+
+
+class CronPreview(ApiModel):
+    valid: bool
+    cron: str
+    timezone: str
+    error: str | None = None
+    description: str | None = None
+    eventbridge_expressions: list[str] = Field(default_factory=list)
+    next_run_times: list[datetime] = Field(default_factory=list)
+
+
+class RunAccepted(ApiModel):
+    schedule_id: UUID
+    scheduled_time: datetime
+    runs_url: str
+
+
+class ErrorDetail(ApiModel):
+    code: str = Field(examples=["not_found"])
+    message: str
+    details: list[dict[str, Any]] | None = None
+
+
+class ErrorBody(ApiModel):
+    error: ErrorDetail
+
+
 def json_schemas() -> dict[str, dict[str, Any]]:
     """JSON Schemas (as sent over the wire: camelCase) of the API's models."""
     return {
@@ -135,6 +210,10 @@ def json_schemas() -> dict[str, dict[str, Any]]:
         "ScheduleUpdate": ScheduleUpdate.model_json_schema(mode="validation"),
         "Workflow": Workflow.model_json_schema(mode="serialization"),
         "Run": Run.model_json_schema(mode="serialization"),
+        "ScheduleView": ScheduleView.model_json_schema(mode="serialization"),
+        "ScheduleDetail": ScheduleDetail.model_json_schema(mode="serialization"),
+        "CronPreview": CronPreview.model_json_schema(mode="serialization"),
+        "ErrorBody": ErrorBody.model_json_schema(mode="serialization"),
     }
 
 

@@ -1,0 +1,218 @@
+"""A local stand-in for API Gateway HTTP API: HTTP request -> payload v2.0 event -> Lambda handler.
+
+`build_http_api_event` builds the event API Gateway would send (its JWT authorizer's claims
+included); `WsgiGateway` is a WSGI app that checks the bearer token like the authorizer does,
+calls the handler and writes its response. Used by the local stack and by the API tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qsl, quote
+
+Handler = Callable[[dict[str, Any], Any], Any]
+TokenVerifier = Callable[[str], dict[str, Any]]
+StartResponse = Callable[..., Any]
+
+ACCOUNT_ID = "123456789012"
+API_ID = "local"
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's own limit
+_UNAUTHORIZED = json.dumps({"message": "Unauthorized"}).encode()
+_INTERNAL_ERROR = json.dumps({"message": "Internal Server Error"}).encode()
+_TOO_LARGE = json.dumps({"message": "Request Entity Too Large"}).encode()
+# Characters API Gateway leaves unescaped in rawPath.
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+
+
+def _claim_text(value: Any) -> str:
+    """API Gateway's JWT authorizer hands claims over as strings; arrays as `[a b]`."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + " ".join(_claim_text(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
+def build_http_api_event(
+    method: str,
+    raw_path: str,
+    raw_query_string: str,
+    headers: dict[str, str],
+    body: bytes | None,
+    claims: dict[str, Any] | None,
+    *,
+    source_ip: str = "127.0.0.1",
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """An API Gateway HTTP API payload format 2.0 event for the `$default` route."""
+    moment = now or datetime.now(UTC)
+    lowered = {name.lower(): value for name, value in headers.items()}
+    cookie_header = lowered.pop("cookie", None)
+    query: dict[str, str] = {}
+    for name, value in parse_qsl(raw_query_string, keep_blank_values=True):
+        query[name] = f"{query[name]},{value}" if name in query else value
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": raw_path,
+        "rawQueryString": raw_query_string,
+        "headers": lowered,
+        "requestContext": {
+            "accountId": ACCOUNT_ID,
+            "apiId": API_ID,
+            "domainName": lowered.get("host", "localhost"),
+            "domainPrefix": lowered.get("host", "localhost").split(".")[0],
+            "http": {
+                "method": method.upper(),
+                "path": raw_path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": lowered.get("user-agent", ""),
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": moment.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(moment.timestamp() * 1000),
+        },
+        "isBase64Encoded": False,
+    }
+    if cookie_header:
+        event["cookies"] = [part.strip() for part in cookie_header.split(";") if part.strip()]
+    if query:
+        event["queryStringParameters"] = query
+    if claims is not None:
+        event["requestContext"]["authorizer"] = {
+            "jwt": {
+                "claims": {name: _claim_text(value) for name, value in claims.items()},
+                "scopes": None,
+            }
+        }
+    if body:
+        try:
+            event["body"] = body.decode("utf-8")
+        except UnicodeDecodeError:
+            event["body"] = base64.b64encode(body).decode("ascii")
+            event["isBase64Encoded"] = True
+    return event
+
+
+@dataclass
+class LambdaContext:
+    """The parts of the Lambda context object that handlers and Powertools read."""
+
+    function_name: str = "ApiFunction"
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 512
+    timeout_s: float = 30.0
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = "/aws/lambda/ApiFunction"
+    log_stream_name: str = "local"
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:us-east-1:{ACCOUNT_ID}:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.timeout_s - (time.monotonic() - self.started)) * 1000))
+
+
+def _request_headers(environ: dict[str, Any]) -> dict[str, str]:
+    headers = {
+        key[5:].replace("_", "-").lower(): value
+        for key, value in environ.items()
+        if key.startswith("HTTP_")
+    }
+    for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        if environ.get(key):
+            headers[key.replace("_", "-").lower()] = environ[key]
+    return headers
+
+
+def _raw_path(environ: dict[str, Any]) -> str:
+    # PEP 3333 hands the path over decoded as latin-1; API Gateway passes it still escaped.
+    decoded = environ.get("PATH_INFO", "/").encode("latin-1").decode("utf-8", "replace")
+    return quote(decoded, safe=_PATH_SAFE) or "/"
+
+
+class WsgiGateway:
+    """A WSGI app that behaves like API Gateway with a JWT authorizer in front of one function."""
+
+    def __init__(self, handler: Handler, verify_token: TokenVerifier) -> None:
+        self.handler = handler
+        self.verify_token = verify_token
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        headers = _request_headers(environ)
+        claims = self._claims(headers.get("authorization", ""))
+        if claims is None:
+            return self._plain(start_response, HTTPStatus.UNAUTHORIZED, _UNAUTHORIZED)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        if length > MAX_PAYLOAD_BYTES:
+            return self._plain(start_response, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, _TOO_LARGE)
+        body = environ["wsgi.input"].read(length) if length > 0 else None
+        event = build_http_api_event(
+            environ.get("REQUEST_METHOD", "GET"),
+            _raw_path(environ),
+            environ.get("QUERY_STRING", ""),
+            headers,
+            body,
+            claims,
+            source_ip=environ.get("REMOTE_ADDR", "127.0.0.1"),
+        )
+        try:
+            result = self.handler(event, LambdaContext())
+        except Exception:  # API Gateway answers a crashed function with a bare 500
+            return self._plain(start_response, HTTPStatus.INTERNAL_SERVER_ERROR, _INTERNAL_ERROR)
+        return self._write(start_response, result)
+
+    def _claims(self, authorization: str) -> dict[str, Any] | None:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        try:
+            return self.verify_token(token.strip())
+        except Exception:  # any failure to verify is a 401 with no detail, as in AWS
+            return None
+
+    @staticmethod
+    def _plain(start_response: StartResponse, status: HTTPStatus, body: bytes) -> list[bytes]:
+        start_response(
+            f"{status.value} {status.phrase}",
+            [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+        )
+        return [body]
+
+    @staticmethod
+    def _write(start_response: StartResponse, result: Any) -> list[bytes]:
+        if not isinstance(result, dict) or "statusCode" not in result:
+            # payload v2.0: a bare value is a 200 JSON response
+            result = {"statusCode": 200, "body": json.dumps(result)}
+        status = HTTPStatus(int(result["statusCode"]))
+        raw_body = result.get("body") or ""
+        body = (
+            base64.b64decode(raw_body)
+            if result.get("isBase64Encoded")
+            else str(raw_body).encode("utf-8")
+        )
+        response_headers: list[tuple[str, str]] = []
+        for name, value in (result.get("headers") or {}).items():
+            if name.lower() != "content-length":
+                response_headers.append((name, str(value)))
+        for name, values in (result.get("multiValueHeaders") or {}).items():
+            response_headers.extend((name, str(value)) for value in values)
+        response_headers.extend(("Set-Cookie", cookie) for cookie in result.get("cookies") or [])
+        response_headers.append(("Content-Length", str(len(body))))
+        start_response(f"{status.value} {status.phrase}", response_headers)
+        return [body]

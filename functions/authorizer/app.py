@@ -1,0 +1,37 @@
+"""AuthorizerFunction: HTTP API Lambda authorizer (payload 2.0, simple responses).
+
+For Supabase projects still on the legacy HS256 JWT secret (API Gateway's native JWT
+authorizer needs a JWKS). The verified claims go to ApiFunction as `authorizer.lambda`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from scheduler.auth import verify_token
+from scheduler.errors import Unauthorized
+from scheduler.observability import logger
+
+_DENY: dict[str, Any] = {"isAuthorized": False}
+
+
+def _context_value(value: Any) -> str | int | float | bool:
+    # Authorizer context values must be scalars.
+    return value if isinstance(value, str | int | float | bool) else str(value)
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    header = (event.get("headers") or {}).get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return _DENY
+    try:
+        claims = verify_token(token.strip())
+    except Unauthorized:
+        return _DENY
+    return {
+        "isAuthorized": True,
+        "context": {name: _context_value(value) for name, value in claims.items()},
+    }

@@ -1,0 +1,177 @@
+"""Every EventBridge Scheduler API call of the product, and the mapping row -> schedule(s).
+
+A `schedules` row becomes one EventBridge schedule named `<id>`, or two when its cron needs the
+day-of-month / day-of-week OR split: `<id>` (day-of-month half) and `<id>-dow`. They live in the
+stack's schedule group and invoke RunnerFunction with a fixed JSON Input (see DESIGN.md).
+botocore errors never leave this module: a failure is `SchedulerUnavailable`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+from uuid import UUID
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from scheduler import cron
+from scheduler.clients import aws_client
+from scheduler.config import get_settings
+from scheduler.errors import SchedulerUnavailable
+
+DOW_SUFFIX = "-dow"
+_NOT_FOUND = "ResourceNotFoundException"
+_CONFLICT = "ConflictException"
+
+
+def schedule_names(schedule_id: UUID | str) -> tuple[str, str]:
+    """The names a row may use: the first expression's, then the day-of-week half's."""
+    return str(schedule_id), f"{schedule_id}{DOW_SUFFIX}"
+
+
+def schedule_id_of(name: str) -> UUID | None:
+    """The row id an EventBridge schedule name belongs to; None for a name we never make."""
+    base = name.removesuffix(DOW_SUFFIX)
+    try:
+        schedule_id = UUID(base)
+    except ValueError:
+        return None
+    return schedule_id if str(schedule_id) == base else None
+
+
+def target_input(row: Mapping[str, Any]) -> str:
+    """The runner's event; EventBridge fills in the two placeholders at each fire."""
+    return json.dumps(
+        {
+            "scheduleId": str(row["id"]),
+            "workflowId": str(row["workflow_id"]),
+            "scheduledTime": "<aws.scheduler.scheduled-time>",
+            "attempt": "<aws.scheduler.attempt-number>",
+        },
+        separators=(",", ":"),
+    )
+
+
+def desired_schedules(row: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Name -> the full CreateSchedule/UpdateSchedule kwargs of a schedules row (pure)."""
+    settings = get_settings()
+    target = {
+        "Arn": settings.runner_function_arn,
+        "RoleArn": settings.scheduler_role_arn,
+        "Input": target_input(row),
+        "RetryPolicy": {
+            "MaximumRetryAttempts": settings.schedule_retry_attempts,
+            "MaximumEventAgeInSeconds": settings.schedule_max_event_age_s,
+        },
+        "DeadLetterConfig": {"Arn": settings.schedule_dlq_arn},
+    }
+    expressions = cron.to_eventbridge(row["cron"])
+    return {
+        name: {
+            "Name": name,
+            "GroupName": settings.schedule_group,
+            "ScheduleExpression": expression,
+            "ScheduleExpressionTimezone": row["timezone"],
+            "FlexibleTimeWindow": {"Mode": "OFF"},
+            "State": "ENABLED" if row["enabled"] else "DISABLED",
+            "Description": row["cron"],
+            "Target": target,
+        }
+        for name, expression in zip(schedule_names(row["id"]), expressions, strict=False)
+    }
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+class EventBridgeSchedules:
+    """The schedules of one group. The client is looked up per call so tests can swap it."""
+
+    def __init__(self, client: Any | None = None, group: str | None = None) -> None:
+        self._client = client
+        self.group = group or get_settings().schedule_group
+
+    @property
+    def client(self) -> Any:
+        return self._client if self._client is not None else aws_client("scheduler")
+
+    def apply(self, row: Mapping[str, Any]) -> None:
+        """Make EventBridge hold exactly the row's schedule(s): create or update, drop surplus."""
+        desired = desired_schedules(row)
+        try:
+            for name, kwargs in desired.items():
+                self._put(name, kwargs)
+            for name in schedule_names(row["id"]):
+                if name not in desired:
+                    self._delete(name)
+        except (ClientError, BotoCoreError) as exc:
+            raise SchedulerUnavailable(f"EventBridge Scheduler failed: {exc}") from exc
+
+    def _put(self, name: str, kwargs: dict[str, Any]) -> None:
+        try:
+            self.client.update_schedule(**{**kwargs, "Name": name, "GroupName": self.group})
+            return
+        except ClientError as exc:
+            if _code(exc) != _NOT_FOUND:
+                raise
+        try:
+            self.client.create_schedule(**{**kwargs, "Name": name, "GroupName": self.group})
+        except ClientError as exc:
+            if _code(exc) != _CONFLICT:
+                raise
+            # created by a concurrent writer between our two calls: ours is the newer state
+            self.client.update_schedule(**{**kwargs, "Name": name, "GroupName": self.group})
+
+    def _delete(self, name: str) -> None:
+        try:
+            self.client.delete_schedule(Name=name, GroupName=self.group)
+        except ClientError as exc:
+            if _code(exc) != _NOT_FOUND:
+                raise
+
+    def remove(self, schedule_id: UUID | str) -> None:
+        """Delete every schedule of a row; names already gone are fine."""
+        try:
+            for name in schedule_names(schedule_id):
+                self._delete(name)
+        except (ClientError, BotoCoreError) as exc:
+            raise SchedulerUnavailable(f"EventBridge Scheduler failed: {exc}") from exc
+
+    def get(self, name: str) -> dict[str, Any] | None:
+        """The full GetSchedule description, or None when there is no such schedule."""
+        try:
+            response = self.client.get_schedule(Name=name, GroupName=self.group)
+        except ClientError as exc:
+            if _code(exc) == _NOT_FOUND:
+                return None
+            raise SchedulerUnavailable(f"EventBridge Scheduler failed: {exc}") from exc
+        except BotoCoreError as exc:
+            raise SchedulerUnavailable(f"EventBridge Scheduler failed: {exc}") from exc
+        response.pop("ResponseMetadata", None)
+        return dict(response)
+
+    def iter_schedules(self) -> Iterator[dict[str, Any]]:
+        """Summaries (Name, State, Arn, ...) of every schedule in the group, page by page."""
+        try:
+            paginator = self.client.get_paginator("list_schedules")
+            for page in paginator.paginate(GroupName=self.group):
+                yield from page.get("Schedules", [])
+        except (ClientError, BotoCoreError) as exc:
+            raise SchedulerUnavailable(f"EventBridge Scheduler failed: {exc}") from exc
+
+    def list_names(self) -> list[str]:
+        return [summary["Name"] for summary in self.iter_schedules()]
+
+    def ensure_group(self) -> None:
+        """Create the group if missing (the SAM template owns it in AWS; local stack and tests)."""
+        try:
+            try:
+                self.client.get_schedule_group(Name=self.group)
+            except ClientError as exc:
+                if _code(exc) != _NOT_FOUND:
+                    raise
+                self.client.create_schedule_group(Name=self.group)
+        except (ClientError, BotoCoreError) as exc:
+            raise SchedulerUnavailable(f"EventBridge Scheduler failed: {exc}") from exc

@@ -1,0 +1,247 @@
+"""The Schedules API's use cases: CRUD that keeps the database and EventBridge in step.
+
+The database is the source of truth. Every write changes the row inside a transaction, applies
+the row to EventBridge while the transaction is still open, then commits; a failure on either
+side undoes the other (rollback, or re-applying the previous state to EventBridge), so a
+client never leaves a row without its EventBridge schedule(s) or the reverse. What a failed
+undo leaves behind is repaired by the reconcile function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from scheduler import cron, pagination
+from scheduler.errors import Conflict, InvalidInput, WorkflowNotFound
+from scheduler.eventbridge import EventBridgeSchedules
+from scheduler.models import (
+    CronPreview,
+    CronPreviewRequest,
+    LastRun,
+    Run,
+    RunAccepted,
+    RunPage,
+    ScheduleCreate,
+    ScheduleDetail,
+    SchedulePage,
+    ScheduleUpdate,
+    ScheduleView,
+    Workflow,
+    WorkflowPage,
+)
+from scheduler.observability import logger
+from scheduler.store import Row, Store
+
+Clock = Callable[[], datetime]
+NEXT_RUN_PREVIEW = 5
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def schedule_view(row: Mapping[str, Any], now: datetime) -> ScheduleView:
+    try:
+        expressions = cron.to_eventbridge(row["cron"])
+        description = cron.describe(row["cron"])
+        fires = cron.next_fire_times(row["cron"], row["timezone"], now, 1) if row["enabled"] else []
+    except ValueError as exc:  # a row written around the API (e.g. SQL) may hold a bad cron
+        expressions, description, fires = [], f"invalid: {exc}", []
+    return ScheduleView.model_validate(
+        {
+            **row,
+            "description": description,
+            "eventbridge_expressions": expressions,
+            "next_run_at": fires[0] if fires else None,
+        }
+    )
+
+
+def preview_cron(request: CronPreviewRequest, now: datetime) -> CronPreview:
+    """What a cron would do, for UIs that validate as the user types (invalid is an answer)."""
+    try:
+        expressions = cron.to_eventbridge(request.cron)
+        timezone = cron.validate_timezone(request.timezone)
+        fires = cron.next_fire_times(request.cron, timezone, now, NEXT_RUN_PREVIEW)
+    except ValueError as exc:  # CronError and InvalidTimezone
+        return CronPreview(
+            valid=False, cron=request.cron, timezone=request.timezone, error=str(exc)
+        )
+    return CronPreview(
+        valid=True,
+        cron=request.cron,
+        timezone=timezone,
+        description=cron.describe(request.cron),
+        eventbridge_expressions=expressions,
+        next_run_times=fires,
+    )
+
+
+class ScheduleService:
+    """Use cases of one caller-independent service; `owner` None means every row (service role)."""
+
+    def __init__(
+        self,
+        store: Store,
+        eventbridge: EventBridgeSchedules,
+        invoke_runner: Callable[[dict[str, Any]], None],
+        clock: Clock = _utc_now,
+    ) -> None:
+        self.store = store
+        self.eventbridge = eventbridge
+        self.invoke_runner = invoke_runner
+        self.clock = clock
+
+    # --- reads
+
+    def list_schedules(
+        self,
+        owner: UUID | None,
+        *,
+        workflow_id: UUID | None,
+        enabled: bool | None,
+        limit: int,
+        cursor: str | None,
+    ) -> SchedulePage:
+        rows = self.store.list_schedules(
+            owner,
+            workflow_id=workflow_id,
+            enabled=enabled,
+            limit=limit + 1,
+            after=pagination.decode_cursor(cursor),
+        )
+        items, next_cursor = pagination.page(rows, limit, "created_at")
+        now = self.clock()
+        return SchedulePage(
+            items=[schedule_view(row, now) for row in items], next_cursor=next_cursor
+        )
+
+    def get_schedule(self, owner: UUID | None, schedule_id: UUID) -> ScheduleDetail:
+        row = self.store.get_schedule(schedule_id, owner)
+        last = self.store.last_run(schedule_id)
+        now = self.clock()
+        view = schedule_view(row, now)
+        fires = (
+            cron.next_fire_times(row["cron"], row["timezone"], now, NEXT_RUN_PREVIEW)
+            if view.next_run_at is not None
+            else []
+        )
+        return ScheduleDetail.model_validate(
+            {
+                **view.model_dump(by_alias=False),
+                "next_run_times": fires,
+                "last_run": LastRun.model_validate(last) if last is not None else None,
+            }
+        )
+
+    def list_runs(
+        self, owner: UUID | None, schedule_id: UUID, *, limit: int, cursor: str | None
+    ) -> RunPage:
+        rows = self.store.list_runs(
+            schedule_id, owner, limit=limit + 1, after=pagination.decode_cursor(cursor)
+        )
+        items, next_cursor = pagination.page(rows, limit, "scheduled_time")
+        return RunPage(items=[Run.model_validate(row) for row in items], next_cursor=next_cursor)
+
+    def list_workflows(self, owner: UUID | None, *, limit: int, cursor: str | None) -> WorkflowPage:
+        rows = self.store.list_workflows(
+            owner, limit=limit + 1, after=pagination.decode_cursor(cursor)
+        )
+        items, next_cursor = pagination.page(rows, limit, "created_at")
+        return WorkflowPage(
+            items=[Workflow.model_validate(row) for row in items], next_cursor=next_cursor
+        )
+
+    def get_workflow(self, owner: UUID | None, workflow_id: UUID) -> Workflow:
+        return Workflow.model_validate(self.store.get_workflow(workflow_id, owner))
+
+    # --- writes
+
+    def create_schedule(self, owner: UUID | None, request: ScheduleCreate) -> ScheduleView:
+        row: Row | None = None
+        try:
+            with self.store.transaction():
+                try:
+                    row = self.store.create_schedule(
+                        owner,
+                        workflow_id=request.workflow_id,
+                        cron=request.cron,
+                        timezone=request.timezone,
+                        enabled=request.enabled,
+                    )
+                except WorkflowNotFound as exc:
+                    raise InvalidInput(
+                        f"workflowId: no workflow {request.workflow_id} (unknown or not yours)"
+                    ) from exc
+                self.eventbridge.apply(row)
+        except Exception:
+            if row is not None:  # the row is gone (rolled back): so must its schedules be
+                self._undo(lambda: self.eventbridge.remove(row["id"]), row["id"])
+            raise
+        return schedule_view(row, self.clock())
+
+    def update_schedule(
+        self, owner: UUID | None, schedule_id: UUID, request: ScheduleUpdate
+    ) -> ScheduleView:
+        old: Row | None = None
+        touched = False
+        try:
+            with self.store.transaction():
+                old = self.store.lock_schedule(schedule_id, owner)
+                changes = request.changes()
+                if changes.get("enabled") is True:
+                    changes["disabled_reason"] = None
+                row = self.store.update_schedule(schedule_id, owner, changes)
+                touched = True
+                self.eventbridge.apply(row)
+        except Exception:
+            if touched and old is not None:  # EventBridge may hold a half-applied new state
+                previous = old
+                self._undo(lambda: self.eventbridge.apply(previous), schedule_id)
+            raise
+        return schedule_view(row, self.clock())
+
+    def delete_schedule(self, owner: UUID | None, schedule_id: UUID) -> None:
+        old: Row | None = None
+        try:
+            with self.store.transaction():
+                old = self.store.delete_schedule(schedule_id, owner)
+                self.eventbridge.remove(schedule_id)
+        except Exception:
+            if old is not None:  # the row is back (rolled back): so must its schedules be
+                previous = old
+                self._undo(lambda: self.eventbridge.apply(previous), schedule_id)
+            raise
+
+    def run_now(self, owner: UUID | None, schedule_id: UUID) -> RunAccepted:
+        """Hand one manual run to the runner (same lock, same recording as a scheduled fire)."""
+        row = self.store.get_schedule(schedule_id, owner)
+        if not row["enabled"]:
+            raise Conflict("schedule is disabled: enable it before running it")
+        scheduled_time = self.clock().astimezone(UTC).replace(microsecond=0)
+        self.invoke_runner(
+            {
+                "scheduleId": str(row["id"]),
+                "workflowId": str(row["workflow_id"]),
+                "scheduledTime": scheduled_time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "attempt": "1",
+                "trigger": "manual",
+            }
+        )
+        return RunAccepted(
+            schedule_id=row["id"],
+            scheduled_time=scheduled_time,
+            runs_url=f"/api/schedules/{row['id']}/runs",
+        )
+
+    @staticmethod
+    def _undo(action: Callable[[], None], schedule_id: UUID) -> None:
+        try:
+            action()
+        except Exception:  # the original failure is what the client sees; reconcile repairs drift
+            logger.exception(
+                "could not undo EventBridge change", extra={"schedule_id": str(schedule_id)}
+            )

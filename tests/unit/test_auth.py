@@ -1,0 +1,167 @@
+"""Token verification (HS256 legacy secret and JWKS asymmetric keys) and the caller it yields."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from scheduler import auth, clients
+from scheduler.auth import Principal, verify_token
+from scheduler.errors import Unauthorized
+
+SECRET = "super-secret-jwt-token-with-at-least-32-characters-long"
+ISSUER = "https://project.supabase.co/auth/v1"
+USER = uuid.UUID("00000000-0000-4000-8000-00000000a11c")
+
+
+def _claims(**changes: Any) -> dict[str, Any]:
+    claims = {
+        "sub": str(USER),
+        "role": "authenticated",
+        "aud": "authenticated",
+        "iss": ISSUER,
+        "exp": int(time.time()) + 600,
+    }
+    claims.update(changes)
+    return {name: value for name, value in claims.items() if value is not None}
+
+
+def _hs256(claims: dict[str, Any], secret: str = SECRET) -> str:
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+@pytest.fixture
+def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    monkeypatch.setenv("JWT_SECRET", SECRET)
+    monkeypatch.setenv("JWT_ISSUER", ISSUER)
+    monkeypatch.delenv("JWKS_URL", raising=False)
+    clients.reset()
+    yield monkeypatch
+    clients.reset()
+    auth._jwks_client.cache_clear()
+
+
+def test_valid_user_token_gives_its_claims(settings_env: pytest.MonkeyPatch) -> None:
+    claims = verify_token(_hs256(_claims()))
+
+    assert Principal.from_claims(claims) == Principal(sub=USER, role="authenticated")
+    assert Principal.from_claims(claims).owner == USER
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        pytest.param(_hs256(_claims(exp=int(time.time()) - 60)), id="expired"),
+        pytest.param(_hs256(_claims(exp=None)), id="no-exp"),
+        pytest.param(
+            _hs256(_claims(), secret="another-secret-of-sufficient-length!!"), id="bad-sig"
+        ),
+        pytest.param(_hs256(_claims(aud="anon")), id="wrong-audience"),
+        pytest.param(_hs256(_claims(aud=None)), id="no-audience"),
+        pytest.param(_hs256(_claims(iss="https://evil.example/auth/v1")), id="wrong-issuer"),
+        pytest.param(jwt.encode(_claims(), None, algorithm="none"), id="alg-none"),
+        pytest.param("not.a.token", id="garbage"),
+        pytest.param("", id="empty"),
+    ],
+)
+def test_bad_tokens_are_unauthorized(settings_env: pytest.MonkeyPatch, token: str) -> None:
+    with pytest.raises(Unauthorized):
+        verify_token(token)
+
+
+def test_service_role_key_is_accepted_without_user_audience(
+    settings_env: pytest.MonkeyPatch,
+) -> None:
+    # The shape of Supabase's legacy service_role key: no sub, no aud, iss "supabase".
+    token = _hs256({"iss": "supabase", "role": "service_role", "exp": int(time.time()) + 600})
+
+    principal = Principal.from_claims(verify_token(token))
+
+    assert principal.role == "service_role"
+    assert principal.owner is None
+
+
+def test_service_role_with_a_foreign_issuer_is_unauthorized(
+    settings_env: pytest.MonkeyPatch,
+) -> None:
+    token = _hs256({"iss": "elsewhere", "role": "service_role", "exp": int(time.time()) + 600})
+
+    with pytest.raises(Unauthorized):
+        verify_token(token)
+
+
+@pytest.mark.parametrize("claims", [{"role": "authenticated"}, {"sub": "x", "role": "x"}])
+def test_principal_needs_a_uuid_subject(claims: dict[str, Any]) -> None:
+    with pytest.raises(Unauthorized):
+        Principal.from_claims(claims)
+
+
+@pytest.fixture
+def jwks_server() -> Iterator[tuple[str, ec.EllipticCurvePrivateKey]]:
+    """A loopback JWKS endpoint publishing one ES256 key, like Supabase's /.well-known/jwks.json."""
+    private_key = ec.generate_private_key(ec.SECP256R1())
+    jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(private_key.public_key()))
+    body = json.dumps({"keys": [{**jwk, "kid": "key-1", "alg": "ES256", "use": "sig"}]}).encode()
+
+    class Jwks(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Jwks)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/auth/v1/.well-known/jwks.json", private_key
+    server.shutdown()
+    server.server_close()
+
+
+def test_asymmetric_token_is_verified_through_jwks(
+    settings_env: pytest.MonkeyPatch,
+    jwks_server: tuple[str, ec.EllipticCurvePrivateKey],
+) -> None:
+    url, private_key = jwks_server
+    settings_env.setenv("JWKS_URL", url)
+    clients.reset()
+    token = jwt.encode(_claims(), private_key, algorithm="ES256", headers={"kid": "key-1"})
+    forged = jwt.encode(
+        _claims(),
+        ec.generate_private_key(ec.SECP256R1()),
+        algorithm="ES256",
+        headers={"kid": "key-1"},
+    )
+
+    assert verify_token(token)["sub"] == str(USER)
+    with pytest.raises(Unauthorized):
+        verify_token(forged)
+
+
+def test_lambda_authorizer_allows_valid_tokens_and_passes_claims(
+    settings_env: pytest.MonkeyPatch,
+) -> None:
+    from devstack.apigw import LambdaContext
+    from functions.authorizer.app import lambda_handler
+
+    def decide(authorization: str | None) -> dict[str, Any]:
+        headers = {} if authorization is None else {"authorization": authorization}
+        return lambda_handler({"version": "2.0", "headers": headers}, LambdaContext())
+
+    allowed = decide(f"Bearer {_hs256(_claims())}")
+    assert allowed["isAuthorized"] is True
+    assert Principal.from_claims(allowed["context"]).owner == USER
+    assert decide(None) == {"isAuthorized": False}
+    assert decide(f"Basic {_hs256(_claims())}") == {"isAuthorized": False}
+    assert decide(f"Bearer {_hs256(_claims(aud='anon'))}") == {"isAuthorized": False}
