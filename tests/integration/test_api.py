@@ -324,6 +324,7 @@ def test_run_now_invokes_the_runner_asynchronously(
 ) -> None:
     schedule = _create(api, workflows["alice"])
     before = datetime.now(UTC).replace(microsecond=0)
+    assert not lambda_endpoint
 
     status, body = api.call("POST", f"/api/schedules/{schedule['id']}/run")
 
@@ -341,9 +342,9 @@ def test_run_now_invokes_the_runner_asynchronously(
         "attempt": "1",
         "trigger": "manual",
     }
-    scheduled = datetime.strptime(payload["scheduledTime"], "%Y-%m-%dT%H:%M:%SZ")
+    scheduled = datetime.strptime(payload["scheduledTime"], "%Y-%m-%dT%H:%M:%S.%fZ")
     assert scheduled.replace(tzinfo=UTC) >= before
-    assert body["scheduledTime"] == payload["scheduledTime"]
+    assert datetime.fromisoformat(body["scheduledTime"]) == scheduled.replace(tzinfo=UTC)
 
 
 def test_run_now_of_a_disabled_schedule_is_a_conflict(

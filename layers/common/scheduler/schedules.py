@@ -221,12 +221,15 @@ class ScheduleService:
         row = self.store.get_schedule(schedule_id, owner)
         if not row["enabled"]:
             raise Conflict("schedule is disabled: enable it before running it")
-        scheduled_time = self.clock().astimezone(UTC).replace(microsecond=0)
+        # Millisecond precision: two clicks in one second are two runs, and a manual run does not
+        # take the (schedule, scheduled time) slot of a scheduled fire, which is always at :00.000.
+        now = self.clock().astimezone(UTC)
+        scheduled_time = now.replace(microsecond=now.microsecond // 1000 * 1000)
         self.invoke_runner(
             {
                 "scheduleId": str(row["id"]),
                 "workflowId": str(row["workflow_id"]),
-                "scheduledTime": scheduled_time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "scheduledTime": scheduled_time.isoformat(timespec="milliseconds")[:-6] + "Z",
                 "attempt": "1",
                 "trigger": "manual",
             }
