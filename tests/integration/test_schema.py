@@ -99,10 +99,11 @@ def _visible_as(conn: psycopg.Connection, role: str, sub: uuid.UUID | None) -> d
         conn.execute(f"set local role {role}")
         claims = json.dumps({"sub": str(sub) if sub else None, "role": role})
         conn.execute("select set_config('request.jwt.claims', %s, true)", (claims,))
-        counts = {
-            table: conn.execute(f"select count(*) from {table}")  # noqa: S608 (fixed names).fetchone()[0]  # type: ignore[index]
-            for table in ("workflows", "schedules", "schedule_runs")
-        }
+        counts = {}
+        for table in ("workflows", "schedules", "schedule_runs"):
+            row = conn.execute(f"select count(*) from {table}").fetchone()  # noqa: S608 (fixed names)
+            assert row is not None
+            counts[table] = row[0]
     return counts
 
 
