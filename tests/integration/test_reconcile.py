@@ -1,0 +1,342 @@
+"""Reconcile against moto's Scheduler API and the real Postgres: every kind of drift is repaired,
+a pass with nothing to repair writes nothing, and thousands of schedules page through."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from scheduler.config import get_settings
+from scheduler.errors import ReconcileIncomplete
+from scheduler.eventbridge import EventBridgeSchedules, desired_schedules
+from scheduler.observability import metrics
+from scheduler.reconcile import reconcile
+from scheduler.store import Store
+
+from tests.conftest import EVENTS
+
+WRITES = ("CreateSchedule", "UpdateSchedule", "DeleteSchedule")
+OWNER = uuid.UUID("6f1c2a4e-0b7d-4c3e-9a51-2d8e7f6a1b90")
+
+
+class CountingScheduler:
+    """A moto-backed Scheduler client whose requests are counted by operation."""
+
+    def __init__(self) -> None:
+        self.client = boto3.client("scheduler", region_name="us-east-1")
+        self.calls: Counter[str] = Counter()
+        self.client.meta.events.register("before-call.scheduler", self._count)
+        self.client.create_schedule_group(Name=get_settings().schedule_group)
+        self.schedules = EventBridgeSchedules(self.client)
+
+    def _count(self, model: Any, **_: Any) -> None:
+        self.calls[model.name] += 1
+
+    def writes(self) -> int:
+        return sum(self.calls[name] for name in WRITES)
+
+    def names(self) -> set[str]:
+        return set(self.schedules.list_names())
+
+    def describe(self, name: str) -> dict[str, Any]:
+        found = self.schedules.get(name)
+        assert found is not None, name
+        return found
+
+
+@pytest.fixture
+def scheduler(aws: None) -> CountingScheduler:
+    return CountingScheduler()
+
+
+@pytest.fixture(autouse=True)
+def no_metrics_left_behind() -> Iterator[None]:
+    """reconcile() adds metrics that only a handler flushes; later tests must not see them."""
+    yield
+    metrics.clear_metrics()
+
+
+def later() -> datetime:
+    """Reconcile's clock: past the orphan grace of everything the test created."""
+    return datetime.now(UTC) + timedelta(hours=1)
+
+
+def make_schedule(store: Store, cron: str, *, timezone: str = "UTC", enabled: bool = True) -> Any:
+    workflow = store.create_workflow(OWNER, f"workflow for {cron}")
+    return store.create_schedule(
+        None, workflow_id=workflow["id"], cron=cron, timezone=timezone, enabled=enabled
+    )
+
+
+def assert_in_step(store: Store, scheduler: CountingScheduler) -> None:
+    """EventBridge holds exactly what every row maps to (the fields that decide a fire)."""
+    for row in store.iter_all_schedules():
+        for name, wanted in desired_schedules(row).items():
+            actual = scheduler.describe(name)
+            for field in ("ScheduleExpression", "ScheduleExpressionTimezone", "State"):
+                assert actual[field] == wanted[field], (name, field)
+            assert actual["Target"]["Arn"] == wanted["Target"]["Arn"]
+            assert json.loads(actual["Target"]["Input"]) == json.loads(wanted["Target"]["Input"])
+
+
+def test_every_kind_of_drift_is_repaired_and_a_second_pass_writes_nothing(
+    store: Store, scheduler: CountingScheduler
+) -> None:
+    # Given rows in step with EventBridge, then drift of every kind
+    in_step = make_schedule(store, "0 7 * * *")
+    missing = make_schedule(store, "*/15 * * * *")
+    new_cron = make_schedule(store, "0 8 * * *")
+    new_timezone = make_schedule(store, "0 9 * * 1-5")
+    disabled = make_schedule(store, "30 6 * * *")
+    retargeted = make_schedule(store, "0 12 * * *")
+    no_longer_split = make_schedule(store, "0 9 1 * 1")
+    lost_half = make_schedule(store, "0 9 15 * 5")
+    for row in (in_step, new_cron, new_timezone, disabled, retargeted, no_longer_split, lost_half):
+        scheduler.schedules.apply(row)
+    store.update_schedule(new_cron["id"], None, {"cron": "0 10 * * *"})
+    store.update_schedule(new_timezone["id"], None, {"timezone": "Europe/Berlin"})
+    store.update_schedule(disabled["id"], None, {"enabled": False})
+    wrong_target = {
+        **desired_schedules(retargeted)[str(retargeted["id"])],
+        "Target": {
+            "Arn": "arn:aws:lambda:us-east-1:000000000000:function:someone-else",
+            "RoleArn": get_settings().scheduler_role_arn,
+        },
+    }
+    scheduler.client.update_schedule(**wrong_target)
+    store.update_schedule(no_longer_split["id"], None, {"cron": "0 9 * * *"})
+    scheduler.client.delete_schedule(
+        Name=f"{lost_half['id']}-dow", GroupName=scheduler.schedules.group
+    )
+    orphan = uuid.uuid4()
+    scheduler.client.create_schedule(
+        **{**desired_schedules(in_step)[str(in_step["id"])], "Name": str(orphan)}
+    )
+    scheduler.client.create_schedule(
+        **{**desired_schedules(in_step)[str(in_step["id"])], "Name": f"{orphan}-dow"}
+    )
+    foreign = "created-by-hand"
+    scheduler.client.create_schedule(
+        **{**desired_schedules(in_step)[str(in_step["id"])], "Name": foreign}
+    )
+    scheduler.calls.clear()
+
+    # When
+    summary = reconcile(store, scheduler.schedules, now=later)
+
+    # Then every row is in step, orphans are gone, a name we never make is left alone
+    assert summary["created"] == 2  # the missing row and the lost day-of-week half
+    assert summary["updated"] == 5  # cron, timezone, state, target, and the unsplit row
+    assert summary["deleted"] == 3  # the orphan's two schedules and the surplus half
+    assert summary["unchanged"] == 2  # in_step, and lost_half's first schedule
+    assert summary["failed"] == 0
+    assert_in_step(store, scheduler)
+    names = scheduler.names()
+    assert str(missing["id"]) in names
+    assert f"{lost_half['id']}-dow" in names
+    assert f"{no_longer_split['id']}-dow" not in names
+    assert str(orphan) not in names
+    assert f"{orphan}-dow" not in names
+    assert foreign in names
+    assert scheduler.describe(str(disabled["id"]))["State"] == "DISABLED"
+    assert scheduler.describe(str(new_timezone["id"]))["ScheduleExpressionTimezone"] == (
+        "Europe/Berlin"
+    )
+
+    # And a second pass finds nothing to do and makes zero write calls
+    scheduler.calls.clear()
+    again = reconcile(store, scheduler.schedules, now=later)
+    assert scheduler.writes() == 0
+    assert again["created"] == again["updated"] == again["deleted"] == 0
+    assert again["unchanged"] == 9
+
+
+def test_an_orphan_younger_than_the_grace_is_left_for_the_next_pass(
+    store: Store, scheduler: CountingScheduler
+) -> None:
+    # Given a schedule whose row is not visible (an API create that has not committed yet)
+    row = make_schedule(store, "0 7 * * *")
+    in_flight = {**desired_schedules(row)[str(row["id"])], "Name": str(uuid.uuid4())}
+    scheduler.schedules.apply(row)
+    scheduler.client.create_schedule(**in_flight)
+    scheduler.calls.clear()
+
+    # When reconcile runs right now
+    summary = reconcile(store, scheduler.schedules, now=lambda: datetime.now(UTC))
+
+    # Then it is kept, and deleted once it is older than the grace
+    assert summary["deferred"] == 1
+    assert scheduler.writes() == 0
+    assert in_flight["Name"] in scheduler.names()
+    assert reconcile(store, scheduler.schedules, now=later)["deleted"] == 1
+    assert in_flight["Name"] not in scheduler.names()
+
+
+def test_a_row_with_an_unmappable_cron_keeps_its_schedule(
+    store: Store, scheduler: CountingScheduler
+) -> None:
+    # Given a row written around the API with a cron the converter rejects
+    row = make_schedule(store, "0 7 * * *")
+    scheduler.schedules.apply(row)
+    store.db.execute("update schedules set cron = 'not a cron' where id = %s", (row["id"],))
+    scheduler.calls.clear()
+
+    # When
+    summary = reconcile(store, scheduler.schedules, now=later)
+
+    # Then it is reported, not treated as an orphan
+    assert summary["invalid_rows"] == 1
+    assert scheduler.writes() == 0
+    assert str(row["id"]) in scheduler.names()
+
+
+def test_a_failed_repair_does_not_stop_the_others_and_the_pass_reports_it(
+    store: Store, scheduler: CountingScheduler
+) -> None:
+    # Given two missing schedules, and EventBridge failing the first create it gets
+    first = make_schedule(store, "0 7 * * *")
+    second = make_schedule(store, "0 8 * * *")
+    failures = iter([True])
+
+    def fail_once(**_: Any) -> None:
+        if next(failures, False):
+            raise ClientError(
+                {"Error": {"Code": "InternalServerException", "Message": "injected"}},
+                "CreateSchedule",
+            )
+
+    scheduler.client.meta.events.register("before-call.scheduler.CreateSchedule", fail_once)
+
+    # When
+    with pytest.raises(ReconcileIncomplete):
+        reconcile(store, scheduler.schedules, now=later)
+
+    # Then the other one was repaired, and the next pass repairs the rest
+    assert len({str(first["id"]), str(second["id"])} & scheduler.names()) == 1
+    summary = reconcile(store, scheduler.schedules, now=later)
+    assert (summary["created"], summary["failed"]) == (1, 0)
+    assert_in_step(store, scheduler)
+
+
+def test_a_row_deleted_during_the_pass_is_not_resurrected(
+    store: Store, scheduler: CountingScheduler
+) -> None:
+    # Given a row missing from EventBridge, deleted through the API while the pass compares
+    in_step = make_schedule(store, "0 7 * * *")
+    scheduler.schedules.apply(in_step)
+    deleted_meanwhile = make_schedule(store, "0 8 * * *")
+
+    def api_deletes_the_row(**_: Any) -> None:
+        store.delete_schedule(deleted_meanwhile["id"])
+
+    scheduler.client.meta.events.register("before-call.scheduler.GetSchedule", api_deletes_the_row)
+    scheduler.calls.clear()
+
+    # When
+    reconcile(store, scheduler.schedules, now=later)
+
+    # Then the repair re-read the row under its lock and created nothing for it
+    assert scheduler.calls["CreateSchedule"] == 0
+    assert scheduler.names() == {str(in_step["id"])}
+
+
+def test_runs_stuck_running_past_their_lease_are_failed(
+    store: Store, scheduler: CountingScheduler
+) -> None:
+    # Given a run whose runner died (lease expired) and one still within its lease
+    row = make_schedule(store, "0 7 * * *")
+    scheduler.schedules.apply(row)
+    now = later()
+    for scheduled, lease in (
+        (now - timedelta(hours=2), now - timedelta(hours=1)),
+        (now - timedelta(minutes=1), now + timedelta(minutes=5)),
+    ):
+        store.db.execute(
+            """insert into schedule_runs (schedule_id, workflow_id, scheduled_time, status,
+                                          lease_expires_at)
+               values (%s, %s, %s, 'running', %s)""",
+            (row["id"], row["workflow_id"], scheduled, lease),
+        )
+
+    # When
+    summary = reconcile(store, scheduler.schedules, now=lambda: now)
+
+    # Then only the abandoned one is failed
+    assert summary["abandoned_runs_failed"] == 1
+    statuses = sorted(
+        r["status"] for r in store.db.execute("select status from schedule_runs").fetchall()
+    )
+    assert statuses == ["failed", "running"]
+
+
+def test_five_thousand_schedules_page_through_with_drift_repaired(
+    store: Store, scheduler: CountingScheduler
+) -> None:
+    # Given 5,000 rows (one statement), 4,990 of them in EventBridge, plus 10 orphans
+    workflow = store.create_workflow(OWNER, "busy workflow")
+    store.db.execute(
+        """insert into schedules (workflow_id, cron, timezone, enabled)
+           select %s, '0 7 * * *', 'UTC', true from generate_series(1, 5000)""",
+        (workflow["id"],),
+    )
+    rows = list(store.iter_all_schedules())
+    for row in rows[10:]:
+        (kwargs,) = desired_schedules(row).values()
+        scheduler.client.create_schedule(**kwargs)
+    template = next(iter(desired_schedules(rows[0]).values()))
+    for _ in range(10):
+        scheduler.client.create_schedule(**{**template, "Name": str(uuid.uuid4())})
+    scheduler.calls.clear()
+
+    # When
+    summary = reconcile(store, scheduler.schedules, now=later)
+
+    # Then it read every page and repaired exactly the drift
+    assert scheduler.calls["ListSchedules"] > 10
+    assert (summary["created"], summary["deleted"], summary["unchanged"]) == (10, 10, 4990)
+    assert scheduler.calls["CreateSchedule"] == 10
+    assert scheduler.names() == {str(row["id"]) for row in rows}
+
+    # And a second pass over all 5,000 writes nothing
+    scheduler.calls.clear()
+    again = reconcile(store, scheduler.schedules, now=later)
+    assert scheduler.writes() == 0
+    assert again["unchanged"] == 5000
+
+
+def test_the_handler_reconciles_with_its_scheduled_event(
+    store: Store, scheduler: CountingScheduler, lambda_context: Any
+) -> None:
+    # Given a row whose schedule is missing
+    row = make_schedule(store, "0 7 * * *")
+    from functions.reconcile.app import lambda_handler
+
+    # When the rate schedule's event arrives
+    event = json.loads((EVENTS / "reconcile.json").read_text())
+    summary = lambda_handler(event, lambda_context)
+
+    # Then the schedule exists, through the handler's own clients
+    assert summary["created"] == 1
+    assert str(row["id"]) in scheduler.names()
+
+
+@pytest.fixture
+def lambda_context() -> Any:
+    class Context:
+        function_name = "ReconcileFunction"
+        function_version = "$LATEST"
+        memory_limit_in_mb = 512
+        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:ReconcileFunction"
+        aws_request_id = "3f6c1a2b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
+
+        def get_remaining_time_in_millis(self) -> int:
+            return 900_000
+
+    return Context()

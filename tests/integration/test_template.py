@@ -1,0 +1,252 @@
+"""template.yaml keeps its safety properties: least privilege, retries, dead letters, TTL, alarms.
+
+The template is read as written (short-form intrinsics such as !Ref and !GetAtt become their
+long form), so every IAM statement the stack grants is visible here, not hidden in a policy
+template or a managed policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import yaml
+from scheduler.config import Settings
+
+from tests.conftest import ROOT
+
+# Actions IAM cannot scope to a resource: the only ones allowed on "*".
+UNSCOPED_ACTIONS = {"scheduler:ListSchedules"}
+FUNCTIONS = ("ApiFunction", "RunnerFunction", "ReconcileFunction", "AuthorizerFunction")
+DATABASE_SECRET = {
+    "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}"
+    ":secret:${DatabaseSecretName}-??????"
+}
+GROUP_SCHEDULES = {
+    "Fn::Sub": "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}"
+    ":schedule/${ScheduleGroup}/*"
+}
+
+
+class CloudFormationLoader(yaml.SafeLoader):
+    """PyYAML's safe loader plus CloudFormation's short-form intrinsic function tags."""
+
+
+def _intrinsic(tag: str) -> Any:
+    key = "Ref" if tag == "Ref" else "Condition" if tag == "Condition" else f"Fn::{tag}"
+
+    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
+        if isinstance(node, yaml.ScalarNode):
+            value: Any = loader.construct_scalar(node)
+            if tag == "GetAtt":
+                value = value.split(".", 1)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+        return {key: value}
+
+    return construct
+
+
+for _tag in (
+    "Ref", "Condition", "GetAtt", "Sub", "If", "Not", "Equals", "And", "Or", "Join", "Select",
+    "Split", "FindInMap", "Base64", "Cidr", "ImportValue", "GetAZs",
+):  # fmt: skip
+    CloudFormationLoader.add_constructor(f"!{_tag}", _intrinsic(_tag))
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return yaml.load((ROOT / "template.yaml").read_text(), Loader=CloudFormationLoader)  # noqa: S506
+
+
+def resources_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def function_statements(function: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every statement of a function's Policies; each policy must be an inline Statement list."""
+    for policy in function["Properties"].get("Policies", []):
+        if "Fn::If" in policy:  # [condition, when true, AWS::NoValue]
+            _, policy, otherwise = policy["Fn::If"]
+            assert otherwise == {"Ref": "AWS::NoValue"}
+        assert set(policy) == {"Statement"}, "only inline statements: nothing hidden"
+        yield from policy["Statement"]
+
+
+def all_statements(template: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, function in resources_of(template, "AWS::Serverless::Function").items():
+        for statement in function_statements(function):
+            yield name, statement
+    for name, role in resources_of(template, "AWS::IAM::Role").items():
+        assert "ManagedPolicyArns" not in role["Properties"]
+        for policy in role["Properties"].get("Policies", []):
+            for statement in policy["PolicyDocument"]["Statement"]:
+                yield name, statement
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_no_wildcard_action_and_no_wildcard_resource_where_a_narrower_one_exists(
+    template: dict[str, Any],
+) -> None:
+    statements = list(all_statements(template))
+    assert len(statements) >= 10
+    for owner, statement in statements:
+        actions = as_list(statement["Action"])
+        for action in actions:
+            assert "*" not in action, f"{owner}: wildcard action {action}"
+        if "*" in as_list(statement["Resource"]):
+            assert set(actions) <= UNSCOPED_ACTIONS, f"{owner}: {actions} on '*'"
+
+
+def test_the_scheduler_role_is_trusted_by_scheduler_only_and_may_only_invoke_the_runner(
+    template: dict[str, Any],
+) -> None:
+    role = template["Resources"]["SchedulerRole"]["Properties"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    assert trust["Action"] == "sts:AssumeRole"
+    assert "aws:SourceAccount" in trust["Condition"]["StringEquals"]
+    statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    grants = {(s["Action"], str(s["Resource"])) for s in statements}
+    assert grants == {
+        ("lambda:InvokeFunction", str({"Fn::GetAtt": ["RunnerFunction", "Arn"]})),
+        # EventBridge Scheduler writes dead-letter events with the execution role
+        ("sqs:SendMessage", str({"Fn::GetAtt": ["ScheduleDeadLetterQueue", "Arn"]})),
+    }
+    assert all(s["Effect"] == "Allow" for s in statements)
+
+
+def test_the_runner_may_use_only_the_locks_table_and_its_secret(template: dict[str, Any]) -> None:
+    runner = template["Resources"]["RunnerFunction"]
+    allowed_resources = {
+        str({"Fn::GetAtt": ["LocksTable", "Arn"]}),
+        str(DATABASE_SECRET),
+        str({"Ref": "WorkflowStepFunctionArns"}),  # only when the operator lists functions
+    }
+    for statement in function_statements(runner):
+        assert str(statement["Resource"]) in allowed_resources, statement
+        for action in as_list(statement["Action"]):
+            if action.startswith("dynamodb:"):
+                assert statement["Resource"] == {"Fn::GetAtt": ["LocksTable", "Arn"]}
+
+
+@pytest.mark.parametrize("function", ["ApiFunction", "ReconcileFunction"])
+def test_schedule_managers_act_only_on_the_group_and_pass_only_the_scheduler_role(
+    template: dict[str, Any], function: str
+) -> None:
+    statements = list(function_statements(template["Resources"][function]))
+    for statement in statements:
+        for action in as_list(statement["Action"]):
+            if action.startswith("scheduler:") and action not in UNSCOPED_ACTIONS:
+                assert statement["Resource"] == GROUP_SCHEDULES, statement
+            if action == "iam:PassRole":
+                assert statement["Resource"] == {"Fn::GetAtt": ["SchedulerRole", "Arn"]}
+                assert statement["Condition"] == {
+                    "StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}
+                }
+    actions = {a for s in statements for a in as_list(s["Action"])}
+    assert {"scheduler:CreateSchedule", "scheduler:UpdateSchedule", "iam:PassRole"} <= actions
+
+
+def test_locks_table_is_on_demand_with_ttl_and_point_in_time_recovery(
+    template: dict[str, Any],
+) -> None:
+    table = template["Resources"]["LocksTable"]["Properties"]
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    assert table["AttributeDefinitions"] == [{"AttributeName": "pk", "AttributeType": "S"}]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
+    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+
+
+def test_schedules_dead_letter_and_runner_retries_match_the_runner_rules(
+    template: dict[str, Any],
+) -> None:
+    resources = template["Resources"]
+    assert resources["ScheduleDeadLetterQueue"]["Type"] == "AWS::SQS::Queue"
+    for function in ("ApiFunction", "ReconcileFunction"):
+        env = resources[function]["Properties"]["Environment"]["Variables"]
+        assert env["SCHEDULE_DLQ_ARN"] == {"Fn::GetAtt": ["ScheduleDeadLetterQueue", "Arn"]}
+        assert env["SCHEDULE_RETRY_ATTEMPTS"] == {"Ref": "ScheduleRetryAttempts"}
+        assert env["SCHEDULE_MAX_EVENT_AGE_S"] == {"Ref": "MaxEventAgeSeconds"}
+        assert env["SCHEDULER_ROLE_ARN"] == {"Fn::GetAtt": ["SchedulerRole", "Arn"]}
+    invoke = resources["RunnerFunction"]["Properties"]["EventInvokeConfig"]
+    # the runner raises only before it claims the run slot, so Lambda's retries are safe
+    assert 1 <= invoke["MaximumRetryAttempts"] <= 2
+    assert invoke["MaximumEventAgeInSeconds"] == {"Ref": "MaxEventAgeSeconds"}
+    failure = invoke["DestinationConfig"]["OnFailure"]
+    assert failure["Type"] == "SQS"
+    queue = failure["Destination"]["Fn::GetAtt"][0]
+    assert resources[queue]["Type"] == "AWS::SQS::Queue"
+    age = template["Parameters"]["MaxEventAgeSeconds"]
+    assert (age["MinValue"], age["MaxValue"]) == (60, 21_600)  # Lambda's async limits
+
+
+def test_alarms_watch_runner_errors_throttles_and_dead_letters(template: dict[str, Any]) -> None:
+    watched = set()
+    for alarm in resources_of(template, "AWS::CloudWatch::Alarm").values():
+        props = alarm["Properties"]
+        (dimension,) = props["Dimensions"]
+        target = dimension["Value"].get("Ref") or dimension["Value"]["Fn::GetAtt"][0]
+        watched.add((props["MetricName"], target))
+    assert {
+        ("Errors", "RunnerFunction"),
+        ("Throttles", "RunnerFunction"),
+        ("ApproximateNumberOfMessagesVisible", "ScheduleDeadLetterQueue"),
+    } <= watched
+
+
+def test_every_function_logs_to_its_own_group_with_retention(template: dict[str, Any]) -> None:
+    groups = resources_of(template, "AWS::Logs::LogGroup")
+    used = []
+    for name in FUNCTIONS:
+        group = template["Resources"][name]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        assert groups[group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+        used.append(group)
+    assert len(set(used)) == len(FUNCTIONS)
+
+
+def test_functions_share_the_built_layer_on_python312_with_tracing(
+    template: dict[str, Any],
+) -> None:
+    function = template["Globals"]["Function"]
+    assert function["Runtime"] == "python3.12"
+    assert function["Architectures"] == [{"Ref": "Architecture"}]
+    assert template["Parameters"]["Architecture"]["Default"] == "arm64"
+    assert function["Tracing"] == "Active"
+    assert function["Layers"] == [{"Ref": "CommonLayer"}]
+    layer = template["Resources"]["CommonLayer"]
+    assert layer["Properties"]["ContentUri"] == "layers/common/"
+    assert layer["Metadata"] == {
+        "BuildMethod": "python3.12",
+        "BuildArchitecture": {"Ref": "Architecture"},
+    }
+    assert set(resources_of(template, "AWS::Serverless::Function")) == set(FUNCTIONS)
+
+
+def test_environment_names_are_settings_and_no_secret_is_in_plain_text(
+    template: dict[str, Any],
+) -> None:
+    known = {name.upper() for name in Settings.model_fields}
+    names = set(template["Globals"]["Function"]["Environment"]["Variables"])
+    for name in FUNCTIONS:
+        names |= set(template["Resources"][name]["Properties"]["Environment"]["Variables"])
+    powertools = {n for n in names if n.startswith("POWERTOOLS_")}
+    assert powertools >= {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"}
+    assert names - powertools <= known, f"not settings: {sorted(names - powertools - known)}"
+    # secrets are read from Secrets Manager by name at cold start, never passed as values
+    assert {"DATABASE_URL", "JWT_SECRET"}.isdisjoint(names)
+    assert "DATABASE_SECRET_NAME" in names
+
+
+def test_outputs_name_the_api_url_group_and_table(template: dict[str, Any]) -> None:
+    outputs = template["Outputs"]
+    assert {"ApiUrl", "ScheduleGroupName", "LocksTableName"} <= set(outputs)
+    assert outputs["ScheduleGroupName"]["Value"] == {"Ref": "ScheduleGroup"}
+    assert outputs["LocksTableName"]["Value"] == {"Ref": "LocksTable"}
