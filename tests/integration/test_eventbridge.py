@@ -132,3 +132,47 @@ def test_api_failures_become_scheduler_unavailable(schedules: EventBridgeSchedul
     with pytest.raises(SchedulerUnavailable):
         schedules.apply(_row())
     assert schedules.list_names() == []
+
+
+def _count_calls(schedules: EventBridgeSchedules) -> list[str]:
+    calls: list[str] = []
+    schedules.client.meta.events.register(
+        "before-call.scheduler.*", lambda model, **_: calls.append(model.name)
+    )
+    return calls
+
+
+def test_apply_with_known_state_makes_only_the_calls_it_needs(
+    schedules: EventBridgeSchedules,
+) -> None:
+    calls = _count_calls(schedules)
+
+    # A new row: one create per expression, no probing update, no delete
+    schedules.apply(_row(), existing=())
+    assert calls == ["CreateSchedule"]
+
+    # An update that keeps one expression: one update
+    calls.clear()
+    schedules.apply(_row(cron="*/5 * * * *"), existing=[str(SCHEDULE_ID)])
+    assert calls == ["UpdateSchedule"]
+
+    # Splitting creates the second half; un-splitting deletes it
+    calls.clear()
+    schedules.apply(_row(cron="0 9 1 * MON"), existing=[str(SCHEDULE_ID)])
+    assert calls == ["UpdateSchedule", "CreateSchedule"]
+    calls.clear()
+    schedules.apply(_row(), existing=[str(SCHEDULE_ID), f"{SCHEDULE_ID}-dow"])
+    assert calls == ["UpdateSchedule", "DeleteSchedule"]
+    assert schedules.list_names() == [str(SCHEDULE_ID)]
+
+
+def test_apply_recovers_when_the_believed_state_is_wrong(schedules: EventBridgeSchedules) -> None:
+    # Believed absent but present (a concurrent writer), then believed present but gone (drift)
+    schedules.apply(_row(), existing=())
+    schedules.apply(_row(cron="*/5 * * * *"), existing=())
+    schedules.remove(SCHEDULE_ID)
+    schedules.apply(_row(cron="0 8 * * *"), existing=[str(SCHEDULE_ID)])
+
+    current = schedules.get(str(SCHEDULE_ID))
+    assert current is not None
+    assert current["ScheduleExpression"] == "cron(0 8 * * ? *)"

@@ -9,7 +9,7 @@ botocore errors never leave this module: a failure is `SchedulerUnavailable`.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 from uuid import UUID
 
@@ -97,32 +97,35 @@ class EventBridgeSchedules:
     def client(self) -> Any:
         return self._client if self._client is not None else aws_client("scheduler")
 
-    def apply(self, row: Mapping[str, Any]) -> None:
-        """Make EventBridge hold exactly the row's schedule(s): create or update, drop surplus."""
+    def apply(self, row: Mapping[str, Any], existing: Collection[str] | None = None) -> None:
+        """Make EventBridge hold exactly the row's schedule(s): create or update, drop surplus.
+
+        `existing` names the schedules believed to exist now (None: unknown), so a create
+        or an update makes only the calls it needs; a wrong belief costs a retry, not an error.
+        """
         desired = desired_schedules(row)
         try:
             for name, kwargs in desired.items():
-                self._put(name, kwargs)
+                self._put(kwargs, exists=existing is None or name in existing)
             for name in schedule_names(row["id"]):
-                if name not in desired:
+                if name not in desired and (existing is None or name in existing):
                     self._delete(name)
         except (ClientError, BotoCoreError) as exc:
             raise SchedulerUnavailable(f"EventBridge Scheduler failed: {exc}") from exc
 
-    def _put(self, name: str, kwargs: dict[str, Any]) -> None:
+    def _put(self, kwargs: dict[str, Any], *, exists: bool) -> None:
+        kwargs = {**kwargs, "GroupName": self.group}
+        first, fallback, miss = (
+            (self.client.update_schedule, self.client.create_schedule, _NOT_FOUND)
+            if exists
+            else (self.client.create_schedule, self.client.update_schedule, _CONFLICT)
+        )
         try:
-            self.client.update_schedule(**{**kwargs, "Name": name, "GroupName": self.group})
-            return
+            first(**kwargs)
         except ClientError as exc:
-            if _code(exc) != _NOT_FOUND:
+            if _code(exc) != miss:
                 raise
-        try:
-            self.client.create_schedule(**{**kwargs, "Name": name, "GroupName": self.group})
-        except ClientError as exc:
-            if _code(exc) != _CONFLICT:
-                raise
-            # created by a concurrent writer between our two calls: ours is the newer state
-            self.client.update_schedule(**{**kwargs, "Name": name, "GroupName": self.group})
+            fallback(**kwargs)  # drift, or a concurrent writer: the row's state wins
 
     def _delete(self, name: str) -> None:
         try:

@@ -9,14 +9,14 @@ undo leaves behind is repaired by the reconcile function.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from scheduler import cron, pagination
 from scheduler.errors import Conflict, InvalidInput, WorkflowNotFound
-from scheduler.eventbridge import EventBridgeSchedules
+from scheduler.eventbridge import EventBridgeSchedules, desired_schedules
 from scheduler.models import (
     CronPreview,
     CronPreviewRequest,
@@ -176,7 +176,7 @@ class ScheduleService:
                     raise InvalidInput(
                         f"workflowId: no workflow {request.workflow_id} (unknown or not yours)"
                     ) from exc
-                self.eventbridge.apply(row)
+                self.eventbridge.apply(row, existing=())
         except Exception:
             if row is not None:  # the row is gone (rolled back): so must its schedules be
                 self._undo(lambda: self.eventbridge.remove(row["id"]), row["id"])
@@ -196,7 +196,7 @@ class ScheduleService:
                     changes["disabled_reason"] = None
                 row = self.store.update_schedule(schedule_id, owner, changes)
                 touched = True
-                self.eventbridge.apply(row)
+                self.eventbridge.apply(row, existing=_names_in_eventbridge(old))
         except Exception:
             if touched and old is not None:  # EventBridge may hold a half-applied new state
                 previous = old
@@ -248,3 +248,11 @@ class ScheduleService:
             logger.exception(
                 "could not undo EventBridge change", extra={"schedule_id": str(schedule_id)}
             )
+
+
+def _names_in_eventbridge(row: Row) -> Collection[str] | None:
+    """The schedule names a row has in EventBridge; None if its stored cron no longer converts."""
+    try:
+        return desired_schedules(row).keys()
+    except cron.CronError:
+        return None
