@@ -1,0 +1,166 @@
+"""What a newcomer gets to play with: two demo users with tokens, a workflow each, and the
+HTTP endpoint those workflows call (so a run visibly does something: `GET /demo/hits`)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import jwt
+from scheduler.store import Store
+
+DEMO_WORKFLOW_NAME = "Demo: ping the local stack"
+TOKEN_TTL = timedelta(days=1)
+ISSUER = "https://devstack.local/auth/v1"
+_SLOW_HOLD_MAX_S = 60.0  # a held /demo/slow call gives up after this, so nothing hangs forever
+_KEPT_HITS = 200
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    sub: UUID
+    name: str
+
+
+DEMO_USERS = (
+    DemoUser(UUID("11111111-1111-4111-8111-111111111111"), "demo-user-1"),
+    DemoUser(UUID("22222222-2222-4222-8222-222222222222"), "demo-user-2"),
+)
+
+
+def load_or_create_secret(path: Path) -> str:
+    """The HS256 signing secret of the stack, generated once into a file only we can read."""
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        pass
+    secret = secrets.token_urlsafe(48)
+    with path.open("x", encoding="utf-8") as handle:
+        path.chmod(0o600)
+        handle.write(secret)
+    return secret
+
+
+def sign_token(secret: str, *, role: str, sub: UUID | None = None) -> str:
+    """A Supabase-shaped access token (HS256), valid for a day."""
+    now = datetime.now(UTC)
+    claims: dict[str, Any] = {"role": role, "iat": now, "exp": now + TOKEN_TTL}
+    if role == "service_role":
+        claims["iss"] = "supabase"  # Supabase's service_role key: no audience, no subject
+    else:
+        claims.update(sub=str(sub), aud="authenticated", iss=ISSUER)
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def demo_definition(hook_url: str, user: DemoUser) -> dict[str, Any]:
+    body = {"demoUser": user.name, "message": "hello from a scheduled workflow"}
+    return {"steps": [{"type": "http", "method": "POST", "url": hook_url, "body": body}]}
+
+
+def ensure_demo_workflow(store: Store, user: DemoUser, hook_url: str) -> UUID:
+    """The user's demo workflow, created unless one with this definition exists already.
+
+    A workflow pointing at another port (the stack ran with another PORT) is left alone and a
+    new one made: its schedules keep calling what they were created for.
+    """
+    definition = demo_definition(hook_url, user)
+    for row in store.list_workflows(user.sub, limit=100):
+        if row["name"] == DEMO_WORKFLOW_NAME and row["definition"] == definition:
+            return UUID(str(row["id"]))
+    created = store.create_workflow(user.sub, DEMO_WORKFLOW_NAME, definition)
+    return UUID(str(created["id"]))
+
+
+class DemoEndpoint:
+    """WSGI app under /demo: the hook workflows call, a slow variant, and the hit list.
+
+    `POST /demo/hook` answers at once; `POST /demo/slow` answers when `release_slow()` is
+    called (or after a minute), so a run stays busy as long as a test needs; `GET /demo/hits`
+    shows what arrived, newest last.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._hits: deque[dict[str, Any]] = deque(maxlen=_KEPT_HITS)
+        self._total = 0
+        self._slow_gate = threading.Event()
+        self._slow_gate.set()
+
+    # --- for tests
+
+    @property
+    def total(self) -> int:
+        with self._lock:
+            return self._total
+
+    def hits(self, path: str | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            return [hit for hit in self._hits if path is None or hit["path"] == path]
+
+    def wait_for_hit(
+        self, matches: Callable[[dict[str, Any]], bool], timeout_s: float = 30.0
+    ) -> None:
+        """Wait until a hit for which `matches` is true has arrived."""
+        with self._lock:
+            if not self._lock.wait_for(lambda: any(matches(h) for h in self._hits), timeout_s):
+                raise TimeoutError("the expected demo hit did not arrive")
+
+    def hold_slow(self) -> None:
+        self._slow_gate.clear()
+
+    def release_slow(self) -> None:
+        self._slow_gate.set()
+
+    # --- WSGI
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        method, path = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "")
+        if method == "GET" and path == "/demo/hits":
+            with self._lock:
+                body = {"total": self._total, "hits": list(self._hits)}
+            return _json(start_response, HTTPStatus.OK, body)
+        if method == "POST" and path in ("/demo/hook", "/demo/slow"):
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            raw = environ["wsgi.input"].read(length) if length > 0 else b""
+            try:
+                payload = json.loads(raw) if raw else None
+            except ValueError:
+                payload = raw.decode("utf-8", "replace")
+            with self._lock:
+                self._total += 1
+                hit = {
+                    "n": self._total,
+                    "path": path,
+                    "at": _now_text(),
+                    "scheduledTime": environ.get("HTTP_X_SCHEDULED_TIME"),
+                    "runId": environ.get("HTTP_X_WORKFLOW_RUN_ID"),
+                    "body": payload,
+                }
+                self._hits.append(hit)
+                self._lock.notify_all()
+            if path == "/demo/slow":
+                self._slow_gate.wait(_SLOW_HOLD_MAX_S)
+            return _json(start_response, HTTPStatus.OK, {"ok": True, "hit": hit["n"]})
+        return _json(start_response, HTTPStatus.NOT_FOUND, {"message": "Not Found"})
+
+
+def _now_text() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _json(start_response: Any, status: HTTPStatus, body: Any) -> list[bytes]:
+    data = json.dumps(body).encode()
+    start_response(
+        f"{status.value} {status.phrase}",
+        [("Content-Type", "application/json"), ("Content-Length", str(len(data)))],
+    )
+    return [data]

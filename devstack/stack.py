@@ -1,0 +1,486 @@
+"""The whole product on one machine, in one process: `Stack(data_dir).start()` ... `.stop()`.
+
+PostgreSQL (pgserver, data in `<data_dir>/pg`), moto for DynamoDB, the Scheduler API and SQS,
+the local Lambda service running the real handlers, the API gateway in front of ApiFunction,
+and the EventBridge engine firing RunnerFunction. Handler code learns where everything is
+only through the environment (`DATABASE_URL`, `AWS_ENDPOINT_URL_<SERVICE>`, ...), as in AWS.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import importlib.util
+import json
+import logging
+import os
+import signal
+import socketserver
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from devstack.apigw import ACCOUNT_ID
+from devstack.clock import Clock, SystemClock
+from devstack.demo import (
+    DEMO_USERS,
+    ISSUER,
+    DemoEndpoint,
+    ensure_demo_workflow,
+    load_or_create_secret,
+    sign_token,
+)
+from devstack.engine import SchedulerEngine
+from devstack.lambda_endpoint import FunctionConfig, LocalLambda, function_arn
+
+log = logging.getLogger("devstack")
+
+ROOT = Path(__file__).resolve().parents[1]
+MIGRATIONS = ROOT / "migrations"
+API_FUNCTION = "ApiFunction"
+RUNNER_FUNCTION = "RunnerFunction"
+RECONCILE_FUNCTION = "ReconcileFunction"
+_REGION = "us-east-1"
+_DLQ_NAME = "workflow-scheduler-schedule-dlq"
+_STOP_GRACE_S = 3.0
+
+Say = Callable[[str], None]
+
+
+class StackAlreadyRunning(RuntimeError):
+    def __init__(self, data_dir: Path, pid: str) -> None:
+        who = f"pid {pid}" if pid else "another process"
+        super().__init__(f"a local stack ({who}) is already running with {data_dir}")
+        self.pid = pid
+
+
+@dataclass(frozen=True)
+class StackUser:
+    sub: UUID
+    token: str
+    workflow_id: UUID
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s %s", self.address_string(), format % args)
+
+
+class _ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
+    daemon_threads = True  # a request still running never blocks the stop
+
+
+class _Server:
+    """A WSGI app on 127.0.0.1, bound at once (a busy port fails early), served on start()."""
+
+    def __init__(self, port: int, app: Any) -> None:
+        self.httpd = make_server(
+            "127.0.0.1", port, app, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
+        )
+        self.port = int(self.httpd.server_address[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class _LateApp:
+    """A WSGI app whose target is set once the rest of the stack is ready."""
+
+    def __init__(self) -> None:
+        self.app: Any = None
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        assert self.app is not None, "served before the stack started"
+        return self.app(environ, start_response)
+
+
+class _Router:
+    """The gateway's port: /demo/* is the demo endpoint, everything else goes to the API."""
+
+    def __init__(self, demo: DemoEndpoint) -> None:
+        self.demo = demo
+        self.api: Any = None
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO", "").startswith("/demo/") or self.api is None:
+            return self.demo(environ, start_response)
+        return self.api(environ, start_response)
+
+
+def _functions() -> list[FunctionConfig]:
+    functions = [
+        FunctionConfig(API_FUNCTION, "functions.api.app.lambda_handler", timeout_s=29),
+        FunctionConfig(RUNNER_FUNCTION, "functions.runner.app.lambda_handler", timeout_s=300),
+    ]
+    if importlib.util.find_spec("functions.reconcile.app") is not None:
+        functions.append(
+            FunctionConfig(
+                RECONCILE_FUNCTION,
+                "functions.reconcile.app.lambda_handler",
+                timeout_s=300,
+                max_concurrency=1,
+            )
+        )
+    return functions
+
+
+def _engine_scheduler_client() -> Any:
+    """A Scheduler API client for the engine's frequent listings, made cheap to parse: the
+    timestamps stay epoch numbers (the engine compares them and converts only what changed)."""
+    import boto3
+    import botocore.session
+    from botocore.config import Config
+
+    session = botocore.session.get_session()
+    parsers = session.get_component("response_parser_factory")
+    parsers.set_parser_defaults(timestamp_parser=lambda value: value)
+    config = Config(retries={"mode": "standard"}, parameter_validation=False)
+    return boto3.Session(botocore_session=session).client("scheduler", config=config)
+
+
+class Stack:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        port: int = 3000,
+        clock: Clock | None = None,
+        poll_interval_s: float = 5.0,
+        say: Say | None = None,
+    ) -> None:
+        self.data_dir = data_dir.resolve()
+        self.clock = clock or SystemClock()
+        self._requested_port = port
+        self._poll_interval_s = poll_interval_s
+        self._say = say or (lambda message: log.info("%s", message))
+        self.demo = DemoEndpoint()
+        self.users: list[StackUser] = []
+        self.service_token = ""
+        self.database_url = ""
+        self.api_url = ""
+        self.aws_url = ""
+        self._lock_file: Any = None
+        self._pg: Any = None
+        self._moto: Any = None
+        self._gateway: _Server | None = None
+        self._lambda_server: _Server | None = None
+        self.lambdas: LocalLambda | None = None
+        self.engine: SchedulerEngine | None = None
+        self._saved_env: dict[str, str | None] = {}
+
+    @property
+    def state_file(self) -> Path:
+        return self.data_dir / "stack.json"
+
+    def __enter__(self) -> Stack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- start
+
+    def start(self) -> Stack:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._take_lock()
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        router = _Router(self.demo)
+        self._gateway = _Server(self._requested_port, router)
+        self.api_url = self._gateway.url
+        self._say(f"Starting PostgreSQL (pgserver, data in {self.data_dir / 'pg'}) ...")
+        self._start_postgres()
+        self._say("Applying migrations ...")
+        from scheduler.migrate import apply_migrations
+
+        applied = apply_migrations(self.database_url, MIGRATIONS)
+        self._say(f"  {len(applied)} migration(s) applied" if applied else "  schema up to date")
+        self._say("Starting moto (DynamoDB, EventBridge Scheduler API, SQS) ...")
+        self._start_moto()
+        lambda_router = _LateApp()
+        self._lambda_server = _Server(0, lambda_router)
+        secret = load_or_create_secret(self.data_dir / "jwt-secret")
+        self._set_environment(secret)
+        self.lambdas = LocalLambda(_functions(), env=dict(os.environ))
+        lambda_router.app = self.lambdas
+        self._create_aws_resources()
+        self._say("Preparing the demo users and workflows ...")
+        hook_url = f"{self.api_url}/demo/hook"
+        from scheduler import clients
+
+        for user in DEMO_USERS:
+            workflow_id = ensure_demo_workflow(clients.store(), user, hook_url)
+            token = sign_token(secret, role="authenticated", sub=user.sub)
+            self.users.append(StackUser(user.sub, token, workflow_id))
+        self.service_token = sign_token(secret, role="service_role")
+        self._say("Re-creating the EventBridge schedules from the database ...")
+        counts = self._reconcile()
+        self._say(f"  {counts.get('created', 0)} EventBridge schedule(s) created")
+        self._say("Starting the Lambda functions (ApiFunction, RunnerFunction) ...")
+        self._lambda_server.start()
+        self.lambdas.warm_up([API_FUNCTION, RUNNER_FUNCTION])
+        from scheduler.auth import verify_token
+        from scheduler.config import get_settings
+
+        from devstack.apigw import WsgiGateway
+
+        lambdas = self.lambdas
+        router.api = WsgiGateway(
+            lambda event, _context: lambdas.invoke_json(API_FUNCTION, event), verify_token
+        )
+        self.engine = SchedulerEngine(
+            _engine_scheduler_client(),
+            get_settings().schedule_group,
+            lambdas.invoke_async,
+            self.clock,
+            poll_interval_s=self._poll_interval_s,
+        )
+        self.engine.start()
+        self._gateway.start()
+        self._write_state_file()
+
+    def _take_lock(self) -> None:
+        # Checked before anything touches the data directory: two stacks would corrupt it.
+        lock_path = self.data_dir / "stack.lock"
+        handle = lock_path.open("a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            pid = handle.read().strip()
+            handle.close()
+            raise StackAlreadyRunning(self.data_dir, pid) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._lock_file = handle
+
+    def _start_postgres(self) -> None:
+        import pgserver
+
+        self._pg = pgserver.get_server(self.data_dir / "pg", cleanup_mode="stop")
+        self.database_url = self._pg.get_uri()
+
+    def _start_moto(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call otherwise
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._moto.start()
+        host, port = self._moto.get_host_and_port()
+        self.aws_url = f"http://{host}:{port}"
+        # In-process moto keeps state between stacks of one process (tests); a restart must not.
+        reset_url = f"{self.aws_url}/moto-api/reset"
+        request = urllib.request.Request(reset_url, method="POST")  # noqa: S310 (http, loopback)
+        with urllib.request.urlopen(request, timeout=10):  # noqa: S310
+            pass
+
+    def _set_environment(self, secret: str) -> None:
+        assert self._lambda_server is not None
+        env = {
+            "DATABASE_URL": self.database_url,
+            # Anything not listed goes to moto too: the local stack never reaches real AWS.
+            "AWS_ENDPOINT_URL": self.aws_url,
+            "AWS_ENDPOINT_URL_SCHEDULER": self.aws_url,
+            "AWS_ENDPOINT_URL_DYNAMODB": self.aws_url,
+            "AWS_ENDPOINT_URL_SQS": self.aws_url,
+            "AWS_ENDPOINT_URL_LAMBDA": self._lambda_server.url,
+            "AWS_ACCESS_KEY_ID": "devstack",
+            "AWS_SECRET_ACCESS_KEY": "devstack",
+            "AWS_SESSION_TOKEN": None,
+            "AWS_SECURITY_TOKEN": None,
+            "AWS_PROFILE": None,
+            "AWS_DEFAULT_REGION": _REGION,
+            "AWS_REGION": _REGION,
+            "JWT_SECRET": secret,
+            "JWT_ISSUER": ISSUER,
+            "JWKS_URL": None,
+            "RUNNER_FUNCTION_ARN": function_arn(RUNNER_FUNCTION),
+            "SCHEDULER_ROLE_ARN": f"arn:aws:iam::{ACCOUNT_ID}:role/scheduler-invoke-runner",
+            "SCHEDULE_DLQ_ARN": f"arn:aws:sqs:{_REGION}:{ACCOUNT_ID}:{_DLQ_NAME}",
+            "ALLOW_PRIVATE_HTTP_TARGETS": "true",
+            "POWERTOOLS_SERVICE_NAME": "workflow-scheduler",
+            "POWERTOOLS_METRICS_NAMESPACE": "WorkflowScheduler",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            # EMF metrics are JSON blobs on stdout: noise on a terminal, nothing reads them here.
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+        }
+        for name, value in env.items():
+            self._saved_env.setdefault(name, os.environ.get(name))
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        from scheduler import clients
+
+        clients.reset()
+
+    def _restore_environment(self) -> None:
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_env = {}
+
+    def _create_aws_resources(self) -> None:
+        """What template.yaml creates: the schedule group, the locks table, the DLQ."""
+        from scheduler import clients
+        from scheduler.config import get_settings
+        from scheduler.eventbridge import EventBridgeSchedules
+
+        settings = get_settings()
+        EventBridgeSchedules().ensure_group()
+        dynamodb = clients.aws_client("dynamodb")
+        with contextlib.suppress(dynamodb.exceptions.ResourceInUseException):
+            dynamodb.create_table(
+                TableName=settings.locks_table,
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
+        dynamodb.update_time_to_live(
+            TableName=settings.locks_table,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"},
+        )
+        clients.aws_client("sqs").create_queue(QueueName=_DLQ_NAME)
+
+    def _reconcile(self) -> dict[str, int]:
+        """moto forgets everything on restart: register every row's schedule(s) again."""
+        from scheduler import clients
+        from scheduler.errors import DomainError
+        from scheduler.eventbridge import EventBridgeSchedules
+        from scheduler.reconcile import reconcile
+
+        try:
+            return reconcile(clients.store(), EventBridgeSchedules())
+        except DomainError as exc:  # some rows failed: the stack still serves the others
+            log.warning("reconcile incomplete: %s", exc)
+            return {}
+
+    def _write_state_file(self) -> None:
+        state = {
+            "apiUrl": self.api_url,
+            "docsUrl": f"{self.api_url}/api/docs",
+            "demoHitsUrl": f"{self.api_url}/demo/hits",
+            "users": [
+                {"sub": str(u.sub), "token": u.token, "workflowId": str(u.workflow_id)}
+                for u in self.users
+            ],
+            "serviceToken": self.service_token,
+            "lambdaEndpoint": self._lambda_server.url if self._lambda_server else None,
+            "awsEndpoint": self.aws_url,
+            "databaseUrl": self.database_url,
+        }
+        path = self.state_file
+        path.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+        path.chmod(0o600)  # it holds tokens
+
+    # --- stop
+
+    def stop(self) -> None:
+        """Stop every part; safe to call twice and after a failed start."""
+        for step in (
+            self._stop_engine,
+            self._stop_gateway,
+            self._stop_lambdas,
+            self._stop_moto,
+            self._stop_clients,
+            self._stop_postgres,
+        ):
+            try:
+                step()
+            except Exception:  # one part failing to stop must not leave the others running
+                log.exception("stopping the stack: %s failed", step.__name__)
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+    def _stop_engine(self) -> None:
+        if self.engine is not None:
+            self.engine.stop()
+            self.engine = None
+
+    def _stop_gateway(self) -> None:
+        if self._gateway is not None:
+            self._gateway.stop()
+            self._gateway = None
+        self.demo.release_slow()
+
+    def _stop_lambdas(self) -> None:
+        if self.lambdas is not None:
+            self.lambdas.close(_STOP_GRACE_S)
+            self.lambdas = None
+        if self._lambda_server is not None:
+            self._lambda_server.stop()
+            self._lambda_server = None
+
+    def _stop_moto(self) -> None:
+        if self._moto is not None:
+            self._moto.stop()
+            server = getattr(self._moto, "_server", None)
+            if server is not None:
+                server.server_close()
+            self._moto = None
+
+    def _stop_clients(self) -> None:
+        from scheduler import clients
+
+        clients.reset()  # closes our database connection before Postgres goes
+        self._restore_environment()
+        clients.reset()
+
+    def _stop_postgres(self) -> None:
+        if self._pg is None:
+            return
+        pid = self._pg.get_pid()
+        self._pg.cleanup()
+        self._pg = None
+        # pgserver keeps Postgres up while another handle's pid is listed, also a dead one
+        # (a killed earlier run); we hold the data dir's lock, so no one else uses it.
+        if pid is not None and _alive(pid):
+            os.kill(pid, signal.SIGINT)  # Postgres' fast shutdown
+            _wait_gone(pid, 5.0)
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie child is gone for our purposes
+    with contextlib.suppress(OSError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    return True
+
+
+def _wait_gone(pid: int, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)

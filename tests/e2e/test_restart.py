@@ -1,0 +1,74 @@
+"""E2E: the stack keeps its data across a restart, and refuses a second start on the same data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+
+from devstack.clock import ManualClock
+from devstack.stack import Stack, StackAlreadyRunning
+from tests.e2e.conftest import (
+    Api,
+    advance_to_next_minute,
+    manual_clock_start,
+    parse_time,
+    start_stack,
+    sync_engine,
+)
+
+
+@pytest.fixture(autouse=True)
+def no_schedules_left() -> None:
+    """This module runs stacks of its own: the shared one's cleanup does not apply."""
+    return None
+
+
+def test_a_restart_keeps_schedules_and_history_and_fires_the_next_slot(data_dir: Path) -> None:
+    clock = ManualClock(manual_clock_start())
+    first = start_stack(data_dir, clock)
+    try:
+        # Given a schedule that has run once
+        user = first.users[0]
+        api = Api(first.api_url, user.token)
+        schedule = api.create_schedule(user.workflow_id, "* * * * *")
+        sync_engine(first)
+        first_fire = advance_to_next_minute(first)
+        assert [r["status"] for r in api.runs(schedule["id"])] == ["succeeded"]
+        # and a second start on the same data directory is refused, touching nothing
+        with pytest.raises(StackAlreadyRunning):
+            Stack(data_dir, port=0, clock=clock).start()
+        assert api.request("GET", f"/api/schedules/{schedule['id']}").status == 200
+    finally:
+        first.stop()
+
+    # When the stack starts again on its port (moto's EventBridge schedules went with the old one)
+    second = start_stack(data_dir, clock, port=int(first.api_url.rsplit(":", 1)[1]))
+    try:
+        state = json.loads(second.state_file.read_text())
+        assert [u["workflowId"] for u in state["users"]] == [
+            str(u.workflow_id) for u in second.users
+        ]
+        assert second.users[0].workflow_id == user.workflow_id  # the demo data is reused
+        api = Api(second.api_url, second.users[0].token)
+
+        # Then the schedule, its history and its EventBridge schedule are back
+        detail = api.request("GET", f"/api/schedules/{schedule['id']}")
+        assert detail.status == 200
+        assert detail.body["lastRunAt"] is not None
+        scheduler = boto3.client("scheduler", endpoint_url=second.aws_url)
+        names = [
+            s["Name"] for s in scheduler.list_schedules(GroupName="workflow-scheduler")["Schedules"]
+        ]
+        assert names == [schedule["id"]]
+        # and the next slot fires (and only it: no catch-up of the time the stack was down)
+        next_fire = advance_to_next_minute(second)
+        runs = api.runs(schedule["id"])
+        assert [(r["status"], parse_time(r["scheduledTime"])) for r in runs] == [
+            ("succeeded", next_fire),
+            ("succeeded", first_fire),
+        ]
+    finally:
+        second.stop()
