@@ -7,10 +7,13 @@ tests must point at a disposable database, since every test empties the tables i
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from scheduler.db import Database
+from scheduler.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 MIGRATIONS = ROOT / "migrations"
@@ -31,7 +34,7 @@ os.environ.update(
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url() -> Iterator[str]:
     """A migrated database for the whole session."""
     from scheduler.migrate import apply_migrations
 
@@ -40,7 +43,11 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not url:
         import pgserver
 
-        server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+        # Not under pytest's tmp dir: a concurrent pytest run may reset its permissions, and
+        # Postgres (run as its own user when we are root) would lose access to its data.
+        server = pgserver.get_server(
+            tempfile.mkdtemp(prefix="scheduler-tests-pg-"), cleanup_mode="delete"
+        )
         url = server.get_uri()
     apply_migrations(url, MIGRATIONS)
     os.environ["DATABASE_URL"] = url
@@ -63,10 +70,7 @@ def clean_db(database_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def store(clean_db: str):  # type: ignore[no-untyped-def]
-    from scheduler.db import Database
-    from scheduler.store import Store
-
+def store(clean_db: str) -> Iterator[Store]:
     database = Database(clean_db)
     yield Store(database)
     database.close()
