@@ -11,7 +11,7 @@ import base64
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -149,14 +149,22 @@ def _raw_path(environ: dict[str, Any]) -> str:
 class WsgiGateway:
     """A WSGI app that behaves like API Gateway with a JWT authorizer in front of one function."""
 
-    def __init__(self, handler: Handler, verify_token: TokenVerifier) -> None:
+    def __init__(
+        self,
+        handler: Handler,
+        verify_token: TokenVerifier,
+        public_routes: Collection[tuple[str, str]] = (),
+    ) -> None:
         self.handler = handler
         self.verify_token = verify_token
+        # (method, path) pairs routed with no authorizer, like the template's `Authorizer: NONE`
+        self.public_routes = frozenset(public_routes)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         headers = _request_headers(environ)
+        route = (environ.get("REQUEST_METHOD", "GET"), _raw_path(environ))
         claims = self._claims(headers.get("authorization", ""))
-        if claims is None:
+        if claims is None and route not in self.public_routes:
             return self._plain(start_response, HTTPStatus.UNAUTHORIZED, _UNAUTHORIZED)
         length = int(environ.get("CONTENT_LENGTH") or 0)
         if length > MAX_PAYLOAD_BYTES:

@@ -242,10 +242,13 @@ class Stack:
         from scheduler.config import get_settings
 
         from devstack.apigw import WsgiGateway
+        from functions.api.app import PUBLIC_ROUTES
 
         lambdas = self.lambdas
         router.api = WsgiGateway(
-            lambda event, _context: lambdas.invoke_json(API_FUNCTION, event), verify_token
+            lambda event, _context: lambdas.invoke_json(API_FUNCTION, event),
+            verify_token,
+            PUBLIC_ROUTES,
         )
         self.engine = SchedulerEngine(
             _engine_scheduler_client(),

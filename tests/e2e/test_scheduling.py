@@ -192,3 +192,13 @@ def test_another_users_token_sees_404_for_the_first_users_schedule(
     still = api1.request("GET", path)
     assert still.status == 200
     assert still.body["enabled"] is True
+
+
+def test_the_docs_are_public_and_everything_else_needs_a_valid_token(stack: Stack) -> None:
+    anonymous = Api(stack.api_url, "not-a-token")
+
+    document = anonymous.request("GET", "/api/openapi.json")
+    assert document.status == 200
+    assert "/api/schedules" in document.body["paths"]
+    assert anonymous.request("GET", "/api/schedules").status == 401
+    assert anonymous.request("POST", "/api/openapi.json").status == 401

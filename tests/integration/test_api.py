@@ -545,15 +545,21 @@ def test_cron_preview(api: Api) -> None:
     assert "day-of-month" in body["error"]
 
 
-def test_openapi_document_and_swagger_ui(api: Api) -> None:
-    status, document = api.call("GET", "/api/openapi.json")
+def test_openapi_document_and_swagger_ui_are_public(api: Api) -> None:
+    anonymous = Api(claims=None)
+
+    status, document = anonymous.call("GET", "/api/openapi.json")
     assert status == 200
     assert "/api/schedules/{schedule_id}" in document["paths"]
     assert "bearerAuth" in document["components"]["securitySchemes"]
 
-    response = api.handler(api.event("GET", "/api/docs"), LambdaContext())
+    response = anonymous.handler(anonymous.event("GET", "/api/docs"), LambdaContext())
     assert response["statusCode"] == 200
     assert "swagger" in response["body"].lower()
+
+    # Only those two: the same client is still refused everywhere else
+    assert anonymous.call("GET", "/api/schedules")[0] == 401
+    assert anonymous.call("POST", "/api/openapi.json")[0] == 401
 
 
 @pytest.mark.parametrize("path", sorted(EVENTS.glob("api-*.json")), ids=lambda p: p.stem)
