@@ -11,6 +11,7 @@ import os
 import statistics
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,7 +22,8 @@ HANDLERS = {
 }
 RUNS = 15
 
-# Prints the import time of `target` and the third-party top-level packages it loaded.
+# Prints the import time of the given modules and every third-party module that import loaded
+# (submodules included, in load order: parents first), the baseline's list of modules to import.
 _PROBE = """
 import sys, time, json
 before = set(sys.modules)
@@ -29,11 +31,11 @@ start = time.perf_counter()
 for name in sys.argv[2].split(","):
     __import__(name)
 elapsed = time.perf_counter() - start
-stdlib = set(sys.stdlib_module_names)
-own = {"scheduler", "functions"}
-third = sorted({m.split(".")[0] for m in set(sys.modules) - before} - stdlib - own
-               - {m for m in sys.builtin_module_names})
-third = [m for m in third if not m.startswith("_")]
+not_third_party = set(sys.stdlib_module_names) | set(sys.builtin_module_names)
+not_third_party |= {"scheduler", "functions"}
+# runtime-made entries (e.g. Cython's cython_runtime) have no spec and cannot be imported
+third = [m for m in sys.modules if m not in before and m.split(".")[0] not in not_third_party
+         and getattr(sys.modules[m], "__spec__", None) is not None]
 print(json.dumps({"seconds": elapsed, "third_party": third}))
 """
 
@@ -61,14 +63,17 @@ def _time(modules: str) -> dict:
     return json.loads(result.stdout)
 
 
+def _seconds(modules: str) -> float:
+    return float(_time(modules)["seconds"])
+
+
 def measure() -> dict[str, float]:
+    from bench.backends import interleaved, ratio_of_medians
+
     results: dict[str, float] = {}
     for name, module in HANDLERS.items():
-        third_party = _time(module)["third_party"]
-        own, libs = [], []
-        for _ in range(RUNS):  # interleaved so machine noise hits both sides alike
-            own.append(_time(module)["seconds"])
-            libs.append(_time(",".join(third_party))["seconds"])
-        results[f"import_ratio.{name}"] = statistics.median(own) / statistics.median(libs)
+        libraries = ",".join(_time(module)["third_party"])
+        own, libs = interleaved(partial(_seconds, module), partial(_seconds, libraries), RUNS)
+        results.update(ratio_of_medians(f"import_ratio.{name}", own, libs))
         results[f"import_s.{name}"] = statistics.median(own)
     return results

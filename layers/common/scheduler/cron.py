@@ -20,6 +20,7 @@ both apply exactly these rules, so a preview shows what EventBridge will do.
 from __future__ import annotations
 
 import calendar
+import copy
 import re
 from bisect import bisect_left
 from collections.abc import Iterator
@@ -520,6 +521,20 @@ def _wall_to_utc(wall: datetime, zone: ZoneInfo) -> datetime | None:
 # --------------------------------------------------------------------------- Unix previews
 
 
+@lru_cache(maxsize=2048)
+def _croniter_template(normalized: str) -> croniter:
+    return croniter(normalized, datetime(2000, 1, 1))
+
+
+def _croniter_at(normalized: str, wall: datetime) -> croniter:
+    """A croniter starting at `wall`. Parsing the expression costs more than a whole lookup,
+    so each expression is parsed once; copies share its parsed fields, which croniter only reads.
+    """
+    schedule = copy.copy(_croniter_template(normalized))
+    schedule.set_current(wall, force=True)
+    return schedule
+
+
 def next_fire_times(
     expr: str, timezone: str, after: datetime, n: int, *, until: datetime | None = None
 ) -> list[datetime]:
@@ -536,7 +551,7 @@ def next_fire_times(
     if until is not None:
         _require_aware(until, "until")
     wall = after.astimezone(zone).replace(tzinfo=None)
-    schedule = croniter(compiled.normalized, wall)
+    schedule = _croniter_at(compiled.normalized, wall)
     fires: list[datetime] = []
     # Wall times map to UTC in order, so every fire after `after` comes after its wall time.
     while len(fires) < n:
@@ -563,7 +578,7 @@ def is_fire_time(expr: str, timezone: str, at: datetime) -> bool:
     wall = at.astimezone(zone).replace(tzinfo=None)
     if _wall_to_utc(wall, zone) != at:
         return False  # the second pass of a repeated hour never fires
-    schedule = croniter(compiled.normalized, wall - timedelta(minutes=1))
+    schedule = _croniter_at(compiled.normalized, wall - timedelta(minutes=1))
     try:
         return bool(schedule.get_next(datetime) == wall)
     except CroniterBadDateError:
@@ -623,10 +638,16 @@ def describe(expr: str) -> str:
             dow_text,
         )
     )
+    return _description(unix) or compiled.normalized
+
+
+@lru_cache(maxsize=2048)
+def _description(unix: str) -> str | None:
+    # Cached: cron-descriptor reloads its locale on every call (~0.5 ms, per listed schedule).
     try:
         return str(ExpressionDescriptor(unix, _DESCRIBE_OPTIONS).get_description())
     except Exception:  # the describer is a nicety: never fail a request over it
-        return compiled.normalized
+        return None
 
 
 # --------------------------------------------------------------------------- EventBridge evaluator

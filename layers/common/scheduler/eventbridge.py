@@ -159,7 +159,9 @@ class EventBridgeSchedules:
         """Summaries (Name, State, Arn, ...) of every schedule in the group, page by page."""
         try:
             paginator = self.client.get_paginator("list_schedules")
-            for page in paginator.paginate(GroupName=self.group):
+            # the API's largest page: the fewest ListSchedules calls per pass
+            pages = paginator.paginate(GroupName=self.group, PaginationConfig={"PageSize": 100})
+            for page in pages:
                 yield from page.get("Schedules", [])
         except (ClientError, BotoCoreError) as exc:
             raise SchedulerUnavailable(f"EventBridge Scheduler failed: {exc}") from exc

@@ -1,0 +1,186 @@
+"""RunnerFunction's cost per successful scheduled run, beyond the workflow's own steps.
+
+Counts: DynamoDB requests and SQL round trips of one run of a no-step workflow.
+Ratio: the handler's time for that run ÷ the time of the same raw operations issued directly,
+over the same backends in the same process: the very statements the handler sent (recorded
+from a warm-up run and replayed with fresh values through one psycopg connection) and the
+same DynamoDB PutItem/DeleteItem through the same boto3 client. Both sides alternate.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import statistics
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bench import backends
+
+ROUNDS = 300
+OWNER = uuid.UUID("00000000-0000-4000-8000-0000000be4c4")
+FIRST_FIRE = datetime(2026, 11, 27, 7, 0, tzinfo=UTC)
+LEASE_S = 330.0  # what the runner takes in a fresh 300 s invocation: remaining time + margin
+
+
+def _fire_event(schedule: dict[str, Any], index: int) -> dict[str, Any]:
+    """EventBridge's Input for the index-th fire of an every-minute schedule."""
+    scheduled = FIRST_FIRE + timedelta(minutes=index)
+    return {
+        "scheduleId": str(schedule["id"]),
+        "workflowId": str(schedule["workflow_id"]),
+        "scheduledTime": scheduled.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "attempt": "1",
+    }
+
+
+class RawRun:
+    """The runner's operations issued directly: the recorded SQL, then PutItem and DeleteItem."""
+
+    def __init__(
+        self,
+        connection: Any,
+        dynamodb: Any,
+        schedule: dict[str, Any],
+        statements: list[tuple[Any, dict[str, Any]]],
+        put_item: dict[str, Any],
+    ) -> None:
+        claim, start, record = statements
+        self.connection = connection
+        self.dynamodb = dynamodb
+        self.schedule = schedule
+        self.claim, self.start, self.record = claim, start, record
+        self.put_item = put_item
+        self.index = 0
+
+    def __call__(self) -> float:
+        self.index += 1
+        ids = {"schedule_id": self.schedule["id"], "workflow_id": self.schedule["workflow_id"]}
+        started = time.perf_counter()
+        now = datetime.now(UTC)
+        fence = int(now.timestamp() * 1000)
+        expires = now + timedelta(seconds=LEASE_S)
+        expires_ms = str(int(expires.timestamp() * 1000))
+        claimed = self.connection.execute(
+            self.claim[0],
+            {
+                **self.claim[1],
+                **ids,
+                "scheduled_time": FIRST_FIRE + timedelta(minutes=self.index),
+                "started_at": now,
+                "lease_expires_at": expires,
+            },
+        ).fetchone()
+        owner = secrets.token_hex(16)
+        # the item and condition LeaseLock.acquire writes, with its default 5 s clock skew
+        key = {"pk": {"S": f"workflow#{self.schedule['workflow_id']}"}}
+        self.dynamodb.put_item(
+            **{
+                **self.put_item,
+                "Item": {
+                    **key,
+                    "owner": {"S": owner},
+                    "fence": {"N": str(fence)},
+                    "expires_at": {"N": expires_ms},
+                    "ttl": {"N": str(int(expires.timestamp()) + 6)},
+                },
+                "ExpressionAttributeValues": {
+                    ":expired_before": {"N": str(fence - 5000)},
+                    ":fence": {"N": str(fence)},
+                },
+            }
+        )
+        run = {"run_id": claimed["run_id"], "fence": fence}
+        started_row = self.connection.execute(
+            self.start[0],
+            {**self.start[1], **ids, **run, "lease_expires_at": expires, "now": now},
+        ).fetchone()
+        recorded = self.connection.execute(
+            self.record[0],
+            {**self.record[1], **ids, **run, "started_at": now, "finished_at": datetime.now(UTC)},
+        ).fetchone()
+        self.dynamodb.delete_item(
+            TableName=self.put_item["TableName"],
+            Key=key,
+            ConditionExpression="#owner = :owner",
+            ExpressionAttributeNames={"#owner": "owner"},
+            ExpressionAttributeValues={":owner": {"S": owner}},
+        )
+        elapsed = time.perf_counter() - started
+        if claimed["run_id"] is None or not started_row["started"] or not recorded["recorded"]:
+            raise RuntimeError("the replay did not do what the runner did: no comparison")
+        return elapsed
+
+
+def measure() -> dict[str, float]:
+    backends.configure_environment()
+    with backends.fresh_backends(), backends.quiet_logs():
+        return _measure()
+
+
+def _measure() -> dict[str, float]:
+    import psycopg
+    from psycopg.rows import dict_row
+    from scheduler import clients
+
+    from devstack.apigw import LambdaContext
+    from functions.runner.app import lambda_handler
+
+    store = clients.store()
+    handler_schedule, raw_schedule = (
+        store.create_schedule(
+            None,
+            workflow_id=store.create_workflow(OWNER, name, {"steps": []})["id"],
+            cron="* * * * *",
+            timezone="UTC",
+            enabled=True,
+        )
+        for name in ("handler side", "raw side")
+    )
+    runs = 0
+
+    def handler_run() -> float:
+        nonlocal runs
+        runs += 1
+        event = _fire_event(handler_schedule, runs)
+        context = LambdaContext(function_name="RunnerFunction", timeout_s=300)
+        started = time.perf_counter()
+        result = lambda_handler(event, context)
+        elapsed = time.perf_counter() - started
+        if result["outcome"] != "succeeded":
+            raise RuntimeError(f"the benchmarked run did not succeed: {result}")
+        return elapsed
+
+    dynamodb = clients.aws_client("dynamodb")
+    connection = store.db.connection()  # connected before counting, as in a warm Lambda
+    counted_runs = 20
+    with (
+        backends.recorded_statements(connection) as statements,
+        backends.recorded_requests(dynamodb) as requests,
+    ):
+        handler_run()  # warm-up: first-call caches, and the requests to replay
+        replayed = list(statements)
+        [put_item] = [params for operation, params in requests if operation == "PutItem"]
+        statements.clear()
+        requests.clear()
+        for _ in range(counted_runs):
+            handler_run()
+    results = {
+        "runner.dynamodb_requests": len(requests) / counted_runs,
+        "runner.sql_round_trips": len(statements) / counted_runs,
+    }
+
+    url = backends.database_url()
+    with psycopg.connect(url, autocommit=True, prepare_threshold=None, row_factory=dict_row) as raw:
+        raw_run = RawRun(raw, dynamodb, raw_schedule, replayed, put_item)
+        raw_run()  # warm-up
+        handler_times, raw_times = backends.interleaved(handler_run, raw_run, ROUNDS)
+    results.update(backends.ratio_of_medians("runner.overhead_ratio", handler_times, raw_times))
+    results["runner.handler_ms"] = 1000 * statistics.median(handler_times)
+    return results
+
+
+if __name__ == "__main__":
+    print(json.dumps(measure(), indent=2))
