@@ -125,9 +125,11 @@ def test_runs_are_listed_newest_first_and_last_run_is_the_newest(store: Store) -
 
     times = [r["scheduled_time"] for r in runs + rest]
     assert times == [base + timedelta(days=d) for d in (2, 1, 0)]
-    last = store.last_run(row["id"])
+    schedule, last = store.get_schedule_with_last_run(row["id"], ALICE)
+    assert schedule == store.get_schedule(row["id"])
     assert last is not None
-    assert last["scheduled_time"] == base + timedelta(days=2)
+    assert datetime.fromisoformat(last["scheduled_time"]) == base + timedelta(days=2)
+    assert store.get_schedule_with_last_run(_create(store, row["workflow_id"])["id"])[1] is None
 
 
 def test_a_transaction_rolls_back_every_write_on_failure(store: Store) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import string
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -437,3 +437,25 @@ def test_is_fire_time_rejects_naive_and_invalid() -> None:
         is_fire_time("0 7 * * *", "UTC", datetime(2024, 5, 1, 7))
     with pytest.raises(CronError):
         is_fire_time("0 0 31 2 *", "UTC", datetime(2024, 5, 1, 7, tzinfo=UTC))
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(
+    expr=st.sampled_from(["*/7 * * * *", "30 2 * * *", "0 9 1 * MON", "59 23 L * *", "0 0 29 2 *"]),
+    timezone=st.sampled_from(["UTC", "Europe/Berlin", "America/New_York"]),
+    start=st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31)),
+    later_s=st.integers(min_value=0, max_value=3 * 86_400),
+)
+def test_a_repeated_preview_is_the_same_as_a_fresh_one(
+    expr: str, timezone: str, start: datetime, later_s: int
+) -> None:
+    # Given a preview computed (and remembered) at `start`
+    first = start.replace(tzinfo=UTC)
+    later = first + timedelta(seconds=later_s)
+    cron.next_fire_times(expr, timezone, first, 3)
+
+    # When another caller asks a little later, Then it gets what a fresh computation gives
+    remembered = cron.next_fire_times(expr, timezone, later, 3)
+    cron._PREVIEWS.clear()
+    assert remembered == cron.next_fire_times(expr, timezone, later, 3)
+    assert all(fire > later for fire in remembered)

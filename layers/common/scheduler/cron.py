@@ -535,6 +535,12 @@ def _croniter_at(normalized: str, wall: datetime) -> croniter:
     return schedule
 
 
+# (expr, timezone, n) -> (after, the n fires after it). The same answer holds for any later
+# `after` before the first of those fires, so a warm process lists schedules without croniter.
+_PREVIEWS: dict[tuple[str, str, int], tuple[datetime, list[datetime]]] = {}
+_PREVIEWS_MAX = 4096
+
+
 def next_fire_times(
     expr: str, timezone: str, after: datetime, n: int, *, until: datetime | None = None
 ) -> list[datetime]:
@@ -550,6 +556,10 @@ def next_fire_times(
     _require_aware(after, "after")
     if until is not None:
         _require_aware(until, "until")
+    key = (compiled.normalized, timezone, n)
+    cached = _PREVIEWS.get(key) if until is None else None
+    if cached is not None and cached[0] <= after < cached[1][0]:
+        return list(cached[1])
     wall = after.astimezone(zone).replace(tzinfo=None)
     schedule = _croniter_at(compiled.normalized, wall)
     fires: list[datetime] = []
@@ -565,7 +575,11 @@ def next_fire_times(
         if until is not None and instant > until:
             break
         fires.append(instant)
-    return fires
+    if until is None and fires and len(fires) == n:
+        if len(_PREVIEWS) >= _PREVIEWS_MAX:
+            _PREVIEWS.clear()
+        _PREVIEWS[key] = (after, fires)
+    return list(fires)
 
 
 def is_fire_time(expr: str, timezone: str, at: datetime) -> bool:
@@ -608,6 +622,7 @@ def _describe_set(values: frozenset[int], spec: _FieldSpec) -> str:
     return _format_set(values, full)
 
 
+@lru_cache(maxsize=2048)  # cron-descriptor reloads its locale on every call (~0.5 ms)
 def describe(expr: str) -> str:
     """A human description of the expression via cron-descriptor, e.g. "At 07:00 AM".
 
@@ -638,16 +653,10 @@ def describe(expr: str) -> str:
             dow_text,
         )
     )
-    return _description(unix) or compiled.normalized
-
-
-@lru_cache(maxsize=2048)
-def _description(unix: str) -> str | None:
-    # Cached: cron-descriptor reloads its locale on every call (~0.5 ms, per listed schedule).
     try:
         return str(ExpressionDescriptor(unix, _DESCRIBE_OPTIONS).get_description())
     except Exception:  # the describer is a nicety: never fail a request over it
-        return None
+        return compiled.normalized
 
 
 # --------------------------------------------------------------------------- EventBridge evaluator

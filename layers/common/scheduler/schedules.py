@@ -20,7 +20,6 @@ from scheduler.eventbridge import EventBridgeSchedules, desired_schedules
 from scheduler.models import (
     CronPreview,
     CronPreviewRequest,
-    LastRun,
     Run,
     RunAccepted,
     RunPage,
@@ -43,21 +42,29 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def schedule_view(row: Mapping[str, Any], now: datetime) -> ScheduleView:
+def _view_fields(row: Mapping[str, Any], now: datetime, fire_count: int) -> dict[str, Any]:
+    """The row plus what its cron means: description, EventBridge form, next fire time(s)."""
     try:
         expressions = cron.to_eventbridge(row["cron"])
         description = cron.describe(row["cron"])
-        fires = cron.next_fire_times(row["cron"], row["timezone"], now, 1) if row["enabled"] else []
+        fires = (
+            cron.next_fire_times(row["cron"], row["timezone"], now, fire_count)
+            if row["enabled"]
+            else []
+        )
     except ValueError as exc:  # a row written around the API (e.g. SQL) may hold a bad cron
         expressions, description, fires = [], f"invalid: {exc}", []
-    return ScheduleView.model_validate(
-        {
-            **row,
-            "description": description,
-            "eventbridge_expressions": expressions,
-            "next_run_at": fires[0] if fires else None,
-        }
-    )
+    return {
+        **row,
+        "description": description,
+        "eventbridge_expressions": expressions,
+        "next_run_at": fires[0] if fires else None,
+        "next_run_times": fires,
+    }
+
+
+def schedule_view(row: Mapping[str, Any], now: datetime) -> ScheduleView:
+    return ScheduleView.model_validate(_view_fields(row, now, 1))
 
 
 def preview_cron(request: CronPreviewRequest, now: datetime) -> CronPreview:
@@ -120,21 +127,9 @@ class ScheduleService:
         )
 
     def get_schedule(self, owner: UUID | None, schedule_id: UUID) -> ScheduleDetail:
-        row = self.store.get_schedule(schedule_id, owner)
-        last = self.store.last_run(schedule_id)
-        now = self.clock()
-        view = schedule_view(row, now)
-        fires = (
-            cron.next_fire_times(row["cron"], row["timezone"], now, NEXT_RUN_PREVIEW)
-            if view.next_run_at is not None
-            else []
-        )
+        row, last_run = self.store.get_schedule_with_last_run(schedule_id, owner)
         return ScheduleDetail.model_validate(
-            {
-                **view.model_dump(by_alias=False),
-                "next_run_times": fires,
-                "last_run": LastRun.model_validate(last) if last is not None else None,
-            }
+            {**_view_fields(row, self.clock(), NEXT_RUN_PREVIEW), "last_run": last_run}
         )
 
     def list_runs(

@@ -233,12 +233,24 @@ class Store:
             _page({"schedule_id": schedule_id, "limit": limit}, after),
         ).fetchall()
 
-    def last_run(self, schedule_id: UUID) -> Row | None:
-        return self.db.execute(
-            """select * from schedule_runs where schedule_id = %s
-               order by scheduled_time desc, id desc limit 1""",
-            (schedule_id,),
+    def get_schedule_with_last_run(
+        self, schedule_id: UUID, owner: UUID | None = None
+    ) -> tuple[Row, Row | None]:
+        """A schedule and its newest run (None before the first), in one round trip."""
+        row = self.db.execute(
+            f"""select s.*, to_jsonb(r) as last_run
+                from schedules s join workflows w on w.id = s.workflow_id
+                left join lateral (
+                  select * from schedule_runs
+                  where schedule_id = s.id order by scheduled_time desc, id desc limit 1
+                ) r on true
+                where s.id = %(id)s and {_OWNED}""",
+            {"id": schedule_id, "owner": owner},
         ).fetchone()
+        if row is None:
+            raise ScheduleNotFound(schedule_id)
+        last_run = row.pop("last_run")
+        return row, last_run
 
     # --- runner (the service itself: no owner scoping; timestamps come from the runner's clock)
 
