@@ -4,7 +4,7 @@ Counts: DynamoDB requests and SQL round trips of one run of a no-step workflow.
 Ratio: the handler's time for that run ÷ the time of the same raw operations issued directly,
 over the same backends in the same process: the very statements the handler sent (recorded
 from a warm-up run and replayed with fresh values through one psycopg connection) and the
-same DynamoDB PutItem/DeleteItem through the same boto3 client. Both sides alternate.
+same DynamoDB UpdateItem calls through the same boto3 client. Both sides alternate.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ def _fire_event(schedule: dict[str, Any], index: int) -> dict[str, Any]:
 
 
 class RawRun:
-    """The runner's operations issued directly: the recorded SQL, then PutItem and DeleteItem."""
+    """The runner's operations issued directly: the recorded SQL and the two UpdateItem calls
+    (acquire, release) with fresh values."""
 
     def __init__(
         self,
@@ -45,14 +46,15 @@ class RawRun:
         dynamodb: Any,
         schedule: dict[str, Any],
         statements: list[tuple[Any, dict[str, Any]]],
-        put_item: dict[str, Any],
+        acquire: dict[str, Any],
+        release: dict[str, Any],
     ) -> None:
         claim, start, record = statements
         self.connection = connection
         self.dynamodb = dynamodb
         self.schedule = schedule
         self.claim, self.start, self.record = claim, start, record
-        self.put_item = put_item
+        self.acquire, self.release = acquire, release
         self.index = 0
 
     def __call__(self) -> float:
@@ -60,7 +62,7 @@ class RawRun:
         ids = {"schedule_id": self.schedule["id"], "workflow_id": self.schedule["workflow_id"]}
         started = time.perf_counter()
         now = datetime.now(UTC)
-        fence = int(now.timestamp() * 1000)
+        now_ms = int(now.timestamp() * 1000)
         expires = now + timedelta(seconds=LEASE_S)
         expires_ms = str(int(expires.timestamp() * 1000))
         claimed = self.connection.execute(
@@ -73,25 +75,22 @@ class RawRun:
                 "lease_expires_at": expires,
             },
         ).fetchone()
-        owner = secrets.token_hex(16)
-        # the item and condition LeaseLock.acquire writes, with its default 5 s clock skew
-        key = {"pk": {"S": f"workflow#{self.schedule['workflow_id']}"}}
-        self.dynamodb.put_item(
+        owner = {"S": secrets.token_hex(16)}
+        # the update and condition LeaseLock.acquire sends, with its default 5 s clock skew
+        acquired = self.dynamodb.update_item(
             **{
-                **self.put_item,
-                "Item": {
-                    **key,
-                    "owner": {"S": owner},
-                    "fence": {"N": str(fence)},
-                    "expires_at": {"N": expires_ms},
-                    "ttl": {"N": str(int(expires.timestamp()) + 6)},
-                },
+                **self.acquire,
                 "ExpressionAttributeValues": {
-                    ":expired_before": {"N": str(fence - 5000)},
-                    ":fence": {"N": str(fence)},
+                    **self.acquire["ExpressionAttributeValues"],
+                    ":owner": owner,
+                    ":expires_at": {"N": expires_ms},
+                    ":ttl": {"N": str(int(expires.timestamp()) + 6)},
+                    ":first_fence_before": {"N": str(now_ms - 1)},
+                    ":expired_before": {"N": str(now_ms - 5000)},
                 },
             }
         )
+        fence = int(acquired["Attributes"]["fence"]["N"])
         run = {"run_id": claimed["run_id"], "fence": fence}
         started_row = self.connection.execute(
             self.start[0],
@@ -101,12 +100,14 @@ class RawRun:
             self.record[0],
             {**self.record[1], **ids, **run, "started_at": now, "finished_at": datetime.now(UTC)},
         ).fetchone()
-        self.dynamodb.delete_item(
-            TableName=self.put_item["TableName"],
-            Key=key,
-            ConditionExpression="#owner = :owner",
-            ExpressionAttributeNames={"#owner": "owner"},
-            ExpressionAttributeValues={":owner": {"S": owner}},
+        self.dynamodb.update_item(
+            **{
+                **self.release,
+                "ExpressionAttributeValues": {
+                    **self.release["ExpressionAttributeValues"],
+                    ":owner": owner,
+                },
+            }
         )
         elapsed = time.perf_counter() - started
         if claimed["run_id"] is None or not started_row["started"] or not recorded["recorded"]:
@@ -162,7 +163,7 @@ def _measure() -> dict[str, float]:
     ):
         handler_run()  # warm-up: first-call caches, and the requests to replay
         replayed = list(statements)
-        [put_item] = [params for operation, params in requests if operation == "PutItem"]
+        acquire, release = [params for operation, params in requests if operation == "UpdateItem"]
         statements.clear()
         requests.clear()
         for _ in range(counted_runs):
@@ -174,7 +175,7 @@ def _measure() -> dict[str, float]:
 
     url = backends.database_url()
     with psycopg.connect(url, autocommit=True, prepare_threshold=None, row_factory=dict_row) as raw:
-        raw_run = RawRun(raw, dynamodb, raw_schedule, replayed, put_item)
+        raw_run = RawRun(raw, dynamodb, raw_schedule, replayed, acquire, release)
         raw_run()  # warm-up
         handler_times, raw_times = backends.interleaved(handler_run, raw_run, ROUNDS)
     results.update(backends.ratio_of_medians("runner.overhead_ratio", handler_times, raw_times))

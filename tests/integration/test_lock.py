@@ -115,7 +115,7 @@ def test_an_expired_lease_is_taken_over_only_after_the_skew_tolerance(
     clock.advance(1)
     taken_over = lock.acquire(WORKFLOW, 40)
 
-    assert taken_over.fence > crashed.fence + 40_000
+    assert taken_over.fence > crashed.fence
 
 
 def test_an_acquirer_whose_clock_runs_ahead_within_tolerance_cannot_steal(
@@ -131,6 +131,19 @@ def test_an_acquirer_whose_clock_runs_ahead_within_tolerance_cannot_steal(
 
     with pytest.raises(WorkflowBusy):
         other.acquire(WORKFLOW, 40)
+
+
+def test_fences_keep_growing_after_a_release_whatever_the_next_acquirers_clock(
+    dynamodb: Any, clock: FakeClock
+) -> None:
+    first = _lock(dynamodb, clock).acquire(WORKFLOW, 40)
+    _lock(dynamodb, clock).release(first)
+    behind = FakeClock(clock() - timedelta(minutes=10))  # a badly skewed runner
+
+    second = _lock(dynamodb, behind).acquire(WORKFLOW, 40)
+
+    assert second.fence > first.fence
+    assert _item(dynamodb)["owner"]["S"] == second.owner
 
 
 def test_fences_keep_growing_after_ttl_deleted_the_item_even_with_a_slow_clock(
@@ -150,7 +163,7 @@ def test_fences_keep_growing_after_ttl_deleted_the_item_even_with_a_slow_clock(
 def test_a_throttled_dynamodb_on_acquire_is_retryable(dynamodb: Any, clock: FakeClock) -> None:
     lock = _lock(dynamodb, clock)
     dynamodb.meta.events.register(
-        "before-call.dynamodb.PutItem", _fail("ProvisionedThroughputExceededException")
+        "before-call.dynamodb.UpdateItem", _fail("ProvisionedThroughputExceededException")
     )
 
     with pytest.raises(LockUnavailable, match="ProvisionedThroughputExceeded"):
@@ -161,7 +174,7 @@ def test_an_unreachable_dynamodb_on_acquire_is_retryable(dynamodb: Any, clock: F
     def unreachable(**_: Any) -> None:
         raise EndpointConnectionError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
 
-    dynamodb.meta.events.register("before-call.dynamodb.PutItem", unreachable)
+    dynamodb.meta.events.register("before-call.dynamodb.UpdateItem", unreachable)
 
     with pytest.raises(LockUnavailable, match="Could not connect"):
         _lock(dynamodb, clock).acquire(WORKFLOW, 40)
@@ -172,9 +185,11 @@ def test_a_failing_release_does_not_raise_and_the_lease_still_expires(
 ) -> None:
     lock = _lock(dynamodb, clock)
     lease = lock.acquire(WORKFLOW, 40)
-    dynamodb.meta.events.register("before-call.dynamodb.DeleteItem", _fail("InternalServerError"))
+    failing = _fail("InternalServerError")
+    dynamodb.meta.events.register("before-call.dynamodb.UpdateItem", failing)
 
     assert lock.release(lease) is False
 
+    dynamodb.meta.events.unregister("before-call.dynamodb.UpdateItem", failing)
     clock.advance(40 + SKEW_S + 1)
     assert lock.acquire(WORKFLOW, 40).fence > lease.fence

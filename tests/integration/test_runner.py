@@ -382,12 +382,14 @@ def test_a_run_that_outlives_its_lease_cannot_overwrite_the_newer_run(
     assert runner.schedule(schedule)["last_run_at"] == newer_started
 
 
-def _inject(client: Any, event: str, code: str) -> list[bool]:
-    """Fail `event` calls with `code` while the returned switch list holds True."""
+def _inject(client: Any, event: str, code: str, *, let_through: int = 0) -> list[bool]:
+    """Fail `event` calls (after the first `let_through`) with `code` while the switch is on."""
     switch = [True]
+    calls = [0]
 
     def handler(**_: Any) -> None:
-        if switch[0]:
+        calls[0] += 1
+        if switch[0] and calls[0] > let_through:
             raise ClientError({"Error": {"Code": code, "Message": "injected"}}, "Injected")
 
     client.meta.events.register(event, handler)
@@ -399,7 +401,7 @@ def test_a_throttled_acquire_runs_nothing_and_the_retry_runs(
 ) -> None:
     schedule = _schedule(runner.store, _http(http_server))
     switch = _inject(
-        dynamodb, "before-call.dynamodb.PutItem", "ProvisionedThroughputExceededException"
+        dynamodb, "before-call.dynamodb.UpdateItem", "ProvisionedThroughputExceededException"
     )
 
     with pytest.raises(LockUnavailable):
@@ -418,7 +420,8 @@ def test_a_failing_release_still_records_the_result(
     runner: Runner, http_server: LoopbackServer, dynamodb: Any
 ) -> None:
     schedule = _schedule(runner.store, _http(http_server))
-    _inject(dynamodb, "before-call.dynamodb.DeleteItem", "InternalServerError")
+    # the first UpdateItem acquires the lease, the second (failing) releases it
+    _inject(dynamodb, "before-call.dynamodb.UpdateItem", "InternalServerError", let_through=1)
 
     report = runner.fire(schedule)
 

@@ -133,6 +133,7 @@ def test_the_runner_may_use_only_the_locks_table_and_its_secret(template: dict[s
         assert str(statement["Resource"]) in allowed_resources, statement
         for action in as_list(statement["Action"]):
             if action.startswith("dynamodb:"):
+                assert action == "dynamodb:UpdateItem"  # scheduler.lock's only call
                 assert statement["Resource"] == {"Fn::GetAtt": ["LocksTable", "Arn"]}
 
 

@@ -3,18 +3,17 @@
 One item per workflow (`pk = workflow#<id>`) holds the current lease: a random `owner` token,
 `expires_at` (epoch ms), `fence` and a `ttl` (epoch s) so an abandoned item disappears.
 
-Acquiring is one conditional PutItem that succeeds only if there is no item or its lease has
-expired. Release and extension are conditional on the owner token, so a run that lost its lease
-can never free or prolong a newer holder's lease.
+Acquiring is one conditional UpdateItem that succeeds only if there is no item or its lease
+has expired. Release (which only expires the lease, keeping the item and its fence) and
+extension are conditional on the owner token, so a run that lost its lease can never free or
+prolong a newer holder's lease.
 
-Fence: the acquirer's clock in epoch milliseconds. It must grow with every acquisition, also
-after TTL deleted the item (a counter would restart at 1 and the database would then reject a
-legitimate new run). It does:
-- over an existing item, the condition requires `expires_at + skew < now`, and `expires_at` is
-  at least `fence_old + lease`, so `fence_new = now > fence_old + lease` on the acquirer's own
-  clock; the condition also states `fence < :fence` outright;
-- over a TTL-deleted item, `ttl >= expires_at + skew`, so `fence_new > fence_old + lease` minus
-  the acquirer's clock error.
+Fence: it must grow with every acquisition, whatever the acquirers' clocks say, and also after
+TTL deleted an idle item. While the item exists the fence is a counter (`fence + 1`, so clocks
+do not matter); a new item starts at the acquirer's clock in epoch milliseconds. That start is
+larger than any fence the deleted item held: its counter began at an earlier clock reading and
+grew by one per run (each run takes far more than a millisecond), and TTL deletes only after
+`expires_at + skew`, so the new clock reading is later even for an acquirer that far behind.
 
 Clock skew tolerance: runner clocks may disagree by up to `clock_skew_s` (settings, default 5 s,
 the lease is at least `lease_margin_s` = 30 s longer than that). A lease counts as expired for
@@ -81,25 +80,26 @@ class LeaseLock:
         """Take the workflow's lease for `lease_s`; WorkflowBusy if another holder's is live."""
         now = self._clock()
         owner = secrets.token_hex(16)
-        fence = _epoch_ms(now)
         expires_at = now + timedelta(seconds=lease_s)
         try:
-            self._client.put_item(
+            item = self._client.update_item(
                 TableName=self._table,
-                Item={
-                    "pk": {"S": _key(workflow_id)},
-                    "owner": {"S": owner},
-                    "fence": {"N": str(fence)},
-                    "expires_at": {"N": str(_epoch_ms(expires_at))},
-                    "ttl": {"N": str(self._ttl(expires_at))},
-                },
-                ConditionExpression=(
-                    "attribute_not_exists(pk) OR (expires_at < :expired_before AND fence < :fence)"
+                Key={"pk": {"S": _key(workflow_id)}},
+                UpdateExpression=(
+                    "SET #owner = :owner, expires_at = :expires_at, #ttl = :ttl,"
+                    " fence = if_not_exists(fence, :first_fence_before) + :one"
                 ),
+                ConditionExpression="attribute_not_exists(pk) OR expires_at < :expired_before",
+                ExpressionAttributeNames={"#owner": "owner", "#ttl": "ttl"},
                 ExpressionAttributeValues={
-                    ":expired_before": {"N": str(fence - self._skew_ms)},
-                    ":fence": {"N": str(fence)},
+                    ":owner": {"S": owner},
+                    ":expires_at": {"N": str(_epoch_ms(expires_at))},
+                    ":ttl": {"N": str(self._ttl(expires_at))},
+                    ":first_fence_before": {"N": str(_epoch_ms(now) - 1)},
+                    ":one": {"N": "1"},
+                    ":expired_before": {"N": str(_epoch_ms(now) - self._skew_ms)},
                 },
+                ReturnValues="UPDATED_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
@@ -112,6 +112,7 @@ class LeaseLock:
             raise LockUnavailable(f"cannot acquire the workflow lease: {_code(exc)}") from exc
         except BotoCoreError as exc:
             raise LockUnavailable(f"cannot acquire the workflow lease: {exc}") from exc
+        fence = int(item["Attributes"]["fence"]["N"])
         return Lease(workflow_id=workflow_id, owner=owner, fence=fence, expires_at=expires_at)
 
     def extend(self, lease: Lease, lease_s: float) -> Lease:
@@ -143,15 +144,17 @@ class LeaseLock:
     def release(self, lease: Lease) -> bool:
         """Free the lease if this owner still holds it; False if someone else took it over.
 
-        Never raises: a failed release only delays the next run until the lease expires.
+        The item stays (with its fence) until TTL removes it. Never raises: a failed release
+        only delays the next run until the lease expires.
         """
         try:
-            self._client.delete_item(
+            self._client.update_item(
                 TableName=self._table,
                 Key={"pk": {"S": _key(lease.workflow_id)}},
+                UpdateExpression="SET expires_at = :released",
                 ConditionExpression="#owner = :owner",
                 ExpressionAttributeNames={"#owner": "owner"},
-                ExpressionAttributeValues={":owner": {"S": lease.owner}},
+                ExpressionAttributeValues={":owner": {"S": lease.owner}, ":released": {"N": "0"}},
             )
         except ClientError as exc:
             if _code(exc) != _CONDITION_FAILED:
