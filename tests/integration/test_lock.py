@@ -193,3 +193,22 @@ def test_a_failing_release_does_not_raise_and_the_lease_still_expires(
     dynamodb.meta.events.unregister("before-call.dynamodb.UpdateItem", failing)
     clock.advance(40 + SKEW_S + 1)
     assert lock.acquire(WORKFLOW, 40).fence > lease.fence
+
+
+def test_a_retried_acquire_whose_first_attempt_applied_still_gets_the_lease(
+    dynamodb: Any, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an acquire that DynamoDB applied but whose answer was lost, so the SDK sends the
+    # same request (same owner token) again
+    monkeypatch.setattr("scheduler.lock.secrets.token_hex", lambda _: "same-owner-token")
+    lock = _lock(dynamodb, clock)
+    first = lock.acquire(WORKFLOW, 40)
+
+    retried = lock.acquire(WORKFLOW, 40)
+
+    # Then the retry is not mistaken for another holder
+    assert retried.owner == first.owner
+    assert _item(dynamodb)["owner"]["S"] == "same-owner-token"
+    monkeypatch.undo()
+    with pytest.raises(WorkflowBusy):  # a different owner still is
+        lock.acquire(WORKFLOW, 40)

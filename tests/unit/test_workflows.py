@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import pytest
+from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 from scheduler import clients, workflows
@@ -214,7 +215,7 @@ def lambda_function() -> Any:
 
 def test_lambda_step_invokes_the_function_with_the_run_as_payload(lambda_function: str) -> None:
     sent: list[dict[str, Any]] = []
-    clients.aws_client("lambda").meta.events.register(
+    clients.step_lambda_client().meta.events.register(
         "before-call.lambda.Invoke", lambda params, **_: sent.append(params)
     )
     step = {"type": "lambda", "functionArn": lambda_function, "payload": {"report": "daily"}}
@@ -236,10 +237,41 @@ def test_lambda_step_invoke_error_is_a_failed_run(lambda_function: str) -> None:
             {"Error": {"Code": "TooManyRequestsException", "Message": "Rate exceeded"}}, "Invoke"
         )
 
-    clients.aws_client("lambda").meta.events.register("before-call.lambda.Invoke", throttled)
+    clients.step_lambda_client().meta.events.register("before-call.lambda.Invoke", throttled)
 
     result = run_workflow(_workflow({"type": "lambda", "functionArn": lambda_function}), RUN)
 
     assert result.status == "failed"
     assert not result.critical
     assert "TooManyRequestsException" in str(result.error)
+
+
+def test_lambda_step_is_never_retried_by_the_sdk(lambda_function: str) -> None:
+    # Given the Lambda service answers 500 (the function may have run: a retry could repeat it)
+    sends: list[str] = []
+
+    def service_error(request: Any, **_: Any) -> AWSResponse:
+        sends.append(request.url)
+        return AWSResponse(request.url, 500, {}, _RawBody(b'{"Message": "internal"}'))
+
+    clients.step_lambda_client().meta.events.register("before-send.lambda.Invoke", service_error)
+
+    result = run_workflow(_workflow({"type": "lambda", "functionArn": lambda_function}), RUN)
+
+    # Then one request went out and the run failed
+    assert len(sends) == 1
+    assert result.status == "failed"
+
+
+class _RawBody:
+    """The raw stream botocore reads a response body from."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def stream(self, **_: Any) -> Any:
+        yield self._data
+
+    def read(self, *_: Any) -> bytes:
+        data, self._data = self._data, b""
+        return data

@@ -16,8 +16,15 @@ from scheduler.config import get_settings
 from scheduler.db import Database
 from scheduler.store import Store
 
-# Adaptive mode retries throttling with client-side rate limiting, not just backoff.
-_AWS_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 5}, connect_timeout=3)
+# Adaptive mode retries throttling with client-side rate limiting, not just backoff. Short
+# timeouts keep even the retries of a slow call well inside ApiFunction's 30 s limit, so an API
+# write can still undo its half when a dependency stalls.
+_AWS_CONFIG = Config(
+    retries={"mode": "adaptive", "max_attempts": 3}, connect_timeout=2, read_timeout=5
+)
+# A workflow's `lambda` step runs the user's function: never retried by the SDK (a retry would
+# run its side effects twice) and allowed to run as long as a Lambda can (15 minutes).
+_STEP_CONFIG = Config(retries={"total_max_attempts": 1}, connect_timeout=2, read_timeout=900)
 
 
 def _database_url() -> str:
@@ -53,9 +60,15 @@ def aws_client(service: str) -> Any:
     return boto3.client(service, config=_AWS_CONFIG)
 
 
+@cache
+def step_lambda_client() -> Any:
+    """The Lambda client of workflow steps (see _STEP_CONFIG)."""
+    return boto3.client("lambda", config=_STEP_CONFIG)
+
+
 def reset() -> None:
     """Forget every client and the settings (tests change the environment between cases)."""
     if database.cache_info().currsize:
         database().close()
-    for cached in (database, store, aws_client, get_settings):
+    for cached in (database, store, aws_client, step_lambda_client, get_settings):
         cached.cache_clear()

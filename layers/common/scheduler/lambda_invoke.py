@@ -16,7 +16,7 @@ _MAX_RESULT_CHARS = 2000
 def invoke_function(function_arn: str, payload: dict[str, Any]) -> dict[str, Any]:
     """Invoke `function_arn` and wait for it; StepFailed if the call or the function fails."""
     try:
-        response = clients.aws_client("lambda").invoke(
+        response = clients.step_lambda_client().invoke(
             FunctionName=function_arn,
             InvocationType="RequestResponse",
             Payload=json.dumps(payload, default=str).encode(),

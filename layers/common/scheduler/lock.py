@@ -89,7 +89,10 @@ class LeaseLock:
                     "SET #owner = :owner, expires_at = :expires_at, #ttl = :ttl,"
                     " fence = if_not_exists(fence, :first_fence_before) + :one"
                 ),
-                ConditionExpression="attribute_not_exists(pk) OR expires_at < :expired_before",
+                # our own owner token: an SDK retry of an update that did apply is still ours
+                ConditionExpression=(
+                    "attribute_not_exists(pk) OR expires_at < :expired_before OR #owner = :owner"
+                ),
                 ExpressionAttributeNames={"#owner": "owner", "#ttl": "ttl"},
                 ExpressionAttributeValues={
                     ":owner": {"S": owner},
