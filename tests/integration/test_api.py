@@ -19,6 +19,7 @@ from urllib.parse import unquote
 
 import psycopg
 import pytest
+from botocore.exceptions import ClientError
 from scheduler import clients, cron
 from scheduler.eventbridge import EventBridgeSchedules
 
@@ -570,3 +571,82 @@ def test_sample_events_reach_their_routes(api: Api, path: Path) -> None:
     assert response["statusCode"] in (200, 201, 202, 204, 404, 422), response
     if response["statusCode"] in (404, 422):
         assert json.loads(response["body"])["error"]["code"] in ("not_found", "invalid_input")
+
+
+GAP_ONLY = "30 2 * 3 L0"  # last Sunday of March, 02:30: skipped by Berlin's spring-forward
+
+
+def test_a_cron_that_never_fires_in_its_timezone_is_refused_everywhere(
+    api: Api, workflows: dict[str, uuid.UUID], eventbridge: EventBridgeSchedules, clean_db: str
+) -> None:
+    # Creating it in Berlin: 422, nothing made
+    status, body = api.call(
+        "POST",
+        "/api/schedules",
+        body={"workflowId": str(workflows["alice"]), "cron": GAP_ONLY, "timezone": "Europe/Berlin"},
+    )
+    assert status == 422, body
+    assert "daylight-saving gap" in json.dumps(body)
+    assert database_state(clean_db) == []
+    assert eventbridge_state(eventbridge) == {}
+
+    # The preview says so too
+    status, preview = api.call(
+        "POST", "/api/cron/preview", body={"cron": GAP_ONLY, "timezone": "Europe/Berlin"}
+    )
+    assert (status, preview["valid"]) == (200, False)
+
+    # In UTC it fires; moving that schedule to Berlin is refused and changes nothing
+    created = _create(api, workflows["alice"], cron=GAP_ONLY, timezone="UTC")
+    before = database_state(clean_db), eventbridge_state(eventbridge)
+    status, body = api.call(
+        "PATCH", f"/api/schedules/{created['id']}", body={"timezone": "Europe/Berlin"}
+    )
+    assert status == 422, body
+    assert (database_state(clean_db), eventbridge_state(eventbridge)) == before
+
+
+def test_writing_a_row_whose_stored_cron_no_longer_converts_is_422_not_500(
+    api: Api, workflows: dict[str, uuid.UUID], eventbridge: EventBridgeSchedules, clean_db: str
+) -> None:
+    # Given a row changed around the API (SQL) to a cron the converter rejects
+    created = _create(api, workflows["alice"])
+    with psycopg.connect(clean_db, autocommit=True) as conn:
+        conn.execute("update schedules set cron = '0 0 31 2 *' where id = %s", (created["id"],))
+    before = eventbridge_state(eventbridge)
+
+    # When the owner only disables it
+    status, body = api.call("PATCH", f"/api/schedules/{created['id']}", body={"enabled": False})
+
+    # Then they are told to send a new cron, and nothing changed
+    assert status == 422, body
+    assert body["error"]["code"] == "invalid_input"
+    assert "day 31 does not occur in February" in body["error"]["message"]
+    assert eventbridge_state(eventbridge) == before
+    assert database_state(clean_db)[0]["enabled"] is True
+
+    # And sending a new cron repairs it
+    status, body = api.call("PATCH", f"/api/schedules/{created['id']}", body={"cron": "0 8 * * *"})
+    assert status == 200, body
+
+
+def test_a_schedule_eventbridge_rejects_is_422_not_503(
+    api: Api, workflows: dict[str, uuid.UUID], eventbridge: EventBridgeSchedules, clean_db: str
+) -> None:
+    def reject(**_: Any) -> None:  # e.g. a timezone zoneinfo knows but EventBridge does not
+        raise ClientError(
+            {"Error": {"Code": "ValidationException", "Message": "Invalid timezone"}},
+            "CreateSchedule",
+        )
+
+    clients.aws_client("scheduler").meta.events.register(
+        "before-call.scheduler.CreateSchedule", reject
+    )
+
+    status, body = api.call(
+        "POST", "/api/schedules", body={"workflowId": str(workflows["alice"]), "cron": "0 7 * * *"}
+    )
+
+    assert status == 422, body
+    assert "Invalid timezone" in body["error"]["message"]
+    assert database_state(clean_db) == []

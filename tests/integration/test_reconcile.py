@@ -179,20 +179,24 @@ def test_an_orphan_younger_than_the_grace_is_left_for_the_next_pass(
     assert in_flight["Name"] not in scheduler.names()
 
 
-def test_a_row_with_an_unmappable_cron_keeps_its_schedule(
-    store: Store, scheduler: CountingScheduler
+@pytest.mark.parametrize(
+    ("column", "value"), [("cron", "not a cron"), ("timezone", "Mars/Olympus_Mons")]
+)
+def test_a_row_with_an_unmappable_cron_or_timezone_keeps_its_schedule(
+    store: Store, scheduler: CountingScheduler, column: str, value: str
 ) -> None:
-    # Given a row written around the API with a cron the converter rejects
+    # Given a row written around the API with a cron or timezone that cannot be scheduled
     row = make_schedule(store, "0 7 * * *")
     scheduler.schedules.apply(row)
-    store.db.execute("update schedules set cron = 'not a cron' where id = %s", (row["id"],))
+    store.update_schedule(row["id"], None, {column: value})
     scheduler.calls.clear()
 
     # When
     summary = reconcile(store, scheduler.schedules, now=later)
 
-    # Then it is reported, not treated as an orphan
+    # Then it is reported, not treated as an orphan nor as a failed repair
     assert summary["invalid_rows"] == 1
+    assert summary["failed"] == 0
     assert scheduler.writes() == 0
     assert str(row["id"]) in scheduler.names()
 

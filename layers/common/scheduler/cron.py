@@ -38,6 +38,7 @@ __all__ = [
     "CronError",
     "InvalidTimezone",
     "describe",
+    "ensure_fires",
     "eventbridge_fire_times",
     "eventbridge_next_fire",
     "is_fire_time",
@@ -535,6 +536,11 @@ def _croniter_at(normalized: str, wall: datetime) -> croniter:
     return schedule
 
 
+# Previews look this far ahead. Long enough for the rarest accepted cron (a fifth Sunday in
+# February comes every 28 years); a cron whose every time falls into a DST gap ends here
+# instead of at year 9999.
+_PREVIEW_HORIZON = timedelta(days=40 * 366)
+
 # (expr, timezone, n) -> (after, the n fires after it). The same answer holds for any later
 # `after` before the first of those fires, so a warm process lists schedules without croniter.
 _PREVIEWS: dict[tuple[str, str, int], tuple[datetime, list[datetime]]] = {}
@@ -561,6 +567,7 @@ def next_fire_times(
     if cached is not None and cached[0] <= after < cached[1][0]:
         return list(cached[1])
     wall = after.astimezone(zone).replace(tzinfo=None)
+    wall_horizon = wall + _PREVIEW_HORIZON
     schedule = _croniter_at(compiled.normalized, wall)
     fires: list[datetime] = []
     # Wall times map to UTC in order, so every fire after `after` comes after its wall time.
@@ -568,6 +575,8 @@ def next_fire_times(
         try:
             candidate: datetime = schedule.get_next(datetime)
         except CroniterBadDateError:
+            break
+        if candidate > wall_horizon:
             break
         instant = _wall_to_utc(candidate, zone)
         if instant is None or instant <= after:
@@ -580,6 +589,15 @@ def next_fire_times(
             _PREVIEWS.clear()
         _PREVIEWS[key] = (after, fires)
     return list(fires)
+
+
+def ensure_fires(expr: str, timezone: str, after: datetime | None = None) -> None:
+    """CronError unless the expression fires in `timezone` within the preview horizon: e.g.
+    `30 2 * 3 L0` in Europe/Berlin names only times that the spring-forward change skips."""
+    if not next_fire_times(expr, timezone, after or datetime.now(UTC), 1):
+        raise CronError(
+            f"never fires in {timezone}: every time it names falls into a daylight-saving gap"
+        )
 
 
 def is_fire_time(expr: str, timezone: str, at: datetime) -> bool:

@@ -18,7 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from scheduler import cron
 from scheduler.clients import aws_client
 from scheduler.config import get_settings
-from scheduler.errors import SchedulerUnavailable
+from scheduler.errors import InvalidInput, SchedulerUnavailable
 
 DOW_SUFFIX = "-dow"
 _NOT_FOUND = "ResourceNotFoundException"
@@ -54,7 +54,10 @@ def target_input(row: Mapping[str, Any]) -> str:
 
 
 def desired_schedules(row: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """Name -> the full CreateSchedule/UpdateSchedule kwargs of a schedules row (pure)."""
+    """Name -> the full CreateSchedule/UpdateSchedule kwargs of a schedules row (pure).
+
+    CronError or InvalidTimezone (ValueErrors) when the row cannot be scheduled as it is.
+    """
     settings = get_settings()
     target = {
         "Arn": settings.runner_function_arn,
@@ -72,7 +75,7 @@ def desired_schedules(row: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             "Name": name,
             "GroupName": settings.schedule_group,
             "ScheduleExpression": expression,
-            "ScheduleExpressionTimezone": row["timezone"],
+            "ScheduleExpressionTimezone": cron.validate_timezone(row["timezone"]),
             "FlexibleTimeWindow": {"Mode": "OFF"},
             "State": "ENABLED" if row["enabled"] else "DISABLED",
             "Description": row["cron"],
@@ -103,14 +106,24 @@ class EventBridgeSchedules:
         `existing` names the schedules believed to exist now (None: unknown), so a create
         or an update makes only the calls it needs; a wrong belief costs a retry, not an error.
         """
-        desired = desired_schedules(row)
+        try:
+            desired = desired_schedules(row)
+        except ValueError as exc:  # a row written around the API, or by an older converter
+            raise InvalidInput(
+                f"the stored cron or timezone cannot be scheduled ({exc}); send new ones"
+            ) from exc
         try:
             for name, kwargs in desired.items():
                 self._put(kwargs, exists=existing is None or name in existing)
             for name in schedule_names(row["id"]):
                 if name not in desired and (existing is None or name in existing):
                     self._delete(name)
-        except (ClientError, BotoCoreError) as exc:
+        except ClientError as exc:
+            if _code(exc) == "ValidationException":  # not transient: retrying cannot help
+                message = exc.response.get("Error", {}).get("Message", "")
+                raise InvalidInput(f"EventBridge Scheduler rejected it: {message}") from exc
+            raise SchedulerUnavailable(f"EventBridge Scheduler failed: {exc}") from exc
+        except BotoCoreError as exc:
             raise SchedulerUnavailable(f"EventBridge Scheduler failed: {exc}") from exc
 
     def _put(self, kwargs: dict[str, Any], *, exists: bool) -> None:

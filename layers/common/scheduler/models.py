@@ -54,6 +54,11 @@ class ScheduleCreate(ApiModel):
     _cron = field_validator("cron")(_checked_cron)
     _timezone = field_validator("timezone")(_checked_timezone)
 
+    @model_validator(mode="after")
+    def _fires_in_its_timezone(self) -> ScheduleCreate:
+        cron.ensure_fires(self.cron, self.timezone)
+        return self
+
 
 class ScheduleUpdate(ApiModel):
     cron: str | None = Field(default=None, max_length=256)

@@ -20,7 +20,6 @@ from uuid import UUID
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from scheduler.cron import CronError
 from scheduler.errors import DomainError, ReconcileIncomplete, ScheduleNotFound
 from scheduler.eventbridge import EventBridgeSchedules, desired_schedules, schedule_id_of
 from scheduler.observability import logger, metrics
@@ -75,9 +74,12 @@ def reconcile(
             for name, kwargs in desired_schedules(row).items():
                 wanted[name] = kwargs
                 owner_of[name] = row["id"]
-        except CronError:
+        except ValueError:  # CronError or InvalidTimezone: left as it is, reported
             invalid_rows.add(row["id"])
-            logger.warning("schedule row has an unmappable cron", extra={"schedule_id": row["id"]})
+            logger.warning(
+                "schedule row has an unmappable cron or timezone",
+                extra={"schedule_id": row["id"]},
+            )
 
     existing = {listed["Name"]: listed for listed in schedules.iter_schedules()}
     actual = _describe(schedules, [name for name in existing if name in wanted])
@@ -172,7 +174,7 @@ def _repair(store: Store, schedules: EventBridgeSchedules, schedule_id: UUID) ->
                 schedules.remove(schedule_id)
             else:
                 schedules.apply(row)
-    except (DomainError, CronError):
+    except DomainError:
         logger.exception(
             "reconcile could not repair a schedule", extra={"schedule_id": schedule_id}
         )

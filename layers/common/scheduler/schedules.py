@@ -72,6 +72,7 @@ def preview_cron(request: CronPreviewRequest, now: datetime) -> CronPreview:
     try:
         expressions = cron.to_eventbridge(request.cron)
         timezone = cron.validate_timezone(request.timezone)
+        cron.ensure_fires(request.cron, timezone, now)
         fires = cron.next_fire_times(request.cron, timezone, now, NEXT_RUN_PREVIEW)
     except ValueError as exc:  # CronError and InvalidTimezone
         return CronPreview(
@@ -187,6 +188,7 @@ class ScheduleService:
             with self.store.transaction():
                 old = self.store.lock_schedule(schedule_id, owner)
                 changes = request.changes()
+                _ensure_fires({**old, **changes}, self.clock())
                 if changes.get("enabled") is True:
                     changes["disabled_reason"] = None
                 row = self.store.update_schedule(schedule_id, owner, changes)
@@ -249,5 +251,13 @@ def _names_in_eventbridge(row: Row) -> Collection[str] | None:
     """The schedule names a row has in EventBridge; None if its stored cron no longer converts."""
     try:
         return desired_schedules(row).keys()
-    except cron.CronError:
+    except ValueError:  # CronError or InvalidTimezone
         return None
+
+
+def _ensure_fires(row: Mapping[str, Any], now: datetime) -> None:
+    """InvalidInput when the row's cron and timezone together never fire (a DST-gap-only cron)."""
+    try:
+        cron.ensure_fires(row["cron"], row["timezone"], now)
+    except cron.CronError as exc:
+        raise InvalidInput(f"cron: {exc}") from exc
