@@ -96,6 +96,8 @@ create index if not exists schedule_runs_stuck_idx
 
 -- Row level security: Supabase clients (PostgREST, supabase-js) see only their own rows.
 -- The scheduler's functions connect as the database owner and filter by owner themselves.
+-- Schedules and runs are read-only to clients: the API is the one writer of schedules (it keeps
+-- EventBridge in step and validates cron and timezone), the runner the one writer of runs.
 alter table public.workflows enable row level security;
 alter table public.schedules enable row level security;
 alter table public.schedule_runs enable row level security;
@@ -105,19 +107,48 @@ create policy workflows_owner_all on public.workflows for all to authenticated
   using (owner_id = auth.uid()) with check (owner_id = auth.uid());
 
 drop policy if exists schedules_owner_all on public.schedules;
-create policy schedules_owner_all on public.schedules for all to authenticated
+drop policy if exists schedules_owner_read on public.schedules;
+create policy schedules_owner_read on public.schedules for select to authenticated
   using (exists (select 1 from public.workflows w
-                 where w.id = schedules.workflow_id and w.owner_id = auth.uid()))
-  with check (exists (select 1 from public.workflows w
-                      where w.id = schedules.workflow_id and w.owner_id = auth.uid()));
+                 where w.id = schedules.workflow_id and w.owner_id = auth.uid()));
 
--- Runs are written only by the runner; owners may read them.
 drop policy if exists schedule_runs_owner_read on public.schedule_runs;
 create policy schedule_runs_owner_read on public.schedule_runs for select to authenticated
   using (exists (select 1 from public.workflows w
                  where w.id = schedule_runs.workflow_id and w.owner_id = auth.uid()));
 
+-- Supabase's default privileges grant everything on new tables to anon and authenticated:
+-- take back the writes (and anon's reads) explicitly.
+revoke all on public.schedules, public.schedule_runs from anon, authenticated;
 grant usage on schema public to anon, authenticated, service_role;
-grant select, insert, update, delete on public.workflows, public.schedules to authenticated;
-grant select on public.schedule_runs to authenticated;
+grant select, insert, update, delete on public.workflows to authenticated;
+grant select on public.schedules, public.schedule_runs to authenticated;
 grant all on public.workflows, public.schedules, public.schedule_runs to service_role;
+
+-- The workflow's run state belongs to the runner: a client writing its own workflow row
+-- (the host app may let it) cannot fake a run or block the next one through the lease fence.
+create or replace function public.keep_workflow_run_state() returns trigger
+language plpgsql as $$
+begin
+  if current_user in ('anon', 'authenticated') then
+    if tg_op = 'INSERT' then
+      new.status := 'idle';
+      new.run_count := 0;
+      new.last_run_at := null;
+      new.last_run_status := null;
+      new.lease_fence := 0;
+    else
+      new.status := old.status;
+      new.run_count := old.run_count;
+      new.last_run_at := old.last_run_at;
+      new.last_run_status := old.last_run_status;
+      new.lease_fence := old.lease_fence;
+    end if;
+  end if;
+  return new;
+end
+$$;
+
+drop trigger if exists workflows_keep_run_state on public.workflows;
+create trigger workflows_keep_run_state before insert or update on public.workflows
+  for each row execute function public.keep_workflow_run_state();

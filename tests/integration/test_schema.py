@@ -132,22 +132,63 @@ def test_rls_shows_a_user_only_their_own_rows_and_service_role_all(
             _visible_as(conn, "anon", None)
 
 
-def test_rls_stops_a_user_attaching_a_schedule_to_someone_elses_workflow(
-    store: Store, database_url: str
-) -> None:
-    bobs = store.create_workflow(BOB, "bob's")
+def _as_user(conn: psycopg.Connection, sub: uuid.UUID) -> None:
+    """Inside a transaction: act as PostgREST does for an authenticated user's token."""
+    conn.execute("set local role authenticated")
+    conn.execute(
+        "select set_config('request.jwt.claims', %s, true)",
+        (json.dumps({"sub": str(sub), "role": "authenticated"}),),
+    )
 
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "insert into schedules (workflow_id, cron) values (%(own)s, '* * * * *')",
+        "insert into schedules (workflow_id, cron) values (%(other)s, '* * * * *')",
+        "update schedules set cron = 'nonsense'",
+        "delete from schedules",
+        "update schedule_runs set status = 'succeeded'",
+    ],
+)
+def test_clients_can_only_read_schedules_and_runs(
+    store: Store, database_url: str, statement: str
+) -> None:
+    # Given Alice's schedule (the API is the one writer of schedules, the runner of runs)
+    own = _schedule(store, ALICE)
+    other = store.create_workflow(BOB, "bob's")
+
+    # When Alice writes through a Supabase client, Then the database refuses
     with (
         psycopg.connect(database_url, autocommit=True) as conn,
         pytest.raises(psycopg.errors.InsufficientPrivilege),
         conn.transaction(),
     ):
-        conn.execute("set local role authenticated")
+        _as_user(conn, ALICE)
+        conn.execute(statement, {"own": own["workflow_id"], "other": other["id"]})
+    assert store.get_schedule(own["id"])["cron"] == "0 7 * * *"
+
+
+def test_a_client_cannot_fake_a_workflows_run_state(store: Store, database_url: str) -> None:
+    own = store.create_workflow(ALICE, "report")
+
+    with psycopg.connect(database_url, autocommit=True) as conn, conn.transaction():
+        _as_user(conn, ALICE)
         conn.execute(
-            "select set_config('request.jwt.claims', %s, true)",
-            (json.dumps({"sub": str(ALICE), "role": "authenticated"}),),
+            "update workflows set name = 'renamed', run_count = 42, lease_fence = 9e15,"
+            " status = 'running', last_run_status = 'succeeded' where id = %s",
+            (own["id"],),
         )
         conn.execute(
-            "insert into schedules (workflow_id, cron) values (%s, '* * * * *')",
-            (bobs["id"],),
+            "insert into workflows (owner_id, name, run_count, lease_fence)"
+            " values (%s, 'new', 7, 9e15)",
+            (ALICE,),
         )
+
+    # Then what the app owns changed, the runner's state did not
+    renamed = store.get_workflow(own["id"])
+    assert renamed["name"] == "renamed"
+    assert (renamed["run_count"], renamed["lease_fence"], renamed["status"]) == (0, 0, "idle")
+    assert renamed["last_run_status"] is None
+    [new] = [w for w in store.list_workflows(ALICE) if w["name"] == "new"]
+    assert (new["run_count"], new["lease_fence"]) == (0, 0)
