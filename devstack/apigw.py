@@ -1,7 +1,7 @@
 """A local stand-in for API Gateway HTTP API: HTTP request -> payload v2.0 event -> Lambda handler.
 
-`build_http_api_event` builds the event API Gateway would send (its JWT authorizer's claims
-included); `WsgiGateway` is a WSGI app that checks the bearer token like the authorizer does,
+`build_http_api_event` builds the event API Gateway would send (with the Lambda authorizer's
+context, as the template deploys it); `WsgiGateway` is a WSGI app that asks the authorizer,
 calls the handler and writes its response. Used by the local stack and by the API tests.
 """
 
@@ -19,7 +19,8 @@ from typing import Any
 from urllib.parse import parse_qsl, quote
 
 Handler = Callable[[dict[str, Any], Any], Any]
-TokenVerifier = Callable[[str], dict[str, Any]]
+# Authorization header -> the authorizer's context for the function, or None to deny.
+Authorizer = Callable[[str], dict[str, Any] | None]
 StartResponse = Callable[..., Any]
 
 ACCOUNT_ID = "123456789012"
@@ -32,24 +33,13 @@ _TOO_LARGE = json.dumps({"message": "Request Entity Too Large"}).encode()
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
 
 
-def _claim_text(value: Any) -> str:
-    """API Gateway's JWT authorizer hands claims over as strings; arrays as `[a b]`."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return "[" + " ".join(_claim_text(item) for item in value) + "]"
-    if isinstance(value, dict):
-        return json.dumps(value, separators=(",", ":"))
-    return str(value)
-
-
 def build_http_api_event(
     method: str,
     raw_path: str,
     raw_query_string: str,
     headers: dict[str, str],
     body: bytes | None,
-    claims: dict[str, Any] | None,
+    authorizer_context: dict[str, Any] | None,
     *,
     source_ip: str = "127.0.0.1",
     now: datetime | None = None,
@@ -91,13 +81,8 @@ def build_http_api_event(
         event["cookies"] = [part.strip() for part in cookie_header.split(";") if part.strip()]
     if query:
         event["queryStringParameters"] = query
-    if claims is not None:
-        event["requestContext"]["authorizer"] = {
-            "jwt": {
-                "claims": {name: _claim_text(value) for name, value in claims.items()},
-                "scopes": None,
-            }
-        }
+    if authorizer_context is not None:
+        event["requestContext"]["authorizer"] = {"lambda": authorizer_context}
     if body:
         try:
             event["body"] = body.decode("utf-8")
@@ -147,24 +132,24 @@ def _raw_path(environ: dict[str, Any]) -> str:
 
 
 class WsgiGateway:
-    """A WSGI app that behaves like API Gateway with a JWT authorizer in front of one function."""
+    """A WSGI app that acts as API Gateway with a Lambda authorizer in front of one function."""
 
     def __init__(
         self,
         handler: Handler,
-        verify_token: TokenVerifier,
+        authorize: Authorizer,
         public_routes: Collection[tuple[str, str]] = (),
     ) -> None:
         self.handler = handler
-        self.verify_token = verify_token
+        self.authorize = authorize
         # (method, path) pairs routed with no authorizer, like the template's `Authorizer: NONE`
         self.public_routes = frozenset(public_routes)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         headers = _request_headers(environ)
         route = (environ.get("REQUEST_METHOD", "GET"), _raw_path(environ))
-        claims = self._claims(headers.get("authorization", ""))
-        if claims is None and route not in self.public_routes:
+        context = self._authorize(headers.get("authorization", ""))
+        if context is None and route not in self.public_routes:
             return self._plain(start_response, HTTPStatus.UNAUTHORIZED, _UNAUTHORIZED)
         length = int(environ.get("CONTENT_LENGTH") or 0)
         if length > MAX_PAYLOAD_BYTES:
@@ -176,7 +161,7 @@ class WsgiGateway:
             environ.get("QUERY_STRING", ""),
             headers,
             body,
-            claims,
+            context,
             source_ip=environ.get("REMOTE_ADDR", "127.0.0.1"),
         )
         try:
@@ -185,13 +170,10 @@ class WsgiGateway:
             return self._plain(start_response, HTTPStatus.INTERNAL_SERVER_ERROR, _INTERNAL_ERROR)
         return self._write(start_response, result)
 
-    def _claims(self, authorization: str) -> dict[str, Any] | None:
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            return None
+    def _authorize(self, authorization: str) -> dict[str, Any] | None:
         try:
-            return self.verify_token(token.strip())
-        except Exception:  # any failure to verify is a 401 with no detail, as in AWS
+            return self.authorize(authorization)
+        except Exception:  # a crashed authorizer is a 401 with no detail, as in AWS
             return None
 
     @staticmethod

@@ -238,16 +238,16 @@ class Stack:
         self._say("Starting the Lambda functions (ApiFunction, RunnerFunction) ...")
         self._lambda_server.start()
         self.lambdas.warm_up([API_FUNCTION, RUNNER_FUNCTION])
-        from scheduler.auth import verify_token
         from scheduler.config import get_settings
 
         from devstack.apigw import WsgiGateway
         from functions.api.app import PUBLIC_ROUTES
+        from functions.authorizer.app import authorize
 
         lambdas = self.lambdas
         router.api = WsgiGateway(
             lambda event, _context: lambdas.invoke_json(API_FUNCTION, event),
-            verify_token,
+            authorize,
             PUBLIC_ROUTES,
         )
         self.engine = SchedulerEngine(

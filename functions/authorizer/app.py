@@ -21,17 +21,19 @@ def _context_value(value: Any) -> str | int | float | bool:
     return value if isinstance(value, str | int | float | bool) else str(value)
 
 
-@logger.inject_lambda_context
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    header = (event.get("headers") or {}).get("authorization", "")
-    scheme, _, token = header.partition(" ")
+def authorize(authorization: str) -> dict[str, Any] | None:
+    """The context API Gateway hands to ApiFunction for this Authorization header; None: deny."""
+    scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        return _DENY
+        return None
     try:
         claims = verify_token(token.strip())
     except Unauthorized:
-        return _DENY
-    return {
-        "isAuthorized": True,
-        "context": {name: _context_value(value) for name, value in claims.items()},
-    }
+        return None
+    return {name: _context_value(value) for name, value in claims.items()}
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    granted = authorize((event.get("headers") or {}).get("authorization", ""))
+    return _DENY if granted is None else {"isAuthorized": True, "context": granted}

@@ -16,7 +16,6 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from scheduler import clients
-from scheduler.auth import verify_token
 from scheduler.eventbridge import EventBridgeSchedules
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -27,6 +26,7 @@ from schemathesis.specs.openapi.checks import (
 
 from devstack.apigw import WsgiGateway
 from functions.api.app import TITLE, VERSION, app, lambda_handler
+from functions.authorizer.app import authorize
 
 SECRET = "schemathesis-secret-of-sufficient-length-0123456789"
 ALICE = uuid.UUID("00000000-0000-4000-8000-00000000a11c")
@@ -58,7 +58,7 @@ def gateway(
         SECRET,
         algorithm="HS256",
     )
-    yield WsgiGateway(lambda_handler, verify_token), token
+    yield WsgiGateway(lambda_handler, authorize), token
     clients.get_settings.cache_clear()
 
 
