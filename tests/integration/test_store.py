@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -182,3 +183,21 @@ def test_statement_timeout_is_enforced(database_url: str) -> None:
         db.execute("select pg_sleep(2)")
     assert db.execute("select 1 as one").fetchone() == {"one": 1}  # connection still usable
     db.close()
+
+
+def test_a_connection_lost_inside_a_transaction_is_not_silently_replaced(
+    store: Store, database_url: str
+) -> None:
+    workflow = store.create_workflow(ALICE, "w")["id"]
+
+    with pytest.raises(DatabaseUnavailable), store.transaction():
+        _create(store, workflow)
+        pid = store.db.execute("select pg_backend_pid() as pid").fetchone()["pid"]  # type: ignore[index]
+        with psycopg.connect(database_url, autocommit=True) as admin:
+            admin.execute("select pg_terminate_backend(%s)", (pid,))
+        with contextlib.suppress(DatabaseUnavailable):
+            store.db.execute("select 1")  # the statement that finds the connection gone
+        # the next statement must not run on a new connection, outside the transaction
+        _create(store, workflow, cron="0 8 * * *")
+
+    assert store.list_schedules(ALICE) == []  # nothing committed, and the store works again

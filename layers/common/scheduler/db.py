@@ -37,6 +37,7 @@ class Database:
         self._idle_check_s = idle_check_s
         self._conn: Connection | None = None
         self._last_used = 0.0
+        self._transaction_depth = 0
 
     def _open(self) -> Connection:
         conninfo = self._conninfo() if callable(self._conninfo) else self._conninfo
@@ -52,6 +53,11 @@ class Database:
     def connection(self) -> Connection:
         """The process's connection, (re)opened when missing, broken or dead after a long idle."""
         conn = self._conn
+        if self._transaction_depth:
+            # A fresh connection would run the rest of the transaction's statements outside it.
+            if conn is None or conn.closed or conn.broken:
+                raise DatabaseUnavailable("the database connection broke inside a transaction")
+            return conn
         if conn is not None and (conn.closed or conn.broken):
             conn = self._conn = None
         if conn is not None and time.monotonic() - self._last_used > self._idle_check_s:
@@ -73,8 +79,12 @@ class Database:
         """One transaction; a failure rolls it back. Nested use becomes a savepoint."""
         with self.translated_errors():
             conn = self.connection()
-            with conn.transaction():
-                yield conn
+            self._transaction_depth += 1
+            try:
+                with conn.transaction():
+                    yield conn
+            finally:
+                self._transaction_depth -= 1
 
     def execute(self, query: Any, params: Any = None) -> psycopg.Cursor[DictRow]:
         """Run one statement on the connection (inside the open transaction if there is one)."""
