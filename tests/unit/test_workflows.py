@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 import socket
 import threading
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -86,6 +89,32 @@ def test_http_step_timeout_is_a_failed_run(http_server: LoopbackServer) -> None:
 
     assert result.status == "failed"
     assert "timed out after 0.2s" in str(result.error)
+
+
+@pytest.mark.usefixtures("allow_private_http")
+def test_steps_never_run_past_the_runs_deadline(http_server: LoopbackServer) -> None:
+    # Given a run with 0.3 s left before the runner must record it
+    http_server.hold = threading.Event()
+    run = dataclasses.replace(RUN, deadline=time.monotonic() + 0.3)
+    slow = {"type": "http", "url": f"{http_server.url}/slow", "timeoutSeconds": 60}
+    never = {"type": "http", "url": f"{http_server.url}/never"}
+
+    result = run_workflow(_workflow(slow, never), run)
+
+    # Then the slow step is cut at the deadline (not its own 60 s) and the run fails
+    assert result.status == "failed"
+    assert re.search(r"timed out after 0\.[0-3]\d*s", str(result.error)), result.error
+    assert [r.path for r in http_server.requests] == ["/slow"]
+
+
+def test_a_run_whose_time_ran_out_starts_no_step() -> None:
+    run = dataclasses.replace(RUN, deadline=time.monotonic() - 1)
+
+    result = run_workflow(_workflow({"type": "http", "url": "https://example.com/"}), run)
+
+    assert result.status == "failed"
+    assert "time ran out" in str(result.error)
+    assert not result.critical
 
 
 @pytest.mark.usefixtures("allow_private_http")

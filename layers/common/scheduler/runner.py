@@ -11,6 +11,7 @@ Cost of a successful run beyond its steps: 3 SQL statements (claim, start, outco
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,6 +37,9 @@ from scheduler.workflows import RunContext, WorkflowResult, iso_utc, run_workflo
 Clock = Callable[[], datetime]
 Outcome = Literal["succeeded", "failed", "skipped", "duplicate", "ignored", "unrecorded"]
 
+# Seconds of the invocation kept back from the steps to record the outcome and release the
+# lease (at most a quarter of what is left).
+RECORDING_RESERVE_S = 10
 OVERLAP_REASON = "skipped: another run of the workflow was still running"
 TAKEN_OVER_ERROR = "abandoned: its lease expired before the run recorded a result"
 FENCED_ERROR = "not started: a newer lease already ran this workflow (clock skew?)"
@@ -162,7 +166,9 @@ def run_fire(
     if event.trigger == "schedule":
         lateness = max((started_at - event.scheduled_time).total_seconds(), 0.0)
         metrics.add_metric(name="RunStartLateness", unit=MetricUnit.Seconds, value=lateness)
-    return _run_and_record(store, lock, lease, claim, event, run_id, started_at, now)
+    reserve = min(RECORDING_RESERVE_S, remaining_time_s / 4)
+    deadline = time.monotonic() + remaining_time_s - reserve
+    return _run_and_record(store, lock, lease, claim, event, run_id, started_at, now, deadline)
 
 
 def _run_and_record(
@@ -174,6 +180,7 @@ def _run_and_record(
     run_id: UUID,
     started_at: datetime,
     now: Clock,
+    deadline: float,
 ) -> RunReport:
     """From here on nothing raises: a retry would be a duplicate, never a second run."""
     context = RunContext(
@@ -183,6 +190,7 @@ def _run_and_record(
         scheduled_time=event.scheduled_time,
         trigger=event.trigger,
         attempt=event.attempt,
+        deadline=deadline,
     )
     try:
         result = run_workflow({"id": event.workflow_id, "definition": claim["definition"]}, context)

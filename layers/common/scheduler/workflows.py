@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import ipaddress
 import json
+import math
 import socket
 import ssl
 import time
@@ -42,6 +43,11 @@ class RunContext:
     scheduled_time: datetime
     trigger: str = "schedule"
     attempt: int = 1
+    # time.monotonic() by which the steps must be done, so the runner can still record the run
+    deadline: float = math.inf
+
+    def remaining_s(self) -> float:
+        return self.deadline - time.monotonic()
 
     def as_payload(self) -> dict[str, Any]:
         return {
@@ -149,6 +155,8 @@ def run_workflow(workflow: dict[str, Any], run: RunContext) -> WorkflowResult:
     for index, (kind, step) in enumerate(steps, start=1):
         started = time.monotonic()
         try:
+            if run.remaining_s() <= 0:
+                raise StepFailed("not started: the run's time ran out")
             detail = _STEPS[kind][1](step, run)
         except Exception as exc:  # every step failure is recorded, none escapes the run
             error = f"step {index} ({kind}): {exc}"
@@ -192,7 +200,10 @@ def execute_http_step(step: HttpStep, run: RunContext) -> dict[str, Any]:
     parts = urlsplit(step.url)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    timeout = step.timeout_seconds or get_settings().http_step_timeout_s
+    # never past the run's deadline: a run the Lambda timeout cuts off records nothing
+    timeout = min(step.timeout_seconds or get_settings().http_step_timeout_s, run.remaining_s())
+    if timeout <= 0:
+        raise StepFailed("not started: the run's time ran out")
     address = _permitted_address(host, port)
     headers = {
         **step.headers,
