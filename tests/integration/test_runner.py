@@ -21,7 +21,6 @@ from scheduler.errors import DatabaseUnavailable, LockUnavailable
 from scheduler.lock import LeaseLock
 from scheduler.runner import (
     OVERLAP_REASON,
-    TAKEN_OVER_ERROR,
     RunnerEvent,
     RunReport,
     run_fire,
@@ -349,7 +348,7 @@ def test_a_runner_that_crashed_holding_the_lease_is_recorded_failed_and_the_next
 
     assert report.outcome == "succeeded"
     crashed, skipped, recovered = runner.runs(schedule)
-    assert (crashed["status"], crashed["error"]) == ("failed", TAKEN_OVER_ERROR)
+    assert (crashed["status"], crashed["error"]) == ("failed", ABANDONED_RUN_ERROR)
     assert crashed["finished_at"] == runner.clock()
     assert skipped["status"] == "skipped"
     assert recovered["status"] == "succeeded"
@@ -375,7 +374,7 @@ def test_a_run_that_outlives_its_lease_cannot_overwrite_the_newer_run(
     assert newer.outcome == "succeeded"
     assert slow_reports[0].outcome == "unrecorded"
     slow, fresh = runner.runs(schedule)
-    assert (slow["status"], slow["error"]) == ("failed", TAKEN_OVER_ERROR)
+    assert (slow["status"], slow["error"]) == ("failed", ABANDONED_RUN_ERROR)
     assert fresh["status"] == "succeeded"
     workflow = runner.workflow(schedule)
     assert (workflow["run_count"], workflow["last_run_at"]) == (1, newer_started)

@@ -41,7 +41,6 @@ Outcome = Literal["succeeded", "failed", "skipped", "duplicate", "ignored", "unr
 # lease (at most a quarter of what is left).
 RECORDING_RESERVE_S = 10
 OVERLAP_REASON = "skipped: another run of the workflow was still running"
-TAKEN_OVER_ERROR = "abandoned: its lease expired before the run recorded a result"
 FENCED_ERROR = "not started: a newer lease already ran this workflow (clock skew?)"
 
 
@@ -148,7 +147,6 @@ def run_fire(
             fence=lease.fence,
             lease_expires_at=lease.expires_at,
             now=now(),
-            abandoned_error=TAKEN_OVER_ERROR,
             fenced_error=FENCED_ERROR,
         )
     except DependencyUnavailable:

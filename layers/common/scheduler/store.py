@@ -31,7 +31,8 @@ Cursor = tuple[datetime, UUID]  # keyset pagination position: (sort timestamp, i
 
 _OWNED = "(%(owner)s::uuid is null or w.owner_id = %(owner)s::uuid)"
 _UPDATABLE_SCHEDULE_COLUMNS = frozenset({"cron", "timezone", "enabled", "disabled_reason"})
-ABANDONED_RUN_ERROR = "abandoned: runner stopped before recording a result"
+# One message for a run whose lease expired unrecorded: its runner crashed or outlived the lease.
+ABANDONED_RUN_ERROR = "abandoned: its lease expired before it recorded a result"
 
 
 class Store:
@@ -324,7 +325,6 @@ class Store:
         fence: int,
         lease_expires_at: datetime,
         now: datetime,
-        abandoned_error: str,
         fenced_error: str,
     ) -> Row:
         """Mark the workflow running under lease `fence`, in one statement.
@@ -367,7 +367,7 @@ class Store:
                 "fence": fence,
                 "lease_expires_at": lease_expires_at,
                 "now": now,
-                "abandoned_error": abandoned_error,
+                "abandoned_error": ABANDONED_RUN_ERROR,
                 "fenced_error": fenced_error,
             },
         ).fetchone()
