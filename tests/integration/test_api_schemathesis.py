@@ -64,7 +64,7 @@ def gateway(
 
 @schema.parametrize()
 @settings(
-    max_examples=12,
+    max_examples=50,
     derandomize=True,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
