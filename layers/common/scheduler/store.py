@@ -302,8 +302,6 @@ class Store:
             ).fetchone()
         except psycopg.errors.ForeignKeyViolation as exc:  # deleted while we claimed
             raise ScheduleNotFound(schedule_id) from exc
-        except psycopg.errors.UniqueViolation as exc:
-            raise SlotAlreadyClaimed(f"schedule {schedule_id} at {scheduled_time}") from exc
         if row is None:
             raise ScheduleNotFound(schedule_id)
         if row["enabled"] and row["run_id"] is None:
