@@ -19,7 +19,7 @@ from uuid import UUID
 
 import jwt
 
-from scheduler.config import get_settings
+from scheduler.config import get_settings, secret_setting
 from scheduler.errors import Unauthorized
 
 SERVICE_ROLE = "service_role"
@@ -34,23 +34,11 @@ def _jwks_client(url: str) -> jwt.PyJWKClient:
     return jwt.PyJWKClient(url, cache_keys=True, lifespan=600, timeout=5)
 
 
-def _hs256_secret() -> str | None:
-    settings = get_settings()
-    if settings.jwt_secret is not None:
-        return settings.jwt_secret.get_secret_value()
-    if settings.jwt_secret_name:
-        from aws_lambda_powertools.utilities import parameters
-
-        # Cached for 5 minutes: a rotated secret is picked up without a redeploy.
-        return str(parameters.get_secret(settings.jwt_secret_name, max_age=300))
-    return None
-
-
 def _key_for(token: str) -> tuple[Any, list[str]]:
     settings = get_settings()
     algorithm = jwt.get_unverified_header(token).get("alg")
     if algorithm == "HS256":
-        secret = _hs256_secret()
+        secret = secret_setting(settings.jwt_secret, settings.jwt_secret_name)
         if secret:
             return secret, ["HS256"]
     elif algorithm in _ASYMMETRIC_ALGORITHMS and settings.jwks_url:

@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from scheduler.config import get_settings
+from scheduler.config import get_settings, secret_setting
 from scheduler.db import Database
 from scheduler.store import Store
 
@@ -29,14 +29,10 @@ _STEP_CONFIG = Config(retries={"total_max_attempts": 1}, connect_timeout=2, read
 
 def _database_url() -> str:
     settings = get_settings()
-    if settings.database_url is not None:
-        return settings.database_url.get_secret_value()
-    if settings.database_secret_name:
-        from aws_lambda_powertools.utilities import parameters
-
-        # Cached by Powertools for 5 minutes: a rotated secret is picked up without a redeploy.
-        return str(parameters.get_secret(settings.database_secret_name, max_age=300))
-    raise RuntimeError("set DATABASE_URL or DATABASE_SECRET_NAME")
+    url = secret_setting(settings.database_url, settings.database_secret_name)
+    if url is None:
+        raise RuntimeError("set DATABASE_URL or DATABASE_SECRET_NAME")
+    return url
 
 
 @cache

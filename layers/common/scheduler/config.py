@@ -47,3 +47,15 @@ class Settings(BaseSettings):
 @cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def secret_setting(value: SecretStr | None, secret_name: str | None) -> str | None:
+    """A secret given directly (local, tests) or by its Secrets Manager name (AWS)."""
+    if value is not None:
+        return value.get_secret_value()
+    if secret_name:
+        from aws_lambda_powertools.utilities import parameters  # only where a secret is named
+
+        # Cached for 5 minutes: a rotated secret is picked up without a redeploy.
+        return str(parameters.get_secret(secret_name, max_age=300))
+    return None

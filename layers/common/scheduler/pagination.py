@@ -11,8 +11,8 @@ from typing import Any
 from uuid import UUID
 
 from scheduler.errors import InvalidCursor
+from scheduler.store import Cursor
 
-Cursor = tuple[datetime, UUID]
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 

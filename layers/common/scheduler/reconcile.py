@@ -48,7 +48,7 @@ class ReconcileSummary:
     unchanged: int = 0
     # an orphan younger than ORPHAN_GRACE, left for the next pass
     deferred: int = 0
-    # rows whose cron cannot be mapped (written around the API); their schedules are left alone
+    # rows whose cron or timezone cannot be mapped (written around the API); left alone
     invalid_rows: int = 0
     # schedules whose repair failed (EventBridge or the database); the next pass retries them
     failed: int = 0
