@@ -68,12 +68,13 @@ $(SAM_STAMP): tools/python312.sh
 validate: $(SAM_STAMP)  ## sam validate --lint (cfn-lint) on template.yaml
 	@$(SAM) validate --lint
 
+# layers/common/Makefile reads LAYER_ARCH to fetch the layer's wheels for that architecture.
 build: $(SAM_STAMP)  ## sam build for Lambda (arm64) into .aws-sam/build
-	@$(SAM) build --config-env $(SAM_CONFIG_ENV)
+	@LAYER_ARCH=arm64 $(SAM) build --config-env $(SAM_CONFIG_ENV)
 
 sam-test-build: $(SAM_STAMP)  ## sam build for this machine's architecture, for the packaging test
-	@$(SAM) build --build-dir $(SAM_TEST_BUILD) --cache-dir .aws-sam/test-cache \
-		--parameter-overrides Architecture=$(MACHINE_ARCH)
+	@LAYER_ARCH=$(MACHINE_ARCH) $(SAM) build --build-dir $(SAM_TEST_BUILD) \
+		--cache-dir .aws-sam/test-cache --parameter-overrides Architecture=$(MACHINE_ARCH)
 
 deploy: build  ## sam deploy; SAM_CONFIG_ENV=dev|prod picks that section of samconfig.toml
 	@$(SAM) deploy --config-env $(SAM_CONFIG_ENV)

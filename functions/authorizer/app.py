@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from scheduler.auth import verify_token
 from scheduler.errors import Unauthorized
 from scheduler.observability import logger
+from scheduler.tokens import verify_token
 
 _DENY: dict[str, Any] = {"isAuthorized": False}
 

@@ -1,15 +1,20 @@
-"""What `sam build` produced runs: each built handler, with only its own directory and the built
-layer on sys.path, handles its sample event against real backends (Postgres, moto's server).
+"""What `sam build` produced runs: each built handler, with only its own directory, the built
+layer and the AWS SDK the Lambda runtime provides on sys.path, handles its sample event against
+real backends (Postgres, moto's server).
 
 This catches a dependency missing from the layer or a wrong layer path before a deploy does.
 `make test` builds for this machine's architecture into .aws-sam/test-build first
 (`make sam-test-build`). Each handler runs in a fresh interpreter started with `-I -S`: no
-PYTHONPATH, no site-packages, so nothing from the development environment can leak in.
+PYTHONPATH, no site-packages, so nothing from the development environment can leak in. The
+layer leaves the SDK to the runtime (layers/common/Makefile); here the venv's pinned copy stands
+in for the runtime's, last on sys.path as /var/runtime is in Lambda.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -22,23 +27,29 @@ import boto3
 import jwt
 import psycopg
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from moto.server import ThreadedMotoServer
 
 from tests.conftest import EVENTS, ROOT
+from tests.jwks_server import public_jwk, serve_jwks
 
 BUILD = ROOT / ".aws-sam" / "test-build"
 LAYER = BUILD / "CommonLayer" / "python"
+RUNTIME = BUILD / "var-runtime"  # stands for the Lambda runtime's own packages (/var/runtime)
 GROUP = "packaging-test-schedules"
 LOCKS_TABLE = "packaging-test-locks"
 JWT_SECRET = "packaging-test-secret-at-least-32-bytes-long"
 REGION = "us-east-1"
+# What the Lambda python3.12 runtime provides, and so the layer leaves out (layers/common/Makefile).
+RUNTIME_SDK = ("boto3", "botocore", "s3transfer", "urllib3")
 
 # Runs inside the clean interpreter: import the handler the way Lambda does, invoke it once,
 # and report the result plus any module that came from outside the function and the layer.
 INVOKE = r"""
 import json, sys, sysconfig
-function_dir, layer_dir, result_path = sys.argv[1:4]
+function_dir, layer_dir, runtime_dir, result_path = sys.argv[1:5]
 sys.path[:0] = [function_dir, layer_dir]
+sys.path.append(runtime_dir)
 
 class Context:
     function_name = "packaging-test"
@@ -56,7 +67,7 @@ stdlib = (sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"])
 outside = sorted(
     name for name, module in list(sys.modules.items())
     if getattr(module, "__file__", None)
-    and not module.__file__.startswith((function_dir, layer_dir) + stdlib)
+    and not module.__file__.startswith((function_dir, layer_dir, runtime_dir) + stdlib)
 )
 with open(result_path, "w") as out:
     json.dump({"result": result, "outside": outside}, out, default=str)
@@ -68,7 +79,23 @@ def built() -> Path:
     missing = "no SAM build for the packaging test: run `make sam-test-build` (make test does)"
     assert (BUILD / "template.yaml").exists(), missing
     assert LAYER.is_dir(), missing
+    # The runtime's SDK: only those packages, linked from the venv.
+    shutil.rmtree(RUNTIME, ignore_errors=True)
+    RUNTIME.mkdir()
+    for package in RUNTIME_SDK:
+        spec = importlib.util.find_spec(package)
+        assert spec is not None
+        assert spec.submodule_search_locations
+        (RUNTIME / package).symlink_to(spec.submodule_search_locations[0])
     return BUILD
+
+
+def test_the_layer_leaves_the_sdk_to_the_runtime_and_ships_no_native_crypto(built: Path) -> None:
+    shipped = {path.name for path in LAYER.iterdir()}
+
+    assert "scheduler" in shipped
+    assert shipped.isdisjoint(RUNTIME_SDK)
+    assert "cryptography" not in shipped
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +116,16 @@ def moto_server() -> Iterator[str]:
     server.stop()
 
 
-def invoke(function: str, event: dict[str, Any], database_url: str, moto_url: str, tmp: Path):
-    """Run the built handler of `function` on `event` in a clean interpreter; its result."""
+def invoke(
+    function: str,
+    event: dict[str, Any],
+    database_url: str,
+    moto_url: str,
+    tmp: Path,
+    **settings: str,
+) -> Any:
+    """Run the built handler of `function` on `event` in a clean interpreter (plus `settings` in
+    its environment); its result."""
     environment = {
         "PATH": "/usr/bin:/bin",
         "LANG": "C.UTF-8",
@@ -105,10 +140,19 @@ def invoke(function: str, event: dict[str, Any], database_url: str, moto_url: st
         "SCHEDULE_GROUP": GROUP,
         "LOCKS_TABLE": LOCKS_TABLE,
         "JWT_SECRET": JWT_SECRET,
+        **settings,
     }
     result_path = tmp / f"{function}-{uuid.uuid4()}.json"
     completed = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", INVOKE, str(BUILD / function), str(LAYER), result_path],
+        [
+            sys.executable,
+            "-I",
+            "-S",
+            "-c",
+            INVOKE,
+            *map(str, (BUILD / function, LAYER, RUNTIME)),
+            result_path,
+        ],
         input=json.dumps(event),
         capture_output=True,
         text=True,
@@ -157,6 +201,32 @@ def test_every_built_handler_runs_its_event_against_the_backends(
     verdict = invoke("AuthorizerFunction", authorize, clean_db, moto_server, tmp_path)
     assert verdict["isAuthorized"] is True
     assert verdict["context"]["sub"] == claims["sub"]
+
+    # ... and tokens signed with the project's asymmetric keys (JWKS), without `cryptography`
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    with serve_jwks([public_jwk(ec_key, "ec"), public_jwk(rsa_key, "rsa")]) as jwks:
+        for algorithm, key, kid in (("ES256", ec_key, "ec"), ("RS256", rsa_key, "rsa")):
+            signed = jwt.encode(
+                {"sub": claims["sub"], "aud": "authenticated", "exp": int(time.time()) + 600},
+                key,
+                algorithm=algorithm,
+                headers={"kid": kid},
+            )
+            authorize["headers"]["authorization"] = f"Bearer {signed}"
+            verdict = invoke("AuthorizerFunction", authorize, clean_db, moto_server, tmp_path,
+                             JWKS_URL=jwks.url)  # fmt: skip
+            assert verdict["isAuthorized"] is True, algorithm
+            assert verdict["context"]["sub"] == claims["sub"]
+        authorize["headers"]["authorization"] = "Bearer " + jwt.encode(
+            {"sub": claims["sub"], "aud": "authenticated", "exp": int(time.time()) + 600},
+            ec.generate_private_key(ec.SECP256R1()),
+            algorithm="ES256",
+            headers={"kid": "ec"},
+        )
+        forged = invoke("AuthorizerFunction", authorize, clean_db, moto_server, tmp_path,
+                        JWKS_URL=jwks.url)  # fmt: skip
+        assert forged == {"isAuthorized": False}
 
     # The API creates a schedule: a row and its EventBridge schedule
     response = invoke("ApiFunction", create, clean_db, moto_server, tmp_path)

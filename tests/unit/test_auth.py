@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
-from scheduler import auth, clients
-from scheduler.auth import Principal, verify_token
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from scheduler import clients, tokens
+from scheduler.auth import Principal
 from scheduler.errors import Unauthorized
+from scheduler.tokens import verify_token
+
+from tests.jwks_server import JwksEndpoint, public_jwk, serve_jwks
 
 SECRET = "super-secret-jwt-token-with-at-least-32-characters-long"
 ISSUER = "https://project.supabase.co/auth/v1"
@@ -46,7 +46,7 @@ def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch
     clients.reset()
     yield monkeypatch
     clients.reset()
-    auth._jwks_client.cache_clear()
+    tokens._key_set.cache_clear()
 
 
 def test_valid_user_token_gives_its_claims(settings_env: pytest.MonkeyPatch) -> None:
@@ -104,49 +104,41 @@ def test_principal_needs_a_uuid_subject(claims: dict[str, Any]) -> None:
         Principal.from_claims(claims)
 
 
+ES256_KEY = ec.generate_private_key(ec.SECP256R1())
+RS256_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
 @pytest.fixture
-def jwks_server() -> Iterator[tuple[str, ec.EllipticCurvePrivateKey]]:
-    """A loopback JWKS endpoint publishing one ES256 key, like Supabase's /.well-known/jwks.json."""
-    private_key = ec.generate_private_key(ec.SECP256R1())
-    jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(private_key.public_key()))
-    body = json.dumps({"keys": [{**jwk, "kid": "key-1", "alg": "ES256", "use": "sig"}]}).encode()
-
-    class Jwks(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Jwks)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/auth/v1/.well-known/jwks.json", private_key
-    server.shutdown()
-    server.server_close()
+def jwks_endpoint(settings_env: pytest.MonkeyPatch) -> Iterator[JwksEndpoint]:
+    """The project's JWKS publishing one ES256 and one RS256 key, configured as JWKS_URL."""
+    keys = [public_jwk(ES256_KEY, "ec-1"), public_jwk(RS256_KEY, "rsa-1")]
+    with serve_jwks(keys) as endpoint:
+        settings_env.setenv("JWKS_URL", endpoint.url)
+        clients.reset()
+        yield endpoint
 
 
+@pytest.mark.parametrize(
+    ("algorithm", "key", "kid"), [("ES256", ES256_KEY, "ec-1"), ("RS256", RS256_KEY, "rsa-1")]
+)
 def test_asymmetric_token_is_verified_through_jwks(
-    settings_env: pytest.MonkeyPatch,
-    jwks_server: tuple[str, ec.EllipticCurvePrivateKey],
+    jwks_endpoint: JwksEndpoint, algorithm: str, key: Any, kid: str
 ) -> None:
-    url, private_key = jwks_server
-    settings_env.setenv("JWKS_URL", url)
-    clients.reset()
-    token = jwt.encode(_claims(), private_key, algorithm="ES256", headers={"kid": "key-1"})
-    forged = jwt.encode(
-        _claims(),
-        ec.generate_private_key(ec.SECP256R1()),
-        algorithm="ES256",
-        headers={"kid": "key-1"},
+    token = jwt.encode(_claims(), key, algorithm=algorithm, headers={"kid": kid})
+    impostor = (
+        ec.generate_private_key(ec.SECP256R1())
+        if algorithm == "ES256"
+        else rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    )
+    forged = jwt.encode(_claims(), impostor, algorithm=algorithm, headers={"kid": kid})
+    expired = jwt.encode(
+        _claims(exp=int(time.time()) - 60), key, algorithm=algorithm, headers={"kid": kid}
     )
 
     assert verify_token(token)["sub"] == str(USER)
-    with pytest.raises(Unauthorized):
-        verify_token(forged)
+    for bad in (forged, expired):
+        with pytest.raises(Unauthorized):
+            verify_token(bad)
 
 
 def test_lambda_authorizer_allows_valid_tokens_and_passes_claims(

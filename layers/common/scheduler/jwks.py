@@ -1,0 +1,178 @@
+"""The Supabase project's public signing keys (its JWKS) and how their signatures are checked.
+
+Supabase signs access tokens with an asymmetric key, ES256 (P-256, the default) or RS256,
+published at `<project>/auth/v1/.well-known/jwks.json`. PyJWT checks those algorithms only
+through `cryptography`, a native library of 15 MB: half of what the functions would deploy.
+Checking a signature involves no secret, so pure-Python arithmetic is enough here and safe from
+timing leaks: ES256 through python-ecdsa, RS256 through python-rsa (google-auth's choice when
+`cryptography` is absent). Both are plugged into PyJWT as its `Algorithm`s, so PyJWT still
+parses tokens and checks their claims; they verify only, they never sign.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+import ecdsa
+import rsa
+from ecdsa.util import sigdecode_string
+from jwt.algorithms import Algorithm
+from jwt.exceptions import InvalidKeyError
+from jwt.utils import base64url_decode
+
+from scheduler.errors import Unauthorized
+
+MIN_RSA_BITS = 2048
+P256_COORDINATE_BYTES = 32
+
+
+def _b64_field(jwk: dict[str, Any], name: str) -> bytes:
+    value = jwk.get(name)
+    if not isinstance(value, str) or not value:
+        raise InvalidKeyError(f"the key has no {name}")
+    return base64url_decode(value)
+
+
+class _VerifyOnly(Algorithm):
+    """What PyJWT's Algorithm requires beyond verifying: not offered."""
+
+    def sign(self, msg: bytes, key: Any) -> NoReturn:
+        raise NotImplementedError("public keys only verify")
+
+    @staticmethod
+    def to_jwk(key_obj: Any, as_dict: bool = False) -> NoReturn:
+        raise NotImplementedError("public keys are read from the JWKS, never written")
+
+
+class ES256(_VerifyOnly):
+    """ECDSA on P-256 with SHA-256; the signature is r || s, 32 bytes each (RFC 7518 3.4)."""
+
+    def prepare_key(self, key: Any) -> ecdsa.VerifyingKey:
+        if not isinstance(key, ecdsa.VerifyingKey) or key.curve != ecdsa.NIST256p:
+            raise InvalidKeyError("ES256 needs a P-256 public key")
+        return key
+
+    def verify(self, msg: bytes, key: ecdsa.VerifyingKey, sig: bytes) -> bool:
+        if len(sig) != 2 * P256_COORDINATE_BYTES:
+            return False
+        try:
+            return bool(key.verify(sig, msg, hashfunc=hashlib.sha256, sigdecode=sigdecode_string))
+        except ecdsa.BadSignatureError:
+            return False
+
+    @staticmethod
+    def from_jwk(jwk: str | dict[str, Any]) -> ecdsa.VerifyingKey:
+        data = json.loads(jwk) if isinstance(jwk, str) else jwk
+        if data.get("kty") != "EC" or data.get("crv") != "P-256":
+            raise InvalidKeyError("not a P-256 key")
+        x, y = _b64_field(data, "x"), _b64_field(data, "y")
+        if len(x) != P256_COORDINATE_BYTES or len(y) != P256_COORDINATE_BYTES:
+            raise InvalidKeyError("a P-256 coordinate is not 32 bytes")
+        try:  # from_string checks that the point lies on the curve
+            return ecdsa.VerifyingKey.from_string(x + y, curve=ecdsa.NIST256p)
+        except ecdsa.MalformedPointError as exc:
+            raise InvalidKeyError("not a point of P-256") from exc
+
+
+class RS256(_VerifyOnly):
+    """RSASSA-PKCS1-v1_5 with SHA-256 (RFC 7518 3.3); keys of at least 2048 bits."""
+
+    def prepare_key(self, key: Any) -> rsa.PublicKey:
+        if not isinstance(key, rsa.PublicKey):
+            raise InvalidKeyError("RS256 needs an RSA public key")
+        return key
+
+    def verify(self, msg: bytes, key: rsa.PublicKey, sig: bytes) -> bool:
+        try:
+            # python-rsa rebuilds the whole padded block and compares it; it names the hash the
+            # signature was made with, which must be SHA-256 and nothing weaker.
+            return rsa.verify(msg, sig, key) == "SHA-256"
+        except rsa.VerificationError:
+            return False
+
+    @staticmethod
+    def from_jwk(jwk: str | dict[str, Any]) -> rsa.PublicKey:
+        data = json.loads(jwk) if isinstance(jwk, str) else jwk
+        if data.get("kty") != "RSA":
+            raise InvalidKeyError("not an RSA key")
+        n = int.from_bytes(_b64_field(data, "n"), "big")
+        e = int.from_bytes(_b64_field(data, "e"), "big")
+        if n.bit_length() < MIN_RSA_BITS or e < 3 or e % 2 == 0:
+            raise InvalidKeyError("the RSA key is too short or malformed")
+        return rsa.PublicKey(n, e)
+
+
+ALGORITHMS: dict[str, Algorithm] = {"ES256": ES256(), "RS256": RS256()}
+_KEY_TYPES = {"EC": "ES256", "RSA": "RS256"}
+
+
+class KeySet:
+    """The keys published at `url`, by kid: fetched on first use, again after `lifespan_s`, and
+    again for a kid not held (a rotated key), but not more than once per `refetch_after_s` so
+    tokens with made-up kids cannot make every request a fetch."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout_s: float = 5.0,
+        lifespan_s: float = 600.0,
+        refetch_after_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.url = url
+        self._timeout_s = timeout_s
+        self._lifespan_s = lifespan_s
+        self._refetch_after_s = refetch_after_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._keys: dict[str, tuple[str, Any]] = {}  # kid -> (algorithm, public key)
+        self._fetched_at: float | None = None
+
+    def key_for(self, kid: Any, algorithm: str) -> Any:
+        """The public key `kid` names, if it is published for `algorithm`; else Unauthorized."""
+        if not isinstance(kid, str):
+            raise Unauthorized("the token names no key")
+        with self._lock:
+            age = None if self._fetched_at is None else self._clock() - self._fetched_at
+            if (
+                age is None
+                or age > self._lifespan_s
+                or (kid not in self._keys and age >= self._refetch_after_s)
+            ):
+                self._keys = self._fetch()
+                self._fetched_at = self._clock()
+            published = self._keys.get(kid)
+        if published is None or published[0] != algorithm:
+            raise Unauthorized("no published key for this token")
+        return published[1]
+
+    def _fetch(self) -> dict[str, tuple[str, Any]]:
+        # The URL is the operator's setting (JWKS_URL), never a token's.
+        request = urllib.request.Request(self.url, headers={"Accept": "application/json"})  # noqa: S310
+        try:
+            with urllib.request.urlopen(request, timeout=self._timeout_s) as response:  # noqa: S310
+                document = json.load(response)
+        except (OSError, ValueError) as exc:
+            raise Unauthorized("the signing keys could not be fetched") from exc
+        keys: dict[str, tuple[str, Any]] = {}
+        for jwk in document.get("keys", []) if isinstance(document, dict) else []:
+            if not isinstance(jwk, dict) or jwk.get("use", "sig") != "sig":
+                continue
+            kty = jwk.get("kty")
+            name = jwk.get("alg") or (_KEY_TYPES.get(kty) if isinstance(kty, str) else None)
+            if not isinstance(name, str) or name not in ALGORITHMS:
+                continue
+            if not isinstance(jwk.get("kid"), str):
+                continue  # a key this service does not accept tokens for (e.g. HS256, EdDSA)
+            try:
+                keys[jwk["kid"]] = (name, ALGORITHMS[name].from_jwk(jwk))
+            except (InvalidKeyError, ValueError):
+                continue
+        return keys

@@ -1,0 +1,88 @@
+"""Supabase access tokens: verify them (the authorizer's job; the API trusts API Gateway's verdict).
+
+Keys: the project's asymmetric signing keys from its JWKS (RS256/ES256, `JWKS_URL`, checked by
+`scheduler.jwks`) and/or the legacy shared HS256 secret (`JWT_SECRET`, or the Secrets Manager
+secret `JWT_SECRET_NAME`). The token's `alg` header picks the key; `none` and any algorithm
+without a configured key fail.
+
+User tokens must carry `aud` = `jwt_audience` ("authenticated"). Supabase's service_role key
+has no such audience (and `iss` "supabase"), so a token whose `role` is `service_role` is
+accepted without the audience check and with `iss` either `jwt_issuer` or "supabase": it is
+signed by the same project key, which only the project holds. Every token needs `exp`.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import jwt
+from jwt.algorithms import HMACAlgorithm
+
+from scheduler import jwks
+from scheduler.auth import SERVICE_ROLE
+from scheduler.config import get_settings, secret_setting
+from scheduler.errors import Unauthorized
+
+LEGACY_SERVICE_ISSUER = "supabase"
+_LEEWAY_S = 10
+
+
+def _decoder() -> jwt.PyJWT:
+    """PyJWT knowing exactly HS256 (its own, stdlib HMAC) and the JWKS algorithms of
+    `scheduler.jwks`, whether or not `cryptography` happens to be installed."""
+    signatures = jwt.PyJWS(algorithms=[])
+    signatures.register_algorithm("HS256", HMACAlgorithm(HMACAlgorithm.SHA256))
+    for name, algorithm in jwks.ALGORITHMS.items():
+        signatures.register_algorithm(name, algorithm)
+    decoder = jwt.PyJWT(options={"require": ["exp"], "verify_aud": False, "verify_iss": False})
+    decoder._jws = signatures  # how PyJWT wires its own module-level decoder (jwt.api_jwt)
+    return decoder
+
+
+_DECODER = _decoder()
+
+
+@cache
+def _key_set(url: str) -> jwks.KeySet:
+    # One per process: it caches the keys, refetching for an unknown kid (key rotation).
+    return jwks.KeySet(url)
+
+
+def _key_for(token: str) -> tuple[Any, list[str]]:
+    settings = get_settings()
+    header = jwt.get_unverified_header(token)
+    algorithm = header.get("alg")
+    if algorithm == "HS256":
+        secret = secret_setting(settings.jwt_secret, settings.jwt_secret_name)
+        if secret:
+            return secret, ["HS256"]
+    elif algorithm in jwks.ALGORITHMS and settings.jwks_url:
+        return _key_set(settings.jwks_url).key_for(header.get("kid"), algorithm), [algorithm]
+    raise Unauthorized("no key for this token's algorithm")
+
+
+def verify_token(token: str) -> dict[str, Any]:
+    """The verified claims of a Supabase access token, or Unauthorized (with no detail to leak)."""
+    settings = get_settings()
+    try:
+        key, algorithms = _key_for(token)
+        claims: dict[str, Any] = _DECODER.decode(
+            token, key, algorithms=algorithms, leeway=_LEEWAY_S
+        )
+    except Unauthorized:
+        raise
+    except Exception as exc:  # every PyJWT / JWKS failure means the same to a caller: 401
+        raise Unauthorized("invalid token") from exc
+    if claims.get("role") == SERVICE_ROLE:
+        issuers = {LEGACY_SERVICE_ISSUER, settings.jwt_issuer}
+        if "iss" in claims and settings.jwt_issuer and claims["iss"] not in issuers:
+            raise Unauthorized("wrong issuer")
+        return claims
+    audience = claims.get("aud")
+    audiences = audience if isinstance(audience, list) else [audience]
+    if settings.jwt_audience not in audiences:
+        raise Unauthorized("wrong audience")
+    if settings.jwt_issuer and claims.get("iss") != settings.jwt_issuer:
+        raise Unauthorized("wrong issuer")
+    return claims
