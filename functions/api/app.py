@@ -17,12 +17,11 @@ from http import HTTPStatus
 from typing import Annotated, Any
 from uuid import UUID
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, SecurityScheme
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from scheduler import clients
 from scheduler.auth import Principal, principal_from_authorizer
@@ -54,6 +53,7 @@ from scheduler.models import (
 )
 from scheduler.observability import logger, tracer
 from scheduler.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from scheduler.resolver import http_api_resolver
 from scheduler.runner_client import invoke_runner_async
 from scheduler.schedules import ScheduleService, preview_cron
 
@@ -66,7 +66,7 @@ SECURITY: dict[str, SecurityScheme] = {
     "bearerAuth": HTTPBearer(bearerFormat="JWT", description="Supabase access token")
 }
 
-app = APIGatewayHttpResolver(enable_validation=True)
+app = http_api_resolver()
 app.enable_swagger(
     path="/api/docs",
     title=TITLE,
@@ -336,13 +336,15 @@ def _admit(event: dict[str, Any]) -> Principal | None:
     if (http.get("method"), event.get("rawPath")) in PUBLIC_ROUTES:
         return None
     principal = principal_from_authorizer(event.get("requestContext", {}).get("authorizer"))
+    if not event.get("body"):
+        return principal  # reads, deletes, run-now: no body to check
     if _body_size(event) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"the body is larger than {MAX_BODY_BYTES // 1024} KiB")
     headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
     media_type = headers.get("content-type", "application/json").split(";")[0].strip().lower()
-    if event.get("body") and media_type != "application/json":
+    if media_type != "application/json":
         raise UnsupportedMediaType("send the body as application/json")
-    if event.get("isBase64Encoded") and event.get("body"):
+    if event.get("isBase64Encoded"):
         try:
             base64.b64decode(event["body"]).decode("utf-8")
         except (binascii.Error, ValueError) as exc:
@@ -350,9 +352,13 @@ def _admit(event: dict[str, Any]) -> Principal | None:
     return principal
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler
+@logger.inject_lambda_context
+# The response is the caller's data, and serializing it into every trace costs on each request.
+@tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # What correlation_paths.API_GATEWAY_HTTP names, read directly: the JMESPath lookup costs
+    # more than the rest of the logger's per-request work.
+    logger.set_correlation_id(event.get("requestContext", {}).get("requestId"))
     try:
         principal = _admit(event)
     except DomainError as exc:  # rejected before routing, as API Gateway would

@@ -546,6 +546,35 @@ def test_cron_preview(api: Api) -> None:
     assert "day-of-month" in body["error"]
 
 
+def test_bodies_are_compact_utf8_json_of_the_stored_text(
+    api: Api, workflows: dict[str, uuid.UUID], clean_db: str
+) -> None:
+    schedule_id = _create(api, workflows["alice"])["id"]
+    reason, name = "Zeitüberschreitung ☕ 😀", 'tab\t quote" backslash\\ del\x7f'
+    with psycopg.connect(clean_db, autocommit=True) as conn:
+        conn.execute(
+            "update schedules set disabled_reason = %s where id = %s", (reason, schedule_id)
+        )
+        conn.execute("update workflows set name = %s where id = %s", (name, workflows["alice"]))
+    paths = [
+        f"/api/schedules/{schedule_id}",
+        "/api/schedules",
+        "/api/workflows",
+        f"/api/workflows/{workflows['alice']}",
+    ]
+
+    bodies = [api.handler(api.event("GET", path), LambdaContext())["body"] for path in paths]
+
+    for body in bodies:
+        document = json.loads(body)
+        assert body == json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+    assert json.loads(bodies[0])["disabledReason"] == reason
+    assert json.loads(bodies[1])["items"][0]["disabledReason"] == reason
+    listed = {item["id"]: item["name"] for item in json.loads(bodies[2])["items"]}
+    assert listed[str(workflows["alice"])] == name
+    assert json.loads(bodies[3])["name"] == name
+
+
 def test_openapi_document_and_swagger_ui_are_public(api: Api) -> None:
     anonymous = Api(claims=None)
 

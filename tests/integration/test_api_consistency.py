@@ -9,6 +9,7 @@ EventBridge call is in flight, so the commit that follows fails.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -18,7 +19,9 @@ import pytest
 from botocore.exceptions import ClientError
 from scheduler import clients
 from scheduler.eventbridge import EventBridgeSchedules
+from scheduler.observability import logger
 
+from devstack.apigw import LambdaContext
 from tests.integration.test_api import (  # noqa: F401  (fixtures)
     Api,
     _create,
@@ -100,6 +103,27 @@ def test_create_with_scheduler_failure_leaves_nothing(
 
     _assert_unavailable(status, body)
     assert _snapshot(clean_db, eventbridge) == before
+
+
+def test_the_log_of_a_failed_request_carries_its_request_id(
+    api: Api,
+    workflows: dict[str, uuid.UUID],
+    hooks: Callable[[str, Hook], None],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    hooks("before-call.scheduler.CreateSchedule", _fail_with("InternalServerException"))
+    event = api.event(
+        "POST", "/api/schedules", body={"workflowId": str(workflows["alice"]), "cron": "0 7 * * *"}
+    )
+    event["requestContext"]["requestId"] = request_id = str(uuid.uuid4())
+    context = LambdaContext()
+
+    assert api.handler(event, context)["statusCode"] == 503
+
+    [warning] = [r for r in caplog.records if r.getMessage() == "dependency unavailable"]
+    logged = json.loads(logger.registered_formatter.format(warning))
+    assert logged["correlation_id"] == request_id
+    assert logged["function_request_id"] == context.aws_request_id
 
 
 def test_create_failing_on_the_second_half_of_a_split_leaves_nothing(

@@ -558,14 +558,14 @@ def next_fire_times(
     occurrence (croniter alone fires both).
     """
     compiled = _compiled(expr)
-    zone = _zone(validate_timezone(timezone))
     _require_aware(after, "after")
     if until is not None:
         _require_aware(until, "until")
     key = (compiled.normalized, timezone, n)
     cached = _PREVIEWS.get(key) if until is None else None
     if cached is not None and cached[0] <= after < cached[1][0]:
-        return list(cached[1])
+        return list(cached[1])  # only a valid timezone is ever cached: no need to check it again
+    zone = _zone(validate_timezone(timezone))
     wall = after.astimezone(zone).replace(tzinfo=None)
     wall_horizon = wall + _PREVIEW_HORIZON
     schedule = _croniter_at(compiled.normalized, wall)
