@@ -14,7 +14,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from scheduler.config import get_settings
-from scheduler.errors import ReconcileIncomplete
+from scheduler.errors import ReconcileIncomplete, SchedulerUnavailable
 from scheduler.eventbridge import EventBridgeSchedules, desired_schedules
 from scheduler.observability import metrics
 from scheduler.reconcile import reconcile
@@ -227,6 +227,39 @@ def test_a_failed_repair_does_not_stop_the_others_and_the_pass_reports_it(
     summary = reconcile(store, scheduler.schedules, now=later)
     assert (summary["created"], summary["failed"]) == (1, 0)
     assert_in_step(store, scheduler)
+
+
+def test_a_failing_get_schedule_fails_the_pass_before_any_write(
+    store: Store, scheduler: CountingScheduler
+) -> None:
+    # Given 40 rows in step, one of them missing, and EventBridge failing every GetSchedule
+    workflow = store.create_workflow(OWNER, "busy workflow")
+    store.db.execute(
+        """insert into schedules (workflow_id, cron, timezone, enabled)
+           select %s, '0 7 * * *', 'UTC', true from generate_series(1, 40)""",
+        (workflow["id"],),
+    )
+    for row in list(store.iter_all_schedules())[1:]:
+        scheduler.schedules.apply(row)
+
+    asked: list[str] = []  # appended to from the pass's worker threads
+
+    def unavailable(params: dict[str, Any], **_: Any) -> None:
+        asked.append(params["url_path"])
+        raise ClientError(
+            {"Error": {"Code": "InternalServerException", "Message": "injected"}}, "GetSchedule"
+        )
+
+    scheduler.client.meta.events.register("before-call.scheduler.GetSchedule", unavailable)
+    scheduler.calls.clear()
+
+    # When
+    with pytest.raises(SchedulerUnavailable):
+        reconcile(store, scheduler.schedules, now=later)
+
+    # Then nothing was repaired from a half-made comparison, and the calls still queued were dropped
+    assert scheduler.writes() == 0
+    assert 1 <= len(asked) < 39
 
 
 def test_a_row_deleted_during_the_pass_is_not_resurrected(
