@@ -224,10 +224,12 @@ def test_functions_share_the_built_layer_on_python312_with_tracing(
     assert function["Layers"] == [{"Ref": "CommonLayer"}]
     layer = template["Resources"]["CommonLayer"]
     assert layer["Properties"]["ContentUri"] == "layers/common/"
+    # built by layers/common/Makefile (the pins minus the runtime's SDK; see test_packaging)
     assert layer["Metadata"] == {
-        "BuildMethod": "python3.12",
+        "BuildMethod": "makefile",
         "BuildArchitecture": {"Ref": "Architecture"},
     }
+    assert "build-CommonLayer:" in (ROOT / "layers" / "common" / "Makefile").read_text()
     assert set(resources_of(template, "AWS::Serverless::Function")) == set(FUNCTIONS)
 
 
