@@ -18,7 +18,7 @@ from scheduler.errors import ReconcileIncomplete, SchedulerUnavailable
 from scheduler.eventbridge import EventBridgeSchedules, desired_schedules
 from scheduler.observability import metrics
 from scheduler.reconcile import reconcile
-from scheduler.store import Store
+from scheduler.store import Row, Store
 
 from tests.conftest import EVENTS
 
@@ -229,17 +229,22 @@ def test_a_failed_repair_does_not_stop_the_others_and_the_pass_reports_it(
     assert_in_step(store, scheduler)
 
 
+def _seed_rows(store: Store, count: int) -> list[Row]:
+    """`count` enabled daily schedules of one workflow, inserted in one statement."""
+    workflow = store.create_workflow(OWNER, "busy workflow")
+    store.db.execute(
+        """insert into schedules (workflow_id, cron, timezone, enabled)
+           select %s, '0 7 * * *', 'UTC', true from generate_series(1, %s)""",
+        (workflow["id"], count),
+    )
+    return list(store.iter_all_schedules())
+
+
 def test_a_failing_get_schedule_fails_the_pass_before_any_write(
     store: Store, scheduler: CountingScheduler
 ) -> None:
     # Given 40 rows in step, one of them missing, and EventBridge failing every GetSchedule
-    workflow = store.create_workflow(OWNER, "busy workflow")
-    store.db.execute(
-        """insert into schedules (workflow_id, cron, timezone, enabled)
-           select %s, '0 7 * * *', 'UTC', true from generate_series(1, 40)""",
-        (workflow["id"],),
-    )
-    for row in list(store.iter_all_schedules())[1:]:
+    for row in _seed_rows(store, 40)[1:]:
         scheduler.schedules.apply(row)
 
     asked: list[str] = []  # appended to from the pass's worker threads
@@ -317,13 +322,7 @@ def test_five_thousand_schedules_page_through_with_drift_repaired(
     store: Store, scheduler: CountingScheduler
 ) -> None:
     # Given 5,000 rows (one statement), 4,990 of them in EventBridge, plus 10 orphans
-    workflow = store.create_workflow(OWNER, "busy workflow")
-    store.db.execute(
-        """insert into schedules (workflow_id, cron, timezone, enabled)
-           select %s, '0 7 * * *', 'UTC', true from generate_series(1, 5000)""",
-        (workflow["id"],),
-    )
-    rows = list(store.iter_all_schedules())
+    rows = _seed_rows(store, 5000)
     for row in rows[10:]:
         (kwargs,) = desired_schedules(row).values()
         scheduler.client.create_schedule(**kwargs)
