@@ -1,7 +1,9 @@
 """AuthorizerFunction: HTTP API Lambda authorizer (payload 2.0, simple responses).
 
-For Supabase projects still on the legacy HS256 JWT secret (API Gateway's native JWT
-authorizer needs a JWKS). The verified claims go to ApiFunction as `authorizer.lambda`.
+Checks Supabase access tokens signed with the legacy HS256 secret or with the project's JWKS
+keys. API Gateway's native JWT authorizer could do neither for most projects: it needs a JWKS
+and checks RSA signatures only, while Supabase signs with ES256 by default. The verified claims
+go to ApiFunction as `authorizer.lambda`.
 """
 
 from __future__ import annotations
