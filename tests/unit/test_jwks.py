@@ -114,6 +114,8 @@ def test_key_set_gives_a_key_only_for_its_published_algorithm() -> None:
         {"kty": "oct", "kid": "hmac", "alg": "HS256", "k": _b64(b"secret")},  # never accepted
         {**public_jwk(EC_KEY, "enc"), "use": "enc"},  # not a signing key
         {**public_jwk(EC_KEY, "bad"), "y": _b64(b"\1" * 32)},  # malformed: skipped, not fatal
+        {**public_jwk(EC_KEY, "odd"), "alg": ["ES256"], "kty": ["EC"]},  # garbled: skipped
+        {**public_jwk(EC_KEY, "ec-1"), "kid": 7},  # no usable kid: skipped
     ]
     with serve_jwks(published) as endpoint:
         keys = jwks.KeySet(endpoint.url)
@@ -123,7 +125,8 @@ def test_key_set_gives_a_key_only_for_its_published_algorithm() -> None:
         rsa_key = keys.key_for("rsa-1", "RS256")
         assert jwks.RS256().verify(MESSAGE, rsa_key, _rs256(MESSAGE))
         for kid, algorithm in [("ec-1", "RS256"), ("hmac", "HS256"), ("enc", "ES256"),
-                               ("bad", "ES256"), (None, "ES256"), (["ec-1"], "ES256")]:  # fmt: skip
+                               ("bad", "ES256"), ("odd", "ES256"), (None, "ES256"),
+                               (["ec-1"], "ES256")]:  # fmt: skip
             with pytest.raises(Unauthorized):
                 keys.key_for(kid, algorithm)
 

@@ -167,10 +167,10 @@ class KeySet:
                 continue
             kty = jwk.get("kty")
             name = jwk.get("alg") or (_KEY_TYPES.get(kty) if isinstance(kty, str) else None)
-            if not isinstance(name, str) or name not in ALGORITHMS:
-                continue
+            if not (isinstance(name, str) and name in ALGORITHMS):
+                continue  # an algorithm this service does not accept tokens for (HS256, EdDSA)
             if not isinstance(jwk.get("kid"), str):
-                continue  # a key this service does not accept tokens for (e.g. HS256, EdDSA)
+                continue
             try:
                 keys[jwk["kid"]] = (name, ALGORITHMS[name].from_jwk(jwk))
             except (InvalidKeyError, ValueError):
