@@ -30,6 +30,8 @@ os.environ.update(
     POWERTOOLS_METRICS_NAMESPACE="WorkflowSchedulerTests",
     POWERTOOLS_TRACE_DISABLED="true",
     POWERTOOLS_DEV="false",
+    # the runner's in-process retries of a failing dependency: long enough for a few tries
+    RUNNER_RETRY_S="0.5",
 )
 
 

@@ -20,7 +20,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     fire = parse_event(event)
     if fire is None:
         return {"outcome": "dropped"}
-    report = run_fire(fire, remaining_time_s=context.get_remaining_time_in_millis() / 1000)
+    report = run_fire(
+        fire,
+        remaining_time_s=context.get_remaining_time_in_millis() / 1000,
+        # the same for each of Lambda's retries of this invocation: they resume its claim
+        invocation_id=context.aws_request_id,
+    )
     return {
         "outcome": report.outcome,
         "runId": None if report.run_id is None else str(report.run_id),

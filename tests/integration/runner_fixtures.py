@@ -7,15 +7,20 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Literal
 
 import pytest
-from scheduler import clients
+from scheduler import clients, workflows
 from scheduler.config import get_settings
+from scheduler.lock import LeaseLock
+from scheduler.runner import RunnerEvent, RunReport, run_fire
+from scheduler.store import Store
+from scheduler.workflows import RunContext, StepModel, register_step
 
 LOCKS_TABLE = "workflow-locks-test"
 
@@ -86,6 +91,8 @@ class LoopbackServer:
     status: int = 200
     # while set, the first `hold_first` requests (all if None) wait here: a step "still going"
     hold: threading.Event | None = None
+    # while set, a request is read and the connection closed unanswered: the answer is lost
+    drop: bool = False
     hold_first: int | None = None
     received: threading.Event = field(default_factory=threading.Event)
 
@@ -108,6 +115,9 @@ def http_server_fixture() -> Iterator[LoopbackServer]:
                 )
             )
             state.received.set()
+            if state.drop:
+                self.close_connection = True
+                return
             held = state.hold_first is None or len(state.requests) <= state.hold_first
             if state.hold is not None and held:
                 state.hold.wait(timeout=10)
@@ -137,3 +147,106 @@ def http_server_fixture() -> Iterator[LoopbackServer]:
     server.shutdown()
     server.server_close()
     thread.join(timeout=5)
+
+
+# --- the runner under test: real Postgres, moto DynamoDB, fake time
+
+OWNER = uuid.UUID("00000000-0000-4000-8000-00000000a11c")
+SEVEN = datetime(2026, 11, 27, 7, 0, tzinfo=UTC)
+REMAINING_S = 10.0  # the Lambda's remaining time: lease = 10 s + 30 s margin
+LEASE_OVER_S = 10 + 30 + 5 + 1  # past the lease and the clock skew tolerance
+
+
+@dataclass
+class Runner:
+    store: Store
+    lock: LeaseLock
+    clock: FakeClock
+
+    def fire(
+        self,
+        schedule: dict[str, Any],
+        at: datetime = SEVEN,
+        *,
+        trigger: Literal["schedule", "manual"] = "schedule",
+        attempt: int = 1,
+        store: Store | None = None,
+        lock: LeaseLock | None = None,
+        invocation: str | None = None,
+        remaining_s: float = REMAINING_S,
+    ) -> RunReport:
+        """One invocation; the same `invocation` id again is Lambda's retry of it."""
+        event = RunnerEvent.model_validate(
+            {
+                "scheduleId": str(schedule["id"]),
+                "workflowId": str(schedule["workflow_id"]),
+                "scheduledTime": at.isoformat().replace("+00:00", "Z"),
+                "attempt": str(attempt),
+                "trigger": trigger,
+            }
+        )
+        return run_fire(
+            event,
+            remaining_time_s=remaining_s,
+            invocation_id=invocation,
+            store=store or self.store,
+            lock=lock or self.lock,
+            now=self.clock,
+        )
+
+    def runs(self, schedule: dict[str, Any]) -> list[dict[str, Any]]:
+        return list(reversed(self.store.list_runs(schedule["id"])))
+
+    def workflow(self, schedule: dict[str, Any]) -> dict[str, Any]:
+        return self.store.get_workflow(schedule["workflow_id"])
+
+    def schedule(self, schedule: dict[str, Any]) -> dict[str, Any]:
+        return self.store.get_schedule(schedule["id"])
+
+
+@pytest.fixture(name="runner")
+def runner_fixture(
+    store: Store, dynamodb: Any, clock: FakeClock, allow_private_http: None
+) -> Runner:
+    return Runner(store, LeaseLock(dynamodb, table=LOCKS_TABLE, clock=clock), clock)
+
+
+def make_schedule(
+    store: Store,
+    steps: list[dict[str, Any]],
+    *,
+    cron: str = "*/5 * * * *",
+    workflow_id: uuid.UUID | None = None,
+) -> dict[str, Any]:
+    if workflow_id is None:
+        workflow_id = store.create_workflow(OWNER, "nightly report", {"steps": steps})["id"]
+    return store.create_schedule(
+        None, workflow_id=workflow_id, cron=cron, timezone="UTC", enabled=True
+    )
+
+
+def http_steps(server: LoopbackServer) -> list[dict[str, Any]]:
+    return [{"type": "http", "url": f"{server.url}/run", "body": {"report": "daily"}}]
+
+
+class Crash(BaseException):
+    """The Lambda dies mid-run (timeout, out of memory): nothing after this line runs."""
+
+
+class HookStep(StepModel):
+    type: Literal["hook"]
+    name: str
+
+
+@pytest.fixture(name="hooks")
+def hooks_fixture() -> Iterator[dict[str, Any]]:
+    """A test-only step kind that calls `hooks[name](run)` (registered, then removed)."""
+    table: dict[str, Any] = {}
+
+    @register_step("hook", HookStep)
+    def run_hook(step: HookStep, run: RunContext) -> dict[str, Any]:
+        table[step.name](run)
+        return {}
+
+    yield table
+    workflows._STEPS.pop("hook")

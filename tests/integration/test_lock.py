@@ -180,7 +180,7 @@ def test_an_unreachable_dynamodb_on_acquire_is_retryable(dynamodb: Any, clock: F
         _lock(dynamodb, clock).acquire(WORKFLOW, 40)
 
 
-def test_a_failing_release_does_not_raise_and_the_lease_still_expires(
+def test_a_failing_release_says_so_and_the_lease_still_expires(
     dynamodb: Any, clock: FakeClock
 ) -> None:
     lock = _lock(dynamodb, clock)
@@ -188,7 +188,8 @@ def test_a_failing_release_does_not_raise_and_the_lease_still_expires(
     failing = _fail("InternalServerError")
     dynamodb.meta.events.register("before-call.dynamodb.UpdateItem", failing)
 
-    assert lock.release(lease) is False
+    with pytest.raises(LockUnavailable):  # the runner retries it, then lets it expire
+        lock.release(lease)
 
     dynamodb.meta.events.unregister("before-call.dynamodb.UpdateItem", failing)
     clock.advance(40 + SKEW_S + 1)
@@ -196,19 +197,19 @@ def test_a_failing_release_does_not_raise_and_the_lease_still_expires(
 
 
 def test_a_retried_acquire_whose_first_attempt_applied_still_gets_the_lease(
-    dynamodb: Any, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+    dynamodb: Any, clock: FakeClock
 ) -> None:
-    # Given an acquire that DynamoDB applied but whose answer was lost, so the SDK sends the
-    # same request (same owner token) again
-    monkeypatch.setattr("scheduler.lock.secrets.token_hex", lambda _: "same-owner-token")
+    # Given an acquire that DynamoDB applied but whose answer was lost, so the same owner
+    # (the same invocation, or Lambda's retry of it) asks again
     lock = _lock(dynamodb, clock)
-    first = lock.acquire(WORKFLOW, 40)
+    first = lock.acquire(WORKFLOW, 40, owner="request-1")
 
-    retried = lock.acquire(WORKFLOW, 40)
+    retried = lock.acquire(WORKFLOW, 40, owner="request-1")
 
-    # Then the retry is not mistaken for another holder
-    assert retried.owner == first.owner
-    assert _item(dynamodb)["owner"]["S"] == "same-owner-token"
-    monkeypatch.undo()
+    # Then the retry is not mistaken for another holder, and its fence is newer
+    assert (retried.owner, _item(dynamodb)["owner"]["S"]) == ("request-1", "request-1")
+    assert retried.fence > first.fence
     with pytest.raises(WorkflowBusy):  # a different owner still is
+        lock.acquire(WORKFLOW, 40, owner="request-2")
+    with pytest.raises(WorkflowBusy):
         lock.acquire(WORKFLOW, 40)

@@ -43,8 +43,8 @@ def test_migrations_apply_to_an_empty_database_and_record_versions(empty_databas
             ).fetchall()
         }
     assert [r[0] for r in recorded] == expected
-    assert recorded[-1][1] == "workflow_schedules"
-    assert "create table if not exists public.schedules" in recorded[-1][2]
+    by_name = {name: first_statement for _, name, first_statement in recorded}
+    assert "create table if not exists public.schedules" in by_name["workflow_schedules"]
     assert {"workflows", "schedules", "schedule_runs"} <= tables
 
 

@@ -6,108 +6,34 @@ At most one run per fire time, never two runs of a workflow at once, an honest r
 from __future__ import annotations
 
 import threading
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 import psycopg
 import pytest
 from botocore.exceptions import ClientError
-from scheduler import workflows
 from scheduler.db import Database
 from scheduler.errors import DatabaseUnavailable, LockUnavailable
-from scheduler.lock import LeaseLock
-from scheduler.runner import (
-    OVERLAP_REASON,
-    RunnerEvent,
-    RunReport,
-    run_fire,
-)
+from scheduler.runner import OVERLAP_REASON, RunReport
 from scheduler.store import ABANDONED_RUN_ERROR, Store
-from scheduler.workflows import RunContext, StepModel, register_step
+from scheduler.workflows import RunContext
 
 from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
+    LEASE_OVER_S,
     LOCKS_TABLE,
-    FakeClock,
+    SEVEN,
+    Crash,
     LoopbackServer,
+    Runner,
     allow_private_http_fixture,
     clock_fixture,
     dynamodb_fixture,
+    hooks_fixture,
     http_server_fixture,
+    http_steps,
+    make_schedule,
+    runner_fixture,
 )
-
-OWNER = uuid.UUID("00000000-0000-4000-8000-00000000a11c")
-SEVEN = datetime(2026, 11, 27, 7, 0, tzinfo=UTC)
-REMAINING_S = 10.0  # the Lambda's remaining time: lease = 10 s + 30 s margin
-LEASE_OVER_S = 10 + 30 + 5 + 1  # past the lease and the clock skew tolerance
-
-
-@dataclass
-class Runner:
-    store: Store
-    lock: LeaseLock
-    clock: FakeClock
-
-    def fire(
-        self,
-        schedule: dict[str, Any],
-        at: datetime = SEVEN,
-        *,
-        trigger: Literal["schedule", "manual"] = "schedule",
-        attempt: int = 1,
-        store: Store | None = None,
-    ) -> RunReport:
-        event = RunnerEvent.model_validate(
-            {
-                "scheduleId": str(schedule["id"]),
-                "workflowId": str(schedule["workflow_id"]),
-                "scheduledTime": at.isoformat().replace("+00:00", "Z"),
-                "attempt": str(attempt),
-                "trigger": trigger,
-            }
-        )
-        return run_fire(
-            event,
-            remaining_time_s=REMAINING_S,
-            store=store or self.store,
-            lock=self.lock,
-            now=self.clock,
-        )
-
-    def runs(self, schedule: dict[str, Any]) -> list[dict[str, Any]]:
-        return list(reversed(self.store.list_runs(schedule["id"])))
-
-    def workflow(self, schedule: dict[str, Any]) -> dict[str, Any]:
-        return self.store.get_workflow(schedule["workflow_id"])
-
-    def schedule(self, schedule: dict[str, Any]) -> dict[str, Any]:
-        return self.store.get_schedule(schedule["id"])
-
-
-@pytest.fixture
-def runner(store: Store, dynamodb: Any, clock: FakeClock, allow_private_http: None) -> Runner:
-    return Runner(store, LeaseLock(dynamodb, table=LOCKS_TABLE, clock=clock), clock)
-
-
-def _schedule(
-    store: Store,
-    steps: list[dict[str, Any]],
-    *,
-    cron: str = "*/5 * * * *",
-    workflow_id: uuid.UUID | None = None,
-) -> dict[str, Any]:
-    if workflow_id is None:
-        workflow_id = store.create_workflow(OWNER, "nightly report", {"steps": steps})["id"]
-    return store.create_schedule(
-        None, workflow_id=workflow_id, cron=cron, timezone="UTC", enabled=True
-    )
-
-
-def _http(server: LoopbackServer) -> list[dict[str, Any]]:
-    return [{"type": "http", "url": f"{server.url}/run", "body": {"report": "daily"}}]
-
 
 # --- the seed's list
 
@@ -115,7 +41,7 @@ def _http(server: LoopbackServer) -> list[dict[str, Any]]:
 def test_a_fire_runs_the_workflow_and_records_success(
     runner: Runner, http_server: LoopbackServer
 ) -> None:
-    schedule = _schedule(runner.store, _http(http_server))
+    schedule = make_schedule(runner.store, http_steps(http_server))
     started = runner.clock()
 
     report = runner.fire(schedule)
@@ -141,7 +67,7 @@ def test_a_fire_runs_the_workflow_and_records_success(
 def test_a_failed_run_is_recorded_and_leaves_last_run_at_alone(
     runner: Runner, http_server: LoopbackServer
 ) -> None:
-    schedule = _schedule(runner.store, _http(http_server))
+    schedule = make_schedule(runner.store, http_steps(http_server))
     runner.fire(schedule)
     first_success = runner.clock()
     http_server.status = 500
@@ -165,7 +91,7 @@ def test_a_failed_run_is_recorded_and_leaves_last_run_at_alone(
 def test_a_disabled_schedule_is_a_no_op_until_enabled_again(
     runner: Runner, http_server: LoopbackServer
 ) -> None:
-    schedule = _schedule(runner.store, _http(http_server))
+    schedule = make_schedule(runner.store, http_steps(http_server))
     runner.store.update_schedule(schedule["id"], None, {"enabled": False})
 
     assert runner.fire(schedule).outcome == "ignored"
@@ -180,8 +106,8 @@ def test_a_disabled_schedule_is_a_no_op_until_enabled_again(
 def test_a_deleted_schedule_or_a_foreign_workflow_id_is_a_no_op(
     runner: Runner, http_server: LoopbackServer
 ) -> None:
-    schedule = _schedule(runner.store, _http(http_server))
-    other = _schedule(runner.store, _http(http_server))
+    schedule = make_schedule(runner.store, http_steps(http_server))
+    other = make_schedule(runner.store, http_steps(http_server))
 
     assert runner.fire({**schedule, "workflow_id": other["workflow_id"]}).outcome == "ignored"
     runner.store.delete_schedule(schedule["id"])
@@ -194,7 +120,7 @@ def test_a_deleted_schedule_or_a_foreign_workflow_id_is_a_no_op(
 def test_a_stale_fire_time_never_runs_but_a_manual_run_does(
     runner: Runner, http_server: LoopbackServer
 ) -> None:
-    schedule = _schedule(runner.store, _http(http_server), cron="0 7 * * *")
+    schedule = make_schedule(runner.store, http_steps(http_server), cron="0 7 * * *")
 
     stale = runner.fire(schedule, SEVEN + timedelta(minutes=5))
     manual = runner.fire(schedule, datetime(2026, 11, 27, 9, 41, 12, tzinfo=UTC), trigger="manual")
@@ -207,7 +133,7 @@ def test_a_stale_fire_time_never_runs_but_a_manual_run_does(
 
 
 def test_an_invalid_definition_fails_the_run_and_disables_the_schedule(runner: Runner) -> None:
-    schedule = _schedule(runner.store, [{"type": "http", "url": "ftp://files"}])
+    schedule = make_schedule(runner.store, [{"type": "http", "url": "ftp://files"}])
 
     report = runner.fire(schedule)
     later = runner.fire(schedule, SEVEN + timedelta(minutes=5))
@@ -227,7 +153,7 @@ def test_an_invalid_definition_fails_the_run_and_disables_the_schedule(runner: R
 
 
 def test_a_duplicate_delivery_is_a_no_op(runner: Runner, http_server: LoopbackServer) -> None:
-    schedule = _schedule(runner.store, _http(http_server))
+    schedule = make_schedule(runner.store, http_steps(http_server))
 
     first = runner.fire(schedule)
     again = runner.fire(schedule, attempt=2)
@@ -241,7 +167,7 @@ def test_a_duplicate_delivery_is_a_no_op(runner: Runner, http_server: LoopbackSe
 def test_twenty_concurrent_deliveries_run_the_workflow_once(
     runner: Runner, http_server: LoopbackServer, clean_db: str
 ) -> None:
-    schedule = _schedule(runner.store, _http(http_server))
+    schedule = make_schedule(runner.store, http_steps(http_server))
     start = threading.Barrier(20)
     reports: list[RunReport] = []
 
@@ -279,8 +205,8 @@ def _in_background(fire: Any) -> tuple[threading.Thread, list[RunReport]]:
 def test_an_overlapping_fire_is_skipped_and_the_next_one_runs(
     runner: Runner, http_server: LoopbackServer
 ) -> None:
-    first = _schedule(runner.store, _http(http_server))
-    second = _schedule(runner.store, [], workflow_id=first["workflow_id"])
+    first = make_schedule(runner.store, http_steps(http_server))
+    second = make_schedule(runner.store, [], workflow_id=first["workflow_id"])
     http_server.hold, http_server.hold_first = threading.Event(), 1
     thread, first_reports = _in_background(lambda: runner.fire(first))
     assert http_server.received.wait(timeout=10)  # the first run is inside its step
@@ -303,41 +229,18 @@ def test_an_overlapping_fire_is_skipped_and_the_next_one_runs(
 # --- faults
 
 
-class _Crash(BaseException):
-    """The Lambda dies mid-run (timeout, out of memory): nothing after this line runs."""
-
-
-class _HookStep(StepModel):
-    type: Literal["hook"]
-    name: str
-
-
-@pytest.fixture
-def hooks() -> Iterator[dict[str, Any]]:
-    """A test-only step kind that calls `hooks[name]()` (registered, then removed)."""
-    table: dict[str, Any] = {}
-
-    @register_step("hook", _HookStep)
-    def run_hook(step: _HookStep, run: RunContext) -> dict[str, Any]:
-        table[step.name]()
-        return {}
-
-    yield table
-    workflows._STEPS.pop("hook")
-
-
 def test_a_runner_that_crashed_holding_the_lease_is_recorded_failed_and_the_next_fire_runs(
     runner: Runner, hooks: dict[str, Any]
 ) -> None:
     crashing = iter([True])
 
-    def maybe_crash() -> None:
+    def maybe_crash(_: RunContext) -> None:
         if next(crashing, False):
-            raise _Crash
+            raise Crash
 
     hooks["crash"] = maybe_crash
-    schedule = _schedule(runner.store, [{"type": "hook", "name": "crash"}], cron="* * * * *")
-    with pytest.raises(_Crash):
+    schedule = make_schedule(runner.store, [{"type": "hook", "name": "crash"}], cron="* * * * *")
+    with pytest.raises(Crash):
         runner.fire(schedule)
     assert runner.workflow(schedule)["status"] == "running"
 
@@ -359,7 +262,7 @@ def test_a_runner_that_crashed_holding_the_lease_is_recorded_failed_and_the_next
 def test_a_run_that_outlives_its_lease_cannot_overwrite_the_newer_run(
     runner: Runner, http_server: LoopbackServer
 ) -> None:
-    schedule = _schedule(runner.store, _http(http_server))
+    schedule = make_schedule(runner.store, http_steps(http_server))
     http_server.hold, http_server.hold_first = threading.Event(), 1
     thread, slow_reports = _in_background(lambda: runner.fire(schedule))
     assert http_server.received.wait(timeout=10)
@@ -398,27 +301,30 @@ def _inject(client: Any, event: str, code: str, *, let_through: int = 0) -> list
 def test_a_throttled_acquire_runs_nothing_and_the_retry_runs(
     runner: Runner, http_server: LoopbackServer, dynamodb: Any
 ) -> None:
-    schedule = _schedule(runner.store, _http(http_server))
+    schedule = make_schedule(runner.store, http_steps(http_server))
     switch = _inject(
         dynamodb, "before-call.dynamodb.UpdateItem", "ProvisionedThroughputExceededException"
     )
 
     with pytest.raises(LockUnavailable):
-        runner.fire(schedule)
-    assert runner.runs(schedule) == []  # the slot was given back for the retry
+        runner.fire(schedule, invocation="request-1")
+    [claimed] = runner.runs(schedule)  # claimed, never started: kept for the retry to resume
+    assert (claimed["status"], claimed["fence"]) == ("running", None)
     assert http_server.requests == []
 
     switch[0] = False
-    retry = runner.fire(schedule, attempt=2)
+    assert runner.fire(schedule, attempt=2).outcome == "duplicate"  # another invocation
+    retry = runner.fire(schedule, invocation="request-1")  # Lambda's retry of the first
     assert retry.outcome == "succeeded"
     [run] = runner.runs(schedule)
-    assert (run["attempt"], run["status"]) == (2, "succeeded")
+    assert (run["id"], run["status"]) == (claimed["id"], "succeeded")
+    assert len(http_server.requests) == 1
 
 
 def test_a_failing_release_still_records_the_result(
     runner: Runner, http_server: LoopbackServer, dynamodb: Any
 ) -> None:
-    schedule = _schedule(runner.store, _http(http_server))
+    schedule = make_schedule(runner.store, http_steps(http_server))
     # the first UpdateItem acquires the lease, the second (failing) releases it
     _inject(dynamodb, "before-call.dynamodb.UpdateItem", "InternalServerError", let_through=1)
 
@@ -432,7 +338,7 @@ def test_a_failing_release_still_records_the_result(
 def test_an_unreachable_database_before_the_claim_raises_for_a_retry(
     runner: Runner, http_server: LoopbackServer, dynamodb: Any
 ) -> None:
-    schedule = _schedule(runner.store, _http(http_server))
+    schedule = make_schedule(runner.store, http_steps(http_server))
     down = Store(Database("postgresql://postgres@127.0.0.1:1/postgres", connect_timeout_s=1))
 
     with pytest.raises(DatabaseUnavailable):
@@ -449,17 +355,17 @@ def test_a_database_outage_at_the_final_write_never_runs_the_workflow_twice(
     database = Database(lambda: clean_db if healthy[0] else "postgresql://x@127.0.0.1:1/x")
     flaky = Store(database)
 
-    def outage() -> None:  # the connection drops and cannot be reopened
+    def outage(_: RunContext) -> None:  # the connection drops and cannot be reopened
         healthy[0] = False
         pid = database.connection().info.backend_pid
         with psycopg.connect(clean_db, autocommit=True) as admin:
             admin.execute("select pg_terminate_backend(%s)", (pid,))
 
     hooks["outage"] = outage
-    steps = [*_http(http_server), {"type": "hook", "name": "outage"}]
-    schedule = _schedule(runner.store, steps)
+    steps = [*http_steps(http_server), {"type": "hook", "name": "outage"}]
+    schedule = make_schedule(runner.store, steps)
 
-    report = runner.fire(schedule, store=flaky)
+    report = runner.fire(schedule, store=flaky, remaining_s=3)  # records retry ~2 s, not 9
     healthy[0] = True
     redelivered = runner.fire(schedule, attempt=2, store=flaky)
 
@@ -501,7 +407,7 @@ class CountingDatabase(Database):
 def test_a_scheduled_run_costs_two_dynamodb_requests_and_three_sql_round_trips(
     runner: Runner, dynamodb: Any, clean_db: str
 ) -> None:
-    schedule = _schedule(runner.store, [])
+    schedule = make_schedule(runner.store, [])
     database = CountingDatabase(clean_db)
     database.connection()  # connected before counting, as in a warm Lambda
     database.statements = 0
@@ -521,12 +427,12 @@ def test_a_scheduled_run_costs_two_dynamodb_requests_and_three_sql_round_trips(
 def test_failing_abandoned_runs_keeps_a_workflow_running_while_another_run_is_live(
     runner: Runner, hooks: dict[str, Any]
 ) -> None:
-    def crash() -> None:
-        raise _Crash
+    def crash(_: RunContext) -> None:
+        raise Crash
 
     hooks["crash"] = crash
-    schedule = _schedule(runner.store, [{"type": "hook", "name": "crash"}], cron="* * * * *")
-    with pytest.raises(_Crash):
+    schedule = make_schedule(runner.store, [{"type": "hook", "name": "crash"}], cron="* * * * *")
+    with pytest.raises(Crash):
         runner.fire(schedule)
     runner.clock.advance(LEASE_OVER_S)
     live = runner.store.claim_run_slot(  # claimed just now by another runner
@@ -535,6 +441,7 @@ def test_failing_abandoned_runs_keeps_a_workflow_running_while_another_run_is_li
         SEVEN + timedelta(minutes=1),
         trigger="schedule",
         attempt=1,
+        claim_token="another-runner",
         started_at=runner.clock(),
         lease_expires_at=runner.clock() + timedelta(seconds=40),
     )

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     locks_table: str = "workflow-locks"
     lease_margin_s: int = Field(default=30, ge=1)
     clock_skew_s: int = Field(default=5, ge=0)
+    # How long the runner retries a failing dependency in-process before the workflow starts;
+    # past that it raises, and Lambda's retry of the invocation resumes where it stopped.
+    runner_retry_s: float = Field(default=5, ge=0, le=60)
     # Workflow definitions are user input: http steps may not reach private networks unless allowed.
     allow_private_http_targets: bool = False
     http_step_timeout_s: float = Field(default=10, gt=0, le=300)

@@ -33,10 +33,6 @@ class Conflict(DomainError):
     code = "conflict"
 
 
-class SlotAlreadyClaimed(Conflict):
-    """A run for this (schedule, scheduled time) exists: a duplicate delivery."""
-
-
 class DependencyUnavailable(DomainError):
     """A backend (database, Scheduler API, DynamoDB) failed; retrying later may succeed."""
 

@@ -1,12 +1,15 @@
 """The workflow lease lock in DynamoDB: at most one run of a workflow at a time.
 
-One item per workflow (`pk = workflow#<id>`) holds the current lease: a random `owner` token,
-`expires_at` (epoch ms), `fence` and a `ttl` (epoch s) so an abandoned item disappears.
+One item per workflow (`pk = workflow#<id>`) holds the current lease: the holder's `owner`
+token, `expires_at` (epoch ms), `fence` and a `ttl` (epoch s) so an abandoned item disappears.
 
-Acquiring is one conditional UpdateItem that succeeds only if there is no item or its lease
-has expired. Release (which only expires the lease, keeping the item and its fence) and
-extension are conditional on the owner token, so a run that lost its lease can never free or
-prolong a newer holder's lease.
+The owner token is the invocation's (the runner passes its Lambda request id, which Lambda keeps
+for the retries of an asynchronous invocation). Acquiring is one conditional UpdateItem that
+succeeds only if there is no item, its lease has expired, or the lease is already this owner's:
+a retry of the same invocation takes back the lease its earlier attempt took even when that
+attempt never saw the answer, instead of waiting out a lease nobody holds. Release (which
+only expires the lease, keeping the item and its fence) and extension are conditional on the
+owner token, so a run that lost its lease can never free or prolong a newer holder's lease.
 
 Fence: it must grow with every acquisition, whatever the acquirers' clocks say, and also after
 TTL deleted an idle item. While the item exists the fence is a counter (`fence + 1`, so clocks
@@ -37,7 +40,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 from scheduler import clients
 from scheduler.config import get_settings
 from scheduler.errors import LockUnavailable, WorkflowBusy
-from scheduler.observability import logger
 
 Clock = Callable[[], datetime]
 _CONDITION_FAILED = "ConditionalCheckFailedException"
@@ -76,10 +78,13 @@ class LeaseLock:
         self._clock = clock
         self._skew_ms = 1000 * (settings.clock_skew_s if clock_skew_s is None else clock_skew_s)
 
-    def acquire(self, workflow_id: UUID, lease_s: float) -> Lease:
-        """Take the workflow's lease for `lease_s`; WorkflowBusy if another holder's is live."""
+    def acquire(self, workflow_id: UUID, lease_s: float, owner: str | None = None) -> Lease:
+        """Take the workflow's lease for `lease_s` as `owner` (a new random token if None);
+        WorkflowBusy if another owner's lease is live. Taking again a lease the same owner holds
+        succeeds with a new fence, so a repeated call (SDK retry, Lambda retry) is safe.
+        """
         now = self._clock()
-        owner = secrets.token_hex(16)
+        owner = owner or secrets.token_hex(16)
         expires_at = now + timedelta(seconds=lease_s)
         try:
             item = self._client.update_item(
@@ -89,7 +94,7 @@ class LeaseLock:
                     "SET #owner = :owner, expires_at = :expires_at, #ttl = :ttl,"
                     " fence = if_not_exists(fence, :first_fence_before) + :one"
                 ),
-                # our own owner token: an SDK retry of an update that did apply is still ours
+                # our own owner token: a retry of an update that did apply is still ours
                 ConditionExpression=(
                     "attribute_not_exists(pk) OR expires_at < :expired_before OR #owner = :owner"
                 ),
@@ -147,8 +152,8 @@ class LeaseLock:
     def release(self, lease: Lease) -> bool:
         """Free the lease if this owner still holds it; False if someone else took it over.
 
-        The item stays (with its fence) until TTL removes it. Never raises: a failed release
-        only delays the next run until the lease expires.
+        The item stays (with its fence) until TTL removes it. Safe to repeat. LockUnavailable
+        when DynamoDB fails (the caller may retry; an unreleased lease expires on its own).
         """
         try:
             self._client.update_item(
@@ -160,12 +165,11 @@ class LeaseLock:
                 ExpressionAttributeValues={":owner": {"S": lease.owner}, ":released": {"N": "0"}},
             )
         except ClientError as exc:
-            if _code(exc) != _CONDITION_FAILED:
-                logger.warning("lease release failed; it expires on its own", error=_code(exc))
-            return False
+            if _code(exc) == _CONDITION_FAILED:
+                return False
+            raise LockUnavailable(f"cannot release the workflow lease: {_code(exc)}") from exc
         except BotoCoreError as exc:
-            logger.warning("lease release failed; it expires on its own", error=str(exc))
-            return False
+            raise LockUnavailable(f"cannot release the workflow lease: {exc}") from exc
         return True
 
     def _ttl(self, expires_at: datetime) -> int:

@@ -107,7 +107,9 @@ class Workflow(ApiModel):
     id: UUID
     owner_id: UUID | None = None
     name: str
-    definition: dict[str, Any] = Field(default_factory=dict)
+    # None when the stored definition cannot be loaded; definitionError says why
+    definition: dict[str, Any] | None = Field(default_factory=dict)
+    definition_error: str | None = None
     status: WorkflowStatus
     run_count: int
     last_run_at: datetime | None = None

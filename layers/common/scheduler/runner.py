@@ -1,9 +1,17 @@
 """The run of one fire time: claim the slot, take the lease, runWorkflow, record, release.
 
-Retry contract with Lambda's async invoke: until the slot claim commits, and when a dependency
-fails before the workflow starts (the claim is then given back), `run_fire` raises
-`DependencyUnavailable` so the invocation is retried. Once `run_workflow` has started it never
-raises: a failure to record is logged, and the run is failed as abandoned once its lease expires.
+Retry contract with Lambda's async invoke. Every step before the workflow starts is safe to
+repeat, and is keyed by the invocation's token (its Lambda request id, the same for each retry
+Lambda makes of it): a retry resumes a claim its earlier attempt made but never started, even
+when that attempt never saw the claim's answer, and takes back the lease that attempt took.
+Until the workflow starts, a dependency failure that in-process retries cannot get past
+raises `DependencyUnavailable`, so Lambda retries the invocation. Once `run_workflow` has
+started, `run_fire` never raises, and nothing runs it again: the record and the release are
+retried until the invocation's deadline, and a run whose runner died is failed as abandoned
+once its lease expires.
+
+The invocation's deadline is taken at entry, so the steps' share of it accounts for the time
+the claim, the lease and the start took.
 
 Cost of a successful run beyond its steps: 3 SQL statements (claim, start, outcome) and
 2 DynamoDB requests (acquire, release).
@@ -11,6 +19,8 @@ Cost of a successful run beyond its steps: 3 SQL statements (claim, start, outco
 
 from __future__ import annotations
 
+import random
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,12 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from scheduler import clients, cron
 from scheduler.config import get_settings
-from scheduler.errors import (
-    DependencyUnavailable,
-    ScheduleNotFound,
-    SlotAlreadyClaimed,
-    WorkflowBusy,
-)
+from scheduler.errors import DependencyUnavailable, ScheduleNotFound, WorkflowBusy
 from scheduler.lock import Lease, LeaseLock, utc_now
 from scheduler.observability import logger, metrics
 from scheduler.store import Store
@@ -40,8 +45,11 @@ Outcome = Literal["succeeded", "failed", "skipped", "duplicate", "ignored", "unr
 # Seconds of the invocation kept back from the steps to record the outcome and release the
 # lease (at most a quarter of what is left).
 RECORDING_RESERVE_S = 10
+# Of that reserve, what the release keeps for itself after the record's retries (at most half).
+RELEASE_RESERVE_S = 1.0
 OVERLAP_REASON = "skipped: another run of the workflow was still running"
 FENCED_ERROR = "not started: a newer lease already ran this workflow (clock skew?)"
+DELETED_REASON = "the schedule was deleted during the run"
 
 
 class RunnerEvent(BaseModel):
@@ -78,6 +86,21 @@ def parse_event(event: Any) -> RunnerEvent | None:
 
 
 @dataclass(frozen=True)
+class _Deadlines:
+    """One invocation's time, as time.monotonic() instants fixed at its entry."""
+
+    end: float  # when Lambda ends the invocation
+    steps: float  # the steps must be done by then: the rest is kept to record and release
+    record: float  # the record's retries stop here, leaving the release a moment
+
+    @classmethod
+    def from_remaining(cls, remaining_s: float) -> _Deadlines:
+        end = time.monotonic() + remaining_s
+        reserve = min(RECORDING_RESERVE_S, remaining_s / 4)
+        return cls(end, end - reserve, end - min(RELEASE_RESERVE_S, reserve / 2))
+
+
+@dataclass(frozen=True)
 class RunReport:
     outcome: Outcome
     run_id: UUID | None = None
@@ -88,12 +111,19 @@ def run_fire(
     event: RunnerEvent,
     *,
     remaining_time_s: float,
+    invocation_id: str | None = None,
     store: Store | None = None,
     lock: LeaseLock | None = None,
     now: Clock = utc_now,
 ) -> RunReport:
-    """Run the workflow of one fire time at most once, never overlapping another run of it."""
+    """Run the workflow of one fire time at most once, never overlapping another run of it.
+
+    `invocation_id` identifies the invocation across Lambda's retries of it (the request id);
+    a retry with the same id resumes what an earlier attempt left unfinished.
+    """
+    deadlines = _Deadlines.from_remaining(remaining_time_s)  # before anything spends the time
     store = store if store is not None else clients.store()
+    token = invocation_id or secrets.token_hex(16)
     logger.append_keys(
         schedule_id=str(event.schedule_id),
         workflow_id=str(event.workflow_id),
@@ -101,86 +131,87 @@ def run_fire(
         trigger=event.trigger,
         attempt=event.attempt,
     )
+    settings = get_settings()
     started_at = now()
     # Longer than this invocation can live, so the lease never expires under a live run.
-    lease_s = remaining_time_s + get_settings().lease_margin_s
+    lease_s = remaining_time_s + settings.lease_margin_s
+    # Before the start, in-process retries stop early enough to leave the steps their time.
+    prestart_until = min(deadlines.steps, time.monotonic() + settings.runner_retry_s)
     try:
-        claim = store.claim_run_slot(
-            event.schedule_id,
-            event.workflow_id,
-            event.scheduled_time,
-            trigger=event.trigger,
-            attempt=event.attempt,
-            started_at=started_at,
-            lease_expires_at=started_at + timedelta(seconds=lease_s),
+        claim = _retrying(
+            "claim",
+            prestart_until,
+            lambda: store.claim_run_slot(
+                event.schedule_id,
+                event.workflow_id,
+                event.scheduled_time,
+                trigger=event.trigger,
+                attempt=event.attempt,
+                claim_token=token,
+                started_at=started_at,
+                lease_expires_at=started_at + timedelta(seconds=lease_s),
+            ),
         )
     except ScheduleNotFound:
         logger.info("schedule deleted or not this workflow's: nothing to run")
         return RunReport("ignored", reason="schedule not found")
-    except SlotAlreadyClaimed:
-        logger.info("duplicate delivery of a claimed fire time: nothing to run")
-        metrics.add_metric(name="RunDuplicate", unit=MetricUnit.Count, value=1)
-        return RunReport("duplicate")
-    if claim["run_id"] is None:
-        logger.info("schedule disabled: nothing to run")
-        return RunReport("ignored", reason="schedule disabled")
-    run_id: UUID = claim["run_id"]
+    lock = lock if lock is not None else LeaseLock(clock=now)
+    run_id: UUID | None = claim["run_id"]
+    if run_id is None:
+        return _not_claimed(lock, claim, event, token, deadlines)
     logger.append_keys(run_id=str(run_id))
+    if claim["existing"] is not None:
+        logger.info("resuming the claim an earlier attempt of this fire left unstarted")
     if event.trigger == "schedule" and not _is_current_fire_time(claim, event.scheduled_time):
         logger.warning("stale fire time: not a fire time of the current cron", cron=claim["cron"])
         _give_back(store, run_id)
         return RunReport("ignored", reason="stale fire time")
 
-    lock = lock if lock is not None else LeaseLock(clock=now)
+    # A failure from here to the start leaves the claim for Lambda's retry to resume.
     try:
-        lease = lock.acquire(event.workflow_id, lease_s)
+        lease = _retrying(
+            "lease acquire",
+            prestart_until,
+            lambda: lock.acquire(event.workflow_id, lease_s, owner=token),
+        )
     except WorkflowBusy:
-        return _skip_overlap(store, run_id, now)
+        return _skip_overlap(store, run_id, now, deadlines)
     except DependencyUnavailable:
         logger.exception("cannot take the workflow lease: the fire will be retried")
-        _give_back(store, run_id)
         raise
     try:
-        start = store.start_run(
-            run_id,
-            event.workflow_id,
-            fence=lease.fence,
-            lease_expires_at=lease.expires_at,
-            now=now(),
-            fenced_error=FENCED_ERROR,
+        start = _retrying(
+            "start",
+            prestart_until,
+            lambda: store.start_run(
+                run_id,
+                event.workflow_id,
+                claim_token=token,
+                fence=lease.fence,
+                lease_expires_at=lease.expires_at,
+                now=now(),
+                fenced_error=FENCED_ERROR,
+            ),
         )
     except DependencyUnavailable:
         logger.exception("cannot mark the run started: the fire will be retried")
-        lock.release(lease)
-        _give_back(store, run_id)
+        _release(lock, lease, deadlines)
         raise
     if start["abandoned_runs"]:
         logger.warning("failed abandoned runs of this workflow", count=start["abandoned_runs"])
+    if not start["claimed"]:
+        logger.info("another delivery of this fire took over the claim: nothing to run")
+        if start["run_token"] != token:  # else that delivery shares (and uses) this lease
+            _release(lock, lease, deadlines)
+        return RunReport("duplicate", run_id)
     if not start["started"]:
         logger.error("lease fence rejected by the database: run not started")
-        lock.release(lease)
+        _release(lock, lease, deadlines)
         metrics.add_metric(name="RunFailed", unit=MetricUnit.Count, value=1)
         return RunReport("failed", run_id, FENCED_ERROR)
     if event.trigger == "schedule":
         lateness = max((started_at - event.scheduled_time).total_seconds(), 0.0)
         metrics.add_metric(name="RunStartLateness", unit=MetricUnit.Seconds, value=lateness)
-    reserve = min(RECORDING_RESERVE_S, remaining_time_s / 4)
-    deadline = time.monotonic() + remaining_time_s - reserve
-    return _run_and_record(store, lock, lease, claim, event, run_id, started_at, now, deadline)
-
-
-def _run_and_record(
-    store: Store,
-    lock: LeaseLock,
-    lease: Lease,
-    claim: dict[str, Any],
-    event: RunnerEvent,
-    run_id: UUID,
-    started_at: datetime,
-    now: Clock,
-    deadline: float,
-) -> RunReport:
-    """From here on nothing raises: a retry would be a duplicate, never a second run."""
     context = RunContext(
         run_id=run_id,
         schedule_id=event.schedule_id,
@@ -188,44 +219,125 @@ def _run_and_record(
         scheduled_time=event.scheduled_time,
         trigger=event.trigger,
         attempt=event.attempt,
-        deadline=deadline,
+        deadline=deadlines.steps,
     )
+    return _run_and_record(store, lock, lease, claim, context, started_at, now, deadlines)
+
+
+def _run_and_record(
+    store: Store,
+    lock: LeaseLock,
+    lease: Lease,
+    claim: dict[str, Any],
+    context: RunContext,
+    started_at: datetime,
+    now: Clock,
+    deadlines: _Deadlines,
+) -> RunReport:
+    """From here on nothing raises: a retry would be a duplicate, never a second run."""
     try:
-        result = run_workflow({"id": event.workflow_id, "definition": claim["definition"]}, context)
+        result = run_workflow(
+            {"id": context.workflow_id, "definition": claim["definition_json"]}, context
+        )
     except Exception as exc:  # run_workflow catches everything; this is the last line
         logger.exception("runWorkflow crashed")
         result = WorkflowResult(status="failed", error=f"internal error: {type(exc).__name__}")
     if result.status == "failed":
         logger.warning("workflow run failed", error=result.error, critical=result.critical)
     disabled_reason = f"disabled by the runner: {result.error}" if result.critical else None
-    outcome: Outcome = result.status
-    try:
-        recorded = store.record_run_outcome(
-            run_id,
-            schedule_id=event.schedule_id,
-            workflow_id=event.workflow_id,
-            fence=lease.fence,
-            status=result.status,
-            error=result.error,
-            output=result.output(),
-            started_at=started_at,
-            finished_at=now(),
-            disabled_reason=disabled_reason,
-        )
-        if not recorded:
-            logger.error("result rejected: the lease was lost and a newer run took over")
-            outcome = "unrecorded"
-    except Exception:  # the run is failed as abandoned once its lease expires
-        logger.exception("cannot record the run's result")
-        outcome = "unrecorded"
-    try:
-        lock.release(lease)
-    except Exception:  # release already logs its own failures; this guards the contract
-        logger.exception("lease release crashed; it expires on its own")
+    outcome = _record(
+        store,
+        context.run_id,
+        schedule_id=context.schedule_id,
+        workflow_id=context.workflow_id,
+        fence=lease.fence,
+        status=result.status,
+        error=result.error,
+        output=result.output(),
+        started_at=started_at,
+        now=now,
+        until=deadlines.record,
+        disabled_reason=disabled_reason,
+    )
+    _release(lock, lease, deadlines)
     metric = "RunSucceeded" if outcome == "succeeded" else "RunFailed"
     metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
     logger.info("run finished", outcome=outcome)
-    return RunReport(outcome, run_id, result.error)
+    return RunReport(outcome, context.run_id, result.error)
+
+
+def _record(
+    store: Store,
+    run_id: UUID,
+    *,
+    status: Literal["succeeded", "failed"],
+    now: Clock,
+    until: float,
+    **fields: Any,
+) -> Outcome:
+    """Record the outcome, retrying until `until`; never raises."""
+    try:
+        written = _retrying(
+            "record",
+            until,
+            lambda: store.record_run_outcome(run_id, status=status, finished_at=now(), **fields),
+        )
+    except Exception:  # the run is failed as abandoned once its lease expires
+        logger.exception("cannot record the run's result")
+        return "unrecorded"
+    if written == "superseded":
+        logger.error("result rejected: the lease was lost and a newer run took over")
+        return "unrecorded"
+    if written == "gone":
+        logger.warning(DELETED_REASON + ": the workflow's state was recorded, the run row is gone")
+    return status
+
+
+def _not_claimed(
+    lock: LeaseLock, claim: dict[str, Any], event: RunnerEvent, token: str, deadlines: _Deadlines
+) -> RunReport:
+    """The slot was not claimed: the schedule is disabled, or the slot's run is held or done."""
+    if not claim["enabled"]:
+        logger.info("schedule disabled: nothing to run")
+        return RunReport("ignored", reason="schedule disabled")
+    logger.info("duplicate delivery of a claimed fire time: nothing to run")
+    metrics.add_metric(name="RunDuplicate", unit=MetricUnit.Count, value=1)
+    existing = claim["existing"]
+    if existing is None or existing["claim_token"] != token:
+        return RunReport("duplicate")
+    run_id = UUID(existing["id"])
+    if existing["status"] != "running":
+        # A retry of the invocation that ran this fire: its attempt may have died between the
+        # record and the release, so free what it may still hold (a no-op otherwise).
+        lease = Lease(event.workflow_id, token, existing["fence"] or 0, utc_now())
+        _release(lock, lease, deadlines)
+    # Still running under this token: that attempt may be executing the steps, or have died
+    # doing so; either way nothing runs again, and the run is failed once its lease expires.
+    return RunReport("duplicate", run_id)
+
+
+def _retrying[T](what: str, until: float, call: Callable[[], T]) -> T:
+    """`call()`, repeated with jittered backoff on DependencyUnavailable until `until`
+    (time.monotonic()); only for calls that are safe to repeat."""
+    delay = 0.05
+    while True:
+        try:
+            return call()
+        except DependencyUnavailable as exc:
+            if time.monotonic() + delay >= until:
+                raise
+            logger.warning(f"{what} failed; retrying", error=str(exc))
+            time.sleep(random.uniform(delay / 2, delay))
+            delay = min(delay * 2, 2.0)
+
+
+def _release(lock: LeaseLock, lease: Lease, deadlines: _Deadlines) -> None:
+    """Free the lease, retrying for a while; never raises (it expires on its own)."""
+    until = min(deadlines.end, time.monotonic() + get_settings().runner_retry_s)
+    try:
+        _retrying("lease release", until, lambda: lock.release(lease))
+    except Exception:
+        logger.exception("cannot release the workflow lease; it expires on its own")
 
 
 def _is_current_fire_time(claim: dict[str, Any], scheduled_time: datetime) -> bool:
@@ -236,11 +348,15 @@ def _is_current_fire_time(claim: dict[str, Any], scheduled_time: datetime) -> bo
         return False
 
 
-def _skip_overlap(store: Store, run_id: UUID, now: Clock) -> RunReport:
+def _skip_overlap(store: Store, run_id: UUID, now: Clock, deadlines: _Deadlines) -> RunReport:
     logger.info("workflow busy: run skipped (overlap)")
     metrics.add_metric(name="RunSkippedOverlap", unit=MetricUnit.Count, value=1)
     try:
-        store.record_skipped_run(run_id, now=now(), reason=OVERLAP_REASON)
+        _retrying(
+            "record skipped",
+            deadlines.record,
+            lambda: store.record_skipped_run(run_id, now=now(), reason=OVERLAP_REASON),
+        )
     except DependencyUnavailable:
         # A retry would be a duplicate; the claimed row is failed once its lease expires.
         logger.exception("cannot record the skipped run")

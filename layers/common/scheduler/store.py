@@ -19,10 +19,11 @@ import psycopg
 from psycopg import sql
 
 from scheduler.db import Connection, Database
+from scheduler.definitions import load_definition
 from scheduler.errors import (
     InvalidInput,
+    InvalidWorkflowDefinition,
     ScheduleNotFound,
-    SlotAlreadyClaimed,
     WorkflowNotFound,
 )
 
@@ -31,6 +32,10 @@ Cursor = tuple[datetime, UUID]  # keyset pagination position: (sort timestamp, i
 
 _OWNED = "(%(owner)s::uuid is null or w.owner_id = %(owner)s::uuid)"
 _UPDATABLE_SCHEDULE_COLUMNS = frozenset({"cron", "timezone", "enabled", "disabled_reason"})
+# The definition comes as text and is loaded here, so a document the driver cannot load (nested
+# too deep, a number out of range) is reported as such instead of failing the read.
+_WORKFLOW_COLUMNS = """w.id, w.owner_id, w.name, w.definition::text as definition, w.status,
+    w.run_count, w.last_run_at, w.last_run_status, w.lease_fence, w.created_at, w.updated_at"""
 # One message for a run whose lease expired unrecorded: its runner crashed or outlived the lease.
 ABANDONED_RUN_ERROR = "abandoned: its lease expired before it recorded a result"
 
@@ -59,33 +64,34 @@ class Store:
     ) -> Row:
         with self._integrity_errors():
             row = self.db.execute(
-                "insert into workflows (owner_id, name, definition)"
-                " values (%s, %s, %s::jsonb) returning *",
+                "insert into workflows as w (owner_id, name, definition)"
+                f" values (%s, %s, %s::jsonb) returning {_WORKFLOW_COLUMNS}",
                 (owner_id, name, json.dumps(definition or {"steps": []})),
             ).fetchone()
         assert row is not None
-        return row
+        return _loaded(row)
 
     def get_workflow(self, workflow_id: UUID, owner: UUID | None = None) -> Row:
         row = self.db.execute(
-            f"select w.* from workflows w where w.id = %(id)s and {_OWNED}",
+            f"select {_WORKFLOW_COLUMNS} from workflows w where w.id = %(id)s and {_OWNED}",
             {"id": workflow_id, "owner": owner},
         ).fetchone()
         if row is None:
             raise WorkflowNotFound(workflow_id)
-        return row
+        return _loaded(row)
 
     def list_workflows(
         self, owner: UUID | None, *, limit: int = 50, after: Cursor | None = None
     ) -> list[Row]:
-        return self.db.execute(
-            f"""select w.* from workflows w
+        rows = self.db.execute(
+            f"""select {_WORKFLOW_COLUMNS} from workflows w
                 where {_OWNED}
                   and (%(after_at)s::timestamptz is null
                        or (w.created_at, w.id) < (%(after_at)s, %(after_id)s::uuid))
                 order by w.created_at desc, w.id desc limit %(limit)s""",
             _page({"owner": owner, "limit": limit}, after),
         ).fetchall()
+        return [_loaded(row) for row in rows]
 
     # --- schedules
 
@@ -263,39 +269,58 @@ class Store:
         *,
         trigger: str,
         attempt: int,
+        claim_token: str,
         started_at: datetime,
         lease_expires_at: datetime,
     ) -> Row:
         """Read the schedule with its workflow and claim the (schedule, scheduled time) slot.
 
-        One statement. Returns the schedule (`cron`, `timezone`, `enabled`), the workflow
-        (`workflow_name`, `definition`) and `run_id`, the claimed run, None when the schedule is
-        disabled (nothing claimed). ScheduleNotFound if the schedule is gone or is not the
-        workflow's; SlotAlreadyClaimed if the slot has a run already (a duplicate delivery).
+        One statement, safe to repeat. The slot is claimed when it has no run yet, or when its
+        run was claimed but never started, either by this `claim_token` (a retry of the same
+        invocation, whose earlier attempt ended) or by a claim whose lease has expired.
+        Returns the schedule (`cron`, `timezone`, `enabled`), the workflow (`workflow_name`,
+        `definition_json`: the definition's text, loaded by the runner), `run_id` (the claimed
+        run; None when the schedule is disabled or the slot is held) and `existing`, the slot's
+        run as it was before this statement (None if it had none). ScheduleNotFound if the
+        schedule is gone or is not the workflow's.
         """
         try:
             row = self.db.execute(
                 """with target as (
                      select s.id as schedule_id, s.workflow_id, s.cron, s.timezone, s.enabled,
-                            w.name as workflow_name, w.definition
+                            w.name as workflow_name, w.definition::text as definition_json
                      from schedules s join workflows w on w.id = s.workflow_id
                      where s.id = %(schedule_id)s and s.workflow_id = %(workflow_id)s
+                   ), existing as (
+                     select to_jsonb(r) as run from schedule_runs r
+                     where r.schedule_id = %(schedule_id)s
+                       and r.scheduled_time = %(scheduled_time)s
                    ), claimed as (
-                     insert into schedule_runs (schedule_id, workflow_id, trigger, scheduled_time,
-                                                attempt, started_at, lease_expires_at)
+                     insert into schedule_runs as r (schedule_id, workflow_id, trigger,
+                                                     scheduled_time, attempt, claim_token,
+                                                     started_at, lease_expires_at)
                      select schedule_id, workflow_id, %(trigger)s, %(scheduled_time)s,
-                            %(attempt)s, %(started_at)s, %(lease_expires_at)s
+                            %(attempt)s, %(claim_token)s, %(started_at)s, %(lease_expires_at)s
                      from target where enabled
-                     on conflict (schedule_id, scheduled_time) do nothing
+                     on conflict (schedule_id, scheduled_time) do update
+                       set attempt = excluded.attempt, claim_token = excluded.claim_token,
+                           started_at = excluded.started_at,
+                           lease_expires_at = excluded.lease_expires_at
+                       where r.status = 'running' and r.fence is null
+                         and (r.claim_token = excluded.claim_token
+                              or r.lease_expires_at < excluded.started_at)
                      returning id
                    )
-                   select target.*, (select id from claimed) as run_id from target""",
+                   select target.*, (select id from claimed) as run_id,
+                          (select run from existing) as existing
+                   from target""",
                 {
                     "schedule_id": schedule_id,
                     "workflow_id": workflow_id,
                     "trigger": trigger,
                     "scheduled_time": scheduled_time,
                     "attempt": attempt,
+                    "claim_token": claim_token,
                     "started_at": started_at,
                     "lease_expires_at": lease_expires_at,
                 },
@@ -304,8 +329,6 @@ class Store:
             raise ScheduleNotFound(schedule_id) from exc
         if row is None:
             raise ScheduleNotFound(schedule_id)
-        if row["enabled"] and row["run_id"] is None:
-            raise SlotAlreadyClaimed(f"schedule {schedule_id} at {scheduled_time}")
         return row
 
     def unclaim_run_slot(self, run_id: UUID) -> None:
@@ -320,21 +343,31 @@ class Store:
         run_id: UUID,
         workflow_id: UUID,
         *,
+        claim_token: str,
         fence: int,
         lease_expires_at: datetime,
         now: datetime,
         fenced_error: str,
     ) -> Row:
-        """Mark the workflow running under lease `fence`, in one statement.
+        """Mark the workflow running under lease `fence`, in one statement, safe to repeat.
 
-        Only a fence newer than the workflow's is accepted; then every other run of the workflow
-        still `running` from an older lease (or never leased and expired) is failed as abandoned.
-        A rejected fence fails this run instead. Returns `started` and `abandoned_runs`.
+        Only the run's current claimant (`claim_token`) may start it, and only with a fence no
+        older than the workflow's (the same fence again is this start repeated); then every
+        other run of the workflow still `running` from an older lease (or never leased and
+        expired) is failed as abandoned. A rejected fence fails this run instead. Returns
+        `claimed` (the run is still this claimant's), `run_token` (its claimant's token),
+        `started` and `abandoned_runs`.
         """
         row = self.db.execute(
-            """with workflow as (
+            """with mine as (
+                 select id from schedule_runs
+                 where id = %(run_id)s and claim_token = %(claim_token)s
+                   and status = 'running' and (fence is null or fence = %(fence)s)
+                 for update
+               ), workflow as (
                  update workflows set status = 'running', lease_fence = %(fence)s
-                 where id = %(workflow_id)s and lease_fence < %(fence)s
+                 where id = %(workflow_id)s and lease_fence <= %(fence)s
+                   and exists (select 1 from mine)
                  returning id
                ), abandoned as (
                  update schedule_runs
@@ -353,15 +386,18 @@ class Store:
                                       then null else %(now)s::timestamptz end,
                    error = case when exists (select 1 from workflow)
                                 then null else %(fenced_error)s end
-                 where id = %(run_id)s
+                 where id in (select id from mine)
                  returning id
                )
-               select exists (select 1 from workflow) as started,
+               select exists (select 1 from mine) as claimed,
+                      (select claim_token from schedule_runs where id = %(run_id)s) as run_token,
+                      exists (select 1 from workflow) as started,
                       (select count(*) from abandoned) as abandoned_runs,
                       (select count(*) from run) as runs""",
             {
                 "run_id": run_id,
                 "workflow_id": workflow_id,
+                "claim_token": claim_token,
                 "fence": fence,
                 "lease_expires_at": lease_expires_at,
                 "now": now,
@@ -376,7 +412,7 @@ class Store:
         """Finish a claimed run that did not start because the workflow was busy."""
         self.db.execute(
             """update schedule_runs set status = 'skipped', finished_at = %s, error = %s
-               where id = %s and status = 'running'""",
+               where id = %s and status = 'running' and fence is null""",
             (now, reason, run_id),
         )
 
@@ -393,15 +429,21 @@ class Store:
         started_at: datetime,
         finished_at: datetime,
         disabled_reason: str | None = None,
-    ) -> bool:
-        """Record a finished run in one statement: the run row, the workflow's state, and the
-        schedule (`last_run_at` on success; disabled with the reason on a critical error).
+    ) -> str:
+        """Record a finished run in one statement, safe to repeat: the run row, the workflow's
+        state, and the schedule (`last_run_at` on success; disabled with the reason on a
+        critical error).
 
-        Fenced: nothing is written unless the run is still `running` under `fence`, so a run
-        whose lease a newer run took over cannot overwrite it. Returns whether it was written.
+        Fenced: nothing is written unless the run is still `running` under `fence`, and the
+        workflow only while it is still `running` under `fence`, so a run whose lease a newer
+        run took over cannot overwrite it. Returns `recorded` (written now, or by an earlier
+        try of this same call), `gone` (the run row was deleted with its schedule: only the
+        workflow's state was written) or `superseded` (a newer lease took over: nothing).
         """
         row = self.db.execute(
-            """with run as (
+            """with current_run as (
+                 select status, fence from schedule_runs where id = %(run_id)s
+               ), run as (
                  update schedule_runs
                  set status = %(status)s, finished_at = %(finished_at)s, error = %(error)s,
                      output = %(output)s::jsonb
@@ -411,8 +453,8 @@ class Store:
                  update workflows
                  set status = 'idle', run_count = run_count + 1, last_run_at = %(started_at)s,
                      last_run_status = %(status)s
-                 where id = %(workflow_id)s and lease_fence = %(fence)s
-                   and exists (select 1 from run)
+                 where id = %(workflow_id)s and lease_fence = %(fence)s and status = 'running'
+                   and (exists (select 1 from run) or not exists (select 1 from current_run))
                  returning id
                ), schedule as (
                  update schedules set
@@ -426,7 +468,14 @@ class Store:
                    and exists (select 1 from run)
                  returning id
                )
-               select exists (select 1 from run) as recorded,
+               select case
+                        when exists (select 1 from run) then 'recorded'
+                        when exists (select 1 from current_run
+                                     where fence = %(fence)s and status = %(status)s)
+                          then 'recorded'
+                        when not exists (select 1 from current_run) then 'gone'
+                        else 'superseded'
+                      end as result,
                       (select count(*) from workflow) as workflows,
                       (select count(*) from schedule) as schedules""",
             {
@@ -444,7 +493,7 @@ class Store:
             },
         ).fetchone()
         assert row is not None
-        return bool(row["recorded"])
+        return str(row["result"])
 
     def fail_abandoned_runs(self, now: datetime) -> int:
         """Fail every run still `running` whose lease expired before `now` (its runner died);
@@ -470,6 +519,14 @@ class Store:
         ).fetchone()
         assert row is not None
         return int(row["failed"])
+
+
+def _loaded(row: Row) -> Row:
+    """A workflow row with its definition loaded, or None and `definition_error` saying why."""
+    try:
+        return {**row, "definition": load_definition(row["definition"]), "definition_error": None}
+    except InvalidWorkflowDefinition as exc:
+        return {**row, "definition": None, "definition_error": str(exc)}
 
 
 def _page(params: dict[str, Any], after: Cursor | None) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from scheduler.config import get_settings
+from scheduler.definitions import load_definition
 from scheduler.errors import InvalidWorkflowDefinition, StepFailed
 from scheduler.lambda_invoke import invoke_function
 from scheduler.observability import logger
@@ -146,9 +147,13 @@ def run_workflow(workflow: dict[str, Any], run: RunContext) -> WorkflowResult:
     """Execute `workflow["definition"]` step by step, stopping at the first failure.
 
     Never raises: an invalid definition is a critical failure, any other error a failed run.
+    The definition may be given as its stored JSON text, loaded here (see `definitions`).
     """
     try:
-        steps = parse_definition(workflow.get("definition"))
+        definition = workflow.get("definition")
+        if isinstance(definition, str):
+            definition = load_definition(definition)
+        steps = parse_definition(definition)
     except InvalidWorkflowDefinition as exc:
         return WorkflowResult(status="failed", error=str(exc), critical=True)
     results: list[StepResult] = []

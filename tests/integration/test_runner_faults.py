@@ -1,0 +1,501 @@
+"""The run path under faults, against real Postgres and moto DynamoDB, with fake time.
+
+Every network call of the runner is made to fail before its effect, to apply its effect and lose
+the answer, to time out, or to have the process die right after it; Lambda's retries of the
+invocation are replayed (same request id, as Lambda sends them). Whatever happens: the workflow
+runs at most once per slot (exactly once wherever a retry can still run it), the final record
+says what happened, no workflow is left `running`, and no lease outlives its run.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Literal, TypeVar
+
+import psycopg
+import pytest
+from scheduler.db import Database
+from scheduler.errors import (
+    DatabaseUnavailable,
+    DependencyUnavailable,
+    LockUnavailable,
+    WorkflowBusy,
+)
+from scheduler.lock import Lease, LeaseLock
+from scheduler.runner import RunReport
+from scheduler.store import ABANDONED_RUN_ERROR, Store
+from scheduler.workflows import RunContext
+
+from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
+    LEASE_OVER_S,
+    LOCKS_TABLE,
+    OWNER,
+    SEVEN,
+    Crash,
+    LoopbackServer,
+    Runner,
+    allow_private_http_fixture,
+    clock_fixture,
+    dynamodb_fixture,
+    hooks_fixture,
+    http_server_fixture,
+    http_steps,
+    make_schedule,
+    runner_fixture,
+)
+
+T = TypeVar("T")
+Kind = Literal["error", "lost_ack", "timeout", "died"]
+REMAINING_S = 3.0  # the invocation's time: lease 33 s, steps 2.25 s, record retries ~2.6 s
+# Lambda retries after 1 and 2 minutes; scaled to the test's 33 s lease, so a retry finds what
+# its earlier attempt left still live (a real retry comes well inside a real 330 s lease).
+RETRY_DELAY_S = 15
+INVOCATION = "c0ffee00-0000-4000-8000-00000000000a"
+# The table whose lock a step's statement waits on (what a statement timeout looks like).
+_BLOCKING_TABLE = {"claim": "schedule_runs", "start": "workflows", "record": "schedule_runs"}
+
+
+@dataclass
+class Fault:
+    """One fault at one runner step, during the first attempt only (once, or every call)."""
+
+    step: str
+    kind: Kind
+    persistent: bool = False
+    database_url: str = ""
+    active: bool = True
+    hits: int = 0
+    _blocker: psycopg.Connection[Any] | None = field(default=None, repr=False)
+
+    def around(self, step: str, call: Callable[[], T], db: Database | None = None) -> T:
+        if step != self.step or not self.active or (self.hits and not self.persistent):
+            return call()
+        self.hits += 1
+        error = DatabaseUnavailable if db is not None else LockUnavailable
+        if self.kind == "error":
+            raise error(f"injected: {step} failed before its effect")
+        if self.kind == "timeout" and db is not None:
+            # Postgres cancels the statement at its timeout: nothing of it is applied
+            with self._blocked(self.step), _statement_timeout(db, 300):
+                call()
+            raise AssertionError(f"{step} did not time out")
+        result = call()  # applied ...
+        if self.kind == "died":
+            raise Crash
+        time.sleep(0.01 if self.kind == "lost_ack" else 0.2)
+        raise error(f"injected: {step} applied, then its answer was lost ({self.kind})")
+        return result  # type: ignore[unreachable]
+
+    @contextmanager
+    def _blocked(self, step: str) -> Iterator[None]:
+        if self._blocker is None:
+            self._blocker = psycopg.connect(self.database_url)
+            self._blocker.execute(f"lock table {_BLOCKING_TABLE[step]} in share mode")
+        try:
+            yield
+        finally:
+            if not self.persistent:
+                self.end_attempt()
+
+    def end_attempt(self) -> None:
+        self.active = False
+        if self._blocker is not None:
+            self._blocker.rollback()
+            self._blocker.close()
+            self._blocker = None
+
+
+@contextmanager
+def _statement_timeout(db: Database, ms: int) -> Iterator[None]:
+    db.execute(f"set statement_timeout = {ms}")
+    try:
+        yield
+    finally:
+        db.execute("reset statement_timeout")
+
+
+class FaultyStore(Store):
+    def __init__(self, db: Database, fault: Fault) -> None:
+        super().__init__(db)
+        self.fault = fault
+
+    def claim_run_slot(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        claim = super().claim_run_slot
+        return self.fault.around("claim", lambda: claim(*args, **kwargs), self.db)
+
+    def start_run(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        start = super().start_run
+        return self.fault.around("start", lambda: start(*args, **kwargs), self.db)
+
+    def record_run_outcome(self, *args: Any, **kwargs: Any) -> str:
+        record = super().record_run_outcome
+        return self.fault.around("record", lambda: record(*args, **kwargs), self.db)
+
+
+class FaultyLock(LeaseLock):
+    def __init__(self, fault: Fault, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fault = fault
+
+    def acquire(self, workflow_id: Any, lease_s: float, owner: str | None = None) -> Lease:
+        acquire = super().acquire
+        return self.fault.around("acquire", lambda: acquire(workflow_id, lease_s, owner))
+
+    def release(self, lease: Lease) -> bool:
+        release = super().release
+        return self.fault.around("release", lambda: release(lease))
+
+
+@dataclass
+class Delivery:
+    attempts: list[str]  # each attempt's outcome, or the exception that made Lambda retry
+    duplicate: str  # a later duplicate delivery by EventBridge (another invocation)
+
+
+def _deliver(
+    runner: Runner, schedule: dict[str, Any], store: Store, lock: LeaseLock, fault: Fault
+) -> Delivery:
+    """The invocation and Lambda's two retries of it (each after a function error)."""
+    attempts: list[str] = []
+    for attempt in range(3):
+        fault.active = attempt == 0
+        try:
+            report = runner.fire(
+                schedule, store=store, lock=lock, invocation=INVOCATION, remaining_s=REMAINING_S
+            )
+            attempts.append(report.outcome)
+            break
+        except (DependencyUnavailable, Crash) as exc:
+            attempts.append(type(exc).__name__)
+        finally:
+            fault.end_attempt()
+        runner.clock.advance(RETRY_DELAY_S)
+    duplicate = runner.fire(schedule, store=store, lock=lock, remaining_s=REMAINING_S).outcome
+    return Delivery(attempts, duplicate)
+
+
+def _lease_is_free(runner: Runner, workflow_id: Any) -> bool:
+    try:
+        lease = runner.lock.acquire(workflow_id, 10, owner="probe")
+    except WorkflowBusy:
+        return False
+    runner.lock.release(lease)
+    return True
+
+
+# --- the matrix
+
+STEPS = ("claim", "acquire", "start", "steps", "record", "release")
+
+
+@dataclass(frozen=True)
+class Cell:
+    step: str
+    kind: Kind
+    persistent: bool = False
+    # what must hold: executions of the workflow, the run's final status, the lease free at once
+    executions: int = 1
+    status: str = "succeeded"
+    lease_freed_by_run: bool = True
+
+    @property
+    def name(self) -> str:
+        return f"{self.step}-{self.kind}" + ("-persistent" if self.persistent else "")
+
+
+def _cells() -> list[Cell]:
+    cells = []
+    for step in STEPS:
+        if step == "steps":
+            cells += [
+                Cell("steps", "error", status="failed"),
+                Cell("steps", "lost_ack", status="failed"),
+                Cell("steps", "timeout", status="failed"),
+                # died mid-step: never run again; failed once its lease expires
+                Cell("steps", "died", status="failed", lease_freed_by_run=False),
+            ]
+            continue
+        for kind in ("error", "lost_ack", "timeout"):
+            cells += [Cell(step, kind), Cell(step, kind, persistent=True)]
+        cells.append(Cell(step, "died"))
+    overrides = {
+        # The start was applied but never confirmed, or the process died right after it: the
+        # steps may have begun, so nothing runs them again; failed once the lease expires.
+        "start-died": Cell("start", "died", False, 0, "failed", lease_freed_by_run=False),
+        "start-lost_ack-persistent": Cell("start", "lost_ack", True, executions=0, status="failed"),
+        # The database refused the result for the whole invocation: failed once the lease
+        # expires (abandoned), and the workflow ran once.
+        "record-error-persistent": Cell("record", "error", True, status="failed"),
+        "record-timeout-persistent": Cell("record", "timeout", True, status="failed"),
+        # DynamoDB refused the release for the whole invocation: the lease expires on its own.
+        "release-error-persistent": Cell("release", "error", True, lease_freed_by_run=False),
+    }
+    return [overrides.get(cell.name, cell) for cell in cells]
+
+
+CELLS = _cells()
+HELD: dict[str, str] = {}
+
+
+@pytest.mark.parametrize("cell", CELLS, ids=lambda cell: cell.name)
+def test_fault_matrix(
+    cell: Cell,
+    runner: Runner,
+    http_server: LoopbackServer,
+    hooks: dict[str, Any],
+    dynamodb: Any,
+    clean_db: str,
+) -> None:
+    # Given a schedule whose workflow calls the loopback server once, and a fault at one step
+    fault = Fault(cell.step, cell.kind, cell.persistent, database_url=clean_db)
+    steps: list[dict[str, Any]] = [{**http_steps(http_server)[0], "timeoutSeconds": 0.5}]
+    if cell.step == "steps":
+        _arm_step_fault(cell.kind, http_server, hooks, steps)
+    schedule = make_schedule(runner.store, steps)
+    database = Database(clean_db)
+    store = FaultyStore(database, fault)
+    lock = FaultyLock(fault, dynamodb, table=LOCKS_TABLE, clock=runner.clock)
+
+    # When it fires, Lambda retries as it does, and EventBridge delivers it once more
+    delivery = _deliver(runner, schedule, store, lock, fault)
+    freed_by_run = _lease_is_free(runner, schedule["workflow_id"])
+    runner.clock.advance(LEASE_OVER_S)  # then reconcile fails runs whose lease expired
+    runner.store.fail_abandoned_runs(runner.clock())
+
+    # Then the workflow ran as often as it could without running twice, and the record is true
+    [run] = runner.runs(schedule)
+    workflow = runner.workflow(schedule)
+    observed = (
+        f"executions={len(http_server.requests)} status={run['status']}"
+        f" attempts={'/'.join(delivery.attempts)} duplicate={delivery.duplicate}"
+        f" lease_freed_by_run={freed_by_run}"
+    )
+    HELD[cell.name] = observed
+    assert len(http_server.requests) == cell.executions, observed
+    assert run["status"] == cell.status, observed
+    if cell.status == "succeeded":
+        assert run["error"] is None
+        assert runner.schedule(schedule)["last_run_at"] is not None
+    elif cell.step != "steps" or cell.kind == "died":
+        assert run["error"] == ABANDONED_RUN_ERROR
+    assert delivery.duplicate == "duplicate", observed
+    assert workflow["status"] == "idle", observed
+    assert workflow["run_count"] == (1 if run["error"] != ABANDONED_RUN_ERROR else 0), observed
+    assert freed_by_run == cell.lease_freed_by_run, observed
+    assert _lease_is_free(runner, schedule["workflow_id"])
+    database.close()
+    HELD[cell.name] = "holds: " + observed
+
+
+def _arm_step_fault(
+    kind: Kind, server: LoopbackServer, hooks: dict[str, Any], steps: list[dict[str, Any]]
+) -> None:
+    if kind == "error":
+        server.status = 500
+    elif kind == "lost_ack":
+        server.drop = True  # the request arrives, the answer never does
+    elif kind == "timeout":
+        server.hold = threading.Event()  # answered after the step's 0.5 s
+    else:
+        dying = iter([True])
+
+        def die(_: RunContext) -> None:
+            if next(dying, False):
+                raise Crash
+
+        hooks["die"] = die
+        steps.append({"type": "hook", "name": "die"})
+
+
+def test_fault_matrix_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    # Printed for the README's reliability section; the cells themselves assert.
+    held = sum(result.startswith("holds") for result in HELD.values())
+    with capsys.disabled():
+        print(f"\nfault matrix: {len(CELLS)} scenarios, {held} hold")
+        for cell in CELLS:
+            print(f"  {cell.name:28} {HELD.get(cell.name, 'not run')}")
+    assert held == len(CELLS) == len(HELD)
+
+
+# --- the defects found in review, each as it was seen
+
+
+def test_the_steps_deadline_counts_the_time_spent_before_them(
+    runner: Runner, hooks: dict[str, Any], clean_db: str
+) -> None:
+    # Given a claim that takes 0.5 s (a slow database), with 10 s left for the invocation
+    class SlowClaim(Store):
+        def claim_run_slot(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            time.sleep(0.5)
+            return super().claim_run_slot(*args, **kwargs)
+
+    seen: list[float] = []
+    hooks["clock"] = lambda run: seen.append(run.remaining_s())
+    schedule = make_schedule(runner.store, [{"type": "hook", "name": "clock"}])
+    database = Database(clean_db)
+
+    assert runner.fire(schedule, store=SlowClaim(database), remaining_s=10).outcome == "succeeded"
+
+    # Then the steps were given 10 s - 2.5 s reserve - the 0.5 s already spent, not 7.5 s
+    assert seen[0] < 7.05
+    database.close()
+
+
+def test_a_lost_acquire_answer_leaves_no_ghost_lease(
+    runner: Runner, http_server: LoopbackServer, dynamodb: Any, clean_db: str
+) -> None:
+    # Given DynamoDB applies every acquire of the first attempt but the answers are lost
+    fault = Fault("acquire", "lost_ack", persistent=True)
+    lock = FaultyLock(fault, dynamodb, table=LOCKS_TABLE, clock=runner.clock)
+    schedule = make_schedule(runner.store, http_steps(http_server))
+
+    # (as in AWS: a 300 s invocation's lease is 330 s, Lambda retries a minute later)
+    with pytest.raises(LockUnavailable):
+        runner.fire(schedule, lock=lock, invocation=INVOCATION, remaining_s=300)
+    fault.end_attempt()
+    runner.clock.advance(60)
+    retry = runner.fire(schedule, lock=lock, invocation=INVOCATION, remaining_s=300)
+    runner.clock.advance(240)
+    next_fire = runner.fire(schedule, SEVEN + timedelta(minutes=5), lock=lock, remaining_s=300)
+
+    # Then the retry took back the lease its attempt held, and the next fire ran too
+    assert (retry.outcome, next_fire.outcome) == ("succeeded", "succeeded")
+    assert len(http_server.requests) == 2
+
+
+def test_a_lost_claim_answer_is_resumed_by_the_retry(
+    runner: Runner, http_server: LoopbackServer, clean_db: str
+) -> None:
+    fault = Fault("claim", "lost_ack", persistent=True)
+    database = Database(clean_db)
+    store = FaultyStore(database, fault)
+    schedule = make_schedule(runner.store, http_steps(http_server))
+
+    with pytest.raises(DatabaseUnavailable):
+        runner.fire(schedule, store=store, invocation=INVOCATION)
+    fault.end_attempt()
+    runner.clock.advance(60)
+    retry = runner.fire(schedule, store=store, invocation=INVOCATION, attempt=1)
+
+    assert retry.outcome == "succeeded"
+    assert len(http_server.requests) == 1
+    [run] = runner.runs(schedule)
+    assert run["status"] == "succeeded"
+    database.close()
+
+
+def test_a_lost_start_answer_is_confirmed_and_the_run_goes_on(
+    runner: Runner, http_server: LoopbackServer, clean_db: str
+) -> None:
+    database = Database(clean_db)
+    store = FaultyStore(database, Fault("start", "lost_ack"))
+    schedule = make_schedule(runner.store, http_steps(http_server))
+
+    report = runner.fire(schedule, store=store, invocation=INVOCATION)
+
+    assert report.outcome == "succeeded"
+    assert len(http_server.requests) == 1
+    assert runner.workflow(schedule)["run_count"] == 1
+    database.close()
+
+
+def test_an_api_write_holding_the_schedule_row_only_delays_the_record(
+    runner: Runner, http_server: LoopbackServer, clean_db: str
+) -> None:
+    # Given the runner's statements time out after 300 ms, and an API transaction holds the
+    # schedule's row for a second while the run records its result
+    database = Database(clean_db, statement_timeout_ms=300)
+    schedule = make_schedule(runner.store, http_steps(http_server))
+    holding = threading.Event()
+
+    def api_write() -> None:
+        with psycopg.connect(clean_db) as conn:
+            conn.execute("select 1 from schedules where id = %s for update", (schedule["id"],))
+            holding.set()
+            time.sleep(1)
+
+    http_server.hold, http_server.hold_first = threading.Event(), 1
+    fire_result: list[RunReport] = []
+    firing = threading.Thread(
+        target=lambda: fire_result.append(runner.fire(schedule, store=Store(database)))
+    )
+    firing.start()
+    assert http_server.received.wait(10)
+    writer = threading.Thread(target=api_write)
+    writer.start()
+    assert holding.wait(10)
+    http_server.hold.set()
+    firing.join(15)
+    writer.join(15)
+
+    # Then the record waited out the lock within its reserve instead of giving up
+    assert fire_result[0].outcome == "succeeded"
+    [run] = runner.runs(schedule)
+    assert run["status"] == "succeeded"
+    assert runner.schedule(schedule)["last_run_at"] is not None
+    database.close()
+
+
+def test_a_definition_python_cannot_load_fails_the_run_and_disables_the_schedule(
+    runner: Runner,
+) -> None:
+    # Given a definition written around the API: a number no float holds (within the bounds)
+    workflow = runner.store.create_workflow(OWNER, "huge number", {"steps": []})
+    runner.store.db.execute(
+        """update workflows set definition = '{"steps": [], "n": 1e5000}'::jsonb where id = %s""",
+        (workflow["id"],),
+    )
+    schedule = make_schedule(runner.store, [], workflow_id=workflow["id"])
+
+    report = runner.fire(schedule)
+
+    assert report.outcome == "failed"
+    [run] = runner.runs(schedule)
+    assert run["status"] == "failed"
+    assert "invalid definition" in run["error"]
+    after = runner.schedule(schedule)
+    assert after["enabled"] is False
+    assert "invalid definition" in after["disabled_reason"]
+    assert runner.workflow(schedule)["status"] == "idle"
+    loaded = runner.store.get_workflow(workflow["id"])
+    assert loaded["definition"] is None
+    assert "invalid definition" in loaded["definition_error"]
+
+
+def test_the_database_refuses_a_definition_nested_too_deep(runner: Runner) -> None:
+    workflow = runner.store.create_workflow(OWNER, "deep", {"steps": []})
+    deep = "[" * 3000 + "]" * 3000
+
+    with pytest.raises(psycopg.errors.CheckViolation):
+        runner.store.db.execute(
+            "update workflows set definition = jsonb_build_object('steps', %s::jsonb)"
+            " where id = %s",
+            (deep, workflow["id"]),
+        )
+
+    assert runner.store.get_workflow(workflow["id"])["definition"] == {"steps": []}
+
+
+def test_deleting_the_schedule_mid_run_leaves_the_workflow_idle(
+    runner: Runner, http_server: LoopbackServer
+) -> None:
+    schedule = make_schedule(runner.store, http_steps(http_server))
+    http_server.hold, http_server.hold_first = threading.Event(), 1
+    results: list[RunReport] = []
+    firing = threading.Thread(target=lambda: results.append(runner.fire(schedule)))
+    firing.start()
+    assert http_server.received.wait(10)
+
+    runner.store.delete_schedule(schedule["id"])
+    http_server.hold.set()
+    firing.join(10)
+
+    workflow = runner.store.get_workflow(schedule["workflow_id"])
+    assert (workflow["status"], workflow["run_count"]) == ("idle", 1)
+    assert workflow["last_run_status"] == "succeeded"
+    assert _lease_is_free(runner, schedule["workflow_id"])
