@@ -20,8 +20,10 @@ from scheduler import clients, workflows
 from scheduler.workflows import RunContext, StepModel, register_step, run_workflow
 
 from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
+    DripServer,
     LoopbackServer,
     allow_private_http_fixture,
+    drip_server_fixture,
     http_server_fixture,
 )
 
@@ -105,6 +107,101 @@ def test_steps_never_run_past_the_runs_deadline(http_server: LoopbackServer) -> 
     assert result.status == "failed"
     assert re.search(r"timed out after 0\.[0-3]\d*s", str(result.error)), result.error
     assert [r.path for r in http_server.requests] == ["/slow"]
+
+
+_DRIP = 25  # bytes: 5 s at 0.2 s a byte, longer than any bound below
+
+
+@pytest.mark.usefixtures("allow_private_http")
+@pytest.mark.parametrize(
+    ("scheme", "at_once", "drip", "timeout_s", "run_left_s", "message"),
+    [
+        pytest.param(
+            "http",
+            b"",
+            b"HTTP/1.1 200 OK\r\nX-Drip: " + b"." * _DRIP,
+            1,
+            3,
+            r"after 1s",
+            id="headers",
+        ),
+        pytest.param(
+            "http",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n",
+            b"." * _DRIP,
+            1,
+            3,
+            r"after 1s",
+            id="body",
+        ),
+        pytest.param(
+            "http",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n",
+            b"." * _DRIP,
+            60,
+            1,
+            r"after (0\.9\d*|1)s",
+            id="body-past-the-runs-deadline",
+        ),
+        # a TLS record header announcing 16 KiB, then its bytes one by one
+        pytest.param(
+            "https",
+            b"",
+            b"\x16\x03\x03\x40\x00" + b"\x00" * _DRIP,
+            1,
+            3,
+            r"after 1s",
+            id="tls-handshake",
+        ),
+    ],
+)
+def test_http_step_timeout_bounds_the_whole_exchange_not_each_read(
+    drip_server: DripServer,
+    scheme: str,
+    at_once: bytes,
+    drip: bytes,
+    timeout_s: float,
+    run_left_s: float,
+    message: str,
+) -> None:
+    # Given a server sending a byte every 0.2 s: no single read ever waits as long as the timeout
+    drip_server.at_once, drip_server.drip = at_once, drip
+    drip_server.read_request = scheme == "http"
+    run = dataclasses.replace(RUN, deadline=time.monotonic() + run_left_s)
+    url = f"{scheme}{drip_server.url.removeprefix('http')}/drip"
+    step = {"type": "http", "method": "GET", "url": url, "timeoutSeconds": timeout_s}
+
+    started = time.monotonic()
+    result = run_workflow(_workflow(step), run)
+    elapsed = time.monotonic() - started
+
+    # Then the step fails at the tighter of its timeout and the run's deadline
+    assert result.status == "failed", result.output()
+    assert re.search(f"timed out {message}", str(result.error)), result.error
+    assert elapsed < min(timeout_s, run_left_s) + 2
+
+
+def test_http_step_timeout_bounds_a_hanging_dns_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a resolver that does not answer (getaddrinfo has no timeout of its own)
+    answer = threading.Event()
+
+    def hanging_getaddrinfo(*_: Any, **__: Any) -> Any:
+        answer.wait(timeout=5)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging_getaddrinfo)
+    step = {"type": "http", "url": "https://slow-dns.example/", "timeoutSeconds": 0.5}
+
+    started = time.monotonic()
+    try:
+        result = run_workflow(_workflow(step), RUN)
+    finally:
+        answer.set()
+    elapsed = time.monotonic() - started
+
+    assert result.status == "failed"
+    assert "timed out after 0.5s" in str(result.error)
+    assert elapsed < 0.5 + 2
 
 
 def test_a_run_whose_time_ran_out_starts_no_step() -> None:
