@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -17,6 +18,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 from scheduler import clients, workflows
+from scheduler.errors import StepFailed
 from scheduler.workflows import RunContext, StepModel, register_step, run_workflow
 
 from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
@@ -401,3 +403,45 @@ class _RawBody:
     def read(self, *_: Any) -> bytes:
         data, self._data = self._data, b""
         return data
+
+
+FUNCTION_ARN = "arn:aws:lambda:us-east-1:000000000000:function:step-target"
+
+
+@pytest.fixture
+def lambda_endpoint(
+    http_server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[LoopbackServer]:
+    """The loopback server standing in for the Lambda service."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", http_server.url)
+    clients.reset()
+    yield http_server
+    clients.reset()
+
+
+def test_lambda_step_waits_no_longer_than_the_run_has_left(
+    lambda_endpoint: LoopbackServer,
+) -> None:
+    # Given a function still running when the run's 1 s is up (the SDK alone would wait 900 s)
+    lambda_endpoint.hold = threading.Event()
+    run = dataclasses.replace(RUN, deadline=time.monotonic() + 1)
+
+    started = time.monotonic()
+    result = run_workflow(_workflow({"type": "lambda", "functionArn": FUNCTION_ARN}), run)
+    elapsed = time.monotonic() - started
+
+    # Then the step fails at the run's deadline, and the invoke was sent once, never retried
+    assert result.status == "failed"
+    assert "timed out after 1s" in str(result.error)
+    assert elapsed < 1 + 2
+    assert len(lambda_endpoint.requests) == 1
+
+
+def test_lambda_step_with_no_time_left_is_not_invoked(lambda_endpoint: LoopbackServer) -> None:
+    run = dataclasses.replace(RUN, deadline=time.monotonic() - 1)
+    step = workflows.LambdaStep.model_validate({"type": "lambda", "functionArn": FUNCTION_ARN})
+
+    with pytest.raises(StepFailed, match="time ran out"):
+        workflows.execute_lambda_step(step, run)
+
+    assert lambda_endpoint.requests == []
