@@ -1,4 +1,4 @@
-"""Fixtures for the runner's tests: fake time, the locks table in moto, a loopback HTTP server.
+"""Fixtures for the runner's tests: fake time, the locks table in moto, loopback HTTP servers.
 
 A test module imports the `*_fixture` functions it uses; pytest knows them by the short name.
 """
@@ -6,6 +6,7 @@ A test module imports the `*_fixture` functions it uses; pytest knows them by th
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import uuid
 from collections.abc import Iterator
@@ -147,6 +148,59 @@ def http_server_fixture() -> Iterator[LoopbackServer]:
     server.shutdown()
     server.server_close()
     thread.join(timeout=5)
+
+
+@dataclass
+class DripServer:
+    """A loopback server that answers one byte every `interval` seconds, for as long as `drip`
+    lasts: never idle long enough to trip a per-read socket timeout, and never done in time."""
+
+    url: str
+    # sent at once when the request's head is in (a TLS client speaks first: nothing is read)
+    at_once: bytes = b""
+    drip: bytes = b""
+    interval: float = 0.2
+    read_request: bool = True
+
+
+@pytest.fixture(name="drip_server")
+def drip_server_fixture() -> Iterator[DripServer]:
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.1)  # so the accept loop sees `stop`
+    state = DripServer(url=f"http://127.0.0.1:{listener.getsockname()[1]}")
+    stop = threading.Event()
+
+    def answer(conn: socket.socket) -> None:
+        with conn:
+            try:
+                head = b""
+                while state.read_request and b"\r\n\r\n" not in head:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        return
+                    head += chunk
+                conn.sendall(state.at_once)
+                for byte in state.drip:
+                    if stop.wait(state.interval):
+                        return
+                    conn.sendall(bytes([byte]))
+            except OSError:  # the client gave up: what the tests want
+                return
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=answer, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield state
+    stop.set()
+    thread.join(timeout=5)
+    listener.close()
 
 
 # --- the runner under test: real Postgres, moto DynamoDB, fake time

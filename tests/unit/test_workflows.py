@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -17,11 +18,14 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 from scheduler import clients, workflows
+from scheduler.errors import StepFailed
 from scheduler.workflows import RunContext, StepModel, register_step, run_workflow
 
 from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
+    DripServer,
     LoopbackServer,
     allow_private_http_fixture,
+    drip_server_fixture,
     http_server_fixture,
 )
 
@@ -105,6 +109,101 @@ def test_steps_never_run_past_the_runs_deadline(http_server: LoopbackServer) -> 
     assert result.status == "failed"
     assert re.search(r"timed out after 0\.[0-3]\d*s", str(result.error)), result.error
     assert [r.path for r in http_server.requests] == ["/slow"]
+
+
+_DRIP = 25  # bytes: 5 s at 0.2 s a byte, longer than any bound below
+
+
+@pytest.mark.usefixtures("allow_private_http")
+@pytest.mark.parametrize(
+    ("scheme", "at_once", "drip", "timeout_s", "run_left_s", "message"),
+    [
+        pytest.param(
+            "http",
+            b"",
+            b"HTTP/1.1 200 OK\r\nX-Drip: " + b"." * _DRIP,
+            1,
+            3,
+            r"after 1s",
+            id="headers",
+        ),
+        pytest.param(
+            "http",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n",
+            b"." * _DRIP,
+            1,
+            3,
+            r"after 1s",
+            id="body",
+        ),
+        pytest.param(
+            "http",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n",
+            b"." * _DRIP,
+            60,
+            1,
+            r"after (0\.9\d*|1)s",
+            id="body-past-the-runs-deadline",
+        ),
+        # a TLS record header announcing 16 KiB, then its bytes one by one
+        pytest.param(
+            "https",
+            b"",
+            b"\x16\x03\x03\x40\x00" + b"\x00" * _DRIP,
+            1,
+            3,
+            r"after 1s",
+            id="tls-handshake",
+        ),
+    ],
+)
+def test_http_step_timeout_bounds_the_whole_exchange_not_each_read(
+    drip_server: DripServer,
+    scheme: str,
+    at_once: bytes,
+    drip: bytes,
+    timeout_s: float,
+    run_left_s: float,
+    message: str,
+) -> None:
+    # Given a server sending a byte every 0.2 s: no single read ever waits as long as the timeout
+    drip_server.at_once, drip_server.drip = at_once, drip
+    drip_server.read_request = scheme == "http"
+    run = dataclasses.replace(RUN, deadline=time.monotonic() + run_left_s)
+    url = f"{scheme}{drip_server.url.removeprefix('http')}/drip"
+    step = {"type": "http", "method": "GET", "url": url, "timeoutSeconds": timeout_s}
+
+    started = time.monotonic()
+    result = run_workflow(_workflow(step), run)
+    elapsed = time.monotonic() - started
+
+    # Then the step fails at the tighter of its timeout and the run's deadline
+    assert result.status == "failed", result.output()
+    assert re.search(f"timed out {message}", str(result.error)), result.error
+    assert elapsed < min(timeout_s, run_left_s) + 2
+
+
+def test_http_step_timeout_bounds_a_hanging_dns_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a resolver that does not answer (getaddrinfo has no timeout of its own)
+    answer = threading.Event()
+
+    def hanging_getaddrinfo(*_: Any, **__: Any) -> Any:
+        answer.wait(timeout=5)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging_getaddrinfo)
+    step = {"type": "http", "url": "https://slow-dns.example/", "timeoutSeconds": 0.5}
+
+    started = time.monotonic()
+    try:
+        result = run_workflow(_workflow(step), RUN)
+    finally:
+        answer.set()
+    elapsed = time.monotonic() - started
+
+    assert result.status == "failed"
+    assert "timed out after 0.5s" in str(result.error)
+    assert elapsed < 0.5 + 2
 
 
 def test_a_run_whose_time_ran_out_starts_no_step() -> None:
@@ -304,3 +403,45 @@ class _RawBody:
     def read(self, *_: Any) -> bytes:
         data, self._data = self._data, b""
         return data
+
+
+FUNCTION_ARN = "arn:aws:lambda:us-east-1:000000000000:function:step-target"
+
+
+@pytest.fixture
+def lambda_endpoint(
+    http_server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[LoopbackServer]:
+    """The loopback server standing in for the Lambda service."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", http_server.url)
+    clients.reset()
+    yield http_server
+    clients.reset()
+
+
+def test_lambda_step_waits_no_longer_than_the_run_has_left(
+    lambda_endpoint: LoopbackServer,
+) -> None:
+    # Given a function still running when the run's 1 s is up (the SDK alone would wait 900 s)
+    lambda_endpoint.hold = threading.Event()
+    run = dataclasses.replace(RUN, deadline=time.monotonic() + 1)
+
+    started = time.monotonic()
+    result = run_workflow(_workflow({"type": "lambda", "functionArn": FUNCTION_ARN}), run)
+    elapsed = time.monotonic() - started
+
+    # Then the step fails at the run's deadline, and the invoke was sent once, never retried
+    assert result.status == "failed"
+    assert "timed out after 1s" in str(result.error)
+    assert elapsed < 1 + 2
+    assert len(lambda_endpoint.requests) == 1
+
+
+def test_lambda_step_with_no_time_left_is_not_invoked(lambda_endpoint: LoopbackServer) -> None:
+    run = dataclasses.replace(RUN, deadline=time.monotonic() - 1)
+    step = workflows.LambdaStep.model_validate({"type": "lambda", "functionArn": FUNCTION_ARN})
+
+    with pytest.raises(StepFailed, match="time ran out"):
+        workflows.execute_lambda_step(step, run)
+
+    assert lambda_endpoint.requests == []

@@ -6,7 +6,8 @@ that points the code at moto locally. Tests call `reset()` after changing the en
 
 from __future__ import annotations
 
-from functools import cache
+import math
+from functools import cache, lru_cache
 from typing import Any
 
 import boto3
@@ -23,8 +24,8 @@ _AWS_CONFIG = Config(
     retries={"mode": "adaptive", "max_attempts": 3}, connect_timeout=2, read_timeout=5
 )
 # A workflow's `lambda` step runs the user's function: never retried by the SDK (a retry would
-# run its side effects twice) and allowed to run as long as a Lambda can (15 minutes).
-_STEP_CONFIG = Config(retries={"total_max_attempts": 1}, connect_timeout=2, read_timeout=900)
+# run its side effects twice) and waiting as long as a Lambda can run (15 minutes) at most.
+STEP_LAMBDA_MAX_WAIT_S = 900
 
 
 def _database_url() -> str:
@@ -56,15 +57,28 @@ def aws_client(service: str) -> Any:
     return boto3.client(service, config=_AWS_CONFIG)
 
 
-@cache
-def step_lambda_client() -> Any:
-    """The Lambda client of workflow steps (see _STEP_CONFIG)."""
-    return boto3.client("lambda", config=_STEP_CONFIG)
+def step_lambda_client(wait_s: float = STEP_LAMBDA_MAX_WAIT_S) -> Any:
+    """The Lambda client of workflow steps, waiting `wait_s` at most for the function's answer.
+
+    botocore's timeouts are per client, not per call: one client per wait, in whole seconds
+    rounded up (so a wait may pass `wait_s` by under a second, plus the connect).
+    """
+    return _step_lambda_client(max(1, math.ceil(min(wait_s, STEP_LAMBDA_MAX_WAIT_S))))
+
+
+@lru_cache(maxsize=4)  # the runs of a warm runner mostly start their steps with the same time left
+def _step_lambda_client(wait_s: int) -> Any:
+    config = Config(
+        retries={"total_max_attempts": 1},
+        connect_timeout=min(2, wait_s),
+        read_timeout=wait_s,
+    )
+    return boto3.client("lambda", config=config)
 
 
 def reset() -> None:
     """Forget every client and the settings (tests change the environment between cases)."""
     if database.cache_info().currsize:
         database().close()
-    for cached in (database, store, aws_client, step_lambda_client, get_settings):
+    for cached in (database, store, aws_client, _step_lambda_client, get_settings):
         cached.cache_clear()

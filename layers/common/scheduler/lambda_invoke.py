@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 
 from scheduler import clients
 from scheduler.errors import StepFailed
@@ -13,14 +13,21 @@ from scheduler.errors import StepFailed
 _MAX_RESULT_CHARS = 2000
 
 
-def invoke_function(function_arn: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """Invoke `function_arn` and wait for it; StepFailed if the call or the function fails."""
+def invoke_function(function_arn: str, payload: dict[str, Any], *, wait_s: float) -> dict[str, Any]:
+    """Invoke `function_arn` and wait for it, `wait_s` at most; StepFailed if the call or the
+    function fails, or the wait is up."""
+    client = clients.step_lambda_client(wait_s)
     try:
-        response = clients.step_lambda_client().invoke(
+        response = client.invoke(
             FunctionName=function_arn,
             InvocationType="RequestResponse",
             Payload=json.dumps(payload, default=str).encode(),
         )
+    except ReadTimeoutError as exc:  # Invoke cannot be cancelled: the function may run on
+        raise StepFailed(
+            f"lambda invoke of {function_arn}: timed out after {client.meta.config.read_timeout}s"
+            " (the function may still be running)"
+        ) from exc
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "Unknown")
         raise StepFailed(f"lambda invoke of {function_arn} failed: {code}") from exc

@@ -9,11 +9,14 @@ plugs in by registering, the runner never changes. `run_workflow` never raises: 
 from __future__ import annotations
 
 import http.client
+import io
 import ipaddress
 import json
 import math
+import queue
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +35,7 @@ from scheduler.observability import logger
 
 _MAX_BODY_CHARS = 2000
 _MAX_STEPS = 50
+_SEND_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -201,7 +205,11 @@ class HttpStep(StepModel):
 
 @register_step("http", HttpStep)
 def execute_http_step(step: HttpStep, run: RunContext) -> dict[str, Any]:
-    """Send the request; a non-2xx status is a failure. Redirects are not followed."""
+    """Send the request; a non-2xx status is a failure. Redirects are not followed.
+
+    One wall-clock bound covers the whole exchange (resolve, connect, TLS, send, read): a
+    socket timeout alone bounds each read, and a server sending a byte at a time never trips it.
+    """
     parts = urlsplit(step.url)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -209,7 +217,7 @@ def execute_http_step(step: HttpStep, run: RunContext) -> dict[str, Any]:
     timeout = min(step.timeout_seconds or get_settings().http_step_timeout_s, run.remaining_s())
     if timeout <= 0:
         raise StepFailed("not started: the run's time ran out")
-    address = _permitted_address(host, port)
+    deadline = time.monotonic() + timeout
     headers = {
         **step.headers,
         "X-Workflow-Run-Id": str(run.run_id),
@@ -221,11 +229,13 @@ def execute_http_step(step: HttpStep, run: RunContext) -> dict[str, Any]:
         body = json.dumps(step.body).encode()
         headers["Content-Type"] = "application/json"
     connection_class = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
-    connection = connection_class(host, port, address=address, timeout=timeout)
     path = parts.path or "/"
     if parts.query:
         path += f"?{parts.query}"
+    connection: http.client.HTTPConnection | None = None
     try:
+        address = _permitted_address(host, port, deadline)
+        connection = connection_class(host, port, address=address, deadline=deadline)
         connection.request(step.method, path, body=body, headers=headers)
         response = connection.getresponse()
         text = response.read(_MAX_BODY_CHARS).decode("utf-8", errors="replace")
@@ -236,19 +246,30 @@ def execute_http_step(step: HttpStep, run: RunContext) -> dict[str, Any]:
     except (OSError, http.client.HTTPException) as exc:
         raise StepFailed(f"{step.method} {host}: {type(exc).__name__}: {exc}") from exc
     finally:
-        connection.close()
+        if connection is not None:
+            connection.close()
     if not 200 <= response.status < 300:
         raise StepFailed(f"{step.method} {host}: HTTP {response.status}")
     return {"status": response.status, "body": text}
 
 
-def _permitted_address(host: str, port: int) -> str:
+def _time_left(deadline: float) -> float:
+    """What is left until `deadline` (time.monotonic()) for the next blocking call."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("the step's deadline passed")
+    return left
+
+
+def _permitted_address(host: str, port: int, deadline: float) -> str:
     """The IP to connect to; StepFailed if it is private and private targets are not allowed.
 
     The check is on the address actually connected to, so DNS rebinding cannot slip past it.
     """
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = _resolve(host, port, _time_left(deadline))
+    except TimeoutError:  # the step's deadline: the caller says so
+        raise
     except OSError as exc:
         raise StepFailed(f"cannot resolve {host}: {exc}") from exc
     address = str(infos[0][4][0])
@@ -260,27 +281,106 @@ def _permitted_address(host: str, port: int) -> str:
     return address
 
 
+def _resolve(host: str, port: int, timeout: float) -> list[Any]:
+    """socket.getaddrinfo within `timeout`.
+
+    getaddrinfo has no timeout of its own, so a daemon thread asks and we stop waiting: a hung
+    resolver costs a parked thread until the system resolver gives up, not the run.
+    """
+    answer: queue.SimpleQueue[Any] = queue.SimpleQueue()
+
+    def ask() -> None:
+        try:
+            answer.put(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except Exception as exc:  # handed to the caller, raised there
+            answer.put(exc)
+
+    threading.Thread(target=ask, name=f"resolve {host}", daemon=True).start()
+    try:
+        result = answer.get(timeout=timeout)
+    except queue.Empty:
+        raise TimeoutError(f"resolving {host}") from None
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+class _DeadlineSocket:
+    """A connected socket whose every send and read gets only what is left before `deadline`.
+
+    All http.client asks of its socket is sendall, makefile("rb") and close.
+    """
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self._sock = sock
+        self._deadline = deadline
+
+    def arm(self) -> None:
+        self._sock.settimeout(_time_left(self._deadline))
+
+    def sendall(self, data: bytes) -> None:
+        # in chunks, each armed: the timeout of one send is not the step's whole budget
+        view = memoryview(data).cast("B")
+        while view:
+            self.arm()
+            sent = self._sock.send(view[:_SEND_CHUNK])
+            view = view[sent:]
+
+    def makefile(self, mode: str) -> io.BufferedReader:
+        # the socket's own raw file underneath: it keeps the socket open until the response is
+        # read, even after http.client closes the connection (it does when the server will)
+        return io.BufferedReader(_ArmedReader(self._sock.makefile("rb", buffering=0), self.arm))
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+class _ArmedReader(io.RawIOBase):
+    """A raw socket file that arms the socket's timeout before each read."""
+
+    def __init__(self, raw: socket.SocketIO, arm: Callable[[], None]) -> None:
+        self._raw = raw
+        self._arm = arm
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int | None:
+        self._arm()
+        return self._raw.readinto(buffer)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
 class _PinnedHTTPConnection(http.client.HTTPConnection):
     """Connects to a vetted IP while the Host header keeps the URL's host name."""
 
-    def __init__(self, host: str, port: int, *, address: str, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout)
+    def __init__(self, host: str, port: int, *, address: str, deadline: float) -> None:
+        super().__init__(host, port)
         self._address = address
+        self._deadline = deadline
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        sock = socket.create_connection((self._address, self.port), _time_left(self._deadline))
+        self.sock = _DeadlineSocket(sock, self._deadline)
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     """As above, with TLS verified against the URL's host name (SNI and certificate)."""
 
-    def __init__(self, host: str, port: int, *, address: str, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+    def __init__(self, host: str, port: int, *, address: str, deadline: float) -> None:
+        super().__init__(host, port, context=ssl.create_default_context())
         self._address = address
+        self._deadline = deadline
 
     def connect(self) -> None:
-        sock = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+        sock = socket.create_connection((self._address, self.port), _time_left(self._deadline))
+        # CPython bounds the whole handshake by the socket's timeout, so arming it once suffices
+        sock.settimeout(_time_left(self._deadline))
+        tls = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+        self.sock = _DeadlineSocket(tls, self._deadline)
 
 
 # --- lambda step
@@ -296,8 +396,13 @@ class LambdaStep(StepModel):
 
 @register_step("lambda", LambdaStep)
 def execute_lambda_step(step: LambdaStep, run: RunContext) -> dict[str, Any]:
-    """Invoke the function and wait; the event is the run plus the step's own payload."""
-    return invoke_function(step.function_arn, {"run": run.as_payload(), "payload": step.payload})
+    """Invoke the function and wait, never past the run's deadline; the event is the run plus
+    the step's own payload."""
+    wait_s = run.remaining_s()
+    if wait_s <= 0:
+        raise StepFailed("not started: the run's time ran out")
+    payload = {"run": run.as_payload(), "payload": step.payload}
+    return invoke_function(step.function_arn, payload, wait_s=wait_s)
 
 
 def iso_utc(moment: datetime) -> str:
