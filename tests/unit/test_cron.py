@@ -425,10 +425,12 @@ def test_is_fire_time_day_fields_and_repeated_hour() -> None:
     # Given the OR of day fields / Then a 13th that is not a Friday matches, a 14th Thursday not
     assert is_fire_time("0 0 13 * 5", "UTC", datetime(2024, 3, 13, tzinfo=UTC))  # a Wednesday
     assert not is_fire_time("0 0 13 * 5", "UTC", datetime(2024, 3, 14, tzinfo=UTC))
-    # Given 01:30 New York on the fall-back day / Then the first 01:30 fires, the repeat does not
+    # Given 01:30 New York on the fall-back day / Then either 01:30 is a fire time (one slot,
+    # see fire_slot), and 01:00 is not
     ny = "America/New_York"
     assert is_fire_time("30 1 * * *", ny, datetime(2024, 11, 3, 5, 30, tzinfo=UTC))
-    assert not is_fire_time("30 1 * * *", ny, datetime(2024, 11, 3, 6, 30, tzinfo=UTC))
+    assert is_fire_time("30 1 * * *", ny, datetime(2024, 11, 3, 6, 30, tzinfo=UTC))
+    assert not is_fire_time("30 1 * * *", ny, datetime(2024, 11, 3, 6, 0, tzinfo=UTC))
 
 
 def test_is_fire_time_rejects_naive_and_invalid() -> None:

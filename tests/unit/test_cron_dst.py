@@ -6,14 +6,22 @@ gap is skipped, a time in the repeated autumn hour fires once, at its first occu
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from croniter import croniter
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from scheduler.cron import eventbridge_fire_times, next_fire_times, to_eventbridge
+from scheduler.cron import (
+    CronError,
+    InvalidTimezone,
+    eventbridge_fire_times,
+    fire_slot,
+    is_fire_time,
+    next_fire_times,
+    to_eventbridge,
+)
 
 from tests.unit.test_cron_equivalence import HYPOTHESIS, accepted, eventbridge_union, expressions
 
@@ -174,3 +182,197 @@ def test_until_bounds_the_preview() -> None:
     fires = next_fire_times("0 7 * * *", "UTC", utc(2024, 5, 1), 10, until=utc(2024, 5, 3, 7))
     # Then only the fires up to and including `until` are returned
     assert fires == [utc(2024, 5, 1, 7), utc(2024, 5, 2, 7), utc(2024, 5, 3, 7)]
+
+
+# ------------------------------------------------------------------ the slot of a delivered fire
+# Berlin falls back on 2026-10-25 at 01:00Z (03:00 CEST -> 02:00 CET): 02:00-02:59 happens twice.
+# New York falls back on 2026-11-01 at 06:00Z (02:00 EDT -> 01:00 EST): 01:00-01:59 twice.
+
+
+@pytest.mark.parametrize(
+    ("expr", "zone", "second"),
+    [
+        ("30 2 * * *", BERLIN, utc(2026, 10, 25, 1, 30)),  # 02:30 CET
+        ("30 1 * * *", NEW_YORK, utc(2026, 11, 1, 6, 30)),  # 01:30 EST
+    ],
+)
+def test_is_fire_time_accepts_the_second_occurrence(expr: str, zone: str, second: datetime) -> None:
+    # Given a fire delivered at the second occurrence of a repeated wall time (AWS documents
+    # that it runs once, not at which occurrence)
+    # When the runner asks whether it is a fire time / Then it is, not a stale fire to drop
+    assert is_fire_time(expr, zone, second)
+
+
+@pytest.mark.parametrize(
+    ("expr", "zone", "first", "second"),
+    [
+        # 02:30 daily in Berlin: 02:30 CEST = 00:30Z, then 02:30 CET = 01:30Z
+        ("30 2 * * *", BERLIN, utc(2026, 10, 25, 0, 30), utc(2026, 10, 25, 1, 30)),
+        # 01:30 daily in New York: 01:30 EDT = 05:30Z, then 01:30 EST = 06:30Z
+        ("30 1 * * *", NEW_YORK, utc(2026, 11, 1, 5, 30), utc(2026, 11, 1, 6, 30)),
+        # the 2024 changes too (Berlin 2024-10-27, New York 2024-11-03)
+        ("30 2 * * *", BERLIN, utc(2024, 10, 27, 0, 30), utc(2024, 10, 27, 1, 30)),
+        ("30 1 * * *", NEW_YORK, utc(2024, 11, 3, 5, 30), utc(2024, 11, 3, 6, 30)),
+    ],
+)
+def test_both_occurrences_of_a_repeated_time_are_one_slot(
+    expr: str, zone: str, first: datetime, second: datetime
+) -> None:
+    # Given a daily time that the autumn change repeats
+    # When EventBridge delivers it at either occurrence
+    # Then both are that day's one slot, keyed by the first occurrence
+    assert fire_slot(expr, zone, first) == first
+    assert fire_slot(expr, zone, second) == first
+    # And the engine and the preview fire it once, at the first occurrence
+    before = first - timedelta(hours=12)
+    assert next_fire_times(expr, zone, before, 2)[0] == first
+    assert eventbridge_fire_times(to_eventbridge(expr)[0], zone, before, 1) == [first]
+
+
+def test_a_repeated_time_given_in_the_zone_itself_is_one_slot() -> None:
+    # Given both 02:30s of Berlin's fall-back night as aware Berlin datetimes (fold 0 and 1)
+    berlin = ZoneInfo(BERLIN)
+    first = datetime(2026, 10, 25, 2, 30, tzinfo=berlin)
+    second = datetime(2026, 10, 25, 2, 30, fold=1, tzinfo=berlin)
+    assert (first.astimezone(UTC), second.astimezone(UTC)) == (
+        utc(2026, 10, 25, 0, 30),
+        utc(2026, 10, 25, 1, 30),
+    )
+    # When asked for their slot / Then both give the first occurrence, in UTC
+    assert fire_slot("30 2 * * *", BERLIN, first) == utc(2026, 10, 25, 0, 30)
+    assert fire_slot("30 2 * * *", BERLIN, second) == utc(2026, 10, 25, 0, 30)
+
+
+@pytest.mark.parametrize(
+    ("zone", "expected"),
+    [
+        # Berlin: 01:00 CEST, 02:00 CEST, 02:00 CET (repeat), 03:00 CET
+        (
+            BERLIN,
+            {
+                utc(2026, 10, 24, 23): utc(2026, 10, 24, 23),
+                utc(2026, 10, 25, 0): utc(2026, 10, 25, 0),
+                utc(2026, 10, 25, 1): utc(2026, 10, 25, 0),
+                utc(2026, 10, 25, 2): utc(2026, 10, 25, 2),
+            },
+        ),
+        # New York: 00:00 EDT, 01:00 EDT, 01:00 EST (repeat), 02:00 EST
+        (
+            NEW_YORK,
+            {
+                utc(2026, 11, 1, 4): utc(2026, 11, 1, 4),
+                utc(2026, 11, 1, 5): utc(2026, 11, 1, 5),
+                utc(2026, 11, 1, 6): utc(2026, 11, 1, 5),
+                utc(2026, 11, 1, 7): utc(2026, 11, 1, 7),
+            },
+        ),
+    ],
+)
+def test_hourly_schedule_runs_the_repeated_wall_hour_once(
+    zone: str, expected: dict[datetime, datetime]
+) -> None:
+    # Given an hourly schedule across the fall-back night. The wall time of the repeated hour
+    # (02:00 Berlin, 01:00 New York) happens twice; EventBridge runs it once, so it is one slot:
+    # the hourly job skips one real hour that night, as it does on EventBridge itself.
+    # When each on-the-hour instant is delivered / Then it maps to its wall time's first instant
+    assert {at: fire_slot("0 * * * *", zone, at) for at in expected} == expected
+    # And the engine fires exactly the distinct slots, one per wall hour
+    start = min(expected) - timedelta(minutes=1)
+    assert eventbridge_fire_times("cron(0 * * * ? *)", zone, start, 3) == sorted(
+        set(expected.values())
+    )
+
+
+# (zone, an instant 3 hours before a DST change) for the changes of 2026
+DST_CHANGES_2026 = [
+    (BERLIN, utc(2026, 3, 28, 22)),
+    (BERLIN, utc(2026, 10, 24, 22)),
+    (NEW_YORK, utc(2026, 3, 8, 4)),
+    (NEW_YORK, utc(2026, 11, 1, 3)),
+    ("Australia/Lord_Howe", utc(2026, 4, 4, 12)),  # a 30-minute change
+    ("Asia/Tokyo", utc(2026, 3, 28, 22)),  # no DST
+]
+
+
+@pytest.mark.parametrize(("zone", "start"), DST_CHANGES_2026)
+@pytest.mark.parametrize("expr", ["*/20 * * * *", "0 * * * *", "30 1,2 * * *", "15 2 * * 0"])
+def test_every_delivery_maps_to_a_slot_the_engine_fires(
+    expr: str, zone: str, start: datetime
+) -> None:
+    # Given every whole minute of the 6 hours around a DST change
+    minutes = [start + timedelta(minutes=m) for m in range(6 * 60)]
+    # When each is taken as a delivery
+    slots = {at: fire_slot(expr, zone, at) for at in minutes}
+    # Then the slots are exactly the fire times the engine and the preview list
+    before, last = start - timedelta(minutes=1), minutes[-1]
+    engine = set(eventbridge_fire_times(to_eventbridge(expr)[0], zone, before, 100, until=last))
+    preview = set(next_fire_times(expr, zone, before, 100, until=last))
+    assert {slot for slot in slots.values() if slot is not None} == engine == preview
+    # And each slot is its own slot, and any other delivery of it comes within the repeat
+    for at, slot in slots.items():
+        if slot is not None:
+            assert fire_slot(expr, zone, slot) == slot
+            assert timedelta(0) <= at - slot <= timedelta(hours=1)
+            assert is_fire_time(expr, zone, at)
+        else:
+            assert not is_fire_time(expr, zone, at)
+
+
+@pytest.mark.parametrize(
+    ("zone", "day"),
+    [(BERLIN, date(2026, 3, 29)), (NEW_YORK, date(2026, 3, 8))],
+)
+def test_a_time_in_the_spring_gap_is_never_a_slot(zone: str, day: date) -> None:
+    # Given 02:30 daily, on the day the clocks skip 02:00-03:00 (a local day of 23 hours)
+    tz = ZoneInfo(zone)
+    midnight = datetime.combine(day, time(), tzinfo=tz).astimezone(UTC)
+    minutes = [midnight + timedelta(minutes=m) for m in range(23 * 60)]
+    assert (minutes[-1] + timedelta(minutes=1)).astimezone(tz).date() > day
+    # When any whole minute of that local day is delivered / Then none is a slot
+    assert [at for at in minutes if fire_slot("30 2 * * *", zone, at) is not None] == []
+    # And the gap's wall time written as an aware datetime is read as the instant it denotes
+    # (03:30 summer time), which is not 02:30 either
+    assert fire_slot("30 2 * * *", zone, datetime.combine(day, time(2, 30), tzinfo=tz)) is None
+    # While the day before and after, 02:30 is a slot as usual
+    for other in (day - timedelta(days=1), day + timedelta(days=1)):
+        ordinary = datetime.combine(other, time(2, 30), tzinfo=tz)
+        assert fire_slot("30 2 * * *", zone, ordinary) == ordinary
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        utc(2026, 5, 1, 7).replace(second=30),
+        utc(2026, 5, 1, 7).replace(microsecond=1),
+        utc(2026, 10, 25, 1, 30).replace(second=1),  # a second-occurrence instant, off the minute
+    ],
+)
+def test_a_delivery_off_the_whole_minute_is_no_slot(at: datetime) -> None:
+    # Given an instant with seconds or microseconds / Then it is no slot, even where the minute is
+    assert fire_slot("* * * * *", BERLIN, at) is None
+    assert fire_slot("* * * * *", "UTC", at) is None
+
+
+def test_an_ordinary_time_is_its_own_slot_in_utc() -> None:
+    # Given ordinary fire times in UTC and in a zone, given in any zone
+    summer = datetime(2026, 7, 10, 7, tzinfo=ZoneInfo(BERLIN))  # 05:00Z
+    slot = fire_slot("0 7 * * *", BERLIN, summer)
+    # Then the slot is the same instant, as an aware UTC datetime
+    assert slot == utc(2026, 7, 10, 5)
+    assert slot is not None
+    assert slot.tzinfo is UTC
+    assert fire_slot("0 7 * * *", "UTC", utc(2026, 5, 1, 7)) == utc(2026, 5, 1, 7)
+    assert fire_slot("0 0 13 * 5", "UTC", utc(2026, 2, 13)) == utc(2026, 2, 13)  # the OR split
+    # And a time the expression does not name is no slot
+    assert fire_slot("0 7 * * *", BERLIN, utc(2026, 7, 10, 6)) is None
+    assert fire_slot("0 7 * * *", "UTC", utc(2026, 5, 1, 7, 1)) is None
+
+
+def test_fire_slot_rejects_naive_and_invalid_input() -> None:
+    # Given a naive instant, an invalid expression or timezone / When asked / Then an error
+    with pytest.raises(ValueError, match="timezone-aware"):
+        fire_slot("0 7 * * *", "UTC", datetime(2026, 5, 1, 7))
+    with pytest.raises(CronError):
+        fire_slot("0 0 31 2 *", "UTC", utc(2026, 5, 1, 7))
+    with pytest.raises(InvalidTimezone):
+        fire_slot("0 7 * * *", "Mars/Olympus", utc(2026, 5, 1, 7))

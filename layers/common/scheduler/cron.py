@@ -15,6 +15,11 @@ clock of the schedule's timezone:
 
 The previews (`next_fire_times`) and the local engine's evaluator (`eventbridge_fire_times`)
 both apply exactly these rules, so a preview shows what EventBridge will do.
+
+AWS documents only that a repeated time "runs once", not at which of its two instants, so a
+delivery at either must be accepted: `fire_slot` maps both instants of one repeated wall time to
+the same slot, the first one's, and a runner that claims (schedule, slot) rather than the
+delivered instant runs that wall time at most once.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ __all__ = [
     "ensure_fires",
     "eventbridge_fire_times",
     "eventbridge_next_fire",
+    "fire_slot",
     "is_fire_time",
     "next_fire_times",
     "to_eventbridge",
@@ -600,21 +606,48 @@ def ensure_fires(expr: str, timezone: str, after: datetime | None = None) -> Non
         )
 
 
-def is_fire_time(expr: str, timezone: str, at: datetime) -> bool:
-    """True iff `at` is one of the expression's fire times in `timezone` (see next_fire_times)."""
+def fire_slot(expr: str, timezone: str, at: datetime) -> datetime | None:
+    """The fire time (slot) that a fire delivered at `at` stands for, in UTC; None if no slot.
+
+    `at` is a fire of the expression in `timezone` when it is on a whole minute (zero seconds
+    and microseconds) and its wall-clock time there is one the expression names. The slot is the
+    UTC instant of that wall time's first occurrence:
+
+    - an ordinary time (and any time in a zone without DST) is its own slot;
+    - in the repeated autumn hour, both instants of one wall time (e.g. 02:30 CEST = 00:30Z and
+      02:30 CET = 01:30Z in Berlin on 2026-10-25) give the first one, 00:30Z. EventBridge runs a
+      repeated time once but does not say at which instant, so either delivery is accepted and
+      both share one (schedule, slot) dedupe key: the wall time runs at most once. This holds for
+      every expression, `0 * * * *` included: 01:00Z (02:00 CET) is the slot 00:00Z (02:00 CEST),
+      so an hourly schedule runs once for the wall hour 02:00 although two real hours pass;
+    - a wall time inside the spring-forward gap is never a slot: no instant reads as it.
+
+    These are the instants `next_fire_times` and `eventbridge_fire_times` list: for each of them
+    `fire_slot` returns it unchanged. Raises CronError, InvalidTimezone, or ValueError for a naive
+    `at`.
+    """
     compiled = _compiled(expr)
     zone = _zone(validate_timezone(timezone))
     _require_aware(at, "at")
     if at.second or at.microsecond:
-        return False
-    wall = at.astimezone(zone).replace(tzinfo=None)
-    if _wall_to_utc(wall, zone) != at:
-        return False  # the second pass of a repeated hour never fires
+        return None
+    # Through UTC: astimezone() returns an `at` already in `zone` as it is, and a wall time that
+    # does not exist (02:30 on the spring-forward night) would then be read as if it did.
+    wall = at.astimezone(UTC).astimezone(zone).replace(tzinfo=None)  # same for either fold
     schedule = _croniter_at(compiled.normalized, wall - timedelta(minutes=1))
     try:
-        return bool(schedule.get_next(datetime) == wall)
+        if schedule.get_next(datetime) != wall:
+            return None
     except CroniterBadDateError:
-        return False
+        return None
+    # `wall` was read off a real instant, so it exists; fold=0 picks its first occurrence.
+    return wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
+
+
+def is_fire_time(expr: str, timezone: str, at: datetime) -> bool:
+    """True iff `at` is a fire of the expression in `timezone`, at either occurrence of a
+    repeated autumn wall time (see fire_slot, which also says which slot it is)."""
+    return fire_slot(expr, timezone, at) is not None
 
 
 # --------------------------------------------------------------------------- descriptions
