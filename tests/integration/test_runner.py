@@ -21,6 +21,7 @@ from scheduler.workflows import RunContext
 from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
     LEASE_OVER_S,
     LOCKS_TABLE,
+    OWNER,
     SEVEN,
     Crash,
     LoopbackServer,
@@ -129,6 +130,29 @@ def test_a_stale_fire_time_never_runs_but_a_manual_run_does(
     assert manual.outcome == "succeeded"
     [run] = runner.runs(schedule)
     assert (run["trigger"], run["status"]) == ("manual", "succeeded")
+    assert len(http_server.requests) == 1
+
+
+def test_a_repeated_autumn_time_runs_once_whichever_instant_it_is_delivered_at(
+    runner: Runner, http_server: LoopbackServer
+) -> None:
+    # Given 02:30 in Berlin, which 2026-10-25 has twice: 00:30Z (CEST) and 01:30Z (CET)
+    workflow = runner.store.create_workflow(OWNER, "berlin", {"steps": http_steps(http_server)})
+    schedule = runner.store.create_schedule(
+        None, workflow_id=workflow["id"], cron="30 2 * * *", timezone="Europe/Berlin", enabled=True
+    )
+    first, second = (datetime(2026, 10, 25, h, 30, tzinfo=UTC) for h in (0, 1))
+    runner.clock.current = second
+
+    # When EventBridge delivers it at the second instant, and then (say) at the first too
+    late = runner.fire(schedule, second)
+    early = runner.fire(schedule, first)
+
+    # Then it ran once, under one slot: the wall time's first occurrence
+    assert (late.outcome, early.outcome) == ("succeeded", "duplicate")
+    [run] = runner.runs(schedule)
+    assert (run["scheduled_time"], run["status"]) == (first, "succeeded")
+    assert http_server.requests[0].headers["x-scheduled-time"] == "2026-10-25T00:30:00Z"
     assert len(http_server.requests) == 1
 
 

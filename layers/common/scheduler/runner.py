@@ -122,8 +122,6 @@ def run_fire(
     a retry with the same id resumes what an earlier attempt left unfinished.
     """
     deadlines = _Deadlines.from_remaining(remaining_time_s)  # before anything spends the time
-    store = store if store is not None else clients.store()
-    token = invocation_id or secrets.token_hex(16)
     logger.append_keys(
         schedule_id=str(event.schedule_id),
         workflow_id=str(event.workflow_id),
@@ -132,113 +130,157 @@ def run_fire(
         attempt=event.attempt,
     )
     settings = get_settings()
-    started_at = now()
-    # Longer than this invocation can live, so the lease never expires under a live run.
-    lease_s = remaining_time_s + settings.lease_margin_s
-    # Before the start, in-process retries stop early enough to leave the steps their time.
-    prestart_until = min(deadlines.steps, time.monotonic() + settings.runner_retry_s)
+    fire = _Fire(
+        event=event,
+        token=invocation_id or secrets.token_hex(16),
+        store=store if store is not None else clients.store(),
+        lock=lock if lock is not None else LeaseLock(clock=now),
+        now=now,
+        deadlines=deadlines,
+        started_at=now(),
+        # longer than this invocation can live, so the lease never expires under a live run
+        lease_s=remaining_time_s + settings.lease_margin_s,
+        # before the start, retries stop early enough to leave the steps their time
+        prestart_until=min(deadlines.steps, time.monotonic() + settings.runner_retry_s),
+    )
     try:
-        claim = _retrying(
-            "claim",
-            prestart_until,
-            lambda: store.claim_run_slot(
-                event.schedule_id,
-                event.workflow_id,
-                event.scheduled_time,
-                trigger=event.trigger,
-                attempt=event.attempt,
-                claim_token=token,
-                started_at=started_at,
-                lease_expires_at=started_at + timedelta(seconds=lease_s),
-            ),
-        )
+        claim = _claim(fire)
     except ScheduleNotFound:
         logger.info("schedule deleted or not this workflow's: nothing to run")
         return RunReport("ignored", reason="schedule not found")
-    lock = lock if lock is not None else LeaseLock(clock=now)
-    run_id: UUID | None = claim["run_id"]
-    if run_id is None:
-        return _not_claimed(lock, claim, event, token, deadlines)
+    if claim is None:
+        return RunReport("ignored", reason="stale fire time")
+    if claim["run_id"] is None:
+        return _not_claimed(fire, claim)
+    return _lease_and_start(fire, claim)
+
+
+@dataclass(frozen=True)
+class _Fire:
+    """One invocation of the runner: its fire, its token, its dependencies and its time."""
+
+    event: RunnerEvent
+    token: str
+    store: Store
+    lock: LeaseLock
+    now: Clock
+    deadlines: _Deadlines
+    started_at: datetime
+    lease_s: float
+    prestart_until: float
+
+
+def _claim(fire: _Fire) -> dict[str, Any] | None:
+    """Claim the fire's slot (see Store.claim_run_slot, plus `slot`); None if it is stale.
+
+    A scheduled fire is claimed under its slot: the instant EventBridge sent, or for the second
+    occurrence of a repeated autumn wall time, the first one (cron.fire_slot), so that wall
+    time runs once whichever instant it was delivered at.
+    """
+    delivered = fire.event.scheduled_time
+    claim = _claim_at(fire, delivered)
+    if claim["run_id"] is None or fire.event.trigger != "schedule":
+        return claim
+    slot = _fire_slot(claim, delivered)
+    if slot == delivered:
+        return claim
+    _give_back(fire.store, claim["run_id"])
+    if slot is None:
+        logger.warning("stale fire time: not a fire time of the current cron", cron=claim["cron"])
+        return None
+    logger.info("second occurrence of a repeated wall time: claimed as its first", slot=slot)
+    return _claim_at(fire, slot)
+
+
+def _claim_at(fire: _Fire, slot: datetime) -> dict[str, Any]:
+    event = fire.event
+    claim = _retrying(
+        "claim",
+        fire.prestart_until,
+        lambda: fire.store.claim_run_slot(
+            event.schedule_id,
+            event.workflow_id,
+            slot,
+            trigger=event.trigger,
+            attempt=event.attempt,
+            claim_token=fire.token,
+            started_at=fire.started_at,
+            lease_expires_at=fire.started_at + timedelta(seconds=fire.lease_s),
+        ),
+    )
+    return {**claim, "slot": slot}
+
+
+def _lease_and_start(fire: _Fire, claim: dict[str, Any]) -> RunReport:
+    """Take the workflow's lease and mark the claimed run started; then run it."""
+    event, store, lock, token = fire.event, fire.store, fire.lock, fire.token
+    run_id: UUID = claim["run_id"]
     logger.append_keys(run_id=str(run_id))
     if claim["existing"] is not None:
         logger.info("resuming the claim an earlier attempt of this fire left unstarted")
-    if event.trigger == "schedule" and not _is_current_fire_time(claim, event.scheduled_time):
-        logger.warning("stale fire time: not a fire time of the current cron", cron=claim["cron"])
-        _give_back(store, run_id)
-        return RunReport("ignored", reason="stale fire time")
-
     # A failure from here to the start leaves the claim for Lambda's retry to resume.
     try:
         lease = _retrying(
             "lease acquire",
-            prestart_until,
-            lambda: lock.acquire(event.workflow_id, lease_s, owner=token),
+            fire.prestart_until,
+            lambda: lock.acquire(event.workflow_id, fire.lease_s, owner=token),
         )
     except WorkflowBusy:
-        return _skip_overlap(store, run_id, now, deadlines)
+        return _skip_overlap(fire, run_id)
     except DependencyUnavailable:
         logger.exception("cannot take the workflow lease: the fire will be retried")
         raise
     try:
         start = _retrying(
             "start",
-            prestart_until,
+            fire.prestart_until,
             lambda: store.start_run(
                 run_id,
                 event.workflow_id,
                 claim_token=token,
                 fence=lease.fence,
                 lease_expires_at=lease.expires_at,
-                now=now(),
+                now=fire.now(),
                 fenced_error=FENCED_ERROR,
             ),
         )
     except DependencyUnavailable:
         logger.exception("cannot mark the run started: the fire will be retried")
-        _release(lock, lease, deadlines)
+        _release(fire, lease)
         raise
     if start["abandoned_runs"]:
         logger.warning("failed abandoned runs of this workflow", count=start["abandoned_runs"])
     if not start["claimed"]:
         logger.info("another delivery of this fire took over the claim: nothing to run")
         if start["run_token"] != token:  # else that delivery shares (and uses) this lease
-            _release(lock, lease, deadlines)
+            _release(fire, lease)
         return RunReport("duplicate", run_id)
     if not start["started"]:
         logger.error("lease fence rejected by the database: run not started")
-        _release(lock, lease, deadlines)
+        _release(fire, lease)
         metrics.add_metric(name="RunFailed", unit=MetricUnit.Count, value=1)
         return RunReport("failed", run_id, FENCED_ERROR)
     if event.trigger == "schedule":
-        lateness = max((started_at - event.scheduled_time).total_seconds(), 0.0)
+        lateness = max((fire.started_at - event.scheduled_time).total_seconds(), 0.0)
         metrics.add_metric(name="RunStartLateness", unit=MetricUnit.Seconds, value=lateness)
+    return _run_and_record(fire, lease, claim, run_id)
+
+
+def _run_and_record(fire: _Fire, lease: Lease, claim: dict[str, Any], run_id: UUID) -> RunReport:
+    """From here on nothing raises: a retry would be a duplicate, never a second run."""
+    event = fire.event
     context = RunContext(
         run_id=run_id,
         schedule_id=event.schedule_id,
         workflow_id=event.workflow_id,
-        scheduled_time=event.scheduled_time,
+        scheduled_time=claim["slot"],
         trigger=event.trigger,
         attempt=event.attempt,
-        deadline=deadlines.steps,
+        deadline=fire.deadlines.steps,
     )
-    return _run_and_record(store, lock, lease, claim, context, started_at, now, deadlines)
-
-
-def _run_and_record(
-    store: Store,
-    lock: LeaseLock,
-    lease: Lease,
-    claim: dict[str, Any],
-    context: RunContext,
-    started_at: datetime,
-    now: Clock,
-    deadlines: _Deadlines,
-) -> RunReport:
-    """From here on nothing raises: a retry would be a duplicate, never a second run."""
     try:
-        result = run_workflow(
-            {"id": context.workflow_id, "definition": claim["definition_json"]}, context
-        )
+        workflow = {"id": event.workflow_id, "definition": claim["definition_json"]}
+        result = run_workflow(workflow, context)
     except Exception as exc:  # run_workflow catches everything; this is the last line
         logger.exception("runWorkflow crashed")
         result = WorkflowResult(status="failed", error=f"internal error: {type(exc).__name__}")
@@ -246,41 +288,38 @@ def _run_and_record(
         logger.warning("workflow run failed", error=result.error, critical=result.critical)
     disabled_reason = f"disabled by the runner: {result.error}" if result.critical else None
     outcome = _record(
-        store,
-        context.run_id,
-        schedule_id=context.schedule_id,
-        workflow_id=context.workflow_id,
-        fence=lease.fence,
+        fire,
+        run_id,
         status=result.status,
+        fence=lease.fence,
         error=result.error,
         output=result.output(),
-        started_at=started_at,
-        now=now,
-        until=deadlines.record,
         disabled_reason=disabled_reason,
     )
-    _release(lock, lease, deadlines)
+    _release(fire, lease)
     metric = "RunSucceeded" if outcome == "succeeded" else "RunFailed"
     metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
     logger.info("run finished", outcome=outcome)
-    return RunReport(outcome, context.run_id, result.error)
+    return RunReport(outcome, run_id, result.error)
 
 
 def _record(
-    store: Store,
-    run_id: UUID,
-    *,
-    status: Literal["succeeded", "failed"],
-    now: Clock,
-    until: float,
-    **fields: Any,
+    fire: _Fire, run_id: UUID, *, status: Literal["succeeded", "failed"], **fields: Any
 ) -> Outcome:
-    """Record the outcome, retrying until `until`; never raises."""
+    """Record the outcome, retrying until the record's deadline; never raises."""
     try:
         written = _retrying(
             "record",
-            until,
-            lambda: store.record_run_outcome(run_id, status=status, finished_at=now(), **fields),
+            fire.deadlines.record,
+            lambda: fire.store.record_run_outcome(
+                run_id,
+                schedule_id=fire.event.schedule_id,
+                workflow_id=fire.event.workflow_id,
+                status=status,
+                started_at=fire.started_at,
+                finished_at=fire.now(),
+                **fields,
+            ),
         )
     except Exception:  # the run is failed as abandoned once its lease expires
         logger.exception("cannot record the run's result")
@@ -293,9 +332,7 @@ def _record(
     return status
 
 
-def _not_claimed(
-    lock: LeaseLock, claim: dict[str, Any], event: RunnerEvent, token: str, deadlines: _Deadlines
-) -> RunReport:
+def _not_claimed(fire: _Fire, claim: dict[str, Any]) -> RunReport:
     """The slot was not claimed: the schedule is disabled, or the slot's run is held or done."""
     if not claim["enabled"]:
         logger.info("schedule disabled: nothing to run")
@@ -303,14 +340,14 @@ def _not_claimed(
     logger.info("duplicate delivery of a claimed fire time: nothing to run")
     metrics.add_metric(name="RunDuplicate", unit=MetricUnit.Count, value=1)
     existing = claim["existing"]
-    if existing is None or existing["claim_token"] != token:
+    if existing is None or existing["claim_token"] != fire.token:
         return RunReport("duplicate")
     run_id = UUID(existing["id"])
     if existing["status"] != "running":
         # A retry of the invocation that ran this fire: its attempt may have died between the
         # record and the release, so free what it may still hold (a no-op otherwise).
-        lease = Lease(event.workflow_id, token, existing["fence"] or 0, utc_now())
-        _release(lock, lease, deadlines)
+        lease = Lease(fire.event.workflow_id, fire.token, existing["fence"] or 0, fire.now())
+        _release(fire, lease)
     # Still running under this token: that attempt may be executing the steps, or have died
     # doing so; either way nothing runs again, and the run is failed once its lease expires.
     return RunReport("duplicate", run_id)
@@ -331,31 +368,31 @@ def _retrying[T](what: str, until: float, call: Callable[[], T]) -> T:
             delay = min(delay * 2, 2.0)
 
 
-def _release(lock: LeaseLock, lease: Lease, deadlines: _Deadlines) -> None:
+def _release(fire: _Fire, lease: Lease) -> None:
     """Free the lease, retrying for a while; never raises (it expires on its own)."""
-    until = min(deadlines.end, time.monotonic() + get_settings().runner_retry_s)
+    until = min(fire.deadlines.end, time.monotonic() + get_settings().runner_retry_s)
     try:
-        _retrying("lease release", until, lambda: lock.release(lease))
+        _retrying("lease release", until, lambda: fire.lock.release(lease))
     except Exception:
         logger.exception("cannot release the workflow lease; it expires on its own")
 
 
-def _is_current_fire_time(claim: dict[str, Any], scheduled_time: datetime) -> bool:
+def _fire_slot(claim: dict[str, Any], scheduled_time: datetime) -> datetime | None:
     try:
-        return cron.is_fire_time(claim["cron"], claim["timezone"], scheduled_time)
+        return cron.fire_slot(claim["cron"], claim["timezone"], scheduled_time)
     except ValueError:
         logger.exception("stored cron or timezone is invalid", cron=claim["cron"])
-        return False
+        return None
 
 
-def _skip_overlap(store: Store, run_id: UUID, now: Clock, deadlines: _Deadlines) -> RunReport:
+def _skip_overlap(fire: _Fire, run_id: UUID) -> RunReport:
     logger.info("workflow busy: run skipped (overlap)")
     metrics.add_metric(name="RunSkippedOverlap", unit=MetricUnit.Count, value=1)
     try:
         _retrying(
             "record skipped",
-            deadlines.record,
-            lambda: store.record_skipped_run(run_id, now=now(), reason=OVERLAP_REASON),
+            fire.deadlines.record,
+            lambda: fire.store.record_skipped_run(run_id, now=fire.now(), reason=OVERLAP_REASON),
         )
     except DependencyUnavailable:
         # A retry would be a duplicate; the claimed row is failed once its lease expires.
