@@ -4,7 +4,9 @@ Each function runs in warm "containers": processes that import the handler once 
 serve one invocation at a time, as Lambda's execution environments do. Process-wide state of
 the handler code (its database connection, its clients) is never shared by two concurrent
 invocations, exactly as in AWS. `InvocationType=Event` answers 202 and runs the function on a
-worker thread; `RequestResponse` answers 200 with the function's result.
+worker thread, retrying a function error (a raise, a timeout, a crash) twice after 1 and 2
+minutes with the same request id, as Lambda does; `RequestResponse` answers 200 with the
+function's result.
 """
 
 from __future__ import annotations
@@ -100,12 +102,13 @@ class _Container:
                 self._ready = False
         return self._ready
 
-    def invoke(self, payload: bytes, timeout_s: float) -> tuple[InvocationResult, bool]:
+    def invoke(
+        self, payload: bytes, timeout_s: float, request_id: str
+    ) -> tuple[InvocationResult, bool]:
         """The result, and whether this container can serve again."""
         if not self.wait_ready():
             failed = error_payload("Runtime.InitError", "the runtime failed to start")
             return InvocationResult(failed, "Unhandled"), False
-        request_id = str(uuid.uuid4())
         try:
             self._conn.send((request_id, payload))
             if not self._conn.poll(timeout_s):
@@ -152,7 +155,8 @@ class _Function:
             self._idle.append(container)
         return container
 
-    def invoke(self, payload: bytes) -> InvocationResult:
+    def invoke(self, payload: bytes, request_id: str | None = None) -> InvocationResult:
+        """Run one invocation; `request_id` is kept by Lambda's retries of an async one."""
         with self._slots:
             with self._lock:
                 if self._closed:
@@ -162,7 +166,9 @@ class _Function:
                 container = _Container(self.config, self._env)
                 with self._lock:
                     self._all.append(container)
-            result, reusable = container.invoke(payload, self.config.timeout_s)
+            result, reusable = container.invoke(
+                payload, self.config.timeout_s, request_id or str(uuid.uuid4())
+            )
             with self._lock:
                 if reusable and not self._closed:
                     self._idle.append(container)
@@ -187,9 +193,18 @@ class _Function:
 class LocalLambda:
     """The functions of the stack by name, invocable directly or through the Invoke HTTP API."""
 
-    def __init__(self, functions: Iterable[FunctionConfig], env: dict[str, str]) -> None:
-        """`env` is the functions' environment (as the template's Environment gives them)."""
+    def __init__(
+        self,
+        functions: Iterable[FunctionConfig],
+        env: dict[str, str],
+        *,
+        async_retry_delays_s: tuple[float, ...] = (60.0, 120.0),
+    ) -> None:
+        """`env` is the functions' environment (as the template's Environment gives them);
+        `async_retry_delays_s`, the waits before each retry of a failed Event invocation."""
         self._functions = {config.name: _Function(config, env) for config in functions}
+        self._retry_delays_s = async_retry_delays_s
+        self._closing = threading.Event()
         workers = sum(f.config.max_concurrency for f in self._functions.values())
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lambda-event")
         self._in_flight = 0
@@ -231,15 +246,22 @@ class LocalLambda:
         future.add_done_callback(lambda _: self._finished())  # also when cancelled at stop
 
     def _run_event(self, function: _Function, payload: bytes) -> None:
-        try:
-            result = function.invoke(payload)
+        request_id = str(uuid.uuid4())  # the same for every retry, as in Lambda
+        name = function.config.name
+        for retry, delay_s in enumerate((0.0, *self._retry_delays_s)):
+            if retry and self._closing.wait(delay_s):
+                log.warning("%s retry %d dropped: the stack is stopping", name, retry)
+                return
+            try:
+                result = function.invoke(payload, request_id)
+            except Exception:
+                log.exception("%s could not be invoked", name)
+                return
             answer = result.payload.decode(errors="replace")
-            if result.function_error:
-                log.error("%s failed: %s", function.config.name, answer)
-            else:
-                log.info("%s returned %s", function.config.name, answer)
-        except Exception:
-            log.exception("%s could not be invoked", function.config.name)
+            if not result.function_error:
+                log.info("%s returned %s", name, answer)
+                return
+            log.error("%s failed (attempt %d): %s", name, retry + 1, answer)
 
     def _finished(self) -> None:
         with self._idle:
@@ -254,6 +276,7 @@ class LocalLambda:
 
     def close(self, grace_s: float = 3.0) -> None:
         """Stop taking work, give running invocations `grace_s`, then end every container."""
+        self._closing.set()
         self._executor.shutdown(wait=False, cancel_futures=True)
         deadline = time.monotonic() + grace_s
         with self._idle:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import boto3
 import pytest
 
+from devstack.lambda_endpoint import FunctionConfig, LocalLambda
 from devstack.stack import Stack
 
 
@@ -33,3 +36,24 @@ def test_the_lambda_endpoint_speaks_the_invoke_api(stack: Stack) -> None:
     )
     assert queued["StatusCode"] == 202
     stack.lambdas.wait_in_flight(0)
+
+
+def test_a_failed_async_invocation_is_retried_twice_with_the_same_request_id(
+    tmp_path: Path,
+) -> None:
+    # Given a function that fails its first two invocations (Lambda retries an Event twice)
+    log = tmp_path / "requests.log"
+    flaky = FunctionConfig("Flaky", "tests.e2e.flaky_handler.lambda_handler", max_concurrency=1)
+    env = {**os.environ, "FLAKY_LOG": str(log)}
+    lambdas = LocalLambda([flaky], env=env, async_retry_delays_s=(0.1, 0.1))
+    try:
+        # When it is invoked asynchronously
+        lambdas.invoke_async("Flaky", json.dumps({"fail": 2}).encode())
+        lambdas.wait_in_flight(0, timeout_s=60)
+    finally:
+        lambdas.close()
+
+    # Then it ran three times, as one invocation: the retries keep the request id
+    request_ids = log.read_text().splitlines()
+    assert len(request_ids) == 3
+    assert len(set(request_ids)) == 1
