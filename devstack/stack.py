@@ -38,6 +38,7 @@ from devstack.demo import (
 )
 from devstack.engine import SchedulerEngine
 from devstack.lambda_endpoint import FunctionConfig, LocalLambda, function_arn
+from devstack.moto_server import start_moto_server
 
 log = logging.getLogger("devstack")
 
@@ -285,13 +286,7 @@ class Stack:
         self.database_url = self._pg.get_uri()
 
     def _start_moto(self) -> None:
-        from moto.server import ThreadedMotoServer
-
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call otherwise
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        self._moto.start()
-        host, port = self._moto.get_host_and_port()
-        self.aws_url = f"http://{host}:{port}"
+        self._moto, self.aws_url = start_moto_server()
         # In-process moto keeps state between stacks of one process (tests); a restart must not.
         reset_url = f"{self.aws_url}/moto-api/reset"
         request = urllib.request.Request(reset_url, method="POST")  # noqa: S310 (http, loopback)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from scheduler.db import Database
@@ -84,7 +86,34 @@ def aws() -> Iterator[None]:
     from moto import mock_aws
     from scheduler import clients
 
+    from devstack.moto_server import serialise_dynamodb_requests
+
+    serialise_dynamodb_requests()  # conditional writes atomic, as in DynamoDB
     with mock_aws():
         clients.reset()
         yield
     clients.reset()
+
+
+@pytest.fixture
+def slow_dynamodb_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto (in this process) pauses 10 ms after reading an item and before applying an update
+    expression: the gaps a busy machine leaves between its condition check and its write,
+    widened so that concurrent conditional writes overlap every time."""
+    from moto.dynamodb.models.table import Table
+    from moto.dynamodb.parsing.executors import UpdateExpressionExecutor
+
+    read, execute = Table.get_item, UpdateExpressionExecutor.execute
+
+    def slow_read(self: Table, *args: Any, **kwargs: Any) -> Any:
+        item = read(self, *args, **kwargs)
+        time.sleep(0.01)
+        return item
+
+    def slow_execute(self: UpdateExpressionExecutor, node: Any = None) -> None:
+        if node is None:  # the whole update, not each of its parts
+            time.sleep(0.01)
+        execute(self, node)
+
+    monkeypatch.setattr(Table, "get_item", slow_read)
+    monkeypatch.setattr(UpdateExpressionExecutor, "execute", slow_execute)

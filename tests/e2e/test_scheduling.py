@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from devstack.demo import DEMO_USERS, DEMO_WORKFLOW_NAME, DemoUser
 from devstack.stack import Stack, StackUser
 from tests.e2e.conftest import (
@@ -172,6 +174,29 @@ def test_two_schedules_of_a_busy_workflow_give_one_run_and_one_skip(
     statuses = sorted(r["status"] for s in (first, second) for r in api1.runs(s["id"]))
     assert statuses == ["skipped", "succeeded"]
     assert len(hits_with(stack, workflow.marker)) == 1
+
+
+@pytest.mark.usefixtures("slow_dynamodb_writes")
+def test_fifty_schedules_of_one_workflow_firing_together_fail_no_run(
+    stack: Stack, api1: Api, make_workflow: MakeWorkflow
+) -> None:
+    # Given one workflow with 50 every-minute schedules, and moto slowed between a conditional
+    # write's check and its write (so concurrent runners' lease requests overlap)
+    workflow = make_workflow()
+    schedules = [api1.create_schedule(workflow.id, "* * * * *") for _ in range(50)]
+    sync_engine(stack)
+
+    # When they all fire in the same minute
+    fire_time = advance_to_next_minute(stack)
+
+    # Then every fire has its run, which ran or was skipped as an overlap; none failed
+    runs = [run for schedule in schedules for run in api1.runs(schedule["id"])]
+    assert [parse_time(run["scheduledTime"]) for run in runs] == [fire_time] * 50
+    failed = [run["error"] for run in runs if run["status"] not in ("succeeded", "skipped")]
+    assert failed == []
+    succeeded = sum(run["status"] == "succeeded" for run in runs)
+    assert succeeded >= 1
+    assert len(hits_with(stack, workflow.marker)) == succeeded
 
 
 def test_another_users_token_sees_404_for_the_first_users_schedule(

@@ -1,20 +1,28 @@
-"""The DynamoDB lease lock (moto): exclusion, expiry, owner-only release, fences, clock skew."""
+"""The DynamoDB lease lock (moto): exclusion, expiry, owner-only release, fences, clock skew,
+concurrent acquirers."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import urllib.request
 import uuid
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from scheduler.errors import LockUnavailable, WorkflowBusy
-from scheduler.lock import LeaseLock
+from scheduler.lock import Lease, LeaseLock
 
+from devstack.moto_server import start_moto_server
 from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
     LOCKS_TABLE,
     FakeClock,
     clock_fixture,
+    create_locks_table,
     dynamodb_fixture,
 )
 
@@ -213,3 +221,74 @@ def test_a_retried_acquire_whose_first_attempt_applied_still_gets_the_lease(
         lock.acquire(WORKFLOW, 40, owner="request-2")
     with pytest.raises(WorkflowBusy):
         lock.acquire(WORKFLOW, 40)
+
+
+# --- concurrent acquirers: DynamoDB applies one conditional write to an item at a time
+
+CONTENDERS = 20
+MakeClient = Callable[[], Any]
+
+
+@pytest.fixture
+def moto_server_url() -> Iterator[str]:
+    """moto's server as the local stack starts it, with the locks table."""
+    server, url = start_moto_server()
+    reset = urllib.request.Request(f"{url}/moto-api/reset", method="POST")  # noqa: S310
+    urllib.request.urlopen(reset, timeout=10).close()  # noqa: S310 (loopback)
+    create_locks_table(boto3.client("dynamodb", endpoint_url=url))
+    yield url
+    server.stop()
+    server._server.server_close()
+
+
+@pytest.fixture(params=["mock_aws", "moto server"])
+def make_client(request: pytest.FixtureRequest) -> MakeClient:
+    """A new DynamoDB client per call (each runner has its own), on either moto the project uses."""
+    if request.param == "mock_aws":
+        request.getfixturevalue("dynamodb")
+        return lambda: boto3.client("dynamodb")
+    url = request.getfixturevalue("moto_server_url")
+    return lambda: boto3.client("dynamodb", endpoint_url=url)
+
+
+def _contend(make_client: MakeClient, clock: FakeClock) -> list[Lease]:
+    """CONTENDERS runners acquire the workflow's lease at the same moment; the leases won."""
+    locks = [_lock(make_client(), clock) for _ in range(CONTENDERS)]
+    start = threading.Barrier(CONTENDERS)
+    leases: list[Lease] = []
+
+    def acquire(lock: LeaseLock) -> None:
+        start.wait()
+        with contextlib.suppress(WorkflowBusy):
+            leases.append(lock.acquire(WORKFLOW, 40))
+
+    threads = [threading.Thread(target=acquire, args=(lock,)) for lock in locks]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return leases
+
+
+@pytest.mark.usefixtures("slow_dynamodb_writes")
+def test_concurrent_acquirers_of_a_new_lease_get_one_holder(
+    make_client: MakeClient, clock: FakeClock
+) -> None:
+    leases = _contend(make_client, clock)
+
+    assert len(leases) == 1
+    assert _item(make_client())["owner"]["S"] == leases[0].owner
+
+
+@pytest.mark.usefixtures("slow_dynamodb_writes")
+def test_concurrent_acquirers_of_a_released_lease_get_one_holder_with_the_next_fence(
+    make_client: MakeClient, clock: FakeClock
+) -> None:
+    lock = _lock(make_client(), clock)
+    previous = lock.acquire(WORKFLOW, 40)
+    lock.release(previous)
+
+    leases = _contend(make_client, clock)
+
+    assert [lease.fence for lease in leases] == [previous.fence + 1]
+    assert _item(make_client())["owner"]["S"] == leases[0].owner
