@@ -28,7 +28,7 @@ from scheduler.errors import (
 )
 from scheduler.lock import Lease, LeaseLock
 from scheduler.runner import RunReport
-from scheduler.store import ABANDONED_RUN_ERROR, Store
+from scheduler.store import ABANDONED_RUN_ERROR, SUPERSEDED_RUN_ERROR, Store
 from scheduler.workflows import RunContext
 
 from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
@@ -499,3 +499,30 @@ def test_deleting_the_schedule_mid_run_leaves_the_workflow_idle(
     assert (workflow["status"], workflow["run_count"]) == ("idle", 1)
     assert workflow["last_run_status"] == "succeeded"
     assert _lease_is_free(runner, schedule["workflow_id"])
+
+
+def test_a_run_whose_live_lease_is_overtaken_is_failed_as_superseded_not_expired(
+    runner: Runner,
+) -> None:
+    # Given two runs of one workflow started under two leases at once (a broken lock: the
+    # local stack's moto did this before its DynamoDB requests were serialised)
+    first = make_schedule(runner.store, [])
+    second = make_schedule(runner.store, [], workflow_id=first["workflow_id"])
+    now = runner.clock()
+    live_until = now + timedelta(seconds=40)
+    runs = []
+    for fence, schedule in ((244, first), (245, second)):
+        claim = runner.store.claim_run_slot(
+            schedule["id"], schedule["workflow_id"], SEVEN, trigger="schedule", attempt=1,
+            claim_token=f"runner-{fence}", started_at=now, lease_expires_at=live_until,
+        )  # fmt: skip
+        runner.store.start_run(
+            claim["run_id"], schedule["workflow_id"], claim_token=f"runner-{fence}", fence=fence,
+            lease_expires_at=live_until, now=now, fenced_error="not started",
+        )  # fmt: skip
+        runs.append(claim["run_id"])
+
+    # Then the overtaken run says what happened: its lease had not expired
+    [overtaken] = runner.runs(first)
+    assert (overtaken["status"], overtaken["error"]) == ("failed", SUPERSEDED_RUN_ERROR)
+    assert runner.runs(second)[0]["status"] == "running"

@@ -48,7 +48,7 @@ RECORDING_RESERVE_S = 10
 # Of that reserve, what the release keeps for itself after the record's retries (at most half).
 RELEASE_RESERVE_S = 1.0
 OVERLAP_REASON = "skipped: another run of the workflow was still running"
-FENCED_ERROR = "not started: a newer lease already ran this workflow (clock skew?)"
+FENCED_ERROR = "not started: its lease's fence was not newer than the workflow's last one"
 DELETED_REASON = "the schedule was deleted during the run"
 
 

@@ -38,6 +38,9 @@ _WORKFLOW_COLUMNS = """w.id, w.owner_id, w.name, w.definition::text as definitio
     w.run_count, w.last_run_at, w.last_run_status, w.lease_fence, w.created_at, w.updated_at"""
 # One message for a run whose lease expired unrecorded: its runner crashed or outlived the lease.
 ABANDONED_RUN_ERROR = "abandoned: its lease expired before it recorded a result"
+# A newer lease started while this run's own lease was still live: two holders at once, which
+# only a lock fault or clock skew beyond the tolerance can cause. Said as it is, not as expired.
+SUPERSEDED_RUN_ERROR = "superseded: a newer lease of its workflow started while its lease was live"
 
 
 class Store:
@@ -371,7 +374,9 @@ class Store:
                  returning id
                ), abandoned as (
                  update schedule_runs
-                 set status = 'failed', finished_at = %(now)s, error = %(abandoned_error)s
+                 set status = 'failed', finished_at = %(now)s,
+                     error = case when lease_expires_at >= %(now)s then %(superseded_error)s
+                                  else %(abandoned_error)s end
                  where workflow_id = %(workflow_id)s and status = 'running' and id <> %(run_id)s
                    and (fence < %(fence)s or (fence is null and lease_expires_at < %(now)s))
                    and exists (select 1 from workflow)
@@ -402,6 +407,7 @@ class Store:
                 "lease_expires_at": lease_expires_at,
                 "now": now,
                 "abandoned_error": ABANDONED_RUN_ERROR,
+                "superseded_error": SUPERSEDED_RUN_ERROR,
                 "fenced_error": fenced_error,
             },
         ).fetchone()
