@@ -679,3 +679,23 @@ def test_a_schedule_eventbridge_rejects_is_422_not_503(
     assert status == 422, body
     assert "Invalid timezone" in body["error"]["message"]
     assert database_state(clean_db) == []
+
+
+def test_a_stored_definition_python_cannot_load_is_reported_not_a_500(
+    api: Api, workflows: dict[str, uuid.UUID]
+) -> None:
+    # Given a definition the owner wrote around the API, within the database's bounds
+    clients.store().db.execute(
+        """update workflows set definition = '{"steps": [], "n": 1e5000}'::jsonb where id = %s""",
+        (workflows["alice"],),
+    )
+
+    status, one = api.call("GET", f"/api/workflows/{workflows['alice']}")
+    listed_status, page = api.call("GET", "/api/workflows")
+
+    assert (status, listed_status) == (200, 200)
+    assert one["definition"] is None
+    assert "invalid definition" in one["definitionError"]
+    by_id = {item["id"]: item for item in page["items"]}
+    assert by_id[str(workflows["alice"])]["definitionError"] == one["definitionError"]
+    assert by_id[str(workflows["alice2"])]["definition"] == {"steps": []}
