@@ -10,7 +10,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from scheduler.observability import logger, metrics, tracer
-from scheduler.runner import parse_event, run_fire
+from scheduler.runner import run_fire
+from scheduler.runner_event import parse_event
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -19,7 +19,8 @@ import pytest
 from scheduler import clients, workflows
 from scheduler.config import get_settings
 from scheduler.lock import LeaseLock
-from scheduler.runner import RunnerEvent, RunReport, run_fire
+from scheduler.runner import RunReport, run_fire
+from scheduler.runner_event import RunnerEvent
 from scheduler.store import Store
 from scheduler.workflows import RunContext, StepModel, register_step
 

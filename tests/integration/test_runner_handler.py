@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from scheduler import clients
 from scheduler.observability import logger
-from scheduler.runner import parse_event
+from scheduler.runner_event import parse_event
 from scheduler.store import Store
 
 from functions.runner.app import lambda_handler

@@ -24,18 +24,18 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
 
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from scheduler import clients, cron
 from scheduler.config import get_settings
 from scheduler.errors import DependencyUnavailable, ScheduleNotFound, WorkflowBusy
 from scheduler.lock import Lease, LeaseLock, utc_now
 from scheduler.observability import logger, metrics
+from scheduler.runner_event import RunnerEvent
 from scheduler.store import Store
 from scheduler.workflows import RunContext, WorkflowResult, iso_utc, run_workflow
 
@@ -50,39 +50,6 @@ RELEASE_RESERVE_S = 1.0
 OVERLAP_REASON = "skipped: another run of the workflow was still running"
 FENCED_ERROR = "not started: its lease's fence was not newer than the workflow's last one"
 DELETED_REASON = "the schedule was deleted during the run"
-
-
-class RunnerEvent(BaseModel):
-    """EventBridge Scheduler's target Input, or the API's run-now payload."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    schedule_id: UUID = Field(alias="scheduleId")
-    workflow_id: UUID = Field(alias="workflowId")
-    scheduled_time: datetime = Field(alias="scheduledTime")
-    # EventBridge substitutes <aws.scheduler.attempt-number> as a string
-    attempt: int = Field(default=1, ge=1, le=1000)
-    trigger: Literal["schedule", "manual"] = "schedule"
-
-    @field_validator("scheduled_time")
-    @classmethod
-    def _aware_utc(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("scheduledTime needs a UTC offset, e.g. 2026-11-27T07:00:00Z")
-        return value.astimezone(UTC)
-
-
-def parse_event(event: Any) -> RunnerEvent | None:
-    """The validated event, or None (logged) when it is malformed: no retry can fix it."""
-    try:
-        return RunnerEvent.model_validate(event)
-    except ValidationError as exc:
-        logger.error(
-            "malformed runner event dropped",
-            errors=exc.errors(include_url=False, include_input=False),
-        )
-        metrics.add_metric(name="RunEventMalformed", unit=MetricUnit.Count, value=1)
-        return None
 
 
 @dataclass(frozen=True)
