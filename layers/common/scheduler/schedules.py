@@ -1,10 +1,12 @@
 """The Schedules API's use cases: CRUD that keeps the database and EventBridge in step.
 
-The database is the source of truth. Every write changes the row inside a transaction, applies
-the row to EventBridge while the transaction is still open, then commits; a failure on either
-side undoes the other (rollback, or re-applying the previous state to EventBridge), so a
-client never leaves a row without its EventBridge schedule(s) or the reverse. What a failed
-undo leaves behind is repaired by the reconcile function.
+The database is the source of truth. A write of a schedule runs in one transaction under the
+schedule's writer lock (store.lock_schedule_writers: advisory, not a row lock, so the runner
+never waits on it), changes EventBridge first and the row last, and commits: the row lock the
+UPDATE or DELETE takes is held only until the commit, never across an EventBridge call.
+A failure on either side undoes the other (rollback, or re-applying the previous state to
+EventBridge), so a client never leaves a row without its EventBridge schedule(s) or the reverse.
+What a failed undo leaves behind is repaired by the reconcile function.
 """
 
 from __future__ import annotations
@@ -173,6 +175,9 @@ class ScheduleService:
                     raise InvalidInput(
                         f"workflowId: no workflow {request.workflow_id} (unknown or not yours)"
                     ) from exc
+                # No one else can see the new row yet, so no one waits on it; the writer lock
+                # makes a reconcile pass that finds its schedule wait for the commit.
+                self.store.lock_schedule_writers(row["id"])
                 self.eventbridge.apply(row, existing=())
         except Exception:
             if row is not None:  # the row is gone (rolled back): so must its schedules be
@@ -192,9 +197,10 @@ class ScheduleService:
                 _ensure_fires({**old, **changes}, self.clock())
                 if changes.get("enabled") is True:
                     changes["disabled_reason"] = None
-                row = self.store.update_schedule(schedule_id, owner, changes)
                 touched = True
-                self.eventbridge.apply(row, existing=_names_in_eventbridge(old))
+                # EventBridge first, the row last: the row lock lasts only until the commit.
+                self.eventbridge.apply({**old, **changes}, existing=_names_in_eventbridge(old))
+                row = self.store.update_schedule(schedule_id, owner, changes)
         except Exception:
             if touched and old is not None:  # EventBridge may hold a half-applied new state
                 previous = old
@@ -206,10 +212,12 @@ class ScheduleService:
         old: Row | None = None
         try:
             with self.store.transaction():
-                old = self.store.delete_schedule(schedule_id, owner)
+                old = self.store.lock_schedule(schedule_id, owner)
+                # EventBridge first, the row last: the row lock lasts only until the commit.
                 self.eventbridge.remove(schedule_id)
+                self.store.delete_schedule(schedule_id, owner)
         except Exception:
-            if old is not None:  # the row is back (rolled back): so must its schedules be
+            if old is not None:  # EventBridge may have lost some of the row's schedules
                 previous = old
                 self._undo(lambda: self.eventbridge.apply(previous), schedule_id)
             raise

@@ -1,0 +1,204 @@
+"""Schedule writers against concurrent work: the runner never waits on a write's EventBridge call
+(an API write's or a reconcile repair's).
+
+Real Postgres, moto's Scheduler API. A write is held or failed inside its EventBridge call with
+botocore event hooks; the other party (the runner's SQL, a second API writer) uses its own
+database connection, as another Lambda would.
+"""
+
+# ruff: noqa: F811  (pytest fixtures imported from other test modules are parameters here)
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from scheduler.db import Database
+from scheduler.eventbridge import EventBridgeSchedules
+from scheduler.reconcile import reconcile
+from scheduler.store import Store
+
+from tests.integration.test_api import (  # noqa: F401  (fixtures)
+    Api,
+    _create,
+    api,
+    database_state,
+    eventbridge,
+    eventbridge_state,
+    workflows,
+)
+from tests.integration.test_api_consistency import Hook, hooks  # noqa: F401  (fixture)
+
+# The runner's statements must not wait on an API write for longer than this.
+RUNNER_STATEMENT_TIMEOUT_MS = 500
+WAIT_S = 10  # how long a test waits for the other party before giving up (a hang is a failure)
+
+
+@pytest.fixture
+def other_connection(clean_db: str) -> Iterator[Callable[..., Store]]:
+    """Stores on connections of their own (another Lambda's), closed after the test."""
+    opened: list[Database] = []
+
+    def open_store(**options: Any) -> Store:
+        database = Database(clean_db, **options)
+        opened.append(database)
+        return Store(database)
+
+    yield open_store
+    for database in opened:
+        database.close()
+
+
+def _run_once(store: Store, schedule_id: uuid.UUID, workflow_id: uuid.UUID) -> bool:
+    """What the runner does in SQL for one fire: claim the slot, start, record a success."""
+    fire = datetime.now(UTC).replace(second=0, microsecond=0)
+    lease_expires_at = fire + timedelta(minutes=5)
+    claim = store.claim_run_slot(
+        schedule_id,
+        workflow_id,
+        fire,
+        trigger="schedule",
+        attempt=1,
+        started_at=fire,
+        lease_expires_at=lease_expires_at,
+    )
+    run_id = claim["run_id"]
+    assert run_id is not None
+    fence = 1
+    started = store.start_run(
+        run_id,
+        workflow_id,
+        fence=fence,
+        lease_expires_at=lease_expires_at,
+        now=fire,
+        fenced_error="fenced",
+    )
+    assert started["started"]
+    return store.record_run_outcome(
+        run_id,
+        schedule_id=schedule_id,
+        workflow_id=workflow_id,
+        fence=fence,
+        status="succeeded",
+        error=None,
+        output={},
+        started_at=fire,
+        finished_at=fire,
+    )
+
+
+@pytest.mark.parametrize("write", ["PATCH", "DELETE", "POST"])
+def test_the_runner_does_not_wait_on_an_api_write_stalled_in_eventbridge(
+    api: Api,
+    workflows: dict[str, uuid.UUID],
+    eventbridge: EventBridgeSchedules,
+    clean_db: str,
+    hooks: Callable[[str, Hook], None],
+    other_connection: Callable[..., Store],
+    write: str,
+) -> None:
+    # Given a schedule, and an API write held inside its EventBridge call
+    workflow_id = workflows["alice"]
+    schedule_id = uuid.UUID(_create(api, workflow_id, cron="* * * * *")["id"])
+    path, body, operation = {
+        "PATCH": (f"/api/schedules/{schedule_id}", {"cron": "0 9 * * *"}, "UpdateSchedule"),
+        "DELETE": (f"/api/schedules/{schedule_id}", None, "DeleteSchedule"),
+        # another schedule of the same workflow
+        "POST": (
+            "/api/schedules",
+            {"workflowId": str(workflow_id), "cron": "0 9 * * *"},
+            "CreateSchedule",
+        ),
+    }[write]
+    in_eventbridge, release = threading.Event(), threading.Event()
+
+    def stall(**_: Any) -> None:
+        if not in_eventbridge.is_set():
+            in_eventbridge.set()
+            release.wait(WAIT_S)
+
+    hooks(f"before-call.scheduler.{operation}", stall)
+    kwargs = {} if body is None else {"body": body}
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        response = pool.submit(api.call, write, path, **kwargs)
+        try:
+            assert in_eventbridge.wait(WAIT_S)
+
+            # When the runner records a fire of the schedule meanwhile, with a short timeout
+            runner = other_connection(statement_timeout_ms=RUNNER_STATEMENT_TIMEOUT_MS)
+            recorded = _run_once(runner, schedule_id, workflow_id)  # raises on a timeout
+        finally:
+            release.set()
+        status, answer = response.result(WAIT_S)
+
+    # Then the runner's claim and outcome went through, and so did the API write
+    assert recorded
+    assert status == {"PATCH": 200, "DELETE": 204, "POST": 201}[write], answer
+    rows = {row["id"]: row for row in database_state(clean_db)}
+    if write == "DELETE":
+        assert schedule_id not in rows
+    else:
+        # the write did not clobber the runner's last_run_at
+        assert rows[schedule_id]["last_run_at"] is not None
+        if write == "PATCH":
+            assert answer["lastRunAt"] is not None
+            assert rows[schedule_id]["cron"] == "0 9 * * *"
+    assert _drift(clean_db, eventbridge) == {}
+
+
+def test_the_runner_does_not_wait_on_a_reconcile_repair_stalled_in_eventbridge(
+    api: Api,
+    workflows: dict[str, uuid.UUID],
+    eventbridge: EventBridgeSchedules,
+    clean_db: str,
+    hooks: Callable[[str, Hook], None],
+    other_connection: Callable[..., Store],
+) -> None:
+    # Given a schedule whose EventBridge schedule went missing, and a reconcile pass repairing
+    # it, held inside its EventBridge call (reconcile takes the same writer lock as the API)
+    workflow_id = workflows["alice"]
+    schedule_id = uuid.UUID(_create(api, workflow_id, cron="* * * * *")["id"])
+    eventbridge.remove(schedule_id)
+    in_eventbridge, release = threading.Event(), threading.Event()
+
+    def stall(**_: Any) -> None:
+        if not in_eventbridge.is_set():
+            in_eventbridge.set()
+            release.wait(WAIT_S)
+
+    hooks("before-call.scheduler.UpdateSchedule", stall)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        repaired = pool.submit(reconcile, other_connection(), eventbridge)
+        try:
+            assert in_eventbridge.wait(WAIT_S)
+
+            # When the runner records a fire of the schedule meanwhile, with a short timeout
+            runner = other_connection(statement_timeout_ms=RUNNER_STATEMENT_TIMEOUT_MS)
+            recorded = _run_once(runner, schedule_id, workflow_id)  # raises on a timeout
+        finally:
+            release.set()
+        summary = repaired.result(WAIT_S)
+
+    # Then both went through
+    assert recorded
+    assert summary["created"] == 1
+    assert _drift(clean_db, eventbridge) == {}
+
+
+def _drift(database_url: str, eventbridge: EventBridgeSchedules) -> dict[str, int]:
+    """What a reconcile pass finds to repair (nothing, when the database and EventBridge agree)."""
+    database = Database(database_url)
+    try:
+        summary = reconcile(Store(database), eventbridge)
+    finally:
+        database.close()
+    return {
+        change: count
+        for change, count in summary.items()
+        if change in ("created", "updated", "deleted", "deferred", "failed") and count
+    }
