@@ -1,5 +1,6 @@
 """Schedule writers against concurrent work: the runner never waits on a write's EventBridge call
-(an API write's or a reconcile repair's).
+(an API write's or a reconcile repair's), and the undo of a failed API write never overwrites
+what a newer write of the same schedule committed.
 
 Real Postgres, moto's Scheduler API. A write is held or failed inside its EventBridge call with
 botocore event hooks; the other party (the runner's SQL, a second API writer) uses its own
@@ -11,16 +12,22 @@ database connection, as another Lambda would.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 import pytest
+from botocore.exceptions import ClientError
+from scheduler import cron
 from scheduler.db import Database
 from scheduler.eventbridge import EventBridgeSchedules
+from scheduler.models import ScheduleUpdate
 from scheduler.reconcile import reconcile
+from scheduler.schedules import ScheduleService
 from scheduler.store import Store
 
 from tests.integration.test_api import (  # noqa: F401  (fixtures)
@@ -202,3 +209,102 @@ def _drift(database_url: str, eventbridge: EventBridgeSchedules) -> dict[str, in
         for change, count in summary.items()
         if change in ("created", "updated", "deleted", "deferred", "failed") and count
     }
+
+
+def _wait_until_blocked_or_done(database_url: str, pid: int, done: Future[Any]) -> None:
+    """Until backend `pid` waits for a lock (or its work finished)."""
+    deadline = time.monotonic() + WAIT_S
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        while time.monotonic() < deadline and not done.done():
+            waiting = admin.execute(
+                "select 1 from pg_stat_activity where pid = %s and wait_event_type = 'Lock'",
+                (pid,),
+            ).fetchone()
+            if waiting:
+                return
+            time.sleep(0.01)
+    assert done.done(), "the second writer neither waited for a lock nor finished"
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        pytest.param("PATCH", "PATCH", id="patch-undo-vs-newer-patch"),
+        pytest.param("DELETE", "PATCH", id="delete-undo-vs-newer-patch"),
+        pytest.param("PATCH", "DELETE", id="patch-undo-vs-delete"),
+    ],
+)
+def test_the_undo_of_a_failed_write_keeps_a_newer_write(
+    api: Api,
+    workflows: dict[str, uuid.UUID],
+    eventbridge: EventBridgeSchedules,
+    clean_db: str,
+    hooks: Callable[[str, Hook], None],
+    other_connection: Callable[..., Store],
+    first: str,
+    second: str,
+) -> None:
+    # Given a schedule at 07:00
+    schedule_id = uuid.UUID(_create(api, workflows["alice"], cron="0 7 * * *")["id"])
+    # and a second API writer on a connection of its own (another ApiFunction instance)
+    other_store = other_connection()
+    other_pid = other_store.db.connection().info.backend_pid
+    other_api = ScheduleService(other_store, EventBridgeSchedules(), lambda _: None)
+
+    def second_write() -> Any:
+        if second == "PATCH":
+            return other_api.update_schedule(None, schedule_id, ScheduleUpdate(cron="0 9 * * *"))
+        return other_api.delete_schedule(None, schedule_id)
+
+    first_thread = threading.get_ident()
+    first_failed = threading.Event()
+    pool = ThreadPoolExecutor(max_workers=1)
+    done: list[Future[Any]] = []
+
+    def applied_then_fail(**_: Any) -> None:
+        """The first write's call reaches EventBridge, then fails (e.g. a timeout on the way
+        back), after the second write started and queued behind the first."""
+        if threading.get_ident() != first_thread or first_failed.is_set():
+            return
+        first_failed.set()
+        done.append(pool.submit(second_write))
+        _wait_until_blocked_or_done(clean_db, other_pid, done[0])
+        error = {"Error": {"Code": "InternalServerException", "Message": "injected"}}
+        raise ClientError(error, operation)
+
+    def undo_after_second_write(**_: Any) -> None:
+        """The first write's undo reaches EventBridge only after the second write finished."""
+        if threading.get_ident() == first_thread and first_failed.is_set():
+            done[0].exception(WAIT_S)  # waits; the second write may fail only if it must
+
+    operation = "UpdateSchedule" if first == "PATCH" else "DeleteSchedule"
+    hooks(f"after-call.scheduler.{operation}", applied_then_fail)
+    hooks("before-call.scheduler", undo_after_second_write)
+
+    # When the first write (to 08:00, or a delete) fails after EventBridge applied it,
+    # and the second (to 09:00, or a delete) completes before the first one's undo
+    try:
+        if first == "PATCH":
+            status, body = api.call(
+                "PATCH", f"/api/schedules/{schedule_id}", body={"cron": "0 8 * * *"}
+            )
+        else:
+            status, body = api.call("DELETE", f"/api/schedules/{schedule_id}")
+        second_result = done[0].result(WAIT_S)
+    finally:
+        pool.shutdown(wait=True)
+
+    # Then the first write failed, the second succeeded, and EventBridge holds the second
+    assert status == 503, body
+    rows = database_state(clean_db)
+    state = eventbridge_state(eventbridge)
+    if second == "PATCH":
+        assert second_result.cron == "0 9 * * *"
+        assert [row["cron"] for row in rows] == ["0 9 * * *"]
+        assert list(state) == [str(schedule_id)]
+        assert state[str(schedule_id)]["ScheduleExpression"] == cron.to_eventbridge("0 9 * * *")[0]
+    else:
+        assert rows == []
+        assert state == {}
+    # and the database and EventBridge agree: a reconcile pass has nothing to repair
+    assert _drift(clean_db, eventbridge) == {}
