@@ -194,8 +194,9 @@ def _changed_at(listed: Mapping[str, Any]) -> datetime | None:
 def _repair(store: Store, schedules: EventBridgeSchedules, schedule_id: UUID) -> bool:
     """Make one row's schedules match the row as it is NOW; True on success.
 
-    The row lock serialises with an API write in flight, so a pass working from an older
-    snapshot never resurrects a schedule the API just deleted or undoes one it just changed.
+    The schedule's writer lock serialises with an API write in flight, so a pass working from an
+    older snapshot never resurrects a schedule the API just deleted or undoes one it just changed;
+    it is not a row lock, so the runner never waits on the EventBridge calls made under it.
     """
     try:
         with store.transaction():

@@ -1,10 +1,14 @@
 """The Schedules API's use cases: CRUD that keeps the database and EventBridge in step.
 
-The database is the source of truth. Every write changes the row inside a transaction, applies
-the row to EventBridge while the transaction is still open, then commits; a failure on either
-side undoes the other (rollback, or re-applying the previous state to EventBridge), so a
-client never leaves a row without its EventBridge schedule(s) or the reverse. What a failed
-undo leaves behind is repaired by the reconcile function.
+The database is the source of truth. A write of a schedule runs in one transaction under the
+schedule's writer lock (store.lock_schedule_writers: advisory, not a row lock, so the runner
+never waits on it), changes EventBridge first and the row last, and commits: the row lock the
+UPDATE or DELETE takes is held only until the commit, never across an EventBridge call.
+A failure after EventBridge was touched is undone by re-applying the row as it is committed
+NOW (or removing the schedules if it is gone), in a fresh transaction under the same lock: never
+a remembered state, which a newer write may have replaced meanwhile. So a client never leaves
+a row without its EventBridge schedule(s) or the reverse; what a failed undo leaves behind is
+repaired by the reconcile function.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any
 from uuid import UUID
 
 from scheduler import cron, pagination
-from scheduler.errors import Conflict, InvalidInput, WorkflowNotFound
+from scheduler.errors import Conflict, InvalidInput, ScheduleNotFound, WorkflowNotFound
 from scheduler.eventbridge import EventBridgeSchedules, desired_schedules
 from scheduler.models import (
     CronPreview,
@@ -173,17 +177,19 @@ class ScheduleService:
                     raise InvalidInput(
                         f"workflowId: no workflow {request.workflow_id} (unknown or not yours)"
                     ) from exc
+                # No one else can see the new row yet, so no one waits on it; the writer lock
+                # makes a reconcile pass that finds its schedule wait for the commit.
+                self.store.lock_schedule_writers(row["id"])
                 self.eventbridge.apply(row, existing=())
         except Exception:
-            if row is not None:  # the row is gone (rolled back): so must its schedules be
-                self._undo(lambda: self.eventbridge.remove(row["id"]), row["id"])
+            if row is not None:  # rolled back (or, a lost commit reply, not): follow the row
+                self._undo(row["id"])
             raise
         return schedule_view(row, self.clock())
 
     def update_schedule(
         self, owner: UUID | None, schedule_id: UUID, request: ScheduleUpdate
     ) -> ScheduleView:
-        old: Row | None = None
         touched = False
         try:
             with self.store.transaction():
@@ -192,26 +198,28 @@ class ScheduleService:
                 _ensure_fires({**old, **changes}, self.clock())
                 if changes.get("enabled") is True:
                     changes["disabled_reason"] = None
-                row = self.store.update_schedule(schedule_id, owner, changes)
                 touched = True
-                self.eventbridge.apply(row, existing=_names_in_eventbridge(old))
+                # EventBridge first, the row last: the row lock lasts only until the commit.
+                self.eventbridge.apply({**old, **changes}, existing=_names_in_eventbridge(old))
+                row = self.store.update_schedule(schedule_id, owner, changes)
         except Exception:
-            if touched and old is not None:  # EventBridge may hold a half-applied new state
-                previous = old
-                self._undo(lambda: self.eventbridge.apply(previous), schedule_id)
+            if touched:  # EventBridge may hold a half-applied new state
+                self._undo(schedule_id)
             raise
         return schedule_view(row, self.clock())
 
     def delete_schedule(self, owner: UUID | None, schedule_id: UUID) -> None:
-        old: Row | None = None
+        touched = False
         try:
             with self.store.transaction():
-                old = self.store.delete_schedule(schedule_id, owner)
+                self.store.lock_schedule(schedule_id, owner)
+                touched = True
+                # EventBridge first, the row last: the row lock lasts only until the commit.
                 self.eventbridge.remove(schedule_id)
+                self.store.delete_schedule(schedule_id, owner)
         except Exception:
-            if old is not None:  # the row is back (rolled back): so must its schedules be
-                previous = old
-                self._undo(lambda: self.eventbridge.apply(previous), schedule_id)
+            if touched:  # EventBridge may have lost some of the row's schedules
+                self._undo(schedule_id)
             raise
 
     def run_now(self, owner: UUID | None, schedule_id: UUID) -> RunAccepted:
@@ -238,10 +246,21 @@ class ScheduleService:
             runs_url=f"/api/schedules/{row['id']}/runs",
         )
 
-    @staticmethod
-    def _undo(action: Callable[[], None], schedule_id: UUID) -> None:
+    def _undo(self, schedule_id: UUID) -> None:
+        """After a failed write: make EventBridge hold what the database holds now.
+
+        The write's transaction is over (its writer lock released), so another write may have
+        committed since: the row is read again, under the writer lock, in a transaction of its
+        own, and that is what EventBridge gets (nothing if the row is gone).
+        """
         try:
-            action()
+            with self.store.transaction():
+                try:
+                    row = self.store.lock_schedule(schedule_id)
+                except ScheduleNotFound:
+                    self.eventbridge.remove(schedule_id)
+                else:
+                    self.eventbridge.apply(row)
         except Exception:  # the original failure is what the client sees; reconcile repairs drift
             logger.exception(
                 "could not undo EventBridge change", extra={"schedule_id": str(schedule_id)}

@@ -140,16 +140,30 @@ class Store:
             raise ScheduleNotFound(schedule_id)
         return row
 
+    def lock_schedule_writers(self, schedule_id: UUID) -> None:
+        """Take the schedule's writer lock until the transaction ends (waiting for its holder).
+
+        A transaction-scoped advisory lock keyed on the id, not a row lock: it serialises the
+        writers of one schedule (API writes, their undo, reconcile's repair), which hold it
+        across their EventBridge calls, while the runner, which never takes it, claims runs and
+        records outcomes without waiting. Transaction-scoped, so it works through the
+        transaction pooler and cannot outlive a failed Lambda.
+        """
+        conn = self.db.connection()
+        if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            raise RuntimeError("a schedule's writer lock needs a transaction: use transaction()")
+        self.db.execute("select pg_advisory_xact_lock(%s)", (_writer_lock_key(schedule_id),))
+
     def lock_schedule(self, schedule_id: UUID, owner: UUID | None = None) -> Row:
-        """Read a schedule and lock its row until the transaction ends (serialises writers)."""
-        row = self.db.execute(
-            f"""select s.* from schedules s join workflows w on w.id = s.workflow_id
-                where s.id = %(id)s and {_OWNED} for update of s""",
-            {"id": schedule_id, "owner": owner},
-        ).fetchone()
-        if row is None:
-            raise ScheduleNotFound(schedule_id)
-        return row
+        """Take the schedule's writer lock, then read the row as committed by the last writer.
+
+        The row itself is not locked (see lock_schedule_writers). ScheduleNotFound if it is
+        gone or not the owner's.
+        """
+        self.lock_schedule_writers(schedule_id)
+        # A statement of its own: its snapshot is taken after the lock was granted, so it sees
+        # what the previous holder committed.
+        return self.get_schedule(schedule_id, owner)
 
     def list_schedules(
         self,
@@ -533,6 +547,11 @@ def _loaded(row: Row) -> Row:
         return {**row, "definition": load_definition(row["definition"]), "definition_error": None}
     except InvalidWorkflowDefinition as exc:
         return {**row, "definition": None, "definition_error": str(exc)}
+
+
+def _writer_lock_key(schedule_id: UUID) -> int:
+    """The advisory lock key of a schedule: 64 bits of its id (a collision only serialises)."""
+    return int.from_bytes(schedule_id.bytes[:8], "big", signed=True)
 
 
 def _page(params: dict[str, Any], after: Cursor | None) -> dict[str, Any]:
