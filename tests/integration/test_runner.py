@@ -14,8 +14,9 @@ import pytest
 from botocore.exceptions import ClientError
 from scheduler.db import Database
 from scheduler.errors import DatabaseUnavailable, LockUnavailable
+from scheduler.run_store import ABANDONED_RUN_ERROR
 from scheduler.runner import OVERLAP_REASON, RunReport
-from scheduler.store import ABANDONED_RUN_ERROR, Store
+from scheduler.store import Store
 from scheduler.workflows import RunContext
 
 from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)

@@ -27,8 +27,9 @@ from scheduler.errors import (
     WorkflowBusy,
 )
 from scheduler.lock import Lease, LeaseLock
+from scheduler.run_store import ABANDONED_RUN_ERROR, SUPERSEDED_RUN_ERROR
 from scheduler.runner import RunReport
-from scheduler.store import ABANDONED_RUN_ERROR, SUPERSEDED_RUN_ERROR, Store
+from scheduler.store import Store
 from scheduler.workflows import RunContext
 
 from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
