@@ -110,7 +110,8 @@ class RawRun:
             }
         )
         elapsed = time.perf_counter() - started
-        if claimed["run_id"] is None or not started_row["started"] or not recorded["recorded"]:
+        did_it = claimed["run_id"] and started_row["started"] and recorded["result"] == "recorded"
+        if not did_it:
             raise RuntimeError("the replay did not do what the runner did: no comparison")
         return elapsed
 
