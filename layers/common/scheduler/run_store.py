@@ -100,7 +100,7 @@ class RunnerQueries:
         return row
 
     def unclaim_run_slot(self, run_id: UUID) -> None:
-        """Give back a slot that never started (so a retry of the same fire can claim it)."""
+        """Delete a claim that never started (a stale fire, or one re-claimed under its slot)."""
         self.db.execute(
             "delete from schedule_runs where id = %s and status = 'running' and fence is null",
             (run_id,),

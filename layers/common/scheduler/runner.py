@@ -49,7 +49,6 @@ RECORDING_RESERVE_S = 10
 RELEASE_RESERVE_S = 1.0
 OVERLAP_REASON = "skipped: another run of the workflow was still running"
 FENCED_ERROR = "not started: its lease's fence was not newer than the workflow's last one"
-DELETED_REASON = "the schedule was deleted during the run"
 
 
 @dataclass(frozen=True)
@@ -295,7 +294,7 @@ def _record(
         logger.error("result rejected: the lease was lost and a newer run took over")
         return "unrecorded"
     if written == "gone":
-        logger.warning(DELETED_REASON + ": the workflow's state was recorded, the run row is gone")
+        logger.warning("schedule deleted during the run: its workflow's state was recorded")
     return status
 
 
@@ -368,7 +367,7 @@ def _skip_overlap(fire: _Fire, run_id: UUID) -> RunReport:
 
 
 def _give_back(store: Store, run_id: UUID) -> None:
-    """Delete a claim that never started, so a retry of the fire can claim it again."""
+    """Delete a claim that will not start here (stale, or re-claimed under its slot)."""
     try:
         store.unclaim_run_slot(run_id)
     except DependencyUnavailable:
