@@ -32,6 +32,7 @@ class JwksEndpoint:
     url: str
     keys: list[dict[str, Any]]  # what the endpoint publishes; tests may replace it (rotation)
     requests: list[str] = field(default_factory=list)
+    status: int = 200  # anything else: the endpoint is failing (an auth service outage)
 
 
 @contextmanager
@@ -41,6 +42,9 @@ def serve_jwks(keys: list[dict[str, Any]]) -> Iterator[JwksEndpoint]:
     class Jwks(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             endpoint.requests.append(self.path)
+            if endpoint.status != 200:
+                self.send_error(endpoint.status)
+                return
             body = json.dumps({"keys": endpoint.keys}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import time
 from typing import Any
@@ -183,3 +184,92 @@ def test_whole_tokens_from_cryptography_verify_with_the_pure_python_algorithms()
         public = jwks.ALGORITHMS[name].from_jwk(public_jwk(private_key, "k"))
 
         assert signatures.decode(token, public, algorithms=[name]) == payload
+
+
+def test_an_outage_serves_the_last_good_keys_and_backs_off() -> None:
+    clock = Clock()
+    with serve_jwks([public_jwk(EC_KEY, "k")]) as endpoint:
+        keys = jwks.KeySet(endpoint.url, clock=clock, jitter=lambda: 1.0)
+        keys.key_for("k", "ES256")
+        endpoint.status = 503
+
+        # past the lifespan the refresh fails: the last good key still verifies
+        clock.now += 601
+        assert jwks.ES256().verify(MESSAGE, keys.key_for("k", "ES256"), _raw_es256(MESSAGE))
+        assert len(endpoint.requests) == 2
+
+        # every request during the backoff (5 s, then 10, 20 ...) is served without a fetch
+        for step in (5, 10, 20, 40):
+            for _ in range(3):
+                keys.key_for("k", "ES256")
+                clock.now += (step - 0.5) / 3
+            assert len(endpoint.requests) == 2 + (step > 5) + (step > 10) + (step > 20)
+            clock.now += 0.5
+            keys.key_for("k", "ES256")  # the backoff has passed: one more attempt
+        assert len(endpoint.requests) == 6
+
+        # a made-up kid does not bypass the backoff either
+        with pytest.raises(Unauthorized):
+            keys.key_for("made-up", "ES256")
+        assert len(endpoint.requests) == 6
+
+        # the service is back: the next attempt after the backoff replaces the keys
+        endpoint.status = 200
+        rotated = ec.generate_private_key(ec.SECP256R1())
+        endpoint.keys = [public_jwk(rotated, "new")]
+        clock.now += 80
+        assert jwks.ES256().verify(
+            MESSAGE, keys.key_for("new", "ES256"), _raw_es256(MESSAGE, rotated)
+        )
+        assert len(endpoint.requests) == 7
+        with pytest.raises(Unauthorized):
+            keys.key_for("k", "ES256")  # gone from the fresh set
+
+
+def test_the_backoff_is_capped_and_jittered_and_stale_keys_expire() -> None:
+    clock = Clock()
+    with serve_jwks([public_jwk(EC_KEY, "k")]) as endpoint:
+        keys = jwks.KeySet(
+            endpoint.url, clock=clock, jitter=lambda: 0.0, max_retry_after_s=60, max_stale_s=3600
+        )
+        keys.key_for("k", "ES256")
+        endpoint.status = 500
+        clock.now += 601
+        attempts_at = []
+        while clock.now < 1000 + 3600:
+            before = len(endpoint.requests)
+            keys.key_for("k", "ES256")
+            if len(endpoint.requests) > before:
+                attempts_at.append(clock.now)
+            clock.now += 0.5
+        gaps = [b - a for a, b in itertools.pairwise(attempts_at)]
+        # jitter 0 is half the step: 2.5, 5, 10, 20, then capped at 30 (half of 60)
+        assert gaps[:5] == [2.5, 5, 10, 20, 30]
+        assert max(gaps) == 30
+
+        # a day-old outage: the keys are too stale to trust any longer
+        clock.now = 1000 + 3601
+        with pytest.raises(Unauthorized):
+            keys.key_for("k", "ES256")
+
+
+def test_a_garbled_answer_is_an_outage_not_an_empty_key_set() -> None:
+    clock = Clock()
+    with serve_jwks([public_jwk(EC_KEY, "k")]) as endpoint:
+        keys = jwks.KeySet(endpoint.url, clock=clock)
+        keys.key_for("k", "ES256")
+        endpoint.keys = "<html>maintenance</html>"  # type: ignore[assignment]
+        clock.now += 601
+        keys.key_for("k", "ES256")  # still the good key
+        assert len(endpoint.requests) == 2
+
+
+def test_without_a_good_fetch_there_is_nothing_to_serve_and_fetches_back_off() -> None:
+    clock = Clock()
+    with serve_jwks([]) as endpoint:
+        endpoint.status = 503
+        keys = jwks.KeySet(endpoint.url, clock=clock, jitter=lambda: 1.0)
+        for _ in range(10):
+            with pytest.raises(Unauthorized):
+                keys.key_for("k", "ES256")
+        assert len(endpoint.requests) == 1

@@ -12,7 +12,10 @@ parses tokens and checks their claims; they verify only, they never sign.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
+import logging
+import random
 import threading
 import time
 import urllib.request
@@ -108,6 +111,8 @@ class RS256(_VerifyOnly):
         return rsa.PublicKey(n, e)
 
 
+_log = logging.getLogger(__name__)
+
 ALGORITHMS: dict[str, Algorithm] = {"ES256": ES256(), "RS256": RS256()}
 _KEY_TYPES = {"EC": "ES256", "RSA": "RS256"}
 
@@ -115,7 +120,15 @@ _KEY_TYPES = {"EC": "ES256", "RSA": "RS256"}
 class KeySet:
     """The keys published at `url`, by kid: fetched on first use, again after `lifespan_s`, and
     again for a kid not held (a rotated key), but not more than once per `refetch_after_s` so
-    tokens with made-up kids cannot make every request a fetch."""
+    tokens with made-up kids cannot make every request a fetch.
+
+    A failed fetch (the project's auth service down, a timeout, a garbled answer) keeps the last
+    good keys: tokens signed by them keep verifying while the JWKS is out, for up to
+    `max_stale_s` after the last good fetch (a bound, because a key revoked during the outage
+    stays trusted until then). Failed fetches back off exponentially with jitter, from
+    `retry_after_s` up to `max_retry_after_s`, so an outage costs one slow request per backoff
+    step rather than every request waiting for a fetch that will fail.
+    """
 
     def __init__(
         self,
@@ -124,45 +137,78 @@ class KeySet:
         timeout_s: float = 5.0,
         lifespan_s: float = 600.0,
         refetch_after_s: float = 30.0,
+        max_stale_s: float = 86_400.0,
+        retry_after_s: float = 5.0,
+        max_retry_after_s: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
+        jitter: Callable[[], float] = random.random,
     ) -> None:
         self.url = url
         self._timeout_s = timeout_s
         self._lifespan_s = lifespan_s
         self._refetch_after_s = refetch_after_s
+        self._max_stale_s = max_stale_s
+        self._retry_after_s = retry_after_s
+        self._max_retry_after_s = max_retry_after_s
         self._clock = clock
+        self._jitter = jitter
         self._lock = threading.Lock()
         self._keys: dict[str, tuple[str, Any]] = {}  # kid -> (algorithm, public key)
-        self._fetched_at: float | None = None
+        self._fetched_at: float | None = None  # of the last good fetch
+        self._attempted_at: float | None = None  # of the last fetch, good or failed
+        self._failures = 0  # failed fetches since the last good one
+        self._next_attempt_at = 0.0
 
     def key_for(self, kid: Any, algorithm: str) -> Any:
         """The public key `kid` names, if it is published for `algorithm`; else Unauthorized."""
         if not isinstance(kid, str):
             raise Unauthorized("the token names no key")
         with self._lock:
-            age = None if self._fetched_at is None else self._clock() - self._fetched_at
-            if (
-                age is None
-                or age > self._lifespan_s
-                or (kid not in self._keys and age >= self._refetch_after_s)
-            ):
-                self._keys = self._fetch()
-                self._fetched_at = self._clock()
+            if self._wants_fetch(kid) and self._clock() >= self._next_attempt_at:
+                self._refresh()
+            if self._fetched_at is None or self._clock() - self._fetched_at > self._max_stale_s:
+                raise Unauthorized("the signing keys could not be fetched")
             published = self._keys.get(kid)
         if published is None or published[0] != algorithm:
             raise Unauthorized("no published key for this token")
         return published[1]
 
+    def _wants_fetch(self, kid: str) -> bool:
+        if self._fetched_at is None or self._attempted_at is None:
+            return True
+        now = self._clock()
+        if now - self._fetched_at > self._lifespan_s:
+            return True
+        return kid not in self._keys and now - self._attempted_at >= self._refetch_after_s
+
+    def _refresh(self) -> None:
+        self._attempted_at = self._clock()
+        try:
+            keys = self._fetch()
+        except (OSError, ValueError, http.client.HTTPException) as exc:
+            self._failures += 1
+            backoff = min(self._max_retry_after_s, self._retry_after_s * 2 ** (self._failures - 1))
+            # Full jitter's upper half: many cold authorizers do not retry in step.
+            self._next_attempt_at = self._clock() + backoff * (0.5 + self._jitter() / 2)
+            _log.warning(
+                "JWKS fetch failed (%s); %s",
+                type(exc).__name__,
+                "serving the last good keys" if self._fetched_at is not None else "no keys yet",
+            )
+            return
+        self._keys, self._fetched_at = keys, self._clock()
+        self._failures, self._next_attempt_at = 0, 0.0
+
     def _fetch(self) -> dict[str, tuple[str, Any]]:
+        """The published signing keys; OSError, ValueError or HTTPException if unreadable."""
         # The URL is the operator's setting (JWKS_URL), never a token's.
         request = urllib.request.Request(self.url, headers={"Accept": "application/json"})  # noqa: S310
-        try:
-            with urllib.request.urlopen(request, timeout=self._timeout_s) as response:  # noqa: S310
-                document = json.load(response)
-        except (OSError, ValueError) as exc:
-            raise Unauthorized("the signing keys could not be fetched") from exc
+        with urllib.request.urlopen(request, timeout=self._timeout_s) as response:  # noqa: S310
+            document = json.load(response)
+        if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+            raise ValueError("not a JWKS document")  # e.g. a proxy's error page: not authoritative
         keys: dict[str, tuple[str, Any]] = {}
-        for jwk in document.get("keys", []) if isinstance(document, dict) else []:
+        for jwk in document["keys"]:
             if not isinstance(jwk, dict) or jwk.get("use", "sig") != "sig":
                 continue
             kty = jwk.get("kty")
