@@ -20,6 +20,7 @@ and 2 minutes with the same request id, as Lambda does).
 from __future__ import annotations
 
 import contextlib
+import functools
 import heapq
 import itertools
 import json
@@ -33,7 +34,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -404,10 +405,18 @@ class LocalLambda:
                 self._event_done(failure)
             for function, event in starts:
                 try:
-                    self._executor.submit(self._run_event, function, event)
+                    future = self._executor.submit(self._run_event, function, event)
                 except RuntimeError:  # shutting down: the event is dropped with the rest
                     self._give_back_slot(function)
                     self._event_done()
+                else:
+                    future.add_done_callback(functools.partial(self._if_cancelled, function))
+
+    def _if_cancelled(self, function: _Function, future: Future[None]) -> None:
+        """An event cancelled at close before it ran gives back its slot and its count."""
+        if future.cancelled():
+            self._give_back_slot(function)
+            self._event_done()
 
     def _due(
         self, now: float
