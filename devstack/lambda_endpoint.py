@@ -3,15 +3,26 @@
 Each function runs in warm "containers": processes that import the handler once and then
 serve one invocation at a time, as Lambda's execution environments do. Process-wide state of
 the handler code (its database connection, its clients) is never shared by two concurrent
-invocations, exactly as in AWS. `InvocationType=Event` answers 202 and runs the function on a
-worker thread, retrying a function error (a raise, a timeout, a crash) twice after 1 and 2
-minutes with the same request id, as Lambda does; `RequestResponse` answers 200 with the
-function's result.
+invocations, exactly as in AWS.
+
+Concurrency is bounded as Lambda bounds it. A function with a reserved concurrency (the
+template's ReservedConcurrentExecutions) runs at most that many invocations at once: a
+`RequestResponse` invocation beyond it is answered 429 TooManyRequestsException, and an
+`Event` invocation (answered 202 at once) waits in the function's own queue until a slot
+frees. A function without one runs at most `max_concurrency` at once, the local machine's
+bound, and a synchronous invocation beyond it waits for a slot. A queued event starts as soon
+as a slot frees (Lambda backs off up to 5 minutes between its throttled retries); one that
+waited longer than the function's maximum event age is not run but reported as a failure, as
+is one whose function failed on every attempt (a raise, a timeout, a crash: retried after 1
+and 2 minutes with the same request id, as Lambda does).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import heapq
+import itertools
 import json
 import logging
 import multiprocessing
@@ -22,9 +33,10 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -43,13 +55,29 @@ _PYTHONPATH = [str(_ROOT / "layers" / "common"), str(_ROOT)]  # as /opt/python a
 _INIT_TIMEOUT_S = 60.0  # a cold start imports the handler; generous for a busy 2-core machine
 
 
+_LAMBDA_MAX_EVENT_AGE_S = 21_600.0  # Lambda's default (and maximum) for async events
+
+
 @dataclass(frozen=True)
 class FunctionConfig:
     name: str  # the function's name, e.g. the template's logical id "RunnerFunction"
     handler: str  # dotted path of the handler callable
     timeout_s: float = 30.0
     memory_mb: int = 512
+    # Without a reservation: the most invocations this machine runs at once (more wait).
     max_concurrency: int = 4
+    # ReservedConcurrentExecutions: the most at once; a sync invocation beyond it gets 429.
+    reserved_concurrency: int | None = None
+    # EventInvokeConfig: how long an async event may wait, and retries of a failed one.
+    max_event_age_s: float = _LAMBDA_MAX_EVENT_AGE_S
+    max_retry_attempts: int = 2
+
+    @property
+    def concurrency(self) -> int:
+        """The most invocations of the function running at once."""
+        if self.reserved_concurrency is not None:
+            return self.reserved_concurrency
+        return self.max_concurrency
 
 
 @dataclass(frozen=True)
@@ -58,8 +86,77 @@ class InvocationResult:
     function_error: str | None = None  # "Unhandled" when the function raised or timed out
 
 
+@dataclass(frozen=True)
+class AsyncFailure:
+    """An Event invocation Lambda gave up on: what its on-failure destination receives."""
+
+    function_name: str
+    request_id: str
+    payload: bytes
+    condition: str  # "RetriesExhausted" or "EventAgeExceeded", as in Lambda's record
+    attempts: int  # how many times the function ran (0: the event aged out in the queue)
+    response: InvocationResult | None  # the last attempt's answer, if it ran
+
+    def destination_record(self) -> dict[str, Any]:
+        """The JSON record Lambda sends to an OnFailure destination (SQS, SNS, ...)."""
+        record: dict[str, Any] = {
+            "version": "1.0",
+            "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "requestContext": {
+                "requestId": self.request_id,
+                "functionArn": f"{function_arn(self.function_name)}:$LATEST",
+                "condition": self.condition,
+                "approximateInvokeCount": self.attempts,
+            },
+            "requestPayload": _json_or_text(self.payload),
+        }
+        if self.response is not None:
+            record["responseContext"] = {
+                "statusCode": 200,
+                "executedVersion": "$LATEST",
+                "functionError": self.response.function_error,
+            }
+            record["responsePayload"] = _json_or_text(self.response.payload)
+        return record
+
+
+@dataclass(frozen=True)
+class FunctionStats:
+    running: int  # invocations running now
+    queued: int  # Event invocations waiting for a slot or for their retry
+    peak_running: int  # the most running at once since the service started
+
+
 class FunctionNotFound(LookupError):
     pass
+
+
+class TooManyRequests(RuntimeError):
+    """A sync invocation beyond the function's reserved concurrency (Lambda's 429)."""
+
+    reason = "ReservedFunctionConcurrentInvocationLimitExceeded"
+
+
+OnFailure = Callable[[AsyncFailure], None]
+
+
+def _json_or_text(payload: bytes) -> Any:
+    try:
+        return json.loads(payload) if payload else None
+    except ValueError:
+        return payload.decode(errors="replace")
+
+
+@dataclass(order=True)
+class _Event:
+    """An Event invocation in its function's queue: ordered by when it may run next."""
+
+    not_before: float
+    seq: int
+    payload: bytes = field(compare=False)
+    request_id: str = field(compare=False)
+    received_at: float = field(compare=False)
+    attempts: int = field(default=0, compare=False)
 
 
 def function_arn(name: str) -> str:
@@ -137,7 +234,8 @@ class _Container:
 
 
 class _Function:
-    """One function's warm containers; at most `max_concurrency` invocations at once."""
+    """One function's warm containers, and its concurrency and async queue (kept by
+    LocalLambda under its lock)."""
 
     def __init__(self, config: FunctionConfig, env: dict[str, str]) -> None:
         self.config = config
@@ -145,8 +243,10 @@ class _Function:
         self._idle: list[_Container] = []
         self._all: list[_Container] = []
         self._lock = threading.Lock()
-        self._slots = threading.BoundedSemaphore(config.max_concurrency)
         self._closed = False
+        self.running = 0
+        self.peak_running = 0
+        self.queue: list[_Event] = []  # a heap
 
     def warm_up(self) -> _Container:
         container = _Container(self.config, self._env)
@@ -155,29 +255,26 @@ class _Function:
             self._idle.append(container)
         return container
 
-    def invoke(self, payload: bytes, request_id: str | None = None) -> InvocationResult:
-        """Run one invocation; `request_id` is kept by Lambda's retries of an async one."""
-        with self._slots:
+    def run(self, payload: bytes, request_id: str) -> InvocationResult:
+        """Run one invocation in an idle (or a new) container; the caller holds a slot."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError(f"{self.config.name} is shut down")
+            container = self._idle.pop() if self._idle else None
+        if container is None:
+            container = _Container(self.config, self._env)
             with self._lock:
-                if self._closed:
-                    raise RuntimeError(f"{self.config.name} is shut down")
-                container = self._idle.pop() if self._idle else None
-            if container is None:
-                container = _Container(self.config, self._env)
-                with self._lock:
-                    self._all.append(container)
-            result, reusable = container.invoke(
-                payload, self.config.timeout_s, request_id or str(uuid.uuid4())
-            )
-            with self._lock:
-                if reusable and not self._closed:
-                    self._idle.append(container)
-                    container = None
-                elif container in self._all:
-                    self._all.remove(container)
-            if container is not None:
-                container.close(0)  # a timed-out or crashed container is discarded, as in Lambda
-            return result
+                self._all.append(container)
+        result, reusable = container.invoke(payload, self.config.timeout_s, request_id)
+        with self._lock:
+            if reusable and not self._closed:
+                self._idle.append(container)
+                container = None
+            elif container in self._all:
+                self._all.remove(container)
+        if container is not None:
+            container.close(0)  # a timed-out or crashed container is discarded, as in Lambda
+        return result
 
     def close(self, grace_s: float) -> None:
         with self._lock:
@@ -199,16 +296,27 @@ class LocalLambda:
         env: dict[str, str],
         *,
         async_retry_delays_s: tuple[float, ...] = (60.0, 120.0),
+        on_failure: OnFailure | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """`env` is the functions' environment (as the template's Environment gives them);
-        `async_retry_delays_s`, the waits before each retry of a failed Event invocation."""
+        `async_retry_delays_s`, the waits before each retry of a failed Event invocation (the
+        last repeats); `on_failure`, the destination of the Event invocations given up on;
+        `clock`, the seconds the queue's delays and event ages are measured in."""
         self._functions = {config.name: _Function(config, env) for config in functions}
-        self._retry_delays_s = async_retry_delays_s
-        self._closing = threading.Event()
-        workers = sum(f.config.max_concurrency for f in self._functions.values())
+        self._retry_delays_s = async_retry_delays_s or (0.0,)
+        self._on_failure = on_failure
+        self._clock = clock
+        self._seq = itertools.count()
+        self._cond = threading.Condition()  # guards every function's slots and queue
+        self._closing = False
+        self._in_flight = 0  # Event invocations queued or running
+        workers = sum(f.config.concurrency for f in self._functions.values())
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lambda-event")
-        self._in_flight = 0
-        self._idle = threading.Condition()
+        self._dispatcher = threading.Thread(
+            target=self._dispatch_loop, name="lambda-dispatcher", daemon=True
+        )
+        self._dispatcher.start()
 
     def function(self, name_or_arn: str) -> _Function:
         function = self._functions.get(function_name_of(name_or_arn))
@@ -216,15 +324,37 @@ class LocalLambda:
             raise FunctionNotFound(f"Function not found: {name_or_arn}")
         return function
 
+    def stats(self, name_or_arn: str) -> FunctionStats:
+        function = self.function(name_or_arn)
+        with self._cond:
+            return FunctionStats(function.running, len(function.queue), function.peak_running)
+
     def warm_up(self, names: Iterable[str]) -> None:
         """Start one container for each named function and wait for them (in parallel)."""
         containers = [self.function(name).warm_up() for name in names]
         for container in containers:
             container.wait_ready()
 
+    # --- synchronous invocations
+
     def invoke(self, name_or_arn: str, payload: bytes) -> InvocationResult:
-        """InvocationType RequestResponse."""
-        return self.function(name_or_arn).invoke(payload)
+        """InvocationType RequestResponse; beyond a reserved concurrency, TooManyRequests."""
+        function = self.function(name_or_arn)
+        with self._cond:
+            if function.config.reserved_concurrency is not None:
+                if function.running >= function.config.concurrency:
+                    raise TooManyRequests("Rate Exceeded.")
+            else:
+                self._cond.wait_for(
+                    lambda: self._closing or function.running < function.config.concurrency
+                )
+            if self._closing:
+                raise RuntimeError(f"{function.config.name} is shut down")
+            self._take_slot(function)
+        try:
+            return function.run(payload, str(uuid.uuid4()))
+        finally:
+            self._give_back_slot(function)
 
     def invoke_json(self, name_or_arn: str, event: Any) -> Any:
         """Invoke with a JSON event; the function's error becomes an exception."""
@@ -233,54 +363,184 @@ class LocalLambda:
             raise RuntimeError(f"{name_or_arn} failed: {result.payload.decode(errors='replace')}")
         return json.loads(result.payload)
 
+    def _take_slot(self, function: _Function) -> None:
+        function.running += 1
+        function.peak_running = max(function.peak_running, function.running)
+
+    def _give_back_slot(self, function: _Function) -> None:
+        with self._cond:
+            function.running -= 1
+            self._cond.notify_all()
+
+    # --- asynchronous invocations: a queue per function, one dispatcher
+
     def invoke_async(self, name_or_arn: str, payload: bytes) -> None:
-        """InvocationType Event: queued, run on a worker thread; failures are logged."""
+        """InvocationType Event: queued, never refused for concurrency."""
+        self.enqueue(name_or_arn, payload)
+
+    def enqueue(self, name_or_arn: str, payload: bytes) -> str:
+        """`invoke_async`, answering the invocation's request id."""
         function = self.function(name_or_arn)
-        with self._idle:
-            self._in_flight += 1
-        try:
-            future = self._executor.submit(self._run_event, function, payload)
-        except RuntimeError:  # shutting down
-            self._finished()
-            raise
-        future.add_done_callback(lambda _: self._finished())  # also when cancelled at stop
-
-    def _run_event(self, function: _Function, payload: bytes) -> None:
         request_id = str(uuid.uuid4())  # the same for every retry, as in Lambda
-        name = function.config.name
-        for retry, delay_s in enumerate((0.0, *self._retry_delays_s)):
-            if retry and self._closing.wait(delay_s):
-                log.warning("%s retry %d dropped: the stack is stopping", name, retry)
-                return
-            try:
-                result = function.invoke(payload, request_id)
-            except Exception:
-                log.exception("%s could not be invoked", name)
-                return
-            answer = result.payload.decode(errors="replace")
-            if not result.function_error:
-                log.info("%s returned %s", name, answer)
-                return
-            log.error("%s failed (attempt %d): %s", name, retry + 1, answer)
+        with self._cond:
+            if self._closing:
+                raise RuntimeError(f"{function.config.name} is shut down")
+            now = self._clock()
+            heapq.heappush(function.queue, _Event(now, next(self._seq), payload, request_id, now))
+            self._in_flight += 1
+            self._cond.notify_all()
+        return request_id
 
-    def _finished(self) -> None:
-        with self._idle:
+    def _dispatch_loop(self) -> None:
+        while True:
+            with self._cond:
+                if self._closing:
+                    return
+                starts, failures, wake_at = self._due(self._clock())
+                if not starts and not failures:
+                    timeout = None if wake_at is None else max(0.0, wake_at - self._clock())
+                    self._cond.wait(timeout)
+                    continue
+            for failure in failures:
+                self._event_done(failure)
+            for function, event in starts:
+                try:
+                    future = self._executor.submit(self._run_event, function, event)
+                except RuntimeError:  # shutting down: the event is dropped with the rest
+                    self._give_back_slot(function)
+                    self._event_done()
+                else:
+                    future.add_done_callback(functools.partial(self._if_cancelled, function))
+
+    def _if_cancelled(self, function: _Function, future: Future[None]) -> None:
+        """An event cancelled at close before it ran gives back its slot and its count."""
+        if future.cancelled():
+            self._give_back_slot(function)
+            self._event_done()
+
+    def _due(
+        self, now: float
+    ) -> tuple[list[tuple[_Function, _Event]], list[AsyncFailure], float | None]:
+        """Under the lock: the events to start now (their slots taken), those aged out, and
+        when to look again."""
+        starts: list[tuple[_Function, _Event]] = []
+        failures: list[AsyncFailure] = []
+        wake_at: float | None = None
+        for function in self._functions.values():
+            max_age = function.config.max_event_age_s
+            if any(now - e.received_at >= max_age for e in function.queue):
+                kept = [e for e in function.queue if now - e.received_at < max_age]
+                failures += [
+                    self._failure(function, e, "EventAgeExceeded")
+                    for e in function.queue
+                    if now - e.received_at >= max_age
+                ]
+                function.queue = kept
+                heapq.heapify(function.queue)
+            while function.queue and function.running < function.config.concurrency:
+                if function.queue[0].not_before > now:
+                    break
+                self._take_slot(function)
+                starts.append((function, heapq.heappop(function.queue)))
+            # Look again when a retry is due or an event ages out; a slot given back wakes
+            # the dispatcher by itself.
+            for event in function.queue:
+                due = event.received_at + max_age
+                if event.not_before > now:
+                    due = min(due, event.not_before)
+                wake_at = due if wake_at is None else min(wake_at, due)
+        return starts, failures, wake_at
+
+    def _run_event(self, function: _Function, event: _Event) -> None:
+        name = function.config.name
+        event.attempts += 1
+        try:
+            result = function.run(event.payload, event.request_id)
+        except Exception:  # the function was shut down under it
+            log.exception("%s could not be invoked", name)
+            self._event_done()
+            return
+        finally:
+            self._give_back_slot(function)
+        answer = result.payload.decode(errors="replace")
+        if not result.function_error:
+            log.info("%s returned %s", name, answer)
+            self._event_done()
+            return
+        log.error("%s failed (attempt %d): %s", name, event.attempts, answer)
+        if event.attempts <= function.config.max_retry_attempts:
+            with self._cond:
+                if not self._closing:
+                    delays = self._retry_delays_s
+                    event.not_before = self._clock() + delays[min(event.attempts, len(delays)) - 1]
+                    heapq.heappush(function.queue, event)
+                    self._cond.notify_all()
+                    return
+            log.warning("%s retry %d dropped: the stack is stopping", name, event.attempts)
+            self._event_done()
+            return
+        self._event_done(self._failure(function, event, "RetriesExhausted", result))
+
+    def _failure(
+        self,
+        function: _Function,
+        event: _Event,
+        condition: str,
+        response: InvocationResult | None = None,
+    ) -> AsyncFailure:
+        return AsyncFailure(
+            function.config.name,
+            event.request_id,
+            event.payload,
+            condition,
+            event.attempts,
+            response,
+        )
+
+    def _report(self, failure: AsyncFailure) -> None:
+        log.error(
+            "%s gave up on %s (%s after %d attempt(s))",
+            failure.function_name,
+            failure.request_id,
+            failure.condition,
+            failure.attempts,
+        )
+        if self._on_failure is not None:
+            try:
+                self._on_failure(failure)
+            except Exception:  # as DestinationDeliveryFailures: logged, not raised
+                log.exception("%s: the failure destination refused a record", failure.function_name)
+
+    def _event_done(self, failure: AsyncFailure | None = None) -> None:
+        if failure is not None:
+            self._report(failure)
+        with self._cond:
             self._in_flight -= 1
-            self._idle.notify_all()
+            self._cond.notify_all()
 
     def wait_in_flight(self, at_most: int = 0, timeout_s: float = 30.0) -> None:
         """Wait until no more than `at_most` Event invocations are queued or running."""
-        with self._idle:
-            if not self._idle.wait_for(lambda: self._in_flight <= at_most, timeout_s):
-                raise TimeoutError(f"{self._in_flight} invocations still running")
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._in_flight <= at_most, timeout_s):
+                raise TimeoutError(f"{self._in_flight} invocations still queued or running")
 
     def close(self, grace_s: float = 3.0) -> None:
-        """Stop taking work, give running invocations `grace_s`, then end every container."""
-        self._closing.set()
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """Stop taking work, drop the queued events, give running invocations `grace_s`,
+        then end every container."""
         deadline = time.monotonic() + grace_s
-        with self._idle:
-            self._idle.wait_for(lambda: self._in_flight <= 0, grace_s)
+        with self._cond:
+            self._closing = True
+            dropped = sum(len(f.queue) for f in self._functions.values())
+            for function in self._functions.values():
+                function.queue = []
+            self._in_flight -= dropped
+            self._cond.notify_all()
+        if dropped:
+            log.warning("%d queued invocation(s) dropped: the stack is stopping", dropped)
+        self._dispatcher.join(grace_s)
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        with self._cond:
+            self._cond.wait_for(lambda: self._in_flight <= 0, grace_s)
         for function in self._functions.values():
             function.close(max(0.5, deadline - time.monotonic()))
 
@@ -325,8 +585,10 @@ class LocalLambda:
         if invocation_type == "DryRun":
             return _respond(start_response, HTTPStatus.NO_CONTENT, b"", [])
         if invocation_type == "Event":
-            self.invoke_async(function.config.name, payload)
-            return _respond(start_response, HTTPStatus.ACCEPTED, b"", [])
+            request_id = self.enqueue(function.config.name, payload)
+            return _respond(
+                start_response, HTTPStatus.ACCEPTED, b"", [("x-amzn-RequestId", request_id)]
+            )
         if invocation_type != "RequestResponse":
             return _error(
                 start_response,
@@ -334,7 +596,16 @@ class LocalLambda:
                 "InvalidParameterValueException",
                 f"Unsupported invocation type {invocation_type}",
             )
-        result = function.invoke(payload)
+        try:
+            result = self.invoke(function.config.name, payload)
+        except TooManyRequests as exc:
+            return _error(
+                start_response,
+                HTTPStatus.TOO_MANY_REQUESTS,
+                "TooManyRequestsException",
+                str(exc),
+                reason=exc.reason,
+            )
         headers = [("X-Amz-Executed-Version", "$LATEST")]
         if result.function_error:
             headers.append(("X-Amz-Function-Error", result.function_error))
@@ -349,6 +620,14 @@ def _respond(
     return [body]
 
 
-def _error(start_response: Any, status: HTTPStatus, error_type: str, message: str) -> list[bytes]:
-    body = json.dumps({"Type": "User", "message": message}).encode()
+def _error(
+    start_response: Any,
+    status: HTTPStatus,
+    error_type: str,
+    message: str,
+    *,
+    reason: str | None = None,
+) -> list[bytes]:
+    fields = {"Type": "User", "message": message} | ({"Reason": reason} if reason else {})
+    body = json.dumps(fields).encode()
     return _respond(start_response, status, body, [("x-amzn-ErrorType", error_type)])

@@ -37,7 +37,7 @@ from devstack.demo import (
     sign_token,
 )
 from devstack.engine import SchedulerEngine
-from devstack.lambda_endpoint import FunctionConfig, LocalLambda, function_arn
+from devstack.lambda_endpoint import AsyncFailure, FunctionConfig, LocalLambda, function_arn
 from devstack.moto_server import start_moto_server
 
 log = logging.getLogger("devstack")
@@ -49,6 +49,11 @@ RUNNER_FUNCTION = "RunnerFunction"
 RECONCILE_FUNCTION = "ReconcileFunction"
 _REGION = "us-east-1"
 _DLQ_NAME = "workflow-scheduler-schedule-dlq"
+_RUN_FAILURE_QUEUE_NAME = "workflow-scheduler-run-failures"  # the template's RunFailureQueue
+# The template's defaults: RunnerConcurrency (RUNNER_CONCURRENCY overrides it here) and
+# MaxEventAgeSeconds (SCHEDULE_MAX_EVENT_AGE_S), so the local stack queues fires as AWS does.
+RUNNER_CONCURRENCY_DEFAULT = 10
+MAX_EVENT_AGE_DEFAULT_S = 21_600
 _STOP_GRACE_S = 3.0
 
 Say = Callable[[str], None]
@@ -121,10 +126,32 @@ class _Router:
         return self.api(environ, start_response)
 
 
-def _functions() -> list[FunctionConfig]:
+def runner_concurrency_from_environment() -> int:
+    """RUNNER_CONCURRENCY, else the template's default; a positive number either way."""
+    text = os.environ.get("RUNNER_CONCURRENCY") or str(RUNNER_CONCURRENCY_DEFAULT)
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"RUNNER_CONCURRENCY must be a whole number >= 1, not {text!r}")
+    return value
+
+
+def _functions(runner_concurrency: int, max_event_age_s: float) -> list[FunctionConfig]:
+    """The functions as template.yaml configures them (concurrency, async retries, age)."""
     functions = [
+        # No reservation is made for the API here (the template's ApiConcurrency is 10): the
+        # local bound is this machine's, and a request beyond it waits instead of failing.
         FunctionConfig(API_FUNCTION, "functions.api.app.lambda_handler", timeout_s=29),
-        FunctionConfig(RUNNER_FUNCTION, "functions.runner.app.lambda_handler", timeout_s=300),
+        FunctionConfig(
+            RUNNER_FUNCTION,
+            "functions.runner.app.lambda_handler",
+            timeout_s=300,
+            reserved_concurrency=runner_concurrency,
+            max_event_age_s=max_event_age_s,
+            max_retry_attempts=2,
+        ),
     ]
     if importlib.util.find_spec("functions.reconcile.app") is not None:
         functions.append(
@@ -132,7 +159,9 @@ def _functions() -> list[FunctionConfig]:
                 RECONCILE_FUNCTION,
                 "functions.reconcile.app.lambda_handler",
                 timeout_s=300,
-                max_concurrency=1,
+                reserved_concurrency=1,
+                max_event_age_s=900,
+                max_retry_attempts=0,
             )
         )
     return functions
@@ -161,8 +190,13 @@ class Stack:
         clock: Clock | None = None,
         poll_interval_s: float = 5.0,
         say: Say | None = None,
+        runner_concurrency: int | None = None,
     ) -> None:
+        """`runner_concurrency`: RunnerFunction's reserved concurrency (default
+        RUNNER_CONCURRENCY, else the template's default)."""
         self.data_dir = data_dir.resolve()
+        self.runner_concurrency = runner_concurrency or runner_concurrency_from_environment()
+        self.run_failure_queue_url = ""
         self.clock = clock or SystemClock()
         self._requested_port = port
         self._poll_interval_s = poll_interval_s
@@ -221,7 +255,10 @@ class Stack:
         self._lambda_server = _Server(0, lambda_router)
         secret = load_or_create_secret(self.data_dir / "jwt-secret")
         self._set_environment(secret)
-        self.lambdas = LocalLambda(_functions(), env=dict(os.environ))
+        from scheduler.config import get_settings
+
+        functions = _functions(self.runner_concurrency, get_settings().schedule_max_event_age_s)
+        self.lambdas = LocalLambda(functions, env=dict(os.environ), on_failure=self._dead_letter)
         lambda_router.app = self.lambdas
         self._create_aws_resources()
         self._say("Preparing the demo users and workflows ...")
@@ -239,8 +276,6 @@ class Stack:
         self._say("Starting the Lambda functions (ApiFunction, RunnerFunction) ...")
         self._lambda_server.start()
         self.lambdas.warm_up([API_FUNCTION, RUNNER_FUNCTION])
-        from scheduler.config import get_settings
-
         from devstack.apigw import WsgiGateway
         from functions.api.app import PUBLIC_ROUTES
         from functions.authorizer.app import authorize
@@ -316,6 +351,9 @@ class Stack:
             "RUNNER_FUNCTION_ARN": function_arn(RUNNER_FUNCTION),
             "SCHEDULER_ROLE_ARN": f"arn:aws:iam::{ACCOUNT_ID}:role/scheduler-invoke-runner",
             "SCHEDULE_DLQ_ARN": f"arn:aws:sqs:{_REGION}:{ACCOUNT_ID}:{_DLQ_NAME}",
+            "SCHEDULE_MAX_EVENT_AGE_S": os.environ.get(
+                "SCHEDULE_MAX_EVENT_AGE_S", str(MAX_EVENT_AGE_DEFAULT_S)
+            ),
             "ALLOW_PRIVATE_HTTP_TARGETS": "true",
             "POWERTOOLS_SERVICE_NAME": "workflow-scheduler",
             "POWERTOOLS_METRICS_NAMESPACE": "WorkflowScheduler",
@@ -362,7 +400,19 @@ class Stack:
             TableName=settings.locks_table,
             TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"},
         )
-        clients.aws_client("sqs").create_queue(QueueName=_DLQ_NAME)
+        sqs = clients.aws_client("sqs")
+        sqs.create_queue(QueueName=_DLQ_NAME)
+        self.run_failure_queue_url = sqs.create_queue(QueueName=_RUN_FAILURE_QUEUE_NAME)["QueueUrl"]
+
+    def _dead_letter(self, failure: AsyncFailure) -> None:
+        """RunnerFunction's OnFailure destination: Lambda's record into the failure queue."""
+        from scheduler import clients
+
+        if self.run_failure_queue_url:
+            clients.aws_client("sqs").send_message(
+                QueueUrl=self.run_failure_queue_url,
+                MessageBody=json.dumps(failure.destination_record()),
+            )
 
     def _reconcile(self) -> dict[str, int]:
         """moto forgets everything on restart: register every row's schedule(s) again."""
@@ -389,6 +439,7 @@ class Stack:
             "serviceToken": self.service_token,
             "lambdaEndpoint": self._lambda_server.url if self._lambda_server else None,
             "awsEndpoint": self.aws_url,
+            "runFailureQueueUrl": self.run_failure_queue_url,
             "databaseUrl": self.database_url,
         }
         path = self.state_file

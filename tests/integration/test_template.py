@@ -7,6 +7,7 @@ template or a managed policy.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -253,3 +254,155 @@ def test_outputs_name_the_api_url_group_and_table(template: dict[str, Any]) -> N
     assert {"ApiUrl", "ScheduleGroupName", "LocksTableName"} <= set(outputs)
     assert outputs["ScheduleGroupName"]["Value"] == {"Ref": "ScheduleGroup"}
     assert outputs["LocksTableName"]["Value"] == {"Ref": "LocksTable"}
+
+
+# --- back-pressure: what bounds the load on the database and on the account's concurrency
+
+# Lambda keeps this much of an account's concurrency unreserved; the default quota is 1,000.
+ACCOUNT_CONCURRENCY_DEFAULT = 1_000
+UNRESERVED_MINIMUM = 100
+# The smallest Supabase compute (Nano, Micro): 200 pooler clients, Postgres max_connections 60
+# (supabase.com/docs/guides/platform/compute-and-disk).
+SMALLEST_POOLER_CLIENTS = 200
+SMALLEST_MAX_CONNECTIONS = 60
+
+
+def parameter_default(template: dict[str, Any], value: Any) -> Any:
+    """A literal, or the default of the parameter a `Ref` names."""
+    if isinstance(value, dict) and set(value) == {"Ref"}:
+        return template["Parameters"][value["Ref"]]["Default"]
+    return value
+
+
+def reads_the_database(function: dict[str, Any]) -> bool:
+    return any(s["Resource"] == DATABASE_SECRET for s in function_statements(function))
+
+
+def test_every_function_that_opens_database_connections_has_a_reserved_concurrency(
+    template: dict[str, Any],
+) -> None:
+    resources = template["Resources"]
+    reserved = {
+        name: resources[name]["Properties"].get("ReservedConcurrentExecutions")
+        for name in FUNCTIONS
+    }
+    assert reserved == {
+        "RunnerFunction": {"Ref": "RunnerConcurrency"},
+        "ApiFunction": {"Ref": "ApiConcurrency"},
+        "ReconcileFunction": 1,  # one pass at a time
+        # touches no database; the HTTP API's route throttling bounds it (and a cap here would
+        # turn a burst into 5xx on every route instead of the gateway's 429)
+        "AuthorizerFunction": None,
+    }
+    for name in FUNCTIONS:
+        if reads_the_database(resources[name]):
+            assert reserved[name] is not None, f"{name} opens connections with no bound"
+    assert not reads_the_database(resources["AuthorizerFunction"])
+    for name in ("RunnerConcurrency", "ApiConcurrency"):
+        assert template["Parameters"][name]["Type"] == "Number"
+        assert template["Parameters"][name]["MinValue"] == 1
+
+
+def test_reserved_concurrency_at_the_defaults_fits_the_account_and_the_smallest_supabase(
+    template: dict[str, Any],
+) -> None:
+    resources = template["Resources"]
+    defaults = {
+        name: parameter_default(template, resources[name]["Properties"][key])
+        for name in FUNCTIONS
+        if (key := "ReservedConcurrentExecutions") in resources[name]["Properties"]
+    }
+    assert defaults == {"RunnerFunction": 10, "ApiFunction": 10, "ReconcileFunction": 1}
+    total = sum(defaults.values())
+    # CloudFormation fails the deploy if reservations leave less than 100 unreserved
+    assert total <= ACCOUNT_CONCURRENCY_DEFAULT - UNRESERVED_MINIMUM
+    # one connection per warm environment of each function that reads the database: at the
+    # defaults they fit the smallest compute even without the pooler, with room for Supabase's
+    # own services (auth, storage, realtime, the dashboard) in max_connections
+    assert total <= SMALLEST_MAX_CONNECTIONS // 2 < SMALLEST_POOLER_CLIENTS
+
+
+def test_throttled_fires_wait_in_the_async_queue_for_lambdas_longest_event_age(
+    template: dict[str, Any],
+) -> None:
+    runner = template["Resources"]["RunnerFunction"]["Properties"]
+    invoke = runner["EventInvokeConfig"]
+    assert invoke["MaximumEventAgeInSeconds"] == {"Ref": "MaxEventAgeSeconds"}
+    # a throttled async event is retried by Lambda until this age: 6 hours (Lambda's maximum)
+    # lets a burst far beyond RunnerConcurrency drain instead of being dead-lettered
+    assert template["Parameters"]["MaxEventAgeSeconds"]["Default"] == 21_600
+    assert invoke["DestinationConfig"]["OnFailure"]["Type"] == "SQS"
+
+
+def test_reconcile_runs_one_pass_at_a_time_and_never_a_stale_one(
+    template: dict[str, Any],
+) -> None:
+    reconcile = template["Resources"]["ReconcileFunction"]["Properties"]
+    assert reconcile["ReservedConcurrentExecutions"] == 1
+    # the next scheduled pass repairs whatever a failed or queued one would have
+    assert reconcile["EventInvokeConfig"]["MaximumRetryAttempts"] == 0
+    assert 60 <= reconcile["EventInvokeConfig"]["MaximumEventAgeInSeconds"] <= 900
+
+
+def test_every_route_is_throttled_below_what_the_api_function_can_take_at_once(
+    template: dict[str, Any],
+) -> None:
+    api = template["Resources"]["HttpApi"]["Properties"]
+    assert api["DefaultRouteSettings"] == {
+        "ThrottlingRateLimit": {"Ref": "ApiThrottlingRateLimit"},
+        "ThrottlingBurstLimit": {"Ref": "ApiThrottlingBurstLimit"},
+    }
+    # at the defaults the gateway answers 429 before ApiFunction's concurrency is exhausted
+    burst = parameter_default(template, {"Ref": "ApiThrottlingBurstLimit"})
+    rate = parameter_default(template, {"Ref": "ApiThrottlingRateLimit"})
+    assert 1 <= burst <= parameter_default(template, {"Ref": "ApiConcurrency"})
+    assert rate >= 1
+
+
+def test_api_access_logs_are_json_with_retention_and_never_hold_a_header(
+    template: dict[str, Any],
+) -> None:
+    settings = template["Resources"]["HttpApi"]["Properties"]["AccessLogSettings"]
+    (group,) = settings["DestinationArn"]["Fn::GetAtt"][:1]
+    assert settings["DestinationArn"] == {"Fn::GetAtt": [group, "Arn"]}
+    log_group = template["Resources"][group]
+    assert log_group["Type"] == "AWS::Logs::LogGroup"
+    assert log_group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    fields = json.loads(settings["Format"])
+    assert {
+        "requestId": "$context.requestId",
+        "ip": "$context.identity.sourceIp",
+        "route": "$context.routeKey",
+        "status": "$context.status",
+        "latencyMs": "$context.responseLatency",
+        "integrationError": "$context.integrationErrorMessage",
+    }.items() <= fields.items()
+    assert all(v.startswith("$context.") for v in fields.values())
+    # no request header (the bearer token), no claim, no body is logged
+    text = settings["Format"].lower()
+    for never in ("authorization", "header", "$context.authorizer.claims", "$input"):
+        assert never not in text
+
+
+def test_every_queue_is_encrypted_at_rest(template: dict[str, Any]) -> None:
+    queues = resources_of(template, "AWS::SQS::Queue")
+    assert set(queues) >= {"ScheduleDeadLetterQueue", "RunFailureQueue"}
+    for name, queue in queues.items():
+        props = queue["Properties"]
+        assert props.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in props, name
+        assert props["MessageRetentionPeriod"] == 1_209_600, name  # SQS's maximum, 14 days
+
+
+def test_alarms_watch_the_runner_falling_behind_and_the_api_at_its_limit(
+    template: dict[str, Any],
+) -> None:
+    alarms = {
+        (a["Properties"]["MetricName"], a["Properties"]["Dimensions"][0]["Value"]["Ref"]): a
+        for a in resources_of(template, "AWS::CloudWatch::Alarm").values()
+        if "Ref" in a["Properties"]["Dimensions"][0]["Value"]
+    }
+    backlog = alarms[("AsyncEventAge", "RunnerFunction")]["Properties"]
+    assert backlog["Statistic"] == "Maximum"
+    # milliseconds: well before a queued fire reaches the default maximum event age
+    assert backlog["Threshold"] < 21_600 * 1000
+    assert ("Throttles", "ApiFunction") in alarms
