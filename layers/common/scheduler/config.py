@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     scheduler_role_arn: str = "arn:aws:iam::000000000000:role/scheduler-invoke-runner"
     schedule_dlq_arn: str = "arn:aws:sqs:us-east-1:000000000000:schedule-dlq"
     schedule_retry_attempts: int = Field(default=3, ge=0, le=185)
-    schedule_max_event_age_s: int = Field(default=3600, ge=60, le=86_400)
+    schedule_max_event_age_s: int = Field(default=21_600, ge=60, le=86_400)  # as the template
 
     # Runner: DynamoDB lease lock and workflow steps.
     locks_table: str = "workflow-locks"
