@@ -63,7 +63,7 @@ def assert_nowhere(*texts: Any, secrets: tuple[str, ...] = (SECRET, QUERY_SECRET
 
 @dataclass
 class EchoServer:
-    """Answers `status` with the request's headers as its JSON body, as httpbin's /headers."""
+    """Answers `status` with the request's path and headers as its JSON body, as httpbin."""
 
     url: str
     status: int = 200
@@ -82,7 +82,7 @@ def echo_server_fixture() -> Iterator[EchoServer]:
                 self.rfile.read(length)
             lines = [(key.lower(), value) for key, value in self.headers.items()]
             state.received.append(lines)
-            body = json.dumps({"headers": dict(lines)}).encode()
+            body = json.dumps({"path": self.path, "headers": dict(lines)}).encode()
             self.send_response(state.status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))

@@ -588,7 +588,7 @@ def test_a_failing_http_step_stores_and_logs_neither_its_headers_nor_its_query(
 
 
 @pytest.mark.usefixtures("allow_private_http")
-def test_a_response_body_echoing_the_headers_is_kept_with_their_values_masked(
+def test_a_response_body_echoing_the_headers_and_query_is_kept_with_their_values_masked(
     echo_server: EchoServer, logs: CapturedLogs
 ) -> None:
     step = {
@@ -602,11 +602,12 @@ def test_a_response_body_echoing_the_headers_is_kept_with_their_values_masked(
     assert result.status == "succeeded", result.error
     [sent] = echo_server.received
     assert ("authorization", BEARER) in sent  # the real value went out
-    body = json.loads(result.output()["steps"][0]["detail"]["body"])["headers"]
-    assert body["authorization"] == "[redacted]"
-    assert body["x-api-key"] == "[redacted]"
-    assert body["x-short"] == "daily"  # too short to be a credential: kept
-    assert_nowhere(result.output(), logs.text(), secrets=(SECRET,))
+    echoed = json.loads(result.output()["steps"][0]["detail"]["body"])
+    assert echoed["path"] == "/hook?token=[redacted]"
+    assert echoed["headers"]["authorization"] == "[redacted]"
+    assert echoed["headers"]["x-api-key"] == "[redacted]"
+    assert echoed["headers"]["x-short"] == "daily"  # too short to be a credential: kept
+    assert_nowhere(result.output(), logs.text())
 
 
 @pytest.mark.usefixtures("allow_private_http")

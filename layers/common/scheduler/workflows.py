@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -307,8 +307,8 @@ def execute_http_step(step: HttpStep, run: RunContext) -> dict[str, Any]:
         connection = connection_class(host, port, address=address, deadline=deadline)
         connection.request(step.method, path, body=body, headers=headers)
         response = connection.getresponse()
-        # read past the kept length, so that a header value cut at its end is still masked
-        raw = response.read(_MAX_BODY_CHARS + max(map(len, given.values()), default=0))
+        # read past the kept length, so that a value cut at its end is still masked
+        raw = response.read(_MAX_BODY_CHARS + max(map(len, given.values()), default=0) + 2048)
     except StepFailed:
         raise
     except TimeoutError:
@@ -324,7 +324,10 @@ def execute_http_step(step: HttpStep, run: RunContext) -> dict[str, Any]:
             connection.close()
     if not 200 <= response.status < 300:
         raise StepFailed(f"{target}: HTTP {response.status}")
-    text = _masked(raw.decode("utf-8", errors="replace"), given.values())
+    # an endpoint may echo what it was sent: the step's header values and query values
+    query = [part.partition("=")[2] for part in parts.query.split("&")]
+    query += [value for _, value in parse_qsl(parts.query)]
+    text = _masked(raw.decode("utf-8", errors="replace"), [*given.values(), *query])
     return {"status": response.status, "body": text[:_MAX_BODY_CHARS]}
 
 
@@ -369,9 +372,9 @@ def _describe(exc: BaseException) -> str:
     return name
 
 
-def _masked(text: str, values: Any) -> str:
-    """`text` with every header value sent (and each word of one) masked, if long enough to
-    be a credential: an endpoint may echo the request's headers in its answer."""
+def _masked(text: str, values: list[str]) -> str:
+    """`text` with each of `values` (and each word of one) masked, if long enough to be a
+    credential."""
     words = {word for value in values for word in (value, *value.split())}
     for word in sorted((w for w in words if len(w) >= _MIN_MASKED_CHARS), key=len, reverse=True):
         text = text.replace(word, _MASK)
