@@ -24,6 +24,10 @@ DATABASE_SECRET = {
     "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}"
     ":secret:${DatabaseSecretName}-??????"
 }
+WORKFLOW_SECRETS = {
+    "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}"
+    ":secret:${WorkflowSecretPrefix}*"
+}
 GROUP_SCHEDULES = {
     "Fn::Sub": "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}"
     ":schedule/${ScheduleGroup}/*"
@@ -128,6 +132,7 @@ def test_the_runner_may_use_only_the_locks_table_and_its_secret(template: dict[s
     allowed_resources = {
         str({"Fn::GetAtt": ["LocksTable", "Arn"]}),
         str(DATABASE_SECRET),
+        str(WORKFLOW_SECRETS),
         str({"Ref": "WorkflowStepFunctionArns"}),  # only when the operator lists functions
     }
     for statement in function_statements(runner):
@@ -136,6 +141,33 @@ def test_the_runner_may_use_only_the_locks_table_and_its_secret(template: dict[s
             if action.startswith("dynamodb:"):
                 assert action == "dynamodb:UpdateItem"  # scheduler.lock's only call
                 assert statement["Resource"] == {"Fn::GetAtt": ["LocksTable", "Arn"]}
+
+
+def test_only_the_runner_reads_workflow_secrets_and_only_those_under_the_prefix(
+    template: dict[str, Any],
+) -> None:
+    readers = {
+        owner
+        for owner, statement in all_statements(template)
+        if statement["Resource"] == WORKFLOW_SECRETS
+    }
+    assert readers == {"RunnerFunction"}
+    [grant] = [
+        s
+        for s in function_statements(template["Resources"]["RunnerFunction"])
+        if s["Resource"] == WORKFLOW_SECRETS
+    ]
+    assert (grant["Effect"], grant["Action"]) == ("Allow", "secretsmanager:GetSecretValue")
+    runner_env = template["Resources"]["RunnerFunction"]["Properties"]["Environment"]["Variables"]
+    assert runner_env["WORKFLOW_SECRET_PREFIX"] == {"Ref": "WorkflowSecretPrefix"}
+    # the parameter and the setting agree, and the prefix is never empty (that would be "*")
+    parameter = template["Parameters"]["WorkflowSecretPrefix"]
+    setting = Settings.model_fields["workflow_secret_prefix"]
+    assert parameter["Default"] == setting.default
+    assert parameter["AllowedPattern"].endswith("+$")
+    # the default keeps out the stack's own secrets as the README names them
+    for own in ("workflow-scheduler/database-url", "workflow-scheduler/jwt-secret"):
+        assert not own.startswith(parameter["Default"])
 
 
 @pytest.mark.parametrize("function", ["ApiFunction", "ReconcileFunction"])

@@ -1,4 +1,5 @@
-"""runWorkflow and its steps: what an http step sends, how steps fail, the registry, lambda."""
+"""runWorkflow and its steps: what an http step sends, how steps fail, the registry, lambda,
+and that a step's headers and query are never stored or logged, whatever fails."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 from scheduler import clients, workflows
+from scheduler.config import get_settings
 from scheduler.errors import StepFailed
 from scheduler.workflows import RunContext, StepModel, register_step, run_workflow
 
@@ -27,6 +29,16 @@ from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
     allow_private_http_fixture,
     drip_server_fixture,
     http_server_fixture,
+)
+from tests.integration.secret_fixtures import (  # noqa: F401  (fixtures)
+    BEARER,
+    QUERY_SECRET,
+    SECRET,
+    CapturedLogs,
+    EchoServer,
+    assert_nowhere,
+    echo_server_fixture,
+    logs_fixture,
 )
 
 RUN = RunContext(
@@ -445,3 +457,187 @@ def test_lambda_step_with_no_time_left_is_not_invoked(lambda_endpoint: LoopbackS
         workflows.execute_lambda_step(step, run)
 
     assert lambda_endpoint.requests == []
+
+
+# --- secrets stay secret: headers checked when the definition is parsed, failures redacted
+
+
+@pytest.mark.usefixtures("allow_private_http")
+@pytest.mark.parametrize(
+    ("headers", "reason"),
+    [
+        pytest.param({"Authorization": BEARER + "\n"}, "header 'Authorization'", id="LF"),
+        pytest.param({f"Authorization: {BEARER}": "x"}, "header 1: name is not", id="name"),
+        pytest.param(
+            {"Authorization": {"secretRef": f"elsewhere/{SECRET}"}},
+            "header 'Authorization': secretRef must name a secret under 'workflow-secrets/'",
+            id="ref-outside-the-prefix",
+        ),
+        pytest.param(
+            {"Authorization": {"secretRef": "workflow-secrets/database-url"}},
+            "one of the scheduler's own secrets",
+            id="ref-to-the-database-url",
+        ),
+    ],
+)
+def test_a_header_that_cannot_be_sent_is_a_critical_failure_naming_it_not_its_value(
+    http_server: LoopbackServer,
+    monkeypatch: pytest.MonkeyPatch,
+    headers: dict[str, Any],
+    reason: str,
+) -> None:
+    monkeypatch.setenv("DATABASE_SECRET_NAME", "workflow-secrets/database-url")
+    get_settings.cache_clear()
+    step = {"type": "http", "url": f"{http_server.url}/hook", "headers": headers}
+
+    try:
+        result = run_workflow(_workflow(step), RUN)
+    finally:
+        monkeypatch.delenv("DATABASE_SECRET_NAME")
+        get_settings.cache_clear()
+
+    assert result.status == "failed"
+    assert result.critical
+    assert str(result.error).startswith("step 1 (http): headers: ")
+    assert reason in str(result.error)
+    assert_nowhere(result.error)
+    assert http_server.requests == []
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        (f"https://reporter:{SECRET}@example.com/hook", "must not contain user:password@"),
+        (f"https://{SECRET}@example.com/hook", "must not contain user:password@"),
+        (f"https://example.com/hook?token={SECRET} x", "spaces or control characters"),
+        (f"https://example.com/hook?token={SECRET}\u0000", "spaces or control characters"),
+        (f"https://example.com:{SECRET}/hook", "not a valid URL"),
+        (f"https://example.com/r\u00e9sum\u00e9?token={SECRET}", "must be ASCII"),
+    ],
+)
+def test_a_url_with_credentials_or_unsendable_characters_is_rejected_without_quoting_it(
+    url: str, reason: str
+) -> None:
+    result = run_workflow(_workflow({"type": "http", "url": url}), RUN)
+
+    assert result.status == "failed"
+    assert result.critical
+    assert reason in str(result.error)
+    assert_nowhere(result.error)
+
+
+def _closed_port_url() -> str:
+    with socket.socket() as probe:  # a port nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+
+@pytest.mark.usefixtures("allow_private_http")
+@pytest.mark.parametrize(
+    ("failure", "message"),
+    [
+        # a value the load-time check let through: http.client's ValueError quotes it
+        ("slips-past-the-check", "POST 127.0.0.1: request not sent (ValueError)"),
+        ("connection-refused", "POST 127.0.0.1: connection refused"),
+        ("tls-error", "POST 127.0.0.1: SSLError: "),
+        ("timeout", "POST 127.0.0.1: timed out after 0.3s"),
+        ("http-500-echoing-the-headers", "POST 127.0.0.1: HTTP 500"),
+        # http.client's BadStatusLine quotes the line the server sent
+        ("status-line-echoing-the-header", "POST 127.0.0.1: BadStatusLine"),
+    ],
+)
+def test_a_failing_http_step_stores_and_logs_neither_its_headers_nor_its_query(
+    http_server: LoopbackServer,
+    echo_server: EchoServer,
+    drip_server: DripServer,
+    logs: CapturedLogs,
+    monkeypatch: pytest.MonkeyPatch,
+    failure: str,
+    message: str,
+) -> None:
+    # Given a step sending a token in a header and another in its query, failing at `failure`
+    base, value = http_server.url, BEARER
+    if failure == "slips-past-the-check":
+        monkeypatch.setattr(workflows, "check_headers", lambda *_, **__: None)
+        value = BEARER + "\n"
+    elif failure == "connection-refused":
+        base = _closed_port_url()
+    elif failure == "tls-error":
+        base = http_server.url.replace("http://", "https://")  # a plain HTTP server
+    elif failure == "timeout":
+        http_server.hold = threading.Event()
+    elif failure == "http-500-echoing-the-headers":
+        echo_server.status, base = 500, echo_server.url
+    else:
+        drip_server.at_once, base = f"{BEARER}\r\n\r\n".encode(), drip_server.url
+    step = {
+        "type": "http",
+        "url": f"{base}/hook?token={QUERY_SECRET}",
+        "headers": {"Authorization": value},
+        "body": {"report": "daily"},
+        "timeoutSeconds": 0.3,
+    }
+
+    result = run_workflow(_workflow(step), RUN)
+
+    # Then the run failed saying how, and neither token is in the run's record or any log line
+    assert result.status == "failed"
+    assert not result.critical
+    assert str(result.error).startswith(f"step 1 (http): {message}"), result.error
+    assert_nowhere(result.error, result.output(), logs.text())
+
+
+@pytest.mark.usefixtures("allow_private_http")
+def test_a_response_body_echoing_the_headers_and_query_is_kept_with_their_values_masked(
+    echo_server: EchoServer, logs: CapturedLogs
+) -> None:
+    step = {
+        "type": "http",
+        "url": f"{echo_server.url}/hook?token={QUERY_SECRET}",
+        "headers": {"Authorization": BEARER, "X-Api-Key": SECRET, "X-Short": "daily"},
+    }
+
+    result = run_workflow(_workflow(step), RUN)
+
+    assert result.status == "succeeded", result.error
+    [sent] = echo_server.received
+    assert ("authorization", BEARER) in sent  # the real value went out
+    echoed = json.loads(result.output()["steps"][0]["detail"]["body"])
+    assert echoed["path"] == "/hook?token=[redacted]"
+    assert echoed["headers"]["authorization"] == "[redacted]"
+    assert echoed["headers"]["x-api-key"] == "[redacted]"
+    assert echoed["headers"]["x-short"] == "daily"  # too short to be a credential: kept
+    assert_nowhere(result.output(), logs.text())
+
+
+@pytest.mark.usefixtures("allow_private_http")
+def test_the_steps_own_headers_win_whatever_case_the_definition_uses(
+    echo_server: EchoServer,
+) -> None:
+    headers = {"x-workflow-run-id": "spoofed", "user-agent": "mine", "content-type": "text/csv"}
+    step = {"type": "http", "url": echo_server.url, "headers": headers, "body": {"a": 1}}
+
+    result = run_workflow(_workflow(step), RUN)
+
+    assert result.status == "succeeded", result.error
+    [sent] = echo_server.received
+    named = {name: [v for n, v in sent if n == name] for name in headers}
+    assert named == {
+        "x-workflow-run-id": [str(RUN.run_id)],
+        "user-agent": ["workflow-scheduler"],
+        "content-type": ["application/json"],
+    }
+
+
+def test_lambda_step_sdk_errors_are_named_by_class(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", _closed_port_url())
+    clients.reset()
+    try:
+        result = run_workflow(_workflow({"type": "lambda", "functionArn": FUNCTION_ARN}), RUN)
+    finally:
+        clients.reset()
+
+    assert result.status == "failed"
+    assert result.error == (
+        f"step 1 (lambda): lambda invoke of {FUNCTION_ARN} failed: EndpointConnectionError"
+    )

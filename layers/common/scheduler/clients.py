@@ -16,6 +16,7 @@ from botocore.config import Config
 from scheduler.config import get_settings, secret_setting
 from scheduler.db import Database
 from scheduler.store import Store
+from scheduler.workflow_secrets import WorkflowSecrets
 
 # Adaptive mode retries throttling with client-side rate limiting, not just backoff. Short
 # timeouts keep even the retries of a slow call well inside ApiFunction's 30 s limit, so an API
@@ -26,6 +27,8 @@ _AWS_CONFIG = Config(
 # A workflow's `lambda` step runs the user's function: never retried by the SDK (a retry would
 # run its side effects twice) and waiting as long as a Lambda can run (15 minutes) at most.
 STEP_LAMBDA_MAX_WAIT_S = 900
+# A workflow's secret is read within the run's time left, and 5 s at most per attempt.
+SECRET_READ_MAX_WAIT_S = 5
 
 
 def _database_url() -> str:
@@ -76,9 +79,37 @@ def _step_lambda_client(wait_s: int) -> Any:
     return boto3.client("lambda", config=config)
 
 
+def secrets_client(wait_s: float = SECRET_READ_MAX_WAIT_S) -> Any:
+    """The Secrets Manager client of workflow secrets: one attempt, waiting `wait_s` at most
+    (whole seconds rounded up, as for `step_lambda_client`); workflow_secrets retries."""
+    return _secrets_client(max(1, math.ceil(min(wait_s, SECRET_READ_MAX_WAIT_S))))
+
+
+@lru_cache(maxsize=SECRET_READ_MAX_WAIT_S)
+def _secrets_client(wait_s: int) -> Any:
+    config = Config(
+        retries={"total_max_attempts": 1}, connect_timeout=min(2, wait_s), read_timeout=wait_s
+    )
+    return boto3.client("secretsmanager", config=config)
+
+
+@cache
+def workflow_secrets() -> WorkflowSecrets:
+    """The runner's cache of workflow secrets; its client is made at the first read only."""
+    return WorkflowSecrets(secrets_client, ttl_s=get_settings().workflow_secret_ttl_s)
+
+
 def reset() -> None:
     """Forget every client and the settings (tests change the environment between cases)."""
     if database.cache_info().currsize:
         database().close()
-    for cached in (database, store, aws_client, _step_lambda_client, get_settings):
+    for cached in (
+        database,
+        store,
+        aws_client,
+        _step_lambda_client,
+        _secrets_client,
+        workflow_secrets,
+        get_settings,
+    ):
         cached.cache_clear()

@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     # Workflow definitions are user input: http steps may not reach private networks unless allowed.
     allow_private_http_targets: bool = False
     http_step_timeout_s: float = Field(default=10, gt=0, le=300)
+    # Header values given as {"secretRef": name} name Secrets Manager secrets under this prefix
+    # only (the runner's IAM policy says the same); a read value is kept this long per process.
+    workflow_secret_prefix: str = Field(
+        default="workflow-secrets/", min_length=1, max_length=256, pattern=r"^[A-Za-z0-9/_+=.@-]+$"
+    )
+    workflow_secret_ttl_s: float = Field(default=300, ge=0, le=3600)
 
     # Auth: Supabase access tokens. Asymmetric keys via the project's JWKS, or the legacy
     # HS256 secret (JWT_SECRET, or from Secrets Manager via JWT_SECRET_NAME).

@@ -78,6 +78,17 @@ class StepFailed(DomainError):
     code = "step_failed"
 
 
+class WorkflowSecretError(DomainError):
+    """A secret a workflow names cannot be used: not found, not readable, no string value, no
+    such JSON key. The run fails; the schedule stays (the secret can be fixed on its own)."""
+
+    code = "workflow_secret"
+
+
+class SecretUnavailable(DependencyUnavailable):
+    """Secrets Manager failed, throttled or timed out reading a workflow's secret."""
+
+
 # --- API
 
 

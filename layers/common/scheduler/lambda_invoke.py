@@ -23,6 +23,7 @@ def invoke_function(function_arn: str, payload: dict[str, Any], *, wait_s: float
             InvocationType="RequestResponse",
             Payload=json.dumps(payload, default=str).encode(),
         )
+        body = response["Payload"].read().decode("utf-8", errors="replace")[:_MAX_RESULT_CHARS]
     except ReadTimeoutError as exc:  # Invoke cannot be cancelled: the function may run on
         raise StepFailed(
             f"lambda invoke of {function_arn}: timed out after {client.meta.config.read_timeout}s"
@@ -31,9 +32,8 @@ def invoke_function(function_arn: str, payload: dict[str, Any], *, wait_s: float
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "Unknown")
         raise StepFailed(f"lambda invoke of {function_arn} failed: {code}") from exc
-    except BotoCoreError as exc:
-        raise StepFailed(f"lambda invoke of {function_arn} failed: {exc}") from exc
-    body = response["Payload"].read().decode("utf-8", errors="replace")[:_MAX_RESULT_CHARS]
+    except BotoCoreError as exc:  # its class only: a ParamValidationError quotes the payload
+        raise StepFailed(f"lambda invoke of {function_arn} failed: {type(exc).__name__}") from None
     if response.get("FunctionError"):
         raise StepFailed(f"function {function_arn} failed: {body}")
     return {"statusCode": response.get("StatusCode"), "response": body}

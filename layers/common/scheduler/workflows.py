@@ -4,6 +4,10 @@ A definition is user input: `{"steps": [{"type": "http", ...}, {"type": "lambda"
 Each step kind is a pydantic model plus an executor, registered with `register_step`; a new kind
 plugs in by registering, the runner never changes. `run_workflow` never raises: it returns a
 `WorkflowResult` that the runner records (run row, workflow state) in one transaction.
+
+What a run stores and logs never holds a header value or a URL's path and query: a step's
+error is built from parts known to be safe (step, method, host, status code, exception class,
+a secret's name), never from an exception's text, which may quote what was sent or received.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import ipaddress
 import json
 import math
 import queue
+import re
 import socket
 import ssl
 import threading
@@ -22,20 +27,31 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from scheduler import clients
 from scheduler.config import get_settings
-from scheduler.definitions import load_definition
-from scheduler.errors import InvalidWorkflowDefinition, StepFailed
+from scheduler.definitions import check_headers, header_value_problem, load_definition
+from scheduler.errors import (
+    InvalidWorkflowDefinition,
+    SecretUnavailable,
+    StepFailed,
+    WorkflowSecretError,
+)
 from scheduler.lambda_invoke import invoke_function
 from scheduler.observability import logger
 
 _MAX_BODY_CHARS = 2000
 _MAX_STEPS = 50
 _SEND_CHUNK = 64 * 1024
+# A header value this long or longer is masked in a response body kept in the run's output.
+_MIN_MASKED_CHARS = 8
+_MASK = "[redacted]"
+# spaces, control characters: http.client's InvalidURL would quote the URL
+_URL_UNSENDABLE = re.compile(r"[\x00-\x20\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -130,8 +146,8 @@ def parse_definition(definition: Any) -> list[tuple[str, BaseModel]]:
     """The definition's steps, validated; InvalidWorkflowDefinition says what is wrong."""
     try:
         raw_steps = _Definition.model_validate(definition).steps
-    except ValidationError as exc:
-        raise InvalidWorkflowDefinition(f"invalid definition: {_first_error(exc)}") from exc
+    except ValidationError as exc:  # from None: a ValidationError's text quotes its input
+        raise InvalidWorkflowDefinition(f"invalid definition: {_first_error(exc)}") from None
     steps = []
     for index, raw in enumerate(raw_steps, start=1):
         kind = raw.get("type")
@@ -143,7 +159,7 @@ def parse_definition(definition: Any) -> list[tuple[str, BaseModel]]:
         try:
             steps.append((kind, model.model_validate(raw)))
         except ValidationError as exc:
-            raise InvalidWorkflowDefinition(f"step {index} ({kind}): {_first_error(exc)}") from exc
+            raise InvalidWorkflowDefinition(f"step {index} ({kind}): {_first_error(exc)}") from None
     return steps
 
 
@@ -160,6 +176,14 @@ def run_workflow(workflow: dict[str, Any], run: RunContext) -> WorkflowResult:
         steps = parse_definition(definition)
     except InvalidWorkflowDefinition as exc:
         return WorkflowResult(status="failed", error=str(exc), critical=True)
+    # every secret the steps name is read before the first step: one missing fails the run
+    # before any step has had an effect
+    for index, (kind, step) in enumerate(steps, start=1):
+        if isinstance(step, HttpStep) and step.secret_refs():
+            try:
+                _request_headers(step, run)
+            except StepFailed as exc:
+                return WorkflowResult(status="failed", error=f"step {index} ({kind}): {exc}")
     results: list[StepResult] = []
     for index, (kind, step) in enumerate(steps, start=1):
         started = time.monotonic()
@@ -181,11 +205,24 @@ def run_workflow(workflow: dict[str, Any], run: RunContext) -> WorkflowResult:
 # --- http step
 
 
+class SecretRef(StepModel):
+    """A header value read at run time from the Secrets Manager secret `secretRef` (the whole
+    string, or with `jsonKey` that key of the JSON object it holds)."""
+
+    secret_ref: str = Field(alias="secretRef")
+    json_key: str | None = Field(default=None, alias="jsonKey")
+
+    def describe(self) -> str:
+        key = f" key '{self.json_key}'" if self.json_key is not None else ""
+        return f"secret '{self.secret_ref}'{key}"
+
+
 class HttpStep(StepModel):
     type: Literal["http"]
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] = "POST"
     url: str = Field(max_length=2048)
-    headers: dict[str, str] = Field(default_factory=dict)
+    # names and values checked by definitions.check_headers; a value is a string or a SecretRef
+    headers: dict[str, str | SecretRef] = Field(default_factory=dict)
     body: Any = None
     timeout_seconds: float | None = Field(default=None, alias="timeoutSeconds", gt=0, le=300)
 
@@ -194,13 +231,40 @@ class HttpStep(StepModel):
     def _upper(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
 
+    @field_validator("headers", mode="before")
+    @classmethod
+    def _sendable_headers(cls, value: Any) -> Any:
+        settings = get_settings()
+        own_secrets = (settings.database_secret_name, settings.jwt_secret_name)
+        protected = {name for name in own_secrets if name}
+        check_headers(
+            value, secret_prefix=settings.workflow_secret_prefix, protected_secrets=protected
+        )
+        return value
+
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        parts = urlsplit(value)
+        if _URL_UNSENDABLE.search(value):
+            raise ValueError("url must not contain spaces or control characters (percent-encode)")
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018  (raises ValueError for a port that is not a number)
+        except ValueError:
+            raise ValueError("url is not a valid URL") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("url must be an absolute http or https URL")
+        if "@" in parts.netloc:
+            raise ValueError(
+                "url must not contain user:password@ (send credentials in a header, which may"
+                " come from a secretRef)"
+            )
+        if not f"{parts.path}?{parts.query}".isascii():
+            raise ValueError("url path and query must be ASCII (percent-encode other characters)")
         return value
+
+    def secret_refs(self) -> list[SecretRef]:
+        return [value for value in self.headers.values() if isinstance(value, SecretRef)]
 
 
 @register_step("http", HttpStep)
@@ -209,17 +273,19 @@ def execute_http_step(step: HttpStep, run: RunContext) -> dict[str, Any]:
 
     One wall-clock bound covers the whole exchange (resolve, connect, TLS, send, read): a
     socket timeout alone bounds each read, and a server sending a byte at a time never trips it.
+    Failures name the method and host only, never the URL's path or query, nor a header.
     """
     parts = urlsplit(step.url)
     host = parts.hostname or ""
+    target = f"{step.method} {host}"
     port = parts.port or (443 if parts.scheme == "https" else 80)
+    given = _request_headers(step, run)  # read before the first step, so mostly cached here
     # never past the run's deadline: a run the Lambda timeout cuts off records nothing
     timeout = min(step.timeout_seconds or get_settings().http_step_timeout_s, run.remaining_s())
     if timeout <= 0:
         raise StepFailed("not started: the run's time ran out")
     deadline = time.monotonic() + timeout
-    headers = {
-        **step.headers,
+    own = {
         "X-Workflow-Run-Id": str(run.run_id),
         "X-Scheduled-Time": iso_utc(run.scheduled_time),
         "User-Agent": "workflow-scheduler",
@@ -227,7 +293,10 @@ def execute_http_step(step: HttpStep, run: RunContext) -> dict[str, Any]:
     body: bytes | None = None
     if step.body is not None:
         body = json.dumps(step.body).encode()
-        headers["Content-Type"] = "application/json"
+        own["Content-Type"] = "application/json"
+    # the step's own headers win, whatever case the definition spells them in
+    ours = {name.lower() for name in own}
+    headers = {name: value for name, value in given.items() if name.lower() not in ours} | own
     connection_class = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
     path = parts.path or "/"
     if parts.query:
@@ -238,19 +307,78 @@ def execute_http_step(step: HttpStep, run: RunContext) -> dict[str, Any]:
         connection = connection_class(host, port, address=address, deadline=deadline)
         connection.request(step.method, path, body=body, headers=headers)
         response = connection.getresponse()
-        text = response.read(_MAX_BODY_CHARS).decode("utf-8", errors="replace")
-    except TimeoutError as exc:
-        raise StepFailed(f"{step.method} {host}: timed out after {timeout:g}s") from exc
-    except ConnectionRefusedError as exc:
-        raise StepFailed(f"{step.method} {host}: connection refused") from exc
+        # read past the kept length, so that a value cut at its end is still masked
+        raw = response.read(_MAX_BODY_CHARS + max(map(len, given.values()), default=0) + 2048)
+    except StepFailed:
+        raise
+    except TimeoutError:
+        raise StepFailed(f"{target}: timed out after {timeout:g}s") from None
+    except ConnectionRefusedError:
+        raise StepFailed(f"{target}: connection refused") from None
     except (OSError, http.client.HTTPException) as exc:
-        raise StepFailed(f"{step.method} {host}: {type(exc).__name__}: {exc}") from exc
+        raise StepFailed(f"{target}: {_describe(exc)}") from None
+    except Exception as exc:  # e.g. http.client's ValueError, which quotes what it refused
+        raise StepFailed(f"{target}: request not sent ({type(exc).__name__})") from None
     finally:
         if connection is not None:
             connection.close()
     if not 200 <= response.status < 300:
-        raise StepFailed(f"{step.method} {host}: HTTP {response.status}")
-    return {"status": response.status, "body": text}
+        raise StepFailed(f"{target}: HTTP {response.status}")
+    # an endpoint may echo what it was sent: the step's header values and query values
+    query = [part.partition("=")[2] for part in parts.query.split("&")]
+    query += [value for _, value in parse_qsl(parts.query)]
+    text = _masked(raw.decode("utf-8", errors="replace"), [*given.values(), *query])
+    return {"status": response.status, "body": text[:_MAX_BODY_CHARS]}
+
+
+def _request_headers(step: HttpStep, run: RunContext) -> dict[str, str]:
+    """The step's headers with each secret reference replaced by the secret's value.
+
+    StepFailed names the header and the secret, never a value: a secret that cannot be read,
+    or whose value cannot be sent as a header, fails the run but leaves the schedule enabled.
+    """
+    headers: dict[str, str] = {}
+    for name, value in step.headers.items():
+        if isinstance(value, SecretRef):
+            value = _secret_value(name, value, run)
+        headers[name] = value
+    return headers
+
+
+def _secret_value(header: str, ref: SecretRef, run: RunContext) -> str:
+    wait_s = run.remaining_s()
+    if wait_s <= 0:
+        raise StepFailed("not started: the run's time ran out")
+    try:
+        value = clients.workflow_secrets().value(ref.secret_ref, ref.json_key, wait_s=wait_s)
+    except (WorkflowSecretError, SecretUnavailable) as exc:
+        raise StepFailed(f"header '{header}': {exc}") from None
+    problem = header_value_problem(value)
+    if problem is not None:
+        raise StepFailed(f"header '{header}': the value of {ref.describe()} {problem}")
+    return value
+
+
+def _describe(exc: BaseException) -> str:
+    """An OS, TLS or HTTP failure in words that cannot quote what was sent or received: its
+    class, and the OS's or OpenSSL's own reason (http.client's exceptions quote the server)."""
+    name = type(exc).__name__
+    if isinstance(exc, ssl.SSLCertVerificationError) and exc.verify_message:
+        return f"{name}: {exc.verify_message}"
+    if isinstance(exc, ssl.SSLError) and exc.reason:
+        return f"{name}: {exc.reason}"
+    if isinstance(exc, OSError) and isinstance(exc.errno, int) and isinstance(exc.strerror, str):
+        return f"{name}: {exc.strerror[:100]}"
+    return name
+
+
+def _masked(text: str, values: list[str]) -> str:
+    """`text` with each of `values` (and each word of one) masked, if long enough to be a
+    credential."""
+    words = {word for value in values for word in (value, *value.split())}
+    for word in sorted((w for w in words if len(w) >= _MIN_MASKED_CHARS), key=len, reverse=True):
+        text = text.replace(word, _MASK)
+    return text
 
 
 def _time_left(deadline: float) -> float:
@@ -271,7 +399,7 @@ def _permitted_address(host: str, port: int, deadline: float) -> str:
     except TimeoutError:  # the step's deadline: the caller says so
         raise
     except OSError as exc:
-        raise StepFailed(f"cannot resolve {host}: {exc}") from exc
+        raise StepFailed(f"cannot resolve {host}: {_describe(exc)}") from None
     address = str(infos[0][4][0])
     if (
         not get_settings().allow_private_http_targets
@@ -416,4 +544,4 @@ def _elapsed_ms(started: float) -> int:
 def _first_error(exc: ValidationError) -> str:
     error = exc.errors()[0]
     where = ".".join(str(part) for part in error["loc"]) or "definition"
-    return f"{where}: {error['msg']}"
+    return f"{where}: {error['msg'].removeprefix('Value error, ')}"
