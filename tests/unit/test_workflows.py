@@ -18,7 +18,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
-from scheduler import clients, workflows
+from scheduler import clients, http_step, lambda_invoke, workflows
 from scheduler.config import get_settings
 from scheduler.errors import StepFailed
 from scheduler.workflows import RunContext, StepModel, register_step, run_workflow
@@ -451,10 +451,10 @@ def test_lambda_step_waits_no_longer_than_the_run_has_left(
 
 def test_lambda_step_with_no_time_left_is_not_invoked(lambda_endpoint: LoopbackServer) -> None:
     run = dataclasses.replace(RUN, deadline=time.monotonic() - 1)
-    step = workflows.LambdaStep.model_validate({"type": "lambda", "functionArn": FUNCTION_ARN})
+    step = lambda_invoke.LambdaStep.model_validate({"type": "lambda", "functionArn": FUNCTION_ARN})
 
     with pytest.raises(StepFailed, match="time ran out"):
-        workflows.execute_lambda_step(step, run)
+        lambda_invoke.execute_lambda_step(step, run)
 
     assert lambda_endpoint.requests == []
 
@@ -558,7 +558,7 @@ def test_a_failing_http_step_stores_and_logs_neither_its_headers_nor_its_query(
     # Given a step sending a token in a header and another in its query, failing at `failure`
     base, value = http_server.url, BEARER
     if failure == "slips-past-the-check":
-        monkeypatch.setattr(workflows, "check_headers", lambda *_, **__: None)
+        monkeypatch.setattr(http_step, "check_headers", lambda *_, **__: None)
         value = BEARER + "\n"
     elif failure == "connection-refused":
         base = _closed_port_url()

@@ -1,16 +1,38 @@
-"""Synchronous Lambda invocation for the workflow `lambda` step (the only Lambda API call)."""
+"""The workflow `lambda` step: its model, its executor, and the synchronous Lambda invocation
+it makes (the only Lambda API call)."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
+from pydantic import Field
 
 from scheduler import clients
 from scheduler.errors import StepFailed
+from scheduler.workflows import RunContext, StepModel, register_step
 
 _MAX_RESULT_CHARS = 2000
+
+
+class LambdaStep(StepModel):
+    type: Literal["lambda"]
+    function_arn: str = Field(
+        alias="functionArn", pattern=r"^arn:aws[a-z-]*:lambda:", max_length=256
+    )
+    payload: Any = None
+
+
+@register_step("lambda", LambdaStep)
+def execute_lambda_step(step: LambdaStep, run: RunContext) -> dict[str, Any]:
+    """Invoke the function and wait, never past the run's deadline; the event is the run plus
+    the step's own payload."""
+    wait_s = run.remaining_s()
+    if wait_s <= 0:
+        raise StepFailed("not started: the run's time ran out")
+    payload = {"run": run.as_payload(), "payload": step.payload}
+    return invoke_function(step.function_arn, payload, wait_s=wait_s)
 
 
 def invoke_function(function_arn: str, payload: dict[str, Any], *, wait_s: float) -> dict[str, Any]:
