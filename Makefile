@@ -19,6 +19,11 @@ SAM_CONFIG_ENV ?= default
 # The packaging test imports the built code here, so it is built for this machine's architecture.
 SAM_TEST_BUILD := .aws-sam/test-build
 MACHINE_ARCH := $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
+# The tests' database traffic goes through a transaction-mode PgBouncer, as production's goes
+# through Supabase's pooler (tests/pgbouncer.py): Debian's package (in /usr/sbin, often not on a
+# user's PATH), installed when missing.
+PGBOUNCER := $(or $(shell command -v pgbouncer),/usr/sbin/pgbouncer)
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 $(STAMP): requirements-dev.txt layers/common/requirements.txt constraints.txt tools/python312.sh
 	@echo "Setting up $(VENV) with Python 3.12 and pinned dependencies (first run takes a minute)..."
@@ -31,8 +36,13 @@ $(STAMP): requirements-dev.txt layers/common/requirements.txt constraints.txt to
 run: $(STAMP)  ## the whole product locally (embedded Postgres, moto, local gateway and engine)
 	@$(PY) -m devstack
 
-test: lint validate sam-test-build $(STAMP)  ## every test: unit, integration (real Postgres + moto), e2e, packaging
+test: lint validate sam-test-build $(STAMP) $(PGBOUNCER)  ## every test: unit, integration (real Postgres + PgBouncer + moto), e2e, packaging
 	@$(PY) -m pytest
+
+$(PGBOUNCER):
+	@echo "Installing pgbouncer with apt-get (the tests' transaction pooler)..."
+	@$(SUDO) apt-get update -qq
+	@$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null
 
 lint: $(STAMP)
 	@$(VENV)/bin/ruff check .

@@ -1,12 +1,18 @@
-"""Shared fixtures: a real PostgreSQL with the real migrations, and moto for AWS.
+"""Shared fixtures: a real PostgreSQL with the real migrations, behind a real PgBouncer in
+transaction mode (as Supabase's poolers stand in front of production), and moto for AWS.
 
 PostgreSQL is embedded (pgserver) unless DATABASE_URL is set; a DATABASE_URL given to the
-tests must point at a disposable database, since every test empties the tables it used.
+tests must point at a disposable database, since every test empties the tables it used. It is
+the server itself: the tests start their PgBouncer (tests/pgbouncer.py) in front of it, and
+`database_url` (what the code under test connects to) is PgBouncer's. Set TEST_POOLER=none to
+connect straight to the server instead (e.g. when DATABASE_URL is a pooler already); the
+pooler's own tests (test_pooler.py) still start a PgBouncer of their own.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
 import time
 from collections.abc import Iterator
@@ -16,6 +22,8 @@ from typing import Any
 import pytest
 from scheduler.db import Database
 from scheduler.store import Store
+
+from tests.pgbouncer import PgBouncer
 
 ROOT = Path(__file__).resolve().parents[1]
 MIGRATIONS = ROOT / "migrations"
@@ -37,11 +45,12 @@ os.environ.update(
 )
 
 
-@pytest.fixture(scope="session")
-def database_url() -> Iterator[str]:
-    """A migrated database for the whole session."""
-    from scheduler.migrate import apply_migrations
+POOLED = os.environ.get("TEST_POOLER", "pgbouncer") != "none"
 
+
+@pytest.fixture(scope="session")
+def direct_database_url() -> Iterator[str]:
+    """The PostgreSQL server itself (DATABASE_URL, or an embedded one), for the session."""
     server = None
     url = os.environ.get("DATABASE_URL")
     if not url:
@@ -53,11 +62,28 @@ def database_url() -> Iterator[str]:
             tempfile.mkdtemp(prefix="scheduler-tests-pg-"), cleanup_mode="delete"
         )
         url = server.get_uri()
-    apply_migrations(url, MIGRATIONS)
-    os.environ["DATABASE_URL"] = url
     yield url
     if server is not None:
         server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(direct_database_url: str) -> Iterator[PgBouncer]:
+    """A PgBouncer in transaction mode in front of the server, for the session."""
+    bouncer = PgBouncer(direct_database_url).start()
+    yield bouncer
+    bouncer.cleanup()
+
+
+@pytest.fixture(scope="session")
+def database_url(direct_database_url: str, request: pytest.FixtureRequest) -> str:
+    """A migrated database for the whole session, through PgBouncer unless TEST_POOLER=none."""
+    from scheduler.migrate import apply_migrations
+
+    url = request.getfixturevalue("pgbouncer").url() if POOLED else direct_database_url
+    apply_migrations(url, MIGRATIONS)  # through the pooler, as `make migrate` may be run
+    os.environ["DATABASE_URL"] = url
+    return url
 
 
 @pytest.fixture
@@ -71,6 +97,14 @@ def clean_db(database_url: str) -> Iterator[str]:
     clients.reset()
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("truncate workflows, schedules, schedule_runs cascade")
+
+
+def drop_connection(conn: Any) -> None:
+    """Tear down a psycopg connection's socket, as a server or pooler closing it would: its
+    next use fails. (Under a transaction pooler, killing "its" server backend would not: the
+    connection holds none between transactions.)"""
+    with socket.socket(fileno=os.dup(conn.fileno())) as sock:
+        sock.shutdown(socket.SHUT_RDWR)
 
 
 @pytest.fixture

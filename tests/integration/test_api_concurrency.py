@@ -214,14 +214,15 @@ def _drift(database_url: str, eventbridge: EventBridgeSchedules) -> dict[str, in
     }
 
 
-def _wait_until_blocked_or_done(database_url: str, pid: int, done: Future[Any]) -> None:
-    """Until backend `pid` waits for a lock (or its work finished)."""
+def _wait_until_blocked_or_done(database_url: str, done: Future[Any]) -> None:
+    """Until a session of the database waits for a lock (or the work finished). Any session:
+    through the transaction pooler, a client's server backend is not known in advance."""
     deadline = time.monotonic() + WAIT_S
-    with psycopg.connect(database_url, autocommit=True) as admin:
+    with psycopg.connect(database_url, autocommit=True, prepare_threshold=None) as admin:
         while time.monotonic() < deadline and not done.done():
             waiting = admin.execute(
-                "select 1 from pg_stat_activity where pid = %s and wait_event_type = 'Lock'",
-                (pid,),
+                "select 1 from pg_stat_activity where wait_event_type = 'Lock'"
+                " and datname = current_database()"
             ).fetchone()
             if waiting:
                 return
@@ -251,7 +252,6 @@ def test_the_undo_of_a_failed_write_keeps_a_newer_write(
     schedule_id = uuid.UUID(_create(api, workflows["alice"], cron="0 7 * * *")["id"])
     # and a second API writer on a connection of its own (another ApiFunction instance)
     other_store = other_connection()
-    other_pid = other_store.db.connection().info.backend_pid
     other_api = ScheduleService(other_store, EventBridgeSchedules(), lambda _: None)
 
     def second_write() -> Any:
@@ -271,7 +271,7 @@ def test_the_undo_of_a_failed_write_keeps_a_newer_write(
             return
         first_failed.set()
         done.append(pool.submit(second_write))
-        _wait_until_blocked_or_done(clean_db, other_pid, done[0])
+        _wait_until_blocked_or_done(clean_db, done[0])
         error = {"Error": {"Code": "InternalServerException", "Message": "injected"}}
         raise ClientError(error, operation)
 

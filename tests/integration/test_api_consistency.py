@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import psycopg
 import pytest
 from botocore.exceptions import ClientError
 from scheduler import clients
@@ -22,6 +21,7 @@ from scheduler.eventbridge import EventBridgeSchedules
 from scheduler.observability import logger
 
 from devstack.apigw import LambdaContext
+from tests.conftest import drop_connection
 from tests.integration.test_api import (  # noqa: F401  (fixtures)
     Api,
     _create,
@@ -61,16 +61,15 @@ def _fail_with(code: str, *, after_calls: int = 0) -> Hook:
     return hook
 
 
-def _kill_api_connection(database_url: str) -> Hook:
-    """An after-call hook that terminates the API's database session once (the commit fails)."""
-    killed: list[int] = []
+def _kill_api_connection() -> Hook:
+    """An after-call hook that drops the API's database connection once (the commit fails)."""
+    killed: list[bool] = []
 
     def hook(**_: Any) -> None:
         if killed:
             return
-        killed.append(clients.database().connection().info.backend_pid)
-        with psycopg.connect(database_url, autocommit=True) as admin:
-            admin.execute("select pg_terminate_backend(%s)", (killed[0],))
+        killed.append(True)
+        drop_connection(clients.database().connection())
 
     return hook
 
@@ -155,7 +154,7 @@ def test_create_with_commit_failure_removes_the_applied_schedules(
     clean_db: str,
     hooks: Callable[[str, Hook], None],
 ) -> None:
-    hooks("after-call.scheduler.CreateSchedule", _kill_api_connection(clean_db))
+    hooks("after-call.scheduler.CreateSchedule", _kill_api_connection())
 
     status, body = api.call(
         "POST", "/api/schedules", body={"workflowId": str(workflows["alice"]), "cron": "0 7 * * *"}
@@ -225,7 +224,7 @@ def test_update_with_commit_failure_restores_the_old_schedule(
 ) -> None:
     schedule_id = _create(api, workflows["alice"], cron="0 9 1 * MON")["id"]
     before = _snapshot(clean_db, eventbridge)
-    killer = _kill_api_connection(clean_db)
+    killer = _kill_api_connection()
     hooks("after-call.scheduler.UpdateSchedule", killer)
 
     status, body = api.call(
@@ -263,7 +262,7 @@ def test_delete_with_commit_failure_restores_the_schedules(
 ) -> None:
     schedule_id = _create(api, workflows["alice"])["id"]
     before = _snapshot(clean_db, eventbridge)
-    hooks("after-call.scheduler.DeleteSchedule", _kill_api_connection(clean_db))
+    hooks("after-call.scheduler.DeleteSchedule", _kill_api_connection())
 
     status, body = api.call("DELETE", f"/api/schedules/{schedule_id}")
 

@@ -9,7 +9,6 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import psycopg
 import pytest
 from botocore.exceptions import ClientError
 from scheduler.db import Database
@@ -19,6 +18,7 @@ from scheduler.runner import OVERLAP_REASON, RunReport
 from scheduler.store import Store
 from scheduler.workflows import RunContext
 
+from tests.conftest import drop_connection
 from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
     LEASE_OVER_S,
     LOCKS_TABLE,
@@ -382,9 +382,7 @@ def test_a_database_outage_at_the_final_write_never_runs_the_workflow_twice(
 
     def outage(_: RunContext) -> None:  # the connection drops and cannot be reopened
         healthy[0] = False
-        pid = database.connection().info.backend_pid
-        with psycopg.connect(clean_db, autocommit=True) as admin:
-            admin.execute("select pg_terminate_backend(%s)", (pid,))
+        drop_connection(database.connection())
 
     hooks["outage"] = outage
     steps = [*http_steps(http_server), {"type": "hook", "name": "outage"}]

@@ -81,8 +81,8 @@ class Fault:
         if self.kind == "error":
             raise error(f"injected: {step} failed before its effect")
         if self.kind == "timeout" and db is not None:
-            # Postgres cancels the statement at its timeout: nothing of it is applied
-            with self._blocked(self.step), _statement_timeout(db, 300):
+            # Postgres cancels the statement at its lock timeout: nothing of it is applied
+            with self._blocked(self.step):
                 call()
             raise AssertionError(f"{step} did not time out")
         result = call()  # applied ...
@@ -109,15 +109,6 @@ class Fault:
             self._blocker.rollback()
             self._blocker.close()
             self._blocker = None
-
-
-@contextmanager
-def _statement_timeout(db: Database, ms: int) -> Iterator[None]:
-    db.execute(f"set statement_timeout = {ms}")
-    try:
-        yield
-    finally:
-        db.execute("reset statement_timeout")
 
 
 class FaultyStore(Store):
@@ -258,7 +249,7 @@ def test_fault_matrix(
     if cell.step == "steps":
         _arm_step_fault(cell.kind, http_server, hooks, steps)
     schedule = make_schedule(runner.store, steps)
-    database = Database(clean_db)
+    database = Database(clean_db, lock_timeout_ms=300)  # a "timeout" fault waits on a lock
     store = FaultyStore(database, fault)
     lock = FaultyLock(fault, dynamodb, table=LOCKS_TABLE, clock=runner.clock)
 
@@ -373,7 +364,7 @@ def test_a_lost_claim_answer_is_resumed_by_the_retry(
     runner: Runner, http_server: LoopbackServer, clean_db: str
 ) -> None:
     fault = Fault("claim", "lost_ack", persistent=True)
-    database = Database(clean_db)
+    database = Database(clean_db, lock_timeout_ms=300)  # a "timeout" fault waits on a lock
     store = FaultyStore(database, fault)
     schedule = make_schedule(runner.store, http_steps(http_server))
 

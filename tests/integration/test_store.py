@@ -17,6 +17,8 @@ from scheduler.errors import (
 )
 from scheduler.store import Store
 
+from tests.conftest import drop_connection
+
 ALICE = uuid.UUID("00000000-0000-4000-8000-00000000a11c")
 BOB = uuid.UUID("00000000-0000-4000-8000-000000000b0b")
 
@@ -143,11 +145,10 @@ def test_a_transaction_rolls_back_every_write_on_failure(store: Store) -> None:
     assert store.list_schedules(ALICE) == []
 
 
-def test_reconnects_after_the_server_drops_the_connection(store: Store, database_url: str) -> None:
-    # Given a warm connection that the server (or the pooler) then terminates
-    pid = store.db.execute("select pg_backend_pid() as pid").fetchone()["pid"]  # type: ignore[index]
-    with psycopg.connect(database_url, autocommit=True) as admin:
-        admin.execute("select pg_terminate_backend(%s)", (pid,))
+def test_reconnects_after_the_server_drops_the_connection(store: Store) -> None:
+    # Given a warm connection that the server (or the pooler) then closes
+    dropped = store.db.connection()
+    drop_connection(dropped)
 
     # When the next call fails, it fails as DatabaseUnavailable, not a raw driver error
     with pytest.raises(DatabaseUnavailable):
@@ -155,14 +156,13 @@ def test_reconnects_after_the_server_drops_the_connection(store: Store, database
 
     # Then the call after it reconnects by itself
     assert store.list_schedules(ALICE) == []
-    assert store.db.execute("select pg_backend_pid() as pid").fetchone()["pid"] != pid  # type: ignore[index]
+    assert store.db.connection() is not dropped
 
 
 def test_an_idle_connection_is_checked_and_replaced_before_reuse(database_url: str) -> None:
     db = Database(database_url, idle_check_s=0)  # every reuse counts as "long idle"
-    pid = db.execute("select pg_backend_pid() as pid").fetchone()["pid"]  # type: ignore[index]
-    with psycopg.connect(database_url, autocommit=True) as admin:
-        admin.execute("select pg_terminate_backend(%s)", (pid,))
+    db.execute("select 1")
+    drop_connection(db.connection())
 
     # The liveness check notices the dead connection and opens a new one: no error at all
     assert db.execute("select 1 as one").fetchone() == {"one": 1}

@@ -45,7 +45,10 @@ def database() -> Database:
     return Database(
         _database_url,
         connect_timeout_s=settings.db_connect_timeout_s,
+        connect_budget_s=settings.db_connect_budget_s,
         statement_timeout_ms=settings.db_statement_timeout_ms,
+        lock_timeout_ms=settings.db_lock_timeout_ms,
+        idle_in_transaction_timeout_ms=settings.db_idle_in_transaction_timeout_ms,
         idle_check_s=settings.db_idle_check_s,
     )
 

@@ -14,8 +14,21 @@ class Settings(BaseSettings):
     # Database: a URL (local, tests) or the name of a Secrets Manager secret holding it (AWS).
     database_url: SecretStr | None = None
     database_secret_name: str | None = None
-    db_connect_timeout_s: int = Field(default=5, ge=1, le=60)
-    db_statement_timeout_ms: int = Field(default=15_000, ge=100)
+    # Timeouts are per transaction (SET LOCAL), so they hold through the transaction pooler.
+    # One database call takes at most connect budget + statement timeout (scheduler.db): the
+    # defaults (5 s + 3 s) fit the runner's 10 s recording reserve less the release's 1 s.
+    # Each connect attempt waits this long at most (libpq's minimum is 2 s) ...
+    db_connect_timeout_s: int = Field(default=2, ge=1, le=60)
+    # ... and failed attempts are retried, with jittered backoff, within this budget in all.
+    db_connect_budget_s: float = Field(default=5, ge=0, le=60)
+    # A healthy statement of ours takes milliseconds; one that runs longer (lock waits included)
+    # is cancelled and retried rather than eating the caller's budget.
+    db_statement_timeout_ms: int = Field(default=3_000, ge=100)
+    # Waiting for a lock held by another transaction (an API write, a reconcile repair).
+    db_lock_timeout_ms: int = Field(default=2_000, ge=100)
+    # A client stalled inside a transaction has its session ended (and locks freed) after this:
+    # longer than any wait inside our transactions (EventBridge calls under the writer lock).
+    db_idle_in_transaction_timeout_ms: int = Field(default=60_000, ge=1_000)
     # A warm connection idle longer than this is pinged before reuse (the pooler may drop it).
     db_idle_check_s: float = Field(default=60, ge=0)
 

@@ -2,7 +2,10 @@
 
 Applied versions are recorded in `supabase_migrations.schema_migrations` exactly where the
 Supabase CLI records them, so `supabase db push` and this command never re-apply each other's
-work. Each migration runs in its own transaction; an advisory lock serialises concurrent runs.
+work. Each migration runs in its own transaction, which takes a transaction-scoped advisory lock
+and checks again that the version is not applied yet: concurrent runs apply each migration once.
+Nothing rests on the session (a session advisory lock could be taken on one server connection
+and released on another), so migrating through a transaction pooler is as safe as directly.
 
 Usage: python -m scheduler.migrate [MIGRATIONS_DIR]   (connects to $DATABASE_URL)
 """
@@ -14,6 +17,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -49,30 +53,39 @@ def discover(directory: Path) -> list[Migration]:
 
 def apply_migrations(conninfo: str, directory: Path) -> list[str]:
     """Apply every pending migration; returns the versions applied (empty when up to date)."""
+    migrations = discover(directory)
     applied_now: list[str] = []
     with psycopg.connect(conninfo, autocommit=True, prepare_threshold=None) as conn:
-        conn.execute("select pg_advisory_lock(%s)", (_LOCK_KEY,))
-        try:
+        with conn.transaction():
+            _lock(conn)
             conn.execute(_BOOKKEEPING)
-            done = {
-                row[0]
-                for row in conn.execute("select version from supabase_migrations.schema_migrations")
-            }
-            for migration in discover(directory):
-                if migration.version in done:
+            done = _applied(conn)
+        for migration in migrations:
+            if migration.version in done:
+                continue
+            sql = migration.path.read_text(encoding="utf-8")
+            with conn.transaction():
+                _lock(conn)
+                if migration.version in _applied(conn):  # another run applied it meanwhile
                     continue
-                sql = migration.path.read_text(encoding="utf-8")
-                with conn.transaction():
-                    conn.execute(sql.encode())  # bytes: run the file as one multi-statement script
-                    conn.execute(
-                        "insert into supabase_migrations.schema_migrations"
-                        " (version, statements, name) values (%s, %s, %s)",
-                        (migration.version, [sql], migration.name),
-                    )
-                applied_now.append(migration.version)
-        finally:
-            conn.execute("select pg_advisory_unlock(%s)", (_LOCK_KEY,))
+                conn.execute(sql.encode())  # bytes: run the file as one multi-statement script
+                conn.execute(
+                    "insert into supabase_migrations.schema_migrations"
+                    " (version, statements, name) values (%s, %s, %s)",
+                    (migration.version, [sql], migration.name),
+                )
+            applied_now.append(migration.version)
     return applied_now
+
+
+def _lock(conn: psycopg.Connection[Any]) -> None:
+    """Wait for other migrate runs; held until this transaction ends, on its server connection."""
+    conn.execute("select pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+
+
+def _applied(conn: psycopg.Connection[Any]) -> set[str]:
+    rows = conn.execute("select version from supabase_migrations.schema_migrations").fetchall()
+    return {row[0] for row in rows}
 
 
 def main(argv: list[str]) -> int:
