@@ -173,7 +173,12 @@ def _replay(
             return time.perf_counter() - started
         with raw.transaction():
             rows = [raw.execute(query, params).fetchall() for query, params in statements]
-            new_id = str(rows[-1][0]["id"])
+            inserted = next(
+                answer
+                for (query, _), answer in zip(statements, rows, strict=True)
+                if str(query).lstrip().lower().startswith("insert")
+            )
+            new_id = str(inserted[0]["id"])
             for params in creates:
                 old_id = json.loads(params["Target"]["Input"])["scheduleId"]
                 scheduler.create_schedule(
