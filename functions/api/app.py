@@ -16,7 +16,10 @@ from uuid import UUID
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, SecurityScheme
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -98,7 +101,9 @@ def create_schedule(body: ScheduleCreate) -> ScheduleView:
 
 
 @app.get(
-    "/api/schedules", summary="List schedules, newest first", responses=ok(200, "OK", 422, 503)
+    "/api/schedules",
+    summary="List schedules, newest first",
+    responses=ok(200, "OK", 400, 422, 503),
 )
 def list_schedules(
     workflow_id: Annotated[UUID | None, Query(alias="workflowId")] = None,
@@ -142,7 +147,7 @@ def delete_schedule(schedule_id: ScheduleId) -> Response[None]:
 @app.get(
     "/api/schedules/<schedule_id>/runs",
     summary="Run history, newest first",
-    responses=ok(200, "OK", 404, 422, 503),
+    responses=ok(200, "OK", 400, 404, 422, 503),
 )
 def list_runs(
     schedule_id: ScheduleId, limit: Limit = DEFAULT_LIMIT, cursor: CursorParam = None
@@ -169,7 +174,7 @@ def preview(body: CronPreviewRequest) -> CronPreview:
     return preview_cron(body, datetime.now(UTC))
 
 
-@app.get("/api/workflows", summary="The caller's workflows", responses=ok(200, "OK", 422, 503))
+@app.get("/api/workflows", summary="The caller's workflows", responses=ok(200, "OK", 400, 422, 503))
 def list_workflows(limit: Limit = DEFAULT_LIMIT, cursor: CursorParam = None) -> WorkflowPage:
     return _service().list_workflows(_owner(), limit=limit, cursor=cursor)
 
@@ -202,6 +207,11 @@ def domain_error(exc: DomainError) -> Response[Any]:
 @app.exception_handler(RequestValidationError)
 def validation_error(exc: RequestValidationError) -> Response[Any]:
     return http_errors.for_validation_errors(exc, exc.errors())
+
+
+@app.exception_handler(RequestUnsupportedContentType)
+def unsupported_content_type(exc: RequestUnsupportedContentType) -> Response[Any]:
+    return http_errors.unsupported_media_type()  # even with no body: the route reads only JSON
 
 
 @cache

@@ -6,6 +6,7 @@ back through the Scheduler API after every change.
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import threading
@@ -52,6 +53,7 @@ class Api:
         body: Any = _UNSET,
         claims: Any = _UNSET,
         raw_body: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         event = copy.deepcopy(self.template)
         event["rawPath"] = event["requestContext"]["http"]["path"] = path
@@ -69,6 +71,7 @@ class Api:
         if raw_body is not None:
             event["body"] = raw_body
             event["headers"]["content-type"] = "application/json"
+        event["headers"].update(headers or {})
         claims = self.claims if claims is _UNSET else claims
         if claims is None:
             event["requestContext"].pop("authorizer", None)
@@ -438,6 +441,11 @@ def test_lambda_authorizer_context_is_accepted(api: Api, workflows: dict[str, uu
     assert (body["name"], body["status"], body["runCount"]) == ("daily report", "idle", 0)
 
 
+def _cursor_of(value: Any) -> str:
+    """A cursor in this API's encoding (base64url JSON) of any value."""
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+
 BAD_INPUT = [
     # (method, path template, kwargs, status, code)
     ("POST", "/api/schedules", {"raw_body": '{"cron": '}, 400, "malformed_json"),
@@ -487,8 +495,36 @@ BAD_INPUT = [
     ("DELETE", "/api/schedules/not-a-uuid", {}, 404, "not_found"),
     ("GET", "/api/schedules", {"query": "workflowId=nope"}, 422, "invalid_input"),
     ("GET", "/api/schedules", {"query": "limit=101"}, 422, "invalid_input"),
-    ("GET", "/api/schedules", {"query": "cursor=bm9wZQ"}, 422, "invalid_input"),
-    ("GET", "/api/schedules/{id}/runs", {"query": "cursor=%%%"}, 422, "invalid_input"),
+    ("GET", "/api/schedules", {"query": "cursor=bm9wZQ"}, 400, "invalid_cursor"),
+    ("GET", "/api/schedules/{id}/runs", {"query": "cursor=%%%"}, 400, "invalid_cursor"),
+    # well-formed cursors (base64url JSON pairs) holding the wrong types: crafted, not ours
+    *(
+        ("GET", path, {"query": f"cursor={_cursor_of(value)}"}, 400, "invalid_cursor")
+        for path in ("/api/schedules", "/api/workflows", "/api/schedules/{id}/runs")
+        for value in (
+            ["2024-01-01T00:00:00+00:00", 5],
+            [5, "00000000-0000-4000-8000-00000000a11c"],
+            ["2024-01-01T00:00:00", "00000000-0000-4000-8000-00000000a11c"],
+            ["2024-01-01T00:00:00+00:00", "00000000-0000-4000-8000-00000000a11c", 1],
+            ["2024-01-01T00:00:00+00:00", None],
+            {"at": "2024-01-01T00:00:00+00:00"},
+        )
+    ),
+    # a bodyless write: no Content-Type, or one that is not JSON (it was a 500)
+    *(
+        (method, path, {"headers": headers}, status, code)
+        for method, path in (
+            ("POST", "/api/schedules"),
+            ("POST", "/api/cron/preview"),
+            ("PATCH", "/api/schedules/{id}"),
+        )
+        for headers, status, code in (
+            ({}, 422, "invalid_input"),
+            ({"content-type": "text/plain"}, 415, "unsupported_media_type"),
+            ({"content-type": "multipart/form-data"}, 415, "unsupported_media_type"),
+            ({"content-type": "application/x-www-form-urlencoded"}, 415, "unsupported_media_type"),
+        )
+    ),
     ("GET", "/api/nowhere", {}, 404, "not_found"),
     ("PUT", "/api/schedules/{id}", {"body": {}}, 405, "method_not_allowed"),
 ]

@@ -81,8 +81,10 @@ class StepFailed(DomainError):
 # --- API
 
 
-class InvalidCursor(InvalidInput):
-    """A pagination cursor that this API did not hand out."""
+class InvalidCursor(DomainError):
+    """A pagination cursor that this API did not hand out (garbled, forged, wrong types)."""
+
+    code = "invalid_cursor"
 
 
 class RunnerUnavailable(DependencyUnavailable):

@@ -19,6 +19,7 @@ from scheduler.errors import (
     Conflict,
     DependencyUnavailable,
     DomainError,
+    InvalidCursor,
     InvalidInput,
     MalformedRequest,
     NotFound,
@@ -54,6 +55,7 @@ _STATUS_OF: list[tuple[type[DomainError], HTTPStatus]] = [
     (Unauthorized, HTTPStatus.UNAUTHORIZED),
     (PayloadTooLarge, HTTPStatus.REQUEST_ENTITY_TOO_LARGE),
     (MalformedRequest, HTTPStatus.BAD_REQUEST),
+    (InvalidCursor, HTTPStatus.BAD_REQUEST),
     (UnsupportedMediaType, HTTPStatus.UNSUPPORTED_MEDIA_TYPE),
     (NotFound, HTTPStatus.NOT_FOUND),
     (InvalidInput, HTTPStatus.UNPROCESSABLE_ENTITY),
@@ -80,9 +82,7 @@ def for_validation_errors(exc: Exception, errors: Iterable[Mapping[str, Any]]) -
     if any(error.get("loc", ("",))[0] == "response" for error in errors):
         return internal_error(exc)  # our own output broke its model: a bug, not bad input
     if any(error.get("type") == "unsupported_content_type" for error in errors):
-        return error_response(
-            HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "send application/json"
-        )
+        return unsupported_media_type()
     if any(error.get("type") == "json_invalid" for error in errors):
         return error_response(HTTPStatus.BAD_REQUEST, "malformed_json", "the body is not JSON")
     if any(error.get("loc", ("",))[0] == "path" for error in errors):
@@ -93,6 +93,14 @@ def for_validation_errors(exc: Exception, errors: Iterable[Mapping[str, Any]]) -
     ]
     return error_response(
         HTTPStatus.UNPROCESSABLE_ENTITY, "invalid_input", "the request is not valid", details
+    )
+
+
+def unsupported_media_type() -> Response[Any]:
+    return error_response(
+        HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+        UnsupportedMediaType.code,
+        "send the body as application/json",
     )
 
 
