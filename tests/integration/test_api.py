@@ -671,30 +671,6 @@ def test_a_cron_that_never_fires_in_its_timezone_is_refused_everywhere(
     assert (database_state(clean_db), eventbridge_state(eventbridge)) == before
 
 
-def test_writing_a_row_whose_stored_cron_no_longer_converts_is_422_not_500(
-    api: Api, workflows: dict[str, uuid.UUID], eventbridge: EventBridgeSchedules, clean_db: str
-) -> None:
-    # Given a row changed around the API (SQL) to a cron the converter rejects
-    created = _create(api, workflows["alice"])
-    with psycopg.connect(clean_db, autocommit=True) as conn:
-        conn.execute("update schedules set cron = '0 0 31 2 *' where id = %s", (created["id"],))
-    before = eventbridge_state(eventbridge)
-
-    # When the owner only disables it
-    status, body = api.call("PATCH", f"/api/schedules/{created['id']}", body={"enabled": False})
-
-    # Then they are told to send a new cron, and nothing changed
-    assert status == 422, body
-    assert body["error"]["code"] == "invalid_input"
-    assert "day 31 does not occur in February" in body["error"]["message"]
-    assert eventbridge_state(eventbridge) == before
-    assert database_state(clean_db)[0]["enabled"] is True
-
-    # And sending a new cron repairs it
-    status, body = api.call("PATCH", f"/api/schedules/{created['id']}", body={"cron": "0 8 * * *"})
-    assert status == 200, body
-
-
 def test_a_schedule_eventbridge_rejects_is_422_not_503(
     api: Api, workflows: dict[str, uuid.UUID], eventbridge: EventBridgeSchedules, clean_db: str
 ) -> None:

@@ -145,6 +145,11 @@ class ScheduleView(Schedule):
     description: str = Field(examples=["At 07:00 AM"])
     eventbridge_expressions: list[str] = Field(examples=[["cron(0 7 * * ? *)"]])
     next_run_at: datetime | None = None
+    # Why the stored cron or timezone can no longer be scheduled (e.g. a zone removed from
+    # tzdata); null when it can. Such a row does not fire; send a new value to repair it.
+    invalid_reason: str | None = Field(
+        default=None, examples=["timezone: unknown timezone 'US/Pacific-New'"]
+    )
 
 
 class LastRun(ApiModel):
