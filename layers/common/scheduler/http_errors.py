@@ -3,6 +3,11 @@
 Domain errors, request validation errors, unknown routes and unexpected exceptions each become
 one response here; functions/api/app.py registers these as the resolver's handlers. No answer
 carries a stack trace; an unexpected exception is logged with the request id and answered 500.
+
+The one exception to the shape is 401: behind API Gateway a request without verified claims
+never reaches the function (the gateway answers `{"message": "Unauthorized"}` itself), so the
+function's own 401, for an event that somehow lacks them, is that same body: clients see one
+401 shape, the one the OpenAPI document describes.
 """
 
 from __future__ import annotations
@@ -69,7 +74,11 @@ def for_domain_error(exc: DomainError) -> Response[Any]:
     if status is None:
         return internal_error(exc)
     if status == HTTPStatus.UNAUTHORIZED:
-        return error_response(status, exc.code, "Unauthorized")
+        return Response(
+            status_code=status.value,
+            content_type=content_types.APPLICATION_JSON,
+            body=json.dumps({"message": "Unauthorized"}),
+        )
     if status == HTTPStatus.SERVICE_UNAVAILABLE:
         logger.warning("dependency unavailable", extra={"error": str(exc)})
         return error_response(status, exc.code, "a backend is unavailable; nothing was changed")

@@ -214,6 +214,22 @@ class ErrorBody(ApiModel):
     error: ErrorDetail
 
 
+class GatewayUnauthorized(BaseModel):
+    """API Gateway's own answer when the Authorization header is missing or empty."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    message: Literal["Unauthorized"]
+
+
+class GatewayForbidden(BaseModel):
+    """API Gateway's own answer when the authorizer refuses the token."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    message: Literal["Forbidden"]
+
+
 def json_schemas() -> dict[str, dict[str, Any]]:
     """JSON Schemas (as sent over the wire: camelCase) of the API's models."""
     return {
@@ -226,6 +242,8 @@ def json_schemas() -> dict[str, dict[str, Any]]:
         "ScheduleDetail": ScheduleDetail.model_json_schema(mode="serialization"),
         "CronPreview": CronPreview.model_json_schema(mode="serialization"),
         "ErrorBody": ErrorBody.model_json_schema(mode="serialization"),
+        "GatewayUnauthorized": GatewayUnauthorized.model_json_schema(mode="serialization"),
+        "GatewayForbidden": GatewayForbidden.model_json_schema(mode="serialization"),
     }
 
 

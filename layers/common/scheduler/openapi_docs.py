@@ -1,7 +1,9 @@
 """What the Schedules API's OpenAPI document says each operation may answer.
 
 The routes (functions/api/app.py) pass these as Powertools `responses=`; Powertools writes the
-models' JSON Schemas into the document. Every secured operation may answer 401 and 422.
+models' JSON Schemas into the document. Every secured operation may answer 401, 403 and 422.
+401 and 403 come from API Gateway itself, before the function runs, in its own shape
+`{"message": ...}` (devstack/apigw.py answers the same locally); every other error is ErrorBody.
 """
 
 from __future__ import annotations
@@ -11,19 +13,36 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import content_types
 
-from scheduler.models import ErrorBody
+from scheduler.models import ErrorBody, GatewayForbidden, GatewayUnauthorized
 
 # The statuses of an operation that reads a JSON body, besides its own.
 BODY_ERRORS = (400, 413, 415, 422, 503)
 
 
+GATEWAY_ERRORS: dict[int, Any] = {
+    401: {
+        "description": "Unauthorized: no Authorization header, or an empty one (answered by API"
+        " Gateway; the authorizer is not called)",
+        "content": {content_types.APPLICATION_JSON: {"model": GatewayUnauthorized}},
+    },
+    403: {
+        "description": "Forbidden: the authorizer refused the token (invalid, expired, wrong"
+        " audience or issuer; answered by API Gateway)",
+        "content": {content_types.APPLICATION_JSON: {"model": GatewayForbidden}},
+    },
+}
+
+
 def errors(*codes: int) -> dict[int, Any]:
     return {
-        code: {
-            "description": HTTPStatus(code).phrase,
-            "content": {content_types.APPLICATION_JSON: {"model": ErrorBody}},
-        }
-        for code in (401, 422, *codes)
+        **GATEWAY_ERRORS,
+        **{
+            code: {
+                "description": HTTPStatus(code).phrase,
+                "content": {content_types.APPLICATION_JSON: {"model": ErrorBody}},
+            }
+            for code in (422, *codes)
+        },
     }
 
 
