@@ -47,7 +47,7 @@ from scheduler.models import (
     WorkflowPage,
 )
 from scheduler.observability import logger, tracer
-from scheduler.openapi_docs import BODY_ERRORS, errors, ok
+from scheduler.openapi_docs import BODY_ERRORS, errors, limited, ok
 from scheduler.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from scheduler.resolver import http_api_resolver
 from scheduler.runner_client import invoke_runner_async
@@ -94,7 +94,11 @@ def _owner() -> UUID | None:
     "/api/schedules",
     status_code=201,
     summary="Create a schedule",
-    responses=ok(201, "Created", *BODY_ERRORS),
+    responses=limited(
+        ok(201, "Created", *BODY_ERRORS),
+        "The workflow's owner has MAX_SCHEDULES_PER_OWNER schedules (default 1000)",
+        retry_after=False,
+    ),
 )
 def create_schedule(body: ScheduleCreate) -> ScheduleView:
     return _service().create_schedule(_owner(), body)
@@ -159,7 +163,12 @@ def list_runs(
     "/api/schedules/<schedule_id>/run",
     status_code=202,
     summary="Run now (asynchronously, through the runner)",
-    responses=ok(202, "Accepted", 404, 409, 503),
+    responses=limited(
+        ok(202, "Accepted", 404, 409, 503),
+        "The workflow's owner used up its run-now allowance: RUN_NOW_PER_MINUTE (default 30)"
+        " at once, refilled at that many a minute; Retry-After says when the next one is due",
+        retry_after=True,
+    ),
 )
 def run_schedule_now(schedule_id: ScheduleId) -> RunAccepted:
     return _service().run_now(_owner(), schedule_id)

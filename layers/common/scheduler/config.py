@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     allow_private_http_targets: bool = False
     http_step_timeout_s: float = Field(default=10, gt=0, le=300)
 
+    # Per-owner limits (scheduler.limits): how much of the service one tenant may take. They
+    # apply per owner acted on, the service role's requests included.
+    max_schedules_per_owner: int = Field(default=1000, ge=1, le=100_000)
+    run_now_per_minute: int = Field(default=30, ge=1, le=6000)
+
     # Auth: Supabase access tokens. Asymmetric keys via the project's JWKS, or the legacy
     # HS256 secret (JWT_SECRET, or from Secrets Manager via JWT_SECRET_NAME).
     jwks_url: str | None = None

@@ -87,6 +87,16 @@ class InvalidCursor(DomainError):
     code = "invalid_cursor"
 
 
+class LimitExceeded(DomainError):
+    """A per-owner limit is reached (scheduler.limits); `retry_after_s` when waiting helps."""
+
+    code = "limit_exceeded"
+
+    def __init__(self, message: str, retry_after_s: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class RunnerUnavailable(DependencyUnavailable):
     """RunnerFunction could not be invoked (a run-now request)."""
 

@@ -26,6 +26,7 @@ from scheduler.errors import (
     DomainError,
     InvalidCursor,
     InvalidInput,
+    LimitExceeded,
     MalformedRequest,
     NotFound,
     PayloadTooLarge,
@@ -65,6 +66,7 @@ _STATUS_OF: list[tuple[type[DomainError], HTTPStatus]] = [
     (NotFound, HTTPStatus.NOT_FOUND),
     (InvalidInput, HTTPStatus.UNPROCESSABLE_ENTITY),
     (Conflict, HTTPStatus.CONFLICT),
+    (LimitExceeded, HTTPStatus.TOO_MANY_REQUESTS),
     (DependencyUnavailable, HTTPStatus.SERVICE_UNAVAILABLE),
 ]
 
@@ -82,7 +84,10 @@ def for_domain_error(exc: DomainError) -> Response[Any]:
     if status == HTTPStatus.SERVICE_UNAVAILABLE:
         logger.warning("dependency unavailable", extra={"error": str(exc)})
         return error_response(status, exc.code, "a backend is unavailable; nothing was changed")
-    return error_response(status, exc.code, str(exc))
+    response = error_response(status, exc.code, str(exc))
+    if isinstance(exc, LimitExceeded) and exc.retry_after_s is not None:
+        response.headers["Retry-After"] = str(exc.retry_after_s)  # only where waiting helps
+    return response
 
 
 def for_validation_errors(exc: Exception, errors: Iterable[Mapping[str, Any]]) -> Response[Any]:

@@ -48,3 +48,19 @@ def errors(*codes: int) -> dict[int, Any]:
 
 def ok(code: int, description: str, *error_codes: int) -> dict[int, Any]:
     return {code: {"description": description}, **errors(*error_codes)}
+
+
+def limited(responses: dict[int, Any], description: str, *, retry_after: bool) -> dict[int, Any]:
+    """`responses` plus the 429 of a per-owner limit (scheduler.limits)."""
+    too_many: dict[str, Any] = {
+        "description": description,
+        "content": {content_types.APPLICATION_JSON: {"model": ErrorBody}},
+    }
+    if retry_after:
+        too_many["headers"] = {
+            "Retry-After": {
+                "description": "seconds until the owner may make the next such request",
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        }
+    return {**responses, 429: too_many}

@@ -21,6 +21,7 @@ from uuid import UUID
 from scheduler import cron, pagination
 from scheduler.errors import Conflict, InvalidInput, ScheduleNotFound, WorkflowNotFound
 from scheduler.eventbridge import EventBridgeSchedules, desired_schedules
+from scheduler.limits import OwnerLimits, take_request
 from scheduler.models import (
     CronPreview,
     CronPreviewRequest,
@@ -121,11 +122,13 @@ class ScheduleService:
         eventbridge: EventBridgeSchedules,
         invoke_runner: Callable[[dict[str, Any]], None],
         clock: Clock = _utc_now,
+        owner_limits: OwnerLimits | None = None,
     ) -> None:
         self.store = store
         self.eventbridge = eventbridge
         self.invoke_runner = invoke_runner
         self.clock = clock
+        self.owner_limits = owner_limits or OwnerLimits.from_settings()
 
     # --- reads
 
@@ -182,10 +185,16 @@ class ScheduleService:
     # --- writes
 
     def create_schedule(self, owner: UUID | None, request: ScheduleCreate) -> ScheduleView:
+        """Insert the row and its EventBridge schedule(s), within the owner's schedule limit."""
         row: Row | None = None
         try:
             with self.store.transaction():
                 try:
+                    # The limit is the workflow owner's, whoever asks (see scheduler.limits).
+                    target = owner
+                    if target is None:
+                        target = self.store.workflow_owner(request.workflow_id)
+                    self.owner_limits.ensure_room_for_a_schedule(self.store, target)
                     row = self.store.create_schedule(
                         owner,
                         workflow_id=request.workflow_id,
@@ -262,9 +271,12 @@ class ScheduleService:
         row = self.store.get_schedule(schedule_id, owner)
         if not row["enabled"]:
             raise Conflict("schedule is disabled: enable it before running it")
+        now = self.clock().astimezone(UTC)
+        # Counted against the workflow's owner, whoever asks (see scheduler.limits).
+        target = owner if owner is not None else self.store.workflow_owner(row["workflow_id"])
+        take_request(self.store, target, "run_now", self.owner_limits.run_now_per_minute, now)
         # Millisecond precision: two clicks in one second are two runs, and a manual run does not
         # take the (schedule, scheduled time) slot of a scheduled fire, which is always at :00.000.
-        now = self.clock().astimezone(UTC)
         scheduled_time = now.replace(microsecond=now.microsecond // 1000 * 1000)
         self.invoke_runner(
             {
