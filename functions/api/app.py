@@ -24,6 +24,7 @@ from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, Secur
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from scheduler import clients, http_errors
+from scheduler import openapi_docs as docs
 from scheduler.auth import Principal, principal_from_authorizer
 from scheduler.errors import (
     DomainError,
@@ -47,7 +48,6 @@ from scheduler.models import (
     WorkflowPage,
 )
 from scheduler.observability import logger, tracer
-from scheduler.openapi_docs import BODY_ERRORS, errors, limited, ok
 from scheduler.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from scheduler.resolver import http_api_resolver
 from scheduler.runner_client import invoke_runner_async
@@ -87,18 +87,15 @@ def _owner() -> UUID | None:
     return principal.owner
 
 
-# --- routes
+# --- routes (what each may answer, and the links between them: scheduler.openapi_docs)
 
 
 @app.post(
     "/api/schedules",
     status_code=201,
+    operation_id="createSchedule",
     summary="Create a schedule",
-    responses=limited(
-        ok(201, "Created", *BODY_ERRORS),
-        "The workflow's owner has MAX_SCHEDULES_PER_OWNER schedules (default 1000)",
-        retry_after=False,
-    ),
+    responses=docs.CREATE_SCHEDULE,
 )
 def create_schedule(body: ScheduleCreate) -> ScheduleView:
     return _service().create_schedule(_owner(), body)
@@ -106,8 +103,9 @@ def create_schedule(body: ScheduleCreate) -> ScheduleView:
 
 @app.get(
     "/api/schedules",
+    operation_id="listSchedules",
     summary="List schedules, newest first",
-    responses=ok(200, "OK", 400, 422, 503),
+    responses=docs.LIST_SCHEDULES,
 )
 def list_schedules(
     workflow_id: Annotated[UUID | None, Query(alias="workflowId")] = None,
@@ -122,8 +120,9 @@ def list_schedules(
 
 @app.get(
     "/api/schedules/<schedule_id>",
+    operation_id="getSchedule",
     summary="A schedule with its last run and next fire times",
-    responses=ok(200, "OK", 404, 503),
+    responses=docs.GET_SCHEDULE,
 )
 def get_schedule(schedule_id: ScheduleId) -> ScheduleDetail:
     return _service().get_schedule(_owner(), schedule_id)
@@ -131,8 +130,9 @@ def get_schedule(schedule_id: ScheduleId) -> ScheduleDetail:
 
 @app.patch(
     "/api/schedules/<schedule_id>",
+    operation_id="updateSchedule",
     summary="Change cron, timezone and/or enabled",
-    responses=ok(200, "OK", 404, *BODY_ERRORS),
+    responses=docs.UPDATE_SCHEDULE,
 )
 def update_schedule(schedule_id: ScheduleId, body: ScheduleUpdate) -> ScheduleView:
     return _service().update_schedule(_owner(), schedule_id, body)
@@ -140,8 +140,9 @@ def update_schedule(schedule_id: ScheduleId, body: ScheduleUpdate) -> ScheduleVi
 
 @app.delete(
     "/api/schedules/<schedule_id>",
+    operation_id="deleteSchedule",
     summary="Delete a schedule and its EventBridge schedule(s)",
-    responses={204: {"description": "Deleted", "content": {}}, **errors(404, 503)},
+    responses=docs.DELETE_SCHEDULE,
 )
 def delete_schedule(schedule_id: ScheduleId) -> Response[None]:
     _service().delete_schedule(_owner(), schedule_id)
@@ -150,8 +151,9 @@ def delete_schedule(schedule_id: ScheduleId) -> Response[None]:
 
 @app.get(
     "/api/schedules/<schedule_id>/runs",
+    operation_id="listRuns",
     summary="Run history, newest first",
-    responses=ok(200, "OK", 400, 404, 422, 503),
+    responses=docs.LIST_RUNS,
 )
 def list_runs(
     schedule_id: ScheduleId, limit: Limit = DEFAULT_LIMIT, cursor: CursorParam = None
@@ -162,13 +164,9 @@ def list_runs(
 @app.post(
     "/api/schedules/<schedule_id>/run",
     status_code=202,
+    operation_id="runScheduleNow",
     summary="Run now (asynchronously, through the runner)",
-    responses=limited(
-        ok(202, "Accepted", 404, 409, 503),
-        "The workflow's owner used up its run-now allowance: RUN_NOW_PER_MINUTE (default 30)"
-        " at once, refilled at that many a minute; Retry-After says when the next one is due",
-        retry_after=True,
-    ),
+    responses=docs.RUN_SCHEDULE_NOW,
 )
 def run_schedule_now(schedule_id: ScheduleId) -> RunAccepted:
     return _service().run_now(_owner(), schedule_id)
@@ -176,22 +174,29 @@ def run_schedule_now(schedule_id: ScheduleId) -> RunAccepted:
 
 @app.post(
     "/api/cron/preview",
+    operation_id="previewCron",
     summary="Validate and explain a cron expression",
-    responses=ok(200, "OK", 400, 413, 415, 422),
+    responses=docs.PREVIEW_CRON,
 )
 def preview(body: CronPreviewRequest) -> CronPreview:
     return preview_cron(body, datetime.now(UTC))
 
 
-@app.get("/api/workflows", summary="The caller's workflows", responses=ok(200, "OK", 400, 422, 503))
+@app.get(
+    "/api/workflows",
+    operation_id="listWorkflows",
+    summary="The caller's workflows",
+    responses=docs.LIST_WORKFLOWS,
+)
 def list_workflows(limit: Limit = DEFAULT_LIMIT, cursor: CursorParam = None) -> WorkflowPage:
     return _service().list_workflows(_owner(), limit=limit, cursor=cursor)
 
 
 @app.get(
     "/api/workflows/<workflow_id>",
+    operation_id="getWorkflow",
     summary="One workflow with its state",
-    responses=ok(200, "OK", 404, 503),
+    responses=docs.GET_WORKFLOW,
 )
 def get_workflow(workflow_id: Annotated[UUID, Path()]) -> Workflow:
     return _service().get_workflow(_owner(), workflow_id)

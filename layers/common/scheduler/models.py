@@ -60,7 +60,20 @@ class ScheduleCreate(ApiModel):
         return self
 
 
+def _omittable_not_null(schema: dict[str, Any]) -> None:
+    """The schema of what ScheduleUpdate accepts: each field may be left out, none may be null,
+    and at least one must be given (pydantic alone would document `null` and `{}` as fine)."""
+    schema["minProperties"] = 1
+    for field in schema.get("properties", {}).values():
+        alternatives = [s for s in field.pop("anyOf", []) if s.get("type") != "null"]
+        if alternatives:
+            field.update(alternatives[0])
+        field.pop("default", None)
+
+
 class ScheduleUpdate(ApiModel):
+    model_config = ConfigDict(json_schema_extra=_omittable_not_null)
+
     cron: str | None = Field(default=None, max_length=256)
     timezone: str | None = Field(default=None, max_length=64)
     enabled: bool | None = None
