@@ -509,6 +509,16 @@ BAD_INPUT = [
             {"at": "2024-01-01T00:00:00+00:00"},
         )
     ),
+    # JSON nested deeper than Python's parser recurses, within the 16 KiB (it was a 500)
+    *(
+        (method, path, {"raw_body": raw}, 400, "malformed_json")
+        for method, path in (
+            ("POST", "/api/schedules"),
+            ("POST", "/api/cron/preview"),
+            ("PATCH", "/api/schedules/{id}"),
+        )
+        for raw in ("[" * 5000 + "]" * 5000, '{"a":' * 2500 + "1" + "}" * 2500, "[" * 8000)
+    ),
     # a bodyless write: no Content-Type, or one that is not JSON (it was a 500)
     *(
         (method, path, {"headers": headers}, status, code)

@@ -8,7 +8,9 @@ to JSON in one step (compact, UTF-8) and the resolver passes the string through 
 
 Request bodies are JSON or nothing: Powertools would also parse a form or multipart body (and
 fail with a 500 on another type when the body is empty); here any Content-Type but JSON on a
-route that reads a body is RequestUnsupportedContentType, which the app answers 415.
+route that reads a body is RequestUnsupportedContentType, which the app answers 415. A JSON
+body nested deeper than Python's parser recurses (a 16 KiB body can nest 8,000 deep) is
+MalformedRequest (400), not the RecursionError Powertools lets through.
 
 This reaches into Powertools internals (two methods and two attributes, pinned at 3.37.0; the
 API tests pin the behaviour), so an upgrade must keep them or drop this module.
@@ -24,6 +26,8 @@ from aws_lambda_powertools.event_handler.middlewares import openapi_validation
 from aws_lambda_powertools.event_handler.openapi.compat import ModelField
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType
 from pydantic import BaseModel, TypeAdapter
+
+from scheduler.errors import MalformedRequest
 
 
 @cache
@@ -50,7 +54,10 @@ class JsonRequestValidation(openapi_validation.OpenAPIRequestValidationMiddlewar
                     }
                 ],
             )
-        return super()._get_body(app)
+        try:
+            return super()._get_body(app)
+        except RecursionError as exc:
+            raise MalformedRequest("the body is nested too deeply to read as JSON") from exc
 
 
 class JsonResponseValidation(openapi_validation.OpenAPIResponseValidationMiddleware):
