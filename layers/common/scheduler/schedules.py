@@ -328,10 +328,10 @@ def _ensure_schedulable(row: Mapping[str, Any], changes: Mapping[str, Any], now:
     problem = unschedulable(row)
     if problem is not None:
         field, exc = problem
-        stored = "" if field in changes else f"stored {field} {row[field]!r} "
+        stored = "" if field in changes else "stored "  # only a stored value can be stale
         raise InvalidInput(
-            f"{field}: the {stored}can no longer be scheduled ({exc}); "
-            f"send a new {field} with this change"
+            f"{field}: the {stored}{field} {row[field]!r} can no longer be scheduled ({exc});"
+            f" send a new {field} with this change"
         )
     try:
         cron.ensure_fires(row["cron"], row["timezone"], now)
