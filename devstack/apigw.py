@@ -3,6 +3,16 @@
 `build_http_api_event` builds the event API Gateway would send (with the Lambda authorizer's
 context, as the template deploys it); `WsgiGateway` is a WSGI app that asks the authorizer,
 calls the handler and writes its response. Used by the local stack and by the API tests.
+
+What API Gateway answers itself, before the function runs, for an HTTP API whose REQUEST Lambda
+authorizer has the identity source `$request.header.Authorization` (template.yaml):
+
+- the identity source missing or empty: 401 `{"message":"Unauthorized"}`, and the authorizer
+  is not even called;
+- the authorizer denies (`isAuthorized: false`): 403 `{"message":"Forbidden"}`;
+- the authorizer fails (raises, times out): 500 `{"message":"Internal Server Error"}`;
+- a body over the 10 MB payload limit: 413 `{"message":"Request Entity Too Large"}`;
+- the function fails: 500 `{"message":"Internal Server Error"}`.
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ ACCOUNT_ID = "123456789012"
 API_ID = "local"
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's own limit
 _UNAUTHORIZED = json.dumps({"message": "Unauthorized"}).encode()
+_FORBIDDEN = json.dumps({"message": "Forbidden"}).encode()
 _INTERNAL_ERROR = json.dumps({"message": "Internal Server Error"}).encode()
 _TOO_LARGE = json.dumps({"message": "Request Entity Too Large"}).encode()
 # Characters API Gateway leaves unescaped in rawPath.
@@ -148,9 +159,19 @@ class WsgiGateway:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         headers = _request_headers(environ)
         route = (environ.get("REQUEST_METHOD", "GET"), _raw_path(environ))
-        context = self._authorize(headers.get("authorization", ""))
-        if context is None and route not in self.public_routes:
-            return self._plain(start_response, HTTPStatus.UNAUTHORIZED, _UNAUTHORIZED)
+        context: dict[str, Any] | None = None
+        if route not in self.public_routes:
+            authorization = headers.get("authorization", "").strip()
+            if not authorization:  # the identity source is missing: no authorizer call
+                return self._plain(start_response, HTTPStatus.UNAUTHORIZED, _UNAUTHORIZED)
+            try:
+                context = self.authorize(authorization)
+            except Exception:  # a failed authorizer is a bare 500, as in AWS
+                return self._plain(
+                    start_response, HTTPStatus.INTERNAL_SERVER_ERROR, _INTERNAL_ERROR
+                )
+            if context is None:
+                return self._plain(start_response, HTTPStatus.FORBIDDEN, _FORBIDDEN)
         length = int(environ.get("CONTENT_LENGTH") or 0)
         if length > MAX_PAYLOAD_BYTES:
             return self._plain(start_response, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, _TOO_LARGE)
@@ -169,12 +190,6 @@ class WsgiGateway:
         except Exception:  # API Gateway answers a crashed function with a bare 500
             return self._plain(start_response, HTTPStatus.INTERNAL_SERVER_ERROR, _INTERNAL_ERROR)
         return self._write(start_response, result)
-
-    def _authorize(self, authorization: str) -> dict[str, Any] | None:
-        try:
-            return self.authorize(authorization)
-        except Exception:  # a crashed authorizer is a 401 with no detail, as in AWS
-            return None
 
     @staticmethod
     def _plain(start_response: StartResponse, status: HTTPStatus, body: bytes) -> list[bytes]:

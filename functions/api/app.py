@@ -9,29 +9,26 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
-import re
 from datetime import UTC, datetime
 from functools import cache
-from http import HTTPStatus
 from typing import Annotated, Any
 from uuid import UUID
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, SecurityScheme
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from scheduler import clients
+from scheduler import clients, http_errors
+from scheduler import openapi_docs as docs
 from scheduler.auth import Principal, principal_from_authorizer
 from scheduler.errors import (
-    Conflict,
-    DependencyUnavailable,
     DomainError,
-    InvalidInput,
     MalformedRequest,
-    NotFound,
     PayloadTooLarge,
     Unauthorized,
     UnsupportedMediaType,
@@ -40,7 +37,6 @@ from scheduler.eventbridge import EventBridgeSchedules
 from scheduler.models import (
     CronPreview,
     CronPreviewRequest,
-    ErrorBody,
     RunAccepted,
     RunPage,
     ScheduleCreate,
@@ -80,23 +76,6 @@ Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 CursorParam = Annotated[str | None, Query(max_length=512, description="nextCursor of a page")]
 
 
-def _errors(*codes: int) -> dict[int, Any]:
-    return {
-        code: {
-            "description": HTTPStatus(code).phrase,
-            "content": {content_types.APPLICATION_JSON: {"model": ErrorBody}},
-        }
-        for code in (401, 422, *codes)
-    }
-
-
-def _ok(code: int, description: str, *errors: int) -> dict[int, Any]:
-    return {code: {"description": description}, **_errors(*errors)}
-
-
-_BODY_ERRORS = (400, 413, 415, 422, 503)
-
-
 def _service() -> ScheduleService:
     return ScheduleService(clients.store(), EventBridgeSchedules(), invoke_runner_async)
 
@@ -108,21 +87,25 @@ def _owner() -> UUID | None:
     return principal.owner
 
 
-# --- routes
+# --- routes (what each may answer, and the links between them: scheduler.openapi_docs)
 
 
 @app.post(
     "/api/schedules",
     status_code=201,
+    operation_id="createSchedule",
     summary="Create a schedule",
-    responses=_ok(201, "Created", *_BODY_ERRORS),
+    responses=docs.CREATE_SCHEDULE,
 )
 def create_schedule(body: ScheduleCreate) -> ScheduleView:
     return _service().create_schedule(_owner(), body)
 
 
 @app.get(
-    "/api/schedules", summary="List schedules, newest first", responses=_ok(200, "OK", 422, 503)
+    "/api/schedules",
+    operation_id="listSchedules",
+    summary="List schedules, newest first",
+    responses=docs.LIST_SCHEDULES,
 )
 def list_schedules(
     workflow_id: Annotated[UUID | None, Query(alias="workflowId")] = None,
@@ -137,8 +120,9 @@ def list_schedules(
 
 @app.get(
     "/api/schedules/<schedule_id>",
+    operation_id="getSchedule",
     summary="A schedule with its last run and next fire times",
-    responses=_ok(200, "OK", 404, 503),
+    responses=docs.GET_SCHEDULE,
 )
 def get_schedule(schedule_id: ScheduleId) -> ScheduleDetail:
     return _service().get_schedule(_owner(), schedule_id)
@@ -146,8 +130,9 @@ def get_schedule(schedule_id: ScheduleId) -> ScheduleDetail:
 
 @app.patch(
     "/api/schedules/<schedule_id>",
+    operation_id="updateSchedule",
     summary="Change cron, timezone and/or enabled",
-    responses=_ok(200, "OK", 404, *_BODY_ERRORS),
+    responses=docs.UPDATE_SCHEDULE,
 )
 def update_schedule(schedule_id: ScheduleId, body: ScheduleUpdate) -> ScheduleView:
     return _service().update_schedule(_owner(), schedule_id, body)
@@ -155,8 +140,9 @@ def update_schedule(schedule_id: ScheduleId, body: ScheduleUpdate) -> ScheduleVi
 
 @app.delete(
     "/api/schedules/<schedule_id>",
+    operation_id="deleteSchedule",
     summary="Delete a schedule and its EventBridge schedule(s)",
-    responses={204: {"description": "Deleted", "content": {}}, **_errors(404, 503)},
+    responses=docs.DELETE_SCHEDULE,
 )
 def delete_schedule(schedule_id: ScheduleId) -> Response[None]:
     _service().delete_schedule(_owner(), schedule_id)
@@ -165,8 +151,9 @@ def delete_schedule(schedule_id: ScheduleId) -> Response[None]:
 
 @app.get(
     "/api/schedules/<schedule_id>/runs",
+    operation_id="listRuns",
     summary="Run history, newest first",
-    responses=_ok(200, "OK", 404, 422, 503),
+    responses=docs.LIST_RUNS,
 )
 def list_runs(
     schedule_id: ScheduleId, limit: Limit = DEFAULT_LIMIT, cursor: CursorParam = None
@@ -177,8 +164,9 @@ def list_runs(
 @app.post(
     "/api/schedules/<schedule_id>/run",
     status_code=202,
+    operation_id="runScheduleNow",
     summary="Run now (asynchronously, through the runner)",
-    responses=_ok(202, "Accepted", 404, 409, 503),
+    responses=docs.RUN_SCHEDULE_NOW,
 )
 def run_schedule_now(schedule_id: ScheduleId) -> RunAccepted:
     return _service().run_now(_owner(), schedule_id)
@@ -186,22 +174,29 @@ def run_schedule_now(schedule_id: ScheduleId) -> RunAccepted:
 
 @app.post(
     "/api/cron/preview",
+    operation_id="previewCron",
     summary="Validate and explain a cron expression",
-    responses=_ok(200, "OK", 400, 413, 415, 422),
+    responses=docs.PREVIEW_CRON,
 )
 def preview(body: CronPreviewRequest) -> CronPreview:
     return preview_cron(body, datetime.now(UTC))
 
 
-@app.get("/api/workflows", summary="The caller's workflows", responses=_ok(200, "OK", 422, 503))
+@app.get(
+    "/api/workflows",
+    operation_id="listWorkflows",
+    summary="The caller's workflows",
+    responses=docs.LIST_WORKFLOWS,
+)
 def list_workflows(limit: Limit = DEFAULT_LIMIT, cursor: CursorParam = None) -> WorkflowPage:
     return _service().list_workflows(_owner(), limit=limit, cursor=cursor)
 
 
 @app.get(
     "/api/workflows/<workflow_id>",
+    operation_id="getWorkflow",
     summary="One workflow with its state",
-    responses=_ok(200, "OK", 404, 503),
+    responses=docs.GET_WORKFLOW,
 )
 def get_workflow(workflow_id: Annotated[UUID, Path()]) -> Workflow:
     return _service().get_workflow(_owner(), workflow_id)
@@ -215,106 +210,39 @@ def openapi_document() -> Response[str]:
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=document)
 
 
-# --- the single error mapping
-
-
-def error_response(
-    status: HTTPStatus, code: str, message: str, details: list[dict[str, Any]] | None = None
-) -> Response[Any]:
-    error: dict[str, Any] = {"code": code, "message": message}
-    if details is not None:
-        error["details"] = details
-    return Response(
-        status_code=status.value,
-        content_type=content_types.APPLICATION_JSON,
-        body=json.dumps({"error": error}),
-        headers={"Retry-After": "5"} if status == HTTPStatus.SERVICE_UNAVAILABLE else None,
-    )
-
-
-_STATUS_OF: list[tuple[type[DomainError], HTTPStatus]] = [
-    (Unauthorized, HTTPStatus.UNAUTHORIZED),
-    (PayloadTooLarge, HTTPStatus.REQUEST_ENTITY_TOO_LARGE),
-    (MalformedRequest, HTTPStatus.BAD_REQUEST),
-    (UnsupportedMediaType, HTTPStatus.UNSUPPORTED_MEDIA_TYPE),
-    (NotFound, HTTPStatus.NOT_FOUND),
-    (InvalidInput, HTTPStatus.UNPROCESSABLE_ENTITY),
-    (Conflict, HTTPStatus.CONFLICT),
-    (DependencyUnavailable, HTTPStatus.SERVICE_UNAVAILABLE),
-]
+# --- the single error mapping (scheduler.http_errors), registered with the resolver
 
 
 @app.exception_handler(DomainError)
 def domain_error(exc: DomainError) -> Response[Any]:
-    status = next((s for kind, s in _STATUS_OF if isinstance(exc, kind)), None)
-    if status is None:
-        return unexpected_error(exc)
-    if status == HTTPStatus.UNAUTHORIZED:
-        return error_response(status, exc.code, "Unauthorized")
-    if status == HTTPStatus.SERVICE_UNAVAILABLE:
-        logger.warning("dependency unavailable", extra={"error": str(exc)})
-        return error_response(status, exc.code, "a backend is unavailable; nothing was changed")
-    return error_response(status, exc.code, str(exc))
+    return http_errors.for_domain_error(exc)
 
 
 @app.exception_handler(RequestValidationError)
 def validation_error(exc: RequestValidationError) -> Response[Any]:
-    errors = exc.errors()
-    if any(error.get("loc", ("",))[0] == "response" for error in errors):
-        return unexpected_error(exc)  # our own output broke its model: a bug, not bad input
-    if any(error.get("type") == "unsupported_content_type" for error in errors):
-        return error_response(
-            HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "send application/json"
-        )
-    if any(error.get("type") == "json_invalid" for error in errors):
-        return error_response(HTTPStatus.BAD_REQUEST, "malformed_json", "the body is not JSON")
-    if any(error.get("loc", ("",))[0] == "path" for error in errors):
-        return error_response(HTTPStatus.NOT_FOUND, "not_found", "not found")
-    details = [
-        {"loc": list(error.get("loc", ())), "msg": str(error.get("msg")), "type": error.get("type")}
-        for error in errors
-    ]
-    return error_response(
-        HTTPStatus.UNPROCESSABLE_ENTITY, "invalid_input", "the request is not valid", details
-    )
+    return http_errors.for_validation_errors(exc, exc.errors())
+
+
+@app.exception_handler(RequestUnsupportedContentType)
+def unsupported_content_type(exc: RequestUnsupportedContentType) -> Response[Any]:
+    return http_errors.unsupported_media_type()  # even with no body: the route reads only JSON
 
 
 @cache
-def _route_patterns() -> list[tuple[re.Pattern[str], frozenset[str]]]:
-    """Every documented path as a regex, with its methods (to tell 405 from 404)."""
-    paths = app.get_openapi_schema(title=TITLE, version=VERSION).paths or {}
-    return [
-        (
-            re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(path)) + "$"),
-            frozenset(
-                method.upper()
-                for method in ("get", "post", "put", "patch", "delete")
-                if getattr(item, method, None) is not None
-            ),
-        )
-        for path, item in paths.items()
-    ]
+def _route_patterns() -> http_errors.RoutePatterns:
+    return http_errors.route_patterns(
+        app.get_openapi_schema(title=TITLE, version=VERSION).paths or {}
+    )
 
 
 @app.not_found
 def route_not_found(exc: NotFoundError) -> Response[Any]:
-    path = app.current_event.path
-    allowed = {m for pattern, methods in _route_patterns() if pattern.match(path) for m in methods}
-    if allowed:
-        response = error_response(
-            HTTPStatus.METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed"
-        )
-        response.headers["Allow"] = ", ".join(sorted(allowed))
-        return response
-    return error_response(HTTPStatus.NOT_FOUND, "not_found", "not found")
+    return http_errors.for_unknown_route(app.current_event.path, _route_patterns())
 
 
 @app.exception_handler(Exception)
 def unexpected_error(exc: Exception) -> Response[Any]:
-    logger.exception("unexpected error")  # the request id is in every log line (correlation)
-    return error_response(
-        HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "internal error; try again later"
-    )
+    return http_errors.internal_error(exc)
 
 
 # --- entry point

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 from datetime import UTC, datetime
 
@@ -37,13 +39,28 @@ def test_schedule_update_needs_a_non_null_change() -> None:
             ScheduleUpdate.model_validate(bad)
 
 
+def _encoded(value: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+
 def test_cursor_round_trips_and_rejects_forgeries() -> None:
     at, row_id = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC), uuid.uuid4()
 
     assert decode_cursor(encode_cursor(at, row_id)) == (at, row_id)
     assert decode_cursor(None) is None
-    for forged in ("", "%%%", "bm9wZQ", encode_cursor(at, row_id)[:-3]):
-        with pytest.raises(InvalidCursor):
+    well_formed_wrong_types = [
+        [at.isoformat(), 5],  # was an AttributeError (a 500)
+        [5, str(row_id)],
+        [at.isoformat(), None],
+        [at.replace(tzinfo=None).isoformat(), str(row_id)],  # naive
+        [at.isoformat(), str(row_id), 1],
+        [at.isoformat()],
+        {"at": at.isoformat(), "id": str(row_id)},
+        "text",
+    ]
+    garbled = ["", "%%%", "bm9wZQ", encode_cursor(at, row_id)[:-3]]
+    for forged in [*garbled, *map(_encoded, well_formed_wrong_types)]:
+        with pytest.raises(InvalidCursor, match="not a cursor this API returned"):
             decode_cursor(forged)
 
 

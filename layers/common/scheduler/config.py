@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     )
     workflow_secret_ttl_s: float = Field(default=300, ge=0, le=3600)
 
+    # Per-owner limits (scheduler.limits): how much of the service one tenant may take. They
+    # apply per owner acted on, the service role's requests included.
+    max_schedules_per_owner: int = Field(default=1000, ge=1, le=100_000)
+    run_now_per_minute: int = Field(default=30, ge=1, le=6000)
+
     # Auth: Supabase access tokens. Asymmetric keys via the project's JWKS, or the legacy
     # HS256 secret (JWT_SECRET, or from Secrets Manager via JWT_SECRET_NAME).
     jwks_url: str | None = None

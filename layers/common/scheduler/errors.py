@@ -92,8 +92,20 @@ class SecretUnavailable(DependencyUnavailable):
 # --- API
 
 
-class InvalidCursor(InvalidInput):
-    """A pagination cursor that this API did not hand out."""
+class InvalidCursor(DomainError):
+    """A pagination cursor that this API did not hand out (garbled, forged, wrong types)."""
+
+    code = "invalid_cursor"
+
+
+class LimitExceeded(DomainError):
+    """A per-owner limit is reached (scheduler.limits); `retry_after_s` when waiting helps."""
+
+    code = "limit_exceeded"
+
+    def __init__(self, message: str, retry_after_s: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class RunnerUnavailable(DependencyUnavailable):

@@ -60,7 +60,20 @@ class ScheduleCreate(ApiModel):
         return self
 
 
+def _omittable_not_null(schema: dict[str, Any]) -> None:
+    """The schema of what ScheduleUpdate accepts: each field may be left out, none may be null,
+    and at least one must be given (pydantic alone would document `null` and `{}` as fine)."""
+    schema["minProperties"] = 1
+    for field in schema.get("properties", {}).values():
+        alternatives = [s for s in field.pop("anyOf", []) if s.get("type") != "null"]
+        if alternatives:
+            field.update(alternatives[0])
+        field.pop("default", None)
+
+
 class ScheduleUpdate(ApiModel):
+    model_config = ConfigDict(json_schema_extra=_omittable_not_null)
+
     cron: str | None = Field(default=None, max_length=256)
     timezone: str | None = Field(default=None, max_length=64)
     enabled: bool | None = None
@@ -145,6 +158,11 @@ class ScheduleView(Schedule):
     description: str = Field(examples=["At 07:00 AM"])
     eventbridge_expressions: list[str] = Field(examples=[["cron(0 7 * * ? *)"]])
     next_run_at: datetime | None = None
+    # Why the stored cron or timezone can no longer be scheduled (e.g. a zone removed from
+    # tzdata); null when it can. Such a row does not fire; send a new value to repair it.
+    invalid_reason: str | None = Field(
+        default=None, examples=["timezone: unknown timezone 'US/Pacific-New'"]
+    )
 
 
 class LastRun(ApiModel):
@@ -209,6 +227,22 @@ class ErrorBody(ApiModel):
     error: ErrorDetail
 
 
+class GatewayUnauthorized(BaseModel):
+    """API Gateway's own answer when the Authorization header is missing or empty."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    message: Literal["Unauthorized"]
+
+
+class GatewayForbidden(BaseModel):
+    """API Gateway's own answer when the authorizer refuses the token."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    message: Literal["Forbidden"]
+
+
 def json_schemas() -> dict[str, dict[str, Any]]:
     """JSON Schemas (as sent over the wire: camelCase) of the API's models."""
     return {
@@ -221,6 +255,8 @@ def json_schemas() -> dict[str, dict[str, Any]]:
         "ScheduleDetail": ScheduleDetail.model_json_schema(mode="serialization"),
         "CronPreview": CronPreview.model_json_schema(mode="serialization"),
         "ErrorBody": ErrorBody.model_json_schema(mode="serialization"),
+        "GatewayUnauthorized": GatewayUnauthorized.model_json_schema(mode="serialization"),
+        "GatewayForbidden": GatewayForbidden.model_json_schema(mode="serialization"),
     }
 
 

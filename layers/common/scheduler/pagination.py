@@ -1,4 +1,9 @@
-"""Opaque keyset cursors: base64url of the last row's (sort timestamp, id)."""
+"""Opaque keyset cursors: base64url of the last row's (sort timestamp, id), as a JSON pair.
+
+A cursor comes back from the client, so decoding checks every element's type (an aware
+timestamp, a UUID) before anything reads it: a forged or garbled cursor is InvalidCursor (400),
+never a half-read position.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +15,16 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from pydantic import AwareDatetime, ConfigDict, TypeAdapter, ValidationError
+
 from scheduler.errors import InvalidCursor
 from scheduler.store import Cursor
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+# Strict: a JSON number is not a timestamp nor an id; a naive timestamp is refused.
+_POSITION = TypeAdapter(tuple[AwareDatetime, UUID], config=ConfigDict(strict=True))
+_INVALID = "cursor: not a cursor this API returned (pass a page's nextCursor back unchanged)"
 
 
 def encode_cursor(at: datetime, row_id: UUID) -> str:
@@ -27,13 +37,9 @@ def decode_cursor(text: str | None) -> Cursor | None:
         return None
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        at_text, id_text = json.loads(raw)
-        at = datetime.fromisoformat(at_text)
-        if at.tzinfo is None:
-            raise ValueError("naive timestamp")
-        return at, UUID(id_text)
-    except (binascii.Error, ValueError, TypeError) as exc:  # JSONDecodeError is a ValueError
-        raise InvalidCursor("cursor: not a cursor this API returned") from exc
+        return _POSITION.validate_json(raw)
+    except (binascii.Error, ValueError, ValidationError) as exc:
+        raise InvalidCursor(_INVALID) from exc
 
 
 def page(

@@ -21,6 +21,7 @@ from uuid import UUID
 from scheduler import cron, pagination
 from scheduler.errors import Conflict, InvalidInput, ScheduleNotFound, WorkflowNotFound
 from scheduler.eventbridge import EventBridgeSchedules, desired_schedules
+from scheduler.limits import OwnerLimits, take_request
 from scheduler.models import (
     CronPreview,
     CronPreviewRequest,
@@ -46,24 +47,44 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def unschedulable(row: Mapping[str, Any]) -> tuple[str, ValueError] | None:
+    """The stored field (`cron` or `timezone`) that keeps a row from being scheduled, and why.
+
+    None when the row can be scheduled. A row may hold a value valid when written that no
+    longer is (a zone removed from tzdata, an older converter's cron), or one written by SQL.
+    """
+    try:
+        cron.to_eventbridge(row["cron"])
+    except ValueError as exc:  # CronError
+        return "cron", exc
+    try:
+        cron.validate_timezone(row["timezone"])
+    except ValueError as exc:  # InvalidTimezone
+        return "timezone", exc
+    return None
+
+
 def _view_fields(row: Mapping[str, Any], now: datetime, fire_count: int) -> dict[str, Any]:
     """The row plus what its cron means: description, EventBridge form, next fire time(s)."""
-    try:
-        expressions = cron.to_eventbridge(row["cron"])
-        description = cron.describe(row["cron"])
-        fires = (
-            cron.next_fire_times(row["cron"], row["timezone"], now, fire_count)
-            if row["enabled"]
-            else []
-        )
-    except ValueError as exc:  # a row written around the API (e.g. SQL) may hold a bad cron
-        expressions, description, fires = [], f"invalid: {exc}", []
+    problem = unschedulable(row)
+    expressions: list[str] = []
+    description = ""
+    if problem is None or problem[0] != "cron":
+        expressions, description = cron.to_eventbridge(row["cron"]), cron.describe(row["cron"])
+    else:
+        description = f"invalid: {problem[1]}"
+    fires = (
+        cron.next_fire_times(row["cron"], row["timezone"], now, fire_count)
+        if row["enabled"] and problem is None
+        else []
+    )
     return {
         **row,
         "description": description,
         "eventbridge_expressions": expressions,
         "next_run_at": fires[0] if fires else None,
         "next_run_times": fires,
+        "invalid_reason": None if problem is None else f"{problem[0]}: {problem[1]}",
     }
 
 
@@ -101,11 +122,13 @@ class ScheduleService:
         eventbridge: EventBridgeSchedules,
         invoke_runner: Callable[[dict[str, Any]], None],
         clock: Clock = _utc_now,
+        owner_limits: OwnerLimits | None = None,
     ) -> None:
         self.store = store
         self.eventbridge = eventbridge
         self.invoke_runner = invoke_runner
         self.clock = clock
+        self.owner_limits = owner_limits or OwnerLimits.from_settings()
 
     # --- reads
 
@@ -162,10 +185,16 @@ class ScheduleService:
     # --- writes
 
     def create_schedule(self, owner: UUID | None, request: ScheduleCreate) -> ScheduleView:
+        """Insert the row and its EventBridge schedule(s), within the owner's schedule limit."""
         row: Row | None = None
         try:
             with self.store.transaction():
                 try:
+                    # The limit is the workflow owner's, whoever asks (see scheduler.limits).
+                    target = owner
+                    if target is None:
+                        target = self.store.workflow_owner(request.workflow_id)
+                    self.owner_limits.ensure_room_for_a_schedule(self.store, target)
                     row = self.store.create_schedule(
                         owner,
                         workflow_id=request.workflow_id,
@@ -190,17 +219,32 @@ class ScheduleService:
     def update_schedule(
         self, owner: UUID | None, schedule_id: UUID, request: ScheduleUpdate
     ) -> ScheduleView:
+        """Apply the change; a pause (only `enabled: false`) works whatever the row holds.
+
+        Anything else must leave a row that can be scheduled: a stored cron or timezone that no
+        longer can be (see `unschedulable`) is InvalidInput asking for a new one, and nothing
+        changes. A pause that EventBridge cannot take as the row is (our mapping or its own
+        validation refuses the stored values) removes the row's EventBridge schedules instead:
+        a disabled row needs none, and reconcile, which cannot map the row either, leaves it so.
+        """
         touched = False
         try:
             with self.store.transaction():
                 old = self.store.lock_schedule(schedule_id, owner)
                 changes = request.changes()
-                _ensure_fires({**old, **changes}, self.clock())
+                pause = changes == {"enabled": False}
+                if not pause:
+                    _ensure_schedulable({**old, **changes}, changes, self.clock())
                 if changes.get("enabled") is True:
                     changes["disabled_reason"] = None
                 touched = True
                 # EventBridge first, the row last: the row lock lasts only until the commit.
-                self.eventbridge.apply({**old, **changes}, existing=_names_in_eventbridge(old))
+                try:
+                    self.eventbridge.apply({**old, **changes}, existing=_names_in_eventbridge(old))
+                except InvalidInput:
+                    if not pause:
+                        raise
+                    self.eventbridge.remove(schedule_id)
                 row = self.store.update_schedule(schedule_id, owner, changes)
         except Exception:
             if touched:  # EventBridge may hold a half-applied new state
@@ -227,9 +271,12 @@ class ScheduleService:
         row = self.store.get_schedule(schedule_id, owner)
         if not row["enabled"]:
             raise Conflict("schedule is disabled: enable it before running it")
+        now = self.clock().astimezone(UTC)
+        # Counted against the workflow's owner, whoever asks (see scheduler.limits).
+        target = owner if owner is not None else self.store.workflow_owner(row["workflow_id"])
+        take_request(self.store, target, "run_now", self.owner_limits.run_now_per_minute, now)
         # Millisecond precision: two clicks in one second are two runs, and a manual run does not
         # take the (schedule, scheduled time) slot of a scheduled fire, which is always at :00.000.
-        now = self.clock().astimezone(UTC)
         scheduled_time = now.replace(microsecond=now.microsecond // 1000 * 1000)
         self.invoke_runner(
             {
@@ -275,9 +322,18 @@ def _names_in_eventbridge(row: Row) -> Collection[str] | None:
         return None
 
 
-def _ensure_fires(row: Mapping[str, Any], now: datetime) -> None:
-    """InvalidInput when the row's cron and timezone together never fire (a DST-gap-only cron)."""
+def _ensure_schedulable(row: Mapping[str, Any], changes: Mapping[str, Any], now: datetime) -> None:
+    """InvalidInput unless the changed row can be scheduled: its cron converts, its timezone is
+    known, and together they fire (not a DST-gap-only cron)."""
+    problem = unschedulable(row)
+    if problem is not None:
+        field, exc = problem
+        stored = "" if field in changes else "stored "  # only a stored value can be stale
+        raise InvalidInput(
+            f"{field}: the {stored}{field} {row[field]!r} can no longer be scheduled ({exc});"
+            f" send a new {field} with this change"
+        )
     try:
         cron.ensure_fires(row["cron"], row["timezone"], now)
-    except cron.CronError as exc:
+    except ValueError as exc:  # CronError
         raise InvalidInput(f"cron: {exc}") from exc
