@@ -181,8 +181,8 @@ def test_two_concurrent_creates_at_the_limit_do_not_both_pass(
     # Given Alice one schedule short of her limit, and a second API instance (own connection)
     limits(max_schedules_per_owner=2)
     _create(api, workflows["alice"])
-    other_store = other_connection()
-    other_pid = other_store.db.connection().info.backend_pid
+    # its lock wait outlasts the first create's, however slow this machine is
+    other_store = other_connection(lock_timeout_ms=WAIT_S * 1000)
     other_api = ScheduleService(other_store, EventBridgeSchedules(), lambda _: None)
     request = ScheduleCreate(workflow_id=workflows["alice2"], cron="0 9 * * *")
 
@@ -199,7 +199,7 @@ def test_two_concurrent_creates_at_the_limit_do_not_both_pass(
         if threading.get_ident() != first_thread or second:
             return
         second.append(pool.submit(second_create))
-        _wait_until_blocked_or_done(clean_db, other_pid, second[0])
+        _wait_until_blocked_or_done(clean_db, second[0])
 
     hooks("before-call.scheduler.CreateSchedule", hold_first_in_eventbridge)
 
