@@ -123,7 +123,7 @@ _DRIP = 25  # bytes: 5 s at 0.2 s a byte, longer than any bound below
             b"",
             b"HTTP/1.1 200 OK\r\nX-Drip: " + b"." * _DRIP,
             1,
-            3,
+            30,  # the run's time: only the step's own 1 s may cut it
             r"after 1s",
             id="headers",
         ),
@@ -132,7 +132,7 @@ _DRIP = 25  # bytes: 5 s at 0.2 s a byte, longer than any bound below
             b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n",
             b"." * _DRIP,
             1,
-            3,
+            30,  # the run's time: only the step's own 1 s may cut it
             r"after 1s",
             id="body",
         ),
@@ -151,7 +151,7 @@ _DRIP = 25  # bytes: 5 s at 0.2 s a byte, longer than any bound below
             b"",
             b"\x16\x03\x03\x40\x00" + b"\x00" * _DRIP,
             1,
-            3,
+            30,  # the run's time: only the step's own 1 s may cut it
             r"after 1s",
             id="tls-handshake",
         ),
