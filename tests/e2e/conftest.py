@@ -25,6 +25,11 @@ import pytest
 from devstack.clock import ManualClock
 from devstack.stack import Stack, StackUser
 
+# How long a test waits for the stack to get somewhere (the engine to poll or fire, the runner
+# invocations to finish): each wait ends as soon as it has, so only a hang runs this out, never
+# a busy machine (fifty runner invocations on cold Lambda containers take a while).
+WAIT_S = 120.0
+
 
 @dataclass
 class Response:
@@ -111,7 +116,7 @@ def clock_of(stack: Stack) -> ManualClock:
 def sync_engine(stack: Stack) -> None:
     """Let the engine see the Scheduler API as it is now (it polls every half second)."""
     assert stack.engine is not None
-    stack.engine.refresh()
+    stack.engine.refresh(WAIT_S)
 
 
 def advance(stack: Stack, seconds: float) -> datetime:
@@ -119,8 +124,8 @@ def advance(stack: Stack, seconds: float) -> datetime:
     assert stack.engine is not None
     assert stack.lambdas is not None
     now = clock_of(stack).advance(seconds)
-    stack.engine.wait_until_processed(now)
-    stack.lambdas.wait_in_flight(0)
+    stack.engine.wait_until_processed(now, WAIT_S)
+    stack.lambdas.wait_in_flight(0, WAIT_S)
     return now
 
 

@@ -12,7 +12,7 @@ import pytest
 from devstack.clock import ManualClock
 from devstack.engine import SchedulerEngine
 from devstack.stack import Stack, _engine_scheduler_client
-from tests.e2e.conftest import iso, manual_clock_start
+from tests.e2e.conftest import WAIT_S, iso, manual_clock_start
 
 GROUP = "engine-test"
 TEMPLATE = (
@@ -66,8 +66,8 @@ def test_the_engine_fetches_only_changes_and_fires_with_context_attributes(
     try:
         # When it has polled several times with nothing changed
         assert len(fetched) == 31
-        engine.refresh()
-        engine.refresh()
+        engine.refresh(WAIT_S)
+        engine.refresh(WAIT_S)
         # Then only the listing was repeated, no schedule fetched again
         assert len(fetched) == 31
 
@@ -85,7 +85,7 @@ def test_the_engine_fetches_only_changes_and_fires_with_context_attributes(
         )
         scheduler.delete_schedule(Name="idle-1", GroupName=GROUP)
         boundary = clock.now().replace(second=0) + timedelta(minutes=1)
-        engine.wait_until_processed(clock.advance(31))
+        engine.wait_until_processed(clock.advance(31), WAIT_S)
 
         # Then only the changed one was fetched, and the minute fired once with its attributes
         assert fetched[31:] == ["idle-0"]

@@ -9,6 +9,7 @@ import pytest
 from devstack.demo import DEMO_USERS, DEMO_WORKFLOW_NAME, DemoUser
 from devstack.stack import Stack, StackUser
 from tests.e2e.conftest import (
+    WAIT_S,
     Api,
     MakeWorkflow,
     advance,
@@ -142,7 +143,7 @@ def test_run_now_runs_the_workflow_at_once(
     accepted = api1.request("POST", f"/api/schedules/{schedule['id']}/run")
     assert accepted.status == 202, accepted.body
     assert stack.lambdas is not None
-    stack.lambdas.wait_in_flight(0)
+    stack.lambdas.wait_in_flight(0, WAIT_S)
 
     runs = api1.runs(schedule["id"])
     assert [(r["trigger"], r["status"]) for r in runs] == [("manual", "succeeded")]
@@ -163,12 +164,12 @@ def test_two_schedules_of_a_busy_workflow_give_one_run_and_one_skip(
     try:
         # When both fire: one run is inside the step, the other has finished
         now = clock_of(stack).advance((next_minute(stack) - clock_of(stack).now()).total_seconds())
-        stack.engine.wait_until_processed(now)
-        stack.demo.wait_for_hit(lambda hit: hit["body"] == {"marker": workflow.marker})
-        stack.lambdas.wait_in_flight(at_most=1)
+        stack.engine.wait_until_processed(now, WAIT_S)
+        stack.demo.wait_for_hit(lambda hit: hit["body"] == {"marker": workflow.marker}, WAIT_S)
+        stack.lambdas.wait_in_flight(at_most=1, timeout_s=WAIT_S)
     finally:
         stack.demo.release_slow()
-    stack.lambdas.wait_in_flight(0)
+    stack.lambdas.wait_in_flight(0, WAIT_S)
 
     # Then one run succeeded and the other was skipped as an overlap
     statuses = sorted(r["status"] for s in (first, second) for r in api1.runs(s["id"]))

@@ -6,6 +6,7 @@ A test module imports the `*_fixture` functions it uses; pytest knows them by th
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 import uuid
@@ -25,6 +26,16 @@ from scheduler.store import Store
 from scheduler.workflows import RunContext, StepModel, register_step
 
 LOCKS_TABLE = "workflow-locks-test"
+# How long a test waits for another thread to get somewhere (each wait ends as soon as it has):
+# only a hang, never a busy machine, runs it out.
+WAIT_S = 60.0
+
+
+def join(*threads: threading.Thread) -> None:
+    """Wait for each thread to end; one still running after WAIT_S fails the test."""
+    for thread in threads:
+        thread.join(WAIT_S)
+        assert not thread.is_alive(), f"{thread.name} still running after {WAIT_S:g} s"
 
 
 class FakeClock:
@@ -64,6 +75,28 @@ def dynamodb_fixture(aws: None) -> Any:
     client = clients.aws_client("dynamodb")
     create_locks_table(client)
     return client
+
+
+# The runner's in-process retry budget (RUNNER_RETRY_S) for a test of a fault that never clears.
+# tests/conftest.py sets a generous one, so that a fault that clears is retried in-process
+# however busy the machine; a fault that never clears waits out the whole budget, and its
+# outcome is the same whatever the budget (the retries run out either way), so its tests take
+# this short one instead.
+SHORT_RETRY_S = 0.5
+
+
+@pytest.fixture(name="short_retry_budget")
+def short_retry_budget_fixture() -> Iterator[None]:
+    """The runner gives up retrying a failing dependency in-process after SHORT_RETRY_S."""
+    saved = os.environ.get("RUNNER_RETRY_S")
+    os.environ["RUNNER_RETRY_S"] = str(SHORT_RETRY_S)
+    get_settings.cache_clear()
+    yield
+    if saved is None:
+        os.environ.pop("RUNNER_RETRY_S", None)
+    else:
+        os.environ["RUNNER_RETRY_S"] = saved
+    get_settings.cache_clear()
 
 
 @pytest.fixture(name="allow_private_http")
@@ -122,7 +155,9 @@ def http_server_fixture() -> Iterator[LoopbackServer]:
                 return
             held = state.hold_first is None or len(state.requests) <= state.hold_first
             if state.hold is not None and held:
-                state.hold.wait(timeout=10)
+                # until the test (or the teardown) sets it; the cap only ends a forgotten hold,
+                # so it is far longer than anything a test does meanwhile on a busy machine
+                state.hold.wait(timeout=120)
                 if release.is_set():
                     return
             body = b'{"ok": true}'
@@ -208,8 +243,11 @@ def drip_server_fixture() -> Iterator[DripServer]:
 
 OWNER = uuid.UUID("00000000-0000-4000-8000-00000000a11c")
 SEVEN = datetime(2026, 11, 27, 7, 0, tzinfo=UTC)
-REMAINING_S = 10.0  # the Lambda's remaining time: lease = 10 s + 30 s margin
-LEASE_OVER_S = 10 + 30 + 5 + 1  # past the lease and the clock skew tolerance
+# The Lambda's remaining time at entry (real time: the steps must be done 10 s before its end).
+# Generous, so a step a test holds open, or a busy machine, never runs into it; lease = 60 s +
+# the 30 s margin (fake time).
+REMAINING_S = 60.0
+LEASE_OVER_S = 60 + 30 + 5 + 1  # past the lease and the clock skew tolerance
 
 
 @dataclass

@@ -24,6 +24,7 @@ from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
     clock_fixture,
     create_locks_table,
     dynamodb_fixture,
+    join,
 )
 
 WORKFLOW = uuid.UUID("44444444-4444-4444-8444-444444444444")
@@ -265,8 +266,7 @@ def _contend(make_client: MakeClient, clock: FakeClock) -> list[Lease]:
     threads = [threading.Thread(target=acquire, args=(lock,)) for lock in locks]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    join(*threads)
     return leases
 
 

@@ -24,6 +24,7 @@ from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
     LOCKS_TABLE,
     OWNER,
     SEVEN,
+    WAIT_S,
     Crash,
     LoopbackServer,
     Runner,
@@ -33,8 +34,10 @@ from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
     hooks_fixture,
     http_server_fixture,
     http_steps,
+    join,
     make_schedule,
     runner_fixture,
+    short_retry_budget_fixture,
 )
 
 # --- the seed's list
@@ -207,8 +210,7 @@ def test_twenty_concurrent_deliveries_run_the_workflow_once(
     threads = [threading.Thread(target=deliver) for _ in range(20)]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    join(*threads)
 
     outcomes = sorted(report.outcome for report in reports)
     assert outcomes == ["duplicate"] * 19 + ["succeeded"]
@@ -234,11 +236,11 @@ def test_an_overlapping_fire_is_skipped_and_the_next_one_runs(
     second = make_schedule(runner.store, [], workflow_id=first["workflow_id"])
     http_server.hold, http_server.hold_first = threading.Event(), 1
     thread, first_reports = _in_background(lambda: runner.fire(first))
-    assert http_server.received.wait(timeout=10)  # the first run is inside its step
+    assert http_server.received.wait(WAIT_S)  # the first run is inside its step
 
     overlapping = runner.fire(second)
     http_server.hold.set()
-    thread.join(timeout=10)
+    join(thread)
     runner.clock.advance(300)
     next_fire = runner.fire(second, SEVEN + timedelta(minutes=5))
 
@@ -290,14 +292,14 @@ def test_a_run_that_outlives_its_lease_cannot_overwrite_the_newer_run(
     schedule = make_schedule(runner.store, http_steps(http_server))
     http_server.hold, http_server.hold_first = threading.Event(), 1
     thread, slow_reports = _in_background(lambda: runner.fire(schedule))
-    assert http_server.received.wait(timeout=10)
+    assert http_server.received.wait(WAIT_S)
 
     runner.clock.advance(LEASE_OVER_S)  # the slow run's lease is gone
     newer = runner.fire(schedule, SEVEN + timedelta(minutes=5))
     newer_started = runner.clock()
     runner.clock.advance(60)
     http_server.hold.set()  # the slow run finishes and tries to record success
-    thread.join(timeout=10)
+    join(thread)
 
     assert newer.outcome == "succeeded"
     assert slow_reports[0].outcome == "unrecorded"
@@ -323,6 +325,7 @@ def _inject(client: Any, event: str, code: str, *, let_through: int = 0) -> list
     return switch
 
 
+@pytest.mark.usefixtures("short_retry_budget")  # the fault never clears: see SHORT_RETRY_S
 def test_a_throttled_acquire_runs_nothing_and_the_retry_runs(
     runner: Runner, http_server: LoopbackServer, dynamodb: Any
 ) -> None:
@@ -346,6 +349,7 @@ def test_a_throttled_acquire_runs_nothing_and_the_retry_runs(
     assert len(http_server.requests) == 1
 
 
+@pytest.mark.usefixtures("short_retry_budget")  # the fault never clears: see SHORT_RETRY_S
 def test_a_failing_release_still_records_the_result(
     runner: Runner, http_server: LoopbackServer, dynamodb: Any
 ) -> None:
@@ -360,6 +364,7 @@ def test_a_failing_release_still_records_the_result(
     assert runner.schedule(schedule)["last_run_at"] == runner.clock()
 
 
+@pytest.mark.usefixtures("short_retry_budget")  # the fault never clears: see SHORT_RETRY_S
 def test_an_unreachable_database_before_the_claim_raises_for_a_retry(
     runner: Runner, http_server: LoopbackServer, dynamodb: Any
 ) -> None:
@@ -388,7 +393,7 @@ def test_a_database_outage_at_the_final_write_never_runs_the_workflow_twice(
     steps = [*http_steps(http_server), {"type": "hook", "name": "outage"}]
     schedule = make_schedule(runner.store, steps)
 
-    report = runner.fire(schedule, store=flaky, remaining_s=3)  # records retry ~2 s, not 9
+    report = runner.fire(schedule, store=flaky, remaining_s=3)  # records retry ~2 s, not 59
     healthy[0] = True
     redelivered = runner.fire(schedule, attempt=2, store=flaky)
 

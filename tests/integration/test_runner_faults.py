@@ -36,7 +36,9 @@ from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
     LEASE_OVER_S,
     LOCKS_TABLE,
     OWNER,
+    REMAINING_S,
     SEVEN,
+    WAIT_S,
     Crash,
     LoopbackServer,
     Runner,
@@ -46,15 +48,22 @@ from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
     hooks_fixture,
     http_server_fixture,
     http_steps,
+    join,
     make_schedule,
     runner_fixture,
+    short_retry_budget_fixture,
 )
 
 T = TypeVar("T")
 Kind = Literal["error", "lost_ack", "timeout", "died"]
-REMAINING_S = 3.0  # the invocation's time: lease 33 s, steps 2.25 s, record retries ~2.6 s
-# Lambda retries after 1 and 2 minutes; scaled to the test's 33 s lease, so a retry finds what
-# its earlier attempt left still live (a real retry comes well inside a real 330 s lease).
+# An invocation has REMAINING_S (60 s: lease 90 s, steps by 50 s, record retries until 59 s),
+# so that whatever a busy machine does, the claim, the lease and the start leave the steps their
+# time, and a fault that clears is retried within it. A fault in the record that never clears
+# waits out the record's retries to the end of the invocation: that first invocation is short.
+SHORT_REMAINING_S = 3.0  # lease 33 s, steps by 2.25 s, record retries until ~2.6 s
+# Lambda retries after 1 and 2 minutes; scaled to the test's shortest lease (33 s), so a retry
+# finds what its earlier attempt left still live (a real retry comes well inside a real 330 s
+# lease).
 RETRY_DELAY_S = 15
 INVOCATION = "c0ffee00-0000-4000-8000-00000000000a"
 # The table whose lock a step's statement waits on (what a statement timeout looks like).
@@ -150,15 +159,22 @@ class Delivery:
 
 
 def _deliver(
-    runner: Runner, schedule: dict[str, Any], store: Store, lock: LeaseLock, fault: Fault
+    runner: Runner,
+    schedule: dict[str, Any],
+    store: Store,
+    lock: LeaseLock,
+    fault: Fault,
+    first_remaining_s: float,
 ) -> Delivery:
-    """The invocation and Lambda's two retries of it (each after a function error)."""
+    """The invocation (with `first_remaining_s` left) and Lambda's two retries of it (each after
+    a function error)."""
     attempts: list[str] = []
     for attempt in range(3):
         fault.active = attempt == 0
+        remaining_s = first_remaining_s if attempt == 0 else REMAINING_S
         try:
             report = runner.fire(
-                schedule, store=store, lock=lock, invocation=INVOCATION, remaining_s=REMAINING_S
+                schedule, store=store, lock=lock, invocation=INVOCATION, remaining_s=remaining_s
             )
             attempts.append(report.outcome)
             break
@@ -198,6 +214,11 @@ class Cell:
     @property
     def name(self) -> str:
         return f"{self.step}-{self.kind}" + ("-persistent" if self.persistent else "")
+
+    @property
+    def remaining_s(self) -> float:
+        """The first invocation's time: short where the fault waits out the record's retries."""
+        return SHORT_REMAINING_S if self.step == "record" and self.persistent else REMAINING_S
 
 
 def _cells() -> list[Cell]:
@@ -242,10 +263,14 @@ def test_fault_matrix(
     hooks: dict[str, Any],
     dynamodb: Any,
     clean_db: str,
+    request: pytest.FixtureRequest,
 ) -> None:
     # Given a schedule whose workflow calls the loopback server once, and a fault at one step
+    # (one that never clears runs the in-process retries out: they may as well be short)
+    if cell.persistent:
+        request.getfixturevalue("short_retry_budget")
     fault = Fault(cell.step, cell.kind, cell.persistent, database_url=clean_db)
-    steps: list[dict[str, Any]] = [{**http_steps(http_server)[0], "timeoutSeconds": 0.5}]
+    steps = http_steps(http_server)
     if cell.step == "steps":
         _arm_step_fault(cell.kind, http_server, hooks, steps)
     schedule = make_schedule(runner.store, steps)
@@ -254,7 +279,7 @@ def test_fault_matrix(
     lock = FaultyLock(fault, dynamodb, table=LOCKS_TABLE, clock=runner.clock)
 
     # When it fires, Lambda retries as it does, and EventBridge delivers it once more
-    delivery = _deliver(runner, schedule, store, lock, fault)
+    delivery = _deliver(runner, schedule, store, lock, fault, cell.remaining_s)
     freed_by_run = _lease_is_free(runner, schedule["workflow_id"])
     runner.clock.advance(LEASE_OVER_S)  # then reconcile fails runs whose lease expired
     runner.store.fail_abandoned_runs(runner.clock())
@@ -292,7 +317,8 @@ def _arm_step_fault(
     elif kind == "lost_ack":
         server.drop = True  # the request arrives, the answer never does
     elif kind == "timeout":
-        server.hold = threading.Event()  # answered after the step's 0.5 s
+        server.hold = threading.Event()  # answered only at the teardown: long after 0.5 s
+        steps[0]["timeoutSeconds"] = 0.5
     else:
         dying = iter([True])
 
@@ -338,6 +364,7 @@ def test_the_steps_deadline_counts_the_time_spent_before_them(
     database.close()
 
 
+@pytest.mark.usefixtures("short_retry_budget")  # the fault never clears: see SHORT_RETRY_S
 def test_a_lost_acquire_answer_leaves_no_ghost_lease(
     runner: Runner, http_server: LoopbackServer, dynamodb: Any, clean_db: str
 ) -> None:
@@ -360,6 +387,7 @@ def test_a_lost_acquire_answer_leaves_no_ghost_lease(
     assert len(http_server.requests) == 2
 
 
+@pytest.mark.usefixtures("short_retry_budget")  # the fault never clears: see SHORT_RETRY_S
 def test_a_lost_claim_answer_is_resumed_by_the_retry(
     runner: Runner, http_server: LoopbackServer, clean_db: str
 ) -> None:
@@ -417,13 +445,12 @@ def test_an_api_write_holding_the_schedule_row_only_delays_the_record(
         target=lambda: fire_result.append(runner.fire(schedule, store=Store(database)))
     )
     firing.start()
-    assert http_server.received.wait(10)
+    assert http_server.received.wait(WAIT_S)
     writer = threading.Thread(target=api_write)
     writer.start()
-    assert holding.wait(10)
+    assert holding.wait(WAIT_S)
     http_server.hold.set()
-    firing.join(15)
-    writer.join(15)
+    join(firing, writer)
 
     # Then the record waited out the lock within its reserve instead of giving up
     assert fire_result[0].outcome == "succeeded"
@@ -481,11 +508,11 @@ def test_deleting_the_schedule_mid_run_leaves_the_workflow_idle(
     results: list[RunReport] = []
     firing = threading.Thread(target=lambda: results.append(runner.fire(schedule)))
     firing.start()
-    assert http_server.received.wait(10)
+    assert http_server.received.wait(WAIT_S)
 
     runner.store.delete_schedule(schedule["id"])
     http_server.hold.set()
-    firing.join(10)
+    join(firing)
 
     workflow = runner.store.get_workflow(schedule["workflow_id"])
     assert (workflow["status"], workflow["run_count"]) == ("idle", 1)
