@@ -265,3 +265,16 @@ def test_the_runners_cache_is_made_once_and_its_client_only_at_the_first_read(
     assert clients.workflow_secrets() is cache
     assert (made_before_a_read, value) == (0, BEARER)
     assert clients._secrets_client.cache_info().currsize == 1
+
+
+def test_no_secrets_manager_read_logs_its_value_at_debug(manager: Any, logs: CapturedLogs) -> None:
+    # The database URL and the JWT secret are read through Powertools, not WorkflowSecrets:
+    # the same filter keeps their values out of botocore's DEBUG log of each response.
+    from scheduler.config import secret_setting
+
+    manager.create_secret(Name="workflow-scheduler/database-url", SecretString=SECRET)
+    logs.clear()
+
+    assert secret_setting(None, "workflow-scheduler/database-url") == SECRET
+    assert "botocore" in logs.text()  # botocore did log at DEBUG: the filter had work to do
+    assert_nowhere(logs.text(), secrets=(SECRET,))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from functools import cache, lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -16,7 +16,9 @@ from botocore.config import Config
 from scheduler.config import get_settings, secret_setting
 from scheduler.db import Database
 from scheduler.store import Store
-from scheduler.workflow_secrets import WorkflowSecrets
+
+if TYPE_CHECKING:
+    from scheduler.workflow_secrets import WorkflowSecrets
 
 # Adaptive mode retries throttling with client-side rate limiting, not just backoff. Short
 # timeouts keep even the retries of a slow call well inside ApiFunction's 30 s limit, so an API
@@ -99,6 +101,9 @@ def _secrets_client(wait_s: int) -> Any:
 @cache
 def workflow_secrets() -> WorkflowSecrets:
     """The runner's cache of workflow secrets; its client is made at the first read only."""
+    # Imported here: only the runner reads workflow secrets, the API need not load it.
+    from scheduler.workflow_secrets import WorkflowSecrets
+
     return WorkflowSecrets(secrets_client, ttl_s=get_settings().workflow_secret_ttl_s)
 
 

@@ -10,7 +10,6 @@ the time the run has left: one attempt per call of a client whose timeouts fit i
 from __future__ import annotations
 
 import json
-import logging
 import random
 import threading
 import time
@@ -39,20 +38,6 @@ _TRANSIENT_CODES = frozenset(
         "RequestTimeoutException",
     }
 )
-
-
-class _NoSecretValues(logging.Filter):
-    """Drops botocore's DEBUG log of a response body holding a secret's value: at DEBUG it
-    logs every body, and a log level an operator sets must not put a secret in the logs."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno > logging.DEBUG:
-            return True
-        message = record.getMessage()
-        return "SecretString" not in message and "SecretBinary" not in message
-
-
-logging.getLogger("botocore.parsers").addFilter(_NoSecretValues())
 
 
 @dataclass(frozen=True)
