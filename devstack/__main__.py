@@ -36,7 +36,9 @@ Ready. The scheduler runs locally (Postgres, moto, the real Lambda handlers, a l
   API       {api}/api
   Docs      {api}/api/docs
   Demo hits {api}/demo/hits   (what the demo workflows' http step has received)
-  Tokens    {stack.state_file}   (apiUrl, users[].token / workflowId, serviceToken)
+  Tokens    {stack.state_file}   (apiUrl, users[].token / workflowId, serviceKey)
+  Service   {stack.service_key}
+            (a backend's API key, every tenant: Authorization: Bearer wsk_...)
 
 Create a schedule that runs demo user 1's workflow every minute:
 
@@ -48,6 +50,10 @@ Create a schedule that runs demo user 1's workflow every minute:
 then, a minute later, its run history (put the returned id in place of ID):
 
   curl -s {api}/api/schedules/ID/runs -H 'Authorization: Bearer {user.token}'
+
+A backend sees every tenant's schedules with the service key:
+
+  curl -s {api}/api/schedules -H 'Authorization: Bearer {stack.service_key}'
 
 Ctrl-C stops everything; the data stays in {stack.data_dir}.
 """

@@ -19,6 +19,7 @@ import jwt
 from scheduler.store import Store
 
 DEMO_WORKFLOW_NAME = "Demo: ping the local stack"
+DEMO_SERVICE_KEY_NAME = "make run: demo service key"
 TOKEN_TTL = timedelta(days=1)
 ISSUER = "https://devstack.local/auth/v1"
 _SLOW_HOLD_MAX_S = 60.0  # a held /demo/slow call gives up after this, so nothing hangs forever
@@ -164,3 +165,22 @@ def _json(start_response: Any, status: HTTPStatus, body: Any) -> list[bytes]:
         [("Content-Type", "application/json"), ("Content-Length", str(len(data)))],
     )
     return [data]
+
+
+def ensure_demo_service_key(store: Store, previous: str | None) -> str:
+    """A service key for every tenant, as a backend would hold: the one the last start printed
+    while it still works (so a script keeps its key across restarts), else a new one."""
+    # Here, not at the top: they configure logging from the environment the stack sets first.
+    from scheduler import api_keys, key_service
+    from scheduler.errors import Unauthorized
+    from scheduler.models import ApiKeyCreate
+
+    presented = api_keys.presented(previous or "")
+    if presented is not None:
+        try:
+            key_service.authenticate(store, presented)
+            return str(previous)
+        except Unauthorized:
+            pass
+    request = ApiKeyCreate(name=DEMO_SERVICE_KEY_NAME)
+    return key_service.issue_key(store, request, created_by="operator:make-run").key

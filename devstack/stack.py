@@ -32,6 +32,7 @@ from devstack.demo import (
     DEMO_USERS,
     ISSUER,
     DemoEndpoint,
+    ensure_demo_service_key,
     ensure_demo_workflow,
     load_or_create_secret,
     sign_token,
@@ -204,6 +205,7 @@ class Stack:
         self.demo = DemoEndpoint()
         self.users: list[StackUser] = []
         self.service_token = ""
+        self.service_key = ""
         self.database_url = ""
         self.api_url = ""
         self.aws_url = ""
@@ -270,6 +272,7 @@ class Stack:
             token = sign_token(secret, role="authenticated", sub=user.sub)
             self.users.append(StackUser(user.sub, token, workflow_id))
         self.service_token = sign_token(secret, role="service_role")
+        self.service_key = ensure_demo_service_key(clients.store(), self._previous_service_key())
         self._say("Re-creating the EventBridge schedules from the database ...")
         counts = self._reconcile()
         self._say(f"  {counts.get('created', 0)} EventBridge schedule(s) created")
@@ -427,6 +430,13 @@ class Stack:
             log.warning("reconcile incomplete: %s", exc)
             return {}
 
+    def _previous_service_key(self) -> str | None:
+        try:
+            key = json.loads(self.state_file.read_text(encoding="utf-8")).get("serviceKey")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return key if isinstance(key, str) else None
+
     def _write_state_file(self) -> None:
         state = {
             "apiUrl": self.api_url,
@@ -436,6 +446,7 @@ class Stack:
                 {"sub": str(u.sub), "token": u.token, "workflowId": str(u.workflow_id)}
                 for u in self.users
             ],
+            "serviceKey": self.service_key,
             "serviceToken": self.service_token,
             "lambdaEndpoint": self._lambda_server.url if self._lambda_server else None,
             "awsEndpoint": self.aws_url,

@@ -98,7 +98,9 @@ def clean_db(database_url: str) -> Iterator[str]:
     yield database_url
     clients.reset()
     with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("truncate workflows, schedules, schedule_runs, owner_rate_buckets cascade")
+        conn.execute(
+            "truncate workflows, schedules, schedule_runs, owner_rate_buckets, api_keys cascade"
+        )
 
 
 def drop_connection(conn: Any) -> None:

@@ -23,9 +23,9 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, SecurityScheme
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from scheduler import clients, http_errors
+from scheduler import clients, http_errors, key_service
 from scheduler import openapi_docs as docs
-from scheduler.auth import Principal, principal_from_authorizer
+from scheduler.auth import Principal, credential_from_authorizer
 from scheduler.errors import (
     DomainError,
     MalformedRequest,
@@ -35,6 +35,10 @@ from scheduler.errors import (
 )
 from scheduler.eventbridge import EventBridgeSchedules
 from scheduler.models import (
+    ApiKey,
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyPage,
     CronPreview,
     CronPreviewRequest,
     RunAccepted,
@@ -59,8 +63,16 @@ PUBLIC_ROUTES = frozenset({("GET", "/api/docs"), ("GET", "/api/openapi.json")})
 TITLE = "Workflow Scheduler API"
 VERSION = "1.0.0"
 SECURITY: dict[str, SecurityScheme] = {
-    "bearerAuth": HTTPBearer(bearerFormat="JWT", description="Supabase access token")
+    "bearerAuth": HTTPBearer(bearerFormat="JWT", description="Supabase access token"),
+    "apiKeyAuth": HTTPBearer(
+        bearerFormat="wsk_",
+        description="API key (`Authorization: Bearer wsk_...`) for backends: POST /api/keys,"
+        " or `make api-key` for the first one. Supabase's legacy service_role JWT still works"
+        " as bearerAuth while a project has it, but is deprecated.",
+    ),
 }
+# Either credential, on every secured operation.
+SECURITY_REQUIREMENTS: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"apiKeyAuth": []}]
 
 app = http_api_resolver()
 app.enable_swagger(
@@ -68,10 +80,11 @@ app.enable_swagger(
     title=TITLE,
     version=VERSION,
     security_schemes=SECURITY,
-    security=[{"bearerAuth": []}],
+    security=SECURITY_REQUIREMENTS,
 )
 
 ScheduleId = Annotated[UUID, Path(description="schedule id")]
+KeyId = Annotated[UUID, Path(description="API key id")]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 CursorParam = Annotated[str | None, Query(max_length=512, description="nextCursor of a page")]
 
@@ -80,10 +93,22 @@ def _service() -> ScheduleService:
     return ScheduleService(clients.store(), EventBridgeSchedules(), invoke_runner_async)
 
 
-def _owner() -> UUID | None:
+def _principal() -> Principal:
     principal: Principal | None = app.context.get("principal")
     if principal is None:  # only public routes run without one, and they never ask
         raise Unauthorized("no verified claims")
+    return principal
+
+
+def _owner() -> UUID | None:
+    """Whose rows the caller reads: exactly those of its token or key's scope."""
+    return _principal().owner
+
+
+def _writer() -> UUID | None:
+    """Whose rows the caller changes; Forbidden for a read-only key."""
+    principal = _principal()
+    principal.require_write()
     return principal.owner
 
 
@@ -98,7 +123,7 @@ def _owner() -> UUID | None:
     responses=docs.CREATE_SCHEDULE,
 )
 def create_schedule(body: ScheduleCreate) -> ScheduleView:
-    return _service().create_schedule(_owner(), body)
+    return _service().create_schedule(_writer(), body)
 
 
 @app.get(
@@ -135,7 +160,7 @@ def get_schedule(schedule_id: ScheduleId) -> ScheduleDetail:
     responses=docs.UPDATE_SCHEDULE,
 )
 def update_schedule(schedule_id: ScheduleId, body: ScheduleUpdate) -> ScheduleView:
-    return _service().update_schedule(_owner(), schedule_id, body)
+    return _service().update_schedule(_writer(), schedule_id, body)
 
 
 @app.delete(
@@ -145,7 +170,7 @@ def update_schedule(schedule_id: ScheduleId, body: ScheduleUpdate) -> ScheduleVi
     responses=docs.DELETE_SCHEDULE,
 )
 def delete_schedule(schedule_id: ScheduleId) -> Response[None]:
-    _service().delete_schedule(_owner(), schedule_id)
+    _service().delete_schedule(_writer(), schedule_id)
     return Response(status_code=204, content_type=None, body=None)
 
 
@@ -169,7 +194,49 @@ def list_runs(
     responses=docs.RUN_SCHEDULE_NOW,
 )
 def run_schedule_now(schedule_id: ScheduleId) -> RunAccepted:
-    return _service().run_now(_owner(), schedule_id)
+    return _service().run_now(_writer(), schedule_id)
+
+
+@app.post(
+    "/api/keys",
+    status_code=201,
+    operation_id="createApiKey",
+    summary="Issue an API key (service credentials only); the key is shown once",
+    responses=docs.CREATE_API_KEY,
+)
+def create_api_key(body: ApiKeyCreate) -> ApiKeyCreated:
+    return key_service.create_key(clients.store(), _principal(), body)
+
+
+@app.get(
+    "/api/keys",
+    operation_id="listApiKeys",
+    summary="API keys, newest first, without their secrets (service credentials only)",
+    responses=docs.LIST_API_KEYS,
+)
+def list_api_keys(limit: Limit = DEFAULT_LIMIT, cursor: CursorParam = None) -> ApiKeyPage:
+    return key_service.list_keys(clients.store(), _principal(), limit=limit, cursor=cursor)
+
+
+@app.get(
+    "/api/keys/<key_id>",
+    operation_id="getApiKey",
+    summary="One API key, without its secret (service credentials only)",
+    responses=docs.GET_API_KEY,
+)
+def get_api_key(key_id: KeyId) -> ApiKey:
+    return key_service.get_key(clients.store(), _principal(), key_id)
+
+
+@app.delete(
+    "/api/keys/<key_id>",
+    operation_id="revokeApiKey",
+    summary="Revoke an API key; its next request is refused",
+    responses=docs.REVOKE_API_KEY,
+)
+def revoke_api_key(key_id: KeyId) -> Response[None]:
+    key_service.revoke_key(clients.store(), _principal(), key_id)
+    return Response(status_code=204, content_type=None, body=None)
 
 
 @app.post(
@@ -205,7 +272,7 @@ def get_workflow(workflow_id: Annotated[UUID, Path()]) -> Workflow:
 @app.get("/api/openapi.json", include_in_schema=False)
 def openapi_document() -> Response[str]:
     document = app.get_openapi_json_schema(
-        title=TITLE, version=VERSION, security_schemes=SECURITY, security=[{"bearerAuth": []}]
+        title=TITLE, version=VERSION, security_schemes=SECURITY, security=SECURITY_REQUIREMENTS
     )
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=document)
 
@@ -263,7 +330,12 @@ def _admit(event: dict[str, Any]) -> Principal | None:
     http = event.get("requestContext", {}).get("http", {})
     if (http.get("method"), event.get("rawPath")) in PUBLIC_ROUTES:
         return None
-    principal = principal_from_authorizer(event.get("requestContext", {}).get("authorizer"))
+    credential = credential_from_authorizer(event.get("requestContext", {}).get("authorizer"))
+    principal = (
+        credential
+        if isinstance(credential, Principal)
+        else key_service.authenticate(clients.store(), credential)
+    )
     if not event.get("body"):
         return principal  # reads, deletes, run-now: no body to check
     if _body_size(event) > MAX_BODY_BYTES:

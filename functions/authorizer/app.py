@@ -3,7 +3,8 @@
 Checks Supabase access tokens signed with the legacy HS256 secret or with the project's JWKS
 keys. API Gateway's native JWT authorizer could do neither for most projects: it needs a JWKS
 and checks RSA signatures only, while Supabase signs with ES256 by default. The verified claims
-go to ApiFunction as `authorizer.lambda`.
+go to ApiFunction as `authorizer.lambda`. API keys (`wsk_...`) are recognised here and checked
+by ApiFunction (see `_api_key_context`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from scheduler import api_keys
+from scheduler.auth import API_KEY_CREDENTIAL, TOKEN_CREDENTIAL
 from scheduler.errors import Unauthorized
 from scheduler.observability import logger
 from scheduler.tokens import verify_token
@@ -28,11 +31,29 @@ def authorize(authorization: str) -> dict[str, Any] | None:
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
+    token = token.strip()
+    if api_keys.is_api_key(token):
+        return _api_key_context(token)
     try:
-        claims = verify_token(token.strip())
+        claims = verify_token(token)
     except Unauthorized:
         return None
-    return {name: _context_value(value) for name, value in claims.items()}
+    context = {name: _context_value(value) for name, value in claims.items()}
+    # Set last, so that no claim in a token can pass it off as an API key.
+    context["credential"] = TOKEN_CREDENTIAL
+    return context
+
+
+def _api_key_context(token: str) -> dict[str, Any]:
+    """An API key goes on to ApiFunction, which checks it against the database on every
+    request (so revocation is immediate, whatever API Gateway caches) and answers 401 for a key
+    it refuses. Only its id and digest travel, never the key; a malformed key travels as
+    neither, and is refused there."""
+    key = api_keys.presented(token)
+    context: dict[str, Any] = {"credential": API_KEY_CREDENTIAL}
+    if key is not None:
+        context.update(keyId=key.key_id, keyDigest=key.digest)
+    return context
 
 
 @logger.inject_lambda_context

@@ -152,13 +152,20 @@ def test_the_openapi_document_gives_every_secured_operation_the_gateway_answers(
         for path, item in document["paths"].items()
         for method, operation in item.items()
     ]
-    assert len(operations) == 10
+    assert len(operations) == 14
+
+    def schema_of(ref: str) -> dict[str, Any]:
+        return schemas[ref.rsplit("/", 1)[-1]]  # type: ignore[no-any-return]
 
     for path, method, operation in operations:
         responses = operation["responses"]
-        for status, body in (("401", UNAUTHORIZED), ("403", FORBIDDEN)):
-            ref = responses[status]["content"]["application/json"]["schema"]["$ref"]
-            schema = schemas[ref.rsplit("/", 1)[-1]]
+        unauthorized = schema_of(responses["401"]["content"]["application/json"]["schema"]["$ref"])
+        forbidden = schema_of(responses["403"]["content"]["application/json"]["schema"]["$ref"])
+        # A 403 is the gateway's refusal of a token, or the API's refusal of what a valid
+        # credential may not do (a read-only key writing), in its own ErrorBody.
+        gateway_forbidden, api_forbidden = (schema_of(s["$ref"]) for s in forbidden["anyOf"])
+        assert api_forbidden == schemas["ErrorBody"]
+        for schema, body in ((unauthorized, UNAUTHORIZED), (gateway_forbidden, FORBIDDEN)):
             # exactly the gateway's body: one property, this one value, nothing else
             assert schema["required"] == ["message"], (path, method)
             assert schema["additionalProperties"] is False

@@ -52,8 +52,8 @@ def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch
 def test_valid_user_token_gives_its_claims(settings_env: pytest.MonkeyPatch) -> None:
     claims = verify_token(_hs256(_claims()))
 
-    assert Principal.from_claims(claims) == Principal(sub=USER, role="authenticated")
-    assert Principal.from_claims(claims).owner == USER
+    assert Principal.from_claims(claims) == Principal(owner=USER, actor=f"user:{USER}")
+    assert not Principal.from_claims(claims).service
 
 
 @pytest.mark.parametrize(
@@ -85,8 +85,7 @@ def test_service_role_key_is_accepted_without_user_audience(
 
     principal = Principal.from_claims(verify_token(token))
 
-    assert principal.role == "service_role"
-    assert principal.owner is None
+    assert principal == Principal(owner=None, actor="service_role", service=True)
 
 
 def test_service_role_with_a_foreign_issuer_is_unauthorized(

@@ -53,6 +53,12 @@ class Unauthorized(DomainError):
     code = "unauthorized"
 
 
+class Forbidden(DomainError):
+    """Valid credentials that may not do this (a read-only key writing, a user managing keys)."""
+
+    code = "forbidden"
+
+
 class PayloadTooLarge(InvalidInput):
     code = "payload_too_large"
 
@@ -90,6 +96,11 @@ class SecretUnavailable(DependencyUnavailable):
 
 
 # --- API
+
+
+class ApiKeyNotFound(NotFound):
+    def __init__(self, key_id: object) -> None:
+        super().__init__(f"API key {key_id} not found")
 
 
 class InvalidCursor(DomainError):

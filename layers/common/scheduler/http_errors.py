@@ -24,6 +24,7 @@ from scheduler.errors import (
     Conflict,
     DependencyUnavailable,
     DomainError,
+    Forbidden,
     InvalidCursor,
     InvalidInput,
     LimitExceeded,
@@ -59,6 +60,7 @@ def error_response(
 
 _STATUS_OF: list[tuple[type[DomainError], HTTPStatus]] = [
     (Unauthorized, HTTPStatus.UNAUTHORIZED),
+    (Forbidden, HTTPStatus.FORBIDDEN),
     (PayloadTooLarge, HTTPStatus.REQUEST_ENTITY_TOO_LARGE),
     (MalformedRequest, HTTPStatus.BAD_REQUEST),
     (InvalidCursor, HTTPStatus.BAD_REQUEST),

@@ -14,7 +14,16 @@ from pathlib import Path
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    RootModel,
+    StrictBool,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from scheduler import cron
@@ -195,6 +204,51 @@ class WorkflowPage(ApiModel):
     next_cursor: str | None = None
 
 
+# --- API keys: service credentials (scheduler.key_service)
+
+
+class ApiKeyCreate(ApiModel):
+    name: str = Field(min_length=1, max_length=100, examples=["billing worker"])
+    # The one owner whose workflows the key acts on; null: every tenant's.
+    owner_id: UUID | None = None
+    read_only: StrictBool = False  # "no" must not quietly make a key that writes
+    # When the key stops working; null: until it is revoked.
+    expires_at: AwareDatetime | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("name cannot be blank")
+        return value.strip()
+
+
+class ApiKey(ApiModel):
+    """A key as listed: what it may do and its history; never its secret."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: UUID
+    name: str
+    owner_id: UUID | None = None
+    read_only: bool
+    created_by: str
+    created_at: datetime
+    last_used_at: datetime | None = None
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class ApiKeyCreated(ApiKey):
+    # The key itself, shown this once: only its hash is stored.
+    key: str = Field(examples=["wsk_6f1c0e8e4bd94f7e9d0a3b2c1d4e5f60_" + "0" * 64])
+
+
+class ApiKeyPage(ApiModel):
+    items: list[ApiKey]
+    next_cursor: str | None = None
+
+
 class CronPreviewRequest(ApiModel):
     # Not validated here: an invalid cron is a normal answer of the preview, not a 422.
     cron: str = Field(max_length=1024, examples=["*/15 9-17 * * MON-FRI"])
@@ -241,6 +295,11 @@ class GatewayForbidden(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     message: Literal["Forbidden"]
+
+
+class ForbiddenBody(RootModel[GatewayForbidden | ErrorBody]):
+    """A 403: API Gateway's when the authorizer refuses a token, or the API's own (ErrorBody,
+    code `forbidden`) when valid credentials may not do this."""
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:

@@ -3,7 +3,9 @@
 The routes (functions/api/app.py) pass these as Powertools `responses=`; Powertools writes the
 models' JSON Schemas into the document. Every secured operation may answer 401, 403 and 422.
 401 and 403 come from API Gateway itself, before the function runs, in its own shape
-`{"message": ...}` (devstack/apigw.py answers the same locally); every other error is ErrorBody.
+`{"message": ...}` (devstack/apigw.py answers the same locally); the API answers a refused API
+key with that same 401, and a credential that may not do something with ErrorBody's 403. Every
+other error is ErrorBody.
 
 Success responses carry OpenAPI links: which operation takes the id this answer holds (a new
 schedule's `id` → get, change, delete, run it, its runs; a workflow's `id` → a schedule for
@@ -17,21 +19,24 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import content_types
 
-from scheduler.models import ErrorBody, GatewayForbidden, GatewayUnauthorized
+from scheduler.models import ErrorBody, ForbiddenBody, GatewayUnauthorized
 
 # The statuses of an operation that reads a JSON body, besides its own.
 BODY_ERRORS = (400, 413, 415, 422, 503)
 
 GATEWAY_ERRORS: dict[int, Any] = {
     401: {
-        "description": "Unauthorized: no Authorization header, or an empty one (answered by API"
-        " Gateway; the authorizer is not called)",
+        "description": "Unauthorized: no Authorization header or an empty one (answered by API"
+        " Gateway; the authorizer is not called), or an API key that is malformed, unknown,"
+        " revoked or expired (answered by the API in the same shape)",
         "content": {content_types.APPLICATION_JSON: {"model": GatewayUnauthorized}},
     },
     403: {
         "description": "Forbidden: the authorizer refused the token (invalid, expired, wrong"
-        " audience or issuer; answered by API Gateway)",
-        "content": {content_types.APPLICATION_JSON: {"model": GatewayForbidden}},
+        " audience or issuer; answered by API Gateway as {message}), or the credential may not"
+        " do this (a read-only API key writing, key management without a service credential;"
+        " answered by the API as ErrorBody, code forbidden)",
+        "content": {content_types.APPLICATION_JSON: {"model": ForbiddenBody}},
     },
 }
 
@@ -141,6 +146,24 @@ RUN_SCHEDULE_NOW = limited(
     " once, refilled at that many a minute; Retry-After says when the next one is due",
     retry_after=True,
 )
-PREVIEW_CRON = ok(200, "OK", 400, 413, 415, 422)
+# 503 too: an API key is checked against the database before any route runs.
+PREVIEW_CRON = ok(200, "OK", 400, 413, 415, 422, 503)
 LIST_WORKFLOWS = ok(200, "OK", 400, 422, 503, links=_workflow_links("/items/0/id"))
 GET_WORKFLOW = ok(200, "OK", 404, 503, links=_workflow_links("/id", but="getWorkflow"))
+
+
+_ON_A_KEY = {"GetApiKey": "getApiKey", "RevokeApiKey": "revokeApiKey"}
+
+
+def _key_links(pointer: str, *, but: str | None = None) -> dict[str, Any]:
+    return {
+        name: {"operationId": operation, "parameters": {"key_id": f"$response.body#{pointer}"}}
+        for name, operation in _ON_A_KEY.items()
+        if operation != but
+    }
+
+
+CREATE_API_KEY = ok(201, "Created; `key` is shown this once", *BODY_ERRORS, links=_key_links("/id"))
+LIST_API_KEYS = ok(200, "OK", 400, 422, 503, links=_key_links("/items/0/id"))
+GET_API_KEY = ok(200, "OK", 404, 503, links=_key_links("/id", but="getApiKey"))
+REVOKE_API_KEY = {204: {"description": "Revoked", "content": {}}, **errors(404, 503)}

@@ -1,5 +1,5 @@
-"""All SQL of the product; the runner's own statements are in `run_store`. Parameterised
-statements only; rows come back as dicts (snake_case).
+"""All SQL of the product; the runner's own statements are in `run_store`, the API keys' in
+`key_store`. Parameterised statements only; rows come back as dicts (snake_case).
 
 `owner` arguments scope a query to the workflows one user owns; `None` means the service
 itself (the runner, reconcile, a service-role caller) and sees every row. Scoping is done here,
@@ -27,6 +27,7 @@ from scheduler.errors import (
     ScheduleNotFound,
     WorkflowNotFound,
 )
+from scheduler.key_store import ApiKeyQueries
 from scheduler.run_store import RunnerQueries
 
 Row = dict[str, Any]
@@ -48,8 +49,9 @@ _WORKFLOW_COLUMNS = """w.id, w.owner_id, w.name, w.definition::text as definitio
     w.run_count, w.last_run_at, w.last_run_status, w.lease_fence, w.created_at, w.updated_at"""
 
 
-class Store(RunnerQueries):
-    """Every query of the product; the runner's own are in `run_store` (RunnerQueries)."""
+class Store(RunnerQueries, ApiKeyQueries):
+    """Every query of the product; the runner's own are in `run_store` (RunnerQueries), the
+    API keys' in `key_store` (ApiKeyQueries)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db

@@ -1,0 +1,89 @@
+"""The API keys' SQL (table `api_keys`, see scheduler.key_service). Mixed into
+`scheduler.store.Store`, which callers use. Secrets never pass through here: only digests."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import psycopg
+
+from scheduler.db import Database
+from scheduler.errors import InvalidInput
+
+Row = dict[str, Any]
+_KEY_COLUMNS = """id, name, owner_id, read_only, created_by, created_at, last_used_at, expires_at,
+    revoked_at"""
+# last_used_at is a hint for whoever audits the keys, not a log: one write a minute per key at
+# most, so a busy integration does not write on every request.
+LAST_USED_RESOLUTION_S = 60
+
+
+class ApiKeyQueries:
+    db: Database
+
+    def insert_api_key(
+        self,
+        key_id: UUID,
+        *,
+        secret_sha256: bytes,
+        name: str,
+        owner_id: UUID | None,
+        read_only: bool,
+        created_by: str,
+        expires_at: datetime | None,
+    ) -> Row:
+        try:
+            row = self.db.execute(
+                f"""insert into api_keys
+                      (id, secret_sha256, name, owner_id, read_only, created_by, expires_at)
+                    values (%s, %s, %s, %s, %s, %s, %s) returning {_KEY_COLUMNS}""",
+                (key_id, secret_sha256, name, owner_id, read_only, created_by, expires_at),
+            ).fetchone()
+        except psycopg.errors.CheckViolation as exc:
+            raise InvalidInput(f"rejected by the database: {exc.diag.constraint_name}") from exc
+        assert row is not None
+        return row
+
+    def api_key_for_authentication(self, key_id: UUID) -> Row | None:
+        """The key's digest and scope, with whether it is usable now (the database's clock)."""
+        return self.db.execute(
+            f"""select {_KEY_COLUMNS}, secret_sha256,
+                       revoked_at is null and (expires_at is null or expires_at > now()) as usable,
+                       last_used_at is null
+                         or last_used_at < now() - make_interval(secs => %s) as last_use_stale
+                from api_keys where id = %s""",
+            (LAST_USED_RESOLUTION_S, key_id),
+        ).fetchone()
+
+    def touch_api_key(self, key_id: UUID) -> None:
+        self.db.execute(
+            """update api_keys set last_used_at = now()
+               where id = %s and (last_used_at is null
+                                  or last_used_at < now() - make_interval(secs => %s))""",
+            (key_id, LAST_USED_RESOLUTION_S),
+        )
+
+    def get_api_key(self, key_id: UUID) -> Row | None:
+        return self.db.execute(
+            f"select {_KEY_COLUMNS} from api_keys where id = %s", (key_id,)
+        ).fetchone()
+
+    def list_api_keys(self, *, limit: int, after: tuple[datetime, UUID] | None = None) -> list[Row]:
+        after_at, after_id = after if after is not None else (None, None)
+        return self.db.execute(
+            f"""select {_KEY_COLUMNS} from api_keys
+                where %(after_at)s::timestamptz is null
+                   or (created_at, id) < (%(after_at)s, %(after_id)s::uuid)
+                order by created_at desc, id desc limit %(limit)s""",
+            {"after_at": after_at, "after_id": after_id, "limit": limit},
+        ).fetchall()
+
+    def revoke_api_key(self, key_id: UUID) -> Row | None:
+        """Revoke at once (idempotent: a revoked key keeps its first revocation time)."""
+        return self.db.execute(
+            f"""update api_keys set revoked_at = coalesce(revoked_at, now()) where id = %s
+                returning {_KEY_COLUMNS}""",
+            (key_id,),
+        ).fetchone()
