@@ -46,6 +46,7 @@ SUITES = [
     "bench.package",
     "bench.runner",
     "bench.api",
+    "bench.auth",
     "bench.reconcile",
     "bench.engine",
     "bench.load",
