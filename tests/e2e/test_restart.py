@@ -41,6 +41,7 @@ def test_a_restart_keeps_schedules_and_history_and_fires_the_next_slot(data_dir:
         with pytest.raises(StackAlreadyRunning):
             Stack(data_dir, port=0, clock=clock).start()
         assert api.request("GET", f"/api/schedules/{schedule['id']}").status == 200
+        service_key = first.service_key
     finally:
         first.stop()
 
@@ -52,6 +53,9 @@ def test_a_restart_keeps_schedules_and_history_and_fires_the_next_slot(data_dir:
             str(u.workflow_id) for u in second.users
         ]
         assert second.users[0].workflow_id == user.workflow_id  # the demo data is reused
+        # and so is the demo service key: a script that saved it keeps working
+        assert state["serviceKey"] == second.service_key == service_key
+        assert Api(second.api_url, service_key).request("GET", "/api/keys").status == 200
         api = Api(second.api_url, second.users[0].token)
 
         # Then the schedule, its history and its EventBridge schedule are back
