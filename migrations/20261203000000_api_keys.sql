@@ -16,16 +16,19 @@ create table if not exists public.api_keys (
   created_at timestamptz not null default now(),
   -- refreshed at most once a minute (scheduler/key_store.py)
   last_used_at timestamptz,
-  expires_at timestamptz,
+  -- before year 10000 in UTC, the last instant a client library can read back
+  expires_at timestamptz check (expires_at < '10000-01-01 00:00:00+00'),
   revoked_at timestamptz
 );
 
 -- The listing's order (newest first, keyset-paged).
 create index if not exists api_keys_created_idx on public.api_keys (created_at desc, id desc);
+-- Revoking a key revokes the keys it issued: found by created_by.
+create index if not exists api_keys_created_by_idx on public.api_keys (created_by);
 
--- Row level security on, and no policy: Supabase clients can neither read the digests nor
--- mint a key by inserting a row. The API connects as the database owner, which RLS does not
--- restrict.
+-- Row level security on, and no policy for anon or authenticated: Supabase clients can neither
+-- read the digests nor mint a key by inserting a row. The API connects as the database owner,
+-- and service_role bypasses RLS anyway.
 alter table public.api_keys enable row level security;
 revoke all on public.api_keys from anon, authenticated;
 grant all on public.api_keys to service_role;

@@ -60,6 +60,10 @@ from scheduler.schedules import ScheduleService, preview_cron
 MAX_BODY_BYTES = 16 * 1024
 # The API's documentation is public (no authorizer on these routes in template.yaml either).
 PUBLIC_ROUTES = frozenset({("GET", "/api/docs"), ("GET", "/api/openapi.json")})
+# What a read-only key may call: reads, and the cron preview (a POST that changes nothing).
+# Anything else, a route added later included, is refused (403) before routing.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+READ_POSTS = frozenset({"/api/cron/preview"})
 TITLE = "Workflow Scheduler API"
 VERSION = "1.0.0"
 SECURITY: dict[str, SecurityScheme] = {
@@ -101,15 +105,8 @@ def _principal() -> Principal:
 
 
 def _owner() -> UUID | None:
-    """Whose rows the caller reads: exactly those of its token or key's scope."""
+    """Whose rows the caller sees and changes: exactly those of its token's or key's scope."""
     return _principal().owner
-
-
-def _writer() -> UUID | None:
-    """Whose rows the caller changes; Forbidden for a read-only key."""
-    principal = _principal()
-    principal.require_write()
-    return principal.owner
 
 
 # --- routes (what each may answer, and the links between them: scheduler.openapi_docs)
@@ -123,7 +120,7 @@ def _writer() -> UUID | None:
     responses=docs.CREATE_SCHEDULE,
 )
 def create_schedule(body: ScheduleCreate) -> ScheduleView:
-    return _service().create_schedule(_writer(), body)
+    return _service().create_schedule(_owner(), body)
 
 
 @app.get(
@@ -160,7 +157,7 @@ def get_schedule(schedule_id: ScheduleId) -> ScheduleDetail:
     responses=docs.UPDATE_SCHEDULE,
 )
 def update_schedule(schedule_id: ScheduleId, body: ScheduleUpdate) -> ScheduleView:
-    return _service().update_schedule(_writer(), schedule_id, body)
+    return _service().update_schedule(_owner(), schedule_id, body)
 
 
 @app.delete(
@@ -170,7 +167,7 @@ def update_schedule(schedule_id: ScheduleId, body: ScheduleUpdate) -> ScheduleVi
     responses=docs.DELETE_SCHEDULE,
 )
 def delete_schedule(schedule_id: ScheduleId) -> Response[None]:
-    _service().delete_schedule(_writer(), schedule_id)
+    _service().delete_schedule(_owner(), schedule_id)
     return Response(status_code=204, content_type=None, body=None)
 
 
@@ -194,7 +191,7 @@ def list_runs(
     responses=docs.RUN_SCHEDULE_NOW,
 )
 def run_schedule_now(schedule_id: ScheduleId) -> RunAccepted:
-    return _service().run_now(_writer(), schedule_id)
+    return _service().run_now(_owner(), schedule_id)
 
 
 @app.post(
@@ -326,9 +323,11 @@ def _body_size(event: dict[str, Any]) -> int:
 
 
 def _admit(event: dict[str, Any]) -> Principal | None:
-    """What API Gateway guarantees before routing: verified claims, a body within limits."""
-    http = event.get("requestContext", {}).get("http", {})
-    if (http.get("method"), event.get("rawPath")) in PUBLIC_ROUTES:
+    """What holds before routing: verified claims or a valid key (API Gateway guarantees the
+    first; keys are checked here), a read-only key only reading, a body within limits."""
+    method = event.get("requestContext", {}).get("http", {}).get("method")
+    path = event.get("rawPath")
+    if (method, path) in PUBLIC_ROUTES:
         return None
     credential = credential_from_authorizer(event.get("requestContext", {}).get("authorizer"))
     principal = (
@@ -336,6 +335,8 @@ def _admit(event: dict[str, Any]) -> Principal | None:
         if isinstance(credential, Principal)
         else key_service.authenticate(clients.store(), credential)
     )
+    if method not in READ_METHODS and not (method == "POST" and path in READ_POSTS):
+        principal.require_write()
     if not event.get("body"):
         return principal  # reads, deletes, run-now: no body to check
     if _body_size(event) > MAX_BODY_BYTES:
@@ -361,8 +362,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     logger.set_correlation_id(event.get("requestContext", {}).get("requestId"))
     try:
         principal = _admit(event)
-    except DomainError as exc:  # rejected before routing, as API Gateway would
-        response = domain_error(exc)
+    except Exception as exc:  # rejected before routing, as API Gateway would
+        response = domain_error(exc) if isinstance(exc, DomainError) else unexpected_error(exc)
         return {
             "statusCode": response.status_code,
             "headers": {"Content-Type": content_types.APPLICATION_JSON},

@@ -28,10 +28,10 @@ def _context_value(value: Any) -> str | int | float | bool:
 
 def authorize(authorization: str) -> dict[str, Any] | None:
     """The context API Gateway hands to ApiFunction for this Authorization header; None: deny."""
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    parts = authorization.split(None, 1)  # any whitespace between scheme and credential
+    if len(parts) != 2 or parts[0].lower() != "bearer":
         return None
-    token = token.strip()
+    token = parts[1].strip()
     if api_keys.is_api_key(token):
         return _api_key_context(token)
     try:

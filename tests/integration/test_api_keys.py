@@ -375,3 +375,136 @@ def test_no_log_line_holds_key_material(
         secret = material.split("_")[2]
         for fragment in (material, secret, hashlib.sha256(secret.encode()).hexdigest()):
             assert fragment not in logged
+
+
+# --- input the database could not hold, a database without the table
+
+
+# 9999-12-31T23:59:59-01:00 is 10000-01-01T00:59:59Z: Python reads it (year 9999 locally) and
+# Postgres would store it, but no client could read it back ("timestamp too large").
+AFTER_YEAR_9999_IN_UTC = "9999-12-31T23:59:59-01:00"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "k", "expiresAt": AFTER_YEAR_9999_IN_UTC},
+        {"name": "nul\x00byte"},  # Postgres text cannot hold NUL
+        {"name": "\x00"},
+        {"name": "tab\tin name"},
+        {"name": "\u200b"},  # only a zero-width space: blank
+    ],
+)
+def test_input_the_database_cannot_hold_is_422_and_the_listing_still_works(
+    api: Api, clean_db: str, body: dict[str, Any]
+) -> None:
+    kept = _issue(api, name="fine")
+
+    status, answer = api.call("POST", "/api/keys", body=body, claims=SERVICE_CLAIMS)
+
+    assert status == 422, answer
+    assert answer["error"]["code"] == "invalid_input"
+    status, page = api.call("GET", "/api/keys", claims=SERVICE_CLAIMS)
+    assert status == 200, page
+    assert [item["id"] for item in page["items"]] == [kept["id"]]
+
+
+def test_the_database_refuses_an_expiry_no_client_could_read(clean_db: str) -> None:
+    with psycopg.connect(clean_db) as conn, pytest.raises(psycopg.errors.CheckViolation):
+        conn.execute(
+            """insert into api_keys (id, secret_sha256, name, created_by, expires_at)
+               values (gen_random_uuid(), sha256('x'), 'k', 'test', '10000-01-01 00:59:59+00')"""
+        )
+
+
+def test_a_key_checked_without_the_api_keys_table_is_answered_500_and_logged(
+    api: Api, gateway: Gateway, clean_db: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    key = _issue(api)["key"]
+    with psycopg.connect(clean_db, autocommit=True) as conn:
+        conn.execute("alter table api_keys rename to api_keys_hidden")
+    try:
+        status, body = gateway.call(key, "GET", "/api/schedules")
+    finally:
+        with psycopg.connect(clean_db, autocommit=True) as conn:
+            conn.execute("alter table api_keys_hidden rename to api_keys")
+
+    # a deployment without the migration: the API's own 500, logged, not a crashed invocation
+    assert status == 500, body
+    assert body["error"]["code"] == "internal_error"
+    assert "unexpected error" in caplog.text
+
+
+# --- what a key issues
+
+
+def test_a_key_that_expires_issues_only_keys_that_expire_by_then(
+    api: Api, gateway: Gateway, clean_db: str
+) -> None:
+    parent = _issue(api, expiresAt=(datetime.now(UTC) + timedelta(hours=1)).isoformat())
+    expires = datetime.fromisoformat(parent["expiresAt"])
+
+    status, child = gateway.call(parent["key"], "POST", "/api/keys", body={"name": "forever"})
+    assert status == 201, child
+    assert datetime.fromisoformat(child["expiresAt"]) == expires  # inherited
+    sooner = (expires - timedelta(minutes=30)).isoformat()
+    status, child = gateway.call(
+        parent["key"], "POST", "/api/keys", body={"name": "n", "expiresAt": sooner}
+    )
+    assert status == 201, child
+    later = (expires + timedelta(days=1)).isoformat()
+    status, answer = gateway.call(
+        parent["key"], "POST", "/api/keys", body={"name": "n", "expiresAt": later}
+    )
+    assert status == 422, answer
+    assert "can only issue keys that expire by then" in answer["error"]["message"]
+    assert len(_key_rows(clean_db)) == 3
+
+
+def test_revoking_a_key_revokes_every_key_it_issued(
+    api: Api, gateway: Gateway, clean_db: str
+) -> None:
+    leaked = _issue(api, name="leaked")
+    bystander = _issue(api, name="bystander")
+    status, child = gateway.call(leaked["key"], "POST", "/api/keys", body={"name": "child"})
+    assert status == 201, child
+    status, grandchild = gateway.call(child["key"], "POST", "/api/keys", body={"name": "grand"})
+    assert status == 201, grandchild
+
+    assert api.call("DELETE", f"/api/keys/{leaked['id']}", claims=SERVICE_CLAIMS)[0] == 204
+
+    for key in (leaked, child, grandchild):
+        assert gateway.call(key["key"], "GET", "/api/schedules") == (401, UNAUTHORIZED)
+    assert gateway.call(bystander["key"], "GET", "/api/schedules")[0] == 200
+    revoked = {str(r["id"]) for r in _key_rows(clean_db) if r["revoked_at"] is not None}
+    assert revoked == {leaked["id"], child["id"], grandchild["id"]}
+
+
+def test_a_read_only_key_is_refused_any_write_even_on_a_route_it_does_not_know(
+    api: Api, gateway: Gateway
+) -> None:
+    key = _issue(api, readOnly=True)["key"]
+    for method, path in (("POST", "/api/nothing-here"), ("PUT", "/api/schedules"), ("PATCH", "/x")):
+        status, answer = gateway.call(key, method, path, body={})
+        assert status == 403, (method, path, answer)
+    assert gateway.call(key, "GET", "/api/nothing-here")[0] == 404
+
+
+@pytest.mark.parametrize("header", ["Bearer WSK_{rest}", "bearer   {key}x", "Bearer wsk_{rest}_"])
+def test_a_mistyped_key_is_answered_401_by_the_api_not_403_by_the_gateway(
+    api: Api, gateway: Gateway, header: str
+) -> None:
+    key = _issue(api)["key"]
+    verdict = authorize(header.format(rest=key[4:], key=key))
+
+    assert verdict is not None  # not denied by the authorizer (API Gateway's 403)
+    assert gateway.call(key, "GET", "/api/schedules", verdict=verdict) == (401, UNAUTHORIZED)
+
+
+@pytest.mark.parametrize("header", ["Bearer\t{key}", "BEARER  {key} ", "bearer {key}\n"])
+def test_any_whitespace_around_a_key_is_fine(api: Api, gateway: Gateway, header: str) -> None:
+    key = _issue(api)["key"]
+    verdict = authorize(header.format(key=key))
+
+    assert verdict is not None
+    assert gateway.call(key, "GET", "/api/schedules", verdict=verdict)[0] == 200

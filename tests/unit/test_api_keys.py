@@ -124,3 +124,22 @@ def test_a_scope_names_the_tenants_and_whether_it_writes(
 def test_any_other_scope_is_refused(scope: str) -> None:
     with pytest.raises(ValueError, match="SCOPE"):
         parse_scope(scope)
+
+
+def test_no_repr_of_a_key_shows_its_material() -> None:
+    """A stray `logger.info(key)`, an f-string or a traceback's locals must not print it."""
+    issued = api_keys.issue()
+    presented = api_keys.presented(issued.key)
+    assert presented is not None
+    secret = issued.key.split("_")[2]
+
+    shown = repr(issued) + repr(presented) + str(presented)
+
+    for material in (
+        issued.key,
+        secret,
+        presented.digest,
+        issued.digest.hex(),
+        repr(issued.digest),
+    ):
+        assert material not in shown

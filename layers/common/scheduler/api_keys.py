@@ -18,7 +18,7 @@ import hmac
 import re
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 PREFIX = "wsk_"
 SECRET_BYTES = 32
@@ -30,7 +30,7 @@ class PresentedKey:
     """What a request's key says, unverified: the id it names and the digest of its secret."""
 
     key_id: str
-    digest: str  # hex SHA-256 of the secret
+    digest: str = field(repr=False)  # hex SHA-256 of the secret
 
     def matches(self, stored_digest: bytes) -> bool:
         """Whether the secret is the stored one (constant time: no timing says how close)."""
@@ -44,23 +44,24 @@ class PresentedKey:
 @dataclass(frozen=True)
 class IssuedKey:
     key_id: uuid.UUID
-    key: str  # shown to its creator once, never stored
-    digest: bytes  # what is stored
+    key: str = field(repr=False)  # shown to its creator once, never stored
+    digest: bytes = field(repr=False)  # what is stored
 
 
-def _digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode("ascii")).hexdigest()
+def _digest(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode("ascii")).digest()
 
 
 def issue() -> IssuedKey:
     key_id = uuid.uuid4()
     secret = secrets.token_hex(SECRET_BYTES)
-    return IssuedKey(key_id, f"{PREFIX}{key_id.hex}_{secret}", bytes.fromhex(_digest(secret)))
+    return IssuedKey(key_id, f"{PREFIX}{key_id.hex}_{secret}", _digest(secret))
 
 
 def is_api_key(token: str) -> bool:
-    """Whether a bearer token is meant as an API key (well formed or not)."""
-    return token.startswith(PREFIX)
+    """Whether a bearer token is meant as an API key (well formed or not, in any case), so
+    that a mistyped key is answered as a refused key (401), not as a refused token."""
+    return token[: len(PREFIX)].lower() == PREFIX
 
 
 def presented(token: str) -> PresentedKey | None:
@@ -68,4 +69,4 @@ def presented(token: str) -> PresentedKey | None:
     match = _FORM.fullmatch(token)
     if match is None:
         return None
-    return PresentedKey(key_id=match.group(1), digest=_digest(match.group(2)))
+    return PresentedKey(key_id=match.group(1), digest=_digest(match.group(2)).hex())

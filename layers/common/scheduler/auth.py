@@ -8,6 +8,7 @@ API Gateway's own JWT authorizer) and an API key, which the authorizer only reco
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -32,8 +33,12 @@ class Principal:
     read_only: bool = False
     # A service credential (the service role, a key for every tenant): may manage API keys.
     service: bool = False
+    # When the credential stops working, if it is a key that expires: what it issues may not
+    # outlive it.
+    expires_at: datetime | None = None
 
     def require_write(self) -> None:
+        """ApiFunction calls this before any request that is not a read."""
         if self.read_only:
             raise Forbidden("this API key is read-only")
 

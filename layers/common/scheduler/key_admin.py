@@ -49,6 +49,13 @@ def parse_scope(scope: str) -> dict[str, Any]:
     raise ValueError(f"SCOPE {scope!r} is not one of: {SCOPES}")
 
 
+def _operator() -> str:
+    try:
+        return f"operator:{getpass.getuser()}"
+    except OSError:  # a container user with no passwd entry and no USER
+        return "operator"
+
+
 def _scope_words(created: Any) -> str:
     tenants = "every tenant" if created.owner_id is None else f"owner {created.owner_id}"
     return f"{tenants}, {'read-only' if created.read_only else 'read and write'}"
@@ -79,9 +86,7 @@ def main(argv: list[str]) -> int:
         return 2
     database = Database(database_url)
     try:
-        created = key_service.issue_key(
-            Store(database), request, created_by=f"operator:{getpass.getuser()}"
-        )
+        created = key_service.issue_key(Store(database), request, created_by=_operator())
     except psycopg.errors.UndefinedTable:
         print("Not issued: no api_keys table; run `make migrate` first.", file=sys.stderr)
         return 1

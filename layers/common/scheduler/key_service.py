@@ -9,6 +9,7 @@ and whatever fails, the log names at most a key's id (public), never its secret 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 from scheduler import api_keys, pagination
@@ -19,15 +20,17 @@ from scheduler.models import ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyPage
 from scheduler.observability import logger
 from scheduler.store import Store
 
+# How a key names itself in `createdBy` (and in logs): this prefix and its id.
+KEY_ACTOR = "api_key:"
 
-def _key_principal(row: dict[str, object]) -> Principal:
-    owner = row["owner_id"]
-    read_only = bool(row["read_only"])
+
+def _key_principal(row: dict[str, Any]) -> Principal:
     return Principal(
-        owner=owner if isinstance(owner, UUID) else None,
-        actor=f"api_key:{row['id']}",
-        read_only=read_only,
-        service=owner is None,
+        owner=row["owner_id"],
+        actor=f"{KEY_ACTOR}{row['id']}",
+        read_only=bool(row["read_only"]),
+        service=row["owner_id"] is None,
+        expires_at=row["expires_at"],
     )
 
 
@@ -54,9 +57,18 @@ def authenticate(store: Store, presented: PresentedKey) -> Principal:
 
 
 def create_key(store: Store, principal: Principal, request: ApiKeyCreate) -> ApiKeyCreated:
-    """A key issued through the API, by a service credential that may write."""
+    """A key issued through the API, by a service credential. A key that expires issues only
+    keys that expire by then (by then, unless asked for sooner): a leaked short-lived key must
+    not mint a lasting one."""
     principal.require_service()
-    principal.require_write()
+    if principal.expires_at is not None:
+        if request.expires_at is None:
+            request = request.model_copy(update={"expires_at": principal.expires_at})
+        elif request.expires_at > principal.expires_at:
+            raise InvalidInput(
+                "expiresAt: this key expires at"
+                f" {principal.expires_at.isoformat()} and can only issue keys that expire by then"
+            )
     return issue_key(store, request, created_by=principal.actor)
 
 
@@ -94,8 +106,13 @@ def get_key(store: Store, principal: Principal, key_id: UUID) -> ApiKey:
 
 
 def revoke_key(store: Store, principal: Principal, key_id: UUID) -> None:
+    """Revoke the key and every key it issued, transitively: what a leaked key minted is as
+    compromised as it."""
     principal.require_service()
-    principal.require_write()
-    if store.revoke_api_key(key_id) is None:
+    revoked = store.revoke_api_key(key_id, issued_by_prefix=KEY_ACTOR)
+    if not revoked:
         raise ApiKeyNotFound(key_id)
-    logger.info("API key revoked", extra={"api_key_id": str(key_id), "by": principal.actor})
+    logger.info(
+        "API key revoked",
+        extra={"api_key_id": str(key_id), "by": principal.actor, "keys_revoked": len(revoked)},
+    )

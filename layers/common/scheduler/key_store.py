@@ -80,10 +80,20 @@ class ApiKeyQueries:
             {"after_at": after_at, "after_id": after_id, "limit": limit},
         ).fetchall()
 
-    def revoke_api_key(self, key_id: UUID) -> Row | None:
-        """Revoke at once (idempotent: a revoked key keeps its first revocation time)."""
-        return self.db.execute(
-            f"""update api_keys set revoked_at = coalesce(revoked_at, now()) where id = %s
-                returning {_KEY_COLUMNS}""",
-            (key_id,),
-        ).fetchone()
+    def revoke_api_key(self, key_id: UUID, *, issued_by_prefix: str) -> list[UUID]:
+        """Revoke the key and every key issued by it, transitively (`created_by` is
+        `issued_by_prefix` + the issuer's id); [] when there is no such key. Idempotent: a key
+        revoked before keeps its first revocation time."""
+        rows = self.db.execute(
+            """with recursive issued(id) as (
+                 select id from api_keys where id = %(id)s
+                 union
+                 select k.id from api_keys k
+                 join issued i on k.created_by = %(prefix)s || i.id::text
+               )
+               update api_keys set revoked_at = coalesce(revoked_at, now())
+               where id in (select id from issued)
+               returning id""",
+            {"id": key_id, "prefix": issued_by_prefix},
+        ).fetchall()
+        return [row["id"] for row in rows]

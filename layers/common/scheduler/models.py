@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
+import unicodedata
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 from uuid import UUID
@@ -206,6 +207,9 @@ class WorkflowPage(ApiModel):
 
 # --- API keys: service credentials (scheduler.key_service)
 
+# Control characters (NUL, which Postgres text cannot hold, among them) and lone surrogates.
+_UNPRINTABLE = frozenset({"Cc", "Cs"})
+
 
 class ApiKeyCreate(ApiModel):
     name: str = Field(min_length=1, max_length=100, examples=["billing worker"])
@@ -218,9 +222,21 @@ class ApiKeyCreate(ApiModel):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not value.strip():
+        if any(unicodedata.category(c) in _UNPRINTABLE for c in value):
+            raise ValueError("name: no control characters")
+        if all(unicodedata.category(c)[0] == "Z" or unicodedata.category(c) == "Cf" for c in value):
             raise ValueError("name cannot be blank")
         return value.strip()
+
+    @field_validator("expires_at")
+    @classmethod
+    def _expires_at(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:  # 9999-12-31T23:59-01:00 is in year 10000 in UTC
+            raise ValueError("expiresAt: too far in the future") from None
 
 
 class ApiKey(ApiModel):
