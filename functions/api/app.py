@@ -66,6 +66,18 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 READ_POSTS = frozenset({"/api/cron/preview"})
 TITLE = "Workflow Scheduler API"
 VERSION = "1.0.0"
+DESCRIPTION = """Cron schedules for the workflows your app keeps in Supabase.
+
+**Authentication.** Send `Authorization: Bearer <credential>` on every request:
+- a signed-in user's Supabase access token (`bearerAuth`): the user's own workflows only;
+- a backend's API key `wsk_...` (`apiKeyAuth`): every tenant, or one owner's workflows, read-only
+  or not. The first key comes from `make api-key` (straight in the database); service keys issue
+  more with `POST /api/keys`. Revoking one (`DELETE /api/keys/{key_id}`) takes effect at its next
+  request.
+
+Supabase retires the legacy `service_role` JWT at the end of 2026 (its new `sb_secret_...` keys
+work only at Supabase's own gateway): a `service_role` token still works here while a project has
+one, but is deprecated; move backends to API keys."""
 SECURITY: dict[str, SecurityScheme] = {
     "bearerAuth": HTTPBearer(bearerFormat="JWT", description="Supabase access token"),
     "apiKeyAuth": HTTPBearer(
@@ -83,6 +95,7 @@ app.enable_swagger(
     path="/api/docs",
     title=TITLE,
     version=VERSION,
+    description=DESCRIPTION,
     security_schemes=SECURITY,
     security=SECURITY_REQUIREMENTS,
 )
@@ -228,7 +241,7 @@ def get_api_key(key_id: KeyId) -> ApiKey:
 @app.delete(
     "/api/keys/<key_id>",
     operation_id="revokeApiKey",
-    summary="Revoke an API key; its next request is refused",
+    summary="Revoke an API key and every key it issued; their next request is refused",
     responses=docs.REVOKE_API_KEY,
 )
 def revoke_api_key(key_id: KeyId) -> Response[None]:
@@ -269,7 +282,11 @@ def get_workflow(workflow_id: Annotated[UUID, Path()]) -> Workflow:
 @app.get("/api/openapi.json", include_in_schema=False)
 def openapi_document() -> Response[str]:
     document = app.get_openapi_json_schema(
-        title=TITLE, version=VERSION, security_schemes=SECURITY, security=SECURITY_REQUIREMENTS
+        title=TITLE,
+        version=VERSION,
+        description=DESCRIPTION,
+        security_schemes=SECURITY,
+        security=SECURITY_REQUIREMENTS,
     )
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=document)
 

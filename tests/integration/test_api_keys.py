@@ -508,3 +508,25 @@ def test_any_whitespace_around_a_key_is_fine(api: Api, gateway: Gateway, header:
 
     assert verdict is not None
     assert gateway.call(key, "GET", "/api/schedules", verdict=verdict)[0] == 200
+
+
+def test_the_openapi_document_tells_a_backend_how_to_authenticate(api: Api) -> None:
+    status, document = api.call("GET", "/api/openapi.json", claims=None)
+
+    assert status == 200
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["apiKeyAuth"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "wsk_",
+        "description": schemes["apiKeyAuth"]["description"],
+    }
+    assert schemes["bearerAuth"]["bearerFormat"] == "JWT"
+    assert document["security"] == [{"bearerAuth": []}, {"apiKeyAuth": []}]
+    assert "make api-key" in document["info"]["description"]
+    assert "deprecated" in document["info"]["description"]
+    assert {"createApiKey", "listApiKeys", "getApiKey", "revokeApiKey"} <= {
+        operation["operationId"]
+        for item in document["paths"].values()
+        for operation in item.values()
+    }
