@@ -276,6 +276,8 @@ class Stack:
         self._say("Re-creating the EventBridge schedules from the database ...")
         counts = self._reconcile()
         self._say(f"  {counts.get('created', 0)} EventBridge schedule(s) created")
+        retained = self._delete_expired_runs()
+        self._say(f"  {retained['deleted']} run(s) older than RUN_HISTORY_DAYS deleted")
         self._say("Starting the Lambda functions (ApiFunction, RunnerFunction) ...")
         self._lambda_server.start()
         self.lambdas.warm_up([API_FUNCTION, RUNNER_FUNCTION])
@@ -429,6 +431,16 @@ class Stack:
         except DomainError as exc:  # some rows failed: the stack still serves the others
             log.warning("reconcile incomplete: %s", exc)
             return {}
+
+    def _delete_expired_runs(self) -> dict[str, int | bool]:
+        """RetentionFunction's hourly pass, once at start-up (cheap when nothing expired)."""
+        from scheduler import clients
+        from scheduler.config import get_settings
+        from scheduler.retention import delete_expired_runs
+
+        return delete_expired_runs(
+            clients.store(), keep_days=get_settings().run_history_days, budget_s=30
+        )
 
     def _previous_service_key(self) -> str | None:
         try:

@@ -248,3 +248,8 @@ def test_every_built_handler_runs_its_event_against_the_backends(
                      tmp_path)  # fmt: skip
     assert (summary["created"], summary["unchanged"], summary["failed"]) == (1, 1, 0)
     assert scheduler.get_schedule(Name=fire["scheduleId"], GroupName=GROUP)["State"] == "ENABLED"
+
+    # Retention deletes the run history past RunHistoryDays (none yet: the run is today's)
+    retained = invoke("RetentionFunction", load_event("retention.json"), clean_db, moto_server,
+                      tmp_path, RUN_HISTORY_DAYS="90")  # fmt: skip
+    assert (retained["deleted"], retained["complete"]) == (0, True)

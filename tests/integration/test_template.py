@@ -19,7 +19,9 @@ from tests.conftest import ROOT
 
 # Actions IAM cannot scope to a resource: the only ones allowed on "*".
 UNSCOPED_ACTIONS = {"scheduler:ListSchedules"}
-FUNCTIONS = ("ApiFunction", "RunnerFunction", "ReconcileFunction", "AuthorizerFunction")
+FUNCTIONS = (
+    "ApiFunction", "RunnerFunction", "ReconcileFunction", "RetentionFunction", "AuthorizerFunction"
+)  # fmt: skip
 DATABASE_SECRET = {
     "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}"
     ":secret:${DatabaseSecretName}-??????"
@@ -322,6 +324,7 @@ def test_every_function_that_opens_database_connections_has_a_reserved_concurren
         "RunnerFunction": {"Ref": "RunnerConcurrency"},
         "ApiFunction": {"Ref": "ApiConcurrency"},
         "ReconcileFunction": 1,  # one pass at a time
+        "RetentionFunction": 1,  # likewise
         # touches no database; the HTTP API's route throttling bounds it (and a cap here would
         # turn a burst into 5xx on every route instead of the gateway's 429)
         "AuthorizerFunction": None,
@@ -344,7 +347,12 @@ def test_reserved_concurrency_at_the_defaults_fits_the_account_and_the_smallest_
         for name in FUNCTIONS
         if (key := "ReservedConcurrentExecutions") in resources[name]["Properties"]
     }
-    assert defaults == {"RunnerFunction": 10, "ApiFunction": 10, "ReconcileFunction": 1}
+    assert defaults == {
+        "RunnerFunction": 10,
+        "ApiFunction": 10,
+        "ReconcileFunction": 1,
+        "RetentionFunction": 1,
+    }
     total = sum(defaults.values())
     # CloudFormation fails the deploy if reservations leave less than 100 unreserved
     assert total <= ACCOUNT_CONCURRENCY_DEFAULT - UNRESERVED_MINIMUM
@@ -366,14 +374,42 @@ def test_throttled_fires_wait_in_the_async_queue_for_lambdas_longest_event_age(
     assert invoke["DestinationConfig"]["OnFailure"]["Type"] == "SQS"
 
 
-def test_reconcile_runs_one_pass_at_a_time_and_never_a_stale_one(
+@pytest.mark.parametrize("function", ["ReconcileFunction", "RetentionFunction"])
+def test_reconcile_and_retention_run_one_pass_at_a_time_and_never_a_stale_one(
+    template: dict[str, Any], function: str
+) -> None:
+    properties = template["Resources"][function]["Properties"]
+    assert properties["ReservedConcurrentExecutions"] == 1
+    # the next scheduled pass does whatever a failed or queued one would have
+    assert properties["EventInvokeConfig"]["MaximumRetryAttempts"] == 0
+    assert 60 <= properties["EventInvokeConfig"]["MaximumEventAgeInSeconds"] <= 900
+    assert properties["Events"]["Every"]["Type"] == "Schedule"
+
+
+def test_retention_keeps_the_parameters_days_reads_only_the_database_and_stops_in_time(
     template: dict[str, Any],
 ) -> None:
-    reconcile = template["Resources"]["ReconcileFunction"]["Properties"]
-    assert reconcile["ReservedConcurrentExecutions"] == 1
-    # the next scheduled pass repairs whatever a failed or queued one would have
-    assert reconcile["EventInvokeConfig"]["MaximumRetryAttempts"] == 0
-    assert 60 <= reconcile["EventInvokeConfig"]["MaximumEventAgeInSeconds"] <= 900
+    from scheduler.retention import STOP_BEFORE_DEADLINE_S
+
+    retention = template["Resources"]["RetentionFunction"]["Properties"]
+    assert retention["Environment"]["Variables"]["RUN_HISTORY_DAYS"] == {"Ref": "RunHistoryDays"}
+    # the parameter and the setting agree on the default and the bounds
+    parameter = template["Parameters"]["RunHistoryDays"]
+    setting = Settings.model_fields["run_history_days"]
+    bounds = {type(m).__name__: m for m in setting.metadata}
+    assert parameter["Default"] == setting.default == 90
+    assert (parameter["MinValue"], parameter["MaxValue"]) == (bounds["Ge"].ge, bounds["Le"].le)
+    assert [
+        s["Resource"] for s in function_statements(template["Resources"]["RetentionFunction"])
+    ] == [DATABASE_SECRET]
+    # a pass stops with time for its last batch (statement timeout + connect budget) to end
+    statement_s = int(retention["Environment"]["Variables"]["DB_STATEMENT_TIMEOUT_MS"]) / 1000
+    connect_budget_s = Settings.model_fields["db_connect_budget_s"].default
+    assert statement_s + connect_budget_s < STOP_BEFORE_DEADLINE_S < retention["Timeout"] / 2
+    assert ("Errors", "RetentionFunction") in {
+        (a["Properties"]["MetricName"], a["Properties"]["Dimensions"][0]["Value"].get("Ref"))
+        for a in resources_of(template, "AWS::CloudWatch::Alarm").values()
+    }
 
 
 def test_every_route_is_throttled_below_what_the_api_function_can_take_at_once(

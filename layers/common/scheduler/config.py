@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     max_schedules_per_owner: int = Field(default=1000, ge=1, le=100_000)
     run_now_per_minute: int = Field(default=30, ge=1, le=6000)
 
+    # Run history (scheduler.retention): runs scheduled longer ago than this are deleted, except
+    # each schedule's latest. At least a day: a run's row is what dedupes a late redelivery of
+    # its fire, and fires are delivered within MaxEventAgeSeconds (6 hours at most).
+    run_history_days: int = Field(default=90, ge=1, le=3650)
+
     # Auth: Supabase access tokens. Asymmetric keys via the project's JWKS, or the legacy
     # HS256 secret (JWT_SECRET, or from Secrets Manager via JWT_SECRET_NAME).
     jwks_url: str | None = None

@@ -1,0 +1,27 @@
+"""RetentionFunction: deletes run history older than RUN_HISTORY_DAYS, on a rate or on demand.
+
+Invoked by an EventBridge rule (scheduled event) or `sam remote invoke RetentionFunction`; the
+event carries nothing it needs. A pass stops well before the function's timeout and the next
+one continues.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from scheduler import clients
+from scheduler.config import get_settings
+from scheduler.observability import logger, metrics, tracer
+from scheduler.retention import delete_expired_runs, pass_budget_s
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int | bool]:
+    return delete_expired_runs(
+        clients.store(),
+        keep_days=get_settings().run_history_days,
+        budget_s=pass_budget_s(context.get_remaining_time_in_millis()),
+    )
