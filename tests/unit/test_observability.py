@@ -30,7 +30,8 @@ print(json.dumps({"result": result, "wrapped": traced is not handler,
 LAMBDA = {
     "LAMBDA_TASK_ROOT": "/var/task",
     "AWS_LAMBDA_FUNCTION_NAME": "observability-test",
-    "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+    "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;"
+    "Sampled=1",
     "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
 }
 
