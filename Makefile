@@ -63,7 +63,8 @@ api-key: $(STAMP)  ## issue an API key in $$DATABASE_URL: NAME=... SCOPE=all|own
 schema: $(STAMP)  ## JSON Schema of the API models for front ends (schema/)
 	@$(PY) -m scheduler.models schema
 
-bench: $(STAMP)  ## ratios and counts, written to .bench/results.json
+# The cold-start suite measures what sam build produced for this machine, so it builds first.
+bench: $(STAMP) sam-test-build  ## ratios and counts, written to .bench/results.json
 	@$(PY) -m bench
 
 lock:  ## re-pin every transitive dependency after editing requirements.in or requirements-dev.txt
@@ -89,7 +90,7 @@ validate: $(SAM_STAMP)  ## sam validate --lint (cfn-lint) on template.yaml
 build: $(SAM_STAMP)  ## sam build for Lambda (arm64) into .aws-sam/build
 	@LAYER_ARCH=arm64 $(SAM) build --config-env $(SAM_CONFIG_ENV)
 
-sam-test-build: $(SAM_STAMP)  ## sam build for this machine's architecture, for the packaging test
+sam-test-build: $(SAM_STAMP)  ## sam build for this machine's architecture, for the packaging test and make bench
 	@LAYER_ARCH=$(MACHINE_ARCH) $(SAM) build --build-dir $(SAM_TEST_BUILD) \
 		--cache-dir .aws-sam/test-cache --parameter-overrides Architecture=$(MACHINE_ARCH)
 

@@ -17,10 +17,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # key -> (comparison, target); "<=" means the measured value must not exceed the target.
 TARGETS: dict[str, tuple[str, float]] = {
-    "import_ratio.api": ("<=", 1.15),
-    "import_ratio.runner": ("<=", 1.15),
-    "import_ratio.reconcile": ("<=", 1.15),
-    "package_mb": ("<=", 30),
+    # each built handler's cold import against what it cannot avoid importing (bench/coldstart.py)
+    "coldstart_ratio.api": ("<=", 1.3),
+    "coldstart_ratio.runner": ("<=", 1.3),
+    "coldstart_ratio.reconcile": ("<=", 1.3),
+    "coldstart_ratio.authorizer": ("<=", 1.3),
+    # unzipped, every function plus the layer; Lambda allows 250 MB (size is no goal in itself)
+    "package_mb": ("<=", 60),
     "runner.dynamodb_requests": ("<=", 2),
     "runner.sql_round_trips": ("<=", 3),
     "runner.overhead_ratio": ("<=", 1.3),
@@ -44,8 +47,7 @@ TARGETS: dict[str, tuple[str, float]] = {
 # Each module has measure() -> dict[key, value]; one failing does not stop the others.
 SUITES = [
     "bench.bench_cron",
-    "bench.imports",
-    "bench.package",
+    "bench.coldstart",
     "bench.runner",
     "bench.api",
     "bench.auth",

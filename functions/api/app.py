@@ -11,7 +11,7 @@ import base64
 import binascii
 from datetime import UTC, datetime
 from functools import cache
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID
 
 from aws_lambda_powertools.event_handler import Response, content_types
@@ -20,7 +20,6 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
-from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, SecurityScheme
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from scheduler import clients, http_errors, key_service
@@ -51,15 +50,19 @@ from scheduler.models import (
     Workflow,
     WorkflowPage,
 )
-from scheduler.observability import logger, tracer
+from scheduler.observability import capture_lambda_handler, logger
 from scheduler.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from scheduler.resolver import http_api_resolver
 from scheduler.runner_client import invoke_runner_async
 from scheduler.schedules import ScheduleService, preview_cron
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.models import SecurityScheme
+
 MAX_BODY_BYTES = 16 * 1024
 # The API's documentation is public (no authorizer on these routes in template.yaml either).
-PUBLIC_ROUTES = frozenset({("GET", "/api/docs"), ("GET", "/api/openapi.json")})
+DOCS_ROUTE = ("GET", "/api/docs")
+PUBLIC_ROUTES = frozenset({DOCS_ROUTE, ("GET", "/api/openapi.json")})
 # What a read-only key may call: reads, and the cron preview (a POST that changes nothing).
 # Anything else, a route added later included, is refused (403) before routing.
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -78,27 +81,41 @@ DESCRIPTION = """Cron schedules for the workflows your app keeps in Supabase.
 Supabase retires the legacy `service_role` JWT at the end of 2026 (its new `sb_secret_...` keys
 work only at Supabase's own gateway): a `service_role` token still works here while a project has
 one, but is deprecated; move backends to API keys."""
-SECURITY: dict[str, SecurityScheme] = {
-    "bearerAuth": HTTPBearer(bearerFormat="JWT", description="Supabase access token"),
-    "apiKeyAuth": HTTPBearer(
-        bearerFormat="wsk_",
-        description="API key (`Authorization: Bearer wsk_...`) for backends: POST /api/keys,"
-        " or `make api-key` for the first one. Supabase's legacy service_role JWT still works"
-        " as bearerAuth while a project has it, but is deprecated.",
-    ),
-}
 # Either credential, on every secured operation.
 SECURITY_REQUIREMENTS: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"apiKeyAuth": []}]
 
 app = http_api_resolver()
-app.enable_swagger(
-    path="/api/docs",
-    title=TITLE,
-    version=VERSION,
-    description=DESCRIPTION,
-    security_schemes=SECURITY,
-    security=SECURITY_REQUIREMENTS,
-)
+
+
+# Powertools' OpenAPI models cost ~100 ms of import (compiled) and only the documentation and
+# an unknown route's answer use them: they are loaded there, not at every cold start.
+@cache
+def _security_schemes() -> dict[str, SecurityScheme]:
+    from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+
+    return {
+        "bearerAuth": HTTPBearer(bearerFormat="JWT", description="Supabase access token"),
+        "apiKeyAuth": HTTPBearer(
+            bearerFormat="wsk_",
+            description="API key (`Authorization: Bearer wsk_...`) for backends: POST /api/keys,"
+            " or `make api-key` for the first one. Supabase's legacy service_role JWT still"
+            " works as bearerAuth while a project has it, but is deprecated.",
+        ),
+    }
+
+
+@cache
+def _enable_docs() -> None:
+    """Powertools' Swagger UI at /api/docs, registered by the first request for it."""
+    app.enable_swagger(
+        path=DOCS_ROUTE[1],
+        title=TITLE,
+        version=VERSION,
+        description=DESCRIPTION,
+        security_schemes=_security_schemes(),
+        security=SECURITY_REQUIREMENTS,
+    )
+
 
 ScheduleId = Annotated[UUID, Path(description="schedule id")]
 KeyId = Annotated[UUID, Path(description="API key id")]
@@ -285,7 +302,7 @@ def openapi_document() -> Response[str]:
         title=TITLE,
         version=VERSION,
         description=DESCRIPTION,
-        security_schemes=SECURITY,
+        security_schemes=_security_schemes(),
         security=SECURITY_REQUIREMENTS,
     )
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=document)
@@ -345,6 +362,8 @@ def _admit(event: dict[str, Any]) -> Principal | None:
     method = event.get("requestContext", {}).get("http", {}).get("method")
     path = event.get("rawPath")
     if (method, path) in PUBLIC_ROUTES:
+        if (method, path) == DOCS_ROUTE:
+            _enable_docs()
         return None
     credential = credential_from_authorizer(event.get("requestContext", {}).get("authorizer"))
     principal = (
@@ -372,7 +391,7 @@ def _admit(event: dict[str, Any]) -> Principal | None:
 
 @logger.inject_lambda_context
 # The response is the caller's data, and serializing it into every trace costs on each request.
-@tracer.capture_lambda_handler(capture_response=False)
+@capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # What correlation_paths.API_GATEWAY_HTTP names, read directly: the JMESPath lookup costs
     # more than the rest of the logger's per-request work.

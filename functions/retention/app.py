@@ -12,12 +12,12 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from scheduler import clients
 from scheduler.config import get_settings
-from scheduler.observability import logger, metrics, tracer
+from scheduler.observability import capture_lambda_handler, logger, metrics
 from scheduler.retention import delete_expired_runs, pass_budget_s
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int | bool]:
     return delete_expired_runs(

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
+# Imported at init rather than by the first AWS client: every fire takes its DynamoDB lease,
+# and Lambda runs init with the whole CPU.
+import boto3  # noqa: F401
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from scheduler.observability import logger, metrics, tracer
+from scheduler.observability import capture_lambda_handler, logger, metrics
 from scheduler.runner import run_fire
 from scheduler.runner_event import parse_event
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     fire = parse_event(event)

@@ -42,6 +42,7 @@ JWT_SECRET = "packaging-test-secret-at-least-32-bytes-long"
 REGION = "us-east-1"
 # What the Lambda python3.12 runtime provides, and so the layer leaves out (layers/common/Makefile).
 RUNTIME_SDK = ("boto3", "botocore", "s3transfer", "urllib3")
+FUNCTIONS = ("ApiFunction", "AuthorizerFunction", "ReconcileFunction", "RunnerFunction")
 
 # Runs inside the clean interpreter: import the handler the way Lambda does, invoke it once,
 # and report the result plus any module that came from outside the function and the layer.
@@ -88,6 +89,20 @@ def built() -> Path:
         assert spec.submodule_search_locations
         (RUNTIME / package).symlink_to(spec.submodule_search_locations[0])
     return BUILD
+
+
+def test_every_built_module_ships_bytecode_that_outlives_the_zip(built: Path) -> None:
+    # /opt and /var/task are read-only: a module without its pyc is compiled at every cold
+    # start. Hash-based pycs stay valid whatever timestamps the zip gives the sources.
+    functions = [BUILD / name for name in FUNCTIONS]
+    sources = [path for root in (LAYER, *functions) for path in root.rglob("*.py")]
+    assert len(sources) > len(FUNCTIONS)
+    for source in sources:
+        cached = Path(importlib.util.cache_from_source(str(source)))
+        assert cached.is_file(), f"no bytecode for {source.relative_to(BUILD)}"
+        header = cached.read_bytes()[:8]
+        assert header[:4] == importlib.util.MAGIC_NUMBER, source
+        assert int.from_bytes(header[4:8], "little") & 1, f"{cached} is timestamp-based"
 
 
 def test_the_layer_leaves_the_sdk_to_the_runtime_and_ships_no_native_crypto(built: Path) -> None:

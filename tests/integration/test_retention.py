@@ -12,7 +12,7 @@ from uuid import UUID, uuid4
 import psycopg
 import pytest
 from pydantic import ValidationError
-from scheduler.config import Settings
+from scheduler.config import from_environment
 from scheduler.history_store import HistoryPosition
 from scheduler.retention import STOP_BEFORE_DEADLINE_S, delete_expired_runs, pass_budget_s
 from scheduler.store import Store
@@ -223,13 +223,13 @@ def test_the_setting_refuses_what_is_not_1_to_3650_days(
 ) -> None:
     monkeypatch.setenv("RUN_HISTORY_DAYS", days)
     with pytest.raises(ValidationError, match="run_history_days"):
-        Settings()
+        from_environment()
 
 
 def test_the_setting_defaults_to_90_days_and_reads_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("RUN_HISTORY_DAYS", raising=False)
-    assert Settings().run_history_days == 90
+    assert from_environment().run_history_days == 90
     monkeypatch.setenv("RUN_HISTORY_DAYS", "7")
-    assert Settings().run_history_days == 7
+    assert from_environment().run_history_days == 7

@@ -7,6 +7,7 @@ template or a managed policy.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 from scheduler.config import Settings
+from scheduler.tokens import TokenSettings
 
 from tests.conftest import ROOT
 
@@ -266,12 +268,19 @@ def test_functions_share_the_built_layer_on_python312_with_tracing(
     }
     assert "build-CommonLayer:" in (ROOT / "layers" / "common" / "Makefile").read_text()
     assert set(resources_of(template, "AWS::Serverless::Function")) == set(FUNCTIONS)
+    # and each function by functions/Makefile (its module with bytecode; see test_packaging)
+    targets = (ROOT / "functions" / "Makefile").read_text()
+    for name in FUNCTIONS:
+        metadata = template["Resources"][name]["Metadata"]
+        assert metadata == {"BuildMethod": "makefile", "ContextPath": "functions"}
+        assert f"build-{name}" in targets
 
 
 def test_environment_names_are_settings_and_no_secret_is_in_plain_text(
     template: dict[str, Any],
 ) -> None:
-    known = {name.upper() for name in Settings.model_fields}
+    fields = [*Settings.model_fields, *(f.name for f in dataclasses.fields(TokenSettings))]
+    known = {name.upper() for name in fields}
     names = set(template["Globals"]["Function"]["Environment"]["Variables"])
     for name in FUNCTIONS:
         names |= set(template["Resources"][name]["Properties"]["Environment"]["Variables"])

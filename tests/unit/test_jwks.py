@@ -13,7 +13,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from scheduler import jwks
+from scheduler import jwks, tokens
 from scheduler.errors import Unauthorized
 
 from tests.jwks_server import public_jwk, serve_jwks
@@ -273,3 +273,8 @@ def test_without_a_good_fetch_there_is_nothing_to_serve_and_fetches_back_off() -
             with pytest.raises(Unauthorized):
                 keys.key_for("k", "ES256")
         assert len(endpoint.requests) == 1
+
+
+def test_the_authorizer_names_exactly_the_algorithms_jwks_checks() -> None:
+    # scheduler.tokens names them so that it loads scheduler.jwks only for such a token.
+    assert set(jwks.ALGORITHMS) == tokens.JWKS_ALGORITHMS

@@ -1,5 +1,8 @@
 """Process-wide clients, created lazily on first use (so a cold start pays only for what it uses).
 
+boto3 itself is imported by the first AWS client made: the API's reads never make one, and
+boto3 is a fifth of the API's cold import.
+
 Every AWS client honours the standard `AWS_ENDPOINT_URL_<SERVICE>` variables, which is all
 that points the code at moto locally. Tests call `reset()` after changing the environment.
 """
@@ -10,9 +13,6 @@ import math
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
-import boto3
-from botocore.config import Config
-
 from scheduler.config import get_settings, secret_setting
 from scheduler.db import Database
 from scheduler.store import Store
@@ -20,12 +20,6 @@ from scheduler.store import Store
 if TYPE_CHECKING:
     from scheduler.workflow_secrets import WorkflowSecrets
 
-# Adaptive mode retries throttling with client-side rate limiting, not just backoff. Short
-# timeouts keep even the retries of a slow call well inside ApiFunction's 30 s limit, so an API
-# write can still undo its half when a dependency stalls.
-_AWS_CONFIG = Config(
-    retries={"mode": "adaptive", "max_attempts": 3}, connect_timeout=2, read_timeout=5
-)
 # A workflow's `lambda` step runs the user's function: never retried by the SDK (a retry would
 # run its side effects twice) and waiting as long as a Lambda can run (15 minutes) at most.
 STEP_LAMBDA_MAX_WAIT_S = 900
@@ -62,7 +56,16 @@ def store() -> Store:
 
 @cache
 def aws_client(service: str) -> Any:
-    return boto3.client(service, config=_AWS_CONFIG)
+    import boto3
+    from botocore.config import Config
+
+    # Adaptive mode retries throttling with client-side rate limiting, not just backoff. Short
+    # timeouts keep even the retries of a slow call well inside ApiFunction's 30 s limit, so an
+    # API write can still undo its half when a dependency stalls.
+    config = Config(
+        retries={"mode": "adaptive", "max_attempts": 3}, connect_timeout=2, read_timeout=5
+    )
+    return boto3.client(service, config=config)
 
 
 def step_lambda_client(wait_s: float = STEP_LAMBDA_MAX_WAIT_S) -> Any:
@@ -76,6 +79,9 @@ def step_lambda_client(wait_s: float = STEP_LAMBDA_MAX_WAIT_S) -> Any:
 
 @lru_cache(maxsize=4)  # the runs of a warm runner mostly start their steps with the same time left
 def _step_lambda_client(wait_s: int) -> Any:
+    import boto3
+    from botocore.config import Config
+
     config = Config(
         retries={"total_max_attempts": 1},
         connect_timeout=min(2, wait_s),
@@ -92,6 +98,9 @@ def secrets_client(wait_s: float = SECRET_READ_MAX_WAIT_S) -> Any:
 
 @lru_cache(maxsize=SECRET_READ_MAX_WAIT_S)
 def _secrets_client(wait_s: int) -> Any:
+    import boto3
+    from botocore.config import Config
+
     config = Config(
         retries={"total_max_attempts": 1}, connect_timeout=min(2, wait_s), read_timeout=wait_s
     )

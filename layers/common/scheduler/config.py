@@ -1,15 +1,21 @@
-"""Settings from the environment, parsed once per process (one cold start)."""
+"""Settings from the environment, parsed once per process (one cold start).
+
+Read by scheduler.environment and validated by pydantic, as pydantic-settings did (whose import
+cost more than the rest of this module). The authorizer's token settings are scheduler.tokens'.
+"""
 
 from __future__ import annotations
 
 from functools import cache
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from scheduler import environment
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+class Settings(BaseModel):
+    # validate_default: as pydantic-settings, a default is checked like a value from the environment
+    model_config = ConfigDict(extra="ignore", frozen=True, validate_default=True)
 
     # Database: a URL (local, tests) or the name of a Secrets Manager secret holding it (AWS).
     database_url: SecretStr | None = None
@@ -67,27 +73,23 @@ class Settings(BaseSettings):
     # its fire, and fires are delivered within MaxEventAgeSeconds (6 hours at most).
     run_history_days: int = Field(default=90, ge=1, le=3650)
 
-    # Auth: Supabase access tokens. Asymmetric keys via the project's JWKS, or the legacy
-    # HS256 secret (JWT_SECRET, or from Secrets Manager via JWT_SECRET_NAME).
-    jwks_url: str | None = None
-    jwt_secret: SecretStr | None = None
+    # The Secrets Manager secret of the legacy HS256 JWT secret, which workflow steps may not
+    # read (scheduler.http_step); the authorizer reads it with the rest of its token settings.
     jwt_secret_name: str | None = None
-    jwt_issuer: str | None = None
-    jwt_audience: str = "authenticated"
+
+
+def from_environment() -> Settings:
+    """The settings the process environment gives, validated (ValidationError if one is bad)."""
+    return Settings.model_validate(environment.environment_values(Settings.model_fields))
 
 
 @cache
 def get_settings() -> Settings:
-    return Settings()
+    return from_environment()
 
 
 def secret_setting(value: SecretStr | None, secret_name: str | None) -> str | None:
     """A secret given directly (local, tests) or by its Secrets Manager name (AWS)."""
-    if value is not None:
-        return value.get_secret_value()
-    if secret_name:
-        from aws_lambda_powertools.utilities import parameters  # only where a secret is named
-
-        # Cached for 5 minutes: a rotated secret is picked up without a redeploy.
-        return str(parameters.get_secret(secret_name, max_age=300))
-    return None
+    return environment.secret_setting(
+        None if value is None else value.get_secret_value(), secret_name
+    )

@@ -13,61 +13,87 @@ signed by the same project key, which only the project holds. Every token needs 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt
 from jwt.algorithms import HMACAlgorithm
 
-from scheduler import jwks
 from scheduler.auth import SERVICE_ROLE
-from scheduler.config import get_settings, secret_setting
+from scheduler.environment import environment_values, secret_setting
 from scheduler.errors import Unauthorized
 
+if TYPE_CHECKING:
+    from scheduler.jwks import KeySet
+
 LEGACY_SERVICE_ISSUER = "supabase"
+# What scheduler.jwks checks (its ALGORITHMS), named here so that the authorizer loads it, and
+# python-ecdsa and python-rsa with it, only once a token signed with a project key arrives.
+JWKS_ALGORITHMS = frozenset({"ES256", "RS256"})
 _LEEWAY_S = 10
 
 
-def _decoder() -> jwt.PyJWT:
-    """PyJWT knowing exactly HS256 (its own, stdlib HMAC) and the JWKS algorithms of
-    `scheduler.jwks`, whether or not `cryptography` happens to be installed."""
+@dataclass(frozen=True)
+class TokenSettings:
+    """Where the keys are and what tokens must say: JWKS_URL, JWT_SECRET or JWT_SECRET_NAME,
+    JWT_ISSUER, JWT_AUDIENCE. An empty value means unset, as the template leaves them."""
+
+    jwks_url: str | None = None
+    jwt_secret: str | None = field(default=None, repr=False)
+    jwt_secret_name: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str = "authenticated"
+
+    @classmethod
+    def from_environment(cls) -> TokenSettings:
+        # A few dictionary reads per token: cheaper than a cache tests would have to reset.
+        return cls(**environment_values(("jwks_url", "jwt_secret", "jwt_secret_name",
+                                         "jwt_issuer", "jwt_audience")))  # fmt: skip
+
+
+@cache
+def _decoder(asymmetric: bool) -> jwt.PyJWT:
+    """PyJWT knowing exactly HS256 (its own, stdlib HMAC) and, if `asymmetric`, the JWKS
+    algorithms of `scheduler.jwks`, whether or not `cryptography` happens to be installed."""
     signatures = jwt.PyJWS(algorithms=[])
     signatures.register_algorithm("HS256", HMACAlgorithm(HMACAlgorithm.SHA256))
-    for name, algorithm in jwks.ALGORITHMS.items():
-        signatures.register_algorithm(name, algorithm)
+    if asymmetric:
+        from scheduler import jwks
+
+        for name, algorithm in jwks.ALGORITHMS.items():
+            signatures.register_algorithm(name, algorithm)
     decoder = jwt.PyJWT(options={"require": ["exp"], "verify_aud": False, "verify_iss": False})
     decoder._jws = signatures  # how PyJWT wires its own module-level decoder (jwt.api_jwt)
     return decoder
 
 
-_DECODER = _decoder()
-
-
 @cache
-def _key_set(url: str) -> jwks.KeySet:
+def _key_set(url: str) -> KeySet:
     # One per process: it caches the keys, refetching for an unknown kid (key rotation).
+    from scheduler import jwks
+
     return jwks.KeySet(url)
 
 
-def _key_for(token: str) -> tuple[Any, list[str]]:
-    settings = get_settings()
+def _key_for(token: str, settings: TokenSettings) -> tuple[Any, list[str]]:
     header = jwt.get_unverified_header(token)
     algorithm = header.get("alg")
     if algorithm == "HS256":
         secret = secret_setting(settings.jwt_secret, settings.jwt_secret_name)
         if secret:
             return secret, ["HS256"]
-    elif algorithm in jwks.ALGORITHMS and settings.jwks_url:
+    elif algorithm in JWKS_ALGORITHMS and settings.jwks_url:
         return _key_set(settings.jwks_url).key_for(header.get("kid"), algorithm), [algorithm]
     raise Unauthorized("no key for this token's algorithm")
 
 
 def verify_token(token: str) -> dict[str, Any]:
     """The verified claims of a Supabase access token, or Unauthorized (with no detail to leak)."""
-    settings = get_settings()
+    settings = TokenSettings.from_environment()
     try:
-        key, algorithms = _key_for(token)
-        claims: dict[str, Any] = _DECODER.decode(
+        key, algorithms = _key_for(token, settings)
+        claims: dict[str, Any] = _decoder(asymmetric=algorithms[0] in JWKS_ALGORITHMS).decode(
             token, key, algorithms=algorithms, leeway=_LEEWAY_S
         )
     except Unauthorized:
