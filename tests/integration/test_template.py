@@ -321,7 +321,7 @@ def test_every_function_that_opens_database_connections_has_a_reserved_concurren
     assert reserved == {
         "RunnerFunction": {"Ref": "RunnerConcurrency"},
         "ApiFunction": {"Ref": "ApiConcurrency"},
-        "ReconcileFunction": 1,  # one pass at a time
+        "ReconcileFunction": {"Ref": "ReconcileConcurrency"},  # shards at once, 1 by default
         # touches no database; the HTTP API's route throttling bounds it (and a cap here would
         # turn a burst into 5xx on every route instead of the gateway's 429)
         "AuthorizerFunction": None,
@@ -330,7 +330,7 @@ def test_every_function_that_opens_database_connections_has_a_reserved_concurren
         if reads_the_database(resources[name]):
             assert reserved[name] is not None, f"{name} opens connections with no bound"
     assert not reads_the_database(resources["AuthorizerFunction"])
-    for name in ("RunnerConcurrency", "ApiConcurrency"):
+    for name in ("RunnerConcurrency", "ApiConcurrency", "ReconcileConcurrency"):
         assert template["Parameters"][name]["Type"] == "Number"
         assert template["Parameters"][name]["MinValue"] == 1
 
@@ -370,7 +370,17 @@ def test_reconcile_runs_one_pass_at_a_time_and_never_a_stale_one(
     template: dict[str, Any],
 ) -> None:
     reconcile = template["Resources"]["ReconcileFunction"]["Properties"]
-    assert reconcile["ReservedConcurrentExecutions"] == 1
+    assert parameter_default(template, reconcile["ReservedConcurrentExecutions"]) == 1
+    # shards by the first hex digit(s) of the names, as scheduler.reconcile_shards splits them
+    shards = template["Parameters"]["ReconcileShards"]
+    assert (shards["Default"], shards["AllowedValues"]) == (1, [1, 16, 256])
+    assert reconcile["Environment"]["Variables"]["RECONCILE_SHARDS"] == {"Ref": "ReconcileShards"}
+    # a shard starts the others and its own continuation: it may invoke itself, nothing else
+    (policy,) = resources_of(template, "AWS::IAM::Policy").values()
+    assert policy["Properties"]["Roles"] == [{"Ref": "ReconcileFunctionRole"}]
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "lambda:InvokeFunction"
+    assert statement["Resource"] == {"Fn::GetAtt": ["ReconcileFunction", "Arn"]}
     # the next scheduled pass repairs whatever a failed or queued one would have
     assert reconcile["EventInvokeConfig"]["MaximumRetryAttempts"] == 0
     assert 60 <= reconcile["EventInvokeConfig"]["MaximumEventAgeInSeconds"] <= 900
