@@ -30,7 +30,8 @@ TARGETS: dict[str, tuple[str, float]] = {
     "api.create_ratio": ("<=", 1.3),
     "api.get_ratio": ("<=", 1.3),
     "api.list_ratio": ("<=", 1.3),
-    "reconcile.scaling": ("<=", 12),
+    "reconcile.scaling": ("<=", 11),
+    "reconcile.noop_calls_per_schedule": ("<=", 0.02),
     "reconcile.noop_writes": ("<=", 0),
     # API reads of recent history while 1M expired runs are deleted, over the same reads before
     "retention.read_ratio": ("<=", 1.3),

@@ -1,11 +1,14 @@
 """ReconcileFunction: repairs drift between Postgres and EventBridge, on a rate or on demand.
 
-Invoked by an EventBridge rule (scheduled event) or `sam remote invoke ReconcileFunction`; the
-event carries nothing it needs.
+The scheduled event (or `sam remote invoke ReconcileFunction` with any event without `shard`)
+coordinates a pass: it fails abandoned runs and starts RECONCILE_SHARDS shard invocations of
+this function, or runs the only shard itself. A shard event ({"shard": "3", ...}) runs that
+shard; one that runs out of time invokes this function again with where it stopped.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 # Imported at init rather than by the first AWS client: every pass lists EventBridge's schedules,
@@ -13,13 +16,22 @@ from typing import Any
 import boto3  # noqa: F401
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from scheduler import clients
+from scheduler.config import get_settings
 from scheduler.eventbridge import EventBridgeSchedules
 from scheduler.observability import capture_lambda_handler, logger, metrics
-from scheduler.reconcile import reconcile
+from scheduler.reconcile import run_invocation
+from scheduler.reconcile_shards import ShardTask, invoke_shard
 
 
 @logger.inject_lambda_context
 @capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
-    return reconcile(clients.store(), EventBridgeSchedules())
+    return run_invocation(
+        clients.store(),
+        EventBridgeSchedules(),
+        ShardTask.from_event(event),
+        shards=get_settings().reconcile_shards,
+        start=partial(invoke_shard, context.invoked_function_arn),
+        remaining_s=lambda: context.get_remaining_time_in_millis() / 1000,
+    )

@@ -1,5 +1,6 @@
 """Reconcile against moto's Scheduler API and the real Postgres: every kind of drift is repaired,
-a pass with nothing to repair writes nothing, and thousands of schedules page through."""
+a pass with nothing to repair writes nothing and fetches nothing it or the API recorded, shards
+cover every schedule once, and a shard out of time continues where it stopped."""
 
 from __future__ import annotations
 
@@ -9,15 +10,20 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ConnectionClosedError
+from scheduler import reconcile as reconcile_module
 from scheduler.config import get_settings
 from scheduler.errors import ReconcileIncomplete, SchedulerUnavailable
 from scheduler.eventbridge import EventBridgeSchedules, desired_schedules
+from scheduler.models import ScheduleCreate, ScheduleUpdate
 from scheduler.observability import metrics
-from scheduler.reconcile import reconcile
+from scheduler.reconcile import reconcile, reconcile_shard, run_invocation
+from scheduler.reconcile_shards import ShardTask, shard_prefixes
+from scheduler.schedules import ScheduleService
 from scheduler.store import Row, Store
 
 from tests.conftest import EVENTS
@@ -54,6 +60,16 @@ class CountingScheduler:
 @pytest.fixture
 def scheduler(aws: None) -> CountingScheduler:
     return CountingScheduler()
+
+
+@pytest.fixture(autouse=True)
+def exact_clocks(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto stamps LastModificationDate with this machine's clock, the one the code reads: no
+    skew to tolerate, so a change made right after our write is seen as someone else's."""
+    monkeypatch.setenv("RECONCILE_CLOCK_TOLERANCE_S", "0")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 @pytest.fixture(autouse=True)
@@ -318,11 +334,12 @@ def test_runs_stuck_running_past_their_lease_are_failed(
     assert statuses == ["failed", "running"]
 
 
-def test_five_thousand_schedules_page_through_with_drift_repaired(
+def test_twelve_hundred_schedules_page_through_and_a_noop_pass_costs_a_call_per_page(
     store: Store, scheduler: CountingScheduler
 ) -> None:
-    # Given 5,000 rows (one statement), 4,990 of them in EventBridge, plus 10 orphans
-    rows = _seed_rows(store, 5000)
+    # Given 1,200 rows (one statement), 1,190 of them in EventBridge (written around the API, so
+    # unknown to reconcile), plus 10 orphans
+    rows = _seed_rows(store, 1200)
     for row in rows[10:]:
         (kwargs,) = desired_schedules(row).values()
         scheduler.client.create_schedule(**kwargs)
@@ -334,17 +351,19 @@ def test_five_thousand_schedules_page_through_with_drift_repaired(
     # When
     summary = reconcile(store, scheduler.schedules, now=later)
 
-    # Then it read every page and repaired exactly the drift
-    assert scheduler.calls["ListSchedules"] > 10
-    assert (summary["created"], summary["deleted"], summary["unchanged"]) == (10, 10, 4990)
+    # Then it read every page, fetched each unknown schedule once, and repaired exactly the drift
+    assert scheduler.calls["ListSchedules"] == 12
+    assert scheduler.calls["GetSchedule"] == summary["described"] == 1190
+    assert (summary["created"], summary["deleted"], summary["unchanged"]) == (10, 10, 1190)
     assert scheduler.calls["CreateSchedule"] == 10
     assert scheduler.names() == {str(row["id"]) for row in rows}
 
-    # And a second pass over all 5,000 writes nothing
+    # And a second pass over all 1,200 writes nothing and makes one call per page, no more
     scheduler.calls.clear()
     again = reconcile(store, scheduler.schedules, now=later)
     assert scheduler.writes() == 0
-    assert again["unchanged"] == 5000
+    assert again["unchanged"] == 1200
+    assert dict(scheduler.calls) == {"ListSchedules": 12}
 
 
 def test_the_handler_reconciles_with_its_scheduled_event(
@@ -372,7 +391,269 @@ def lambda_context() -> Any:
         invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:ReconcileFunction"
         aws_request_id = "3f6c1a2b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
 
+        remaining_ms = 900_000
+
         def get_remaining_time_in_millis(self) -> int:
-            return 900_000
+            return self.remaining_ms
 
     return Context()
+
+
+# --- what the writers record, and the passes it makes free
+
+
+def api(store: Store, scheduler: CountingScheduler) -> ScheduleService:
+    return ScheduleService(store, scheduler.schedules, lambda _: None)
+
+
+def api_create(store: Store, scheduler: CountingScheduler, cron: str) -> UUID:
+    workflow = store.create_workflow(OWNER, f"workflow for {cron}")
+    created = api(store, scheduler).create_schedule(
+        None, ScheduleCreate(workflow_id=workflow["id"], cron=cron)
+    )
+    return created.id
+
+
+def test_a_noop_pass_after_api_writes_fetches_nothing(
+    store: Store, scheduler: CountingScheduler
+) -> None:
+    # Given schedules written through the API: created, one split in two, one updated, one paused
+    ids = [api_create(store, scheduler, cron) for cron in ("0 7 * * *", "0 9 15 * 5", "0 8 * * *")]
+    service = api(store, scheduler)
+    service.update_schedule(None, ids[2], ScheduleUpdate(cron="30 8 * * *"))
+    service.update_schedule(None, ids[0], ScheduleUpdate(enabled=False))
+    scheduler.calls.clear()
+
+    # When
+    summary = reconcile(store, scheduler.schedules, now=later)
+
+    # Then every schedule is known from the listing alone
+    assert dict(scheduler.calls) == {"ListSchedules": 1}
+    assert (summary["unchanged"], summary["described"]) == (4, 0)
+
+
+def test_a_schedule_changed_out_of_band_after_the_api_wrote_is_detected_and_repaired(
+    store: Store, scheduler: CountingScheduler
+) -> None:
+    # Given a schedule the API wrote, then changed in the console (same State, other cron)
+    schedule_id = api_create(store, scheduler, "0 7 * * *")
+    other = api_create(store, scheduler, "0 8 * * *")
+    row = store.get_schedule(schedule_id)
+    changed = {
+        **desired_schedules(row)[str(schedule_id)],
+        "ScheduleExpression": "cron(0 3 * * ? *)",
+    }
+    scheduler.client.update_schedule(**changed)
+    scheduler.calls.clear()
+
+    # When
+    summary = reconcile(store, scheduler.schedules, now=later)
+
+    # Then only that one was fetched, and it holds the row's cron again
+    assert scheduler.calls["GetSchedule"] == summary["described"] == 1
+    assert (summary["updated"], summary["unchanged"]) == (1, 1)
+    assert scheduler.describe(str(schedule_id))["ScheduleExpression"] == "cron(0 7 * * ? *)"
+    assert str(other) in scheduler.names()
+
+    # And the repair recorded what it wrote: the next pass fetches nothing
+    scheduler.calls.clear()
+    assert reconcile(store, scheduler.schedules, now=later)["described"] == 0
+    assert dict(scheduler.calls) == {"ListSchedules": 1}
+
+
+def test_a_schedule_deleted_from_eventbridge_is_recreated_without_a_fetch(
+    store: Store, scheduler: CountingScheduler
+) -> None:
+    schedule_id = api_create(store, scheduler, "0 7 * * *")
+    scheduler.client.delete_schedule(Name=str(schedule_id), GroupName=scheduler.schedules.group)
+    scheduler.calls.clear()
+
+    summary = reconcile(store, scheduler.schedules, now=later)
+
+    assert (summary["created"], summary["described"]) == (1, 0)
+    assert scheduler.calls["CreateSchedule"] == 1
+    assert_in_step(store, scheduler)
+
+
+def test_a_row_changed_around_the_api_is_detected_by_its_fingerprint(
+    store: Store, scheduler: CountingScheduler
+) -> None:
+    # Given a schedule the API wrote, whose row SQL then changed (EventBridge untouched)
+    schedule_id = api_create(store, scheduler, "0 7 * * *")
+    untouched = api_create(store, scheduler, "0 8 * * *")
+    store.db.execute("update schedules set cron = '0 6 * * *' where id = %s", (schedule_id,))
+    scheduler.calls.clear()
+
+    # When
+    summary = reconcile(store, scheduler.schedules, now=later)
+
+    # Then that row alone was fetched and repaired
+    assert (summary["described"], summary["updated"], summary["unchanged"]) == (1, 1, 1)
+    assert scheduler.describe(str(schedule_id))["ScheduleExpression"] == "cron(0 6 * * ? *)"
+    assert str(untouched) in scheduler.names()
+
+
+def test_a_write_whose_answer_was_lost_and_retried_records_what_eventbridge_holds(
+    store: Store, scheduler: CountingScheduler
+) -> None:
+    # Given EventBridge creating the first schedule but its answer lost, so the SDK retries
+    # (ConflictException: the API then updates it, as it does for any create that finds one)
+    other_client = boto3.client("scheduler", region_name="us-east-1")
+    lost = iter([True])
+
+    def create_then_lose_the_answer(request: Any, **_: Any) -> None:
+        if next(lost, False):
+            name = request.url.split("?")[0].rsplit("/", 1)[-1]
+            other_client.create_schedule(**{**json.loads(request.body), "Name": name})
+            raise ConnectionClosedError(endpoint_url=request.url)
+
+    # before-send: what fails there is a transport error, which the SDK retries
+    scheduler.client.meta.events.register(
+        "before-send.scheduler.CreateSchedule", create_then_lose_the_answer
+    )
+    schedule_id = api_create(store, scheduler, "0 7 * * *")
+    assert scheduler.calls["UpdateSchedule"] == 1
+    scheduler.calls.clear()
+
+    # When
+    summary = reconcile(store, scheduler.schedules, now=later)
+
+    # Then the record covers the retried write: nothing is fetched, nothing written
+    assert (summary["unchanged"], summary["described"]) == (1, 0)
+    assert scheduler.writes() == 0
+    assert_in_step(store, scheduler)
+    assert str(schedule_id) in scheduler.names()
+
+
+def test_shards_cover_every_schedule_exactly_once(
+    store: Store, scheduler: CountingScheduler
+) -> None:
+    # Given 200 rows, unknown to reconcile: 190 in EventBridge, 10 missing, and 10 orphans
+    rows = _seed_rows(store, 200)
+    for row in rows[10:]:
+        (kwargs,) = desired_schedules(row).values()
+        scheduler.client.create_schedule(**kwargs)
+    template = next(iter(desired_schedules(rows[0]).values()))
+    orphans = {str(uuid.uuid4()) for _ in range(10)}
+    for name in orphans:
+        scheduler.client.create_schedule(**{**template, "Name": name})
+    fetched: list[str] = []  # appended to from the pass's worker threads
+    deleted: list[str] = []
+    for operation, names in (("GetSchedule", fetched), ("DeleteSchedule", deleted)):
+        scheduler.client.meta.events.register(
+            f"before-call.scheduler.{operation}",
+            lambda params, names=names, **_: names.append(params["url_path"].rsplit("/", 1)[-1]),
+        )
+    scheduler.calls.clear()
+
+    # When a pass runs as 16 shards
+    summary = reconcile(store, scheduler.schedules, shards=16, now=later)
+
+    # Then every schedule was fetched once, every missing one created once, every orphan deleted
+    assert Counter(fetched) == Counter(str(row["id"]) for row in rows[10:])
+    assert (summary["created"], summary["deleted"], summary["unchanged"]) == (10, 10, 190)
+    assert scheduler.calls["CreateSchedule"] == 10
+    assert Counter(name for name in deleted if name in orphans) == Counter(orphans)
+    assert scheduler.calls["ListSchedules"] >= 16  # one listing per shard at least
+    assert scheduler.names() == {str(row["id"]) for row in rows}
+
+
+def test_a_coordinator_fails_abandoned_runs_once_and_starts_every_shard(
+    store: Store, scheduler: CountingScheduler
+) -> None:
+    # Given an abandoned run
+    row = make_schedule(store, "0 7 * * *")
+    now = later()
+    store.db.execute(
+        """insert into schedule_runs (schedule_id, workflow_id, scheduled_time, status,
+                                      lease_expires_at)
+           values (%s, %s, %s, 'running', %s)""",
+        (row["id"], row["workflow_id"], now - timedelta(hours=2), now - timedelta(hours=1)),
+    )
+    started: list[ShardTask] = []
+
+    # When the scheduled event arrives with 16 shards configured
+    summary = run_invocation(
+        store,
+        scheduler.schedules,
+        None,
+        shards=16,
+        start=started.append,
+        remaining_s=lambda: 900.0,
+        now=lambda: now,
+    )
+
+    # Then it failed the run and started the 16 shards, and compared nothing itself
+    assert summary["abandoned_runs_failed"] == 1
+    assert [task.prefix for task in started] == shard_prefixes(16)
+    assert scheduler.calls["ListSchedules"] == 0
+    # and a shard does not fail runs again
+    for task in started:
+        shard = ShardTask.from_event(json.loads(json.dumps(task.as_event())))
+        assert shard == task
+        counts = run_invocation(
+            store,
+            scheduler.schedules,
+            shard,
+            shards=16,
+            start=started.append,
+            remaining_s=lambda: 900.0,
+            now=lambda: now,
+        )
+        assert counts["abandoned_runs_failed"] == 0
+    assert str(row["id"]) in scheduler.names()
+
+
+def test_a_shard_past_its_deadline_continues_where_it_stopped(
+    store: Store,
+    scheduler: CountingScheduler,
+    lambda_context: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given more rows than a batch, none in EventBridge, and an invocation whose Lambda context
+    # says it is short of time (30 s left, under the reserve)
+    batch = 50
+    monkeypatch.setattr(reconcile_module, "ROW_BATCH", batch)
+    rows = _seed_rows(store, batch + 20)
+    lambda_context.remaining_ms = 30_000
+    started: list[ShardTask] = []
+
+    def run(task: ShardTask) -> dict[str, int]:
+        return run_invocation(
+            store,
+            scheduler.schedules,
+            task,
+            shards=1,
+            start=started.append,
+            remaining_s=lambda: lambda_context.get_remaining_time_in_millis() / 1000,
+            now=later,
+        )
+
+    # When
+    first = run(ShardTask())
+
+    # Then it did one batch (an invocation always makes progress) and handed on after its last row
+    (resume,) = started
+    assert first["created"] == batch
+    assert first["continued"] == 1
+    assert resume == ShardTask("", rows[batch - 1]["id"], 1)
+    assert ShardTask.from_event(json.loads(json.dumps(resume.as_event()))) == resume
+
+    # And the continuation, with time enough, does the rest and nothing twice
+    lambda_context.remaining_ms = 900_000
+    rest = run(resume)
+    assert (rest["created"], rest["continued"]) == (20, 0)
+    assert len(started) == 1
+    assert scheduler.calls["CreateSchedule"] == batch + 20
+    assert scheduler.names() == {str(row["id"]) for row in rows}
+
+
+def test_a_continuation_within_a_shard_skips_what_was_done(
+    store: Store, scheduler: CountingScheduler
+) -> None:
+    rows = _seed_rows(store, 30)
+    after = rows[9]["id"]
+    outcome = reconcile_shard(store, scheduler.schedules, ShardTask("", after, 1), now=later)
+    assert outcome.resume is None
+    assert outcome.summary.created == 20
+    assert scheduler.names() == {str(row["id"]) for row in rows[10:]}

@@ -332,8 +332,8 @@ def test_every_function_that_opens_database_connections_has_a_reserved_concurren
     assert reserved == {
         "RunnerFunction": {"Ref": "RunnerConcurrency"},
         "ApiFunction": {"Ref": "ApiConcurrency"},
-        "ReconcileFunction": 1,  # one pass at a time
-        "RetentionFunction": 1,  # likewise
+        "ReconcileFunction": {"Ref": "ReconcileConcurrency"},  # shards at once, 1 by default
+        "RetentionFunction": 1,  # one pass at a time
         # touches no database; the HTTP API's route throttling bounds it (and a cap here would
         # turn a burst into 5xx on every route instead of the gateway's 429)
         "AuthorizerFunction": None,
@@ -342,7 +342,7 @@ def test_every_function_that_opens_database_connections_has_a_reserved_concurren
         if reads_the_database(resources[name]):
             assert reserved[name] is not None, f"{name} opens connections with no bound"
     assert not reads_the_database(resources["AuthorizerFunction"])
-    for name in ("RunnerConcurrency", "ApiConcurrency"):
+    for name in ("RunnerConcurrency", "ApiConcurrency", "ReconcileConcurrency"):
         assert template["Parameters"][name]["Type"] == "Number"
         assert template["Parameters"][name]["MinValue"] == 1
 
@@ -388,7 +388,8 @@ def test_reconcile_and_retention_run_one_pass_at_a_time_and_never_a_stale_one(
     template: dict[str, Any], function: str
 ) -> None:
     properties = template["Resources"][function]["Properties"]
-    assert properties["ReservedConcurrentExecutions"] == 1
+    # (ReconcileFunction's: ReconcileConcurrency, for shards; one by default)
+    assert parameter_default(template, properties["ReservedConcurrentExecutions"]) == 1
     # the next scheduled pass does whatever a failed or queued one would have
     assert properties["EventInvokeConfig"]["MaximumRetryAttempts"] == 0
     assert 60 <= properties["EventInvokeConfig"]["MaximumEventAgeInSeconds"] <= 900
@@ -419,6 +420,26 @@ def test_retention_keeps_the_parameters_days_reads_only_the_database_and_stops_i
         (a["Properties"]["MetricName"], a["Properties"]["Dimensions"][0]["Value"].get("Ref"))
         for a in resources_of(template, "AWS::CloudWatch::Alarm").values()
     }
+
+
+def test_reconcile_shards_by_name_prefix_and_may_invoke_only_itself(
+    template: dict[str, Any],
+) -> None:
+    reconcile = template["Resources"]["ReconcileFunction"]["Properties"]
+    assert parameter_default(template, reconcile["ReservedConcurrentExecutions"]) == 1
+    # shards by the first hex digit(s) of the names, as scheduler.reconcile_shards splits them
+    shards = template["Parameters"]["ReconcileShards"]
+    assert (shards["Default"], shards["AllowedValues"]) == (1, [1, 16, 256])
+    assert reconcile["Environment"]["Variables"]["RECONCILE_SHARDS"] == {"Ref": "ReconcileShards"}
+    # a shard starts the others and its own continuation: it may invoke itself, nothing else
+    (policy,) = resources_of(template, "AWS::IAM::Policy").values()
+    assert policy["Properties"]["Roles"] == [{"Ref": "ReconcileFunctionRole"}]
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "lambda:InvokeFunction"
+    assert statement["Resource"] == {"Fn::GetAtt": ["ReconcileFunction", "Arn"]}
+    # the next scheduled pass repairs whatever a failed or queued one would have
+    assert reconcile["EventInvokeConfig"]["MaximumRetryAttempts"] == 0
+    assert 60 <= reconcile["EventInvokeConfig"]["MaximumEventAgeInSeconds"] <= 900
 
 
 def test_every_route_is_throttled_below_what_the_api_function_can_take_at_once(

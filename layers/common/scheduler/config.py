@@ -46,6 +46,13 @@ class Settings(BaseModel):
     schedule_retry_attempts: int = Field(default=3, ge=0, le=185)
     schedule_max_event_age_s: int = Field(default=21_600, ge=60, le=86_400)  # as the template
 
+    # Reconcile: how many invocations share a pass, by schedule-name prefix (scheduler.reconcile).
+    # 1, 16 or 256 (a power of 16: the first hex digits of the names); the template allows those.
+    reconcile_shards: int = Field(default=1, ge=1, le=256)
+    # How far AWS's clock may run ahead of ours: a schedule modified within this of our write is
+    # taken as our write (Lambda and AWS keep NTP time, well under a second apart).
+    reconcile_clock_tolerance_s: float = Field(default=1.0, ge=0, le=60)
+
     # Runner: DynamoDB lease lock and workflow steps.
     locks_table: str = "workflow-locks"
     lease_margin_s: int = Field(default=30, ge=1)

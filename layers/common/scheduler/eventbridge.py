@@ -8,8 +8,10 @@ botocore errors never leave this module: a failure is `SchedulerUnavailable`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Collection, Iterator, Mapping
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -19,6 +21,7 @@ from scheduler import cron
 from scheduler.clients import aws_client
 from scheduler.config import get_settings
 from scheduler.errors import InvalidInput, SchedulerUnavailable
+from scheduler.sync_store import Written
 
 DOW_SUFFIX = "-dow"
 _NOT_FOUND = "ResourceNotFoundException"
@@ -85,6 +88,14 @@ def desired_schedules(row: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
+def fingerprint(desired: Mapping[str, Mapping[str, Any]]) -> str:
+    """SHA-256 of every request a row maps to (desired_schedules): equal fingerprints, equal
+    schedules. It covers the stack's settings too (runner ARN, role, retries), so a redeploy
+    that changes one makes reconcile look at every schedule again."""
+    text = json.dumps(desired, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
@@ -100,11 +111,12 @@ class EventBridgeSchedules:
     def client(self) -> Any:
         return self._client if self._client is not None else aws_client("scheduler")
 
-    def apply(self, row: Mapping[str, Any], existing: Collection[str] | None = None) -> None:
+    def apply(self, row: Mapping[str, Any], existing: Collection[str] | None = None) -> Written:
         """Make EventBridge hold exactly the row's schedule(s): create or update, drop surplus.
 
         `existing` names the schedules believed to exist now (None: unknown), so a create
         or an update makes only the calls it needs; a wrong belief costs a retry, not an error.
+        Returns what was written, for the caller to record with the row (sync_store).
         """
         try:
             desired = desired_schedules(row)
@@ -125,6 +137,9 @@ class EventBridgeSchedules:
             raise SchedulerUnavailable(f"EventBridge Scheduler failed: {exc}") from exc
         except BotoCoreError as exc:
             raise SchedulerUnavailable(f"EventBridge Scheduler failed: {exc}") from exc
+        # Read after the last answer: AWS stamped every write before it answered, so a
+        # LastModificationDate newer than this (beyond clock skew) is someone else's write.
+        return Written(fingerprint(desired), datetime.now(UTC))
 
     def _put(self, kwargs: dict[str, Any], *, exists: bool) -> None:
         kwargs = {**kwargs, "GroupName": self.group}
@@ -168,12 +183,16 @@ class EventBridgeSchedules:
         response.pop("ResponseMetadata", None)
         return dict(response)
 
-    def iter_schedules(self) -> Iterator[dict[str, Any]]:
-        """Summaries (Name, State, Arn, ...) of every schedule in the group, page by page."""
+    def iter_schedules(self, prefix: str = "") -> Iterator[dict[str, Any]]:
+        """Summaries (Name, State, LastModificationDate, ...) of the group's schedules whose name
+        starts with `prefix` (every one for ""), page by page."""
+        filters = {"NamePrefix": prefix} if prefix else {}
         try:
             paginator = self.client.get_paginator("list_schedules")
             # the API's largest page: the fewest ListSchedules calls per pass
-            pages = paginator.paginate(GroupName=self.group, PaginationConfig={"PageSize": 100})
+            pages = paginator.paginate(
+                GroupName=self.group, **filters, PaginationConfig={"PageSize": 100}
+            )
             for page in pages:
                 yield from page.get("Schedules", [])
         except (ClientError, BotoCoreError) as exc:

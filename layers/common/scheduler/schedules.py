@@ -209,7 +209,9 @@ class ScheduleService:
                 # No one else can see the new row yet, so no one waits on it; the writer lock
                 # makes a reconcile pass that finds its schedule wait for the commit.
                 self.store.lock_schedule_writers(row["id"])
-                self.eventbridge.apply(row, existing=())
+                written = self.eventbridge.apply(row, existing=())
+                # committed with the row: the next reconcile pass knows it is in step
+                self.store.record_eventbridge_state(row["id"], written)
         except Exception:
             if row is not None:  # rolled back (or, a lost commit reply, not): follow the row
                 self._undo(row["id"])
@@ -239,13 +241,20 @@ class ScheduleService:
                     changes["disabled_reason"] = None
                 touched = True
                 # EventBridge first, the row last: the row lock lasts only until the commit.
+                written = None
                 try:
-                    self.eventbridge.apply({**old, **changes}, existing=_names_in_eventbridge(old))
+                    written = self.eventbridge.apply(
+                        {**old, **changes}, existing=_names_in_eventbridge(old)
+                    )
                 except InvalidInput:
                     if not pause:
                         raise
                     self.eventbridge.remove(schedule_id)
                 row = self.store.update_schedule(schedule_id, owner, changes)
+                if written is None:
+                    self.store.forget_eventbridge_state(schedule_id)
+                else:
+                    self.store.record_eventbridge_state(schedule_id, written)
         except Exception:
             if touched:  # EventBridge may hold a half-applied new state
                 self._undo(schedule_id)
@@ -307,7 +316,7 @@ class ScheduleService:
                 except ScheduleNotFound:
                     self.eventbridge.remove(schedule_id)
                 else:
-                    self.eventbridge.apply(row)
+                    self.store.record_eventbridge_state(schedule_id, self.eventbridge.apply(row))
         except Exception:  # the original failure is what the client sees; reconcile repairs drift
             logger.exception(
                 "could not undo EventBridge change", extra={"schedule_id": str(schedule_id)}

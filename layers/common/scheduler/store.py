@@ -1,5 +1,6 @@
 """All SQL of the product; the runner's own statements are in `run_store`, the API keys' in
-`key_store`, the run history's retention in `history_store`. Parameterised statements only;
+`key_store`, the run history's retention in `history_store`, what was written to EventBridge
+in `sync_store`. Parameterised statements only;
 rows come back as dicts (snake_case).
 
 `owner` arguments scope a query to the workflows one user owns; `None` means the service
@@ -31,6 +32,7 @@ from scheduler.errors import (
 from scheduler.history_store import HistoryQueries
 from scheduler.key_store import ApiKeyQueries
 from scheduler.run_store import RunnerQueries
+from scheduler.sync_store import SyncStateQueries
 
 Row = dict[str, Any]
 Cursor = tuple[datetime, UUID]  # keyset pagination position: (sort timestamp, id) of the last row
@@ -51,10 +53,10 @@ _WORKFLOW_COLUMNS = """w.id, w.owner_id, w.name, w.definition::text as definitio
     w.run_count, w.last_run_at, w.last_run_status, w.lease_fence, w.created_at, w.updated_at"""
 
 
-class Store(RunnerQueries, ApiKeyQueries, HistoryQueries):
+class Store(RunnerQueries, ApiKeyQueries, HistoryQueries, SyncStateQueries):
     """Every query of the product; the runner's own are in `run_store` (RunnerQueries), the
     API keys' in `key_store` (ApiKeyQueries), the run history's retention in `history_store`
-    (HistoryQueries)."""
+    (HistoryQueries), what was written to EventBridge in `sync_store` (SyncStateQueries)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
