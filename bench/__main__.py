@@ -26,6 +26,9 @@ TARGETS: dict[str, tuple[str, float]] = {
     "package_mb": ("<=", 60),
     "runner.dynamodb_requests": ("<=", 2),
     "runner.sql_round_trips": ("<=", 3),
+    # alerts: none for a success, one PutEvents for a failure (scheduler.alerts)
+    "runner.put_events_per_success": ("<=", 0),
+    "runner.put_events_per_failure": ("<=", 1),
     "runner.overhead_ratio": ("<=", 1.3),
     "api.create_ratio": ("<=", 1.3),
     "api.get_ratio": ("<=", 1.3),

@@ -1,6 +1,8 @@
 """RunnerFunction's cost per successful scheduled run, beyond the workflow's own steps.
 
-Counts: DynamoDB requests and SQL round trips of one run of a no-step workflow.
+Counts: DynamoDB requests and SQL round trips of one run of a no-step workflow, and the
+EventBridge PutEvents calls of a successful and of a failed run (its alert), with one
+publish's time against in-process moto.
 Ratio: the handler's time for that run ÷ the time of the same raw operations issued directly,
 over the same backends in the same process: the very statements the handler sent (recorded
 from a warm-up run and replayed with fresh values through one psycopg connection) and the
@@ -161,6 +163,7 @@ def _measure() -> dict[str, float]:
     with (
         backends.recorded_statements(connection) as statements,
         backends.recorded_requests(dynamodb) as requests,
+        backends.recorded_requests(clients.events_client()) as alerts_sent,
     ):
         handler_run()  # warm-up: first-call caches, and the requests to replay
         replayed = list(statements)
@@ -172,7 +175,9 @@ def _measure() -> dict[str, float]:
     results = {
         "runner.dynamodb_requests": len(requests) / counted_runs,
         "runner.sql_round_trips": len(statements) / counted_runs,
+        "runner.put_events_per_success": len(alerts_sent) / counted_runs,
     }
+    results.update(_failure_alerts(store))
 
     url = backends.database_url()
     with psycopg.connect(url, autocommit=True, prepare_threshold=None, row_factory=dict_row) as raw:
@@ -182,6 +187,41 @@ def _measure() -> dict[str, float]:
     results.update(backends.ratio_of_medians("runner.overhead_ratio", handler_times, raw_times))
     results["runner.handler_ms"] = 1000 * statistics.median(handler_times)
     return results
+
+
+def _failure_alerts(store: Any) -> dict[str, float]:
+    """PutEvents calls of a failed run (its Run Failed alert), and one publish's time against
+    in-process moto: what a failure adds to the runner's time after the lease is released."""
+    from scheduler import alerts, clients
+
+    from devstack.apigw import LambdaContext
+    from functions.runner.app import lambda_handler
+
+    missing = "arn:aws:lambda:us-east-1:000000000000:function:bench-missing"
+    workflow = store.create_workflow(
+        OWNER, "failing", {"steps": [{"type": "lambda", "functionArn": missing}]}
+    )
+    schedule = store.create_schedule(
+        None, workflow_id=workflow["id"], cron="* * * * *", timezone="UTC", enabled=True
+    )
+    failed_runs = 5
+    with backends.recorded_requests(clients.events_client()) as sent:
+        for index in range(1, failed_runs + 1):
+            context = LambdaContext(function_name="RunnerFunction", timeout_s=300)
+            if lambda_handler(_fire_event(schedule, index), context)["outcome"] != "failed":
+                raise RuntimeError("the benchmarked failing run did not fail")
+    run = alerts.RunRef(uuid.uuid4(), schedule["id"], workflow["id"], FIRST_FIRE, "schedule", 1)
+    times = []
+    for _ in range(100):
+        started = time.perf_counter()
+        failed = alerts.run_failed(run, "bench", occurred_at=FIRST_FIRE)
+        if not alerts.publish(failed, time_left_s=60):
+            raise RuntimeError("the benchmarked publish failed")
+        times.append(time.perf_counter() - started)
+    return {
+        "runner.put_events_per_failure": len(sent) / failed_runs,
+        "runner.alert_publish_ms": 1000 * statistics.median(times),
+    }
 
 
 if __name__ == "__main__":

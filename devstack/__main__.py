@@ -51,6 +51,9 @@ then, a minute later, its run history (put the returned id in place of ID):
 
   curl -s {api}/api/schedules/ID/runs -H 'Authorization: Bearer {user.token}'
 
+A run that fails (or a schedule the runner disables) prints an ALERT line here: the event the
+runner published to EventBridge (moto's default bus), as the template's rule would forward it.
+
 A backend sees every tenant's schedules with the service key:
 
   curl -s {api}/api/schedules -H 'Authorization: Bearer {stack.service_key}'

@@ -1,6 +1,7 @@
 """The whole product on one machine, in one process: `Stack(data_dir).start()` ... `.stop()`.
 
-PostgreSQL (pgserver, data in `<data_dir>/pg`), moto for DynamoDB, the Scheduler API and SQS,
+PostgreSQL (pgserver, data in `<data_dir>/pg`), moto for DynamoDB, the Scheduler API, SQS and
+EventBridge (alerts, shown one line each: devstack.alert_log),
 the local Lambda service running the real handlers, the API gateway in front of ApiFunction,
 and the EventBridge engine firing RunnerFunction. Handler code learns where everything is
 only through the environment (`DATABASE_URL`, `AWS_ENDPOINT_URL_<SERVICE>`, ...), as in AWS.
@@ -26,6 +27,7 @@ from typing import Any
 from uuid import UUID
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+from devstack.alert_log import AlertLog, create_alert_route
 from devstack.apigw import ACCOUNT_ID
 from devstack.clock import Clock, SystemClock
 from devstack.demo import (
@@ -198,6 +200,8 @@ class Stack:
         self.data_dir = data_dir.resolve()
         self.runner_concurrency = runner_concurrency or runner_concurrency_from_environment()
         self.run_failure_queue_url = ""
+        self.alerts_queue_url = ""
+        self.alert_log: AlertLog | None = None
         self.clock = clock or SystemClock()
         self._requested_port = port
         self._poll_interval_s = poll_interval_s
@@ -251,7 +255,7 @@ class Stack:
 
         applied = apply_migrations(self.database_url, MIGRATIONS)
         self._say(f"  {len(applied)} migration(s) applied" if applied else "  schema up to date")
-        self._say("Starting moto (DynamoDB, EventBridge Scheduler API, SQS) ...")
+        self._say("Starting moto (DynamoDB, EventBridge Scheduler API, SQS, EventBridge) ...")
         self._start_moto()
         lambda_router = _LateApp()
         self._lambda_server = _Server(0, lambda_router)
@@ -299,6 +303,8 @@ class Stack:
             poll_interval_s=self._poll_interval_s,
         )
         self.engine.start()
+        self.alert_log = AlertLog(clients.aws_client("sqs"), self.alerts_queue_url, self._say)
+        self.alert_log.start()
         self._gateway.start()
         self._write_state_file()
 
@@ -408,6 +414,8 @@ class Stack:
         sqs = clients.aws_client("sqs")
         sqs.create_queue(QueueName=_DLQ_NAME)
         self.run_failure_queue_url = sqs.create_queue(QueueName=_RUN_FAILURE_QUEUE_NAME)["QueueUrl"]
+        # AlertsToAlarmTopicRule's pattern, to a queue the stack reads instead of a topic
+        self.alerts_queue_url = create_alert_route(clients.aws_client("events"), sqs)
 
     def _dead_letter(self, failure: AsyncFailure) -> None:
         """RunnerFunction's OnFailure destination: Lambda's record into the failure queue."""
@@ -463,6 +471,7 @@ class Stack:
             "lambdaEndpoint": self._lambda_server.url if self._lambda_server else None,
             "awsEndpoint": self.aws_url,
             "runFailureQueueUrl": self.run_failure_queue_url,
+            "alertsQueueUrl": self.alerts_queue_url,
             "databaseUrl": self.database_url,
         }
         path = self.state_file
@@ -477,6 +486,7 @@ class Stack:
             self._stop_engine,
             self._stop_gateway,
             self._stop_lambdas,
+            self._stop_alert_log,
             self._stop_moto,
             self._stop_clients,
             self._stop_postgres,
@@ -507,6 +517,11 @@ class Stack:
         if self._lambda_server is not None:
             self._lambda_server.stop()
             self._lambda_server = None
+
+    def _stop_alert_log(self) -> None:
+        if self.alert_log is not None:
+            self.alert_log.stop()
+            self.alert_log = None
 
     def _stop_moto(self) -> None:
         if self._moto is not None:

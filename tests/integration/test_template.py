@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
+from scheduler import alerts
 from scheduler.config import Settings
 from scheduler.tokens import TokenSettings
 
@@ -31,6 +32,10 @@ DATABASE_SECRET = {
 WORKFLOW_SECRETS = {
     "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}"
     ":secret:${WorkflowSecretPrefix}*"
+}
+ALERT_BUS = {
+    "Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}"
+    ":event-bus/${AlertEventBusName}"
 }
 GROUP_SCHEDULES = {
     "Fn::Sub": "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}"
@@ -138,6 +143,7 @@ def test_the_runner_may_use_only_the_locks_table_and_its_secret(template: dict[s
         str(DATABASE_SECRET),
         str(WORKFLOW_SECRETS),
         str({"Ref": "WorkflowStepFunctionArns"}),  # only when the operator lists functions
+        str(ALERT_BUS),
     }
     for statement in function_statements(runner):
         assert str(statement["Resource"]) in allowed_resources, statement
@@ -145,6 +151,40 @@ def test_the_runner_may_use_only_the_locks_table_and_its_secret(template: dict[s
             if action.startswith("dynamodb:"):
                 assert action == "dynamodb:UpdateItem"  # scheduler.lock's only call
                 assert statement["Resource"] == {"Fn::GetAtt": ["LocksTable", "Arn"]}
+            if action.startswith("events:"):
+                assert action == "events:PutEvents"  # scheduler.alerts' only call
+                assert statement["Resource"] == ALERT_BUS
+                assert statement["Condition"] == {"StringEquals": {"events:source": alerts.SOURCE}}
+
+
+def test_only_the_runner_may_publish_alerts_and_only_to_the_alert_bus(
+    template: dict[str, Any],
+) -> None:
+    publishers = {
+        owner
+        for owner, statement in all_statements(template)
+        if any(action.startswith("events:") for action in as_list(statement["Action"]))
+    }
+    assert publishers == {"RunnerFunction"}
+    runner_env = template["Resources"]["RunnerFunction"]["Properties"]["Environment"]
+    assert runner_env["Variables"]["ALERT_EVENT_BUS"] == {"Ref": "AlertEventBusName"}
+    assert template["Parameters"]["AlertEventBusName"]["Default"] == "default"
+
+
+def test_the_alert_rule_forwards_every_alert_to_the_alarm_topic_only_when_one_is_set(
+    template: dict[str, Any],
+) -> None:
+    [rule] = resources_of(template, "AWS::Events::Rule").values()
+    props = rule["Properties"]
+    assert rule["Condition"] == "HasAlarmTopic"
+    assert props["EventBusName"] == {"Ref": "AlertEventBusName"}
+    pattern = props["EventPattern"]
+    assert {key: pattern[key] for key in alerts.EVENT_PATTERN} == alerts.EVENT_PATTERN
+    assert pattern["account"] == [{"Ref": "AWS::AccountId"}]  # never another account's events
+    [target] = props["Targets"]
+    assert target["Arn"] == {"Ref": "AlarmTopicArn"}
+    # a topic passed in by ARN is not the stack's: its policy is the operator's (README)
+    assert resources_of(template, "AWS::SNS::TopicPolicy") == {}
 
 
 def test_only_the_runner_reads_workflow_secrets_and_only_those_under_the_prefix(

@@ -108,6 +108,19 @@ def _secrets_client(wait_s: int) -> Any:
 
 
 @cache
+def events_client() -> Any:
+    """The EventBridge client of alerts: 2 attempts (a throttle is retried once), 1 s to
+    connect and 2 s to read each, so a publish takes alerts.MAX_PUBLISH_S at most."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        retries={"mode": "standard", "total_max_attempts": 2}, connect_timeout=1, read_timeout=2
+    )
+    return boto3.client("events", config=config)
+
+
+@cache
 def workflow_secrets() -> WorkflowSecrets:
     """The runner's cache of workflow secrets; its client is made at the first read only."""
     # Imported here: only the runner reads workflow secrets, the API need not load it.
@@ -126,6 +139,7 @@ def reset() -> None:
         aws_client,
         _step_lambda_client,
         _secrets_client,
+        events_client,
         workflow_secrets,
         get_settings,
     ):

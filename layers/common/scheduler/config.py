@@ -69,6 +69,8 @@ class Settings(BaseModel):
         default="workflow-secrets/", min_length=1, max_length=256, pattern=r"^[A-Za-z0-9/_+=.@-]+$"
     )
     workflow_secret_ttl_s: float = Field(default=300, ge=0, le=3600)
+    # Alerts (scheduler.alerts): the EventBridge bus failed runs and disabled schedules go to.
+    alert_event_bus: str = Field(default="default", min_length=1, max_length=256)
 
     # Per-owner limits (scheduler.limits): how much of the service one tenant may take. They
     # apply per owner acted on, the service role's requests included.

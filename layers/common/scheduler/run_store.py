@@ -47,16 +47,17 @@ class RunnerQueries:
         run was claimed but never started, either by this `claim_token` (a retry of the same
         invocation, whose earlier attempt ended) or by a claim whose lease has expired.
         Returns the schedule (`cron`, `timezone`, `enabled`), the workflow (`workflow_name`,
-        `definition_json`: the definition's text, loaded by the runner), `run_id` (the claimed
-        run; None when the schedule is disabled or the slot is held) and `existing`, the slot's
-        run as it was before this statement (None if it had none). ScheduleNotFound if the
-        schedule is gone or is not the workflow's.
+        `owner_id`, `definition_json`: the definition's text, loaded by the runner), `run_id`
+        (the claimed run; None when the schedule is disabled or the slot is held) and
+        `existing`, the slot's run as it was before this statement (None if it had none).
+        ScheduleNotFound if the schedule is gone or is not the workflow's.
         """
         try:
             row = self.db.execute(
                 """with target as (
                      select s.id as schedule_id, s.workflow_id, s.cron, s.timezone, s.enabled,
-                            w.name as workflow_name, w.definition::text as definition_json
+                            w.name as workflow_name, w.owner_id,
+                            w.definition::text as definition_json
                      from schedules s join workflows w on w.id = s.workflow_id
                      where s.id = %(schedule_id)s and s.workflow_id = %(workflow_id)s
                    ), existing as (

@@ -14,7 +14,8 @@ The invocation's deadline is taken at entry, so the steps' share of it accounts 
 the claim, the lease and the start took.
 
 Cost of a successful run beyond its steps: 3 SQL statements (claim, start, outcome) and
-2 DynamoDB requests (acquire, release).
+2 DynamoDB requests (acquire, release). A run recorded failed adds one EventBridge PutEvents
+(scheduler.alerts), after the release: the alert never delays the record or holds the lease.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from uuid import UUID
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from scheduler import clients, cron
+from scheduler import alerts, clients, cron
 from scheduler.config import get_settings
 from scheduler.errors import DependencyUnavailable, ScheduleNotFound, WorkflowBusy
 from scheduler.lock import Lease, LeaseLock, utc_now
@@ -225,6 +226,7 @@ def _lease_and_start(fire: _Fire, claim: dict[str, Any]) -> RunReport:
         logger.error("lease fence rejected by the database: run not started")
         _release(fire, lease)
         metrics.add_metric(name="RunFailed", unit=MetricUnit.Count, value=1)
+        _alert_failed(fire, claim, run_id, FENCED_ERROR)
         return RunReport("failed", run_id, FENCED_ERROR)
     if event.trigger == "schedule":
         lateness = max((fire.started_at - event.scheduled_time).total_seconds(), 0.0)
@@ -253,7 +255,7 @@ def _run_and_record(fire: _Fire, lease: Lease, claim: dict[str, Any], run_id: UU
     if result.status == "failed":
         logger.warning("workflow run failed", error=result.error, critical=result.critical)
     disabled_reason = f"disabled by the runner: {result.error}" if result.critical else None
-    outcome = _record(
+    outcome, recorded = _record(
         fire,
         run_id,
         status=result.status,
@@ -266,13 +268,16 @@ def _run_and_record(fire: _Fire, lease: Lease, claim: dict[str, Any], run_id: UU
     metric = "RunSucceeded" if outcome == "succeeded" else "RunFailed"
     metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
     logger.info("run finished", outcome=outcome)
+    if recorded and outcome == "failed":
+        _alert_failed(fire, claim, run_id, result.error, disabled_reason)
     return RunReport(outcome, run_id, result.error)
 
 
 def _record(
     fire: _Fire, run_id: UUID, *, status: Literal["succeeded", "failed"], **fields: Any
-) -> Outcome:
-    """Record the outcome, retrying until the record's deadline; never raises."""
+) -> tuple[Outcome, bool]:
+    """Record the outcome, retrying until the record's deadline; never raises. True with it
+    when the run row holds it now (False: not written, or the run was deleted meanwhile)."""
     try:
         written = _retrying(
             "record",
@@ -289,13 +294,36 @@ def _record(
         )
     except Exception:  # the run is failed as abandoned once its lease expires
         logger.exception("cannot record the run's result")
-        return "unrecorded"
+        return "unrecorded", False
     if written == "superseded":
         logger.error("result rejected: the lease was lost and a newer run took over")
-        return "unrecorded"
+        return "unrecorded", False
     if written == "gone":
         logger.warning("schedule deleted during the run: its workflow's state was recorded")
-    return status
+    return status, written == "recorded"
+
+
+def _alert_failed(
+    fire: _Fire,
+    claim: dict[str, Any],
+    run_id: UUID,
+    error: str | None,
+    disabled_reason: str | None = None,
+) -> None:
+    """Publish the failure this invocation recorded (never raises); a redelivery of the fire
+    finds the slot done and never gets here, so each failed run is alerted once."""
+    run = alerts.RunRef(
+        run_id=run_id,
+        schedule_id=fire.event.schedule_id,
+        workflow_id=fire.event.workflow_id,
+        scheduled_time=claim["slot"],
+        trigger=fire.event.trigger,
+        attempt=fire.event.attempt,
+        owner_id=claim.get("owner_id"),
+        workflow_name=claim.get("workflow_name"),
+    )
+    events = alerts.run_failed(run, error, occurred_at=fire.now(), disabled_reason=disabled_reason)
+    alerts.publish(events, time_left_s=fire.deadlines.end - time.monotonic())
 
 
 def _not_claimed(fire: _Fire, claim: dict[str, Any]) -> RunReport:
