@@ -1,16 +1,18 @@
 """The Supabase project's public signing keys (its JWKS) and how their signatures are checked.
 
 Supabase signs access tokens with an asymmetric key, ES256 (P-256, the default) or RS256,
-published at `<project>/auth/v1/.well-known/jwks.json`. PyJWT checks those algorithms only
+published at `<project>/auth/v1/.well-known/jwks.json`. JWT libraries check those algorithms
 through `cryptography`, a native library of 15 MB: half of what the functions would deploy.
 Checking a signature involves no secret, so pure-Python arithmetic is enough here and safe from
 timing leaks: ES256 through python-ecdsa, RS256 through python-rsa (google-auth's choice when
-`cryptography` is absent). Both are plugged into PyJWT as its `Algorithm`s, so PyJWT still
-parses tokens and checks their claims; they verify only, they never sign.
+`cryptography` is absent). They verify only, they never sign; scheduler.jws parses the tokens
+and scheduler.tokens checks their claims.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import http.client
 import json
@@ -20,14 +22,11 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import Any
 
 import ecdsa
 import rsa
 from ecdsa.util import sigdecode_string
-from jwt.algorithms import Algorithm
-from jwt.exceptions import InvalidKeyError
-from jwt.utils import base64url_decode
 
 from scheduler.errors import Unauthorized
 
@@ -35,31 +34,22 @@ MIN_RSA_BITS = 2048
 P256_COORDINATE_BYTES = 32
 
 
+class InvalidKey(ValueError):
+    """A published key this service cannot use (wrong type or curve, too short, malformed)."""
+
+
 def _b64_field(jwk: dict[str, Any], name: str) -> bytes:
     value = jwk.get(name)
     if not isinstance(value, str) or not value:
-        raise InvalidKeyError(f"the key has no {name}")
-    return base64url_decode(value)
+        raise InvalidKey(f"the key has no {name}")
+    try:
+        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidKey(f"the key's {name} is not base64url") from exc
 
 
-class _VerifyOnly(Algorithm):
-    """What PyJWT's Algorithm requires beyond verifying: not offered."""
-
-    def sign(self, msg: bytes, key: Any) -> NoReturn:
-        raise NotImplementedError("public keys only verify")
-
-    @staticmethod
-    def to_jwk(key_obj: Any, as_dict: bool = False) -> NoReturn:
-        raise NotImplementedError("public keys are read from the JWKS, never written")
-
-
-class ES256(_VerifyOnly):
+class ES256:
     """ECDSA on P-256 with SHA-256; the signature is r || s, 32 bytes each (RFC 7518 3.4)."""
-
-    def prepare_key(self, key: Any) -> ecdsa.VerifyingKey:
-        if not isinstance(key, ecdsa.VerifyingKey) or key.curve != ecdsa.NIST256p:
-            raise InvalidKeyError("ES256 needs a P-256 public key")
-        return key
 
     def verify(self, msg: bytes, key: ecdsa.VerifyingKey, sig: bytes) -> bool:
         if len(sig) != 2 * P256_COORDINATE_BYTES:
@@ -70,26 +60,20 @@ class ES256(_VerifyOnly):
             return False
 
     @staticmethod
-    def from_jwk(jwk: str | dict[str, Any]) -> ecdsa.VerifyingKey:
-        data = json.loads(jwk) if isinstance(jwk, str) else jwk
-        if data.get("kty") != "EC" or data.get("crv") != "P-256":
-            raise InvalidKeyError("not a P-256 key")
-        x, y = _b64_field(data, "x"), _b64_field(data, "y")
+    def from_jwk(jwk: dict[str, Any]) -> ecdsa.VerifyingKey:
+        if jwk.get("kty") != "EC" or jwk.get("crv") != "P-256":
+            raise InvalidKey("not a P-256 key")
+        x, y = _b64_field(jwk, "x"), _b64_field(jwk, "y")
         if len(x) != P256_COORDINATE_BYTES or len(y) != P256_COORDINATE_BYTES:
-            raise InvalidKeyError("a P-256 coordinate is not 32 bytes")
+            raise InvalidKey("a P-256 coordinate is not 32 bytes")
         try:  # from_string checks that the point lies on the curve
             return ecdsa.VerifyingKey.from_string(x + y, curve=ecdsa.NIST256p)
         except ecdsa.MalformedPointError as exc:
-            raise InvalidKeyError("not a point of P-256") from exc
+            raise InvalidKey("not a point of P-256") from exc
 
 
-class RS256(_VerifyOnly):
+class RS256:
     """RSASSA-PKCS1-v1_5 with SHA-256 (RFC 7518 3.3); keys of at least 2048 bits."""
-
-    def prepare_key(self, key: Any) -> rsa.PublicKey:
-        if not isinstance(key, rsa.PublicKey):
-            raise InvalidKeyError("RS256 needs an RSA public key")
-        return key
 
     def verify(self, msg: bytes, key: rsa.PublicKey, sig: bytes) -> bool:
         try:
@@ -100,20 +84,19 @@ class RS256(_VerifyOnly):
             return False
 
     @staticmethod
-    def from_jwk(jwk: str | dict[str, Any]) -> rsa.PublicKey:
-        data = json.loads(jwk) if isinstance(jwk, str) else jwk
-        if data.get("kty") != "RSA":
-            raise InvalidKeyError("not an RSA key")
-        n = int.from_bytes(_b64_field(data, "n"), "big")
-        e = int.from_bytes(_b64_field(data, "e"), "big")
+    def from_jwk(jwk: dict[str, Any]) -> rsa.PublicKey:
+        if jwk.get("kty") != "RSA":
+            raise InvalidKey("not an RSA key")
+        n = int.from_bytes(_b64_field(jwk, "n"), "big")
+        e = int.from_bytes(_b64_field(jwk, "e"), "big")
         if n.bit_length() < MIN_RSA_BITS or e < 3 or e % 2 == 0:
-            raise InvalidKeyError("the RSA key is too short or malformed")
+            raise InvalidKey("the RSA key is too short or malformed")
         return rsa.PublicKey(n, e)
 
 
 _log = logging.getLogger(__name__)
 
-ALGORITHMS: dict[str, Algorithm] = {"ES256": ES256(), "RS256": RS256()}
+ALGORITHMS: dict[str, ES256 | RS256] = {"ES256": ES256(), "RS256": RS256()}
 _KEY_TYPES = {"EC": "ES256", "RSA": "RS256"}
 
 
@@ -219,6 +202,6 @@ class KeySet:
                 continue
             try:
                 keys[jwk["kid"]] = (name, ALGORITHMS[name].from_jwk(jwk))
-            except (InvalidKeyError, ValueError):
+            except ValueError:  # InvalidKey among them
                 continue
         return keys

@@ -3,7 +3,8 @@
 Keys: the project's asymmetric signing keys from its JWKS (RS256/ES256, `JWKS_URL`, checked by
 `scheduler.jwks`) and/or the legacy shared HS256 secret (`JWT_SECRET`, or the Secrets Manager
 secret `JWT_SECRET_NAME`). The token's `alg` header picks the key; `none` and any algorithm
-without a configured key fail.
+without a configured key fail. Tokens are parsed by scheduler.jws (not PyJWT, whose import cost
+the authorizer a third of its cold start).
 
 User tokens must carry `aud` = `jwt_audience` ("authenticated"). Supabase's service_role key
 has no such audience (and `iss` "supabase"), so a token whose `role` is `service_role` is
@@ -13,13 +14,15 @@ signed by the same project key, which only the project holds. Every token needs 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-import jwt
-from jwt.algorithms import HMACAlgorithm
-
+from scheduler import jws
 from scheduler.auth import SERVICE_ROLE
 from scheduler.environment import environment_values, secret_setting
 from scheduler.errors import Unauthorized
@@ -53,22 +56,6 @@ class TokenSettings:
 
 
 @cache
-def _decoder(asymmetric: bool) -> jwt.PyJWT:
-    """PyJWT knowing exactly HS256 (its own, stdlib HMAC) and, if `asymmetric`, the JWKS
-    algorithms of `scheduler.jwks`, whether or not `cryptography` happens to be installed."""
-    signatures = jwt.PyJWS(algorithms=[])
-    signatures.register_algorithm("HS256", HMACAlgorithm(HMACAlgorithm.SHA256))
-    if asymmetric:
-        from scheduler import jwks
-
-        for name, algorithm in jwks.ALGORITHMS.items():
-            signatures.register_algorithm(name, algorithm)
-    decoder = jwt.PyJWT(options={"require": ["exp"], "verify_aud": False, "verify_iss": False})
-    decoder._jws = signatures  # how PyJWT wires its own module-level decoder (jwt.api_jwt)
-    return decoder
-
-
-@cache
 def _key_set(url: str) -> KeySet:
     # One per process: it caches the keys, refetching for an unknown kid (key rotation).
     from scheduler import jwks
@@ -76,15 +63,31 @@ def _key_set(url: str) -> KeySet:
     return jwks.KeySet(url)
 
 
-def _key_for(token: str, settings: TokenSettings) -> tuple[Any, list[str]]:
-    header = jwt.get_unverified_header(token)
+def _hs256(secret: str) -> Callable[[bytes, bytes], bool]:
+    key = secret.encode("utf-8")
+
+    def verify(signing_input: bytes, signature: bytes) -> bool:
+        expected = hmac.new(key, signing_input, hashlib.sha256).digest()
+        return hmac.compare_digest(expected, signature)
+
+    return verify
+
+
+def _verifier_for(token: str, settings: TokenSettings) -> Callable[[bytes, bytes], bool]:
+    """The signature check for the key this service holds for the token's `alg` (and `kid`);
+    the token chooses among configured keys only, never supplies one."""
+    header = jws.unverified_header(token)
     algorithm = header.get("alg")
     if algorithm == "HS256":
         secret = secret_setting(settings.jwt_secret, settings.jwt_secret_name)
         if secret:
-            return secret, ["HS256"]
+            return _hs256(secret)
     elif algorithm in JWKS_ALGORITHMS and settings.jwks_url:
-        return _key_set(settings.jwks_url).key_for(header.get("kid"), algorithm), [algorithm]
+        from scheduler import jwks
+
+        key = _key_set(settings.jwks_url).key_for(header.get("kid"), algorithm)
+        verifier = jwks.ALGORITHMS[algorithm]
+        return lambda signing_input, signature: verifier.verify(signing_input, key, signature)
     raise Unauthorized("no key for this token's algorithm")
 
 
@@ -92,13 +95,11 @@ def verify_token(token: str) -> dict[str, Any]:
     """The verified claims of a Supabase access token, or Unauthorized (with no detail to leak)."""
     settings = TokenSettings.from_environment()
     try:
-        key, algorithms = _key_for(token, settings)
-        claims: dict[str, Any] = _decoder(asymmetric=algorithms[0] in JWKS_ALGORITHMS).decode(
-            token, key, algorithms=algorithms, leeway=_LEEWAY_S
-        )
+        claims = jws.verified_claims(token, _verifier_for(token, settings))
+        jws.check_times(claims, time.time(), _LEEWAY_S)
     except Unauthorized:
         raise
-    except Exception as exc:  # every PyJWT / JWKS failure means the same to a caller: 401
+    except Exception as exc:  # every token or JWKS failure means the same to a caller: 401
         raise Unauthorized("invalid token") from exc
     if claims.get("role") == SERVICE_ROLE:
         issuers = {LEGACY_SERVICE_ISSUER, settings.jwt_issuer}
