@@ -9,6 +9,7 @@ need; each concept lives in its own module:
 - timezones: accepted IANA zones, wall-clock times to UTC instants;
 - cron_fires: fire times on the wall clock of a zone (croniter), fire slots;
 - cron_describe: plain-English descriptions (cron-descriptor);
+- cron_dst: what the coming year's DST changes do to a cron's fires, in words;
 - eventbridge_cron: an evaluator of EventBridge expressions (the local engine, the proofs).
 
 Daylight saving time follows EventBridge Scheduler, which evaluates the expression on the wall
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 from scheduler.cron_convert import MAX_EXPRESSION_LENGTH, to_eventbridge, validate
 from scheduler.cron_describe import describe
+from scheduler.cron_dst import DstNote, dst_notes
 from scheduler.cron_fields import CronError
 from scheduler.cron_fires import ensure_fires, fire_slot, is_fire_time, next_fire_times
 from scheduler.eventbridge_cron import eventbridge_fire_times, eventbridge_next_fire
@@ -39,8 +41,10 @@ from scheduler.timezones import InvalidTimezone, validate_timezone
 __all__ = [
     "MAX_EXPRESSION_LENGTH",
     "CronError",
+    "DstNote",
     "InvalidTimezone",
     "describe",
+    "dst_notes",
     "ensure_fires",
     "eventbridge_fire_times",
     "eventbridge_next_fire",

@@ -23,7 +23,7 @@ def _croniter_template(normalized: str) -> croniter:
     return croniter(normalized, datetime(2000, 1, 1))
 
 
-def _croniter_at(normalized: str, wall: datetime) -> croniter:
+def croniter_at(normalized: str, wall: datetime) -> croniter:
     """A croniter starting at `wall`. Parsing the expression costs more than a whole lookup,
     so each expression is parsed once; copies share its parsed fields, which croniter only reads.
     """
@@ -64,7 +64,7 @@ def next_fire_times(
     zone = load_zone(validate_timezone(timezone))
     wall = after.astimezone(zone).replace(tzinfo=None)
     wall_horizon = wall + _PREVIEW_HORIZON
-    schedule = _croniter_at(compiled.normalized, wall)
+    schedule = croniter_at(compiled.normalized, wall)
     fires: list[datetime] = []
     # Wall times map to UTC in order, so every fire after `after` comes after its wall time.
     while len(fires) < n:
@@ -124,7 +124,7 @@ def fire_slot(expr: str, timezone: str, at: datetime) -> datetime | None:
     # Through UTC: astimezone() returns an `at` already in `zone` as it is, and a wall time that
     # does not exist (02:30 on the spring-forward night) would then be read as if it did.
     wall = at.astimezone(UTC).astimezone(zone).replace(tzinfo=None)  # same for either fold
-    schedule = _croniter_at(compiled.normalized, wall - timedelta(minutes=1))
+    schedule = croniter_at(compiled.normalized, wall - timedelta(minutes=1))
     try:
         if schedule.get_next(datetime) != wall:
             return None
