@@ -11,6 +11,7 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,14 +34,14 @@ def measure() -> dict[str, float]:
     """Median microseconds per to_eventbridge call, and the slowest input's median."""
     if str(ROOT / "layers" / "common") not in sys.path:
         sys.path.insert(0, str(ROOT / "layers" / "common"))
-    from scheduler import cron
+    from scheduler import cron, cron_convert
 
     all_samples: list[float] = []
     per_input: list[float] = []
     for text in _inputs():
         samples = []
         for _ in range(REPEATS):
-            cron._compile.cache_clear()
+            cron_convert._compile.cache_clear()
             start = time.perf_counter()
             with contextlib.suppress(cron.CronError):
                 cron.to_eventbridge(text)
@@ -50,7 +51,47 @@ def measure() -> dict[str, float]:
     return {
         "cron.convert_us": round(statistics.median(all_samples), 2),
         "cron.max_us": round(max(per_input), 2),
+        **_preview_costs(),
     }
+
+
+def _preview_costs() -> dict[str, float]:
+    """POST /api/cron/preview's use case with its DST notes, in microseconds: the worst case
+    (every minute in Berlin: 120 affected wall times a year) first with every cache cleared,
+    then warm, and the notes alone warm for a daily cron."""
+    from datetime import UTC, datetime
+
+    from scheduler import cron, cron_convert, cron_dst, cron_fires
+    from scheduler.models import CronPreviewRequest
+    from scheduler.schedules import preview_cron
+
+    now = datetime.now(UTC)
+    every_minute = CronPreviewRequest(cron="* * * * *", timezone="Europe/Berlin")
+
+    def cold() -> None:
+        cron_convert._compile.cache_clear()
+        cron_fires._PREVIEWS.clear()
+        cron_fires._croniter_template.cache_clear()
+        cron_dst._changes.cache_clear()
+        cron_dst._fires_between.cache_clear()
+        preview_cron(every_minute, now)
+
+    return {
+        "cron.preview_cold_us": round(_median_us(cold, 50), 1),
+        "cron.preview_us": round(_median_us(lambda: preview_cron(every_minute, now), REPEATS), 1),
+        "cron.dst_notes_us": round(
+            _median_us(lambda: cron.dst_notes("30 2 * * *", "Europe/Berlin", now), REPEATS), 1
+        ),
+    }
+
+
+def _median_us(call: Callable[[], object], repeats: int) -> float:
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - start) * 1e6)
+    return statistics.median(samples)
 
 
 if __name__ == "__main__":

@@ -591,6 +591,67 @@ def test_cron_preview(api: Api) -> None:
     assert "day-of-month" in body["error"]
 
 
+def _assert_dst_notes(notes: list[dict[str, Any]], wall_clock: str) -> None:
+    # A year from today always holds at least one of Berlin's two changes (they are 5 and 7
+    # months apart), so the real clock is enough.
+    assert notes, "expected a note for a DST change within the year"
+    for note in notes:
+        assert set(note) == {"kind", "wallTime", "lastWallTime", "fires", "at", "note"}
+        assert note["wallTime"].endswith(wall_clock)
+        assert note["fires"] == 1
+        assert "in Europe/Berlin" in note["note"]
+        if note["kind"] == "skipped":
+            assert note["at"] is None
+            assert note["note"].endswith("this fire is skipped")
+        else:
+            assert note["kind"] == "once"
+            assert datetime.fromisoformat(note["at"]) > datetime.now(UTC)
+
+
+def test_dst_notes_in_the_preview_and_the_schedule_detail(
+    api: Api, workflows: dict[str, uuid.UUID]
+) -> None:
+    # Given 02:30 daily in Berlin, a time its DST changes skip in spring and repeat in autumn
+    status, preview = api.call(
+        "POST", "/api/cron/preview", body={"cron": "30 2 * * *", "timezone": "Europe/Berlin"}
+    )
+    assert status == 200
+    _assert_dst_notes(preview["dstNotes"], "T02:30")
+    # The next fire times stay a plain list of instants
+    assert all(isinstance(fire, str) for fire in preview["nextRunTimes"])
+
+    created = _create(api, workflows["alice"], cron="30 2 * * *", timezone="Europe/Berlin")
+    assert "dstNotes" not in created  # only the detail read carries them
+    status, detail = api.call("GET", f"/api/schedules/{created['id']}")
+    assert status == 200
+    assert detail["dstNotes"] == preview["dstNotes"]
+
+    # A zone without DST, a disabled schedule and an invalid cron have none
+    in_tokyo = _create(api, workflows["alice"], cron="30 2 * * *", timezone="Asia/Tokyo")
+    assert api.call("GET", f"/api/schedules/{in_tokyo['id']}")[1]["dstNotes"] == []
+    api.call("PATCH", f"/api/schedules/{created['id']}", body={"enabled": False})
+    assert api.call("GET", f"/api/schedules/{created['id']}")[1]["dstNotes"] == []
+    status, invalid = api.call("POST", "/api/cron/preview", body={"cron": "30 2 * *"})
+    assert (status, invalid["valid"], invalid["dstNotes"]) == (200, False, [])
+
+
+def test_openapi_documents_the_dst_notes(api: Api) -> None:
+    status, document = api.call("GET", "/api/openapi.json")
+    assert status == 200
+    schemas = document["components"]["schemas"]
+    note = schemas["DstNote"]
+    assert set(note["required"]) == {"kind", "wallTime", "lastWallTime", "fires", "at", "note"}
+    assert note["properties"]["kind"]["enum"] == ["skipped", "once"]
+    for owner in ("CronPreview", "ScheduleDetail"):
+        items = schemas[owner]["properties"]["dstNotes"]["items"]
+        assert items == {"$ref": "#/components/schemas/DstNote"}
+    # nextRunTimes is unchanged: a list of date-times
+    assert schemas["CronPreview"]["properties"]["nextRunTimes"]["items"] == {
+        "type": "string",
+        "format": "date-time",
+    }
+
+
 def test_bodies_are_compact_utf8_json_of_the_stored_text(
     api: Api, workflows: dict[str, uuid.UUID], clean_db: str
 ) -> None:

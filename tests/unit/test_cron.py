@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scheduler import cron
+from scheduler import cron, cron_convert, cron_fires
 from scheduler.cron import (
     CronError,
     InvalidTimezone,
@@ -234,14 +234,14 @@ def test_cron_error_is_a_value_error_with_a_field() -> None:
 
 def test_output_longer_than_the_limit_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
     # Given a lower length limit (no 5-field input can make 256 characters of output)
-    monkeypatch.setattr(cron, "MAX_EXPRESSION_LENGTH", 30)
-    cron._compile.cache_clear()
+    monkeypatch.setattr(cron_convert, "MAX_EXPRESSION_LENGTH", 30)
+    cron_convert._compile.cache_clear()
     try:
         # When an expression converts to more than the limit / Then it is rejected
         with pytest.raises(CronError, match="longer than 30"):
             to_eventbridge("0,2,4,6,8,10,12 * * * *")
     finally:
-        cron._compile.cache_clear()
+        cron_convert._compile.cache_clear()
 
 
 def test_returned_list_is_a_copy() -> None:
@@ -458,6 +458,6 @@ def test_a_repeated_preview_is_the_same_as_a_fresh_one(
 
     # When another caller asks a little later, Then it gets what a fresh computation gives
     remembered = cron.next_fire_times(expr, timezone, later, 3)
-    cron._PREVIEWS.clear()
+    cron_fires._PREVIEWS.clear()
     assert remembered == cron.next_fire_times(expr, timezone, later, 3)
     assert all(fire > later for fire in remembered)

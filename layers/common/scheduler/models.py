@@ -185,8 +185,32 @@ class LastRun(ApiModel):
     error: str | None = None
 
 
+class DstNote(ApiModel):
+    """A DST change within the next year that skips or repeats wall times the cron names."""
+
+    kind: Literal["skipped", "once"] = Field(
+        description="skipped: those wall times do not exist that day and do not fire; "
+        "once: they occur twice and fire once, at their first occurrence"
+    )
+    wall_time: str = Field(
+        description="the first affected wall time the cron names, in the schedule's timezone",
+        examples=["2027-03-28T02:30"],
+    )
+    last_wall_time: str = Field(
+        description="the last one (the same as wallTime when one fire is affected)",
+        examples=["2027-03-28T02:30"],
+    )
+    fires: int = Field(description="how many of the cron's wall times the change affects")
+    at: datetime | None = Field(description="when wallTime fires (UTC); null when skipped")
+    note: str = Field(
+        examples=["02:30 does not exist on 2027-03-28 in Europe/Berlin: this fire is skipped"]
+    )
+
+
 class ScheduleDetail(ScheduleView):
     next_run_times: list[datetime] = Field(default_factory=list)
+    # Only an enabled, schedulable schedule has any; one per DST change of the next 365 days.
+    dst_notes: list[DstNote] = Field(default_factory=list)
     last_run: LastRun | None = None
 
 
@@ -279,6 +303,7 @@ class CronPreview(ApiModel):
     description: str | None = None
     eventbridge_expressions: list[str] = Field(default_factory=list)
     next_run_times: list[datetime] = Field(default_factory=list)
+    dst_notes: list[DstNote] = Field(default_factory=list)  # none for an invalid cron
 
 
 class RunAccepted(ApiModel):

@@ -14,6 +14,7 @@ repaired by the reconcile function.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -99,6 +100,7 @@ def preview_cron(request: CronPreviewRequest, now: datetime) -> CronPreview:
         timezone = cron.validate_timezone(request.timezone)
         cron.ensure_fires(request.cron, timezone, now)
         fires = cron.next_fire_times(request.cron, timezone, now, NEXT_RUN_PREVIEW)
+        notes = cron.dst_notes(request.cron, timezone, now)
     except ValueError as exc:  # CronError and InvalidTimezone
         return CronPreview(
             valid=False, cron=request.cron, timezone=request.timezone, error=str(exc)
@@ -110,6 +112,7 @@ def preview_cron(request: CronPreviewRequest, now: datetime) -> CronPreview:
         description=cron.describe(request.cron),
         eventbridge_expressions=expressions,
         next_run_times=fires,
+        dst_notes=[asdict(note) for note in notes],
     )
 
 
@@ -157,8 +160,13 @@ class ScheduleService:
 
     def get_schedule(self, owner: UUID | None, schedule_id: UUID) -> ScheduleDetail:
         row, last_run = self.store.get_schedule_with_last_run(schedule_id, owner)
+        now = self.clock()
+        fields = _view_fields(row, now, NEXT_RUN_PREVIEW)
+        notes: list[cron.DstNote] = []
+        if fields["next_run_times"]:  # enabled and schedulable: only then do notes apply
+            notes = cron.dst_notes(row["cron"], row["timezone"], now)
         return ScheduleDetail.model_validate(
-            {**_view_fields(row, self.clock(), NEXT_RUN_PREVIEW), "last_run": last_run}
+            {**fields, "dst_notes": [asdict(note) for note in notes], "last_run": last_run}
         )
 
     def list_runs(
