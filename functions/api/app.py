@@ -14,6 +14,9 @@ from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID
 
+# Every schedule the API shows is described in words; scheduler.cron loads the describer only
+# where one is made, so the API loads it here, at init (Lambda runs init with the whole CPU).
+import cron_descriptor  # noqa: F401
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import (

@@ -1,16 +1,25 @@
-"""Plain-English descriptions of Unix cron expressions, via cron-descriptor."""
+"""Plain-English descriptions of Unix cron expressions, via cron-descriptor.
+
+cron-descriptor is imported by the first description: only the API describes crons, and the
+runner and reconcile, which import `scheduler.cron` for fire times and conversion, need not
+load it (~20 ms of their cold start). ApiFunction imports it at init (functions/api/app.py).
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from itertools import pairwise
-
-from cron_descriptor import ExpressionDescriptor, Options
+from typing import Any
 
 from scheduler.cron_convert import compile_expression, eventbridge_dom
 from scheduler.cron_fields import DOW, SPECS, FieldSpec, format_set
 
-_DESCRIBE_OPTIONS = Options(locale_code="en_US", use_24hour_time_format=False)
+
+@lru_cache(maxsize=1)
+def _options() -> Any:
+    from cron_descriptor import Options
+
+    return Options(locale_code="en_US", use_24hour_time_format=False)
 
 
 def _describe_set(values: frozenset[int], spec: FieldSpec) -> str:
@@ -63,6 +72,8 @@ def describe(expr: str) -> str:
         )
     )
     try:
-        return str(ExpressionDescriptor(unix, _DESCRIBE_OPTIONS).get_description())
+        from cron_descriptor import ExpressionDescriptor
+
+        return str(ExpressionDescriptor(unix, _options()).get_description())
     except Exception:  # the describer is a nicety: never fail a request over it
         return compiled.normalized
