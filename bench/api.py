@@ -154,6 +154,11 @@ def _answering(use_case: str, answer: Any) -> Iterator[None]:
         setattr(ScheduleService, use_case, original)
 
 
+def _rows(cursor: Any) -> list[Any]:
+    """What a statement answered; nothing for one that returns no rows (an insert's record)."""
+    return cursor.fetchall() if cursor.description is not None else []
+
+
 def _replay(
     raw: Any,
     scheduler: Any,
@@ -169,10 +174,10 @@ def _replay(
         started = time.perf_counter()
         if not writes:
             for query, params in statements:
-                raw.execute(query, params).fetchall()
+                _rows(raw.execute(query, params))
             return time.perf_counter() - started
         with raw.transaction():
-            rows = [raw.execute(query, params).fetchall() for query, params in statements]
+            rows = [_rows(raw.execute(query, params)) for query, params in statements]
             inserted = next(
                 answer
                 for (query, _), answer in zip(statements, rows, strict=True)
