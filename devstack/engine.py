@@ -8,8 +8,11 @@ that creations, State changes and deletions up to that moment count, then invoke
 schedule's target with the context attributes filled in.
 
 Like EventBridge, a schedule fires only at fire times after the engine started (no catch-up)
-and after the schedule was created or last changed; a fire time older than the target's
-MaximumEventAgeInSeconds is dropped, not delivered late.
+and after the schedule was created or last changed, and only inside its StartDate / EndDate
+(both inclusive: EventBridge may fire "on, or after" the one and "on, or before" the other); a
+fire time older than the target's MaximumEventAgeInSeconds is dropped, not delivered late. A
+FlexibleTimeWindow is not simulated: every fire is invoked at its nominal time, the earliest
+EventBridge may choose (and what <aws.scheduler.scheduled-time> carries either way).
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ class _Schedule:
     target_input: str
     max_event_age_s: int
     enabled: bool
+    start_date: datetime | None = None
+    end_date: datetime | None = None
     next_fire: datetime | None = None
     last_fired: datetime | None = None
 
@@ -221,6 +226,8 @@ class SchedulerEngine:
             target_input=target.get("Input", ""),
             max_event_age_s=int(retry.get("MaximumEventAgeInSeconds", _DEFAULT_MAX_EVENT_AGE_S)),
             enabled=description.get("State", "ENABLED") == "ENABLED",
+            start_date=_as_datetime(description.get("StartDate")),
+            end_date=_as_datetime(description.get("EndDate")),
         )
 
     def _first_fire(
@@ -245,13 +252,21 @@ class SchedulerEngine:
 
     @staticmethod
     def _next_after(schedule: _Schedule, after: datetime) -> datetime | None:
+        """The first fire time after `after` inside the schedule's StartDate / EndDate."""
+        if schedule.start_date is not None:
+            after = max(after, schedule.start_date - timedelta(microseconds=1))
         try:
-            return cron.eventbridge_next_fire(schedule.expression, schedule.timezone, after)
+            fire = cron.eventbridge_next_fire(schedule.expression, schedule.timezone, after)
+        except OverflowError:  # a StartDate so late that its next fire is past year 9999
+            return None
         except ValueError as exc:  # rate()/at() or a bad expression: the real service would refuse
             log.warning(
                 "schedule %s: cannot evaluate %r: %s", schedule.name, schedule.expression, exc
             )
             return None
+        if fire is not None and schedule.end_date is not None and fire > schedule.end_date:
+            return None  # ended: EventBridge fires nothing after EndDate
+        return fire
 
     # --- firing
 

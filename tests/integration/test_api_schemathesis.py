@@ -23,6 +23,7 @@ import uuid
 import zlib
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
@@ -197,6 +198,42 @@ def _mostly_valid(body: Any) -> None:
             pick = zlib.crc32(value.encode("utf-8", "surrogatepass"))
             if pick % 4:
                 body[field] = valid[pick % len(valid)]
+    # Optional fields that would get the body refused are mostly left out instead.
+    for field in ("startAt", "endAt", "flexibleWindowMinutes", "note"):
+        pick = zlib.crc32(repr(body.get(field)).encode("utf-8", "surrogatepass"))
+        if field in body and not _acceptable(field, body) and pick % 4:
+            del body[field]
+
+
+def _acceptable(field: str, body: dict[str, Any]) -> bool:
+    """Whether the body's `field` alone (with the window's other end) would be accepted."""
+    value = body[field]
+    if field == "flexibleWindowMinutes":
+        return type(value) is int and 0 <= value <= 1440
+    if field == "note":
+        return value is None or (
+            isinstance(value, str)
+            and len(value) <= 500
+            and value.isprintable()
+            and bool(value.strip())
+        )
+    moments = {}
+    for end in ("startAt", "endAt"):
+        text = body.get(end)
+        if text is None:
+            continue
+        try:
+            moment = datetime.fromisoformat(text)
+            if moment.tzinfo is None:
+                return False
+            moments[end] = moment.astimezone(UTC)
+        except (TypeError, ValueError, OverflowError):
+            return False
+    end_at = moments.get("endAt")
+    if end_at is not None and end_at <= datetime.now(UTC) + timedelta(days=1):
+        return False
+    start_at = moments.get("startAt")
+    return start_at is None or end_at is None or start_at + timedelta(days=1) < end_at
 
 
 class Answers:

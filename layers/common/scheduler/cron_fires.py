@@ -63,7 +63,8 @@ def next_fire_times(
         return list(cached[1])  # only a valid timezone is ever cached: no need to check it again
     zone = load_zone(validate_timezone(timezone))
     wall = after.astimezone(zone).replace(tzinfo=None)
-    wall_horizon = wall + _PREVIEW_HORIZON
+    # capped at the end of year 9999: a window may start close to it
+    wall_horizon = min(wall, datetime.max - _PREVIEW_HORIZON) + _PREVIEW_HORIZON
     schedule = croniter_at(compiled.normalized, wall)
     fires: list[datetime] = []
     # Wall times map to UTC in order, so every fire after `after` comes after its wall time.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Collection, Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -56,12 +56,43 @@ def target_input(row: Mapping[str, Any]) -> str:
     )
 
 
+def _whole_second(value: datetime, *, up: bool) -> datetime:
+    """`value` in UTC on a whole second (EventBridge keeps dates to the second), rounded up or
+    down so the window EventBridge holds never reaches outside the row's."""
+    value = value.astimezone(UTC)
+    whole = value.replace(microsecond=0)
+    if up and whole < value:
+        whole += timedelta(seconds=1)
+    return whole
+
+
+def _window(row: Mapping[str, Any]) -> dict[str, Any]:
+    """StartDate / EndDate of the row's window; a key only for an end the row sets, so a row
+    without a window maps (and fingerprints) as it did before windows existed."""
+    window: dict[str, Any] = {}
+    if row.get("start_at") is not None:
+        window["StartDate"] = _whole_second(row["start_at"], up=True)
+    if row.get("end_at") is not None:
+        window["EndDate"] = _whole_second(row["end_at"], up=False)
+    return window
+
+
+def _flexible_time_window(row: Mapping[str, Any]) -> dict[str, Any]:
+    minutes = int(row.get("flexible_window_minutes") or 0)
+    if minutes == 0:
+        return {"Mode": "OFF"}
+    return {"Mode": "FLEXIBLE", "MaximumWindowInMinutes": minutes}
+
+
 def desired_schedules(row: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Name -> the full CreateSchedule/UpdateSchedule kwargs of a schedules row (pure).
 
+    The window's dates are the row's whatever the time: `request_at` adapts them to the moment
+    of a call, and `in_effect` compares what a schedule means at a moment.
     CronError or InvalidTimezone (ValueErrors) when the row cannot be scheduled as it is.
     """
     settings = get_settings()
+    window = _window(row)
     target = {
         "Arn": settings.runner_function_arn,
         "RoleArn": settings.scheduler_role_arn,
@@ -79,13 +110,61 @@ def desired_schedules(row: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             "GroupName": settings.schedule_group,
             "ScheduleExpression": expression,
             "ScheduleExpressionTimezone": cron.validate_timezone(row["timezone"]),
-            "FlexibleTimeWindow": {"Mode": "OFF"},
+            "FlexibleTimeWindow": _flexible_time_window(row),
             "State": "ENABLED" if row["enabled"] else "DISABLED",
             "Description": row["cron"],
             "Target": target,
+            **window,
         }
         for name, expression in zip(schedule_names(row["id"]), expressions, strict=False)
     }
+
+
+def as_instant(value: Any) -> datetime | None:
+    """A date of the Scheduler API as an aware UTC datetime on a whole second: botocore parses
+    them to datetimes, a client that keeps them raw (the local engine's) gives epoch seconds."""
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        moment = datetime.fromtimestamp(value, UTC)
+    else:
+        return None
+    return moment.astimezone(UTC).replace(microsecond=0)
+
+
+def has_ended(schedule: Mapping[str, Any], now: datetime) -> bool:
+    """True once the schedule's EndDate is past: it fires no more, whatever its State."""
+    end = as_instant(schedule.get("EndDate"))
+    return end is not None and end <= now
+
+
+def request_at(kwargs: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """The Create/UpdateSchedule request for `kwargs` (desired_schedules) sent at `now`.
+
+    A StartDate already past limits nothing and is left out: EventBridge refuses one more than
+    5 minutes old. Past its EndDate a schedule has ended: it is sent DISABLED, without the date
+    (which nothing obliges EventBridge to take in the past), and fires nothing either way.
+    """
+    request = dict(kwargs)
+    start = as_instant(request.get("StartDate"))
+    if start is not None and start <= now:
+        del request["StartDate"]
+    if has_ended(request, now):
+        del request["EndDate"]
+        request["State"] = "DISABLED"
+    return request
+
+
+def in_effect(schedule: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """What a schedule (a GetSchedule answer or a desired request) means at `now`, for
+    comparing the two: its dates as instants, those that no longer limit anything left out,
+    and an ended one DISABLED. A schedule written before its start or end passed and one
+    written after mean the same."""
+    effect = request_at(schedule, now)
+    for key in ("StartDate", "EndDate"):
+        if key in effect:
+            effect[key] = as_instant(effect[key])
+    return effect
 
 
 def fingerprint(desired: Mapping[str, Mapping[str, Any]]) -> str:
@@ -142,7 +221,7 @@ class EventBridgeSchedules:
         return Written(fingerprint(desired), datetime.now(UTC))
 
     def _put(self, kwargs: dict[str, Any], *, exists: bool) -> None:
-        kwargs = {**kwargs, "GroupName": self.group}
+        kwargs = {**request_at(kwargs, datetime.now(UTC)), "GroupName": self.group}
         first, fallback, miss = (
             (self.client.update_schedule, self.client.create_schedule, _NOT_FOUND)
             if exists

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import unicodedata
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 from uuid import UUID
@@ -22,6 +22,8 @@ from pydantic import (
     Field,
     RootModel,
     StrictBool,
+    StrictInt,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -55,38 +57,151 @@ def _checked_timezone(value: str) -> str:
     return cron.validate_timezone(value)
 
 
+# Control characters (NUL, which Postgres text cannot hold, among them) and lone surrogates.
+_UNPRINTABLE = frozenset({"Cc", "Cs"})
+NOTE_MAX_LENGTH = 500
+FLEXIBLE_WINDOW_MAX_MINUTES = 1440  # EventBridge's MaximumWindowInMinutes
+
+
+def _utc_instant(value: datetime | None, field: str) -> datetime | None:
+    """An aware datetime as UTC; ValueError for one past year 9999 there (or before year 1)."""
+    if value is None:
+        return None
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59-01:00 is in year 10000 in UTC
+        raise ValueError(f"{field}: out of range (years 1 to 9999 in UTC)") from None
+
+
+def _checked_note(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if any(unicodedata.category(c) in _UNPRINTABLE for c in value):
+        raise ValueError("note: no control characters (line breaks and tabs included)")
+    if all(unicodedata.category(c)[0] == "Z" or unicodedata.category(c) == "Cf" for c in value):
+        raise ValueError("note cannot be blank: send null to remove it")
+    return value.strip()
+
+
+def check_window(start_at: datetime | None, end_at: datetime | None) -> None:
+    """ValueError unless the window is empty, open at one end, or ends after it starts."""
+    if start_at is not None and end_at is not None and end_at <= start_at:
+        raise ValueError("endAt must be after startAt")
+
+
+def first_fire_in_window(
+    expr: str,
+    timezone: str,
+    now: datetime,
+    start_at: datetime | None,
+    end_at: datetime | None,
+    count: int = 1,
+) -> list[datetime]:
+    """The next `count` fire times after `now` inside [start_at, end_at] (either end open)."""
+    after = now if start_at is None else max(now, start_at - timedelta(microseconds=1))
+    if end_at is not None and end_at <= after:
+        return []
+    try:
+        return cron.next_fire_times(expr, timezone, after, count, until=end_at)
+    except OverflowError:  # a window starting so late that its wall clock passes year 9999
+        return []
+
+
+# Descriptions shared by the models that carry the window fields (create, update, reads).
+_START_AT = "The schedule fires only at fire times at or after this instant (EventBridge StartDate)"
+_END_AT = "The schedule fires only at fire times at or before this instant (EventBridge EndDate)"
+_FLEXIBLE = (
+    "EventBridge FlexibleTimeWindow: 0 fires at the exact time; N lets EventBridge invoke up to "
+    "N minutes later to spread load. The run is still recorded under the nominal fire time"
+)
+_NOTE = "Free text shown with the schedule (why it was paused, who owns it); never interpreted"
+
+
 class ScheduleCreate(ApiModel):
     workflow_id: UUID
     cron: str = Field(max_length=256, examples=["0 7 * * *"])
     enabled: bool = True
     timezone: str = Field(default="UTC", max_length=64, examples=["Europe/Berlin"])
+    start_at: AwareDatetime | None = Field(
+        default=None,
+        description=_START_AT + "; null: from now on",
+        examples=["2027-01-04T00:00:00+01:00"],
+    )
+    end_at: AwareDatetime | None = Field(
+        default=None,
+        description=_END_AT + "; null: for ever",
+        examples=["2027-03-31T00:00:00+02:00"],
+    )
+    flexible_window_minutes: StrictInt = Field(
+        default=0, ge=0, le=FLEXIBLE_WINDOW_MAX_MINUTES, description=_FLEXIBLE
+    )
+    note: str | None = Field(
+        default=None,
+        max_length=NOTE_MAX_LENGTH,
+        description=_NOTE,
+        examples=["paused until the Q1 data is in; owner: billing team"],
+    )
 
     _cron = field_validator("cron")(_checked_cron)
     _timezone = field_validator("timezone")(_checked_timezone)
+    _note = field_validator("note")(_checked_note)
+
+    @field_validator("start_at", "end_at")
+    @classmethod
+    def _instant(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        return _utc_instant(value, to_camel(info.field_name or ""))
 
     @model_validator(mode="after")
     def _fires_in_its_timezone(self) -> ScheduleCreate:
         cron.ensure_fires(self.cron, self.timezone)
+        check_window(self.start_at, self.end_at)
+        now = datetime.now(UTC)
+        if self.end_at is not None and self.end_at <= now:
+            raise ValueError("endAt is in the past: a schedule created now would never fire")
+        if (self.start_at or self.end_at) and not first_fire_in_window(
+            self.cron, self.timezone, now, self.start_at, self.end_at
+        ):
+            raise ValueError("the cron has no fire time between startAt and endAt")
         return self
 
 
-def _omittable_not_null(schema: dict[str, Any]) -> None:
-    """The schema of what ScheduleUpdate accepts: each field may be left out, none may be null,
-    and at least one must be given (pydantic alone would document `null` and `{}` as fine)."""
+# The fields of ScheduleUpdate that null clears; every other one refuses null.
+CLEARABLE_FIELDS = frozenset({"start_at", "end_at", "note"})
+
+
+def _omittable(schema: dict[str, Any]) -> None:
+    """The schema of what ScheduleUpdate accepts: each field may be left out, only the clearable
+    ones may be null, and at least one must be given (pydantic alone would document `null` for
+    every field and `{}` as fine)."""
     schema["minProperties"] = 1
-    for field in schema.get("properties", {}).values():
+    clearable = {to_camel(name) for name in CLEARABLE_FIELDS}
+    for name, field in schema.get("properties", {}).items():
+        field.pop("default", None)
+        if name in clearable:
+            continue
         alternatives = [s for s in field.pop("anyOf", []) if s.get("type") != "null"]
         if alternatives:
             field.update(alternatives[0])
-        field.pop("default", None)
 
 
 class ScheduleUpdate(ApiModel):
-    model_config = ConfigDict(json_schema_extra=_omittable_not_null)
+    model_config = ConfigDict(json_schema_extra=_omittable)
 
     cron: str | None = Field(default=None, max_length=256)
     timezone: str | None = Field(default=None, max_length=64)
     enabled: bool | None = None
+    start_at: AwareDatetime | None = Field(
+        default=None, description=_START_AT + "; null removes it"
+    )
+    end_at: AwareDatetime | None = Field(default=None, description=_END_AT + "; null removes it")
+    flexible_window_minutes: StrictInt | None = Field(
+        default=None, ge=0, le=FLEXIBLE_WINDOW_MAX_MINUTES, description=_FLEXIBLE
+    )
+    note: str | None = Field(
+        default=None, max_length=NOTE_MAX_LENGTH, description=_NOTE + "; null removes it"
+    )
+
+    _note = field_validator("note")(_checked_note)
 
     @field_validator("cron")
     @classmethod
@@ -98,13 +213,21 @@ class ScheduleUpdate(ApiModel):
     def _timezone(cls, value: str | None) -> str | None:
         return None if value is None else _checked_timezone(value)
 
+    @field_validator("start_at", "end_at")
+    @classmethod
+    def _instant(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        return _utc_instant(value, to_camel(info.field_name or ""))
+
     @model_validator(mode="after")
     def _something_to_change(self) -> ScheduleUpdate:
         if not self.model_fields_set:
-            raise ValueError("nothing to update: give at least one of cron, timezone, enabled")
-        for name in self.model_fields_set:
+            fields = ", ".join(to_camel(name) for name in type(self).model_fields)
+            raise ValueError(f"nothing to update: give at least one of {fields}")
+        for name in self.model_fields_set - CLEARABLE_FIELDS:
             if getattr(self, name) is None:
                 raise ValueError(f"{to_camel(name)} cannot be null")
+        # Both sent: checked here; one sent is checked against the stored other by the service.
+        check_window(self.start_at, self.end_at)
         return self
 
     def changes(self) -> dict[str, Any]:
@@ -118,6 +241,10 @@ class Schedule(ApiModel):
     cron: str
     timezone: str
     enabled: bool
+    start_at: datetime | None = Field(default=None, description=_START_AT)
+    end_at: datetime | None = Field(default=None, description=_END_AT)
+    flexible_window_minutes: int = Field(default=0, description=_FLEXIBLE)
+    note: str | None = Field(default=None, description=_NOTE)
     last_run_at: datetime | None = None
     disabled_reason: str | None = None
     created_at: datetime
@@ -231,9 +358,6 @@ class WorkflowPage(ApiModel):
 
 # --- API keys: service credentials (scheduler.key_service)
 
-# Control characters (NUL, which Postgres text cannot hold, among them) and lone surrogates.
-_UNPRINTABLE = frozenset({"Cc", "Cs"})
-
 
 class ApiKeyCreate(ApiModel):
     name: str = Field(min_length=1, max_length=100, examples=["billing worker"])
@@ -293,6 +417,14 @@ class CronPreviewRequest(ApiModel):
     # Not validated here: an invalid cron is a normal answer of the preview, not a 422.
     cron: str = Field(max_length=1024, examples=["*/15 9-17 * * MON-FRI"])
     timezone: str = Field(default="UTC", max_length=256, examples=["Europe/Berlin"])
+    # A schedule's window: the preview lists only fire times inside it (as a schedule's reads).
+    start_at: AwareDatetime | None = Field(default=None, description=_START_AT)
+    end_at: AwareDatetime | None = Field(default=None, description=_END_AT)
+
+    @field_validator("start_at", "end_at")
+    @classmethod
+    def _instant(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        return _utc_instant(value, to_camel(info.field_name or ""))
 
 
 class CronPreview(ApiModel):

@@ -38,6 +38,8 @@ from scheduler.eventbridge import (
     EventBridgeSchedules,
     desired_schedules,
     fingerprint,
+    has_ended,
+    in_effect,
     schedule_id_of,
     schedule_names,
 )
@@ -66,12 +68,15 @@ CHUNK_MIN_ROWS = 500
 # the listing of a chunk fit in it with room, even throttled.
 RESERVE_S = 90.0
 # Fields of a schedule that the row decides; anything else AWS returns is not ours to compare.
+# StartDate / EndDate are compared as instants, in effect now (eventbridge.in_effect).
 _COMPARED_FIELDS = (
     "ScheduleExpression",
     "ScheduleExpressionTimezone",
     "State",
     "Description",
     "FlexibleTimeWindow",
+    "StartDate",
+    "EndDate",
 )
 
 
@@ -258,6 +263,7 @@ class _Chunk:
         # row id -> the modification times of its schedules (None: not given), listed or fetched
         stamps: defaultdict[UUID, list[datetime | None]] = defaultdict(list)
         tolerance = timedelta(seconds=get_settings().reconcile_clock_tolerance_s)
+        now = self.now()
         for row in rows:
             try:
                 desired = desired_schedules(row)
@@ -285,7 +291,7 @@ class _Chunk:
                     recorded is not None
                     and brief.modified_at is not None
                     and brief.modified_at <= recorded + tolerance
-                    and brief.state == desired[name]["State"]
+                    and _state_in_step(brief.state, desired[name], now)
                 ):
                     self.summary.unchanged += 1  # last written by us, as the row still says
                 else:
@@ -297,7 +303,7 @@ class _Chunk:
             described.add(want.schedule_id)
             if description is None:  # deleted since it was listed
                 to_apply[want.schedule_id].append("created")
-            elif not _matches(description, want.kwargs):
+            elif not _matches(description, want.kwargs, now):
                 to_apply[want.schedule_id].append("updated")
             else:
                 self.summary.unchanged += 1
@@ -352,14 +358,22 @@ def _describe(
         pool.shutdown(cancel_futures=True)  # after a failure, the queued calls are not made
 
 
-def _matches(actual: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
-    if any(actual.get(field) != wanted[field] for field in _COMPARED_FIELDS):
+def _state_in_step(listed: str | None, wanted: Mapping[str, Any], now: datetime) -> bool:
+    """The listed State is the row's; an ended schedule is in step in either (written before
+    its end it says ENABLED, after it DISABLED: neither fires)."""
+    return has_ended(wanted, now) or listed == wanted["State"]
+
+
+def _matches(actual: Mapping[str, Any], wanted: Mapping[str, Any], now: datetime) -> bool:
+    """The schedule does what the row says, now: the window's dates compared as instants (AWS
+    answers datetimes, a raw client epoch seconds), and a StartDate already past, written or
+    not, limits nothing. A date the row does not have silences it outside a window the row knows
+    nothing of, and is a difference."""
+    actual_effect, wanted_effect = in_effect(actual, now), in_effect(wanted, now)
+    if any(actual_effect.get(f) != wanted_effect.get(f) for f in _COMPARED_FIELDS):
         return False
     target = actual.get("Target") or {}
-    if any(target.get(key) != value for key, value in wanted["Target"].items()):
-        return False
-    # a start or end date would silence the schedule outside a window the row knows nothing of
-    return not actual.get("StartDate") and not actual.get("EndDate")
+    return all(target.get(key) == value for key, value in wanted["Target"].items())
 
 
 def _as_time(value: Any) -> datetime | None:

@@ -46,16 +46,24 @@ class RunnerQueries:
         One statement, safe to repeat. The slot is claimed when it has no run yet, or when its
         run was claimed but never started, either by this `claim_token` (a retry of the same
         invocation, whose earlier attempt ended) or by a claim whose lease has expired.
-        Returns the schedule (`cron`, `timezone`, `enabled`), the workflow (`workflow_name`,
-        `owner_id`, `definition_json`: the definition's text, loaded by the runner), `run_id`
-        (the claimed run; None when the schedule is disabled or the slot is held) and
-        `existing`, the slot's run as it was before this statement (None if it had none).
+        A scheduled fire (`trigger` "schedule") is claimed only inside the schedule's window
+        [start_at, end_at]; a manual run is the user's own call, whatever the window.
+        Returns the schedule (`cron`, `timezone`, `enabled`, `in_window`, `note`), the workflow
+        (`workflow_name`, `owner_id`, `definition_json`: the definition's text, loaded by the
+        runner), `run_id` (the claimed run; None when the schedule is disabled, the fire is
+        outside its window or the slot is held) and `existing`, the slot's run as it was before
+        this statement (None if it had none).
         ScheduleNotFound if the schedule is gone or is not the workflow's.
         """
         try:
             row = self.db.execute(
                 """with target as (
                      select s.id as schedule_id, s.workflow_id, s.cron, s.timezone, s.enabled,
+                            s.note,
+                            (%(trigger)s <> 'schedule'
+                             or ((s.start_at is null or s.start_at <= %(scheduled_time)s)
+                                 and (s.end_at is null or %(scheduled_time)s <= s.end_at)))
+                              as in_window,
                             w.name as workflow_name, w.owner_id,
                             w.definition::text as definition_json
                      from schedules s join workflows w on w.id = s.workflow_id
@@ -70,7 +78,7 @@ class RunnerQueries:
                                                      started_at, lease_expires_at)
                      select schedule_id, workflow_id, %(trigger)s, %(scheduled_time)s,
                             %(attempt)s, %(claim_token)s, %(started_at)s, %(lease_expires_at)s
-                     from target where enabled
+                     from target where enabled and in_window
                      on conflict (schedule_id, scheduled_time) do update
                        set attempt = excluded.attempt, claim_token = excluded.claim_token,
                            started_at = excluded.started_at,

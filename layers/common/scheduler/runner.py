@@ -117,6 +117,8 @@ def run_fire(
         return RunReport("ignored", reason="schedule not found")
     if claim is None:
         return RunReport("ignored", reason="stale fire time")
+    if claim.get("note"):
+        logger.append_keys(schedule_note=claim["note"])
     if claim["run_id"] is None:
         return _not_claimed(fire, claim)
     return _lease_and_start(fire, claim)
@@ -327,10 +329,15 @@ def _alert_failed(
 
 
 def _not_claimed(fire: _Fire, claim: dict[str, Any]) -> RunReport:
-    """The slot was not claimed: the schedule is disabled, or the slot's run is held or done."""
+    """The slot was not claimed: the schedule is disabled, the fire is outside its window, or
+    the slot's run is held or done."""
     if not claim["enabled"]:
         logger.info("schedule disabled: nothing to run")
         return RunReport("ignored", reason="schedule disabled")
+    if not claim["in_window"]:
+        # EventBridge honours the dates, but a late redelivery or a reconcile lag may not
+        logger.info("fire time outside the schedule's startAt/endAt: nothing to run")
+        return RunReport("ignored", reason="outside the schedule's window")
     logger.info("duplicate delivery of a claimed fire time: nothing to run")
     metrics.add_metric(name="RunDuplicate", unit=MetricUnit.Count, value=1)
     existing = claim["existing"]

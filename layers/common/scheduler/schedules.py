@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from scheduler import cron, pagination
+from scheduler import cron, cron_dst, pagination
 from scheduler.errors import Conflict, InvalidInput, ScheduleNotFound, WorkflowNotFound
 from scheduler.eventbridge import EventBridgeSchedules, desired_schedules
 from scheduler.limits import OwnerLimits, take_request
@@ -36,12 +36,16 @@ from scheduler.models import (
     ScheduleView,
     Workflow,
     WorkflowPage,
+    check_window,
+    first_fire_in_window,
 )
 from scheduler.observability import logger
 from scheduler.store import Row, Store
 
 Clock = Callable[[], datetime]
 NEXT_RUN_PREVIEW = 5
+# A change of only these, with `enabled: false`, is a pause: it works whatever the row holds.
+_PAUSE_FIELDS = frozenset({"enabled", "note"})
 
 
 def _utc_now() -> datetime:
@@ -75,7 +79,9 @@ def _view_fields(row: Mapping[str, Any], now: datetime, fire_count: int) -> dict
     else:
         description = f"invalid: {problem[1]}"
     fires = (
-        cron.next_fire_times(row["cron"], row["timezone"], now, fire_count)
+        first_fire_in_window(
+            row["cron"], row["timezone"], now, row.get("start_at"), row.get("end_at"), fire_count
+        )
         if row["enabled"] and problem is None
         else []
     )
@@ -93,15 +99,30 @@ def schedule_view(row: Mapping[str, Any], now: datetime) -> ScheduleView:
     return ScheduleView.model_validate(_view_fields(row, now, 1))
 
 
+def window_dst_notes(
+    expr: str, timezone: str, now: datetime, start_at: datetime | None, end_at: datetime | None
+) -> list[cron.DstNote]:
+    """The DST notes of the next year (cron.dst_notes) for changes inside [start_at, end_at]."""
+    after = now if start_at is None else max(now, start_at - timedelta(microseconds=1))
+    until = now + cron_dst.NOTE_HORIZON
+    if end_at is not None:
+        until = min(until, end_at)
+    if until <= after:
+        return []
+    return cron.dst_notes(expr, timezone, after, horizon=until - after)
+
+
 def preview_cron(request: CronPreviewRequest, now: datetime) -> CronPreview:
     """What a cron would do, for UIs that validate as the user types (invalid is an answer)."""
     try:
         expressions = cron.to_eventbridge(request.cron)
         timezone = cron.validate_timezone(request.timezone)
         cron.ensure_fires(request.cron, timezone, now)
-        fires = cron.next_fire_times(request.cron, timezone, now, NEXT_RUN_PREVIEW)
-        notes = cron.dst_notes(request.cron, timezone, now)
-    except ValueError as exc:  # CronError and InvalidTimezone
+        check_window(request.start_at, request.end_at)
+        start, end = request.start_at, request.end_at
+        fires = first_fire_in_window(request.cron, timezone, now, start, end, NEXT_RUN_PREVIEW)
+        notes = window_dst_notes(request.cron, timezone, now, start, end)
+    except ValueError as exc:  # CronError, InvalidTimezone and a window that ends first
         return CronPreview(
             valid=False, cron=request.cron, timezone=request.timezone, error=str(exc)
         )
@@ -163,8 +184,10 @@ class ScheduleService:
         now = self.clock()
         fields = _view_fields(row, now, NEXT_RUN_PREVIEW)
         notes: list[cron.DstNote] = []
-        if fields["next_run_times"]:  # enabled and schedulable: only then do notes apply
-            notes = cron.dst_notes(row["cron"], row["timezone"], now)
+        if fields["next_run_times"]:  # enabled, schedulable, not ended: only then notes apply
+            notes = window_dst_notes(
+                row["cron"], row["timezone"], now, row.get("start_at"), row.get("end_at")
+            )
         return ScheduleDetail.model_validate(
             {**fields, "dst_notes": [asdict(note) for note in notes], "last_run": last_run}
         )
@@ -209,6 +232,10 @@ class ScheduleService:
                         cron=request.cron,
                         timezone=request.timezone,
                         enabled=request.enabled,
+                        start_at=request.start_at,
+                        end_at=request.end_at,
+                        flexible_window_minutes=request.flexible_window_minutes,
+                        note=request.note,
                     )
                 except WorkflowNotFound as exc:
                     raise InvalidInput(
@@ -229,20 +256,23 @@ class ScheduleService:
     def update_schedule(
         self, owner: UUID | None, schedule_id: UUID, request: ScheduleUpdate
     ) -> ScheduleView:
-        """Apply the change; a pause (only `enabled: false`) works whatever the row holds.
+        """Apply the change; a pause (`enabled: false`, with or without a note) works whatever
+        the row holds.
 
         Anything else must leave a row that can be scheduled: a stored cron or timezone that no
         longer can be (see `unschedulable`) is InvalidInput asking for a new one, and nothing
-        changes. A pause that EventBridge cannot take as the row is (our mapping or its own
-        validation refuses the stored values) removes the row's EventBridge schedules instead:
-        a disabled row needs none, and reconcile, which cannot map the row either, leaves it so.
+        changes; so is a window whose end would not be after its start. A pause that EventBridge
+        cannot take as the row is (our mapping or its own validation refuses the stored values)
+        removes the row's EventBridge schedules instead: a disabled row needs none, and
+        reconcile, which cannot map the row either, leaves it so.
         """
         touched = False
         try:
             with self.store.transaction():
                 old = self.store.lock_schedule(schedule_id, owner)
                 changes = request.changes()
-                pause = changes == {"enabled": False}
+                pause = changes.get("enabled") is False and changes.keys() <= _PAUSE_FIELDS
+                _ensure_window({**old, **changes}, changes)
                 if not pause:
                     _ensure_schedulable({**old, **changes}, changes, self.clock())
                 if changes.get("enabled") is True:
@@ -337,6 +367,19 @@ def _names_in_eventbridge(row: Row) -> Collection[str] | None:
         return desired_schedules(row).keys()
     except ValueError:  # CronError or InvalidTimezone
         return None
+
+
+def _ensure_window(row: Mapping[str, Any], changes: Mapping[str, Any]) -> None:
+    """InvalidInput unless the changed row's window ends after it starts (a stored end or start
+    the change leaves is named as such)."""
+    if not changes.keys() & {"start_at", "end_at"}:
+        return
+    try:
+        check_window(row["start_at"], row["end_at"])
+    except ValueError as exc:
+        stored = "endAt" if "end_at" not in changes else "startAt"
+        which = "" if changes.keys() >= {"start_at", "end_at"} else f" (the stored {stored})"
+        raise InvalidInput(f"{exc}{which}") from exc
 
 
 def _ensure_schedulable(row: Mapping[str, Any], changes: Mapping[str, Any], now: datetime) -> None:

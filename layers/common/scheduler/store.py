@@ -46,7 +46,18 @@ NO_OWNER = UUID(int=0)
 # A rate bucket's tokens at `now`: what it held, refilled by the time since, up to capacity.
 _REFILLED = """least(%(capacity)s::float8, b.tokens + %(per_second)s::float8
     * greatest(0, extract(epoch from %(now)s::timestamptz - b.updated_at))::float8)"""
-_UPDATABLE_SCHEDULE_COLUMNS = frozenset({"cron", "timezone", "enabled", "disabled_reason"})
+_UPDATABLE_SCHEDULE_COLUMNS = frozenset(
+    {
+        "cron",
+        "timezone",
+        "enabled",
+        "disabled_reason",
+        "start_at",
+        "end_at",
+        "flexible_window_minutes",
+        "note",
+    }
+)
 # The definition comes as text and is loaded here, so a document the driver cannot load (nested
 # too deep, a number out of range) is reported as such instead of failing the read.
 _WORKFLOW_COLUMNS = """w.id, w.owner_id, w.name, w.definition::text as definition, w.status,
@@ -120,6 +131,10 @@ class Store(RunnerQueries, ApiKeyQueries, HistoryQueries, SyncStateQueries):
         cron: str,
         timezone: str,
         enabled: bool,
+        start_at: datetime | None = None,
+        end_at: datetime | None = None,
+        flexible_window_minutes: int = 0,
+        note: str | None = None,
     ) -> Row:
         """Insert a schedule for a workflow the owner has; WorkflowNotFound otherwise."""
         params = {
@@ -128,12 +143,19 @@ class Store(RunnerQueries, ApiKeyQueries, HistoryQueries, SyncStateQueries):
             "cron": cron,
             "timezone": timezone,
             "enabled": enabled,
+            "start_at": start_at,
+            "end_at": end_at,
+            "flexible_window_minutes": flexible_window_minutes,
+            "note": note,
         }
         try:
             with self._integrity_errors():
                 row = self.db.execute(
-                    f"""insert into schedules (workflow_id, cron, timezone, enabled)
-                        select w.id, %(cron)s, %(timezone)s, %(enabled)s from workflows w
+                    f"""insert into schedules (workflow_id, cron, timezone, enabled, start_at,
+                                               end_at, flexible_window_minutes, note)
+                        select w.id, %(cron)s, %(timezone)s, %(enabled)s, %(start_at)s,
+                               %(end_at)s, %(flexible_window_minutes)s, %(note)s
+                        from workflows w
                         where w.id = %(workflow_id)s and {_OWNED}
                         returning *""",
                     params,
