@@ -217,8 +217,8 @@ def test_the_handler_keeps_90_days_by_default(
     ]
 
 
-@pytest.mark.parametrize("days", ["0", "-1", "3651", "ninety"])
-def test_the_setting_refuses_what_is_not_1_to_3650_days(
+@pytest.mark.parametrize("days", ["0", "1", "-1", "3651", "ninety"])
+def test_the_setting_refuses_what_is_not_2_to_3650_days(
     days: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("RUN_HISTORY_DAYS", days)

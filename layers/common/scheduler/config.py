@@ -78,9 +78,10 @@ class Settings(BaseModel):
     run_now_per_minute: int = Field(default=30, ge=1, le=6000)
 
     # Run history (scheduler.retention): runs scheduled longer ago than this are deleted, except
-    # each schedule's latest. At least a day: a run's row is what dedupes a late redelivery of
-    # its fire, and fires are delivered within MaxEventAgeSeconds (6 hours at most).
-    run_history_days: int = Field(default=90, ge=1, le=3650)
+    # each schedule's latest. At least two days: a run's row is what dedupes a late redelivery of
+    # its fire, which can come up to MaxEventAgeSeconds (6 hours) plus a flexible window (up to
+    # 24 hours) after its fire time.
+    run_history_days: int = Field(default=90, ge=2, le=3650)
 
     # The Secrets Manager secret of the legacy HS256 JWT secret, which workflow steps may not
     # read (scheduler.http_step); the authorizer reads it with the rest of its token settings.
