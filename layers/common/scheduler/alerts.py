@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final, Literal
 from uuid import UUID
 
@@ -31,6 +31,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from scheduler import clients
 from scheduler.config import get_settings
 from scheduler.observability import logger, metrics
+from scheduler.timezones import iso_utc
 
 DetailType = Literal["Run Failed", "Run Missed", "Schedule Disabled"]
 
@@ -76,12 +77,12 @@ class Alert:
             "workflowId": str(run.workflow_id),
             "workflowName": run.workflow_name,
             "ownerId": None if run.owner_id is None else str(run.owner_id),
-            "scheduledTime": _iso(run.scheduled_time),
+            "scheduledTime": iso_utc(run.scheduled_time),
             "trigger": run.trigger,
             "runId": str(run.run_id),
             "attempt": run.attempt,
             "error": _truncated(self.error),
-            "occurredAt": _iso(self.occurred_at),
+            "occurredAt": iso_utc(self.occurred_at),
             # one alert per run and detail type: what a consumer dedupes on
             "dedupeKey": f"{run.run_id}:{_DEDUPE_SUFFIX[self.detail_type]}",
         }
@@ -154,10 +155,6 @@ def _truncated(text: str | None) -> str | None:
     if text is None or len(text) <= MAX_ERROR_CHARS:
         return text
     return text[: MAX_ERROR_CHARS - 1] + "…"
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _describe(exc: Exception) -> str:

@@ -31,7 +31,8 @@ from scheduler import clients
 from scheduler.config import get_settings
 from scheduler.definitions import check_headers, header_value_problem
 from scheduler.errors import SecretUnavailable, StepFailed, WorkflowSecretError
-from scheduler.workflows import RunContext, StepModel, iso_utc, register_step
+from scheduler.timezones import iso_utc
+from scheduler.workflows import RunContext, StepModel, register_step
 
 _MAX_BODY_CHARS = 2000
 _SEND_CHUNK = 64 * 1024

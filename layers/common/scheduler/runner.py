@@ -38,7 +38,8 @@ from scheduler.lock import Lease, LeaseLock, utc_now
 from scheduler.observability import logger, metrics
 from scheduler.runner_event import RunnerEvent
 from scheduler.store import Store
-from scheduler.workflows import RunContext, WorkflowResult, iso_utc, run_workflow
+from scheduler.timezones import iso_utc
+from scheduler.workflows import RunContext, WorkflowResult, run_workflow
 
 Clock = Callable[[], datetime]
 Outcome = Literal["succeeded", "failed", "skipped", "duplicate", "ignored", "unrecorded"]

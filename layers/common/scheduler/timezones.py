@@ -57,3 +57,8 @@ def wall_to_utc(wall: datetime, zone: ZoneInfo) -> datetime | None:
     if instant.astimezone(zone).replace(tzinfo=None) != wall:
         return None  # the wall time was skipped by a spring-forward jump
     return instant
+
+
+def iso_utc(moment: datetime) -> str:
+    """An instant as the product writes it for others (run context, headers, alerts): UTC, Z."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

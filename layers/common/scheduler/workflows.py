@@ -15,7 +15,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from scheduler.definitions import load_definition
 from scheduler.errors import InvalidWorkflowDefinition, StepFailed
 from scheduler.observability import logger
+from scheduler.timezones import iso_utc
 
 _MAX_STEPS = 50
 
@@ -176,10 +177,6 @@ def run_workflow(workflow: dict[str, Any], run: RunContext) -> WorkflowResult:
     return WorkflowResult(status="succeeded", steps=results)
 
 
-def iso_utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 def _elapsed_ms(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
 
@@ -194,7 +191,7 @@ def _first_error(exc: ValidationError) -> str:
 
 # Imported last, for their `register_step` side effect: whichever of these modules is imported
 # first, every kind is registered before `parse_definition` or `run_workflow` can be called.
-# Each step module imports the engine above (RunContext, StepModel, register_step, iso_utc), so
+# Each step module imports the engine above (RunContext, StepModel, register_step), so
 # importing it at the top would stop at names not defined yet. A plain module import (never
 # `from scheduler.http_step import HttpStep`): when a step module is imported first, it is only
 # half-initialized here, and `run_workflow` looks up `http_step.HttpStep` when it runs.
