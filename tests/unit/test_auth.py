@@ -85,7 +85,8 @@ def test_service_role_key_is_accepted_without_user_audience(
 
     principal = Principal.from_claims(verify_token(token))
 
-    assert principal == Principal(owner=None, actor="service_role", service=True)
+    assert principal == Principal(owner=None, actor="service_role")
+    assert principal.service
 
 
 def test_service_role_with_a_foreign_issuer_is_unauthorized(

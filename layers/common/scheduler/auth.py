@@ -31,11 +31,14 @@ class Principal:
     # Who it is, for records (`createdBy`) and logs: "user:<id>", "service_role", "api_key:<id>".
     actor: str
     read_only: bool = False
-    # A service credential (the service role, a key for every tenant): may manage API keys.
-    service: bool = False
     # When the credential stops working, if it is a key that expires: what it issues may not
     # outlive it.
     expires_at: datetime | None = None
+
+    @property
+    def service(self) -> bool:
+        """A service credential (the service role, a key for every tenant): manages API keys."""
+        return self.owner is None
 
     def require_write(self) -> None:
         """ApiFunction calls this before any request that is not a read."""
@@ -53,7 +56,7 @@ class Principal:
     def from_claims(cls, claims: dict[str, Any]) -> Principal:
         role = str(claims.get("role") or "")
         if role == SERVICE_ROLE:
-            return cls(owner=None, actor=SERVICE_ROLE, service=True)
+            return cls(owner=None, actor=SERVICE_ROLE)
         raw_sub = claims.get("sub")
         if not raw_sub:
             raise Unauthorized("the token has no subject")

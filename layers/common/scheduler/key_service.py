@@ -29,7 +29,6 @@ def _key_principal(row: dict[str, Any]) -> Principal:
         owner=row["owner_id"],
         actor=f"{KEY_ACTOR}{row['id']}",
         read_only=bool(row["read_only"]),
-        service=row["owner_id"] is None,
         expires_at=row["expires_at"],
     )
 

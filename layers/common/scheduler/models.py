@@ -73,14 +73,20 @@ def _utc_instant(value: datetime | None, field: str) -> datetime | None:
         raise ValueError(f"{field}: out of range (years 1 to 9999 in UTC)") from None
 
 
+def _checked_text(value: str, field: str, *, if_blank: str = "") -> str:
+    """A one-line text Postgres can hold and a person can read: no control characters, not
+    only spaces or invisible format characters; trimmed."""
+    if any(unicodedata.category(c) in _UNPRINTABLE for c in value):
+        raise ValueError(f"{field}: no control characters (line breaks and tabs included)")
+    if all(unicodedata.category(c)[0] == "Z" or unicodedata.category(c) == "Cf" for c in value):
+        raise ValueError(f"{field} cannot be blank{if_blank}")
+    return value.strip()
+
+
 def _checked_note(value: str | None) -> str | None:
     if value is None:
         return None
-    if any(unicodedata.category(c) in _UNPRINTABLE for c in value):
-        raise ValueError("note: no control characters (line breaks and tabs included)")
-    if all(unicodedata.category(c)[0] == "Z" or unicodedata.category(c) == "Cf" for c in value):
-        raise ValueError("note cannot be blank: send null to remove it")
-    return value.strip()
+    return _checked_text(value, "note", if_blank=": send null to remove it")
 
 
 def check_window(start_at: datetime | None, end_at: datetime | None) -> None:
@@ -370,21 +376,12 @@ class ApiKeyCreate(ApiModel):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if any(unicodedata.category(c) in _UNPRINTABLE for c in value):
-            raise ValueError("name: no control characters")
-        if all(unicodedata.category(c)[0] == "Z" or unicodedata.category(c) == "Cf" for c in value):
-            raise ValueError("name cannot be blank")
-        return value.strip()
+        return _checked_text(value, "name")
 
     @field_validator("expires_at")
     @classmethod
     def _expires_at(cls, value: datetime | None) -> datetime | None:
-        if value is None:
-            return None
-        try:
-            return value.astimezone(UTC)
-        except OverflowError:  # 9999-12-31T23:59-01:00 is in year 10000 in UTC
-            raise ValueError("expiresAt: too far in the future") from None
+        return _utc_instant(value, "expiresAt")
 
 
 class ApiKey(ApiModel):
