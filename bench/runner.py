@@ -170,6 +170,7 @@ def _measure() -> dict[str, float]:
         acquire, release = [params for operation, params in requests if operation == "UpdateItem"]
         statements.clear()
         requests.clear()
+        alerts_sent.clear()
         for _ in range(counted_runs):
             handler_run()
     results = {

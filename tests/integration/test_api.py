@@ -629,7 +629,7 @@ def test_dst_notes_in_the_preview_and_the_schedule_detail(
     # A zone without DST, a disabled schedule and an invalid cron have none
     in_tokyo = _create(api, workflows["alice"], cron="30 2 * * *", timezone="Asia/Tokyo")
     assert api.call("GET", f"/api/schedules/{in_tokyo['id']}")[1]["dstNotes"] == []
-    api.call("PATCH", f"/api/schedules/{created['id']}", body={"enabled": False})
+    assert api.call("PATCH", f"/api/schedules/{created['id']}", body={"enabled": False})[0] == 200
     assert api.call("GET", f"/api/schedules/{created['id']}")[1]["dstNotes"] == []
     status, invalid = api.call("POST", "/api/cron/preview", body={"cron": "30 2 * *"})
     assert (status, invalid["valid"], invalid["dstNotes"]) == (200, False, [])

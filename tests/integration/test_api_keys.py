@@ -369,7 +369,8 @@ def test_no_log_line_holds_key_material(
     gateway.call(revoked["key"], "GET", "/api/schedules")
     gateway.call(key[:-1], "GET", "/api/schedules")
 
-    logged = capsys.readouterr().out + capsys.readouterr().err + caplog.text
+    captured = capsys.readouterr()
+    logged = captured.out + captured.err + caplog.text
     assert "API key refused" in logged  # the refusal is logged, by key id
     for material in (key, revoked["key"]):
         secret = material.split("_")[2]

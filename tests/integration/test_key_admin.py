@@ -107,7 +107,7 @@ def test_the_demo_service_key_is_kept_while_it_works(api: Api, clean_db: str) ->
     assert _count(clean_db) == 1
     # revoked, garbled or gone: a new one
     key_id = first[4:36]
-    api.call("DELETE", f"/api/keys/{key_id}", claims={"role": "service_role"})
+    assert api.call("DELETE", f"/api/keys/{key_id}", claims={"role": "service_role"})[0] == 204
     second = ensure_demo_service_key(store, first)
     assert second != first
     assert ensure_demo_service_key(store, "not a key") not in (first, second)

@@ -42,7 +42,13 @@ JWT_SECRET = "packaging-test-secret-at-least-32-bytes-long"
 REGION = "us-east-1"
 # What the Lambda python3.12 runtime provides, and so the layer leaves out (layers/common/Makefile).
 RUNTIME_SDK = ("boto3", "botocore", "s3transfer", "urllib3")
-FUNCTIONS = ("ApiFunction", "AuthorizerFunction", "ReconcileFunction", "RunnerFunction")
+FUNCTIONS = (
+    "ApiFunction",
+    "AuthorizerFunction",
+    "ReconcileFunction",
+    "RetentionFunction",
+    "RunnerFunction",
+)
 
 # Runs inside the clean interpreter: import the handler the way Lambda does, invoke it once,
 # and report the result plus any module that came from outside the function and the layer.
