@@ -1,8 +1,8 @@
 """ReconcileFunction: repairs drift between Postgres and EventBridge, on a rate or on demand.
 
 The scheduled event (or `sam remote invoke ReconcileFunction` with any event without `shard`)
-coordinates a pass: it fails abandoned runs and starts RECONCILE_SHARDS shard invocations of
-this function, or runs the only shard itself. A shard event ({"shard": "3", ...}) runs that
+coordinates a pass: it fails abandoned runs, runs the missed-fire check (scheduler.missed_fires),
+and starts RECONCILE_SHARDS shard invocations of this function, or runs the only shard itself. A shard event ({"shard": "3", ...}) runs that
 shard; one that runs out of time invokes this function again with where it stopped.
 """
 
@@ -21,6 +21,7 @@ from scheduler.eventbridge import EventBridgeSchedules
 from scheduler.observability import capture_lambda_handler, logger, metrics
 from scheduler.reconcile import run_invocation
 from scheduler.reconcile_shards import ShardTask, invoke_shard
+from scheduler.runner_client import invoke_runner_async
 
 
 @logger.inject_lambda_context
@@ -34,4 +35,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, i
         shards=get_settings().reconcile_shards,
         start=partial(invoke_shard, context.invoked_function_arn),
         remaining_s=lambda: context.get_remaining_time_in_millis() / 1000,
+        hand_on=invoke_runner_async,
     )

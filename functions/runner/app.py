@@ -6,6 +6,7 @@ so Lambda's async retry delivers the fire again; after that the handler never ra
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 # Imported at init rather than by the first AWS client: every fire takes its DynamoDB lease,
@@ -14,6 +15,7 @@ import boto3  # noqa: F401
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from scheduler.observability import capture_lambda_handler, logger, metrics
 from scheduler.runner import run_fire
+from scheduler.runner_client import invoke_runner_async
 from scheduler.runner_event import parse_event
 
 
@@ -29,6 +31,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         remaining_time_s=context.get_remaining_time_in_millis() / 1000,
         # the same for each of Lambda's retries of this invocation: they resume its claim
         invocation_id=context.aws_request_id,
+        # the workflow's next waiting run is handed to this same function
+        hand_on=partial(invoke_runner_async, function_arn=context.invoked_function_arn),
     )
     return {
         "outcome": report.outcome,

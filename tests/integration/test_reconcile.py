@@ -571,6 +571,7 @@ def test_a_coordinator_fails_abandoned_runs_once_and_starts_every_shard(
         (row["id"], row["workflow_id"], now - timedelta(hours=2), now - timedelta(hours=1)),
     )
     started: list[ShardTask] = []
+    handed_on: list[dict[str, Any]] = []
 
     # When the scheduled event arrives with 16 shards configured
     summary = run_invocation(
@@ -579,6 +580,7 @@ def test_a_coordinator_fails_abandoned_runs_once_and_starts_every_shard(
         None,
         shards=16,
         start=started.append,
+        hand_on=handed_on.append,
         remaining_s=lambda: 900.0,
         now=lambda: now,
     )
@@ -597,6 +599,7 @@ def test_a_coordinator_fails_abandoned_runs_once_and_starts_every_shard(
             shard,
             shards=16,
             start=started.append,
+            hand_on=handed_on.append,
             remaining_s=lambda: 900.0,
             now=lambda: now,
         )
@@ -617,6 +620,7 @@ def test_a_shard_past_its_deadline_continues_where_it_stopped(
     rows = _seed_rows(store, batch + 20)
     lambda_context.remaining_ms = 30_000
     started: list[ShardTask] = []
+    handed_on: list[dict[str, Any]] = []
 
     def run(task: ShardTask) -> dict[str, int]:
         return run_invocation(
@@ -625,6 +629,7 @@ def test_a_shard_past_its_deadline_continues_where_it_stopped(
             task,
             shards=1,
             start=started.append,
+            hand_on=handed_on.append,
             remaining_s=lambda: lambda_context.get_remaining_time_in_millis() / 1000,
             now=later,
         )

@@ -72,6 +72,10 @@ class Settings(BaseModel):
     # Alerts (scheduler.alerts): the EventBridge bus failed runs and disabled schedules go to.
     alert_event_bus: str = Field(default="default", min_length=1, max_length=256)
 
+    # Missed fires (scheduler.missed_fires): a fire time with no run row this long after it
+    # was due (after its flexible window, and its repeated autumn occurrence) is missed.
+    missed_fire_grace_s: int = Field(default=300, ge=30, le=86_400)
+
     # Per-owner limits (scheduler.limits): how much of the service one tenant may take. They
     # apply per owner acted on, the service role's requests included.
     max_schedules_per_owner: int = Field(default=1000, ge=1, le=100_000)

@@ -34,7 +34,13 @@ from scheduler.cron_convert import MAX_EXPRESSION_LENGTH, to_eventbridge, valida
 from scheduler.cron_describe import describe
 from scheduler.cron_dst import DstNote, dst_notes
 from scheduler.cron_fields import CronError
-from scheduler.cron_fires import ensure_fires, fire_slot, is_fire_time, next_fire_times
+from scheduler.cron_fires import (
+    ensure_fires,
+    fire_slot,
+    is_fire_time,
+    last_occurrence,
+    next_fire_times,
+)
 from scheduler.eventbridge_cron import eventbridge_fire_times, eventbridge_next_fire
 from scheduler.timezones import InvalidTimezone, validate_timezone
 
@@ -50,6 +56,7 @@ __all__ = [
     "eventbridge_next_fire",
     "fire_slot",
     "is_fire_time",
+    "last_occurrence",
     "next_fire_times",
     "to_eventbridge",
     "validate",

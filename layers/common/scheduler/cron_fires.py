@@ -139,3 +139,13 @@ def is_fire_time(expr: str, timezone: str, at: datetime) -> bool:
     """True iff `at` is a fire of the expression in `timezone`, at either occurrence of a
     repeated autumn wall time (see fire_slot, which also says which slot it is)."""
     return fire_slot(expr, timezone, at) is not None
+
+
+def last_occurrence(slot: datetime, timezone: str) -> datetime:
+    """The last instant at which the wall time of `slot` (a fire slot, see fire_slot) occurs:
+    the second occurrence of a repeated autumn wall time, else the slot itself. A delivery may
+    come at either, so the slot is not overdue before this."""
+    zone = load_zone(validate_timezone(timezone))
+    require_aware(slot, "slot")
+    wall = slot.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
+    return wall.replace(tzinfo=zone, fold=1).astimezone(UTC)

@@ -31,8 +31,10 @@ from pydantic.alias_generators import to_camel
 
 from scheduler import cron
 
-RunStatus = Literal["running", "succeeded", "failed", "skipped"]
-RunTrigger = Literal["schedule", "manual"]
+RunStatus = Literal["running", "succeeded", "failed", "skipped", "missed", "buffered"]
+RunTrigger = Literal["schedule", "manual", "catchup", "backfill"]
+CatchupPolicy = Literal["skip", "latest", "all"]
+OverlapPolicy = Literal["skip", "buffer_one"]
 WorkflowStatus = Literal["idle", "running"]
 
 
@@ -61,6 +63,9 @@ def _checked_timezone(value: str) -> str:
 _UNPRINTABLE = frozenset({"Cc", "Cs"})
 NOTE_MAX_LENGTH = 500
 FLEXIBLE_WINDOW_MAX_MINUTES = 1440  # EventBridge's MaximumWindowInMinutes
+CATCHUP_WINDOW_MIN_SECONDS = 60
+CATCHUP_WINDOW_MAX_SECONDS = 604_800  # a week: the missed-fire check looks no further back
+BACKFILL_MAX_FIRES = 1000
 
 
 def _utc_instant(value: datetime | None, field: str) -> datetime | None:
@@ -121,6 +126,17 @@ _FLEXIBLE = (
     "N minutes later to spread load. The run is still recorded under the nominal fire time"
 )
 _NOTE = "Free text shown with the schedule (why it was paused, who owns it); never interpreted"
+_CATCHUP = (
+    "What to do with fire times that did not run (missed: no run had started some minutes after "
+    "they were due). skip: record them `missed`; latest: run the most recent one within "
+    "catchupWindowSeconds (trigger `catchup`); all: run every one within it, oldest first, one "
+    "at a time"
+)
+_CATCHUP_WINDOW = "Missed fire times older than this many seconds are only recorded, never run"
+_OVERLAP = (
+    "A fire that finds its workflow running: skip records it `skipped`; buffer_one keeps at "
+    "most one waiting (`buffered`) that runs as soon as the current run ends"
+)
 
 
 class ScheduleCreate(ApiModel):
@@ -147,6 +163,14 @@ class ScheduleCreate(ApiModel):
         description=_NOTE,
         examples=["paused until the Q1 data is in; owner: billing team"],
     )
+    catchup_policy: CatchupPolicy = Field(default="skip", description=_CATCHUP)
+    catchup_window_seconds: StrictInt = Field(
+        default=3600,
+        ge=CATCHUP_WINDOW_MIN_SECONDS,
+        le=CATCHUP_WINDOW_MAX_SECONDS,
+        description=_CATCHUP_WINDOW,
+    )
+    overlap_policy: OverlapPolicy = Field(default="skip", description=_OVERLAP)
 
     _cron = field_validator("cron")(_checked_cron)
     _timezone = field_validator("timezone")(_checked_timezone)
@@ -206,6 +230,14 @@ class ScheduleUpdate(ApiModel):
     note: str | None = Field(
         default=None, max_length=NOTE_MAX_LENGTH, description=_NOTE + "; null removes it"
     )
+    catchup_policy: CatchupPolicy | None = Field(default=None, description=_CATCHUP)
+    catchup_window_seconds: StrictInt | None = Field(
+        default=None,
+        ge=CATCHUP_WINDOW_MIN_SECONDS,
+        le=CATCHUP_WINDOW_MAX_SECONDS,
+        description=_CATCHUP_WINDOW,
+    )
+    overlap_policy: OverlapPolicy | None = Field(default=None, description=_OVERLAP)
 
     _note = field_validator("note")(_checked_note)
 
@@ -251,6 +283,9 @@ class Schedule(ApiModel):
     end_at: datetime | None = Field(default=None, description=_END_AT)
     flexible_window_minutes: int = Field(default=0, description=_FLEXIBLE)
     note: str | None = Field(default=None, description=_NOTE)
+    catchup_policy: CatchupPolicy = Field(default="skip", description=_CATCHUP)
+    catchup_window_seconds: int = Field(default=3600, description=_CATCHUP_WINDOW)
+    overlap_policy: OverlapPolicy = Field(default="skip", description=_OVERLAP)
     last_run_at: datetime | None = None
     disabled_reason: str | None = None
     created_at: datetime

@@ -43,8 +43,10 @@ from scheduler.eventbridge import (
     schedule_id_of,
     schedule_names,
 )
+from scheduler.missed_fires import check_missed_fires
 from scheduler.observability import logger, metrics
 from scheduler.reconcile_shards import MAX_HOPS, ShardTask, id_range, shard_prefixes, sub_prefixes
+from scheduler.run_queue import HandOn
 from scheduler.store import Row, Store
 from scheduler.sync_store import Written
 
@@ -133,19 +135,23 @@ def run_invocation(
     shards: int,
     start: Callable[[ShardTask], None],
     remaining_s: Callable[[], float],
+    hand_on: HandOn,
     now: Clock = _utc_now,
 ) -> dict[str, int]:
     """One ReconcileFunction invocation. Without a task it coordinates a pass: it fails the
-    abandoned runs, then starts every shard with `start` (an asynchronous invocation), or runs
+    abandoned runs, runs the missed-fire check (handing catch-up runs to the runner with
+    `hand_on`), then starts every shard with `start` (an asynchronous invocation), or runs
     the only one itself. With a task it runs that shard, and starts its continuation if it
     stopped short."""
     summary = ReconcileSummary()
+    missed: dict[str, int] = {}
     if task is None:
         summary.abandoned_runs_failed = store.fail_abandoned_runs(now())
+        missed = _check_missed_fires(store, hand_on, now, remaining_s)
         if shards > 1:
             for prefix in shard_prefixes(shards):
                 _start(start, ShardTask(prefix), summary)
-            return _finish(summary)
+            return {**_finish(summary), **missed}
         task = ShardTask()
     outcome = reconcile_shard(store, schedules, task, now=now, remaining_s=remaining_s)
     summary.add(outcome.summary)
@@ -156,7 +162,22 @@ def run_invocation(
             summary.unstarted += 1
         else:
             _start(start, outcome.resume, summary)
-    return _finish(summary)
+    return {**_finish(summary), **missed}
+
+
+def _check_missed_fires(
+    store: Store, hand_on: HandOn, now: Clock, remaining_s: Callable[[], float]
+) -> dict[str, int]:
+    """The coordinator's missed-fire check, in at most a third of the invocation's time (the
+    rest is the reconcile's); a failure of it never stops the reconcile."""
+    keep = remaining_s() * 2 / 3
+    try:
+        return check_missed_fires(
+            store, hand_on=hand_on, now=now, remaining_s=lambda: remaining_s() - keep
+        ).as_dict()
+    except DomainError:
+        logger.exception("missed-fire check incomplete; the next pass continues it")
+        return {}
 
 
 def _start(start: Callable[[ShardTask], None], task: ShardTask, summary: ReconcileSummary) -> None:

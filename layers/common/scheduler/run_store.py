@@ -46,6 +46,8 @@ class RunnerQueries:
         One statement, safe to repeat. The slot is claimed when it has no run yet, or when its
         run was claimed but never started, either by this `claim_token` (a retry of the same
         invocation, whose earlier attempt ended) or by a claim whose lease has expired.
+        A `buffered` run (waiting for its workflow: scheduler.run_queue) is claimed by whoever
+        comes for it, and keeps the trigger it was queued with.
         A scheduled fire (`trigger` "schedule") is claimed only inside the schedule's window
         [start_at, end_at]; a manual run is the user's own call, whatever the window.
         Returns the schedule (`cron`, `timezone`, `enabled`, `in_window`, `note`), the workflow
@@ -59,7 +61,7 @@ class RunnerQueries:
             row = self.db.execute(
                 """with target as (
                      select s.id as schedule_id, s.workflow_id, s.cron, s.timezone, s.enabled,
-                            s.note,
+                            s.note, s.overlap_policy,
                             (%(trigger)s <> 'schedule'
                              or ((s.start_at is null or s.start_at <= %(scheduled_time)s)
                                  and (s.end_at is null or %(scheduled_time)s <= s.end_at)))
@@ -80,12 +82,14 @@ class RunnerQueries:
                             %(attempt)s, %(claim_token)s, %(started_at)s, %(lease_expires_at)s
                      from target where enabled and in_window
                      on conflict (schedule_id, scheduled_time) do update
-                       set attempt = excluded.attempt, claim_token = excluded.claim_token,
+                       set status = 'running', error = null,
+                           attempt = excluded.attempt, claim_token = excluded.claim_token,
                            started_at = excluded.started_at,
                            lease_expires_at = excluded.lease_expires_at
-                       where r.status = 'running' and r.fence is null
-                         and (r.claim_token = excluded.claim_token
-                              or r.lease_expires_at < excluded.started_at)
+                       where r.status = 'buffered'
+                          or (r.status = 'running' and r.fence is null
+                              and (r.claim_token = excluded.claim_token
+                                   or r.lease_expires_at < excluded.started_at))
                      returning id
                    )
                    select target.*, (select id from claimed) as run_id,

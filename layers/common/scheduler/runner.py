@@ -31,7 +31,7 @@ from uuid import UUID
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from scheduler import alerts, clients, cron
+from scheduler import alerts, clients, cron, run_queue
 from scheduler.config import get_settings
 from scheduler.errors import DependencyUnavailable, ScheduleNotFound, WorkflowBusy
 from scheduler.lock import Lease, LeaseLock, utc_now
@@ -42,7 +42,9 @@ from scheduler.timezones import iso_utc
 from scheduler.workflows import RunContext, WorkflowResult, run_workflow
 
 Clock = Callable[[], datetime]
-Outcome = Literal["succeeded", "failed", "skipped", "duplicate", "ignored", "unrecorded"]
+Outcome = Literal[
+    "succeeded", "failed", "skipped", "buffered", "duplicate", "ignored", "unrecorded"
+]
 
 # Seconds of the invocation kept back from the steps to record the outcome and release the
 # lease (at most a quarter of what is left).
@@ -83,11 +85,13 @@ def run_fire(
     store: Store | None = None,
     lock: LeaseLock | None = None,
     now: Clock = utc_now,
+    hand_on: run_queue.HandOn | None = None,
 ) -> RunReport:
     """Run the workflow of one fire time at most once, never overlapping another run of it.
 
     `invocation_id` identifies the invocation across Lambda's retries of it (the request id);
-    a retry with the same id resumes what an earlier attempt left unfinished.
+    a retry with the same id resumes what an earlier attempt left unfinished. `hand_on`
+    invokes the runner for the workflow's next waiting run once this one ends (run_queue).
     """
     deadlines = _Deadlines.from_remaining(remaining_time_s)  # before anything spends the time
     logger.append_keys(
@@ -110,6 +114,7 @@ def run_fire(
         lease_s=remaining_time_s + settings.lease_margin_s,
         # before the start, retries stop early enough to leave the steps their time
         prestart_until=min(deadlines.steps, time.monotonic() + settings.runner_retry_s),
+        hand_on=hand_on,
     )
     try:
         claim = _claim(fire)
@@ -138,6 +143,7 @@ class _Fire:
     started_at: datetime
     lease_s: float
     prestart_until: float
+    hand_on: run_queue.HandOn | None
 
 
 def _claim(fire: _Fire) -> dict[str, Any] | None:
@@ -196,7 +202,7 @@ def _lease_and_start(fire: _Fire, claim: dict[str, Any]) -> RunReport:
             lambda: lock.acquire(event.workflow_id, fire.lease_s, owner=token),
         )
     except WorkflowBusy:
-        return _skip_overlap(fire, run_id)
+        return _busy(fire, claim, run_id)
     except DependencyUnavailable:
         logger.exception("cannot take the workflow lease: the fire will be retried")
         raise
@@ -268,6 +274,7 @@ def _run_and_record(fire: _Fire, lease: Lease, claim: dict[str, Any], run_id: UU
         disabled_reason=disabled_reason,
     )
     _release(fire, lease)
+    _hand_on_next(fire)
     metric = "RunSucceeded" if outcome == "succeeded" else "RunFailed"
     metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
     logger.info("run finished", outcome=outcome)
@@ -385,6 +392,49 @@ def _fire_slot(claim: dict[str, Any], scheduled_time: datetime) -> datetime | No
     except ValueError:
         logger.exception("stored cron or timezone is invalid", cron=claim["cron"])
         return None
+
+
+def _busy(fire: _Fire, claim: dict[str, Any], run_id: UUID) -> RunReport:
+    """The workflow is running: a waiting run waits again, a fire under buffer_one waits if
+    none waits already; anything else is skipped. A run that waits is handed on by the
+    running one when it ends, or here if that one ended meanwhile (it found none waiting)."""
+    existing = claim["existing"]
+    requeue = (existing is not None and existing["status"] == "buffered") or (
+        fire.event.trigger in ("catchup", "backfill")
+    )
+    if requeue or claim.get("overlap_policy") == "buffer_one":
+        try:
+            waits = _retrying(
+                "buffer",
+                fire.deadlines.record,
+                lambda: fire.store.buffer_busy_run(
+                    run_id,
+                    requeue=requeue,
+                    now=fire.now(),
+                    wait_until=fire.now() + timedelta(seconds=fire.lease_s),
+                    error=run_queue.BUFFERED_ERROR,
+                ),
+            )
+        except DependencyUnavailable:
+            # A retry resumes the claim (or the claim's lease expiry fails it as abandoned)
+            logger.exception("cannot put the run to wait: the fire will be retried")
+            raise
+        if waits:
+            logger.info("workflow busy: run buffered until the running one ends")
+            metrics.add_metric(name="RunBuffered", unit=MetricUnit.Count, value=1)
+            if fire.store.workflow_is_idle(fire.event.workflow_id):
+                _hand_on_next(fire)
+            return RunReport("buffered", run_id, run_queue.BUFFERED_ERROR)
+    return _skip_overlap(fire, run_id)
+
+
+def _hand_on_next(fire: _Fire) -> None:
+    if fire.hand_on is None:
+        return
+    try:
+        run_queue.hand_on_next(fire.store, fire.event.workflow_id, fire.hand_on)
+    except Exception:  # after the record: never the run's failure
+        logger.exception("cannot hand on the next waiting run; the missed-fire check will")
 
 
 def _skip_overlap(fire: _Fire, run_id: UUID) -> RunReport:

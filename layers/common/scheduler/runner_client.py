@@ -1,4 +1,5 @@
-"""Invoking RunnerFunction directly (run now): the one boto3 Lambda call of the API."""
+"""Invoking RunnerFunction directly: run now (the API), backfill and hand-ons of waiting runs
+(scheduler.run_queue), catch-up (the missed-fire check)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ from scheduler.config import get_settings
 from scheduler.errors import RunnerUnavailable
 
 
-def invoke_runner_async(payload: dict[str, Any]) -> None:
-    """Queue one asynchronous RunnerFunction invocation (Lambda answers 202 once queued)."""
+def invoke_runner_async(payload: dict[str, Any], function_arn: str | None = None) -> None:
+    """Queue one asynchronous RunnerFunction invocation (Lambda answers 202 once queued).
+    `function_arn`: the runner's own, when it hands on (it cannot be told its own ARN)."""
     try:
         aws_client("lambda").invoke(
-            FunctionName=get_settings().runner_function_arn,
+            FunctionName=function_arn or get_settings().runner_function_arn,
             InvocationType="Event",
             Payload=json.dumps(payload, separators=(",", ":")).encode(),
         )

@@ -22,7 +22,8 @@ class RunnerEvent(BaseModel):
     scheduled_time: datetime = Field(alias="scheduledTime")
     # EventBridge substitutes <aws.scheduler.attempt-number> as a string
     attempt: int = Field(default=1, ge=1, le=1000)
-    trigger: Literal["schedule", "manual"] = "schedule"
+    # catchup and backfill: a waiting run handed on (scheduler.run_queue)
+    trigger: Literal["schedule", "manual", "catchup", "backfill"] = "schedule"
 
     @field_validator("scheduled_time")
     @classmethod

@@ -236,6 +236,9 @@ class ScheduleService:
                         end_at=request.end_at,
                         flexible_window_minutes=request.flexible_window_minutes,
                         note=request.note,
+                        catchup_policy=request.catchup_policy,
+                        catchup_window_seconds=request.catchup_window_seconds,
+                        overlap_policy=request.overlap_policy,
                     )
                 except WorkflowNotFound as exc:
                     raise InvalidInput(

@@ -29,8 +29,10 @@ from scheduler.errors import (
     ScheduleNotFound,
     WorkflowNotFound,
 )
+from scheduler.fire_check_store import FireCheckQueries
 from scheduler.history_store import HistoryQueries
 from scheduler.key_store import ApiKeyQueries
+from scheduler.queue_store import QueueQueries
 from scheduler.run_store import RunnerQueries
 from scheduler.sync_store import SyncStateQueries
 
@@ -56,6 +58,9 @@ _UPDATABLE_SCHEDULE_COLUMNS = frozenset(
         "end_at",
         "flexible_window_minutes",
         "note",
+        "catchup_policy",
+        "catchup_window_seconds",
+        "overlap_policy",
     }
 )
 # The definition comes as text and is loaded here, so a document the driver cannot load (nested
@@ -64,10 +69,19 @@ _WORKFLOW_COLUMNS = """w.id, w.owner_id, w.name, w.definition::text as definitio
     w.run_count, w.last_run_at, w.last_run_status, w.lease_fence, w.created_at, w.updated_at"""
 
 
-class Store(RunnerQueries, ApiKeyQueries, HistoryQueries, SyncStateQueries):
+class Store(
+    RunnerQueries,
+    QueueQueries,
+    FireCheckQueries,
+    ApiKeyQueries,
+    HistoryQueries,
+    SyncStateQueries,
+):
     """Every query of the product; the runner's own are in `run_store` (RunnerQueries), the
-    API keys' in `key_store` (ApiKeyQueries), the run history's retention in `history_store`
-    (HistoryQueries), what was written to EventBridge in `sync_store` (SyncStateQueries)."""
+    waiting runs' in `queue_store` (QueueQueries), the missed-fire check's in
+    `fire_check_store` (FireCheckQueries), the API keys' in `key_store` (ApiKeyQueries), the
+    run history's retention in `history_store` (HistoryQueries), what was written to
+    EventBridge in `sync_store` (SyncStateQueries)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -135,6 +149,9 @@ class Store(RunnerQueries, ApiKeyQueries, HistoryQueries, SyncStateQueries):
         end_at: datetime | None = None,
         flexible_window_minutes: int = 0,
         note: str | None = None,
+        catchup_policy: str = "skip",
+        catchup_window_seconds: int = 3600,
+        overlap_policy: str = "skip",
     ) -> Row:
         """Insert a schedule for a workflow the owner has; WorkflowNotFound otherwise."""
         params = {
@@ -147,14 +164,21 @@ class Store(RunnerQueries, ApiKeyQueries, HistoryQueries, SyncStateQueries):
             "end_at": end_at,
             "flexible_window_minutes": flexible_window_minutes,
             "note": note,
+            "catchup_policy": catchup_policy,
+            "catchup_window_seconds": catchup_window_seconds,
+            "overlap_policy": overlap_policy,
         }
         try:
             with self._integrity_errors():
                 row = self.db.execute(
                     f"""insert into schedules (workflow_id, cron, timezone, enabled, start_at,
-                                               end_at, flexible_window_minutes, note)
+                                               end_at, flexible_window_minutes, note,
+                                               catchup_policy, catchup_window_seconds,
+                                               overlap_policy)
                         select w.id, %(cron)s, %(timezone)s, %(enabled)s, %(start_at)s,
-                               %(end_at)s, %(flexible_window_minutes)s, %(note)s
+                               %(end_at)s, %(flexible_window_minutes)s, %(note)s,
+                               %(catchup_policy)s, %(catchup_window_seconds)s,
+                               %(overlap_policy)s
                         from workflows w
                         where w.id = %(workflow_id)s and {_OWNED}
                         returning *""",

@@ -1,0 +1,127 @@
+"""The SQL of the missed-fire check (scheduler.missed_fires): a batch at a time, a few
+statements per batch whatever its size. Mixed into `scheduler.store.Store`.
+
+`schedule_fire_checks` holds, per schedule, how far its fire times have been checked and when the
+next one is due; a schedule whose fire times start anew (created, enabled, changed) is reset to
+"due now, from now" by a trigger (migrations/20261206000000_run_policies.sql).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from scheduler.db import Database
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class MissedRow:
+    """A run row the check writes for a fire time that did not run."""
+
+    schedule_id: UUID
+    workflow_id: UUID
+    scheduled_time: datetime
+    status: str  # `missed`, or `buffered` to be caught up (trigger `catchup`)
+    error: str
+
+
+@dataclass(frozen=True)
+class CheckedThrough:
+    """How far a schedule's fire times are checked now, and when the next one is due."""
+
+    schedule_id: UUID
+    fires_from: datetime  # the one the check read: a newer one (a change meanwhile) wins
+    checked_through: datetime
+    next_check_at: datetime | None
+
+
+class FireCheckQueries:
+    db: Database
+
+    def due_fire_checks(self, now: datetime, limit: int) -> list[Row]:
+        """Up to `limit` schedules with a fire time due to have a run row by `now`, most
+        overdue first, with what deciding about their missed fire times needs."""
+        return self.db.execute(
+            """select c.schedule_id, c.fires_from, c.checked_through, s.workflow_id, s.cron,
+                      s.timezone, s.enabled, s.start_at, s.end_at, s.flexible_window_minutes,
+                      s.catchup_policy, s.catchup_window_seconds, w.owner_id,
+                      w.name as workflow_name
+               from schedule_fire_checks c
+               join schedules s on s.id = c.schedule_id
+               join workflows w on w.id = s.workflow_id
+               where c.next_check_at <= %s
+               order by c.next_check_at
+               limit %s""",
+            (now, limit),
+        ).fetchall()
+
+    def slots_with_runs(self, slots: Sequence[tuple[UUID, datetime]]) -> set[tuple[UUID, datetime]]:
+        """Which of these (schedule, fire time) slots have a run row, of any status."""
+        if not slots:
+            return set()
+        rows = self.db.execute(
+            """select r.schedule_id, r.scheduled_time
+               from unnest(%s::uuid[], %s::timestamptz[]) as slot(schedule_id, scheduled_time)
+               join schedule_runs r using (schedule_id, scheduled_time)""",
+            ([s for s, _ in slots], [t for _, t in slots]),
+        ).fetchall()
+        return {(row["schedule_id"], row["scheduled_time"]) for row in rows}
+
+    def record_missed(
+        self, rows: Sequence[MissedRow], *, now: datetime, wait_until: datetime
+    ) -> list[Row]:
+        """Write the rows (a slot that got a run meanwhile keeps it); the rows written, with
+        their ids. A `missed` row is finished at `now`; a `buffered` one waits, trigger
+        `catchup`, taken as stalled after `wait_until` if its hand-on is lost."""
+        if not rows:
+            return []
+        return self.db.execute(
+            """insert into schedule_runs as r (schedule_id, workflow_id, trigger, scheduled_time,
+                                               status, started_at, finished_at,
+                                               lease_expires_at, error)
+               select m.schedule_id, m.workflow_id,
+                      case m.status when 'buffered' then 'catchup' else 'schedule' end,
+                      m.scheduled_time, m.status, %(now)s,
+                      case m.status when 'buffered' then null else %(now)s::timestamptz end,
+                      case m.status when 'buffered' then %(wait_until)s::timestamptz end,
+                      m.error
+               from unnest(%(schedule_ids)s::uuid[], %(workflow_ids)s::uuid[],
+                           %(times)s::timestamptz[], %(statuses)s::text[], %(errors)s::text[])
+                    as m(schedule_id, workflow_id, scheduled_time, status, error)
+               join schedules s on s.id = m.schedule_id
+               on conflict (schedule_id, scheduled_time) do nothing
+               returning r.id, r.schedule_id, r.workflow_id, r.scheduled_time, r.status,
+                         r.trigger, r.error""",
+            {
+                "schedule_ids": [m.schedule_id for m in rows],
+                "workflow_ids": [m.workflow_id for m in rows],
+                "times": [m.scheduled_time for m in rows],
+                "statuses": [m.status for m in rows],
+                "errors": [m.error for m in rows],
+                "now": now,
+                "wait_until": wait_until,
+            },
+        ).fetchall()
+
+    def advance_fire_checks(self, checks: Sequence[CheckedThrough]) -> None:
+        """Move each schedule's check on, unless its fire times started anew meanwhile."""
+        if not checks:
+            return
+        self.db.execute(
+            """update schedule_fire_checks c
+               set checked_through = u.checked_through, next_check_at = u.next_check_at
+               from unnest(%s::uuid[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[])
+                    as u(schedule_id, fires_from, checked_through, next_check_at)
+               where c.schedule_id = u.schedule_id and c.fires_from = u.fires_from""",
+            (
+                [c.schedule_id for c in checks],
+                [c.fires_from for c in checks],
+                [c.checked_through for c in checks],
+                [c.next_check_at for c in checks],
+            ),
+        )

@@ -1,0 +1,240 @@
+"""The missed-fire check: keep the run history equal to the schedules' fire times.
+
+Reconcile keeps EventBridge equal to the rows; this keeps the run rows equal to the fire times.
+A fire time of an enabled schedule (inside its startAt/endAt, at or after `fires_from`: when it
+was created, last enabled or changed) with no run row `missed_fire_grace_s` after it was due is
+missed, whatever the cause: EventBridge did not deliver it, the runner was throttled past the
+event's age, every retry failed before the claim, the schedule was missing from EventBridge, or
+the whole system was down. "Due" is the fire time's last occurrence (a repeated autumn wall time
+may be delivered at either instant, and is one slot) plus the schedule's flexible window.
+
+Each missed slot gets a run row, then the schedule's catchupPolicy decides:
+- skip: the row is `missed` (a late delivery of the slot finds it: a duplicate);
+- latest: the most recent missed slot within catchupWindowSeconds waits to run, trigger
+  `catchup` (scheduler.run_queue), the others are `missed`;
+- all: every missed slot within the window waits to run, oldest first, one at a time.
+A slot older than the window is only recorded. Every missed slot publishes a `Run Missed` alert.
+
+A pass is bounded (batches of schedules, at most MAX_SLOTS fire times of each, a time budget)
+and idempotent: a row is written only where the slot has none (the same unique slot as every
+run), and each schedule's progress is kept in schedule_fire_checks, so a pass that stops
+anywhere is continued by the next. The pass then hands on waiting runs whose hand-on is overdue.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from scheduler import alerts, cron
+from scheduler.config import get_settings
+from scheduler.errors import DomainError
+from scheduler.fire_check_store import CheckedThrough, MissedRow
+from scheduler.observability import logger, metrics
+from scheduler.run_queue import QUEUED_PATIENCE, HandOn, hand_on_next, runner_event
+from scheduler.store import Row, Store
+
+Clock = Callable[[], datetime]
+# Schedules read and decided at once (a few statements per batch).
+BATCH = 200
+# Fire times of one schedule looked at per pass; the rest wait for the next pass.
+MAX_SLOTS = 500
+# Fire times older than this are never looked at: the longest catch-up window.
+LOOKBACK = timedelta(seconds=604_800)
+# Batches per pass when no time budget is given (the local stack).
+MAX_BATCHES = 25
+# Time left at which a pass stops after its batch (AWS: the reconcile invocation's).
+RESERVE_S = 60.0
+# Stalled waiting runs handed on per pass (one per workflow).
+MAX_STALLED = 200
+# PutEvents takes at most ten entries.
+ALERTS_PER_CALL = 10
+_TICK = timedelta(microseconds=1)
+
+
+@dataclass
+class MissedSummary:
+    fire_checks: int = 0  # schedules whose fire times were checked
+    missed_fires: int = 0  # rows written `missed`
+    catchup_queued: int = 0  # rows written to be caught up
+    handed_on: int = 0  # waiting runs handed to the runner (new and stalled)
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class _Decision:
+    check: CheckedThrough
+    slots: list[datetime]  # due fire times, oldest first
+    schedule: Row
+
+
+def check_missed_fires(
+    store: Store,
+    *,
+    hand_on: HandOn,
+    now: Clock = lambda: datetime.now(UTC),
+    remaining_s: Callable[[], float] | None = None,
+) -> MissedSummary:
+    """One pass of the check (see the module). With `remaining_s` (the seconds the caller
+    gives it), it stops after the batch that leaves less than RESERVE_S; without, after
+    MAX_BATCHES batches."""
+    summary = MissedSummary()
+    grace = timedelta(seconds=get_settings().missed_fire_grace_s)
+    at = now()
+    for batch_number in itertools.count():
+        if remaining_s is None and batch_number >= MAX_BATCHES:
+            break
+        if remaining_s is not None and batch_number and remaining_s() < RESERVE_S:
+            break
+        due = store.due_fire_checks(at, BATCH)
+        _check_batch(store, due, at, grace, hand_on, summary, remaining_s)
+        if len(due) < BATCH:
+            break
+    for row in store.stalled_buffered_runs(at, MAX_STALLED):
+        if _hand_on(hand_on, row):
+            summary.handed_on += 1
+    found = summary.missed_fires + summary.catchup_queued
+    if found:
+        logger.warning("missed fire times recorded", extra=summary.as_dict())
+    metrics.add_metric(name="RunMissed", unit=MetricUnit.Count, value=found)
+    return summary
+
+
+def _check_batch(
+    store: Store,
+    due: list[Row],
+    at: datetime,
+    grace: timedelta,
+    hand_on: HandOn,
+    summary: MissedSummary,
+    remaining_s: Callable[[], float] | None,
+) -> None:
+    decisions = [_decide(row, at, grace) for row in due]
+    ran = store.slots_with_runs([(d.check.schedule_id, t) for d in decisions for t in d.slots])
+    rows = [
+        row
+        for d in decisions
+        for row in _policy_rows(
+            d, [t for t in d.slots if (d.check.schedule_id, t) not in ran], at, grace
+        )
+    ]
+    written = store.record_missed(rows, now=at, wait_until=at + QUEUED_PATIENCE)
+    # progress only after the rows: a pass that dies between the two writes them again, no-ops
+    store.advance_fire_checks([d.check for d in decisions])
+    summary.fire_checks += len(due)
+    summary.missed_fires += sum(1 for r in written if r["status"] == "missed")
+    summary.catchup_queued += sum(1 for r in written if r["status"] == "buffered")
+    _alert(written, {d.check.schedule_id: d.schedule for d in decisions}, at, remaining_s)
+    for workflow_id in {r["workflow_id"] for r in written if r["status"] == "buffered"}:
+        if hand_on_next(store, workflow_id, hand_on):
+            summary.handed_on += 1
+
+
+def _decide(row: Row, at: datetime, grace: timedelta) -> _Decision:
+    """The schedule's due fire times since its check, and how far the check gets."""
+    schedule_id, fires_from = row["schedule_id"], row["fires_from"]
+
+    def done(through: datetime, next_at: datetime | None, slots: list[datetime]) -> _Decision:
+        return _Decision(CheckedThrough(schedule_id, fires_from, through, next_at), slots, row)
+
+    if not row["enabled"]:  # re-enabling it restarts its check (fires_from)
+        return done(row["checked_through"], None, [])
+    wait = grace + timedelta(minutes=row["flexible_window_minutes"])
+    after = max(row["checked_through"], at - LOOKBACK)
+    if row["start_at"] is not None:
+        after = max(after, row["start_at"] - _TICK)  # startAt itself may be a fire time
+    try:
+        candidates = cron.next_fire_times(
+            row["cron"],
+            row["timezone"],
+            after,
+            MAX_SLOTS,
+            until=_earliest(at - wait, row["end_at"]),
+        )
+        slots: list[datetime] = []
+        for slot in candidates:
+            if cron.last_occurrence(slot, row["timezone"]) + wait > at:
+                break  # a repeated wall time before its second occurrence: it may still come
+            slots.append(slot)
+        through = slots[-1] if slots else after
+        upcoming = cron.next_fire_times(
+            row["cron"], row["timezone"], through, 1, until=row["end_at"]
+        )
+    except ValueError:  # a cron or timezone that can no longer be scheduled: it does not fire
+        logger.warning("schedule cannot be evaluated: not checked", schedule_id=str(schedule_id))
+        return done(row["checked_through"], None, [])
+    next_at = None
+    if upcoming:
+        next_at = max(cron.last_occurrence(upcoming[0], row["timezone"]) + wait, at + _TICK)
+    return done(through, next_at, slots)
+
+
+def _earliest(moment: datetime, end_at: datetime | None) -> datetime:
+    return moment if end_at is None else min(moment, end_at)
+
+
+def _policy_rows(
+    decision: _Decision, missing: list[datetime], at: datetime, grace: timedelta
+) -> Iterable[MissedRow]:
+    """The run rows of the schedule's missed slots under its catch-up policy."""
+    schedule = decision.schedule
+    policy = schedule["catchup_policy"]
+    window_start = at - timedelta(seconds=schedule["catchup_window_seconds"])
+    in_window = [t for t in missing if t >= window_start]
+    caught_up = set(in_window[-1:] if policy == "latest" else in_window if policy == "all" else [])
+    cause = (
+        f"missed: no run had started {int(grace.total_seconds() // 60)} min after this fire time "
+        "was due (EventBridge did not deliver it, the runner could not take it, or the service "
+        "was down)"
+    )
+    for slot in missing:
+        if slot in caught_up:
+            status, why = "buffered", f"{cause}; caught up (catchupPolicy {policy})"
+        elif policy != "skip" and slot < window_start:
+            status, why = "missed", f"{cause}; older than the catch-up window: not run"
+        elif policy == "latest":
+            status, why = "missed", f"{cause}; a later missed fire time was caught up instead"
+        else:
+            status, why = "missed", cause
+        yield MissedRow(schedule["schedule_id"], schedule["workflow_id"], slot, status, why)
+
+
+def _alert(
+    written: list[Row],
+    schedules: dict[UUID, Row],
+    at: datetime,
+    remaining_s: Callable[[], float] | None,
+) -> None:
+    """One `Run Missed` alert per slot written, ten per PutEvents."""
+    events = []
+    for row in written:
+        schedule = schedules[row["schedule_id"]]
+        run = alerts.RunRef(
+            run_id=row["id"],
+            schedule_id=row["schedule_id"],
+            workflow_id=row["workflow_id"],
+            scheduled_time=row["scheduled_time"],
+            trigger=row["trigger"],
+            owner_id=schedule["owner_id"],
+            workflow_name=schedule["workflow_name"],
+        )
+        events.append(alerts.run_missed(run, row["error"], occurred_at=at))
+    for i in range(0, len(events), ALERTS_PER_CALL):
+        time_left = remaining_s() if remaining_s is not None else alerts.MAX_PUBLISH_S * 2
+        alerts.publish(events[i : i + ALERTS_PER_CALL], time_left_s=time_left)
+
+
+def _hand_on(hand_on: HandOn, row: Row) -> bool:
+    try:
+        hand_on(runner_event(row))
+    except DomainError:
+        logger.exception("cannot hand on a stalled waiting run; the next pass retries")
+        return False
+    return True

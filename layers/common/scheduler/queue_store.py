@@ -1,0 +1,127 @@
+"""The SQL of runs that wait for their workflow: `buffered` rows (see scheduler.run_queue).
+
+A buffered row is a claimable slot: the runner claims it like a new one (run_store), runs it
+under the workflow's lease, and records it as any other run. Mixed into `scheduler.store.Store`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import psycopg
+
+from scheduler.db import Database
+
+Row = dict[str, Any]
+
+# The order waiting runs are handed on in: a live fire that found its workflow busy first, then
+# catch-up, then backfill; within each, the oldest fire time first.
+_HAND_ON_ORDER = """case r.trigger when 'catchup' then 1 when 'backfill' then 2 else 0 end,
+    r.scheduled_time"""
+
+
+class QueueQueries:
+    db: Database
+
+    def buffer_busy_run(
+        self, run_id: UUID, *, requeue: bool, now: datetime, wait_until: datetime, error: str
+    ) -> bool:
+        """A claimed run that found its workflow busy goes back to waiting (`buffered`), when
+        `requeue` (it is queued work: catch-up, backfill, a buffered fire) or its schedule's
+        overlap policy is buffer_one and no other live fire of the schedule waits already.
+        True when it waits now; False leaves it claimed, for the caller to record skipped.
+        `wait_until` is when the missed-fire check takes it as stalled (its hand-on was lost).
+        """
+        try:
+            row = self.db.execute(
+                """update schedule_runs r
+                   set status = 'buffered', fence = null, lease_expires_at = %(wait_until)s,
+                       started_at = %(now)s, error = %(error)s
+                   from schedules s
+                   where r.id = %(run_id)s and s.id = r.schedule_id
+                     and r.status = 'running' and r.fence is null
+                     and (%(requeue)s or s.overlap_policy = 'buffer_one')
+                   returning r.id""",
+                {
+                    "run_id": run_id,
+                    "requeue": requeue,
+                    "now": now,
+                    "wait_until": wait_until,
+                    "error": error,
+                },
+            ).fetchone()
+        except psycopg.errors.UniqueViolation:  # schedule_runs_one_buffered_fire: one waits
+            return False
+        return row is not None
+
+    def workflow_is_idle(self, workflow_id: UUID) -> bool:
+        """True unless the workflow is recorded running (a run started and has not recorded)."""
+        row = self.db.execute(
+            "select status from workflows where id = %s", (workflow_id,)
+        ).fetchone()
+        return row is None or row["status"] == "idle"
+
+    def next_buffered_run(self, workflow_id: UUID) -> Row | None:
+        """The workflow's waiting run to hand on next (of an enabled schedule), or None."""
+        return self.db.execute(
+            f"""select r.schedule_id, r.workflow_id, r.scheduled_time, r.trigger
+                from schedule_runs r join schedules s on s.id = r.schedule_id
+                where r.workflow_id = %s and r.status = 'buffered' and s.enabled
+                order by {_HAND_ON_ORDER} limit 1""",
+            (workflow_id,),
+        ).fetchone()
+
+    def stalled_buffered_runs(self, now: datetime, limit: int) -> list[Row]:
+        """For each workflow (at most `limit`) with a waiting run whose hand-on is overdue, the
+        run to hand on next: its finishing runner died, or its hand-on was lost."""
+        return self.db.execute(
+            f"""select distinct on (w.workflow_id) r.schedule_id, r.workflow_id,
+                       r.scheduled_time, r.trigger
+                from (select distinct workflow_id from schedule_runs
+                      where status = 'buffered' and lease_expires_at < %(now)s
+                      limit %(limit)s) w
+                join schedule_runs r on r.workflow_id = w.workflow_id and r.status = 'buffered'
+                join schedules s on s.id = r.schedule_id and s.enabled
+                order by w.workflow_id, {_HAND_ON_ORDER}""",
+            {"now": now, "limit": limit},
+        ).fetchall()
+
+    def queue_runs(
+        self,
+        schedule_id: UUID,
+        workflow_id: UUID,
+        slots: Sequence[datetime],
+        *,
+        trigger: str,
+        now: datetime,
+        wait_until: datetime,
+        error: str | None = None,
+    ) -> int:
+        """Queue a waiting run (`buffered`, `trigger`) for each slot that has no run yet; the
+        count queued. A slot with a run of any status keeps it: it is never run twice."""
+        row = self.db.execute(
+            """with queued as (
+                 insert into schedule_runs (schedule_id, workflow_id, trigger, scheduled_time,
+                                            status, started_at, lease_expires_at, error)
+                 select %(schedule_id)s, %(workflow_id)s, %(trigger)s, slot, 'buffered',
+                        %(now)s, %(wait_until)s, %(error)s
+                 from unnest(%(slots)s::timestamptz[]) as slot
+                 on conflict (schedule_id, scheduled_time) do nothing
+                 returning id
+               )
+               select count(*) as queued from queued""",
+            {
+                "schedule_id": schedule_id,
+                "workflow_id": workflow_id,
+                "trigger": trigger,
+                "slots": list(slots),
+                "now": now,
+                "wait_until": wait_until,
+                "error": error,
+            },
+        ).fetchone()
+        assert row is not None
+        return int(row["queued"])

@@ -1,0 +1,126 @@
+-- Run policies (issue #15): what happens to fire times that did not run (catch-up), to a fire
+-- that finds its workflow running (overlap), and to replayed history (backfill). Every column
+-- has a default that keeps an existing row as it was: missed fires skipped, overlaps skipped.
+
+alter table public.schedules
+  -- skip: a missed fire time is only recorded; latest: the most recent one within the window
+  -- runs; all: every one within the window runs, oldest first, one at a time
+  add column if not exists catchup_policy text not null default 'skip',
+  -- missed fire times older than this (seconds) are only recorded, never run
+  add column if not exists catchup_window_seconds integer not null default 3600,
+  -- skip: a fire that finds the workflow running is skipped; buffer_one: at most one such fire
+  -- waits (status `buffered`) and runs as soon as the current run ends
+  add column if not exists overlap_policy text not null default 'skip',
+  -- fire times before this instant are never missed: the schedule did not exist, was disabled,
+  -- or said something else then (kept by the trigger below, whoever writes the row)
+  add column if not exists fires_from timestamptz not null default now();
+
+do $$
+begin
+  if not exists (select 1 from pg_constraint where conname = 'schedules_catchup_policy_check') then
+    alter table public.schedules add constraint schedules_catchup_policy_check
+      check (catchup_policy in ('skip', 'latest', 'all'));
+  end if;
+  if not exists (
+    select 1 from pg_constraint where conname = 'schedules_catchup_window_seconds_check'
+  ) then
+    alter table public.schedules add constraint schedules_catchup_window_seconds_check
+      check (catchup_window_seconds between 60 and 604800);
+  end if;
+  if not exists (select 1 from pg_constraint where conname = 'schedules_overlap_policy_check') then
+    alter table public.schedules add constraint schedules_overlap_policy_check
+      check (overlap_policy in ('skip', 'buffer_one'));
+  end if;
+end
+$$;
+
+-- A schedule's fire times count from when it was created, last enabled, or last changed in when
+-- it fires; a note, a policy or a run's record does not move it.
+create or replace function public.set_schedule_fires_from() returns trigger
+language plpgsql as $$
+begin
+  if tg_op = 'INSERT' then
+    new.fires_from := now();
+  elsif new.enabled and (not old.enabled
+        or new.cron is distinct from old.cron
+        or new.timezone is distinct from old.timezone
+        or new.start_at is distinct from old.start_at
+        or new.end_at is distinct from old.end_at
+        or new.flexible_window_minutes is distinct from old.flexible_window_minutes) then
+    new.fires_from := now();
+  else
+    new.fires_from := old.fires_from;
+  end if;
+  return new;
+end
+$$;
+
+drop trigger if exists schedules_set_fires_from on public.schedules;
+create trigger schedules_set_fires_from before insert or update on public.schedules
+  for each row execute function public.set_schedule_fires_from();
+
+-- Run rows: `missed` (no delivery ran it in time; finished when recorded) and `buffered` (waiting
+-- for its workflow to be free; not finished); triggers `catchup` and `backfill`.
+alter table public.schedule_runs drop constraint if exists schedule_runs_status_check;
+alter table public.schedule_runs add constraint schedule_runs_status_check
+  check (status in ('running', 'succeeded', 'failed', 'skipped', 'missed', 'buffered'));
+alter table public.schedule_runs drop constraint if exists schedule_runs_trigger_check;
+alter table public.schedule_runs add constraint schedule_runs_trigger_check
+  check (trigger in ('schedule', 'manual', 'catchup', 'backfill'));
+alter table public.schedule_runs drop constraint if exists schedule_runs_finished_check;
+alter table public.schedule_runs add constraint schedule_runs_finished_check
+  check ((status in ('running', 'buffered')) = (finished_at is null));
+
+-- The waiting runs of a workflow, in the order they are handed on (scheduler/run_queue.py).
+create index if not exists schedule_runs_buffered_idx
+  on public.schedule_runs (workflow_id, scheduled_time) where status = 'buffered';
+
+-- How far the missed-fire check has looked at each schedule's fire times (scheduler/missed_fires.py).
+create table if not exists public.schedule_fire_checks (
+  schedule_id uuid primary key references public.schedules (id) on delete cascade,
+  -- the schedule's fires_from when this was written: a newer one restarts the check from there
+  fires_from timestamptz not null,
+  -- every fire time up to this instant has a run row, or has been recorded missed
+  checked_through timestamptz not null,
+  -- when the next fire time after checked_through is due to have a run row; null: none coming
+  next_check_at timestamptz
+);
+
+create index if not exists schedule_fire_checks_due_idx
+  on public.schedule_fire_checks (next_check_at) where next_check_at is not null;
+
+-- A schedule whose fire times start anew (created, enabled, changed) is due for a check now: the
+-- check reads only due rows (the index above), never every schedule.
+create or replace function public.schedule_fires_anew() returns trigger
+language plpgsql as $$
+begin
+  if tg_op = 'INSERT' or new.fires_from is distinct from old.fires_from then
+    insert into public.schedule_fire_checks (schedule_id, fires_from, checked_through, next_check_at)
+    values (new.id, new.fires_from, new.fires_from, new.fires_from)
+    on conflict (schedule_id) do update
+      set fires_from = excluded.fires_from, checked_through = excluded.checked_through,
+          next_check_at = excluded.next_check_at;
+  end if;
+  return null;
+end
+$$;
+
+drop trigger if exists schedules_fires_anew on public.schedules;
+create trigger schedules_fires_anew after insert or update on public.schedules
+  for each row execute function public.schedule_fires_anew();
+
+-- The schedules that exist now start being checked from now (none of their past is missed).
+insert into public.schedule_fire_checks (schedule_id, fires_from, checked_through, next_check_at)
+select id, fires_from, fires_from, fires_from from public.schedules
+on conflict (schedule_id) do nothing;
+
+-- Row level security on, and no policy: only the service reads or writes it.
+alter table public.schedule_fire_checks enable row level security;
+revoke all on public.schedule_fire_checks from anon, authenticated;
+grant all on public.schedule_fire_checks to service_role;
+
+-- buffer_one: at most one live fire of a schedule waits; a second one is skipped. The index makes
+-- that hold for fires arriving at once (scheduler/queue_store.py catches the violation).
+create unique index if not exists schedule_runs_one_buffered_fire
+  on public.schedule_runs (schedule_id)
+  where status = 'buffered' and trigger in ('schedule', 'manual');
