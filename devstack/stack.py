@@ -41,6 +41,7 @@ from devstack.demo import (
 )
 from devstack.engine import SchedulerEngine
 from devstack.lambda_endpoint import AsyncFailure, FunctionConfig, LocalLambda, function_arn
+from devstack.missed_fire_loop import MissedFireLoop
 from devstack.moto_server import start_moto_server
 
 log = logging.getLogger("devstack")
@@ -50,6 +51,8 @@ MIGRATIONS = ROOT / "migrations"
 API_FUNCTION = "ApiFunction"
 RUNNER_FUNCTION = "RunnerFunction"
 RECONCILE_FUNCTION = "ReconcileFunction"
+# The missed-fire check's period (ReconcileFunction's in AWS), on the stack's clock.
+MISSED_CHECK_INTERVAL_S = 60.0
 _REGION = "us-east-1"
 _DLQ_NAME = "workflow-scheduler-schedule-dlq"
 _RUN_FAILURE_QUEUE_NAME = "workflow-scheduler-run-failures"  # the template's RunFailureQueue
@@ -194,9 +197,12 @@ class Stack:
         poll_interval_s: float = 5.0,
         say: Say | None = None,
         runner_concurrency: int | None = None,
+        missed_check_interval_s: float | None = MISSED_CHECK_INTERVAL_S,
     ) -> None:
         """`runner_concurrency`: RunnerFunction's reserved concurrency (default
-        RUNNER_CONCURRENCY, else the template's default)."""
+        RUNNER_CONCURRENCY, else the template's default). `missed_check_interval_s`: how often
+        (on the stack's clock) the missed-fire check runs, after one at start-up; None: never
+        on its own (tests that drive time call `check_missed_fires`)."""
         self.data_dir = data_dir.resolve()
         self.runner_concurrency = runner_concurrency or runner_concurrency_from_environment()
         self.run_failure_queue_url = ""
@@ -220,6 +226,8 @@ class Stack:
         self._lambda_server: _Server | None = None
         self.lambdas: LocalLambda | None = None
         self.engine: SchedulerEngine | None = None
+        self.missed_fires: MissedFireLoop | None = None
+        self._missed_check_interval_s = missed_check_interval_s
         self._saved_env: dict[str, str | None] = {}
 
     @property
@@ -303,6 +311,12 @@ class Stack:
             poll_interval_s=self._poll_interval_s,
         )
         self.engine.start()
+        self.missed_fires = MissedFireLoop(
+            lambdas, RUNNER_FUNCTION, self.clock, self._missed_check_interval_s or 60
+        )
+        if self._missed_check_interval_s is not None:
+            self._say("Checking for missed fire times (at start-up, then every minute) ...")
+            self.missed_fires.start()
         self.alert_log = AlertLog(clients.aws_client("sqs"), self.alerts_queue_url, self._say)
         self.alert_log.start()
         self._gateway.start()
@@ -483,6 +497,7 @@ class Stack:
     def stop(self) -> None:
         """Stop every part; safe to call twice and after a failed start."""
         for step in (
+            self._stop_missed_fires,
             self._stop_engine,
             self._stop_gateway,
             self._stop_lambdas,
@@ -498,6 +513,16 @@ class Stack:
         if self._lock_file is not None:
             self._lock_file.close()
             self._lock_file = None
+
+    def _stop_missed_fires(self) -> None:
+        if self.missed_fires is not None:
+            self.missed_fires.stop()
+            self.missed_fires = None
+
+    def check_missed_fires(self) -> dict[str, int]:
+        """One missed-fire pass now (what the loop runs every interval)."""
+        assert self.missed_fires is not None, "the stack is not started"
+        return self.missed_fires.check_now()
 
     def _stop_engine(self) -> None:
         if self.engine is not None:

@@ -41,6 +41,8 @@ from scheduler.models import (
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyPage,
+    BackfillAccepted,
+    BackfillRequest,
     CronPreview,
     CronPreviewRequest,
     RunAccepted,
@@ -225,6 +227,17 @@ def list_runs(
 )
 def run_schedule_now(schedule_id: ScheduleId) -> RunAccepted:
     return _service().run_now(_owner(), schedule_id)
+
+
+@app.post(
+    "/api/schedules/<schedule_id>/backfill",
+    status_code=202,
+    operation_id="backfillSchedule",
+    summary="Backfill: run the schedule's fire times of an interval, oldest first, one at a time",
+    responses=docs.BACKFILL_SCHEDULE,
+)
+def backfill_schedule(schedule_id: ScheduleId, body: BackfillRequest) -> BackfillAccepted:
+    return _service().backfill(_owner(), schedule_id, body)
 
 
 @app.post(

@@ -2,8 +2,9 @@
 
 The scheduled event (or `sam remote invoke ReconcileFunction` with any event without `shard`)
 coordinates a pass: it fails abandoned runs, runs the missed-fire check (scheduler.missed_fires),
-and starts RECONCILE_SHARDS shard invocations of this function, or runs the only shard itself. A shard event ({"shard": "3", ...}) runs that
-shard; one that runs out of time invokes this function again with where it stopped.
+and starts RECONCILE_SHARDS shard invocations of this function, or runs the only shard itself.
+A shard event ({"shard": "3", ...}) runs that shard; one that runs out of time invokes this
+function again with where it stopped.
 """
 
 from __future__ import annotations

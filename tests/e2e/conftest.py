@@ -77,9 +77,19 @@ def manual_clock_start() -> datetime:
     return datetime.now(UTC).replace(second=30, microsecond=0)
 
 
-def start_stack(data_dir: Path, clock: ManualClock, port: int = 0) -> Stack:
-    # Port 0: the gateway binds a free port and the stack reports it in api_url.
-    return Stack(data_dir, port=port, clock=clock, poll_interval_s=0.5).start()
+def start_stack(
+    data_dir: Path, clock: ManualClock, port: int = 0, missed_check_interval_s: float | None = None
+) -> Stack:
+    """Port 0: the gateway binds a free port and the stack reports it in api_url. The
+    missed-fire check runs only when a test asks (stack.check_missed_fires) unless an interval
+    is given: tests move the clock by minutes, and a pass of their own would race their runs."""
+    return Stack(
+        data_dir,
+        port=port,
+        clock=clock,
+        poll_interval_s=0.5,
+        missed_check_interval_s=missed_check_interval_s,
+    ).start()
 
 
 @contextmanager

@@ -80,6 +80,8 @@ class Settings(BaseModel):
     # apply per owner acted on, the service role's requests included.
     max_schedules_per_owner: int = Field(default=1000, ge=1, le=100_000)
     run_now_per_minute: int = Field(default=30, ge=1, le=6000)
+    # a backfill queues up to 1,000 runs: a few a minute is plenty for a person or a script
+    backfill_per_minute: int = Field(default=6, ge=1, le=600)
 
     # Run history (scheduler.retention): runs scheduled longer ago than this are deleted, except
     # each schedule's latest. At least two days: a run's row is what dedupes a late redelivery of

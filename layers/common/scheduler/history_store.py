@@ -48,11 +48,11 @@ class HistoryQueries:
                  limit %(batch_size)s
                ), expired as (
                  select r.id from schedule_runs r join candidates c on c.id = r.id
-                 where r.status <> 'running'
+                 where r.status not in ('running', 'buffered')
                    and exists (select 1 from schedule_runs newer
                                where newer.schedule_id = r.schedule_id
                                  and newer.scheduled_time > r.scheduled_time
-                                 and newer.status <> 'running')
+                                 and newer.status not in ('running', 'buffered'))
                  for update of r skip locked
                ), deleted as (
                  delete from schedule_runs r using expired e where r.id = e.id returning 1

@@ -15,7 +15,7 @@ the limit) and a read on every reconcile pass. Exceeded: 429 naming the limit, n
 (waiting does not help; deleting a schedule does).
 
 **Requests per owner per minute, by kind** (`run_now`: `RUN_NOW_PER_MINUTE`, default 30;
-backfill, when it comes, takes its own kind and setting). A token bucket per (owner, kind):
+`backfill`: `BACKFILL_PER_MINUTE`, default 6). A token bucket per (owner, kind):
 it holds the per-minute limit (a burst that size) and refills continuously at limit/60 per
 second (then one request every 60/limit s). A person clicks "run now" a few times a minute;
 30 leaves room for a script or a retrying dashboard, while one tenant can start at most half a
@@ -55,6 +55,7 @@ _WHAT: dict[RateKind, str] = {"run_now": "run-now requests", "backfill": "backfi
 class OwnerLimits:
     schedules_per_owner: int
     run_now_per_minute: int
+    backfill_per_minute: int = 6
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> OwnerLimits:
@@ -62,6 +63,7 @@ class OwnerLimits:
         return cls(
             schedules_per_owner=settings.max_schedules_per_owner,
             run_now_per_minute=settings.run_now_per_minute,
+            backfill_per_minute=settings.backfill_per_minute,
         )
 
     def ensure_room_for_a_schedule(self, store: Store, owner_id: UUID | None) -> None:

@@ -476,6 +476,35 @@ class RunAccepted(ApiModel):
     runs_url: str
 
 
+class BackfillRequest(ApiModel):
+    """Replay the schedule's fire times in [from, to]: each runs through the runner, oldest
+    first, one at a time (trigger `backfill`); a fire time that has a run already is kept."""
+
+    from_: AwareDatetime = Field(alias="from", examples=["2026-11-01T00:00:00Z"])
+    to: AwareDatetime = Field(examples=["2026-11-08T00:00:00Z"])
+
+    @field_validator("from_", "to")
+    @classmethod
+    def _instant(cls, value: datetime, info: ValidationInfo) -> datetime:
+        name = "from" if info.field_name == "from_" else "to"
+        instant = _utc_instant(value, name)
+        assert instant is not None
+        return instant
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BackfillRequest:
+        if self.to < self.from_:
+            raise ValueError("to must not be before from")
+        return self
+
+
+class BackfillAccepted(ApiModel):
+    schedule_id: UUID
+    fires: int = Field(description="Fire times of the schedule in the interval")
+    queued: int = Field(description="Of those, the ones queued to run (the others had a run)")
+    runs_url: str
+
+
 class ErrorDetail(ApiModel):
     code: str = Field(examples=["not_found"])
     message: str

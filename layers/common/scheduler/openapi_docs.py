@@ -146,6 +146,12 @@ RUN_SCHEDULE_NOW = limited(
     " once, refilled at that many a minute; Retry-After says when the next one is due",
     retry_after=True,
 )
+BACKFILL_SCHEDULE = limited(
+    ok(202, "Accepted", 400, 404, 409, 413, 415, 422, 503, links=_schedule_links("/scheduleId")),
+    "The workflow's owner used up its backfill allowance: BACKFILL_PER_MINUTE (default 6) at"
+    " once, refilled at that many a minute; Retry-After says when the next one is due",
+    retry_after=True,
+)
 # 503 too: an API key is checked against the database before any route runs.
 PREVIEW_CRON = ok(200, "OK", 400, 413, 415, 422, 503)
 LIST_WORKFLOWS = ok(200, "OK", 400, 422, 503, links=_workflow_links("/items/0/id"))

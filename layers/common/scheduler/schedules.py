@@ -20,10 +20,13 @@ from typing import Any
 from uuid import UUID
 
 from scheduler import cron, cron_dst, pagination
+from scheduler.backfill import backfill as queue_backfill
 from scheduler.errors import Conflict, InvalidInput, ScheduleNotFound, WorkflowNotFound
 from scheduler.eventbridge import EventBridgeSchedules, desired_schedules
 from scheduler.limits import OwnerLimits, take_request
 from scheduler.models import (
+    BackfillAccepted,
+    BackfillRequest,
     CronPreview,
     CronPreviewRequest,
     Run,
@@ -341,6 +344,20 @@ class ScheduleService:
             schedule_id=row["id"],
             scheduled_time=scheduled_time,
             runs_url=f"/api/schedules/{row['id']}/runs",
+        )
+
+    def backfill(
+        self, owner: UUID | None, schedule_id: UUID, request: BackfillRequest
+    ) -> BackfillAccepted:
+        """Queue the interval's fire times to run one at a time (scheduler.backfill)."""
+        return queue_backfill(
+            self.store,
+            owner,
+            schedule_id,
+            request,
+            now=self.clock().astimezone(UTC),
+            hand_on=self.invoke_runner,
+            owner_limits=self.owner_limits,
         )
 
     def _undo(self, schedule_id: UUID) -> None:
