@@ -67,11 +67,18 @@ class AlertLog:
 
     def wait_for(self, text: str, timeout_s: float) -> str | None:
         """The first line containing `text`, waiting up to `timeout_s` for it (tests)."""
+        found = self.wait_for_lines(text, 1, timeout_s)
+        return found[0] if found else None
+
+    def wait_for_lines(self, text: str, count: int, timeout_s: float) -> list[str]:
+        """The lines containing `text`, once there are `count` (or `timeout_s` passed)."""
+
+        def matching() -> list[str]:
+            return [line for line in self.lines if text in line]
+
         with self._changed:
-            self._changed.wait_for(
-                lambda: any(text in line for line in self.lines), timeout=timeout_s
-            )
-            return next((line for line in self.lines if text in line), None)
+            self._changed.wait_for(lambda: len(matching()) >= count, timeout=timeout_s)
+            return matching()
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from devstack.clock import Clock
@@ -20,7 +20,17 @@ log = logging.getLogger("devstack")
 
 
 class MissedFireLoop:
-    def __init__(self, lambdas: LocalLambda, runner: str, clock: Clock, interval_s: float) -> None:
+    def __init__(
+        self,
+        lambdas: LocalLambda,
+        runner: str,
+        clock: Clock,
+        interval_s: float,
+        engine_started_at: datetime,
+    ) -> None:
+        """`engine_started_at`: the local engine fires only what comes after it, so a fire time
+        before it (the stack was down) is missed at once, without the grace."""
+        self._engine_started_at = engine_started_at
         self._lambdas = lambdas
         self._runner = runner
         self._clock = clock
@@ -37,7 +47,8 @@ class MissedFireLoop:
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
-        self._thread.join(timeout=10)
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
 
     def check_now(self) -> dict[str, int]:
         """One pass now, in the caller's thread (what the loop does at each tick)."""
@@ -45,7 +56,10 @@ class MissedFireLoop:
         from scheduler.missed_fires import check_missed_fires
 
         summary = check_missed_fires(
-            clients.store(), hand_on=self._hand_on, now=self._clock.now
+            clients.store(),
+            hand_on=self._hand_on,
+            now=self._clock.now,
+            undeliverable_before=self._engine_started_at,
         ).as_dict()
         found = summary["missed_fires"] + summary["catchup_queued"]
         if found or summary["handed_on"]:

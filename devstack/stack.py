@@ -303,6 +303,7 @@ class Stack:
             authorize,
             PUBLIC_ROUTES,
         )
+        engine_started_at = self.clock.now()
         self.engine = SchedulerEngine(
             _engine_scheduler_client(),
             get_settings().schedule_group,
@@ -312,7 +313,11 @@ class Stack:
         )
         self.engine.start()
         self.missed_fires = MissedFireLoop(
-            lambdas, RUNNER_FUNCTION, self.clock, self._missed_check_interval_s or 60
+            lambdas,
+            RUNNER_FUNCTION,
+            self.clock,
+            self._missed_check_interval_s or MISSED_CHECK_INTERVAL_S,
+            engine_started_at,
         )
         if self._missed_check_interval_s is not None:
             self._say("Checking for missed fire times (at start-up, then every minute) ...")

@@ -81,10 +81,12 @@ def check_missed_fires(
     hand_on: HandOn,
     now: Clock = lambda: datetime.now(UTC),
     remaining_s: Callable[[], float] | None = None,
+    undeliverable_before: datetime | None = None,
 ) -> MissedSummary:
     """One pass of the check (see the module). With `remaining_s` (the seconds the caller
     gives it), it stops after the batch that leaves less than RESERVE_S; without, after
-    MAX_BATCHES batches."""
+    MAX_BATCHES batches. `undeliverable_before`: fire times before it can no longer come (the
+    local stack's engine fires only what follows its start), so they need no grace."""
     summary = MissedSummary()
     grace = timedelta(seconds=get_settings().missed_fire_grace_s)
     at = now()
@@ -94,7 +96,7 @@ def check_missed_fires(
         if remaining_s is not None and batch_number and remaining_s() < RESERVE_S:
             break
         due = store.due_fire_checks(at, BATCH)
-        _check_batch(store, due, at, grace, hand_on, summary, remaining_s)
+        _check_batch(store, due, at, grace, hand_on, summary, remaining_s, undeliverable_before)
         if len(due) < BATCH:
             break
     for row in store.stalled_buffered_runs(at, MAX_STALLED):
@@ -115,8 +117,9 @@ def _check_batch(
     hand_on: HandOn,
     summary: MissedSummary,
     remaining_s: Callable[[], float] | None,
+    undeliverable_before: datetime | None,
 ) -> None:
-    decisions = [_decide(row, at, grace) for row in due]
+    decisions = [_decide(row, at, grace, undeliverable_before) for row in due]
     ran = store.slots_with_runs([(d.check.schedule_id, t) for d in decisions for t in d.slots])
     rows = [
         row
@@ -137,7 +140,9 @@ def _check_batch(
             summary.handed_on += 1
 
 
-def _decide(row: Row, at: datetime, grace: timedelta) -> _Decision:
+def _decide(
+    row: Row, at: datetime, grace: timedelta, undeliverable_before: datetime | None
+) -> _Decision:
     """The schedule's due fire times since its check, and how far the check gets."""
     schedule_id, fires_from = row["schedule_id"], row["fires_from"]
 
@@ -147,6 +152,17 @@ def _decide(row: Row, at: datetime, grace: timedelta) -> _Decision:
     if not row["enabled"]:  # re-enabling it restarts its check (fires_from)
         return done(row["checked_through"], None, [])
     wait = grace + timedelta(minutes=row["flexible_window_minutes"])
+    # a fire time is due once it is past its wait, or can no longer be delivered at all
+    horizon = at - wait
+    if undeliverable_before is not None:
+        horizon = max(horizon, min(undeliverable_before - _TICK, at))
+
+    def is_due(slot: datetime) -> bool:
+        last = cron.last_occurrence(slot, row["timezone"])
+        return last + wait <= at or (
+            undeliverable_before is not None and last < undeliverable_before <= at
+        )
+
     after = max(row["checked_through"], at - LOOKBACK)
     if row["start_at"] is not None:
         after = max(after, row["start_at"] - _TICK)  # startAt itself may be a fire time
@@ -156,11 +172,11 @@ def _decide(row: Row, at: datetime, grace: timedelta) -> _Decision:
             row["timezone"],
             after,
             MAX_SLOTS,
-            until=_earliest(at - wait, row["end_at"]),
+            until=_earliest(horizon, row["end_at"]),
         )
         slots: list[datetime] = []
         for slot in candidates:
-            if cron.last_occurrence(slot, row["timezone"]) + wait > at:
+            if not is_due(slot):
                 break  # a repeated wall time before its second occurrence: it may still come
             slots.append(slot)
         through = slots[-1] if slots else after

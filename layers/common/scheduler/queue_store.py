@@ -74,6 +74,22 @@ class QueueQueries:
             (workflow_id,),
         ).fetchone()
 
+    def queue_head(self, workflow_id: UUID, now: datetime) -> Row | None:
+        """The workflow's queued run (catch-up, backfill) that goes first: waiting, or claimed
+        and not started yet (unless that claim's lease expired: its invocation died, and the
+        run is failed as abandoned); None when none is queued. Its `status` says which."""
+        return self.db.execute(
+            f"""select r.schedule_id, r.workflow_id, r.scheduled_time, r.trigger, r.status
+                from schedule_runs r join schedules s on s.id = r.schedule_id
+                where r.workflow_id = %(workflow_id)s and s.enabled
+                  and r.trigger in ('catchup', 'backfill')
+                  and (r.status = 'buffered'
+                       or (r.status = 'running' and r.fence is null
+                           and r.lease_expires_at >= %(now)s))
+                order by {_HAND_ON_ORDER} limit 1""",
+            {"workflow_id": workflow_id, "now": now},
+        ).fetchone()
+
     def stalled_buffered_runs(self, now: datetime, limit: int) -> list[Row]:
         """For each workflow (at most `limit`) with a waiting run whose hand-on is overdue, the
         run to hand on next: its finishing runner died, or its hand-on was lost."""

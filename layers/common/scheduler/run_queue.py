@@ -11,12 +11,14 @@ finishes a run hands on; so does whoever queues runs. Nothing is lost if a hand-
 waiting row carries a time (`lease_expires_at`) after which the missed-fire check takes it as
 stalled and hands it on itself. A hand-on that arrives while the workflow is busy finds the
 lease held and puts the run back to wait; one that arrives twice finds it claimed: a duplicate.
+Queued runs keep their order however hand-ons race (a live fire taking the lease between two
+of them): one that is not the head of its workflow's queue does not run (`is_its_turn`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -57,3 +59,25 @@ def hand_on_next(store: Store, workflow_id: UUID, hand_on: HandOn) -> bool:
         return False
     logger.info("handed on a waiting run", scheduled_time=iso_utc(row["scheduled_time"]))
     return True
+
+
+def is_its_turn(
+    store: Store,
+    schedule_id: UUID,
+    workflow_id: UUID,
+    slot: datetime,
+    hand_on: HandOn | None,
+    now: datetime,
+) -> bool:
+    """For a queued run (catch-up, backfill): True when it is the head of its workflow's
+    queue (or nothing is queued: the claim decides). Otherwise the head goes first: handed on
+    here when it waits, or already claimed by another invocation, which hands on when done."""
+    head = store.queue_head(workflow_id, now)
+    if head is None or (head["schedule_id"], head["scheduled_time"]) == (schedule_id, slot):
+        return True
+    if head["status"] == "buffered" and hand_on is not None:
+        try:
+            hand_on(runner_event(head))
+        except DomainError:
+            logger.exception("cannot hand on the head of the queue; the missed-fire check will")
+    return False

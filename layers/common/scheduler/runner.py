@@ -116,6 +116,8 @@ def run_fire(
         prestart_until=min(deadlines.steps, time.monotonic() + settings.runner_retry_s),
         hand_on=hand_on,
     )
+    if event.trigger in ("catchup", "backfill") and not _its_turn(fire):
+        return RunReport("ignored", reason="an older queued run of the workflow goes first")
     try:
         claim = _claim(fire)
     except ScheduleNotFound:
@@ -426,6 +428,23 @@ def _busy(fire: _Fire, claim: dict[str, Any], run_id: UUID) -> RunReport:
                 _hand_on_next(fire)
             return RunReport("buffered", run_id, run_queue.BUFFERED_ERROR)
     return _skip_overlap(fire, run_id)
+
+
+def _its_turn(fire: _Fire) -> bool:
+    """Queued runs run in order (run_queue.is_its_turn); a failing database lets it try."""
+    event = fire.event
+    try:
+        return run_queue.is_its_turn(
+            fire.store,
+            event.schedule_id,
+            event.workflow_id,
+            event.scheduled_time,
+            fire.hand_on,
+            fire.now(),
+        )
+    except DependencyUnavailable:
+        logger.warning("cannot read the workflow's queue: the claim decides")
+        return True
 
 
 def _hand_on_next(fire: _Fire) -> None:
