@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import os
 import re
+import sys
+import urllib.request
 from collections.abc import Iterator
 from subprocess import CompletedProcess
 
 import pytest
 
 from devstack.stack import Stack, StackUser
+from tests.conftest import ROOT
 from tests.e2e.conftest import Api
 from tests.typescript_client import CLIENT, npm_tool, run
 
@@ -43,6 +46,21 @@ def read_only_key(stack: Stack, user1: StackUser) -> Iterator[str]:
     assert issued.status == 201, issued.body
     yield issued.body["key"]
     assert service.request("DELETE", f"/api/keys/{issued.body['id']}").status == 204
+
+
+def test_the_types_come_from_the_document_the_running_api_serves(stack: Stack) -> None:
+    url = f"{stack.api_url}/api/openapi.json"
+    with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 (http only)
+        served = response.read().decode("utf-8")
+
+    printed = run(
+        sys.executable,
+        ROOT / "tools" / "openapi_document.py",
+        env={**os.environ, "PYTHONPATH": f"{ROOT / 'layers' / 'common'}:{ROOT}"},
+    )
+
+    assert printed.returncode == 0, printed.stderr
+    assert printed.stdout == served  # what generate.sh reads is what clients get, byte for byte
 
 
 def test_the_example_lists_creates_pauses_and_deletes_a_schedule(
