@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export PYTHONPATH := layers/common:.
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test lint typecheck unit migrate api-key schema bench build deploy lock clean validate sam-test-build
+.PHONY: run test lint typecheck unit migrate api-key schema types bench build deploy lock clean validate sam-test-build
 
 # The SAM CLI lives in its own venv so its pins never meet the project's.
 SAM_CLI_VERSION := 1.170.0
@@ -24,6 +24,10 @@ MACHINE_ARCH := $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
 # user's PATH), installed when missing.
 PGBOUNCER := $(or $(shell command -v pgbouncer),/usr/sbin/pgbouncer)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+# The TypeScript client's npm packages (the tests type-check it and run it): npm ci again
+# whenever the lock file changes.
+TS_CLIENT := clients/typescript
+NODE_STAMP := $(TS_CLIENT)/node_modules/.installed
 
 $(STAMP): requirements-dev.txt layers/common/requirements.txt constraints.txt tools/python312.sh
 	@echo "Setting up $(VENV) with Python 3.12 and pinned dependencies (first run takes a minute)..."
@@ -36,8 +40,13 @@ $(STAMP): requirements-dev.txt layers/common/requirements.txt constraints.txt to
 run: $(STAMP)  ## the whole product locally (embedded Postgres, moto, local gateway and engine)
 	@$(PY) -m devstack
 
-test: lint validate sam-test-build $(STAMP) $(PGBOUNCER)  ## every test: unit, integration (real Postgres + PgBouncer + moto), e2e, packaging
+test: lint validate sam-test-build $(STAMP) $(PGBOUNCER) $(NODE_STAMP)  ## every test: unit, integration (real Postgres + PgBouncer + moto), e2e, packaging
 	@$(PY) -m pytest
+
+$(NODE_STAMP): $(TS_CLIENT)/package.json $(TS_CLIENT)/package-lock.json
+	@echo "Installing the TypeScript client's pinned npm packages (npm ci)..."
+	@cd $(TS_CLIENT) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $(NODE_STAMP)
 
 $(PGBOUNCER):
 	@echo "Installing pgbouncer with apt-get (the tests' transaction pooler)..."
@@ -62,6 +71,9 @@ api-key: $(STAMP)  ## issue an API key in $$DATABASE_URL: NAME=... SCOPE=all|own
 
 schema: $(STAMP)  ## JSON Schema of the API models for front ends (schema/)
 	@$(PY) -m scheduler.models schema
+
+types: $(STAMP) $(NODE_STAMP)  ## regenerate the TypeScript types ($(TS_CLIENT)/src/api.d.ts) from the API's OpenAPI document
+	@$(TS_CLIENT)/generate.sh
 
 # The cold-start suite measures what sam build produced for this machine, so it builds first.
 bench: $(STAMP) sam-test-build  ## ratios and counts, written to .bench/results.json
