@@ -57,6 +57,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/schedules/{schedule_id}/backfill": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Backfill: run the schedule's fire times of an interval, oldest first, one at a time */
+        post: operations["backfillSchedule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/keys/{key_id}": {
         parameters: {
             query?: never;
@@ -252,6 +269,45 @@ export interface components {
             /** Nextcursor */
             nextCursor?: string | null;
         };
+        /** BackfillAccepted */
+        BackfillAccepted: {
+            /**
+             * Scheduleid
+             * Format: uuid
+             */
+            scheduleId: string;
+            /**
+             * Fires
+             * @description Fire times of the schedule in the interval
+             */
+            fires: number;
+            /**
+             * Queued
+             * @description Of those, the ones queued to run (the others had a run)
+             */
+            queued: number;
+            /** Runsurl */
+            runsUrl: string;
+        };
+        /**
+         * BackfillRequest
+         * @description Replay the schedule's fire times in [from, to]: each runs through the runner, oldest
+         *     first, one at a time (trigger `backfill`); a fire time that has a run already is kept.
+         */
+        BackfillRequest: {
+            /**
+             * From
+             * Format: date-time
+             * @example 2026-11-01T00:00:00Z
+             */
+            from: string;
+            /**
+             * To
+             * Format: date-time
+             * @example 2026-11-08T00:00:00Z
+             */
+            to: string;
+        };
         /** CronPreview */
         CronPreview: {
             /** Valid */
@@ -391,7 +447,7 @@ export interface components {
              * Status
              * @enum {string}
              */
-            status: "running" | "succeeded" | "failed" | "skipped";
+            status: "running" | "succeeded" | "failed" | "skipped" | "missed" | "buffered";
             /**
              * Scheduledtime
              * Format: date-time
@@ -428,7 +484,7 @@ export interface components {
              * Trigger
              * @enum {string}
              */
-            trigger: "schedule" | "manual";
+            trigger: "schedule" | "manual" | "catchup" | "backfill";
             /**
              * Scheduledtime
              * Format: date-time
@@ -438,7 +494,7 @@ export interface components {
              * Status
              * @enum {string}
              */
-            status: "running" | "succeeded" | "failed" | "skipped";
+            status: "running" | "succeeded" | "failed" | "skipped" | "missed" | "buffered";
             /** Attempt */
             attempt: number;
             /**
@@ -522,6 +578,26 @@ export interface components {
              * @example paused until the Q1 data is in; owner: billing team
              */
             note?: string | null;
+            /**
+             * Catchuppolicy
+             * @description What to do with fire times that did not run (missed: no run had started some minutes after they were due). skip: record them `missed`; latest: run the most recent one within catchupWindowSeconds (trigger `catchup`); all: run every one within it, oldest first, one at a time
+             * @default skip
+             * @enum {string}
+             */
+            catchupPolicy?: "skip" | "latest" | "all";
+            /**
+             * Catchupwindowseconds
+             * @description Missed fire times older than this many seconds are only recorded, never run
+             * @default 3600
+             */
+            catchupWindowSeconds?: number;
+            /**
+             * Overlappolicy
+             * @description A fire that finds its workflow running: skip records it `skipped`; buffer_one keeps at most one waiting (`buffered`) that runs as soon as the current run ends
+             * @default skip
+             * @enum {string}
+             */
+            overlapPolicy?: "skip" | "buffer_one";
         };
         /** ScheduleDetail */
         ScheduleDetail: {
@@ -562,6 +638,26 @@ export interface components {
              * @description Free text shown with the schedule (why it was paused, who owns it); never interpreted
              */
             note?: string | null;
+            /**
+             * Catchuppolicy
+             * @description What to do with fire times that did not run (missed: no run had started some minutes after they were due). skip: record them `missed`; latest: run the most recent one within catchupWindowSeconds (trigger `catchup`); all: run every one within it, oldest first, one at a time
+             * @default skip
+             * @enum {string}
+             */
+            catchupPolicy?: "skip" | "latest" | "all";
+            /**
+             * Catchupwindowseconds
+             * @description Missed fire times older than this many seconds are only recorded, never run
+             * @default 3600
+             */
+            catchupWindowSeconds?: number;
+            /**
+             * Overlappolicy
+             * @description A fire that finds its workflow running: skip records it `skipped`; buffer_one keeps at most one waiting (`buffered`) that runs as soon as the current run ends
+             * @default skip
+             * @enum {string}
+             */
+            overlapPolicy?: "skip" | "buffer_one";
             /** Lastrunat */
             lastRunAt?: string | null;
             /** Disabledreason */
@@ -636,6 +732,23 @@ export interface components {
              * @description Free text shown with the schedule (why it was paused, who owns it); never interpreted; null removes it
              */
             note?: string | null;
+            /**
+             * Catchuppolicy
+             * @description What to do with fire times that did not run (missed: no run had started some minutes after they were due). skip: record them `missed`; latest: run the most recent one within catchupWindowSeconds (trigger `catchup`); all: run every one within it, oldest first, one at a time
+             * @enum {string}
+             */
+            catchupPolicy?: "skip" | "latest" | "all";
+            /**
+             * Catchupwindowseconds
+             * @description Missed fire times older than this many seconds are only recorded, never run
+             */
+            catchupWindowSeconds?: number;
+            /**
+             * Overlappolicy
+             * @description A fire that finds its workflow running: skip records it `skipped`; buffer_one keeps at most one waiting (`buffered`) that runs as soon as the current run ends
+             * @enum {string}
+             */
+            overlapPolicy?: "skip" | "buffer_one";
         };
         /**
          * ScheduleView
@@ -679,6 +792,26 @@ export interface components {
              * @description Free text shown with the schedule (why it was paused, who owns it); never interpreted
              */
             note?: string | null;
+            /**
+             * Catchuppolicy
+             * @description What to do with fire times that did not run (missed: no run had started some minutes after they were due). skip: record them `missed`; latest: run the most recent one within catchupWindowSeconds (trigger `catchup`); all: run every one within it, oldest first, one at a time
+             * @default skip
+             * @enum {string}
+             */
+            catchupPolicy?: "skip" | "latest" | "all";
+            /**
+             * Catchupwindowseconds
+             * @description Missed fire times older than this many seconds are only recorded, never run
+             * @default 3600
+             */
+            catchupWindowSeconds?: number;
+            /**
+             * Overlappolicy
+             * @description A fire that finds its workflow running: skip records it `skipped`; buffer_one keeps at most one waiting (`buffered`) that runs as soon as the current run ends
+             * @default skip
+             * @enum {string}
+             */
+            overlapPolicy?: "skip" | "buffer_one";
             /** Lastrunat */
             lastRunAt?: string | null;
             /** Disabledreason */
@@ -1161,6 +1294,125 @@ export interface operations {
                 };
             };
             /** @description The workflow's owner used up its run-now allowance: RUN_NOW_PER_MINUTE (default 30) at once, refilled at that many a minute; Retry-After says when the next one is due */
+            429: {
+                headers: {
+                    /** @description seconds until the owner may make the next such request */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    backfillSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description schedule id */
+                schedule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BackfillRequest"];
+            };
+        };
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BackfillAccepted"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized: no Authorization header or an empty one (answered by API Gateway; the authorizer is not called), or an API key that is malformed, unknown, revoked or expired (answered by the API in the same shape) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
+                };
+            };
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential; answered by the API as ErrorBody, code forbidden) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ForbiddenBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The workflow's owner used up its backfill allowance: BACKFILL_PER_MINUTE (default 6) at once, refilled at that many a minute; Retry-After says when the next one is due */
             429: {
                 headers: {
                     /** @description seconds until the owner may make the next such request */
