@@ -117,3 +117,54 @@ def test_a_badly_named_migration_file_is_an_error(tmp_path) -> None:  # type: ig
 
     with pytest.raises(ValueError, match=r"YYYYMMDDHHMMSS_name\.sql"):
         discover(tmp_path)
+
+
+def test_the_run_policies_migration_keeps_existing_schedules_and_runs_as_they_were(
+    empty_database: str, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    # Given a database migrated up to the version before the run policies, with a schedule and
+    # every kind of run it could have then
+    before = tmp_path / "before"
+    before.mkdir()
+    for migration in sorted(MIGRATIONS.glob("*.sql")):
+        if migration.name < "20261206000000":
+            (before / migration.name).write_text(migration.read_text())
+    apply_migrations(empty_database, before)
+    with psycopg.connect(empty_database, autocommit=True) as conn:
+        workflow = conn.execute("insert into workflows (name) values ('w') returning id").fetchone()
+        schedule = conn.execute(
+            "insert into schedules (workflow_id, cron) values (%s, '* * * * *') returning id",
+            workflow,
+        ).fetchone()
+        assert schedule is not None
+        for minute, status in enumerate(("succeeded", "failed", "skipped")):
+            conn.execute(
+                """insert into schedule_runs (schedule_id, workflow_id, scheduled_time, status,
+                                              finished_at)
+                   values (%s, %s, '2026-12-01T00:00:00Z'::timestamptz + %s * interval '1 min',
+                           %s, now())""",
+                (schedule[0], workflow[0], minute, status),
+            )
+
+    # When the rest is applied
+    applied = apply_migrations(empty_database, MIGRATIONS)
+
+    # Then the schedule has today's behaviour (skip missed fires, skip overlaps), its runs are
+    # untouched, and its fire times are checked from the migration on, none before
+    assert [version for version in applied] == ["20261206000000"]
+    with psycopg.connect(empty_database) as conn:
+        policies = conn.execute(
+            """select catchup_policy, catchup_window_seconds, overlap_policy,
+                      fires_from <= now()
+               from schedules"""
+        ).fetchone()
+        statuses = conn.execute(
+            "select status, trigger from schedule_runs order by scheduled_time"
+        ).fetchall()
+        check = conn.execute(
+            """select c.checked_through = s.fires_from, c.next_check_at = s.fires_from
+               from schedule_fire_checks c join schedules s on s.id = c.schedule_id"""
+        ).fetchall()
+    assert policies == ("skip", 3600, "skip", True)
+    assert statuses == [("succeeded", "schedule"), ("failed", "schedule"), ("skipped", "schedule")]
+    assert check == [(True, True)]
