@@ -159,3 +159,50 @@ def test_a_late_delivery_of_a_missed_fire_time_is_a_duplicate(
     assert _status(runner, schedule) == [(iso(SEVEN), "missed")]
     assert http_server.requests == []
     assert chain.pending == []
+
+
+def test_waiting_runs_wait_for_the_running_one_and_run_live_fire_first_then_backfill(
+    runner: Runner, http_server: LoopbackServer
+) -> None:
+    schedule = _schedule(runner, http_server, "buffer_one")
+    http_server.hold, http_server.hold_first = threading.Event(), 1
+    chain = HandOns(runner)
+    holder = threading.Thread(target=lambda: chain.run(event_for(schedule, TEN_PAST)))
+    holder.start()
+    assert http_server.received.wait(WAIT_S)  # the live run is inside its step
+    backfill = [SEVEN - timedelta(hours=1), SEVEN - timedelta(minutes=55)]
+    runner.store.queue_runs(
+        schedule["id"],
+        schedule["workflow_id"],
+        backfill,
+        trigger="backfill",
+        now=runner.clock(),
+        wait_until=runner.clock() + timedelta(minutes=10),
+    )
+
+    # the backfill's hand-on arrives while the workflow runs: it waits again, handing nothing on
+    early = chain.run(event_for(schedule, backfill[0], "backfill"))
+    busy = chain.run(event_for(schedule, TEN_PAST + timedelta(minutes=5)))
+
+    assert (early.outcome, busy.outcome) == ("buffered", "buffered")
+    assert chain.pending == []
+    http_server.hold.set()
+    join(holder)
+
+    done = chain.drain()
+
+    assert [(t, r.outcome) for t, r in done] == [
+        (iso(TEN_PAST + timedelta(minutes=5)), "succeeded"),  # the live fire first
+        (iso(backfill[0]), "succeeded"),
+        (iso(backfill[1]), "succeeded"),
+    ]
+    assert [r.headers["x-scheduled-time"] for r in http_server.requests] == [
+        iso(TEN_PAST),
+        iso(TEN_PAST + timedelta(minutes=5)),
+        *[iso(t) for t in backfill],
+    ]
+    triggers = {
+        iso(r["scheduled_time"]): r["trigger"] for r in runs_by_time(runner.store, schedule["id"])
+    }
+    assert [triggers[iso(t)] for t in backfill] == ["backfill", "backfill"]
+    assert {s for _, s in _status(runner, schedule)} == {"succeeded"}
