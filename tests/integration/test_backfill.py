@@ -1,0 +1,254 @@
+"""Backfill (POST /api/schedules/{id}/backfill) through the API's handler, and the runs it
+queues through the runner; and the policy fields' round trip through the API. Real Postgres,
+moto for AWS, a loopback stand-in for Lambda's Invoke API (the API's hand-on)."""
+
+# ruff: noqa: F811  (pytest fixtures imported from other test modules are parameters here)
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from scheduler import clients
+
+from tests.integration.policy_fixtures import HandOns, event_for, iso, runs_by_time
+from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
+    OWNER,
+    LoopbackServer,
+    Runner,
+    allow_private_http_fixture,
+    clock_fixture,
+    dynamodb_fixture,
+    http_server_fixture,
+    http_steps,
+    runner_fixture,
+)
+from tests.integration.test_api import (  # noqa: F401  (fixtures)
+    ALICE,
+    BOB_CLAIMS,
+    Api,
+    api,
+    eventbridge,
+    lambda_endpoint,
+)
+
+assert OWNER == ALICE  # the runner's fixtures and the API's share the owner
+
+
+# The whole hour the test module started in: every fire time a test uses is this many hours
+# off it, so a test that runs across an hour's turn still means the same fire times.
+_THIS_HOUR = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def _hour(hours_from_now: int) -> datetime:
+    """A whole hour this many hours from this one (the fire times of an hourly cron)."""
+    return _THIS_HOUR + timedelta(hours=hours_from_now)
+
+
+def _error(body: Any) -> str:
+    details = " ".join(str(detail) for detail in body["error"].get("details") or [])
+    return f"{body['error']['message']} {details}"
+
+
+@pytest.fixture(name="workflow_id")
+def workflow_id_fixture(api: Api, http_server: LoopbackServer) -> uuid.UUID:
+    steps = http_steps(http_server)
+    return clients.store().create_workflow(ALICE, "hourly report", {"steps": steps})["id"]
+
+
+def _create(api: Api, workflow_id: uuid.UUID, **fields: Any) -> dict[str, Any]:
+    status, body = api.call(
+        "POST",
+        "/api/schedules",
+        body={"workflowId": str(workflow_id), "cron": "0 * * * *", **fields},
+    )
+    assert status == 201, body
+    return body  # type: ignore[no-any-return]
+
+
+def _backfill(
+    api: Api, schedule_id: str, start: datetime, end: datetime, **kwargs: Any
+) -> tuple[int, Any]:
+    body = {"from": iso(start), "to": iso(end)}
+    return api.call("POST", f"/api/schedules/{schedule_id}/backfill", body=body, **kwargs)
+
+
+def test_a_backfill_queues_the_fire_times_without_a_run_and_runs_them_oldest_first(
+    api: Api,
+    workflow_id: uuid.UUID,
+    runner: Runner,
+    http_server: LoopbackServer,
+    lambda_endpoint: list[dict[str, Any]],
+) -> None:
+    created = _create(api, workflow_id)
+    schedule = {"id": uuid.UUID(created["id"]), "workflow_id": workflow_id}
+    ran = _hour(-3)
+    runner.clock.current = ran
+    assert HandOns(runner).run(event_for(schedule, ran)).outcome == "succeeded"
+
+    status, body = _backfill(api, created["id"], _hour(-5) - timedelta(minutes=30), _hour(-1))
+
+    assert status == 202, body
+    assert body == {
+        "scheduleId": created["id"],
+        "fires": 5,
+        "queued": 4,
+        "runsUrl": f"/api/schedules/{created['id']}/runs",
+    }
+    queued = [_hour(-5), _hour(-4), _hour(-2), _hour(-1)]
+    runs = runs_by_time(runner.store, schedule["id"])
+    assert [(r["scheduled_time"], r["status"], r["trigger"]) for r in runs] == sorted(
+        [(t, "buffered", "backfill") for t in queued] + [(ran, "succeeded", "schedule")]
+    )
+    # the API handed the oldest on to the runner (Lambda's Invoke, asynchronously)
+    [invoke] = lambda_endpoint
+    assert invoke["invocation_type"] == "Event"
+    assert invoke["payload"] == event_for(schedule, _hour(-5), "backfill")
+
+    runner.clock.current = datetime.now(UTC)
+    chain = HandOns(runner, [invoke["payload"]])
+    done = chain.drain()
+
+    assert [(t, report.outcome) for t, report in done] == [(iso(t), "succeeded") for t in queued]
+    assert [r.headers["x-scheduled-time"] for r in http_server.requests] == [
+        iso(t) for t in [ran, *queued]
+    ]
+    status, page = api.call("GET", f"/api/schedules/{created['id']}/runs")
+    assert status == 200
+    assert [(r["scheduledTime"], r["status"], r["trigger"]) for r in page["items"]] == [
+        (iso(t), "succeeded", "schedule" if t == ran else "backfill")
+        for t in sorted([ran, *queued], reverse=True)
+    ]
+
+    # the same interval again: every slot has its run
+    status, again = _backfill(api, created["id"], _hour(-5), _hour(-1))
+    assert (status, again["fires"], again["queued"]) == (202, 5, 0)
+    assert len(lambda_endpoint) == 1
+
+
+def test_more_than_a_thousand_fire_times_is_refused_and_queues_nothing(
+    api: Api, workflow_id: uuid.UUID, lambda_endpoint: list[dict[str, Any]]
+) -> None:
+    created = _create(api, workflow_id, cron="* * * * *")
+
+    status, body = _backfill(api, created["id"], _hour(-20), _hour(-1))  # 1,141 minutes
+
+    assert status == 422, body
+    assert "more than 1000 fire times" in _error(body)
+    assert "backfill it in parts" in _error(body)
+    assert runs_by_time(clients.store(), uuid.UUID(created["id"])) == []
+    assert lambda_endpoint == []
+    # exactly 1,000 is accepted
+    start = _hour(-20)
+    status, body = _backfill(api, created["id"], start, start + timedelta(minutes=999))
+    assert (status, body["fires"], body["queued"]) == (202, 1000, 1000)
+
+
+def test_a_backfill_that_cannot_be_is_refused(
+    api: Api, workflow_id: uuid.UUID, lambda_endpoint: list[dict[str, Any]]
+) -> None:
+    schedule_id = _create(api, workflow_id)["id"]
+    disabled_id = _create(api, workflow_id, enabled=False)["id"]
+
+    future = _backfill(api, schedule_id, _hour(-2), _hour(2))
+    backwards = _backfill(api, schedule_id, _hour(-1), _hour(-2))
+    disabled = _backfill(api, disabled_id, _hour(-3), _hour(-1))
+    bobs_view = _backfill(api, schedule_id, _hour(-3), _hour(-1), claims=BOB_CLAIMS)
+    unknown = _backfill(api, str(uuid.uuid4()), _hour(-3), _hour(-1))
+
+    assert future[0] == 422, future
+    assert "must not be in the future" in _error(future[1])
+    assert backwards[0] == 422, backwards
+    assert "to must not be before from" in _error(backwards[1])
+    assert disabled[0] == 409, disabled
+    assert "schedule is disabled" in _error(disabled[1])
+    assert (bobs_view[0], unknown[0]) == (404, 404)
+    store = clients.store()
+    assert runs_by_time(store, uuid.UUID(schedule_id)) == []
+    assert runs_by_time(store, uuid.UUID(disabled_id)) == []
+    assert lambda_endpoint == []
+
+
+# --- the policy fields through the API
+
+
+def test_the_policy_fields_round_trip_through_create_patch_and_get(
+    api: Api, workflow_id: uuid.UUID
+) -> None:
+    defaults = _create(api, workflow_id)
+    assert (
+        defaults["catchupPolicy"],
+        defaults["catchupWindowSeconds"],
+        defaults["overlapPolicy"],
+    ) == ("skip", 3600, "skip")
+
+    created = _create(
+        api,
+        workflow_id,
+        catchupPolicy="all",
+        catchupWindowSeconds=7200,
+        overlapPolicy="buffer_one",
+    )
+    path = f"/api/schedules/{created['id']}"
+    assert (created["catchupPolicy"], created["catchupWindowSeconds"]) == ("all", 7200)
+    assert created["overlapPolicy"] == "buffer_one"
+    status, read = api.call("GET", path)
+    assert status == 200
+    assert (read["catchupPolicy"], read["catchupWindowSeconds"], read["overlapPolicy"]) == (
+        "all",
+        7200,
+        "buffer_one",
+    )
+
+    status, patched = api.call("PATCH", path, body={"catchupPolicy": "latest"})
+    assert status == 200, patched
+    assert (patched["catchupPolicy"], patched["catchupWindowSeconds"]) == ("latest", 7200)
+    status, patched = api.call(
+        "PATCH", path, body={"catchupWindowSeconds": 60, "overlapPolicy": "skip"}
+    )
+    assert status == 200, patched
+    status, read = api.call("GET", path)
+    assert (read["catchupPolicy"], read["catchupWindowSeconds"], read["overlapPolicy"]) == (
+        "latest",
+        60,
+        "skip",
+    )
+    assert clients.store().get_schedule(uuid.UUID(created["id"]))["catchup_window_seconds"] == 60
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"catchupWindowSeconds": 59},
+        {"catchupWindowSeconds": 604_801},
+        {"catchupWindowSeconds": "3600"},
+        {"catchupPolicy": "sometimes"},
+        {"overlapPolicy": "queue"},
+        {"catchupPolicy": None},
+    ],
+    ids=["window-too-short", "window-too-long", "window-a-string", "catchup", "overlap", "null"],
+)
+def test_policy_fields_out_of_bounds_are_refused(
+    fields: dict[str, Any], api: Api, workflow_id: uuid.UUID
+) -> None:
+    created = _create(api, workflow_id)
+    path = f"/api/schedules/{created['id']}"
+    body = {"workflowId": str(workflow_id), "cron": "0 * * * *", **fields}
+
+    create_status, create_body = api.call("POST", "/api/schedules", body=body)
+    patch_status, patch_body = api.call("PATCH", path, body=fields)
+
+    assert create_status == 422, create_body
+    assert patch_status == 422, patch_body
+    name = next(iter(fields))
+    assert name in _error(create_body)
+    assert name in _error(patch_body)
+    status, read = api.call("GET", path)
+    assert status == 200
+    assert (read["catchupPolicy"], read["catchupWindowSeconds"], read["overlapPolicy"]) == (
+        "skip",
+        3600,
+        "skip",
+    )

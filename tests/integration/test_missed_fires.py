@@ -1,0 +1,444 @@
+"""The missed-fire check and catch-up (scheduler.missed_fires) on real Postgres and moto, and
+the catch-up runs it hands on, through the runner with the real lock on moto DynamoDB.
+
+The check runs with a fixed clock; a schedule's "creation" is moved into the past by setting
+its schedule_fire_checks row (policy_fixtures.checking_since), since the database's now() is
+real time.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from scheduler.missed_fires import check_missed_fires
+from scheduler.run_queue import QUEUED_PATIENCE
+from scheduler.store import Store
+
+from tests.integration.policy_fixtures import (
+    HandOns,
+    checking_since,
+    event_for,
+    fire_check,
+    iso,
+    make_policy_schedule,
+    runs_by_time,
+)
+from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
+    LoopbackServer,
+    Runner,
+    allow_private_http_fixture,
+    clock_fixture,
+    dynamodb_fixture,
+    http_server_fixture,
+    http_steps,
+    runner_fixture,
+)
+from tests.integration.test_alerts import AlertQueue, alert_queue_fixture  # noqa: F401
+
+# The schedule "exists" from T0; fire times every ten minutes, 06:10 … 07:00 due by NOW
+# (grace 300 s: 07:00 was due at 07:05).
+T0 = datetime(2026, 11, 27, 6, 0, 30, tzinfo=UTC)
+NOW = datetime(2026, 11, 27, 7, 6, tzinfo=UTC)
+EVERY_TEN = "*/10 * * * *"
+
+
+def _at(hour: int, minute: int) -> datetime:
+    return datetime(2026, 11, 27, hour, minute, tzinfo=UTC)
+
+
+SLOTS = [_at(6, m) for m in (10, 20, 30, 40, 50)] + [_at(7, 0)]
+
+
+def _check(store: Store, at: datetime, hand_ons: list[dict[str, Any]] | None = None) -> Any:
+    collected = hand_ons if hand_ons is not None else []
+    return check_missed_fires(store, hand_on=collected.append, now=lambda: at)
+
+
+def _statuses(store: Store, schedule: dict[str, Any]) -> dict[datetime, tuple[str, str]]:
+    runs = runs_by_time(store, schedule["id"])
+    return {r["scheduled_time"]: (r["status"], r["trigger"]) for r in runs}
+
+
+@pytest.fixture(name="schedule")
+def schedule_fixture(runner: Runner, http_server: LoopbackServer) -> dict[str, Any]:
+    schedule = make_policy_schedule(runner.store, http_steps(http_server), cron=EVERY_TEN)
+    checking_since(runner.store, schedule["id"], T0)
+    return schedule
+
+
+# --- missed fire times are recorded, once
+
+
+def test_a_fire_time_without_a_run_is_recorded_missed_with_its_cause(
+    runner: Runner, schedule: dict[str, Any]
+) -> None:
+    store = runner.store
+    ran = store.claim_run_slot(
+        schedule["id"],
+        schedule["workflow_id"],
+        _at(6, 20),
+        trigger="schedule",
+        attempt=1,
+        claim_token="delivered",
+        started_at=_at(6, 20),
+        lease_expires_at=_at(6, 22),
+    )
+    hand_ons: list[dict[str, Any]] = []
+
+    summary = _check(store, NOW, hand_ons)
+
+    runs = runs_by_time(store, schedule["id"])
+    assert [r["scheduled_time"] for r in runs] == SLOTS
+    kept = runs[1]
+    assert (kept["id"], kept["status"]) == (ran["run_id"], "running")  # the slot that ran
+    missed = [r for r in runs if r["scheduled_time"] != _at(6, 20)]
+    assert {(r["status"], r["trigger"]) for r in missed} == {("missed", "schedule")}
+    for row in missed:
+        assert row["error"].startswith("missed: no run had started 5 min after")
+        assert "EventBridge did not deliver it" in row["error"]
+        assert row["finished_at"] == NOW
+    assert (summary.missed_fires, summary.catchup_queued, summary.handed_on) == (5, 0, 0)
+    assert hand_ons == []
+    check = fire_check(store, schedule["id"])
+    assert check["checked_through"] == _at(7, 0)
+    assert check["next_check_at"] == _at(7, 15)  # 07:10 + grace
+
+
+def test_the_check_is_idempotent(runner: Runner, schedule: dict[str, Any]) -> None:
+    store = runner.store
+    _check(store, NOW)
+    before = runs_by_time(store, schedule["id"])
+
+    again = _check(store, NOW)
+    later = _check(store, NOW + timedelta(minutes=1))
+    # a pass that wrote its rows and died before it recorded its progress
+    checking_since(store, schedule["id"], T0)
+    redone = _check(store, NOW)
+
+    assert len(before) == 6
+    assert runs_by_time(store, schedule["id"]) == before
+    assert again.missed_fires == later.missed_fires == redone.missed_fires == 0
+    assert (again.fire_checks, redone.fire_checks) == (0, 1)
+
+
+def test_a_fire_time_within_its_grace_is_not_missed_yet(
+    runner: Runner, schedule: dict[str, Any]
+) -> None:
+    store = runner.store
+    checking_since(store, schedule["id"], _at(6, 55))
+
+    _check(store, _at(7, 4) + timedelta(seconds=59))
+    assert runs_by_time(store, schedule["id"]) == []
+
+    _check(store, _at(7, 5) + timedelta(seconds=1))
+    assert list(_statuses(store, schedule)) == [_at(7, 0)]
+
+
+def test_a_flexible_window_adds_to_the_grace(runner: Runner, http_server: LoopbackServer) -> None:
+    store = runner.store
+    schedule = make_policy_schedule(
+        store, http_steps(http_server), cron=EVERY_TEN, flexible_window_minutes=5
+    )
+    checking_since(store, schedule["id"], T0)
+
+    _check(store, NOW)  # 07:00 + 5 min window + 5 min grace is not over yet
+    assert list(_statuses(store, schedule)) == SLOTS[:-1]
+
+    _check(store, _at(7, 10) + timedelta(seconds=1))
+    assert list(_statuses(store, schedule)) == SLOTS
+
+
+# --- catch-up policies
+
+
+@pytest.mark.parametrize(
+    ("policy", "caught_up"),
+    [("skip", []), ("latest", [_at(7, 0)]), ("all", [_at(6, 40), _at(6, 50), _at(7, 0)])],
+)
+def test_the_catchup_policy_decides_which_missed_fire_times_run(
+    policy: str, caught_up: list[datetime], runner: Runner, http_server: LoopbackServer
+) -> None:
+    store = runner.store
+    schedule = make_policy_schedule(
+        store,
+        http_steps(http_server),
+        cron=EVERY_TEN,
+        catchup_policy=policy,
+        catchup_window_seconds=1800,  # 06:36 on: 06:40, 06:50, 07:00
+    )
+    checking_since(store, schedule["id"], T0)
+    hand_ons: list[dict[str, Any]] = []
+
+    summary = _check(store, NOW, hand_ons)
+
+    runs = runs_by_time(store, schedule["id"])
+    assert [r["scheduled_time"] for r in runs] == SLOTS
+    assert {
+        r["scheduled_time"] for r in runs if (r["status"], r["trigger"]) == ("buffered", "catchup")
+    } == set(caught_up)
+    missed = [r for r in runs if r["scheduled_time"] not in caught_up]
+    assert {(r["status"], r["trigger"]) for r in missed} == {("missed", "schedule")}
+    if policy != "skip":
+        old = [r for r in missed if r["scheduled_time"] < _at(6, 36)]
+        assert len(old) == 3
+        assert all("older than the catch-up window: not run" in r["error"] for r in old)
+    for row in runs:
+        if row["status"] == "buffered":
+            assert f"caught up (catchupPolicy {policy})" in row["error"]
+            assert row["finished_at"] is None
+            assert row["lease_expires_at"] == NOW + QUEUED_PATIENCE
+    # exactly one hand-on: the oldest waiting run (for latest, the only one)
+    assert hand_ons == ([event_for(schedule, caught_up[0], "catchup")] if caught_up else [])
+    assert (summary.catchup_queued, summary.handed_on) == (len(caught_up), len(hand_ons))
+
+
+def test_missed_fire_times_older_than_the_catchup_window_are_only_recorded(
+    runner: Runner, http_server: LoopbackServer
+) -> None:
+    store = runner.store
+    schedule = make_policy_schedule(
+        store, http_steps(http_server), cron=EVERY_TEN, catchup_policy="all"
+    )  # the default window, an hour: 06:06 on
+    checking_since(store, schedule["id"], _at(4, 0) + timedelta(seconds=30))
+    hand_ons: list[dict[str, Any]] = []
+
+    _check(store, NOW, hand_ons)
+
+    statuses = _statuses(store, schedule)
+    assert len(statuses) == 18  # 04:10 … 07:00
+    assert {t for t, s in statuses.items() if s == ("buffered", "catchup")} == set(SLOTS)
+    assert all(s == ("missed", "schedule") for t, s in statuses.items() if t < _at(6, 6))
+    assert [e["scheduledTime"] for e in hand_ons] == [iso(_at(6, 10))]
+
+
+def test_catchup_runs_run_oldest_first_one_at_a_time_through_the_runner(
+    runner: Runner, http_server: LoopbackServer
+) -> None:
+    store = runner.store
+    schedule = make_policy_schedule(
+        store,
+        http_steps(http_server),
+        cron=EVERY_TEN,
+        catchup_policy="all",
+        catchup_window_seconds=1800,
+    )
+    checking_since(store, schedule["id"], T0)
+    chain = HandOns(runner)
+    _check(store, NOW, chain.pending)
+    runner.clock.current = NOW
+
+    done = chain.drain()
+
+    caught_up = [_at(6, 40), _at(6, 50), _at(7, 0)]
+    assert [(t, report.outcome) for t, report in done] == [(iso(t), "succeeded") for t in caught_up]
+    # each run's steps ran after the previous run had recorded (one invocation at a time)
+    assert [r.headers["x-scheduled-time"] for r in http_server.requests] == [
+        iso(t) for t in caught_up
+    ]
+    statuses = _statuses(store, schedule)
+    assert [t for t, s in statuses.items() if s == ("succeeded", "catchup")] == caught_up
+    assert [t for t, s in statuses.items() if s == ("missed", "schedule")] == SLOTS[:3]
+    workflow = runner.workflow(schedule)
+    assert (workflow["status"], workflow["run_count"]) == ("idle", 3)
+    # a second check finds nothing to do, and nothing stalled
+    again: list[dict[str, Any]] = []
+    assert _check(store, NOW + timedelta(minutes=1), again).handed_on == 0
+    assert again == []
+
+
+# --- fire times that are never missed
+
+
+def test_fire_times_before_the_schedule_existed_are_never_missed(
+    runner: Runner, http_server: LoopbackServer
+) -> None:
+    store = runner.store
+    schedule = make_policy_schedule(store, http_steps(http_server), cron="* * * * *")
+    created = fire_check(store, schedule["id"])["fires_from"]
+
+    _check(store, created + timedelta(minutes=7))
+
+    times = list(_statuses(store, schedule))
+    first = created.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    assert times == [first + timedelta(minutes=m) for m in range(len(times))]
+    assert 1 <= len(times) <= 2  # the minutes of (created, created + 2 min]
+    assert all(t > created for t in times)
+
+
+def test_fire_times_while_disabled_are_never_missed(
+    runner: Runner, http_server: LoopbackServer
+) -> None:
+    store = runner.store
+    schedule = make_policy_schedule(store, http_steps(http_server), cron="* * * * *")
+    created = fire_check(store, schedule["id"])["fires_from"]
+    checking_since(store, schedule["id"], created - timedelta(hours=1))
+    store.update_schedule(schedule["id"], None, {"enabled": False})
+
+    _check(store, created + timedelta(minutes=30))  # disabled: nothing is due
+    assert runs_by_time(store, schedule["id"]) == []
+    assert fire_check(store, schedule["id"])["next_check_at"] is None
+
+    store.update_schedule(schedule["id"], None, {"enabled": True})
+    enabled = fire_check(store, schedule["id"])["fires_from"]
+    _check(store, enabled + timedelta(minutes=7))
+
+    times = list(_statuses(store, schedule))
+    assert 1 <= len(times) <= 2
+    assert all(t > enabled for t in times)
+
+
+def test_fire_times_before_a_cron_change_are_never_missed_but_a_note_keeps_them(
+    runner: Runner, http_server: LoopbackServer
+) -> None:
+    store = runner.store
+    schedule = make_policy_schedule(store, http_steps(http_server), cron="* * * * *")
+    created = fire_check(store, schedule["id"])["fires_from"]
+    since = created - timedelta(hours=1)
+    checking_since(store, schedule["id"], since)
+
+    # a note, a policy: not a change of when it fires
+    store.update_schedule(
+        schedule["id"], None, {"note": "owner: billing", "catchup_policy": "latest"}
+    )
+    assert fire_check(store, schedule["id"])["checked_through"] == since
+
+    store.update_schedule(schedule["id"], None, {"cron": "*/2 * * * *"})
+    changed = fire_check(store, schedule["id"])
+    assert changed["fires_from"] > created
+    _check(store, changed["fires_from"] + timedelta(minutes=9))
+
+    times = list(_statuses(store, schedule))
+    assert 1 <= len(times) <= 2  # the even minutes of (changed, changed + 4 min]
+    assert all(t > changed["fires_from"] and t.minute % 2 == 0 for t in times)
+
+
+def test_fire_times_outside_start_at_and_end_at_are_never_missed(
+    runner: Runner, http_server: LoopbackServer
+) -> None:
+    store = runner.store
+    schedule = make_policy_schedule(
+        store,
+        http_steps(http_server),
+        cron="*/5 * * * *",
+        start_at=_at(6, 30),
+        end_at=_at(6, 40),
+    )
+    checking_since(store, schedule["id"], T0)
+
+    _check(store, NOW)
+    _check(store, NOW + timedelta(hours=2))
+
+    assert list(_statuses(store, schedule)) == [_at(6, 30), _at(6, 35), _at(6, 40)]
+    assert fire_check(store, schedule["id"])["next_check_at"] is None  # none is coming
+
+
+# --- a repeated autumn wall time is one slot
+
+FIRST_0230 = datetime(2026, 10, 25, 0, 30, tzinfo=UTC)  # 02:30 CEST
+SECOND_0230 = datetime(2026, 10, 25, 1, 30, tzinfo=UTC)  # 02:30 CET, an hour later
+GRACE = timedelta(seconds=300)
+
+
+@pytest.fixture(name="berlin")
+def berlin_fixture(runner: Runner, http_server: LoopbackServer) -> dict[str, Any]:
+    schedule = make_policy_schedule(
+        runner.store, http_steps(http_server), cron="30 2 * * *", timezone="Europe/Berlin"
+    )
+    checking_since(runner.store, schedule["id"], datetime(2026, 10, 24, 12, 0, tzinfo=UTC))
+    return schedule
+
+
+def test_a_repeated_wall_time_is_missed_only_after_its_second_occurrence(
+    runner: Runner, berlin: dict[str, Any]
+) -> None:
+    store = runner.store
+
+    _check(store, FIRST_0230 + GRACE + timedelta(minutes=1))
+    _check(store, SECOND_0230 + GRACE - timedelta(seconds=1))
+    assert runs_by_time(store, berlin["id"]) == []
+
+    _check(store, SECOND_0230 + GRACE + timedelta(seconds=1))
+    [missed] = runs_by_time(store, berlin["id"])
+    assert (missed["scheduled_time"], missed["status"]) == (FIRST_0230, "missed")
+
+
+@pytest.mark.parametrize("delivered", [FIRST_0230, SECOND_0230], ids=["first", "second"])
+def test_a_repeated_wall_time_that_ran_at_either_instant_is_not_missed(
+    delivered: datetime, runner: Runner, berlin: dict[str, Any]
+) -> None:
+    store = runner.store
+    runner.clock.current = delivered
+    assert HandOns(runner).run(event_for(berlin, delivered)).outcome == "succeeded"
+
+    summary = _check(store, SECOND_0230 + GRACE + timedelta(minutes=1))
+
+    [run] = runs_by_time(store, berlin["id"])
+    assert (run["scheduled_time"], run["status"]) == (FIRST_0230, "succeeded")
+    assert summary.missed_fires == 0
+
+
+# --- alerts and stalled waiting runs
+
+
+def test_each_missed_fire_time_publishes_one_run_missed_alert(
+    runner: Runner, http_server: LoopbackServer, alert_queue: AlertQueue
+) -> None:
+    store = runner.store
+    schedule = make_policy_schedule(
+        store,
+        http_steps(http_server),
+        cron=EVERY_TEN,
+        catchup_policy="latest",
+        catchup_window_seconds=1800,
+    )
+    checking_since(store, schedule["id"], T0)
+
+    _check(store, NOW)
+    _check(store, NOW + timedelta(minutes=1))  # nothing new: no alert again
+
+    runs = runs_by_time(store, schedule["id"])
+    events = sorted(alert_queue.received(), key=lambda e: e["detail"]["scheduledTime"])
+    assert [e["detail-type"] for e in events] == ["Run Missed"] * len(runs) == ["Run Missed"] * 6
+    for event, run in zip(events, runs, strict=True):
+        assert event["source"] == "workflow-scheduler"
+        detail = event["detail"]
+        assert detail["scheduledTime"] == iso(run["scheduled_time"])
+        assert (detail["runId"], detail["error"]) == (str(run["id"]), run["error"])
+        assert (detail["scheduleId"], detail["workflowId"]) == (
+            str(schedule["id"]),
+            str(schedule["workflow_id"]),
+        )
+        assert detail["trigger"] == run["trigger"]
+        assert detail["workflowName"] == "nightly report"
+        assert detail["dedupeKey"] == f"{run['id']}:missed"
+
+
+def test_a_stalled_waiting_run_is_handed_on_by_the_check(
+    runner: Runner, http_server: LoopbackServer
+) -> None:
+    store = runner.store
+    schedule = make_policy_schedule(store, http_steps(http_server), cron=EVERY_TEN)
+    store.queue_runs(
+        schedule["id"],
+        schedule["workflow_id"],
+        [_at(6, 10), _at(6, 20)],
+        trigger="backfill",
+        now=_at(6, 30),
+        wait_until=_at(6, 40),  # its hand-on was lost: nobody took it by then
+    )
+    early: list[dict[str, Any]] = []
+    assert _check(store, _at(6, 39), early).handed_on == 0
+    assert early == []
+
+    chain = HandOns(runner)
+    summary = _check(store, _at(6, 41), chain.pending)
+
+    assert summary.handed_on == 1
+    assert chain.pending == [event_for(schedule, _at(6, 10), "backfill")]
+    runner.clock.current = _at(6, 41)
+    assert [(t, r.outcome) for t, r in chain.drain()] == [
+        (iso(_at(6, 10)), "succeeded"),
+        (iso(_at(6, 20)), "succeeded"),
+    ]

@@ -1,0 +1,208 @@
+"""overlapPolicy through the runner (real Postgres, moto DynamoDB, fake time): skip keeps
+today's behaviour; buffer_one keeps one busy fire waiting and runs it when the running run
+ends, never beside it."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import Any
+
+from scheduler.missed_fires import check_missed_fires
+from scheduler.run_queue import BUFFERED_ERROR
+from scheduler.runner import OVERLAP_REASON, RunReport
+
+from tests.integration.policy_fixtures import (
+    HandOns,
+    checking_since,
+    event_for,
+    iso,
+    make_policy_schedule,
+    runs_by_time,
+)
+from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
+    SEVEN,
+    WAIT_S,
+    LoopbackServer,
+    Runner,
+    allow_private_http_fixture,
+    clock_fixture,
+    dynamodb_fixture,
+    http_server_fixture,
+    http_steps,
+    join,
+    runner_fixture,
+)
+
+FIVE_PAST = SEVEN + timedelta(minutes=5)
+TEN_PAST = SEVEN + timedelta(minutes=10)
+
+
+def _schedule(runner: Runner, server: LoopbackServer, policy: str) -> dict[str, Any]:
+    return make_policy_schedule(
+        runner.store, http_steps(server), cron="*/5 * * * *", overlap_policy=policy
+    )
+
+
+def _status(runner: Runner, schedule: dict[str, Any]) -> list[tuple[str, str]]:
+    return [
+        (iso(r["scheduled_time"]), r["status"]) for r in runs_by_time(runner.store, schedule["id"])
+    ]
+
+
+def test_with_overlap_policy_skip_a_busy_fire_is_skipped(
+    runner: Runner, http_server: LoopbackServer
+) -> None:
+    schedule = _schedule(runner, http_server, "skip")
+    runner.lock.acquire(schedule["workflow_id"], 60, owner="another run")
+    chain = HandOns(runner)
+
+    report = chain.run(event_for(schedule, SEVEN))
+
+    assert (report.outcome, report.reason) == ("skipped", OVERLAP_REASON)
+    assert _status(runner, schedule) == [(iso(SEVEN), "skipped")]
+    assert chain.pending == []
+    assert http_server.requests == []
+
+
+def test_buffer_one_keeps_one_busy_fire_waiting_and_skips_a_second(
+    runner: Runner, http_server: LoopbackServer
+) -> None:
+    schedule = _schedule(runner, http_server, "buffer_one")
+    lease = runner.lock.acquire(schedule["workflow_id"], 60, owner="another run")
+    chain = HandOns(runner)
+
+    first = chain.run(event_for(schedule, SEVEN))
+    second = chain.run(event_for(schedule, FIVE_PAST))
+
+    assert (first.outcome, first.reason) == ("buffered", BUFFERED_ERROR)
+    assert (second.outcome, second.reason) == ("skipped", OVERLAP_REASON)
+    [buffered, skipped] = runs_by_time(runner.store, schedule["id"])
+    assert (buffered["id"], buffered["status"], buffered["trigger"]) == (
+        first.run_id,
+        "buffered",
+        "schedule",
+    )
+    assert (buffered["finished_at"], buffered["fence"]) == (None, None)
+    assert (skipped["status"], skipped["finished_at"] is not None) == ("skipped", True)
+    assert http_server.requests == []
+
+    # the holder is no run the database knows of, so the buffered fire was handed on at once;
+    # arriving while the lease is still held, it goes back to wait
+    assert chain.pending == [event_for(schedule, SEVEN)]
+    again = chain.run(chain.pending.pop())
+    assert again.outcome == "buffered"
+    assert _status(runner, schedule) == [(iso(SEVEN), "buffered"), (iso(FIVE_PAST), "skipped")]
+    assert http_server.requests == []
+
+    runner.lock.release(lease)
+    [(_, report)] = chain.drain()
+    assert report.outcome == "succeeded"
+    assert _status(runner, schedule) == [(iso(SEVEN), "succeeded"), (iso(FIVE_PAST), "skipped")]
+    assert len(http_server.requests) == 1
+
+
+def test_the_finishing_run_hands_on_the_buffered_fire_which_then_runs_after_it(
+    runner: Runner, http_server: LoopbackServer
+) -> None:
+    schedule = _schedule(runner, http_server, "buffer_one")
+    http_server.hold, http_server.hold_first = threading.Event(), 1
+    chain = HandOns(runner)
+    holder_reports: list[RunReport] = []
+    holder = threading.Thread(
+        target=lambda: holder_reports.append(chain.run(event_for(schedule, SEVEN)))
+    )
+    holder.start()
+    assert http_server.received.wait(WAIT_S)  # the first run is inside its step
+
+    busy = chain.run(event_for(schedule, FIVE_PAST))
+    third = chain.run(event_for(schedule, TEN_PAST))
+
+    assert (busy.outcome, third.outcome) == ("buffered", "skipped")
+    assert chain.pending == []  # the workflow is running: nothing is handed on yet
+    assert len(http_server.requests) == 1
+    http_server.hold.set()
+    join(holder)
+    assert holder_reports[0].outcome == "succeeded"
+    assert chain.pending == [event_for(schedule, FIVE_PAST)]  # handed on by the finishing run
+
+    [(_, report)] = chain.drain()
+
+    assert report.outcome == "succeeded"
+    assert _status(runner, schedule) == [
+        (iso(SEVEN), "succeeded"),
+        (iso(FIVE_PAST), "succeeded"),
+        (iso(TEN_PAST), "skipped"),
+    ]
+    assert [r.headers["x-scheduled-time"] for r in http_server.requests] == [
+        iso(SEVEN),
+        iso(FIVE_PAST),
+    ]
+    workflow = runner.workflow(schedule)
+    assert (workflow["status"], workflow["run_count"]) == ("idle", 2)
+
+
+def test_a_late_delivery_of_a_missed_fire_time_is_a_duplicate(
+    runner: Runner, http_server: LoopbackServer
+) -> None:
+    schedule = _schedule(runner, http_server, "buffer_one")
+    checking_since(runner.store, schedule["id"], SEVEN - timedelta(seconds=30))
+    check_missed_fires(
+        runner.store, hand_on=lambda _: None, now=lambda: SEVEN + timedelta(minutes=6)
+    )
+    assert _status(runner, schedule) == [(iso(SEVEN), "missed")]
+    chain = HandOns(runner)
+
+    report = chain.run(event_for(schedule, SEVEN))
+
+    assert report.outcome == "duplicate"
+    assert _status(runner, schedule) == [(iso(SEVEN), "missed")]
+    assert http_server.requests == []
+    assert chain.pending == []
+
+
+def test_waiting_runs_wait_for_the_running_one_and_run_live_fire_first_then_backfill(
+    runner: Runner, http_server: LoopbackServer
+) -> None:
+    schedule = _schedule(runner, http_server, "buffer_one")
+    http_server.hold, http_server.hold_first = threading.Event(), 1
+    chain = HandOns(runner)
+    holder = threading.Thread(target=lambda: chain.run(event_for(schedule, TEN_PAST)))
+    holder.start()
+    assert http_server.received.wait(WAIT_S)  # the live run is inside its step
+    backfill = [SEVEN - timedelta(hours=1), SEVEN - timedelta(minutes=55)]
+    runner.store.queue_runs(
+        schedule["id"],
+        schedule["workflow_id"],
+        backfill,
+        trigger="backfill",
+        now=runner.clock(),
+        wait_until=runner.clock() + timedelta(minutes=10),
+    )
+
+    # the backfill's hand-on arrives while the workflow runs: it waits again, handing nothing on
+    early = chain.run(event_for(schedule, backfill[0], "backfill"))
+    busy = chain.run(event_for(schedule, TEN_PAST + timedelta(minutes=5)))
+
+    assert (early.outcome, busy.outcome) == ("buffered", "buffered")
+    assert chain.pending == []
+    http_server.hold.set()
+    join(holder)
+
+    done = chain.drain()
+
+    assert [(t, r.outcome) for t, r in done] == [
+        (iso(TEN_PAST + timedelta(minutes=5)), "succeeded"),  # the live fire first
+        (iso(backfill[0]), "succeeded"),
+        (iso(backfill[1]), "succeeded"),
+    ]
+    assert [r.headers["x-scheduled-time"] for r in http_server.requests] == [
+        iso(TEN_PAST),
+        iso(TEN_PAST + timedelta(minutes=5)),
+        *[iso(t) for t in backfill],
+    ]
+    triggers = {
+        iso(r["scheduled_time"]): r["trigger"] for r in runs_by_time(runner.store, schedule["id"])
+    }
+    assert [triggers[iso(t)] for t in backfill] == ["backfill", "backfill"]
+    assert {s for _, s in _status(runner, schedule)} == {"succeeded"}
