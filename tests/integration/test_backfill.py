@@ -252,3 +252,35 @@ def test_policy_fields_out_of_bounds_are_refused(
         3600,
         "skip",
     )
+
+
+def test_a_backfill_runs_a_fire_time_that_was_recorded_missed(
+    api: Api,
+    workflow_id: uuid.UUID,
+    runner: Runner,
+    http_server: LoopbackServer,
+    lambda_endpoint: list[dict[str, Any]],
+) -> None:
+    # Given a schedule (catchupPolicy skip) whose fire time two hours ago was recorded missed
+    created = _create(api, workflow_id)
+    schedule_id = uuid.UUID(created["id"])
+    missed = _hour(-2)
+    runner.store.db.execute(
+        """insert into schedule_runs (schedule_id, workflow_id, scheduled_time, status,
+                                      finished_at, error)
+           values (%s, %s, %s, 'missed', now(), 'missed: no run had started')""",
+        (schedule_id, workflow_id, missed),
+    )
+
+    # When that hour is backfilled
+    status, body = _backfill(api, created["id"], missed, missed)
+
+    # Then it is queued (it never ran) and runs, trigger backfill, in its one slot
+    assert (status, body["fires"], body["queued"]) == (202, 1, 1)
+    [invoke] = lambda_endpoint
+    runner.clock.current = datetime.now(UTC)
+    done = HandOns(runner, [invoke["payload"]]).drain()
+    assert [(t, report.outcome) for t, report in done] == [(iso(missed), "succeeded")]
+    [run] = runs_by_time(runner.store, schedule_id)
+    assert (run["status"], run["trigger"], run["error"]) == ("succeeded", "backfill", None)
+    assert [r.headers["x-scheduled-time"] for r in http_server.requests] == [iso(missed)]

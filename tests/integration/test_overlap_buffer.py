@@ -8,9 +8,11 @@ import threading
 from datetime import timedelta
 from typing import Any
 
+from scheduler.errors import WorkflowBusy
 from scheduler.missed_fires import check_missed_fires
 from scheduler.run_queue import BUFFERED_ERROR
-from scheduler.runner import OVERLAP_REASON, RunReport
+from scheduler.runner import OVERLAP_REASON, RunReport, run_fire
+from scheduler.runner_event import RunnerEvent
 
 from tests.integration.policy_fixtures import (
     HandOns,
@@ -35,6 +37,7 @@ from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
 )
 
 FIVE_PAST = SEVEN + timedelta(minutes=5)
+SECOND = timedelta(seconds=1)
 TEN_PAST = SEVEN + timedelta(minutes=10)
 
 
@@ -87,15 +90,16 @@ def test_buffer_one_keeps_one_busy_fire_waiting_and_skips_a_second(
     assert (skipped["status"], skipped["finished_at"] is not None) == ("skipped", True)
     assert http_server.requests == []
 
-    # the holder is no run the database knows of, so the buffered fire was handed on at once;
-    # arriving while the lease is still held, it goes back to wait
-    assert chain.pending == [event_for(schedule, SEVEN)]
-    again = chain.run(chain.pending.pop())
-    assert again.outcome == "buffered"
-    assert _status(runner, schedule) == [(iso(SEVEN), "buffered"), (iso(FIVE_PAST), "skipped")]
-    assert http_server.requests == []
+    # the holder is no run that hands on when it ends (it never started one): nothing is
+    # handed on while the lease is held, so no invocation goes round while it is
+    assert chain.pending == []
 
+    # once it is free, the missed-fire check hands on the run whose wait is over
     runner.lock.release(lease)
+    [waiting] = [r for r in runs_by_time(runner.store, schedule["id"]) if r["status"] == "buffered"]
+    check_missed_fires(
+        runner.store, hand_on=chain.pending.append, now=lambda: waiting["lease_expires_at"] + SECOND
+    )
     [(_, report)] = chain.drain()
     assert report.outcome == "succeeded"
     assert _status(runner, schedule) == [(iso(SEVEN), "succeeded"), (iso(FIVE_PAST), "skipped")]
@@ -206,3 +210,59 @@ def test_waiting_runs_wait_for_the_running_one_and_run_live_fire_first_then_back
     }
     assert [triggers[iso(t)] for t in backfill] == ["backfill", "backfill"]
     assert {s for _, s in _status(runner, schedule)} == {"succeeded"}
+
+
+class _HolderEndsMeanwhile:
+    """The workflow's lock as a fire sees it when the holder ends right after the fire's try
+    for the lease: busy once, free from then on."""
+
+    def __init__(self, lock: Any) -> None:
+        self._lock = lock
+        self.tries = 0
+
+    def acquire(self, *args: Any, **kwargs: Any) -> Any:
+        self.tries += 1
+        if self.tries == 1:
+            raise WorkflowBusy("held by a run that is just ending")
+        return self._lock.acquire(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._lock, name)
+
+
+def test_a_buffered_fire_hands_itself_on_only_when_the_lease_is_free(
+    runner: Runner, http_server: LoopbackServer
+) -> None:
+    # Given a buffer_one schedule whose workflow's lease is held by a runner that died holding
+    # it (the database says the workflow is idle: that run never marked itself started)
+    schedule = _schedule(runner, http_server, "buffer_one")
+    runner.lock.acquire(schedule["workflow_id"], 60, owner="a runner that died")
+    chain = HandOns(runner)
+
+    # When a fire finds it busy
+    report = chain.run(event_for(schedule, SEVEN))
+
+    # Then it waits and hands nothing on: no storm of invocations until the lease expires
+    assert report.outcome == "buffered"
+    assert chain.pending == []
+
+    # Given instead a holder that ends just after a fire found it busy (so that holder saw
+    # nothing waiting, and handed nothing on)
+    other = _schedule(runner, http_server, "buffer_one")
+    handed_on: list[dict[str, Any]] = []
+    lock = _HolderEndsMeanwhile(runner.lock)
+    report = run_fire(
+        RunnerEvent.model_validate(event_for(other, FIVE_PAST)),
+        remaining_time_s=60,
+        store=runner.store,
+        lock=lock,  # type: ignore[arg-type]
+        now=runner.clock,
+        hand_on=handed_on.append,
+    )
+
+    # Then the fire waits, finds the lease free once it waits, and hands itself on
+    assert report.outcome == "buffered"
+    assert handed_on == [event_for(other, FIVE_PAST)]
+    # and that hand-on runs it
+    assert HandOns(runner, handed_on).run(handed_on[0]).outcome == "succeeded"
+    assert _status(runner, other) == [(iso(FIVE_PAST), "succeeded")]

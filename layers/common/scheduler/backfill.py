@@ -3,7 +3,8 @@
 Each fire time in [from, to] (inside the schedule's startAt/endAt, at most BACKFILL_MAX_FIRES)
 is queued as a waiting run with trigger `backfill` and handed to the runner one at a time,
 oldest first (scheduler.run_queue): the same claim, lease and record as a scheduled fire, so a
-backfill never overlaps a run of the workflow and never runs a fire time that has a run already.
+backfill never overlaps a run of the workflow and never runs a fire time that ran already; a fire
+time recorded `missed` never ran, and is run.
 Progress is the run history.
 """
 

@@ -57,13 +57,6 @@ class QueueQueries:
             return False
         return row is not None
 
-    def workflow_is_idle(self, workflow_id: UUID) -> bool:
-        """True unless the workflow is recorded running (a run started and has not recorded)."""
-        row = self.db.execute(
-            "select status from workflows where id = %s", (workflow_id,)
-        ).fetchone()
-        return row is None or row["status"] == "idle"
-
     def next_buffered_run(self, workflow_id: UUID) -> Row | None:
         """The workflow's waiting run to hand on next (of an enabled schedule), or None."""
         return self.db.execute(
@@ -96,8 +89,10 @@ class QueueQueries:
         return self.db.execute(
             f"""select distinct on (w.workflow_id) r.schedule_id, r.workflow_id,
                        r.scheduled_time, r.trigger
-                from (select distinct workflow_id from schedule_runs
-                      where status = 'buffered' and lease_expires_at < %(now)s
+                from (select distinct q.workflow_id
+                      from schedule_runs q join schedules qs on qs.id = q.schedule_id
+                      where q.status = 'buffered' and q.lease_expires_at < %(now)s
+                        and qs.enabled
                       limit %(limit)s) w
                 join schedule_runs r on r.workflow_id = w.workflow_id and r.status = 'buffered'
                 join schedules s on s.id = r.schedule_id and s.enabled
@@ -116,16 +111,22 @@ class QueueQueries:
         wait_until: datetime,
         error: str | None = None,
     ) -> int:
-        """Queue a waiting run (`buffered`, `trigger`) for each slot that has no run yet; the
-        count queued. A slot with a run of any status keeps it: it is never run twice."""
+        """Queue a waiting run (`buffered`, `trigger`) for each slot that has not run; the
+        count queued. A slot recorded `missed` is queued (it never ran); one with a run of any
+        other status keeps it: it is never run twice."""
         row = self.db.execute(
             """with queued as (
-                 insert into schedule_runs (schedule_id, workflow_id, trigger, scheduled_time,
-                                            status, started_at, lease_expires_at, error)
+                 insert into schedule_runs as r (schedule_id, workflow_id, trigger,
+                                                 scheduled_time, status, started_at,
+                                                 lease_expires_at, error)
                  select %(schedule_id)s, %(workflow_id)s, %(trigger)s, slot, 'buffered',
                         %(now)s, %(wait_until)s, %(error)s
                  from unnest(%(slots)s::timestamptz[]) as slot
-                 on conflict (schedule_id, scheduled_time) do nothing
+                 on conflict (schedule_id, scheduled_time) do update
+                   set status = 'buffered', trigger = excluded.trigger, finished_at = null,
+                       started_at = excluded.started_at,
+                       lease_expires_at = excluded.lease_expires_at, error = excluded.error
+                   where r.status = 'missed'
                  returning id
                )
                select count(*) as queued from queued""",

@@ -51,6 +51,9 @@ Outcome = Literal[
 RECORDING_RESERVE_S = 10
 # Of that reserve, what the release keeps for itself after the record's retries (at most half).
 RELEASE_RESERVE_S = 1.0
+# How long the lease is taken to find it free (_lease_is_free): given back at once, and short
+# should the runner die before it is.
+PROBE_LEASE_S = 10
 OVERLAP_REASON = "skipped: another run of the workflow was still running"
 FENCED_ERROR = "not started: its lease's fence was not newer than the workflow's last one"
 
@@ -424,10 +427,22 @@ def _busy(fire: _Fire, claim: dict[str, Any], run_id: UUID) -> RunReport:
         if waits:
             logger.info("workflow busy: run buffered until the running one ends")
             metrics.add_metric(name="RunBuffered", unit=MetricUnit.Count, value=1)
-            if fire.store.workflow_is_idle(fire.event.workflow_id):
+            if _lease_is_free(fire):  # the holder ended before the run waited: it saw none
                 _hand_on_next(fire)
             return RunReport("buffered", run_id, run_queue.BUFFERED_ERROR)
     return _skip_overlap(fire, run_id)
+
+
+def _lease_is_free(fire: _Fire) -> bool:
+    """Whether the workflow's lease is free now, found by taking it for a moment (the runner
+    may only write the lock table) and giving it back. A live holder, or one that died holding
+    it, answers no: the holder hands on when it ends, the missed-fire check once it expired."""
+    try:
+        lease = fire.lock.acquire(fire.event.workflow_id, PROBE_LEASE_S, owner=fire.token)
+    except (WorkflowBusy, DependencyUnavailable):
+        return False
+    _release(fire, lease)
+    return True
 
 
 def _its_turn(fire: _Fire) -> bool:
