@@ -11,8 +11,9 @@ from typing import Any
 from scheduler.errors import WorkflowBusy
 from scheduler.missed_fires import check_missed_fires
 from scheduler.run_queue import BUFFERED_ERROR
-from scheduler.runner import OVERLAP_REASON, RunReport, run_fire
+from scheduler.runner import RunReport, run_fire
 from scheduler.runner_event import RunnerEvent
+from scheduler.runner_overlap import OVERLAP_REASON
 
 from tests.integration.policy_fixtures import (
     HandOns,

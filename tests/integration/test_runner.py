@@ -14,7 +14,8 @@ from botocore.exceptions import ClientError
 from scheduler.db import Database
 from scheduler.errors import DatabaseUnavailable, LockUnavailable
 from scheduler.run_store import ABANDONED_RUN_ERROR
-from scheduler.runner import OVERLAP_REASON, RunReport
+from scheduler.runner import RunReport
+from scheduler.runner_overlap import OVERLAP_REASON
 from scheduler.store import Store
 from scheduler.workflows import RunContext
 
