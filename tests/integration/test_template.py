@@ -160,15 +160,44 @@ def test_the_runner_may_use_only_the_locks_table_and_its_secret(template: dict[s
 def test_only_the_runner_may_publish_alerts_and_only_to_the_alert_bus(
     template: dict[str, Any],
 ) -> None:
-    publishers = {
-        owner
+    # the runner (Run Failed, Schedule Disabled) and the missed-fire check (Run Missed) publish
+    publishing = [
+        (owner, statement)
         for owner, statement in all_statements(template)
         if any(action.startswith("events:") for action in as_list(statement["Action"]))
+    ]
+    assert {owner for owner, _ in publishing} == {"RunnerFunction", "ReconcileFunction"}
+    bus = {
+        "Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}"
+        ":event-bus/${AlertEventBusName}"
     }
-    assert publishers == {"RunnerFunction"}
-    runner_env = template["Resources"]["RunnerFunction"]["Properties"]["Environment"]
-    assert runner_env["Variables"]["ALERT_EVENT_BUS"] == {"Ref": "AlertEventBusName"}
+    for _, statement in publishing:
+        assert statement["Action"] == "events:PutEvents"
+        assert statement["Resource"] == bus
+        assert statement["Condition"] == {"StringEquals": {"events:source": alerts.SOURCE}}
+    for publisher in ("RunnerFunction", "ReconcileFunction"):
+        env = template["Resources"][publisher]["Properties"]["Environment"]
+        assert env["Variables"]["ALERT_EVENT_BUS"] == {"Ref": "AlertEventBusName"}
     assert template["Parameters"]["AlertEventBusName"]["Default"] == "default"
+
+
+def test_who_may_invoke_the_runner(template: dict[str, Any]) -> None:
+    runner_arn = {"Fn::GetAtt": ["RunnerFunction", "Arn"]}
+    invokers = {
+        owner
+        for owner, statement in all_statements(template)
+        if "lambda:InvokeFunction" in as_list(statement["Action"])
+        and statement["Resource"] == runner_arn
+    }
+    # EventBridge Scheduler's role (fires), the API (run now, backfill), the missed-fire check
+    # (catch-up)
+    assert invokers == {"SchedulerRole", "ApiFunction", "ReconcileFunction"}
+    # and the runner itself, handing on waiting runs, by a policy of its own (a policy inside the
+    # function naming its own ARN would make it depend on itself)
+    policy = template["Resources"]["RunnerInvokesItself"]["Properties"]
+    assert policy["Roles"] == [{"Ref": "RunnerFunctionRole"}]
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert (statement["Action"], statement["Resource"]) == ("lambda:InvokeFunction", runner_arn)
 
 
 def test_the_alert_rule_forwards_every_alert_to_the_alarm_topic_only_when_one_is_set(
@@ -462,7 +491,7 @@ def test_retention_keeps_the_parameters_days_reads_only_the_database_and_stops_i
     }
 
 
-def test_reconcile_shards_by_name_prefix_and_may_invoke_only_itself(
+def test_reconcile_shards_by_name_prefix_and_may_invoke_itself(
     template: dict[str, Any],
 ) -> None:
     reconcile = template["Resources"]["ReconcileFunction"]["Properties"]
@@ -471,8 +500,9 @@ def test_reconcile_shards_by_name_prefix_and_may_invoke_only_itself(
     shards = template["Parameters"]["ReconcileShards"]
     assert (shards["Default"], shards["AllowedValues"]) == (1, [1, 16, 256])
     assert reconcile["Environment"]["Variables"]["RECONCILE_SHARDS"] == {"Ref": "ReconcileShards"}
-    # a shard starts the others and its own continuation: it may invoke itself, nothing else
-    (policy,) = resources_of(template, "AWS::IAM::Policy").values()
+    # a shard starts the others and its own continuation: it may invoke itself (and the runner,
+    # for catch-up: test_who_may_invoke_the_runner)
+    policy = template["Resources"]["ReconcileInvokesItself"]
     assert policy["Properties"]["Roles"] == [{"Ref": "ReconcileFunctionRole"}]
     (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
     assert statement["Action"] == "lambda:InvokeFunction"
