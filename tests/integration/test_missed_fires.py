@@ -442,3 +442,37 @@ def test_a_stalled_waiting_run_is_handed_on_by_the_check(
         (iso(_at(6, 10)), "succeeded"),
         (iso(_at(6, 20)), "succeeded"),
     ]
+
+
+# --- on ReconcileFunction's schedule
+
+
+def test_the_reconcile_coordinator_runs_the_check_and_hands_catch_up_to_the_runner(
+    runner: Runner, http_server: LoopbackServer
+) -> None:
+    from scheduler.eventbridge import EventBridgeSchedules
+    from scheduler.reconcile import run_invocation
+
+    # Given a catchupPolicy latest schedule whose fire times since T0 never ran
+    schedule = make_policy_schedule(
+        runner.store, http_steps(http_server), cron=EVERY_TEN, catchup_policy="latest"
+    )
+    checking_since(runner.store, schedule["id"], T0)
+    handed_on: list[dict[str, Any]] = []
+
+    # When the scheduled event coordinates a pass
+    summary = run_invocation(
+        runner.store,
+        EventBridgeSchedules(),
+        None,
+        shards=16,
+        start=lambda task: None,
+        remaining_s=lambda: 900.0,
+        hand_on=handed_on.append,
+        now=lambda: NOW,
+    )
+
+    # Then the check ran within it: the older slots are missed, the latest is handed on
+    assert (summary["missed_fires"], summary["catchup_queued"]) == (5, 1)
+    assert summary["handed_on"] == 1
+    assert handed_on == [event_for(schedule, SLOTS[-1], "catchup")]
