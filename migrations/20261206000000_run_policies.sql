@@ -61,15 +61,20 @@ create trigger schedules_set_fires_from before insert or update on public.schedu
 
 -- Run rows: `missed` (no delivery ran it in time; finished when recorded) and `buffered` (waiting
 -- for its workflow to be free; not finished); triggers `catchup` and `backfill`.
+-- Each constraint is added NOT VALID and then validated: the run history can be large, and the
+-- validation scans it without blocking the runner's writes (ADD alone would, for the whole scan).
 alter table public.schedule_runs drop constraint if exists schedule_runs_status_check;
 alter table public.schedule_runs add constraint schedule_runs_status_check
-  check (status in ('running', 'succeeded', 'failed', 'skipped', 'missed', 'buffered'));
+  check (status in ('running', 'succeeded', 'failed', 'skipped', 'missed', 'buffered')) not valid;
+alter table public.schedule_runs validate constraint schedule_runs_status_check;
 alter table public.schedule_runs drop constraint if exists schedule_runs_trigger_check;
 alter table public.schedule_runs add constraint schedule_runs_trigger_check
-  check (trigger in ('schedule', 'manual', 'catchup', 'backfill'));
+  check (trigger in ('schedule', 'manual', 'catchup', 'backfill')) not valid;
+alter table public.schedule_runs validate constraint schedule_runs_trigger_check;
 alter table public.schedule_runs drop constraint if exists schedule_runs_finished_check;
 alter table public.schedule_runs add constraint schedule_runs_finished_check
-  check ((status in ('running', 'buffered')) = (finished_at is null));
+  check ((status in ('running', 'buffered')) = (finished_at is null)) not valid;
+alter table public.schedule_runs validate constraint schedule_runs_finished_check;
 
 -- The waiting runs of a workflow, in the order they are handed on (scheduler/run_queue.py).
 create index if not exists schedule_runs_buffered_idx
@@ -90,8 +95,9 @@ create index if not exists schedule_fire_checks_due_idx
   on public.schedule_fire_checks (next_check_at) where next_check_at is not null;
 
 -- A schedule whose fire times start anew (created, enabled, changed) is due for a check now: the
--- check reads only due rows (the index above), never every schedule.
-create or replace function public.schedule_fires_anew() returns trigger
+-- check reads only due rows (the index above), never every schedule. A schedule disabled while
+-- runs of it wait has them skipped: they would otherwise run, stale, whenever it is enabled again.
+create or replace function public.schedule_fire_times_changed() returns trigger
 language plpgsql as $$
 begin
   if tg_op = 'INSERT' or new.fires_from is distinct from old.fires_from then
@@ -101,13 +107,19 @@ begin
       set fires_from = excluded.fires_from, checked_through = excluded.checked_through,
           next_check_at = excluded.next_check_at;
   end if;
+  if tg_op = 'UPDATE' and old.enabled and not new.enabled then
+    update public.schedule_runs
+    set status = 'skipped', finished_at = now(),
+        error = 'skipped: its schedule was disabled while it waited'
+    where schedule_id = new.id and status = 'buffered';
+  end if;
   return null;
 end
 $$;
 
-drop trigger if exists schedules_fires_anew on public.schedules;
-create trigger schedules_fires_anew after insert or update on public.schedules
-  for each row execute function public.schedule_fires_anew();
+drop trigger if exists schedules_fire_times_changed on public.schedules;
+create trigger schedules_fire_times_changed after insert or update on public.schedules
+  for each row execute function public.schedule_fire_times_changed();
 
 -- The schedules that exist now start being checked from now (none of their past is missed).
 insert into public.schedule_fire_checks (schedule_id, fires_from, checked_through, next_check_at)

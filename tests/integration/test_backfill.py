@@ -284,3 +284,17 @@ def test_a_backfill_runs_a_fire_time_that_was_recorded_missed(
     [run] = runs_by_time(runner.store, schedule_id)
     assert (run["status"], run["trigger"], run["error"]) == ("succeeded", "backfill", None)
     assert [r.headers["x-scheduled-time"] for r in http_server.requests] == [iso(missed)]
+
+
+def test_a_backfill_from_the_first_year_is_a_clear_422(
+    api: Api, workflow_id: uuid.UUID, lambda_endpoint: list[dict[str, Any]]
+) -> None:
+    created = _create(api, workflow_id, timezone="America/New_York")
+
+    status, body = _backfill(
+        api, created["id"], datetime(1, 1, 1, tzinfo=UTC), datetime(1, 1, 2, tzinfo=UTC)
+    )
+
+    assert status == 422, body
+    assert "out of range" in _error(body)
+    assert lambda_endpoint == []

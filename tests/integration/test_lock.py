@@ -292,3 +292,27 @@ def test_concurrent_acquirers_of_a_released_lease_get_one_holder_with_the_next_f
 
     assert [lease.fence for lease in leases] == [previous.fence + 1]
     assert _item(make_client())["owner"]["S"] == leases[0].owner
+
+
+def test_is_free_says_whether_an_acquire_would_succeed_without_taking_the_lease(
+    dynamodb: Any, clock: FakeClock
+) -> None:
+    lock = _lock(dynamodb, clock)
+    # never leased: free, and the probe writes no item
+    assert lock.is_free(WORKFLOW) is True
+    assert "Item" not in dynamodb.get_item(
+        TableName=LOCKS_TABLE, Key={"pk": {"S": f"workflow#{WORKFLOW}"}}
+    )
+    # held: not free, and the holder keeps it untouched
+    lease = lock.acquire(WORKFLOW, 40)
+    before = _item(dynamodb)
+    assert lock.is_free(WORKFLOW) is False
+    assert _item(dynamodb) == before
+    # released: free; expired (past the skew tolerance): free; neither changes the fence
+    lock.release(lease)
+    assert lock.is_free(WORKFLOW) is True
+    again = lock.acquire(WORKFLOW, 40)
+    clock.advance(40 + SKEW_S + 1)
+    assert lock.is_free(WORKFLOW) is True
+    assert int(_item(dynamodb)["fence"]["N"]) == again.fence
+    assert lock.acquire(WORKFLOW, 40).fence > again.fence

@@ -476,3 +476,52 @@ def test_the_reconcile_coordinator_runs_the_check_and_hands_catch_up_to_the_runn
     assert (summary["missed_fires"], summary["catchup_queued"]) == (5, 1)
     assert summary["handed_on"] == 1
     assert handed_on == [event_for(schedule, SLOTS[-1], "catchup")]
+
+
+def test_latest_runs_only_the_newest_missed_fire_time_of_an_outage_seen_by_two_passes(
+    runner: Runner, http_server: LoopbackServer
+) -> None:
+    # Given a catchupPolicy latest schedule whose fire times since T0 never ran, checked once
+    # when only the first part of the outage was due
+    store = runner.store
+    schedule = make_policy_schedule(
+        store, http_steps(http_server), cron=EVERY_TEN, catchup_policy="latest"
+    )
+    checking_since(store, schedule["id"], T0)
+    _check(store, _at(6, 36))  # 06:10, 06:20, 06:30 due: 06:30 queued to catch up
+    assert _statuses(store, schedule)[_at(6, 30)] == ("buffered", "catchup")
+
+    # When the next pass sees the rest of the outage (its catch-up not run yet)
+    _check(store, NOW)
+
+    # Then only the newest slot waits to run; the earlier catch-up is missed, superseded
+    statuses = _statuses(store, schedule)
+    assert [t for t, s in statuses.items() if s == ("buffered", "catchup")] == [SLOTS[-1]]
+    [earlier] = [
+        r for r in runs_by_time(store, schedule["id"]) if r["scheduled_time"] == _at(6, 30)
+    ]
+    assert (earlier["status"], earlier["finished_at"] is not None) == ("missed", True)
+    assert "a later missed fire time was caught up instead" in earlier["error"]
+
+
+def test_disabling_a_schedule_skips_its_waiting_runs(
+    runner: Runner, http_server: LoopbackServer
+) -> None:
+    # Given a catchupPolicy all schedule with catch-up runs waiting
+    store = runner.store
+    schedule = make_policy_schedule(
+        store, http_steps(http_server), cron=EVERY_TEN, catchup_policy="all"
+    )
+    checking_since(store, schedule["id"], T0)
+    _check(store, NOW)
+    assert ("buffered", "catchup") in _statuses(store, schedule).values()
+
+    # When it is disabled
+    store.update_schedule(schedule["id"], None, {"enabled": False})
+
+    # Then none waits any more (they would run, stale, when it is enabled again)
+    runs = runs_by_time(store, schedule["id"])
+    assert [r["scheduled_time"] for r in runs] == SLOTS
+    assert {(r["status"], r["error"]) for r in runs} == {
+        ("skipped", "skipped: its schedule was disabled while it waited")
+    }

@@ -267,3 +267,25 @@ def test_a_buffered_fire_hands_itself_on_only_when_the_lease_is_free(
     # and that hand-on runs it
     assert HandOns(runner, handed_on).run(handed_on[0]).outcome == "succeeded"
     assert _status(runner, other) == [(iso(FIVE_PAST), "succeeded")]
+
+
+def test_a_buffered_fire_runs_though_its_schedule_changed_while_it_waited(
+    runner: Runner, http_server: LoopbackServer
+) -> None:
+    # Given a buffer_one fire waiting while its workflow is busy
+    schedule = _schedule(runner, http_server, "buffer_one")
+    lease = runner.lock.acquire(schedule["workflow_id"], 60, owner="another run")
+    chain = HandOns(runner)
+    assert chain.run(event_for(schedule, SEVEN)).outcome == "buffered"
+
+    # When its schedule's cron changes and its window ends before that fire time, then the
+    # workflow is free and the wait is handed on
+    runner.store.update_schedule(
+        schedule["id"], None, {"cron": "*/7 * * * *", "end_at": SEVEN - timedelta(minutes=1)}
+    )
+    runner.lock.release(lease)
+    report = chain.run(event_for(schedule, SEVEN))
+
+    # Then it runs under the slot it was admitted in, rather than waiting (or vanishing) forever
+    assert report.outcome == "succeeded"
+    assert _status(runner, schedule) == [(iso(SEVEN), "succeeded")]

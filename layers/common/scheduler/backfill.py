@@ -71,6 +71,8 @@ def _fire_times(row: dict, start: datetime, end: datetime) -> list[datetime]:
         fires = cron.next_fire_times(
             row["cron"], row["timezone"], start - _TICK, BACKFILL_MAX_FIRES + 1, until=end
         )
+    except OverflowError as exc:  # an interval at the ends of the calendar (year 1 or 9999)
+        raise InvalidInput("from: out of range for this schedule's timezone") from exc
     except ValueError as exc:  # the stored cron or timezone cannot be scheduled any more
         raise InvalidInput(f"the schedule cannot be evaluated: {exc}") from exc
     if len(fires) > BACKFILL_MAX_FIRES:

@@ -108,6 +108,28 @@ class FireCheckQueries:
             },
         ).fetchall()
 
+    def supersede_catchups(
+        self, latest: Sequence[tuple[UUID, datetime]], *, now: datetime, error: str
+    ) -> int:
+        """For each (schedule, slot) just queued as its latest catch-up, record the schedule's
+        older catch-up runs still waiting `missed` instead; the count."""
+        if not latest:
+            return 0
+        row = self.db.execute(
+            """with superseded as (
+                 update schedule_runs r
+                 set status = 'missed', finished_at = %s, lease_expires_at = null, error = %s
+                 from unnest(%s::uuid[], %s::timestamptz[]) as l(schedule_id, scheduled_time)
+                 where r.schedule_id = l.schedule_id and r.scheduled_time < l.scheduled_time
+                   and r.status = 'buffered' and r.trigger = 'catchup'
+                 returning r.id
+               )
+               select count(*) as superseded from superseded""",
+            (now, error, [s for s, _ in latest], [t for _, t in latest]),
+        ).fetchone()
+        assert row is not None
+        return int(row["superseded"])
+
     def advance_fire_checks(self, checks: Sequence[CheckedThrough]) -> None:
         """Move each schedule's check on, unless its fire times started anew meanwhile."""
         if not checks:

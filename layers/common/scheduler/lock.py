@@ -172,6 +172,33 @@ class LeaseLock:
             raise LockUnavailable(f"cannot release the workflow lease: {exc}") from exc
         return True
 
+    def is_free(self, workflow_id: UUID) -> bool:
+        """Whether an acquire now would find the lease free, without taking it: a conditional
+        update that writes nothing but a `probed_at` on a lease already expired, and when the
+        condition fails answers with the item, absent when there is none (free too). Taking it
+        for a moment instead would make a fire arriving in that moment find it busy.
+        """
+        now = self._clock()
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": _key(workflow_id)}},
+                UpdateExpression="SET probed_at = :now",
+                ConditionExpression="attribute_exists(pk) AND expires_at < :expired_before",
+                ExpressionAttributeValues={
+                    ":now": {"N": str(_epoch_ms(now))},
+                    ":expired_before": {"N": str(_epoch_ms(now) - self._skew_ms)},
+                },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if _code(exc) == _CONDITION_FAILED:
+                return not exc.response.get("Item")  # no item: never leased, free
+            raise LockUnavailable(f"cannot read the workflow lease: {_code(exc)}") from exc
+        except BotoCoreError as exc:
+            raise LockUnavailable(f"cannot read the workflow lease: {exc}") from exc
+        return True
+
     def _ttl(self, expires_at: datetime) -> int:
         # TTL may delete the item only once every acquirer would consider the lease expired.
         return math.ceil(expires_at.timestamp() + self._skew_ms / 1000) + 1

@@ -50,6 +50,9 @@ LOOKBACK = timedelta(seconds=604_800)
 MAX_BATCHES = 25
 # Time left at which a pass stops after its batch (AWS: the reconcile invocation's).
 RESERVE_S = 60.0
+# Fire times written by one batch at most (its statements stay short after a long outage).
+SLOTS_PER_BATCH = 5000
+_SUPERSEDED = "a later missed fire time was caught up instead (catchupPolicy latest)"
 # Stalled waiting runs handed on per pass (one per workflow).
 MAX_STALLED = 200
 # PutEvents takes at most ten entries.
@@ -96,8 +99,10 @@ def check_missed_fires(
         if remaining_s is not None and batch_number and remaining_s() < RESERVE_S:
             break
         due = store.due_fire_checks(at, BATCH)
-        _check_batch(store, due, at, grace, hand_on, summary, remaining_s, undeliverable_before)
-        if len(due) < BATCH:
+        checked = _check_batch(
+            store, due, at, grace, hand_on, summary, remaining_s, undeliverable_before
+        )
+        if checked == len(due) < BATCH:
             break
     for row in store.stalled_buffered_runs(at, MAX_STALLED):
         if _hand_on(hand_on, row):
@@ -118,8 +123,9 @@ def _check_batch(
     summary: MissedSummary,
     remaining_s: Callable[[], float] | None,
     undeliverable_before: datetime | None,
-) -> None:
-    decisions = [_decide(row, at, grace, undeliverable_before) for row in due]
+) -> int:
+    """Check the due schedules (as many as fit the batch's budget); how many were checked."""
+    decisions = _within_budget([_decide(row, at, grace, undeliverable_before) for row in due])
     ran = store.slots_with_runs([(d.check.schedule_id, t) for d in decisions for t in d.slots])
     rows = [
         row
@@ -129,15 +135,26 @@ def _check_batch(
         )
     ]
     written = store.record_missed(rows, now=at, wait_until=at + QUEUED_PATIENCE)
+    schedules_by_id = {d.check.schedule_id: d.schedule for d in decisions}
     # progress only after the rows: a pass that dies between the two writes them again, no-ops
     store.advance_fire_checks([d.check for d in decisions])
-    summary.fire_checks += len(due)
+    summary.fire_checks += len(decisions)
     summary.missed_fires += sum(1 for r in written if r["status"] == "missed")
     summary.catchup_queued += sum(1 for r in written if r["status"] == "buffered")
-    _alert(written, {d.check.schedule_id: d.schedule for d in decisions}, at, remaining_s)
+    latest = {
+        (r["schedule_id"], r["scheduled_time"])
+        for r in written
+        if r["status"] == "buffered"
+        and r["trigger"] == "catchup"
+        and schedules_by_id[r["schedule_id"]]["catchup_policy"] == "latest"
+    }
+    # one outage seen by several passes: only the newest of its slots still runs
+    store.supersede_catchups(sorted(latest), now=at, error=f"{_cause(grace)}; {_SUPERSEDED}")
+    _alert(written, schedules_by_id, at, remaining_s)
     for workflow_id in {r["workflow_id"] for r in written if r["status"] == "buffered"}:
         if hand_on_next(store, workflow_id, hand_on):
             summary.handed_on += 1
+    return len(decisions)
 
 
 def _decide(
@@ -192,6 +209,27 @@ def _decide(
     return done(through, next_at, slots)
 
 
+def _within_budget(decisions: list[_Decision]) -> list[_Decision]:
+    """The first decisions whose fire times fit SLOTS_PER_BATCH (at least one): the others
+    stay due, for the next batch, so no statement of a batch grows past a few thousand rows."""
+    taken: list[_Decision] = []
+    slots = 0
+    for decision in decisions:
+        slots += len(decision.slots)
+        if taken and slots > SLOTS_PER_BATCH:
+            break
+        taken.append(decision)
+    return taken
+
+
+def _cause(grace: timedelta) -> str:
+    return (
+        f"missed: no run had started {int(grace.total_seconds() // 60)} min after this fire time "
+        "was due (EventBridge did not deliver it, the runner could not take it, or the service "
+        "was down)"
+    )
+
+
 def _earliest(moment: datetime, end_at: datetime | None) -> datetime:
     return moment if end_at is None else min(moment, end_at)
 
@@ -205,18 +243,14 @@ def _policy_rows(
     window_start = at - timedelta(seconds=schedule["catchup_window_seconds"])
     in_window = [t for t in missing if t >= window_start]
     caught_up = set(in_window[-1:] if policy == "latest" else in_window if policy == "all" else [])
-    cause = (
-        f"missed: no run had started {int(grace.total_seconds() // 60)} min after this fire time "
-        "was due (EventBridge did not deliver it, the runner could not take it, or the service "
-        "was down)"
-    )
+    cause = _cause(grace)
     for slot in missing:
         if slot in caught_up:
             status, why = "buffered", f"{cause}; caught up (catchupPolicy {policy})"
         elif policy != "skip" and slot < window_start:
             status, why = "missed", f"{cause}; older than the catch-up window: not run"
         elif policy == "latest":
-            status, why = "missed", f"{cause}; a later missed fire time was caught up instead"
+            status, why = "missed", f"{cause}; {_SUPERSEDED}"
         else:
             status, why = "missed", cause
         yield MissedRow(schedule["schedule_id"], schedule["workflow_id"], slot, status, why)

@@ -47,7 +47,8 @@ class RunnerQueries:
         run was claimed but never started, either by this `claim_token` (a retry of the same
         invocation, whose earlier attempt ended) or by a claim whose lease has expired.
         A `buffered` run (waiting for its workflow: scheduler.run_queue) is claimed by whoever
-        comes for it, and keeps the trigger it was queued with.
+        comes for it, and keeps the trigger it was queued with; it was admitted when it fired,
+        so a window changed while it waited does not strand it.
         A scheduled fire (`trigger` "schedule") is claimed only inside the schedule's window
         [start_at, end_at]; a manual run is the user's own call, whatever the window.
         Returns the schedule (`cron`, `timezone`, `enabled`, `in_window`, `note`), the workflow
@@ -80,7 +81,10 @@ class RunnerQueries:
                                                      started_at, lease_expires_at)
                      select schedule_id, workflow_id, %(trigger)s, %(scheduled_time)s,
                             %(attempt)s, %(claim_token)s, %(started_at)s, %(lease_expires_at)s
-                     from target where enabled and in_window
+                     from target
+                     where enabled
+                       and (in_window
+                            or (select run->>'status' from existing) = 'buffered')
                      on conflict (schedule_id, scheduled_time) do update
                        set status = 'running', error = null,
                            attempt = excluded.attempt, claim_token = excluded.claim_token,

@@ -112,6 +112,8 @@ def _claim(fire: Fire) -> dict[str, Any] | None:
     claim = _claim_at(fire, delivered)
     if claim["run_id"] is None or fire.event.trigger != "schedule":
         return claim
+    if claim["existing"] is not None and claim["existing"]["status"] == "buffered":
+        return claim  # a waiting fire, handed on: its slot is the one it was claimed under
     slot = _fire_slot(claim, delivered)
     if slot == delivered:
         return claim
@@ -191,6 +193,7 @@ def _lease_and_start(fire: Fire, claim: dict[str, Any]) -> RunReport:
         release(fire, lease)
         metrics.add_metric(name="RunFailed", unit=MetricUnit.Count, value=1)
         _alert_failed(fire, claim, run_id, FENCED_ERROR)
+        hand_on_next(fire)
         return RunReport("failed", run_id, FENCED_ERROR)
     if event.trigger == "schedule":
         lateness = max((fire.started_at - event.scheduled_time).total_seconds(), 0.0)

@@ -14,13 +14,10 @@ from uuid import UUID
 from aws_lambda_powertools.metrics import MetricUnit
 
 from scheduler import run_queue
-from scheduler.errors import DependencyUnavailable, WorkflowBusy
+from scheduler.errors import DependencyUnavailable
 from scheduler.observability import logger, metrics
-from scheduler.runner_fire import Fire, RunReport, release, retrying
+from scheduler.runner_fire import Fire, RunReport, retrying
 
-# How long the lease is taken to find it free (_lease_is_free): given back at once, and short
-# should the runner die before it is.
-PROBE_LEASE_S = 10
 OVERLAP_REASON = "skipped: another run of the workflow was still running"
 
 
@@ -59,15 +56,13 @@ def busy(fire: Fire, claim: dict[str, Any], run_id: UUID) -> RunReport:
 
 
 def _lease_is_free(fire: Fire) -> bool:
-    """Whether the workflow's lease is free now, found by taking it for a moment (the runner
-    may only write the lock table) and giving it back. A live holder, or one that died holding
-    it, answers no: the holder hands on when it ends, the missed-fire check once it expired."""
+    """Whether the workflow's lease is free now (LeaseLock.is_free). A live holder, or one
+    that died holding it, answers no: the holder hands on when it ends, the missed-fire check
+    once the wait is over."""
     try:
-        lease = fire.lock.acquire(fire.event.workflow_id, PROBE_LEASE_S, owner=fire.token)
-    except (WorkflowBusy, DependencyUnavailable):
+        return fire.lock.is_free(fire.event.workflow_id)
+    except DependencyUnavailable:
         return False
-    release(fire, lease)
-    return True
 
 
 def its_turn(fire: Fire) -> bool:
