@@ -23,6 +23,8 @@ MACHINE_ARCH := $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
 # through Supabase's pooler (tests/pgbouncer.py): Debian's package (in /usr/sbin, often not on a
 # user's PATH), installed when missing.
 PGBOUNCER := $(or $(shell command -v pgbouncer),/usr/sbin/pgbouncer)
+# The dashboard's browser tests drive Debian's Chromium through Playwright (no browser download).
+CHROMIUM := $(or $(shell command -v chromium),/usr/bin/chromium)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 $(STAMP): requirements-dev.txt layers/common/requirements.txt constraints.txt tools/python312.sh
@@ -36,13 +38,18 @@ $(STAMP): requirements-dev.txt layers/common/requirements.txt constraints.txt to
 run: $(STAMP)  ## the whole product locally (embedded Postgres, moto, local gateway and engine)
 	@$(PY) -m devstack
 
-test: lint validate sam-test-build $(STAMP) $(PGBOUNCER)  ## every test: unit, integration (real Postgres + PgBouncer + moto), e2e, packaging
+test: lint validate sam-test-build $(STAMP) $(PGBOUNCER) $(CHROMIUM)  ## every test: unit, integration (real Postgres + PgBouncer + moto), e2e (the dashboard in Chromium too), packaging
 	@$(PY) -m pytest
 
 $(PGBOUNCER):
 	@echo "Installing pgbouncer with apt-get (the tests' transaction pooler)..."
 	@$(SUDO) apt-get update -qq
 	@$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null
+
+$(CHROMIUM):
+	@echo "Installing chromium with apt-get (the dashboard's browser tests)..."
+	@$(SUDO) apt-get update -qq
+	@$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
 lint: $(STAMP)
 	@$(VENV)/bin/ruff check .

@@ -5,7 +5,7 @@
 
 import { call, query } from "./api.js";
 import { h, replace } from "./dom.js";
-import { localTime, STATUS_NAMES, viewerZone, zonedTime } from "./format.js";
+import { localTime, STATUS_NAMES, statusOf, viewerZone, zonedTime } from "./format.js";
 import { enabledBadge, showError, showNotice, statusBadge, timePair } from "./widgets.js";
 
 /** @typedef {import("./types.js").ScheduleDetail} ScheduleDetail */
@@ -208,7 +208,7 @@ function timeline(schedule, runs, selected, select) {
                   type: "button",
                   class: `mark status-${run.status}`,
                   "aria-pressed": run.id === selected ? "true" : "false",
-                  "aria-label": `${statusBadge(run.status).textContent?.trim()} run, ${localTime(run.scheduledTime)}${run.trigger === "manual" ? ", run now" : ""}`,
+                  "aria-label": `${statusOf(run.status).label} run, ${localTime(run.scheduledTime)}${run.trigger === "manual" ? ", run now" : ""}`,
                   "data-status": run.status,
                   onclick: () => select(run.id),
                 },
