@@ -23,6 +23,8 @@ MACHINE_ARCH := $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
 # through Supabase's pooler (tests/pgbouncer.py): Debian's package (in /usr/sbin, often not on a
 # user's PATH), installed when missing.
 PGBOUNCER := $(or $(shell command -v pgbouncer),/usr/sbin/pgbouncer)
+# The dashboard's browser tests drive Debian's Chromium through Playwright (no browser download).
+CHROMIUM := $(or $(shell command -v chromium),/usr/bin/chromium)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 # The TypeScript client's npm packages (the tests type-check it and run it): npm ci again
 # whenever the lock file changes.
@@ -40,7 +42,7 @@ $(STAMP): requirements-dev.txt layers/common/requirements.txt constraints.txt to
 run: $(STAMP)  ## the whole product locally (embedded Postgres, moto, local gateway and engine)
 	@$(PY) -m devstack
 
-test: lint validate sam-test-build $(STAMP) $(PGBOUNCER) $(NODE_STAMP)  ## every test: unit, integration (real Postgres + PgBouncer + moto), e2e, packaging
+test: lint validate sam-test-build $(STAMP) $(PGBOUNCER) $(CHROMIUM) $(NODE_STAMP)  ## every test: unit, integration (real Postgres + PgBouncer + moto), e2e (the dashboard in Chromium too), packaging
 	@$(PY) -m pytest
 
 $(NODE_STAMP): $(TS_CLIENT)/package.json $(TS_CLIENT)/package-lock.json
@@ -52,6 +54,11 @@ $(PGBOUNCER):
 	@echo "Installing pgbouncer with apt-get (the tests' transaction pooler)..."
 	@$(SUDO) apt-get update -qq
 	@$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null
+
+$(CHROMIUM):
+	@echo "Installing chromium with apt-get (the dashboard's browser tests)..."
+	@$(SUDO) apt-get update -qq
+	@$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
 lint: $(STAMP)
 	@$(VENV)/bin/ruff check .

@@ -30,9 +30,16 @@ def _banner(stack: object) -> str:
     assert isinstance(stack, Stack)
     user = stack.users[0]
     api = stack.api_url
+    # Each link signs its demo user in: the dashboard takes the token from the fragment (which
+    # never reaches the server) and removes it from the address bar.
+    dashboards = "\n".join(
+        f"  Dashboard {api}/dashboard#access_token={demo.token}   (demo user {number})"
+        for number, demo in enumerate(stack.users, start=1)
+    )
     return f"""
 Ready. The scheduler runs locally (Postgres, moto, the real Lambda handlers, a local EventBridge).
 
+{dashboards}
   API       {api}/api
   Docs      {api}/api/docs
   Demo hits {api}/demo/hits   (what the demo workflows' http step has received)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterable
@@ -124,6 +125,12 @@ class LambdaContext:
         return max(0, int((self.timeout_s - (time.monotonic() - self.started)) * 1000))
 
 
+def route_pattern(path: str) -> re.Pattern[str]:
+    """An API Gateway route path as a regex: `{name}` is one segment, `{name+}` the rest."""
+    pattern = re.sub(r"\\\{[^}]+\\\+\\\}", ".+", re.escape(path))
+    return re.compile(re.sub(r"\\\{[^}]+\\\}", "[^/]+", pattern))
+
+
 def _request_headers(environ: dict[str, Any]) -> dict[str, str]:
     headers = {
         key[5:].replace("_", "-").lower(): value
@@ -153,14 +160,18 @@ class WsgiGateway:
     ) -> None:
         self.handler = handler
         self.authorize = authorize
-        # (method, path) pairs routed with no authorizer, like the template's `Authorizer: NONE`
-        self.public_routes = frozenset(public_routes)
+        # (method, route path) pairs routed with no authorizer, like the template's
+        # `Authorizer: NONE` routes: `GET /dashboard/{file}` admits any one file name
+        self.public_routes = [(method, route_pattern(path)) for method, path in public_routes]
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         headers = _request_headers(environ)
         route = (environ.get("REQUEST_METHOD", "GET"), _raw_path(environ))
         context: dict[str, Any] | None = None
-        if route not in self.public_routes:
+        if not any(
+            route[0] == method and pattern.fullmatch(route[1])
+            for method, pattern in self.public_routes
+        ):
             authorization = headers.get("authorization", "").strip()
             if not authorization:  # the identity source is missing: no authorizer call
                 return self._plain(start_response, HTTPStatus.UNAUTHORIZED, _UNAUTHORIZED)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import pathlib
+import re
 from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any
@@ -25,7 +27,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from scheduler import clients, http_errors, key_service
+from scheduler import clients, dashboard, http_errors, key_service
 from scheduler import openapi_docs as docs
 from scheduler.auth import Principal, credential_from_authorizer
 from scheduler.errors import (
@@ -65,9 +67,20 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.openapi.models import SecurityScheme
 
 MAX_BODY_BYTES = 16 * 1024
-# The API's documentation is public (no authorizer on these routes in template.yaml either).
+# The API's documentation and the dashboard's files are public (no authorizer on these routes in
+# template.yaml either): API Gateway route keys, `{file}` being one path segment.
 DOCS_ROUTE = ("GET", "/api/docs")
-PUBLIC_ROUTES = frozenset({DOCS_ROUTE, ("GET", "/api/openapi.json")})
+PUBLIC_ROUTES = frozenset(
+    {
+        DOCS_ROUTE,
+        ("GET", "/api/openapi.json"),
+        ("GET", "/dashboard"),
+        ("GET", "/dashboard/{file}"),
+    }
+)
+_DASHBOARD_FILE = re.compile(r"/dashboard/[^/]+")
+# The dashboard's HTML, CSS and ES modules, shipped beside this module (functions/Makefile).
+DASHBOARD_DIR = pathlib.Path(__file__).with_name("dashboard")
 # What a read-only key may call: reads, and the cron preview (a POST that changes nothing).
 # Anything else, a route added later included, is refused (403) before routing.
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -312,6 +325,22 @@ def get_workflow(workflow_id: Annotated[UUID, Path()]) -> Workflow:
     return _service().get_workflow(_owner(), workflow_id)
 
 
+@app.get("/dashboard", include_in_schema=False)
+def dashboard_page() -> Response[str]:
+    return _dashboard_response(dashboard.page(DASHBOARD_DIR))
+
+
+@app.get("/dashboard/<file_name>", include_in_schema=False)
+def dashboard_asset(file_name: str) -> Response[str]:
+    return _dashboard_response(dashboard.asset(DASHBOARD_DIR, file_name))
+
+
+def _dashboard_response(found: dashboard.DashboardFile) -> Response[str]:
+    return Response(
+        status_code=200, content_type=found.content_type, body=found.body, headers=found.headers()
+    )
+
+
 @app.get("/api/openapi.json", include_in_schema=False)
 def openapi_document() -> Response[str]:
     document = app.get_openapi_json_schema(
@@ -377,7 +406,9 @@ def _admit(event: dict[str, Any]) -> Principal | None:
     first; keys are checked here), a read-only key only reading, a body within limits."""
     method = event.get("requestContext", {}).get("http", {}).get("method")
     path = event.get("rawPath")
-    if (method, path) in PUBLIC_ROUTES:
+    if (method, path) in PUBLIC_ROUTES or (
+        method == "GET" and _DASHBOARD_FILE.fullmatch(path or "")
+    ):
         if (method, path) == DOCS_ROUTE:
             _enable_docs()
         return None

@@ -67,6 +67,8 @@ def test_make_run_serves_refuses_a_second_start_and_stops_cleanly_on_ctrl_c(
         state = json.loads((data_dir / "stack.json").read_text())
         assert f"{state['apiUrl']}/api/docs" in banner
         assert state["users"][0]["token"] in banner
+        for user in state["users"]:  # a link that signs each demo user in to the dashboard
+            assert f"{state['apiUrl']}/dashboard#access_token={user['token']}" in banner
         assert "curl -s -X POST" in banner
         assert state["serviceKey"] in banner  # a backend's credential, ready to paste
         postgres_pid = int((data_dir / "pg" / "postmaster.pid").read_text().split()[0])

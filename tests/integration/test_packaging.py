@@ -274,3 +274,29 @@ def test_every_built_handler_runs_its_event_against_the_backends(
     retained = invoke("RetentionFunction", load_event("retention.json"), clean_db, moto_server,
                       tmp_path, RUN_HISTORY_DAYS="90")  # fmt: skip
     assert (retained["deleted"], retained["complete"]) == (0, True)
+
+
+def test_the_built_api_function_ships_and_serves_the_dashboard(
+    built: Path, clean_db: str, moto_server: str, tmp_path: Path
+) -> None:
+    # Given the dashboard's files in the source tree
+    source = ROOT / "functions" / "api" / "dashboard"
+    shipped = BUILD / "ApiFunction" / "dashboard"
+
+    # Then sam build put each of them, unchanged, in ApiFunction's package
+    assert sorted(p.name for p in shipped.iterdir()) == sorted(p.name for p in source.iterdir())
+    for path in source.iterdir():
+        assert (shipped / path.name).read_bytes() == path.read_bytes(), path.name
+
+    # ... and the built handler serves them without a credential (a public route)
+    for path, content_type in (
+        ("/dashboard", "text/html"),
+        ("/dashboard/app.js", "text/javascript"),
+    ):
+        event = load_event("api-get-schedule.json")
+        event["rawPath"] = event["requestContext"]["http"]["path"] = path
+        del event["requestContext"]["authorizer"]
+        response = invoke("ApiFunction", event, clean_db, moto_server, tmp_path)
+        assert response["statusCode"] == 200, response
+        assert response["headers"]["Content-Type"].startswith(content_type)
+        assert "default-src 'none'" in response["headers"]["Content-Security-Policy"]

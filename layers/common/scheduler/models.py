@@ -375,6 +375,12 @@ class DstNote(ApiModel):
     )
 
 
+class ScheduleListItem(ScheduleView):
+    """A schedule as the list shows it: with its newest run, so a table needs no call per row."""
+
+    last_run: LastRun | None = None
+
+
 class ScheduleDetail(ScheduleView):
     next_run_times: list[datetime] = Field(default_factory=list)
     # Only an enabled, schedulable schedule has any; one per DST change of the next 365 days.
@@ -383,7 +389,7 @@ class ScheduleDetail(ScheduleView):
 
 
 class SchedulePage(ApiModel):
-    items: list[ScheduleView]
+    items: list[ScheduleListItem]
     next_cursor: str | None = None
 
 

@@ -232,10 +232,17 @@ class Store(
         limit: int = 50,
         after: Cursor | None = None,
     ) -> list[Row]:
-        """Newest first, keyset-paginated on (created_at, id)."""
+        """Newest first, keyset-paginated on (created_at, id); each row with its newest run
+        (`last_run`, None before the first) from the same query: one round trip per page."""
         params = {"owner": owner, "workflow_id": workflow_id, "enabled": enabled, "limit": limit}
         return self.db.execute(
-            f"""select s.* from schedules s join workflows w on w.id = s.workflow_id
+            f"""select s.*, to_jsonb(r) as last_run
+                from schedules s join workflows w on w.id = s.workflow_id
+                left join lateral (
+                  select status, scheduled_time, started_at, finished_at, error
+                  from schedule_runs
+                  where schedule_id = s.id order by scheduled_time desc, id desc limit 1
+                ) r on true
                 where {_OWNED}
                   and (%(workflow_id)s::uuid is null or s.workflow_id = %(workflow_id)s::uuid)
                   and (%(enabled)s::boolean is null or s.enabled = %(enabled)s::boolean)

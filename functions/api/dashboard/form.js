@@ -1,0 +1,289 @@
+// @ts-check
+// New schedule and Edit: a form whose cron field is explained as the user types (the API's
+// preview, debounced: description, next fire times, DST notes, or why it is invalid), and whose
+// fields show the API's own message when a save is refused.
+
+import { ApiError, call } from "./api.js";
+import { h, replace } from "./dom.js";
+import { fromLocalInput, localTime, toLocalInput, viewerZone, zonedTime } from "./format.js";
+import { allWorkflows } from "./schedules.js";
+import { showError, showNotice } from "./widgets.js";
+
+/** @typedef {import("./types.js").ScheduleDetail} ScheduleDetail */
+/** @typedef {import("./types.js").ScheduleView} ScheduleView */
+/** @typedef {import("./types.js").ScheduleCreate} ScheduleCreate */
+/** @typedef {import("./types.js").ScheduleUpdate} ScheduleUpdate */
+/** @typedef {import("./types.js").CronPreview} CronPreview */
+/** @typedef {import("./types.js").CronPreviewRequest} CronPreviewRequest */
+
+const PREVIEW_DELAY_MS = 300;
+
+/**
+ * A labelled field with a hint and a place for the API's message about it.
+ * @param {string} name the API's field name (camelCase), also the input's id suffix
+ * @param {string} label
+ * @param {HTMLInputElement | HTMLSelectElement} input
+ * @param {string} [hint]
+ */
+function field(name, label, input, hint) {
+  const id = `field-${name}`;
+  input.id = id;
+  input.name = name;
+  const described = [hint ? `${id}-hint` : null, `${id}-error`].filter(Boolean).join(" ");
+  input.setAttribute("aria-describedby", described);
+  return h(
+    "div",
+    { class: "field" },
+    h("label", { for: id }, label),
+    hint ? h("p", { class: "hint", id: `${id}-hint` }, hint) : null,
+    input,
+    h("p", { class: "field-error", id: `${id}-error` }),
+  );
+}
+
+/**
+ * Put the API's message about `name` under its field (or clear it).
+ * @param {HTMLFormElement} form
+ * @param {string} name
+ * @param {string | null} message
+ */
+function setFieldError(form, name, message) {
+  const input = form.querySelector(`#field-${name}`);
+  const error = form.querySelector(`#field-${name}-error`);
+  if (!input || !error) return;
+  error.textContent = message ?? "";
+  if (message) input.setAttribute("aria-invalid", "true");
+  else input.removeAttribute("aria-invalid");
+}
+
+/**
+ * Render the form into `main`: a new schedule (no `id`) or schedule `id`'s edit.
+ * @param {HTMLElement} main
+ * @param {string | null} id
+ */
+export async function renderForm(main, id) {
+  /** @type {ScheduleDetail | null} */
+  const current = id ? await call("GET", `schedules/${encodeURIComponent(id)}`) : null;
+  const workflows = current ? [] : await allWorkflows();
+
+  const cron = h("input", {
+    type: "text",
+    value: current?.cron ?? "",
+    required: true,
+    autocomplete: "off",
+    spellcheck: "false",
+    placeholder: "0 7 * * MON-FRI",
+  });
+  const timezone = h("input", {
+    type: "text",
+    value: current?.timezone ?? "UTC",
+    required: true,
+    list: "timezones",
+    autocomplete: "off",
+  });
+  const zones = h(
+    "datalist",
+    { id: "timezones" },
+    (typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : ["UTC"]).map(
+      (zone) => h("option", { value: zone }),
+    ),
+  );
+  const workflow = h(
+    "select",
+    { required: true },
+    workflows.map((item) => h("option", { value: item.id }, item.name)),
+  );
+  const enabled = h("input", { type: "checkbox", checked: current ? current.enabled : true });
+  const startAt = h("input", { type: "datetime-local", value: toLocalInput(current?.startAt) });
+  const endAt = h("input", { type: "datetime-local", value: toLocalInput(current?.endAt) });
+  const flexible = h("input", {
+    type: "number",
+    min: "0",
+    max: "1440",
+    step: "1",
+    inputmode: "numeric",
+    value: String(current?.flexibleWindowMinutes ?? 0),
+  });
+  const note = h("input", { type: "text", maxlength: "500", value: current?.note ?? "" });
+  const preview = h("div", { class: "preview", id: "cron-preview", "aria-live": "polite" });
+  const formError = h("div", { class: "form-error", role: "alert" });
+
+  const form = h(
+    "form",
+    { class: "schedule-form", novalidate: true, "aria-labelledby": "form-heading" },
+    current
+      ? null
+      : field("workflowId", "Workflow", workflow, workflows.length ? undefined : "You have no workflows."),
+    field("cron", "Cron expression", cron, "Five fields: minute hour day-of-month month day-of-week, e.g. 0 7 * * MON-FRI"),
+    preview,
+    field("timezone", "Timezone", timezone, "An IANA zone, e.g. Europe/Berlin"),
+    zones,
+    h(
+      "div",
+      { class: "field checkbox" },
+      enabled,
+      h("label", { for: "field-enabled" }, "Enabled (fires at its times)"),
+    ),
+    field("startAt", "Start (optional)", startAt, `Fire only from then on; in ${viewerZone()}`),
+    field("endAt", "End (optional)", endAt, `Fire only until then; in ${viewerZone()}`),
+    field("flexibleWindowMinutes", "Flexible window (minutes)", flexible, "0: on time; N: EventBridge may start up to N minutes late"),
+    field("note", "Note (optional)", note, "Why it is paused, who owns it"),
+    formError,
+    h(
+      "div",
+      { class: "actions" },
+      h("button", { type: "submit", class: "primary" }, current ? "Save changes" : "Create schedule"),
+      h("a", { href: current ? `#/schedules/${current.id}` : "#/" }, "Cancel"),
+    ),
+  );
+  enabled.id = "field-enabled";
+  enabled.name = "enabled";
+
+  // The live preview: one request once the user pauses typing; a later answer replaces it.
+  let previewTimer = 0;
+  let previewSeq = 0;
+  const refreshPreview = () => {
+    window.clearTimeout(previewTimer);
+    previewTimer = window.setTimeout(async () => {
+      const seq = (previewSeq += 1);
+      if (!cron.value.trim()) {
+        replace(preview);
+        setFieldError(form, "cron", null);
+        return;
+      }
+      /** @type {CronPreviewRequest} */
+      const request = { cron: cron.value, timezone: timezone.value || "UTC" };
+      const start = fromLocalInput(startAt.value);
+      const end = fromLocalInput(endAt.value);
+      if (start) request.startAt = start;
+      if (end) request.endAt = end;
+      try {
+        /** @type {CronPreview} */
+        const answer = await call("POST", "cron/preview", request);
+        if (seq !== previewSeq) return;
+        showPreview(form, preview, answer);
+      } catch (error) {
+        if (seq !== previewSeq) return;
+        if (error instanceof ApiError && error.signedOut) throw error;
+        replace(preview);
+        setFieldError(
+          form,
+          "cron",
+          error instanceof ApiError ? (error.fieldMessage("cron") ?? error.message) : String(error),
+        );
+      }
+    }, PREVIEW_DELAY_MS);
+  };
+  for (const input of [cron, timezone, startAt, endAt]) input.addEventListener("input", refreshPreview);
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    formError.textContent = "";
+    for (const name of ["workflowId", "cron", "timezone", "startAt", "endAt", "flexibleWindowMinutes", "note"]) {
+      setFieldError(form, name, null);
+    }
+    /** @type {Record<string, unknown>} */
+    const values = {
+      cron: cron.value.trim(),
+      timezone: timezone.value.trim(),
+      enabled: enabled.checked,
+      startAt: fromLocalInput(startAt.value),
+      endAt: fromLocalInput(endAt.value),
+      flexibleWindowMinutes: flexible.value === "" ? 0 : Number(flexible.value),
+      note: note.value.trim() || null,
+    };
+    try {
+      /** @type {ScheduleView} */
+      let saved;
+      if (current) {
+        saved = await call("PATCH", `schedules/${encodeURIComponent(current.id)}`, changes(current, values));
+        showNotice("Saved.");
+      } else {
+        /** @type {Record<string, unknown>} */
+        const body = { workflowId: workflow.value };
+        for (const [name, value] of Object.entries(values)) if (value !== null) body[name] = value;
+        saved = await call("POST", "schedules", /** @type {ScheduleCreate} */ (body));
+        showNotice(`Created the schedule ${saved.cron}.`);
+      }
+      showError("");
+      location.hash = `#/schedules/${saved.id}`;
+    } catch (error) {
+      if (error instanceof ApiError && error.signedOut) throw error;
+      const message = error instanceof Error ? error.message : String(error);
+      formError.textContent = message;
+      if (error instanceof ApiError) {
+        for (const name of Object.keys(values).concat("workflowId")) {
+          setFieldError(form, name, error.fieldMessage(name));
+        }
+      }
+    }
+  });
+
+  replace(
+    main,
+    h("p", {}, h("a", { href: current ? `#/schedules/${current.id}` : "#/" }, current ? "← Back to the schedule" : "← All schedules")),
+    h("h2", { id: "form-heading" }, current ? "Edit schedule" : "New schedule"),
+    form,
+  );
+  refreshPreview();
+  (current ? cron : workflows.length ? workflow : cron).focus();
+}
+
+/**
+ * What the form changes of `current`: only those fields (PATCH needs at least one).
+ * @param {ScheduleView} current
+ * @param {Record<string, unknown>} values
+ * @returns {ScheduleUpdate}
+ */
+function changes(current, values) {
+  /** @type {Record<string, unknown>} */
+  const changed = {};
+  const stored = /** @type {Record<string, unknown>} */ (/** @type {unknown} */ (current));
+  for (const [name, value] of Object.entries(values)) {
+    const before = stored[name] ?? null;
+    const same =
+      (name === "startAt" || name === "endAt") && before && value
+        ? new Date(String(before)).getTime() === new Date(String(value)).getTime()
+        : before === value;
+    if (!same) changed[name] = value;
+  }
+  // Nothing changed: send the cron as it is, which the API accepts as a no-op change.
+  if (Object.keys(changed).length === 0) changed.cron = current.cron;
+  return /** @type {ScheduleUpdate} */ (changed);
+}
+
+/**
+ * @param {HTMLFormElement} form
+ * @param {HTMLElement} preview
+ * @param {CronPreview} answer
+ */
+function showPreview(form, preview, answer) {
+  if (!answer.valid) {
+    replace(preview);
+    setFieldError(form, "cron", answer.error ?? "invalid");
+    return;
+  }
+  setFieldError(form, "cron", null);
+  replace(
+    preview,
+    h("p", { class: "description" }, answer.description ?? ""),
+    h("p", { class: "hint" }, "EventBridge: ", (answer.eventbridgeExpressions ?? []).map((expr) => h("code", {}, `${expr} `))),
+    answer.nextRunTimes?.length
+      ? h(
+          "div",
+          {},
+          h("h3", {}, "Next fire times"),
+          h(
+            "ol",
+            { class: "plain" },
+            answer.nextRunTimes.map((when) =>
+              h("li", {}, h("time", { datetime: when }, localTime(when)), " · ", zonedTime(when, answer.timezone)),
+            ),
+          ),
+        )
+      : h("p", { class: "muted" }, "No fire time in the window."),
+    answer.dstNotes?.length
+      ? h("div", {}, h("h3", {}, "Daylight saving time"), h("ul", {}, answer.dstNotes.map((dst) => h("li", {}, dst.note))))
+      : null,
+  );
+}

@@ -1,0 +1,340 @@
+// @ts-check
+// One schedule's page: what it is, its run history as a timeline (a mark per fire time, by
+// status; a failed run's error on selection), its next fire times, EventBridge expression(s) and
+// DST notes, and the actions: Pause / Resume, Run now, Edit, Delete.
+
+import { call, query } from "./api.js";
+import { h, replace } from "./dom.js";
+import { localTime, STATUS_NAMES, statusOf, viewerZone, zonedTime } from "./format.js";
+import { enabledBadge, showError, showNotice, statusBadge, timePair } from "./widgets.js";
+
+/** @typedef {import("./types.js").ScheduleDetail} ScheduleDetail */
+/** @typedef {import("./types.js").ScheduleView} ScheduleView */
+/** @typedef {import("./types.js").RunPage} RunPage */
+/** @typedef {import("./types.js").Run} Run */
+/** @typedef {import("./types.js").RunAccepted} RunAccepted */
+/** @typedef {import("./types.js").Workflow} Workflow */
+
+const TIMELINE_RUNS = 50;
+// After Run now: how often and how long the page looks for the run's outcome.
+const RUN_POLL_MS = 1000;
+const RUN_POLL_TRIES = 60;
+
+/**
+ * Render schedule `id`'s page into `main`.
+ * @param {HTMLElement} main
+ * @param {string} id
+ * @param {{selectedRun?: string | null}} [state]
+ */
+export async function renderSchedule(main, id, state = {}) {
+  const path = `schedules/${encodeURIComponent(id)}`;
+  /** @type {[ScheduleDetail, RunPage]} */
+  const [schedule, runs] = await Promise.all([
+    call("GET", path),
+    call("GET", `${path}/runs${query({ limit: TIMELINE_RUNS })}`),
+  ]);
+  /** @type {Workflow | null} */
+  let workflow = null;
+  try {
+    workflow = await call("GET", `workflows/${encodeURIComponent(schedule.workflowId)}`);
+  } catch {
+    workflow = null; // the name is a nicety; the id is shown instead
+  }
+  const rerender = (/** @type {{selectedRun?: string | null}} */ next = {}) =>
+    renderSchedule(main, id, next);
+
+  /**
+   * Run a change, then show the page again with `notice`; the API's message when it fails.
+   * @param {() => Promise<unknown>} change
+   * @param {string} notice
+   */
+  const act = async (change, notice) => {
+    try {
+      await change();
+    } catch (error) {
+      if (error instanceof Error && "signedOut" in error && error.signedOut) throw error;
+      showError(error instanceof Error ? error.message : String(error));
+      return;
+    }
+    showError("");
+    showNotice(notice);
+    await rerender();
+  };
+
+  const confirmDelete = deleteDialog(async () => {
+    await call("DELETE", path);
+    showNotice(`Deleted the schedule ${schedule.cron}.`);
+    location.hash = "#/";
+  });
+
+  const actions = h(
+    "div",
+    { class: "actions", role: "group", "aria-label": "Schedule actions" },
+    schedule.enabled
+      ? h(
+          "button",
+          { type: "button", onclick: () => act(() => call("PATCH", path, { enabled: false }), "Paused.") },
+          "Pause",
+        )
+      : h(
+          "button",
+          { type: "button", onclick: () => act(() => call("PATCH", path, { enabled: true }), "Resumed.") },
+          "Resume",
+        ),
+    h(
+      "button",
+      {
+        type: "button",
+        onclick: async () => {
+          try {
+            /** @type {RunAccepted} */
+            const accepted = await call("POST", `${path}/run`);
+            showError("");
+            showNotice(`Run requested for ${localTime(accepted.scheduledTime)}; its mark appears below.`);
+            await waitForRun(main, id, accepted.scheduledTime);
+          } catch (error) {
+            if (error instanceof Error && "signedOut" in error && error.signedOut) throw error;
+            showError(error instanceof Error ? error.message : String(error));
+          }
+        },
+      },
+      "Run now",
+    ),
+    h("button", { type: "button", onclick: () => (location.hash = `#/schedules/${id}/edit`) }, "Edit"),
+    h("button", { type: "button", class: "danger", onclick: () => confirmDelete.showModal() }, "Delete"),
+  );
+
+  replace(
+    main,
+    h("p", {}, h("a", { href: "#/" }, "← All schedules")),
+    h(
+      "div",
+      { class: "heading" },
+      h("h2", {}, "Schedule ", h("code", {}, schedule.cron)),
+      enabledBadge(schedule.enabled),
+    ),
+    h("p", { class: "lead" }, schedule.description),
+    schedule.invalidReason
+      ? h("p", { class: "warning" }, `This schedule cannot fire: ${schedule.invalidReason}`)
+      : null,
+    actions,
+    facts(schedule, workflow),
+    timeline(schedule, runs.items, state.selectedRun ?? null, (runId) => rerender({ selectedRun: runId })),
+    nextFires(schedule),
+    dstNotes(schedule),
+    confirmDelete,
+  );
+}
+
+/**
+ * @param {ScheduleDetail} schedule
+ * @param {Workflow | null} workflow
+ */
+function facts(schedule, workflow) {
+  /** @type {[string, Node | string][]} */
+  const rows = [
+    ["Workflow", workflow ? workflow.name : schedule.workflowId],
+    ["Timezone", schedule.timezone],
+    ["Next fire time", timePair(schedule.nextRunAt, schedule.timezone)],
+    ["Last run", schedule.lastRun ? statusBadge(schedule.lastRun.status) : "Never run"],
+    ["Last success", timePair(schedule.lastRunAt, schedule.timezone)],
+    ["Window", windowText(schedule)],
+    [
+      "Flexible window",
+      schedule.flexibleWindowMinutes ? `up to ${schedule.flexibleWindowMinutes} min late` : "off",
+    ],
+    ["Note", schedule.note ?? "—"],
+    [
+      "EventBridge",
+      h(
+        "ul",
+        { class: "plain" },
+        schedule.eventbridgeExpressions.map((expression) => h("li", {}, h("code", {}, expression))),
+      ),
+    ],
+  ];
+  if (schedule.disabledReason) rows.push(["Disabled because", schedule.disabledReason]);
+  return h(
+    "section",
+    { "aria-labelledby": "facts-heading" },
+    h("h3", { id: "facts-heading" }, "Details"),
+    h(
+      "dl",
+      { class: "facts" },
+      rows.map(([term, value]) => h("div", {}, h("dt", {}, term), h("dd", {}, value))),
+    ),
+  );
+}
+
+/** @param {ScheduleView} schedule */
+function windowText(schedule) {
+  if (!schedule.startAt && !schedule.endAt) return "always";
+  const from = schedule.startAt ? `from ${localTime(schedule.startAt)}` : "";
+  const to = schedule.endAt ? `until ${localTime(schedule.endAt)}` : "";
+  return [from, to].filter(Boolean).join(" ");
+}
+
+/**
+ * The run history, oldest to newest left to right: one mark per fire time.
+ * @param {ScheduleDetail} schedule
+ * @param {Run[]} runs newest first, as the API lists them
+ * @param {string | null} selected
+ * @param {(runId: string) => void} select
+ */
+function timeline(schedule, runs, selected, select) {
+  const ordered = [...runs].reverse();
+  const chosen = ordered.find((run) => run.id === selected) ?? null;
+  return h(
+    "section",
+    { "aria-labelledby": "timeline-heading", class: "timeline-section" },
+    h("h3", { id: "timeline-heading" }, "Run history"),
+    h(
+      "p",
+      { class: "legend" },
+      "Each mark is one fire time, oldest on the left. Select one for its details. ",
+      STATUS_NAMES.map((status) => statusBadge(status)),
+    ),
+    ordered.length
+      ? h(
+          "ol",
+          { class: "timeline", "aria-label": "Runs, oldest first" },
+          ordered.map((run) =>
+            h(
+              "li",
+              {},
+              h(
+                "button",
+                {
+                  type: "button",
+                  class: `mark status-${run.status}`,
+                  "aria-pressed": run.id === selected ? "true" : "false",
+                  "aria-label": `${statusOf(run.status).label} run, ${localTime(run.scheduledTime)}${run.trigger === "manual" ? ", run now" : ""}`,
+                  "data-status": run.status,
+                  onclick: () => select(run.id),
+                },
+                statusBadge(run.status),
+                h("time", { datetime: run.scheduledTime }, localTime(run.scheduledTime)),
+              ),
+            ),
+          ),
+        )
+      : h("p", { class: "muted" }, "No runs yet."),
+    chosen ? runDetails(schedule, chosen) : null,
+  );
+}
+
+/**
+ * @param {ScheduleDetail} schedule
+ * @param {Run} run
+ */
+function runDetails(schedule, run) {
+  return h(
+    "div",
+    { class: "run-details", role: "region", "aria-label": "Selected run" },
+    h("h4", {}, "Run of ", localTime(run.scheduledTime)),
+    h(
+      "dl",
+      { class: "facts" },
+      h("div", {}, h("dt", {}, "Status"), h("dd", {}, statusBadge(run.status))),
+      h("div", {}, h("dt", {}, "Fire time"), h("dd", {}, timePair(run.scheduledTime, schedule.timezone))),
+      h("div", {}, h("dt", {}, "Trigger"), h("dd", {}, run.trigger === "manual" ? "Run now" : "Schedule")),
+      h("div", {}, h("dt", {}, "Started"), h("dd", {}, localTime(run.startedAt))),
+      h("div", {}, h("dt", {}, "Finished"), h("dd", {}, localTime(run.finishedAt))),
+      h("div", {}, h("dt", {}, "Attempt"), h("dd", {}, String(run.attempt))),
+    ),
+    run.error ? h("div", { class: "run-error" }, h("h5", {}, "Error"), h("pre", {}, run.error)) : null,
+  );
+}
+
+/** @param {ScheduleDetail} schedule */
+function nextFires(schedule) {
+  return h(
+    "section",
+    { "aria-labelledby": "next-heading" },
+    h("h3", { id: "next-heading" }, "Next fire times"),
+    schedule.nextRunTimes?.length
+      ? h(
+          "ol",
+          { class: "plain" },
+          schedule.nextRunTimes.map((when) =>
+            h("li", {}, h("time", { datetime: when }, localTime(when)), ` (${viewerZone()}) · `, zonedTime(when, schedule.timezone)),
+          ),
+        )
+      : h("p", { class: "muted" }, schedule.enabled ? "None: the schedule does not fire again." : "None while paused."),
+  );
+}
+
+/** @param {ScheduleDetail} schedule */
+function dstNotes(schedule) {
+  if (!schedule.dstNotes?.length) return null;
+  return h(
+    "section",
+    { "aria-labelledby": "dst-heading" },
+    h("h3", { id: "dst-heading" }, "Daylight saving time"),
+    h("ul", {}, schedule.dstNotes.map((note) => h("li", {}, note.note))),
+  );
+}
+
+/**
+ * The confirmation of Delete: a modal dialog, Escape or Cancel to keep the schedule.
+ * @param {() => Promise<void>} remove
+ */
+function deleteDialog(remove) {
+  const error = h("p", { class: "field-error", role: "alert" });
+  const dialog = h(
+    "dialog",
+    { "aria-labelledby": "delete-heading" },
+    h("h3", { id: "delete-heading" }, "Delete this schedule?"),
+    h("p", {}, "Its EventBridge schedule(s) and its run history are deleted. This cannot be undone."),
+    error,
+    h(
+      "div",
+      { class: "actions" },
+      h(
+        "button",
+        {
+          type: "button",
+          class: "danger",
+          onclick: async () => {
+            try {
+              await remove();
+              dialog.close();
+            } catch (failure) {
+              if (failure instanceof Error && "signedOut" in failure && failure.signedOut) {
+                dialog.close();
+                throw failure;
+              }
+              error.textContent = failure instanceof Error ? failure.message : String(failure);
+            }
+          },
+        },
+        "Delete schedule",
+      ),
+      h("button", { type: "button", onclick: () => dialog.close() }, "Cancel"),
+    ),
+  );
+  return dialog;
+}
+
+/**
+ * After Run now: show the page again until the run of `scheduledTime` is there and done.
+ * @param {HTMLElement} main
+ * @param {string} id
+ * @param {string} scheduledTime
+ */
+async function waitForRun(main, id, scheduledTime) {
+  const due = new Date(scheduledTime).getTime();
+  const page = location.hash;
+  for (let attempt = 0; attempt < RUN_POLL_TRIES; attempt += 1) {
+    if (location.hash !== page) return; // the user went elsewhere meanwhile
+    /** @type {RunPage} */
+    const runs = await call("GET", `schedules/${encodeURIComponent(id)}/runs${query({ limit: 5 })}`);
+    const run = runs.items.find((item) => new Date(item.scheduledTime).getTime() === due);
+    if (run && run.status !== "running") {
+      await renderSchedule(main, id, { selectedRun: run.id });
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, RUN_POLL_MS));
+  }
+  await renderSchedule(main, id);
+}

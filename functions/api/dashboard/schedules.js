@@ -1,0 +1,210 @@
+// @ts-check
+// The schedules table: one row per schedule (cron and what it means, zone, next fire time in
+// the viewer's and the schedule's zone, last run, state, note), filtered by workflow and state,
+// paged with the API's cursor.
+
+import { call, query } from "./api.js";
+import { h, replace } from "./dom.js";
+import { viewerZone } from "./format.js";
+import { enabledBadge, statusBadge, timePair } from "./widgets.js";
+
+/** @typedef {import("./types.js").SchedulePage} SchedulePage */
+/** @typedef {import("./types.js").ScheduleListItem} ScheduleListItem */
+/** @typedef {import("./types.js").WorkflowPage} WorkflowPage */
+/** @typedef {import("./types.js").Workflow} Workflow */
+
+const PAGE_SIZE = 20;
+
+/** What the table shows: its filters and where in the pages it is (kept across visits). */
+const view = {
+  workflowId: "",
+  enabled: "",
+  /** @type {(string | null)[]} the cursors of the pages before this one */
+  previous: [],
+  /** @type {string | null} */
+  cursor: null,
+};
+
+/**
+ * Every workflow of the caller (for the filter and the names in the table).
+ * @returns {Promise<Workflow[]>}
+ */
+export async function allWorkflows() {
+  /** @type {Workflow[]} */
+  const workflows = [];
+  /** @type {string | null | undefined} */
+  let cursor = null;
+  do {
+    /** @type {WorkflowPage} */
+    const page = await call("GET", `workflows${query({ limit: 100, cursor })}`);
+    workflows.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return workflows;
+}
+
+/**
+ * Render the table view into `main`.
+ * @param {HTMLElement} main
+ */
+export async function renderSchedules(main) {
+  const [workflows, page] = await Promise.all([
+    allWorkflows(),
+    /** @type {Promise<SchedulePage>} */ (
+      call(
+        "GET",
+        `schedules${query({
+          workflowId: view.workflowId,
+          enabled: view.enabled,
+          limit: PAGE_SIZE,
+          cursor: view.cursor,
+        })}`,
+      )
+    ),
+  ]);
+  const names = new Map(workflows.map((workflow) => [workflow.id, workflow.name]));
+  const rerender = () => renderSchedules(main);
+
+  const workflowFilter = h(
+    "select",
+    { id: "filter-workflow", name: "workflowId" },
+    h("option", { value: "" }, "All workflows"),
+    workflows.map((workflow) =>
+      h("option", { value: workflow.id, selected: workflow.id === view.workflowId }, workflow.name),
+    ),
+  );
+  const enabledFilter = h(
+    "select",
+    { id: "filter-enabled", name: "enabled" },
+    h("option", { value: "", selected: view.enabled === "" }, "Enabled and paused"),
+    h("option", { value: "true", selected: view.enabled === "true" }, "Enabled only"),
+    h("option", { value: "false", selected: view.enabled === "false" }, "Paused only"),
+  );
+  const filters = h(
+    "form",
+    {
+      class: "filters",
+      "aria-label": "Filter schedules",
+      onsubmit: (/** @type {Event} */ event) => {
+        event.preventDefault();
+        view.workflowId = workflowFilter.value;
+        view.enabled = enabledFilter.value;
+        view.previous = [];
+        view.cursor = null;
+        rerender();
+      },
+    },
+    h("div", { class: "field" }, h("label", { for: "filter-workflow" }, "Workflow"), workflowFilter),
+    h("div", { class: "field" }, h("label", { for: "filter-enabled" }, "State"), enabledFilter),
+    h("button", { type: "submit" }, "Apply filters"),
+  );
+
+  const rows = page.items.map((schedule) => scheduleRow(schedule, names));
+  const table = h(
+    "div",
+    { class: "table-scroll", tabindex: "0", role: "region", "aria-labelledby": "schedules-caption" },
+    h(
+      "table",
+      { class: "schedules" },
+      h(
+        "caption",
+        { id: "schedules-caption" },
+        `Schedules, newest first (times in ${viewerZone()}, then in each schedule's zone)`,
+      ),
+      h(
+        "thead",
+        {},
+        h(
+          "tr",
+          {},
+          ["Schedule", "Workflow", "Timezone", "Next fire time", "Last run", "State", "Note"].map(
+            (title) => h("th", { scope: "col" }, title),
+          ),
+        ),
+      ),
+      h(
+        "tbody",
+        {},
+        rows.length
+          ? rows
+          : h("tr", {}, h("td", { colspan: "7" }, "No schedules match. Create one with New schedule.")),
+      ),
+    ),
+  );
+
+  const pager = h(
+    "nav",
+    { class: "pager", "aria-label": "Pages of schedules" },
+    h(
+      "button",
+      {
+        type: "button",
+        disabled: view.previous.length === 0,
+        onclick: () => {
+          view.cursor = view.previous.pop() ?? null;
+          rerender();
+        },
+      },
+      "Previous page",
+    ),
+    h(
+      "button",
+      {
+        type: "button",
+        disabled: !page.nextCursor,
+        onclick: () => {
+          view.previous.push(view.cursor);
+          view.cursor = page.nextCursor ?? null;
+          rerender();
+        },
+      },
+      "Next page",
+    ),
+  );
+
+  replace(
+    main,
+    h(
+      "div",
+      { class: "heading" },
+      h("h2", {}, "Schedules"),
+      h(
+        "button",
+        { type: "button", class: "primary", onclick: () => (location.hash = "#/new") },
+        "New schedule",
+      ),
+    ),
+    filters,
+    table,
+    pager,
+  );
+}
+
+/**
+ * @param {ScheduleListItem} schedule
+ * @param {Map<string, string>} names
+ */
+function scheduleRow(schedule, names) {
+  return h(
+    "tr",
+    {},
+    h(
+      "th",
+      { scope: "row" },
+      h("a", { href: `#/schedules/${schedule.id}` }, h("code", {}, schedule.cron)),
+      h("span", { class: "description" }, schedule.invalidReason ?? schedule.description),
+    ),
+    h("td", {}, names.get(schedule.workflowId) ?? schedule.workflowId),
+    h("td", {}, schedule.timezone),
+    h("td", {}, timePair(schedule.nextRunAt, schedule.timezone)),
+    h(
+      "td",
+      {},
+      schedule.lastRun
+        ? [statusBadge(schedule.lastRun.status), timePair(schedule.lastRun.scheduledTime, schedule.timezone)]
+        : h("span", { class: "muted" }, "Never run"),
+    ),
+    h("td", {}, enabledBadge(schedule.enabled)),
+    h("td", {}, schedule.note ?? ""),
+  );
+}

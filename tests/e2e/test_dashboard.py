@@ -1,0 +1,234 @@
+"""E2E: the operations dashboard in a real browser (Debian's Chromium, headless, through
+Playwright) against the local stack: sign in through the URL fragment, the schedules table,
+a schedule's page and its actions, the form with the API's live preview, Delete's confirmation.
+
+Elements are found by role and accessible name, as assistive technology finds them, so the
+names the brief fixes (Pause, Resume, Run now, Edit, Delete, New schedule) are tested too. The
+table and a schedule's page are photographed to .dev/screenshots/ (docs/screenshots/ holds the
+copies the README shows). One browser for the module; a fresh context (sessionStorage) per test.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from devstack.demo import DEMO_WORKFLOW_NAME
+from devstack.stack import Stack, StackUser
+from tests.conftest import ROOT
+from tests.e2e.conftest import WAIT_S, Api, MakeWorkflow
+
+SCREENSHOTS = ROOT / ".dev" / "screenshots"
+WAIT_MS = WAIT_S * 1000
+# Each wait ends as soon as the page gets there; only a hang runs this out.
+expect.set_options(timeout=WAIT_MS)
+
+
+def _chromium() -> str:
+    path = shutil.which("chromium") or "/usr/bin/chromium"
+    assert shutil.which(path), "Debian's chromium is missing: make test installs it with apt-get"
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=_chromium(), headless=True)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
+    context.set_default_timeout(WAIT_MS)
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+def sign_in(page: Page, stack: Stack, user: StackUser) -> None:
+    """Open the dashboard with the user's token in the fragment, as `make run`'s link does."""
+    page.goto(f"{stack.api_url}/dashboard#access_token={user.token}")
+    expect(page.get_by_role("heading", name="Schedules")).to_be_visible(timeout=WAIT_MS)
+
+
+def open_schedule(page: Page, cron: str) -> None:
+    page.get_by_role("link", name=cron, exact=True).click()
+    expect(page.get_by_role("heading", name=f"Schedule {cron}")).to_be_visible(timeout=WAIT_MS)
+
+
+def wait_for_runs(stack: Stack, api: Api, schedule_id: str, count: int) -> list[dict[str, Any]]:
+    assert stack.lambdas is not None
+    stack.lambdas.wait_in_flight(0, WAIT_S)
+    runs = api.runs(schedule_id)
+    assert len(runs) == count, runs
+    return runs
+
+
+def test_the_fragment_signs_in_and_the_table_shows_the_schedule_with_its_last_run(
+    page: Page, stack: Stack, user1: StackUser, api1: Api
+) -> None:
+    # Given a schedule of user 1 with a note, run once
+    schedule = api1.create_schedule(
+        user1.workflow_id, "0 7 * * MON-FRI", timezone="Europe/Berlin", note="owner: ops team"
+    )
+    assert api1.request("POST", f"/api/schedules/{schedule['id']}/run").status == 202
+    wait_for_runs(stack, api1, schedule["id"], 1)
+
+    # When the user opens `make run`'s link
+    sign_in(page, stack, user1)
+
+    # Then the token left the address bar for sessionStorage, and the table shows the schedule
+    assert "access_token" not in page.url
+    assert page.evaluate("Object.values(sessionStorage)") == [user1.token]
+    table = page.get_by_role("table")
+    row = table.get_by_role("row").filter(has=page.get_by_role("link", name="0 7 * * MON-FRI"))
+    expect(row).to_contain_text(schedule["description"])
+    expect(row).to_contain_text("Europe/Berlin")
+    expect(row).to_contain_text("Succeeded")  # the last run's status as a word
+    expect(row).to_contain_text("Enabled")
+    expect(row).to_contain_text("owner: ops team")
+    expect(row).to_contain_text("CET")  # the next fire time in the schedule's own zone
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / "schedules.png", full_page=True)
+
+    # ... and the filters ask the API: no paused schedule
+    page.get_by_label("State").select_option("false")
+    page.get_by_role("button", name="Apply filters").click()
+    expect(table).to_contain_text("No schedules match")
+
+
+def test_pause_resume_and_run_now_from_a_schedule_page(
+    page: Page, stack: Stack, user1: StackUser, api1: Api, make_workflow: MakeWorkflow
+) -> None:
+    # Given a schedule whose workflow's http step fails, and a succeeded run of another
+    failing = make_workflow(path="/demo/no-such-endpoint")
+    schedule = api1.create_schedule(failing.id, "30 6 * * *", timezone="America/New_York")
+    path = f"/api/schedules/{schedule['id']}"
+    sign_in(page, stack, user1)
+    open_schedule(page, "30 6 * * *")
+    expect(page.get_by_text("cron(30 6 * * ? *)")).to_be_visible()  # its EventBridge expression
+
+    # When the user pauses it, the API says it is disabled
+    page.get_by_role("button", name="Pause").click()
+    expect(page.get_by_role("button", name="Resume")).to_be_visible()
+    assert api1.request("GET", path).body["enabled"] is False
+
+    # ... and resuming enables it again
+    page.get_by_role("button", name="Resume").click()
+    expect(page.get_by_role("button", name="Pause")).to_be_visible()
+    assert api1.request("GET", path).body["enabled"] is True
+
+    # When the user runs it now, the run appears in the timeline, selected, with its error
+    page.get_by_role("button", name="Run now").click()
+    mark = page.get_by_role("list", name="Runs, oldest first").get_by_role("button")
+    expect(mark).to_have_count(1)
+    expect(mark).to_have_accessible_name(re.compile(r"^Failed run, .*, run now$"))
+    (run,) = wait_for_runs(stack, api1, schedule["id"], 1)
+    assert (run["status"], run["trigger"]) == ("failed", "manual")
+    details = page.get_by_role("region", name="Selected run")
+    expect(details).to_contain_text(run["error"])
+    expect(mark).to_have_attribute("aria-pressed", "true")
+    page.screenshot(path=SCREENSHOTS / "schedule.png", full_page=True)
+
+
+def test_new_schedule_shows_the_api_message_for_an_invalid_cron_then_creates_a_valid_one(
+    page: Page, stack: Stack, user1: StackUser, api1: Api
+) -> None:
+    expected = api1.request("POST", "/api/cron/preview", {"cron": "61 * * * *"}).body["error"]
+    sign_in(page, stack, user1)
+    page.get_by_role("button", name="New schedule").click()
+    expect(page.get_by_role("heading", name="New schedule")).to_be_visible()
+    cron = page.get_by_label("Cron expression")
+
+    # When the user types an invalid cron, the API's message shows under the field as they type
+    cron.fill("61 * * * *")
+    expect(cron).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#field-cron-error")).to_have_text(expected)
+
+    # ... and submitting it anyway creates nothing, the API's answer shown
+    page.get_by_role("button", name="Create schedule").click()
+    expect(page.get_by_role("alert").filter(has_text="the request is not valid")).to_be_visible()
+    expect(page.locator("#field-cron-error")).to_contain_text("61 is out of range")
+    assert api1.request("GET", "/api/schedules").body["items"] == []
+
+    # When the user types a valid one, the preview explains it
+    cron.fill("*/5 * * * *")
+    expect(page.locator("#cron-preview")).to_contain_text("Every 5 minutes")
+    expect(cron).not_to_have_attribute("aria-invalid", "true")
+    page.get_by_label("Workflow", exact=True).select_option(label=DEMO_WORKFLOW_NAME)
+    page.get_by_label("Note (optional)").fill("made in the browser")
+    page.get_by_role("button", name="Create schedule").click()
+
+    # Then it is created, and its page shows it
+    expect(page.get_by_role("heading", name="Schedule */5 * * * *")).to_be_visible()
+    (created,) = api1.request("GET", "/api/schedules").body["items"]
+    assert (created["cron"], created["workflowId"]) == ("*/5 * * * *", str(user1.workflow_id))
+    assert created["note"] == "made in the browser"
+    assert page.url.endswith(f"#/schedules/{created['id']}")
+
+
+def test_edit_changes_the_cron_through_the_form(
+    page: Page, stack: Stack, user1: StackUser, api1: Api
+) -> None:
+    schedule = api1.create_schedule(user1.workflow_id, "0 9 * * *")
+    sign_in(page, stack, user1)
+    open_schedule(page, "0 9 * * *")
+
+    page.get_by_role("button", name="Edit").click()
+    page.get_by_label("Cron expression").fill("15 9 * * *")
+    expect(page.locator("#cron-preview")).to_contain_text("09:15")
+    page.get_by_role("button", name="Save changes").click()
+
+    expect(page.get_by_role("heading", name="Schedule 15 9 * * *")).to_be_visible()
+    stored = api1.request("GET", f"/api/schedules/{schedule['id']}").body
+    assert (stored["cron"], stored["timezone"], stored["enabled"]) == ("15 9 * * *", "UTC", True)
+
+
+def test_delete_asks_first_and_cancel_keeps_the_schedule(
+    page: Page, stack: Stack, user1: StackUser, api1: Api
+) -> None:
+    schedule = api1.create_schedule(user1.workflow_id, "45 23 * * *")
+    path = f"/api/schedules/{schedule['id']}"
+    sign_in(page, stack, user1)
+    open_schedule(page, "45 23 * * *")
+
+    # Cancel in the confirmation keeps it
+    page.get_by_role("button", name="Delete").click()
+    dialog = page.get_by_role("dialog", name="Delete this schedule?")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
+    assert api1.request("GET", path).status == 200
+
+    # Confirming deletes it and returns to the table
+    page.get_by_role("button", name="Delete").click()
+    dialog.get_by_role("button", name="Delete schedule").click()
+    expect(page.get_by_role("heading", name="Schedules")).to_be_visible()
+    expect(page.get_by_role("status")).to_contain_text("Deleted the schedule 45 23 * * *")
+    assert api1.request("GET", path).status == 404
+
+
+def test_a_refused_token_returns_to_sign_in_where_a_pasted_token_works_until_sign_out(
+    page: Page, stack: Stack, user1: StackUser
+) -> None:
+    # Given a token the API refuses
+    page.goto(f"{stack.api_url}/dashboard#access_token=not-a-token")
+
+    # Then the user is asked to sign in again, told why
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.get_by_text("Please sign in again")).to_be_visible()
+
+    # When they paste a valid one, the table shows; Sign out forgets it
+    page.get_by_label("Access token").fill(user1.token)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Schedules")).to_be_visible()
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    assert page.evaluate("sessionStorage.length") == 0
