@@ -2,16 +2,27 @@
 
 Started by `devstack.lambda_endpoint` as `python -m devstack.lambda_runtime FD NAME HANDLER
 TIMEOUT_S MEMORY_MB`; FD is its end of a socket pair carrying one invocation at a time.
+
+What the function writes (Powertools' JSON records on stdout, anything on stderr) goes over the
+same socket pair, a message per line, as Lambda sends a function's output to CloudWatch Logs:
+the stack decides where it is shown (devstack.console), never the container's own terminal.
+Messages to the stack: `("log", json_line)`, `("ready",)`, `("result", error, body)`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
 import json
+import logging
 import signal
 import sys
+import threading
+import time
 import traceback
 from multiprocessing.connection import Connection
+from typing import Any
 
 from devstack.apigw import LambdaContext
 
@@ -21,14 +32,120 @@ def error_payload(error_type: str, message: str, stack: list[str] | None = None)
     return json.dumps(body).encode()
 
 
+class _Channel:
+    """The container's end of the socket pair; sends from any thread, one at a time."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._lock = threading.Lock()
+
+    def send(self, message: tuple[Any, ...]) -> None:
+        with self._lock:
+            self.conn.send(message)
+
+
+class _Output(io.TextIOBase):
+    """sys.stdout or sys.stderr of the container: each complete line goes to the stack as a
+    JSON record, as it is (a Powertools record) or wrapped (any other text)."""
+
+    def __init__(self, channel: _Channel, stream: str, function_name: str) -> None:
+        self._channel = channel
+        self._stream = stream
+        self._function_name = function_name
+        self._partial = ""
+        self._lock = threading.Lock()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            *lines, self._partial = (self._partial + text).split("\n")
+        for line in lines:
+            if line.strip():
+                self._send(line)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def _send(self, line: str) -> None:
+        try:
+            is_record = isinstance(json.loads(line), dict)
+        except ValueError:
+            is_record = False
+        if not is_record:
+            line = json.dumps(
+                {
+                    "timestamp": _now_text(),
+                    "stream": self._stream,
+                    "function_name": self._function_name,
+                    "message": line,
+                }
+            )
+        with contextlib.suppress(OSError):  # the stack went away: nowhere left to write
+            self._channel.send(("log", line))
+
+
+class _JsonFormatter(logging.Formatter):
+    """Records of loggers other than Powertools' (a library's, a warning), in its shape."""
+
+    def __init__(self, function_name: str) -> None:
+        super().__init__()
+        self._function_name = function_name
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields: dict[str, Any] = {
+            "level": record.levelname,
+            "location": f"{record.funcName}:{record.lineno}",
+            "message": record.getMessage(),
+            "timestamp": _now_text(record.created),
+            "logger": record.name,
+            "function_name": self._function_name,
+        }
+        if record.exc_info and record.exc_info[0] is not None:
+            fields["exception_name"] = record.exc_info[0].__name__
+            fields["exception"] = self.formatException(record.exc_info)
+        return json.dumps(fields, default=str)
+
+
+def _now_text(at: float | None = None) -> str:
+    moment = time.time() if at is None else at
+    return (
+        time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(moment))
+        + f",{int(moment % 1 * 1000):03d}+0000"
+    )
+
+
+def _capture_output(channel: _Channel, function_name: str) -> None:
+    """Before the handler is imported: Powertools binds its handler to sys.stdout then."""
+    sys.stdout = _Output(channel, "stdout", function_name)
+    sys.stderr = _Output(channel, "stderr", function_name)
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(_JsonFormatter(function_name))
+    logging.getLogger().addHandler(handler)  # what Lambda's own root handler catches
+    logging.captureWarnings(True)
+
+    def thread_crashed(args: threading.ExceptHookArgs) -> None:
+        if args.exc_type is not None and args.exc_value is not None:
+            logging.getLogger("devstack.lambda_runtime").error(
+                "a thread of the function crashed",
+                exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
+            )
+
+    threading.excepthook = thread_crashed
+
+
 def serve(conn: Connection, name: str, handler_path: str, timeout_s: float, memory_mb: int) -> None:
+    channel = _Channel(conn)
+    _capture_output(channel, name)
     init_error: bytes | None = None
     try:
         module_name, _, attribute = handler_path.rpartition(".")
         handler = getattr(importlib.import_module(module_name), attribute)
     except Exception as exc:  # Lambda reports a broken module on every invocation
         init_error = error_payload("Runtime.ImportModuleError", f"{handler_path}: {exc}")
-    conn.send("ready")
+    channel.send(("ready",))
     while True:
         try:
             message = conn.recv()
@@ -38,7 +155,7 @@ def serve(conn: Connection, name: str, handler_path: str, timeout_s: float, memo
             return
         request_id, payload = message
         if init_error is not None:
-            conn.send(("Unhandled", init_error))
+            channel.send(("result", "Unhandled", init_error))
             continue
         context = LambdaContext(
             function_name=name,
@@ -49,10 +166,12 @@ def serve(conn: Connection, name: str, handler_path: str, timeout_s: float, memo
         )
         try:
             result = handler(json.loads(payload) if payload else {}, context)
-            conn.send((None, json.dumps(result).encode()))
+            channel.send(("result", None, json.dumps(result).encode()))
         except Exception as exc:
             stack = traceback.format_tb(exc.__traceback__)
-            conn.send(("Unhandled", error_payload(type(exc).__name__, str(exc), stack)))
+            channel.send(
+                ("result", "Unhandled", error_payload(type(exc).__name__, str(exc), stack))
+            )
 
 
 def main(argv: list[str]) -> None:
