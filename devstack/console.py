@@ -99,7 +99,7 @@ def run_line(
         workflow_name,
         outcome,
         None if duration_s is None else _ms(duration_s),
-        first_line(detail) if detail else None,
+        first_line(detail).removeprefix(f"{outcome}: ") if detail else None,
     )
 
 
