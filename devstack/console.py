@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from devstack.lambda_endpoint import AsyncFailure, Invocation
+from devstack.lambda_runtime import LineStream, record_time
 
 Say = Callable[[str], None]
 WorkflowName = Callable[[str], str | None]
@@ -163,7 +164,7 @@ class Console:
 
     def record_stream(self, source: str) -> io.TextIOBase:
         """A text stream for a logging handler: each line it is given goes to `records`."""
-        return _LineStream(lambda line: self.records([line], source))
+        return LineStream(lambda line: self.records([line], source))
 
     def _write(self, records: list[str]) -> None:
         with self._lock:
@@ -215,7 +216,7 @@ class Console:
         return {
             "level": "ERROR",
             "message": f"the invocation failed: {_error_text(failure)}",
-            "timestamp": time.strftime("%Y-%m-%d %H:%M:%S+0000", time.gmtime()),
+            "timestamp": record_time(),
             "function_name": invocation.function_name,
             "function_request_id": invocation.request_id,
             "attempt": invocation.attempt,
@@ -248,26 +249,6 @@ class Console:
             return body
 
         return logged
-
-
-class _LineStream(io.TextIOBase):
-    """Complete lines of what is written, one call each (thread-safe)."""
-
-    def __init__(self, on_line: Callable[[str], None]) -> None:
-        self._on_line = on_line
-        self._partial = ""
-        self._lock = threading.Lock()
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text: str) -> int:
-        with self._lock:
-            *lines, self._partial = (self._partial + text).split("\n")
-        for line in lines:
-            if line.strip():
-                self._on_line(line)
-        return len(text)
 
 
 def _shown(line: str, function_name: str) -> str | None:

@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -44,14 +45,12 @@ class _Channel:
             self.conn.send(message)
 
 
-class _Output(io.TextIOBase):
-    """sys.stdout or sys.stderr of the container: each complete line goes to the stack as a
-    JSON record, as it is (a Powertools record) or wrapped (any other text)."""
+class LineStream(io.TextIOBase):
+    """A text stream handing each complete, non-blank line written to it to `on_line`
+    (thread-safe; a partial line waits for its end)."""
 
-    def __init__(self, channel: _Channel, stream: str, function_name: str) -> None:
-        self._channel = channel
-        self._stream = stream
-        self._function_name = function_name
+    def __init__(self, on_line: Callable[[str], None]) -> None:
+        self._on_line = on_line
         self._partial = ""
         self._lock = threading.Lock()
 
@@ -63,28 +62,26 @@ class _Output(io.TextIOBase):
             *lines, self._partial = (self._partial + text).split("\n")
         for line in lines:
             if line.strip():
-                self._send(line)
+                self._on_line(line)
         return len(text)
 
-    def flush(self) -> None:
-        pass
 
-    def _send(self, line: str) -> None:
+def _output(channel: _Channel, stream: str, function_name: str) -> LineStream:
+    """sys.stdout or sys.stderr of the container: each line goes to the stack as a JSON
+    record, as it is (a Powertools record) or wrapped (any other text)."""
+
+    def send(line: str) -> None:
         try:
             is_record = isinstance(json.loads(line), dict)
         except ValueError:
             is_record = False
         if not is_record:
-            line = json.dumps(
-                {
-                    "timestamp": _now_text(),
-                    "stream": self._stream,
-                    "function_name": self._function_name,
-                    "message": line,
-                }
-            )
+            fields = {"timestamp": record_time(), "stream": stream, "function_name": function_name}
+            line = json.dumps({**fields, "message": line})
         with contextlib.suppress(OSError):  # the stack went away: nowhere left to write
-            self._channel.send(("log", line))
+            channel.send(("log", line))
+
+    return LineStream(send)
 
 
 class _JsonFormatter(logging.Formatter):
@@ -99,7 +96,7 @@ class _JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "location": f"{record.funcName}:{record.lineno}",
             "message": record.getMessage(),
-            "timestamp": _now_text(record.created),
+            "timestamp": record_time(record.created),
             "logger": record.name,
             "function_name": self._function_name,
         }
@@ -109,7 +106,8 @@ class _JsonFormatter(logging.Formatter):
         return json.dumps(fields, default=str)
 
 
-def _now_text(at: float | None = None) -> str:
+def record_time(at: float | None = None) -> str:
+    """A record's timestamp as Powertools writes it (UTC, milliseconds)."""
     moment = time.time() if at is None else at
     return (
         time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(moment))
@@ -119,8 +117,8 @@ def _now_text(at: float | None = None) -> str:
 
 def _capture_output(channel: _Channel, function_name: str) -> None:
     """Before the handler is imported: Powertools binds its handler to sys.stdout then."""
-    sys.stdout = _Output(channel, "stdout", function_name)
-    sys.stderr = _Output(channel, "stderr", function_name)
+    sys.stdout = _output(channel, "stdout", function_name)
+    sys.stderr = _output(channel, "stderr", function_name)
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(_JsonFormatter(function_name))
     logging.getLogger().addHandler(handler)  # what Lambda's own root handler catches
