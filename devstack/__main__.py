@@ -6,7 +6,6 @@ Environment: PORT (default 3000) for the API, DEV_DIR (default .dev) for the dat
 from __future__ import annotations
 
 import errno
-import logging
 import os
 import signal
 import sys
@@ -25,6 +24,7 @@ def _interrupt(signum: int, _frame: FrameType | None) -> None:
 
 
 def _banner(stack: object) -> str:
+    from devstack.console import LOG_DIR
     from devstack.stack import Stack
 
     assert isinstance(stack, Stack)
@@ -44,6 +44,7 @@ Ready. The scheduler runs locally (Postgres, moto, the real Lambda handlers, a l
   Docs      {api}/api/docs
   Demo hits {api}/demo/hits   (what the demo workflows' http step has received)
   Tokens    {stack.state_file}   (apiUrl, users[].token / workflowId, serviceKey)
+  Logs      {stack.data_dir / LOG_DIR}/   (lambda.jsonl: every JSON log record of the functions)
   Service   {stack.service_key}
             (a backend's API key, every tenant: Authorization: Bearer wsk_...)
 
@@ -58,8 +59,10 @@ then, a minute later, its run history (put the returned id in place of ID):
 
   curl -s {api}/api/schedules/ID/runs -H 'Authorization: Bearer {user.token}'
 
-A run that fails (or a schedule the runner disables) prints an ALERT line here: the event the
-runner published to EventBridge (moto's default bus), as the template's rule would forward it.
+Each API request and each run prints a line here, and so does every warning or error the
+functions log (their full records, tracebacks too, are in lambda.jsonl). A run that fails (or
+a schedule the runner disables) also prints an ALERT line: the event the runner published to
+EventBridge (moto's default bus), as the template's rule would forward it.
 
 A backend sees every tenant's schedules with the service key:
 
@@ -71,12 +74,13 @@ Ctrl-C stops everything; the data stays in {stack.data_dir}.
 
 def main() -> int:
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")  # pgserver's platformdirs
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-    logging.getLogger("devstack").setLevel(logging.INFO)
     port = int(os.environ.get("PORT") or 3000)
     data_dir = Path(os.environ.get("DEV_DIR") or ".dev")
 
+    from devstack.console import LOG_DIR, configure_logging
     from devstack.stack import Stack, StackAlreadyRunning
+
+    configure_logging(data_dir / LOG_DIR)
 
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)  # also when started with SIGINT ignored (nohup, &)

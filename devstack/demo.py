@@ -4,6 +4,7 @@ HTTP endpoint those workflows call (so a run visibly does something: `GET /demo/
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import threading
 from collections import deque
@@ -24,6 +25,7 @@ TOKEN_TTL = timedelta(days=1)
 ISSUER = "https://devstack.local/auth/v1"
 _SLOW_HOLD_MAX_S = 60.0  # a held /demo/slow call gives up after this, so nothing hangs forever
 _KEPT_HITS = 200
+_DEMO_HOOK_URL = re.compile(r"http://127\.0\.0\.1:\d+/demo/hook")
 
 
 @dataclass(frozen=True)
@@ -67,16 +69,47 @@ def demo_definition(hook_url: str, user: DemoUser) -> dict[str, Any]:
     return {"steps": [{"type": "http", "method": "POST", "url": hook_url, "body": body}]}
 
 
-def ensure_demo_workflow(store: Store, user: DemoUser, hook_url: str) -> UUID:
-    """The user's demo workflow, created unless one with this definition exists already.
+def _is_demo_definition(definition: Any, user: DemoUser) -> bool:
+    """A definition this module wrote for `user`, whatever port its hook URL names."""
+    try:
+        url = definition["steps"][0]["url"]
+    except (KeyError, IndexError, TypeError):
+        return False
+    return (
+        isinstance(url, str)
+        and _DEMO_HOOK_URL.fullmatch(url) is not None
+        and definition == demo_definition(url, user)
+    )
 
-    A workflow pointing at another port (the stack ran with another PORT) is left alone and a
-    new one made: its schedules keep calling what they were created for.
+
+def _all_workflows(store: Store, owner: UUID) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    while page := store.list_workflows(
+        owner, limit=100, after=(rows[-1]["created_at"], rows[-1]["id"]) if rows else None
+    ):
+        rows.extend(page)
+    return rows
+
+
+def ensure_demo_workflow(store: Store, user: DemoUser, hook_url: str) -> UUID:
+    """The user's demo workflow calling `hook_url`, created if the user has none.
+
+    Its http step calls the stack's own port, so a start on another PORT points every demo
+    workflow of the user at the new one (their schedules keep working); a workflow this module
+    did not write (another name, an edited definition) is never touched. The oldest demo
+    workflow is the one returned: the same across restarts.
     """
     definition = demo_definition(hook_url, user)
-    for row in store.list_workflows(user.sub, limit=100):
-        if row["name"] == DEMO_WORKFLOW_NAME and row["definition"] == definition:
-            return UUID(str(row["id"]))
+    demos = [
+        row
+        for row in _all_workflows(store, user.sub)
+        if row["name"] == DEMO_WORKFLOW_NAME and _is_demo_definition(row["definition"], user)
+    ]
+    for row in demos:
+        if row["definition"] != definition:
+            store.set_workflow_definition(UUID(str(row["id"])), definition)
+    if demos:
+        return UUID(str(demos[-1]["id"]))  # listed newest first
     created = store.create_workflow(user.sub, DEMO_WORKFLOW_NAME, definition)
     return UUID(str(created["id"]))
 

@@ -311,6 +311,6 @@ class SchedulerEngine:
             payload = substitute_context(
                 schedule.target_input, scheduled_time=fire_time, schedule_arn=schedule.arn
             )
-            log.info("fired %s for %s", schedule.name, _fire_time_text(fire_time))
+            log.debug("fired %s for %s", schedule.name, _fire_time_text(fire_time))
             self.fired += 1
             self._invoke(schedule.target_arn, payload.encode("utf-8"))

@@ -84,6 +84,22 @@ class FunctionConfig:
 class InvocationResult:
     payload: bytes
     function_error: str | None = None  # "Unhandled" when the function raised or timed out
+    # What the function wrote while it ran (after its container's start-up output, if this
+    # was its first invocation): one JSON record per line, as CloudWatch Logs would get them.
+    logs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One run of a function, as its observer (the stack's console) hears of it."""
+
+    function_name: str
+    request_id: str
+    payload: bytes
+    result: InvocationResult
+    duration_s: float
+    attempt: int = 1  # of an Event invocation, counting Lambda's retries
+    retrying: bool = False  # it failed and Lambda runs it again
 
 
 @dataclass(frozen=True)
@@ -138,6 +154,7 @@ class TooManyRequests(RuntimeError):
 
 
 OnFailure = Callable[[AsyncFailure], None]
+OnInvocation = Callable[[Invocation], None]
 
 
 def _json_or_text(payload: bytes) -> Any:
@@ -190,11 +207,28 @@ class _Container:
         self.process = subprocess.Popen(command, pass_fds=[child_fd], env=env, cwd=_ROOT)  # noqa: S603
         child_conn.close()
         self._ready = False
+        self._logs: list[str] = []  # written since the last invocation's result was taken
+
+    def _receive(self, deadline: float) -> tuple[Any, ...] | None:
+        """The container's next message that is not a log line (those are kept), or None
+        when the deadline passed first."""
+        while True:
+            if not self._conn.poll(max(0.0, deadline - time.monotonic())):
+                return None
+            message = self._conn.recv()
+            if message[0] != "log":
+                return tuple(message)
+            self._logs.append(message[1])
+
+    def _taking_logs(self, payload: bytes, error: str | None) -> InvocationResult:
+        logs, self._logs = tuple(self._logs), []
+        return InvocationResult(payload, error, logs)
 
     def wait_ready(self, timeout_s: float = _INIT_TIMEOUT_S) -> bool:
         if not self._ready:
             try:
-                self._ready = self._conn.poll(timeout_s) and self._conn.recv() == "ready"
+                message = self._receive(time.monotonic() + timeout_s)
+                self._ready = message == ("ready",)
             except (EOFError, OSError):  # died while importing the handler
                 self._ready = False
         return self._ready
@@ -205,17 +239,18 @@ class _Container:
         """The result, and whether this container can serve again."""
         if not self.wait_ready():
             failed = error_payload("Runtime.InitError", "the runtime failed to start")
-            return InvocationResult(failed, "Unhandled"), False
+            return self._taking_logs(failed, "Unhandled"), False
         try:
             self._conn.send((request_id, payload))
-            if not self._conn.poll(timeout_s):
-                message = f"{request_id} Task timed out after {timeout_s:.2f} seconds"
-                return InvocationResult(error_payload("TimeoutError", message), "Unhandled"), False
-            error, body = self._conn.recv()
+            message = self._receive(time.monotonic() + timeout_s)
+            if message is None:
+                text = f"{request_id} Task timed out after {timeout_s:.2f} seconds"
+                return self._taking_logs(error_payload("TimeoutError", text), "Unhandled"), False
+            _, error, body = message
         except (EOFError, OSError):
-            message = "the runtime exited before returning a result"
-            return InvocationResult(error_payload("Runtime.ExitError", message), "Unhandled"), False
-        return InvocationResult(body, error), True
+            text = "the runtime exited before returning a result"
+            return self._taking_logs(error_payload("Runtime.ExitError", text), "Unhandled"), False
+        return self._taking_logs(body, error), True
 
     def ask_to_exit(self) -> None:
         with contextlib.suppress(OSError):
@@ -297,15 +332,19 @@ class LocalLambda:
         *,
         async_retry_delays_s: tuple[float, ...] = (60.0, 120.0),
         on_failure: OnFailure | None = None,
+        on_invocation: OnInvocation | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """`env` is the functions' environment (as the template's Environment gives them);
         `async_retry_delays_s`, the waits before each retry of a failed Event invocation (the
         last repeats); `on_failure`, the destination of the Event invocations given up on;
-        `clock`, the seconds the queue's delays and event ages are measured in."""
+        `on_invocation`, told of every run of a function, its output included (where Lambda
+        would send it to CloudWatch Logs); `clock`, the seconds the queue's delays and event
+        ages are measured in."""
         self._functions = {config.name: _Function(config, env) for config in functions}
         self._retry_delays_s = async_retry_delays_s or (0.0,)
         self._on_failure = on_failure
+        self._on_invocation = on_invocation
         self._clock = clock
         self._seq = itertools.count()
         self._cond = threading.Condition()  # guards every function's slots and queue
@@ -351,10 +390,25 @@ class LocalLambda:
             if self._closing:
                 raise RuntimeError(f"{function.config.name} is shut down")
             self._take_slot(function)
+        request_id = str(uuid.uuid4())
+        started = time.monotonic()
         try:
-            return function.run(payload, str(uuid.uuid4()))
+            result = function.run(payload, request_id)
         finally:
             self._give_back_slot(function)
+        self._observe(
+            Invocation(
+                function.config.name, request_id, payload, result, time.monotonic() - started
+            )
+        )
+        return result
+
+    def _observe(self, invocation: Invocation) -> None:
+        if self._on_invocation is not None:
+            try:
+                self._on_invocation(invocation)
+            except Exception:  # showing an invocation must never fail it
+                log.exception("%s: the invocation observer failed", invocation.function_name)
 
     def invoke_json(self, name_or_arn: str, event: Any) -> Any:
         """Invoke with a JSON event; the function's error becomes an exception."""
@@ -454,6 +508,7 @@ class LocalLambda:
     def _run_event(self, function: _Function, event: _Event) -> None:
         name = function.config.name
         event.attempts += 1
+        started = time.monotonic()
         try:
             result = function.run(event.payload, event.request_id)
         except Exception:  # the function was shut down under it
@@ -462,13 +517,27 @@ class LocalLambda:
             return
         finally:
             self._give_back_slot(function)
+        retrying = bool(result.function_error) and (
+            event.attempts <= function.config.max_retry_attempts
+        )
+        self._observe(
+            Invocation(
+                name,
+                event.request_id,
+                event.payload,
+                result,
+                time.monotonic() - started,
+                attempt=event.attempts,
+                retrying=retrying,
+            )
+        )
         answer = result.payload.decode(errors="replace")
         if not result.function_error:
-            log.info("%s returned %s", name, answer)
+            log.debug("%s returned %s", name, answer)
             self._event_done()
             return
-        log.error("%s failed (attempt %d): %s", name, event.attempts, answer)
-        if event.attempts <= function.config.max_retry_attempts:
+        log.debug("%s failed (attempt %d): %s", name, event.attempts, answer)
+        if retrying:
             with self._cond:
                 if not self._closing:
                     delays = self._retry_delays_s
@@ -498,7 +567,9 @@ class LocalLambda:
         )
 
     def _report(self, failure: AsyncFailure) -> None:
-        log.error(
+        # an error only when no destination takes the failure (and says it its own way)
+        log.log(
+            logging.DEBUG if self._on_failure else logging.ERROR,
             "%s gave up on %s (%s after %d attempt(s))",
             failure.function_name,
             failure.request_id,

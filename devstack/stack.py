@@ -30,6 +30,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from devstack.alert_log import AlertLog, create_alert_route
 from devstack.apigw import ACCOUNT_ID
 from devstack.clock import Clock, SystemClock
+from devstack.console import LOG_DIR, Console
 from devstack.demo import (
     DEMO_USERS,
     ISSUER,
@@ -208,6 +209,8 @@ class Stack:
         self.run_failure_queue_url = ""
         self.alerts_queue_url = ""
         self.alert_log: AlertLog | None = None
+        self.console: Console | None = None
+        self._product_log_stream: Any = None  # the product logger's stream before ours
         self.clock = clock or SystemClock()
         self._requested_port = port
         self._poll_interval_s = poll_interval_s
@@ -253,8 +256,14 @@ class Stack:
         return self
 
     def _start(self) -> None:
+        self.console = Console(
+            self.data_dir / LOG_DIR,
+            self._say,
+            runner_function=RUNNER_FUNCTION,
+            workflow_name=self._workflow_name,
+        )
         router = _Router(self.demo)
-        self._gateway = _Server(self._requested_port, router)
+        self._gateway = _Server(self._requested_port, self.console.wsgi(router))
         self.api_url = self._gateway.url
         self._say(f"Starting PostgreSQL (pgserver, data in {self.data_dir / 'pg'}) ...")
         self._start_postgres()
@@ -269,10 +278,16 @@ class Stack:
         self._lambda_server = _Server(0, lambda_router)
         secret = load_or_create_secret(self.data_dir / "jwt-secret")
         self._set_environment(secret)
+        self._route_product_log()
         from scheduler.config import get_settings
 
         functions = _functions(self.runner_concurrency, get_settings().schedule_max_event_age_s)
-        self.lambdas = LocalLambda(functions, env=dict(os.environ), on_failure=self._dead_letter)
+        self.lambdas = LocalLambda(
+            functions,
+            env=dict(os.environ),
+            on_failure=self._dead_letter,
+            on_invocation=self.console.invocation,
+        )
         lambda_router.app = self.lambdas
         self._create_aws_resources()
         self._say("Preparing the demo users and workflows ...")
@@ -390,7 +405,9 @@ class Stack:
             "POWERTOOLS_TRACE_DISABLED": "true",
             # EMF metrics are JSON blobs on stdout: noise on a terminal, nothing reads them here.
             "POWERTOOLS_METRICS_DISABLED": "true",
-            "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+            # The template's LogLevel default: the records go to a file, the terminal shows
+            # only those at WARNING or above (devstack.console).
+            "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "INFO"),
         }
         for name, value in env.items():
             self._saved_env.setdefault(name, os.environ.get(name))
@@ -401,6 +418,23 @@ class Stack:
         from scheduler import clients
 
         clients.reset()
+
+    def _route_product_log(self) -> None:
+        """The product code this process runs (the start-up reconcile, the retention pass)
+        logs as the functions do: to the console, not straight to stdout."""
+        from scheduler.observability import logger as product_logger
+
+        handler = product_logger.registered_handler
+        if isinstance(handler, logging.StreamHandler) and self.console is not None:
+            self._product_log_stream = handler.setStream(self.console.record_stream("stack"))
+
+    def _restore_product_log(self) -> None:
+        from scheduler.observability import logger as product_logger
+
+        handler = product_logger.registered_handler
+        if isinstance(handler, logging.StreamHandler) and self._product_log_stream is not None:
+            handler.setStream(self._product_log_stream)
+        self._product_log_stream = None
 
     def _restore_environment(self) -> None:
         for name, value in self._saved_env.items():
@@ -440,6 +474,8 @@ class Stack:
         """RunnerFunction's OnFailure destination: Lambda's record into the failure queue."""
         from scheduler import clients
 
+        if self.console is not None:
+            self.console.gave_up(failure)
         if self.run_failure_queue_url:
             clients.aws_client("sqs").send_message(
                 QueueUrl=self.run_failure_queue_url,
@@ -468,6 +504,15 @@ class Stack:
         return delete_expired_runs(
             clients.store(), keep_days=get_settings().run_history_days, budget_s=30
         )
+
+    def _workflow_name(self, workflow_id: str) -> str | None:
+        """For the console's run lines (it calls one at a time); None if it cannot say."""
+        from scheduler import clients
+
+        try:
+            return str(clients.store().get_workflow(UUID(workflow_id))["name"])
+        except Exception:  # a deleted workflow, a stopping database: the line goes without
+            return None
 
     def _previous_service_key(self) -> str | None:
         try:
@@ -507,6 +552,7 @@ class Stack:
             self._stop_gateway,
             self._stop_lambdas,
             self._stop_alert_log,
+            self._stop_console,
             self._stop_moto,
             self._stop_clients,
             self._stop_postgres,
@@ -552,6 +598,12 @@ class Stack:
         if self.alert_log is not None:
             self.alert_log.stop()
             self.alert_log = None
+
+    def _stop_console(self) -> None:
+        self._restore_product_log()
+        if self.console is not None:
+            self.console.close()
+            self.console = None
 
     def _stop_moto(self) -> None:
         if self._moto is not None:

@@ -37,4 +37,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     return {
         "outcome": report.outcome,
         "runId": None if report.run_id is None else str(report.run_id),
+        # why it failed, or was skipped or ignored: for whoever reads the response (the local
+        # stack's run lines; in AWS an async invocation's response goes nowhere)
+        "reason": report.reason,
     }

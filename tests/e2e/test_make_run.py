@@ -1,20 +1,26 @@
 """E2E: `python -m devstack` (what `make run` runs) as a process: ready banner, one instance per
-data directory, and Ctrl-C leaves no process behind."""
+data directory, Ctrl-C leaves no process behind, and its output is a readable line per request
+and per run while the functions' JSON records go to a file."""
 
 from __future__ import annotations
 
 import json
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
 import threading
 from pathlib import Path
+from uuid import UUID
 
 import psutil
+from scheduler.db import Database
+from scheduler.store import Store
 
 from tests.conftest import ROOT
+from tests.e2e.conftest import Api
 
 _START_TIMEOUT_S = 180  # a cold machine under load; the banner normally comes within seconds
 _STOP_TIMEOUT_S = 60  # the stack stops every part in seconds; this bounds a hang, not load
@@ -90,3 +96,80 @@ def test_make_run_serves_refuses_a_second_start_and_stops_cleanly_on_ctrl_c(
 
     # Then nothing it started is left: no Lambda container, no Postgres
     assert [p.pid for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE] == []
+
+
+def _record_of(path: Path, message: str, schedule_id: str) -> dict[str, object]:
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    return next(
+        r for r in records if r.get("message") == message and r.get("schedule_id") == schedule_id
+    )
+
+
+def test_make_run_says_a_line_per_request_and_run_and_writes_the_json_records_to_a_file(
+    data_dir: Path,
+) -> None:
+    stack = _devstack(data_dir)
+    try:
+        lines = _lines(stack)
+        banner = "".join(_wait_for(lines, "started in"))
+        log_file = data_dir / "logs" / "lambda.jsonl"
+        assert f"{data_dir / 'logs'}/" in banner  # where the records are, said up front
+        state = json.loads((data_dir / "stack.json").read_text())
+        user = state["users"][0]
+        api = Api(state["apiUrl"], user["token"])
+        # Given demo user 1's workflow and one of theirs whose http step gets a 404 (the host
+        # app writes workflows: straight into the database)
+        database = Database(state["databaseUrl"])
+        step = {"type": "http", "method": "POST", "url": f"{state['apiUrl']}/demo/missing"}
+        failing = Store(database).create_workflow(
+            UUID(user["sub"]), "fails on purpose", {"steps": [step]}
+        )
+        database.close()
+        demo = api.create_schedule(user["workflowId"], "0 0 1 1 *")  # never due during the test
+        broken = api.create_schedule(failing["id"], "0 0 1 1 *")
+
+        # When each runs now, and its history is read
+        assert api.request("POST", f"/api/schedules/{demo['id']}/run").status == 202
+        output = _wait_for(lines, f"run now  {demo['id'][:8]}  ")
+        assert api.request("POST", f"/api/schedules/{broken['id']}/run").status == 202
+        output += _wait_for(lines, f"run now  {broken['id'][:8]}  ")
+        assert api.request("GET", f"/api/schedules/{demo['id']}/runs").status == 200
+        output += _wait_for(lines, "/runs  ")
+
+        # Then each request and each run is one readable line
+        shown = [line.rstrip("\n") for line in output]
+        clock, ms = r"\d\d:\d\d:\d\d", r"\d+ ms"
+        expected = [
+            rf"{clock}  POST /api/schedules  201  {ms}",
+            rf"{clock}  POST /api/schedules/{demo['id'][:8]}…/run  202  {ms}",
+            rf"{clock}  run now  {demo['id'][:8]}  Demo: ping the local stack  succeeded  {ms}",
+            rf"{clock}  run now  {broken['id'][:8]}  fails on purpose  failed  {ms}"
+            r"  step 1 \(http\): POST 127\.0\.0\.1: HTTP 404",
+            rf"{clock}  GET /api/schedules/{demo['id'][:8]}…/runs  200  {ms}",
+        ]
+        for pattern in expected:
+            assert any(re.fullmatch(pattern, line) for line in shown), (pattern, shown)
+        # and the failure's warning too, one line, while no JSON record reaches the terminal
+        assert any(
+            re.fullmatch(
+                rf"{clock}  WARNING  RunnerFunction  workflow run failed: .*HTTP 404", line
+            )
+            for line in shown
+        ), shown
+        assert [line for line in shown if line.lstrip().startswith("{")] == []
+        assert "Traceback" not in "".join(output)
+
+        # and the records are in the file, whole, with what each run was about
+        finished = _record_of(log_file, "run finished", demo["id"])
+        assert finished["outcome"] == "succeeded"
+        assert finished["function_name"] == "RunnerFunction"
+        failed = _record_of(log_file, "workflow run failed", broken["id"])
+        assert failed["level"] == "WARNING"
+        assert failed["error"] == "step 1 (http): POST 127.0.0.1: HTTP 404"
+    finally:
+        os.killpg(stack.pid, signal.SIGINT)
+        try:
+            stack.wait(timeout=_STOP_TIMEOUT_S)
+        finally:
+            if stack.poll() is None:
+                os.killpg(stack.pid, signal.SIGKILL)

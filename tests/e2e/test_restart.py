@@ -1,14 +1,19 @@
-"""E2E: the stack keeps its data across a restart, and refuses a second start on the same data."""
+"""E2E: the stack keeps its data across a restart, and refuses a second start on the same data;
+a restart on another port points the demo workflows at it."""
 
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import boto3
 import pytest
+from scheduler.db import Database
+from scheduler.store import Store
 
 from devstack.clock import ManualClock
+from devstack.demo import DEMO_USERS, DEMO_WORKFLOW_NAME, ensure_demo_workflow
 from devstack.stack import Stack, StackAlreadyRunning
 from tests.e2e.conftest import (
     Api,
@@ -75,4 +80,65 @@ def test_a_restart_keeps_schedules_and_history_and_fires_the_next_slot(data_dir:
             ("succeeded", first_fire),
         ]
     finally:
+        second.stop()
+
+
+def _free_port_other_than(taken: int) -> int:
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        if port != taken:
+            return port
+
+
+def _port(url: str) -> int:
+    return int(url.rsplit(":", 1)[1])
+
+
+def test_a_restart_on_another_port_points_the_demo_workflows_at_it(data_dir: Path) -> None:
+    clock = ManualClock(manual_clock_start())
+    first = start_stack(data_dir, clock)
+    try:
+        # Given a schedule of demo user 1's workflow, and two workflows of the user's own that
+        # call the same hook: one named otherwise, one named like the demo but edited
+        user = first.users[0]
+        schedule = Api(first.api_url, user.token).create_schedule(user.workflow_id, "* * * * *")
+        old_hook = f"{first.api_url}/demo/hook"
+        database = Database(first.database_url)
+        store = Store(database)
+        own = store.create_workflow(
+            user.sub, "mine", {"steps": [{"type": "http", "method": "POST", "url": old_hook}]}
+        )
+        edited_step = {"type": "http", "method": "POST", "url": old_hook, "body": {"mine": True}}
+        edited = store.create_workflow(user.sub, DEMO_WORKFLOW_NAME, {"steps": [edited_step]})
+        database.close()
+    finally:
+        first.stop()
+
+    # When the stack starts again on another port
+    second = start_stack(data_dir, clock, port=_free_port_other_than(_port(first.api_url)))
+    database = Database(second.database_url)
+    try:
+        store = Store(database)
+        # Then the demo workflow is the same one, its http step calling the new port
+        assert second.users[0].workflow_id == user.workflow_id
+        demo = store.get_workflow(user.workflow_id)
+        assert demo["definition"]["steps"][0]["url"] == f"{second.api_url}/demo/hook"
+        # and the user's own workflows are untouched
+        assert store.get_workflow(own["id"]) == own
+        assert store.get_workflow(edited["id"]) == edited
+        # and making sure again writes nothing
+        again = ensure_demo_workflow(store, DEMO_USERS[0], f"{second.api_url}/demo/hook")
+        assert again == user.workflow_id
+        assert store.get_workflow(user.workflow_id)["updated_at"] == demo["updated_at"]
+
+        # and the schedule's next run calls the new port, and succeeds
+        sync_engine(second)
+        fire = advance_to_next_minute(second)
+        (run,) = Api(second.api_url, second.users[0].token).runs(schedule["id"])
+        assert (run["status"], parse_time(run["scheduledTime"])) == ("succeeded", fire)
+        assert [hit["runId"] for hit in second.demo.hits("/demo/hook")] == [run["id"]]
+    finally:
+        database.close()
         second.stop()

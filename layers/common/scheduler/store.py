@@ -122,6 +122,18 @@ class Store(
             raise WorkflowNotFound(workflow_id)
         return _loaded(row)
 
+    def set_workflow_definition(self, workflow_id: UUID, definition: dict[str, Any]) -> Row:
+        """Replace a workflow's definition (the host app's write; the local stack's demo)."""
+        with self._integrity_errors():
+            row = self.db.execute(
+                "update workflows w set definition = %s::jsonb where w.id = %s"
+                f" returning {_WORKFLOW_COLUMNS}",
+                (json.dumps(definition), workflow_id),
+            ).fetchone()
+        if row is None:
+            raise WorkflowNotFound(workflow_id)
+        return _loaded(row)
+
     def list_workflows(
         self, owner: UUID | None, *, limit: int = 50, after: Cursor | None = None
     ) -> list[Row]:
