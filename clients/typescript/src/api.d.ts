@@ -292,7 +292,8 @@ export interface components {
         /**
          * BackfillRequest
          * @description Replay the schedule's fire times in [from, to]: each runs through the runner, oldest
-         *     first, one at a time (trigger `backfill`); a fire time that has a run already is kept.
+         *     first, one at a time (trigger `backfill`); a fire time that ran already is kept, one recorded
+         *     `missed` is run.
          */
         BackfillRequest: {
             /**
@@ -697,10 +698,107 @@ export interface components {
             dstNotes?: components["schemas"]["DstNote"][];
             lastRun?: components["schemas"]["LastRun"] | null;
         };
+        /**
+         * ScheduleListItem
+         * @description A schedule as the list shows it: with its newest run, so a table needs no call per row.
+         */
+        ScheduleListItem: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Workflowid
+             * Format: uuid
+             */
+            workflowId: string;
+            /** Cron */
+            cron: string;
+            /** Timezone */
+            timezone: string;
+            /** Enabled */
+            enabled: boolean;
+            /**
+             * Startat
+             * @description The schedule fires only at fire times at or after this instant (EventBridge StartDate)
+             */
+            startAt?: string | null;
+            /**
+             * Endat
+             * @description The schedule fires only at fire times at or before this instant (EventBridge EndDate)
+             */
+            endAt?: string | null;
+            /**
+             * Flexiblewindowminutes
+             * @description EventBridge FlexibleTimeWindow: 0 fires at the exact time; N lets EventBridge invoke up to N minutes later to spread load. The run is still recorded under the nominal fire time
+             * @default 0
+             */
+            flexibleWindowMinutes?: number;
+            /**
+             * Note
+             * @description Free text shown with the schedule (why it was paused, who owns it); never interpreted
+             */
+            note?: string | null;
+            /**
+             * Catchuppolicy
+             * @description What to do with fire times that did not run (missed: no run had started some minutes after they were due). skip: record them `missed`; latest: run the most recent one within catchupWindowSeconds (trigger `catchup`); all: run every one within it, oldest first, one at a time
+             * @default skip
+             * @enum {string}
+             */
+            catchupPolicy?: "skip" | "latest" | "all";
+            /**
+             * Catchupwindowseconds
+             * @description Missed fire times older than this many seconds are only recorded, never run
+             * @default 3600
+             */
+            catchupWindowSeconds?: number;
+            /**
+             * Overlappolicy
+             * @description A fire that finds its workflow running: skip records it `skipped`; buffer_one keeps at most one waiting (`buffered`) that runs as soon as the current run ends
+             * @default skip
+             * @enum {string}
+             */
+            overlapPolicy?: "skip" | "buffer_one";
+            /** Lastrunat */
+            lastRunAt?: string | null;
+            /** Disabledreason */
+            disabledReason?: string | null;
+            /**
+             * Createdat
+             * Format: date-time
+             */
+            createdAt: string;
+            /**
+             * Updatedat
+             * Format: date-time
+             */
+            updatedAt: string;
+            /**
+             * Description
+             * @example At 07:00 AM
+             */
+            description: string;
+            /**
+             * Eventbridgeexpressions
+             * @example [
+             *       "cron(0 7 * * ? *)"
+             *     ]
+             */
+            eventbridgeExpressions: string[];
+            /** Nextrunat */
+            nextRunAt?: string | null;
+            /**
+             * Invalidreason
+             * @example timezone: unknown timezone 'US/Pacific-New'
+             */
+            invalidReason?: string | null;
+            lastRun?: components["schemas"]["LastRun"] | null;
+        };
         /** SchedulePage */
         SchedulePage: {
             /** Items */
-            items: components["schemas"]["ScheduleView"][];
+            items: components["schemas"]["ScheduleListItem"][];
             /** Nextcursor */
             nextCursor?: string | null;
         };
