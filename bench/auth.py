@@ -67,7 +67,7 @@ def _measure_requests() -> dict[str, float]:
     import jwt
     from scheduler import clients, key_service
     from scheduler.auth import Principal
-    from scheduler.models import ApiKeyCreate
+    from scheduler.key_models import ApiKeyCreate
 
     from devstack.apigw import LambdaContext, build_http_api_event
     from functions.api.app import lambda_handler

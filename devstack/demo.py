@@ -206,7 +206,7 @@ def ensure_demo_service_key(store: Store, previous: str | None) -> str:
     # Here, not at the top: they configure logging from the environment the stack sets first.
     from scheduler import api_keys, key_service
     from scheduler.errors import Unauthorized
-    from scheduler.models import ApiKeyCreate
+    from scheduler.key_models import ApiKeyCreate
 
     presented = api_keys.presented(previous or "")
     if presented is not None:

@@ -38,17 +38,10 @@ from scheduler.errors import (
     UnsupportedMediaType,
 )
 from scheduler.eventbridge import EventBridgeSchedules
+from scheduler.key_models import ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyPage
 from scheduler.models import (
-    ApiKey,
-    ApiKeyCreate,
-    ApiKeyCreated,
-    ApiKeyPage,
-    BackfillAccepted,
-    BackfillRequest,
     CronPreview,
     CronPreviewRequest,
-    RunAccepted,
-    RunPage,
     ScheduleCreate,
     ScheduleDetail,
     SchedulePage,
@@ -60,6 +53,7 @@ from scheduler.models import (
 from scheduler.observability import capture_lambda_handler, logger
 from scheduler.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from scheduler.resolver import http_api_resolver
+from scheduler.run_models import BackfillAccepted, BackfillRequest, RunAccepted, RunPage
 from scheduler.runner_client import invoke_runner_async
 from scheduler.schedules import ScheduleService, preview_cron
 

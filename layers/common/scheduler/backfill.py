@@ -16,7 +16,7 @@ from uuid import UUID
 from scheduler import cron
 from scheduler.errors import Conflict, InvalidInput
 from scheduler.limits import OwnerLimits, take_request
-from scheduler.models import BACKFILL_MAX_FIRES, BackfillAccepted, BackfillRequest
+from scheduler.run_models import BACKFILL_MAX_FIRES, BackfillAccepted, BackfillRequest
 from scheduler.run_queue import QUEUED_PATIENCE, HandOn, hand_on_next
 from scheduler.store import Store
 

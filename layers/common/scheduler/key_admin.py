@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from scheduler import key_service
 from scheduler.db import Database
 from scheduler.errors import DomainError
-from scheduler.models import ApiKeyCreate
+from scheduler.key_models import ApiKeyCreate
 from scheduler.observability import logger
 from scheduler.store import Store
 

@@ -16,7 +16,7 @@ from scheduler import api_keys, pagination
 from scheduler.api_keys import PresentedKey
 from scheduler.auth import Principal
 from scheduler.errors import ApiKeyNotFound, DomainError, InvalidInput, Unauthorized
-from scheduler.models import ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyPage
+from scheduler.key_models import ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyPage
 from scheduler.observability import logger
 from scheduler.store import Store
 

@@ -1,4 +1,6 @@
-"""The product's data shapes (pydantic v2). Python speaks snake_case, JSON speaks camelCase.
+"""The schedules' data shapes (pydantic v2): create, update, views, previews, errors. Python
+speaks snake_case, JSON speaks camelCase (scheduler.api_model); the runs' shapes are in
+scheduler.run_models, the API keys' in scheduler.key_models.
 
 `Schedule` is the Python counterpart of the seed's TypeScript `Schedule` interface;
 `python -m scheduler.models schema` writes the JSON Schema a TypeScript front end generates
@@ -9,7 +11,6 @@ from __future__ import annotations
 
 import json
 import sys
-import unicodedata
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -21,7 +22,6 @@ from pydantic import (
     ConfigDict,
     Field,
     RootModel,
-    StrictBool,
     StrictInt,
     ValidationInfo,
     field_validator,
@@ -30,24 +30,12 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from scheduler import cron
+from scheduler.api_model import ApiModel, checked_text, utc_instant
+from scheduler.run_models import LastRun, Run
 
-RunStatus = Literal["running", "succeeded", "failed", "skipped", "missed", "buffered"]
-RunTrigger = Literal["schedule", "manual", "catchup", "backfill"]
 CatchupPolicy = Literal["skip", "latest", "all"]
 OverlapPolicy = Literal["skip", "buffer_one"]
 WorkflowStatus = Literal["idle", "running"]
-
-
-class ApiModel(BaseModel):
-    """camelCase in JSON, snake_case in Python; unknown fields are an error, not ignored."""
-
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        validate_by_name=True,
-        validate_by_alias=True,
-        serialize_by_alias=True,
-        extra="forbid",
-    )
 
 
 def _checked_cron(value: str) -> str:
@@ -59,39 +47,16 @@ def _checked_timezone(value: str) -> str:
     return cron.validate_timezone(value)
 
 
-# Control characters (NUL, which Postgres text cannot hold, among them) and lone surrogates.
-_UNPRINTABLE = frozenset({"Cc", "Cs"})
 NOTE_MAX_LENGTH = 500
 FLEXIBLE_WINDOW_MAX_MINUTES = 1440  # EventBridge's MaximumWindowInMinutes
 CATCHUP_WINDOW_MIN_SECONDS = 60
 CATCHUP_WINDOW_MAX_SECONDS = 604_800  # a week: the missed-fire check looks no further back
-BACKFILL_MAX_FIRES = 1000
-
-
-def _utc_instant(value: datetime | None, field: str) -> datetime | None:
-    """An aware datetime as UTC; ValueError for one past year 9999 there (or before year 1)."""
-    if value is None:
-        return None
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:  # 9999-12-31T23:59-01:00 is in year 10000 in UTC
-        raise ValueError(f"{field}: out of range (years 1 to 9999 in UTC)") from None
-
-
-def _checked_text(value: str, field: str, *, if_blank: str = "") -> str:
-    """A one-line text Postgres can hold and a person can read: no control characters, not
-    only spaces or invisible format characters; trimmed."""
-    if any(unicodedata.category(c) in _UNPRINTABLE for c in value):
-        raise ValueError(f"{field}: no control characters (line breaks and tabs included)")
-    if all(unicodedata.category(c)[0] == "Z" or unicodedata.category(c) == "Cf" for c in value):
-        raise ValueError(f"{field} cannot be blank{if_blank}")
-    return value.strip()
 
 
 def _checked_note(value: str | None) -> str | None:
     if value is None:
         return None
-    return _checked_text(value, "note", if_blank=": send null to remove it")
+    return checked_text(value, "note", if_blank=": send null to remove it")
 
 
 def check_window(start_at: datetime | None, end_at: datetime | None) -> None:
@@ -179,7 +144,7 @@ class ScheduleCreate(ApiModel):
     @field_validator("start_at", "end_at")
     @classmethod
     def _instant(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
-        return _utc_instant(value, to_camel(info.field_name or ""))
+        return utc_instant(value, to_camel(info.field_name or ""))
 
     @model_validator(mode="after")
     def _fires_in_its_timezone(self) -> ScheduleCreate:
@@ -254,7 +219,7 @@ class ScheduleUpdate(ApiModel):
     @field_validator("start_at", "end_at")
     @classmethod
     def _instant(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
-        return _utc_instant(value, to_camel(info.field_name or ""))
+        return utc_instant(value, to_camel(info.field_name or ""))
 
     @model_validator(mode="after")
     def _something_to_change(self) -> ScheduleUpdate:
@@ -309,22 +274,6 @@ class Workflow(ApiModel):
     updated_at: datetime
 
 
-class Run(ApiModel):
-    model_config = ConfigDict(extra="ignore")
-
-    id: UUID
-    schedule_id: UUID
-    workflow_id: UUID
-    trigger: RunTrigger
-    scheduled_time: datetime
-    status: RunStatus
-    attempt: int
-    started_at: datetime
-    finished_at: datetime | None = None
-    error: str | None = None
-    output: Any = None
-
-
 # --- API views: what the Schedules API returns on top of the stored rows
 
 
@@ -341,16 +290,6 @@ class ScheduleView(Schedule):
     invalid_reason: str | None = Field(
         default=None, examples=["timezone: unknown timezone 'US/Pacific-New'"]
     )
-
-
-class LastRun(ApiModel):
-    model_config = ConfigDict(extra="ignore")
-
-    status: RunStatus
-    scheduled_time: datetime
-    started_at: datetime
-    finished_at: datetime | None = None
-    error: str | None = None
 
 
 class DstNote(ApiModel):
@@ -393,61 +332,8 @@ class SchedulePage(ApiModel):
     next_cursor: str | None = None
 
 
-class RunPage(ApiModel):
-    items: list[Run]
-    next_cursor: str | None = None
-
-
 class WorkflowPage(ApiModel):
     items: list[Workflow]
-    next_cursor: str | None = None
-
-
-# --- API keys: service credentials (scheduler.key_service)
-
-
-class ApiKeyCreate(ApiModel):
-    name: str = Field(min_length=1, max_length=100, examples=["billing worker"])
-    # The one owner whose workflows the key acts on; null: every tenant's.
-    owner_id: UUID | None = None
-    read_only: StrictBool = False  # "no" must not quietly make a key that writes
-    # When the key stops working; null: until it is revoked.
-    expires_at: AwareDatetime | None = None
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        return _checked_text(value, "name")
-
-    @field_validator("expires_at")
-    @classmethod
-    def _expires_at(cls, value: datetime | None) -> datetime | None:
-        return _utc_instant(value, "expiresAt")
-
-
-class ApiKey(ApiModel):
-    """A key as listed: what it may do and its history; never its secret."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    id: UUID
-    name: str
-    owner_id: UUID | None = None
-    read_only: bool
-    created_by: str
-    created_at: datetime
-    last_used_at: datetime | None = None
-    expires_at: datetime | None = None
-    revoked_at: datetime | None = None
-
-
-class ApiKeyCreated(ApiKey):
-    # The key itself, shown this once: only its hash is stored.
-    key: str = Field(examples=["wsk_6f1c0e8e4bd94f7e9d0a3b2c1d4e5f60_" + "0" * 64])
-
-
-class ApiKeyPage(ApiModel):
-    items: list[ApiKey]
     next_cursor: str | None = None
 
 
@@ -462,7 +348,7 @@ class CronPreviewRequest(ApiModel):
     @field_validator("start_at", "end_at")
     @classmethod
     def _instant(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
-        return _utc_instant(value, to_camel(info.field_name or ""))
+        return utc_instant(value, to_camel(info.field_name or ""))
 
 
 class CronPreview(ApiModel):
@@ -474,42 +360,6 @@ class CronPreview(ApiModel):
     eventbridge_expressions: list[str] = Field(default_factory=list)
     next_run_times: list[datetime] = Field(default_factory=list)
     dst_notes: list[DstNote] = Field(default_factory=list)  # none for an invalid cron
-
-
-class RunAccepted(ApiModel):
-    schedule_id: UUID
-    scheduled_time: datetime
-    runs_url: str
-
-
-class BackfillRequest(ApiModel):
-    """Replay the schedule's fire times in [from, to]: each runs through the runner, oldest
-    first, one at a time (trigger `backfill`); a fire time that ran already is kept, one recorded
-    `missed` is run."""
-
-    from_: AwareDatetime = Field(alias="from", examples=["2026-11-01T00:00:00Z"])
-    to: AwareDatetime = Field(examples=["2026-11-08T00:00:00Z"])
-
-    @field_validator("from_", "to")
-    @classmethod
-    def _instant(cls, value: datetime, info: ValidationInfo) -> datetime:
-        name = "from" if info.field_name == "from_" else "to"
-        instant = _utc_instant(value, name)
-        assert instant is not None
-        return instant
-
-    @model_validator(mode="after")
-    def _ordered(self) -> BackfillRequest:
-        if self.to < self.from_:
-            raise ValueError("to must not be before from")
-        return self
-
-
-class BackfillAccepted(ApiModel):
-    schedule_id: UUID
-    fires: int = Field(description="Fire times of the schedule in the interval")
-    queued: int = Field(description="Of those, the ones queued to run (the others had a run)")
-    runs_url: str
 
 
 class ErrorDetail(ApiModel):

@@ -25,13 +25,8 @@ from scheduler.errors import Conflict, InvalidInput, ScheduleNotFound, WorkflowN
 from scheduler.eventbridge import EventBridgeSchedules, desired_schedules
 from scheduler.limits import OwnerLimits, take_request
 from scheduler.models import (
-    BackfillAccepted,
-    BackfillRequest,
     CronPreview,
     CronPreviewRequest,
-    Run,
-    RunAccepted,
-    RunPage,
     ScheduleCreate,
     ScheduleDetail,
     SchedulePage,
@@ -43,6 +38,7 @@ from scheduler.models import (
     first_fire_in_window,
 )
 from scheduler.observability import logger
+from scheduler.run_models import BackfillAccepted, BackfillRequest, Run, RunAccepted, RunPage
 from scheduler.store import Row, Store
 
 Clock = Callable[[], datetime]
