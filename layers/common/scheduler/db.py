@@ -162,6 +162,11 @@ class Database:
             self._transaction_depth = 0
             conn.commit()
 
+    def require_transaction(self, what: str) -> None:
+        """RuntimeError unless a transaction() is open: `what` (a lock) holds only inside one."""
+        if self.connection().info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            raise RuntimeError(f"{what} needs a transaction: use transaction()")
+
     def execute(self, query: Any, params: Any = None) -> psycopg.Cursor[DictRow]:
         """Run one statement on the connection (inside the open transaction if there is one,
         else in an implicit transaction of its own, bounded by the timeouts)."""

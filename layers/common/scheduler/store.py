@@ -32,6 +32,7 @@ from scheduler.errors import (
 from scheduler.fire_check_store import FireCheckQueries
 from scheduler.history_store import HistoryQueries
 from scheduler.key_store import ApiKeyQueries
+from scheduler.limit_store import LimitQueries
 from scheduler.queue_store import QueueQueries
 from scheduler.run_store import RunnerQueries
 from scheduler.sync_store import SyncStateQueries
@@ -40,14 +41,6 @@ Row = dict[str, Any]
 Cursor = tuple[datetime, UUID]  # keyset pagination position: (sort timestamp, id) of the last row
 
 _OWNED = "(%(owner)s::uuid is null or w.owner_id = %(owner)s::uuid)"
-# Advisory locks in the two-key space, apart from the schedules' one-key writer locks: this
-# class serialises the schedule creates of one owner (the schedules-per-owner check).
-_OWNER_SCHEDULES_LOCK_CLASS = 1
-# The owner key of workflows without an owner (the host app's own), in the rate buckets.
-NO_OWNER = UUID(int=0)
-# A rate bucket's tokens at `now`: what it held, refilled by the time since, up to capacity.
-_REFILLED = """least(%(capacity)s::float8, b.tokens + %(per_second)s::float8
-    * greatest(0, extract(epoch from %(now)s::timestamptz - b.updated_at))::float8)"""
 _UPDATABLE_SCHEDULE_COLUMNS = frozenset(
     {
         "cron",
@@ -73,13 +66,15 @@ class Store(
     RunnerQueries,
     QueueQueries,
     FireCheckQueries,
+    LimitQueries,
     ApiKeyQueries,
     HistoryQueries,
     SyncStateQueries,
 ):
     """Every query of the product; the runner's own are in `run_store` (RunnerQueries), the
     waiting runs' in `queue_store` (QueueQueries), the missed-fire check's in
-    `fire_check_store` (FireCheckQueries), the API keys' in `key_store` (ApiKeyQueries), the
+    `fire_check_store` (FireCheckQueries), the per-owner limits' in `limit_store`
+    (LimitQueries), the API keys' in `key_store` (ApiKeyQueries), the
     run history's retention in `history_store` (HistoryQueries), what was written to
     EventBridge in `sync_store` (SyncStateQueries)."""
 
@@ -221,7 +216,7 @@ class Store(
         records outcomes without waiting. Transaction-scoped, so it works through the
         transaction pooler and cannot outlive a failed Lambda.
         """
-        self._require_transaction("a schedule's writer lock")
+        self.db.require_transaction("a schedule's writer lock")
         self.db.execute("select pg_advisory_xact_lock(%s)", (_writer_lock_key(schedule_id),))
 
     def lock_schedule(self, schedule_id: UUID, owner: UUID | None = None) -> Row:
@@ -366,65 +361,6 @@ class Store(
         owner_id: UUID | None = row["owner_id"]
         return owner_id
 
-    def lock_owner_schedules(self, owner_id: UUID | None) -> None:
-        """Take the owner's schedule-count lock until the transaction ends (waiting for it).
-
-        Transaction-scoped, like the writer lock: a count read after it (in a statement of its
-        own) includes every schedule a create that held it before committed.
-        """
-        self._require_transaction("the owner's schedule-count lock")
-        key = _lock_key32(owner_id or NO_OWNER)
-        self.db.execute("select pg_advisory_xact_lock(%s, %s)", (_OWNER_SCHEDULES_LOCK_CLASS, key))
-
-    def count_owner_schedules(self, owner_id: UUID | None) -> int:
-        """How many schedules the workflows of `owner_id` have (None: workflows without one)."""
-        owned = "w.owner_id is null" if owner_id is None else "w.owner_id = %(owner)s"
-        row = self.db.execute(
-            f"""select count(*) as n from schedules s join workflows w on w.id = s.workflow_id
-                where {owned}""",
-            {"owner": owner_id},
-        ).fetchone()
-        assert row is not None
-        return int(row["n"])
-
-    def take_rate_token(
-        self,
-        owner_id: UUID | None,
-        kind: str,
-        *,
-        capacity: int,
-        per_second: float,
-        now: datetime,
-    ) -> tuple[bool, float]:
-        """Take a token from the owner's bucket of `kind`: (granted, tokens left).
-
-        One statement, so it is atomic across every API instance: concurrent takes of one
-        bucket queue on its row. A new bucket starts full; a refused take takes nothing.
-        """
-        row = self.db.execute(
-            f"""insert into owner_rate_buckets as b (owner_id, kind, tokens, updated_at, granted)
-                values (%(owner)s, %(kind)s, %(capacity)s::float8 - 1, %(now)s, true)
-                on conflict (owner_id, kind) do update set
-                  granted = {_REFILLED} >= 1,
-                  tokens = case when {_REFILLED} >= 1 then {_REFILLED} - 1 else {_REFILLED} end,
-                  updated_at = greatest(b.updated_at, %(now)s::timestamptz)
-                returning granted, tokens""",
-            {
-                "owner": owner_id or NO_OWNER,
-                "kind": kind,
-                "capacity": capacity,
-                "per_second": per_second,
-                "now": now,
-            },
-        ).fetchone()
-        assert row is not None
-        return bool(row["granted"]), float(row["tokens"])
-
-    def _require_transaction(self, what: str) -> None:
-        conn = self.db.connection()
-        if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
-            raise RuntimeError(f"{what} needs a transaction: use transaction()")
-
 
 def _loaded(row: Row) -> Row:
     """A workflow row with its definition loaded, or None and `definition_error` saying why."""
@@ -437,11 +373,6 @@ def _loaded(row: Row) -> Row:
 def _writer_lock_key(schedule_id: UUID) -> int:
     """The advisory lock key of a schedule: 64 bits of its id (a collision only serialises)."""
     return int.from_bytes(schedule_id.bytes[:8], "big", signed=True)
-
-
-def _lock_key32(key: UUID) -> int:
-    """32 bits of a uuid, for the two-key advisory locks (a collision only serialises)."""
-    return int.from_bytes(key.bytes[:4], "big", signed=True)
 
 
 def _page(params: dict[str, Any], after: Cursor | None) -> dict[str, Any]:
