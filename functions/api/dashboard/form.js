@@ -42,6 +42,22 @@ function field(name, label, input, hint) {
 }
 
 /**
+ * A <select> of (value, label) options with `selected` chosen.
+ * @param {string} selected
+ * @param {Array<[string, string]>} options
+ * @returns {HTMLSelectElement}
+ */
+function choice(selected, options) {
+  return /** @type {HTMLSelectElement} */ (
+    h(
+      "select",
+      {},
+      options.map(([value, label]) => h("option", value === selected ? { value, selected: true } : { value }, label)),
+    )
+  );
+}
+
+/**
  * Put the API's message about `name` under its field (or clear it).
  * @param {HTMLFormElement} form
  * @param {string} name
@@ -105,6 +121,23 @@ export async function renderForm(main, id) {
     value: String(current?.flexibleWindowMinutes ?? 0),
   });
   const note = h("input", { type: "text", maxlength: "500", value: current?.note ?? "" });
+  const catchup = choice(current?.catchupPolicy ?? "skip", [
+    ["skip", "Skip: record them missed"],
+    ["latest", "Latest: run the most recent one"],
+    ["all", "All: run each, oldest first"],
+  ]);
+  const catchupWindow = h("input", {
+    type: "number",
+    min: "60",
+    max: "604800",
+    step: "1",
+    inputmode: "numeric",
+    value: String(current?.catchupWindowSeconds ?? 3600),
+  });
+  const overlap = choice(current?.overlapPolicy ?? "skip", [
+    ["skip", "Skip the new run"],
+    ["buffer_one", "Keep one waiting, run it next"],
+  ]);
   const preview = h("div", { class: "preview", id: "cron-preview", "aria-live": "polite" });
   const formError = h("div", { class: "form-error", role: "alert" });
 
@@ -128,6 +161,9 @@ export async function renderForm(main, id) {
     field("endAt", "End (optional)", endAt, `Fire only until then; in ${viewerZone()}`),
     field("flexibleWindowMinutes", "Flexible window (minutes)", flexible, "0: on time; N: EventBridge may start up to N minutes late"),
     field("note", "Note (optional)", note, "Why it is paused, who owns it"),
+    field("catchupPolicy", "Missed fire times", catchup, "Fire times that did not run (an outage, a throttle)"),
+    field("catchupWindowSeconds", "Catch-up window (seconds)", catchupWindow, "Older missed fire times are only recorded"),
+    field("overlapPolicy", "When a run is still running", overlap, "What a fire does while the workflow runs"),
     formError,
     h(
       "div",
@@ -179,7 +215,18 @@ export async function renderForm(main, id) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     formError.textContent = "";
-    for (const name of ["workflowId", "cron", "timezone", "startAt", "endAt", "flexibleWindowMinutes", "note"]) {
+    for (const name of [
+      "workflowId",
+      "cron",
+      "timezone",
+      "startAt",
+      "endAt",
+      "flexibleWindowMinutes",
+      "note",
+      "catchupPolicy",
+      "catchupWindowSeconds",
+      "overlapPolicy",
+    ]) {
       setFieldError(form, name, null);
     }
     /** @type {Record<string, unknown>} */
@@ -191,6 +238,9 @@ export async function renderForm(main, id) {
       endAt: fromLocalInput(endAt.value),
       flexibleWindowMinutes: flexible.value === "" ? 0 : Number(flexible.value),
       note: note.value.trim() || null,
+      catchupPolicy: catchup.value,
+      catchupWindowSeconds: catchupWindow.value === "" ? 3600 : Number(catchupWindow.value),
+      overlapPolicy: overlap.value,
     };
     try {
       /** @type {ScheduleView} */

@@ -8,6 +8,11 @@ import { h, replace } from "./dom.js";
 import { localTime, STATUS_NAMES, statusOf, viewerZone, zonedTime } from "./format.js";
 import { enabledBadge, showError, showNotice, statusBadge, timePair } from "./widgets.js";
 
+const CATCHUP = { skip: "recorded missed", latest: "the latest one runs", all: "each runs, oldest first" };
+const OVERLAP = { skip: "a new fire is skipped", buffer_one: "one fire waits and runs next" };
+/** @type {Record<string, string>} */
+const TRIGGERS = { schedule: "Schedule", manual: "Run now", catchup: "Catch-up", backfill: "Backfill" };
+
 /** @typedef {import("./types.js").ScheduleDetail} ScheduleDetail */
 /** @typedef {import("./types.js").ScheduleView} ScheduleView */
 /** @typedef {import("./types.js").RunPage} RunPage */
@@ -145,6 +150,11 @@ function facts(schedule, workflow) {
     ],
     ["Note", schedule.note ?? "—"],
     [
+      "Missed fire times",
+      `${CATCHUP[schedule.catchupPolicy ?? "skip"]} (within ${schedule.catchupWindowSeconds ?? 3600} s)`,
+    ],
+    ["While it runs", OVERLAP[schedule.overlapPolicy ?? "skip"]],
+    [
       "EventBridge",
       h(
         "ul",
@@ -237,7 +247,7 @@ function runDetails(schedule, run) {
       { class: "facts" },
       h("div", {}, h("dt", {}, "Status"), h("dd", {}, statusBadge(run.status))),
       h("div", {}, h("dt", {}, "Fire time"), h("dd", {}, timePair(run.scheduledTime, schedule.timezone))),
-      h("div", {}, h("dt", {}, "Trigger"), h("dd", {}, run.trigger === "manual" ? "Run now" : "Schedule")),
+      h("div", {}, h("dt", {}, "Trigger"), h("dd", {}, TRIGGERS[run.trigger] ?? run.trigger)),
       h("div", {}, h("dt", {}, "Started"), h("dd", {}, localTime(run.startedAt))),
       h("div", {}, h("dt", {}, "Finished"), h("dd", {}, localTime(run.finishedAt))),
       h("div", {}, h("dt", {}, "Attempt"), h("dd", {}, String(run.attempt))),
