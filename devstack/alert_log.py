@@ -11,26 +11,32 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import threading
 from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger("devstack")
 
-QUEUE_NAME = "workflow-scheduler-alerts"
-RULE_NAME = "workflow-scheduler-alerts"
+QUEUE_NAME = "workflow-scheduler-alerts"  # and the rule's; each stack adds a suffix
 _POLL_WAIT_S = 1  # SQS long poll: how soon the thread notices a stop
 _KEPT_LINES = 1000  # a long `make run` keeps only the latest
 
 
 def create_alert_route(events: Any, sqs: Any) -> str:
-    """The rule and its queue (idempotent); returns the queue's URL."""
+    """A rule and its queue of this stack's own; returns the queue's URL.
+
+    Named apart per stack: moto keeps one state per process, so stacks started in one process
+    (the tests' restarts) would otherwise share one queue, and one stack's reader would take
+    the other's alerts.
+    """
     from scheduler import alerts
 
-    url = str(sqs.create_queue(QueueName=QUEUE_NAME)["QueueUrl"])
+    name = f"{QUEUE_NAME}-{secrets.token_hex(4)}"
+    url = str(sqs.create_queue(QueueName=name)["QueueUrl"])
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
-    events.put_rule(Name=RULE_NAME, EventPattern=json.dumps(alerts.EVENT_PATTERN))
-    events.put_targets(Rule=RULE_NAME, Targets=[{"Id": "alerts-queue", "Arn": arn["QueueArn"]}])
+    events.put_rule(Name=name, EventPattern=json.dumps(alerts.EVENT_PATTERN))
+    events.put_targets(Rule=name, Targets=[{"Id": "alerts-queue", "Arn": arn["QueueArn"]}])
     return url
 
 

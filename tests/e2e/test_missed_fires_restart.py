@@ -117,7 +117,8 @@ def test_minutes_the_stack_was_down_are_recorded_missed_or_caught_up(data_dir: P
             lines = second.alert_log.wait_for_lines(
                 f"Run Missed: schedule {schedule['id']}", len(down), WAIT_S
             )
-            assert sorted(line.split(", slot ")[1][:20] for line in lines) == [iso(t) for t in down]
+            slots = sorted(line.split(", slot ")[1][:20] for line in lines)
+            assert slots == [iso(t) for t in down], second.alert_log.lines
         # and a second look changes nothing (the check is idempotent)
         again = second.check_missed_fires()
         assert again["missed_fires"] == again["catchup_queued"] == 0
