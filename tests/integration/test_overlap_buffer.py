@@ -8,6 +8,7 @@ import threading
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from scheduler.errors import WorkflowBusy
 from scheduler.missed_fires import check_missed_fires
 from scheduler.run_queue import BUFFERED_ERROR
@@ -289,3 +290,57 @@ def test_a_buffered_fire_runs_though_its_schedule_changed_while_it_waited(
     # Then it runs under the slot it was admitted in, rather than waiting (or vanishing) forever
     assert report.outcome == "succeeded"
     assert _status(runner, schedule) == [(iso(SEVEN), "succeeded")]
+
+
+def test_a_lost_hand_on_loses_no_waiting_run_and_a_failed_wait_is_retried(
+    runner: Runner, http_server: LoopbackServer, monkeypatch: Any
+) -> None:
+    from scheduler.errors import DatabaseUnavailable, RunnerUnavailable
+
+    schedule = _schedule(runner, http_server, "buffer_one")
+    lease = runner.lock.acquire(schedule["workflow_id"], 60, owner="another run")
+
+    # Given the database fails every try to put a busy fire to wait (before its effect)
+    real_buffer = runner.store.buffer_busy_run
+
+    def unavailable(*args: Any, **kwargs: Any) -> bool:
+        raise DatabaseUnavailable("injected: database down")
+
+    monkeypatch.setattr(runner.store, "buffer_busy_run", unavailable)
+    chain = HandOns(runner)
+
+    def attempt() -> RunReport:  # Lambda's retries of one invocation share its request id
+        return run_fire(
+            RunnerEvent.model_validate(event_for(schedule, SEVEN)),
+            remaining_time_s=4,  # the retries of a failing write stop within it
+            invocation_id="one invocation",
+            store=runner.store,
+            lock=runner.lock,
+            now=runner.clock,
+            hand_on=chain.pending.append,
+        )
+
+    # Then the invocation raises, so Lambda retries it (nothing ran, nothing is lost)
+    with pytest.raises(DatabaseUnavailable):
+        attempt()
+    # and Lambda's retry, the database back, resumes the claim and puts the fire to wait
+    monkeypatch.setattr(runner.store, "buffer_busy_run", real_buffer)
+    assert attempt().outcome == "buffered"
+
+    # Given the holder ends, but the hand-on it makes is lost (Lambda's Invoke fails)
+    def lost(event: dict[str, Any]) -> None:
+        raise RunnerUnavailable("injected: Invoke failed")
+
+    runner.lock.release(lease)
+    [waiting] = [r for r in runs_by_time(runner.store, schedule["id"]) if r["status"] == "buffered"]
+    from scheduler import run_queue
+
+    assert run_queue.hand_on_next(runner.store, schedule["workflow_id"], lost) is False
+    # Then the missed-fire check hands it on once its wait is over, and it runs once
+    check_missed_fires(
+        runner.store, hand_on=chain.pending.append, now=lambda: waiting["lease_expires_at"] + SECOND
+    )
+    [(_, report)] = chain.drain()
+    assert report.outcome == "succeeded"
+    assert _status(runner, schedule) == [(iso(SEVEN), "succeeded")]
+    assert len(http_server.requests) == 1
