@@ -33,10 +33,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from scheduler import alerts, cron
 from scheduler.config import get_settings
-from scheduler.errors import DomainError
 from scheduler.fire_check_store import CheckedThrough, MissedRow
 from scheduler.observability import logger, metrics
-from scheduler.run_queue import QUEUED_PATIENCE, HandOn, hand_on_next, runner_event
+from scheduler.run_queue import QUEUED_PATIENCE, HandOn, hand_on_next, hand_on_run
 from scheduler.store import Row, Store
 
 Clock = Callable[[], datetime]
@@ -105,7 +104,7 @@ def check_missed_fires(
         if checked == len(due) < BATCH:
             break
     for row in store.stalled_buffered_runs(at, MAX_STALLED):
-        if _hand_on(hand_on, row):
+        if hand_on_run(row, hand_on):
             summary.handed_on += 1
     found = summary.missed_fires + summary.catchup_queued
     if found:
@@ -279,12 +278,3 @@ def _alert(
     for i in range(0, len(events), ALERTS_PER_CALL):
         time_left = remaining_s() if remaining_s is not None else alerts.MAX_PUBLISH_S * 2
         alerts.publish(events[i : i + ALERTS_PER_CALL], time_left_s=time_left)
-
-
-def _hand_on(hand_on: HandOn, row: Row) -> bool:
-    try:
-        hand_on(runner_event(row))
-    except DomainError:
-        logger.exception("cannot hand on a stalled waiting run; the next pass retries")
-        return False
-    return True

@@ -46,19 +46,27 @@ def runner_event(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def hand_on_next(store: Store, workflow_id: UUID, hand_on: HandOn) -> bool:
-    """Hand the workflow's next waiting run to the runner; True if there was one and it was
-    handed on. Never raises: a lost hand-on is picked up once the run is stalled."""
+def hand_on_run(row: dict[str, Any], hand_on: HandOn) -> bool:
+    """Hand this waiting run to the runner; True if it was. Never raises: a lost hand-on is
+    picked up by the missed-fire check once the run's wait is over."""
     try:
-        row = store.next_buffered_run(workflow_id)
-        if row is None:
-            return False
         hand_on(runner_event(row))
     except DomainError:
-        logger.exception("cannot hand on the next waiting run; the missed-fire check will")
+        logger.exception("cannot hand on a waiting run; the missed-fire check will")
         return False
     logger.info("handed on a waiting run", scheduled_time=iso_utc(row["scheduled_time"]))
     return True
+
+
+def hand_on_next(store: Store, workflow_id: UUID, hand_on: HandOn) -> bool:
+    """Hand the workflow's next waiting run to the runner; True if there was one and it was
+    handed on. Never raises (see hand_on_run)."""
+    try:
+        row = store.next_buffered_run(workflow_id)
+    except DomainError:
+        logger.exception("cannot read the next waiting run; the missed-fire check will")
+        return False
+    return row is not None and hand_on_run(row, hand_on)
 
 
 def is_its_turn(
@@ -76,8 +84,5 @@ def is_its_turn(
     if head is None or (head["schedule_id"], head["scheduled_time"]) == (schedule_id, slot):
         return True
     if head["status"] == "buffered" and hand_on is not None:
-        try:
-            hand_on(runner_event(head))
-        except DomainError:
-            logger.exception("cannot hand on the head of the queue; the missed-fire check will")
+        hand_on_run(head, hand_on)
     return False
