@@ -6,9 +6,10 @@ it urllib.request, http.client, ssl, email and tempfile: a third of the authoriz
 for nothing the authorizer used (it picks its own keys and checks its own algorithms, see
 scheduler.tokens and scheduler.jwks). What is left is small and strict:
 
-- exactly three base64url segments of the URL-safe alphabet, no padding, nothing skipped;
+- exactly three base64url segments of the URL-safe alphabet, no padding, nothing skipped, each
+  the one spelling of its bytes (RFC 4648 3.5: a last character's unused bits are zero);
 - a header and claims that are JSON objects; a header with `crit` is refused (no extension is
-  understood here, RFC 7515 4.1.11);
+  understood here, RFC 7515 4.1.11), and so is a `kid` that is not a string (4.1.4);
 - the signature checked before the claims are read, by the caller's verifier for the algorithm
   it chose from its own configuration (never a key or an algorithm the token supplies);
 - `exp` required; `nbf` and `iat` when present; each a finite number, checked with `leeway`.
@@ -36,9 +37,14 @@ def _decode(segment: str) -> bytes:
     if not _SEGMENT.fullmatch(segment) or len(segment) % 4 == 1:
         raise InvalidToken("not base64url")
     try:
-        return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        data = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
     except (binascii.Error, ValueError) as exc:
         raise InvalidToken("not base64url") from exc
+    # Stray bits in the last character decode to the same bytes: without this check, one
+    # signature has up to 16 spellings, and so one token as many strings.
+    if base64.urlsafe_b64encode(data).rstrip(b"=") != segment.encode("ascii"):
+        raise InvalidToken("not canonical base64url")
+    return data
 
 
 def _json_object(segment: str) -> dict[str, Any]:
@@ -65,6 +71,8 @@ def unverified_header(token: str) -> dict[str, Any]:
     header = _json_object(_segments(token)[0])
     if "crit" in header:
         raise InvalidToken("critical header extensions are not supported")
+    if not isinstance(header.get("kid", ""), str):
+        raise InvalidToken("kid is not a string")
     return header
 
 

@@ -103,12 +103,15 @@ def verify_token(token: str) -> dict[str, Any]:
         raise Unauthorized("invalid token") from exc
     if claims.get("role") == SERVICE_ROLE:
         issuers = {LEGACY_SERVICE_ISSUER, settings.jwt_issuer}
-        if "iss" in claims and settings.jwt_issuer and claims["iss"] not in issuers:
-            raise Unauthorized("wrong issuer")
+        if "iss" in claims and settings.jwt_issuer:
+            issuer = claims["iss"]  # a string (RFC 7519 4.1.1); a list would not even hash
+            if not isinstance(issuer, str) or issuer not in issuers:
+                raise Unauthorized("wrong issuer")
         return claims
     audience = claims.get("aud")
     audiences = audience if isinstance(audience, list) else [audience]
-    if settings.jwt_audience not in audiences:
+    # RFC 7519 4.1.3: one audience string, or a list of them
+    if settings.jwt_audience not in audiences or not all(isinstance(a, str) for a in audiences):
         raise Unauthorized("wrong audience")
     if settings.jwt_issuer and claims.get("iss") != settings.jwt_issuer:
         raise Unauthorized("wrong issuer")
