@@ -59,26 +59,12 @@ drop trigger if exists schedules_set_fires_from on public.schedules;
 create trigger schedules_set_fires_from before insert or update on public.schedules
   for each row execute function public.set_schedule_fires_from();
 
--- Run rows: `missed` (no delivery ran it in time; finished when recorded) and `buffered` (waiting
--- for its workflow to be free; not finished); triggers `catchup` and `backfill`.
--- Each constraint is added NOT VALID and then validated: the run history can be large, and the
--- validation scans it without blocking the runner's writes (ADD alone would, for the whole scan).
-alter table public.schedule_runs drop constraint if exists schedule_runs_status_check;
-alter table public.schedule_runs add constraint schedule_runs_status_check
-  check (status in ('running', 'succeeded', 'failed', 'skipped', 'missed', 'buffered')) not valid;
-alter table public.schedule_runs validate constraint schedule_runs_status_check;
-alter table public.schedule_runs drop constraint if exists schedule_runs_trigger_check;
-alter table public.schedule_runs add constraint schedule_runs_trigger_check
-  check (trigger in ('schedule', 'manual', 'catchup', 'backfill')) not valid;
-alter table public.schedule_runs validate constraint schedule_runs_trigger_check;
-alter table public.schedule_runs drop constraint if exists schedule_runs_finished_check;
-alter table public.schedule_runs add constraint schedule_runs_finished_check
-  check ((status in ('running', 'buffered')) = (finished_at is null)) not valid;
-alter table public.schedule_runs validate constraint schedule_runs_finished_check;
-
--- The waiting runs of a workflow, in the order they are handed on (scheduler/run_queue.py).
-create index if not exists schedule_runs_buffered_idx
-  on public.schedule_runs (workflow_id, scheduled_time) where status = 'buffered';
+-- The run rows' checks that admit the statuses `missed` and `buffered` and the triggers `catchup`
+-- and `backfill`: 20261207000000, in a transaction of its own. (This file's first release changed them here, and validated them, and built the two
+-- indexes of run_queue.py: holding the lock that locks the runner's writes to schedule_runs out,
+-- taken while holding one on schedules, for as long as scanning the whole run history took. On
+-- a database that applied it then, 20261207000000 to 20261207000003 find little or nothing to
+-- do, and leave the same schema.)
 
 -- How far the missed-fire check has looked at each schedule's fire times (scheduler/missed_fires.py).
 create table if not exists public.schedule_fire_checks (
@@ -130,9 +116,3 @@ on conflict (schedule_id) do nothing;
 alter table public.schedule_fire_checks enable row level security;
 revoke all on public.schedule_fire_checks from anon, authenticated;
 grant all on public.schedule_fire_checks to service_role;
-
--- buffer_one: at most one live fire of a schedule waits; a second one is skipped. The index makes
--- that hold for fires arriving at once (scheduler/queue_store.py catches the violation).
-create unique index if not exists schedule_runs_one_buffered_fire
-  on public.schedule_runs (schedule_id)
-  where status = 'buffered' and trigger in ('schedule', 'manual');

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
-from scheduler.migrate import apply_migrations, discover
+from scheduler.migrate import MigrationError, apply_migrations, discover
 
 from tests.conftest import MIGRATIONS, ROOT
 
@@ -151,7 +151,7 @@ def test_the_run_policies_migration_keeps_existing_schedules_and_runs_as_they_we
 
     # Then the schedule has today's behaviour (skip missed fires, skip overlaps), its runs are
     # untouched, and its fire times are checked from the migration on, none before
-    assert [version for version in applied] == ["20261206000000"]
+    assert applied[0] == "20261206000000"  # and those after it
     with psycopg.connect(empty_database) as conn:
         policies = conn.execute(
             """select catchup_policy, catchup_window_seconds, overlap_policy,
@@ -168,3 +168,95 @@ def test_the_run_policies_migration_keeps_existing_schedules_and_runs_as_they_we
     assert policies == ("skip", 3600, "skip", True)
     assert statuses == [("succeeded", "schedule"), ("failed", "schedule"), ("skipped", "schedule")]
     assert check == [(True, True)]
+
+
+def test_a_no_transaction_migration_runs_alone_and_is_recorded(
+    empty_database: str, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    # Given a table, and an index built concurrently (which no transaction block may hold)
+    (tmp_path / "20990101000000_things.sql").write_text(
+        "create table things (id int); insert into things values (1), (2);"
+    )
+    (tmp_path / "20990101000001_things_index.sql").write_text(
+        "-- migrate: no-transaction\n-- why: not to lock out writes\n"
+        "create index concurrently if not exists things_id_idx on things (id);\n"
+    )
+
+    # When migrations are applied, twice
+    applied = apply_migrations(empty_database, tmp_path)
+    again = apply_migrations(empty_database, tmp_path)
+
+    # Then the index is built, valid, and the migration recorded once
+    assert applied == ["20990101000000", "20990101000001"]
+    assert again == []
+    with psycopg.connect(empty_database) as conn:
+        valid = conn.execute(
+            "select indisvalid from pg_index where indexrelid = 'things_id_idx'::regclass"
+        ).fetchone()
+    assert valid == (True,)
+
+
+def test_an_index_left_invalid_by_a_failed_build_fails_the_migration_unrecorded(
+    empty_database: str, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    # Given a concurrent build of a unique index that fails (duplicates), leaving the index
+    # behind, invalid, as a build that dies does
+    (tmp_path / "20990101000000_things.sql").write_text(
+        "create table things (id int); insert into things values (1), (1);"
+    )
+    (tmp_path / "20990101000001_things_key.sql").write_text(
+        "-- migrate: no-transaction\n"
+        "create unique index concurrently if not exists things_id_key on things (id);\n"
+    )
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        apply_migrations(empty_database, tmp_path)
+
+    # When migrations are applied again (`if not exists` skips the invalid index)
+    with pytest.raises(MigrationError, match="things_id_key is not valid"):
+        apply_migrations(empty_database, tmp_path)
+
+    # Then the migration is not recorded: once the index is dropped, it builds it
+    with psycopg.connect(empty_database, autocommit=True) as conn:
+        conn.execute("drop index things_id_key")
+        conn.execute("delete from things where ctid = (select max(ctid) from things)")
+    assert apply_migrations(empty_database, tmp_path) == ["20990101000001"]
+
+
+def _run_schema(url: str) -> tuple[list[tuple[str, str, bool]], list[tuple[str, str, bool]]]:
+    """schedule_runs' checks and indexes: definition and whether valid."""
+    with psycopg.connect(url) as conn:
+        checks = conn.execute(
+            """select conname, pg_get_constraintdef(oid), convalidated from pg_constraint
+               where conrelid = 'public.schedule_runs'::regclass order by conname"""
+        ).fetchall()
+        indexes = conn.execute(
+            """select c.relname, pg_get_indexdef(i.indexrelid), i.indisvalid from pg_index i
+               join pg_class c on c.oid = i.indexrelid
+               where i.indrelid = 'public.schedule_runs'::regclass order by c.relname"""
+        ).fetchall()
+    return checks, indexes
+
+
+def test_a_database_that_applied_the_first_run_policies_release_ends_with_the_same_schema(
+    empty_database: str, database_url: str
+) -> None:
+    # Given a database as the first release of 20261206000000 left it: that file then also
+    # changed and validated the run checks and built the two indexes, in its transaction (as
+    # 20261207000000 to 20261207000003 do now, the indexes without CONCURRENTLY)
+    pending = [m for m in discover(MIGRATIONS) if "20261207000000" <= m.version <= "20261207000003"]
+    first_release = "\n".join(m.path.read_text().replace(" concurrently", "") for m in pending)
+    with psycopg.connect(empty_database, autocommit=True) as conn:
+        applied_then = [m for m in discover(MIGRATIONS) if m.version <= "20261206000000"]
+        for migration in applied_then:
+            with conn.transaction():
+                conn.execute(migration.path.read_text().encode())
+                if migration.version == "20261206000000":
+                    conn.execute(first_release.encode())
+
+    # When today's migrations are applied to it
+    applied = apply_migrations(empty_database, MIGRATIONS)
+
+    # Then the ones after it ran, and its runs' checks and indexes are those of a database
+    # migrated from scratch (the session's)
+    assert {m.version for m in pending} <= set(applied)
+    assert _run_schema(empty_database) == _run_schema(database_url)

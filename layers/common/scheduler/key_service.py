@@ -72,9 +72,14 @@ def create_key(store: Store, principal: Principal, request: ApiKeyCreate) -> Api
 
 
 def issue_key(store: Store, request: ApiKeyCreate, *, created_by: str) -> ApiKeyCreated:
-    """Issue a key, whoever asks (the API checked its caller; `make api-key` is an operator)."""
+    """Issue a key, whoever asks (the API checked its caller; `make api-key` is an operator).
+    A key issued by a key is written only if its issuer is still usable at that moment: one
+    revoked (or expired) since it was authenticated issues nothing (Unauthorized)."""
     if request.expires_at is not None and request.expires_at <= datetime.now(UTC):
         raise InvalidInput("expiresAt: must be in the future")
+    issuer_id = (
+        UUID(created_by.removeprefix(KEY_ACTOR)) if created_by.startswith(KEY_ACTOR) else None
+    )
     issued = api_keys.issue()
     row = store.insert_api_key(
         issued.key_id,
@@ -84,7 +89,14 @@ def issue_key(store: Store, request: ApiKeyCreate, *, created_by: str) -> ApiKey
         read_only=request.read_only,
         created_by=created_by,
         expires_at=request.expires_at,
+        issuer_id=issuer_id,
     )
+    if row is None:
+        logger.info(
+            "API key refused",
+            extra={"api_key_id": str(issuer_id), "reason": "revoked or expired while issuing"},
+        )
+        raise Unauthorized("invalid API key")
     logger.info("API key created", extra={"api_key_id": str(issued.key_id), "by": created_by})
     return ApiKeyCreated.model_validate({**row, "key": issued.key})
 

@@ -7,6 +7,12 @@ and checks again that the version is not applied yet: concurrent runs apply each
 Nothing rests on the session (a session advisory lock could be taken on one server connection
 and released on another), so migrating through a transaction pooler is as safe as directly.
 
+A file whose first line is `-- migrate: no-transaction` holds one statement that cannot run in a
+transaction (`create index concurrently`: it builds an index without locking out writes). It runs
+on its own, then is recorded; it must be safe to run again (`if not exists`), as a run that dies
+in between runs it again. An index such a build leaves invalid (the build died, or another run's
+build is still going) fails the run, unrecorded, instead of passing for built.
+
 Usage: python -m scheduler.migrate [MIGRATIONS_DIR]   (connects to $DATABASE_URL)
 """
 
@@ -23,6 +29,7 @@ import psycopg
 
 _FILENAME = re.compile(r"^(\d{14})_(\w+)\.sql$")
 _LOCK_KEY = 7_202_611_270  # any constant shared by every migrate run
+NO_TRANSACTION = "-- migrate: no-transaction"
 
 _BOOKKEEPING = """
 create schema if not exists supabase_migrations;
@@ -33,11 +40,23 @@ alter table supabase_migrations.schema_migrations
 """
 
 
+class MigrationError(RuntimeError):
+    """A migration that ran but cannot be recorded as applied."""
+
+
 @dataclass(frozen=True)
 class Migration:
     version: str
     name: str
     path: Path
+
+    def sql(self) -> str:
+        return self.path.read_text(encoding="utf-8")
+
+    @property
+    def in_transaction(self) -> bool:
+        first_line = self.sql().partition("\n")[0]
+        return first_line.strip().lower() != NO_TRANSACTION
 
 
 def discover(directory: Path) -> list[Migration]:
@@ -63,19 +82,65 @@ def apply_migrations(conninfo: str, directory: Path) -> list[str]:
         for migration in migrations:
             if migration.version in done:
                 continue
-            sql = migration.path.read_text(encoding="utf-8")
-            with conn.transaction():
-                _lock(conn)
-                if migration.version in _applied(conn):  # another run applied it meanwhile
-                    continue
-                conn.execute(sql.encode())  # bytes: run the file as one multi-statement script
-                conn.execute(
-                    "insert into supabase_migrations.schema_migrations"
-                    " (version, statements, name) values (%s, %s, %s)",
-                    (migration.version, [sql], migration.name),
-                )
-            applied_now.append(migration.version)
+            applied = (_apply_in_transaction if migration.in_transaction else _apply_alone)(
+                conn, migration
+            )
+            if applied:
+                applied_now.append(migration.version)
     return applied_now
+
+
+def _apply_in_transaction(conn: psycopg.Connection[Any], migration: Migration) -> bool:
+    """Run the migration and record it, all or nothing; False if another run applied it."""
+    sql = migration.sql()
+    with conn.transaction():
+        _lock(conn)
+        if migration.version in _applied(conn):  # another run applied it meanwhile
+            return False
+        conn.execute(sql.encode())  # bytes: run the file as one multi-statement script
+        _record(conn, migration, sql)
+    return True
+
+
+def _apply_alone(conn: psycopg.Connection[Any], migration: Migration) -> bool:
+    """Run a no-transaction migration's statement by itself, then record it. No lock spans the
+    statement (only a transaction's could, and the statement cannot run in one), so it may run
+    twice: it is written to be harmless then. False if another run had applied it."""
+    with conn.transaction():
+        _lock(conn)
+        if migration.version in _applied(conn):
+            return False
+    sql = migration.sql()
+    conn.execute(sql.encode())  # autocommit, one statement: no transaction block around it
+    with conn.transaction():
+        _lock(conn)
+        if migration.version in _applied(conn):
+            return False
+        invalid = _invalid_indexes_named_in(conn, sql)
+        if invalid:
+            raise MigrationError(
+                f"{migration.path.name}: index {', '.join(invalid)} is not valid: its build"
+                " failed or is still running in another migrate run; if none is running, drop"
+                " it (drop index concurrently ...) and migrate again"
+            )
+        _record(conn, migration, sql)
+    return True
+
+
+def _invalid_indexes_named_in(conn: psycopg.Connection[Any], sql: str) -> list[str]:
+    rows = conn.execute(
+        """select c.relname from pg_index i join pg_class c on c.oid = i.indexrelid
+           where not i.indisvalid and c.relnamespace = 'public'::regnamespace"""
+    ).fetchall()
+    return sorted(row[0] for row in rows if re.search(rf"\b{re.escape(row[0])}\b", sql))
+
+
+def _record(conn: psycopg.Connection[Any], migration: Migration, sql: str) -> None:
+    conn.execute(
+        "insert into supabase_migrations.schema_migrations (version, statements, name)"
+        " values (%s, %s, %s)",
+        (migration.version, [sql], migration.name),
+    )
 
 
 def _lock(conn: psycopg.Connection[Any]) -> None:
