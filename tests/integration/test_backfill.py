@@ -298,3 +298,22 @@ def test_a_backfill_from_the_first_year_is_a_clear_422(
     assert status == 422, body
     assert "out of range" in _error(body)
     assert lambda_endpoint == []
+
+
+def test_a_backfill_over_more_than_forty_years_lists_every_fire_time(
+    api: Api, workflow_id: uuid.UUID, lambda_endpoint: list[dict[str, Any]]
+) -> None:
+    # The fire-time generator stops 40 years after where it starts: 1960 to 2026 once answered
+    # 41 fires of a yearly cron, and queued only those.
+    created = _create(api, workflow_id, cron="0 0 1 1 *")
+
+    status, body = _backfill(
+        api, created["id"], datetime(1960, 1, 1, tzinfo=UTC), datetime(2026, 6, 1, tzinfo=UTC)
+    )
+
+    assert status == 202, body
+    assert (body["fires"], body["queued"]) == (67, 67)
+    runs = runs_by_time(clients.store(), uuid.UUID(created["id"]))
+    assert [r["scheduled_time"] for r in runs] == [
+        datetime(year, 1, 1, tzinfo=UTC) for year in range(1960, 2027)
+    ]

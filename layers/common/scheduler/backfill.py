@@ -21,6 +21,9 @@ from scheduler.run_queue import QUEUED_PATIENCE, HandOn, hand_on_next
 from scheduler.store import Store
 
 _TICK = timedelta(microseconds=1)
+# The fire-time generator looks at most 40 years past where it starts (its preview horizon, which
+# ends a cron that never fires), so an interval is listed in spans shorter than that.
+_SPAN = timedelta(days=30 * 365)
 
 
 def backfill(
@@ -67,10 +70,14 @@ def _fire_times(row: dict, start: datetime, end: datetime) -> list[datetime]:
         end = min(end, row["end_at"])
     if end < start:
         return []
+    fires: list[datetime] = []
+    after = start - _TICK
     try:
-        fires = cron.next_fire_times(
-            row["cron"], row["timezone"], start - _TICK, BACKFILL_MAX_FIRES + 1, until=end
-        )
+        while after < end and len(fires) <= BACKFILL_MAX_FIRES:
+            until = end if end - after <= _SPAN else after + _SPAN
+            wanted = BACKFILL_MAX_FIRES + 1 - len(fires)
+            fires += cron.next_fire_times(row["cron"], row["timezone"], after, wanted, until=until)
+            after = until
     except OverflowError as exc:  # an interval at the ends of the calendar (year 1 or 9999)
         raise InvalidInput("from: out of range for this schedule's timezone") from exc
     except ValueError as exc:  # the stored cron or timezone cannot be scheduled any more
