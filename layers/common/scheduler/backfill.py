@@ -71,8 +71,8 @@ def _fire_times(row: dict, start: datetime, end: datetime) -> list[datetime]:
     if end < start:
         return []
     fires: list[datetime] = []
-    after = start - _TICK
     try:
+        after = start - _TICK
         while after < end and len(fires) <= BACKFILL_MAX_FIRES:
             until = end if end - after <= _SPAN else after + _SPAN
             wanted = BACKFILL_MAX_FIRES + 1 - len(fires)
