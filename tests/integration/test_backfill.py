@@ -6,12 +6,17 @@ moto for AWS, a loopback stand-in for Lambda's Invoke API (the API's hand-on).""
 
 from __future__ import annotations
 
+import os
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from scheduler import clients
+from scheduler.backfill import _fire_times
+from scheduler.config import get_settings
+from scheduler.retention import delete_expired_runs
 
 from tests.integration.policy_fixtures import HandOns, event_for, iso, runs_by_time
 from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
@@ -300,20 +305,76 @@ def test_a_backfill_from_the_first_year_is_a_clear_422(
     assert lambda_endpoint == []
 
 
-def test_a_backfill_over_more_than_forty_years_lists_every_fire_time(
+def test_a_backfill_over_more_than_forty_years_lists_every_fire_time() -> None:
+    # The fire-time generator stops 40 years after where it starts: 1960 to 2026 once listed
+    # 41 fire times of a yearly cron (and answered 202 `fires: 41`).
+    schedule = {"cron": "0 0 1 1 *", "timezone": "UTC", "start_at": None, "end_at": None}
+    fires = _fire_times(
+        schedule, datetime(1960, 1, 1, tzinfo=UTC), datetime(2026, 6, 1, tzinfo=UTC)
+    )
+    assert fires == [datetime(year, 1, 1, tzinfo=UTC) for year in range(1960, 2027)]
+
+
+def test_a_backfill_from_1960_is_refused_as_older_than_the_history_kept(
     api: Api, workflow_id: uuid.UUID, lambda_endpoint: list[dict[str, Any]]
 ) -> None:
-    # The fire-time generator stops 40 years after where it starts: 1960 to 2026 once answered
-    # 41 fires of a yearly cron, and queued only those.
+    # RunHistoryDays is at most 3650 (10 years): so through the API, an interval of over 40
+    # years is a 422, never a silently shorter backfill
     created = _create(api, workflow_id, cron="0 0 1 1 *")
 
     status, body = _backfill(
         api, created["id"], datetime(1960, 1, 1, tzinfo=UTC), datetime(2026, 6, 1, tzinfo=UTC)
     )
 
-    assert status == 202, body
-    assert (body["fires"], body["queued"]) == (67, 67)
-    runs = runs_by_time(clients.store(), uuid.UUID(created["id"]))
-    assert [r["scheduled_time"] for r in runs] == [
-        datetime(year, 1, 1, tzinfo=UTC) for year in range(1960, 2027)
-    ]
+    assert status == 422, body
+    assert "older than the run history kept" in _error(body)
+    assert runs_by_time(clients.store(), uuid.UUID(created["id"])) == []
+    assert lambda_endpoint == []
+
+
+@pytest.fixture(name="two_days_of_history")
+def two_days_of_history_fixture() -> Iterator[None]:
+    saved = os.environ.get("RUN_HISTORY_DAYS")
+    os.environ["RUN_HISTORY_DAYS"] = "2"
+    get_settings.cache_clear()
+    yield
+    if saved is None:
+        os.environ.pop("RUN_HISTORY_DAYS", None)
+    else:
+        os.environ["RUN_HISTORY_DAYS"] = saved
+    get_settings.cache_clear()
+
+
+def test_a_backfill_reaching_past_the_history_kept_is_refused(
+    api: Api,
+    workflow_id: uuid.UUID,
+    runner: Runner,
+    lambda_endpoint: list[dict[str, Any]],
+    two_days_of_history: None,
+) -> None:
+    # A slot "ran already" when it has a run row, and retention deletes rows older than
+    # RunHistoryDays: a backfill of an interval that ran, once retention has been, ran it twice.
+    created = _create(api, workflow_id)
+    schedule_id = uuid.UUID(created["id"])
+    ran = [_hour(-5 * 24 - 2), _hour(-5 * 24 - 1), _hour(-5 * 24)]
+    runner.store.db.execute(
+        """insert into schedule_runs (schedule_id, workflow_id, scheduled_time, status,
+                                      started_at, finished_at)
+           select %s, %s, t, 'succeeded', t, t from unnest(%s::timestamptz[]) t""",
+        (schedule_id, workflow_id, ran),
+    )
+    retained = delete_expired_runs(runner.store, keep_days=2, budget_s=60.0)
+    assert retained["deleted"] == 2  # the schedule's latest finished run stays
+
+    # fire times older than the history kept, less a day: whether they ran is not known
+    status, body = _backfill(api, created["id"], ran[0], ran[-1])
+    assert status == 422, body
+    assert "older than the run history kept" in _error(body)
+    status, body = _backfill(api, created["id"], _hour(-24) - timedelta(hours=1), _hour(-1))
+    assert status == 422, body
+    assert [r["scheduled_time"] for r in runs_by_time(runner.store, schedule_id)] == ran[-1:]
+    assert lambda_endpoint == []
+
+    # within it, the backfill is taken as ever
+    status, body = _backfill(api, created["id"], _hour(-23), _hour(-22))
+    assert (status, body.get("queued")) == (202, 2), body

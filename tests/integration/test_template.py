@@ -491,9 +491,10 @@ def test_retention_keeps_the_parameters_days_reads_only_the_database_and_stops_i
         for a in resources_of(template, "AWS::CloudWatch::Alarm").values()
         if isinstance(a["Properties"]["Dimensions"][0]["Value"], dict)
     }
-    # the missed-fire check reads the same days, so it never looks back past what is kept
-    reconcile = template["Resources"]["ReconcileFunction"]["Properties"]
-    assert reconcile["Environment"]["Variables"]["RUN_HISTORY_DAYS"] == {"Ref": "RunHistoryDays"}
+    # the missed-fire check and backfill read the same days: neither looks past what is kept
+    for reader in ("ReconcileFunction", "ApiFunction"):
+        variables = template["Resources"][reader]["Properties"]["Environment"]["Variables"]
+        assert variables["RUN_HISTORY_DAYS"] == {"Ref": "RunHistoryDays"}
 
 
 def test_reconcile_shards_by_name_prefix_and_may_invoke_itself(

@@ -4,7 +4,9 @@ Each fire time in [from, to] (inside the schedule's startAt/endAt, at most BACKF
 is queued as a waiting run with trigger `backfill` and handed to the runner one at a time,
 oldest first (scheduler.run_queue): the same claim, lease and record as a scheduled fire, so a
 backfill never overlaps a run of the workflow and never runs a fire time that ran already; a fire
-time recorded `missed` never ran, and is run.
+time recorded `missed` never ran, and is run. "Ran already" is a run row, so an interval with
+fire times older than the history retention surely keeps (RunHistoryDays less a day) is refused:
+their rows may be gone.
 Progress is the run history.
 """
 
@@ -14,11 +16,13 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from scheduler import cron
+from scheduler.config import get_settings
 from scheduler.errors import Conflict, InvalidInput
 from scheduler.limits import OwnerLimits, take_request
 from scheduler.run_models import BACKFILL_MAX_FIRES, BackfillAccepted, BackfillRequest
 from scheduler.run_queue import QUEUED_PATIENCE, HandOn, hand_on_next
 from scheduler.store import Store
+from scheduler.timezones import iso_utc
 
 _TICK = timedelta(microseconds=1)
 # The fire-time generator looks at most 40 years past where it starts (its preview horizon, which
@@ -42,6 +46,7 @@ def backfill(
     if request.to > now:
         raise InvalidInput("to: must not be in the future (future fire times run on schedule)")
     fires = _fire_times(row, request.from_, request.to)
+    _refuse_unknown_history(fires, now)
     target = owner if owner is not None else store.workflow_owner(row["workflow_id"])
     take_request(store, target, "backfill", owner_limits.backfill_per_minute, now)
     queued = store.queue_runs(
@@ -60,6 +65,19 @@ def backfill(
         queued=queued,
         runs_url=f"/api/schedules/{schedule_id}/runs",
     )
+
+
+def _refuse_unknown_history(fires: list[datetime], now: datetime) -> None:
+    """InvalidInput for fire times older than the run history surely kept: retention may have
+    deleted their runs, and a fire time without a row looks as if it never ran (run again)."""
+    settings = get_settings()
+    kept_from = now - settings.surely_kept_history
+    if fires and fires[0] < kept_from:
+        raise InvalidInput(
+            f"from: fire times before {iso_utc(kept_from)} are older than the run history kept"
+            f" (RunHistoryDays {settings.run_history_days}, less a day), so whether they ran is"
+            " no longer known: backfill from that time on, or keep more history"
+        )
 
 
 def _fire_times(row: dict, start: datetime, end: datetime) -> list[datetime]:
