@@ -378,3 +378,46 @@ def test_a_backfill_reaching_past_the_history_kept_is_refused(
     # within it, the backfill is taken as ever
     status, body = _backfill(api, created["id"], _hour(-23), _hour(-22))
     assert (status, body.get("queued")) == (202, 2), body
+
+
+def test_an_owner_backfills_at_most_the_cap_of_workflows_at_once(
+    api: Api,
+    runner: Runner,
+    http_server: LoopbackServer,
+    lambda_endpoint: list[dict[str, Any]],
+) -> None:
+    # Each backfilling workflow holds a runner slot run after run: without a cap, one tenant's
+    # backfills of RunnerConcurrency workflows held every slot, and other tenants' live fires
+    # waited in Lambda's queue past the missed-fire grace.
+    assert get_settings().max_active_backfills_per_owner == 2
+    store = clients.store()
+    steps = http_steps(http_server)
+    workflows = [
+        store.create_workflow(ALICE, f"report {n}", {"steps": steps})["id"] for n in range(3)
+    ]
+    schedules = [_create(api, workflow_id)["id"] for workflow_id in workflows]
+
+    for schedule_id in schedules[:2]:
+        status, body = _backfill(api, schedule_id, _hour(-3), _hour(-2))
+        assert (status, body.get("queued")) == (202, 2), body
+    # a third workflow waits until one of them is done
+    status, body = _backfill(api, schedules[2], _hour(-3), _hour(-2))
+    assert status == 429, body
+    assert "MAX_ACTIVE_BACKFILLS_PER_OWNER" in _error(body)
+    assert runs_by_time(store, uuid.UUID(schedules[2])) == []
+    # more of a workflow that is backfilling joins its chain
+    status, body = _backfill(api, schedules[0], _hour(-4), _hour(-4))
+    assert (status, body.get("queued")) == (202, 1), body
+
+    # When the first workflow's chain has run
+    runner.clock.current = datetime.now(UTC)
+    first = [
+        e["payload"] for e in lambda_endpoint if e["payload"]["workflowId"] == str(workflows[0])
+    ]
+    HandOns(runner, first[:1]).drain()
+    runs = runs_by_time(store, uuid.UUID(schedules[0]))
+    assert [(r["status"], r["trigger"]) for r in runs] == [("succeeded", "backfill")] * 3
+
+    # Then the third may backfill
+    status, body = _backfill(api, schedules[2], _hour(-3), _hour(-2))
+    assert (status, body.get("queued")) == (202, 2), body

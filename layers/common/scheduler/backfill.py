@@ -6,8 +6,9 @@ oldest first (scheduler.run_queue): the same claim, lease and record as a schedu
 backfill never overlaps a run of the workflow and never runs a fire time that ran already; a fire
 time recorded `missed` never ran, and is run. "Ran already" is a run row, so an interval with
 fire times older than the history retention surely keeps (RunHistoryDays less a day) is refused:
-their rows may be gone.
-Progress is the run history.
+their rows may be gone. Each backfilling workflow holds a runner slot run after run, so one
+owner backfills at most MAX_ACTIVE_BACKFILLS_PER_OWNER workflows at once (429 beyond): the other
+RunnerConcurrency slots stay for live fires. Progress is the run history.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from uuid import UUID
 
 from scheduler import cron
 from scheduler.config import get_settings
-from scheduler.errors import Conflict, InvalidInput
+from scheduler.errors import Conflict, InvalidInput, LimitExceeded
 from scheduler.limits import OwnerLimits, take_request
 from scheduler.run_models import BACKFILL_MAX_FIRES, BackfillAccepted, BackfillRequest
 from scheduler.run_queue import QUEUED_PATIENCE, HandOn, hand_on_next
@@ -48,15 +49,19 @@ def backfill(
     fires = _fire_times(row, request.from_, request.to)
     _refuse_unknown_history(fires, now)
     target = owner if owner is not None else store.workflow_owner(row["workflow_id"])
-    take_request(store, target, "backfill", owner_limits.backfill_per_minute, now)
-    queued = store.queue_runs(
-        schedule_id,
-        row["workflow_id"],
-        fires,
-        trigger="backfill",
-        now=now,
-        wait_until=now + QUEUED_PATIENCE,
-    )
+    # one transaction: the cap's count and the queued runs (a concurrent request of the owner
+    # waits for its lock, then counts them); a refused request takes no rate token
+    with store.transaction():
+        _limit_active_backfills(store, target, row["workflow_id"])
+        take_request(store, target, "backfill", owner_limits.backfill_per_minute, now)
+        queued = store.queue_runs(
+            schedule_id,
+            row["workflow_id"],
+            fires,
+            trigger="backfill",
+            now=now,
+            wait_until=now + QUEUED_PATIENCE,
+        )
     if queued:
         hand_on_next(store, row["workflow_id"], hand_on)
     return BackfillAccepted(
@@ -65,6 +70,17 @@ def backfill(
         queued=queued,
         runs_url=f"/api/schedules/{schedule_id}/runs",
     )
+
+
+def _limit_active_backfills(store: Store, owner: UUID | None, workflow_id: UUID) -> None:
+    """LimitExceeded (429) when other workflows of the owner are backfilling at the cap; one
+    more backfill of a workflow that is backfilling joins its chain, which takes no more."""
+    cap = get_settings().max_active_backfills_per_owner
+    if store.lock_and_count_owner_backfills(owner, workflow_id) >= cap:
+        raise LimitExceeded(
+            f"{cap} workflows of this owner are backfilling (MAX_ACTIVE_BACKFILLS_PER_OWNER):"
+            " each holds a runner slot run after run; wait for one to finish"
+        )
 
 
 def _refuse_unknown_history(fires: list[datetime], now: datetime) -> None:

@@ -86,6 +86,10 @@ class Settings(BaseModel):
     run_now_per_minute: int = Field(default=30, ge=1, le=6000)
     # a backfill queues up to 1,000 runs: a few a minute is plenty for a person or a script
     backfill_per_minute: int = Field(default=6, ge=1, le=600)
+    # Workflows of one owner whose backfill runs at once: each is a chain of runs that holds a
+    # runner slot run after run, so without a cap one tenant's backfills could hold every
+    # RunnerConcurrency slot and push other tenants' live fires past the missed-fire grace.
+    max_active_backfills_per_owner: int = Field(default=2, ge=1, le=1000)
 
     # Run history (scheduler.retention): runs scheduled longer ago than this are deleted, except
     # each schedule's latest. At least two days: a run's row is what dedupes a late redelivery of

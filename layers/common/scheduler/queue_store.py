@@ -27,6 +27,10 @@ _HAND_ON_ORDER = """case r.trigger when 'catchup' then 1 when 'backfill' then 2 
 # Store), a run of the runner's timeout with its record.
 QUEUE_MOVING_WITHIN = timedelta(minutes=10)
 
+# Advisory locks in the two-key space: class 1 is scheduler.limit_store's (schedules per owner),
+# this one serialises the backfill requests of one owner (the active-backfills cap).
+_OWNER_BACKFILLS_LOCK_CLASS = 2
+
 
 class QueueQueries:
     db: Database
@@ -120,6 +124,25 @@ class QueueQueries:
                 order by w.workflow_id, {_HAND_ON_ORDER}""",
             {"now": now, "limit": limit, "moving_since": now - QUEUE_MOVING_WITHIN},
         ).fetchall()
+
+    def lock_and_count_owner_backfills(self, owner_id: UUID | None, workflow_id: UUID) -> int:
+        """How many other workflows of `owner_id` (None: workflows without one) have a backfill
+        queued or running, under the owner's backfill lock until the transaction ends (waiting
+        for it): two backfills at the cap cannot both pass (scheduler.backfill)."""
+        self.db.require_transaction("the owner's backfill lock")
+        key = int.from_bytes((owner_id or UUID(int=0)).bytes[:4], "big", signed=True)
+        self.db.execute("select pg_advisory_xact_lock(%s, %s)", (_OWNER_BACKFILLS_LOCK_CLASS, key))
+        owned = "w.owner_id is null" if owner_id is None else "w.owner_id = %(owner)s"
+        row = self.db.execute(
+            f"""select count(*) as n from workflows w
+                where {owned} and w.id <> %(workflow_id)s
+                  and exists (select 1 from schedule_runs r
+                              where r.workflow_id = w.id and r.trigger = 'backfill'
+                                and r.status in ('buffered', 'running'))""",
+            {"owner": owner_id, "workflow_id": workflow_id},
+        ).fetchone()
+        assert row is not None
+        return int(row["n"])
 
     def queue_runs(
         self,
