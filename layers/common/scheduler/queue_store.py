@@ -112,10 +112,11 @@ class QueueQueries:
                       join workflows qw on qw.id = q.workflow_id
                       where q.status = 'buffered' and q.lease_expires_at < %(now)s
                         and (qw.last_run_at is null or qw.last_run_at < %(moving_since)s)
-                        and not exists (
-                          select 1 from schedule_runs m
-                          where m.workflow_id = q.workflow_id and m.status = 'running'
-                            and m.lease_expires_at >= %(now)s)
+                        -- once per pass, off schedule_runs_stuck_idx (the runs in progress),
+                        -- never a walk of each workflow's history
+                        and q.workflow_id not in (
+                          select m.workflow_id from schedule_runs m
+                          where m.status = 'running' and m.lease_expires_at >= %(now)s)
                       group by q.workflow_id
                       order by overdue_since, q.workflow_id
                       limit %(limit)s) w
