@@ -6,12 +6,17 @@ moto for AWS, a loopback stand-in for Lambda's Invoke API (the API's hand-on).""
 
 from __future__ import annotations
 
+import os
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from scheduler import clients
+from scheduler.backfill import _fire_times
+from scheduler.config import get_settings
+from scheduler.retention import delete_expired_runs
 
 from tests.integration.policy_fixtures import HandOns, event_for, iso, runs_by_time
 from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
@@ -298,3 +303,121 @@ def test_a_backfill_from_the_first_year_is_a_clear_422(
     assert status == 422, body
     assert "out of range" in _error(body)
     assert lambda_endpoint == []
+
+
+def test_a_backfill_over_more_than_forty_years_lists_every_fire_time() -> None:
+    # The fire-time generator stops 40 years after where it starts: 1960 to 2026 once listed
+    # 41 fire times of a yearly cron (and answered 202 `fires: 41`).
+    schedule = {"cron": "0 0 1 1 *", "timezone": "UTC", "start_at": None, "end_at": None}
+    fires = _fire_times(
+        schedule, datetime(1960, 1, 1, tzinfo=UTC), datetime(2026, 6, 1, tzinfo=UTC)
+    )
+    assert fires == [datetime(year, 1, 1, tzinfo=UTC) for year in range(1960, 2027)]
+
+
+def test_a_backfill_from_1960_is_refused_as_older_than_the_history_kept(
+    api: Api, workflow_id: uuid.UUID, lambda_endpoint: list[dict[str, Any]]
+) -> None:
+    # RunHistoryDays is at most 3650 (10 years): so through the API, an interval of over 40
+    # years is a 422, never a silently shorter backfill
+    created = _create(api, workflow_id, cron="0 0 1 1 *")
+
+    status, body = _backfill(
+        api, created["id"], datetime(1960, 1, 1, tzinfo=UTC), datetime(2026, 6, 1, tzinfo=UTC)
+    )
+
+    assert status == 422, body
+    assert "older than the run history kept" in _error(body)
+    assert runs_by_time(clients.store(), uuid.UUID(created["id"])) == []
+    assert lambda_endpoint == []
+
+
+@pytest.fixture(name="two_days_of_history")
+def two_days_of_history_fixture() -> Iterator[None]:
+    saved = os.environ.get("RUN_HISTORY_DAYS")
+    os.environ["RUN_HISTORY_DAYS"] = "2"
+    get_settings.cache_clear()
+    yield
+    if saved is None:
+        os.environ.pop("RUN_HISTORY_DAYS", None)
+    else:
+        os.environ["RUN_HISTORY_DAYS"] = saved
+    get_settings.cache_clear()
+
+
+def test_a_backfill_reaching_past_the_history_kept_is_refused(
+    api: Api,
+    workflow_id: uuid.UUID,
+    runner: Runner,
+    lambda_endpoint: list[dict[str, Any]],
+    two_days_of_history: None,
+) -> None:
+    # A slot "ran already" when it has a run row, and retention deletes rows older than
+    # RunHistoryDays: a backfill of an interval that ran, once retention has been, ran it twice.
+    created = _create(api, workflow_id)
+    schedule_id = uuid.UUID(created["id"])
+    ran = [_hour(-5 * 24 - 2), _hour(-5 * 24 - 1), _hour(-5 * 24)]
+    runner.store.db.execute(
+        """insert into schedule_runs (schedule_id, workflow_id, scheduled_time, status,
+                                      started_at, finished_at)
+           select %s, %s, t, 'succeeded', t, t from unnest(%s::timestamptz[]) t""",
+        (schedule_id, workflow_id, ran),
+    )
+    retained = delete_expired_runs(runner.store, keep_days=2, budget_s=60.0)
+    assert retained["deleted"] == 2  # the schedule's latest finished run stays
+
+    # fire times older than the history kept, less a day: whether they ran is not known
+    status, body = _backfill(api, created["id"], ran[0], ran[-1])
+    assert status == 422, body
+    assert "older than the run history kept" in _error(body)
+    status, body = _backfill(api, created["id"], _hour(-24) - timedelta(hours=1), _hour(-1))
+    assert status == 422, body
+    assert [r["scheduled_time"] for r in runs_by_time(runner.store, schedule_id)] == ran[-1:]
+    assert lambda_endpoint == []
+
+    # within it, the backfill is taken as ever
+    status, body = _backfill(api, created["id"], _hour(-23), _hour(-22))
+    assert (status, body.get("queued")) == (202, 2), body
+
+
+def test_an_owner_backfills_at_most_the_cap_of_workflows_at_once(
+    api: Api,
+    runner: Runner,
+    http_server: LoopbackServer,
+    lambda_endpoint: list[dict[str, Any]],
+) -> None:
+    # Each backfilling workflow holds a runner slot run after run: without a cap, one tenant's
+    # backfills of RunnerConcurrency workflows held every slot, and other tenants' live fires
+    # waited in Lambda's queue past the missed-fire grace.
+    assert get_settings().max_active_backfills_per_owner == 2
+    store = clients.store()
+    steps = http_steps(http_server)
+    workflows = [
+        store.create_workflow(ALICE, f"report {n}", {"steps": steps})["id"] for n in range(3)
+    ]
+    schedules = [_create(api, workflow_id)["id"] for workflow_id in workflows]
+
+    for schedule_id in schedules[:2]:
+        status, body = _backfill(api, schedule_id, _hour(-3), _hour(-2))
+        assert (status, body.get("queued")) == (202, 2), body
+    # a third workflow waits until one of them is done
+    status, body = _backfill(api, schedules[2], _hour(-3), _hour(-2))
+    assert status == 429, body
+    assert "MAX_ACTIVE_BACKFILLS_PER_OWNER" in _error(body)
+    assert runs_by_time(store, uuid.UUID(schedules[2])) == []
+    # more of a workflow that is backfilling joins its chain
+    status, body = _backfill(api, schedules[0], _hour(-4), _hour(-4))
+    assert (status, body.get("queued")) == (202, 1), body
+
+    # When the first workflow's chain has run
+    runner.clock.current = datetime.now(UTC)
+    first = [
+        e["payload"] for e in lambda_endpoint if e["payload"]["workflowId"] == str(workflows[0])
+    ]
+    HandOns(runner, first[:1]).drain()
+    runs = runs_by_time(store, uuid.UUID(schedules[0]))
+    assert [(r["status"], r["trigger"]) for r in runs] == [("succeeded", "backfill")] * 3
+
+    # Then the third may backfill
+    status, body = _backfill(api, schedules[2], _hour(-3), _hour(-2))
+    assert (status, body.get("queued")) == (202, 2), body

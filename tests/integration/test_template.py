@@ -300,8 +300,9 @@ def test_alarms_watch_runner_errors_throttles_and_dead_letters(template: dict[st
     for alarm in resources_of(template, "AWS::CloudWatch::Alarm").values():
         props = alarm["Properties"]
         (dimension,) = props["Dimensions"]
-        target = dimension["Value"].get("Ref") or dimension["Value"]["Fn::GetAtt"][0]
-        watched.add((props["MetricName"], target))
+        if isinstance(dimension["Value"], dict):  # a resource of the stack (not a service name)
+            target = dimension["Value"].get("Ref") or dimension["Value"]["Fn::GetAtt"][0]
+            watched.add((props["MetricName"], target))
     assert {
         ("Errors", "RunnerFunction"),
         ("Throttles", "RunnerFunction"),
@@ -488,7 +489,12 @@ def test_retention_keeps_the_parameters_days_reads_only_the_database_and_stops_i
     assert ("Errors", "RetentionFunction") in {
         (a["Properties"]["MetricName"], a["Properties"]["Dimensions"][0]["Value"].get("Ref"))
         for a in resources_of(template, "AWS::CloudWatch::Alarm").values()
+        if isinstance(a["Properties"]["Dimensions"][0]["Value"], dict)
     }
+    # the missed-fire check and backfill read the same days: neither looks past what is kept
+    for reader in ("ReconcileFunction", "ApiFunction"):
+        variables = template["Resources"][reader]["Properties"]["Environment"]["Variables"]
+        assert variables["RUN_HISTORY_DAYS"] == {"Ref": "RunHistoryDays"}
 
 
 def test_reconcile_shards_by_name_prefix_and_may_invoke_itself(
@@ -574,3 +580,42 @@ def test_alarms_watch_the_runner_falling_behind_and_the_api_at_its_limit(
     # milliseconds: well before a queued fire reaches the default maximum event age
     assert backlog["Threshold"] < 21_600 * 1000
     assert ("Throttles", "ApiFunction") in alarms
+
+
+def test_an_alarm_fires_when_the_missed_fire_check_stops_running(template: dict[str, Any]) -> None:
+    from aws_lambda_powertools import Metrics
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    alarm = template["Resources"]["MissedFireCheckStoppedAlarm"]["Properties"]
+    # it watches the metric each pass of the check emits, as Powertools emits it in the stack
+    # (namespace and service from Globals): EMF's namespace, name and dimension set
+    globals_env = template["Globals"]["Function"]["Environment"]["Variables"]
+    metrics = Metrics(
+        namespace=globals_env["POWERTOOLS_METRICS_NAMESPACE"],
+        service=globals_env["POWERTOOLS_SERVICE_NAME"],
+    )
+    metrics.clear_metrics()  # Powertools' metric set is shared by every instance in a process
+    metrics.add_metric(name="RunMissed", unit=MetricUnit.Count, value=0)
+    emitted = metrics.serialize_metric_set()
+    metrics.clear_metrics()
+    (directive,) = emitted["_aws"]["CloudWatchMetrics"]
+    assert alarm["Namespace"] == directive["Namespace"]
+    assert [m["Name"] for m in directive["Metrics"]] == [alarm["MetricName"]]
+    assert directive["Dimensions"] == [[d["Name"] for d in alarm["Dimensions"]]]
+    assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == {
+        name: emitted[name] for name in directive["Dimensions"][0]
+    }
+    # no datapoint is what it watches for: a pass that never ran emits nothing
+    assert (alarm["Statistic"], alarm["ComparisonOperator"], alarm["Threshold"]) == (
+        "SampleCount",
+        "LessThanThreshold",
+        1,
+    )
+    assert alarm["TreatMissingData"] == "breaching"
+    # two periods without a pass, each longer than the default check interval (15 minutes)
+    assert alarm["EvaluationPeriods"] == alarm["DatapointsToAlarm"] == 2
+    assert template["Parameters"]["ReconcileSchedule"]["Default"] == "rate(15 minutes)"
+    assert alarm["Period"] >= 15 * 60 * 2
+    assert alarm["AlarmActions"] == {
+        "Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]
+    }

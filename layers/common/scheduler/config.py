@@ -6,11 +6,15 @@ cost more than the rest of this module). The authorizer's token settings are sch
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cache
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from scheduler import environment
+
+# What the missed-fire check keeps off the retention horizon (Settings.surely_kept_history).
+RETENTION_MARGIN = timedelta(days=1)
 
 
 class Settings(BaseModel):
@@ -82,12 +86,25 @@ class Settings(BaseModel):
     run_now_per_minute: int = Field(default=30, ge=1, le=6000)
     # a backfill queues up to 1,000 runs: a few a minute is plenty for a person or a script
     backfill_per_minute: int = Field(default=6, ge=1, le=600)
+    # Workflows of one owner whose backfill runs at once: each is a chain of runs that holds a
+    # runner slot run after run, so without a cap one tenant's backfills could hold every
+    # RunnerConcurrency slot and push other tenants' live fires past the missed-fire grace.
+    max_active_backfills_per_owner: int = Field(default=2, ge=1, le=1000)
 
     # Run history (scheduler.retention): runs scheduled longer ago than this are deleted, except
     # each schedule's latest. At least two days: a run's row is what dedupes a late redelivery of
     # its fire, which can come up to MaxEventAgeSeconds (6 hours) plus a flexible window (up to
     # 24 hours) after its fire time.
     run_history_days: int = Field(default=90, ge=2, le=3650)
+
+    @property
+    def surely_kept_history(self) -> timedelta:
+        """How far back a run's row is surely still there: the missed-fire check looks back no
+        further, or it would take the rows retention deleted for fire times that never ran
+        (recorded missed, and run again under catchupPolicy all). A day less than
+        `run_history_days`: a retention pass cuts at its own clock, a check pass at the start of
+        its own (which lasts at most 15 minutes)."""
+        return timedelta(days=self.run_history_days) - RETENTION_MARGIN
 
     # The Secrets Manager secret of the legacy HS256 JWT secret, which workflow steps may not
     # read (scheduler.http_step); the authorizer reads it with the rest of its token settings.

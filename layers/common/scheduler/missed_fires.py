@@ -43,7 +43,8 @@ Clock = Callable[[], datetime]
 BATCH = 200
 # Fire times of one schedule looked at per pass; the rest wait for the next pass.
 MAX_SLOTS = 500
-# Fire times older than this are never looked at: the longest catch-up window.
+# Fire times older than this are never looked at: the longest catch-up window (or, shorter, the
+# run history surely kept: Settings.surely_kept_history).
 LOOKBACK = timedelta(seconds=604_800)
 # Batches per pass when no time budget is given (the local stack).
 MAX_BATCHES = 25
@@ -179,7 +180,8 @@ def _decide(
             undeliverable_before is not None and last < undeliverable_before <= at
         )
 
-    after = max(row["checked_through"], at - LOOKBACK)
+    lookback = min(LOOKBACK, get_settings().surely_kept_history)
+    after = max(row["checked_through"], at - lookback)
     if row["start_at"] is not None:
         after = max(after, row["start_at"] - _TICK)  # startAt itself may be a fire time
     try:

@@ -7,7 +7,7 @@ under the workflow's lease, and records it as any other run. Mixed into `schedul
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -21,6 +21,15 @@ Row = dict[str, Any]
 # catch-up, then backfill; within each, the oldest fire time first.
 _HAND_ON_ORDER = """case r.trigger when 'catchup' then 1 when 'backfill' then 2 else 0 end,
     r.scheduled_time"""
+
+# A workflow whose last run started this recently has a moving queue: the end of that run hands
+# on the next. As long as scheduler.run_queue.QUEUED_PATIENCE (which imports this module's
+# Store), a run of the runner's timeout with its record.
+QUEUE_MOVING_WITHIN = timedelta(minutes=10)
+
+# Advisory locks in the two-key space: class 1 is scheduler.limit_store's (schedules per owner),
+# this one serialises the backfill requests of one owner (the active-backfills cap).
+_OWNER_BACKFILLS_LOCK_CLASS = 2
 
 
 class QueueQueries:
@@ -84,21 +93,57 @@ class QueueQueries:
         ).fetchone()
 
     def stalled_buffered_runs(self, now: datetime, limit: int) -> list[Row]:
-        """For each workflow (at most `limit`) with a waiting run whose hand-on is overdue, the
-        run to hand on next: its finishing runner died, or its hand-on was lost."""
+        """For each workflow (at most `limit`) with a waiting run whose hand-on is overdue and
+        whose queue is not moving, the run to hand on next: its finishing runner died, or its
+        hand-on was lost. Longest overdue first.
+
+        A queue is moving while a run of its workflow holds a live claim, or within
+        QUEUE_MOVING_WITHIN of its last run's start: that run's end hands on the next. A long
+        backfill's waiting runs are all overdue after QUEUED_PATIENCE while it runs healthily;
+        without this they took every place of a pass, each handed on for nothing, and a
+        workflow whose hand-on was really lost waited behind them for good.
+        """
         return self.db.execute(
             f"""select distinct on (w.workflow_id) r.schedule_id, r.workflow_id,
                        r.scheduled_time, r.trigger
-                from (select distinct q.workflow_id
-                      from schedule_runs q join schedules qs on qs.id = q.schedule_id
+                from (select q.workflow_id, min(q.lease_expires_at) as overdue_since
+                      from schedule_runs q
+                      join schedules qs on qs.id = q.schedule_id and qs.enabled
+                      join workflows qw on qw.id = q.workflow_id
                       where q.status = 'buffered' and q.lease_expires_at < %(now)s
-                        and qs.enabled
+                        and (qw.last_run_at is null or qw.last_run_at < %(moving_since)s)
+                        -- once per pass, off schedule_runs_stuck_idx (the runs in progress),
+                        -- never a walk of each workflow's history
+                        and q.workflow_id not in (
+                          select m.workflow_id from schedule_runs m
+                          where m.status = 'running' and m.lease_expires_at >= %(now)s)
+                      group by q.workflow_id
+                      order by overdue_since, q.workflow_id
                       limit %(limit)s) w
                 join schedule_runs r on r.workflow_id = w.workflow_id and r.status = 'buffered'
                 join schedules s on s.id = r.schedule_id and s.enabled
                 order by w.workflow_id, {_HAND_ON_ORDER}""",
-            {"now": now, "limit": limit},
+            {"now": now, "limit": limit, "moving_since": now - QUEUE_MOVING_WITHIN},
         ).fetchall()
+
+    def lock_and_count_owner_backfills(self, owner_id: UUID | None, workflow_id: UUID) -> int:
+        """How many other workflows of `owner_id` (None: workflows without one) have a backfill
+        queued or running, under the owner's backfill lock until the transaction ends (waiting
+        for it): two backfills at the cap cannot both pass (scheduler.backfill)."""
+        self.db.require_transaction("the owner's backfill lock")
+        key = int.from_bytes((owner_id or UUID(int=0)).bytes[:4], "big", signed=True)
+        self.db.execute("select pg_advisory_xact_lock(%s, %s)", (_OWNER_BACKFILLS_LOCK_CLASS, key))
+        owned = "w.owner_id is null" if owner_id is None else "w.owner_id = %(owner)s"
+        row = self.db.execute(
+            f"""select count(*) as n from workflows w
+                where {owned} and w.id <> %(workflow_id)s
+                  and exists (select 1 from schedule_runs r
+                              where r.workflow_id = w.id and r.trigger = 'backfill'
+                                and r.status in ('buffered', 'running'))""",
+            {"owner": owner_id, "workflow_id": workflow_id},
+        ).fetchone()
+        assert row is not None
+        return int(row["n"])
 
     def queue_runs(
         self,
