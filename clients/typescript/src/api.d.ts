@@ -293,7 +293,8 @@ export interface components {
          * BackfillRequest
          * @description Replay the schedule's fire times in [from, to]: each runs through the runner, oldest
          *     first, one at a time (trigger `backfill`); a fire time that ran already is kept, one recorded
-         *     `missed` is run.
+         *     `missed` is run. Every fire time must lie within the run history kept (RunHistoryDays less a
+         *     day), where "ran already" can still be known, else 422.
          */
         BackfillRequest: {
             /**
@@ -1510,7 +1511,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The workflow's owner used up its backfill allowance: BACKFILL_PER_MINUTE (default 6) at once, refilled at that many a minute; Retry-After says when the next one is due */
+            /** @description The workflow's owner used up its backfill allowance: BACKFILL_PER_MINUTE (default 6) at once, refilled at that many a minute (Retry-After says when the next one is due); or MAX_ACTIVE_BACKFILLS_PER_OWNER (default 2) other workflows of the owner are backfilling (no Retry-After: wait for one of them to finish) */
             429: {
                 headers: {
                     /** @description seconds until the owner may make the next such request */

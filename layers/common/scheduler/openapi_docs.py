@@ -149,7 +149,9 @@ RUN_SCHEDULE_NOW = limited(
 BACKFILL_SCHEDULE = limited(
     ok(202, "Accepted", 400, 404, 409, 413, 415, 422, 503, links=_schedule_links("/scheduleId")),
     "The workflow's owner used up its backfill allowance: BACKFILL_PER_MINUTE (default 6) at"
-    " once, refilled at that many a minute; Retry-After says when the next one is due",
+    " once, refilled at that many a minute (Retry-After says when the next one is due); or"
+    " MAX_ACTIVE_BACKFILLS_PER_OWNER (default 2) other workflows of the owner are backfilling"
+    " (no Retry-After: wait for one of them to finish)",
     retry_after=True,
 )
 # 503 too: an API key is checked against the database before any route runs.

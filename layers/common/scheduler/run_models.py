@@ -62,7 +62,8 @@ class RunAccepted(ApiModel):
 class BackfillRequest(ApiModel):
     """Replay the schedule's fire times in [from, to]: each runs through the runner, oldest
     first, one at a time (trigger `backfill`); a fire time that ran already is kept, one recorded
-    `missed` is run."""
+    `missed` is run. Every fire time must lie within the run history kept (RunHistoryDays less a
+    day), where "ran already" can still be known, else 422."""
 
     from_: AwareDatetime = Field(alias="from", examples=["2026-11-01T00:00:00Z"])
     to: AwareDatetime = Field(examples=["2026-11-08T00:00:00Z"])
