@@ -38,6 +38,9 @@ class CheckedThrough:
     fires_from: datetime  # the one the check read: a newer one (a change meanwhile) wins
     checked_through: datetime
     next_check_at: datetime | None
+    # the pass that first found the fire times still to check after checked_through; None
+    # once none is left (see schedule_fire_checks.backlog_found_at)
+    backlog_found_at: datetime | None = None
 
 
 class FireCheckQueries:
@@ -47,7 +50,8 @@ class FireCheckQueries:
         """Up to `limit` schedules with a fire time due to have a run row by `now`, most
         overdue first, with what deciding about their missed fire times needs."""
         return self.db.execute(
-            """select c.schedule_id, c.fires_from, c.checked_through, s.workflow_id, s.cron,
+            """select c.schedule_id, c.fires_from, c.checked_through, c.backlog_found_at,
+                      c.disabled_at, s.workflow_id, s.cron,
                       s.timezone, s.enabled, s.start_at, s.end_at, s.flexible_window_minutes,
                       s.catchup_policy, s.catchup_window_seconds, w.owner_id,
                       w.name as workflow_name
@@ -77,19 +81,21 @@ class FireCheckQueries:
     ) -> list[Row]:
         """Write the rows (a slot that got a run meanwhile keeps it); the rows written, with
         their ids. A `missed` row is finished at `now`; a `buffered` one waits, trigger
-        `catchup`, taken as stalled after `wait_until` if its hand-on is lost."""
+        `catchup`, taken as stalled after `wait_until` if its hand-on is lost. Each one's
+        `Run Missed` alert is pending until `missed_alerts_sent`."""
         if not rows:
             return []
         return self.db.execute(
             """insert into schedule_runs as r (schedule_id, workflow_id, trigger, scheduled_time,
                                                status, started_at, finished_at,
-                                               lease_expires_at, error)
+                                               lease_expires_at, error,
+                                               missed_alert_pending)
                select m.schedule_id, m.workflow_id,
                       case m.status when 'buffered' then 'catchup' else 'schedule' end,
                       m.scheduled_time, m.status, %(now)s,
                       case m.status when 'buffered' then null else %(now)s::timestamptz end,
                       case m.status when 'buffered' then %(wait_until)s::timestamptz end,
-                      m.error
+                      m.error, true
                from unnest(%(schedule_ids)s::uuid[], %(workflow_ids)s::uuid[],
                            %(times)s::timestamptz[], %(statuses)s::text[], %(errors)s::text[])
                     as m(schedule_id, workflow_id, scheduled_time, status, error)
@@ -136,14 +142,41 @@ class FireCheckQueries:
             return
         self.db.execute(
             """update schedule_fire_checks c
-               set checked_through = u.checked_through, next_check_at = u.next_check_at
-               from unnest(%s::uuid[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[])
-                    as u(schedule_id, fires_from, checked_through, next_check_at)
+               set checked_through = u.checked_through, next_check_at = u.next_check_at,
+                   backlog_found_at = u.backlog_found_at
+               from unnest(%s::uuid[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[],
+                           %s::timestamptz[])
+                    as u(schedule_id, fires_from, checked_through, next_check_at,
+                         backlog_found_at)
                where c.schedule_id = u.schedule_id and c.fires_from = u.fires_from""",
             (
                 [c.schedule_id for c in checks],
                 [c.fires_from for c in checks],
                 [c.checked_through for c in checks],
                 [c.next_check_at for c in checks],
+                [c.backlog_found_at for c in checks],
             ),
         )
+
+    def pending_missed_alerts(self, limit: int) -> list[Row]:
+        """Up to `limit` runs whose `Run Missed` alert EventBridge has not accepted yet, oldest
+        fire time first, with what the alert says."""
+        return self.db.execute(
+            """select r.id, r.schedule_id, r.workflow_id, r.scheduled_time, r.trigger, r.error,
+                      w.owner_id, w.name as workflow_name
+               from schedule_runs r
+               join workflows w on w.id = r.workflow_id
+               where r.missed_alert_pending
+               order by r.scheduled_time
+               limit %s""",
+            (limit,),
+        ).fetchall()
+
+    def missed_alerts_sent(self, run_ids: Sequence[UUID]) -> None:
+        """EventBridge accepted these runs' `Run Missed` alerts: none is sent again."""
+        if run_ids:
+            self.db.execute(
+                """update schedule_runs set missed_alert_pending = null
+                   where id = any(%s::uuid[]) and missed_alert_pending""",
+                (list(run_ids),),
+            )
