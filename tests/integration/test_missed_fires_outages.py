@@ -14,6 +14,7 @@ import pytest
 from scheduler import missed_fires
 from scheduler.missed_fires import check_missed_fires
 from scheduler.store import Store
+from scheduler.sync_store import Written
 
 from tests.integration.policy_fixtures import (
     checking_since,
@@ -44,6 +45,8 @@ RECOVERY = datetime(2026, 11, 27, 7, 6, 30, tzinfo=UTC)
 NEWEST_DUE = datetime(2026, 11, 27, 7, 1, tzinfo=UTC)
 # A pass comes every 15 minutes (ReconcileSchedule's default).
 NEXT_PASS = RECOVERY + timedelta(minutes=15)
+# What an EventBridge write recorded it wrote (its value does not matter here).
+FINGERPRINT = "f" * 64
 
 
 def _minutes(first: datetime, last: datetime) -> list[datetime]:
@@ -277,3 +280,47 @@ def test_run_missed_alerts_a_pass_could_not_send_are_sent_by_the_next_once(
         iso(r["scheduled_time"]) for r in runs
     ]
     assert {e["detail"]["workflowName"] for e in events} == {"nightly report"}
+
+
+# --- a fire time during the write that created the schedule
+
+
+def test_a_fire_time_before_the_creating_write_reached_eventbridge_is_not_missed(
+    runner: Runner, http_server: LoopbackServer
+) -> None:
+    # Given a schedule whose creating transaction started (fires_from) 0.2 s before 07:00 and
+    # whose EventBridge schedule was written 0.3 s later: EventBridge could not fire 07:00
+    store = runner.store
+    schedule = make_policy_schedule(store, http_steps(http_server), cron=EVERY_MINUTE)
+    fire_time = datetime(2026, 11, 27, 7, 0, tzinfo=UTC)
+    checking_since(store, schedule["id"], fire_time - timedelta(milliseconds=200))
+    store.record_eventbridge_state(
+        schedule["id"], Written(FINGERPRINT, fire_time + timedelta(milliseconds=100))
+    )
+
+    _check(store, fire_time + timedelta(minutes=8))
+
+    # Then 07:00 is not missed; the fire times after the write are
+    assert [r["scheduled_time"] for r in runs_by_time(store, schedule["id"])] == _minutes(
+        fire_time + timedelta(minutes=1), fire_time + timedelta(minutes=3)
+    )
+
+
+def test_a_fire_time_after_a_later_eventbridge_repair_is_still_missed(
+    runner: Runner, http_server: LoopbackServer
+) -> None:
+    # Given a schedule created at 06:59:59.8 whose EventBridge schedule a reconcile pass
+    # rewrote at 07:10 (it was missing): 07:00 … 07:10 could not be delivered, and are missed
+    store = runner.store
+    schedule = make_policy_schedule(store, http_steps(http_server), cron=EVERY_MINUTE)
+    created = datetime(2026, 11, 27, 6, 59, 59, 800_000, tzinfo=UTC)
+    checking_since(store, schedule["id"], created)
+    store.record_eventbridge_state(
+        schedule["id"], Written(FINGERPRINT, datetime(2026, 11, 27, 7, 10, tzinfo=UTC))
+    )
+
+    _check(store, datetime(2026, 11, 27, 7, 16, tzinfo=UTC))
+
+    assert [r["scheduled_time"] for r in runs_by_time(store, schedule["id"])] == _minutes(
+        datetime(2026, 11, 27, 7, 0, tzinfo=UTC), datetime(2026, 11, 27, 7, 11, tzinfo=UTC)
+    )

@@ -48,16 +48,18 @@ class FireCheckQueries:
 
     def due_fire_checks(self, now: datetime, limit: int) -> list[Row]:
         """Up to `limit` schedules with a fire time due to have a run row by `now`, most
-        overdue first, with what deciding about their missed fire times needs."""
+        overdue first, with what deciding about their missed fire times needs (and when
+        EventBridge was last written for the schedule)."""
         return self.db.execute(
             """select c.schedule_id, c.fires_from, c.checked_through, c.backlog_found_at,
                       c.disabled_at, s.workflow_id, s.cron,
                       s.timezone, s.enabled, s.start_at, s.end_at, s.flexible_window_minutes,
                       s.catchup_policy, s.catchup_window_seconds, w.owner_id,
-                      w.name as workflow_name
+                      w.name as workflow_name, st.written_at as eventbridge_written_at
                from schedule_fire_checks c
                join schedules s on s.id = c.schedule_id
                join workflows w on w.id = s.workflow_id
+               left join schedule_eventbridge_state st on st.schedule_id = c.schedule_id
                where c.next_check_at <= %s
                order by c.next_check_at
                limit %s""",

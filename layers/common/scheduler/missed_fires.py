@@ -1,8 +1,9 @@
 """The missed-fire check: keep the run history equal to the schedules' fire times.
 
 Reconcile keeps EventBridge equal to the rows; this keeps the run rows equal to the fire times.
-A fire time of an enabled schedule (inside its startAt/endAt, at or after `fires_from`: when it
-was created, last enabled or changed) with no run row `missed_fire_grace_s` after it was due is
+A fire time of an enabled schedule (inside its startAt/endAt, after `fires_from`: when it was
+created, last enabled or changed, or after that write's EventBridge schedule existed, if later)
+with no run row `missed_fire_grace_s` after it was due is
 missed, whatever the cause: EventBridge did not deliver it, the runner was throttled past the
 event's age, every retry failed before the claim, the schedule was missing from EventBridge, or
 the whole system was down. "Due" is the fire time's last occurrence (a repeated autumn wall time
@@ -54,6 +55,9 @@ BATCH = 200
 MAX_SLOTS = 500
 # Fire times older than this are never looked at: the longest catch-up window.
 LOOKBACK = timedelta(seconds=604_800)
+# The longest an API write lasts (ApiFunction's timeout): the span between fires_from (its
+# transaction's start) and the end of its EventBridge write.
+MAX_WRITE_SPAN = timedelta(seconds=30)
 # Batches per pass when no time budget is given (the local stack).
 MAX_BATCHES = 25
 # Time left at which a pass stops after its batch (AWS: the reconcile invocation's).
@@ -232,6 +236,11 @@ def _decide(
         )
 
     after = max(row["checked_through"], at - LOOKBACK)
+    written = row["eventbridge_written_at"]
+    if written is not None and fires_from <= written <= fires_from + MAX_WRITE_SPAN:
+        # the write that set fires_from (at its transaction's start) made the EventBridge
+        # schedule only then: a fire time in between could not be delivered, it is not missed
+        after = max(after, written)
     if row["start_at"] is not None:
         after = max(after, row["start_at"] - _TICK)  # startAt itself may be a fire time
     try:
