@@ -77,7 +77,7 @@ _TICK = timedelta(microseconds=1)
 
 @dataclass
 class MissedSummary:
-    fire_checks: int = 0  # schedules whose fire times were checked
+    fire_checks: int = 0  # schedule checks (a backlog longer than a batch: one per batch)
     missed_fires: int = 0  # rows written `missed`
     catchup_queued: int = 0  # rows written to be caught up
     handed_on: int = 0  # waiting runs handed to the runner (new and stalled)
