@@ -43,8 +43,34 @@ class CheckedThrough:
     backlog_found_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class CheckPass:
+    """The check's heartbeat (missed_fire_check_passes): its latest pass that got to its end,
+    and the first pass after its latest outage."""
+
+    last_pass_at: datetime
+    up_since: datetime
+
+
 class FireCheckQueries:
     db: Database
+
+    def last_fire_check_pass(self) -> CheckPass | None:
+        """The check's heartbeat; None before its first pass."""
+        row = self.db.execute(
+            "select last_pass_at, up_since from missed_fire_check_passes"
+        ).fetchone()
+        return None if row is None else CheckPass(row["last_pass_at"], row["up_since"])
+
+    def record_fire_check_pass(self, done: CheckPass) -> None:
+        """A pass got to its end; a pass that started later and ended first keeps its own."""
+        self.db.execute(
+            """insert into missed_fire_check_passes (last_pass_at, up_since) values (%s, %s)
+               on conflict (singleton) do update
+               set last_pass_at = excluded.last_pass_at, up_since = excluded.up_since
+               where missed_fire_check_passes.last_pass_at < excluded.last_pass_at""",
+            (done.last_pass_at, done.up_since),
+        )
 
     def due_fire_checks(self, now: datetime, limit: int) -> list[Row]:
         """Up to `limit` schedules with a fire time due to have a run row by `now`, most

@@ -15,12 +15,15 @@ Each missed slot gets a run row, then the schedule's catchupPolicy decides:
   `catchup` (scheduler.run_queue), the others are `missed`;
 - all: every missed slot within the window waits to run, oldest first, one at a time.
 A slot is within the window when the check found it missed at most catchupWindowSeconds after
-it was due, so any window catches up a slot the check finds at once. "Found" is the pass that
-first had it due: after a long outage, the first pass after it, even if a later pass is the one
-that reaches the slot (schedule_fire_checks.backlog_found_at keeps it). A slot outside the
-window is only recorded. A slot of a schedule disabled since is only recorded, whatever the
-policy (slots after the pause are not missed). Every missed slot publishes a `Run Missed`
-alert, once: an alert EventBridge did not accept stays pending and the next passes send it.
+it was due. One that became due while the check was up (its passes no more than OUTAGE_INTERVALS
+of its interval apart since) was found as soon as the check could: within any window. One due
+during an outage of the check was found at the first pass after it (up_since in
+missed_fire_check_passes, the check's heartbeat), or earlier at the first pass that had it due
+when its schedule had more due slots than a batch takes (schedule_fire_checks.backlog_found_at).
+A slot outside the window is only recorded. A slot of a schedule disabled since is only
+recorded, whatever the policy (slots after the pause are not missed). Every missed slot
+publishes a `Run Missed` alert, once: an alert EventBridge did not accept stays pending and the
+next passes send it.
 
 A pass is bounded (batches of schedules, at most MAX_SLOTS fire times of a schedule per batch,
 a time budget) and idempotent: a row is written only where the slot has none (the same unique
@@ -43,7 +46,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from scheduler import alerts, cron
 from scheduler.config import get_settings
-from scheduler.fire_check_store import CheckedThrough, MissedRow
+from scheduler.fire_check_store import CheckedThrough, CheckPass, MissedRow
 from scheduler.observability import logger, metrics
 from scheduler.run_queue import QUEUED_PATIENCE, HandOn, hand_on_next, hand_on_run
 from scheduler.store import Row, Store
@@ -71,6 +74,9 @@ MAX_STALLED = 200
 ALERTS_PER_CALL = 10
 # Left-over `Run Missed` alerts (not accepted before) sent again per pass.
 MAX_PENDING_ALERTS = 500
+# Passes further apart than this many of the check's intervals: the check was down between them
+# (slack for a late start; the first pass after it is when the slots due meanwhile were found).
+OUTAGE_INTERVALS = 2
 _PAUSED = "not run: its schedule was disabled since"
 _TICK = timedelta(microseconds=1)
 
@@ -93,6 +99,7 @@ class _Decision:
     schedule: Row
     at: datetime  # this pass
     wait: timedelta  # grace + flexible window: a slot is due this long after it last occurs
+    up_since: datetime  # the first pass after the check's latest outage (this one, or earlier)
     # the earlier pass that found the slots due by then (None: this one found them all)
     found_before: datetime | None = None
     complete: bool = True  # no due fire time is left after the slots
@@ -101,9 +108,11 @@ class _Decision:
     def in_catchup_window(self, slot: datetime) -> bool:
         """Whether the check found `slot` missed at most catchupWindowSeconds after it was due."""
         due = cron.last_occurrence(slot, self.schedule["timezone"]) + self.wait
-        found = self.at
+        if due > self.up_since:
+            return True  # due while the check was up: the next pass found it as soon as it could
+        found = self.up_since  # due during the check's outage: found at the first pass after it
         if self.found_before is not None and due <= self.found_before:
-            found = self.found_before
+            found = min(found, self.found_before)
         return found - due <= timedelta(seconds=self.schedule["catchup_window_seconds"])
 
 
@@ -114,14 +123,20 @@ def check_missed_fires(
     now: Clock = lambda: datetime.now(UTC),
     remaining_s: Callable[[], float] | None = None,
     undeliverable_before: datetime | None = None,
+    interval: timedelta | None = None,
 ) -> MissedSummary:
     """One pass of the check (see the module). With `remaining_s` (the seconds the caller
     gives it), it stops after the batch that leaves less than RESERVE_S; without, after
     MAX_BATCHES batches. `undeliverable_before`: fire times before it can no longer come (the
-    local stack's engine fires only what follows its start), so they need no grace."""
+    local stack's engine fires only what follows its start), so they need no grace.
+    `interval`: how often passes come (default: ReconcileSchedule's, from the settings)."""
     summary = MissedSummary()
-    grace = timedelta(seconds=get_settings().missed_fire_grace_s)
+    settings = get_settings()
+    grace = timedelta(seconds=settings.missed_fire_grace_s)
+    if interval is None:
+        interval = timedelta(seconds=settings.missed_fire_check_interval_s)
     at = now()
+    up_since = _up_since(store.last_fire_check_pass(), at, interval)
     for batch_number in itertools.count():
         if remaining_s is None and batch_number >= MAX_BATCHES:
             break
@@ -129,11 +144,13 @@ def check_missed_fires(
             break
         due = store.due_fire_checks(at, BATCH)
         decisions = _check_batch(
-            store, due, at, grace, hand_on, summary, remaining_s, undeliverable_before
+            store, due, at, up_since, grace, hand_on, summary, remaining_s, undeliverable_before
         )
         # a schedule with fire times left stays due: the next batch continues it
         if len(decisions) == len(due) < BATCH and all(d.complete for d in decisions):
             break
+    # the heartbeat: only a pass that got through its batches (one that raised is no pass)
+    store.record_fire_check_pass(CheckPass(at, up_since))
     _send_pending_alerts(store, at, remaining_s)
     for row in store.stalled_buffered_runs(at, MAX_STALLED):
         if hand_on_run(row, hand_on):
@@ -149,6 +166,7 @@ def _check_batch(
     store: Store,
     due: list[Row],
     at: datetime,
+    up_since: datetime,
     grace: timedelta,
     hand_on: HandOn,
     summary: MissedSummary,
@@ -156,7 +174,9 @@ def _check_batch(
     undeliverable_before: datetime | None,
 ) -> list[_Decision]:
     """Check the due schedules (as many as fit the batch's budget); the decisions made."""
-    decisions = _within_budget([_decide(row, at, grace, undeliverable_before) for row in due])
+    decisions = _within_budget(
+        [_decide(row, at, up_since, grace, undeliverable_before) for row in due]
+    )
     ran = store.slots_with_runs([(d.check.schedule_id, t) for d in decisions for t in d.slots])
     rows = [
         row
@@ -198,7 +218,11 @@ def _check_batch(
 
 
 def _decide(
-    row: Row, at: datetime, grace: timedelta, undeliverable_before: datetime | None
+    row: Row,
+    at: datetime,
+    up_since: datetime,
+    grace: timedelta,
+    undeliverable_before: datetime | None,
 ) -> _Decision:
     """The schedule's due fire times since its check, and how far the check gets."""
     schedule_id, fires_from = row["schedule_id"], row["fires_from"]
@@ -216,7 +240,7 @@ def _decide(
             schedule_id, fires_from, through, next_at, None if complete else found_before or at
         )
         return _Decision(
-            check, slots, row, at, wait, found_before, complete, paused=not row["enabled"]
+            check, slots, row, at, wait, up_since, found_before, complete, not row["enabled"]
         )
 
     # a fire time is due once it is past its wait, or can no longer be delivered at all
@@ -264,6 +288,17 @@ def _decide(
     if upcoming:
         next_at = max(cron.last_occurrence(upcoming[0], row["timezone"]) + wait, at + _TICK)
     return done(through, next_at, slots)
+
+
+def _up_since(last: CheckPass | None, at: datetime, interval: timedelta) -> datetime:
+    """The first pass after the check's latest outage: this one, unless the previous pass (the
+    heartbeat) came at most OUTAGE_INTERVALS intervals before it."""
+    if (
+        last is None
+        or not last.last_pass_at <= at <= last.last_pass_at + OUTAGE_INTERVALS * interval
+    ):
+        return at  # the first pass ever, after an outage, or a clock gone back: found now
+    return last.up_since
 
 
 def _within_budget(decisions: list[_Decision]) -> list[_Decision]:
