@@ -588,7 +588,7 @@ export interface components {
             catchupPolicy?: "skip" | "latest" | "all";
             /**
              * Catchupwindowseconds
-             * @description Missed fire times older than this many seconds are only recorded, never run
+             * @description A missed fire time runs only if the missed-fire check found it at most this many seconds after it was due: one due while the check was up always is; after an outage of the check, at its first pass
              * @default 3600
              */
             catchupWindowSeconds?: number;
@@ -648,7 +648,7 @@ export interface components {
             catchupPolicy?: "skip" | "latest" | "all";
             /**
              * Catchupwindowseconds
-             * @description Missed fire times older than this many seconds are only recorded, never run
+             * @description A missed fire time runs only if the missed-fire check found it at most this many seconds after it was due: one due while the check was up always is; after an outage of the check, at its first pass
              * @default 3600
              */
             catchupWindowSeconds?: number;
@@ -749,7 +749,7 @@ export interface components {
             catchupPolicy?: "skip" | "latest" | "all";
             /**
              * Catchupwindowseconds
-             * @description Missed fire times older than this many seconds are only recorded, never run
+             * @description A missed fire time runs only if the missed-fire check found it at most this many seconds after it was due: one due while the check was up always is; after an outage of the check, at its first pass
              * @default 3600
              */
             catchupWindowSeconds?: number;
@@ -838,7 +838,7 @@ export interface components {
             catchupPolicy?: "skip" | "latest" | "all";
             /**
              * Catchupwindowseconds
-             * @description Missed fire times older than this many seconds are only recorded, never run
+             * @description A missed fire time runs only if the missed-fire check found it at most this many seconds after it was due: one due while the check was up always is; after an outage of the check, at its first pass
              */
             catchupWindowSeconds?: number;
             /**
@@ -899,7 +899,7 @@ export interface components {
             catchupPolicy?: "skip" | "latest" | "all";
             /**
              * Catchupwindowseconds
-             * @description Missed fire times older than this many seconds are only recorded, never run
+             * @description A missed fire time runs only if the missed-fire check found it at most this many seconds after it was due: one due while the check was up always is; after an outage of the check, at its first pass
              * @default 3600
              */
             catchupWindowSeconds?: number;
