@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from scheduler import missed_fires
 from scheduler.fire_check_store import CheckPass
 from scheduler.missed_fires import MissedSummary, check_missed_fires
 from scheduler.store import Store
@@ -139,6 +140,7 @@ def test_a_pass_more_than_two_intervals_after_the_previous_follows_an_outage_of_
 LAST_PASS_BEFORE = datetime(2026, 11, 26, 20, 55, tzinfo=UTC)
 OUTAGE_START = datetime(2026, 11, 26, 21, 0, tzinfo=UTC)
 RECOVERY = datetime(2026, 11, 27, 7, 6, 30, tzinfo=UTC)
+NEWEST_DUE = datetime(2026, 11, 27, 7, 1, tzinfo=UTC)
 
 
 def _minutes(first: datetime, last: datetime) -> list[datetime]:
@@ -177,3 +179,49 @@ def test_after_an_outage_of_the_check_the_window_counts_at_the_first_pass_after_
     assert [r["scheduled_time"] for r in older] == _minutes(OUTAGE_START, in_window[0])[:-1]
     assert {r["status"] for r in older} == {"missed"}
     assert store.last_fire_check_pass() == CheckPass(RECOVERY + PASS_INTERVAL, RECOVERY)
+
+
+def _deliver(store: Store, schedule: dict[str, Any], slots: list[datetime]) -> None:
+    """Runs of these fire times, as EventBridge delivered them after the outage."""
+    store.db.execute(
+        """insert into schedule_runs (schedule_id, workflow_id, scheduled_time, status,
+                                      started_at, finished_at)
+           select %(schedule)s, %(workflow)s, t, 'succeeded', t, t
+           from unnest(%(times)s::timestamptz[]) as t""",
+        {"schedule": schedule["id"], "workflow": schedule["workflow_id"], "times": slots},
+    )
+
+
+def test_a_schedule_the_first_pass_after_an_outage_did_not_reach_counts_its_window_there(
+    runner: Runner, http_server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given two every-minute schedules with an hour's window, catchupPolicy all, after the
+    # ten-hour outage, and passes that check one schedule's 500 slots each (their time is up)
+    monkeypatch.setattr(missed_fires, "BATCH", 1)
+    monkeypatch.setattr(missed_fires, "MAX_BATCHES", 1)
+    store = runner.store
+    schedules = [
+        make_policy_schedule(store, http_steps(http_server), cron="* * * * *", catchup_policy="all")
+        for _ in range(2)
+    ]
+    for schedule in schedules:
+        checking_since(store, schedule["id"], OUTAGE_START - timedelta(seconds=30))
+    store.record_fire_check_pass(CheckPass(LAST_PASS_BEFORE, LAST_PASS_BEFORE))
+
+    # When four passes, 15 minutes apart, take turns at them (the fires after the outage ran)
+    passes = [RECOVERY + n * PASS_INTERVAL for n in range(4)]
+    for schedule in schedules:
+        _deliver(store, schedule, _minutes(NEWEST_DUE + timedelta(minutes=1), passes[-1] - GRACE))
+    for at in passes:
+        _check(store, at)
+
+    # Then each one's window counted at RECOVERY, though one of them was first reached 15
+    # minutes later: the slots due at most an hour before RECOVERY run, the older are missed
+    in_window = _minutes(datetime(2026, 11, 27, 6, 2, tzinfo=UTC), NEWEST_DUE)
+    for schedule in schedules:
+        assert _catchups(store, schedule) == in_window
+        outage = [
+            r for r in runs_by_time(store, schedule["id"]) if r["scheduled_time"] <= NEWEST_DUE
+        ]
+        assert len(outage) == 602  # 21:00 … 07:01
+        assert {r["status"] for r in outage if r["scheduled_time"] < in_window[0]} == {"missed"}
