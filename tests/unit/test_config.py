@@ -18,7 +18,10 @@ from scheduler.config import Settings, from_environment
         ("rate(1 day)", 86_400),
         # a cron(...) schedule has no single interval: taken as the default 15 minutes
         ("cron(0/10 * * * ? *)", 900),
-        ("rate(0 minutes)", 900),  # not a schedule EventBridge takes
+        # not schedules EventBridge takes
+        ("rate(0 minutes)", 900),
+        ("rate(15 fortnights)", 900),
+        ("rate(x minutes)", 900),
     ],
 )
 def test_the_missed_fire_checks_interval_is_read_from_the_reconcile_schedule(

@@ -6,7 +6,6 @@ cost more than the rest of this module). The authorizer's token settings are sch
 
 from __future__ import annotations
 
-import re
 from functools import cache
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -107,17 +106,20 @@ class Settings(BaseModel):
 
 # ReconcileSchedule's default, rate(15 minutes): the interval taken for a cron(...) schedule.
 DEFAULT_CHECK_INTERVAL_S = 900
-_RATE = re.compile(r"rate\(\s*(\d+)\s+(minute|hour|day)s?\s*\)")
 _UNIT_S = {"minute": 60, "hour": 3600, "day": 86_400}
 
 
 def rate_seconds(expression: str) -> int | None:
     """The interval of an EventBridge `rate(N minute(s)|hour(s)|day(s))` expression, in
     seconds; None for anything else (a `cron(...)` expression)."""
-    match = _RATE.fullmatch(expression.strip())
-    if match is None or int(match[1]) < 1:
+    text = expression.strip()
+    if not (text.startswith("rate(") and text.endswith(")")):
         return None
-    return int(match[1]) * _UNIT_S[match[2]]
+    count, _, unit = text[len("rate(") : -1].strip().partition(" ")
+    seconds = _UNIT_S.get(unit.strip().removesuffix("s"))
+    if seconds is None or not (count.isascii() and count.isdigit()) or int(count) < 1:
+        return None
+    return int(count) * seconds
 
 
 def from_environment() -> Settings:
