@@ -60,6 +60,7 @@ class MissedFireLoop:
             hand_on=self._hand_on,
             now=self._clock.now,
             undeliverable_before=self._engine_started_at,
+            interval=self._interval,  # a pass later than two of these follows an outage
         ).as_dict()
         found = summary["missed_fires"] + summary["catchup_queued"]
         if found or summary["handed_on"]:

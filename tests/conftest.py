@@ -99,7 +99,8 @@ def clean_db(database_url: str) -> Iterator[str]:
     clients.reset()
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(
-            "truncate workflows, schedules, schedule_runs, owner_rate_buckets, api_keys cascade"
+            "truncate workflows, schedules, schedule_runs, owner_rate_buckets, api_keys,"
+            " missed_fire_check_passes cascade"
         )
 
 

@@ -159,14 +159,19 @@ def test_the_run_policies_migration_keeps_existing_schedules_and_runs_as_they_we
                from schedules"""
         ).fetchone()
         statuses = conn.execute(
-            "select status, trigger from schedule_runs order by scheduled_time"
+            """select status, trigger, missed_alert_pending from schedule_runs
+               order by scheduled_time"""
         ).fetchall()
         check = conn.execute(
             """select c.checked_through = s.fires_from, c.next_check_at = s.fires_from
                from schedule_fire_checks c join schedules s on s.id = c.schedule_id"""
         ).fetchall()
     assert policies == ("skip", 3600, "skip", True)
-    assert statuses == [("succeeded", "schedule"), ("failed", "schedule"), ("skipped", "schedule")]
+    assert statuses == [  # and none of them has a Run Missed alert to send
+        ("succeeded", "schedule", None),
+        ("failed", "schedule", None),
+        ("skipped", "schedule", None),
+    ]
     assert check == [(True, True)]
 
 

@@ -466,6 +466,17 @@ def test_reconcile_and_retention_run_one_pass_at_a_time_and_never_a_stale_one(
     assert properties["Events"]["Every"]["Type"] == "Schedule"
 
 
+def test_the_missed_fire_check_knows_how_often_reconcile_runs_it(template: dict[str, Any]) -> None:
+    # a pass later than two intervals after the previous one follows an outage of the check
+    # (scheduler.missed_fires); the settings read the interval from the schedule expression
+    variables = template["Resources"]["ReconcileFunction"]["Properties"]["Environment"]
+    assert variables["Variables"]["RECONCILE_SCHEDULE"] == {"Ref": "ReconcileSchedule"}
+    events = template["Resources"]["ReconcileFunction"]["Properties"]["Events"]
+    assert events["Every"]["Properties"]["Schedule"] == {"Ref": "ReconcileSchedule"}
+    default = template["Parameters"]["ReconcileSchedule"]["Default"]
+    assert Settings(reconcile_schedule=default).missed_fire_check_interval_s == 900
+
+
 def test_retention_keeps_the_parameters_days_reads_only_the_database_and_stops_in_time(
     template: dict[str, Any],
 ) -> None:

@@ -589,7 +589,7 @@ export interface components {
             catchupPolicy?: "skip" | "latest" | "all";
             /**
              * Catchupwindowseconds
-             * @description Missed fire times older than this many seconds are only recorded, never run
+             * @description A missed fire time runs only if the missed-fire check found it at most this many seconds after it was due: one due while the check was up always is; after an outage of the check, at its first pass
              * @default 3600
              */
             catchupWindowSeconds?: number;
@@ -649,7 +649,7 @@ export interface components {
             catchupPolicy?: "skip" | "latest" | "all";
             /**
              * Catchupwindowseconds
-             * @description Missed fire times older than this many seconds are only recorded, never run
+             * @description A missed fire time runs only if the missed-fire check found it at most this many seconds after it was due: one due while the check was up always is; after an outage of the check, at its first pass
              * @default 3600
              */
             catchupWindowSeconds?: number;
@@ -750,7 +750,7 @@ export interface components {
             catchupPolicy?: "skip" | "latest" | "all";
             /**
              * Catchupwindowseconds
-             * @description Missed fire times older than this many seconds are only recorded, never run
+             * @description A missed fire time runs only if the missed-fire check found it at most this many seconds after it was due: one due while the check was up always is; after an outage of the check, at its first pass
              * @default 3600
              */
             catchupWindowSeconds?: number;
@@ -839,7 +839,7 @@ export interface components {
             catchupPolicy?: "skip" | "latest" | "all";
             /**
              * Catchupwindowseconds
-             * @description Missed fire times older than this many seconds are only recorded, never run
+             * @description A missed fire time runs only if the missed-fire check found it at most this many seconds after it was due: one due while the check was up always is; after an outage of the check, at its first pass
              */
             catchupWindowSeconds?: number;
             /**
@@ -900,7 +900,7 @@ export interface components {
             catchupPolicy?: "skip" | "latest" | "all";
             /**
              * Catchupwindowseconds
-             * @description Missed fire times older than this many seconds are only recorded, never run
+             * @description A missed fire time runs only if the missed-fire check found it at most this many seconds after it was due: one due while the check was up always is; after an outage of the check, at its first pass
              * @default 3600
              */
             catchupWindowSeconds?: number;

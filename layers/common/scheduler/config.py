@@ -79,6 +79,16 @@ class Settings(BaseModel):
     # Missed fires (scheduler.missed_fires): a fire time with no run row this long after it
     # was due (after its flexible window, and its repeated autumn occurrence) is missed.
     missed_fire_grace_s: int = Field(default=300, ge=30, le=86_400)
+    # How often the check runs: ReconcileFunction's ReconcileSchedule, as the template passes it
+    # (`missed_fire_check_interval_s` reads it). A pass more than two of these after the
+    # previous one follows an outage of the check, whose slots' catch-up windows count at it.
+    reconcile_schedule: str = Field(default="rate(15 minutes)", min_length=1, max_length=256)
+
+    @property
+    def missed_fire_check_interval_s(self) -> int:
+        """The seconds between two passes of the check: those of a `rate(...)` schedule; a
+        `cron(...)` one has no single interval, and is taken as the default 15 minutes."""
+        return rate_seconds(self.reconcile_schedule) or DEFAULT_CHECK_INTERVAL_S
 
     # Per-owner limits (scheduler.limits): how much of the service one tenant may take. They
     # apply per owner acted on, the service role's requests included.
@@ -109,6 +119,24 @@ class Settings(BaseModel):
     # The Secrets Manager secret of the legacy HS256 JWT secret, which workflow steps may not
     # read (scheduler.http_step); the authorizer reads it with the rest of its token settings.
     jwt_secret_name: str | None = None
+
+
+# ReconcileSchedule's default, rate(15 minutes): the interval taken for a cron(...) schedule.
+DEFAULT_CHECK_INTERVAL_S = 900
+_UNIT_S = {"minute": 60, "hour": 3600, "day": 86_400}
+
+
+def rate_seconds(expression: str) -> int | None:
+    """The interval of an EventBridge `rate(N minute(s)|hour(s)|day(s))` expression, in
+    seconds; None for anything else (a `cron(...)` expression)."""
+    text = expression.strip()
+    if not (text.startswith("rate(") and text.endswith(")")):
+        return None
+    count, _, unit = text[len("rate(") : -1].strip().partition(" ")
+    seconds = _UNIT_S.get(unit.strip().removesuffix("s"))
+    if seconds is None or not (count.isascii() and count.isdigit()) or int(count) < 1:
+        return None
+    return int(count) * seconds
 
 
 def from_environment() -> Settings:

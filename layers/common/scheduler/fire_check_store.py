@@ -38,22 +38,54 @@ class CheckedThrough:
     fires_from: datetime  # the one the check read: a newer one (a change meanwhile) wins
     checked_through: datetime
     next_check_at: datetime | None
+    # the pass that first found the fire times still to check after checked_through; None
+    # once none is left (see schedule_fire_checks.backlog_found_at)
+    backlog_found_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CheckPass:
+    """The check's heartbeat (missed_fire_check_passes): its latest pass that got to its end,
+    and the first pass after its latest outage."""
+
+    last_pass_at: datetime
+    up_since: datetime
 
 
 class FireCheckQueries:
     db: Database
 
+    def last_fire_check_pass(self) -> CheckPass | None:
+        """The check's heartbeat; None before its first pass."""
+        row = self.db.execute(
+            "select last_pass_at, up_since from missed_fire_check_passes"
+        ).fetchone()
+        return None if row is None else CheckPass(row["last_pass_at"], row["up_since"])
+
+    def record_fire_check_pass(self, done: CheckPass) -> None:
+        """A pass got to its end; a pass that started later and ended first keeps its own."""
+        self.db.execute(
+            """insert into missed_fire_check_passes (last_pass_at, up_since) values (%s, %s)
+               on conflict (singleton) do update
+               set last_pass_at = excluded.last_pass_at, up_since = excluded.up_since
+               where missed_fire_check_passes.last_pass_at < excluded.last_pass_at""",
+            (done.last_pass_at, done.up_since),
+        )
+
     def due_fire_checks(self, now: datetime, limit: int) -> list[Row]:
         """Up to `limit` schedules with a fire time due to have a run row by `now`, most
-        overdue first, with what deciding about their missed fire times needs."""
+        overdue first, with what deciding about their missed fire times needs (and when
+        EventBridge was last written for the schedule)."""
         return self.db.execute(
-            """select c.schedule_id, c.fires_from, c.checked_through, s.workflow_id, s.cron,
+            """select c.schedule_id, c.fires_from, c.checked_through, c.backlog_found_at,
+                      c.disabled_at, s.workflow_id, s.cron,
                       s.timezone, s.enabled, s.start_at, s.end_at, s.flexible_window_minutes,
                       s.catchup_policy, s.catchup_window_seconds, w.owner_id,
-                      w.name as workflow_name
+                      w.name as workflow_name, st.written_at as eventbridge_written_at
                from schedule_fire_checks c
                join schedules s on s.id = c.schedule_id
                join workflows w on w.id = s.workflow_id
+               left join schedule_eventbridge_state st on st.schedule_id = c.schedule_id
                where c.next_check_at <= %s
                order by c.next_check_at
                limit %s""",
@@ -77,19 +109,21 @@ class FireCheckQueries:
     ) -> list[Row]:
         """Write the rows (a slot that got a run meanwhile keeps it); the rows written, with
         their ids. A `missed` row is finished at `now`; a `buffered` one waits, trigger
-        `catchup`, taken as stalled after `wait_until` if its hand-on is lost."""
+        `catchup`, taken as stalled after `wait_until` if its hand-on is lost. Each one's
+        `Run Missed` alert is pending until `missed_alerts_sent`."""
         if not rows:
             return []
         return self.db.execute(
             """insert into schedule_runs as r (schedule_id, workflow_id, trigger, scheduled_time,
                                                status, started_at, finished_at,
-                                               lease_expires_at, error)
+                                               lease_expires_at, error,
+                                               missed_alert_pending)
                select m.schedule_id, m.workflow_id,
                       case m.status when 'buffered' then 'catchup' else 'schedule' end,
                       m.scheduled_time, m.status, %(now)s,
                       case m.status when 'buffered' then null else %(now)s::timestamptz end,
                       case m.status when 'buffered' then %(wait_until)s::timestamptz end,
-                      m.error
+                      m.error, true
                from unnest(%(schedule_ids)s::uuid[], %(workflow_ids)s::uuid[],
                            %(times)s::timestamptz[], %(statuses)s::text[], %(errors)s::text[])
                     as m(schedule_id, workflow_id, scheduled_time, status, error)
@@ -136,14 +170,41 @@ class FireCheckQueries:
             return
         self.db.execute(
             """update schedule_fire_checks c
-               set checked_through = u.checked_through, next_check_at = u.next_check_at
-               from unnest(%s::uuid[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[])
-                    as u(schedule_id, fires_from, checked_through, next_check_at)
+               set checked_through = u.checked_through, next_check_at = u.next_check_at,
+                   backlog_found_at = u.backlog_found_at
+               from unnest(%s::uuid[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[],
+                           %s::timestamptz[])
+                    as u(schedule_id, fires_from, checked_through, next_check_at,
+                         backlog_found_at)
                where c.schedule_id = u.schedule_id and c.fires_from = u.fires_from""",
             (
                 [c.schedule_id for c in checks],
                 [c.fires_from for c in checks],
                 [c.checked_through for c in checks],
                 [c.next_check_at for c in checks],
+                [c.backlog_found_at for c in checks],
             ),
         )
+
+    def pending_missed_alerts(self, limit: int) -> list[Row]:
+        """Up to `limit` runs whose `Run Missed` alert EventBridge has not accepted yet, oldest
+        fire time first, with what the alert says."""
+        return self.db.execute(
+            """select r.id, r.schedule_id, r.workflow_id, r.scheduled_time, r.trigger, r.error,
+                      w.owner_id, w.name as workflow_name
+               from schedule_runs r
+               join workflows w on w.id = r.workflow_id
+               where r.missed_alert_pending
+               order by r.scheduled_time
+               limit %s""",
+            (limit,),
+        ).fetchall()
+
+    def missed_alerts_sent(self, run_ids: Sequence[UUID]) -> None:
+        """EventBridge accepted these runs' `Run Missed` alerts: none is sent again."""
+        if run_ids:
+            self.db.execute(
+                """update schedule_runs set missed_alert_pending = null
+                   where id = any(%s::uuid[]) and missed_alert_pending""",
+                (list(run_ids),),
+            )

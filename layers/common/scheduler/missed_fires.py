@@ -1,8 +1,9 @@
 """The missed-fire check: keep the run history equal to the schedules' fire times.
 
 Reconcile keeps EventBridge equal to the rows; this keeps the run rows equal to the fire times.
-A fire time of an enabled schedule (inside its startAt/endAt, at or after `fires_from`: when it
-was created, last enabled or changed) with no run row `missed_fire_grace_s` after it was due is
+A fire time of an enabled schedule (inside its startAt/endAt, after `fires_from`: when it was
+created, last enabled or changed, or after that write's EventBridge schedule existed, if later)
+with no run row `missed_fire_grace_s` after it was due is
 missed, whatever the cause: EventBridge did not deliver it, the runner was throttled past the
 event's age, every retry failed before the claim, the schedule was missing from EventBridge, or
 the whole system was down. "Due" is the fire time's last occurrence (a repeated autumn wall time
@@ -13,12 +14,24 @@ Each missed slot gets a run row, then the schedule's catchupPolicy decides:
 - latest: the most recent missed slot within catchupWindowSeconds waits to run, trigger
   `catchup` (scheduler.run_queue), the others are `missed`;
 - all: every missed slot within the window waits to run, oldest first, one at a time.
-A slot older than the window is only recorded. Every missed slot publishes a `Run Missed` alert.
+A slot is within the window when the check found it missed at most catchupWindowSeconds after
+it was due. One that became due while the check was up (its passes no more than OUTAGE_INTERVALS
+of its interval apart since) was found as soon as the check could: within any window. One due
+during an outage of the check was found at the first pass after it (up_since in
+missed_fire_check_passes, the check's heartbeat), or earlier at the first pass that had it due
+when its schedule had more due slots than a batch takes (schedule_fire_checks.backlog_found_at).
+A slot outside the window is only recorded. A slot of a schedule disabled since is only
+recorded, whatever the policy (slots after the pause are not missed). Every missed slot
+publishes a `Run Missed` alert, once: an alert EventBridge did not accept stays pending and the
+next passes send it.
 
-A pass is bounded (batches of schedules, at most MAX_SLOTS fire times of each, a time budget)
-and idempotent: a row is written only where the slot has none (the same unique slot as every
-run), and each schedule's progress is kept in schedule_fire_checks, so a pass that stops
-anywhere is continued by the next. The pass then hands on waiting runs whose hand-on is overdue.
+A pass is bounded (batches of schedules, at most MAX_SLOTS fire times of a schedule per batch,
+a time budget) and idempotent: a row is written only where the slot has none (the same unique
+slot as every run), and each schedule's progress is kept in schedule_fire_checks, so a pass that
+stops anywhere is continued by the next. A schedule with more due fire times than a batch takes
+stays due, so the pass's next batch continues it. Under `latest`, nothing is queued until its
+newest due slot is reached: an older slot never runs as the "latest". The pass then hands on
+waiting runs whose hand-on is overdue.
 """
 
 from __future__ import annotations
@@ -33,7 +46,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from scheduler import alerts, cron
 from scheduler.config import get_settings
-from scheduler.fire_check_store import CheckedThrough, MissedRow
+from scheduler.fire_check_store import CheckedThrough, CheckPass, MissedRow
 from scheduler.observability import logger, metrics
 from scheduler.run_queue import QUEUED_PATIENCE, HandOn, hand_on_next, hand_on_run
 from scheduler.store import Row, Store
@@ -41,11 +54,14 @@ from scheduler.store import Row, Store
 Clock = Callable[[], datetime]
 # Schedules read and decided at once (a few statements per batch).
 BATCH = 200
-# Fire times of one schedule looked at per pass; the rest wait for the next pass.
+# Fire times of one schedule looked at per batch; the rest wait for the next batch.
 MAX_SLOTS = 500
 # Fire times older than this are never looked at: the longest catch-up window (or, shorter, the
 # run history surely kept: Settings.surely_kept_history).
 LOOKBACK = timedelta(seconds=604_800)
+# The longest an API write lasts (ApiFunction's timeout): the span between fires_from (its
+# transaction's start) and the end of its EventBridge write.
+MAX_WRITE_SPAN = timedelta(seconds=30)
 # Batches per pass when no time budget is given (the local stack).
 MAX_BATCHES = 25
 # Time left at which a pass stops after its batch (AWS: the reconcile invocation's).
@@ -57,12 +73,18 @@ _SUPERSEDED = "a later missed fire time was caught up instead (catchupPolicy lat
 MAX_STALLED = 200
 # PutEvents takes at most ten entries.
 ALERTS_PER_CALL = 10
+# Left-over `Run Missed` alerts (not accepted before) sent again per pass.
+MAX_PENDING_ALERTS = 500
+# Passes further apart than this many of the check's intervals: the check was down between them
+# (slack for a late start; the first pass after it is when the slots due meanwhile were found).
+OUTAGE_INTERVALS = 2
+_PAUSED = "not run: its schedule was disabled since"
 _TICK = timedelta(microseconds=1)
 
 
 @dataclass
 class MissedSummary:
-    fire_checks: int = 0  # schedules whose fire times were checked
+    fire_checks: int = 0  # schedule checks (a backlog longer than a batch: one per batch)
     missed_fires: int = 0  # rows written `missed`
     catchup_queued: int = 0  # rows written to be caught up
     handed_on: int = 0  # waiting runs handed to the runner (new and stalled)
@@ -76,6 +98,23 @@ class _Decision:
     check: CheckedThrough
     slots: list[datetime]  # due fire times, oldest first
     schedule: Row
+    at: datetime  # this pass
+    wait: timedelta  # grace + flexible window: a slot is due this long after it last occurs
+    up_since: datetime  # the first pass after the check's latest outage (this one, or earlier)
+    # the earlier pass that found the slots due by then (None: this one found them all)
+    found_before: datetime | None = None
+    complete: bool = True  # no due fire time is left after the slots
+    paused: bool = False  # disabled since: the slots are recorded, never run
+
+    def in_catchup_window(self, slot: datetime) -> bool:
+        """Whether the check found `slot` missed at most catchupWindowSeconds after it was due."""
+        due = cron.last_occurrence(slot, self.schedule["timezone"]) + self.wait
+        if due > self.up_since:
+            return True  # due while the check was up: the next pass found it as soon as it could
+        found = self.up_since  # due during the check's outage: found at the first pass after it
+        if self.found_before is not None and due <= self.found_before:
+            found = min(found, self.found_before)
+        return found - due <= timedelta(seconds=self.schedule["catchup_window_seconds"])
 
 
 def check_missed_fires(
@@ -85,25 +124,35 @@ def check_missed_fires(
     now: Clock = lambda: datetime.now(UTC),
     remaining_s: Callable[[], float] | None = None,
     undeliverable_before: datetime | None = None,
+    interval: timedelta | None = None,
 ) -> MissedSummary:
     """One pass of the check (see the module). With `remaining_s` (the seconds the caller
     gives it), it stops after the batch that leaves less than RESERVE_S; without, after
     MAX_BATCHES batches. `undeliverable_before`: fire times before it can no longer come (the
-    local stack's engine fires only what follows its start), so they need no grace."""
+    local stack's engine fires only what follows its start), so they need no grace.
+    `interval`: how often passes come (default: ReconcileSchedule's, from the settings)."""
     summary = MissedSummary()
-    grace = timedelta(seconds=get_settings().missed_fire_grace_s)
+    settings = get_settings()
+    grace = timedelta(seconds=settings.missed_fire_grace_s)
+    if interval is None:
+        interval = timedelta(seconds=settings.missed_fire_check_interval_s)
     at = now()
+    up_since = _up_since(store.last_fire_check_pass(), at, interval)
     for batch_number in itertools.count():
         if remaining_s is None and batch_number >= MAX_BATCHES:
             break
         if remaining_s is not None and batch_number and remaining_s() < RESERVE_S:
             break
         due = store.due_fire_checks(at, BATCH)
-        checked = _check_batch(
-            store, due, at, grace, hand_on, summary, remaining_s, undeliverable_before
+        decisions = _check_batch(
+            store, due, at, up_since, grace, hand_on, summary, remaining_s, undeliverable_before
         )
-        if checked == len(due) < BATCH:
+        # a schedule with fire times left stays due: the next batch continues it
+        if len(decisions) == len(due) < BATCH and all(d.complete for d in decisions):
             break
+    # the heartbeat: only a pass that got through its batches (one that raised is no pass)
+    store.record_fire_check_pass(CheckPass(at, up_since))
+    _send_pending_alerts(store, at, remaining_s)
     for row in store.stalled_buffered_runs(at, MAX_STALLED):
         if hand_on_run(row, hand_on):
             summary.handed_on += 1
@@ -118,20 +167,23 @@ def _check_batch(
     store: Store,
     due: list[Row],
     at: datetime,
+    up_since: datetime,
     grace: timedelta,
     hand_on: HandOn,
     summary: MissedSummary,
     remaining_s: Callable[[], float] | None,
     undeliverable_before: datetime | None,
-) -> int:
-    """Check the due schedules (as many as fit the batch's budget); how many were checked."""
-    decisions = _within_budget([_decide(row, at, grace, undeliverable_before) for row in due])
+) -> list[_Decision]:
+    """Check the due schedules (as many as fit the batch's budget); the decisions made."""
+    decisions = _within_budget(
+        [_decide(row, at, up_since, grace, undeliverable_before) for row in due]
+    )
     ran = store.slots_with_runs([(d.check.schedule_id, t) for d in decisions for t in d.slots])
     rows = [
         row
         for d in decisions
         for row in _policy_rows(
-            d, [t for t in d.slots if (d.check.schedule_id, t) not in ran], at, grace
+            d, [t for t in d.slots if (d.check.schedule_id, t) not in ran], grace
         )
     ]
     written = store.record_missed(rows, now=at, wait_until=at + QUEUED_PATIENCE)
@@ -150,29 +202,57 @@ def _check_batch(
     }
     # one outage seen by several passes: only the newest of its slots still runs
     store.supersede_catchups(sorted(latest), now=at, error=f"{_cause(grace)}; {_SUPERSEDED}")
-    _alert(written, schedules_by_id, at, remaining_s)
+    _alert(
+        store,
+        [
+            {**r, "owner_id": s["owner_id"], "workflow_name": s["workflow_name"]}
+            for r in written
+            for s in [schedules_by_id[r["schedule_id"]]]
+        ],
+        at,
+        remaining_s,
+    )
     for workflow_id in {r["workflow_id"] for r in written if r["status"] == "buffered"}:
         if hand_on_next(store, workflow_id, hand_on):
             summary.handed_on += 1
-    return len(decisions)
+    return decisions
 
 
 def _decide(
-    row: Row, at: datetime, grace: timedelta, undeliverable_before: datetime | None
+    row: Row,
+    at: datetime,
+    up_since: datetime,
+    grace: timedelta,
+    undeliverable_before: datetime | None,
 ) -> _Decision:
     """The schedule's due fire times since its check, and how far the check gets."""
     schedule_id, fires_from = row["schedule_id"], row["fires_from"]
-
-    def done(through: datetime, next_at: datetime | None, slots: list[datetime]) -> _Decision:
-        return _Decision(CheckedThrough(schedule_id, fires_from, through, next_at), slots, row)
-
-    if not row["enabled"]:  # re-enabling it restarts its check (fires_from)
-        return done(row["checked_through"], None, [])
     wait = grace + timedelta(minutes=row["flexible_window_minutes"])
+    # a pass's own instant is after the fire times it checked; an older one (before the
+    # schedule's check restarted) is not this backlog's
+    found_before = row["backlog_found_at"]
+    if found_before is not None and found_before <= row["checked_through"]:
+        found_before = None
+
+    def done(
+        through: datetime, next_at: datetime | None, slots: list[datetime], complete: bool = True
+    ) -> _Decision:
+        check = CheckedThrough(
+            schedule_id, fires_from, through, next_at, None if complete else found_before or at
+        )
+        return _Decision(
+            check, slots, row, at, wait, up_since, found_before, complete, not row["enabled"]
+        )
+
     # a fire time is due once it is past its wait, or can no longer be delivered at all
     horizon = at - wait
     if undeliverable_before is not None:
         horizon = max(horizon, min(undeliverable_before - _TICK, at))
+    until = _earliest(horizon, row["end_at"])
+    if not row["enabled"]:  # what came before the pause is still checked; re-enabling restarts
+        if row["disabled_at"] is None:
+            return done(row["checked_through"], None, [])
+        until = min(until, row["disabled_at"])
 
     def is_due(slot: datetime) -> bool:
         last = cron.last_occurrence(slot, row["timezone"])
@@ -182,15 +262,16 @@ def _decide(
 
     lookback = min(LOOKBACK, get_settings().surely_kept_history)
     after = max(row["checked_through"], at - lookback)
+    written = row["eventbridge_written_at"]
+    if written is not None and fires_from <= written <= fires_from + MAX_WRITE_SPAN:
+        # the write that set fires_from (at its transaction's start) made the EventBridge
+        # schedule only then: a fire time in between could not be delivered, it is not missed
+        after = max(after, written)
     if row["start_at"] is not None:
         after = max(after, row["start_at"] - _TICK)  # startAt itself may be a fire time
     try:
         candidates = cron.next_fire_times(
-            row["cron"],
-            row["timezone"],
-            after,
-            MAX_SLOTS,
-            until=_earliest(horizon, row["end_at"]),
+            row["cron"], row["timezone"], after, MAX_SLOTS, until=until
         )
         slots: list[datetime] = []
         for slot in candidates:
@@ -198,16 +279,28 @@ def _decide(
                 break  # a repeated wall time before its second occurrence: it may still come
             slots.append(slot)
         through = slots[-1] if slots else after
-        upcoming = cron.next_fire_times(
-            row["cron"], row["timezone"], through, 1, until=row["end_at"]
-        )
+        end = row["end_at"] if row["enabled"] else _earliest(row["disabled_at"], row["end_at"])
+        upcoming = cron.next_fire_times(row["cron"], row["timezone"], through, 1, until=end)
     except ValueError:  # a cron or timezone that can no longer be scheduled: it does not fire
         logger.warning("schedule cannot be evaluated: not checked", schedule_id=str(schedule_id))
         return done(row["checked_through"], None, [])
+    if upcoming and upcoming[0] <= until and is_due(upcoming[0]):
+        return done(through, at, slots, complete=False)  # more than a batch takes: still due
     next_at = None
     if upcoming:
         next_at = max(cron.last_occurrence(upcoming[0], row["timezone"]) + wait, at + _TICK)
     return done(through, next_at, slots)
+
+
+def _up_since(last: CheckPass | None, at: datetime, interval: timedelta) -> datetime:
+    """The first pass after the check's latest outage: this one, unless the previous pass (the
+    heartbeat) came at most OUTAGE_INTERVALS intervals before it."""
+    if (
+        last is None
+        or not last.last_pass_at <= at <= last.last_pass_at + OUTAGE_INTERVALS * interval
+    ):
+        return at  # the first pass ever, after an outage, or a clock gone back: found now
+    return last.up_since
 
 
 def _within_budget(decisions: list[_Decision]) -> list[_Decision]:
@@ -236,19 +329,27 @@ def _earliest(moment: datetime, end_at: datetime | None) -> datetime:
 
 
 def _policy_rows(
-    decision: _Decision, missing: list[datetime], at: datetime, grace: timedelta
+    decision: _Decision, missing: list[datetime], grace: timedelta
 ) -> Iterable[MissedRow]:
     """The run rows of the schedule's missed slots under its catch-up policy."""
     schedule = decision.schedule
     policy = schedule["catchup_policy"]
-    window_start = at - timedelta(seconds=schedule["catchup_window_seconds"])
-    in_window = [t for t in missing if t >= window_start]
-    caught_up = set(in_window[-1:] if policy == "latest" else in_window if policy == "all" else [])
     cause = _cause(grace)
+    in_window = [t for t in missing if decision.in_catchup_window(t)]
+    caught_up: set[datetime] = set()
+    if decision.paused:
+        pass
+    elif policy == "all":
+        caught_up = set(in_window)
+    elif policy == "latest" and decision.complete:
+        # only once the newest due slot is reached: an older one is no outage's latest
+        caught_up = set(in_window[-1:])
     for slot in missing:
         if slot in caught_up:
             status, why = "buffered", f"{cause}; caught up (catchupPolicy {policy})"
-        elif policy != "skip" and slot < window_start:
+        elif decision.paused:
+            status, why = "missed", f"{cause}; {_PAUSED}"
+        elif policy != "skip" and slot not in in_window:
             status, why = "missed", f"{cause}; older than the catch-up window: not run"
         elif policy == "latest":
             status, why = "missed", f"{cause}; {_SUPERSEDED}"
@@ -258,25 +359,40 @@ def _policy_rows(
 
 
 def _alert(
-    written: list[Row],
-    schedules: dict[UUID, Row],
-    at: datetime,
-    remaining_s: Callable[[], float] | None,
+    store: Store, runs: list[Row], at: datetime, remaining_s: Callable[[], float] | None
 ) -> None:
-    """One `Run Missed` alert per slot written, ten per PutEvents."""
-    events = []
-    for row in written:
-        schedule = schedules[row["schedule_id"]]
-        run = alerts.RunRef(
-            run_id=row["id"],
-            schedule_id=row["schedule_id"],
-            workflow_id=row["workflow_id"],
-            scheduled_time=row["scheduled_time"],
-            trigger=row["trigger"],
-            owner_id=schedule["owner_id"],
-            workflow_name=schedule["workflow_name"],
-        )
-        events.append(alerts.run_missed(run, row["error"], occurred_at=at))
-    for i in range(0, len(events), ALERTS_PER_CALL):
+    """One `Run Missed` alert per run, ten per PutEvents; the runs whose alert EventBridge
+    accepted are marked sent, the others stay pending (each pass sends them again; the
+    alert's dedupeKey lets a consumer drop one sent twice, its answer lost)."""
+    sent: list[UUID] = []
+    for i in range(0, len(runs), ALERTS_PER_CALL):
+        chunk = runs[i : i + ALERTS_PER_CALL]
+        events = [
+            alerts.run_missed(
+                alerts.RunRef(
+                    run_id=row["id"],
+                    schedule_id=row["schedule_id"],
+                    workflow_id=row["workflow_id"],
+                    scheduled_time=row["scheduled_time"],
+                    trigger=row["trigger"],
+                    owner_id=row["owner_id"],
+                    workflow_name=row["workflow_name"],
+                ),
+                row["error"],
+                occurred_at=at,
+            )
+            for row in chunk
+        ]
         time_left = remaining_s() if remaining_s is not None else alerts.MAX_PUBLISH_S * 2
-        alerts.publish(events[i : i + ALERTS_PER_CALL], time_left_s=time_left)
+        if alerts.publish(events, time_left_s=time_left):
+            sent.extend(row["id"] for row in chunk)
+    store.missed_alerts_sent(sent)
+
+
+def _send_pending_alerts(
+    store: Store, at: datetime, remaining_s: Callable[[], float] | None
+) -> None:
+    """Send again the alerts earlier batches or passes could not (out of time, refused)."""
+    if remaining_s is not None and remaining_s() < alerts.MAX_PUBLISH_S:
+        return
+    _alert(store, store.pending_missed_alerts(MAX_PENDING_ALERTS), at, remaining_s)

@@ -97,7 +97,11 @@ _CATCHUP = (
     "catchupWindowSeconds (trigger `catchup`); all: run every one within it, oldest first, one "
     "at a time"
 )
-_CATCHUP_WINDOW = "Missed fire times older than this many seconds are only recorded, never run"
+_CATCHUP_WINDOW = (
+    "A missed fire time runs only if the missed-fire check found it at most this many seconds "
+    "after it was due: one due while the check was up always is; after an outage of the check, "
+    "at its first pass"
+)
 _OVERLAP = (
     "A fire that finds its workflow running: skip records it `skipped`; buffer_one keeps at "
     "most one waiting (`buffered`) that runs as soon as the current run ends"
