@@ -14,8 +14,7 @@ alter table public.schedule_fire_checks
 -- failed): true until it is, and each pass sends those left over.
 alter table public.schedule_runs add column if not exists missed_alert_pending boolean;
 
-create index if not exists schedule_runs_missed_alert_pending_idx
-  on public.schedule_runs (scheduled_time) where missed_alert_pending;
+-- Its partial index is built concurrently in 20261207000101, outside this transaction.
 
 create or replace function public.schedule_fire_check_disabled() returns trigger
 language plpgsql as $$
