@@ -48,7 +48,9 @@ class RunnerQueries:
         invocation, whose earlier attempt ended) or by a claim whose lease has expired.
         A `buffered` run (waiting for its workflow: scheduler.run_queue) is claimed by whoever
         comes for it, and keeps the trigger it was queued with; it was admitted when it fired,
-        so a window changed while it waited does not strand it.
+        so a window changed while it waited does not strand it. A queued one (catch-up,
+        backfill) only by its hand-on (trigger `catchup`/`backfill`), which checks the queue's
+        order first: a late EventBridge delivery of its slot is a duplicate, never a jump.
         A scheduled fire (`trigger` "schedule") is claimed only inside the schedule's window
         [start_at, end_at]; a manual run is the user's own call, whatever the window.
         Returns the schedule (`cron`, `timezone`, `enabled`, `in_window`, `note`), the workflow
@@ -90,7 +92,9 @@ class RunnerQueries:
                            attempt = excluded.attempt, claim_token = excluded.claim_token,
                            started_at = excluded.started_at,
                            lease_expires_at = excluded.lease_expires_at
-                       where r.status = 'buffered'
+                       where (r.status = 'buffered'
+                              and (r.trigger in ('catchup', 'backfill'))
+                                  = (excluded.trigger in ('catchup', 'backfill')))
                           or (r.status = 'running' and r.fence is null
                               and (r.claim_token = excluded.claim_token
                                    or r.lease_expires_at < excluded.started_at))
