@@ -31,7 +31,7 @@ from uuid import UUID
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from scheduler import alerts, cron
+from scheduler import alerts, catchup_policy, cron
 from scheduler.config import get_settings
 from scheduler.fire_check_store import CheckedThrough, MissedRow
 from scheduler.observability import logger, metrics
@@ -51,7 +51,7 @@ MAX_BATCHES = 25
 RESERVE_S = 60.0
 # Fire times written by one batch at most (its statements stay short after a long outage).
 SLOTS_PER_BATCH = 5000
-_SUPERSEDED = "a later missed fire time was caught up instead (catchupPolicy latest)"
+_SUPERSEDED = catchup_policy.SUPERSEDED
 # Stalled waiting runs handed on per pass (one per workflow).
 MAX_STALLED = 200
 # PutEvents takes at most ten entries.
@@ -237,22 +237,7 @@ def _policy_rows(
     decision: _Decision, missing: list[datetime], at: datetime, grace: timedelta
 ) -> Iterable[MissedRow]:
     """The run rows of the schedule's missed slots under its catch-up policy."""
-    schedule = decision.schedule
-    policy = schedule["catchup_policy"]
-    window_start = at - timedelta(seconds=schedule["catchup_window_seconds"])
-    in_window = [t for t in missing if t >= window_start]
-    caught_up = set(in_window[-1:] if policy == "latest" else in_window if policy == "all" else [])
-    cause = _cause(grace)
-    for slot in missing:
-        if slot in caught_up:
-            status, why = "buffered", f"{cause}; caught up (catchupPolicy {policy})"
-        elif policy != "skip" and slot < window_start:
-            status, why = "missed", f"{cause}; older than the catch-up window: not run"
-        elif policy == "latest":
-            status, why = "missed", f"{cause}; {_SUPERSEDED}"
-        else:
-            status, why = "missed", cause
-        yield MissedRow(schedule["schedule_id"], schedule["workflow_id"], slot, status, why)
+    return catchup_policy.policy_rows(decision.schedule, missing, at, _cause(grace))
 
 
 def _alert(
