@@ -150,6 +150,27 @@ def test_a_claim_that_never_started_is_caught_up_under_catchup_policy_all(
 
 
 @pytest.mark.usefixtures("short_retry_budget")  # the fault never clears: see SHORT_RETRY_S
+def test_a_claim_of_a_paused_schedule_is_only_recorded_missed_never_left_waiting(
+    runner: Runner, http_server: LoopbackServer, dynamodb: Any, alert_queue: AlertQueue
+) -> None:
+    schedule = make_policy_schedule(
+        runner.store, http_steps(http_server), cron="*/5 * * * *", catchup_policy="all"
+    )
+    _never_starts(runner, schedule, dynamodb)
+    runner.store.update_schedule(schedule["id"], None, {"enabled": False})
+    runner.clock.advance(LEASE_OVER_S)
+    hand_ons: list[dict[str, Any]] = []
+
+    _reconcile_pass(runner, hand_ons)
+
+    [run] = runs_by_time(runner.store, schedule["id"])
+    assert (run["status"], run["trigger"]) == ("missed", "schedule")
+    assert run["error"] == f"{UNSTARTED_CAUSE}; its schedule is disabled: not run"
+    assert [e["detail-type"] for e in alert_queue.received()] == ["Run Missed"]
+    assert hand_ons == []
+
+
+@pytest.mark.usefixtures("short_retry_budget")  # the fault never clears: see SHORT_RETRY_S
 def test_a_claim_past_the_catchup_window_is_only_recorded_missed(
     runner: Runner, http_server: LoopbackServer, dynamodb: Any, alert_queue: AlertQueue
 ) -> None:
