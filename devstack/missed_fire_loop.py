@@ -53,8 +53,11 @@ class MissedFireLoop:
     def check_now(self) -> dict[str, int]:
         """One pass now, in the caller's thread (what the loop does at each tick)."""
         from scheduler import clients
+        from scheduler.abandoned_runs import settle_abandoned_runs
         from scheduler.missed_fires import check_missed_fires
 
+        # as ReconcileFunction's coordinator does each pass: expired claims first, then the check
+        settle_abandoned_runs(clients.store(), self._clock.now(), hand_on=self._hand_on)
         summary = check_missed_fires(
             clients.store(),
             hand_on=self._hand_on,

@@ -316,10 +316,10 @@ def test_runs_stuck_running_past_their_lease_are_failed(
         (now - timedelta(hours=2), now - timedelta(hours=1)),
         (now - timedelta(minutes=1), now + timedelta(minutes=5)),
     ):
-        store.db.execute(
+        store.db.execute(  # started (a fence): a claim that never started is missed instead
             """insert into schedule_runs (schedule_id, workflow_id, scheduled_time, status,
-                                          lease_expires_at)
-               values (%s, %s, %s, 'running', %s)""",
+                                          lease_expires_at, fence)
+               values (%s, %s, %s, 'running', %s, 1)""",
             (row["id"], row["workflow_id"], scheduled, lease),
         )
 
@@ -564,10 +564,10 @@ def test_a_coordinator_fails_abandoned_runs_once_and_starts_every_shard(
     # Given an abandoned run
     row = make_schedule(store, "0 7 * * *")
     now = later()
-    store.db.execute(
+    store.db.execute(  # started (a fence): a claim that never started is missed instead
         """insert into schedule_runs (schedule_id, workflow_id, scheduled_time, status,
-                                      lease_expires_at)
-           values (%s, %s, %s, 'running', %s)""",
+                                      lease_expires_at, fence)
+           values (%s, %s, %s, 'running', %s, 1)""",
         (row["id"], row["workflow_id"], now - timedelta(hours=2), now - timedelta(hours=1)),
     )
     started: list[ShardTask] = []

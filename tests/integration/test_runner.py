@@ -404,9 +404,9 @@ def test_a_database_outage_at_the_final_write_never_runs_the_workflow_twice(
     [run] = runner.runs(schedule)
     assert run["status"] == "running"
     # once its lease has expired, reconcile fails the run that was never recorded
-    assert runner.store.fail_abandoned_runs(runner.clock()) == 0
+    assert runner.store.fail_abandoned_runs(runner.clock()) == []
     runner.clock.advance(LEASE_OVER_S)
-    assert runner.store.fail_abandoned_runs(runner.clock()) == 1
+    assert len(runner.store.fail_abandoned_runs(runner.clock())) == 1
     [run] = runner.runs(schedule)
     assert (run["status"], run["error"]) == ("failed", ABANDONED_RUN_ERROR)
     assert runner.workflow(schedule)["status"] == "idle"
@@ -475,7 +475,7 @@ def test_failing_abandoned_runs_keeps_a_workflow_running_while_another_run_is_li
         lease_expires_at=runner.clock() + timedelta(seconds=40),
     )
 
-    assert runner.store.fail_abandoned_runs(runner.clock()) == 1
+    assert len(runner.store.fail_abandoned_runs(runner.clock())) == 1
 
     crashed, still_running = runner.runs(schedule)
     assert (crashed["status"], crashed["error"]) == ("failed", ABANDONED_RUN_ERROR)

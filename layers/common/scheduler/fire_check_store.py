@@ -110,7 +110,9 @@ class FireCheckQueries:
         """Write the rows (a slot that got a run meanwhile keeps it); the rows written, with
         their ids. A `missed` row is finished at `now`; a `buffered` one waits, trigger
         `catchup`, taken as stalled after `wait_until` if its hand-on is lost. Each one's
-        `Run Missed` alert is pending until `missed_alerts_sent`."""
+        `Run Missed` alert is pending until `missed_alerts_sent`. No `buffered` row is written
+        for a schedule disabled meanwhile (its row locked shared: a pause committing meanwhile
+        is seen), so no run waits to run stale when it is enabled again."""
         if not rows:
             return []
         return self.db.execute(
@@ -128,6 +130,8 @@ class FireCheckQueries:
                            %(times)s::timestamptz[], %(statuses)s::text[], %(errors)s::text[])
                     as m(schedule_id, workflow_id, scheduled_time, status, error)
                join schedules s on s.id = m.schedule_id
+               where m.status = 'missed' or s.enabled
+               for share of s
                on conflict (schedule_id, scheduled_time) do nothing
                returning r.id, r.schedule_id, r.workflow_id, r.scheduled_time, r.status,
                          r.trigger, r.error""",

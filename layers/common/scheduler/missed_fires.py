@@ -44,7 +44,7 @@ from uuid import UUID
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from scheduler import alerts, cron
+from scheduler import alerts, catchup_policy, cron
 from scheduler.config import get_settings
 from scheduler.fire_check_store import CheckedThrough, CheckPass, MissedRow
 from scheduler.observability import logger, metrics
@@ -68,17 +68,13 @@ MAX_BATCHES = 25
 RESERVE_S = 60.0
 # Fire times written by one batch at most (its statements stay short after a long outage).
 SLOTS_PER_BATCH = 5000
-_SUPERSEDED = "a later missed fire time was caught up instead (catchupPolicy latest)"
+_SUPERSEDED = catchup_policy.SUPERSEDED
 # Stalled waiting runs handed on per pass (one per workflow).
 MAX_STALLED = 200
 # PutEvents takes at most ten entries.
 ALERTS_PER_CALL = 10
 # Left-over `Run Missed` alerts (not accepted before) sent again per pass.
 MAX_PENDING_ALERTS = 500
-# Passes further apart than this many of the check's intervals: the check was down between them
-# (slack for a late start; the first pass after it is when the slots due meanwhile were found).
-OUTAGE_INTERVALS = 2
-_PAUSED = "not run: its schedule was disabled since"
 _TICK = timedelta(microseconds=1)
 
 
@@ -109,12 +105,12 @@ class _Decision:
     def in_catchup_window(self, slot: datetime) -> bool:
         """Whether the check found `slot` missed at most catchupWindowSeconds after it was due."""
         due = cron.last_occurrence(slot, self.schedule["timezone"]) + self.wait
-        if due > self.up_since:
-            return True  # due while the check was up: the next pass found it as soon as it could
         found = self.up_since  # due during the check's outage: found at the first pass after it
         if self.found_before is not None and due <= self.found_before:
             found = min(found, self.found_before)
-        return found - due <= timedelta(seconds=self.schedule["catchup_window_seconds"])
+        return catchup_policy.in_window(
+            due, self.up_since, found, self.schedule["catchup_window_seconds"]
+        )
 
 
 def check_missed_fires(
@@ -137,7 +133,7 @@ def check_missed_fires(
     if interval is None:
         interval = timedelta(seconds=settings.missed_fire_check_interval_s)
     at = now()
-    up_since = _up_since(store.last_fire_check_pass(), at, interval)
+    up_since = catchup_policy.up_since(store.last_fire_check_pass(), at, interval)
     for batch_number in itertools.count():
         if remaining_s is None and batch_number >= MAX_BATCHES:
             break
@@ -292,17 +288,6 @@ def _decide(
     return done(through, next_at, slots)
 
 
-def _up_since(last: CheckPass | None, at: datetime, interval: timedelta) -> datetime:
-    """The first pass after the check's latest outage: this one, unless the previous pass (the
-    heartbeat) came at most OUTAGE_INTERVALS intervals before it."""
-    if (
-        last is None
-        or not last.last_pass_at <= at <= last.last_pass_at + OUTAGE_INTERVALS * interval
-    ):
-        return at  # the first pass ever, after an outage, or a clock gone back: found now
-    return last.up_since
-
-
 def _within_budget(decisions: list[_Decision]) -> list[_Decision]:
     """The first decisions whose fire times fit SLOTS_PER_BATCH (at least one): the others
     stay due, for the next batch, so no statement of a batch grows past a few thousand rows."""
@@ -332,30 +317,14 @@ def _policy_rows(
     decision: _Decision, missing: list[datetime], grace: timedelta
 ) -> Iterable[MissedRow]:
     """The run rows of the schedule's missed slots under its catch-up policy."""
-    schedule = decision.schedule
-    policy = schedule["catchup_policy"]
-    cause = _cause(grace)
-    in_window = [t for t in missing if decision.in_catchup_window(t)]
-    caught_up: set[datetime] = set()
-    if decision.paused:
-        pass
-    elif policy == "all":
-        caught_up = set(in_window)
-    elif policy == "latest" and decision.complete:
-        # only once the newest due slot is reached: an older one is no outage's latest
-        caught_up = set(in_window[-1:])
-    for slot in missing:
-        if slot in caught_up:
-            status, why = "buffered", f"{cause}; caught up (catchupPolicy {policy})"
-        elif decision.paused:
-            status, why = "missed", f"{cause}; {_PAUSED}"
-        elif policy != "skip" and slot not in in_window:
-            status, why = "missed", f"{cause}; older than the catch-up window: not run"
-        elif policy == "latest":
-            status, why = "missed", f"{cause}; {_SUPERSEDED}"
-        else:
-            status, why = "missed", cause
-        yield MissedRow(schedule["schedule_id"], schedule["workflow_id"], slot, status, why)
+    return catchup_policy.policy_rows(
+        decision.schedule,
+        missing,
+        _cause(grace),
+        in_window=decision.in_catchup_window,
+        complete=decision.complete,
+        paused=decision.paused,
+    )
 
 
 def _alert(

@@ -43,13 +43,23 @@ class QueueQueries:
         overlap policy is buffer_one and no other live fire of the schedule waits already.
         True when it waits now; False leaves it claimed, for the caller to record skipped.
         `wait_until` is when the missed-fire check takes it as stalled (its hand-on was lost).
+        Never for a disabled schedule: disabling skips the waiting runs it finds (a trigger of
+        the migrations), so a run put to wait after that would wait, and then run stale on
+        resume. The schedule row is locked (shared) so that a pause committing meanwhile is
+        either seen here or sees this run waiting.
         """
         try:
             row = self.db.execute(
-                """update schedule_runs r
+                """with s as (
+                     select s.id, s.overlap_policy
+                     from schedules s join schedule_runs q on q.schedule_id = s.id
+                     where q.id = %(run_id)s and s.enabled
+                     for share of s
+                   )
+                   update schedule_runs r
                    set status = 'buffered', fence = null, lease_expires_at = %(wait_until)s,
                        started_at = %(now)s, error = %(error)s
-                   from schedules s
+                   from s
                    where r.id = %(run_id)s and s.id = r.schedule_id
                      and r.status = 'running' and r.fence is null
                      and (%(requeue)s or s.overlap_policy = 'buffer_one')
@@ -76,10 +86,15 @@ class QueueQueries:
             (workflow_id,),
         ).fetchone()
 
-    def queue_head(self, workflow_id: UUID, now: datetime) -> Row | None:
+    def queue_head(
+        self, workflow_id: UUID, now: datetime, claim_token: str | None = None
+    ) -> Row | None:
         """The workflow's queued run (catch-up, backfill) that goes first: waiting, or claimed
         and not started yet (unless that claim's lease expired: its invocation died, and the
-        run is failed as abandoned); None when none is queued. Its `status` says which."""
+        run is settled as abandoned); None when none is queued. Its `status` says which.
+        A run claimed under `claim_token` (whatever its status) goes first of all: that
+        invocation took its turn already, and Lambda's retry of it must resume its claim, not
+        leave it orphaned behind a run queued meanwhile."""
         return self.db.execute(
             f"""select r.schedule_id, r.workflow_id, r.scheduled_time, r.trigger, r.status
                 from schedule_runs r join schedules s on s.id = r.schedule_id
@@ -87,9 +102,11 @@ class QueueQueries:
                   and r.trigger in ('catchup', 'backfill')
                   and (r.status = 'buffered'
                        or (r.status = 'running' and r.fence is null
-                           and r.lease_expires_at >= %(now)s))
-                order by {_HAND_ON_ORDER} limit 1""",
-            {"workflow_id": workflow_id, "now": now},
+                           and r.lease_expires_at >= %(now)s)
+                       or r.claim_token = %(claim_token)s)
+                order by coalesce(r.claim_token = %(claim_token)s, false) desc, {_HAND_ON_ORDER}
+                limit 1""",
+            {"workflow_id": workflow_id, "now": now, "claim_token": claim_token},
         ).fetchone()
 
     def stalled_buffered_runs(self, now: datetime, limit: int) -> list[Row]:
@@ -158,7 +175,9 @@ class QueueQueries:
     ) -> int:
         """Queue a waiting run (`buffered`, `trigger`) for each slot that has not run; the
         count queued. A slot recorded `missed` is queued (it never ran); one with a run of any
-        other status keeps it: it is never run twice."""
+        other status keeps it: it is never run twice. Nothing is queued for a disabled schedule
+        (its row locked shared, as in buffer_busy_run: a pause never misses a run queued here).
+        """
         row = self.db.execute(
             """with queued as (
                  insert into schedule_runs as r (schedule_id, workflow_id, trigger,
@@ -167,6 +186,8 @@ class QueueQueries:
                  select %(schedule_id)s, %(workflow_id)s, %(trigger)s, slot, 'buffered',
                         %(now)s, %(wait_until)s, %(error)s
                  from unnest(%(slots)s::timestamptz[]) as slot
+                   join schedules s on s.id = %(schedule_id)s and s.enabled
+                 for share of s
                  on conflict (schedule_id, scheduled_time) do update
                    set status = 'buffered', trigger = excluded.trigger, finished_at = null,
                        started_at = excluded.started_at,

@@ -15,7 +15,7 @@ before; one found in step gets a record, so the next pass need not fetch it agai
 
 A pass can be split into shards (scheduler.reconcile_shards) that run as parallel invocations;
 one whose time runs out stops after a batch and hands where it stopped to a continuation.
-Failing runs left `running` by a runner that died (their lease expired) is the coordinator's
+Settling runs left `running` past their lease (scheduler.abandoned_runs) is the coordinator's
 job, once per pass.
 """
 
@@ -32,6 +32,7 @@ from uuid import UUID
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from scheduler.abandoned_runs import settle_abandoned_runs
 from scheduler.config import get_settings
 from scheduler.errors import DomainError, ReconcileIncomplete, ScheduleNotFound
 from scheduler.eventbridge import (
@@ -99,6 +100,8 @@ class ReconcileSummary:
     # schedules whose repair failed (EventBridge or the database); the next pass retries them
     failed: int = 0
     abandoned_runs_failed: int = 0
+    # claims whose lease expired before they started: recorded missed, or caught up
+    abandoned_claims_missed: int = 0
     # schedules fetched with GetSchedule (no record, or the summary shows a change)
     described: int = 0
     # 1 when this invocation stopped short and handed the rest of its shard on
@@ -118,10 +121,16 @@ class ShardOutcome(NamedTuple):
 
 
 def reconcile(
-    store: Store, schedules: EventBridgeSchedules, *, shards: int = 1, now: Clock = _utc_now
+    store: Store,
+    schedules: EventBridgeSchedules,
+    *,
+    shards: int = 1,
+    now: Clock = _utc_now,
+    hand_on: HandOn | None = None,
 ) -> dict[str, int]:
     """One whole pass in this process, every shard to its end (the local stack, tests)."""
-    summary = ReconcileSummary(abandoned_runs_failed=store.fail_abandoned_runs(now()))
+    summary = ReconcileSummary()
+    _settle_abandoned_runs(store, now(), hand_on, None, summary)
     for prefix in shard_prefixes(shards):
         summary.add(reconcile_shard(store, schedules, ShardTask(prefix), now=now).summary)
     return _finish(summary)
@@ -138,15 +147,15 @@ def run_invocation(
     hand_on: HandOn,
     now: Clock = _utc_now,
 ) -> dict[str, int]:
-    """One ReconcileFunction invocation. Without a task it coordinates a pass: it fails the
+    """One ReconcileFunction invocation. Without a task it coordinates a pass: it settles the
     abandoned runs, runs the missed-fire check (handing catch-up runs to the runner with
-    `hand_on`), then starts every shard with `start` (an asynchronous invocation), or runs
+    `hand_on`, for both), then starts every shard with `start` (an asynchronous invocation), or runs
     the only one itself. With a task it runs that shard, and starts its continuation if it
     stopped short."""
     summary = ReconcileSummary()
     missed: dict[str, int] = {}
     if task is None:
-        summary.abandoned_runs_failed = store.fail_abandoned_runs(now())
+        _settle_abandoned_runs(store, now(), hand_on, remaining_s, summary)
         missed = _check_missed_fires(store, hand_on, now, remaining_s)
         if shards > 1:
             for prefix in shard_prefixes(shards):
@@ -163,6 +172,20 @@ def run_invocation(
         else:
             _start(start, outcome.resume, summary)
     return {**_finish(summary), **missed}
+
+
+def _settle_abandoned_runs(
+    store: Store,
+    at: datetime,
+    hand_on: HandOn | None,
+    remaining_s: Callable[[], float] | None,
+    summary: ReconcileSummary,
+) -> None:
+    """Fail the abandoned started runs, and settle the claims that never started as missed
+    (catching them up under their schedule's policy): scheduler.abandoned_runs."""
+    settled = settle_abandoned_runs(store, at, hand_on=hand_on, remaining_s=remaining_s)
+    summary.abandoned_runs_failed = settled.failed
+    summary.abandoned_claims_missed = settled.missed + settled.caught_up
 
 
 def _check_missed_fires(

@@ -76,11 +76,14 @@ def is_its_turn(
     slot: datetime,
     hand_on: HandOn | None,
     now: datetime,
+    claim_token: str | None = None,
 ) -> bool:
     """For a queued run (catch-up, backfill): True when it is the head of its workflow's
     queue (or nothing is queued: the claim decides). Otherwise the head goes first: handed on
-    here when it waits, or already claimed by another invocation, which hands on when done."""
-    head = store.queue_head(workflow_id, now)
+    here when it waits, or already claimed by another invocation, which hands on when done.
+    A slot already claimed under `claim_token` (Lambda's retry of the invocation that took its
+    turn) is the head: its claim decides."""
+    head = store.queue_head(workflow_id, now, claim_token)
     if head is None or (head["schedule_id"], head["scheduled_time"]) == (schedule_id, slot):
         return True
     if head["status"] == "buffered" and hand_on is not None:

@@ -8,6 +8,7 @@ Mixed into `scheduler.store.Store`, which callers use.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -16,6 +17,7 @@ import psycopg
 
 from scheduler.db import Database
 from scheduler.errors import ScheduleNotFound
+from scheduler.fire_check_store import MissedRow
 
 Row = dict[str, Any]
 
@@ -48,7 +50,9 @@ class RunnerQueries:
         invocation, whose earlier attempt ended) or by a claim whose lease has expired.
         A `buffered` run (waiting for its workflow: scheduler.run_queue) is claimed by whoever
         comes for it, and keeps the trigger it was queued with; it was admitted when it fired,
-        so a window changed while it waited does not strand it.
+        so a window changed while it waited does not strand it. A queued one (catch-up,
+        backfill) only by its hand-on (trigger `catchup`/`backfill`), which checks the queue's
+        order first: a late EventBridge delivery of its slot is a duplicate, never a jump.
         A scheduled fire (`trigger` "schedule") is claimed only inside the schedule's window
         [start_at, end_at]; a manual run is the user's own call, whatever the window.
         Returns the schedule (`cron`, `timezone`, `enabled`, `in_window`, `note`), the workflow
@@ -90,7 +94,9 @@ class RunnerQueries:
                            attempt = excluded.attempt, claim_token = excluded.claim_token,
                            started_at = excluded.started_at,
                            lease_expires_at = excluded.lease_expires_at
-                       where r.status = 'buffered'
+                       where (r.status = 'buffered'
+                              and (r.trigger in ('catchup', 'backfill'))
+                                  = (excluded.trigger in ('catchup', 'backfill')))
                           or (r.status = 'running' and r.fence is null
                               and (r.claim_token = excluded.claim_token
                                    or r.lease_expires_at < excluded.started_at))
@@ -138,10 +144,12 @@ class RunnerQueries:
 
         Only the run's current claimant (`claim_token`) may start it, and only with a fence no
         older than the workflow's (the same fence again is this start repeated); then every
-        other run of the workflow still `running` from an older lease (or never leased and
-        expired) is failed as abandoned. A rejected fence fails this run instead. Returns
-        `claimed` (the run is still this claimant's), `run_token` (its claimant's token),
-        `started` and `abandoned_runs`.
+        other run of the workflow still `running` from an older lease is failed as abandoned
+        (a claim that never started is the sweep's: its slot is missed, see
+        scheduler.abandoned_runs). A rejected fence fails this run instead. Returns `claimed`
+        (the run is still this claimant's), `run_token` (its claimant's token), `started` and
+        `abandoned_runs`: the runs failed here (id, schedule_id, scheduled_time, trigger,
+        attempt, error), for the runner to alert.
         """
         row = self.db.execute(
             """with mine as (
@@ -160,9 +168,9 @@ class RunnerQueries:
                      error = case when lease_expires_at >= %(now)s then %(superseded_error)s
                                   else %(abandoned_error)s end
                  where workflow_id = %(workflow_id)s and status = 'running' and id <> %(run_id)s
-                   and (fence < %(fence)s or (fence is null and lease_expires_at < %(now)s))
+                   and fence < %(fence)s
                    and exists (select 1 from workflow)
-                 returning id
+                 returning id, schedule_id, scheduled_time, trigger, attempt, error
                ), run as (
                  update schedule_runs set
                    fence = %(fence)s,
@@ -179,7 +187,8 @@ class RunnerQueries:
                select exists (select 1 from mine) as claimed,
                       (select claim_token from schedule_runs where id = %(run_id)s) as run_token,
                       exists (select 1 from workflow) as started,
-                      (select count(*) from abandoned) as abandoned_runs,
+                      (select coalesce(jsonb_agg(to_jsonb(a)), '[]'::jsonb)
+                       from abandoned a) as abandoned_runs,
                       (select count(*) from run) as runs""",
             {
                 "run_id": run_id,
@@ -283,27 +292,88 @@ class RunnerQueries:
         assert row is not None
         return str(row["result"])
 
-    def fail_abandoned_runs(self, now: datetime) -> int:
-        """Fail every run still `running` whose lease expired before `now` (its runner died);
-        its workflow goes back to idle unless another run of it is running. Returns the count.
-        """
-        row = self.db.execute(
+    def fail_abandoned_runs(self, now: datetime) -> list[Row]:
+        """Fail every started run still `running` whose lease expired before `now` (its runner
+        died, or the start's answer was lost); its workflow goes back to idle unless another
+        run of it is live. The runs failed (with what their Run Failed alert says). A claim
+        that never started is not failed here: see `settle_unstarted_claims`."""
+        return self.db.execute(
             """with failed as (
                  update schedule_runs
                  set status = 'failed', finished_at = %(now)s, error = %(error)s
-                 where status = 'running' and lease_expires_at < %(now)s
-                 returning id, workflow_id
+                 where status = 'running' and fence is not null and lease_expires_at < %(now)s
+                 returning id, schedule_id, workflow_id, scheduled_time, trigger, attempt, error
                ), idle as (
                  update workflows w set status = 'idle'
                  where w.status = 'running' and w.id in (select workflow_id from failed)
                    and not exists (
                      select 1 from schedule_runs r
                      where r.workflow_id = w.id and r.status = 'running'
+                       and not (r.fence is null and r.lease_expires_at < %(now)s)
                        and r.id not in (select id from failed))
                  returning w.id
                )
-               select (select count(*) from failed) as failed, (select count(*) from idle)""",
+               select f.*, w.owner_id, w.name as workflow_name
+               from failed f join workflows w on w.id = f.workflow_id""",
             {"now": now, "error": ABANDONED_RUN_ERROR},
-        ).fetchone()
-        assert row is not None
-        return int(row["failed"])
+        ).fetchall()
+
+    def expired_unstarted_claims(self, now: datetime, limit: int) -> list[Row]:
+        """Up to `limit` claims whose lease expired before `now` without a start (no fence):
+        every attempt of their invocation failed before the workflow ran. Each with its
+        schedule's catch-up policy and what an alert about it says, by schedule and slot."""
+        return self.db.execute(
+            """select r.id, r.schedule_id, r.workflow_id, r.scheduled_time, r.trigger,
+                      r.lease_expires_at,
+                      s.enabled, s.catchup_policy, s.catchup_window_seconds, w.owner_id,
+                      w.name as workflow_name
+               from schedule_runs r
+               join schedules s on s.id = r.schedule_id
+               join workflows w on w.id = r.workflow_id
+               where r.status = 'running' and r.fence is null and r.lease_expires_at < %s
+               order by r.schedule_id, r.scheduled_time
+               limit %s""",
+            (now, limit),
+        ).fetchall()
+
+    def settle_unstarted_claims(
+        self, runs: Sequence[tuple[UUID, MissedRow]], *, now: datetime, wait_until: datetime
+    ) -> list[Row]:
+        """Settle each expired claim that never started (run id, its row under the catch-up
+        policy): `missed` (finished now), or `buffered` to be caught up (trigger `catchup`,
+        taken as stalled after `wait_until`). Only claims still unstarted and expired change
+        (a retry that resumed one meanwhile keeps it), and none waits for a disabled schedule
+        (locked shared, as queue_store does: a pause committing meanwhile is seen; such a claim
+        stays for the next sweep, which finds the schedule disabled). The rows settled."""
+        if not runs:
+            return []
+        return self.db.execute(
+            """with s as (
+                 select id from schedules
+                 where id = any(%(schedule_ids)s::uuid[]) and enabled
+                 for share
+               )
+               update schedule_runs r
+               set status = m.status,
+                   trigger = case m.status when 'buffered' then 'catchup' else r.trigger end,
+                   finished_at = case m.status when 'buffered' then null
+                                 else %(now)s::timestamptz end,
+                   lease_expires_at = case m.status when 'buffered'
+                                      then %(wait_until)s::timestamptz end,
+                   error = m.error
+               from unnest(%(ids)s::uuid[], %(statuses)s::text[], %(errors)s::text[])
+                    as m(id, status, error)
+               where r.id = m.id and r.status = 'running' and r.fence is null
+                 and r.lease_expires_at < %(now)s
+                 and (m.status = 'missed' or r.schedule_id in (select id from s))
+               returning r.id, r.schedule_id, r.workflow_id, r.scheduled_time, r.status,
+                         r.trigger, r.error""",
+            {
+                "schedule_ids": list({row.schedule_id for _, row in runs}),
+                "ids": [run_id for run_id, _ in runs],
+                "statuses": [row.status for _, row in runs],
+                "errors": [row.error for _, row in runs],
+                "now": now,
+                "wait_until": wait_until,
+            },
+        ).fetchall()

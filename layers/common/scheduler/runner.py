@@ -117,7 +117,7 @@ def _claim(fire: Fire) -> dict[str, Any] | None:
     slot = _fire_slot(claim, delivered)
     if slot == delivered:
         return claim
-    _give_back(fire.store, claim["run_id"])
+    _give_back(fire, claim["run_id"])
     if slot is None:
         logger.warning("stale fire time: not a fire time of the current cron", cron=claim["cron"])
         return None
@@ -181,8 +181,9 @@ def _lease_and_start(fire: Fire, claim: dict[str, Any]) -> RunReport:
         logger.exception("cannot mark the run started: the fire will be retried")
         release(fire, lease)
         raise
-    if start["abandoned_runs"]:
-        logger.warning("failed abandoned runs of this workflow", count=start["abandoned_runs"])
+    abandoned: list[dict[str, Any]] = start["abandoned_runs"]
+    if abandoned:
+        logger.warning("failed abandoned runs of this workflow", count=len(abandoned))
     if not start["claimed"]:
         logger.info("another delivery of this fire took over the claim: nothing to run")
         if start["run_token"] != token:  # else that delivery shares (and uses) this lease
@@ -198,11 +199,18 @@ def _lease_and_start(fire: Fire, claim: dict[str, Any]) -> RunReport:
     if event.trigger == "schedule":
         lateness = max((fire.started_at - event.scheduled_time).total_seconds(), 0.0)
         metrics.add_metric(name="RunStartLateness", unit=MetricUnit.Seconds, value=lateness)
-    return _run_and_record(fire, lease, claim, run_id)
+    return _run_and_record(fire, lease, claim, run_id, abandoned)
 
 
-def _run_and_record(fire: Fire, lease: Lease, claim: dict[str, Any], run_id: UUID) -> RunReport:
-    """From here on nothing raises: a retry would be a duplicate, never a second run."""
+def _run_and_record(
+    fire: Fire,
+    lease: Lease,
+    claim: dict[str, Any],
+    run_id: UUID,
+    abandoned: list[dict[str, Any]],
+) -> RunReport:
+    """From here on nothing raises: a retry would be a duplicate, never a second run.
+    `abandoned`: the runs of the workflow the start failed, alerted with this run's outcome."""
     event = fire.event
     context = RunContext(
         run_id=run_id,
@@ -236,8 +244,10 @@ def _run_and_record(fire: Fire, lease: Lease, claim: dict[str, Any], run_id: UUI
     metric = "RunSucceeded" if outcome == "succeeded" else "RunFailed"
     metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
     logger.info("run finished", outcome=outcome)
+    events = [_abandoned_alert(fire, claim, run) for run in abandoned]
     if recorded and outcome == "failed":
-        _alert_failed(fire, claim, run_id, result.error, disabled_reason)
+        events += _failed_alerts(fire, claim, run_id, result.error, disabled_reason)
+    alerts.publish(events, time_left_s=fire.deadlines.end - time.monotonic())
     return RunReport(outcome, run_id, result.error)
 
 
@@ -271,15 +281,21 @@ def _record(
     return status, written == "recorded"
 
 
-def _alert_failed(
+def _alert_failed(fire: Fire, claim: dict[str, Any], run_id: UUID, error: str | None) -> None:
+    """Publish the failure this invocation recorded (never raises)."""
+    events = _failed_alerts(fire, claim, run_id, error)
+    alerts.publish(events, time_left_s=fire.deadlines.end - time.monotonic())
+
+
+def _failed_alerts(
     fire: Fire,
     claim: dict[str, Any],
     run_id: UUID,
     error: str | None,
     disabled_reason: str | None = None,
-) -> None:
-    """Publish the failure this invocation recorded (never raises); a redelivery of the fire
-    finds the slot done and never gets here, so each failed run is alerted once."""
+) -> list[alerts.Alert]:
+    """The alerts of the failure this invocation recorded; a redelivery of the fire finds the
+    slot done and never gets here, so each failed run is alerted once."""
     run = alerts.RunRef(
         run_id=run_id,
         schedule_id=fire.event.schedule_id,
@@ -290,8 +306,23 @@ def _alert_failed(
         owner_id=claim.get("owner_id"),
         workflow_name=claim.get("workflow_name"),
     )
-    events = alerts.run_failed(run, error, occurred_at=fire.now(), disabled_reason=disabled_reason)
-    alerts.publish(events, time_left_s=fire.deadlines.end - time.monotonic())
+    return alerts.run_failed(run, error, occurred_at=fire.now(), disabled_reason=disabled_reason)
+
+
+def _abandoned_alert(fire: Fire, claim: dict[str, Any], run: dict[str, Any]) -> alerts.Alert:
+    """Run Failed for a run of this workflow the start failed as abandoned or superseded:
+    only the start that failed it returns it, so it is alerted once."""
+    ref = alerts.RunRef(
+        run_id=UUID(run["id"]),
+        schedule_id=UUID(run["schedule_id"]),
+        workflow_id=fire.event.workflow_id,
+        scheduled_time=datetime.fromisoformat(run["scheduled_time"]),
+        trigger=run["trigger"],
+        attempt=run["attempt"],
+        owner_id=claim.get("owner_id"),
+        workflow_name=claim.get("workflow_name"),
+    )
+    return alerts.Alert(alerts.RUN_FAILED, ref, run["error"], fire.now())
 
 
 def _not_claimed(fire: Fire, claim: dict[str, Any]) -> RunReport:
@@ -328,9 +359,12 @@ def _fire_slot(claim: dict[str, Any], scheduled_time: datetime) -> datetime | No
         return None
 
 
-def _give_back(store: Store, run_id: UUID) -> None:
-    """Delete a claim that will not start here (stale, or re-claimed under its slot)."""
+def _give_back(fire: Fire, run_id: UUID) -> None:
+    """Delete a claim that will not start here (stale, or re-claimed under its slot). If it
+    cannot be deleted, the invocation raises for Lambda's retry, which resumes the claim and
+    deletes it: a claim left to expire would be settled as a missed slot, and caught up."""
     try:
-        store.unclaim_run_slot(run_id)
+        retrying("give back", fire.prestart_until, lambda: fire.store.unclaim_run_slot(run_id))
     except DependencyUnavailable:
-        logger.exception("cannot give back the claimed slot; it is failed once its lease expires")
+        logger.exception("cannot give back the claimed slot: the fire will be retried")
+        raise

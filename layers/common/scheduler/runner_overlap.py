@@ -76,6 +76,7 @@ def its_turn(fire: Fire) -> bool:
             event.scheduled_time,
             fire.hand_on,
             fire.now(),
+            claim_token=fire.token,
         )
     except DependencyUnavailable:
         logger.warning("cannot read the workflow's queue: the claim decides")
