@@ -9,9 +9,15 @@ and released on another), so migrating through a transaction pooler is as safe a
 
 A file whose first line is `-- migrate: no-transaction` holds one statement that cannot run in a
 transaction (`create index concurrently`: it builds an index without locking out writes). It runs
-on its own, then is recorded; it must be safe to run again (`if not exists`), as a run that dies
-in between runs it again. An index such a build leaves invalid (the build died, or another run's
-build is still going) fails the run, unrecorded, instead of passing for built.
+on its own while a second connection's transaction holds the lock, then is recorded there; it
+must be safe to run again (`if not exists`), as a run that dies in between runs it again. An
+index such a build leaves invalid (the build died) fails the run, unrecorded, instead of passing
+for built.
+
+The lock is taken by polling (`pg_try_advisory_xact_lock`), never by waiting inside a statement:
+a concurrent index build waits for every transaction holding an older snapshot, and a run
+blocked in a statement holds one, so a blocking wait for the lock its build's holder has would
+deadlock them (as two builds on one table do, which the lock keeps apart).
 
 Usage: python -m scheduler.migrate [MIGRATIONS_DIR]   (connects to $DATABASE_URL)
 """
@@ -19,8 +25,10 @@ Usage: python -m scheduler.migrate [MIGRATIONS_DIR]   (connects to $DATABASE_URL
 from __future__ import annotations
 
 import os
+import random
 import re
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +37,10 @@ import psycopg
 
 _FILENAME = re.compile(r"^(\d{14})_(\w+)\.sql$")
 _LOCK_KEY = 7_202_611_270  # any constant shared by every migrate run
+# The key written into the statement, not bound: a bound parameter (the extended protocol) leaves
+# the transaction holding a snapshot while it idles between polls, which a concurrent index build
+# then waits for (see the module).
+_TRY_LOCK = f"select pg_try_advisory_xact_lock({_LOCK_KEY})"
 NO_TRANSACTION = "-- migrate: no-transaction"
 
 _BOOKKEEPING = """
@@ -82,9 +94,10 @@ def apply_migrations(conninfo: str, directory: Path) -> list[str]:
         for migration in migrations:
             if migration.version in done:
                 continue
-            applied = (_apply_in_transaction if migration.in_transaction else _apply_alone)(
-                conn, migration
-            )
+            if migration.in_transaction:
+                applied = _apply_in_transaction(conn, migration)
+            else:
+                applied = _apply_alone(conninfo, conn, migration)
             if applied:
                 applied_now.append(migration.version)
     return applied_now
@@ -102,28 +115,28 @@ def _apply_in_transaction(conn: psycopg.Connection[Any], migration: Migration) -
     return True
 
 
-def _apply_alone(conn: psycopg.Connection[Any], migration: Migration) -> bool:
-    """Run a no-transaction migration's statement by itself, then record it. No lock spans the
-    statement (only a transaction's could, and the statement cannot run in one), so it may run
-    twice: it is written to be harmless then. False if another run had applied it."""
-    with conn.transaction():
-        _lock(conn)
-        if migration.version in _applied(conn):
-            return False
+def _apply_alone(conninfo: str, conn: psycopg.Connection[Any], migration: Migration) -> bool:
+    """Run a no-transaction migration's statement by itself, then record it, while a second
+    connection's transaction holds the lock, so no other run builds beside it. False if another
+    run had applied it."""
     sql = migration.sql()
-    conn.execute(sql.encode())  # autocommit, one statement: no transaction block around it
-    with conn.transaction():
-        _lock(conn)
-        if migration.version in _applied(conn):
+    with (
+        psycopg.connect(conninfo, autocommit=True, prepare_threshold=None) as holder,
+        holder.transaction(),
+    ):
+        _lock(holder)
+        if migration.version in _applied(holder):
             return False
-        invalid = _invalid_indexes_named_in(conn, sql)
+        # autocommit, one statement: no transaction block around it. The holder, idle in its
+        # transaction, holds no snapshot (read committed), so the build does not wait for it.
+        conn.execute(sql.encode())
+        invalid = _invalid_indexes_named_in(holder, sql)
         if invalid:
             raise MigrationError(
                 f"{migration.path.name}: index {', '.join(invalid)} is not valid: its build"
-                " failed or is still running in another migrate run; if none is running, drop"
-                " it (drop index concurrently ...) and migrate again"
+                " failed; drop it (drop index concurrently ...) and migrate again"
             )
-        _record(conn, migration, sql)
+        _record(holder, migration, sql)
     return True
 
 
@@ -144,8 +157,13 @@ def _record(conn: psycopg.Connection[Any], migration: Migration, sql: str) -> No
 
 
 def _lock(conn: psycopg.Connection[Any]) -> None:
-    """Wait for other migrate runs; held until this transaction ends, on its server connection."""
-    conn.execute("select pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+    """Wait for other migrate runs; held until this transaction ends, on its server connection.
+    Called first in its transaction, which holds nothing while it polls (see the module)."""
+    while True:
+        row = conn.execute(_TRY_LOCK).fetchone()
+        if row is not None and row[0]:
+            return
+        time.sleep(random.uniform(0.02, 0.1))
 
 
 def _applied(conn: psycopg.Connection[Any]) -> set[str]:
