@@ -39,9 +39,9 @@ from typing import Any
 
 from bench import backends
 
-DISTINCT = 1_000
-SHARED = 50
-RUNNER_CONCURRENCY = 8
+DISTINCT = backends.sized(1_000, 20)
+SHARED = backends.sized(50, 5)
+RUNNER_CONCURRENCY = backends.sized(8, 2)
 STEP_S = 0.2
 OWNER = uuid.UUID("00000000-0000-4000-8000-00000000b0ad")
 _POLL_S = 0.02
@@ -139,7 +139,10 @@ def _measure(data_dir: Path, steps: _StepServer) -> dict[str, float]:
     try:
         assert stack.engine is not None
         assert stack.lambdas is not None
-        expected, markers = _create_schedules(steps.url)
+        # The bench's own connection: the stack's threads (its missed-fire check) use the
+        # process's one (scheduler.clients), and a psycopg connection is not for two threads.
+        store = _own_store(stack.database_url)
+        expected, markers = _create_schedules(store, steps.url)
         stack.engine.refresh(timeout_s=120)
         poller = _ConnectionPoller(stack.database_url)
         baseline = poller.count()
@@ -157,7 +160,8 @@ def _measure(data_dir: Path, steps: _StepServer) -> dict[str, float]:
         fires = stack.engine.fired - fired_before
         peak_runners = stack.lambdas.stats(RUNNER_FUNCTION).peak_running
         dead_lettered = _queue_depth(stack.run_failure_queue_url)
-        outcome = _account(expected, markers, slot, steps.calls)
+        outcome = _account(store, expected, markers, slot, steps.calls)
+        store.db.close()
     finally:
         stack.stop()
     results = {
@@ -174,14 +178,19 @@ def _measure(data_dir: Path, steps: _StepServer) -> dict[str, float]:
     return results
 
 
-def _create_schedules(step_url: str) -> tuple[dict[str, str], dict[str, str]]:
+def _own_store(database_url: str) -> Any:
+    from scheduler.db import Database
+    from scheduler.store import Store
+
+    return Store(Database(database_url))
+
+
+def _create_schedules(store: Any, step_url: str) -> tuple[dict[str, str], dict[str, str]]:
     """The rows (through the store) and their EventBridge schedules (by reconcile, as the stack
     does at start): schedule id -> "distinct" or "shared", and workflow id -> its step's marker."""
-    from scheduler import clients
     from scheduler.eventbridge import EventBridgeSchedules
     from scheduler.reconcile import reconcile
 
-    store = clients.store()
     markers: dict[str, str] = {}
 
     def workflow(marker: str) -> uuid.UUID:
@@ -221,20 +230,18 @@ def _queue_depth(queue_url: str) -> int:
 
 
 def _account(
-    expected: dict[str, str], markers: dict[str, str], slot: datetime, calls: Counter[str]
+    store: Any,
+    expected: dict[str, str],
+    markers: dict[str, str],
+    slot: datetime,
+    calls: Counter[str],
 ) -> dict[str, float]:
     """Every fire of the slot, as the runner recorded it, and the steps the workflows ran."""
-    from scheduler import clients
-
-    rows = (
-        clients.store()
-        .db.execute(
-            "select schedule_id, workflow_id, status, started_at, finished_at from schedule_runs"
-            " where scheduled_time = %s",
-            (slot,),
-        )
-        .fetchall()
-    )
+    rows = store.db.execute(
+        "select schedule_id, workflow_id, status, started_at, finished_at from schedule_runs"
+        " where scheduled_time = %s",
+        (slot,),
+    ).fetchall()
     by_schedule = {str(row["schedule_id"]): row for row in rows}
     statuses = Counter(
         (expected.get(schedule_id, "unknown"), row["status"])
