@@ -14,11 +14,12 @@ passes, each given PASS_S seconds of batches instead of the coordinator's ~240 (
 each batch (`batch_ms`), the time per checked schedule, how much of it is SQL, the SQL
 statements and PutEvents calls per batch, and the schedules still due after each pass (the
 backlog must shrink). Extrapolated (figures not measured, named `projected_*`): the schedules a
-production pass checks (a 512 MB Lambda has about a third of this machine's vCPU: per-schedule
-CPU times 3, as the reconcile projection does, plus PROJECTED_ROUND_TRIP_S per statement
-through the pooler), the passes per hour (ReconcileSchedule, 15 minutes by default), and from
-them `missed_fires.load_ratio`: an hour's fire times over what the check can account for in an
-hour; above 1 one coordinator falls behind, and the backlog grows without end.
+production pass checks (a 512 MB Lambda has about a third of this machine's vCPU: the pass's
+process CPU time per schedule times 3, as the reconcile projection does, plus each statement's
+time here and PROJECTED_ROUND_TRIP_S through the pooler, and PROJECTED_PUT_EVENTS_S a
+PutEvents), the passes per hour (ReconcileSchedule, 15 minutes by default), and from them
+`missed_fires.load_ratio`: an hour's fire times over what the check can account for in an hour;
+above 1 one coordinator falls behind, and the backlog grows without end.
 
 `BENCH_MISSED_FIRE_SCHEDULES` sets the size (the smoke runs it tiny).
 """
@@ -48,6 +49,17 @@ LAMBDA_TIMEOUT_S = 900.0
 PASSES_PER_HOUR = 4.0  # ReconcileSchedule's default, rate(15 minutes)
 LAMBDA_CPU_FACTOR = 3.0  # 512 MB: about a third of a vCPU
 PROJECTED_ROUND_TRIP_S = 0.002  # one statement through the Supabase pooler (assumed, as reconcile)
+PROJECTED_PUT_EVENTS_S = 0.020  # one PutEvents of up to ten alerts, in-Region (assumed)
+# The store's statements of a pass, timed each (the breakdown of the SQL share).
+STORE_METHODS = (
+    "due_fire_checks",
+    "slots_with_runs",
+    "record_missed",
+    "advance_fire_checks",
+    "supersede_catchups",
+    "next_buffered_run",
+    "stalled_buffered_runs",
+)
 HOURLY_FIRES = 1_000_000
 
 
@@ -132,43 +144,31 @@ def _measure(url: str) -> dict[str, float]:
     fill_s = _fill(url, last_hour, grace)
     store = clients.store()
     store.db.connection()  # connected before counting, as in a warm Lambda
-    batch_starts: list[float] = []
-    due_fire_checks = store.due_fire_checks
-
-    def timed_due_fire_checks(now: datetime, limit: int) -> list[Any]:
-        batch_starts.append(time.perf_counter())  # each batch starts with its read
-        return due_fire_checks(now, limit)
-
-    store.due_fire_checks = timed_due_fire_checks  # type: ignore[method-assign]
-    handed_on: list[dict[str, Any]] = []
+    calls: dict[str, list[tuple[float, float]]] = {name: [] for name in STORE_METHODS}
+    for name in STORE_METHODS:
+        _time_calls(store, name, calls[name])
+    put_events = _CallTimer(clients.events_client())
     backlog = [_still_due(url, at)]
     batch_s: list[float] = []
-    checked = missed = statements = sql_s = put_events = batches = 0
-    check_s = 0.0
-    with (
-        TimedStatements(store.db) as sql_times,
-        backends.recorded_requests(clients.events_client()) as alerts_sent,
-    ):
+    checked = missed = 0
+    check_s = process_s = 0.0
+    with TimedStatements(store.db) as sql_times:
         for _ in range(PASSES):
-            batch_starts.clear()
-            sql_times.clear()
-            alerts_sent.clear()
-            started = time.perf_counter()
+            first_batch = len(calls["due_fire_checks"])
+            started, started_cpu = time.perf_counter(), time.process_time()
             summary = check_missed_fires(
                 store,
-                hand_on=handed_on.append,
+                hand_on=lambda _event: None,  # no runner here; the check's own work is timed
                 now=lambda: at,
                 remaining_s=_budget(started, RESERVE_S + PASS_S),
             )
             ended = time.perf_counter()
             check_s += ended - started
+            process_s += time.process_time() - started_cpu
             # a batch: from its read to the next one's (the last one's: to the pass's end,
             # which adds the pass's one look for stalled waiting runs)
-            batch_s += [b - a for a, b in itertools.pairwise([*batch_starts, ended])]
-            batches += len(batch_starts)
-            statements += len(sql_times)
-            sql_s += sum(sql_times)
-            put_events += len(alerts_sent)
+            starts = [begun for begun, _ in calls["due_fire_checks"][first_batch:]]
+            batch_s += [b - a for a, b in itertools.pairwise([*starts, ended])]
             checked += summary.fire_checks
             missed += summary.missed_fires
             backlog.append(_still_due(url, at))
@@ -177,16 +177,19 @@ def _measure(url: str) -> dict[str, float]:
     expected_missed = SCHEDULES // round(1 / MISSED_SHARE)
     if backlog[-1] == 0 and missed != expected_missed:
         raise RuntimeError(f"the check recorded {missed} missed fire times of {expected_missed}")
-    per_schedule_s = check_s / checked
-    sql_per_schedule_s = sql_s / checked
-    # Production: this machine's CPU per schedule times LAMBDA_CPU_FACTOR, each statement
-    # PROJECTED_ROUND_TRIP_S (a local statement's time is mostly the database's work, kept).
-    statements_per_schedule = statements / checked
+    batches = len(calls["due_fire_checks"])
+    statements = len(sql_times)
+    sql_s = sum(sql_times)
+    # Production: this process's CPU time (not its wall time, which the shared machine's other
+    # work stretches; without the in-process moto's PutEvents) times LAMBDA_CPU_FACTOR; each
+    # statement its time here plus PROJECTED_ROUND_TRIP_S; each PutEvents PROJECTED_PUT_EVENTS_S.
+    cpu_s = process_s - put_events.cpu
     projected_per_schedule_s = (
-        LAMBDA_CPU_FACTOR * (per_schedule_s - sql_per_schedule_s)
-        + sql_per_schedule_s
-        + statements_per_schedule * PROJECTED_ROUND_TRIP_S
-    )
+        LAMBDA_CPU_FACTOR * cpu_s
+        + sql_s
+        + statements * PROJECTED_ROUND_TRIP_S
+        + put_events.calls * PROJECTED_PUT_EVENTS_S
+    ) / checked
     pass_budget_s = LAMBDA_TIMEOUT_S / 3 - RESERVE_S
     projected_pass = pass_budget_s / projected_per_schedule_s
     projected_hour = PASSES_PER_HOUR * projected_pass
@@ -198,10 +201,11 @@ def _measure(url: str) -> dict[str, float]:
         **backends.spread("missed_fires.batch_ms", [1000 * s for s in batch_s]),
         "missed_fires.checked": float(checked),
         "missed_fires.missed_recorded": float(missed),
-        "missed_fires.us_per_due_schedule": 1e6 * per_schedule_s,
+        "missed_fires.us_per_due_schedule": 1e6 * check_s / checked,
+        "missed_fires.cpu_us_per_due_schedule": 1e6 * cpu_s / checked,
         "missed_fires.sql_share": sql_s / check_s,
         "missed_fires.statements_per_batch": statements / batches,
-        "missed_fires.put_events_per_batch": put_events / batches,
+        "missed_fires.put_events_per_batch": put_events.calls / batches,
         "missed_fires.schedules_per_s": checked / check_s,
         "missed_fires.projected_us_per_due_schedule": 1e6 * projected_per_schedule_s,
         "missed_fires.projected_pass_schedules": projected_pass,
@@ -216,7 +220,47 @@ def _measure(url: str) -> dict[str, float]:
         ),
     }
     results.update({f"missed_fires.backlog.pass_{i}": float(b) for i, b in enumerate(backlog)})
+    # where a batch's SQL time goes: each statement's milliseconds per batch
+    results.update(
+        {
+            f"missed_fires.sql_ms_per_batch.{name}": 1000 * sum(t for _, t in timed) / batches
+            for name, timed in calls.items()
+            if timed
+        }
+    )
     return results
+
+
+def _time_calls(store: Any, name: str, calls: list[tuple[float, float]]) -> None:
+    """Record (start, seconds) of every call of the store's method `name`."""
+    method = getattr(store, name)
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            calls.append((started, time.perf_counter() - started))
+
+    setattr(store, name, timed)
+
+
+class _CallTimer:
+    """The calls a boto3 client makes, and the process's CPU seconds inside them (moto,
+    in-process: the caller's thread is the only one working meanwhile)."""
+
+    def __init__(self, client: Any) -> None:
+        self.calls = 0
+        self.cpu = 0.0
+        client.meta.events.register("before-call", self._started)
+        client.meta.events.register("after-call", self._ended)
+
+    def _started(self, context: dict[str, Any], **_: Any) -> None:
+        self.calls += 1
+        context["bench_started"] = time.process_time()
+
+    def _ended(self, context: dict[str, Any], **_: Any) -> None:
+        self.cpu += time.process_time() - context.pop("bench_started")
 
 
 def _burst_clear_min(per_pass: float) -> float:
