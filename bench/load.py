@@ -18,8 +18,9 @@ called once per succeeded run; none failed, none left running, nothing dead-lett
 
 Reported: `load.drain_s` (from the slot until every invocation has ended), the most runner
 invocations at once, and `load.max_db_connections`: the most client backends in
-`pg_stat_activity` at once, polled every 20 ms from a connection of its own (not counted), with
-`load.baseline_db_connections` (the stack's own, before the slot) beside it.
+`pg_stat_activity` at once, polled every 20 ms from a connection of its own (not counted, nor
+is the one the bench writes and reads rows with), with `load.baseline_db_connections` (the
+stack's own, before the slot) beside it.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ _DRAIN_TIMEOUT_S = 600.0
 _CONNECTIONS = (
     "select count(*) from pg_stat_activity"
     " where backend_type = 'client backend' and pid <> pg_backend_pid()"
+    " and pid <> all(%s::int[])"
 )
 
 
@@ -97,16 +99,17 @@ class _StepServer:
 class _ConnectionPoller:
     """The most client connections Postgres holds at once, seen from a connection of its own."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, not_counted: list[int]) -> None:
         import psycopg
 
         self._conn = psycopg.connect(database_url, autocommit=True)
+        self._not_counted = not_counted
         self.peak = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, name="bench-pg-poller", daemon=True)
 
     def count(self) -> int:
-        row = self._conn.execute(_CONNECTIONS).fetchone()
+        row = self._conn.execute(_CONNECTIONS, (self._not_counted,)).fetchone()
         return int(row[0]) if row else 0
 
     def start(self) -> None:
@@ -152,7 +155,10 @@ def _measure(data_dir: Path, steps: _StepServer) -> dict[str, float]:
         store = _own_store(stack.database_url)
         expected, markers = _create_schedules(store, steps.url)
         stack.engine.refresh(timeout_s=120)
-        poller = _ConnectionPoller(stack.database_url)
+        # the bench's own connection is no more the stack's than the poller's is
+        poller = _ConnectionPoller(
+            stack.database_url, not_counted=[store.db.connection().info.backend_pid]
+        )
         baseline = poller.count()
         fired_before = stack.engine.fired
         poller.start()
