@@ -1,6 +1,7 @@
 """`make bench`: run every measurement, print a table against the targets, write the results.
 
-Results go to .bench/results.json.
+Results go to .bench/results.json, or to the file `BENCH_RESULTS` names (the smoke's).
+`python -m bench runner load` runs only those suites; `BENCH_SMOKE=1` runs them tiny.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ TARGETS: dict[str, tuple[str, float]] = {
     # unzipped, every function plus the layer; Lambda allows 250 MB (size is no goal in itself)
     "package_mb": ("<=", 60),
     "runner.dynamodb_requests": ("<=", 2),
-    "runner.sql_round_trips": ("<=", 3),
+    # claim, start, record, and the hand-on's look for a waiting run of the workflow
+    "runner.sql_round_trips": ("<=", 4),
     # alerts: none for a success, one PutEvents for a failure (scheduler.alerts)
     "runner.put_events_per_success": ("<=", 0),
     "runner.put_events_per_failure": ("<=", 1),
@@ -46,6 +48,9 @@ TARGETS: dict[str, tuple[str, float]] = {
     "load.dead_lettered": ("<=", 0),
     "load.shared_overlaps": ("<=", 0),
     "load.step_mismatches": ("<=", 0),
+    # 1,000,000 hourly fire times over what one coordinator's missed-fire check accounts for in
+    # an hour (projected from a measured pass): above 1 the check falls behind
+    "missed_fires.load_ratio": ("<=", 1),
 }
 
 # Each module has measure() -> dict[key, value]; one failing does not stop the others.
@@ -59,6 +64,7 @@ SUITES = [
     "bench.retention",
     "bench.engine",
     "bench.load",
+    "bench.missed_fires",
 ]
 
 
@@ -86,14 +92,14 @@ def main(argv: list[str]) -> int:
         print(f"{key:32} {value:12.4g} {shown_target:>10}  {verdict}")
     for suite, error in errors.items():
         print(f"{suite}: FAILED ({error})")
-    out = ROOT / ".bench" / "results.json"
-    out.parent.mkdir(exist_ok=True)
+    out = Path(os.environ.get("BENCH_RESULTS") or ROOT / ".bench" / "results.json").resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(
         json.dumps(
             {"machine": machine(), "results": results, "errors": errors}, indent=2, sort_keys=True
         )
     )
-    print(f"\nwrote {out.relative_to(ROOT)}")
+    print(f"\nwrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
     missed = [k for k, v in results.items() if k in TARGETS and v > TARGETS[k][1]]
     return 1 if errors or missed else 0
 

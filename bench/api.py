@@ -18,7 +18,7 @@ from typing import Any
 
 from bench import backends
 
-ROUNDS = 200
+ROUNDS = backends.sized(200, 4)
 ALICE = uuid.UUID("00000000-0000-4000-8000-00000000a11c")
 BOB = uuid.UUID("00000000-0000-4000-8000-000000000b0b")
 PAGE = 20  # the API's default page size; Bob's listing returns one full page

@@ -27,8 +27,8 @@ from bench import backends
 
 ROOT = Path(__file__).resolve().parents[1]
 
-ROUNDS = 300
-IMPORT_RUNS = 9
+ROUNDS = backends.sized(300, 3)
+IMPORT_RUNS = backends.sized(9, 2)
 OWNER = uuid.UUID("00000000-0000-4000-8000-00000000a11c")
 JWT_SECRET = "bench-secret-of-at-least-32-characters-for-hs256"  # noqa: S105 (local only)
 

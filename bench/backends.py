@@ -203,3 +203,14 @@ def ratio_of_medians(prefix: str, subject: list[float], baseline: list[float]) -
     result = spread(prefix, paired)
     result[prefix] = statistics.median(subject) / statistics.median(baseline)
     return result
+
+
+def smoke() -> bool:
+    """`BENCH_SMOKE=1`: every suite at a tiny size (the test suite's smoke run); its figures
+    mean nothing, only that the suite still runs and writes its keys."""
+    return os.environ.get("BENCH_SMOKE") == "1"
+
+
+def sized(full: int, tiny: int) -> int:
+    """A suite's size: `full` for `make bench`, `tiny` in a smoke run."""
+    return tiny if smoke() else full

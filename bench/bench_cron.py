@@ -14,10 +14,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bench import backends
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_VECTORS = ROOT.parent / "shared" / "cron-vectors.tsv"
 VENDORED_VECTORS = ROOT / "tests" / "unit" / "data" / "cron-vectors.tsv"
-REPEATS = 200
+REPEATS = backends.sized(200, 3)
 
 
 def _inputs() -> list[str]:
@@ -77,7 +79,7 @@ def _preview_costs() -> dict[str, float]:
         preview_cron(every_minute, now)
 
     return {
-        "cron.preview_cold_us": round(_median_us(cold, 50), 1),
+        "cron.preview_cold_us": round(_median_us(cold, backends.sized(50, 2)), 1),
         "cron.preview_us": round(_median_us(lambda: preview_cron(every_minute, now), REPEATS), 1),
         "cron.dst_notes_us": round(
             _median_us(lambda: cron.dst_notes("30 2 * * *", "Europe/Berlin", now), REPEATS), 1

@@ -29,6 +29,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench import backends
+
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / ".aws-sam" / "test-build"
 WORK = ROOT / ".bench" / "coldstart"
@@ -40,7 +42,7 @@ FUNCTIONS = {
     "authorizer": "AuthorizerFunction",
 }
 TRACED = ("api", "runner", "reconcile")  # the functions with Powertools' Tracer
-RUNS = 11
+RUNS = backends.sized(11, 2)
 
 _LOGGER = "from aws_lambda_powertools import Logger\nLogger()\n"
 FLOORS = {

@@ -20,8 +20,9 @@ from typing import Any
 
 from bench import backends
 
-SCHEDULES = 1_000
-WINDOW_S = 10.0
+SCHEDULES = backends.sized(1_000, 20)
+# the engine lists every 5 s: a window that holds at least one listing
+WINDOW_S = float(backends.sized(10, 6))
 _ENGINE_THREADS = ("engine-poller", "engine-firer")
 
 

@@ -11,13 +11,16 @@ clock moves past the next minute boundary and the engine fires every schedule at
 
 Every fire must be accounted for exactly once: a run row per (schedule, slot), `succeeded` for
 each of the 1,000, and for the 50 of the shared workflow `succeeded` or `skipped` (the lease is
-held: the overlap policy) with no two succeeded runs overlapping in time; each workflow's step
+held: the overlap policy) with no two of its steps running at once (the step server's own clock:
+a run row's `started_at` is its invocation's start, before the lease is taken, so rows of runs
+that followed each other can seem to overlap); each workflow's step
 called once per succeeded run; none failed, none left running, nothing dead-lettered.
 
 Reported: `load.drain_s` (from the slot until every invocation has ended), the most runner
 invocations at once, and `load.max_db_connections`: the most client backends in
-`pg_stat_activity` at once, polled every 20 ms from a connection of its own (not counted), with
-`load.baseline_db_connections` (the stack's own, before the slot) beside it.
+`pg_stat_activity` at once, polled every 20 ms from a connection of its own (not counted, nor
+is the one the bench writes and reads rows with), with `load.baseline_db_connections` (the
+stack's own, before the slot) beside it.
 """
 
 from __future__ import annotations
@@ -39,9 +42,9 @@ from typing import Any
 
 from bench import backends
 
-DISTINCT = 1_000
-SHARED = 50
-RUNNER_CONCURRENCY = 8
+DISTINCT = backends.sized(1_000, 20)
+SHARED = backends.sized(50, 5)
+RUNNER_CONCURRENCY = backends.sized(8, 2)
 STEP_S = 0.2
 OWNER = uuid.UUID("00000000-0000-4000-8000-00000000b0ad")
 _POLL_S = 0.02
@@ -49,22 +52,28 @@ _DRAIN_TIMEOUT_S = 600.0
 _CONNECTIONS = (
     "select count(*) from pg_stat_activity"
     " where backend_type = 'client backend' and pid <> pg_backend_pid()"
+    " and pid <> all(%s::int[])"
 )
 
 
 class _StepServer:
-    """The workflows' http step target: answers after STEP_S and counts calls per workflow."""
+    """The workflows' http step target: answers after STEP_S; counts calls per workflow, and
+    keeps when each call of the shared one ran."""
 
     def __init__(self) -> None:
         calls: Counter[str] = Counter()
+        shared_spans: list[tuple[float, float]] = []
         lock = threading.Lock()
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"] or 0)))
+                began = time.monotonic()
                 time.sleep(STEP_S)  # the workflow's work
                 with lock:
                     calls[body["workflow"]] += 1
+                    if body["workflow"] == "shared":
+                        shared_spans.append((began, time.monotonic()))
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", "2")
@@ -75,6 +84,7 @@ class _StepServer:
                 pass
 
         self.calls = calls
+        self.shared_spans = shared_spans
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/step"
@@ -89,16 +99,17 @@ class _StepServer:
 class _ConnectionPoller:
     """The most client connections Postgres holds at once, seen from a connection of its own."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, not_counted: list[int]) -> None:
         import psycopg
 
         self._conn = psycopg.connect(database_url, autocommit=True)
+        self._not_counted = not_counted
         self.peak = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, name="bench-pg-poller", daemon=True)
 
     def count(self) -> int:
-        row = self._conn.execute(_CONNECTIONS).fetchone()
+        row = self._conn.execute(_CONNECTIONS, (self._not_counted,)).fetchone()
         return int(row[0]) if row else 0
 
     def start(self) -> None:
@@ -139,9 +150,15 @@ def _measure(data_dir: Path, steps: _StepServer) -> dict[str, float]:
     try:
         assert stack.engine is not None
         assert stack.lambdas is not None
-        expected, markers = _create_schedules(steps.url)
+        # The bench's own connection: the stack's threads (its missed-fire check) use the
+        # process's one (scheduler.clients), and a psycopg connection is not for two threads.
+        store = _own_store(stack.database_url)
+        expected, markers = _create_schedules(store, steps.url)
         stack.engine.refresh(timeout_s=120)
-        poller = _ConnectionPoller(stack.database_url)
+        # the bench's own connection is no more the stack's than the poller's is
+        poller = _ConnectionPoller(
+            stack.database_url, not_counted=[store.db.connection().info.backend_pid]
+        )
         baseline = poller.count()
         fired_before = stack.engine.fired
         poller.start()
@@ -157,7 +174,8 @@ def _measure(data_dir: Path, steps: _StepServer) -> dict[str, float]:
         fires = stack.engine.fired - fired_before
         peak_runners = stack.lambdas.stats(RUNNER_FUNCTION).peak_running
         dead_lettered = _queue_depth(stack.run_failure_queue_url)
-        outcome = _account(expected, markers, slot, steps.calls)
+        outcome = _account(store, expected, markers, slot, steps)
+        store.db.close()
     finally:
         stack.stop()
     results = {
@@ -174,14 +192,19 @@ def _measure(data_dir: Path, steps: _StepServer) -> dict[str, float]:
     return results
 
 
-def _create_schedules(step_url: str) -> tuple[dict[str, str], dict[str, str]]:
+def _own_store(database_url: str) -> Any:
+    from scheduler.db import Database
+    from scheduler.store import Store
+
+    return Store(Database(database_url))
+
+
+def _create_schedules(store: Any, step_url: str) -> tuple[dict[str, str], dict[str, str]]:
     """The rows (through the store) and their EventBridge schedules (by reconcile, as the stack
     does at start): schedule id -> "distinct" or "shared", and workflow id -> its step's marker."""
-    from scheduler import clients
     from scheduler.eventbridge import EventBridgeSchedules
     from scheduler.reconcile import reconcile
 
-    store = clients.store()
     markers: dict[str, str] = {}
 
     def workflow(marker: str) -> uuid.UUID:
@@ -221,20 +244,18 @@ def _queue_depth(queue_url: str) -> int:
 
 
 def _account(
-    expected: dict[str, str], markers: dict[str, str], slot: datetime, calls: Counter[str]
+    store: Any,
+    expected: dict[str, str],
+    markers: dict[str, str],
+    slot: datetime,
+    steps: _StepServer,
 ) -> dict[str, float]:
     """Every fire of the slot, as the runner recorded it, and the steps the workflows ran."""
-    from scheduler import clients
-
-    rows = (
-        clients.store()
-        .db.execute(
-            "select schedule_id, workflow_id, status, started_at, finished_at from schedule_runs"
-            " where scheduled_time = %s",
-            (slot,),
-        )
-        .fetchall()
-    )
+    rows = store.db.execute(
+        "select schedule_id, workflow_id, status, started_at, finished_at from schedule_runs"
+        " where scheduled_time = %s",
+        (slot,),
+    ).fetchall()
     by_schedule = {str(row["schedule_id"]): row for row in rows}
     statuses = Counter(
         (expected.get(schedule_id, "unknown"), row["status"])
@@ -249,7 +270,11 @@ def _account(
         for schedule_id, row in by_schedule.items()
         if expected.get(schedule_id) == "shared" and row["status"] == "succeeded"
     )
-    overlaps = sum(1 for a, b in itertools.pairwise(shared_runs) if b[0] < a[1])
+    # rows whose [started_at, finished_at] overlap: not two runs at once (started_at is taken
+    # before the lease), so only shown; the steps' own times below are the test
+    row_overlaps = sum(1 for a, b in itertools.pairwise(shared_runs) if b[0] < a[1])
+    overlaps = _overlapping(steps.shared_spans)
+    calls = steps.calls
     # each workflow's step ran once per succeeded run of it, never more, never less
     succeeded = Counter(
         markers.get(str(row["workflow_id"]), "unknown")
@@ -264,8 +289,18 @@ def _account(
         "load.shared_succeeded": float(statuses[("shared", "succeeded")]),
         "load.shared_skipped": float(statuses[("shared", "skipped")]),
         "load.shared_overlaps": float(overlaps),
+        "load.shared_row_overlaps": float(row_overlaps),
         "load.step_mismatches": float(step_mismatches),
     }
+
+
+def _overlapping(spans: list[tuple[float, float]]) -> int:
+    """How many spans begin before an earlier-begun one has ended."""
+    overlapping, ended = 0, float("-inf")
+    for began, end in sorted(spans):
+        overlapping += began < ended
+        ended = max(ended, end)
+    return overlapping
 
 
 def _say_what_failed(results: dict[str, float]) -> None:

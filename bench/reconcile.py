@@ -29,8 +29,9 @@ from typing import Any
 
 from bench import backends
 
-SMALL, LARGE = 1_000, 10_000
-ROUNDS = 4  # passes over 10,000 (~20 s each); they vary most, so the median needs several
+SMALL, LARGE = backends.sized(1_000, 20), backends.sized(10_000, 200)
+# passes over 10,000 (~20 s each); they vary most, so the median needs several
+ROUNDS = backends.sized(4, 2)
 SMALL_PER_SLOT = 2  # passes over 1,000 between two of them, and before the first and after the last
 OWNER = uuid.UUID("00000000-0000-4000-8000-0000000be4c4")
 # Simple crons (one EventBridge schedule per row) in a few timezones, a tenth disabled.
@@ -149,8 +150,8 @@ def _measure() -> dict[str, float]:
         rows_written = {(kind, row_id) for kind, row_id, _ in before ^ after}
         results: dict[str, float] = {
             "reconcile.noop_writes": len(scheduler_writes) + len(rows_written),
-            "reconcile.noop_calls.1000": len(small_requests),
-            "reconcile.noop_calls.10000": len(requests),
+            f"reconcile.noop_calls.{SMALL}": len(small_requests),
+            f"reconcile.noop_calls.{LARGE}": len(requests),
             "reconcile.noop_calls_per_schedule": max(
                 len(small_requests) / SMALL, len(requests) / LARGE
             ),
@@ -160,8 +161,8 @@ def _measure() -> dict[str, float]:
         small.reconcile()  # warm-up
         small.timer = large.timer = CallTimer(clients.aws_client("scheduler"))
         large_times, small_slots = _sandwiched(large.reconcile, small.reconcile, ROUNDS)
-        results["reconcile.listing_s.1000"] = small.listing()
-        results["reconcile.listing_s.10000"] = large.listing()
+        results[f"reconcile.listing_s.{SMALL}"] = small.listing()
+        results[f"reconcile.listing_s.{LARGE}"] = large.listing()
     finally:
         small.close()
         large.close()
@@ -174,14 +175,15 @@ def _measure() -> dict[str, float]:
     results.update(
         backends.spread("reconcile.scaling_with_moto", _paired(large_times, small_slots))
     )
-    results["reconcile.noop_s.1000"] = statistics.median([t for slot in small_slots for t in slot])
-    results["reconcile.noop_s.10000"] = statistics.median(large_times)
-    results["reconcile.noop_own_s.1000"] = statistics.median(small.own_times)
-    results["reconcile.noop_own_s.10000"] = statistics.median(large_own)
+    small_times = [t for slot in small_slots for t in slot]
+    results[f"reconcile.noop_s.{SMALL}"] = statistics.median(small_times)
+    results[f"reconcile.noop_s.{LARGE}"] = statistics.median(large_times)
+    results[f"reconcile.noop_own_s.{SMALL}"] = statistics.median(small.own_times)
+    results[f"reconcile.noop_own_s.{LARGE}"] = statistics.median(large_own)
     results.update(
         project(
             calls_per_schedule=len(requests) / LARGE,
-            row_cpu_s=results["reconcile.noop_own_s.10000"] / LARGE,
+            row_cpu_s=results[f"reconcile.noop_own_s.{LARGE}"] / LARGE,
         )
     )
     return results

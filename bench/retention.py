@@ -23,12 +23,12 @@ from typing import Any
 from bench import backends
 
 DATABASE = "bench_retention"
-SCHEDULES = 10_000
-WORKFLOWS = 100
-EXPIRED_PER_SCHEDULE = 100
-READ_SCHEDULES = 100
+SCHEDULES = backends.sized(10_000, 100)
+WORKFLOWS = backends.sized(100, 10)
+EXPIRED_PER_SCHEDULE = backends.sized(100, 5)
+READ_SCHEDULES = backends.sized(100, 5)
 RECENT_PER_READ_SCHEDULE = 20  # the API's default page
-READS_BEFORE = 400
+READS_BEFORE = backends.sized(400, 10)
 OWNER = uuid.UUID("00000000-0000-4000-8000-0000000e7e17")
 KEEP_DAYS = 90
 
@@ -164,7 +164,7 @@ def _measure(url: str, batch_size: int | None) -> dict[str, float]:
             keep_days=KEEP_DAYS,
             budget_s=600,
             now=now,
-            batch_size=batch_size or BATCH_SIZE,
+            batch_size=batch_size or backends.sized(BATCH_SIZE, 100),
         )
         total_s = time.perf_counter() - started
     finally:

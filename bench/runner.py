@@ -1,6 +1,8 @@
 """RunnerFunction's cost per successful scheduled run, beyond the workflow's own steps.
 
-Counts: DynamoDB requests and SQL round trips of one run of a no-step workflow, and the
+Counts: DynamoDB requests and SQL round trips of one run of a no-step workflow (claim, start,
+record, and the hand-on's look for the workflow's next waiting run after the lease is
+released), and the
 EventBridge PutEvents calls of a successful and of a failed run (its alert), with one
 publish's time against in-process moto.
 Ratio: the handler's time for that run ÷ the time of the same raw operations issued directly,
@@ -21,9 +23,11 @@ from typing import Any
 
 from bench import backends
 
-ROUNDS = 300
+ROUNDS = backends.sized(300, 3)
 OWNER = uuid.UUID("00000000-0000-4000-8000-0000000be4c4")
 FIRST_FIRE = datetime(2026, 11, 27, 7, 0, tzinfo=UTC)
+# The statements of a successful run with nothing waiting behind it, in order.
+REPLAYED = ("claim", "start", "record", "next waiting run")
 LEASE_S = 330.0  # what the runner takes in a fresh 300 s invocation: remaining time + margin
 
 
@@ -39,8 +43,8 @@ def _fire_event(schedule: dict[str, Any], index: int) -> dict[str, Any]:
 
 
 class RawRun:
-    """The runner's operations issued directly: the recorded SQL and the two UpdateItem calls
-    (acquire, release) with fresh values."""
+    """The runner's operations issued directly, in the handler's order: the recorded SQL and the
+    two UpdateItem calls (acquire, release) with fresh values."""
 
     def __init__(
         self,
@@ -51,11 +55,18 @@ class RawRun:
         acquire: dict[str, Any],
         release: dict[str, Any],
     ) -> None:
-        claim, start, record = statements
+        if len(statements) != len(REPLAYED):
+            # the replay must issue what the handler sent, no more, no less: a changed count
+            # means the runner changed and this replay (and the README's figure) must follow
+            raise RuntimeError(
+                f"the runner sent {len(statements)} SQL statements, the replay knows {REPLAYED}"
+            )
+        claim, start, record, next_waiting = statements
         self.connection = connection
         self.dynamodb = dynamodb
         self.schedule = schedule
         self.claim, self.start, self.record = claim, start, record
+        self.next_waiting = next_waiting
         self.acquire, self.release = acquire, release
         self.index = 0
 
@@ -111,11 +122,29 @@ class RawRun:
                 },
             }
         )
+        # the hand-on after the lease is released: is a run of this workflow waiting?
+        waiting = self.connection.execute(
+            self.next_waiting[0], _for_workflow(self.next_waiting[1], ids["workflow_id"])
+        ).fetchone()
         elapsed = time.perf_counter() - started
-        did_it = claimed["run_id"] and started_row["started"] and recorded["result"] == "recorded"
+        did_it = (
+            claimed["run_id"]
+            and started_row["started"]
+            and recorded["result"] == "recorded"
+            and waiting is None
+        )
         if not did_it:
             raise RuntimeError("the replay did not do what the runner did: no comparison")
         return elapsed
+
+
+def _for_workflow(params: Any, workflow_id: Any) -> Any:
+    """The hand-on's parameters for this side's workflow: named or its one positional."""
+    if isinstance(params, dict):
+        return {**params, "workflow_id": workflow_id}
+    if len(params) != 1:
+        raise RuntimeError(f"the hand-on's statement changed its parameters: {params!r}")
+    return (workflow_id,)
 
 
 def measure() -> dict[str, float]:
@@ -159,7 +188,7 @@ def _measure() -> dict[str, float]:
 
     dynamodb = clients.aws_client("dynamodb")
     connection = store.db.connection()  # connected before counting, as in a warm Lambda
-    counted_runs = 20
+    counted_runs = backends.sized(20, 2)
     with (
         backends.recorded_statements(connection) as statements,
         backends.recorded_requests(dynamodb) as requests,
@@ -205,7 +234,7 @@ def _failure_alerts(store: Any) -> dict[str, float]:
     schedule = store.create_schedule(
         None, workflow_id=workflow["id"], cron="* * * * *", timezone="UTC", enabled=True
     )
-    failed_runs = 5
+    failed_runs = backends.sized(5, 1)
     with backends.recorded_requests(clients.events_client()) as sent:
         for index in range(1, failed_runs + 1):
             context = LambdaContext(function_name="RunnerFunction", timeout_s=300)
@@ -213,7 +242,7 @@ def _failure_alerts(store: Any) -> dict[str, float]:
                 raise RuntimeError("the benchmarked failing run did not fail")
     run = alerts.RunRef(uuid.uuid4(), schedule["id"], workflow["id"], FIRST_FIRE, "schedule", 1)
     times = []
-    for _ in range(100):
+    for _ in range(backends.sized(100, 3)):
         started = time.perf_counter()
         failed = alerts.run_failed(run, "bench", occurred_at=FIRST_FIRE)
         if not alerts.publish(failed, time_left_s=60):
