@@ -16,19 +16,32 @@ from functools import lru_cache
 
 from scheduler import cron
 
-# Distinct questions remembered (a few hundred bytes each): the (cron, zone) pairs of a pass's
-# batches, many times over.
+# Distinct questions remembered: the (cron, zone) pairs of a pass's batches, many times over. A
+# long answer (a backlog's chunk, up to MAX_SLOTS + 1 fire times, about 28 KB) is remembered in
+# far fewer, so the whole stays within a few MB of the Lambda's memory.
 DISTINCT_QUESTIONS = 8192
+DISTINCT_LONG_QUESTIONS = 64
+LONG_ANSWER = 8  # fire times
 # The first walk of a schedule: most take two fire times (a due one, then the next to check).
 FIRST_CHUNK = 2
 
 
-@lru_cache(maxsize=DISTINCT_QUESTIONS)
+def _fire_times(
+    expr: str, timezone: str, after: datetime, n: int, until: datetime | None
+) -> tuple[datetime, ...]:
+    return tuple(cron.next_fire_times(expr, timezone, after, n, until=until))
+
+
+_short_answers = lru_cache(maxsize=DISTINCT_QUESTIONS)(_fire_times)
+_long_answers = lru_cache(maxsize=DISTINCT_LONG_QUESTIONS)(_fire_times)
+
+
 def fire_times(
     expr: str, timezone: str, after: datetime, n: int, until: datetime | None
 ) -> tuple[datetime, ...]:
     """cron.next_fire_times (a tuple: no caller can change an answer another one shares)."""
-    return tuple(cron.next_fire_times(expr, timezone, after, n, until=until))
+    answers = _short_answers if n <= LONG_ANSWER else _long_answers
+    return answers(expr, timezone, after, n, until)
 
 
 def fires_after(
