@@ -21,6 +21,12 @@ PutEvents), the passes per hour (ReconcileSchedule, 15 minutes by default), and 
 `missed_fires.load_ratio`: an hour's fire times over what the check can account for in an hour;
 above 1 one coordinator falls behind, and the backlog grows without end.
 
+Every schedule here asks the same fire-time questions (one cron, zone and hour), which the
+check answers once (scheduler.fire_time_answers). So the deciding alone is also timed on
+DECIDE_SAMPLE due schedules each asking its own (`decide_cpu_us_own`, against
+`decide_cpu_us_shared`), and `load_ratio_distinct` projects the pass with that difference: the
+worst case, no two due schedules sharing a question.
+
 `BENCH_MISSED_FIRE_SCHEDULES` sets the size (the smoke runs it tiny).
 """
 
@@ -61,6 +67,8 @@ STORE_METHODS = (
     "stalled_buffered_runs",
 )
 HOURLY_FIRES = 1_000_000
+# Due schedules decided on their own, outside the passes, to time the deciding alone.
+DECIDE_SAMPLE = 2_000
 
 
 def measure() -> dict[str, float]:
@@ -148,6 +156,9 @@ def _measure(url: str) -> dict[str, float]:
     for name in STORE_METHODS:
         _time_calls(store, name, calls[name])
     put_events = _CallTimer(clients.events_client())
+    decide_own_us, decide_shared_us = _decide_cpu_us(
+        store.due_fire_checks(at, min(DECIDE_SAMPLE, SCHEDULES)), at, grace
+    )
     backlog = [_still_due(url, at)]
     batch_s: list[float] = []
     checked = missed = 0
@@ -193,6 +204,11 @@ def _measure(url: str) -> dict[str, float]:
     pass_budget_s = LAMBDA_TIMEOUT_S / 3 - RESERVE_S
     projected_pass = pass_budget_s / projected_per_schedule_s
     projected_hour = PASSES_PER_HOUR * projected_pass
+    # the same pass if no two schedules shared a fire-time question (scheduler.fire_time_answers)
+    projected_distinct_s = projected_per_schedule_s + LAMBDA_CPU_FACTOR * 1e-6 * max(
+        0.0, decide_own_us - decide_shared_us
+    )
+    projected_distinct_hour = PASSES_PER_HOUR * pass_budget_s / projected_distinct_s
     results = {
         "missed_fires.schedules": float(SCHEDULES),
         "missed_fires.fill_s": fill_s,
@@ -212,6 +228,12 @@ def _measure(url: str) -> dict[str, float]:
         "missed_fires.projected_hourly_capacity": projected_hour,
         # an hour of HOURLY_FIRES fire times over what one coordinator checks in an hour
         "missed_fires.load_ratio": HOURLY_FIRES / projected_hour,
+        # deciding one schedule (its fire times, no SQL): sharing its questions with the
+        # others, as here, and asking its own (every schedule a different cron or zone)
+        "missed_fires.decide_cpu_us_shared": decide_shared_us,
+        "missed_fires.decide_cpu_us_own": decide_own_us,
+        "missed_fires.projected_hourly_capacity_distinct": projected_distinct_hour,
+        "missed_fires.load_ratio_distinct": HOURLY_FIRES / projected_distinct_hour,
         # from the burst's due time until the last of HOURLY_FIRES is checked
         "missed_fires.projected_burst_clear_min": _burst_clear_min(projected_pass),
         # every pass leaves fewer due than it found, or none
@@ -229,6 +251,35 @@ def _measure(url: str) -> dict[str, float]:
         }
     )
     return results
+
+
+def _decide_cpu_us(
+    rows: list[dict[str, Any]], at: datetime, grace: timedelta
+) -> tuple[float, float]:
+    """Process CPU µs of deciding one of these due schedules (scheduler.missed_fires._decide,
+    no SQL): asking its own fire-time questions (each row checked through a microsecond earlier
+    than the one before, which gives the same fire times but a question no earlier row asked,
+    and no slot remembered), then sharing them (the rows as they are, answers warm)."""
+    from scheduler import fire_time_answers
+    from scheduler.missed_fires import _decide
+
+    if not rows:
+        return 0.0, 0.0
+    own_rows = [
+        {**row, "checked_through": row["checked_through"] - timedelta(microseconds=i + 1)}
+        for i, row in enumerate(rows)
+    ]
+    started = time.process_time()
+    for row in own_rows:
+        fire_time_answers.last_occurrence.cache_clear()
+        _decide(row, at, at, grace, None)
+    own = time.process_time() - started
+    _decide(rows[0], at, at, grace, None)  # the shared answers, once
+    started = time.process_time()
+    for row in rows:
+        _decide(row, at, at, grace, None)
+    shared = time.process_time() - started
+    return 1e6 * own / len(rows), 1e6 * shared / len(rows)
 
 
 def _time_calls(store: Any, name: str, calls: list[tuple[float, float]]) -> None:

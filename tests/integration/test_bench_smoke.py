@@ -58,6 +58,9 @@ KEYS = {
         "missed_fires.backlog_shrinks",
         "missed_fires.projected_hourly_capacity",
         "missed_fires.load_ratio",
+        "missed_fires.decide_cpu_us_own",
+        "missed_fires.decide_cpu_us_shared",
+        "missed_fires.load_ratio_distinct",
     ),
     "coldstart": (
         "coldstart_ratio.api",

@@ -98,7 +98,7 @@ class FireCheckQueries:
             return set()
         rows = self.db.execute(
             """select r.schedule_id, r.scheduled_time
-               from unnest(%s::uuid[], %s::timestamptz[]) as slot(schedule_id, scheduled_time)
+               from unnest(%b::uuid[], %b::timestamptz[]) as slot(schedule_id, scheduled_time)
                join schedule_runs r using (schedule_id, scheduled_time)""",
             ([s for s, _ in slots], [t for _, t in slots]),
         ).fetchall()
@@ -126,8 +126,8 @@ class FireCheckQueries:
                       case m.status when 'buffered' then null else %(now)s::timestamptz end,
                       case m.status when 'buffered' then %(wait_until)s::timestamptz end,
                       m.error, true
-               from unnest(%(schedule_ids)s::uuid[], %(workflow_ids)s::uuid[],
-                           %(times)s::timestamptz[], %(statuses)s::text[], %(errors)s::text[])
+               from unnest(%(schedule_ids)b::uuid[], %(workflow_ids)b::uuid[],
+                           %(times)b::timestamptz[], %(statuses)b::text[], %(errors)b::text[])
                     as m(schedule_id, workflow_id, scheduled_time, status, error)
                join schedules s on s.id = m.schedule_id
                where m.status = 'missed' or s.enabled
@@ -157,7 +157,7 @@ class FireCheckQueries:
             """with superseded as (
                  update schedule_runs r
                  set status = 'missed', finished_at = %s, lease_expires_at = null, error = %s
-                 from unnest(%s::uuid[], %s::timestamptz[]) as l(schedule_id, scheduled_time)
+                 from unnest(%b::uuid[], %b::timestamptz[]) as l(schedule_id, scheduled_time)
                  where r.schedule_id = l.schedule_id and r.scheduled_time < l.scheduled_time
                    and r.status = 'buffered' and r.trigger = 'catchup'
                  returning r.id
@@ -176,8 +176,8 @@ class FireCheckQueries:
             """update schedule_fire_checks c
                set checked_through = u.checked_through, next_check_at = u.next_check_at,
                    backlog_found_at = u.backlog_found_at
-               from unnest(%s::uuid[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[],
-                           %s::timestamptz[])
+               from unnest(%b::uuid[], %b::timestamptz[], %b::timestamptz[], %b::timestamptz[],
+                           %b::timestamptz[])
                     as u(schedule_id, fires_from, checked_through, next_check_at,
                          backlog_found_at)
                where c.schedule_id = u.schedule_id and c.fires_from = u.fires_from""",
@@ -209,6 +209,6 @@ class FireCheckQueries:
         if run_ids:
             self.db.execute(
                 """update schedule_runs set missed_alert_pending = null
-                   where id = any(%s::uuid[]) and missed_alert_pending""",
+                   where id = any(%b::uuid[]) and missed_alert_pending""",
                 (list(run_ids),),
             )

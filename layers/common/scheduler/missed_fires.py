@@ -44,9 +44,10 @@ from uuid import UUID
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from scheduler import alerts, catchup_policy, cron
+from scheduler import alerts, catchup_policy
 from scheduler.config import get_settings
 from scheduler.fire_check_store import CheckedThrough, CheckPass, MissedRow
+from scheduler.fire_time_answers import fire_times, fires_after, last_occurrence
 from scheduler.observability import logger, metrics
 from scheduler.run_queue import QUEUED_PATIENCE, HandOn, hand_on_next, hand_on_run
 from scheduler.store import Row, Store
@@ -104,7 +105,7 @@ class _Decision:
 
     def in_catchup_window(self, slot: datetime) -> bool:
         """Whether the check found `slot` missed at most catchupWindowSeconds after it was due."""
-        due = cron.last_occurrence(slot, self.schedule["timezone"]) + self.wait
+        due = last_occurrence(slot, self.schedule["timezone"]) + self.wait
         found = self.up_since  # due during the check's outage: found at the first pass after it
         if self.found_before is not None and due <= self.found_before:
             found = min(found, self.found_before)
@@ -251,7 +252,7 @@ def _decide(
         until = min(until, row["disabled_at"])
 
     def is_due(slot: datetime) -> bool:
-        last = cron.last_occurrence(slot, row["timezone"])
+        last = last_occurrence(slot, row["timezone"])
         return last + wait <= at or (
             undeliverable_before is not None and last < undeliverable_before <= at
         )
@@ -265,18 +266,23 @@ def _decide(
         after = max(after, written)
     if row["start_at"] is not None:
         after = max(after, row["start_at"] - _TICK)  # startAt itself may be a fire time
+    end = row["end_at"] if row["enabled"] else _earliest(row["disabled_at"], row["end_at"])
     try:
-        candidates = cron.next_fire_times(
-            row["cron"], row["timezone"], after, MAX_SLOTS, until=until
-        )
+        # one walk: the due fire times, then the first one after them (the next to check)
+        fires = fires_after(row["cron"], row["timezone"], after, end, most=MAX_SLOTS + 1)
         slots: list[datetime] = []
-        for slot in candidates:
-            if not is_due(slot):
-                break  # a repeated wall time before its second occurrence: it may still come
-            slots.append(slot)
+        upcoming: list[datetime] = []
+        for fire in fires:
+            # not due (a repeated wall time before its second occurrence may still come), or
+            # past the batch's share: the next fire time to check
+            if len(slots) == MAX_SLOTS or fire > until or not is_due(fire):
+                upcoming = [fire]
+                break
+            slots.append(fire)
         through = slots[-1] if slots else after
-        end = row["end_at"] if row["enabled"] else _earliest(row["disabled_at"], row["end_at"])
-        upcoming = cron.next_fire_times(row["cron"], row["timezone"], through, 1, until=end)
+        if not upcoming and slots:
+            # the walk ended at its horizon, counted from `after`: look on from `through`
+            upcoming = list(fire_times(row["cron"], row["timezone"], through, 1, end))
     except ValueError:  # a cron or timezone that can no longer be scheduled: it does not fire
         logger.warning("schedule cannot be evaluated: not checked", schedule_id=str(schedule_id))
         return done(row["checked_through"], None, [])
@@ -284,7 +290,7 @@ def _decide(
         return done(through, at, slots, complete=False)  # more than a batch takes: still due
     next_at = None
     if upcoming:
-        next_at = max(cron.last_occurrence(upcoming[0], row["timezone"]) + wait, at + _TICK)
+        next_at = max(last_occurrence(upcoming[0], row["timezone"]) + wait, at + _TICK)
     return done(through, next_at, slots)
 
 

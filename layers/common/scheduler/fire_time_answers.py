@@ -1,0 +1,66 @@
+"""The missed-fire check's questions about fire times, each answered once per process.
+
+`scheduler.cron`'s answers are pure functions of their arguments, and a pass of the check asks
+the same ones of many schedules: the million hourly schedules of a top-of-hour burst share a
+cron, a zone, the fire time they were checked through and the pass's horizon. Remembered, each
+distinct question costs croniter (tens of µs) once instead of once per schedule; the answers
+are the ones `scheduler.cron` gives. A question that raises (a cron or zone no longer valid) is
+not remembered: it raises every time, as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from functools import lru_cache
+
+from scheduler import cron
+
+# Distinct questions remembered: the (cron, zone) pairs of a pass's batches, many times over. A
+# long answer (a backlog's chunk, up to MAX_SLOTS + 1 fire times, about 28 KB) is remembered in
+# far fewer, so the whole stays within a few MB of the Lambda's memory.
+DISTINCT_QUESTIONS = 8192
+DISTINCT_LONG_QUESTIONS = 64
+LONG_ANSWER = 8  # fire times
+# The first walk of a schedule: most take two fire times (a due one, then the next to check).
+FIRST_CHUNK = 2
+
+
+def _fire_times(
+    expr: str, timezone: str, after: datetime, n: int, until: datetime | None
+) -> tuple[datetime, ...]:
+    return tuple(cron.next_fire_times(expr, timezone, after, n, until=until))
+
+
+_short_answers = lru_cache(maxsize=DISTINCT_QUESTIONS)(_fire_times)
+_long_answers = lru_cache(maxsize=DISTINCT_LONG_QUESTIONS)(_fire_times)
+
+
+def fire_times(
+    expr: str, timezone: str, after: datetime, n: int, until: datetime | None
+) -> tuple[datetime, ...]:
+    """cron.next_fire_times (a tuple: no caller can change an answer another one shares)."""
+    answers = _short_answers if n <= LONG_ANSWER else _long_answers
+    return answers(expr, timezone, after, n, until)
+
+
+def fires_after(
+    expr: str, timezone: str, after: datetime, until: datetime | None, *, most: int
+) -> Iterator[datetime]:
+    """The fire times after `after` (none later than `until`), oldest first, as
+    cron.next_fire_times lists them, computed a few at a time as the caller takes them (chunks
+    of at most `most`). Each chunk goes on from the previous one's last fire time, which lists
+    the same fire times as one longer walk (its horizon, 40 years, only counts from later)."""
+    chunk = FIRST_CHUNK
+    while True:
+        fires = fire_times(expr, timezone, after, chunk, until)
+        yield from fires
+        if len(fires) < chunk:
+            return
+        after, chunk = fires[-1], min(2 * chunk, most)
+
+
+@lru_cache(maxsize=DISTINCT_QUESTIONS)
+def last_occurrence(slot: datetime, timezone: str) -> datetime:
+    """cron.last_occurrence."""
+    return cron.last_occurrence(slot, timezone)
