@@ -105,14 +105,21 @@ class FireCheckQueries:
         return {(row["schedule_id"], row["scheduled_time"]) for row in rows}
 
     def record_missed(
-        self, rows: Sequence[MissedRow], *, now: datetime, wait_until: datetime
+        self,
+        rows: Sequence[MissedRow],
+        *,
+        now: datetime,
+        wait_until: datetime,
+        paused_error: str,
     ) -> list[Row]:
         """Write the rows (a slot that got a run meanwhile keeps it); the rows written, with
         their ids. A `missed` row is finished at `now`; a `buffered` one waits, trigger
         `catchup`, taken as stalled after `wait_until` if its hand-on is lost. Each one's
-        `Run Missed` alert is pending until `missed_alerts_sent`. No `buffered` row is written
-        for a schedule disabled meanwhile (its row locked shared: a pause committing meanwhile
-        is seen), so no run waits to run stale when it is enabled again."""
+        `Run Missed` alert is pending until `missed_alerts_sent`. A schedule disabled since the
+        rows were decided (its row locked shared: a pause committing meanwhile is seen) gets
+        every row `missed`, error `paused_error`, none `buffered`: the slots are still recorded
+        and alerted (the check moves past them), and no run waits to run stale when it is
+        enabled again."""
         if not rows:
             return []
         return self.db.execute(
@@ -120,18 +127,21 @@ class FireCheckQueries:
                                                status, started_at, finished_at,
                                                lease_expires_at, error,
                                                missed_alert_pending)
-               select m.schedule_id, m.workflow_id,
-                      case m.status when 'buffered' then 'catchup' else 'schedule' end,
-                      m.scheduled_time, m.status, %(now)s,
-                      case m.status when 'buffered' then null else %(now)s::timestamptz end,
-                      case m.status when 'buffered' then %(wait_until)s::timestamptz end,
-                      m.error, true
-               from unnest(%(schedule_ids)s::uuid[], %(workflow_ids)s::uuid[],
-                           %(times)s::timestamptz[], %(statuses)s::text[], %(errors)s::text[])
-                    as m(schedule_id, workflow_id, scheduled_time, status, error)
-               join schedules s on s.id = m.schedule_id
-               where m.status = 'missed' or s.enabled
-               for share of s
+               select d.schedule_id, d.workflow_id,
+                      case d.status when 'buffered' then 'catchup' else 'schedule' end,
+                      d.scheduled_time, d.status, %(now)s,
+                      case d.status when 'buffered' then null else %(now)s::timestamptz end,
+                      case d.status when 'buffered' then %(wait_until)s::timestamptz end,
+                      d.error, true
+               from (select m.schedule_id, m.workflow_id, m.scheduled_time,
+                            case when s.enabled then m.status else 'missed' end as status,
+                            case when s.enabled then m.error else %(paused_error)s end as error
+                     from unnest(%(schedule_ids)s::uuid[], %(workflow_ids)s::uuid[],
+                                 %(times)s::timestamptz[], %(statuses)s::text[],
+                                 %(errors)s::text[])
+                          as m(schedule_id, workflow_id, scheduled_time, status, error)
+                     join schedules s on s.id = m.schedule_id
+                     for share of s) as d
                on conflict (schedule_id, scheduled_time) do nothing
                returning r.id, r.schedule_id, r.workflow_id, r.scheduled_time, r.status,
                          r.trigger, r.error""",
@@ -143,6 +153,7 @@ class FireCheckQueries:
                 "errors": [m.error for m in rows],
                 "now": now,
                 "wait_until": wait_until,
+                "paused_error": paused_error,
             },
         ).fetchall()
 

@@ -182,7 +182,12 @@ def _check_batch(
             d, [t for t in d.slots if (d.check.schedule_id, t) not in ran], grace
         )
     ]
-    written = store.record_missed(rows, now=at, wait_until=at + QUEUED_PATIENCE)
+    written = store.record_missed(
+        rows,
+        now=at,
+        wait_until=at + QUEUED_PATIENCE,
+        paused_error=f"{_cause(grace)}; {catchup_policy.PAUSED}",
+    )
     schedules_by_id = {d.check.schedule_id: d.schedule for d in decisions}
     # progress only after the rows: a pass that dies between the two writes them again, no-ops
     store.advance_fire_checks([d.check for d in decisions])
