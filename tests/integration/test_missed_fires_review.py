@@ -74,9 +74,7 @@ def test_a_pause_committing_during_a_batch_records_its_missed_slots(
     assert all(r["finished_at"] == _at(7, 0) and r["lease_expires_at"] is None for r in runs)
     assert hand_ons == []
     alerted = [a for a in alert_queue.received() if a["detail-type"] == "Run Missed"]
-    assert sorted(a["detail"]["scheduledTime"] for a in alerted) == [
-        iso(t) for t in missed
-    ]
+    assert sorted(a["detail"]["scheduledTime"] for a in alerted) == [iso(t) for t in missed]
     # and the check moved past them only because they have their rows
     assert fire_check(store, schedule["id"])["checked_through"] == _at(6, 50)
 
