@@ -5,7 +5,7 @@ Postgres and moto."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from scheduler import catchup_policy
