@@ -10,4 +10,8 @@ alter table public.schedule_fire_checks
   add column if not exists backlog_found_at timestamptz,
   -- when the schedule was last disabled: the fire times before it that did not run are still
   -- recorded missed (never run); those after it are not missed
-  add column if not exists disabled_at timestamptz;
+  add column if not exists disabled_at timestamptz,
+  -- under catchupPolicy latest, a backlog longer than a batch: the newest missed fire time
+  -- within the catch-up window an earlier batch found, left without a row; the batch that
+  -- reaches the newest due fire time queues it unless it found a newer one
+  add column if not exists backlog_latest_slot timestamptz;

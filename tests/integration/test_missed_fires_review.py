@@ -5,7 +5,7 @@ Postgres and moto."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from scheduler import catchup_policy
@@ -81,3 +81,44 @@ def test_a_pause_committing_during_a_batch_records_its_missed_slots(
 
 def _at(hour: int, minute: int) -> datetime:
     return datetime(2026, 11, 27, hour, minute, tzinfo=UTC)
+
+
+def test_latest_catches_up_an_outage_whose_newest_missed_slot_is_batches_before_its_end(
+    runner: Runner, http_server: LoopbackServer, alert_queue: AlertQueue
+) -> None:
+    # Given an every-minute schedule catching up its latest, whose fires 12:01-22:00 were not
+    # delivered and 22:01-08:05 ran (delivery recovered while the check was still down)
+    store = runner.store
+    schedule = make_policy_schedule(
+        store,
+        http_steps(http_server),
+        cron="* * * * *",
+        catchup_policy="latest",
+        catchup_window_seconds=604_800,
+    )
+    start = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    checking_since(store, schedule["id"], start)
+    newest_missed = start + timedelta(minutes=600)
+    ran = [start + timedelta(minutes=m) for m in range(601, 1206)]
+    store.db.execute(
+        """insert into schedule_runs (schedule_id, workflow_id, trigger, scheduled_time, status,
+                                      started_at, finished_at)
+           select %s, %s, 'schedule', t, 'succeeded', t, t from unnest(%s::timestamptz[]) t""",
+        (schedule["id"], schedule["workflow_id"], ran),
+    )
+    hand_ons: list[dict[str, Any]] = []
+
+    # When the check comes back, its backlog taking more than one batch (500 fire times each)
+    check_missed_fires(store, hand_on=hand_ons.append, now=lambda: start + timedelta(minutes=1206))
+
+    # Then the newest missed fire time waits to run as the outage's catch-up, handed on
+    runs = [r for r in runs_by_time(store, schedule["id"]) if r["status"] != "succeeded"]
+    assert len(runs) == 600
+    [caught_up] = [r for r in runs if r["status"] == "buffered"]
+    assert (caught_up["scheduled_time"], caught_up["trigger"]) == (newest_missed, "catchup")
+    assert [e["scheduledTime"] for e in hand_ons] == [iso(newest_missed)]
+    # and every older one is recorded superseded
+    older = [r for r in runs if r["status"] == "missed"]
+    assert len(older) == 599
+    assert all(r["error"].endswith(catchup_policy.SUPERSEDED) for r in older)
+    assert fire_check(store, schedule["id"])["backlog_latest_slot"] is None

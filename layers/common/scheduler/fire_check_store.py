@@ -41,6 +41,10 @@ class CheckedThrough:
     # the pass that first found the fire times still to check after checked_through; None
     # once none is left (see schedule_fire_checks.backlog_found_at)
     backlog_found_at: datetime | None = None
+    # under `latest`, the backlog's newest missed slot within the window found so far, left
+    # without a row for the batch that reaches its newest due slot (see
+    # schedule_fire_checks.backlog_latest_slot); None once written
+    backlog_latest_slot: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,7 @@ class FireCheckQueries:
         EventBridge was last written for the schedule)."""
         return self.db.execute(
             """select c.schedule_id, c.fires_from, c.checked_through, c.backlog_found_at,
-                      c.disabled_at, s.workflow_id, s.cron,
+                      c.backlog_latest_slot, c.disabled_at, s.workflow_id, s.cron,
                       s.timezone, s.enabled, s.start_at, s.end_at, s.flexible_window_minutes,
                       s.catchup_policy, s.catchup_window_seconds, w.owner_id,
                       w.name as workflow_name, st.written_at as eventbridge_written_at
@@ -186,11 +190,12 @@ class FireCheckQueries:
         self.db.execute(
             """update schedule_fire_checks c
                set checked_through = u.checked_through, next_check_at = u.next_check_at,
-                   backlog_found_at = u.backlog_found_at
+                   backlog_found_at = u.backlog_found_at,
+                   backlog_latest_slot = u.backlog_latest_slot
                from unnest(%s::uuid[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[],
-                           %s::timestamptz[])
+                           %s::timestamptz[], %s::timestamptz[])
                     as u(schedule_id, fires_from, checked_through, next_check_at,
-                         backlog_found_at)
+                         backlog_found_at, backlog_latest_slot)
                where c.schedule_id = u.schedule_id and c.fires_from = u.fires_from""",
             (
                 [c.schedule_id for c in checks],
@@ -198,6 +203,7 @@ class FireCheckQueries:
                 [c.checked_through for c in checks],
                 [c.next_check_at for c in checks],
                 [c.backlog_found_at for c in checks],
+                [c.backlog_latest_slot for c in checks],
             ),
         )
 
