@@ -122,3 +122,40 @@ def test_latest_catches_up_an_outage_whose_newest_missed_slot_is_batches_before_
     assert len(older) == 599
     assert all(r["error"].endswith(catchup_policy.SUPERSEDED) for r in older)
     assert fire_check(store, schedule["id"])["backlog_latest_slot"] is None
+
+
+def test_latest_records_the_slot_it_carried_when_the_schedule_changes_mid_backlog(
+    runner: Runner, http_server: LoopbackServer
+) -> None:
+    # Given an every-minute schedule catching up its latest, 600 of whose fires were not
+    # delivered, and a pass with time for one batch only (its newest 500th slot is carried)
+    store = runner.store
+    schedule = make_policy_schedule(
+        store,
+        http_steps(http_server),
+        cron="* * * * *",
+        catchup_policy="latest",
+        catchup_window_seconds=604_800,
+    )
+    start = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    checking_since(store, schedule["id"], start)
+    at = start + timedelta(minutes=606)
+    check_missed_fires(store, hand_on=lambda _: None, now=lambda: at, remaining_s=lambda: 0.0)
+    carried = start + timedelta(minutes=500)
+    assert fire_check(store, schedule["id"])["backlog_latest_slot"] == carried
+
+    # When the schedule is changed (its check restarts then) before the next pass
+    store.update_schedule(schedule["id"], None, {"cron": "*/5 * * * *"})
+    checking_since(store, schedule["id"], at)
+    hand_ons: list[dict[str, Any]] = []
+    check_missed_fires(store, hand_on=hand_ons.append, now=lambda: at + timedelta(minutes=3))
+
+    # Then the carried slot is recorded missed, not run, like the other 499 of the batch
+    runs = runs_by_time(store, schedule["id"])
+    assert [r["scheduled_time"] for r in runs] == [
+        start + timedelta(minutes=m) for m in range(1, 501)
+    ]
+    assert {r["status"] for r in runs} == {"missed"}
+    assert runs[-1]["error"].endswith("not run: its schedule was changed or enabled again since")
+    assert hand_ons == []
+    assert fire_check(store, schedule["id"])["backlog_latest_slot"] is None
