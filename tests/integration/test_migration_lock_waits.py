@@ -120,7 +120,7 @@ def test_the_outage_migrations_do_not_deadlock_with_a_pause(database_before_outa
 
 
 def test_the_outage_migrations_never_keep_the_runner_waiting_out_its_lock_timeout(
-    database_before_outages: str,
+    database_before_outages: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Given the runner writing runs all along, and a report reading the run history
     runner = Runner(database_before_outages, lock_timeout_ms=RUNNER_LOCK_TIMEOUT_MS)
@@ -141,7 +141,11 @@ def test_the_outage_migrations_never_keep_the_runner_waiting_out_its_lock_timeou
         runner.stop.set()
         runner.join(timeout=30)
 
-    # Then every migration was applied (after the report), and the runner wrote all along,
+    # Then the migration gave up on its lock behind the report, said so, and was tried again
+    assert "20261207000100_runs_missed_alert_pending.sql: could not take its locks" in (
+        capsys.readouterr().err
+    )
+    # and every migration was applied (after the report), and the runner wrote all along,
     # none of its writes waiting out its lock timeout behind the migration's lock request
     assert migrating.error is None
     assert migrating.applied == _pending()
