@@ -87,9 +87,9 @@ class Runner(threading.Thread):
     """Writes runs as the runner does (its Database, its lock timeout), one after another,
     until stopped; records when each write started and how it failed, if it did."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, lock_timeout_ms: int = RUNNER_LOCK_TIMEOUT_MS) -> None:
         super().__init__(daemon=True)
-        self.database = Database(url, lock_timeout_ms=RUNNER_LOCK_TIMEOUT_MS)
+        self.database = Database(url, lock_timeout_ms=lock_timeout_ms)
         self.stop = threading.Event()
         self.writes: list[float] = []
         self.failures: list[str] = []

@@ -41,6 +41,10 @@ class CheckedThrough:
     # the pass that first found the fire times still to check after checked_through; None
     # once none is left (see schedule_fire_checks.backlog_found_at)
     backlog_found_at: datetime | None = None
+    # under `latest`, the backlog's newest missed slot within the window found so far, left
+    # without a row for the batch that reaches its newest due slot (see
+    # schedule_fire_checks.backlog_latest_slot); None once written
+    backlog_latest_slot: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,7 @@ class FireCheckQueries:
         EventBridge was last written for the schedule)."""
         return self.db.execute(
             """select c.schedule_id, c.fires_from, c.checked_through, c.backlog_found_at,
-                      c.disabled_at, s.workflow_id, s.cron,
+                      c.backlog_latest_slot, c.disabled_at, s.workflow_id, s.cron,
                       s.timezone, s.enabled, s.start_at, s.end_at, s.flexible_window_minutes,
                       s.catchup_policy, s.catchup_window_seconds, w.owner_id,
                       w.name as workflow_name, st.written_at as eventbridge_written_at
@@ -105,14 +109,21 @@ class FireCheckQueries:
         return {(row["schedule_id"], row["scheduled_time"]) for row in rows}
 
     def record_missed(
-        self, rows: Sequence[MissedRow], *, now: datetime, wait_until: datetime
+        self,
+        rows: Sequence[MissedRow],
+        *,
+        now: datetime,
+        wait_until: datetime,
+        paused_error: str,
     ) -> list[Row]:
         """Write the rows (a slot that got a run meanwhile keeps it); the rows written, with
         their ids. A `missed` row is finished at `now`; a `buffered` one waits, trigger
         `catchup`, taken as stalled after `wait_until` if its hand-on is lost. Each one's
-        `Run Missed` alert is pending until `missed_alerts_sent`. No `buffered` row is written
-        for a schedule disabled meanwhile (its row locked shared: a pause committing meanwhile
-        is seen), so no run waits to run stale when it is enabled again."""
+        `Run Missed` alert is pending until `missed_alerts_sent`. A schedule disabled since the
+        rows were decided (its row locked shared: a pause committing meanwhile is seen) gets
+        every row `missed`, error `paused_error`, none `buffered`: the slots are still recorded
+        and alerted (the check moves past them), and no run waits to run stale when it is
+        enabled again."""
         if not rows:
             return []
         return self.db.execute(
@@ -120,18 +131,21 @@ class FireCheckQueries:
                                                status, started_at, finished_at,
                                                lease_expires_at, error,
                                                missed_alert_pending)
-               select m.schedule_id, m.workflow_id,
-                      case m.status when 'buffered' then 'catchup' else 'schedule' end,
-                      m.scheduled_time, m.status, %(now)s,
-                      case m.status when 'buffered' then null else %(now)s::timestamptz end,
-                      case m.status when 'buffered' then %(wait_until)s::timestamptz end,
-                      m.error, true
-               from unnest(%(schedule_ids)b::uuid[], %(workflow_ids)b::uuid[],
-                           %(times)b::timestamptz[], %(statuses)b::text[], %(errors)b::text[])
-                    as m(schedule_id, workflow_id, scheduled_time, status, error)
-               join schedules s on s.id = m.schedule_id
-               where m.status = 'missed' or s.enabled
-               for share of s
+               select d.schedule_id, d.workflow_id,
+                      case d.status when 'buffered' then 'catchup' else 'schedule' end,
+                      d.scheduled_time, d.status, %(now)s,
+                      case d.status when 'buffered' then null else %(now)s::timestamptz end,
+                      case d.status when 'buffered' then %(wait_until)s::timestamptz end,
+                      d.error, true
+               from (select m.schedule_id, m.workflow_id, m.scheduled_time,
+                            case when s.enabled then m.status else 'missed' end as status,
+                            case when s.enabled then m.error else %(paused_error)s end as error
+                     from unnest(%(schedule_ids)b::uuid[], %(workflow_ids)b::uuid[],
+                                 %(times)b::timestamptz[], %(statuses)b::text[],
+                                 %(errors)b::text[])
+                          as m(schedule_id, workflow_id, scheduled_time, status, error)
+                     join schedules s on s.id = m.schedule_id
+                     for share of s) as d
                on conflict (schedule_id, scheduled_time) do nothing
                returning r.id, r.schedule_id, r.workflow_id, r.scheduled_time, r.status,
                          r.trigger, r.error""",
@@ -143,6 +157,7 @@ class FireCheckQueries:
                 "errors": [m.error for m in rows],
                 "now": now,
                 "wait_until": wait_until,
+                "paused_error": paused_error,
             },
         ).fetchall()
 
@@ -175,11 +190,12 @@ class FireCheckQueries:
         self.db.execute(
             """update schedule_fire_checks c
                set checked_through = u.checked_through, next_check_at = u.next_check_at,
-                   backlog_found_at = u.backlog_found_at
+                   backlog_found_at = u.backlog_found_at,
+                   backlog_latest_slot = u.backlog_latest_slot
                from unnest(%b::uuid[], %b::timestamptz[], %b::timestamptz[], %b::timestamptz[],
-                           %b::timestamptz[])
+                           %b::timestamptz[], %b::timestamptz[])
                     as u(schedule_id, fires_from, checked_through, next_check_at,
-                         backlog_found_at)
+                         backlog_found_at, backlog_latest_slot)
                where c.schedule_id = u.schedule_id and c.fires_from = u.fires_from""",
             (
                 [c.schedule_id for c in checks],
@@ -187,6 +203,7 @@ class FireCheckQueries:
                 [c.checked_through for c in checks],
                 [c.next_check_at for c in checks],
                 [c.backlog_found_at for c in checks],
+                [c.backlog_latest_slot for c in checks],
             ),
         )
 

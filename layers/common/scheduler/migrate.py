@@ -19,6 +19,12 @@ a concurrent index build waits for every transaction holding an older snapshot, 
 blocked in a statement holds one, so a blocking wait for the lock its build's holder has would
 deadlock them (as two builds on one table do, which the lock keeps apart).
 
+A migration that locks a table the service writes sets a short `lock_timeout` (a lock request
+waiting behind a long transaction would queue every write to that table behind it). One that
+gives up on its lock, or is chosen to end a deadlock, is rolled back and tried again, up to
+LOCK_ATTEMPTS times with a growing pause, each retry said on stderr: the migration's lock comes
+between the service's transactions, which are short.
+
 Usage: python -m scheduler.migrate [MIGRATIONS_DIR]   (connects to $DATABASE_URL)
 """
 
@@ -42,6 +48,11 @@ _LOCK_KEY = 7_202_611_270  # any constant shared by every migrate run
 # then waits for (see the module).
 _TRY_LOCK = f"select pg_try_advisory_xact_lock({_LOCK_KEY})"
 NO_TRANSACTION = "-- migrate: no-transaction"
+# Tries of a migration that cannot get its locks (lock_timeout, deadlock), and the pause before
+# the first retry, doubled at each (with jitter, so concurrent runs do not retry in step): about
+# two minutes in all before the run fails.
+LOCK_ATTEMPTS = 8
+FIRST_RETRY_S = 1.0
 
 _BOOKKEEPING = """
 create schema if not exists supabase_migrations;
@@ -95,12 +106,28 @@ def apply_migrations(conninfo: str, directory: Path) -> list[str]:
             if migration.version in done:
                 continue
             if migration.in_transaction:
-                applied = _apply_in_transaction(conn, migration)
+                applied = _apply_retrying_locks(conn, migration)
             else:
                 applied = _apply_alone(conninfo, conn, migration)
             if applied:
                 applied_now.append(migration.version)
     return applied_now
+
+
+def _apply_retrying_locks(conn: psycopg.Connection[Any], migration: Migration) -> bool:
+    """`_apply_in_transaction`, tried again (see the module) while it cannot get its locks."""
+    for attempt in range(1, LOCK_ATTEMPTS):
+        try:
+            return _apply_in_transaction(conn, migration)
+        except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected) as exc:
+            pause = FIRST_RETRY_S * 2 ** (attempt - 1) * random.uniform(0.5, 1.0)
+            print(
+                f"{migration.path.name}: could not take its locks ({type(exc).__name__},"
+                f" attempt {attempt} of {LOCK_ATTEMPTS}): retrying in {pause:.1f} s",
+                file=sys.stderr,
+            )
+            time.sleep(pause)
+    return _apply_in_transaction(conn, migration)  # the last try: its failure is the run's
 
 
 def _apply_in_transaction(conn: psycopg.Connection[Any], migration: Migration) -> bool:

@@ -30,15 +30,18 @@ a time budget) and idempotent: a row is written only where the slot has none (th
 slot as every run), and each schedule's progress is kept in schedule_fire_checks, so a pass that
 stops anywhere is continued by the next. A schedule with more due fire times than a batch takes
 stays due, so the pass's next batch continues it. Under `latest`, nothing is queued until its
-newest due slot is reached: an older slot never runs as the "latest". The pass then hands on
-waiting runs whose hand-on is overdue.
+newest due slot is reached: an older slot never runs as the "latest". The newest missed slot
+within the window an earlier batch found is left without a row meanwhile, carried in
+schedule_fire_checks.backlog_latest_slot: the batch that reaches the newest due slot queues it
+if it found no newer one (the slots after it may have run). The pass then hands on waiting runs
+whose hand-on is overdue.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -70,6 +73,8 @@ RESERVE_S = 60.0
 # Fire times written by one batch at most (its statements stay short after a long outage).
 SLOTS_PER_BATCH = 5000
 _SUPERSEDED = catchup_policy.SUPERSEDED
+# A slot carried under `latest` (backlog_latest_slot) whose schedule's check restarted since.
+_RESTARTED = "not run: its schedule was changed or enabled again since"
 # Stalled waiting runs handed on per pass (one per workflow).
 MAX_STALLED = 200
 # PutEvents takes at most ten entries.
@@ -102,6 +107,8 @@ class _Decision:
     found_before: datetime | None = None
     complete: bool = True  # no due fire time is left after the slots
     paused: bool = False  # disabled since: the slots are recorded, never run
+    # the newest missed slot within the window an earlier batch left without a row (`latest`)
+    carried: datetime | None = None
 
     def in_catchup_window(self, slot: datetime) -> bool:
         """Whether the check found `slot` missed at most catchupWindowSeconds after it was due."""
@@ -175,18 +182,28 @@ def _check_batch(
     decisions = _within_budget(
         [_decide(row, at, up_since, grace, undeliverable_before) for row in due]
     )
-    ran = store.slots_with_runs([(d.check.schedule_id, t) for d in decisions for t in d.slots])
-    rows = [
-        row
-        for d in decisions
-        for row in _policy_rows(
-            d, [t for t in d.slots if (d.check.schedule_id, t) not in ran], grace
-        )
-    ]
-    written = store.record_missed(rows, now=at, wait_until=at + QUEUED_PATIENCE)
+    ran = store.slots_with_runs(
+        [
+            (d.check.schedule_id, t)
+            for d in decisions
+            for t in itertools.chain(d.slots, [d.carried] if d.carried else [])
+        ]
+    )
+    rows: list[MissedRow] = []
+    checks: list[CheckedThrough] = []
+    for d in decisions:
+        decided, carried = _decision_rows(d, ran, grace)
+        rows.extend(decided)
+        checks.append(replace(d.check, backlog_latest_slot=carried))
+    written = store.record_missed(
+        rows,
+        now=at,
+        wait_until=at + QUEUED_PATIENCE,
+        paused_error=f"{_cause(grace)}; {catchup_policy.PAUSED}",
+    )
     schedules_by_id = {d.check.schedule_id: d.schedule for d in decisions}
     # progress only after the rows: a pass that dies between the two writes them again, no-ops
-    store.advance_fire_checks([d.check for d in decisions])
+    store.advance_fire_checks(checks)
     summary.fire_checks += len(decisions)
     summary.missed_fires += sum(1 for r in written if r["status"] == "missed")
     summary.catchup_queued += sum(1 for r in written if r["status"] == "buffered")
@@ -238,7 +255,16 @@ def _decide(
             schedule_id, fires_from, through, next_at, None if complete else found_before or at
         )
         return _Decision(
-            check, slots, row, at, wait, up_since, found_before, complete, not row["enabled"]
+            check,
+            slots,
+            row,
+            at,
+            wait,
+            up_since,
+            found_before,
+            complete,
+            not row["enabled"],
+            row["backlog_latest_slot"],
         )
 
     # a fire time is due once it is past its wait, or can no longer be delivered at all
@@ -317,6 +343,34 @@ def _cause(grace: timedelta) -> str:
 
 def _earliest(moment: datetime, end_at: datetime | None) -> datetime:
     return moment if end_at is None else min(moment, end_at)
+
+
+def _decision_rows(
+    decision: _Decision, ran: set[tuple[UUID, datetime]], grace: timedelta
+) -> tuple[list[MissedRow], datetime | None]:
+    """The rows of the decision's missed slots (with the one an earlier batch carried), and the
+    slot it carries on: under `latest`, before the newest due slot is reached, the newest
+    missed one within the window is left without a row (an older slot never runs as the
+    latest, and the outage's latest is not lost when the slots after it ran)."""
+    schedule_id = decision.check.schedule_id
+    missing = [t for t in decision.slots if (schedule_id, t) not in ran]
+    rows: list[MissedRow] = []
+    carried = decision.carried
+    if carried is not None and (schedule_id, carried) in ran:
+        carried = None  # delivered late after all: it ran
+    if carried is not None and carried <= decision.check.fires_from:
+        # the check restarted from a change: the slot is of the schedule as it was
+        error = f"{_cause(grace)}; {_RESTARTED}"
+        workflow_id = decision.schedule["workflow_id"]
+        rows.append(MissedRow(schedule_id, workflow_id, carried, "missed", error))
+        carried = None
+    if carried is not None:
+        missing.insert(0, carried)  # older than this batch's slots
+    rows.extend(_policy_rows(decision, missing, grace))
+    if decision.complete or decision.paused or decision.schedule["catchup_policy"] != "latest":
+        return rows, None
+    newest = next((t for t in reversed(missing) if decision.in_catchup_window(t)), None)
+    return [r for r in rows if r.scheduled_time != newest], newest
 
 
 def _policy_rows(
