@@ -20,7 +20,7 @@ no URL path or query, no secret's value), see http_step and workflows.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal
@@ -96,6 +96,29 @@ class Alert:
             "EventBusName": bus,
             "Time": self.occurred_at,
         }
+
+
+def run_ref(run: Mapping[str, Any], about: Mapping[str, Any]) -> RunRef:
+    """The RunRef of a run row (id, schedule_id, workflow_id, scheduled_time, trigger, and
+    attempt if known); owner_id and workflow_name from `about` (the row itself, or its
+    schedule's or claim's row)."""
+    return RunRef(
+        run_id=run["id"],
+        schedule_id=run["schedule_id"],
+        workflow_id=run["workflow_id"],
+        scheduled_time=run["scheduled_time"],
+        trigger=run["trigger"],
+        attempt=run.get("attempt"),
+        owner_id=about.get("owner_id"),
+        workflow_name=about.get("workflow_name"),
+    )
+
+
+def for_run(
+    kind: DetailType, run: Mapping[str, Any], about: Mapping[str, Any], at: datetime
+) -> Alert:
+    """The alert of `kind` about a run row, saying its error (see run_ref)."""
+    return Alert(kind, run_ref(run, about), run["error"], at)
 
 
 def run_failed(
