@@ -20,7 +20,7 @@ no URL path or query, no secret's value), see http_step and workflows.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal
@@ -43,6 +43,8 @@ DETAIL_TYPES = (RUN_FAILED, RUN_MISSED, SCHEDULE_DISABLED)
 # What a rule matches to receive every alert: template.yaml's AlarmTopicRule, the local stack's.
 EVENT_PATTERN = {"source": [SOURCE], "detail-type": list(DETAIL_TYPES)}
 MAX_ERROR_CHARS = 1000
+# PutEvents takes at most ten entries.
+ALERTS_PER_CALL = 10
 # The most one publish can take (clients.events_client: 2 attempts of 1 s connect + 2 s read,
 # plus the retry's backoff of at most 1 s); with less time left it is not tried.
 MAX_PUBLISH_S = 7.0
@@ -166,6 +168,33 @@ def publish(alerts: Sequence[Alert], *, time_left_s: float) -> bool:
         return True
     codes = sorted({str(entries[i].get("ErrorCode")) for i in refused if i < len(entries)})
     return _failed([kinds[i] for i in refused], len(refused), f"PutEvents refused: {codes}")
+
+
+def publish_in_chunks(
+    alerts: Sequence[Alert], *, remaining_s: Callable[[], float] | None
+) -> list[Alert]:
+    """Publish `alerts` ALERTS_PER_CALL per PutEvents; the alerts of the calls EventBridge
+    accepted whole. `remaining_s`: the invocation's seconds left (None: no limit)."""
+    accepted: list[Alert] = []
+    for i in range(0, len(alerts), ALERTS_PER_CALL):
+        chunk = alerts[i : i + ALERTS_PER_CALL]
+        time_left = remaining_s() if remaining_s is not None else MAX_PUBLISH_S * 2
+        if publish(chunk, time_left_s=time_left):
+            accepted.extend(chunk)
+    return accepted
+
+
+def publish_run_missed(
+    runs: Sequence[Mapping[str, Any]], at: datetime, *, remaining_s: Callable[[], float] | None
+) -> list[UUID]:
+    """One `Run Missed` alert per run row (with owner_id and workflow_name, its alert pending:
+    missed_alert_pending); the ids of the runs whose alert EventBridge accepted, for the
+    caller to mark sent. The others stay pending, and the missed-fire check's passes send them
+    again (the dedupeKey lets a consumer drop one sent twice, its answer lost)."""
+    accepted = publish_in_chunks(
+        [for_run(RUN_MISSED, r, r, at) for r in runs], remaining_s=remaining_s
+    )
+    return [alert.run.run_id for alert in accepted]
 
 
 def _failed(kinds: Sequence[str], count: int, why: str) -> bool:
