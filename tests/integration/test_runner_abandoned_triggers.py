@@ -237,3 +237,40 @@ def test_a_sweep_run_missed_alert_eventbridge_did_not_take_is_sent_by_the_next_c
     assert run["missed_alert_pending"] is None
     check_missed_fires(runner.store, hand_on=lambda event: None, now=runner.clock)
     assert alert_queue.received() == []
+
+
+def test_under_latest_a_slot_the_check_queues_after_the_sweep_queued_a_newer_one_does_not_run(
+    runner: Runner, http_server: LoopbackServer, dynamodb: Any, alert_queue: AlertQueue
+) -> None:
+    # Given a catchupPolicy latest schedule: 07:00 was not delivered, 07:05's claim never
+    # started, and the check was down meanwhile, so the sweep queued 07:05 as the catch-up first
+    store = runner.store
+    schedule = make_policy_schedule(
+        store,
+        http_steps(http_server),
+        cron="*/5 * * * *",
+        catchup_policy="latest",
+        catchup_window_seconds=86400,
+    )
+    checking_since(store, schedule["id"], SEVEN - timedelta(seconds=1))
+    five_past = SEVEN + timedelta(minutes=5)
+    runner.clock.advance((five_past - runner.clock()).total_seconds())
+    _claim_never_starts(runner, dynamodb, event_for(schedule, five_past))
+    runner.clock.advance(LEASE_OVER_S)
+    chain = HandOns(runner)
+    settle_abandoned_runs(store, runner.clock(), hand_on=chain.pending.append)
+
+    # When the check comes back and finds 07:00 missed (it has no row)
+    check_missed_fires(store, hand_on=chain.pending.append, now=runner.clock)
+
+    # Then 07:00 is recorded missed as superseded, and only 07:05 runs
+    older, newer = (
+        r for r in runs_by_time(store, schedule["id"]) if r["scheduled_time"] in {SEVEN, five_past}
+    )
+    assert older["status"] == "missed"
+    assert older["error"].endswith(SUPERSEDED)
+    assert (newer["status"], newer["trigger"]) == ("buffered", "catchup")
+    chain.pending[:] = chain.pending[-1:]  # the hand-ons of one workflow: its newest stands
+    ran = [slot for slot, report in chain.drain() if report.outcome == "succeeded"]
+    assert ran == [iso(five_past)]
+    assert [r.headers["x-scheduled-time"] for r in http_server.requests] == [iso(five_past)]
