@@ -17,7 +17,7 @@ import pytest
 from botocore.exceptions import ClientError, ConnectionClosedError
 from scheduler import reconcile as reconcile_module
 from scheduler.config import get_settings
-from scheduler.errors import ReconcileIncomplete, SchedulerUnavailable
+from scheduler.errors import DatabaseUnavailable, ReconcileIncomplete, SchedulerUnavailable
 from scheduler.eventbridge import EventBridgeSchedules, desired_schedules
 from scheduler.models import ScheduleCreate, ScheduleUpdate
 from scheduler.observability import metrics
@@ -605,6 +605,39 @@ def test_a_coordinator_fails_abandoned_runs_once_and_starts_every_shard(
         )
         assert counts["abandoned_runs_failed"] == 0
     assert str(row["id"]) in scheduler.names()
+
+
+class _SweepDown(Store):
+    """The database refuses the abandoned-run sweep's read (before any effect)."""
+
+    def expired_unstarted_claims(self, now: datetime, limit: int) -> list[Row]:
+        raise DatabaseUnavailable("injected: database down")
+
+
+def test_a_coordinator_whose_abandoned_run_sweep_fails_still_checks_and_starts_every_shard(
+    store: Store, scheduler: CountingScheduler
+) -> None:
+    # Given a sweep of abandoned runs that fails (the database refuses its read)
+    now = later()
+    started: list[ShardTask] = []
+    sweep_down = _SweepDown(store.db)
+
+    # When the scheduled event arrives with 16 shards configured
+    summary = run_invocation(
+        sweep_down,
+        scheduler.schedules,
+        None,
+        shards=16,
+        start=started.append,
+        hand_on=lambda event: None,
+        remaining_s=lambda: 900.0,
+        now=lambda: now,
+    )
+
+    # Then the missed-fire check still ran (its heartbeat) and every shard was started
+    assert store.last_fire_check_pass() is not None
+    assert [task.prefix for task in started] == shard_prefixes(16)
+    assert summary["abandoned_runs_failed"] == 0
 
 
 def test_a_shard_past_its_deadline_continues_where_it_stopped(

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from scheduler.abandoned_runs import UNSTARTED_CAUSE
+from scheduler.catchup_policy import PAUSED
 from scheduler.errors import DatabaseUnavailable, LockUnavailable
 from scheduler.eventbridge import EventBridgeSchedules
 from scheduler.lock import Lease, LeaseLock
@@ -165,7 +166,7 @@ def test_a_claim_of_a_paused_schedule_is_only_recorded_missed_never_left_waiting
 
     [run] = runs_by_time(runner.store, schedule["id"])
     assert (run["status"], run["trigger"]) == ("missed", "schedule")
-    assert run["error"] == f"{UNSTARTED_CAUSE}; its schedule is disabled: not run"
+    assert run["error"] == f"{UNSTARTED_CAUSE}; {PAUSED}"
     assert [e["detail-type"] for e in alert_queue.received()] == ["Run Missed"]
     assert hand_ons == []
 

@@ -29,7 +29,7 @@ from scheduler.errors import (
 from scheduler.lock import Lease, LeaseLock
 from scheduler.run_store import ABANDONED_RUN_ERROR, SUPERSEDED_RUN_ERROR
 from scheduler.runner import RunReport
-from scheduler.store import Store
+from scheduler.store import Row, Store
 from scheduler.workflows import RunContext
 
 from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
@@ -53,6 +53,7 @@ from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
     runner_fixture,
     short_retry_budget_fixture,
 )
+from tests.integration.test_alerts import AlertQueue, alert_queue_fixture  # noqa: F401
 
 T = TypeVar("T")
 Kind = Literal["error", "lost_ack", "timeout", "died"]
@@ -545,3 +546,30 @@ def test_a_run_whose_live_lease_is_overtaken_is_failed_as_superseded_not_expired
     [overtaken] = runner.runs(first)
     assert (overtaken["status"], overtaken["error"]) == ("failed", SUPERSEDED_RUN_ERROR)
     assert runner.runs(second)[0]["status"] == "running"
+
+
+class _UnreadableAbandonedRun(Store):
+    """A start whose answer names an abandoned run this runner cannot read into an alert."""
+
+    def start_run(self, run_id: Any, workflow_id: Any, **fields: Any) -> Row:
+        start = super().start_run(run_id, workflow_id, **fields)
+        unreadable = {"id": "not-a-uuid", "schedule_id": None, "scheduled_time": "yesterday"}
+        return {**start, "abandoned_runs": [*start["abandoned_runs"], unreadable]}
+
+
+def test_an_abandoned_run_that_cannot_be_alerted_does_not_fail_the_finished_run(
+    runner: Runner, http_server: LoopbackServer, alert_queue: AlertQueue
+) -> None:
+    # Given a start whose answer holds an abandoned run that cannot be read into an alert
+    schedule = make_schedule(runner.store, http_steps(http_server))
+
+    # When the run goes on and finishes
+    report = runner.fire(schedule, store=_UnreadableAbandonedRun(runner.store.db))
+
+    # Then the invocation succeeds (no raise for Lambda to retry into a duplicate), its result
+    # is recorded, and only the unreadable alert is left out
+    assert report.outcome == "succeeded"
+    assert len(http_server.requests) == 1
+    [run] = runner.runs(schedule)
+    assert run["status"] == "succeeded"
+    assert alert_queue.received() == []

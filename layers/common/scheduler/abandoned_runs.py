@@ -6,15 +6,26 @@ Two kinds, told apart by the fence (the lease a run started under):
   abandoned, with a `Run Failed` alert.
 - Claimed but never started (no fence): every attempt of its invocation failed before the
   workflow ran (DynamoDB or the database down through Lambda's retries). The workflow did not
-  run, so the slot is missed like any missed fire time: `missed` with its cause and a
-  `Run Missed` alert, and the schedule's catchupPolicy applies (scheduler.catchup_policy):
-  within the catch-up window it waits to run again (`buffered`, trigger `catchup`) and is
-  handed on.
+  run; what follows depends on why the run was asked for (its trigger):
+  - `schedule`: the slot is missed like any missed fire time: `missed` with its cause and a
+    `Run Missed` alert, and the schedule's catchupPolicy applies (scheduler.catchup_policy):
+    within the catch-up window (from the slot's due, as the missed-fire check counts it) it
+    waits to run again (`buffered`, trigger `catchup`) and is handed on;
+  - `catchup`: its slot was alerted when it was found missed; it waits to run again, without
+    a new alert, while the window (counted from the slot's due) lasts, then is `missed`;
+  - `backfill`: a fire time a user asked for: it waits to run again (`buffered`, trigger kept),
+    no alert;
+  - `manual`: `failed`, with a `Run Failed` alert saying why (the user may ask again).
+  A paused schedule's claims are only recorded `missed` (what catchup_policy does for slots of
+  a schedule paused since). Under `latest`, a claim queued again is superseded by (and
+  supersedes) the schedule's other catch-ups, in the same transaction as the settle.
 
 Each run changes state in one statement that only takes it while it is still expired and
-unrecorded, so each is settled, and alerted, once (a sweep that dies after the write loses
-the alert, as a runner that dies after its record does). A run a newer lease overtook is failed
-by that run's start instead (run_store.start_run), which alerts it.
+unrecorded, so each is settled, and alerted, once. A `Run Missed` alert stays pending until
+EventBridge accepts it (the missed-fire check's passes send it again); a `Run Failed` one is
+lost with a sweep that dies after the write, as with a runner that dies after its record. A
+run a newer lease overtook is failed by that run's start instead (run_store.start_run), which
+alerts it.
 """
 
 from __future__ import annotations
@@ -23,31 +34,34 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import groupby
-from uuid import UUID
+from typing import Any
 
 from scheduler import alerts, catchup_policy
 from scheduler.config import get_settings
 from scheduler.fire_check_store import MissedRow
 from scheduler.observability import logger
 from scheduler.run_queue import QUEUED_PATIENCE, HandOn, hand_on_next
+from scheduler.run_store import SettledClaim
 from scheduler.store import Row, Store
 
 # Unstarted claims settled per sweep; any more wait for the next one.
 MAX_CLAIMS = 1000
-# PutEvents takes at most ten entries.
-ALERTS_PER_CALL = 10
 UNSTARTED_CAUSE = (
     "missed: its claim expired before the run started (every attempt failed to take the "
     "workflow's lease or to mark the run started)"
 )
-DISABLED = "its schedule is disabled: not run"
+REQUEUED = "queued again: its claim expired before the run started"
+MANUAL_NOT_RUN = (
+    "not run: the claim of this manual run expired before it started (every attempt failed to "
+    "take the workflow's lease or to mark the run started); run it again"
+)
 
 
 @dataclass
 class AbandonedSummary:
-    failed: int = 0  # started runs failed as abandoned
+    failed: int = 0  # started runs failed as abandoned, and manual claims that never started
     missed: int = 0  # unstarted claims recorded `missed`
-    caught_up: int = 0  # unstarted claims queued to run again (catch-up)
+    caught_up: int = 0  # unstarted claims queued to run again (catch-up or backfill)
 
 
 def settle_abandoned_runs(
@@ -59,76 +73,123 @@ def settle_abandoned_runs(
 ) -> AbandonedSummary:
     """Settle every run whose lease expired before `now` (see the module); the counts.
     Unstarted claims go first, so a workflow whose started run is failed here finds none of
-    them still `running`. `hand_on` hands caught-up runs to the runner (None: the missed-fire
-    check hands them on once their wait is over)."""
+    them still `running`. `hand_on` hands runs queued again to the runner (None: the
+    missed-fire check hands them on once their wait is over)."""
     claims = store.expired_unstarted_claims(now, MAX_CLAIMS)
     schedules = {row["schedule_id"]: row for row in claims}
-    interval = timedelta(seconds=get_settings().missed_fire_check_interval_s)
+    settings = get_settings()
+    interval = timedelta(seconds=settings.missed_fire_check_interval_s)
+    grace = timedelta(seconds=settings.missed_fire_grace_s)
     # this sweep runs beside the missed-fire check: its outages are the check's
     up_since = catchup_policy.up_since(store.last_fire_check_pass(), now, interval)
-    settled = store.settle_unstarted_claims(
-        list(_policy_runs(claims, up_since, now)), now=now, wait_until=now + QUEUED_PATIENCE
-    )
-    latest = sorted(
-        (r["schedule_id"], r["scheduled_time"])
-        for r in settled
-        if r["status"] == "buffered" and schedules[r["schedule_id"]]["catchup_policy"] == "latest"
-    )
-    store.supersede_catchups(latest, now=now, error=f"missed: {catchup_policy.SUPERSEDED}")
+    decided = list(_decide_claims(claims, up_since, now, grace))
+    with store.transaction():  # a claim queued again never runs beside a newer catch-up
+        settled = store.settle_unstarted_claims(decided, now=now, wait_until=now + QUEUED_PATIENCE)
+        latest = sorted(
+            (r["schedule_id"], r["scheduled_time"])
+            for r in settled
+            if r["status"] == "buffered"
+            and r["trigger"] == "catchup"
+            and schedules[r["schedule_id"]]["catchup_policy"] == "latest"
+        )
+        store.supersede_catchups(latest, now=now, error=f"missed: {catchup_policy.SUPERSEDED}")
     failed = store.fail_abandoned_runs(now)
     summary = AbandonedSummary(
-        failed=len(failed),
+        failed=len(failed) + sum(1 for r in settled if r["status"] == "failed"),
         missed=sum(1 for r in settled if r["status"] == "missed"),
         caught_up=sum(1 for r in settled if r["status"] == "buffered"),
     )
     if failed or settled:
         logger.warning("abandoned runs settled", extra=vars(summary))
-    events = [_alert(alerts.RUN_MISSED, r, schedules[r["schedule_id"]], now) for r in settled]
-    events += [_alert(alerts.RUN_FAILED, r, r, now) for r in failed]
-    for i in range(0, len(events), ALERTS_PER_CALL):
-        time_left = remaining_s() if remaining_s is not None else alerts.MAX_PUBLISH_S * 2
-        alerts.publish(events[i : i + ALERTS_PER_CALL], time_left_s=time_left)
+    about = [{**r, **_owner(schedules[r["schedule_id"]])} for r in settled]
+    store.missed_alerts_sent(
+        alerts.publish_run_missed(
+            [r for r in about if r["missed_alert_pending"]], now, remaining_s=remaining_s
+        )
+    )
+    failures = [alerts.for_run(alerts.RUN_FAILED, r, r, now) for r in failed]
+    failures += [
+        alerts.for_run(alerts.RUN_FAILED, r, r, now) for r in about if r["status"] == "failed"
+    ]
+    alerts.publish_in_chunks(failures, remaining_s=remaining_s)
     if hand_on is not None:
         for workflow_id in {r["workflow_id"] for r in settled if r["status"] == "buffered"}:
             hand_on_next(store, workflow_id, hand_on)
     return summary
 
 
-def _policy_runs(
-    claims: list[Row], up_since: datetime, now: datetime
-) -> Iterable[tuple[UUID, MissedRow]]:
-    """(run id, its row under the schedule's catch-up policy) for each claim; a disabled
-    schedule's claims are only recorded missed. A claim could be found missed once its lease
-    expired: the catch-up window counts from then, as the check counts it from a slot's due."""
+def _owner(schedule: Row) -> dict[str, Any]:
+    return {"owner_id": schedule["owner_id"], "workflow_name": schedule["workflow_name"]}
+
+
+def _decide_claims(
+    claims: list[Row], up_since: datetime, now: datetime, grace: timedelta
+) -> Iterable[SettledClaim]:
+    """What becomes of each claim (see the module), one schedule at a time."""
     for _, group in groupby(claims, key=lambda row: row["schedule_id"]):
-        rows = list(group)  # oldest slot first (the query's order)
-        schedule = rows[0]
-        if not schedule["enabled"]:
-            schedule = {**schedule, "catchup_policy": "skip"}
-        cause = UNSTARTED_CAUSE if rows[0]["enabled"] else f"{UNSTARTED_CAUSE}; {DISABLED}"
-        windowed = {
-            row["scheduled_time"]
-            for row in rows
-            if catchup_policy.in_window(
-                row["lease_expires_at"], up_since, now, schedule["catchup_window_seconds"]
-            )
-        }
-        slots = [row["scheduled_time"] for row in rows]
-        decided = catchup_policy.policy_rows(
-            schedule, slots, cause, in_window=windowed.__contains__
+        yield from _decide_schedule(list(group), up_since, now, grace)
+
+
+def _decide_schedule(
+    rows: list[Row], up_since: datetime, now: datetime, grace: timedelta
+) -> Iterable[SettledClaim]:
+    """The claims of one schedule, oldest slot first (the query's order)."""
+    schedule = rows[0]
+    paused = not schedule["enabled"]
+    wait = grace + timedelta(minutes=schedule["flexible_window_minutes"])
+
+    def due(slot: datetime) -> datetime:
+        return catchup_policy.slot_due(slot, schedule["timezone"], wait)
+
+    def in_window(slot: datetime) -> bool:
+        # a claim can be found missed once its slot is due: counted as the check counts it
+        return catchup_policy.in_window(
+            due(slot), up_since, now, schedule["catchup_window_seconds"]
         )
-        yield from zip((row["id"] for row in rows), decided, strict=True)
 
-
-def _alert(kind: alerts.DetailType, run: Row, about: Row, now: datetime) -> alerts.Alert:
-    ref = alerts.RunRef(
-        run_id=run["id"],
-        schedule_id=run["schedule_id"],
-        workflow_id=run["workflow_id"],
-        scheduled_time=run["scheduled_time"],
-        trigger=run["trigger"],
-        attempt=run.get("attempt"),
-        owner_id=about["owner_id"],
-        workflow_name=about["workflow_name"],
+    scheduled = [row for row in rows if row["trigger"] == "schedule"]
+    decided = catchup_policy.policy_rows(
+        schedule,
+        [row["scheduled_time"] for row in scheduled],
+        UNSTARTED_CAUSE,
+        in_window=in_window,
+        paused=paused,
     )
-    return alerts.Alert(kind, ref, run["error"], now)
+    for row, missed in zip(scheduled, decided, strict=True):
+        trigger = "catchup" if missed.status == "buffered" else "schedule"
+        yield SettledClaim(row["id"], missed, trigger, alert=True)
+    window = timedelta(seconds=schedule["catchup_window_seconds"])
+    for row in rows:
+        if row["trigger"] == "catchup":  # alerted when found missed: never again
+            again = _catchup_again(row, due(row["scheduled_time"]), now, window, paused)
+            yield SettledClaim(row["id"], again, "catchup", alert=False)
+        elif row["trigger"] == "backfill":
+            if paused:  # a fire time asked for and now dropped: said, like a missed one
+                missed = _row(row, "missed", f"{UNSTARTED_CAUSE}; {catchup_policy.PAUSED}")
+                yield SettledClaim(row["id"], missed, "backfill", alert=True)
+            else:
+                requeued = _row(row, "buffered", REQUEUED)
+                yield SettledClaim(row["id"], requeued, "backfill", alert=False)
+        elif row["trigger"] == "manual":
+            failed = _row(row, "failed", MANUAL_NOT_RUN)
+            yield SettledClaim(row["id"], failed, "manual", alert=False)
+
+
+def _catchup_again(
+    row: Row, due: datetime, now: datetime, window: timedelta, paused: bool
+) -> MissedRow:
+    """A catch-up whose claim never started runs again only inside its window from the slot's
+    due (a claim that keeps failing is not queued again without end)."""
+    if paused:
+        return _row(row, "missed", f"{UNSTARTED_CAUSE}; {catchup_policy.PAUSED}")
+    if now - due <= window:
+        return _row(
+            row,
+            "buffered",
+            f"{UNSTARTED_CAUSE}; caught up again (catchupPolicy {row['catchup_policy']})",
+        )
+    return _row(row, "missed", f"{UNSTARTED_CAUSE}; older than the catch-up window: not run")
+
+
+def _row(row: Row, status: str, error: str) -> MissedRow:
+    return MissedRow(row["schedule_id"], row["workflow_id"], row["scheduled_time"], status, error)

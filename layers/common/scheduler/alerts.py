@@ -20,7 +20,7 @@ no URL path or query, no secret's value), see http_step and workflows.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal
@@ -43,6 +43,8 @@ DETAIL_TYPES = (RUN_FAILED, RUN_MISSED, SCHEDULE_DISABLED)
 # What a rule matches to receive every alert: template.yaml's AlarmTopicRule, the local stack's.
 EVENT_PATTERN = {"source": [SOURCE], "detail-type": list(DETAIL_TYPES)}
 MAX_ERROR_CHARS = 1000
+# PutEvents takes at most ten entries.
+ALERTS_PER_CALL = 10
 # The most one publish can take (clients.events_client: 2 attempts of 1 s connect + 2 s read,
 # plus the retry's backoff of at most 1 s); with less time left it is not tried.
 MAX_PUBLISH_S = 7.0
@@ -98,6 +100,29 @@ class Alert:
         }
 
 
+def run_ref(run: Mapping[str, Any], about: Mapping[str, Any]) -> RunRef:
+    """The RunRef of a run row (id, schedule_id, workflow_id, scheduled_time, trigger, and
+    attempt if known); owner_id and workflow_name from `about` (the row itself, or its
+    schedule's or claim's row)."""
+    return RunRef(
+        run_id=run["id"],
+        schedule_id=run["schedule_id"],
+        workflow_id=run["workflow_id"],
+        scheduled_time=run["scheduled_time"],
+        trigger=run["trigger"],
+        attempt=run.get("attempt"),
+        owner_id=about.get("owner_id"),
+        workflow_name=about.get("workflow_name"),
+    )
+
+
+def for_run(
+    kind: DetailType, run: Mapping[str, Any], about: Mapping[str, Any], at: datetime
+) -> Alert:
+    """The alert of `kind` about a run row, saying its error (see run_ref)."""
+    return Alert(kind, run_ref(run, about), run["error"], at)
+
+
 def run_failed(
     run: RunRef, error: str | None, *, occurred_at: datetime, disabled_reason: str | None = None
 ) -> list[Alert]:
@@ -143,6 +168,33 @@ def publish(alerts: Sequence[Alert], *, time_left_s: float) -> bool:
         return True
     codes = sorted({str(entries[i].get("ErrorCode")) for i in refused if i < len(entries)})
     return _failed([kinds[i] for i in refused], len(refused), f"PutEvents refused: {codes}")
+
+
+def publish_in_chunks(
+    alerts: Sequence[Alert], *, remaining_s: Callable[[], float] | None
+) -> list[Alert]:
+    """Publish `alerts` ALERTS_PER_CALL per PutEvents; the alerts of the calls EventBridge
+    accepted whole. `remaining_s`: the invocation's seconds left (None: no limit)."""
+    accepted: list[Alert] = []
+    for i in range(0, len(alerts), ALERTS_PER_CALL):
+        chunk = alerts[i : i + ALERTS_PER_CALL]
+        time_left = remaining_s() if remaining_s is not None else MAX_PUBLISH_S * 2
+        if publish(chunk, time_left_s=time_left):
+            accepted.extend(chunk)
+    return accepted
+
+
+def publish_run_missed(
+    runs: Sequence[Mapping[str, Any]], at: datetime, *, remaining_s: Callable[[], float] | None
+) -> list[UUID]:
+    """One `Run Missed` alert per run row (with owner_id and workflow_name, its alert pending:
+    missed_alert_pending); the ids of the runs whose alert EventBridge accepted, for the
+    caller to mark sent. The others stay pending, and the missed-fire check's passes send them
+    again (the dedupeKey lets a consumer drop one sent twice, its answer lost)."""
+    accepted = publish_in_chunks(
+        [for_run(RUN_MISSED, r, r, at) for r in runs], remaining_s=remaining_s
+    )
+    return [alert.run.run_id for alert in accepted]
 
 
 def _failed(kinds: Sequence[str], count: int, why: str) -> bool:

@@ -8,8 +8,8 @@ slot is treated alike whichever way it was missed:
   `catchup`), the others are `missed`;
 - all: every slot within the window waits to run, oldest first, one at a time.
 A slot outside the window is only recorded, and so is every slot of a schedule paused since.
-Whether a slot is inside the window is the caller's to say: the window counts from when the slot
-could first have been found missed, which only the caller knows (scheduler.missed_fires).
+A slot's window counts from its due (slot_due); when it was found missed is the caller's to
+say (the check: scheduler.missed_fires; the sweep of claims: scheduler.abandoned_runs).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from scheduler.fire_check_store import CheckPass, MissedRow
+from scheduler.fire_time_answers import last_occurrence
 
 SUPERSEDED = "a later missed fire time was caught up instead (catchupPolicy latest)"
 
@@ -38,6 +39,13 @@ def up_since(last: CheckPass | None, at: datetime, interval: timedelta) -> datet
     ):
         return at  # the first pass ever, after an outage, or a clock gone back: found now
     return last.up_since
+
+
+def slot_due(slot: datetime, timezone: str, wait: timedelta) -> datetime:
+    """When a slot could first be found missed: its last occurrence (a repeated autumn wall
+    time may be delivered at either instant) plus `wait` (the missed-fire grace and the
+    schedule's flexible window). The one measure of a slot's catch-up window."""
+    return last_occurrence(slot, timezone) + wait
 
 
 def in_window(due: datetime, up_since: datetime, found: datetime, window_s: int) -> bool:

@@ -165,20 +165,28 @@ class FireCheckQueries:
         self, latest: Sequence[tuple[UUID, datetime]], *, now: datetime, error: str
     ) -> int:
         """For each (schedule, slot) just queued as its latest catch-up, record the schedule's
-        older catch-up runs still waiting `missed` instead; the count."""
+        older catch-up runs still waiting `missed` instead, and the slot itself if the schedule
+        has a newer catch-up (any status: the missed-fire check and the sweep of unstarted
+        claims each queue one, in either order); the count."""
         if not latest:
             return 0
         row = self.db.execute(
-            """with superseded as (
+            """with l as (
+                 select * from unnest(%s::uuid[], %s::timestamptz[]) as l(schedule_id, slot)
+               ), superseded as (
                  update schedule_runs r
                  set status = 'missed', finished_at = %s, lease_expires_at = null, error = %s
-                 from unnest(%b::uuid[], %b::timestamptz[]) as l(schedule_id, scheduled_time)
-                 where r.schedule_id = l.schedule_id and r.scheduled_time < l.scheduled_time
-                   and r.status = 'buffered' and r.trigger = 'catchup'
+                 where r.status = 'buffered' and r.trigger = 'catchup'
+                   and r.schedule_id in (select schedule_id from l)
+                   and (exists (select 1 from l
+                                where l.schedule_id = r.schedule_id and r.scheduled_time < l.slot)
+                        or exists (select 1 from schedule_runs n
+                                   where n.schedule_id = r.schedule_id and n.trigger = 'catchup'
+                                     and n.scheduled_time > r.scheduled_time))
                  returning r.id
                )
                select count(*) as superseded from superseded""",
-            (now, error, [s for s, _ in latest], [t for _, t in latest]),
+            ([s for s, _ in latest], [t for _, t in latest], now, error),
         ).fetchone()
         assert row is not None
         return int(row["superseded"])

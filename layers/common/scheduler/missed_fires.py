@@ -77,8 +77,6 @@ _SUPERSEDED = catchup_policy.SUPERSEDED
 _RESTARTED = "not run: its schedule was changed or enabled again since"
 # Stalled waiting runs handed on per pass (one per workflow).
 MAX_STALLED = 200
-# PutEvents takes at most ten entries.
-ALERTS_PER_CALL = 10
 # Left-over `Run Missed` alerts (not accepted before) sent again per pass.
 MAX_PENDING_ALERTS = 500
 _TICK = timedelta(microseconds=1)
@@ -112,7 +110,7 @@ class _Decision:
 
     def in_catchup_window(self, slot: datetime) -> bool:
         """Whether the check found `slot` missed at most catchupWindowSeconds after it was due."""
-        due = last_occurrence(slot, self.schedule["timezone"]) + self.wait
+        due = catchup_policy.slot_due(slot, self.schedule["timezone"], self.wait)
         found = self.up_since  # due during the check's outage: found at the first pass after it
         if self.found_before is not None and due <= self.found_before:
             found = min(found, self.found_before)
@@ -390,32 +388,9 @@ def _policy_rows(
 def _alert(
     store: Store, runs: list[Row], at: datetime, remaining_s: Callable[[], float] | None
 ) -> None:
-    """One `Run Missed` alert per run, ten per PutEvents; the runs whose alert EventBridge
-    accepted are marked sent, the others stay pending (each pass sends them again; the
-    alert's dedupeKey lets a consumer drop one sent twice, its answer lost)."""
-    sent: list[UUID] = []
-    for i in range(0, len(runs), ALERTS_PER_CALL):
-        chunk = runs[i : i + ALERTS_PER_CALL]
-        events = [
-            alerts.run_missed(
-                alerts.RunRef(
-                    run_id=row["id"],
-                    schedule_id=row["schedule_id"],
-                    workflow_id=row["workflow_id"],
-                    scheduled_time=row["scheduled_time"],
-                    trigger=row["trigger"],
-                    owner_id=row["owner_id"],
-                    workflow_name=row["workflow_name"],
-                ),
-                row["error"],
-                occurred_at=at,
-            )
-            for row in chunk
-        ]
-        time_left = remaining_s() if remaining_s is not None else alerts.MAX_PUBLISH_S * 2
-        if alerts.publish(events, time_left_s=time_left):
-            sent.extend(row["id"] for row in chunk)
-    store.missed_alerts_sent(sent)
+    """One `Run Missed` alert per run; the runs whose alert EventBridge accepted are marked
+    sent, the others stay pending (each pass sends them again)."""
+    store.missed_alerts_sent(alerts.publish_run_missed(runs, at, remaining_s=remaining_s))
 
 
 def _send_pending_alerts(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -26,6 +27,16 @@ ABANDONED_RUN_ERROR = "abandoned: its lease expired before it recorded a result"
 # A newer lease started while this run's own lease was still live: two holders at once, which
 # only a lock fault or clock skew beyond the tolerance can cause. Said as it is, not as expired.
 SUPERSEDED_RUN_ERROR = "superseded: a newer lease of its workflow started while its lease was live"
+
+
+@dataclass(frozen=True)
+class SettledClaim:
+    """What becomes of an expired claim that never started (scheduler.abandoned_runs)."""
+
+    run_id: UUID
+    row: MissedRow  # its status (`missed`, `failed`, or `buffered` to run again) and error
+    trigger: str  # the trigger it keeps, or `catchup` when a missed slot is caught up
+    alert: bool  # a `Run Missed` alert is due: left pending until EventBridge accepts it
 
 
 class RunnerQueries:
@@ -324,8 +335,8 @@ class RunnerQueries:
         schedule's catch-up policy and what an alert about it says, by schedule and slot."""
         return self.db.execute(
             """select r.id, r.schedule_id, r.workflow_id, r.scheduled_time, r.trigger,
-                      r.lease_expires_at,
-                      s.enabled, s.catchup_policy, s.catchup_window_seconds, w.owner_id,
+                      r.lease_expires_at, s.enabled, s.catchup_policy,
+                      s.catchup_window_seconds, s.timezone, s.flexible_window_minutes, w.owner_id,
                       w.name as workflow_name
                from schedule_runs r
                join schedules s on s.id = r.schedule_id
@@ -337,15 +348,16 @@ class RunnerQueries:
         ).fetchall()
 
     def settle_unstarted_claims(
-        self, runs: Sequence[tuple[UUID, MissedRow]], *, now: datetime, wait_until: datetime
+        self, claims: Sequence[SettledClaim], *, now: datetime, wait_until: datetime
     ) -> list[Row]:
-        """Settle each expired claim that never started (run id, its row under the catch-up
-        policy): `missed` (finished now), or `buffered` to be caught up (trigger `catchup`,
-        taken as stalled after `wait_until`). Only claims still unstarted and expired change
-        (a retry that resumed one meanwhile keeps it), and none waits for a disabled schedule
-        (locked shared, as queue_store does: a pause committing meanwhile is seen; such a claim
-        stays for the next sweep, which finds the schedule disabled). The rows settled."""
-        if not runs:
+        """Settle each expired claim that never started as decided (scheduler.abandoned_runs):
+        `missed` or `failed` (finished now), or `buffered` to run again (taken as stalled after
+        `wait_until`), with its trigger; a `Run Missed` alert is left pending where asked.
+        Only claims still unstarted and expired change (a retry that resumed one meanwhile
+        keeps it), and none waits for a disabled schedule (locked shared, as queue_store does:
+        a pause committing meanwhile is seen; such a claim stays for the next sweep, which
+        finds the schedule disabled). The rows settled."""
+        if not claims:
             return []
         return self.db.execute(
             """with s as (
@@ -355,24 +367,28 @@ class RunnerQueries:
                )
                update schedule_runs r
                set status = m.status,
-                   trigger = case m.status when 'buffered' then 'catchup' else r.trigger end,
+                   trigger = m.trigger,
                    finished_at = case m.status when 'buffered' then null
                                  else %(now)s::timestamptz end,
                    lease_expires_at = case m.status when 'buffered'
                                       then %(wait_until)s::timestamptz end,
-                   error = m.error
-               from unnest(%(ids)s::uuid[], %(statuses)s::text[], %(errors)s::text[])
-                    as m(id, status, error)
+                   error = m.error,
+                   missed_alert_pending = case when m.alert then true end
+               from unnest(%(ids)s::uuid[], %(statuses)s::text[], %(triggers)s::text[],
+                           %(errors)s::text[], %(alerts)s::boolean[])
+                    as m(id, status, trigger, error, alert)
                where r.id = m.id and r.status = 'running' and r.fence is null
                  and r.lease_expires_at < %(now)s
-                 and (m.status = 'missed' or r.schedule_id in (select id from s))
+                 and (m.status <> 'buffered' or r.schedule_id in (select id from s))
                returning r.id, r.schedule_id, r.workflow_id, r.scheduled_time, r.status,
-                         r.trigger, r.error""",
+                         r.trigger, r.error, r.missed_alert_pending""",
             {
-                "schedule_ids": list({row.schedule_id for _, row in runs}),
-                "ids": [run_id for run_id, _ in runs],
-                "statuses": [row.status for _, row in runs],
-                "errors": [row.error for _, row in runs],
+                "schedule_ids": list({claim.row.schedule_id for claim in claims}),
+                "ids": [claim.run_id for claim in claims],
+                "statuses": [claim.row.status for claim in claims],
+                "triggers": [claim.trigger for claim in claims],
+                "errors": [claim.row.error for claim in claims],
+                "alerts": [claim.alert for claim in claims],
                 "now": now,
                 "wait_until": wait_until,
             },

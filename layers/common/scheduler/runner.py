@@ -244,7 +244,7 @@ def _run_and_record(
     metric = "RunSucceeded" if outcome == "succeeded" else "RunFailed"
     metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
     logger.info("run finished", outcome=outcome)
-    events = [_abandoned_alert(fire, claim, run) for run in abandoned]
+    events = _abandoned_alerts(fire, claim, abandoned)
     if recorded and outcome == "failed":
         events += _failed_alerts(fire, claim, run_id, result.error, disabled_reason)
     alerts.publish(events, time_left_s=fire.deadlines.end - time.monotonic())
@@ -309,20 +309,27 @@ def _failed_alerts(
     return alerts.run_failed(run, error, occurred_at=fire.now(), disabled_reason=disabled_reason)
 
 
-def _abandoned_alert(fire: Fire, claim: dict[str, Any], run: dict[str, Any]) -> alerts.Alert:
-    """Run Failed for a run of this workflow the start failed as abandoned or superseded:
-    only the start that failed it returns it, so it is alerted once."""
-    ref = alerts.RunRef(
-        run_id=UUID(run["id"]),
-        schedule_id=UUID(run["schedule_id"]),
-        workflow_id=fire.event.workflow_id,
-        scheduled_time=datetime.fromisoformat(run["scheduled_time"]),
-        trigger=run["trigger"],
-        attempt=run["attempt"],
-        owner_id=claim.get("owner_id"),
-        workflow_name=claim.get("workflow_name"),
-    )
-    return alerts.Alert(alerts.RUN_FAILED, ref, run["error"], fire.now())
+def _abandoned_alerts(
+    fire: Fire, claim: dict[str, Any], abandoned: list[dict[str, Any]]
+) -> list[alerts.Alert]:
+    """Run Failed for each run of this workflow the start failed as abandoned or superseded:
+    only the start that failed it returns it, so it is alerted once. The workflow has run by
+    now: a row that cannot be read into an alert is logged and left out, never raised (a
+    raise would fail the invocation, and Lambda's retry is a duplicate)."""
+    events: list[alerts.Alert] = []
+    for run in abandoned:
+        try:
+            row = {
+                **run,
+                "id": UUID(run["id"]),
+                "schedule_id": UUID(run["schedule_id"]),
+                "workflow_id": fire.event.workflow_id,
+                "scheduled_time": datetime.fromisoformat(run["scheduled_time"]),
+            }
+            events.append(alerts.for_run(alerts.RUN_FAILED, row, claim, fire.now()))
+        except (KeyError, TypeError, ValueError):
+            logger.exception("abandoned run not alerted: its row cannot be read")
+    return events
 
 
 def _not_claimed(fire: Fire, claim: dict[str, Any]) -> RunReport:
