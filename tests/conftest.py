@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from scheduler.db import Database
@@ -74,6 +75,12 @@ def direct_database_url() -> Iterator[str]:
             tempfile.mkdtemp(prefix="scheduler-tests-pg-"), cleanup_mode="delete"
         )
         url = server.get_uri()
+        # A disposable server: a commit need not wait for the (shared, busy) disk. Nothing
+        # outlives the session and no test crashes this server, so nothing asserted changes.
+        with psycopg.connect(url, autocommit=True) as conn:
+            for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+                conn.execute(f"alter system set {setting} = off")
+            conn.execute("select pg_reload_conf()")
     yield url
     if server is not None:
         server.cleanup()
