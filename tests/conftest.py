@@ -16,10 +16,13 @@ import socket
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from scheduler.db import Database
 from scheduler.store import Store
 
@@ -52,9 +55,17 @@ POOLED = os.environ.get("TEST_POOLER", "pgbouncer") != "none"
 
 @pytest.fixture(scope="session")
 def direct_database_url() -> Iterator[str]:
-    """The PostgreSQL server itself (DATABASE_URL, or an embedded one), for the session."""
+    """The PostgreSQL server itself (DATABASE_URL, or an embedded one), for the session.
+
+    Under pytest-xdist each worker is a session of its own, so each starts its own embedded
+    server; on a given DATABASE_URL, each worker gets a database of its own on that server."""
     server = None
     url = os.environ.get("DATABASE_URL")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if url and worker:
+        with worker_database(url, worker) as own:
+            yield own
+        return
     if not url:
         import pgserver
 
@@ -64,9 +75,33 @@ def direct_database_url() -> Iterator[str]:
             tempfile.mkdtemp(prefix="scheduler-tests-pg-"), cleanup_mode="delete"
         )
         url = server.get_uri()
+        # A disposable server: a commit need not wait for the (shared, busy) disk. Nothing
+        # outlives the session and no test crashes this server, so nothing asserted changes.
+        with psycopg.connect(url, autocommit=True) as conn:
+            for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+                conn.execute(f"alter system set {setting} = off")
+            conn.execute("select pg_reload_conf()")
     yield url
     if server is not None:
         server.cleanup()
+
+
+@contextmanager
+def worker_database(server_url: str, worker: str) -> Iterator[str]:
+    """A fresh database named after the xdist worker (gw0, gw1...) on the given server."""
+    import psycopg
+    from psycopg import sql
+
+    name = f"{conninfo_to_dict(server_url).get('dbname') or 'postgres'}_{worker}"
+    database = sql.Identifier(name)
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(database))
+        conn.execute(sql.SQL("create database {}").format(database))
+    try:
+        yield make_conninfo(server_url, dbname=name)
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("drop database {} with (force)").format(database))
 
 
 @pytest.fixture(scope="session")

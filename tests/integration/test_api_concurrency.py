@@ -44,6 +44,8 @@ from tests.integration.test_api_consistency import Hook, hooks  # noqa: F401  (f
 # The runner's statements must not wait on an API write for longer than this.
 RUNNER_STATEMENT_TIMEOUT_MS = 500
 WAIT_S = 10  # how long a test waits for the other party before giving up (a hang is a failure)
+# Its runner statement timeout is half a second: run alone (`make test`), not beside another worker.
+pytestmark = pytest.mark.serial
 
 
 @pytest.fixture

@@ -55,6 +55,8 @@ def test_a_refused_connect_is_retried_until_the_pooler_accepts(
     db.close()
 
 
+# It times the budget: run alone (`make test`), not beside the other worker.
+@pytest.mark.serial
 def test_connect_retries_stop_within_the_budget(stopped_pgbouncer: PgBouncer) -> None:
     # Given a pooler that never comes up
     attempts: list[float] = []

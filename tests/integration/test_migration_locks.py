@@ -29,6 +29,8 @@ HISTORY_RUNS = 1_000_000
 # A quarter of the runner's own (config.db_lock_timeout_ms, 2 s), as the history is so much
 # smaller than a production one; still a hundred times what the ALTERs that lock writes out take.
 RUNNER_LOCK_TIMEOUT_MS = 500
+# It times the runner against the migration: run alone (`make test`), not beside the other worker.
+pytestmark = pytest.mark.serial
 
 
 @pytest.fixture

@@ -26,6 +26,8 @@ from tests.conftest import MIGRATIONS, POOLED
 from tests.pgbouncer import PgBouncer
 
 WAIT_S = 10  # far longer than any timeout under test: reaching it means the timeout never fired
+# Its waits are measured against the timeouts: run alone (`make test`), not beside the other worker.
+pytestmark = pytest.mark.serial
 
 
 def _admin(url: str) -> psycopg.Connection[Any]:
