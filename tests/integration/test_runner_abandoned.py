@@ -299,3 +299,53 @@ def test_a_stale_fire_whose_claim_cannot_be_given_back_is_retried_not_left_to_ex
     assert runs_by_time(runner.store, schedule["id"]) == []
     assert alert_queue.received() == []
     assert http_server.requests == []
+
+
+def _attempt_once(
+    runner: Runner, schedule: dict[str, Any], dynamodb: Any, slot: Any, invocation: str
+) -> None:
+    """One invocation of the fire at `slot` claims it and cannot take the lease."""
+    with pytest.raises(LockUnavailable):
+        run_fire(
+            RunnerEvent.model_validate(event_for(schedule, slot)),
+            remaining_time_s=REMAINING_S,
+            invocation_id=invocation,
+            store=runner.store,
+            lock=_LockDown(dynamodb, table=LOCKS_TABLE, clock=runner.clock),
+            now=runner.clock,
+        )
+
+
+@pytest.mark.usefixtures("short_retry_budget")  # the fault never clears: see SHORT_RETRY_S
+def test_under_latest_an_outage_of_unstarted_claims_catches_up_once_the_newest(
+    runner: Runner, http_server: LoopbackServer, dynamodb: Any, alert_queue: AlertQueue
+) -> None:
+    # Given a catchupPolicy latest schedule whose 07:00 fire never started (its lease is over)
+    # while the 07:05 fire, in the same DynamoDB outage, is claimed and its lease still live
+    schedule = make_policy_schedule(
+        runner.store, http_steps(http_server), cron="*/5 * * * *", catchup_policy="latest"
+    )
+    _never_starts(runner, schedule, dynamodb)
+    five_past = SEVEN + timedelta(minutes=5)
+    _attempt_once(runner, schedule, dynamodb, five_past, "c0ffee00-0000-4000-8000-0000000000ac")
+    runner.clock.advance(5)
+
+    # When a coordinator pass comes now (its hand-ons run at once), and another once the
+    # newer claim's lease is over too
+    chain = HandOns(runner)
+    _reconcile_pass(runner, chain.pending)
+    first = [r.outcome for _, r in chain.drain()]
+    runner.clock.advance(LEASE_OVER_S)
+    _reconcile_pass(runner, chain.pending)
+    second = [r.outcome for _, r in chain.drain()]
+
+    # Then one catch-up ran, of the newest missed slot; the older is recorded superseded
+    # (before, the first pass caught up 07:00 and the second 07:05: two, the first stale)
+    assert (first, second) == ([], ["succeeded"])
+    runs = runs_by_time(runner.store, schedule["id"])
+    assert [(r["scheduled_time"], r["status"], r["trigger"]) for r in runs] == [
+        (SEVEN, "missed", "schedule"),
+        (five_past, "succeeded", "catchup"),
+    ]
+    assert [r.headers["x-scheduled-time"] for r in http_server.requests] == [iso(five_past)]
+    assert [e["detail-type"] for e in alert_queue.received()] == ["Run Missed", "Run Missed"]

@@ -332,19 +332,26 @@ class RunnerQueries:
     def expired_unstarted_claims(self, now: datetime, limit: int) -> list[Row]:
         """Up to `limit` claims whose lease expired before `now` without a start (no fence):
         every attempt of their invocation failed before the workflow ran. Each with its
-        schedule's catch-up policy and what an alert about it says, by schedule and slot."""
+        schedule's catch-up policy, what an alert about it says, and whether a newer fire of
+        the schedule is still claimed and unstarted (its retries may yet run it), by schedule
+        and slot."""
         return self.db.execute(
             """select r.id, r.schedule_id, r.workflow_id, r.scheduled_time, r.trigger,
                       r.lease_expires_at, s.enabled, s.catchup_policy,
                       s.catchup_window_seconds, s.timezone, s.flexible_window_minutes, w.owner_id,
-                      w.name as workflow_name
+                      w.name as workflow_name,
+                      exists (select 1 from schedule_runs n
+                              where n.schedule_id = r.schedule_id and n.status = 'running'
+                                and n.fence is null and n.trigger = 'schedule'
+                                and n.lease_expires_at >= %(now)s
+                                and n.scheduled_time > r.scheduled_time) as newer_claim_live
                from schedule_runs r
                join schedules s on s.id = r.schedule_id
                join workflows w on w.id = r.workflow_id
-               where r.status = 'running' and r.fence is null and r.lease_expires_at < %s
+               where r.status = 'running' and r.fence is null and r.lease_expires_at < %(now)s
                order by r.schedule_id, r.scheduled_time
-               limit %s""",
-            (now, limit),
+               limit %(limit)s""",
+            {"now": now, "limit": limit},
         ).fetchall()
 
     def settle_unstarted_claims(
