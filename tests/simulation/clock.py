@@ -2,15 +2,15 @@
 
 The product reads `time.monotonic()` for an invocation's deadlines and `time.sleep()` between
 in-process retries (scheduler.runner_fire, scheduler.runner, scheduler.workflows). In the
-simulation both follow the virtual clock: a retry's pause moves time on, as it would in a
-Lambda, instead of stalling the test in real time.
+simulation both follow the virtual clock: a retry's pause parks the invocation until the
+virtual clock reaches its end (tests.simulation.tasks), instead of stalling in real time.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
-from typing import Any
 
 import pytest
 
@@ -37,17 +37,13 @@ class VirtualClock:
     def monotonic(self) -> float:
         return self.current.timestamp()
 
-    def sleep(self, seconds: float) -> None:
-        self.advance(max(seconds, 0.0))
 
-    def as_time_module(self) -> Any:
-        return SimpleNamespace(monotonic=self.monotonic, sleep=self.sleep, time=self.monotonic)
-
-
-def patch_time(monkeypatch: pytest.MonkeyPatch, clock: VirtualClock) -> None:
-    """Make the product's monotonic time and sleeps the virtual clock's."""
+def patch_time(
+    monkeypatch: pytest.MonkeyPatch, clock: VirtualClock, sleep: Callable[[float], None]
+) -> None:
+    """Make the product's monotonic time the virtual clock's, and its sleeps `sleep`."""
     import importlib
 
-    shim = clock.as_time_module()
+    shim = SimpleNamespace(monotonic=clock.monotonic, sleep=sleep, time=clock.monotonic)
     for name in TIMED_MODULES:
         monkeypatch.setattr(importlib.import_module(name), "time", shim)

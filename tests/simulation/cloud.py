@@ -28,12 +28,13 @@ from scheduler.eventbridge import EventBridgeSchedules, schedule_names
 from scheduler.lock import LeaseLock
 from scheduler.observability import metrics
 from scheduler.runner import run_fire
-from scheduler.runner_event import parse_event
+from scheduler.runner_event import RunnerEvent, parse_event
 from scheduler.store import Store
 
 from devstack.engine import substitute_context
 from tests.simulation.clock import VirtualClock
 from tests.simulation.faults import Faults, SimulatedCrash
+from tests.simulation.tasks import Tasks
 
 # RunnerFunction's Timeout and its async settings (template.yaml).
 LAMBDA_TIMEOUT_S = 300
@@ -55,8 +56,7 @@ class _Event:
 
 
 class EventLoop:
-    """What happens when, in virtual time; `run_until` may be entered again from inside an
-    action (a run's step lets the world go on while it works)."""
+    """What happens when, in virtual time (driven from the main thread only)."""
 
     def __init__(self, clock: VirtualClock) -> None:
         self.clock = clock
@@ -84,12 +84,13 @@ class Invocation:
 
 @dataclass
 class SimLambda:
-    """RunnerFunction behind Lambda's asynchronous invocation."""
+    """RunnerFunction behind Lambda's asynchronous invocation; each invocation is a task."""
 
     loop: EventLoop
     clock: VirtualClock
+    tasks: Tasks
     store: Store
-    lock: LeaseLock
+    lock_for: Callable[[], LeaseLock]
     concurrency: int
     active: int = 0
     stats: Counter[str] = field(default_factory=Counter)
@@ -117,13 +118,17 @@ class SimLambda:
             self.stats["malformed"] += 1
             return
         self.active += 1
+        name = f"{invocation.request_id}#{invocation.attempt}"
+        self.tasks.start(name, partial(self._invoke, invocation, fire))
+
+    def _invoke(self, invocation: Invocation, fire: RunnerEvent) -> None:
         try:
             run_fire(
                 fire,
                 remaining_time_s=LAMBDA_TIMEOUT_S,
                 invocation_id=invocation.request_id,
                 store=self.store,
-                lock=self.lock,
+                lock=self.lock_for(),
                 now=self.clock.now,
                 hand_on=self.invoke_async,
             )

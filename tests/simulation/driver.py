@@ -53,13 +53,27 @@ class SeedResult:
     wall_s: float = 0.0
     counts: dict[str, int] = field(default_factory=dict)
 
-    def repro(self) -> str:
+    def repro(self, per_kind: int = 3) -> str:
         steps = "\n".join(f"  {i:2}: {op}" for i, op in enumerate(self.ops))
-        found = "\n".join(f"  - {v}" for v in self.violations)
+        found = "\n".join(f"  - {v}" for v in _first_of_each(self.violations, per_kind))
         return (
             f"simulation seed {self.seed}: {len(self.violations)} violation(s)\n{found}\n"
             f"sequence (replay: SIM_SEED={self.seed}):\n{steps}"
         )
+
+
+def _first_of_each(violations: list[str], per_kind: int) -> list[str]:
+    """The first few violations of each invariant and schedule, and how many more there are."""
+    shown: dict[str, list[str]] = {}
+    for line in violations:
+        kind = line.split(" slot ", 1)[0].split(": ", 1)[0]
+        shown.setdefault(kind, []).append(line)
+    lines = []
+    for kind, found in shown.items():
+        lines += found[:per_kind]
+        if len(found) > per_kind:
+            lines.append(f"... and {len(found) - per_kind} more of {kind}")
+    return lines
 
 
 def sequence(seed: int, length: int = 24) -> list[Op]:

@@ -41,6 +41,8 @@ class Faults:
     down_until: dict[str, datetime] = field(default_factory=dict)
     armed: dict[str, list[OneShot]] = field(default_factory=dict)
     injected: int = 0
+    # how a call waits in virtual time (a hang): the simulation's task-aware sleep
+    sleep: Callable[[float], None] | None = None
     # asked at each lease acquire with the lease's key; True: it acted (an API request landing
     # in that moment) and is disarmed
     on_lease_acquire: Callable[[str], bool] | None = None
@@ -72,7 +74,7 @@ class Faults:
             if kind == "death_before":
                 raise SimulatedCrash(f"{dependency}: died before the call")
             if kind == "hang":
-                self.clock.advance(HANG_S)
+                (self.sleep or self.clock.advance)(HANG_S)
             raise error()
 
     def after(self, dependency: str, error: Callable[[], Exception]) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
@@ -47,8 +47,8 @@ class Target:
     clock: VirtualClock
     faults: Faults
     rng: random.Random
-    # runs the rest of the world up to a moment (the simulation's event loop)
-    run_until: Callable[[datetime], None]
+    # waits in virtual time while the rest of the world goes on (Tasks.sleep)
+    wait: Callable[[float], None]
     visits: list[Visit] = field(default_factory=list)
 
     def visit(self, step: TargetStep, run: RunContext) -> dict[str, Any]:
@@ -61,7 +61,7 @@ class Target:
             armed.pop(0)
             visit.ended = self.clock.now()
             raise SimulatedCrash("runner died while its workflow ran")
-        self.run_until(self.clock.now() + timedelta(seconds=step.duration_s))
+        self.wait(step.duration_s)
         visit.ended = self.clock.now()
         if self.rng.randrange(100) < step.fail_percent:
             visit.failed = True

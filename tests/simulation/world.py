@@ -36,6 +36,7 @@ from tests.simulation.cloud import EventLoop, SimEventBridge, SimLambda
 from tests.simulation.faults import Faults, FaultyDatabase, hook_dynamodb
 from tests.simulation.model import Model, SimSchedule
 from tests.simulation.target import STEP_KIND, Target, activate
+from tests.simulation.tasks import Tasks
 
 OWNER = UUID("5b0e8a52-3f7c-4d1a-9e6b-2c4f8a1d7e93")
 # ReconcileFunction's rate (template.yaml ReconcileSchedule): the check's cadence.
@@ -74,9 +75,10 @@ class World:
         self.rng = random.Random(self.seed)
         random.seed(self.seed)  # the runner's retry jitter
         self.clock = VirtualClock(self.start)
-        patch_time(self.monkeypatch, self.clock)
         self.loop = EventLoop(self.clock)
-        self.faults = Faults(self.clock)
+        self.tasks = Tasks(self.clock, self.loop.at)
+        patch_time(self.monkeypatch, self.clock, self.tasks.sleep)
+        self.faults = Faults(self.clock, sleep=self.tasks.sleep)
         self.databases = [Database(self.database_url) for _ in range(2)]
         self.runner_db = FaultyDatabase(self.database_url, self.faults)
         self.api_store, self.check_store = (Store(db) for db in self.databases)
@@ -85,7 +87,9 @@ class World:
         create_locks_table(dynamodb)
         hook_dynamodb(dynamodb, self.faults)
         lock = LeaseLock(dynamodb, table=LOCKS_TABLE, clock=self.clock.now)
-        self.lam = SimLambda(self.loop, self.clock, self.runner_store, lock, self.concurrency)
+        self.lam = SimLambda(
+            self.loop, self.clock, self.tasks, self.runner_store, lambda: lock, self.concurrency
+        )
         scheduler = boto3.client("scheduler")
         scheduler.create_schedule_group(Name=get_settings().schedule_group)
         eventbridge = EventBridgeSchedules(scheduler)
@@ -95,7 +99,7 @@ class World:
         self.service = ScheduleService(
             self.api_store, eventbridge, self.lam.invoke_async, clock=self.clock.now
         )
-        self.target = Target(self.clock, self.faults, self.rng, self.loop.run_until)
+        self.target = Target(self.clock, self.faults, self.rng, self.tasks.sleep)
         activate(self.target)
         self.model = Model()
         events = clients.events_client()
@@ -104,6 +108,7 @@ class World:
         self.loop.at(first_check, "missed-fire check", self._check_pass)
 
     def close(self) -> None:
+        self.tasks.cancel_all()
         logger.setLevel(self._log_level)
         for db in (*self.databases, self.runner_db):
             db.close()
