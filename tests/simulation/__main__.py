@@ -1,6 +1,7 @@
 """`make soak`: many seeds of the simulation, one summary line at the end.
 
     python -m tests.simulation [SEEDS] [FIRST]     (or SIM_SEEDS / SIM_FIRST_SEED)
+    python -m tests.simulation shrink SEED         (the shortest sequence that still fails)
 
 Starts its own embedded PostgreSQL behind a PgBouncer (as the tests do), or uses DATABASE_URL
 (a disposable database: every seed empties the tables). Prints each failing seed's repro, then
@@ -20,6 +21,21 @@ from scheduler.migrate import apply_migrations
 from tests.conftest import MIGRATIONS
 from tests.pgbouncer import PgBouncer
 from tests.simulation.driver import run_seed
+from tests.simulation.shrink import shrink
+
+
+def _shrink(seed: int) -> int:
+    url, owned = _database()
+    apply_migrations(url, MIGRATIONS)
+    try:
+        started = time.monotonic()
+        result = shrink(url, seed)
+    finally:
+        for thing in owned:
+            thing.cleanup()  # type: ignore[attr-defined]
+    print(result.repro(), flush=True)
+    print(f"shrunk to {len(result.ops)} operations in {time.monotonic() - started:.0f} s")
+    return 1 if result.violations else 0
 
 
 def _database() -> tuple[str, list[object]]:
@@ -34,6 +50,8 @@ def _database() -> tuple[str, list[object]]:
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["shrink"]:
+        return _shrink(int(argv[1]))
     seeds = int(argv[0] if argv else os.environ.get("SIM_SEEDS", "400"))
     first = int(argv[1] if len(argv) > 1 else os.environ.get("SIM_FIRST_SEED", "0"))
     url, owned = _database()

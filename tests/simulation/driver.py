@@ -37,6 +37,9 @@ STARTS = [
     datetime(2027, 10, 30, 20, 0, 17, tzinfo=UTC),
 ]
 MAX_SCHEDULES = 5
+# How often the missed-fire check runs (ReconcileSchedule: rate(15 minutes) by default, a
+# deploy parameter; the local stack runs it every minute).
+CHECK_MINUTES = [5, 15]
 # After the sequence every fault ends and the clock runs on this long; fire times up to
 # SETTLED before its end must have ended in their final state by then.
 RECOVERY = timedelta(hours=1, minutes=30)
@@ -66,7 +69,8 @@ def _first_of_each(violations: list[str], per_kind: int) -> list[str]:
     """The first few violations of each invariant and schedule, and how many more there are."""
     shown: dict[str, list[str]] = {}
     for line in violations:
-        kind = line.split(" slot ", 1)[0].split(": ", 1)[0]
+        invariant, _, rest = line.partition("] ")
+        kind = f"{invariant}] {rest.split(' ', 1)[0]}"  # the invariant and the schedule
         shown.setdefault(kind, []).append(line)
     lines = []
     for kind, found in shown.items():
@@ -76,33 +80,70 @@ def _first_of_each(violations: list[str], per_kind: int) -> list[str]:
     return lines
 
 
-def sequence(seed: int, length: int = 24) -> list[Op]:
+# Each seed leans towards one kind of trouble (seed % len(THEMES)): weights of its operations
+# and crons over the defaults. Sequences of any theme can hold every operation.
+THEMES: list[dict[str, Any]] = [
+    {"name": "mixed"},
+    {
+        "name": "long outages",
+        "ops": {"everything_down": 5, "advance": 2},
+        "crons": {"* * * * *": 5},
+        "windows": [3600, 86400],
+    },
+    {
+        "name": "retention while the check is down",
+        "ops": {"check_down_for_days": 5, "retention": 3},
+        "crons": {"* * * * *": 0, "*/5 * * * *": 0},
+    },
+    {
+        "name": "pauses racing fires",
+        "ops": {"pause_racing_a_fire": 8, "resume": 6},
+        "crons": {"* * * * *": 4},
+        "overlap": "buffer_one",
+    },
+    {
+        "name": "dependency faults",
+        "ops": {"outage": 12, "one_shot": 12},
+        "windows": [60],
+        "check_minutes": [1],
+    },
+]
+
+
+def theme_of(seed: int) -> dict[str, Any]:
+    return THEMES[seed % len(THEMES)]
+
+
+def sequence(seed: int, length: int = 16) -> list[Op]:
     """The operations of one seed: random, but the same for the same seed."""
     rng = random.Random(seed * 7919 + 1)
-    ops: list[Op] = [_create_op(rng) for _ in range(rng.randint(1, 3))]
+    theme = theme_of(seed)
+    ops: list[Op] = [_create_op(rng, theme) for _ in range(rng.randint(1, 3))]
     for _ in range(length):
-        ops.append(_random_op(rng))
+        ops.append(_random_op(rng, theme))
     return ops
 
 
-def _create_op(rng: random.Random) -> Op:
+def _create_op(rng: random.Random, theme: dict[str, Any]) -> Op:
+    crons = {**CRONS, **theme.get("crons", {})}
     return {
         "op": "create",
-        "cron": rng.choices(list(CRONS), weights=list(CRONS.values()))[0],
+        "cron": rng.choices(list(crons), weights=list(crons.values()))[0],
         "timezone": rng.choice(TIMEZONES),
         "catchup": rng.choice(["skip", "latest", "all"]),
-        "window": rng.choice(WINDOWS_S),
-        "overlap": rng.choice(["skip", "buffer_one"]),
+        "window": rng.choice(theme.get("windows", WINDOWS_S)),
+        "overlap": theme.get("overlap") or rng.choice(["skip", "buffer_one"]),
         "duration_s": rng.choice(DURATIONS_S),
         "fail_percent": rng.choice([0, 0, 10]),
     }
 
 
-def _random_op(rng: random.Random) -> Op:
-    which = rng.choices(list(_WEIGHTS), weights=list(_WEIGHTS.values()))[0]
+def _random_op(rng: random.Random, theme: dict[str, Any]) -> Op:
+    weights = {**_WEIGHTS, **theme.get("ops", {})}
+    which = rng.choices(list(weights), weights=list(weights.values()))[0]
     pick = rng.randrange(1000)  # which schedule: modulo the live ones when applied
     if which == "create":
-        return _create_op(rng)
+        return _create_op(rng, theme)
     if which in ("pause", "resume", "delete", "run_now", "pause_racing_a_fire"):
         return {"op": which, "schedule": pick}
     if which == "edit_cron":
@@ -158,7 +199,7 @@ FREQUENT = ("* * * * *", "*/5 * * * *")
 _TABLES = "workflows, schedules, schedule_runs, owner_rate_buckets, api_keys"
 
 
-def run_seed(database_url: str, seed: int, length: int = 24) -> SeedResult:
+def run_seed(database_url: str, seed: int, length: int = 16) -> SeedResult:
     return run_sequence(database_url, seed, sequence(seed, length))
 
 
@@ -169,7 +210,10 @@ def run_sequence(database_url: str, seed: int, ops: list[Op]) -> SeedResult:
     start = STARTS[seed % len(STARTS)] or DEFAULT_START
     violations: dict[str, None] = {}
     with pytest.MonkeyPatch.context() as monkeypatch, mock_aws():
-        world = World(database_url, seed, start, monkeypatch)
+        minutes = random.Random(seed).choice(theme_of(seed).get("check_minutes", CHECK_MINUTES))
+        world = World(
+            database_url, seed, start, monkeypatch, check_every=timedelta(minutes=minutes)
+        )
         try:
             for index, op in enumerate(ops):
                 _apply(world, op)

@@ -207,18 +207,15 @@ def _catchup(
     rows: dict[Slot, dict[str, Any]],
     visits: dict[Slot, list[Visit]],
 ) -> list[str]:
-    """catch-up did what the policy says, for the slots that did not run when they fired."""
+    """catch-up did what the policy says, for the slots that did not run when they fired
+    (neither ran live nor were skipped by the overlap policy)."""
     window = timedelta(seconds=schedule.window_s)
-    found: list[str] = []
-    gaps: list[list[tuple[datetime, datetime | None, bool]]] = []  # (slot, first check, owed)
-    previous_missed = False
+    missed: list[tuple[datetime, datetime | None, bool]] = []  # (slot, first check, owed)
     for period, slot in slots:
         key = (schedule.id, slot)
         row = rows.get(key)
         live = any(v.trigger == "schedule" for v in visits.get(key, []))
-        skipped = row is not None and row["status"] == "skipped"
-        if live or skipped:
-            previous_missed = False
+        if live or (row is not None and row["status"] == "skipped"):
             continue
         checked = _first_check(world, slot)
         owed = (
@@ -226,13 +223,8 @@ def _catchup(
             and _inside_window(slot, checked, window)
             and period.is_open_at(checked + CATCHUP_SETTLE)
         )
-        if not previous_missed:
-            gaps.append([])
-        gaps[-1].append((slot, checked, owed))
-        previous_missed = True
-    for gap in gaps:
-        found += _gap_caught_up(schedule, gap, visits)
-    return found
+        missed.append((slot, checked, owed))
+    return _caught_up(schedule, missed, visits)
 
 
 def _inside_window(slot: datetime, checked: datetime, window: timedelta) -> bool:
@@ -245,9 +237,9 @@ def _inside_window(slot: datetime, checked: datetime, window: timedelta) -> bool
     return window < _wait() and checked - slot <= window + _wait()
 
 
-def _gap_caught_up(
+def _caught_up(
     schedule: SimSchedule,
-    gap: list[tuple[datetime, datetime | None, bool]],
+    missed: list[tuple[datetime, datetime | None, bool]],
     visits: dict[Slot, list[Visit]],
 ) -> list[str]:
     found = []
@@ -258,7 +250,7 @@ def _gap_caught_up(
         ]
 
     if schedule.catchup == "all":
-        for slot, checked, owed in gap:
+        for slot, checked, owed in missed:
             if owed and not caught(slot):
                 found.append(
                     f"[catch-up all runs every missed slot in its window] {schedule.describe()} "
@@ -266,24 +258,25 @@ def _gap_caught_up(
                     f"{schedule.window_s}s window, never run"
                 )
         return found
-    # latest: of the slots one pass could find, the newest owed one runs, and only it
+    # latest: of the slots one pass could find, the newest owed one runs (or a newer one
+    # found later does instead), and no slot runs once a newer missed one was found
     by_pass: dict[datetime | None, list[tuple[datetime, bool]]] = defaultdict(list)
-    for slot, checked, owed in gap:
+    for slot, checked, owed in missed:
         by_pass[checked].append((slot, owed))
-    ran_any = any(caught(slot) for slot, _, _ in gap)
     for checked, members in by_pass.items():
         owed = [slot for slot, is_owed in members if is_owed]
-        if owed and not any(caught(slot) for slot, _ in members) and not ran_any:
+        newer = [slot for slot, _, _ in missed if owed and slot >= owed[-1]]
+        if owed and not any(caught(slot) for slot in newer):
             found.append(
                 f"[catch-up latest runs the newest missed slot] {schedule.describe()} slot "
                 f"{iso(owed[-1])}: missed, found at {iso(checked or owed[-1])} within the "
                 f"{schedule.window_s}s window, no catch-up ran"
             )
-    for slot, _, _ in gap:
+    for slot, _, _ in missed:
         for visit in caught(slot):
             stale = [
                 newer
-                for newer, checked, _ in gap
+                for newer, checked, _ in missed
                 if newer > slot and checked is not None and checked <= visit.started
             ]
             if stale and visit.trigger == "catchup":

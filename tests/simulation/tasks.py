@@ -82,15 +82,17 @@ class Tasks:
         wake = self._clock.now() + timedelta(seconds=max(seconds, 0.0))
         self._parked.add(task)
         self._at(wake, f"resume {task.thread.name}", partial(self._switch, task))
-        self._current = None
         task.park()
-        self._current = task
 
     def _switch(self, task: _Task) -> None:
         self._parked.discard(task)
         if task.done:
             return
-        task.resume()
+        self._current = task
+        try:
+            task.resume()
+        finally:
+            self._current = None
 
     def cancel_all(self) -> None:
         """End every parked task (the simulation is over): each dies where it waits."""

@@ -39,8 +39,6 @@ from tests.simulation.target import STEP_KIND, Target, activate
 from tests.simulation.tasks import Tasks
 
 OWNER = UUID("5b0e8a52-3f7c-4d1a-9e6b-2c4f8a1d7e93")
-# ReconcileFunction's rate (template.yaml ReconcileSchedule): the check's cadence.
-CHECK_PERIOD = timedelta(minutes=15)
 # The production default (settings.runner_retry_s): in-process retries before Lambda's.
 RUNNER_RETRY_S = "5"
 
@@ -60,8 +58,11 @@ class World:
     start: datetime
     monkeypatch: pytest.MonkeyPatch
     concurrency: int = 3
+    # ReconcileFunction's rate (ReconcileSchedule): the missed-fire check's cadence
+    check_every: timedelta = timedelta(minutes=15)
     alerts: list[Alert] = field(default_factory=list)
     check_passes: list[datetime] = field(default_factory=list)
+    check_failures: list[str] = field(default_factory=list)
     retention_floor: datetime | None = None
 
     def __post_init__(self) -> None:
@@ -104,7 +105,8 @@ class World:
         self.model = Model()
         events = clients.events_client()
         events.meta.events.register("before-parameter-build.events.PutEvents", self._alerted)
-        first_check = self.start + timedelta(seconds=self.rng.randrange(900))
+        phase = self.rng.randrange(int(self.check_every.total_seconds()))
+        first_check = self.start + timedelta(seconds=phase)
         self.loop.at(first_check, "missed-fire check", self._check_pass)
 
     def close(self) -> None:
@@ -118,13 +120,14 @@ class World:
     def _check_pass(self) -> None:
         """ReconcileFunction's coordinator: fail abandoned runs, then the missed-fire check."""
         now = self.clock.now()
-        self.loop.at(now + CHECK_PERIOD, "missed-fire check", self._check_pass)
+        self.loop.at(now + self.check_every, "missed-fire check", self._check_pass)
         if self.faults.is_down("check"):
             return
         try:
             self.check_store.fail_abandoned_runs(now)
             check_missed_fires(self.check_store, hand_on=self.lam.invoke_async, now=self.clock.now)
-        except DependencyUnavailable:
+        except DependencyUnavailable as exc:
+            self.check_failures.append(f"{now.isoformat()}: {exc}")
             return
         self.check_passes.append(now)
 
