@@ -89,6 +89,8 @@ THEMES: list[dict[str, Any]] = [
         "ops": {"everything_down": 5, "advance": 2},
         "crons": {"* * * * *": 5},
         "windows": [3600, 86400],
+        "catchups": ["latest", "all"],
+        "outage_hours": [9, 12, 30],
     },
     {
         "name": "retention while the check is down",
@@ -130,7 +132,7 @@ def _create_op(rng: random.Random, theme: dict[str, Any]) -> Op:
         "op": "create",
         "cron": rng.choices(list(crons), weights=list(crons.values()))[0],
         "timezone": rng.choice(TIMEZONES),
-        "catchup": rng.choice(["skip", "latest", "all"]),
+        "catchup": rng.choice(theme.get("catchups", ["skip", "latest", "all"])),
         "window": rng.choice(theme.get("windows", WINDOWS_S)),
         "overlap": theme.get("overlap") or rng.choice(["skip", "buffer_one"]),
         "duration_s": rng.choice(DURATIONS_S),
@@ -159,7 +161,7 @@ def _random_op(rng: random.Random, theme: dict[str, Any]) -> Op:
             "minutes": rng.choice([2, 4, 10, 30, 90]),
         }
     if which == "everything_down":
-        return {"op": which, "hours": rng.choice([3, 9, 12, 30])}
+        return {"op": which, "hours": rng.choice(theme.get("outage_hours", [3, 9, 12, 30]))}
     if which == "check_down_for_days":
         return {"op": which, "days": rng.choice([2, 3, 5]), "keep_days": rng.randint(2, 6)}
     if which == "one_shot":

@@ -171,10 +171,12 @@ def _terminal(
         checked = _first_check(world, slot)
         if ran:
             return [f"[every fire time ends in one state] {where}: ran, but has no run row"]
-        if checked is not None and period.is_open_at(checked):
+        # A backlog of more than one pass takes the check several passes: the schedule must
+        # stay enabled meanwhile (one paused first is never checked again: see the report).
+        if checked is not None and period.is_open_at(checked + CATCHUP_SETTLE):
             return [
                 f"[every fire time ends in one state] {where}: no run row, though the check "
-                f"ran at {iso(checked)} while the schedule was enabled"
+                f"ran at {iso(checked)} and the schedule stayed enabled"
             ]
         return []
     status, error = row["status"], row["error"] or ""
