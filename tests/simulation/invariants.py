@@ -226,7 +226,14 @@ def _catchup(
             and period.is_open_at(checked + CATCHUP_SETTLE)
         )
         missed.append((slot, checked, owed))
-    return _caught_up(schedule, missed, visits)
+    # a catch-up still waiting at the end is not decided yet: its workflow is busy (the
+    # "nothing waits forever" invariant judges a queue that does not move)
+    queued = {
+        slot
+        for slot, _, _ in missed
+        if (row := rows.get((schedule.id, slot))) is not None and row["status"] == "buffered"
+    }
+    return _caught_up(schedule, missed, visits, queued)
 
 
 def _inside_window(slot: datetime, checked: datetime, window: timedelta) -> bool:
@@ -243,6 +250,7 @@ def _caught_up(
     schedule: SimSchedule,
     missed: list[tuple[datetime, datetime | None, bool]],
     visits: dict[Slot, list[Visit]],
+    queued: set[datetime],
 ) -> list[str]:
     found = []
 
@@ -251,9 +259,12 @@ def _caught_up(
             v for v in visits.get((schedule.id, slot), []) if v.trigger in ("catchup", "backfill")
         ]
 
+    def caught_or_queued(slot: datetime) -> bool:
+        return slot in queued or bool(caught(slot))
+
     if schedule.catchup == "all":
         for slot, checked, owed in missed:
-            if owed and not caught(slot):
+            if owed and not caught_or_queued(slot):
                 found.append(
                     f"[catch-up all runs every missed slot in its window] {schedule.describe()} "
                     f"slot {iso(slot)}: missed, found at {iso(checked or slot)} within the "
@@ -268,7 +279,7 @@ def _caught_up(
     for checked, members in by_pass.items():
         owed = [slot for slot, is_owed in members if is_owed]
         newer = [slot for slot, _, _ in missed if owed and slot >= owed[-1]]
-        if owed and not any(caught(slot) for slot in newer):
+        if owed and not any(caught_or_queued(slot) for slot in newer):
             found.append(
                 f"[catch-up latest runs the newest missed slot] {schedule.describe()} slot "
                 f"{iso(owed[-1])}: missed, found at {iso(checked or owed[-1])} within the "
