@@ -230,8 +230,14 @@ def _catchup(
     # "nothing waits forever" invariant judges a queue that does not move)
     queued = {
         slot
-        for slot, _, _ in missed
-        if (row := rows.get((schedule.id, slot))) is not None and row["status"] == "buffered"
+        for (schedule_id, slot), row in rows.items()
+        if schedule_id == schedule.id and row["status"] == "buffered"
+    }
+    # catch-ups of later slots too (past the horizon): a newer one supersedes a waiting one
+    queued |= {
+        slot
+        for (schedule_id, slot), slot_visits in visits.items()
+        if schedule_id == schedule.id and any(v.trigger == "catchup" for v in slot_visits)
     }
     return _caught_up(schedule, missed, visits, queued)
 
@@ -278,8 +284,7 @@ def _caught_up(
         by_pass[checked].append((slot, owed))
     for checked, members in by_pass.items():
         owed = [slot for slot, is_owed in members if is_owed]
-        newer = [slot for slot, _, _ in missed if owed and slot >= owed[-1]]
-        if owed and not any(caught_or_queued(slot) for slot in newer):
+        if owed and not any(slot >= owed[-1] for slot in queued) and not caught(owed[-1]):
             found.append(
                 f"[catch-up latest runs the newest missed slot] {schedule.describe()} slot "
                 f"{iso(owed[-1])}: missed, found at {iso(checked or owed[-1])} within the "
