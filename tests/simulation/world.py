@@ -1,12 +1,13 @@
 """One simulated deployment: the product's use cases wired to the virtual clock, the real
 database (through PgBouncer), moto, and the simulated EventBridge, Lambda and target.
 
-Each Lambda function has its own database connection, as in AWS: the runner's (faulty), the
-API's, the missed-fire check's and retention's. The world must be built inside moto's mock.
+Each function has its own database connection, as in AWS: the runner's (where the faults are),
+the API's (retention's too) and the missed-fire check's. Build the world inside moto's mock.
 """
 
 from __future__ import annotations
 
+import json
 import random
 from collections import Counter
 from dataclasses import dataclass, field
@@ -138,8 +139,7 @@ class World:
         self.retention_floor = max(cutoff, self.retention_floor or cutoff)
 
     def _alerted(self, params: dict[str, Any], **_: Any) -> None:
-        import json
-
+        """Every alert the product sends (before-parameter-build of PutEvents: sent or not)."""
         for entry in params.get("Entries", []):
             detail = json.loads(entry["Detail"])
             slot = datetime.fromisoformat(detail["scheduledTime"])
