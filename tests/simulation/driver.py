@@ -213,8 +213,15 @@ def run_sequence(database_url: str, seed: int, ops: list[Op]) -> SeedResult:
     violations: dict[str, None] = {}
     with pytest.MonkeyPatch.context() as monkeypatch, mock_aws():
         minutes = random.Random(seed).choice(theme_of(seed).get("check_minutes", CHECK_MINUTES))
+        # RunHistoryDays of this deployment: the first retention operation's (else 90 days)
+        history_days = next((op["keep_days"] for op in ops if "keep_days" in op), 90)
         world = World(
-            database_url, seed, start, monkeypatch, check_every=timedelta(minutes=minutes)
+            database_url,
+            seed,
+            start,
+            monkeypatch,
+            check_every=timedelta(minutes=minutes),
+            run_history_days=history_days,
         )
         try:
             for index, op in enumerate(ops):
@@ -333,7 +340,7 @@ def _check_down_for_days(world: World, op: Op) -> None:
     days = timedelta(hours=6) if frequent else timedelta(days=op["days"])
     world.faults.outage("check", world.clock.now() + days)
     world.loop.run_until(world.clock.now() + days - timedelta(hours=1))
-    world.retention_pass(op["keep_days"])
+    world.retention_pass()
 
 
 def _one_shot(world: World, op: Op) -> None:
@@ -362,7 +369,7 @@ def _pause_racing_a_fire(world: World, op: Op) -> None:
 
 
 def _retention(world: World, op: Op) -> None:
-    world.retention_pass(op["keep_days"])
+    world.retention_pass()
 
 
 def _advance(world: World, op: Op) -> None:

@@ -61,6 +61,8 @@ class World:
     concurrency: int = 3
     # ReconcileFunction's rate (ReconcileSchedule): the missed-fire check's cadence
     check_every: timedelta = timedelta(minutes=15)
+    # RunHistoryDays: what retention keeps (the check may bound its look-back by it)
+    run_history_days: int = 90
     alerts: list[Alert] = field(default_factory=list)
     check_passes: list[datetime] = field(default_factory=list)
     check_failures: list[str] = field(default_factory=list)
@@ -69,6 +71,11 @@ class World:
     def __post_init__(self) -> None:
         self.monkeypatch.setenv("RUNNER_RETRY_S", RUNNER_RETRY_S)
         self.monkeypatch.setenv("ALERT_EVENT_BUS", "default")
+        # the deployment's parameters, as the template passes them to the functions
+        minutes = int(self.check_every.total_seconds() // 60)
+        rate = f"rate({minutes} minute{'s' * (minutes > 1)})"
+        self.monkeypatch.setenv("RECONCILE_SCHEDULE", rate)
+        self.monkeypatch.setenv("RUN_HISTORY_DAYS", str(self.run_history_days))
         get_settings.cache_clear()
         clients.reset()
         # the product's log lines (thousands per seed) cost more than the rest of a step
@@ -132,8 +139,10 @@ class World:
             return
         self.check_passes.append(now)
 
-    def retention_pass(self, keep_days: int) -> None:
+    def retention_pass(self) -> None:
+        """RetentionFunction: one pass, keeping RunHistoryDays."""
         now = self.clock.now()
+        keep_days = get_settings().run_history_days
         delete_expired_runs(self.api_store, keep_days=keep_days, budget_s=60, now=now)
         cutoff = now - timedelta(days=keep_days)
         self.retention_floor = max(cutoff, self.retention_floor or cutoff)
@@ -173,6 +182,8 @@ class World:
         self.service.update_schedule(None, schedule.id, ScheduleUpdate.model_validate(changes))
         if self._fires_from(schedule.id) != before:
             self._fire_times_start_now(schedule.id)
+        if schedule.enabled and changes.get("enabled") is False:
+            self._disabled_now(schedule.id)
         self.model.updated(schedule, changes, self.clock.now())
         self.eventbridge.refresh(schedule.id)
 
@@ -207,6 +218,19 @@ class World:
                    set fires_from = %(now)s, checked_through = %(now)s, next_check_at = %(now)s
                    where schedule_id = %(id)s""",
                 {"now": now, "id": schedule_id},
+            )
+
+    def _disabled_now(self, schedule_id: UUID) -> None:
+        """Seam, as for fires_from: a trigger may stamp when the check saw the schedule
+        disabled (schedule_fire_checks.disabled_at, where the migrations have it) with now()."""
+        has_column = self.api_store.db.execute(
+            """select 1 from information_schema.columns
+               where table_name = 'schedule_fire_checks' and column_name = 'disabled_at'"""
+        ).fetchone()
+        if has_column:
+            self.api_store.db.execute(
+                "update schedule_fire_checks set disabled_at = %s where schedule_id = %s",
+                (self.clock.now(), schedule_id),
             )
 
     def rows(self) -> list[dict[str, Any]]:
