@@ -52,7 +52,7 @@ def _database() -> tuple[str, list[object]]:
 def main(argv: list[str]) -> int:
     if argv[:1] == ["shrink"]:
         return _shrink(int(argv[1]))
-    seeds = int(argv[0] if argv else os.environ.get("SIM_SEEDS", "150"))
+    seeds = int(argv[0] if argv else os.environ.get("SIM_SEEDS", "100"))
     first = int(argv[1] if len(argv) > 1 else os.environ.get("SIM_FIRST_SEED", "0"))
     url, owned = _database()
     os.environ["DATABASE_URL"] = url
