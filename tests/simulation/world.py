@@ -23,6 +23,7 @@ from scheduler.db import Database
 from scheduler.errors import DependencyUnavailable
 from scheduler.eventbridge import EventBridgeSchedules
 from scheduler.lock import LeaseLock
+from scheduler.abandoned_runs import settle_abandoned_runs
 from scheduler.missed_fires import check_missed_fires
 from scheduler.models import ScheduleCreate, ScheduleUpdate
 from scheduler.observability import logger
@@ -126,13 +127,13 @@ class World:
     # --- the product's periodic functions
 
     def _check_pass(self) -> None:
-        """ReconcileFunction's coordinator: fail abandoned runs, then the missed-fire check."""
+        """ReconcileFunction's coordinator: settle abandoned runs, then the missed-fire check."""
         now = self.clock.now()
         self.loop.at(now + self.check_every, "missed-fire check", self._check_pass)
         if self.faults.is_down("check"):
             return
         try:
-            self.check_store.fail_abandoned_runs(now)
+            settle_abandoned_runs(self.check_store, now, hand_on=self.lam.invoke_async)
             check_missed_fires(self.check_store, hand_on=self.lam.invoke_async, now=self.clock.now)
         except DependencyUnavailable as exc:
             self.check_failures.append(f"{now.isoformat()}: {exc}")
