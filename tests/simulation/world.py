@@ -7,6 +7,7 @@ the API's (retention's too) and the missed-fire check's. Build the world inside 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 from collections import Counter
@@ -18,12 +19,12 @@ from uuid import UUID
 import boto3
 import pytest
 from scheduler import clients
+from scheduler.abandoned_runs import settle_abandoned_runs
 from scheduler.config import get_settings
 from scheduler.db import Database
 from scheduler.errors import DependencyUnavailable
 from scheduler.eventbridge import EventBridgeSchedules
 from scheduler.lock import LeaseLock
-from scheduler.abandoned_runs import settle_abandoned_runs
 from scheduler.missed_fires import check_missed_fires
 from scheduler.models import ScheduleCreate, ScheduleUpdate
 from scheduler.observability import logger
@@ -132,8 +133,10 @@ class World:
         self.loop.at(now + self.check_every, "missed-fire check", self._check_pass)
         if self.faults.is_down("check"):
             return
-        try:
+        # as scheduler.reconcile's coordinator: a sweep that fails never stops the check
+        with contextlib.suppress(DependencyUnavailable):
             settle_abandoned_runs(self.check_store, now, hand_on=self.lam.invoke_async)
+        try:
             check_missed_fires(self.check_store, hand_on=self.lam.invoke_async, now=self.clock.now)
         except DependencyUnavailable as exc:
             self.check_failures.append(f"{now.isoformat()}: {exc}")
