@@ -149,6 +149,20 @@ def final_violations(world: World, horizon: datetime) -> list[str]:
     return found
 
 
+def _look_back(world: World) -> timedelta:
+    """How far back a pass of the check looks: at most a week (the longest catch-up window),
+    and never further than RunHistoryDays less a day (README, "Missed fires": past that,
+    retention may have deleted the row of a fire time that ran)."""
+    return min(timedelta(days=7), timedelta(days=world.run_history_days - 1))
+
+
+def _beyond_look_back(world: World, slot: datetime, checked: datetime | None) -> bool:
+    """A slot already older than the check's look-back when the first pass that could find it
+    ran (the check was down longer than that): by design neither recorded nor run (README,
+    "Missed fires"; MissedFireCheckStoppedAlarm says so)."""
+    return checked is not None and slot <= checked - _look_back(world)
+
+
 def _first_check(world: World, slot: datetime) -> datetime | None:
     """The first pass of the missed-fire check that could find `slot` missed."""
     due = slot + _wait()
@@ -173,7 +187,11 @@ def _terminal(
             return [f"[every fire time ends in one state] {where}: ran, but has no run row"]
         # A backlog of more than one pass takes the check several passes: the schedule must
         # stay enabled meanwhile (one paused first is never checked again: see the report).
-        if checked is not None and period.is_open_at(checked + CATCHUP_SETTLE):
+        if (
+            checked is not None
+            and period.is_open_at(checked + CATCHUP_SETTLE)
+            and not _beyond_look_back(world, slot, checked)
+        ):
             return [
                 f"[every fire time ends in one state] {where}: no run row, though the check "
                 f"ran at {iso(checked)} and the schedule stayed enabled"
@@ -224,6 +242,7 @@ def _catchup(
             checked is not None
             and _inside_window(slot, checked, window)
             and period.is_open_at(checked + CATCHUP_SETTLE)
+            and not _beyond_look_back(world, slot, checked)
         )
         missed.append((slot, checked, owed))
     # a catch-up still waiting at the end is not decided yet: its workflow is busy (the
