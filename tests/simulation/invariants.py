@@ -258,7 +258,18 @@ def _catchup(
         for (schedule_id, slot), slot_visits in visits.items()
         if schedule_id == schedule.id and any(v.trigger == "catchup" for v in slot_visits)
     }
-    return _caught_up(schedule, missed, visits, queued)
+    found = {slot: _found_missed(world, schedule.id, slot) for slot, _, _ in missed}
+    return _caught_up(schedule, missed, visits, queued, found)
+
+
+def _found_missed(world: World, schedule_id: UUID, slot: datetime) -> datetime | None:
+    """When the product could first know `slot` missed: the first pass of the check after it
+    was due; for a claim that never started, the first sweep after its lease expired (README,
+    "Missed fires": until then a retry of its invocation may still run it)."""
+    expiry = world.claim_expiries.get((schedule_id, slot))
+    if expiry is None:
+        return _first_check(world, slot)
+    return next((p for p in world.check_passes if p > expiry and p >= slot + _wait()), None)
 
 
 def _inside_window(slot: datetime, checked: datetime, window: timedelta) -> bool:
@@ -276,6 +287,7 @@ def _caught_up(
     missed: list[tuple[datetime, datetime | None, bool]],
     visits: dict[Slot, list[Visit]],
     queued: set[datetime],
+    found_at: dict[datetime, datetime | None],
 ) -> list[str]:
     found = []
 
@@ -313,8 +325,10 @@ def _caught_up(
         for visit in caught(slot):
             stale = [
                 newer
-                for newer, checked, _ in missed
-                if newer > slot and checked is not None and checked <= visit.started
+                for newer, _, _ in missed
+                if newer > slot
+                and (known := found_at[newer]) is not None
+                and known <= visit.started
             ]
             if stale and visit.trigger == "catchup":
                 found.append(

@@ -69,6 +69,9 @@ class World:
     check_passes: list[datetime] = field(default_factory=list)
     check_failures: list[str] = field(default_factory=list)
     retention_floor: datetime | None = None
+    # (schedule, slot) of each claim that had not started when a pass began: when its lease
+    # expires (the newest seen). Such a slot is not missed before that: its retry may still run it
+    claim_expiries: dict[tuple[UUID, datetime], datetime] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.monkeypatch.setenv("RUNNER_RETRY_S", RUNNER_RETRY_S)
@@ -133,6 +136,7 @@ class World:
         self.loop.at(now + self.check_every, "missed-fire check", self._check_pass)
         if self.faults.is_down("check"):
             return
+        self._note_unstarted_claims()
         # as scheduler.reconcile's coordinator: a sweep that fails never stops the check
         with contextlib.suppress(DependencyUnavailable):
             settle_abandoned_runs(self.check_store, now, hand_on=self.lam.invoke_async)
@@ -142,6 +146,16 @@ class World:
             self.check_failures.append(f"{now.isoformat()}: {exc}")
             return
         self.check_passes.append(now)
+
+    def _note_unstarted_claims(self) -> None:
+        claims = self.api_store.db.execute(
+            """select schedule_id, scheduled_time, lease_expires_at from schedule_runs
+               where status = 'running' and fence is null and lease_expires_at is not null"""
+        ).fetchall()
+        for claim in claims:
+            key = (claim["schedule_id"], claim["scheduled_time"])
+            seen = self.claim_expiries.get(key, claim["lease_expires_at"])
+            self.claim_expiries[key] = max(seen, claim["lease_expires_at"])
 
     def retention_pass(self) -> None:
         """RetentionFunction: one pass, keeping RunHistoryDays."""
