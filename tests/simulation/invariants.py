@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from scheduler.catchup_policy import slot_due
 from scheduler.config import get_settings
 from scheduler.run_store import ABANDONED_RUN_ERROR
 
@@ -243,6 +244,7 @@ def _catchup(
             and _inside_window(slot, checked, window)
             and period.is_open_at(checked + CATCHUP_SETTLE)
             and not _beyond_look_back(world, slot, checked)
+            and not _catchup_claim_outlived_window(world, schedule, slot)
         )
         missed.append((slot, checked, owed))
     # a catch-up still waiting at the end is not decided yet: its workflow is busy (the
@@ -270,6 +272,17 @@ def _found_missed(world: World, schedule_id: UUID, slot: datetime) -> datetime |
     if expiry is None:
         return _first_check(world, slot)
     return next((p for p in world.check_passes if p > expiry and p >= slot + _wait()), None)
+
+
+def _catchup_claim_outlived_window(world: World, schedule: SimSchedule, slot: datetime) -> bool:
+    """The slot's catch-up was claimed but never started, and the first sweep after its claim's
+    lease expired came when the window, counted from the slot's due, was over: by design it is
+    then only recorded missed, not run again (README, "How a fire runs", step 3)."""
+    if (schedule.id, slot) not in world.catchup_claims:
+        return False
+    settled = _found_missed(world, schedule.id, slot)
+    due = slot_due(slot, schedule.timezone, _wait())
+    return settled is not None and settled - due > timedelta(seconds=schedule.window_s)
 
 
 def _inside_window(slot: datetime, checked: datetime, window: timedelta) -> bool:

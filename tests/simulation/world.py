@@ -72,6 +72,8 @@ class World:
     # (schedule, slot) of each claim that had not started when a pass began: when its lease
     # expires (the newest seen). Such a slot is not missed before that: its retry may still run it
     claim_expiries: dict[tuple[UUID, datetime], datetime] = field(default_factory=dict)
+    # those of them that were catch-ups (a catch-up claim is run again only within its window)
+    catchup_claims: set[tuple[UUID, datetime]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.monkeypatch.setenv("RUNNER_RETRY_S", RUNNER_RETRY_S)
@@ -149,13 +151,15 @@ class World:
 
     def _note_unstarted_claims(self) -> None:
         claims = self.api_store.db.execute(
-            """select schedule_id, scheduled_time, lease_expires_at from schedule_runs
+            """select schedule_id, scheduled_time, lease_expires_at, trigger from schedule_runs
                where status = 'running' and fence is null and lease_expires_at is not null"""
         ).fetchall()
         for claim in claims:
             key = (claim["schedule_id"], claim["scheduled_time"])
             seen = self.claim_expiries.get(key, claim["lease_expires_at"])
             self.claim_expiries[key] = max(seen, claim["lease_expires_at"])
+            if claim["trigger"] == "catchup":
+                self.catchup_claims.add(key)
 
     def retention_pass(self) -> None:
         """RetentionFunction: one pass, keeping RunHistoryDays."""
