@@ -239,12 +239,16 @@ def _catchup(
         if live or (row is not None and row["status"] == "skipped"):
             continue
         checked = _first_check(world, slot)
+        found = _found_missed(world, schedule.id, slot)
+        if found is not None and _check_down_between(world, slot + _wait(), found):
+            # a claim that never started, settled after an outage of the check: its window
+            # counts up to that sweep, as after any outage of the check (README, Missed fires)
+            checked = found
         owed = (
             checked is not None
             and _inside_window(slot, checked, window)
             and period.is_open_at(checked + CATCHUP_SETTLE)
             and not _beyond_look_back(world, slot, checked)
-            and not _catchup_claim_outlived_window(world, schedule, slot)
         )
         missed.append((slot, checked, owed))
     # a catch-up still waiting at the end is not decided yet: its workflow is busy (the
@@ -261,6 +265,11 @@ def _catchup(
         if schedule_id == schedule.id and any(v.trigger == "catchup" for v in slot_visits)
     }
     found = {slot: _found_missed(world, schedule.id, slot) for slot, _, _ in missed}
+    # a catch-up queued, claimed, never started and settled past its window: queued as the
+    # policy says, then only recorded missed by design (README, How a fire runs, step 3)
+    queued |= {
+        slot for slot, _, _ in missed if _catchup_claim_outlived_window(world, schedule, slot)
+    }
     return _caught_up(schedule, missed, visits, queued, found)
 
 
@@ -283,6 +292,17 @@ def _catchup_claim_outlived_window(world: World, schedule: SimSchedule, slot: da
     settled = _found_missed(world, schedule.id, slot)
     due = slot_due(slot, schedule.timezone, _wait())
     return settled is not None and settled - due > timedelta(seconds=schedule.window_s)
+
+
+def _check_down_between(world: World, start: datetime, end: datetime) -> bool:
+    """Whether the check had an outage (passes more than two intervals apart, as the product
+    tells one) ending after `start` and by `end`."""
+    passes = world.check_passes
+    longest = 2 * world.check_every
+    return any(
+        start < later <= end and later - earlier > longest
+        for earlier, later in itertools.pairwise(passes)
+    )
 
 
 def _inside_window(slot: datetime, checked: datetime, window: timedelta) -> bool:
