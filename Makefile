@@ -47,7 +47,7 @@ test: lint validate sam-test-build $(STAMP) $(PGBOUNCER) $(CHROMIUM) $(NODE_STAM
 
 # The simulation (tests/simulation) on many seeds, SIM_SEEDS of them (default 100, from
 # SIM_FIRST_SEED): its last line sums them up. make test runs a few fixed seeds of it.
-soak: $(STAMP) $(PGBOUNCER)  ## the seeded simulation of the whole scheduler on many seeds (about 15 min)
+soak: $(STAMP) $(PGBOUNCER)  ## the seeded simulation of the whole scheduler on many seeds (about 10 min)
 	@$(PY) -m tests.simulation $${SIM_SEEDS:-100} $${SIM_FIRST_SEED:-0}
 
 $(NODE_STAMP): $(TS_CLIENT)/package.json $(TS_CLIENT)/package-lock.json
