@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export PYTHONPATH := layers/common:.
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test lint typecheck unit migrate api-key schema types bench build deploy lock clean validate sam-test-build
+.PHONY: run test soak lint typecheck unit migrate api-key schema types bench build deploy lock clean validate sam-test-build
 
 # The SAM CLI lives in its own venv so its pins never meet the project's.
 SAM_CLI_VERSION := 1.170.0
@@ -54,6 +54,11 @@ TEST_WORKERS ?= 2
 test: lint validate sam-test-build $(STAMP) $(PGBOUNCER) $(CHROMIUM) $(NODE_STAMP)  ## every test: unit, integration (real Postgres + PgBouncer + moto), e2e (the dashboard in Chromium too), packaging
 	@$(PY) -m pytest --numprocesses $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder -m "not serial"
 	@$(PY) -m pytest -m serial
+
+# The simulation (tests/simulation) on many seeds, SIM_SEEDS of them (default 100, from
+# SIM_FIRST_SEED): its last line sums them up. make test runs a few fixed seeds of it.
+soak: $(STAMP) $(PGBOUNCER)  ## the seeded simulation of the whole scheduler on many seeds (about 10 min)
+	@$(PY) -m tests.simulation $${SIM_SEEDS:-100} $${SIM_FIRST_SEED:-0}
 
 $(NODE_STAMP): $(TS_CLIENT)/package.json $(TS_CLIENT)/package-lock.json
 	@echo "Installing the TypeScript client's pinned npm packages (npm ci)..."

@@ -1,0 +1,58 @@
+"""The simulation (tests/simulation) on a few fixed seeds: `make test` runs these; `make soak`
+runs many more. SIM_SEED=<n> runs that one seed instead (to replay a failure)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.simulation.driver import run_seed, run_sequence
+
+# Fixed seeds, cheap ones, each of which broke an invariant on the code before the fixes of
+# issue #23's defects (seed: what it found there): 1 a pause racing a fire leaves a run waiting
+# for a disabled schedule (defect 3); 3 a claim that never started ends failed, abandoned,
+# instead of missed (2); 6 latest after an outage of more than 500 fire times runs a stale
+# catch-up too (1); 19 a catch-up window shorter than the grace never catches up (7); 32
+# retention shorter than the check's look-back: slots that ran are recorded missed and alerted
+# (4). On the fixed code every one of them keeps every invariant (32 through the documented
+# look-back bound: fire times older than RunHistoryDays less a day when the check comes back
+# are neither recorded nor run).
+FIXED_SEEDS = [1, 3, 6, 19, 32]
+SEEDS = [int(os.environ["SIM_SEED"])] if os.environ.get("SIM_SEED") else FIXED_SEEDS
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_simulated_sequence_keeps_every_invariant(clean_db: str, seed: int) -> None:
+    result = run_seed(clean_db, seed)
+    assert not result.violations, result.repro()
+
+
+# Every operation but the faults, over a US spring DST change (seed 4 starts the clock before
+# it): EventBridge's own late, duplicate and dropped deliveries stay on. Today's code keeps every
+# invariant here, so a violation is the harness's own error, or a new defect.
+QUIET_SEQUENCE = [
+    {"op": "create", "cron": "* * * * *", "timezone": "America/New_York", "catchup": "latest",
+     "window": 3600, "overlap": "buffer_one", "duration_s": 90, "fail_percent": 0},
+    {"op": "create", "cron": "0 * * * *", "timezone": "UTC", "catchup": "all", "window": 86400,
+     "overlap": "skip", "duration_s": 20, "fail_percent": 10},
+    {"op": "create", "cron": "*/15 * * * *", "timezone": "Europe/London", "catchup": "skip",
+     "window": 600, "overlap": "skip", "duration_s": 240, "fail_percent": 0},
+    {"op": "advance", "minutes": 120},
+    {"op": "run_now", "schedule": 1},
+    {"op": "backfill", "schedule": 1, "hours": 6},
+    {"op": "pause", "schedule": 0},
+    {"op": "advance", "minutes": 60},
+    {"op": "resume", "schedule": 0},
+    {"op": "edit_cron", "schedule": 2, "cron": "*/5 * * * *"},
+    {"op": "edit_timezone", "schedule": 1, "timezone": "America/New_York"},
+    {"op": "advance", "minutes": 600},
+    {"op": "delete", "schedule": 2},
+    {"op": "advance", "minutes": 120},
+]  # fmt: skip
+
+
+def test_sequence_without_faults_keeps_every_invariant(clean_db: str) -> None:
+    result = run_sequence(clean_db, 4, QUIET_SEQUENCE)
+    assert not result.violations, result.repro()
+    assert result.counts["completed"] > 700  # the schedules did run: the checks saw something

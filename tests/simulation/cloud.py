@@ -1,0 +1,225 @@
+"""The simulated cloud: an event loop on the virtual clock, EventBridge Scheduler's deliveries
+and Lambda's asynchronous invocation of the runner.
+
+EventBridge reads each schedule from the Scheduler API (moto) as the product wrote it
+(expression, timezone, State) and delivers at each fire time: on time, late, twice, or not at
+all (and nothing while it is down). Lambda queues each asynchronous invocation, runs at most
+`concurrency` at once (the rest wait: throttled), retries a failed one twice with the same
+request id, after 1 and 2 minutes, and drops an event older than its maximum age.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import json
+import random
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+from uuid import UUID
+
+from scheduler import cron
+from scheduler.errors import DependencyUnavailable
+from scheduler.eventbridge import EventBridgeSchedules, schedule_names
+from scheduler.lock import LeaseLock
+from scheduler.observability import metrics
+from scheduler.runner import run_fire
+from scheduler.runner_event import RunnerEvent, parse_event
+from scheduler.store import Store
+
+from devstack.engine import substitute_context
+from tests.simulation.clock import VirtualClock
+from tests.simulation.faults import Faults, SimulatedCrash
+from tests.simulation.tasks import Tasks
+
+# RunnerFunction's Timeout and its async settings (template.yaml).
+LAMBDA_TIMEOUT_S = 300
+LAMBDA_RETRY_DELAYS_S = (60, 120)
+MAX_EVENT_AGE = timedelta(hours=6)
+# How often a throttled invocation is tried again while every slot is busy.
+THROTTLE_POLL_S = 5
+# How EventBridge delivers a fire time: weights of on time, late, twice, not at all.
+DELIVERY_WEIGHTS = {"on_time": 90, "late": 4, "duplicate": 4, "dropped": 2}
+LATE_S = (5, 900)
+
+
+@dataclass(order=True)
+class _Event:
+    at: datetime
+    seq: int
+    label: str = field(compare=False)
+    action: Callable[[], None] = field(compare=False)
+
+
+class EventLoop:
+    """What happens when, in virtual time (driven from the main thread only)."""
+
+    def __init__(self, clock: VirtualClock) -> None:
+        self.clock = clock
+        self._heap: list[_Event] = []
+        self._seq = itertools.count()
+
+    def at(self, moment: datetime, label: str, action: Callable[[], None]) -> None:
+        heapq.heappush(self._heap, _Event(moment, next(self._seq), label, action))
+
+    def run_until(self, moment: datetime) -> None:
+        while self._heap and self._heap[0].at <= moment:
+            event = heapq.heappop(self._heap)
+            self.clock.advance_to(event.at)
+            event.action()
+        self.clock.advance_to(moment)
+
+
+@dataclass
+class Invocation:
+    request_id: str
+    event: dict[str, Any]
+    enqueued_at: datetime
+    attempt: int = 0
+
+
+@dataclass
+class SimLambda:
+    """RunnerFunction behind Lambda's asynchronous invocation; each invocation is a task."""
+
+    loop: EventLoop
+    clock: VirtualClock
+    tasks: Tasks
+    store: Store
+    lock_for: Callable[[], LeaseLock]
+    concurrency: int
+    active: int = 0
+    stats: Counter[str] = field(default_factory=Counter)
+    # exceptions the runner must never raise (anything but DependencyUnavailable)
+    unexpected: list[str] = field(default_factory=list)
+    _ids: itertools.count[int] = field(default_factory=itertools.count)
+
+    def invoke_async(self, event: dict[str, Any]) -> None:
+        invocation = Invocation(f"req-{next(self._ids)}", event, self.clock.now())
+        self.stats["invoked"] += 1
+        self.loop.at(self.clock.now(), "lambda", partial(self._attempt, invocation))
+
+    def _attempt(self, invocation: Invocation) -> None:
+        now = self.clock.now()
+        if now - invocation.enqueued_at > MAX_EVENT_AGE:
+            self.stats["expired"] += 1
+            return
+        if self.active >= self.concurrency:
+            self.stats["throttled"] += 1
+            later = now + timedelta(seconds=THROTTLE_POLL_S)
+            self.loop.at(later, "lambda (throttled)", partial(self._attempt, invocation))
+            return
+        fire = parse_event(invocation.event)
+        if fire is None:
+            self.stats["malformed"] += 1
+            return
+        self.active += 1
+        name = f"{invocation.request_id}#{invocation.attempt}"
+        self.tasks.start(name, partial(self._invoke, invocation, fire))
+
+    def _invoke(self, invocation: Invocation, fire: RunnerEvent) -> None:
+        try:
+            run_fire(
+                fire,
+                remaining_time_s=LAMBDA_TIMEOUT_S,
+                invocation_id=invocation.request_id,
+                store=self.store,
+                lock=self.lock_for(),
+                now=self.clock.now,
+                hand_on=self.invoke_async,
+            )
+            self.stats["completed"] += 1
+        except (Exception, SimulatedCrash) as exc:
+            if not isinstance(exc, DependencyUnavailable | SimulatedCrash):
+                self.unexpected.append(f"{type(exc).__name__}: {exc} for {invocation.event}")
+            self._retry(invocation)
+        finally:
+            self.active -= 1
+            metrics.clear_metrics()  # a handler would flush them; nobody reads them here
+
+    def _retry(self, invocation: Invocation) -> None:
+        if invocation.attempt >= len(LAMBDA_RETRY_DELAYS_S):
+            self.stats["gave_up"] += 1
+            return
+        self.stats["retried"] += 1
+        delay = timedelta(seconds=LAMBDA_RETRY_DELAYS_S[invocation.attempt])
+        again = Invocation(
+            invocation.request_id,
+            invocation.event,
+            invocation.enqueued_at,
+            invocation.attempt + 1,
+        )
+        self.loop.at(self.clock.now() + delay, "lambda retry", partial(self._attempt, again))
+
+
+@dataclass
+class _Plan:
+    name: str
+    expression: str
+    timezone: str
+    template: str
+    arn: str
+
+
+@dataclass
+class SimEventBridge:
+    """EventBridge Scheduler delivering the schedules moto holds."""
+
+    loop: EventLoop
+    clock: VirtualClock
+    api: EventBridgeSchedules
+    lam: SimLambda
+    faults: Faults
+    rng: random.Random
+    plans: dict[str, _Plan] = field(default_factory=dict)
+    stats: Counter[str] = field(default_factory=Counter)
+
+    def refresh(self, schedule_id: UUID) -> None:
+        """Read the row's EventBridge schedules again (after the API wrote them)."""
+        for name in schedule_names(schedule_id):
+            self.plans.pop(name, None)
+            described = self.api.get(name)
+            if described is None or described.get("State", "ENABLED") != "ENABLED":
+                continue
+            target = described["Target"]
+            plan = _Plan(
+                name,
+                described["ScheduleExpression"],
+                described.get("ScheduleExpressionTimezone") or "UTC",
+                target["Input"],
+                described.get("Arn", ""),
+            )
+            self.plans[name] = plan
+            self._plan_next(plan, self.clock.now())
+
+    def _plan_next(self, plan: _Plan, after: datetime) -> None:
+        fire = cron.eventbridge_next_fire(plan.expression, plan.timezone, after)
+        if fire is not None:
+            self.loop.at(fire, f"eventbridge {plan.name}", partial(self._fire, plan, fire))
+
+    def _fire(self, plan: _Plan, fire: datetime) -> None:
+        if self.plans.get(plan.name) is not plan:  # changed or deleted since
+            return
+        self._plan_next(plan, fire)
+        self.stats["fire_times"] += 1
+        if self.faults.is_down("eventbridge"):
+            self.stats["dropped"] += 1
+            return
+        how = self.rng.choices(list(DELIVERY_WEIGHTS), weights=list(DELIVERY_WEIGHTS.values()))[0]
+        self.stats[how] += 1
+        if how == "dropped":
+            return
+        event = json.loads(
+            substitute_context(plan.template, scheduled_time=fire, schedule_arn=plan.arn)
+        )
+        if how == "late":
+            later = self.clock.now() + timedelta(seconds=self.rng.randint(*LATE_S))
+            self.loop.at(later, "eventbridge late", partial(self.lam.invoke_async, event))
+            return
+        self.lam.invoke_async(event)
+        if how == "duplicate":
+            self.lam.invoke_async(dict(event))

@@ -1,0 +1,108 @@
+"""What must have happened: each schedule's enabled periods, and their fire times by the
+product's own definition (scheduler.cron.next_fire_times, as previews, backfill and the
+missed-fire check use)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from scheduler import cron
+
+# Enough fire times for any period of a simulated run (an every-minute cron over weeks).
+MAX_FIRES = 200_000
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Period:
+    """The schedule fired by `cron` in `timezone` from `start` (exclusive) until `end`."""
+
+    start: datetime
+    end: datetime | None
+    cron: str
+    timezone: str
+
+    def is_open_at(self, moment: datetime) -> bool:
+        return self.start <= moment and (self.end is None or moment < self.end)
+
+
+@dataclass
+class SimSchedule:
+    id: UUID
+    workflow_id: UUID
+    label: str
+    cron: str
+    timezone: str
+    catchup: str
+    window_s: int
+    overlap: str
+    enabled: bool = True
+    deleted_at: datetime | None = None
+    periods: list[Period] = field(default_factory=list)
+
+    def describe(self) -> str:
+        return (
+            f"{self.label} [{self.id}] cron {self.cron!r} {self.timezone}, catchup "
+            f"{self.catchup}/{self.window_s}s, overlap {self.overlap}"
+        )
+
+    def slots(self, until: datetime) -> list[tuple[Period, datetime]]:
+        """Every fire time of every enabled period up to `until`, oldest first."""
+        found: list[tuple[Period, datetime]] = []
+        for period in self.periods:
+            end = until if period.end is None else min(period.end, until)
+            if end <= period.start:
+                continue
+            times = cron.next_fire_times(
+                period.cron, period.timezone, period.start, MAX_FIRES, until=end
+            )
+            found.extend((period, t) for t in times if period.end is None or t < period.end)
+        return found
+
+
+@dataclass
+class Model:
+    schedules: list[SimSchedule] = field(default_factory=list)
+
+    def created(
+        self, schedule_id: UUID, workflow_id: UUID, spec: dict[str, Any], now: datetime
+    ) -> SimSchedule:
+        schedule = SimSchedule(
+            schedule_id,
+            workflow_id,
+            f"s{len(self.schedules) + 1}",
+            spec["cron"],
+            spec["timezone"],
+            spec["catchup"],
+            spec["window"],
+            spec["overlap"],
+        )
+        schedule.periods.append(Period(now, None, schedule.cron, schedule.timezone))
+        self.schedules.append(schedule)
+        return schedule
+
+    def updated(self, schedule: SimSchedule, changes: dict[str, Any], now: datetime) -> None:
+        enabled = changes.get("enabled", schedule.enabled)
+        new_cron = changes.get("cron", schedule.cron)
+        new_zone = changes.get("timezone", schedule.timezone)
+        restarts = (new_cron, new_zone) != (schedule.cron, schedule.timezone)
+        if schedule.enabled and (not enabled or restarts):
+            schedule.periods[-1].end = now
+        if enabled and (not schedule.enabled or restarts):
+            schedule.periods.append(Period(now, None, new_cron, new_zone))
+        schedule.enabled, schedule.cron, schedule.timezone = enabled, new_cron, new_zone
+
+    def deleted(self, schedule: SimSchedule, now: datetime) -> None:
+        if schedule.enabled:
+            schedule.periods[-1].end = now
+        schedule.enabled = False
+        schedule.deleted_at = now
+
+    def live(self) -> list[SimSchedule]:
+        return [s for s in self.schedules if s.deleted_at is None]

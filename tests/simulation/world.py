@@ -1,0 +1,266 @@
+"""One simulated deployment: the product's use cases wired to the virtual clock, the real
+database (through PgBouncer), moto, and the simulated EventBridge, Lambda and target.
+
+Each function has its own database connection, as in AWS: the runner's (where the faults are),
+the API's (retention's too) and the missed-fire check's. Build the world inside moto's mock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import boto3
+import pytest
+from scheduler import clients
+from scheduler.abandoned_runs import settle_abandoned_runs
+from scheduler.config import get_settings
+from scheduler.db import Database
+from scheduler.errors import DependencyUnavailable
+from scheduler.eventbridge import EventBridgeSchedules
+from scheduler.lock import LeaseLock
+from scheduler.missed_fires import check_missed_fires
+from scheduler.models import ScheduleCreate, ScheduleUpdate
+from scheduler.observability import logger
+from scheduler.retention import delete_expired_runs
+from scheduler.run_models import BackfillRequest
+from scheduler.schedules import ScheduleService
+from scheduler.store import Store
+
+from tests.integration.runner_fixtures import LOCKS_TABLE, create_locks_table
+from tests.simulation.clock import VirtualClock, patch_time
+from tests.simulation.cloud import EventLoop, SimEventBridge, SimLambda
+from tests.simulation.faults import Faults, FaultyDatabase, hook_dynamodb
+from tests.simulation.model import Model, SimSchedule
+from tests.simulation.target import STEP_KIND, Target, activate
+from tests.simulation.tasks import Tasks
+
+OWNER = UUID("5b0e8a52-3f7c-4d1a-9e6b-2c4f8a1d7e93")
+# The production default (settings.runner_retry_s): in-process retries before Lambda's.
+RUNNER_RETRY_S = "5"
+
+
+@dataclass
+class Alert:
+    kind: str
+    schedule_id: UUID
+    slot: datetime
+    at: datetime
+
+
+@dataclass
+class World:
+    database_url: str
+    seed: int
+    start: datetime
+    monkeypatch: pytest.MonkeyPatch
+    concurrency: int = 3
+    # ReconcileFunction's rate (ReconcileSchedule): the missed-fire check's cadence
+    check_every: timedelta = timedelta(minutes=15)
+    # RunHistoryDays: what retention keeps (the check may bound its look-back by it)
+    run_history_days: int = 90
+    alerts: list[Alert] = field(default_factory=list)
+    check_passes: list[datetime] = field(default_factory=list)
+    check_failures: list[str] = field(default_factory=list)
+    retention_floor: datetime | None = None
+    # (schedule, slot) of each claim that had not started when a pass began: when its lease
+    # expires (the newest seen). Such a slot is not missed before that: its retry may still run it
+    claim_expiries: dict[tuple[UUID, datetime], datetime] = field(default_factory=dict)
+    # those of them that were catch-ups (a catch-up claim is run again only within its window)
+    catchup_claims: set[tuple[UUID, datetime]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.monkeypatch.setenv("RUNNER_RETRY_S", RUNNER_RETRY_S)
+        self.monkeypatch.setenv("ALERT_EVENT_BUS", "default")
+        # the deployment's parameters, as the template passes them to the functions
+        minutes = int(self.check_every.total_seconds() // 60)
+        rate = f"rate({minutes} minute{'s' * (minutes > 1)})"
+        self.monkeypatch.setenv("RECONCILE_SCHEDULE", rate)
+        self.monkeypatch.setenv("RUN_HISTORY_DAYS", str(self.run_history_days))
+        get_settings.cache_clear()
+        clients.reset()
+        # the product's log lines (thousands per seed) cost more than the rest of a step
+        self._log_level = logger.log_level
+        logger.setLevel("CRITICAL")
+        self.rng = random.Random(self.seed)
+        random.seed(self.seed)  # the runner's retry jitter
+        self.clock = VirtualClock(self.start)
+        self.loop = EventLoop(self.clock)
+        self.tasks = Tasks(self.clock, self.loop.at)
+        patch_time(self.monkeypatch, self.clock, self.tasks.sleep)
+        self.faults = Faults(self.clock, sleep=self.tasks.sleep)
+        self.databases = [Database(self.database_url) for _ in range(2)]
+        self.runner_db = FaultyDatabase(self.database_url, self.faults)
+        self.api_store, self.check_store = (Store(db) for db in self.databases)
+        self.runner_store = Store(self.runner_db)
+        dynamodb = boto3.client("dynamodb")
+        create_locks_table(dynamodb)
+        hook_dynamodb(dynamodb, self.faults)
+        lock = LeaseLock(dynamodb, table=LOCKS_TABLE, clock=self.clock.now)
+        self.lam = SimLambda(
+            self.loop, self.clock, self.tasks, self.runner_store, lambda: lock, self.concurrency
+        )
+        scheduler = boto3.client("scheduler")
+        scheduler.create_schedule_group(Name=get_settings().schedule_group)
+        eventbridge = EventBridgeSchedules(scheduler)
+        self.eventbridge = SimEventBridge(
+            self.loop, self.clock, eventbridge, self.lam, self.faults, self.rng
+        )
+        self.service = ScheduleService(
+            self.api_store, eventbridge, self.lam.invoke_async, clock=self.clock.now
+        )
+        self.target = Target(self.clock, self.faults, self.rng, self.tasks.sleep)
+        activate(self.target)
+        self.model = Model()
+        events = clients.events_client()
+        events.meta.events.register("before-parameter-build.events.PutEvents", self._alerted)
+        phase = self.rng.randrange(int(self.check_every.total_seconds()))
+        first_check = self.start + timedelta(seconds=phase)
+        self.loop.at(first_check, "missed-fire check", self._check_pass)
+
+    def close(self) -> None:
+        self.tasks.cancel_all()
+        logger.setLevel(self._log_level)
+        for db in (*self.databases, self.runner_db):
+            db.close()
+
+    # --- the product's periodic functions
+
+    def _check_pass(self) -> None:
+        """ReconcileFunction's coordinator: settle abandoned runs, then the missed-fire check."""
+        now = self.clock.now()
+        self.loop.at(now + self.check_every, "missed-fire check", self._check_pass)
+        if self.faults.is_down("check"):
+            return
+        self._note_unstarted_claims()
+        # as scheduler.reconcile's coordinator: a sweep that fails never stops the check
+        with contextlib.suppress(DependencyUnavailable):
+            settle_abandoned_runs(self.check_store, now, hand_on=self.lam.invoke_async)
+        try:
+            check_missed_fires(self.check_store, hand_on=self.lam.invoke_async, now=self.clock.now)
+        except DependencyUnavailable as exc:
+            self.check_failures.append(f"{now.isoformat()}: {exc}")
+            return
+        self.check_passes.append(now)
+
+    def _note_unstarted_claims(self) -> None:
+        claims = self.api_store.db.execute(
+            """select schedule_id, scheduled_time, lease_expires_at, trigger from schedule_runs
+               where status = 'running' and fence is null and lease_expires_at is not null"""
+        ).fetchall()
+        for claim in claims:
+            key = (claim["schedule_id"], claim["scheduled_time"])
+            seen = self.claim_expiries.get(key, claim["lease_expires_at"])
+            self.claim_expiries[key] = max(seen, claim["lease_expires_at"])
+            if claim["trigger"] == "catchup":
+                self.catchup_claims.add(key)
+
+    def retention_pass(self) -> None:
+        """RetentionFunction: one pass, keeping RunHistoryDays."""
+        now = self.clock.now()
+        keep_days = get_settings().run_history_days
+        delete_expired_runs(self.api_store, keep_days=keep_days, budget_s=60, now=now)
+        cutoff = now - timedelta(days=keep_days)
+        self.retention_floor = max(cutoff, self.retention_floor or cutoff)
+
+    def _alerted(self, params: dict[str, Any], **_: Any) -> None:
+        """Every alert the product sends (before-parameter-build of PutEvents: sent or not)."""
+        for entry in params.get("Entries", []):
+            detail = json.loads(entry["Detail"])
+            slot = datetime.fromisoformat(detail["scheduledTime"])
+            kind = entry["DetailType"]
+            self.alerts.append(Alert(kind, UUID(detail["scheduleId"]), slot, self.clock.now()))
+
+    # --- the API's use cases, as a client calls them
+
+    def create(self, spec: dict[str, Any]) -> SimSchedule:
+        step = {"type": STEP_KIND, "durationS": spec["duration_s"]}
+        step["failPercent"] = spec["fail_percent"]
+        workflow = self.api_store.create_workflow(OWNER, "sim", {"steps": [step]})
+        request = ScheduleCreate.model_validate(
+            {
+                "workflowId": str(workflow["id"]),
+                "cron": spec["cron"],
+                "timezone": spec["timezone"],
+                "catchupPolicy": spec["catchup"],
+                "catchupWindowSeconds": spec["window"],
+                "overlapPolicy": spec["overlap"],
+            }
+        )
+        view = self.service.create_schedule(None, request)
+        schedule = self.model.created(view.id, workflow["id"], spec, self.clock.now())
+        self._fire_times_start_now(view.id)
+        self.eventbridge.refresh(view.id)
+        return schedule
+
+    def update(self, schedule: SimSchedule, changes: dict[str, Any]) -> None:
+        before = self._fires_from(schedule.id)
+        self.service.update_schedule(None, schedule.id, ScheduleUpdate.model_validate(changes))
+        if self._fires_from(schedule.id) != before:
+            self._fire_times_start_now(schedule.id)
+        if schedule.enabled and changes.get("enabled") is False:
+            self._disabled_now(schedule.id)
+        self.model.updated(schedule, changes, self.clock.now())
+        self.eventbridge.refresh(schedule.id)
+
+    def delete(self, schedule: SimSchedule) -> None:
+        self.service.delete_schedule(None, schedule.id)
+        self.model.deleted(schedule, self.clock.now())
+        self.eventbridge.refresh(schedule.id)
+
+    def run_now(self, schedule: SimSchedule) -> None:
+        self.service.run_now(None, schedule.id)
+
+    def backfill(self, schedule: SimSchedule, start: datetime, end: datetime) -> None:
+        request = BackfillRequest.model_validate({"from": start, "to": end})
+        self.service.backfill(None, schedule.id, request)
+
+    def _fires_from(self, schedule_id: UUID) -> datetime:
+        row = self.api_store.db.execute(
+            "select fires_from from schedules where id = %s", (schedule_id,)
+        ).fetchone()
+        assert row is not None
+        return row["fires_from"]
+
+    def _fire_times_start_now(self, schedule_id: UUID) -> None:
+        """Seam: a trigger sets fires_from with Postgres's now(), the real clock; the check
+        must count the schedule's fire times from the virtual now instead."""
+        now = self.clock.now()
+        with self.api_store.db.transaction() as conn:
+            conn.execute("set local session_replication_role = replica")  # no triggers
+            conn.execute("update schedules set fires_from = %s where id = %s", (now, schedule_id))
+            conn.execute(
+                """update schedule_fire_checks
+                   set fires_from = %(now)s, checked_through = %(now)s, next_check_at = %(now)s
+                   where schedule_id = %(id)s""",
+                {"now": now, "id": schedule_id},
+            )
+
+    def _disabled_now(self, schedule_id: UUID) -> None:
+        """Seam, as for fires_from: a trigger may stamp when the check saw the schedule
+        disabled (schedule_fire_checks.disabled_at, where the migrations have it) with now()."""
+        has_column = self.api_store.db.execute(
+            """select 1 from information_schema.columns
+               where table_name = 'schedule_fire_checks' and column_name = 'disabled_at'"""
+        ).fetchone()
+        if has_column:
+            self.api_store.db.execute(
+                "update schedule_fire_checks set disabled_at = %s where schedule_id = %s",
+                (self.clock.now(), schedule_id),
+            )
+
+    def rows(self) -> list[dict[str, Any]]:
+        return self.api_store.db.execute(
+            """select r.schedule_id, r.workflow_id, r.scheduled_time, r.status, r.trigger,
+                      r.error, r.fence, s.enabled
+               from schedule_runs r join schedules s on s.id = r.schedule_id"""
+        ).fetchall()
+
+    def counts(self) -> Counter[str]:
+        return self.lam.stats + self.eventbridge.stats
