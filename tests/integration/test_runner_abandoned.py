@@ -12,6 +12,7 @@ from scheduler.abandoned_runs import UNSTARTED_CAUSE
 from scheduler.catchup_policy import PAUSED
 from scheduler.errors import DatabaseUnavailable, LockUnavailable
 from scheduler.eventbridge import EventBridgeSchedules
+from scheduler.fire_check_store import MissedRow
 from scheduler.lock import Lease, LeaseLock
 from scheduler.reconcile import run_invocation
 from scheduler.run_store import ABANDONED_RUN_ERROR
@@ -349,3 +350,42 @@ def test_under_latest_an_outage_of_unstarted_claims_catches_up_once_the_newest(
     ]
     assert [r.headers["x-scheduled-time"] for r in http_server.requests] == [iso(five_past)]
     assert [e["detail-type"] for e in alert_queue.received()] == ["Run Missed", "Run Missed"]
+
+
+@pytest.mark.usefixtures("short_retry_budget")  # the fault never clears: see SHORT_RETRY_S
+def test_under_latest_a_catchup_waits_while_a_newer_fire_of_the_outage_is_unsettled(
+    runner: Runner, http_server: LoopbackServer, dynamodb: Any, alert_queue: AlertQueue
+) -> None:
+    # Given a catchupPolicy latest schedule whose 07:00 fire EventBridge never delivered (the
+    # check queued it as a catch-up) and whose 07:05 fire, in the same DynamoDB outage, is
+    # claimed and not started
+    schedule = make_policy_schedule(
+        runner.store, http_steps(http_server), cron="*/5 * * * *", catchup_policy="latest"
+    )
+    runner.store.record_missed(
+        [MissedRow(schedule["id"], schedule["workflow_id"], SEVEN, "buffered", "missed")],
+        now=runner.clock(),
+        wait_until=runner.clock() + timedelta(minutes=10),
+        paused_error="not run: paused",
+    )
+    five_past = SEVEN + timedelta(minutes=5)
+    _attempt_once(runner, schedule, dynamodb, five_past, "c0ffee00-0000-4000-8000-0000000000ad")
+
+    # When the 07:00 catch-up is handed on while DynamoDB is back, before the 07:05 claim settles
+    chain = HandOns(runner)
+    report = chain.run(event_for(schedule, SEVEN, "catchup"))
+
+    # Then it waits (the newer fire may be the outage's latest) and nothing ran
+    assert report.outcome == "ignored"
+    assert http_server.requests == []
+
+    # and once the 07:05 claim has expired, the sweep catches up 07:05 alone: 07:00 superseded
+    runner.clock.advance(LEASE_OVER_S)
+    _reconcile_pass(runner, chain.pending)
+    assert [r.outcome for _, r in chain.drain()] == ["succeeded"]
+    runs = runs_by_time(runner.store, schedule["id"])
+    assert [(r["scheduled_time"], r["status"], r["trigger"]) for r in runs] == [
+        (SEVEN, "missed", "catchup"),
+        (five_past, "succeeded", "catchup"),
+    ]
+    assert [r.headers["x-scheduled-time"] for r in http_server.requests] == [iso(five_past)]

@@ -167,7 +167,8 @@ class FireCheckQueries:
         """For each (schedule, slot) just queued as its latest catch-up, record the schedule's
         older catch-up runs still waiting `missed` instead, and the slot itself if the schedule
         has a newer catch-up (any status: the missed-fire check and the sweep of unstarted
-        claims each queue one, in either order); the count."""
+        claims each queue one, in either order) or a newer missed slot (the outage went on past
+        it: only the newest missed slot is caught up); the count."""
         if not latest:
             return 0
         row = self.db.execute(
@@ -181,7 +182,8 @@ class FireCheckQueries:
                    and (exists (select 1 from l
                                 where l.schedule_id = r.schedule_id and r.scheduled_time < l.slot)
                         or exists (select 1 from schedule_runs n
-                                   where n.schedule_id = r.schedule_id and n.trigger = 'catchup'
+                                   where n.schedule_id = r.schedule_id
+                                     and (n.trigger = 'catchup' or n.status = 'missed')
                                      and n.scheduled_time > r.scheduled_time))
                  returning r.id
                )

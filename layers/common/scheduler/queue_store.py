@@ -109,6 +109,20 @@ class QueueQueries:
             {"workflow_id": workflow_id, "now": now, "claim_token": claim_token},
         ).fetchone()
 
+    def newer_fire_unsettled(self, schedule_id: UUID, slot: datetime) -> bool:
+        """Under catchupPolicy latest: whether a newer fire of the schedule is claimed and not
+        started (its retries may run it, or its claim expires and it is missed too: then it,
+        not `slot`, is the outage's latest, and the sweep supersedes `slot`)."""
+        row = self.db.execute(
+            """select exists (
+                 select 1 from schedule_runs n join schedules s on s.id = n.schedule_id
+                 where n.schedule_id = %s and s.catchup_policy = 'latest'
+                   and n.status = 'running' and n.fence is null and n.trigger = 'schedule'
+                   and n.scheduled_time > %s) as unsettled""",
+            (schedule_id, slot),
+        ).fetchone()
+        return bool(row and row["unsettled"])
+
     def stalled_buffered_runs(self, now: datetime, limit: int) -> list[Row]:
         """For each workflow (at most `limit`) with a waiting run whose hand-on is overdue and
         whose queue is not moving, the run to hand on next: its finishing runner died, or its

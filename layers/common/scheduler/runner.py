@@ -38,7 +38,7 @@ from scheduler.lock import Lease, LeaseLock, utc_now
 from scheduler.observability import logger, metrics
 from scheduler.runner_event import RunnerEvent
 from scheduler.runner_fire import Clock, Deadlines, Fire, Outcome, RunReport, release, retrying
-from scheduler.runner_overlap import busy, hand_on_next, its_turn
+from scheduler.runner_overlap import busy, hand_on_next, its_turn, newer_fire_unsettled
 from scheduler.store import Store
 from scheduler.timezones import iso_utc
 from scheduler.workflows import RunContext, WorkflowResult, run_workflow
@@ -87,6 +87,8 @@ def run_fire(
     )
     if event.trigger in ("catchup", "backfill") and not its_turn(fire):
         return RunReport("ignored", reason="an older queued run of the workflow goes first")
+    if event.trigger == "catchup" and newer_fire_unsettled(fire):
+        return RunReport("ignored", reason="a newer fire of the outage is not settled yet")
     try:
         claim = _claim(fire)
     except ScheduleNotFound:

@@ -105,3 +105,15 @@ def _skip_overlap(fire: Fire, run_id: UUID) -> RunReport:
         # A retry would be a duplicate; the claimed row is failed once its lease expires.
         logger.exception("cannot record the skipped run")
     return RunReport("skipped", run_id, OVERLAP_REASON)
+
+
+def newer_fire_unsettled(fire: Fire) -> bool:
+    """A catch-up of a `latest` schedule waits while a newer fire of the same outage is claimed
+    and not started: if that one is missed too, the sweep catches it up instead and records
+    this one superseded; if it runs, its hand-on brings this one back (and the missed-fire
+    check's rescue, should that be lost). A failing database lets it go on."""
+    try:
+        return fire.store.newer_fire_unsettled(fire.event.schedule_id, fire.event.scheduled_time)
+    except DependencyUnavailable:
+        logger.warning("cannot read the schedule's newer fires: the catch-up goes on")
+        return False
