@@ -340,12 +340,12 @@ def test_under_latest_an_outage_of_unstarted_claims_catches_up_once_the_newest(
     _reconcile_pass(runner, chain.pending)
     second = [r.outcome for _, r in chain.drain()]
 
-    # Then one catch-up ran, of the newest missed slot; the older is recorded superseded
-    # (before, the first pass caught up 07:00 and the second 07:05: two, the first stale)
-    assert (first, second) == ([], ["succeeded"])
+    # Then one catch-up ran, of the newest missed slot: 07:00's waited for 07:05 and was
+    # superseded (before, the first pass ran 07:00 and the second 07:05: two, the first stale)
+    assert (first, second) == (["ignored"], ["succeeded"])
     runs = runs_by_time(runner.store, schedule["id"])
     assert [(r["scheduled_time"], r["status"], r["trigger"]) for r in runs] == [
-        (SEVEN, "missed", "schedule"),
+        (SEVEN, "missed", "catchup"),
         (five_past, "succeeded", "catchup"),
     ]
     assert [r.headers["x-scheduled-time"] for r in http_server.requests] == [iso(five_past)]

@@ -147,12 +147,9 @@ def _decide_schedule(
             due(slot), up_since, now, schedule["catchup_window_seconds"]
         )
 
+    # Under latest, a catch-up queued here while a newer fire is still claimed waits at the
+    # runner (runner_overlap.newer_fire_unsettled) until that one runs or is settled too.
     scheduled = [row for row in rows if row["trigger"] == "schedule"]
-    if schedule["catchup_policy"] == "latest" and not paused and scheduled[-1:]:
-        # A newer fire still claimed may yet run or expire too: deciding now would catch up this
-        # older slot, and the newer one later, two catch-ups for one outage. Its lease bounds
-        # the wait; a later sweep decides them together.
-        scheduled = [] if scheduled[-1]["newer_claim_live"] else scheduled
     decided = catchup_policy.policy_rows(
         schedule,
         [row["scheduled_time"] for row in scheduled],

@@ -22,8 +22,6 @@ from scheduler.fire_check_store import CheckPass, MissedRow
 from scheduler.fire_time_answers import last_occurrence
 
 SUPERSEDED = "a later missed fire time was caught up instead (catchupPolicy latest)"
-
-
 PAUSED = "not run: its schedule was disabled since"
 # Passes of the check further apart than this many of its intervals: it was down between them
 # (slack for a late start; the first pass after it is when the slots due meanwhile were found).

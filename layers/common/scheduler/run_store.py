@@ -332,19 +332,12 @@ class RunnerQueries:
     def expired_unstarted_claims(self, now: datetime, limit: int) -> list[Row]:
         """Up to `limit` claims whose lease expired before `now` without a start (no fence):
         every attempt of their invocation failed before the workflow ran. Each with its
-        schedule's catch-up policy, what an alert about it says, and whether a newer fire of
-        the schedule is still claimed and unstarted (its retries may yet run it), by schedule
-        and slot."""
+        schedule's catch-up policy and what an alert about it says, by schedule and slot."""
         return self.db.execute(
             """select r.id, r.schedule_id, r.workflow_id, r.scheduled_time, r.trigger,
                       r.lease_expires_at, s.enabled, s.catchup_policy,
                       s.catchup_window_seconds, s.timezone, s.flexible_window_minutes, w.owner_id,
-                      w.name as workflow_name,
-                      exists (select 1 from schedule_runs n
-                              where n.schedule_id = r.schedule_id and n.status = 'running'
-                                and n.fence is null and n.trigger = 'schedule'
-                                and n.lease_expires_at >= %(now)s
-                                and n.scheduled_time > r.scheduled_time) as newer_claim_live
+                      w.name as workflow_name
                from schedule_runs r
                join schedules s on s.id = r.schedule_id
                join workflows w on w.id = r.workflow_id
