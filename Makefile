@@ -82,17 +82,17 @@ lint: $(STAMP)
 
 migrate: $(STAMP)  ## apply pending migrations to $$DATABASE_URL
 	@test -n "$$DATABASE_URL" || { echo "Set DATABASE_URL, e.g. make migrate DATABASE_URL=postgresql://..."; exit 2; }
-	@$(PY) -m scheduler.migrate migrations
+	@$(PY) -m scheduler.store.migrate migrations
 
 # NAME, SCOPE and EXPIRES reach the command as environment variables (make exports what is set on
 # its command line), so no quoting of theirs can break the recipe.
 api-key: $(STAMP)  ## issue an API key in $$DATABASE_URL: NAME=... SCOPE=all|owner:<uuid>[:read-only] [EXPIRES=...]
 	@test -n "$$DATABASE_URL" || { echo "Set DATABASE_URL, e.g. make api-key DATABASE_URL=postgresql://... NAME=worker SCOPE=all"; exit 2; }
 	@test -n "$$NAME" -a -n "$$SCOPE" || { echo "Say what the key is for and what it may do: make api-key NAME=worker SCOPE=all (or all:read-only, owner:<uuid>, owner:<uuid>:read-only)"; exit 2; }
-	@$(PY) -m scheduler.key_admin --name "$$NAME" --scope "$$SCOPE" $${EXPIRES:+--expires "$$EXPIRES"}
+	@$(PY) -m scheduler.auth.key_admin --name "$$NAME" --scope "$$SCOPE" $${EXPIRES:+--expires "$$EXPIRES"}
 
 schema: $(STAMP)  ## JSON Schema of the API models for front ends (schema/)
-	@$(PY) -m scheduler.models schema
+	@$(PY) -m scheduler.models.schedules schema
 
 types: $(STAMP) $(NODE_STAMP)  ## regenerate the TypeScript types ($(TS_CLIENT)/src/api.d.ts) from the API's OpenAPI document
 	@$(TS_CLIENT)/generate.sh

@@ -28,7 +28,7 @@ TARGETS: dict[str, tuple[str, float]] = {
     "runner.dynamodb_requests": ("<=", 2),
     # claim, start, record, and the hand-on's look for a waiting run of the workflow
     "runner.sql_round_trips": ("<=", 4),
-    # alerts: none for a success, one PutEvents for a failure (scheduler.alerts)
+    # alerts: none for a success, one PutEvents for a failure (scheduler.run.alerts)
     "runner.put_events_per_success": ("<=", 0),
     "runner.put_events_per_failure": ("<=", 1),
     "runner.overhead_ratio": ("<=", 1.3),

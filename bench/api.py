@@ -125,7 +125,7 @@ def _measure() -> dict[str, float]:
 @contextmanager
 def _answers_of(use_case: str) -> Iterator[list[Any]]:
     """What the ScheduleService method returns while the block runs."""
-    from scheduler.schedules import ScheduleService
+    from scheduler.api.schedules import ScheduleService
 
     original = getattr(ScheduleService, use_case)
     answers: list[Any] = []
@@ -144,7 +144,7 @@ def _answers_of(use_case: str) -> Iterator[list[Any]]:
 @contextmanager
 def _answering(use_case: str, answer: Any) -> Iterator[None]:
     """The ScheduleService method replaced by its answer: no SQL, no Scheduler call, no work."""
-    from scheduler.schedules import ScheduleService
+    from scheduler.api.schedules import ScheduleService
 
     original = getattr(ScheduleService, use_case)
     setattr(ScheduleService, use_case, lambda *_args, **_kwargs: answer)

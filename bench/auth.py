@@ -65,9 +65,10 @@ def _measure_requests() -> dict[str, float]:
     import os
 
     import jwt
-    from scheduler import clients, key_service
-    from scheduler.auth import Principal
-    from scheduler.key_models import ApiKeyCreate
+    from scheduler import clients
+    from scheduler.auth import key_service
+    from scheduler.auth.principal import Principal
+    from scheduler.models.api_keys import ApiKeyCreate
 
     from devstack.apigw import LambdaContext, build_http_api_event
     from functions.api.app import lambda_handler

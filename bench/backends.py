@@ -55,7 +55,7 @@ def database_url() -> str:
     """A migrated embedded PostgreSQL for this process (deleted at exit); DATABASE_URL is set."""
     configure_environment()
     import pgserver
-    from scheduler.migrate import apply_migrations
+    from scheduler.store.migrate import apply_migrations
 
     server = pgserver.get_server(tempfile.mkdtemp(prefix="bench-pg-"), cleanup_mode="delete")
     atexit.register(server.cleanup)
@@ -70,7 +70,7 @@ def create_database(name: str) -> str:
     import psycopg
     from psycopg import sql
     from psycopg.conninfo import make_conninfo
-    from scheduler.migrate import apply_migrations
+    from scheduler.store.migrate import apply_migrations
 
     with psycopg.connect(database_url(), autocommit=True) as conn:
         conn.execute(sql.SQL("drop database if exists {}").format(sql.Identifier(name)))

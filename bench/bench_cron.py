@@ -36,7 +36,8 @@ def measure() -> dict[str, float]:
     """Median microseconds per to_eventbridge call, and the slowest input's median."""
     if str(ROOT / "layers" / "common") not in sys.path:
         sys.path.insert(0, str(ROOT / "layers" / "common"))
-    from scheduler import cron, cron_convert
+    from scheduler import cron
+    from scheduler.cron import convert as cron_convert
 
     all_samples: list[float] = []
     per_input: list[float] = []
@@ -63,9 +64,12 @@ def _preview_costs() -> dict[str, float]:
     then warm, and the notes alone warm for a daily cron."""
     from datetime import UTC, datetime
 
-    from scheduler import cron, cron_convert, cron_dst, cron_fires
-    from scheduler.models import CronPreviewRequest
-    from scheduler.schedules import preview_cron
+    from scheduler import cron
+    from scheduler.api.schedules import preview_cron
+    from scheduler.cron import convert as cron_convert
+    from scheduler.cron import dst as cron_dst
+    from scheduler.cron import fires as cron_fires
+    from scheduler.models.schedules import CronPreviewRequest
 
     now = datetime.now(UTC)
     every_minute = CronPreviewRequest(cron="* * * * *", timezone="Europe/Berlin")

@@ -57,7 +57,7 @@ def _thread_cpu_s(native_ids: set[int]) -> float:
 def _measure() -> dict[str, float]:
     import boto3
     from scheduler.config import get_settings
-    from scheduler.eventbridge import desired_schedules
+    from scheduler.sync.eventbridge import desired_schedules
 
     from devstack.clock import SystemClock
     from devstack.engine import SchedulerEngine

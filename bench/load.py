@@ -193,8 +193,8 @@ def _measure(data_dir: Path, steps: _StepServer) -> dict[str, float]:
 
 
 def _own_store(database_url: str) -> Any:
-    from scheduler.db import Database
-    from scheduler.store import Store
+    from scheduler.store.db import Database
+    from scheduler.store.schedules import Store
 
     return Store(Database(database_url))
 
@@ -202,8 +202,8 @@ def _own_store(database_url: str) -> Any:
 def _create_schedules(store: Any, step_url: str) -> tuple[dict[str, str], dict[str, str]]:
     """The rows (through the store) and their EventBridge schedules (by reconcile, as the stack
     does at start): schedule id -> "distinct" or "shared", and workflow id -> its step's marker."""
-    from scheduler.eventbridge import EventBridgeSchedules
-    from scheduler.reconcile import reconcile
+    from scheduler.sync.eventbridge import EventBridgeSchedules
+    from scheduler.sync.reconcile import reconcile
 
     markers: dict[str, str] = {}
 

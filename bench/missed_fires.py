@@ -8,7 +8,7 @@ schedule's check stands where the previous hour left it, so the whole million is
 checked at once, 5 minutes (the grace) after the top of the hour: the burst, and also the whole
 hour's work (a million fire times to account for every hour, however they are spread).
 
-The real check (scheduler.missed_fires, its batch size and its stop rule) then runs PASSES
+The real check (scheduler.policies.missed_fires, its batch size and its stop rule) then runs PASSES
 passes, each given PASS_S seconds of batches instead of the coordinator's ~240 (a third of the
 900 s invocation, less the 60 s it keeps), against moto for the alerts. Measured: the time of
 each batch (`batch_ms`), the time per checked schedule, how much of it is SQL, the SQL
@@ -22,7 +22,7 @@ PutEvents), the passes per hour (ReconcileSchedule, 15 minutes by default), and 
 above 1 one coordinator falls behind, and the backlog grows without end.
 
 Every schedule here asks the same fire-time questions (one cron, zone and hour), which the
-check answers once (scheduler.fire_time_answers). So the deciding alone is also timed on
+check answers once (scheduler.policies.fire_times). So the deciding alone is also timed on
 DECIDE_SAMPLE due schedules each asking its own (`decide_cpu_us_own`, against
 `decide_cpu_us_shared`), and `load_ratio_distinct` projects the pass with that difference: the
 worst case, no two due schedules sharing a question.
@@ -143,7 +143,7 @@ def _fill(url: str, last_hour: datetime, grace: timedelta) -> float:
 def _measure(url: str) -> dict[str, float]:
     from scheduler import clients
     from scheduler.config import get_settings
-    from scheduler.missed_fires import BATCH, RESERVE_S, check_missed_fires
+    from scheduler.policies.missed_fires import BATCH, RESERVE_S, check_missed_fires
 
     grace = timedelta(seconds=get_settings().missed_fire_grace_s)
     # the top of an hour in the past, so the rows look like any other day's
@@ -204,7 +204,7 @@ def _measure(url: str) -> dict[str, float]:
     pass_budget_s = LAMBDA_TIMEOUT_S / 3 - RESERVE_S
     projected_pass = pass_budget_s / projected_per_schedule_s
     projected_hour = PASSES_PER_HOUR * projected_pass
-    # the same pass if no two schedules shared a fire-time question (scheduler.fire_time_answers)
+    # the same pass if no two schedules shared a fire-time question (scheduler.policies.fire_times)
     projected_distinct_s = projected_per_schedule_s + LAMBDA_CPU_FACTOR * 1e-6 * max(
         0.0, decide_own_us - decide_shared_us
     )
@@ -256,12 +256,13 @@ def _measure(url: str) -> dict[str, float]:
 def _decide_cpu_us(
     rows: list[dict[str, Any]], at: datetime, grace: timedelta
 ) -> tuple[float, float]:
-    """Process CPU µs of deciding one of these due schedules (scheduler.missed_fires._decide,
-    no SQL): asking its own fire-time questions (each row checked through a microsecond earlier
-    than the one before, which gives the same fire times but a question no earlier row asked,
-    and no slot remembered), then sharing them (the rows as they are, answers warm)."""
-    from scheduler import fire_time_answers
-    from scheduler.missed_fires import _decide
+    """Process CPU µs of deciding one of these due schedules
+    (scheduler.policies.missed_fires._decide, no SQL): asking its own fire-time questions (each row
+    checked through a microsecond earlier than the one before, which gives the same fire times but a
+    question no earlier row asked, and no slot remembered), then sharing them (the rows as they are,
+    answers warm)."""
+    from scheduler.policies import fire_times as fire_time_answers
+    from scheduler.policies.missed_fires import _decide
 
     if not rows:
         return 0.0, 0.0

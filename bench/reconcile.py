@@ -70,9 +70,9 @@ class Dataset:
 
     def __init__(self, size: int) -> None:
         from scheduler import clients
-        from scheduler.db import Database
-        from scheduler.eventbridge import EventBridgeSchedules
-        from scheduler.store import Store
+        from scheduler.store.db import Database
+        from scheduler.store.schedules import Store
+        from scheduler.sync.eventbridge import EventBridgeSchedules
 
         self.size = size
         self.store = Store(Database(backends.create_database(f"bench_reconcile_{size}")))
@@ -94,7 +94,7 @@ class Dataset:
 
     def reconcile(self) -> float:
         """One pass, timed; it must find everything in step."""
-        from scheduler.reconcile import reconcile
+        from scheduler.sync.reconcile import reconcile
 
         gc.collect()  # the garbage of earlier passes is not this pass's to collect
         in_calls = self.timer.total if self.timer else 0.0
@@ -233,7 +233,7 @@ def project(*, calls_per_schedule: float, row_cpu_s: float) -> dict[str, float]:
     `row_cpu_s` is this machine's cost of comparing a row (a Lambda with 512 MB has about a
     third of a vCPU: times 3). A shard longer than the Lambda limit continues in new invocations.
     """
-    from scheduler.reconcile import RESERVE_S, ROW_BATCH
+    from scheduler.sync.reconcile import RESERVE_S, ROW_BATCH
 
     n = PROJECTED_SCHEDULES
     calls = calls_per_schedule * n

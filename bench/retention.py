@@ -2,8 +2,8 @@
 
 A database of its own holds 10,000 hourly schedules with 100 expired runs each (1,000,000 rows,
 100 days old and more) and a recent latest run each; 100 of them have 20 recent runs, a full
-first page of `GET /api/schedules/{id}/runs`. The real retention pass (scheduler.retention, its
-default batch size, the RetentionFunction's database timeouts) deletes the expired rows while a
+first page of `GET /api/schedules/{id}/runs`. The real retention pass (scheduler.policies.retention,
+its default batch size, the RetentionFunction's database timeouts) deletes the expired rows while a
 second thread reads those pages through ApiFunction's handler, round robin; the same reads
 before and after the pass (no other load) are the baseline (`read_ms_before`). Per batch: the
 one statement's time. Reads: handler time.
@@ -102,9 +102,9 @@ def _fill(url: str, now: datetime) -> list[uuid.UUID]:
 
 
 def _measure(url: str, batch_size: int | None) -> dict[str, float]:
-    from scheduler.db import Database
-    from scheduler.retention import BATCH_SIZE, delete_expired_runs
-    from scheduler.store import Store
+    from scheduler.policies.retention import BATCH_SIZE, delete_expired_runs
+    from scheduler.store.db import Database
+    from scheduler.store.schedules import Store
 
     from devstack.apigw import LambdaContext, build_http_api_event
     from functions.api.app import lambda_handler

@@ -222,7 +222,8 @@ def _measure() -> dict[str, float]:
 def _failure_alerts(store: Any) -> dict[str, float]:
     """PutEvents calls of a failed run (its Run Failed alert), and one publish's time against
     in-process moto: what a failure adds to the runner's time after the lease is released."""
-    from scheduler import alerts, clients
+    from scheduler import clients
+    from scheduler.run import alerts
 
     from devstack.apigw import LambdaContext
     from functions.runner.app import lambda_handler

@@ -30,7 +30,7 @@ def create_alert_route(events: Any, sqs: Any) -> str:
     (the tests' restarts) would otherwise share one queue, and one stack's reader would take
     the other's alerts.
     """
-    from scheduler import alerts
+    from scheduler.run import alerts
 
     name = f"{QUEUE_NAME}-{secrets.token_hex(4)}"
     url = str(sqs.create_queue(QueueName=name)["QueueUrl"])

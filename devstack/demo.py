@@ -17,7 +17,7 @@ from typing import Any
 from uuid import UUID
 
 import jwt
-from scheduler.store import Store
+from scheduler.store.schedules import Store
 
 DEMO_WORKFLOW_NAME = "Demo: ping the local stack"
 DEMO_SERVICE_KEY_NAME = "make run: demo service key"
@@ -204,9 +204,9 @@ def ensure_demo_service_key(store: Store, previous: str | None) -> str:
     """A service key for every tenant, as a backend would hold: the one the last start printed
     while it still works (so a script keeps its key across restarts), else a new one."""
     # Here, not at the top: they configure logging from the environment the stack sets first.
-    from scheduler import api_keys, key_service
+    from scheduler.auth import api_keys, key_service
     from scheduler.errors import Unauthorized
-    from scheduler.key_models import ApiKeyCreate
+    from scheduler.models.api_keys import ApiKeyCreate
 
     presented = api_keys.presented(previous or "")
     if presented is not None:

@@ -1,7 +1,7 @@
 """The local stack's missed-fire check: at start-up and every `interval_s` of the stack's clock.
 
-In AWS the check runs on ReconcileFunction's schedule (scheduler.missed_fires); here a thread
-runs the same function against the same database, handing catch-up runs to the local
+In AWS the check runs on ReconcileFunction's schedule (scheduler.policies.missed_fires); here a
+thread runs the same function against the same database, handing catch-up runs to the local
 RunnerFunction exactly as the Lambda does (an asynchronous invocation).
 """
 
@@ -53,8 +53,8 @@ class MissedFireLoop:
     def check_now(self) -> dict[str, int]:
         """One pass now, in the caller's thread (what the loop does at each tick)."""
         from scheduler import clients
-        from scheduler.abandoned_runs import settle_abandoned_runs
-        from scheduler.missed_fires import check_missed_fires
+        from scheduler.policies.abandoned_runs import settle_abandoned_runs
+        from scheduler.policies.missed_fires import check_missed_fires
 
         # as ReconcileFunction's coordinator does each pass: expired claims first, then the check
         settle_abandoned_runs(clients.store(), self._clock.now(), hand_on=self._hand_on)

@@ -268,7 +268,7 @@ class Stack:
         self._say(f"Starting PostgreSQL (pgserver, data in {self.data_dir / 'pg'}) ...")
         self._start_postgres()
         self._say("Applying migrations ...")
-        from scheduler.migrate import apply_migrations
+        from scheduler.store.migrate import apply_migrations
 
         applied = apply_migrations(self.database_url, MIGRATIONS)
         self._say(f"  {len(applied)} migration(s) applied" if applied else "  schema up to date")
@@ -448,7 +448,7 @@ class Stack:
         """What template.yaml creates: the schedule group, the locks table, the DLQ."""
         from scheduler import clients
         from scheduler.config import get_settings
-        from scheduler.eventbridge import EventBridgeSchedules
+        from scheduler.sync.eventbridge import EventBridgeSchedules
 
         settings = get_settings()
         EventBridgeSchedules().ensure_group()
@@ -486,8 +486,8 @@ class Stack:
         """moto forgets everything on restart: register every row's schedule(s) again."""
         from scheduler import clients
         from scheduler.errors import DomainError
-        from scheduler.eventbridge import EventBridgeSchedules
-        from scheduler.reconcile import reconcile
+        from scheduler.sync.eventbridge import EventBridgeSchedules
+        from scheduler.sync.reconcile import reconcile
 
         try:
             return reconcile(clients.store(), EventBridgeSchedules())
@@ -499,7 +499,7 @@ class Stack:
         """RetentionFunction's hourly pass, once at start-up (cheap when nothing expired)."""
         from scheduler import clients
         from scheduler.config import get_settings
-        from scheduler.retention import delete_expired_runs
+        from scheduler.policies.retention import delete_expired_runs
 
         return delete_expired_runs(
             clients.store(), keep_days=get_settings().run_history_days, budget_s=30

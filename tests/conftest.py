@@ -23,8 +23,8 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from scheduler.db import Database
-from scheduler.store import Store
+from scheduler.store.db import Database
+from scheduler.store.schedules import Store
 
 from tests.pgbouncer import PgBouncer
 
@@ -115,7 +115,7 @@ def pgbouncer(direct_database_url: str) -> Iterator[PgBouncer]:
 @pytest.fixture(scope="session")
 def database_url(direct_database_url: str, request: pytest.FixtureRequest) -> str:
     """A migrated database for the whole session, through PgBouncer unless TEST_POOLER=none."""
-    from scheduler.migrate import apply_migrations
+    from scheduler.store.migrate import apply_migrations
 
     url = request.getfixturevalue("pgbouncer").url() if POOLED else direct_database_url
     apply_migrations(url, MIGRATIONS)  # through the pooler, as `make migrate` may be run

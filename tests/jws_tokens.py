@@ -17,7 +17,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hypothesis import strategies as st
-from scheduler import tokens
+from scheduler.auth import tokens
 
 from tests.jwks_server import public_jwk
 

@@ -27,9 +27,13 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from scheduler import clients, dashboard, http_errors, key_service
-from scheduler import openapi_docs as docs
-from scheduler.auth import Principal, credential_from_authorizer
+from scheduler import clients
+from scheduler.api import dashboard, http_errors
+from scheduler.api import openapi_docs as docs
+from scheduler.api.resolver import http_api_resolver
+from scheduler.api.schedules import ScheduleService, preview_cron
+from scheduler.auth import key_service
+from scheduler.auth.principal import Principal, credential_from_authorizer
 from scheduler.errors import (
     DomainError,
     MalformedRequest,
@@ -37,9 +41,9 @@ from scheduler.errors import (
     Unauthorized,
     UnsupportedMediaType,
 )
-from scheduler.eventbridge import EventBridgeSchedules
-from scheduler.key_models import ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyPage
-from scheduler.models import (
+from scheduler.models.api_keys import ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyPage
+from scheduler.models.runs import BackfillAccepted, BackfillRequest, RunAccepted, RunPage
+from scheduler.models.schedules import (
     CronPreview,
     CronPreviewRequest,
     ScheduleCreate,
@@ -51,11 +55,9 @@ from scheduler.models import (
     WorkflowPage,
 )
 from scheduler.observability import capture_lambda_handler, logger
-from scheduler.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from scheduler.resolver import http_api_resolver
-from scheduler.run_models import BackfillAccepted, BackfillRequest, RunAccepted, RunPage
-from scheduler.runner_client import invoke_runner_async
-from scheduler.schedules import ScheduleService, preview_cron
+from scheduler.run.runner_client import invoke_runner_async
+from scheduler.store.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from scheduler.sync.eventbridge import EventBridgeSchedules
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.openapi.models import SecurityScheme
@@ -151,7 +153,7 @@ def _owner() -> UUID | None:
     return _principal().owner
 
 
-# --- routes (what each may answer, and the links between them: scheduler.openapi_docs)
+# --- routes (what each may answer, and the links between them: scheduler.api.openapi_docs)
 
 
 @app.post(
@@ -347,7 +349,7 @@ def openapi_document() -> Response[str]:
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=document)
 
 
-# --- the single error mapping (scheduler.http_errors), registered with the resolver
+# --- the single error mapping (scheduler.api.http_errors), registered with the resolver
 
 
 @app.exception_handler(DomainError)

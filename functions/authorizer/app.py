@@ -12,11 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from scheduler import api_keys
-from scheduler.auth import API_KEY_CREDENTIAL, TOKEN_CREDENTIAL
+from scheduler.auth import api_keys
+from scheduler.auth.principal import API_KEY_CREDENTIAL, TOKEN_CREDENTIAL
+from scheduler.auth.tokens import verify_token
 from scheduler.errors import Unauthorized
 from scheduler.observability import logger
-from scheduler.tokens import verify_token
 
 _DENY: dict[str, Any] = {"isAuthorized": False}
 

@@ -1,10 +1,10 @@
 """ReconcileFunction: repairs drift between Postgres and EventBridge, on a rate or on demand.
 
 The scheduled event (or `sam remote invoke ReconcileFunction` with any event without `shard`)
-coordinates a pass: it fails abandoned runs, runs the missed-fire check (scheduler.missed_fires),
-and starts RECONCILE_SHARDS shard invocations of this function, or runs the only shard itself.
-A shard event ({"shard": "3", ...}) runs that shard; one that runs out of time invokes this
-function again with where it stopped.
+coordinates a pass: it fails abandoned runs, runs the missed-fire check
+(scheduler.policies.missed_fires), and starts RECONCILE_SHARDS shard invocations of this function,
+or runs the only shard itself. A shard event ({"shard": "3", ...}) runs that shard; one that runs
+out of time invokes this function again with where it stopped.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ import boto3  # noqa: F401
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from scheduler import clients
 from scheduler.config import get_settings
-from scheduler.eventbridge import EventBridgeSchedules
 from scheduler.observability import capture_lambda_handler, logger, metrics
-from scheduler.reconcile import run_invocation
-from scheduler.reconcile_shards import ShardTask, invoke_shard
-from scheduler.runner_client import invoke_runner_async
+from scheduler.run.runner_client import invoke_runner_async
+from scheduler.sync.eventbridge import EventBridgeSchedules
+from scheduler.sync.reconcile import run_invocation
+from scheduler.sync.shards import ShardTask, invoke_shard
 
 
 @logger.inject_lambda_context

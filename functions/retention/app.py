@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from scheduler import clients
 from scheduler.config import get_settings
 from scheduler.observability import capture_lambda_handler, logger, metrics
-from scheduler.retention import delete_expired_runs, pass_budget_s
+from scheduler.policies.retention import delete_expired_runs, pass_budget_s
 
 
 @logger.inject_lambda_context

@@ -14,9 +14,9 @@ from typing import Any
 import boto3  # noqa: F401
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from scheduler.observability import capture_lambda_handler, logger, metrics
-from scheduler.runner import run_fire
-from scheduler.runner_client import invoke_runner_async
-from scheduler.runner_event import parse_event
+from scheduler.run.event import parse_event
+from scheduler.run.runner import run_fire
+from scheduler.run.runner_client import invoke_runner_async
 
 
 @logger.inject_lambda_context(clear_state=True)

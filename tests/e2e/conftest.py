@@ -196,8 +196,8 @@ MakeWorkflow = Callable[..., TestWorkflow]
 @pytest.fixture
 def make_workflow(stack: Stack, user1: StackUser) -> Iterator[MakeWorkflow]:
     """A workflow of user 1 whose http step calls the demo endpoint with a marker of its own."""
-    from scheduler.db import Database
-    from scheduler.store import Store
+    from scheduler.store.db import Database
+    from scheduler.store.schedules import Store
 
     database = Database(stack.database_url)
     store = Store(database)

@@ -16,8 +16,8 @@ from pathlib import Path
 from uuid import UUID
 
 import psutil
-from scheduler.db import Database
-from scheduler.store import Store
+from scheduler.store.db import Database
+from scheduler.store.schedules import Store
 
 from tests.conftest import ROOT
 from tests.e2e.conftest import Api

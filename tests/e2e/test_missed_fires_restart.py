@@ -33,8 +33,8 @@ def no_schedules_left() -> None:
 
 
 def _workflow(stack: Stack, name: str) -> Any:
-    from scheduler.db import Database
-    from scheduler.store import Store
+    from scheduler.store.db import Database
+    from scheduler.store.schedules import Store
 
     database = Database(stack.database_url)
     try:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import boto3
 import pytest
-from scheduler.db import Database
-from scheduler.store import Store
+from scheduler.store.db import Database
+from scheduler.store.schedules import Store
 
 from devstack.clock import ManualClock
 from devstack.demo import DEMO_USERS, DEMO_WORKFLOW_NAME, ensure_demo_workflow

@@ -1,7 +1,7 @@
 """Helpers for the run policies' tests (missed fires and catch-up, buffer_one, backfill).
 
 The runner is called as RunnerFunction would be for a hand-on: with the event a waiting run
-was handed on with (scheduler.run_queue.runner_event), and a `hand_on` that collects what the
+was handed on with (scheduler.run.queue.runner_event), and a `hand_on` that collects what the
 run hands on next, so a test can follow the chain of waiting runs one invocation at a time.
 """
 
@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from scheduler.runner import RunReport, run_fire
-from scheduler.runner_event import RunnerEvent
-from scheduler.store import Store
+from scheduler.run.event import RunnerEvent
+from scheduler.run.runner import RunReport, run_fire
+from scheduler.store.schedules import Store
 
 from tests.integration.runner_fixtures import OWNER, REMAINING_S, Runner
 

@@ -17,13 +17,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
 import pytest
-from scheduler import clients, workflows
+from scheduler import clients
 from scheduler.config import get_settings
-from scheduler.lock import LeaseLock
-from scheduler.runner import RunReport, run_fire
-from scheduler.runner_event import RunnerEvent
-from scheduler.store import Store
-from scheduler.workflows import RunContext, StepModel, register_step
+from scheduler.run.event import RunnerEvent
+from scheduler.run.lock import LeaseLock
+from scheduler.run.runner import RunReport, run_fire
+from scheduler.steps import engine as workflows
+from scheduler.steps.engine import RunContext, StepModel, register_step
+from scheduler.store.schedules import Store
 
 LOCKS_TABLE = "workflow-locks-test"
 # How long a test waits for another thread to get somewhere (each wait ends as soon as it has):

@@ -17,10 +17,11 @@ from typing import Any
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
-from scheduler import alerts, clients
+from scheduler import clients
 from scheduler.config import get_settings
 from scheduler.observability import logger, metrics
-from scheduler.store import Store
+from scheduler.run import alerts
+from scheduler.store.schedules import Store
 
 from functions.runner.app import lambda_handler
 from tests.integration.runner_fixtures import (

@@ -22,7 +22,7 @@ import psycopg
 import pytest
 from botocore.exceptions import ClientError
 from scheduler import clients, cron
-from scheduler.eventbridge import EventBridgeSchedules
+from scheduler.sync.eventbridge import EventBridgeSchedules
 
 from devstack.apigw import LambdaContext
 

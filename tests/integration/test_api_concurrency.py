@@ -23,12 +23,12 @@ import psycopg
 import pytest
 from botocore.exceptions import ClientError
 from scheduler import cron
-from scheduler.db import Database
-from scheduler.eventbridge import EventBridgeSchedules
-from scheduler.models import ScheduleUpdate
-from scheduler.reconcile import reconcile
-from scheduler.schedules import ScheduleService
-from scheduler.store import Store
+from scheduler.api.schedules import ScheduleService
+from scheduler.models.schedules import ScheduleUpdate
+from scheduler.store.db import Database
+from scheduler.store.schedules import Store
+from scheduler.sync.eventbridge import EventBridgeSchedules
+from scheduler.sync.reconcile import reconcile
 
 from tests.integration.test_api import (  # noqa: F401  (fixtures)
     Api,

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from scheduler import clients
-from scheduler.eventbridge import EventBridgeSchedules
 from scheduler.observability import logger
+from scheduler.sync.eventbridge import EventBridgeSchedules
 
 from devstack.apigw import LambdaContext
 from tests.conftest import drop_connection

@@ -19,7 +19,7 @@ from typing import Any
 import jwt
 import pytest
 from scheduler import clients
-from scheduler.eventbridge import EventBridgeSchedules
+from scheduler.sync.eventbridge import EventBridgeSchedules
 from werkzeug.test import Client
 
 from devstack.apigw import WsgiGateway

@@ -16,12 +16,12 @@ from uuid import UUID
 
 import psycopg
 import pytest
-from scheduler import api_keys, key_service
-from scheduler.auth import Principal
-from scheduler.db import Database
+from scheduler.auth import api_keys, key_service
+from scheduler.auth.principal import Principal
 from scheduler.errors import Unauthorized
-from scheduler.key_models import ApiKeyCreate, ApiKeyCreated
-from scheduler.store import Store
+from scheduler.models.api_keys import ApiKeyCreate, ApiKeyCreated
+from scheduler.store.db import Database
+from scheduler.store.schedules import Store
 
 PAUSE_LOCK = 2_312_050  # the advisory lock a paused statement waits for
 OPERATOR = Principal(owner=None, actor="service_role")

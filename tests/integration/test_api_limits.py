@@ -1,4 +1,5 @@
-"""Per-owner limits (scheduler.limits): schedules per owner, run-now requests per minute.
+"""Per-owner limits (scheduler.policies.owner_limits): schedules per owner, run-now requests per
+minute.
 
 Real Postgres, moto's Scheduler API, the loopback Lambda endpoint for run now. Limits are set
 small through the environment, as the template sets them; the rate limits run on a clock the
@@ -20,13 +21,13 @@ from typing import Any
 import psycopg
 import pytest
 from scheduler import clients
-from scheduler.db import Database
+from scheduler.api.schedules import ScheduleService
 from scheduler.errors import LimitExceeded
-from scheduler.eventbridge import EventBridgeSchedules
-from scheduler.limits import take_request
-from scheduler.models import ScheduleCreate
-from scheduler.schedules import ScheduleService
-from scheduler.store import Store
+from scheduler.models.schedules import ScheduleCreate
+from scheduler.policies.owner_limits import take_request
+from scheduler.store.db import Database
+from scheduler.store.schedules import Store
+from scheduler.sync.eventbridge import EventBridgeSchedules
 
 import functions.api.app as api_app
 from devstack.apigw import LambdaContext

@@ -12,8 +12,8 @@ import uuid
 from typing import Any
 
 import pytest
-from scheduler.db import Database
-from scheduler.eventbridge import EventBridgeSchedules
+from scheduler.store.db import Database
+from scheduler.sync.eventbridge import EventBridgeSchedules
 
 from tests.integration.test_api import (  # noqa: F401  (fixtures)
     ALICE,

@@ -32,7 +32,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from scheduler import clients, cron
-from scheduler.eventbridge import EventBridgeSchedules
+from scheduler.sync.eventbridge import EventBridgeSchedules
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 from scheduler import clients
-from scheduler.backfill import _fire_times
 from scheduler.config import get_settings
-from scheduler.retention import delete_expired_runs
+from scheduler.policies.backfill import _fire_times
+from scheduler.policies.retention import delete_expired_runs
 
 from tests.integration.policy_fixtures import HandOns, event_for, iso, runs_by_time
 from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)

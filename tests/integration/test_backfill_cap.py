@@ -1,6 +1,7 @@
-"""The active-backfills cap under concurrency (scheduler.backfill): two backfill requests of one
-owner at the cap cannot both pass, as each counts under the owner's backfill lock and the second
-waits for the first to commit its queued runs. Real Postgres behind PgBouncer, two sessions."""
+"""The active-backfills cap under concurrency (scheduler.policies.backfill): two backfill requests
+of one owner at the cap cannot both pass, as each counts under the owner's backfill lock and the
+second waits for the first to commit its queued runs. Real Postgres behind PgBouncer, two
+sessions."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
 import pytest
-from scheduler.db import Database
-from scheduler.store import Store
+from scheduler.store.db import Database
+from scheduler.store.schedules import Store
 
 SLOT = datetime(2026, 11, 27, 5, 0, tzinfo=UTC)
 

@@ -1,4 +1,4 @@
-"""scheduler.db against real failures: a pooler that refuses and then accepts connections, one
+"""scheduler.store.db against real failures: a pooler that refuses and then accepts connections, one
 that stops and starts again, a client stalled inside a transaction; and the round trips that
 the per-transaction timeouts cost (none), read from libpq's own protocol trace.
 """
@@ -17,8 +17,8 @@ import psycopg
 import pytest
 from psycopg import pq
 from scheduler import clients
-from scheduler.db import Database
 from scheduler.errors import DatabaseUnavailable
+from scheduler.store.db import Database
 
 from tests.pgbouncer import PgBouncer
 

@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from scheduler import cron, eventbridge
+from scheduler import cron
 from scheduler.clients import aws_client
 from scheduler.config import get_settings
 from scheduler.errors import SchedulerUnavailable
-from scheduler.eventbridge import EventBridgeSchedules, desired_schedules
+from scheduler.sync import eventbridge
+from scheduler.sync.eventbridge import EventBridgeSchedules, desired_schedules
 
 SCHEDULE_ID = uuid.UUID("11111111-1111-4111-8111-111111111111")
 WORKFLOW_ID = uuid.UUID("22222222-2222-4222-8222-222222222222")

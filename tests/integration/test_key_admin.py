@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from scheduler import clients
-from scheduler.store import Store
+from scheduler.store.schedules import Store
 
 from devstack.demo import ensure_demo_service_key
 from tests.integration.test_api import ALICE, Api, api, eventbridge  # noqa: F401  (fixtures)
@@ -28,7 +28,7 @@ def _key_admin(database_url: str | None, *args: str) -> subprocess.CompletedProc
     if database_url is not None:
         env["DATABASE_URL"] = database_url
     return subprocess.run(
-        [sys.executable, "-m", "scheduler.key_admin", *args],
+        [sys.executable, "-m", "scheduler.auth.key_admin", *args],
         env=env,
         capture_output=True,
         text=True,

@@ -15,7 +15,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from scheduler.errors import LockUnavailable, WorkflowBusy
-from scheduler.lock import Lease, LeaseLock
+from scheduler.run.lock import Lease, LeaseLock
 
 from devstack.moto_server import start_moto_server
 from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)

@@ -1,6 +1,6 @@
 """The missed-fire-check migrations (20261207000100 on) never deadlock with a pause nor keep the
 runner waiting behind a long transaction (review finding D7): each locks one table in its own
-transaction, gives up on a lock after a second, and scheduler.migrate tries it again."""
+transaction, gives up on a lock after a second, and scheduler.store.migrate tries it again."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 from scheduler.config import Settings
-from scheduler.migrate import apply_migrations, discover
+from scheduler.store.migrate import apply_migrations, discover
 
 from tests.conftest import MIGRATIONS
 from tests.integration.test_migration_locks import Runner
@@ -57,7 +57,7 @@ def database_before_outages(direct_database_url: str, tmp_path: Path) -> Iterato
 
 
 class Migrating(threading.Thread):
-    """`scheduler.migrate` in a thread of its own: what it applied, or how it failed."""
+    """`scheduler.store.migrate` in a thread of its own: what it applied, or how it failed."""
 
     def __init__(self, url: str) -> None:
         super().__init__(daemon=True)

@@ -15,9 +15,9 @@ import psycopg
 import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
-from scheduler.db import Database
 from scheduler.errors import DatabaseUnavailable
-from scheduler.migrate import apply_migrations
+from scheduler.store.db import Database
+from scheduler.store.migrate import apply_migrations
 
 from tests.conftest import MIGRATIONS
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
-from scheduler.migrate import MigrationError, apply_migrations, discover
+from scheduler.store.migrate import MigrationError, apply_migrations, discover
 
 from tests.conftest import MIGRATIONS, ROOT
 
@@ -94,14 +94,14 @@ def test_migration_adds_missing_columns_to_an_existing_workflows_table(
 def test_migrate_command_applies_to_the_database_in_database_url(empty_database: str) -> None:
     env = {"DATABASE_URL": empty_database, "PYTHONPATH": str(ROOT / "layers" / "common")}
     first = subprocess.run(
-        [sys.executable, "-m", "scheduler.migrate", str(MIGRATIONS)],
+        [sys.executable, "-m", "scheduler.store.migrate", str(MIGRATIONS)],
         env=env,
         capture_output=True,
         text=True,
         check=True,
     )
     second = subprocess.run(
-        [sys.executable, "-m", "scheduler.migrate", str(MIGRATIONS)],
+        [sys.executable, "-m", "scheduler.store.migrate", str(MIGRATIONS)],
         env=env,
         capture_output=True,
         text=True,

@@ -1,5 +1,5 @@
-"""The missed-fire check and catch-up (scheduler.missed_fires) on real Postgres and moto, and
-the catch-up runs it hands on, through the runner with the real lock on moto DynamoDB.
+"""The missed-fire check and catch-up (scheduler.policies.missed_fires) on real Postgres and moto,
+and the catch-up runs it hands on, through the runner with the real lock on moto DynamoDB.
 
 The check runs with a fixed clock; a schedule's "creation" is moved into the past by setting
 its schedule_fire_checks row (policy_fixtures.checking_since), since the database's now() is
@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from scheduler.missed_fires import check_missed_fires
-from scheduler.run_queue import QUEUED_PATIENCE
-from scheduler.store import Store
+from scheduler.policies.missed_fires import check_missed_fires
+from scheduler.run.queue import QUEUED_PATIENCE
+from scheduler.store.schedules import Store
 
 from tests.integration.policy_fixtures import (
     HandOns,
@@ -451,8 +451,8 @@ def test_a_stalled_waiting_run_is_handed_on_by_the_check(
 def test_the_reconcile_coordinator_runs_the_check_and_hands_catch_up_to_the_runner(
     runner: Runner, http_server: LoopbackServer
 ) -> None:
-    from scheduler.eventbridge import EventBridgeSchedules
-    from scheduler.reconcile import run_invocation
+    from scheduler.sync.eventbridge import EventBridgeSchedules
+    from scheduler.sync.reconcile import run_invocation
 
     # Given a catchupPolicy latest schedule whose fire times since T0 never ran
     schedule = make_policy_schedule(

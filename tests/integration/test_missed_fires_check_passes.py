@@ -14,10 +14,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from scheduler import missed_fires
-from scheduler.fire_check_store import CheckPass
-from scheduler.missed_fires import MissedSummary, check_missed_fires
-from scheduler.store import Store
+from scheduler.policies import missed_fires
+from scheduler.policies.missed_fires import MissedSummary, check_missed_fires
+from scheduler.store.fire_checks import CheckPass
+from scheduler.store.schedules import Store
 
 from tests.integration.policy_fixtures import (
     checking_since,

@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from scheduler import missed_fires
-from scheduler.missed_fires import check_missed_fires
-from scheduler.store import Store
-from scheduler.sync_store import Written
+from scheduler.policies import missed_fires
+from scheduler.policies.missed_fires import check_missed_fires
+from scheduler.store.schedules import Store
+from scheduler.store.sync_state import Written
 
 from tests.integration.policy_fixtures import (
     checking_since,

@@ -8,9 +8,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from scheduler import catchup_policy
-from scheduler.missed_fires import check_missed_fires
-from scheduler.store import Row, Store
+from scheduler.policies import catchup as catchup_policy
+from scheduler.policies.missed_fires import check_missed_fires
+from scheduler.store.schedules import Row, Store
 
 from tests.integration.policy_fixtures import (
     checking_since,

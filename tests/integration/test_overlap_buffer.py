@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 from scheduler.errors import WorkflowBusy
-from scheduler.missed_fires import check_missed_fires
-from scheduler.run_queue import BUFFERED_ERROR
-from scheduler.runner import RunReport, run_fire
-from scheduler.runner_event import RunnerEvent
-from scheduler.runner_overlap import OVERLAP_REASON
+from scheduler.policies.missed_fires import check_missed_fires
+from scheduler.run.event import RunnerEvent
+from scheduler.run.overlap import OVERLAP_REASON
+from scheduler.run.queue import BUFFERED_ERROR
+from scheduler.run.runner import RunReport, run_fire
 
 from tests.integration.policy_fixtures import (
     HandOns,
@@ -333,7 +333,7 @@ def test_a_lost_hand_on_loses_no_waiting_run_and_a_failed_wait_is_retried(
 
     runner.lock.release(lease)
     [waiting] = [r for r in runs_by_time(runner.store, schedule["id"]) if r["status"] == "buffered"]
-    from scheduler import run_queue
+    from scheduler.run import queue as run_queue
 
     assert run_queue.hand_on_next(runner.store, schedule["workflow_id"], lost) is False
     # Then the missed-fire check hands it on once its wait is over, and it runs once

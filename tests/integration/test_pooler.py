@@ -18,9 +18,9 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
-from scheduler.db import Database
 from scheduler.errors import DatabaseUnavailable
-from scheduler.migrate import apply_migrations, discover
+from scheduler.store.db import Database
+from scheduler.store.migrate import apply_migrations, discover
 
 from tests.conftest import MIGRATIONS, POOLED
 from tests.pgbouncer import PgBouncer

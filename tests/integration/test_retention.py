@@ -13,9 +13,9 @@ import psycopg
 import pytest
 from pydantic import ValidationError
 from scheduler.config import from_environment
-from scheduler.history_store import HistoryPosition
-from scheduler.retention import STOP_BEFORE_DEADLINE_S, delete_expired_runs, pass_budget_s
-from scheduler.store import Store
+from scheduler.policies.retention import STOP_BEFORE_DEADLINE_S, delete_expired_runs, pass_budget_s
+from scheduler.store.history import HistoryPosition
+from scheduler.store.schedules import Store
 
 from tests.conftest import EVENTS
 

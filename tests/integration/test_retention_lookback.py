@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 from scheduler.config import get_settings
-from scheduler.missed_fires import LOOKBACK, check_missed_fires
-from scheduler.retention import delete_expired_runs
-from scheduler.store import Store
+from scheduler.policies.missed_fires import LOOKBACK, check_missed_fires
+from scheduler.policies.retention import delete_expired_runs
+from scheduler.store.schedules import Store
 
 from tests.integration.policy_fixtures import checking_since, make_policy_schedule, runs_by_time
 

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from scheduler.db import Database
 from scheduler.errors import DatabaseUnavailable, LockUnavailable
-from scheduler.run_store import ABANDONED_RUN_ERROR
-from scheduler.runner import RunReport
-from scheduler.runner_overlap import OVERLAP_REASON
-from scheduler.store import Store
-from scheduler.workflows import RunContext
+from scheduler.run.overlap import OVERLAP_REASON
+from scheduler.run.runner import RunReport
+from scheduler.steps.engine import RunContext
+from scheduler.store.db import Database
+from scheduler.store.runs import ABANDONED_RUN_ERROR
+from scheduler.store.schedules import Store
 
 from tests.conftest import drop_connection
 from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)

@@ -8,18 +8,18 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from scheduler.abandoned_runs import UNSTARTED_CAUSE
-from scheduler.catchup_policy import PAUSED
 from scheduler.errors import DatabaseUnavailable, LockUnavailable
-from scheduler.eventbridge import EventBridgeSchedules
-from scheduler.fire_check_store import MissedRow
-from scheduler.lock import Lease, LeaseLock
-from scheduler.reconcile import run_invocation
-from scheduler.run_store import ABANDONED_RUN_ERROR
-from scheduler.runner import RunReport, run_fire
-from scheduler.runner_event import RunnerEvent
-from scheduler.store import Store
-from scheduler.workflows import RunContext
+from scheduler.policies.abandoned_runs import UNSTARTED_CAUSE
+from scheduler.policies.catchup import PAUSED
+from scheduler.run.event import RunnerEvent
+from scheduler.run.lock import Lease, LeaseLock
+from scheduler.run.runner import RunReport, run_fire
+from scheduler.steps.engine import RunContext
+from scheduler.store.fire_checks import MissedRow
+from scheduler.store.runs import ABANDONED_RUN_ERROR
+from scheduler.store.schedules import Store
+from scheduler.sync.eventbridge import EventBridgeSchedules
+from scheduler.sync.reconcile import run_invocation
 
 from tests.integration.policy_fixtures import (
     HandOns,

@@ -9,13 +9,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from scheduler.abandoned_runs import MANUAL_NOT_RUN, REQUEUED, settle_abandoned_runs
-from scheduler.catchup_policy import SUPERSEDED
 from scheduler.errors import LockUnavailable
-from scheduler.missed_fires import check_missed_fires
-from scheduler.run_queue import QUEUED_PATIENCE
-from scheduler.runner import run_fire
-from scheduler.runner_event import RunnerEvent
+from scheduler.policies.abandoned_runs import MANUAL_NOT_RUN, REQUEUED, settle_abandoned_runs
+from scheduler.policies.catchup import SUPERSEDED
+from scheduler.policies.missed_fires import check_missed_fires
+from scheduler.run.event import RunnerEvent
+from scheduler.run.queue import QUEUED_PATIENCE
+from scheduler.run.runner import run_fire
 
 from tests.integration.policy_fixtures import (
     HandOns,

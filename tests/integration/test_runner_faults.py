@@ -19,18 +19,18 @@ from typing import Any, Literal, TypeVar
 
 import psycopg
 import pytest
-from scheduler.db import Database
 from scheduler.errors import (
     DatabaseUnavailable,
     DependencyUnavailable,
     LockUnavailable,
     WorkflowBusy,
 )
-from scheduler.lock import Lease, LeaseLock
-from scheduler.run_store import ABANDONED_RUN_ERROR, SUPERSEDED_RUN_ERROR
-from scheduler.runner import RunReport
-from scheduler.store import Row, Store
-from scheduler.workflows import RunContext
+from scheduler.run.lock import Lease, LeaseLock
+from scheduler.run.runner import RunReport
+from scheduler.steps.engine import RunContext
+from scheduler.store.db import Database
+from scheduler.store.runs import ABANDONED_RUN_ERROR, SUPERSEDED_RUN_ERROR
+from scheduler.store.schedules import Row, Store
 
 from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
     LEASE_OVER_S,

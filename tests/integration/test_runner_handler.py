@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from scheduler import clients
 from scheduler.observability import logger
-from scheduler.runner_event import parse_event
-from scheduler.store import Store
+from scheduler.run.event import parse_event
+from scheduler.store.schedules import Store
 
 from functions.runner.app import lambda_handler
 from tests.conftest import EVENTS

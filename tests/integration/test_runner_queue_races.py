@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 from scheduler.errors import LockUnavailable
-from scheduler.lock import Lease, LeaseLock
-from scheduler.missed_fires import check_missed_fires
-from scheduler.run_queue import QUEUED_PATIENCE
-from scheduler.runner import run_fire
-from scheduler.runner_event import RunnerEvent
-from scheduler.store import Store
+from scheduler.policies.missed_fires import check_missed_fires
+from scheduler.run.event import RunnerEvent
+from scheduler.run.lock import Lease, LeaseLock
+from scheduler.run.queue import QUEUED_PATIENCE
+from scheduler.run.runner import run_fire
+from scheduler.store.schedules import Store
 
 from tests.integration.policy_fixtures import (
     HandOns,

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import psycopg
 import pytest
-from scheduler.store import Store
+from scheduler.store.schedules import Store
 
 ALICE = uuid.UUID("00000000-0000-4000-8000-00000000a11c")
 BOB = uuid.UUID("00000000-0000-4000-8000-000000000b0b")

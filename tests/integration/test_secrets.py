@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import jwt
 import pytest
 from scheduler import clients
-from scheduler.tokens import verify_token
+from scheduler.auth.tokens import verify_token
 
 JWT_SECRET = "a-legacy-hs256-secret-of-sufficient-length-0123"
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from scheduler.missed_fires import check_missed_fires
-from scheduler.queue_store import QUEUE_MOVING_WITHIN
+from scheduler.policies.missed_fires import check_missed_fires
+from scheduler.store.queue import QUEUE_MOVING_WITHIN
 
 from tests.integration.policy_fixtures import HandOns, event_for, make_policy_schedule
 from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)

@@ -8,14 +8,14 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
-from scheduler.db import Database
 from scheduler.errors import (
     DatabaseUnavailable,
     InvalidInput,
     ScheduleNotFound,
     WorkflowNotFound,
 )
-from scheduler.store import Store
+from scheduler.store.db import Database
+from scheduler.store.schedules import Store
 
 from tests.conftest import drop_connection
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 import yaml
-from scheduler import alerts
+from scheduler.auth.tokens import TokenSettings
 from scheduler.config import Settings
-from scheduler.tokens import TokenSettings
+from scheduler.run import alerts
 
 from tests.conftest import ROOT
 
@@ -149,10 +149,10 @@ def test_the_runner_may_use_only_the_locks_table_and_its_secret(template: dict[s
         assert str(statement["Resource"]) in allowed_resources, statement
         for action in as_list(statement["Action"]):
             if action.startswith("dynamodb:"):
-                assert action == "dynamodb:UpdateItem"  # scheduler.lock's only call
+                assert action == "dynamodb:UpdateItem"  # scheduler.run.lock's only call
                 assert statement["Resource"] == {"Fn::GetAtt": ["LocksTable", "Arn"]}
             if action.startswith("events:"):
-                assert action == "events:PutEvents"  # scheduler.alerts' only call
+                assert action == "events:PutEvents"  # scheduler.run.alerts' only call
                 assert statement["Resource"] == ALERT_BUS
                 assert statement["Condition"] == {"StringEquals": {"events:source": alerts.SOURCE}}
 
@@ -468,7 +468,7 @@ def test_reconcile_and_retention_run_one_pass_at_a_time_and_never_a_stale_one(
 
 def test_the_missed_fire_check_knows_how_often_reconcile_runs_it(template: dict[str, Any]) -> None:
     # a pass later than two intervals after the previous one follows an outage of the check
-    # (scheduler.missed_fires); the settings read the interval from the schedule expression
+    # (scheduler.policies.missed_fires); the settings read the interval from the schedule expression
     variables = template["Resources"]["ReconcileFunction"]["Properties"]["Environment"]
     assert variables["Variables"]["RECONCILE_SCHEDULE"] == {"Ref": "ReconcileSchedule"}
     events = template["Resources"]["ReconcileFunction"]["Properties"]["Events"]
@@ -480,7 +480,7 @@ def test_the_missed_fire_check_knows_how_often_reconcile_runs_it(template: dict[
 def test_retention_keeps_the_parameters_days_reads_only_the_database_and_stops_in_time(
     template: dict[str, Any],
 ) -> None:
-    from scheduler.retention import STOP_BEFORE_DEADLINE_S
+    from scheduler.policies.retention import STOP_BEFORE_DEADLINE_S
 
     retention = template["Resources"]["RetentionFunction"]["Properties"]
     assert retention["Environment"]["Variables"]["RUN_HISTORY_DAYS"] == {"Ref": "RunHistoryDays"}
@@ -513,7 +513,7 @@ def test_reconcile_shards_by_name_prefix_and_may_invoke_itself(
 ) -> None:
     reconcile = template["Resources"]["ReconcileFunction"]["Properties"]
     assert parameter_default(template, reconcile["ReservedConcurrentExecutions"]) == 1
-    # shards by the first hex digit(s) of the names, as scheduler.reconcile_shards splits them
+    # shards by the first hex digit(s) of the names, as scheduler.sync.shards splits them
     shards = template["Parameters"]["ReconcileShards"]
     assert (shards["Default"], shards["AllowedValues"]) == (1, [1, 16, 256])
     assert reconcile["Environment"]["Variables"]["RECONCILE_SHARDS"] == {"Ref": "ReconcileShards"}

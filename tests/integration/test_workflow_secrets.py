@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from scheduler import clients
 from scheduler.clients import SECRET_READ_MAX_WAIT_S
 from scheduler.errors import SecretUnavailable, WorkflowSecretError
-from scheduler.workflow_secrets import WorkflowSecrets
+from scheduler.steps.secrets import WorkflowSecrets
 
 from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
     LoopbackServer,

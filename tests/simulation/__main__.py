@@ -16,7 +16,7 @@ import tempfile
 import time
 from collections import Counter
 
-from scheduler.migrate import apply_migrations
+from scheduler.store.migrate import apply_migrations
 
 from tests.conftest import MIGRATIONS
 from tests.pgbouncer import PgBouncer

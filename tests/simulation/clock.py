@@ -1,7 +1,7 @@
 """The virtual clock every part of the simulation reads, and the time seams it patches.
 
 The product reads `time.monotonic()` for an invocation's deadlines and `time.sleep()` between
-in-process retries (scheduler.runner_fire, scheduler.runner, scheduler.workflows). In the
+in-process retries (scheduler.run.fire, scheduler.run.runner, scheduler.steps.engine). In the
 simulation both follow the virtual clock: a retry's pause parks the invocation until the
 virtual clock reaches its end (tests.simulation.tasks), instead of stalling in real time.
 """
@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import pytest
 
 # Modules whose `time` is the virtual one (each imports `time` and calls time.monotonic/sleep).
-TIMED_MODULES = ("scheduler.runner_fire", "scheduler.runner", "scheduler.workflows")
+TIMED_MODULES = ("scheduler.run.fire", "scheduler.run.runner", "scheduler.steps.engine")
 
 
 class VirtualClock:

@@ -24,12 +24,12 @@ from uuid import UUID
 
 from scheduler import cron
 from scheduler.errors import DependencyUnavailable
-from scheduler.eventbridge import EventBridgeSchedules, schedule_names
-from scheduler.lock import LeaseLock
 from scheduler.observability import metrics
-from scheduler.runner import run_fire
-from scheduler.runner_event import RunnerEvent, parse_event
-from scheduler.store import Store
+from scheduler.run.event import RunnerEvent, parse_event
+from scheduler.run.lock import LeaseLock
+from scheduler.run.runner import run_fire
+from scheduler.store.schedules import Store
+from scheduler.sync.eventbridge import EventBridgeSchedules, schedule_names
 
 from devstack.engine import substitute_context
 from tests.simulation.clock import VirtualClock

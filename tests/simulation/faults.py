@@ -18,8 +18,8 @@ from typing import Any, Literal
 
 from botocore.exceptions import EndpointConnectionError
 from psycopg import Connection, Cursor
-from scheduler.db import Database
 from scheduler.errors import DatabaseUnavailable
+from scheduler.store.db import Database
 
 from tests.simulation.clock import VirtualClock
 

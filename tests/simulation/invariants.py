@@ -12,9 +12,9 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from scheduler.catchup_policy import slot_due
 from scheduler.config import get_settings
-from scheduler.run_store import ABANDONED_RUN_ERROR
+from scheduler.policies.catchup import slot_due
+from scheduler.store.runs import ABANDONED_RUN_ERROR
 
 from tests.simulation.model import Period, SimSchedule, iso
 from tests.simulation.target import Visit

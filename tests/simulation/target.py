@@ -17,7 +17,7 @@ from uuid import UUID
 
 from pydantic import Field
 from scheduler.errors import StepFailed
-from scheduler.workflows import RunContext, StepModel, register_step
+from scheduler.steps.engine import RunContext, StepModel, register_step
 
 from tests.simulation.clock import VirtualClock
 from tests.simulation.faults import Faults, SimulatedCrash

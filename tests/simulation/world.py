@@ -19,19 +19,19 @@ from uuid import UUID
 import boto3
 import pytest
 from scheduler import clients
-from scheduler.abandoned_runs import settle_abandoned_runs
+from scheduler.api.schedules import ScheduleService
 from scheduler.config import get_settings
-from scheduler.db import Database
 from scheduler.errors import DependencyUnavailable
-from scheduler.eventbridge import EventBridgeSchedules
-from scheduler.lock import LeaseLock
-from scheduler.missed_fires import check_missed_fires
-from scheduler.models import ScheduleCreate, ScheduleUpdate
+from scheduler.models.runs import BackfillRequest
+from scheduler.models.schedules import ScheduleCreate, ScheduleUpdate
 from scheduler.observability import logger
-from scheduler.retention import delete_expired_runs
-from scheduler.run_models import BackfillRequest
-from scheduler.schedules import ScheduleService
-from scheduler.store import Store
+from scheduler.policies.abandoned_runs import settle_abandoned_runs
+from scheduler.policies.missed_fires import check_missed_fires
+from scheduler.policies.retention import delete_expired_runs
+from scheduler.run.lock import LeaseLock
+from scheduler.store.db import Database
+from scheduler.store.schedules import Store
+from scheduler.sync.eventbridge import EventBridgeSchedules
 
 from tests.integration.runner_fixtures import LOCKS_TABLE, create_locks_table
 from tests.simulation.clock import VirtualClock, patch_time
@@ -139,7 +139,7 @@ class World:
         if self.faults.is_down("check"):
             return
         self._note_unstarted_claims()
-        # as scheduler.reconcile's coordinator: a sweep that fails never stops the check
+        # as scheduler.sync.reconcile's coordinator: a sweep that fails never stops the check
         with contextlib.suppress(DependencyUnavailable):
             settle_abandoned_runs(self.check_store, now, hand_on=self.lam.invoke_async)
         try:

@@ -1,4 +1,4 @@
-"""API keys' form (scheduler.api_keys), what the authorizer makes of one, and `make api-key`'s
+"""API keys' form (scheduler.auth.api_keys), what the authorizer makes of one, and `make api-key`'s
 SCOPE. No database here: tests/integration/test_api_keys.py checks keys against Postgres."""
 
 from __future__ import annotations
@@ -8,10 +8,14 @@ import uuid
 from typing import Any
 
 import pytest
-from scheduler import api_keys
-from scheduler.auth import API_KEY_CREDENTIAL, TOKEN_CREDENTIAL, credential_from_authorizer
+from scheduler.auth import api_keys
+from scheduler.auth.key_admin import parse_scope
+from scheduler.auth.principal import (
+    API_KEY_CREDENTIAL,
+    TOKEN_CREDENTIAL,
+    credential_from_authorizer,
+)
 from scheduler.errors import Unauthorized
-from scheduler.key_admin import parse_scope
 
 from functions.authorizer.app import authorize
 

@@ -10,10 +10,11 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from scheduler import clients, tokens
-from scheduler.auth import Principal
+from scheduler import clients
+from scheduler.auth import tokens
+from scheduler.auth.principal import Principal
+from scheduler.auth.tokens import verify_token
 from scheduler.errors import Unauthorized
-from scheduler.tokens import verify_token
 
 from tests.jwks_server import JwksEndpoint, public_jwk, serve_jwks
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scheduler import cron, cron_convert, cron_fires
+from scheduler import cron
 from scheduler.cron import (
     CronError,
     InvalidTimezone,
@@ -21,6 +21,8 @@ from scheduler.cron import (
     validate,
     validate_timezone,
 )
+from scheduler.cron import convert as cron_convert
+from scheduler.cron import fires as cron_fires
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # CI puts the shared spec beside the repository (it may hold more rows than the vendored copy).

@@ -9,9 +9,9 @@ import pytest
 from croniter import croniter
 from hypothesis import given
 from hypothesis import strategies as st
+from scheduler.api.schedules import preview_cron
 from scheduler.cron import CronError, DstNote, InvalidTimezone, dst_notes, next_fire_times
-from scheduler.models import CronPreviewRequest
-from scheduler.schedules import preview_cron
+from scheduler.models.schedules import CronPreviewRequest
 
 from tests.unit.test_cron_equivalence import HYPOTHESIS, accepted, expressions
 

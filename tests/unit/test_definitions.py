@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from scheduler.definitions import (
+from scheduler.errors import InvalidWorkflowDefinition
+from scheduler.steps.definitions import (
     MAX_DEFINITION_BYTES,
     MAX_DEFINITION_DEPTH,
     MAX_HEADER_NAME_CHARS,
@@ -16,7 +17,6 @@ from scheduler.definitions import (
     header_value_problem,
     load_definition,
 )
-from scheduler.errors import InvalidWorkflowDefinition
 
 
 def test_an_ordinary_definition_loads() -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from scheduler import cron
-from scheduler.fire_time_answers import fires_after
+from scheduler.policies.fire_times import fires_after
 
 # Around Berlin's autumn change (the repeated 02:00-03:00) and New York's spring gap.
 AFTER = datetime(2026, 10, 24, 20, 0, tzinfo=UTC)

@@ -12,7 +12,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from scheduler import jwks, jws, tokens
+from scheduler.auth import jwks, jws, tokens
 from scheduler.errors import Unauthorized
 
 from tests.jwks_server import public_jwk, serve_jwks
@@ -167,7 +167,7 @@ def test_unreachable_or_garbled_key_set_is_unauthorized() -> None:
 
 
 def test_whole_tokens_from_cryptography_verify_with_the_pure_python_algorithms() -> None:
-    # PyJWT's own ES256/RS256 (via cryptography) sign; scheduler.jws with ours verifies.
+    # PyJWT's own ES256/RS256 (via cryptography) sign; scheduler.auth.jws with ours verifies.
     claims = {"sub": "x", "exp": int(time.time()) + 60}
     for name, private_key in (("ES256", EC_KEY), ("RS256", RSA_KEY)):
         token = jwt.encode(claims, private_key, algorithm=name)
@@ -273,5 +273,5 @@ def test_without_a_good_fetch_there_is_nothing_to_serve_and_fetches_back_off() -
 
 
 def test_the_authorizer_names_exactly_the_algorithms_jwks_checks() -> None:
-    # scheduler.tokens names them so that it loads scheduler.jwks only for such a token.
+    # scheduler.auth.tokens names them so that it loads scheduler.auth.jwks only for such a token.
     assert set(jwks.ALGORITHMS) == tokens.JWKS_ALGORITHMS

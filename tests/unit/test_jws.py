@@ -1,4 +1,4 @@
-"""scheduler.jws: compact JWS as the authorizer reads it. Tokens are made with PyJWT (what
+"""scheduler.auth.jws: compact JWS as the authorizer reads it. Tokens are made with PyJWT (what
 Supabase's tokens look like) or by hand where PyJWT would refuse to make them."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 import jwt
 import pytest
-from scheduler import jws
+from scheduler.auth import jws
 
 SECRET = b"a-secret-of-at-least-thirty-two-bytes!!"
 NOW = 1_800_000_000.0

@@ -1,8 +1,8 @@
-"""Our token verifier (scheduler.tokens over scheduler.jws and scheduler.jwks) against PyJWT with
-`cryptography`, on generated tokens and on named cases: both must give the same verdict, refused
-or the same claims. Each way they differ is in DIFFERENCES with its reason (RFC 7515, 7519); a
-generated token that ours refuses on purpose is recognised by `_refused_on_purpose` and checked
-as a refusal, never left out.
+"""Our token verifier (scheduler.auth.tokens over scheduler.auth.jws and scheduler.auth.jwks)
+against PyJWT with `cryptography`, on generated tokens and on named cases: both must give the same
+verdict, refused or the same claims. Each way they differ is in DIFFERENCES with its reason (RFC
+7515, 7519); a generated token that ours refuses on purpose is recognised by `_refused_on_purpose`
+and checked as a refusal, never left out.
 
 Both get the same policy: the legacy HS256 secret and the project's JWKS (ES256, RS256, keys of
 at least 2048 bits, RFC 7518 3.3), the audience "authenticated" for users, the issuer ISSUER
@@ -25,8 +25,8 @@ from typing import Any
 import jwt
 import pytest
 from hypothesis import event, given, settings
-from scheduler import jws, tokens
-from scheduler.auth import Principal
+from scheduler.auth import jws, tokens
+from scheduler.auth.principal import Principal
 from scheduler.errors import Unauthorized
 
 from tests.jwks_server import serve_jwks
@@ -86,7 +86,7 @@ def our_verdict(token: str) -> dict[str, Any] | None:
 
 
 def pyjwt_verdict(token: str) -> dict[str, Any] | None:
-    """PyJWT's verdict under the product's policy (scheduler.tokens' docstring): the legacy
+    """PyJWT's verdict under the product's policy (scheduler.auth.tokens' docstring): the legacy
     secret for HS256, else the published key the kid names; signature, times and `exp` first,
     then the audience and issuer that the verified `role` calls for."""
     try:

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError
+from scheduler.api.schedules import preview_cron
 from scheduler.errors import InvalidCursor
-from scheduler.models import CronPreviewRequest, ErrorBody, ScheduleCreate, ScheduleUpdate
-from scheduler.pagination import decode_cursor, encode_cursor, page
-from scheduler.schedules import preview_cron
+from scheduler.models.schedules import CronPreviewRequest, ErrorBody, ScheduleCreate, ScheduleUpdate
+from scheduler.store.pagination import decode_cursor, encode_cursor, page
 
 NOW = datetime(2026, 3, 28, 12, 0, tzinfo=UTC)
 

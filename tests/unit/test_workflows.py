@@ -18,10 +18,13 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
-from scheduler import clients, http_step, lambda_invoke, workflows
+from scheduler import clients
 from scheduler.config import get_settings
 from scheduler.errors import StepFailed
-from scheduler.workflows import RunContext, StepModel, register_step, run_workflow
+from scheduler.steps import engine as workflows
+from scheduler.steps import http as http_step
+from scheduler.steps import lambda_step as lambda_invoke
+from scheduler.steps.engine import RunContext, StepModel, register_step, run_workflow
 
 from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
     DripServer,

@@ -14,11 +14,11 @@ from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
 from scheduler.config import get_settings, secret_setting
-from scheduler.db import Database
-from scheduler.store import Store
+from scheduler.store.db import Database
+from scheduler.store.schedules import Store
 
 if TYPE_CHECKING:
-    from scheduler.workflow_secrets import WorkflowSecrets
+    from scheduler.steps.secrets import WorkflowSecrets
 
 # A workflow's `lambda` step runs the user's function: never retried by the SDK (a retry would
 # run its side effects twice) and waiting as long as a Lambda can run (15 minutes) at most.
@@ -124,7 +124,7 @@ def events_client() -> Any:
 def workflow_secrets() -> WorkflowSecrets:
     """The runner's cache of workflow secrets; its client is made at the first read only."""
     # Imported here: only the runner reads workflow secrets, the API need not load it.
-    from scheduler.workflow_secrets import WorkflowSecrets
+    from scheduler.steps.secrets import WorkflowSecrets
 
     return WorkflowSecrets(secrets_client, ttl_s=get_settings().workflow_secret_ttl_s)
 

@@ -1,7 +1,7 @@
 """Settings from the environment, parsed once per process (one cold start).
 
 Read by scheduler.environment and validated by pydantic, as pydantic-settings did (whose import
-cost more than the rest of this module). The authorizer's token settings are scheduler.tokens'.
+cost more than the rest of this module). The authorizer's token settings are scheduler.auth.tokens'.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ class Settings(BaseModel):
     database_url: SecretStr | None = None
     database_secret_name: str | None = None
     # Timeouts are per transaction (SET LOCAL), so they hold through the transaction pooler.
-    # One database call takes at most connect budget + statement timeout (scheduler.db): the
+    # One database call takes at most connect budget + statement timeout (scheduler.store.db): the
     # defaults (5 s + 3 s) fit the runner's 10 s recording reserve less the release's 1 s.
     # Each connect attempt waits this long at most (libpq's minimum is 2 s) ...
     db_connect_timeout_s: int = Field(default=2, ge=1, le=60)
@@ -50,8 +50,9 @@ class Settings(BaseModel):
     schedule_retry_attempts: int = Field(default=3, ge=0, le=185)
     schedule_max_event_age_s: int = Field(default=21_600, ge=60, le=86_400)  # as the template
 
-    # Reconcile: how many invocations share a pass, by schedule-name prefix (scheduler.reconcile).
-    # 1, 16 or 256 (a power of 16: the first hex digits of the names); the template allows those.
+    # Reconcile: how many invocations share a pass, by schedule-name prefix
+    # (scheduler.sync.reconcile). 1, 16 or 256 (a power of 16: the first hex digits of the names);
+    # the template allows those.
     reconcile_shards: int = Field(default=1, ge=1, le=256)
     # How far AWS's clock may run ahead of ours: a schedule modified within this of our write is
     # taken as our write (Lambda and AWS keep NTP time, well under a second apart).
@@ -73,10 +74,10 @@ class Settings(BaseModel):
         default="workflow-secrets/", min_length=1, max_length=256, pattern=r"^[A-Za-z0-9/_+=.@-]+$"
     )
     workflow_secret_ttl_s: float = Field(default=300, ge=0, le=3600)
-    # Alerts (scheduler.alerts): the EventBridge bus failed runs and disabled schedules go to.
+    # Alerts (scheduler.run.alerts): the EventBridge bus failed runs and disabled schedules go to.
     alert_event_bus: str = Field(default="default", min_length=1, max_length=256)
 
-    # Missed fires (scheduler.missed_fires): a fire time with no run row this long after it
+    # Missed fires (scheduler.policies.missed_fires): a fire time with no run row this long after it
     # was due (after its flexible window, and its repeated autumn occurrence) is missed.
     missed_fire_grace_s: int = Field(default=300, ge=30, le=86_400)
     # How often the check runs: ReconcileFunction's ReconcileSchedule, as the template passes it
@@ -90,8 +91,8 @@ class Settings(BaseModel):
         `cron(...)` one has no single interval, and is taken as the default 15 minutes."""
         return rate_seconds(self.reconcile_schedule) or DEFAULT_CHECK_INTERVAL_S
 
-    # Per-owner limits (scheduler.limits): how much of the service one tenant may take. They
-    # apply per owner acted on, the service role's requests included.
+    # Per-owner limits (scheduler.policies.owner_limits): how much of the service one tenant may
+    # take. They apply per owner acted on, the service role's requests included.
     max_schedules_per_owner: int = Field(default=1000, ge=1, le=100_000)
     run_now_per_minute: int = Field(default=30, ge=1, le=6000)
     # a backfill queues up to 1,000 runs: a few a minute is plenty for a person or a script
@@ -101,10 +102,10 @@ class Settings(BaseModel):
     # RunnerConcurrency slot and push other tenants' live fires past the missed-fire grace.
     max_active_backfills_per_owner: int = Field(default=2, ge=1, le=1000)
 
-    # Run history (scheduler.retention): runs scheduled longer ago than this are deleted, except
-    # each schedule's latest. At least two days: a run's row is what dedupes a late redelivery of
-    # its fire, which can come up to MaxEventAgeSeconds (6 hours) plus a flexible window (up to
-    # 24 hours) after its fire time.
+    # Run history (scheduler.policies.retention): runs scheduled longer ago than this are deleted,
+    # except each schedule's latest. At least two days: a run's row is what dedupes a late
+    # redelivery of its fire, which can come up to MaxEventAgeSeconds (6 hours) plus a flexible
+    # window (up to 24 hours) after its fire time.
     run_history_days: int = Field(default=90, ge=2, le=3650)
 
     @property
@@ -117,7 +118,7 @@ class Settings(BaseModel):
         return timedelta(days=self.run_history_days) - RETENTION_MARGIN
 
     # The Secrets Manager secret of the legacy HS256 JWT secret, which workflow steps may not
-    # read (scheduler.http_step); the authorizer reads it with the rest of its token settings.
+    # read (scheduler.steps.http); the authorizer reads it with the rest of its token settings.
     jwt_secret_name: str | None = None
 
 

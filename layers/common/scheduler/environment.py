@@ -3,7 +3,7 @@
 pydantic-settings cost ~100 ms of every cold start (most of it its command-line source) to do
 what these few lines do for flat settings. Names match case-insensitively, as they did there:
 DATABASE_URL or database_url. The authorizer reads its settings through here without loading
-pydantic at all (scheduler.tokens); scheduler.config validates the others with pydantic.
+pydantic at all (scheduler.auth.tokens); scheduler.config validates the others with pydantic.
 """
 
 from __future__ import annotations

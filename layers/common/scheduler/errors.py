@@ -110,7 +110,8 @@ class InvalidCursor(DomainError):
 
 
 class LimitExceeded(DomainError):
-    """A per-owner limit is reached (scheduler.limits); `retry_after_s` when waiting helps."""
+    """A per-owner limit is reached (scheduler.policies.owner_limits); `retry_after_s` when waiting
+    helps."""
 
     code = "limit_exceeded"
 

@@ -1,0 +1,8 @@
+"""The Schedules API: its use cases and what turns them into HTTP.
+
+Owns: the schedules' use cases (CRUD that keeps the database and EventBridge in step), the one
+mapping of errors to HTTP answers, the Powertools resolver, the OpenAPI document's answers, and
+the dashboard's files. The handler (functions/api) is thin over it.
+
+May import: every layer below (auth, policies, sync, run, steps, models, store, cron, platform).
+"""

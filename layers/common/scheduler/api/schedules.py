@@ -1,0 +1,418 @@
+"""The Schedules API's use cases: CRUD that keeps the database and EventBridge in step.
+
+The database is the source of truth. A write of a schedule runs in one transaction under the
+schedule's writer lock (store.lock_schedule_writers: advisory, not a row lock, so the runner
+never waits on it), changes EventBridge first and the row last, and commits: the row lock the
+UPDATE or DELETE takes is held only until the commit, never across an EventBridge call.
+A failure after EventBridge was touched is undone by re-applying the row as it is committed
+NOW (or removing the schedules if it is gone), in a fresh transaction under the same lock: never
+a remembered state, which a newer write may have replaced meanwhile. So a client never leaves
+a row without its EventBridge schedule(s) or the reverse; what a failed undo leaves behind is
+repaired by the reconcile function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from scheduler import cron
+from scheduler.cron import dst as cron_dst
+from scheduler.errors import Conflict, InvalidInput, ScheduleNotFound, WorkflowNotFound
+from scheduler.models.runs import BackfillAccepted, BackfillRequest, Run, RunAccepted, RunPage
+from scheduler.models.schedules import (
+    CronPreview,
+    CronPreviewRequest,
+    ScheduleCreate,
+    ScheduleDetail,
+    SchedulePage,
+    ScheduleUpdate,
+    ScheduleView,
+    Workflow,
+    WorkflowPage,
+    check_window,
+    first_fire_in_window,
+)
+from scheduler.observability import logger
+from scheduler.policies.backfill import backfill as queue_backfill
+from scheduler.policies.owner_limits import OwnerLimits, take_request
+from scheduler.store import pagination
+from scheduler.store.schedules import Row, Store
+from scheduler.sync.eventbridge import EventBridgeSchedules, desired_schedules
+
+Clock = Callable[[], datetime]
+NEXT_RUN_PREVIEW = 5
+# A change of only these, with `enabled: false`, is a pause: it works whatever the row holds.
+_PAUSE_FIELDS = frozenset({"enabled", "note"})
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def unschedulable(row: Mapping[str, Any]) -> tuple[str, ValueError] | None:
+    """The stored field (`cron` or `timezone`) that keeps a row from being scheduled, and why.
+
+    None when the row can be scheduled. A row may hold a value valid when written that no
+    longer is (a zone removed from tzdata, an older converter's cron), or one written by SQL.
+    """
+    try:
+        cron.to_eventbridge(row["cron"])
+    except ValueError as exc:  # CronError
+        return "cron", exc
+    try:
+        cron.validate_timezone(row["timezone"])
+    except ValueError as exc:  # InvalidTimezone
+        return "timezone", exc
+    return None
+
+
+def _view_fields(row: Mapping[str, Any], now: datetime, fire_count: int) -> dict[str, Any]:
+    """The row plus what its cron means: description, EventBridge form, next fire time(s)."""
+    problem = unschedulable(row)
+    expressions: list[str] = []
+    description = ""
+    if problem is None or problem[0] != "cron":
+        expressions, description = cron.to_eventbridge(row["cron"]), cron.describe(row["cron"])
+    else:
+        description = f"invalid: {problem[1]}"
+    fires = (
+        first_fire_in_window(
+            row["cron"], row["timezone"], now, row.get("start_at"), row.get("end_at"), fire_count
+        )
+        if row["enabled"] and problem is None
+        else []
+    )
+    return {
+        **row,
+        "description": description,
+        "eventbridge_expressions": expressions,
+        "next_run_at": fires[0] if fires else None,
+        "next_run_times": fires,
+        "invalid_reason": None if problem is None else f"{problem[0]}: {problem[1]}",
+    }
+
+
+def schedule_view(row: Mapping[str, Any], now: datetime) -> ScheduleView:
+    return ScheduleView.model_validate(_view_fields(row, now, 1))
+
+
+def window_dst_notes(
+    expr: str, timezone: str, now: datetime, start_at: datetime | None, end_at: datetime | None
+) -> list[cron.DstNote]:
+    """The DST notes of the next year (cron.dst_notes) for changes inside [start_at, end_at]."""
+    after = now if start_at is None else max(now, start_at - timedelta(microseconds=1))
+    until = now + cron_dst.NOTE_HORIZON
+    if end_at is not None:
+        until = min(until, end_at)
+    if until <= after:
+        return []
+    return cron.dst_notes(expr, timezone, after, horizon=until - after)
+
+
+def preview_cron(request: CronPreviewRequest, now: datetime) -> CronPreview:
+    """What a cron would do, for UIs that validate as the user types (invalid is an answer)."""
+    try:
+        expressions = cron.to_eventbridge(request.cron)
+        timezone = cron.validate_timezone(request.timezone)
+        cron.ensure_fires(request.cron, timezone, now)
+        check_window(request.start_at, request.end_at)
+        start, end = request.start_at, request.end_at
+        fires = first_fire_in_window(request.cron, timezone, now, start, end, NEXT_RUN_PREVIEW)
+        notes = window_dst_notes(request.cron, timezone, now, start, end)
+    except ValueError as exc:  # CronError, InvalidTimezone and a window that ends first
+        return CronPreview(
+            valid=False, cron=request.cron, timezone=request.timezone, error=str(exc)
+        )
+    return CronPreview(
+        valid=True,
+        cron=request.cron,
+        timezone=timezone,
+        description=cron.describe(request.cron),
+        eventbridge_expressions=expressions,
+        next_run_times=fires,
+        dst_notes=[asdict(note) for note in notes],
+    )
+
+
+class ScheduleService:
+    """Use cases of one caller-independent service; `owner` None means every row (service role)."""
+
+    def __init__(
+        self,
+        store: Store,
+        eventbridge: EventBridgeSchedules,
+        invoke_runner: Callable[[dict[str, Any]], None],
+        clock: Clock = _utc_now,
+        owner_limits: OwnerLimits | None = None,
+    ) -> None:
+        self.store = store
+        self.eventbridge = eventbridge
+        self.invoke_runner = invoke_runner
+        self.clock = clock
+        self.owner_limits = owner_limits or OwnerLimits.from_settings()
+
+    # --- reads
+
+    def list_schedules(
+        self,
+        owner: UUID | None,
+        *,
+        workflow_id: UUID | None,
+        enabled: bool | None,
+        limit: int,
+        cursor: str | None,
+    ) -> SchedulePage:
+        rows = self.store.list_schedules(
+            owner,
+            workflow_id=workflow_id,
+            enabled=enabled,
+            limit=limit + 1,
+            after=pagination.decode_cursor(cursor),
+        )
+        items, next_cursor = pagination.page(rows, limit, "created_at")
+        now = self.clock()
+        # One validation of the whole page: a call per item costs more than the items' work.
+        return SchedulePage.model_validate(
+            {"items": [_view_fields(row, now, 1) for row in items], "next_cursor": next_cursor}
+        )
+
+    def get_schedule(self, owner: UUID | None, schedule_id: UUID) -> ScheduleDetail:
+        row, last_run = self.store.get_schedule_with_last_run(schedule_id, owner)
+        now = self.clock()
+        fields = _view_fields(row, now, NEXT_RUN_PREVIEW)
+        notes: list[cron.DstNote] = []
+        if fields["next_run_times"]:  # enabled, schedulable, not ended: only then notes apply
+            notes = window_dst_notes(
+                row["cron"], row["timezone"], now, row.get("start_at"), row.get("end_at")
+            )
+        return ScheduleDetail.model_validate(
+            {**fields, "dst_notes": [asdict(note) for note in notes], "last_run": last_run}
+        )
+
+    def list_runs(
+        self, owner: UUID | None, schedule_id: UUID, *, limit: int, cursor: str | None
+    ) -> RunPage:
+        rows = self.store.list_runs(
+            schedule_id, owner, limit=limit + 1, after=pagination.decode_cursor(cursor)
+        )
+        items, next_cursor = pagination.page(rows, limit, "scheduled_time")
+        return RunPage(items=[Run.model_validate(row) for row in items], next_cursor=next_cursor)
+
+    def list_workflows(self, owner: UUID | None, *, limit: int, cursor: str | None) -> WorkflowPage:
+        rows = self.store.list_workflows(
+            owner, limit=limit + 1, after=pagination.decode_cursor(cursor)
+        )
+        items, next_cursor = pagination.page(rows, limit, "created_at")
+        return WorkflowPage(
+            items=[Workflow.model_validate(row) for row in items], next_cursor=next_cursor
+        )
+
+    def get_workflow(self, owner: UUID | None, workflow_id: UUID) -> Workflow:
+        return Workflow.model_validate(self.store.get_workflow(workflow_id, owner))
+
+    # --- writes
+
+    def create_schedule(self, owner: UUID | None, request: ScheduleCreate) -> ScheduleView:
+        """Insert the row and its EventBridge schedule(s), within the owner's schedule limit."""
+        row: Row | None = None
+        try:
+            with self.store.transaction():
+                try:
+                    # The limit is the workflow owner's, whoever asks (see
+                    # scheduler.policies.owner_limits).
+                    target = owner
+                    if target is None:
+                        target = self.store.workflow_owner(request.workflow_id)
+                    self.owner_limits.ensure_room_for_a_schedule(self.store, target)
+                    row = self.store.create_schedule(
+                        owner,
+                        workflow_id=request.workflow_id,
+                        cron=request.cron,
+                        timezone=request.timezone,
+                        enabled=request.enabled,
+                        start_at=request.start_at,
+                        end_at=request.end_at,
+                        flexible_window_minutes=request.flexible_window_minutes,
+                        note=request.note,
+                        catchup_policy=request.catchup_policy,
+                        catchup_window_seconds=request.catchup_window_seconds,
+                        overlap_policy=request.overlap_policy,
+                    )
+                except WorkflowNotFound as exc:
+                    raise InvalidInput(
+                        f"workflowId: no workflow {request.workflow_id} (unknown or not yours)"
+                    ) from exc
+                # No one else can see the new row yet, so no one waits on it; the writer lock
+                # makes a reconcile pass that finds its schedule wait for the commit.
+                self.store.lock_schedule_writers(row["id"])
+                written = self.eventbridge.apply(row, existing=())
+                # committed with the row: the next reconcile pass knows it is in step
+                self.store.record_eventbridge_state(row["id"], written)
+        except Exception:
+            if row is not None:  # rolled back (or, a lost commit reply, not): follow the row
+                self._undo(row["id"])
+            raise
+        return schedule_view(row, self.clock())
+
+    def update_schedule(
+        self, owner: UUID | None, schedule_id: UUID, request: ScheduleUpdate
+    ) -> ScheduleView:
+        """Apply the change; a pause (`enabled: false`, with or without a note) works whatever
+        the row holds.
+
+        Anything else must leave a row that can be scheduled: a stored cron or timezone that no
+        longer can be (see `unschedulable`) is InvalidInput asking for a new one, and nothing
+        changes; so is a window whose end would not be after its start. A pause that EventBridge
+        cannot take as the row is (our mapping or its own validation refuses the stored values)
+        removes the row's EventBridge schedules instead: a disabled row needs none, and
+        reconcile, which cannot map the row either, leaves it so.
+        """
+        touched = False
+        try:
+            with self.store.transaction():
+                old = self.store.lock_schedule(schedule_id, owner)
+                changes = request.changes()
+                pause = changes.get("enabled") is False and changes.keys() <= _PAUSE_FIELDS
+                _ensure_window({**old, **changes}, changes)
+                if not pause:
+                    _ensure_schedulable({**old, **changes}, changes, self.clock())
+                if changes.get("enabled") is True:
+                    changes["disabled_reason"] = None
+                touched = True
+                # EventBridge first, the row last: the row lock lasts only until the commit.
+                written = None
+                try:
+                    written = self.eventbridge.apply(
+                        {**old, **changes}, existing=_names_in_eventbridge(old)
+                    )
+                except InvalidInput:
+                    if not pause:
+                        raise
+                    self.eventbridge.remove(schedule_id)
+                row = self.store.update_schedule(schedule_id, owner, changes)
+                if written is None:
+                    self.store.forget_eventbridge_state(schedule_id)
+                else:
+                    self.store.record_eventbridge_state(schedule_id, written)
+        except Exception:
+            if touched:  # EventBridge may hold a half-applied new state
+                self._undo(schedule_id)
+            raise
+        return schedule_view(row, self.clock())
+
+    def delete_schedule(self, owner: UUID | None, schedule_id: UUID) -> None:
+        touched = False
+        try:
+            with self.store.transaction():
+                self.store.lock_schedule(schedule_id, owner)
+                touched = True
+                # EventBridge first, the row last: the row lock lasts only until the commit.
+                self.eventbridge.remove(schedule_id)
+                self.store.delete_schedule(schedule_id, owner)
+        except Exception:
+            if touched:  # EventBridge may have lost some of the row's schedules
+                self._undo(schedule_id)
+            raise
+
+    def run_now(self, owner: UUID | None, schedule_id: UUID) -> RunAccepted:
+        """Hand one manual run to the runner (same lock, same recording as a scheduled fire)."""
+        row = self.store.get_schedule(schedule_id, owner)
+        if not row["enabled"]:
+            raise Conflict("schedule is disabled: enable it before running it")
+        now = self.clock().astimezone(UTC)
+        # Counted against the workflow's owner, whoever asks (see scheduler.policies.owner_limits).
+        target = owner if owner is not None else self.store.workflow_owner(row["workflow_id"])
+        take_request(self.store, target, "run_now", self.owner_limits.run_now_per_minute, now)
+        # Millisecond precision: two clicks in one second are two runs, and a manual run does not
+        # take the (schedule, scheduled time) slot of a scheduled fire, which is always at :00.000.
+        scheduled_time = now.replace(microsecond=now.microsecond // 1000 * 1000)
+        self.invoke_runner(
+            {
+                "scheduleId": str(row["id"]),
+                "workflowId": str(row["workflow_id"]),
+                "scheduledTime": scheduled_time.isoformat(timespec="milliseconds")[:-6] + "Z",
+                "attempt": "1",
+                "trigger": "manual",
+            }
+        )
+        return RunAccepted(
+            schedule_id=row["id"],
+            scheduled_time=scheduled_time,
+            runs_url=f"/api/schedules/{row['id']}/runs",
+        )
+
+    def backfill(
+        self, owner: UUID | None, schedule_id: UUID, request: BackfillRequest
+    ) -> BackfillAccepted:
+        """Queue the interval's fire times to run one at a time (scheduler.policies.backfill)."""
+        return queue_backfill(
+            self.store,
+            owner,
+            schedule_id,
+            request,
+            now=self.clock().astimezone(UTC),
+            hand_on=self.invoke_runner,
+            owner_limits=self.owner_limits,
+        )
+
+    def _undo(self, schedule_id: UUID) -> None:
+        """After a failed write: make EventBridge hold what the database holds now.
+
+        The write's transaction is over (its writer lock released), so another write may have
+        committed since: the row is read again, under the writer lock, in a transaction of its
+        own, and that is what EventBridge gets (nothing if the row is gone).
+        """
+        try:
+            with self.store.transaction():
+                try:
+                    row = self.store.lock_schedule(schedule_id)
+                except ScheduleNotFound:
+                    self.eventbridge.remove(schedule_id)
+                else:
+                    self.store.record_eventbridge_state(schedule_id, self.eventbridge.apply(row))
+        except Exception:  # the original failure is what the client sees; reconcile repairs drift
+            logger.exception(
+                "could not undo EventBridge change", extra={"schedule_id": str(schedule_id)}
+            )
+
+
+def _names_in_eventbridge(row: Row) -> Collection[str] | None:
+    """The schedule names a row has in EventBridge; None if its stored cron no longer converts."""
+    try:
+        return desired_schedules(row).keys()
+    except ValueError:  # CronError or InvalidTimezone
+        return None
+
+
+def _ensure_window(row: Mapping[str, Any], changes: Mapping[str, Any]) -> None:
+    """InvalidInput unless the changed row's window ends after it starts (a stored end or start
+    the change leaves is named as such)."""
+    if not changes.keys() & {"start_at", "end_at"}:
+        return
+    try:
+        check_window(row["start_at"], row["end_at"])
+    except ValueError as exc:
+        stored = "endAt" if "end_at" not in changes else "startAt"
+        which = "" if changes.keys() >= {"start_at", "end_at"} else f" (the stored {stored})"
+        raise InvalidInput(f"{exc}{which}") from exc
+
+
+def _ensure_schedulable(row: Mapping[str, Any], changes: Mapping[str, Any], now: datetime) -> None:
+    """InvalidInput unless the changed row can be scheduled: its cron converts, its timezone is
+    known, and together they fire (not a DST-gap-only cron)."""
+    problem = unschedulable(row)
+    if problem is not None:
+        field, exc = problem
+        stored = "" if field in changes else "stored "  # only a stored value can be stale
+        raise InvalidInput(
+            f"{field}: the {stored}{field} {row[field]!r} can no longer be scheduled ({exc});"
+            f" send a new {field} with this change"
+        )
+    try:
+        cron.ensure_fires(row["cron"], row["timezone"], now)
+    except ValueError as exc:  # CronError
+        raise InvalidInput(f"cron: {exc}") from exc

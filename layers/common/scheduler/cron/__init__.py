@@ -1,0 +1,68 @@
+"""Cron for schedules: validate Unix cron, convert it to EventBridge syntax, preview fire times.
+
+Users write 5-field Unix cron meaning what croniter (and Vixie cron) mean; EventBridge Scheduler
+wants its own 6-field dialect. The rules are in CRON.md. This package is the one import callers
+need (`from scheduler import cron`); each concept lives in its own module:
+
+- fields: the grammar of one field (values, names, ranges, steps, L / W / #);
+- convert: the whole expression, how its day fields combine, the EventBridge conversion;
+- timezones: accepted IANA zones, wall-clock times to UTC instants;
+- fires: fire times on the wall clock of a zone (croniter), fire slots;
+- describe: plain-English descriptions (cron-descriptor);
+- dst: what the coming year's DST changes do to a cron's fires, in words;
+- eventbridge: an evaluator of EventBridge expressions (the local engine, the proofs).
+
+Layer: pure functions of time, the lowest but the platform. It imports only the platform
+modules (scheduler.config, environment, observability, errors, clients) and libraries; never
+the database, AWS, or any package above it (pyproject.toml's import-linter contracts).
+
+Daylight saving time follows EventBridge Scheduler, which evaluates the expression on the wall
+clock of the schedule's timezone:
+
+- a wall-clock time that does not exist (skipped by the spring-forward jump) does not fire;
+- a wall-clock time that happens twice (the repeated autumn hour) fires once, at its first
+  occurrence.
+
+The previews (`next_fire_times`) and the local engine's evaluator (`eventbridge_fire_times`)
+both apply exactly these rules, so a preview shows what EventBridge will do.
+
+AWS documents only that a repeated time "runs once", not at which of its two instants, so a
+delivery at either must be accepted: `fire_slot` maps both instants of one repeated wall time to
+the same slot, the first one's, and a runner that claims (schedule, slot) rather than the
+delivered instant runs that wall time at most once.
+"""
+
+from __future__ import annotations
+
+from scheduler.cron.convert import MAX_EXPRESSION_LENGTH, to_eventbridge, validate
+from scheduler.cron.describe import describe
+from scheduler.cron.dst import DstNote, dst_notes
+from scheduler.cron.eventbridge import eventbridge_fire_times, eventbridge_next_fire
+from scheduler.cron.fields import CronError
+from scheduler.cron.fires import (
+    ensure_fires,
+    fire_slot,
+    is_fire_time,
+    last_occurrence,
+    next_fire_times,
+)
+from scheduler.cron.timezones import InvalidTimezone, validate_timezone
+
+__all__ = [
+    "MAX_EXPRESSION_LENGTH",
+    "CronError",
+    "DstNote",
+    "InvalidTimezone",
+    "describe",
+    "dst_notes",
+    "ensure_fires",
+    "eventbridge_fire_times",
+    "eventbridge_next_fire",
+    "fire_slot",
+    "is_fire_time",
+    "last_occurrence",
+    "next_fire_times",
+    "to_eventbridge",
+    "validate",
+    "validate_timezone",
+]

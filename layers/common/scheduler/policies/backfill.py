@@ -1,0 +1,124 @@
+"""Backfill: replay a schedule's fire times of an interval through the runner.
+
+Each fire time in [from, to] (inside the schedule's startAt/endAt, at most BACKFILL_MAX_FIRES)
+is queued as a waiting run with trigger `backfill` and handed to the runner one at a time,
+oldest first (scheduler.run.queue): the same claim, lease and record as a scheduled fire, so a
+backfill never overlaps a run of the workflow and never runs a fire time that ran already; a fire
+time recorded `missed` never ran, and is run. "Ran already" is a run row, so an interval with
+fire times older than the history retention surely keeps (RunHistoryDays less a day) is refused:
+their rows may be gone. Each backfilling workflow holds a runner slot run after run, so one
+owner backfills at most MAX_ACTIVE_BACKFILLS_PER_OWNER workflows at once (429 beyond): the other
+RunnerConcurrency slots stay for live fires. Progress is the run history.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from scheduler import cron
+from scheduler.config import get_settings
+from scheduler.cron.timezones import iso_utc
+from scheduler.errors import Conflict, InvalidInput, LimitExceeded
+from scheduler.models.runs import BACKFILL_MAX_FIRES, BackfillAccepted, BackfillRequest
+from scheduler.policies.owner_limits import OwnerLimits, take_request
+from scheduler.run.queue import QUEUED_PATIENCE, HandOn, hand_on_next
+from scheduler.store.schedules import Store
+
+_TICK = timedelta(microseconds=1)
+# The fire-time generator looks at most 40 years past where it starts (its preview horizon, which
+# ends a cron that never fires), so an interval is listed in spans shorter than that.
+_SPAN = timedelta(days=30 * 365)
+
+
+def backfill(
+    store: Store,
+    owner: UUID | None,
+    schedule_id: UUID,
+    request: BackfillRequest,
+    *,
+    now: datetime,
+    hand_on: HandOn,
+    owner_limits: OwnerLimits,
+) -> BackfillAccepted:
+    row = store.get_schedule(schedule_id, owner)  # ScheduleNotFound: 404
+    if not row["enabled"]:
+        raise Conflict("schedule is disabled: enable it before backfilling it")
+    if request.to > now:
+        raise InvalidInput("to: must not be in the future (future fire times run on schedule)")
+    fires = _fire_times(row, request.from_, request.to)
+    _refuse_unknown_history(fires, now)
+    target = owner if owner is not None else store.workflow_owner(row["workflow_id"])
+    # one transaction: the cap's count and the queued runs (a concurrent request of the owner
+    # waits for its lock, then counts them); a refused request takes no rate token
+    with store.transaction():
+        _limit_active_backfills(store, target, row["workflow_id"])
+        take_request(store, target, "backfill", owner_limits.backfill_per_minute, now)
+        queued = store.queue_runs(
+            schedule_id,
+            row["workflow_id"],
+            fires,
+            trigger="backfill",
+            now=now,
+            wait_until=now + QUEUED_PATIENCE,
+        )
+    if queued:
+        hand_on_next(store, row["workflow_id"], hand_on)
+    return BackfillAccepted(
+        schedule_id=schedule_id,
+        fires=len(fires),
+        queued=queued,
+        runs_url=f"/api/schedules/{schedule_id}/runs",
+    )
+
+
+def _limit_active_backfills(store: Store, owner: UUID | None, workflow_id: UUID) -> None:
+    """LimitExceeded (429) when other workflows of the owner are backfilling at the cap; one
+    more backfill of a workflow that is backfilling joins its chain, which takes no more."""
+    cap = get_settings().max_active_backfills_per_owner
+    if store.lock_and_count_owner_backfills(owner, workflow_id) >= cap:
+        raise LimitExceeded(
+            f"{cap} workflows of this owner are backfilling (MAX_ACTIVE_BACKFILLS_PER_OWNER):"
+            " each holds a runner slot run after run; wait for one to finish"
+        )
+
+
+def _refuse_unknown_history(fires: list[datetime], now: datetime) -> None:
+    """InvalidInput for fire times older than the run history surely kept: retention may have
+    deleted their runs, and a fire time without a row looks as if it never ran (run again)."""
+    settings = get_settings()
+    kept_from = now - settings.surely_kept_history
+    if fires and fires[0] < kept_from:
+        raise InvalidInput(
+            f"from: fire times before {iso_utc(kept_from)} are older than the run history kept"
+            f" (RunHistoryDays {settings.run_history_days}, less a day), so whether they ran is"
+            " no longer known: backfill from that time on, or keep more history"
+        )
+
+
+def _fire_times(row: dict, start: datetime, end: datetime) -> list[datetime]:
+    """The schedule's fire times in [start, end] inside its window; InvalidInput past the cap."""
+    if row["start_at"] is not None:
+        start = max(start, row["start_at"])
+    if row["end_at"] is not None:
+        end = min(end, row["end_at"])
+    if end < start:
+        return []
+    fires: list[datetime] = []
+    try:
+        after = start - _TICK
+        while after < end and len(fires) <= BACKFILL_MAX_FIRES:
+            until = end if end - after <= _SPAN else after + _SPAN
+            wanted = BACKFILL_MAX_FIRES + 1 - len(fires)
+            fires += cron.next_fire_times(row["cron"], row["timezone"], after, wanted, until=until)
+            after = until
+    except OverflowError as exc:  # an interval at the ends of the calendar (year 1 or 9999)
+        raise InvalidInput("from: out of range for this schedule's timezone") from exc
+    except ValueError as exc:  # the stored cron or timezone cannot be scheduled any more
+        raise InvalidInput(f"the schedule cannot be evaluated: {exc}") from exc
+    if len(fires) > BACKFILL_MAX_FIRES:
+        raise InvalidInput(
+            f"the interval holds more than {BACKFILL_MAX_FIRES} fire times of this schedule:"
+            " backfill it in parts"
+        )
+    return fires

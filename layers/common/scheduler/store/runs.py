@@ -1,0 +1,395 @@
+"""The runner's SQL: claim a slot, start, record, and fail abandoned runs (see runner.py).
+
+The service itself runs these (no owner scoping); timestamps come from the runner's clock. Every
+statement is one round trip and safe to repeat, so the runner can retry it after a lost answer.
+Mixed into `scheduler.store.schedules.Store`, which callers use.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import psycopg
+
+from scheduler.errors import ScheduleNotFound
+from scheduler.store.db import Database
+from scheduler.store.fire_checks import MissedRow
+
+Row = dict[str, Any]
+
+# One message for a run whose lease expired unrecorded: its runner crashed or outlived the lease.
+ABANDONED_RUN_ERROR = "abandoned: its lease expired before it recorded a result"
+# A newer lease started while this run's own lease was still live: two holders at once, which
+# only a lock fault or clock skew beyond the tolerance can cause. Said as it is, not as expired.
+SUPERSEDED_RUN_ERROR = "superseded: a newer lease of its workflow started while its lease was live"
+
+
+@dataclass(frozen=True)
+class SettledClaim:
+    """What becomes of an expired claim that never started (scheduler.policies.abandoned_runs)."""
+
+    run_id: UUID
+    row: MissedRow  # its status (`missed`, `failed`, or `buffered` to run again) and error
+    trigger: str  # the trigger it keeps, or `catchup` when a missed slot is caught up
+    alert: bool  # a `Run Missed` alert is due: left pending until EventBridge accepts it
+
+
+class RunnerQueries:
+    db: Database
+
+    def claim_run_slot(
+        self,
+        schedule_id: UUID,
+        workflow_id: UUID,
+        scheduled_time: datetime,
+        *,
+        trigger: str,
+        attempt: int,
+        claim_token: str,
+        started_at: datetime,
+        lease_expires_at: datetime,
+    ) -> Row:
+        """Read the schedule with its workflow and claim the (schedule, scheduled time) slot.
+
+        One statement, safe to repeat. The slot is claimed when it has no run yet, or when its
+        run was claimed but never started, either by this `claim_token` (a retry of the same
+        invocation, whose earlier attempt ended) or by a claim whose lease has expired.
+        A `buffered` run (waiting for its workflow: scheduler.run.queue) is claimed by whoever
+        comes for it, and keeps the trigger it was queued with; it was admitted when it fired,
+        so a window changed while it waited does not strand it. A queued one (catch-up,
+        backfill) only by its hand-on (trigger `catchup`/`backfill`), which checks the queue's
+        order first: a late EventBridge delivery of its slot is a duplicate, never a jump.
+        A scheduled fire (`trigger` "schedule") is claimed only inside the schedule's window
+        [start_at, end_at]; a manual run is the user's own call, whatever the window.
+        Returns the schedule (`cron`, `timezone`, `enabled`, `in_window`, `note`), the workflow
+        (`workflow_name`, `owner_id`, `definition_json`: the definition's text, loaded by the
+        runner), `run_id` (the claimed run; None when the schedule is disabled, the fire is
+        outside its window or the slot is held) and `existing`, the slot's run as it was before
+        this statement (None if it had none).
+        ScheduleNotFound if the schedule is gone or is not the workflow's.
+        """
+        try:
+            row = self.db.execute(
+                """with target as (
+                     select s.id as schedule_id, s.workflow_id, s.cron, s.timezone, s.enabled,
+                            s.note, s.overlap_policy,
+                            (%(trigger)s <> 'schedule'
+                             or ((s.start_at is null or s.start_at <= %(scheduled_time)s)
+                                 and (s.end_at is null or %(scheduled_time)s <= s.end_at)))
+                              as in_window,
+                            w.name as workflow_name, w.owner_id,
+                            w.definition::text as definition_json
+                     from schedules s join workflows w on w.id = s.workflow_id
+                     where s.id = %(schedule_id)s and s.workflow_id = %(workflow_id)s
+                   ), existing as (
+                     select to_jsonb(r) as run from schedule_runs r
+                     where r.schedule_id = %(schedule_id)s
+                       and r.scheduled_time = %(scheduled_time)s
+                   ), claimed as (
+                     insert into schedule_runs as r (schedule_id, workflow_id, trigger,
+                                                     scheduled_time, attempt, claim_token,
+                                                     started_at, lease_expires_at)
+                     select schedule_id, workflow_id, %(trigger)s, %(scheduled_time)s,
+                            %(attempt)s, %(claim_token)s, %(started_at)s, %(lease_expires_at)s
+                     from target
+                     where enabled
+                       and (in_window
+                            or (select run->>'status' from existing) = 'buffered')
+                     on conflict (schedule_id, scheduled_time) do update
+                       set status = 'running', error = null,
+                           attempt = excluded.attempt, claim_token = excluded.claim_token,
+                           started_at = excluded.started_at,
+                           lease_expires_at = excluded.lease_expires_at
+                       where (r.status = 'buffered'
+                              and (r.trigger in ('catchup', 'backfill'))
+                                  = (excluded.trigger in ('catchup', 'backfill')))
+                          or (r.status = 'running' and r.fence is null
+                              and (r.claim_token = excluded.claim_token
+                                   or r.lease_expires_at < excluded.started_at))
+                     returning id
+                   )
+                   select target.*, (select id from claimed) as run_id,
+                          (select run from existing) as existing
+                   from target""",
+                {
+                    "schedule_id": schedule_id,
+                    "workflow_id": workflow_id,
+                    "trigger": trigger,
+                    "scheduled_time": scheduled_time,
+                    "attempt": attempt,
+                    "claim_token": claim_token,
+                    "started_at": started_at,
+                    "lease_expires_at": lease_expires_at,
+                },
+            ).fetchone()
+        except psycopg.errors.ForeignKeyViolation as exc:  # deleted while we claimed
+            raise ScheduleNotFound(schedule_id) from exc
+        if row is None:
+            raise ScheduleNotFound(schedule_id)
+        return row
+
+    def unclaim_run_slot(self, run_id: UUID) -> None:
+        """Delete a claim that never started (a stale fire, or one re-claimed under its slot)."""
+        self.db.execute(
+            "delete from schedule_runs where id = %s and status = 'running' and fence is null",
+            (run_id,),
+        )
+
+    def start_run(
+        self,
+        run_id: UUID,
+        workflow_id: UUID,
+        *,
+        claim_token: str,
+        fence: int,
+        lease_expires_at: datetime,
+        now: datetime,
+        fenced_error: str,
+    ) -> Row:
+        """Mark the workflow running under lease `fence`, in one statement, safe to repeat.
+
+        Only the run's current claimant (`claim_token`) may start it, and only with a fence no
+        older than the workflow's (the same fence again is this start repeated); then every
+        other run of the workflow still `running` from an older lease is failed as abandoned
+        (a claim that never started is the sweep's: its slot is missed, see
+        scheduler.policies.abandoned_runs). A rejected fence fails this run instead. Returns
+        `claimed` (the run is still this claimant's), `run_token` (its claimant's token), `started`
+        and `abandoned_runs`: the runs failed here (id, schedule_id, scheduled_time, trigger,
+        attempt, error), for the runner to alert.
+        """
+        row = self.db.execute(
+            """with mine as (
+                 select id from schedule_runs
+                 where id = %(run_id)s and claim_token = %(claim_token)s
+                   and status = 'running' and (fence is null or fence = %(fence)s)
+                 for update
+               ), workflow as (
+                 update workflows set status = 'running', lease_fence = %(fence)s
+                 where id = %(workflow_id)s and lease_fence <= %(fence)s
+                   and exists (select 1 from mine)
+                 returning id
+               ), abandoned as (
+                 update schedule_runs
+                 set status = 'failed', finished_at = %(now)s,
+                     error = case when lease_expires_at >= %(now)s then %(superseded_error)s
+                                  else %(abandoned_error)s end
+                 where workflow_id = %(workflow_id)s and status = 'running' and id <> %(run_id)s
+                   and fence < %(fence)s
+                   and exists (select 1 from workflow)
+                 returning id, schedule_id, scheduled_time, trigger, attempt, error
+               ), run as (
+                 update schedule_runs set
+                   fence = %(fence)s,
+                   lease_expires_at = %(lease_expires_at)s,
+                   status = case when exists (select 1 from workflow)
+                                 then 'running' else 'failed' end,
+                   finished_at = case when exists (select 1 from workflow)
+                                      then null else %(now)s::timestamptz end,
+                   error = case when exists (select 1 from workflow)
+                                then null else %(fenced_error)s end
+                 where id in (select id from mine)
+                 returning id
+               )
+               select exists (select 1 from mine) as claimed,
+                      (select claim_token from schedule_runs where id = %(run_id)s) as run_token,
+                      exists (select 1 from workflow) as started,
+                      (select coalesce(jsonb_agg(to_jsonb(a)), '[]'::jsonb)
+                       from abandoned a) as abandoned_runs,
+                      (select count(*) from run) as runs""",
+            {
+                "run_id": run_id,
+                "workflow_id": workflow_id,
+                "claim_token": claim_token,
+                "fence": fence,
+                "lease_expires_at": lease_expires_at,
+                "now": now,
+                "abandoned_error": ABANDONED_RUN_ERROR,
+                "superseded_error": SUPERSEDED_RUN_ERROR,
+                "fenced_error": fenced_error,
+            },
+        ).fetchone()
+        assert row is not None
+        return row
+
+    def record_skipped_run(self, run_id: UUID, *, now: datetime, reason: str) -> None:
+        """Finish a claimed run that did not start because the workflow was busy."""
+        self.db.execute(
+            """update schedule_runs set status = 'skipped', finished_at = %s, error = %s
+               where id = %s and status = 'running' and fence is null""",
+            (now, reason, run_id),
+        )
+
+    def record_run_outcome(
+        self,
+        run_id: UUID,
+        *,
+        schedule_id: UUID,
+        workflow_id: UUID,
+        fence: int,
+        status: str,
+        error: str | None,
+        output: dict[str, Any] | None,
+        started_at: datetime,
+        finished_at: datetime,
+        disabled_reason: str | None = None,
+    ) -> str:
+        """Record a finished run in one statement, safe to repeat: the run row, the workflow's
+        state, and the schedule (`last_run_at` on success; disabled with the reason on a
+        critical error).
+
+        Fenced: nothing is written unless the run is still `running` under `fence`, and the
+        workflow only while it is still `running` under `fence`, so a run whose lease a newer
+        run took over cannot overwrite it. Returns `recorded` (written now, or by an earlier
+        try of this same call), `gone` (the run row was deleted with its schedule: only the
+        workflow's state was written) or `superseded` (a newer lease took over: nothing).
+        """
+        row = self.db.execute(
+            """with current_run as (
+                 select status, fence from schedule_runs where id = %(run_id)s
+               ), run as (
+                 update schedule_runs
+                 set status = %(status)s, finished_at = %(finished_at)s, error = %(error)s,
+                     output = %(output)s::jsonb
+                 where id = %(run_id)s and status = 'running' and fence = %(fence)s
+                 returning id
+               ), workflow as (
+                 update workflows
+                 set status = 'idle', run_count = run_count + 1, last_run_at = %(started_at)s,
+                     last_run_status = %(status)s
+                 where id = %(workflow_id)s and lease_fence = %(fence)s and status = 'running'
+                   and (exists (select 1 from run) or not exists (select 1 from current_run))
+                 returning id
+               ), schedule as (
+                 update schedules set
+                   last_run_at = case when %(succeeded)s
+                                      then greatest(last_run_at, %(started_at)s::timestamptz)
+                                      else last_run_at end,
+                   enabled = enabled and %(disabled_reason)s::text is null,
+                   disabled_reason = coalesce(%(disabled_reason)s::text, disabled_reason)
+                 where id = %(schedule_id)s
+                   and (%(succeeded)s or %(disabled_reason)s::text is not null)
+                   and exists (select 1 from run)
+                 returning id
+               )
+               select case
+                        when exists (select 1 from run) then 'recorded'
+                        when exists (select 1 from current_run
+                                     where fence = %(fence)s and status = %(status)s)
+                          then 'recorded'
+                        when not exists (select 1 from current_run) then 'gone'
+                        else 'superseded'
+                      end as result,
+                      (select count(*) from workflow) as workflows,
+                      (select count(*) from schedule) as schedules""",
+            {
+                "run_id": run_id,
+                "schedule_id": schedule_id,
+                "workflow_id": workflow_id,
+                "fence": fence,
+                "status": status,
+                "succeeded": status == "succeeded",
+                "error": error,
+                "output": None if output is None else json.dumps(output, default=str),
+                "started_at": started_at,
+                "finished_at": finished_at,
+                "disabled_reason": disabled_reason,
+            },
+        ).fetchone()
+        assert row is not None
+        return str(row["result"])
+
+    def fail_abandoned_runs(self, now: datetime) -> list[Row]:
+        """Fail every started run still `running` whose lease expired before `now` (its runner
+        died, or the start's answer was lost); its workflow goes back to idle unless another
+        run of it is live. The runs failed (with what their Run Failed alert says). A claim
+        that never started is not failed here: see `settle_unstarted_claims`."""
+        return self.db.execute(
+            """with failed as (
+                 update schedule_runs
+                 set status = 'failed', finished_at = %(now)s, error = %(error)s
+                 where status = 'running' and fence is not null and lease_expires_at < %(now)s
+                 returning id, schedule_id, workflow_id, scheduled_time, trigger, attempt, error
+               ), idle as (
+                 update workflows w set status = 'idle'
+                 where w.status = 'running' and w.id in (select workflow_id from failed)
+                   and not exists (
+                     select 1 from schedule_runs r
+                     where r.workflow_id = w.id and r.status = 'running'
+                       and not (r.fence is null and r.lease_expires_at < %(now)s)
+                       and r.id not in (select id from failed))
+                 returning w.id
+               )
+               select f.*, w.owner_id, w.name as workflow_name
+               from failed f join workflows w on w.id = f.workflow_id""",
+            {"now": now, "error": ABANDONED_RUN_ERROR},
+        ).fetchall()
+
+    def expired_unstarted_claims(self, now: datetime, limit: int) -> list[Row]:
+        """Up to `limit` claims whose lease expired before `now` without a start (no fence):
+        every attempt of their invocation failed before the workflow ran. Each with its
+        schedule's catch-up policy and what an alert about it says, by schedule and slot."""
+        return self.db.execute(
+            """select r.id, r.schedule_id, r.workflow_id, r.scheduled_time, r.trigger,
+                      r.lease_expires_at, s.enabled, s.catchup_policy,
+                      s.catchup_window_seconds, s.timezone, s.flexible_window_minutes, w.owner_id,
+                      w.name as workflow_name
+               from schedule_runs r
+               join schedules s on s.id = r.schedule_id
+               join workflows w on w.id = r.workflow_id
+               where r.status = 'running' and r.fence is null and r.lease_expires_at < %(now)s
+               order by r.schedule_id, r.scheduled_time
+               limit %(limit)s""",
+            {"now": now, "limit": limit},
+        ).fetchall()
+
+    def settle_unstarted_claims(
+        self, claims: Sequence[SettledClaim], *, now: datetime, wait_until: datetime
+    ) -> list[Row]:
+        """Settle each expired claim that never started as decided
+        (scheduler.policies.abandoned_runs): `missed` or `failed` (finished now), or `buffered` to
+        run again (taken as stalled after `wait_until`), with its trigger; a `Run Missed` alert is
+        left pending where asked. Only claims still unstarted and expired change (a retry that
+        resumed one meanwhile keeps it), and none waits for a disabled schedule (locked shared, as
+        queue_store does: a pause committing meanwhile is seen; such a claim stays for the next
+        sweep, which finds the schedule disabled). The rows settled."""
+        if not claims:
+            return []
+        return self.db.execute(
+            """with s as (
+                 select id from schedules
+                 where id = any(%(schedule_ids)s::uuid[]) and enabled
+                 for share
+               )
+               update schedule_runs r
+               set status = m.status,
+                   trigger = m.trigger,
+                   finished_at = case m.status when 'buffered' then null
+                                 else %(now)s::timestamptz end,
+                   lease_expires_at = case m.status when 'buffered'
+                                      then %(wait_until)s::timestamptz end,
+                   error = m.error,
+                   missed_alert_pending = case when m.alert then true end
+               from unnest(%(ids)s::uuid[], %(statuses)s::text[], %(triggers)s::text[],
+                           %(errors)s::text[], %(alerts)s::boolean[])
+                    as m(id, status, trigger, error, alert)
+               where r.id = m.id and r.status = 'running' and r.fence is null
+                 and r.lease_expires_at < %(now)s
+                 and (m.status <> 'buffered' or r.schedule_id in (select id from s))
+               returning r.id, r.schedule_id, r.workflow_id, r.scheduled_time, r.status,
+                         r.trigger, r.error, r.missed_alert_pending""",
+            {
+                "schedule_ids": list({claim.row.schedule_id for claim in claims}),
+                "ids": [claim.run_id for claim in claims],
+                "statuses": [claim.row.status for claim in claims],
+                "triggers": [claim.trigger for claim in claims],
+                "errors": [claim.row.error for claim in claims],
+                "alerts": [claim.alert for claim in claims],
+                "now": now,
+                "wait_until": wait_until,
+            },
+        ).fetchall()
