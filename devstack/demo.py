@@ -17,6 +17,7 @@ from typing import Any
 from uuid import UUID
 
 import jwt
+from scheduler.steps.definitions import with_loaded_definition
 from scheduler.store.schedules import Store
 
 DEMO_WORKFLOW_NAME = "Demo: ping the local stack"
@@ -88,7 +89,7 @@ def _all_workflows(store: Store, owner: UUID) -> list[dict[str, Any]]:
         owner, limit=100, after=(rows[-1]["created_at"], rows[-1]["id"]) if rows else None
     ):
         rows.extend(page)
-    return rows
+    return [with_loaded_definition(row) for row in rows]
 
 
 def ensure_demo_workflow(store: Store, user: DemoUser, hook_url: str) -> UUID:

@@ -23,6 +23,7 @@ from scheduler.run.event import RunnerEvent
 from scheduler.run.lock import LeaseLock
 from scheduler.run.runner import RunReport, run_fire
 from scheduler.steps import engine as workflows
+from scheduler.steps.definitions import with_loaded_definition
 from scheduler.steps.engine import RunContext, StepModel, register_step
 from scheduler.store.schedules import Store
 
@@ -292,7 +293,7 @@ class Runner:
         return list(reversed(self.store.list_runs(schedule["id"])))
 
     def workflow(self, schedule: dict[str, Any]) -> dict[str, Any]:
-        return self.store.get_workflow(schedule["workflow_id"])
+        return with_loaded_definition(self.store.get_workflow(schedule["workflow_id"]))
 
     def schedule(self, schedule: dict[str, Any]) -> dict[str, Any]:
         return self.store.get_schedule(schedule["id"])

@@ -27,6 +27,7 @@ from scheduler.errors import (
 )
 from scheduler.run.lock import Lease, LeaseLock
 from scheduler.run.runner import RunReport
+from scheduler.steps.definitions import load_definition, with_loaded_definition
 from scheduler.steps.engine import RunContext
 from scheduler.store.db import Database
 from scheduler.store.runs import ABANDONED_RUN_ERROR, SUPERSEDED_RUN_ERROR
@@ -482,7 +483,7 @@ def test_a_definition_python_cannot_load_fails_the_run_and_disables_the_schedule
     assert after["enabled"] is False
     assert "invalid definition" in after["disabled_reason"]
     assert runner.workflow(schedule)["status"] == "idle"
-    loaded = runner.store.get_workflow(workflow["id"])
+    loaded = with_loaded_definition(runner.store.get_workflow(workflow["id"]))
     assert loaded["definition"] is None
     assert "invalid definition" in loaded["definition_error"]
 
@@ -498,7 +499,7 @@ def test_the_database_refuses_a_definition_nested_too_deep(runner: Runner) -> No
             (deep, workflow["id"]),
         )
 
-    assert runner.store.get_workflow(workflow["id"])["definition"] == {"steps": []}
+    assert load_definition(runner.store.get_workflow(workflow["id"])["definition"]) == {"steps": []}
 
 
 def test_deleting_the_schedule_mid_run_leaves_the_workflow_idle(

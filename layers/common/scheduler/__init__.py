@@ -3,7 +3,7 @@
 One sub-package per concept, layered: a package imports only from the layers below its own
 (pyproject.toml's import-linter contracts, checked by `make lint`), top to bottom:
 
-- api/            the Schedules API's use cases, errors -> HTTP, the resolver, OpenAPI docs, dashboard
+- api/            the Schedules API's use cases, errors -> HTTP, resolver, OpenAPI docs, dashboard
 - auth/ policies/ who the caller is (tokens, JWS, JWKS, API keys); the policies of time (missed
                   fires, catch-up, backfill, retention, per-owner limits, the periodic pass)
 - sync/ run/      EventBridge upkeep (calls, reconcile, shards); one fire's run (claim, lease,

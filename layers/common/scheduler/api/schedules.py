@@ -39,6 +39,7 @@ from scheduler.models.schedules import (
 from scheduler.observability import logger
 from scheduler.policies.backfill import backfill as queue_backfill
 from scheduler.policies.owner_limits import OwnerLimits, take_request
+from scheduler.steps.definitions import with_loaded_definition
 from scheduler.store import pagination
 from scheduler.store.schedules import Row, Store
 from scheduler.sync.eventbridge import EventBridgeSchedules, desired_schedules
@@ -208,11 +209,13 @@ class ScheduleService:
         )
         items, next_cursor = pagination.page(rows, limit, "created_at")
         return WorkflowPage(
-            items=[Workflow.model_validate(row) for row in items], next_cursor=next_cursor
+            items=[Workflow.model_validate(with_loaded_definition(row)) for row in items],
+            next_cursor=next_cursor,
         )
 
     def get_workflow(self, owner: UUID | None, workflow_id: UUID) -> Workflow:
-        return Workflow.model_validate(self.store.get_workflow(workflow_id, owner))
+        workflow = self.store.get_workflow(workflow_id, owner)
+        return Workflow.model_validate(with_loaded_definition(workflow))
 
     # --- writes
 

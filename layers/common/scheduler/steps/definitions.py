@@ -89,6 +89,19 @@ def load_definition(text: str | None) -> dict[str, Any]:
     return document
 
 
+def with_loaded_definition(workflow: dict[str, Any]) -> dict[str, Any]:
+    """A workflow row (its definition stored text) with the definition loaded, or None and
+    `definition_error` saying why: a reader that shows workflows never fails on one."""
+    try:
+        return {
+            **workflow,
+            "definition": load_definition(workflow["definition"]),
+            "definition_error": None,
+        }
+    except InvalidWorkflowDefinition as exc:
+        return {**workflow, "definition": None, "definition_error": str(exc)}
+
+
 def _check_http_headers(document: dict[str, Any]) -> None:
     steps = document.get("steps")
     for index, step in enumerate(steps if isinstance(steps, list) else [], start=1):

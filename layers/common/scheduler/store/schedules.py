@@ -23,11 +23,9 @@ from psycopg import sql
 
 from scheduler.errors import (
     InvalidInput,
-    InvalidWorkflowDefinition,
     ScheduleNotFound,
     WorkflowNotFound,
 )
-from scheduler.steps.definitions import load_definition
 from scheduler.store.api_keys import ApiKeyQueries
 from scheduler.store.db import Connection, Database
 from scheduler.store.fire_checks import FireCheckQueries
@@ -56,8 +54,9 @@ _UPDATABLE_SCHEDULE_COLUMNS = frozenset(
         "overlap_policy",
     }
 )
-# The definition comes as text and is loaded here, so a document the driver cannot load (nested
-# too deep, a number out of range) is reported as such instead of failing the read.
+# The definition comes as text, loaded by its reader (scheduler.steps.definitions), so a document
+# the driver cannot load (nested too deep, a number out of range) is reported as such instead of
+# failing the read.
 _WORKFLOW_COLUMNS = """w.id, w.owner_id, w.name, w.definition::text as definition, w.status,
     w.run_count, w.last_run_at, w.last_run_status, w.lease_fence, w.created_at, w.updated_at"""
 
@@ -106,7 +105,7 @@ class Store(
                 (owner_id, name, json.dumps(definition or {"steps": []})),
             ).fetchone()
         assert row is not None
-        return _loaded(row)
+        return row
 
     def get_workflow(self, workflow_id: UUID, owner: UUID | None = None) -> Row:
         row = self.db.execute(
@@ -115,7 +114,7 @@ class Store(
         ).fetchone()
         if row is None:
             raise WorkflowNotFound(workflow_id)
-        return _loaded(row)
+        return row
 
     def set_workflow_definition(self, workflow_id: UUID, definition: dict[str, Any]) -> Row:
         """Replace a workflow's definition (the host app's write; the local stack's demo)."""
@@ -127,7 +126,7 @@ class Store(
             ).fetchone()
         if row is None:
             raise WorkflowNotFound(workflow_id)
-        return _loaded(row)
+        return row
 
     def list_workflows(
         self, owner: UUID | None, *, limit: int = 50, after: Cursor | None = None
@@ -140,7 +139,7 @@ class Store(
                 order by w.created_at desc, w.id desc limit %(limit)s""",
             _page({"owner": owner, "limit": limit}, after),
         ).fetchall()
-        return [_loaded(row) for row in rows]
+        return rows
 
     # --- schedules
 
@@ -360,14 +359,6 @@ class Store(
             raise WorkflowNotFound(workflow_id)
         owner_id: UUID | None = row["owner_id"]
         return owner_id
-
-
-def _loaded(row: Row) -> Row:
-    """A workflow row with its definition loaded, or None and `definition_error` saying why."""
-    try:
-        return {**row, "definition": load_definition(row["definition"]), "definition_error": None}
-    except InvalidWorkflowDefinition as exc:
-        return {**row, "definition": None, "definition_error": str(exc)}
 
 
 def _writer_lock_key(schedule_id: UUID) -> int:
