@@ -202,8 +202,8 @@ def _own_store(database_url: str) -> Any:
 def _create_schedules(store: Any, step_url: str) -> tuple[dict[str, str], dict[str, str]]:
     """The rows (through the store) and their EventBridge schedules (by reconcile, as the stack
     does at start): schedule id -> "distinct" or "shared", and workflow id -> its step's marker."""
+    from scheduler.policies.periodic_pass import reconcile
     from scheduler.sync.eventbridge import EventBridgeSchedules
-    from scheduler.sync.reconcile import reconcile
 
     markers: dict[str, str] = {}
 

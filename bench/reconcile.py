@@ -94,7 +94,7 @@ class Dataset:
 
     def reconcile(self) -> float:
         """One pass, timed; it must find everything in step."""
-        from scheduler.sync.reconcile import reconcile
+        from scheduler.policies.periodic_pass import reconcile
 
         gc.collect()  # the garbage of earlier passes is not this pass's to collect
         in_calls = self.timer.total if self.timer else 0.0

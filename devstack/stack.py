@@ -486,8 +486,8 @@ class Stack:
         """moto forgets everything on restart: register every row's schedule(s) again."""
         from scheduler import clients
         from scheduler.errors import DomainError
+        from scheduler.policies.periodic_pass import reconcile
         from scheduler.sync.eventbridge import EventBridgeSchedules
-        from scheduler.sync.reconcile import reconcile
 
         try:
             return reconcile(clients.store(), EventBridgeSchedules())

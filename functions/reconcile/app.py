@@ -19,9 +19,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from scheduler import clients
 from scheduler.config import get_settings
 from scheduler.observability import capture_lambda_handler, logger, metrics
+from scheduler.policies.periodic_pass import run_invocation
 from scheduler.run.runner_client import invoke_runner_async
 from scheduler.sync.eventbridge import EventBridgeSchedules
-from scheduler.sync.reconcile import run_invocation
 from scheduler.sync.shards import ShardTask, invoke_shard
 
 

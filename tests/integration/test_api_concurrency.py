@@ -25,10 +25,10 @@ from botocore.exceptions import ClientError
 from scheduler import cron
 from scheduler.api.schedules import ScheduleService
 from scheduler.models.schedules import ScheduleUpdate
+from scheduler.policies.periodic_pass import reconcile
 from scheduler.store.db import Database
 from scheduler.store.schedules import Store
 from scheduler.sync.eventbridge import EventBridgeSchedules
-from scheduler.sync.reconcile import reconcile
 
 from tests.integration.test_api import (  # noqa: F401  (fixtures)
     Api,

@@ -20,8 +20,8 @@ import psycopg
 import pytest
 from botocore.exceptions import ClientError
 from scheduler import clients, cron
+from scheduler.policies.periodic_pass import reconcile
 from scheduler.sync.eventbridge import EventBridgeSchedules
-from scheduler.sync.reconcile import reconcile
 
 from tests.integration.test_api import (  # noqa: F401  (fixtures)
     Api,

@@ -451,8 +451,8 @@ def test_a_stalled_waiting_run_is_handed_on_by_the_check(
 def test_the_reconcile_coordinator_runs_the_check_and_hands_catch_up_to_the_runner(
     runner: Runner, http_server: LoopbackServer
 ) -> None:
+    from scheduler.policies.periodic_pass import run_invocation
     from scheduler.sync.eventbridge import EventBridgeSchedules
-    from scheduler.sync.reconcile import run_invocation
 
     # Given a catchupPolicy latest schedule whose fire times since T0 never ran
     schedule = make_policy_schedule(

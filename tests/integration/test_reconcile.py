@@ -20,10 +20,11 @@ from scheduler.config import get_settings
 from scheduler.errors import DatabaseUnavailable, ReconcileIncomplete, SchedulerUnavailable
 from scheduler.models.schedules import ScheduleCreate, ScheduleUpdate
 from scheduler.observability import metrics
+from scheduler.policies.periodic_pass import reconcile, run_invocation
 from scheduler.store.schedules import Row, Store
 from scheduler.sync import reconcile as reconcile_module
 from scheduler.sync.eventbridge import EventBridgeSchedules, desired_schedules
-from scheduler.sync.reconcile import reconcile, reconcile_shard, run_invocation
+from scheduler.sync.reconcile import reconcile_shard
 from scheduler.sync.shards import ShardTask, shard_prefixes
 
 from tests.conftest import EVENTS

@@ -11,6 +11,7 @@ import pytest
 from scheduler.errors import DatabaseUnavailable, LockUnavailable
 from scheduler.policies.abandoned_runs import UNSTARTED_CAUSE
 from scheduler.policies.catchup import PAUSED
+from scheduler.policies.periodic_pass import run_invocation
 from scheduler.run.event import RunnerEvent
 from scheduler.run.lock import Lease, LeaseLock
 from scheduler.run.runner import RunReport, run_fire
@@ -19,7 +20,6 @@ from scheduler.store.fire_checks import MissedRow
 from scheduler.store.runs import ABANDONED_RUN_ERROR
 from scheduler.store.schedules import Store
 from scheduler.sync.eventbridge import EventBridgeSchedules
-from scheduler.sync.reconcile import run_invocation
 
 from tests.integration.policy_fixtures import (
     HandOns,

@@ -16,6 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 from scheduler import clients
 from scheduler.clients import SECRET_READ_MAX_WAIT_S
+from scheduler.steps.secrets import workflow_secrets
 
 from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
     SEVEN,
@@ -169,7 +170,7 @@ def test_a_rotated_secret_is_sent_once_the_cached_value_expires(
     # Given a warm runner whose secret cache reads a clock the test moves
     manager.create_secret(Name=TOKEN, SecretString="Bearer first")
     seconds = [1000.0]
-    clients.workflow_secrets().clock = lambda: seconds[0]
+    workflow_secrets().clock = lambda: seconds[0]
     schedule = make_schedule(
         runner.store, [_step(http_server, {"Authorization": {"secretRef": TOKEN}})]
     )

@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from scheduler import clients
 from scheduler.models.schedules import ScheduleCreate, ScheduleUpdate
+from scheduler.policies.periodic_pass import reconcile
 from scheduler.store.schedules import Store
 from scheduler.sync.eventbridge import EventBridgeSchedules, desired_schedules, fingerprint
-from scheduler.sync.reconcile import reconcile
 
 from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
     SEVEN,

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from scheduler import clients
 from scheduler.clients import SECRET_READ_MAX_WAIT_S
 from scheduler.errors import SecretUnavailable, WorkflowSecretError
-from scheduler.steps.secrets import WorkflowSecrets
+from scheduler.steps.secrets import WorkflowSecrets, workflow_secrets
 
 from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
     LoopbackServer,
@@ -258,11 +258,11 @@ def test_the_runners_cache_is_made_once_and_its_client_only_at_the_first_read(
     manager = clients.aws_client("secretsmanager")
     manager.create_secret(Name=NAME, SecretString=BEARER)
 
-    cache = clients.workflow_secrets()
+    cache = workflow_secrets()
     made_before_a_read = clients._secrets_client.cache_info().currsize
     value = cache.value(NAME, wait_s=5)
 
-    assert clients.workflow_secrets() is cache
+    assert workflow_secrets() is cache
     assert (made_before_a_read, value) == (0, BEARER)
     assert clients._secrets_client.cache_info().currsize == 1
 

@@ -10,15 +10,13 @@ that points the code at moto locally. Tests call `reset()` after changing the en
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import cache, lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from scheduler.config import get_settings, secret_setting
 from scheduler.store.db import Database
 from scheduler.store.schedules import Store
-
-if TYPE_CHECKING:
-    from scheduler.steps.secrets import WorkflowSecrets
 
 # A workflow's `lambda` step runs the user's function: never retried by the SDK (a retry would
 # run its side effects twice) and waiting as long as a Lambda can run (15 minutes) at most.
@@ -120,17 +118,21 @@ def events_client() -> Any:
     return boto3.client("events", config=config)
 
 
-@cache
-def workflow_secrets() -> WorkflowSecrets:
-    """The runner's cache of workflow secrets; its client is made at the first read only."""
-    # Imported here: only the runner reads workflow secrets, the API need not load it.
-    from scheduler.steps.secrets import WorkflowSecrets
+# What other layers keep per process (the database connection, the secrets cache), each
+# forgotten by the hook its module registered with on_reset.
+_RESET_HOOKS: list[Callable[[], None]] = []
 
-    return WorkflowSecrets(secrets_client, ttl_s=get_settings().workflow_secret_ttl_s)
+
+def on_reset(forget: Callable[[], None]) -> None:
+    """Have `reset()` call `forget`: for a module above this one that keeps a process-wide
+    object (the platform imports no layer above it, so they come to it)."""
+    _RESET_HOOKS.append(forget)
 
 
 def reset() -> None:
     """Forget every client and the settings (tests change the environment between cases)."""
+    for forget in _RESET_HOOKS:
+        forget()
     if database.cache_info().currsize:
         database().close()
     for cached in (
@@ -140,7 +142,6 @@ def reset() -> None:
         _step_lambda_client,
         _secrets_client,
         events_client,
-        workflow_secrets,
         get_settings,
     ):
         cached.cache_clear()

@@ -27,12 +27,12 @@ from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import Field, field_validator
 
-from scheduler import clients
 from scheduler.config import get_settings
 from scheduler.cron.timezones import iso_utc
 from scheduler.errors import SecretUnavailable, StepFailed, WorkflowSecretError
 from scheduler.steps.definitions import check_headers, header_value_problem
 from scheduler.steps.engine import RunContext, StepModel, register_step
+from scheduler.steps.secrets import workflow_secrets
 
 _MAX_BODY_CHARS = 2000
 _SEND_CHUNK = 64 * 1024
@@ -188,7 +188,7 @@ def _secret_value(header: str, ref: SecretRef, run: RunContext) -> str:
     if wait_s <= 0:
         raise StepFailed("not started: the run's time ran out")
     try:
-        value = clients.workflow_secrets().value(ref.secret_ref, ref.json_key, wait_s=wait_s)
+        value = workflow_secrets().value(ref.secret_ref, ref.json_key, wait_s=wait_s)
     except (WorkflowSecretError, SecretUnavailable) as exc:
         raise StepFailed(f"header '{header}': {exc}") from None
     problem = header_value_problem(value)

@@ -15,10 +15,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from scheduler import clients
+from scheduler.config import get_settings
 from scheduler.errors import SecretUnavailable, WorkflowSecretError
 
 MAX_CACHED_SECRETS = 256
@@ -130,6 +133,15 @@ class WorkflowSecrets:
                 raise SecretUnavailable(f"secret '{name}': {failure}")
             time.sleep(random.uniform(backoff / 2, backoff))
             backoff, attempt = backoff * 2, attempt + 1
+
+
+@cache
+def workflow_secrets() -> WorkflowSecrets:
+    """The runner's cache of workflow secrets; its client is made at the first read only."""
+    return WorkflowSecrets(clients.secrets_client, ttl_s=get_settings().workflow_secret_ttl_s)
+
+
+clients.on_reset(workflow_secrets.cache_clear)
 
 
 def _permanent_or_transient(name: str, exc: ClientError) -> str:

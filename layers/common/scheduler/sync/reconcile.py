@@ -14,9 +14,9 @@ band, a redeploy that changed the target) is fetched with GetSchedule and compar
 before; one found in step gets a record, so the next pass need not fetch it again.
 
 A pass can be split into shards (scheduler.sync.shards) that run as parallel invocations;
-one whose time runs out stops after a batch and hands where it stopped to a continuation.
-Settling runs left `running` past their lease (scheduler.policies.abandoned_runs) is the
-coordinator's job, once per pass.
+one whose time runs out stops after a batch and hands where it stopped to a continuation. The
+pass as a whole (the sweep of abandoned runs, the missed-fire check, then the shards) is
+scheduler.policies.periodic_pass.
 """
 
 from __future__ import annotations
@@ -35,9 +35,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 from scheduler.config import get_settings
 from scheduler.errors import DomainError, ReconcileIncomplete, ScheduleNotFound
 from scheduler.observability import logger, metrics
-from scheduler.policies.abandoned_runs import settle_abandoned_runs
-from scheduler.policies.missed_fires import check_missed_fires
-from scheduler.run.queue import HandOn
 from scheduler.store.schedules import Row, Store
 from scheduler.store.sync_state import Written
 from scheduler.sync.eventbridge import (
@@ -49,7 +46,7 @@ from scheduler.sync.eventbridge import (
     schedule_id_of,
     schedule_names,
 )
-from scheduler.sync.shards import MAX_HOPS, ShardTask, id_range, shard_prefixes, sub_prefixes
+from scheduler.sync.shards import ShardTask, id_range, sub_prefixes
 
 Clock = Callable[[], datetime]
 # An API create inserts its row and creates the schedule before it commits: a schedule this new
@@ -83,7 +80,7 @@ _COMPARED_FIELDS = (
 )
 
 
-def _utc_now() -> datetime:
+def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
@@ -120,108 +117,12 @@ class ShardOutcome(NamedTuple):
     resume: ShardTask | None
 
 
-def reconcile(
-    store: Store,
-    schedules: EventBridgeSchedules,
-    *,
-    shards: int = 1,
-    now: Clock = _utc_now,
-    hand_on: HandOn | None = None,
-) -> dict[str, int]:
-    """One whole pass in this process, every shard to its end (the local stack, tests)."""
-    summary = ReconcileSummary()
-    _settle_abandoned_runs(store, now(), hand_on, None, summary)
-    for prefix in shard_prefixes(shards):
-        summary.add(reconcile_shard(store, schedules, ShardTask(prefix), now=now).summary)
-    return _finish(summary)
-
-
-def run_invocation(
-    store: Store,
-    schedules: EventBridgeSchedules,
-    task: ShardTask | None,
-    *,
-    shards: int,
-    start: Callable[[ShardTask], None],
-    remaining_s: Callable[[], float],
-    hand_on: HandOn,
-    now: Clock = _utc_now,
-) -> dict[str, int]:
-    """One ReconcileFunction invocation. Without a task it coordinates a pass: it settles the
-    abandoned runs, runs the missed-fire check (handing catch-up runs to the runner with
-    `hand_on`, for both), then starts every shard with `start` (an asynchronous invocation), or runs
-    the only one itself. With a task it runs that shard, and starts its continuation if it
-    stopped short."""
-    summary = ReconcileSummary()
-    missed: dict[str, int] = {}
-    if task is None:
-        _settle_abandoned_runs(store, now(), hand_on, remaining_s, summary)
-        missed = _check_missed_fires(store, hand_on, now, remaining_s)
-        if shards > 1:
-            for prefix in shard_prefixes(shards):
-                _start(start, ShardTask(prefix), summary)
-            return {**_finish(summary), **missed}
-        task = ShardTask()
-    outcome = reconcile_shard(store, schedules, task, now=now, remaining_s=remaining_s)
-    summary.add(outcome.summary)
-    if outcome.resume is not None:
-        summary.continued = 1
-        if outcome.resume.hops > MAX_HOPS:
-            logger.error("reconcile shard gave up continuing", extra={"task": str(task)})
-            summary.unstarted += 1
-        else:
-            _start(start, outcome.resume, summary)
-    return {**_finish(summary), **missed}
-
-
-def _settle_abandoned_runs(
-    store: Store,
-    at: datetime,
-    hand_on: HandOn | None,
-    remaining_s: Callable[[], float] | None,
-    summary: ReconcileSummary,
-) -> None:
-    """Fail the abandoned started runs, and settle the claims that never started as missed
-    (catching them up under their schedule's policy): scheduler.policies.abandoned_runs. A failure
-    of it never stops the pass."""
-    try:
-        settled = settle_abandoned_runs(store, at, hand_on=hand_on, remaining_s=remaining_s)
-    except DomainError:  # like the check's: the check, heartbeat and shards still run
-        logger.exception("abandoned runs not settled; the next pass settles them")
-        return
-    summary.abandoned_runs_failed = settled.failed
-    summary.abandoned_claims_missed = settled.missed + settled.caught_up
-
-
-def _check_missed_fires(
-    store: Store, hand_on: HandOn, now: Clock, remaining_s: Callable[[], float]
-) -> dict[str, int]:
-    """The coordinator's missed-fire check, in at most a third of the invocation's time (the
-    rest is the reconcile's); a failure of it never stops the reconcile."""
-    keep = remaining_s() * 2 / 3
-    try:
-        return check_missed_fires(
-            store, hand_on=hand_on, now=now, remaining_s=lambda: remaining_s() - keep
-        ).as_dict()
-    except DomainError:
-        logger.exception("missed-fire check incomplete; the next pass continues it")
-        return {}
-
-
-def _start(start: Callable[[ShardTask], None], task: ShardTask, summary: ReconcileSummary) -> None:
-    try:
-        start(task)
-    except DomainError:
-        logger.exception("could not start a reconcile shard", extra={"task": str(task)})
-        summary.unstarted += 1
-
-
 def reconcile_shard(
     store: Store,
     schedules: EventBridgeSchedules,
     task: ShardTask,
     *,
-    now: Clock = _utc_now,
+    now: Clock = utc_now,
     remaining_s: Callable[[], float] | None = None,
 ) -> ShardOutcome:
     """Reconcile the rows and schedules of one shard, from `task.after` on, a chunk at a time.
@@ -457,7 +358,7 @@ def _repair(store: Store, schedules: EventBridgeSchedules, schedule_id: UUID) ->
     return True
 
 
-def _finish(summary: ReconcileSummary) -> dict[str, int]:
+def finish(summary: ReconcileSummary) -> dict[str, int]:
     counts = asdict(summary)
     logger.info("reconciled", extra={"summary": counts})  # "created" is a LogRecord field
     metrics.add_metric(
