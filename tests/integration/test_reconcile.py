@@ -116,7 +116,7 @@ def test_every_kind_of_drift_is_repaired_and_a_second_pass_writes_nothing(
     no_longer_split = make_schedule(store, "0 9 1 * 1")
     lost_half = make_schedule(store, "0 9 15 * 5")
     for row in (in_step, new_cron, new_timezone, disabled, retargeted, no_longer_split, lost_half):
-        scheduler.api.schedules.apply(row)
+        scheduler.schedules.apply(row)
     store.update_schedule(new_cron["id"], None, {"cron": "0 10 * * *"})
     store.update_schedule(new_timezone["id"], None, {"timezone": "Europe/Berlin"})
     store.update_schedule(disabled["id"], None, {"enabled": False})
@@ -130,7 +130,7 @@ def test_every_kind_of_drift_is_repaired_and_a_second_pass_writes_nothing(
     scheduler.client.update_schedule(**wrong_target)
     store.update_schedule(no_longer_split["id"], None, {"cron": "0 9 * * *"})
     scheduler.client.delete_schedule(
-        Name=f"{lost_half['id']}-dow", GroupName=scheduler.api.schedules.group
+        Name=f"{lost_half['id']}-dow", GroupName=scheduler.schedules.group
     )
     orphan = uuid.uuid4()
     scheduler.client.create_schedule(
@@ -146,7 +146,7 @@ def test_every_kind_of_drift_is_repaired_and_a_second_pass_writes_nothing(
     scheduler.calls.clear()
 
     # When
-    summary = reconcile(store, scheduler.api.schedules, now=later)
+    summary = reconcile(store, scheduler.schedules, now=later)
 
     # Then every row is in step, orphans are gone, a name we never make is left alone
     assert summary["created"] == 2  # the missing row and the lost day-of-week half
@@ -169,7 +169,7 @@ def test_every_kind_of_drift_is_repaired_and_a_second_pass_writes_nothing(
 
     # And a second pass finds nothing to do and makes zero write calls
     scheduler.calls.clear()
-    again = reconcile(store, scheduler.api.schedules, now=later)
+    again = reconcile(store, scheduler.schedules, now=later)
     assert scheduler.writes() == 0
     assert again["created"] == again["updated"] == again["deleted"] == 0
     assert again["unchanged"] == 9
@@ -181,18 +181,18 @@ def test_an_orphan_younger_than_the_grace_is_left_for_the_next_pass(
     # Given a schedule whose row is not visible (an API create that has not committed yet)
     row = make_schedule(store, "0 7 * * *")
     in_flight = {**desired_schedules(row)[str(row["id"])], "Name": str(uuid.uuid4())}
-    scheduler.api.schedules.apply(row)
+    scheduler.schedules.apply(row)
     scheduler.client.create_schedule(**in_flight)
     scheduler.calls.clear()
 
     # When reconcile runs right now
-    summary = reconcile(store, scheduler.api.schedules, now=lambda: datetime.now(UTC))
+    summary = reconcile(store, scheduler.schedules, now=lambda: datetime.now(UTC))
 
     # Then it is kept, and deleted once it is older than the grace
     assert summary["deferred"] == 1
     assert scheduler.writes() == 0
     assert in_flight["Name"] in scheduler.names()
-    assert reconcile(store, scheduler.api.schedules, now=later)["deleted"] == 1
+    assert reconcile(store, scheduler.schedules, now=later)["deleted"] == 1
     assert in_flight["Name"] not in scheduler.names()
 
 
@@ -204,12 +204,12 @@ def test_a_row_with_an_unmappable_cron_or_timezone_keeps_its_schedule(
 ) -> None:
     # Given a row written around the API with a cron or timezone that cannot be scheduled
     row = make_schedule(store, "0 7 * * *")
-    scheduler.api.schedules.apply(row)
+    scheduler.schedules.apply(row)
     store.update_schedule(row["id"], None, {column: value})
     scheduler.calls.clear()
 
     # When
-    summary = reconcile(store, scheduler.api.schedules, now=later)
+    summary = reconcile(store, scheduler.schedules, now=later)
 
     # Then it is reported, not treated as an orphan nor as a failed repair
     assert summary["invalid_rows"] == 1
@@ -237,11 +237,11 @@ def test_a_failed_repair_does_not_stop_the_others_and_the_pass_reports_it(
 
     # When
     with pytest.raises(ReconcileIncomplete):
-        reconcile(store, scheduler.api.schedules, now=later)
+        reconcile(store, scheduler.schedules, now=later)
 
     # Then the other one was repaired, and the next pass repairs the rest
     assert len({str(first["id"]), str(second["id"])} & scheduler.names()) == 1
-    summary = reconcile(store, scheduler.api.schedules, now=later)
+    summary = reconcile(store, scheduler.schedules, now=later)
     assert (summary["created"], summary["failed"]) == (1, 0)
     assert_in_step(store, scheduler)
 
@@ -262,7 +262,7 @@ def test_a_failing_get_schedule_fails_the_pass_before_any_write(
 ) -> None:
     # Given 40 rows in step, one of them missing, and EventBridge failing every GetSchedule
     for row in _seed_rows(store, 40)[1:]:
-        scheduler.api.schedules.apply(row)
+        scheduler.schedules.apply(row)
 
     asked: list[str] = []  # appended to from the pass's worker threads
 
@@ -277,7 +277,7 @@ def test_a_failing_get_schedule_fails_the_pass_before_any_write(
 
     # When
     with pytest.raises(SchedulerUnavailable):
-        reconcile(store, scheduler.api.schedules, now=later)
+        reconcile(store, scheduler.schedules, now=later)
 
     # Then nothing was repaired from a half-made comparison, and the calls still queued were dropped
     assert scheduler.writes() == 0
@@ -289,7 +289,7 @@ def test_a_row_deleted_during_the_pass_is_not_resurrected(
 ) -> None:
     # Given a row missing from EventBridge, deleted through the API while the pass compares
     in_step = make_schedule(store, "0 7 * * *")
-    scheduler.api.schedules.apply(in_step)
+    scheduler.schedules.apply(in_step)
     deleted_meanwhile = make_schedule(store, "0 8 * * *")
 
     def api_deletes_the_row(**_: Any) -> None:
@@ -299,7 +299,7 @@ def test_a_row_deleted_during_the_pass_is_not_resurrected(
     scheduler.calls.clear()
 
     # When
-    reconcile(store, scheduler.api.schedules, now=later)
+    reconcile(store, scheduler.schedules, now=later)
 
     # Then the repair re-read the row under its lock and created nothing for it
     assert scheduler.calls["CreateSchedule"] == 0
@@ -311,7 +311,7 @@ def test_runs_stuck_running_past_their_lease_are_failed(
 ) -> None:
     # Given a run whose runner died (lease expired) and one still within its lease
     row = make_schedule(store, "0 7 * * *")
-    scheduler.api.schedules.apply(row)
+    scheduler.schedules.apply(row)
     now = later()
     for scheduled, lease in (
         (now - timedelta(hours=2), now - timedelta(hours=1)),
@@ -325,7 +325,7 @@ def test_runs_stuck_running_past_their_lease_are_failed(
         )
 
     # When
-    summary = reconcile(store, scheduler.api.schedules, now=lambda: now)
+    summary = reconcile(store, scheduler.schedules, now=lambda: now)
 
     # Then only the abandoned one is failed
     assert summary["abandoned_runs_failed"] == 1
@@ -350,7 +350,7 @@ def test_twelve_hundred_schedules_page_through_and_a_noop_pass_costs_a_call_per_
     scheduler.calls.clear()
 
     # When
-    summary = reconcile(store, scheduler.api.schedules, now=later)
+    summary = reconcile(store, scheduler.schedules, now=later)
 
     # Then it read every page, fetched each unknown schedule once, and repaired exactly the drift
     assert scheduler.calls["ListSchedules"] == 12
@@ -361,7 +361,7 @@ def test_twelve_hundred_schedules_page_through_and_a_noop_pass_costs_a_call_per_
 
     # And a second pass over all 1,200 writes nothing and makes one call per page, no more
     scheduler.calls.clear()
-    again = reconcile(store, scheduler.api.schedules, now=later)
+    again = reconcile(store, scheduler.schedules, now=later)
     assert scheduler.writes() == 0
     assert again["unchanged"] == 1200
     assert dict(scheduler.calls) == {"ListSchedules": 12}
@@ -404,7 +404,7 @@ def lambda_context() -> Any:
 
 
 def api(store: Store, scheduler: CountingScheduler) -> ScheduleService:
-    return ScheduleService(store, scheduler.api.schedules, lambda _: None)
+    return ScheduleService(store, scheduler.schedules, lambda _: None)
 
 
 def api_create(store: Store, scheduler: CountingScheduler, cron: str) -> UUID:
@@ -426,7 +426,7 @@ def test_a_noop_pass_after_api_writes_fetches_nothing(
     scheduler.calls.clear()
 
     # When
-    summary = reconcile(store, scheduler.api.schedules, now=later)
+    summary = reconcile(store, scheduler.schedules, now=later)
 
     # Then every schedule is known from the listing alone
     assert dict(scheduler.calls) == {"ListSchedules": 1}
@@ -448,7 +448,7 @@ def test_a_schedule_changed_out_of_band_after_the_api_wrote_is_detected_and_repa
     scheduler.calls.clear()
 
     # When
-    summary = reconcile(store, scheduler.api.schedules, now=later)
+    summary = reconcile(store, scheduler.schedules, now=later)
 
     # Then only that one was fetched, and it holds the row's cron again
     assert scheduler.calls["GetSchedule"] == summary["described"] == 1
@@ -458,7 +458,7 @@ def test_a_schedule_changed_out_of_band_after_the_api_wrote_is_detected_and_repa
 
     # And the repair recorded what it wrote: the next pass fetches nothing
     scheduler.calls.clear()
-    assert reconcile(store, scheduler.api.schedules, now=later)["described"] == 0
+    assert reconcile(store, scheduler.schedules, now=later)["described"] == 0
     assert dict(scheduler.calls) == {"ListSchedules": 1}
 
 
@@ -466,10 +466,10 @@ def test_a_schedule_deleted_from_eventbridge_is_recreated_without_a_fetch(
     store: Store, scheduler: CountingScheduler
 ) -> None:
     schedule_id = api_create(store, scheduler, "0 7 * * *")
-    scheduler.client.delete_schedule(Name=str(schedule_id), GroupName=scheduler.api.schedules.group)
+    scheduler.client.delete_schedule(Name=str(schedule_id), GroupName=scheduler.schedules.group)
     scheduler.calls.clear()
 
-    summary = reconcile(store, scheduler.api.schedules, now=later)
+    summary = reconcile(store, scheduler.schedules, now=later)
 
     assert (summary["created"], summary["described"]) == (1, 0)
     assert scheduler.calls["CreateSchedule"] == 1
@@ -486,7 +486,7 @@ def test_a_row_changed_around_the_api_is_detected_by_its_fingerprint(
     scheduler.calls.clear()
 
     # When
-    summary = reconcile(store, scheduler.api.schedules, now=later)
+    summary = reconcile(store, scheduler.schedules, now=later)
 
     # Then that row alone was fetched and repaired
     assert (summary["described"], summary["updated"], summary["unchanged"]) == (1, 1, 1)
@@ -517,7 +517,7 @@ def test_a_write_whose_answer_was_lost_and_retried_records_what_eventbridge_hold
     scheduler.calls.clear()
 
     # When
-    summary = reconcile(store, scheduler.api.schedules, now=later)
+    summary = reconcile(store, scheduler.schedules, now=later)
 
     # Then the record covers the retried write: nothing is fetched, nothing written
     assert (summary["unchanged"], summary["described"]) == (1, 0)
@@ -548,7 +548,7 @@ def test_shards_cover_every_schedule_exactly_once(
     scheduler.calls.clear()
 
     # When a pass runs as 16 shards
-    summary = reconcile(store, scheduler.api.schedules, shards=16, now=later)
+    summary = reconcile(store, scheduler.schedules, shards=16, now=later)
 
     # Then every schedule was fetched once, every missing one created once, every orphan deleted
     assert Counter(fetched) == Counter(str(row["id"]) for row in rows[10:])
@@ -577,7 +577,7 @@ def test_a_coordinator_fails_abandoned_runs_once_and_starts_every_shard(
     # When the scheduled event arrives with 16 shards configured
     summary = run_invocation(
         store,
-        scheduler.api.schedules,
+        scheduler.schedules,
         None,
         shards=16,
         start=started.append,
@@ -596,7 +596,7 @@ def test_a_coordinator_fails_abandoned_runs_once_and_starts_every_shard(
         assert shard == task
         counts = run_invocation(
             store,
-            scheduler.api.schedules,
+            scheduler.schedules,
             shard,
             shards=16,
             start=started.append,
@@ -626,7 +626,7 @@ def test_a_coordinator_whose_abandoned_run_sweep_fails_still_checks_and_starts_e
     # When the scheduled event arrives with 16 shards configured
     summary = run_invocation(
         sweep_down,
-        scheduler.api.schedules,
+        scheduler.schedules,
         None,
         shards=16,
         start=started.append,
@@ -659,7 +659,7 @@ def test_a_shard_past_its_deadline_continues_where_it_stopped(
     def run(task: ShardTask) -> dict[str, int]:
         return run_invocation(
             store,
-            scheduler.api.schedules,
+            scheduler.schedules,
             task,
             shards=1,
             start=started.append,
@@ -692,7 +692,7 @@ def test_a_continuation_within_a_shard_skips_what_was_done(
 ) -> None:
     rows = _seed_rows(store, 30)
     after = rows[9]["id"]
-    outcome = reconcile_shard(store, scheduler.api.schedules, ShardTask("", after, 1), now=later)
+    outcome = reconcile_shard(store, scheduler.schedules, ShardTask("", after, 1), now=later)
     assert outcome.resume is None
     assert outcome.summary.created == 20
     assert scheduler.names() == {str(row["id"]) for row in rows[10:]}

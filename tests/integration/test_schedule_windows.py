@@ -350,7 +350,7 @@ def test_reconcile_repairs_window_drift_and_a_second_pass_is_free(
     scheduler.calls.clear()
 
     # When nothing changed, a pass costs one listing
-    assert reconcile(store, scheduler.api.schedules, now=_now)["described"] == 0
+    assert reconcile(store, scheduler.schedules, now=_now)["described"] == 0
     assert dict(scheduler.calls) == {"ListSchedules": 1}
 
     # When each is changed out of band: dates dropped or moved, the flexible window turned off
@@ -360,7 +360,7 @@ def test_reconcile_repairs_window_drift_and_a_second_pass_is_free(
     _update(client, scheduler.describe(ids[1]), FlexibleTimeWindow={"Mode": "OFF"})
     _update(client, scheduler.describe(ids[2]), StartDate=_hour(2))  # a date the row lacks
     scheduler.calls.clear()
-    summary = reconcile(store, scheduler.api.schedules, now=_now)
+    summary = reconcile(store, scheduler.schedules, now=_now)
 
     # Then each is repaired to what its row says
     assert (summary["updated"], summary["failed"]) == (3, 0)
@@ -371,7 +371,7 @@ def test_reconcile_repairs_window_drift_and_a_second_pass_is_free(
 
     # And the next pass writes and fetches nothing
     scheduler.calls.clear()
-    again = reconcile(store, scheduler.api.schedules, now=_now)
+    again = reconcile(store, scheduler.schedules, now=_now)
     assert dict(scheduler.calls) == {"ListSchedules": 1}
     assert (again["unchanged"], again["described"]) == (3, 0)
 
@@ -393,7 +393,7 @@ def test_reconcile_sees_a_start_or_end_passing_as_no_change(
 
     # When reconcile runs after the start, then after the end
     for moment in (_hour(3), _hour(5), _hour(6)):
-        summary = reconcile(store, scheduler.api.schedules, now=lambda m=moment: m)
+        summary = reconcile(store, scheduler.schedules, now=lambda m=moment: m)
         # Then EventBridge's copy still means what the row means: nothing is written
         assert scheduler.writes() == 0
         assert (summary["unchanged"], summary["failed"]) == (1, 0)
@@ -416,7 +416,7 @@ def test_a_write_after_the_start_leaves_the_past_start_date_out(
     assert not scheduler.describe(str(created.id)).get("StartDate")
     # and reconcile takes it as in step
     scheduler.calls.clear()
-    assert reconcile(store, scheduler.api.schedules, now=_now)["updated"] == 0
+    assert reconcile(store, scheduler.schedules, now=_now)["updated"] == 0
     assert scheduler.writes() == 0
 
 
@@ -532,6 +532,6 @@ def test_a_schedule_written_after_its_end_is_in_step_while_disabled(
     scheduler.calls.clear()
 
     # When reconcile runs, Then the listing is enough: ended, either State fires nothing
-    summary = reconcile(store, scheduler.api.schedules, now=_now)
+    summary = reconcile(store, scheduler.schedules, now=_now)
     assert dict(scheduler.calls) == {"ListSchedules": 1}
     assert (summary["unchanged"], summary["described"]) == (1, 0)
