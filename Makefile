@@ -79,6 +79,7 @@ lint: $(STAMP)
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
 	@$(VENV)/bin/mypy
+	@$(VENV)/bin/lint-imports --no-cache
 
 migrate: $(STAMP)  ## apply pending migrations to $$DATABASE_URL
 	@test -n "$$DATABASE_URL" || { echo "Set DATABASE_URL, e.g. make migrate DATABASE_URL=postgresql://..."; exit 2; }

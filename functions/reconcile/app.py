@@ -12,9 +12,6 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-# Imported at init rather than by the first AWS client: every pass lists EventBridge's schedules,
-# and Lambda runs init with the whole CPU.
-import boto3  # noqa: F401
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from scheduler import clients
 from scheduler.config import get_settings
@@ -23,6 +20,10 @@ from scheduler.policies.periodic_pass import run_invocation
 from scheduler.run.runner_client import invoke_runner_async
 from scheduler.sync.eventbridge import EventBridgeSchedules
 from scheduler.sync.shards import ShardTask, invoke_shard
+
+# boto3 at init rather than at the first AWS client: every pass lists EventBridge's schedules,
+# and Lambda runs init with the whole CPU.
+clients.load_aws_sdk()
 
 
 @logger.inject_lambda_context

@@ -9,14 +9,16 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-# Imported at init rather than by the first AWS client: every fire takes its DynamoDB lease,
-# and Lambda runs init with the whole CPU.
-import boto3  # noqa: F401
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from scheduler import clients
 from scheduler.observability import capture_lambda_handler, logger, metrics
 from scheduler.run.event import parse_event
 from scheduler.run.runner import run_fire
 from scheduler.run.runner_client import invoke_runner_async
+
+# boto3 at init rather than at the first AWS client: every fire takes its DynamoDB lease,
+# and Lambda runs init with the whole CPU.
+clients.load_aws_sdk()
 
 
 @logger.inject_lambda_context(clear_state=True)

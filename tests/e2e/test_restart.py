@@ -9,6 +9,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from scheduler.steps.definitions import with_loaded_definition
 from scheduler.store.db import Database
 from scheduler.store.schedules import Store
 
@@ -123,7 +124,7 @@ def test_a_restart_on_another_port_points_the_demo_workflows_at_it(data_dir: Pat
         store = Store(database)
         # Then the demo workflow is the same one, its http step calling the new port
         assert second.users[0].workflow_id == user.workflow_id
-        demo = store.get_workflow(user.workflow_id)
+        demo = with_loaded_definition(store.get_workflow(user.workflow_id))
         assert demo["definition"]["steps"][0]["url"] == f"{second.api_url}/demo/hook"
         # and the user's own workflows are untouched
         assert store.get_workflow(own["id"]) == own

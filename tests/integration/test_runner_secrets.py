@@ -277,5 +277,5 @@ def test_a_workflow_without_secret_references_makes_no_secrets_manager_client(
 
     assert report.outcome == "succeeded", report.reason
     # what a cold start pays for: neither the cache nor its client exists
-    assert clients.workflow_secrets.cache_info().currsize == 0
+    assert workflow_secrets.cache_info().currsize == 0
     assert clients._secrets_client.cache_info().currsize == 0

@@ -52,6 +52,12 @@ def store() -> Store:
     return Store(database())
 
 
+def load_aws_sdk() -> None:
+    """Import boto3 now, at a handler's init, for a function whose every invocation calls AWS:
+    Lambda runs init with the whole CPU, the first invocation may not have it."""
+    import boto3  # noqa: F401
+
+
 @cache
 def aws_client(service: str) -> Any:
     import boto3

@@ -43,6 +43,10 @@ class DatabaseUnavailable(DependencyUnavailable):
     pass
 
 
+class DatabaseNotMigrated(DomainError):
+    """A table the code needs is missing: the migrations have not been applied (make migrate)."""
+
+
 class SchedulerUnavailable(DependencyUnavailable):
     pass
 

@@ -19,11 +19,10 @@ import sys
 from typing import Any
 from uuid import UUID
 
-import psycopg
 from pydantic import ValidationError
 
 from scheduler.auth import key_service
-from scheduler.errors import DomainError
+from scheduler.errors import DatabaseNotMigrated, DomainError
 from scheduler.models.api_keys import ApiKeyCreate
 from scheduler.observability import logger
 from scheduler.store.db import Database
@@ -87,7 +86,7 @@ def main(argv: list[str]) -> int:
     database = Database(database_url)
     try:
         created = key_service.issue_key(Store(database), request, created_by=_operator())
-    except psycopg.errors.UndefinedTable:
+    except DatabaseNotMigrated:
         print("Not issued: no api_keys table; run `make migrate` first.", file=sys.stderr)
         return 1
     except DomainError as exc:

@@ -37,7 +37,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import DictRow, dict_row
 
-from scheduler.errors import DatabaseUnavailable
+from scheduler.errors import DatabaseNotMigrated, DatabaseUnavailable
 
 Connection = psycopg.Connection[DictRow]
 _UNAVAILABLE = (psycopg.OperationalError, psycopg.InterfaceError)
@@ -188,6 +188,9 @@ class Database:
         except _UNAVAILABLE as exc:
             self.close()
             raise DatabaseUnavailable(f"database unavailable: {exc}") from exc
+        except psycopg.errors.UndefinedTable as exc:
+            # a database the migrations have not reached (make migrate): the operator's to fix
+            raise DatabaseNotMigrated(f"database not migrated: {exc}") from exc
         except psycopg.Error as exc:
             # e.g. IdleInTransactionSessionTimeout, an InternalError: the server ended the session
             if self._conn is None or not self._conn.broken:
