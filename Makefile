@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export PYTHONPATH := layers/common:.
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test soak lint typecheck unit migrate api-key schema types bench build deploy lock clean validate sam-test-build
+.PHONY: run test docs docs-build soak lint typecheck unit migrate api-key schema types bench build deploy lock clean validate sam-test-build
 
 # The SAM CLI lives in its own venv so its pins never meet the project's.
 SAM_CLI_VERSION := 1.170.0
@@ -51,7 +51,7 @@ run: $(STAMP)  ## the whole product locally (embedded Postgres, moto, local gate
 # windows, so they run afterwards, alone.
 TEST_WORKERS ?= 2
 
-test: lint validate sam-test-build $(STAMP) $(PGBOUNCER) $(CHROMIUM) $(NODE_STAMP)  ## every test: unit, integration (real Postgres + PgBouncer + moto), e2e (the dashboard in Chromium too), packaging
+test: lint docs-build validate sam-test-build $(STAMP) $(PGBOUNCER) $(CHROMIUM) $(NODE_STAMP)  ## every test: unit, integration (real Postgres + PgBouncer + moto), e2e (the dashboard in Chromium too), packaging
 	@$(PY) -m pytest --numprocesses $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder -m "not serial"
 	@$(PY) -m pytest -m serial
 
@@ -74,6 +74,19 @@ $(CHROMIUM):
 	@echo "Installing chromium with apt-get (the dashboard's browser tests)..."
 	@$(SUDO) apt-get update -qq
 	@$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
+# The docs site (MkDocs Material, mkdocs.yml, pages in docs/). Its API reference page is rendered
+# at build time from the API's OpenAPI document (tools/mkdocs_api_reference.py), so it needs the
+# PYTHONPATH above. Material's banner about its successor is silenced: it is not a build warning.
+MKDOCS := NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs
+
+docs: $(STAMP)  ## serve the docs site on http://127.0.0.1:8000 (DOCS_ADDR=host:port for another), rebuilt on every change
+	@$(MKDOCS) serve --dev-addr $${DOCS_ADDR:-127.0.0.1:8000}
+
+# strict (mkdocs.yml's validation settings): a broken link or anchor, or a page missing from the
+# nav, fails the build. Into .site/ (git-ignored).
+docs-build: $(STAMP)  ## build the docs site into .site/ with --strict (make test runs it)
+	@$(MKDOCS) build --strict --clean
 
 lint: $(STAMP)
 	@$(VENV)/bin/ruff check .

@@ -23,7 +23,7 @@ from tests.conftest import ROOT
 BUILD = ROOT / ".aws-sam" / "test-build"
 SHELL = ("PATH", "HOME", "USER", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "XDG_RUNTIME_DIR")
 
-# Per suite, keys it must write: its targets' and the figures the README quotes.
+# Per suite, keys it must write: its targets' and the figures docs/performance.md quotes.
 KEYS = {
     "bench_cron": ("cron.convert_us", "cron.preview_us", "cron.dst_notes_us"),
     "runner": (

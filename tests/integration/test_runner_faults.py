@@ -333,7 +333,7 @@ def _arm_step_fault(
 
 
 def test_fault_matrix_summary(capsys: pytest.CaptureFixture[str]) -> None:
-    # Printed for the README's reliability section; the cells themselves assert.
+    # Printed for docs/reliability.md's fault matrix; the cells themselves assert.
     held = sum(result.startswith("holds") for result in HELD.values())
     with capsys.disabled():
         print(f"\nfault matrix: {len(CELLS)} scenarios, {held} hold")

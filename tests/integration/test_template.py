@@ -212,7 +212,7 @@ def test_the_alert_rule_forwards_every_alert_to_the_alarm_topic_only_when_one_is
     assert pattern["account"] == [{"Ref": "AWS::AccountId"}]  # never another account's events
     [target] = props["Targets"]
     assert target["Arn"] == {"Ref": "AlarmTopicArn"}
-    # a topic passed in by ARN is not the stack's: its policy is the operator's (README)
+    # a topic passed in by ARN is not the stack's: its policy is the operator's (docs/alerts.md)
     assert resources_of(template, "AWS::SNS::TopicPolicy") == {}
 
 
@@ -238,7 +238,7 @@ def test_only_the_runner_reads_workflow_secrets_and_only_those_under_the_prefix(
     setting = Settings.model_fields["workflow_secret_prefix"]
     assert parameter["Default"] == setting.default
     assert parameter["AllowedPattern"].endswith("+$")
-    # the default keeps out the stack's own secrets as the README names them
+    # the default keeps out the stack's own secrets as docs/deploy.md names them
     for own in ("workflow-scheduler/database-url", "workflow-scheduler/jwt-secret"):
         assert not own.startswith(parameter["Default"])
 

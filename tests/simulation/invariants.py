@@ -152,15 +152,15 @@ def final_violations(world: World, horizon: datetime) -> list[str]:
 
 def _look_back(world: World) -> timedelta:
     """How far back a pass of the check looks: at most a week (the longest catch-up window),
-    and never further than RunHistoryDays less a day (README, "Missed fires": past that,
-    retention may have deleted the row of a fire time that ran)."""
+    and never further than RunHistoryDays less a day (docs/run-policies.md, "Missed fires":
+    past that, retention may have deleted the row of a fire time that ran)."""
     return min(timedelta(days=7), timedelta(days=world.run_history_days - 1))
 
 
 def _beyond_look_back(world: World, slot: datetime, checked: datetime | None) -> bool:
     """A slot already older than the check's look-back when the first pass that could find it
-    ran (the check was down longer than that): by design neither recorded nor run (README,
-    "Missed fires"; MissedFireCheckStoppedAlarm says so)."""
+    ran (the check was down longer than that): by design neither recorded nor run
+    (docs/run-policies.md, "Missed fires"; MissedFireCheckStoppedAlarm says so)."""
     return checked is not None and slot <= checked - _look_back(world)
 
 
@@ -242,7 +242,7 @@ def _catchup(
         found = _found_missed(world, schedule.id, slot)
         if found is not None and _check_down_between(world, slot + _wait(), found):
             # a claim that never started, settled after an outage of the check: its window
-            # counts up to that sweep, as after any outage of the check (README, Missed fires)
+            # counts up to that sweep, as after any outage of the check (docs/run-policies.md)
             checked = found
         owed = (
             checked is not None
@@ -266,7 +266,7 @@ def _catchup(
     }
     found = {slot: _found_missed(world, schedule.id, slot) for slot, _, _ in missed}
     # a catch-up queued, claimed, never started and settled past its window: queued as the
-    # policy says, then only recorded missed by design (README, How a fire runs, step 3)
+    # policy says, then only recorded missed by design (docs/how-a-fire-runs.md, step 3)
     queued |= {
         slot for slot, _, _ in missed if _catchup_claim_outlived_window(world, schedule, slot)
     }
@@ -275,8 +275,9 @@ def _catchup(
 
 def _found_missed(world: World, schedule_id: UUID, slot: datetime) -> datetime | None:
     """When the product could first know `slot` missed: the first pass of the check after it
-    was due; for a claim that never started, the first sweep after its lease expired (README,
-    "Missed fires": until then a retry of its invocation may still run it)."""
+    was due; for a claim that never started, the first sweep after its lease expired
+    (docs/run-policies.md, "Missed fires": until then a retry of its invocation may still run
+    it)."""
     expiry = world.claim_expiries.get((schedule_id, slot))
     if expiry is None:
         return _first_check(world, slot)
@@ -286,7 +287,7 @@ def _found_missed(world: World, schedule_id: UUID, slot: datetime) -> datetime |
 def _catchup_claim_outlived_window(world: World, schedule: SimSchedule, slot: datetime) -> bool:
     """The slot's catch-up was claimed but never started, and the first sweep after its claim's
     lease expired came when the window, counted from the slot's due, was over: by design it is
-    then only recorded missed, not run again (README, "How a fire runs", step 3)."""
+    then only recorded missed, not run again (docs/how-a-fire-runs.md, step 3)."""
     if (schedule.id, slot) not in world.catchup_claims:
         return False
     settled = _found_missed(world, schedule.id, slot)
