@@ -42,18 +42,11 @@ from scheduler.errors import (
     UnsupportedMediaType,
 )
 from scheduler.models.api_keys import ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyPage
+from scheduler.models.cron_previews import CronPreview, CronPreviewRequest
 from scheduler.models.runs import BackfillAccepted, BackfillRequest, RunAccepted, RunPage
-from scheduler.models.schedules import (
-    CronPreview,
-    CronPreviewRequest,
-    ScheduleCreate,
-    ScheduleDetail,
-    SchedulePage,
-    ScheduleUpdate,
-    ScheduleView,
-    Workflow,
-    WorkflowPage,
-)
+from scheduler.models.schedule_views import ScheduleDetail, SchedulePage, ScheduleView
+from scheduler.models.schedules import ScheduleCreate, ScheduleUpdate
+from scheduler.models.workflows import Workflow, WorkflowPage
 from scheduler.observability import capture_lambda_handler, logger
 from scheduler.run.runner_client import invoke_runner_async
 from scheduler.store.pagination import DEFAULT_LIMIT, MAX_LIMIT
