@@ -106,7 +106,7 @@ api-key: $(STAMP)  ## issue an API key in $$DATABASE_URL: NAME=... SCOPE=all|own
 	@$(PY) -m scheduler.auth.key_admin --name "$$NAME" --scope "$$SCOPE" $${EXPIRES:+--expires "$$EXPIRES"}
 
 schema: $(STAMP)  ## JSON Schema of the API models for front ends (schema/)
-	@$(PY) -m scheduler.models.schedules schema
+	@$(PY) -m scheduler.models.json_schema schema
 
 types: $(STAMP) $(NODE_STAMP)  ## regenerate the TypeScript types ($(TS_CLIENT)/src/api.d.ts) from the API's OpenAPI document
 	@$(TS_CLIENT)/generate.sh

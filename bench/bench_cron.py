@@ -69,7 +69,7 @@ def _preview_costs() -> dict[str, float]:
     from scheduler.cron import convert as cron_convert
     from scheduler.cron import dst as cron_dst
     from scheduler.cron import fires as cron_fires
-    from scheduler.models.schedules import CronPreviewRequest
+    from scheduler.models.cron_previews import CronPreviewRequest
 
     now = datetime.now(UTC)
     every_minute = CronPreviewRequest(cron="* * * * *", timezone="Europe/Berlin")

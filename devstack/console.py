@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from devstack.lambda_endpoint import AsyncFailure, Invocation
+from devstack.lambda_invocations import AsyncFailure, Invocation
 from devstack.lambda_runtime import LineStream, record_time
 
 Say = Callable[[str], None]

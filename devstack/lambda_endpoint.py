@@ -15,314 +15,46 @@ as a slot frees (Lambda backs off up to 5 minutes between its throttled retries)
 waited longer than the function's maximum event age is not run but reported as a failure, as
 is one whose function failed on every attempt (a raise, a timeout, a crash: retried after 1
 and 2 minutes with the same request id, as Lambda does).
+
+This module keeps the functions by name, their concurrency, and the queue and retries of Event
+invocations; what it speaks of (configurations, invocations, failures, ARNs) is in
+devstack.lambda_invocations, the warm containers in devstack.lambda_containers, and the Invoke
+API over HTTP in devstack.lambda_invoke_api.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import heapq
 import itertools
 import json
 import logging
-import multiprocessing
-import os
-import re
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from http import HTTPStatus
-from pathlib import Path
 from typing import Any
 
-from devstack.apigw import ACCOUNT_ID
-from devstack.lambda_runtime import error_payload
+from devstack.lambda_containers import _Event, _Function
+from devstack.lambda_invocations import (
+    AsyncFailure,
+    FunctionConfig,
+    FunctionNotFound,
+    FunctionStats,
+    Invocation,
+    InvocationResult,
+    OnFailure,
+    OnInvocation,
+    TooManyRequests,
+    function_name_of,
+)
+from devstack.lambda_invoke_api import InvokeApi
 
 log = logging.getLogger("devstack.lambda")
 
-REGION = "us-east-1"
-_INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
-_MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
-_MAX_ASYNC_PAYLOAD = 256 * 1024
-_ROOT = Path(__file__).resolve().parents[1]
-_PYTHONPATH = [str(_ROOT / "layers" / "common"), str(_ROOT)]  # as /opt/python and the task root
-_INIT_TIMEOUT_S = 60.0  # a cold start imports the handler; generous for a busy 2-core machine
 
-
-_LAMBDA_MAX_EVENT_AGE_S = 21_600.0  # Lambda's default (and maximum) for async events
-
-
-@dataclass(frozen=True)
-class FunctionConfig:
-    name: str  # the function's name, e.g. the template's logical id "RunnerFunction"
-    handler: str  # dotted path of the handler callable
-    timeout_s: float = 30.0
-    memory_mb: int = 512
-    # Without a reservation: the most invocations this machine runs at once (more wait).
-    max_concurrency: int = 4
-    # ReservedConcurrentExecutions: the most at once; a sync invocation beyond it gets 429.
-    reserved_concurrency: int | None = None
-    # EventInvokeConfig: how long an async event may wait, and retries of a failed one.
-    max_event_age_s: float = _LAMBDA_MAX_EVENT_AGE_S
-    max_retry_attempts: int = 2
-
-    @property
-    def concurrency(self) -> int:
-        """The most invocations of the function running at once."""
-        if self.reserved_concurrency is not None:
-            return self.reserved_concurrency
-        return self.max_concurrency
-
-
-@dataclass(frozen=True)
-class InvocationResult:
-    payload: bytes
-    function_error: str | None = None  # "Unhandled" when the function raised or timed out
-    # What the function wrote while it ran (after its container's start-up output, if this
-    # was its first invocation): one JSON record per line, as CloudWatch Logs would get them.
-    logs: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Invocation:
-    """One run of a function, as its observer (the stack's console) hears of it."""
-
-    function_name: str
-    request_id: str
-    payload: bytes
-    result: InvocationResult
-    duration_s: float
-    attempt: int = 1  # of an Event invocation, counting Lambda's retries
-    retrying: bool = False  # it failed and Lambda runs it again
-
-
-@dataclass(frozen=True)
-class AsyncFailure:
-    """An Event invocation Lambda gave up on: what its on-failure destination receives."""
-
-    function_name: str
-    request_id: str
-    payload: bytes
-    condition: str  # "RetriesExhausted" or "EventAgeExceeded", as in Lambda's record
-    attempts: int  # how many times the function ran (0: the event aged out in the queue)
-    response: InvocationResult | None  # the last attempt's answer, if it ran
-
-    def destination_record(self) -> dict[str, Any]:
-        """The JSON record Lambda sends to an OnFailure destination (SQS, SNS, ...)."""
-        record: dict[str, Any] = {
-            "version": "1.0",
-            "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
-            "requestContext": {
-                "requestId": self.request_id,
-                "functionArn": f"{function_arn(self.function_name)}:$LATEST",
-                "condition": self.condition,
-                "approximateInvokeCount": self.attempts,
-            },
-            "requestPayload": _json_or_text(self.payload),
-        }
-        if self.response is not None:
-            record["responseContext"] = {
-                "statusCode": 200,
-                "executedVersion": "$LATEST",
-                "functionError": self.response.function_error,
-            }
-            record["responsePayload"] = _json_or_text(self.response.payload)
-        return record
-
-
-@dataclass(frozen=True)
-class FunctionStats:
-    running: int  # invocations running now
-    queued: int  # Event invocations waiting for a slot or for their retry
-    peak_running: int  # the most running at once since the service started
-
-
-class FunctionNotFound(LookupError):
-    pass
-
-
-class TooManyRequests(RuntimeError):
-    """A sync invocation beyond the function's reserved concurrency (Lambda's 429)."""
-
-    reason = "ReservedFunctionConcurrentInvocationLimitExceeded"
-
-
-OnFailure = Callable[[AsyncFailure], None]
-OnInvocation = Callable[[Invocation], None]
-
-
-def _json_or_text(payload: bytes) -> Any:
-    try:
-        return json.loads(payload) if payload else None
-    except ValueError:
-        return payload.decode(errors="replace")
-
-
-@dataclass(order=True)
-class _Event:
-    """An Event invocation in its function's queue: ordered by when it may run next."""
-
-    not_before: float
-    seq: int
-    payload: bytes = field(compare=False)
-    request_id: str = field(compare=False)
-    received_at: float = field(compare=False)
-    attempts: int = field(default=0, compare=False)
-
-
-def function_arn(name: str) -> str:
-    return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"
-
-
-def function_name_of(name_or_arn: str) -> str:
-    """`name`, `name:qualifier`, `123:function:name` or a full ARN -> the bare name."""
-    if ":function:" in name_or_arn:
-        name_or_arn = name_or_arn.split(":function:", 1)[1]
-    return name_or_arn.split(":", 1)[0]
-
-
-class _Container:
-    """One process running `devstack.lambda_runtime`, talking over a socket pair."""
-
-    def __init__(self, config: FunctionConfig, env: dict[str, str]) -> None:
-        self._conn, child_conn = multiprocessing.Pipe()
-        child_fd = child_conn.fileno()
-        env = {**env, "PYTHONPATH": os.pathsep.join(_PYTHONPATH)}
-        command = [
-            sys.executable,
-            "-m",
-            "devstack.lambda_runtime",
-            str(child_fd),
-            config.name,
-            config.handler,
-            str(config.timeout_s),
-            str(config.memory_mb),
-        ]
-        self.process = subprocess.Popen(command, pass_fds=[child_fd], env=env, cwd=_ROOT)  # noqa: S603
-        child_conn.close()
-        self._ready = False
-        self._logs: list[str] = []  # written since the last invocation's result was taken
-
-    def _receive(self, deadline: float) -> tuple[Any, ...] | None:
-        """The container's next message that is not a log line (those are kept), or None
-        when the deadline passed first."""
-        while True:
-            if not self._conn.poll(max(0.0, deadline - time.monotonic())):
-                return None
-            message = self._conn.recv()
-            if message[0] != "log":
-                return tuple(message)
-            self._logs.append(message[1])
-
-    def _taking_logs(self, payload: bytes, error: str | None) -> InvocationResult:
-        logs, self._logs = tuple(self._logs), []
-        return InvocationResult(payload, error, logs)
-
-    def wait_ready(self, timeout_s: float = _INIT_TIMEOUT_S) -> bool:
-        if not self._ready:
-            try:
-                message = self._receive(time.monotonic() + timeout_s)
-                self._ready = message == ("ready",)
-            except (EOFError, OSError):  # died while importing the handler
-                self._ready = False
-        return self._ready
-
-    def invoke(
-        self, payload: bytes, timeout_s: float, request_id: str
-    ) -> tuple[InvocationResult, bool]:
-        """The result, and whether this container can serve again."""
-        if not self.wait_ready():
-            failed = error_payload("Runtime.InitError", "the runtime failed to start")
-            return self._taking_logs(failed, "Unhandled"), False
-        try:
-            self._conn.send((request_id, payload))
-            message = self._receive(time.monotonic() + timeout_s)
-            if message is None:
-                text = f"{request_id} Task timed out after {timeout_s:.2f} seconds"
-                return self._taking_logs(error_payload("TimeoutError", text), "Unhandled"), False
-            _, error, body = message
-        except (EOFError, OSError):
-            text = "the runtime exited before returning a result"
-            return self._taking_logs(error_payload("Runtime.ExitError", text), "Unhandled"), False
-        return self._taking_logs(body, error), True
-
-    def ask_to_exit(self) -> None:
-        with contextlib.suppress(OSError):
-            self._conn.send(None)
-
-    def close(self, grace_s: float) -> None:
-        self.ask_to_exit()
-        for end in (self.process.terminate, self.process.kill):
-            try:
-                self.process.wait(grace_s)
-                break
-            except subprocess.TimeoutExpired:
-                end()
-                grace_s = 1.0
-        self._conn.close()
-
-
-class _Function:
-    """One function's warm containers, and its concurrency and async queue (kept by
-    LocalLambda under its lock)."""
-
-    def __init__(self, config: FunctionConfig, env: dict[str, str]) -> None:
-        self.config = config
-        self._env = env
-        self._idle: list[_Container] = []
-        self._all: list[_Container] = []
-        self._lock = threading.Lock()
-        self._closed = False
-        self.running = 0
-        self.peak_running = 0
-        self.queue: list[_Event] = []  # a heap
-
-    def warm_up(self) -> _Container:
-        container = _Container(self.config, self._env)
-        with self._lock:
-            self._all.append(container)
-            self._idle.append(container)
-        return container
-
-    def run(self, payload: bytes, request_id: str) -> InvocationResult:
-        """Run one invocation in an idle (or a new) container; the caller holds a slot."""
-        with self._lock:
-            if self._closed:
-                raise RuntimeError(f"{self.config.name} is shut down")
-            container = self._idle.pop() if self._idle else None
-        if container is None:
-            container = _Container(self.config, self._env)
-            with self._lock:
-                self._all.append(container)
-        result, reusable = container.invoke(payload, self.config.timeout_s, request_id)
-        with self._lock:
-            if reusable and not self._closed:
-                self._idle.append(container)
-                container = None
-            elif container in self._all:
-                self._all.remove(container)
-        if container is not None:
-            container.close(0)  # a timed-out or crashed container is discarded, as in Lambda
-        return result
-
-    def close(self, grace_s: float) -> None:
-        with self._lock:
-            self._closed = True
-            containers, self._all, self._idle = self._all, [], []
-        for container in containers:
-            container.ask_to_exit()  # all at once: they wind down in parallel
-        deadline = time.monotonic() + grace_s
-        for container in containers:
-            container.close(max(0.0, deadline - time.monotonic()))
-
-
-class LocalLambda:
+class LocalLambda(InvokeApi):
     """The functions of the stack by name, invocable directly or through the Invoke HTTP API."""
 
     def __init__(
@@ -614,91 +346,3 @@ class LocalLambda:
             self._cond.wait_for(lambda: self._in_flight <= 0, grace_s)
         for function in self._functions.values():
             function.close(max(0.5, deadline - time.monotonic()))
-
-    # --- the Invoke API over HTTP (WSGI)
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        match = _INVOKE_PATH.match(environ.get("PATH_INFO", ""))
-        if match is None or environ.get("REQUEST_METHOD") != "POST":
-            return _error(
-                start_response,
-                HTTPStatus.NOT_FOUND,
-                "ResourceNotFoundException",
-                "Unknown operation",
-            )
-        name = match["name"]
-        invocation_type = environ.get("HTTP_X_AMZ_INVOCATION_TYPE", "RequestResponse")
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        payload = environ["wsgi.input"].read(length) if length > 0 else b""
-        try:
-            function = self.function(name)
-        except FunctionNotFound as exc:
-            return _error(
-                start_response, HTTPStatus.NOT_FOUND, "ResourceNotFoundException", str(exc)
-            )
-        limit = _MAX_ASYNC_PAYLOAD if invocation_type == "Event" else _MAX_SYNC_PAYLOAD
-        if len(payload) > limit:
-            return _error(
-                start_response,
-                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                "RequestTooLargeException",
-                f"Request must be smaller than {limit} bytes for {invocation_type} invocations",
-            )
-        try:
-            json.loads(payload or b"{}")
-        except ValueError:
-            return _error(
-                start_response,
-                HTTPStatus.BAD_REQUEST,
-                "InvalidRequestContentException",
-                "Could not parse request body into json",
-            )
-        if invocation_type == "DryRun":
-            return _respond(start_response, HTTPStatus.NO_CONTENT, b"", [])
-        if invocation_type == "Event":
-            request_id = self.enqueue(function.config.name, payload)
-            return _respond(
-                start_response, HTTPStatus.ACCEPTED, b"", [("x-amzn-RequestId", request_id)]
-            )
-        if invocation_type != "RequestResponse":
-            return _error(
-                start_response,
-                HTTPStatus.BAD_REQUEST,
-                "InvalidParameterValueException",
-                f"Unsupported invocation type {invocation_type}",
-            )
-        try:
-            result = self.invoke(function.config.name, payload)
-        except TooManyRequests as exc:
-            return _error(
-                start_response,
-                HTTPStatus.TOO_MANY_REQUESTS,
-                "TooManyRequestsException",
-                str(exc),
-                reason=exc.reason,
-            )
-        headers = [("X-Amz-Executed-Version", "$LATEST")]
-        if result.function_error:
-            headers.append(("X-Amz-Function-Error", result.function_error))
-        return _respond(start_response, HTTPStatus.OK, result.payload, headers)
-
-
-def _respond(
-    start_response: Any, status: HTTPStatus, body: bytes, headers: list[tuple[str, str]]
-) -> list[bytes]:
-    headers = [*headers, ("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
-    start_response(f"{status.value} {status.phrase}", headers)
-    return [body]
-
-
-def _error(
-    start_response: Any,
-    status: HTTPStatus,
-    error_type: str,
-    message: str,
-    *,
-    reason: str | None = None,
-) -> list[bytes]:
-    fields = {"Type": "User", "message": message} | ({"Reason": reason} if reason else {})
-    body = json.dumps(fields).encode()
-    return _respond(start_response, status, body, [("x-amzn-ErrorType", error_type)])

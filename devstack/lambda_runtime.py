@@ -1,6 +1,6 @@
 """The runtime inside one local Lambda container (a process): import the handler, then serve.
 
-Started by `devstack.lambda_endpoint` as `python -m devstack.lambda_runtime FD NAME HANDLER
+Started by `devstack.lambda_containers` as `python -m devstack.lambda_runtime FD NAME HANDLER
 TIMEOUT_S MEMORY_MB`; FD is its end of a socket pair carrying one invocation at a time.
 
 What the function writes (Powertools' JSON records on stdout, anything on stderr) goes over the

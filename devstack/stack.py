@@ -41,7 +41,8 @@ from devstack.demo import (
     sign_token,
 )
 from devstack.engine import SchedulerEngine
-from devstack.lambda_endpoint import AsyncFailure, FunctionConfig, LocalLambda, function_arn
+from devstack.lambda_endpoint import LocalLambda
+from devstack.lambda_invocations import AsyncFailure, FunctionConfig, function_arn
 from devstack.missed_fire_loop import MissedFireLoop
 from devstack.moto_server import start_moto_server
 

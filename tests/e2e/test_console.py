@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from devstack.console import Console
-from devstack.lambda_endpoint import FunctionConfig, LocalLambda
+from devstack.lambda_endpoint import LocalLambda
+from devstack.lambda_invocations import FunctionConfig
 
 _WAIT_S = 120.0
 _CLOCK = r"\d\d:\d\d:\d\d"

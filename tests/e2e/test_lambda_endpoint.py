@@ -18,7 +18,8 @@ import pytest
 import yaml
 from botocore.config import Config
 
-from devstack.lambda_endpoint import AsyncFailure, FunctionConfig, LocalLambda
+from devstack.lambda_endpoint import LocalLambda
+from devstack.lambda_invocations import AsyncFailure, FunctionConfig
 from devstack.stack import MAX_EVENT_AGE_DEFAULT_S, RUNNER_CONCURRENCY_DEFAULT, Stack
 from tests.conftest import ROOT
 

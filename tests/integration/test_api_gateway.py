@@ -23,7 +23,9 @@ from scheduler.sync.eventbridge import EventBridgeSchedules
 from werkzeug.test import Client
 
 from devstack.apigw import WsgiGateway
-from functions.api.app import PUBLIC_ROUTES, TITLE, VERSION, app, lambda_handler
+from functions.api.app import PUBLIC_ROUTES, lambda_handler
+from functions.api.docs_routes import TITLE, VERSION
+from functions.api.routing import app
 from functions.authorizer.app import authorize
 
 SECRET = "gateway-test-secret-of-sufficient-length-0123456789"

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import psycopg
@@ -29,8 +30,8 @@ from scheduler.store.db import Database
 from scheduler.store.schedules import Store
 from scheduler.sync.eventbridge import EventBridgeSchedules
 
-import functions.api.app as api_app
 from devstack.apigw import LambdaContext
+from functions.api import routing
 from tests.integration.test_api import (  # noqa: F401  (fixtures)
     ALICE,
     BOB,
@@ -79,13 +80,8 @@ class Clock:
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     """ApiFunction's use cases on a clock the test moves."""
     moved = Clock(T0)
-    monkeypatch.setattr(
-        api_app,
-        "_service",
-        lambda: ScheduleService(
-            clients.store(), EventBridgeSchedules(), api_app.invoke_runner_async, clock=moved
-        ),
-    )
+    # Every route's service is made by functions.api.routing._service, of this class.
+    monkeypatch.setattr(routing, "ScheduleService", partial(ScheduleService, clock=moved))
     return moved
 
 

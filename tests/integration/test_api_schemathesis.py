@@ -44,7 +44,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from devstack.apigw import WsgiGateway
-from functions.api.app import PUBLIC_ROUTES, TITLE, VERSION, app, lambda_handler
+from functions.api.app import PUBLIC_ROUTES, lambda_handler
+from functions.api.docs_routes import TITLE, VERSION
+from functions.api.routing import app
 from functions.authorizer.app import authorize
 from tests.integration.test_api import lambda_endpoint  # noqa: F401  (fixture)
 

@@ -15,7 +15,8 @@ import pytest
 from werkzeug.test import Client
 
 from devstack.apigw import WsgiGateway
-from functions.api.app import DASHBOARD_DIR, PUBLIC_ROUTES, lambda_handler
+from functions.api.app import PUBLIC_ROUTES, lambda_handler
+from functions.api.dashboard_routes import DASHBOARD_DIR
 from tests.integration.test_api import Api, api, eventbridge  # noqa: F401  (fixtures)
 from tests.integration.test_template import template  # noqa: F401  (fixture)
 

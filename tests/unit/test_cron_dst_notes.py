@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scheduler.api.schedules import preview_cron
 from scheduler.cron import CronError, DstNote, InvalidTimezone, dst_notes, next_fire_times
-from scheduler.models.schedules import CronPreviewRequest
+from scheduler.models.cron_previews import CronPreviewRequest
 
 from tests.unit.test_cron_equivalence import HYPOTHESIS, accepted, expressions
 

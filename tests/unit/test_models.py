@@ -11,7 +11,9 @@ import pytest
 from pydantic import ValidationError
 from scheduler.api.schedules import preview_cron
 from scheduler.errors import InvalidCursor
-from scheduler.models.schedules import CronPreviewRequest, ErrorBody, ScheduleCreate, ScheduleUpdate
+from scheduler.models.cron_previews import CronPreviewRequest
+from scheduler.models.errors import ErrorBody
+from scheduler.models.schedules import ScheduleCreate, ScheduleUpdate
 from scheduler.store.pagination import decode_cursor, encode_cursor, page
 
 NOW = datetime(2026, 3, 28, 12, 0, tzinfo=UTC)

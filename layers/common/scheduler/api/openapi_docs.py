@@ -19,7 +19,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import content_types
 
-from scheduler.models.schedules import ErrorBody, ForbiddenBody, GatewayUnauthorized
+from scheduler.models.errors import ErrorBody, ForbiddenBody, GatewayUnauthorized
 
 # The statuses of an operation that reads a JSON body, besides its own.
 BODY_ERRORS = (400, 413, 415, 422, 503)

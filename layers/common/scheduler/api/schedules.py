@@ -22,20 +22,12 @@ from uuid import UUID
 from scheduler import cron
 from scheduler.cron import dst as cron_dst
 from scheduler.errors import Conflict, InvalidInput, ScheduleNotFound, WorkflowNotFound
+from scheduler.models.cron_previews import CronPreview, CronPreviewRequest
 from scheduler.models.runs import BackfillAccepted, BackfillRequest, Run, RunAccepted, RunPage
-from scheduler.models.schedules import (
-    CronPreview,
-    CronPreviewRequest,
-    ScheduleCreate,
-    ScheduleDetail,
-    SchedulePage,
-    ScheduleUpdate,
-    ScheduleView,
-    Workflow,
-    WorkflowPage,
-    check_window,
-    first_fire_in_window,
-)
+from scheduler.models.schedule_fields import check_window, first_fire_in_window
+from scheduler.models.schedule_views import ScheduleDetail, SchedulePage, ScheduleView
+from scheduler.models.schedules import ScheduleCreate, ScheduleUpdate
+from scheduler.models.workflows import Workflow, WorkflowPage
 from scheduler.observability import logger
 from scheduler.policies.backfill import backfill as queue_backfill
 from scheduler.policies.owner_limits import OwnerLimits, take_request

@@ -1,9 +1,10 @@
 """The API's data shapes (pydantic v2): camelCase in JSON, snake_case in Python.
 
-Owns: the base model and its checks, the schedules' shapes (create, update, views, previews,
-errors), the runs' (run rows, run now, backfill) and the API keys'. Shapes, no behaviour: the
-use cases above take and return them; `python -m scheduler.models.schedules schema` writes them
-as JSON Schema.
+Owns: the base model and its checks, one module per family of shapes: a schedule's fields
+(schedule_fields), its requests and row (schedules), the views the API shows (schedule_views),
+the cron preview (cron_previews), workflows, the error bodies (errors), the runs' (run rows, run
+now, backfill) and the API keys'. Shapes, no behaviour: the use cases above take and return
+them; `python -m scheduler.models.json_schema schema` writes them as JSON Schema.
 
 May import: store, cron, platform.
 """

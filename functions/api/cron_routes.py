@@ -1,0 +1,27 @@
+"""ApiFunction's cron preview: validate and explain a cron expression (a POST that changes
+nothing, so a read-only key may call it too: app.READ_POSTS).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from scheduler.api import openapi_docs as docs
+from scheduler.api.schedules import preview_cron
+from scheduler.models.cron_previews import CronPreview, CronPreviewRequest
+
+if TYPE_CHECKING or __package__:  # functions.api.*; in Lambda, top-level (see routing)
+    from functions.api.routing import app
+else:
+    from routing import app
+
+
+@app.post(
+    "/api/cron/preview",
+    operation_id="previewCron",
+    summary="Validate and explain a cron expression",
+    responses=docs.PREVIEW_CRON,
+)
+def preview(body: CronPreviewRequest) -> CronPreview:
+    return preview_cron(body, datetime.now(UTC))

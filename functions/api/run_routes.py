@@ -1,0 +1,51 @@
+"""ApiFunction's routes of a schedule's runs: the run history, run now, backfill.
+
+What each may answer, and the links between them: scheduler.api.openapi_docs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from scheduler.api import openapi_docs as docs
+from scheduler.models.runs import BackfillAccepted, BackfillRequest, RunAccepted, RunPage
+from scheduler.store.pagination import DEFAULT_LIMIT
+
+if TYPE_CHECKING or __package__:  # functions.api.*; in Lambda, top-level (see routing)
+    from functions.api.routing import CursorParam, Limit, ScheduleId, _owner, _service, app
+else:
+    from routing import CursorParam, Limit, ScheduleId, _owner, _service, app
+
+
+@app.get(
+    "/api/schedules/<schedule_id>/runs",
+    operation_id="listRuns",
+    summary="Run history, newest first",
+    responses=docs.LIST_RUNS,
+)
+def list_runs(
+    schedule_id: ScheduleId, limit: Limit = DEFAULT_LIMIT, cursor: CursorParam = None
+) -> RunPage:
+    return _service().list_runs(_owner(), schedule_id, limit=limit, cursor=cursor)
+
+
+@app.post(
+    "/api/schedules/<schedule_id>/run",
+    status_code=202,
+    operation_id="runScheduleNow",
+    summary="Run now (asynchronously, through the runner)",
+    responses=docs.RUN_SCHEDULE_NOW,
+)
+def run_schedule_now(schedule_id: ScheduleId) -> RunAccepted:
+    return _service().run_now(_owner(), schedule_id)
+
+
+@app.post(
+    "/api/schedules/<schedule_id>/backfill",
+    status_code=202,
+    operation_id="backfillSchedule",
+    summary="Backfill: run the schedule's fire times of an interval, oldest first, one at a time",
+    responses=docs.BACKFILL_SCHEDULE,
+)
+def backfill_schedule(schedule_id: ScheduleId, body: BackfillRequest) -> BackfillAccepted:
+    return _service().backfill(_owner(), schedule_id, body)

@@ -1,0 +1,80 @@
+"""ApiFunction's routes of the schedules themselves: create, list, read, change, delete.
+
+What each may answer, and the links between them: scheduler.api.openapi_docs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+from uuid import UUID
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from scheduler.api import openapi_docs as docs
+from scheduler.models.schedule_views import ScheduleDetail, SchedulePage, ScheduleView
+from scheduler.models.schedules import ScheduleCreate, ScheduleUpdate
+from scheduler.store.pagination import DEFAULT_LIMIT
+
+if TYPE_CHECKING or __package__:  # functions.api.*; in Lambda, top-level (see routing)
+    from functions.api.routing import CursorParam, Limit, ScheduleId, _owner, _service, app
+else:
+    from routing import CursorParam, Limit, ScheduleId, _owner, _service, app
+
+
+@app.post(
+    "/api/schedules",
+    status_code=201,
+    operation_id="createSchedule",
+    summary="Create a schedule",
+    responses=docs.CREATE_SCHEDULE,
+)
+def create_schedule(body: ScheduleCreate) -> ScheduleView:
+    return _service().create_schedule(_owner(), body)
+
+
+@app.get(
+    "/api/schedules",
+    operation_id="listSchedules",
+    summary="List schedules, newest first",
+    responses=docs.LIST_SCHEDULES,
+)
+def list_schedules(
+    workflow_id: Annotated[UUID | None, Query(alias="workflowId")] = None,
+    enabled: Annotated[bool | None, Query()] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: CursorParam = None,
+) -> SchedulePage:
+    return _service().list_schedules(
+        _owner(), workflow_id=workflow_id, enabled=enabled, limit=limit, cursor=cursor
+    )
+
+
+@app.get(
+    "/api/schedules/<schedule_id>",
+    operation_id="getSchedule",
+    summary="A schedule with its last run and next fire times",
+    responses=docs.GET_SCHEDULE,
+)
+def get_schedule(schedule_id: ScheduleId) -> ScheduleDetail:
+    return _service().get_schedule(_owner(), schedule_id)
+
+
+@app.patch(
+    "/api/schedules/<schedule_id>",
+    operation_id="updateSchedule",
+    summary="Change cron, timezone and/or enabled",
+    responses=docs.UPDATE_SCHEDULE,
+)
+def update_schedule(schedule_id: ScheduleId, body: ScheduleUpdate) -> ScheduleView:
+    return _service().update_schedule(_owner(), schedule_id, body)
+
+
+@app.delete(
+    "/api/schedules/<schedule_id>",
+    operation_id="deleteSchedule",
+    summary="Delete a schedule and its EventBridge schedule(s)",
+    responses=docs.DELETE_SCHEDULE,
+)
+def delete_schedule(schedule_id: ScheduleId) -> Response[None]:
+    _service().delete_schedule(_owner(), schedule_id)
+    return Response(status_code=204, content_type=None, body=None)
