@@ -2,18 +2,20 @@
 
 The Lambda entry, thin: before routing, every request must carry verified claims (API Gateway's
 authorizer put them in the event) and a body of at most 16 KiB; then the one resolver
-(routing.app) routes it to a route of the modules beside this one, each a group (schedules,
-runs, API keys, cron preview, workflows, dashboard, documentation) that parses and calls one use
-case; errors are mapped to HTTP once, at the bottom.
+(scheduler.api.routes.routing.app) routes it to a route of scheduler.api.routes, each module a
+group (schedules, runs, API keys, cron preview, workflows, documentation) that parses and calls
+one use case, or to the dashboard's files beside this module; errors are mapped to HTTP once,
+at the bottom.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import pathlib
 import re
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 # Every schedule the API shows is described in words; scheduler.cron loads the describer only
 # where one is made, so the API loads it here, at init (Lambda runs init with the whole CPU).
@@ -25,7 +27,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from scheduler.api import http_errors
+from scheduler.api import dashboard, http_errors
 from scheduler.auth import key_service
 from scheduler.auth.principal import Principal, credential_from_authorizer
 from scheduler.errors import (
@@ -39,25 +41,31 @@ from scheduler.observability import capture_lambda_handler, logger
 # The routes register on the one resolver as their modules are imported, in this order: the
 # order of the OpenAPI document's paths.
 # isort: off
-if TYPE_CHECKING or __package__:  # functions.api.*; in Lambda, top-level (see routing)
-    from functions.api.routing import _store, app
-    from functions.api import schedule_routes
-    from functions.api import run_routes
-    from functions.api import key_routes
-    from functions.api import cron_routes
-    from functions.api import workflow_routes
-    from functions.api import dashboard_routes
-    from functions.api.docs_routes import DOCS_ROUTE, TITLE, VERSION, _enable_docs
-else:
-    from routing import _store, app
-    import schedule_routes  # noqa: F401
-    import run_routes  # noqa: F401
-    import key_routes  # noqa: F401
-    import cron_routes  # noqa: F401
-    import workflow_routes  # noqa: F401
-    import dashboard_routes  # noqa: F401
-    from docs_routes import DOCS_ROUTE, TITLE, VERSION, _enable_docs
+from scheduler.api.routes.routing import app, shared_store
+from scheduler.api.routes import schedules, runs, keys, cron, workflows  # noqa: F401
+from scheduler.api.routes.docs import DOCS_ROUTE, TITLE, VERSION, enable_docs
+
 # isort: on
+
+# The dashboard's HTML, CSS and ES modules, shipped beside this module (functions/Makefile).
+DASHBOARD_DIR = pathlib.Path(__file__).with_name("dashboard")
+
+
+@app.get("/dashboard", include_in_schema=False)
+def dashboard_page() -> Response[str]:
+    return _dashboard_response(dashboard.page(DASHBOARD_DIR))
+
+
+@app.get("/dashboard/<file_name>", include_in_schema=False)
+def dashboard_asset(file_name: str) -> Response[str]:
+    return _dashboard_response(dashboard.asset(DASHBOARD_DIR, file_name))
+
+
+def _dashboard_response(found: dashboard.DashboardFile) -> Response[str]:
+    return Response(
+        status_code=200, content_type=found.content_type, body=found.body, headers=found.headers()
+    )
+
 
 MAX_BODY_BYTES = 16 * 1024
 # The API's documentation and the dashboard's files are public (no authorizer on these routes in
@@ -134,13 +142,13 @@ def _admit(event: dict[str, Any]) -> Principal | None:
         method == "GET" and _DASHBOARD_FILE.fullmatch(path or "")
     ):
         if (method, path) == DOCS_ROUTE:
-            _enable_docs()
+            enable_docs()
         return None
     credential = credential_from_authorizer(event.get("requestContext", {}).get("authorizer"))
     principal = (
         credential
         if isinstance(credential, Principal)
-        else key_service.authenticate(_store(), credential)
+        else key_service.authenticate(shared_store(), credential)
     )
     if method not in READ_METHODS and not (method == "POST" and path in READ_POSTS):
         principal.require_write()

@@ -19,13 +19,13 @@ from typing import Any
 import jwt
 import pytest
 from scheduler import clients
+from scheduler.api.routes.docs import TITLE, VERSION
+from scheduler.api.routes.routing import app
 from scheduler.sync.eventbridge import EventBridgeSchedules
 from werkzeug.test import Client
 
 from devstack.apigw import WsgiGateway
 from functions.api.app import PUBLIC_ROUTES, lambda_handler
-from functions.api.docs_routes import TITLE, VERSION
-from functions.api.routing import app
 from functions.authorizer.app import authorize
 
 SECRET = "gateway-test-secret-of-sufficient-length-0123456789"

@@ -22,6 +22,7 @@ from typing import Any
 import psycopg
 import pytest
 from scheduler import clients
+from scheduler.api.routes import routing
 from scheduler.api.schedules import ScheduleService
 from scheduler.errors import LimitExceeded
 from scheduler.models.schedules import ScheduleCreate
@@ -31,7 +32,6 @@ from scheduler.store.schedules import Store
 from scheduler.sync.eventbridge import EventBridgeSchedules
 
 from devstack.apigw import LambdaContext
-from functions.api import routing
 from tests.integration.test_api import (  # noqa: F401  (fixtures)
     ALICE,
     BOB,
@@ -80,7 +80,7 @@ class Clock:
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     """ApiFunction's use cases on a clock the test moves."""
     moved = Clock(T0)
-    # Every route's service is made by functions.api.routing._service, of this class.
+    # Every route's service is made by scheduler.api.routes.routing.schedule_service, of this class.
     monkeypatch.setattr(routing, "ScheduleService", partial(ScheduleService, clock=moved))
     return moved
 

@@ -32,6 +32,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from scheduler import clients, cron
+from scheduler.api.routes.docs import TITLE, VERSION
+from scheduler.api.routes.routing import app
 from scheduler.sync.eventbridge import EventBridgeSchedules
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -45,8 +47,6 @@ from schemathesis.specs.openapi.checks import (
 
 from devstack.apigw import WsgiGateway
 from functions.api.app import PUBLIC_ROUTES, lambda_handler
-from functions.api.docs_routes import TITLE, VERSION
-from functions.api.routing import app
 from functions.authorizer.app import authorize
 from tests.integration.test_api import lambda_endpoint  # noqa: F401  (fixture)
 

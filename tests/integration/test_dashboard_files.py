@@ -15,8 +15,7 @@ import pytest
 from werkzeug.test import Client
 
 from devstack.apigw import WsgiGateway
-from functions.api.app import PUBLIC_ROUTES, lambda_handler
-from functions.api.dashboard_routes import DASHBOARD_DIR
+from functions.api.app import DASHBOARD_DIR, PUBLIC_ROUTES, lambda_handler
 from tests.integration.test_api import Api, api, eventbridge  # noqa: F401  (fixtures)
 from tests.integration.test_template import template  # noqa: F401  (fixture)
 

@@ -5,16 +5,11 @@ nothing, so a read-only key may call it too: app.READ_POSTS).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from scheduler.api import openapi_docs as docs
+from scheduler.api.routes.routing import app
 from scheduler.api.schedules import preview_cron
 from scheduler.models.cron_previews import CronPreview, CronPreviewRequest
-
-if TYPE_CHECKING or __package__:  # functions.api.*; in Lambda, top-level (see routing)
-    from functions.api.routing import app
-else:
-    from routing import app
 
 
 @app.post(

@@ -1,12 +1,6 @@
 """The one resolver ApiFunction's routes register on, and what every route asks of a request:
 the caller (its principal, whose rows it sees), the store and the schedules' use cases to work
 on (made here, in one place), and the parameters the routes share.
-
-ApiFunction's modules sit side by side in functions/api. Lambda imports them as top-level
-modules from the function's directory (template.yaml Handler `app.lambda_handler`, and
-functions/Makefile ships every .py of it); tests, devstack and tools import them as
-`functions.api.*`. So each imports its siblings the way it was imported itself: from the
-package when it has one (`__package__`), as a top-level module when not.
 """
 
 from __future__ import annotations
@@ -15,6 +9,7 @@ from typing import Annotated
 from uuid import UUID
 
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+
 from scheduler import clients
 from scheduler.api.resolver import http_api_resolver
 from scheduler.api.schedules import ScheduleService
@@ -33,21 +28,21 @@ Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 CursorParam = Annotated[str | None, Query(max_length=512, description="nextCursor of a page")]
 
 
-def _store() -> Store:
+def shared_store() -> Store:
     return clients.store()
 
 
-def _service() -> ScheduleService:
+def schedule_service() -> ScheduleService:
     return ScheduleService(clients.store(), EventBridgeSchedules(), invoke_runner_async)
 
 
-def _principal() -> Principal:
+def caller() -> Principal:
     principal: Principal | None = app.context.get("principal")
     if principal is None:  # only public routes run without one, and they never ask
         raise Unauthorized("no verified claims")
     return principal
 
 
-def _owner() -> UUID | None:
+def caller_owner() -> UUID | None:
     """Whose rows the caller sees and changes: exactly those of its token's or key's scope."""
-    return _principal().owner
+    return caller().owner

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 from uuid import UUID
 
 from aws_lambda_powertools.event_handler.openapi.params import Path
+
 from scheduler.api import openapi_docs as docs
+from scheduler.api.routes.routing import CursorParam, Limit, app, caller_owner, schedule_service
 from scheduler.models.workflows import Workflow, WorkflowPage
 from scheduler.store.pagination import DEFAULT_LIMIT
-
-if TYPE_CHECKING or __package__:  # functions.api.*; in Lambda, top-level (see routing)
-    from functions.api.routing import CursorParam, Limit, _owner, _service, app
-else:
-    from routing import CursorParam, Limit, _owner, _service, app
 
 
 @app.get(
@@ -23,7 +20,7 @@ else:
     responses=docs.LIST_WORKFLOWS,
 )
 def list_workflows(limit: Limit = DEFAULT_LIMIT, cursor: CursorParam = None) -> WorkflowPage:
-    return _service().list_workflows(_owner(), limit=limit, cursor=cursor)
+    return schedule_service().list_workflows(caller_owner(), limit=limit, cursor=cursor)
 
 
 @app.get(
@@ -33,4 +30,4 @@ def list_workflows(limit: Limit = DEFAULT_LIMIT, cursor: CursorParam = None) -> 
     responses=docs.GET_WORKFLOW,
 )
 def get_workflow(workflow_id: Annotated[UUID, Path()]) -> Workflow:
-    return _service().get_workflow(_owner(), workflow_id)
+    return schedule_service().get_workflow(caller_owner(), workflow_id)

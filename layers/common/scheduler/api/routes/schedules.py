@@ -5,20 +5,24 @@ What each may answer, and the links between them: scheduler.api.openapi_docs.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 from uuid import UUID
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
+
 from scheduler.api import openapi_docs as docs
+from scheduler.api.routes.routing import (
+    CursorParam,
+    Limit,
+    ScheduleId,
+    app,
+    caller_owner,
+    schedule_service,
+)
 from scheduler.models.schedule_views import ScheduleDetail, SchedulePage, ScheduleView
 from scheduler.models.schedules import ScheduleCreate, ScheduleUpdate
 from scheduler.store.pagination import DEFAULT_LIMIT
-
-if TYPE_CHECKING or __package__:  # functions.api.*; in Lambda, top-level (see routing)
-    from functions.api.routing import CursorParam, Limit, ScheduleId, _owner, _service, app
-else:
-    from routing import CursorParam, Limit, ScheduleId, _owner, _service, app
 
 
 @app.post(
@@ -29,7 +33,7 @@ else:
     responses=docs.CREATE_SCHEDULE,
 )
 def create_schedule(body: ScheduleCreate) -> ScheduleView:
-    return _service().create_schedule(_owner(), body)
+    return schedule_service().create_schedule(caller_owner(), body)
 
 
 @app.get(
@@ -44,8 +48,8 @@ def list_schedules(
     limit: Limit = DEFAULT_LIMIT,
     cursor: CursorParam = None,
 ) -> SchedulePage:
-    return _service().list_schedules(
-        _owner(), workflow_id=workflow_id, enabled=enabled, limit=limit, cursor=cursor
+    return schedule_service().list_schedules(
+        caller_owner(), workflow_id=workflow_id, enabled=enabled, limit=limit, cursor=cursor
     )
 
 
@@ -56,7 +60,7 @@ def list_schedules(
     responses=docs.GET_SCHEDULE,
 )
 def get_schedule(schedule_id: ScheduleId) -> ScheduleDetail:
-    return _service().get_schedule(_owner(), schedule_id)
+    return schedule_service().get_schedule(caller_owner(), schedule_id)
 
 
 @app.patch(
@@ -66,7 +70,7 @@ def get_schedule(schedule_id: ScheduleId) -> ScheduleDetail:
     responses=docs.UPDATE_SCHEDULE,
 )
 def update_schedule(schedule_id: ScheduleId, body: ScheduleUpdate) -> ScheduleView:
-    return _service().update_schedule(_owner(), schedule_id, body)
+    return schedule_service().update_schedule(caller_owner(), schedule_id, body)
 
 
 @app.delete(
@@ -76,5 +80,5 @@ def update_schedule(schedule_id: ScheduleId, body: ScheduleUpdate) -> ScheduleVi
     responses=docs.DELETE_SCHEDULE,
 )
 def delete_schedule(schedule_id: ScheduleId) -> Response[None]:
-    _service().delete_schedule(_owner(), schedule_id)
+    schedule_service().delete_schedule(caller_owner(), schedule_id)
     return Response(status_code=204, content_type=None, body=None)

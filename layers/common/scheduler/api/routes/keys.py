@@ -5,18 +5,13 @@ What each may answer, and the links between them: scheduler.api.openapi_docs.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from aws_lambda_powertools.event_handler import Response
+
 from scheduler.api import openapi_docs as docs
+from scheduler.api.routes.routing import CursorParam, KeyId, Limit, app, caller, shared_store
 from scheduler.auth import key_service
 from scheduler.models.api_keys import ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyPage
 from scheduler.store.pagination import DEFAULT_LIMIT
-
-if TYPE_CHECKING or __package__:  # functions.api.*; in Lambda, top-level (see routing)
-    from functions.api.routing import CursorParam, KeyId, Limit, _principal, _store, app
-else:
-    from routing import CursorParam, KeyId, Limit, _principal, _store, app
 
 
 @app.post(
@@ -27,7 +22,7 @@ else:
     responses=docs.CREATE_API_KEY,
 )
 def create_api_key(body: ApiKeyCreate) -> ApiKeyCreated:
-    return key_service.create_key(_store(), _principal(), body)
+    return key_service.create_key(shared_store(), caller(), body)
 
 
 @app.get(
@@ -37,7 +32,7 @@ def create_api_key(body: ApiKeyCreate) -> ApiKeyCreated:
     responses=docs.LIST_API_KEYS,
 )
 def list_api_keys(limit: Limit = DEFAULT_LIMIT, cursor: CursorParam = None) -> ApiKeyPage:
-    return key_service.list_keys(_store(), _principal(), limit=limit, cursor=cursor)
+    return key_service.list_keys(shared_store(), caller(), limit=limit, cursor=cursor)
 
 
 @app.get(
@@ -47,7 +42,7 @@ def list_api_keys(limit: Limit = DEFAULT_LIMIT, cursor: CursorParam = None) -> A
     responses=docs.GET_API_KEY,
 )
 def get_api_key(key_id: KeyId) -> ApiKey:
-    return key_service.get_key(_store(), _principal(), key_id)
+    return key_service.get_key(shared_store(), caller(), key_id)
 
 
 @app.delete(
@@ -57,5 +52,5 @@ def get_api_key(key_id: KeyId) -> ApiKey:
     responses=docs.REVOKE_API_KEY,
 )
 def revoke_api_key(key_id: KeyId) -> Response[None]:
-    key_service.revoke_key(_store(), _principal(), key_id)
+    key_service.revoke_key(shared_store(), caller(), key_id)
     return Response(status_code=204, content_type=None, body=None)

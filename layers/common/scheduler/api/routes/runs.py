@@ -5,16 +5,17 @@ What each may answer, and the links between them: scheduler.api.openapi_docs.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from scheduler.api import openapi_docs as docs
+from scheduler.api.routes.routing import (
+    CursorParam,
+    Limit,
+    ScheduleId,
+    app,
+    caller_owner,
+    schedule_service,
+)
 from scheduler.models.runs import BackfillAccepted, BackfillRequest, RunAccepted, RunPage
 from scheduler.store.pagination import DEFAULT_LIMIT
-
-if TYPE_CHECKING or __package__:  # functions.api.*; in Lambda, top-level (see routing)
-    from functions.api.routing import CursorParam, Limit, ScheduleId, _owner, _service, app
-else:
-    from routing import CursorParam, Limit, ScheduleId, _owner, _service, app
 
 
 @app.get(
@@ -26,7 +27,7 @@ else:
 def list_runs(
     schedule_id: ScheduleId, limit: Limit = DEFAULT_LIMIT, cursor: CursorParam = None
 ) -> RunPage:
-    return _service().list_runs(_owner(), schedule_id, limit=limit, cursor=cursor)
+    return schedule_service().list_runs(caller_owner(), schedule_id, limit=limit, cursor=cursor)
 
 
 @app.post(
@@ -37,7 +38,7 @@ def list_runs(
     responses=docs.RUN_SCHEDULE_NOW,
 )
 def run_schedule_now(schedule_id: ScheduleId) -> RunAccepted:
-    return _service().run_now(_owner(), schedule_id)
+    return schedule_service().run_now(caller_owner(), schedule_id)
 
 
 @app.post(
@@ -48,4 +49,4 @@ def run_schedule_now(schedule_id: ScheduleId) -> RunAccepted:
     responses=docs.BACKFILL_SCHEDULE,
 )
 def backfill_schedule(schedule_id: ScheduleId, body: BackfillRequest) -> BackfillAccepted:
-    return _service().backfill(_owner(), schedule_id, body)
+    return schedule_service().backfill(caller_owner(), schedule_id, body)

@@ -12,11 +12,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.openapi.models import SecurityScheme
 
-if TYPE_CHECKING or __package__:  # functions.api.*; in Lambda, top-level (see routing)
-    from functions.api.routing import app
-else:
-    from routing import app
-
+from scheduler.api.routes.routing import app
 
 DOCS_ROUTE = ("GET", "/api/docs")
 TITLE = "Workflow Scheduler API"
@@ -55,7 +51,7 @@ def _security_schemes() -> dict[str, SecurityScheme]:
 
 
 @cache
-def _enable_docs() -> None:
+def enable_docs() -> None:
     """Powertools' Swagger UI at /api/docs, registered by the first request for it."""
     app.enable_swagger(
         path=DOCS_ROUTE[1],
