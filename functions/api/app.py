@@ -27,11 +27,10 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from scheduler import clients
 from scheduler.api import dashboard, http_errors
 from scheduler.api import openapi_docs as docs
 from scheduler.api.resolver import http_api_resolver
-from scheduler.api.schedules import ScheduleService, preview_cron
+from scheduler.api.schedules import ScheduleService, ScheduleServiceQueries, preview_cron
 from scheduler.auth import key_service
 from scheduler.auth.principal import Principal, credential_from_authorizer
 from scheduler.errors import (
@@ -56,6 +55,8 @@ from scheduler.models.schedules import (
 )
 from scheduler.observability import capture_lambda_handler, logger
 from scheduler.run.runner_client import invoke_runner_async
+from scheduler.store.api_keys import ApiKeyQueries
+from scheduler.store.db import database
 from scheduler.store.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from scheduler.sync.eventbridge import EventBridgeSchedules
 
@@ -138,7 +139,9 @@ CursorParam = Annotated[str | None, Query(max_length=512, description="nextCurso
 
 
 def _service() -> ScheduleService:
-    return ScheduleService(clients.store(), EventBridgeSchedules(), invoke_runner_async)
+    return ScheduleService(
+        ScheduleServiceQueries.over(database()), EventBridgeSchedules(), invoke_runner_async
+    )
 
 
 def _principal() -> Principal:
@@ -257,7 +260,7 @@ def backfill_schedule(schedule_id: ScheduleId, body: BackfillRequest) -> Backfil
     responses=docs.CREATE_API_KEY,
 )
 def create_api_key(body: ApiKeyCreate) -> ApiKeyCreated:
-    return key_service.create_key(clients.store(), _principal(), body)
+    return key_service.create_key(ApiKeyQueries(database()), _principal(), body)
 
 
 @app.get(
@@ -267,7 +270,9 @@ def create_api_key(body: ApiKeyCreate) -> ApiKeyCreated:
     responses=docs.LIST_API_KEYS,
 )
 def list_api_keys(limit: Limit = DEFAULT_LIMIT, cursor: CursorParam = None) -> ApiKeyPage:
-    return key_service.list_keys(clients.store(), _principal(), limit=limit, cursor=cursor)
+    return key_service.list_keys(
+        ApiKeyQueries(database()), _principal(), limit=limit, cursor=cursor
+    )
 
 
 @app.get(
@@ -277,7 +282,7 @@ def list_api_keys(limit: Limit = DEFAULT_LIMIT, cursor: CursorParam = None) -> A
     responses=docs.GET_API_KEY,
 )
 def get_api_key(key_id: KeyId) -> ApiKey:
-    return key_service.get_key(clients.store(), _principal(), key_id)
+    return key_service.get_key(ApiKeyQueries(database()), _principal(), key_id)
 
 
 @app.delete(
@@ -287,7 +292,7 @@ def get_api_key(key_id: KeyId) -> ApiKey:
     responses=docs.REVOKE_API_KEY,
 )
 def revoke_api_key(key_id: KeyId) -> Response[None]:
-    key_service.revoke_key(clients.store(), _principal(), key_id)
+    key_service.revoke_key(ApiKeyQueries(database()), _principal(), key_id)
     return Response(status_code=204, content_type=None, body=None)
 
 
@@ -412,7 +417,7 @@ def _admit(event: dict[str, Any]) -> Principal | None:
     principal = (
         credential
         if isinstance(credential, Principal)
-        else key_service.authenticate(clients.store(), credential)
+        else key_service.authenticate(ApiKeyQueries(database()), credential)
     )
     if method not in READ_METHODS and not (method == "POST" and path in READ_POSTS):
         principal.require_write()

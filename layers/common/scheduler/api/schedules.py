@@ -1,8 +1,8 @@
 """The Schedules API's use cases: CRUD that keeps the database and EventBridge in step.
 
 The database is the source of truth. A write of a schedule runs in one transaction under the
-schedule's writer lock (store.lock_schedule_writers: advisory, not a row lock, so the runner
-never waits on it), changes EventBridge first and the row last, and commits: the row lock the
+schedule's writer lock (ScheduleQueries.lock_schedule_writers: advisory, not a row lock, so the
+runner never waits on it), changes EventBridge first and the row last, and commits: the row lock the
 UPDATE or DELETE takes is held only until the commit, never across an EventBridge call.
 A failure after EventBridge was touched is undone by re-applying the row as it is committed
 NOW (or removing the schedules if it is gone), in a fresh transaction under the same lock: never
@@ -14,7 +14,7 @@ repaired by the reconcile function.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -37,11 +37,18 @@ from scheduler.models.schedules import (
     first_fire_in_window,
 )
 from scheduler.observability import logger
+from scheduler.policies.backfill import BackfillQueries
 from scheduler.policies.backfill import backfill as queue_backfill
 from scheduler.policies.owner_limits import OwnerLimits, take_request
 from scheduler.steps.definitions import with_loaded_definition
 from scheduler.store import pagination
-from scheduler.store.schedules import Row, Store
+from scheduler.store.db import Database
+from scheduler.store.limits import LimitQueries
+from scheduler.store.queue import QueueQueries
+from scheduler.store.schedules import ScheduleQueries
+from scheduler.store.sql import Row
+from scheduler.store.sync_state import SyncStateQueries
+from scheduler.store.workflows import WorkflowQueries
 from scheduler.sync.eventbridge import EventBridgeSchedules, desired_schedules
 
 Clock = Callable[[], datetime]
@@ -139,18 +146,45 @@ def preview_cron(request: CronPreviewRequest, now: datetime) -> CronPreview:
     )
 
 
+@dataclass(frozen=True)
+class ScheduleServiceQueries:
+    """What the Schedules API reads and writes; `db` holds each write, its locks and its
+    EventBridge record in one transaction. The queue is the backfills'."""
+
+    db: Database
+    workflows: WorkflowQueries
+    schedules: ScheduleQueries
+    sync_state: SyncStateQueries
+    limits: LimitQueries
+    queue: QueueQueries
+
+    @classmethod
+    def over(cls, db: Database) -> ScheduleServiceQueries:
+        return cls(
+            db,
+            WorkflowQueries(db),
+            ScheduleQueries(db),
+            SyncStateQueries(db),
+            LimitQueries(db),
+            QueueQueries(db),
+        )
+
+    def backfill(self) -> BackfillQueries:
+        return BackfillQueries(self.db, self.schedules, self.workflows, self.limits, self.queue)
+
+
 class ScheduleService:
     """Use cases of one caller-independent service; `owner` None means every row (service role)."""
 
     def __init__(
         self,
-        store: Store,
+        queries: ScheduleServiceQueries,
         eventbridge: EventBridgeSchedules,
         invoke_runner: Callable[[dict[str, Any]], None],
         clock: Clock = _utc_now,
         owner_limits: OwnerLimits | None = None,
     ) -> None:
-        self.store = store
+        self.queries = queries
         self.eventbridge = eventbridge
         self.invoke_runner = invoke_runner
         self.clock = clock
@@ -167,7 +201,7 @@ class ScheduleService:
         limit: int,
         cursor: str | None,
     ) -> SchedulePage:
-        rows = self.store.list_schedules(
+        rows = self.queries.schedules.list_schedules(
             owner,
             workflow_id=workflow_id,
             enabled=enabled,
@@ -182,7 +216,7 @@ class ScheduleService:
         )
 
     def get_schedule(self, owner: UUID | None, schedule_id: UUID) -> ScheduleDetail:
-        row, last_run = self.store.get_schedule_with_last_run(schedule_id, owner)
+        row, last_run = self.queries.schedules.get_schedule_with_last_run(schedule_id, owner)
         now = self.clock()
         fields = _view_fields(row, now, NEXT_RUN_PREVIEW)
         notes: list[cron.DstNote] = []
@@ -197,14 +231,14 @@ class ScheduleService:
     def list_runs(
         self, owner: UUID | None, schedule_id: UUID, *, limit: int, cursor: str | None
     ) -> RunPage:
-        rows = self.store.list_runs(
+        rows = self.queries.schedules.list_runs(
             schedule_id, owner, limit=limit + 1, after=pagination.decode_cursor(cursor)
         )
         items, next_cursor = pagination.page(rows, limit, "scheduled_time")
         return RunPage(items=[Run.model_validate(row) for row in items], next_cursor=next_cursor)
 
     def list_workflows(self, owner: UUID | None, *, limit: int, cursor: str | None) -> WorkflowPage:
-        rows = self.store.list_workflows(
+        rows = self.queries.workflows.list_workflows(
             owner, limit=limit + 1, after=pagination.decode_cursor(cursor)
         )
         items, next_cursor = pagination.page(rows, limit, "created_at")
@@ -214,7 +248,7 @@ class ScheduleService:
         )
 
     def get_workflow(self, owner: UUID | None, workflow_id: UUID) -> Workflow:
-        workflow = self.store.get_workflow(workflow_id, owner)
+        workflow = self.queries.workflows.get_workflow(workflow_id, owner)
         return Workflow.model_validate(with_loaded_definition(workflow))
 
     # --- writes
@@ -223,15 +257,15 @@ class ScheduleService:
         """Insert the row and its EventBridge schedule(s), within the owner's schedule limit."""
         row: Row | None = None
         try:
-            with self.store.transaction():
+            with self.queries.db.transaction():
                 try:
                     # The limit is the workflow owner's, whoever asks (see
                     # scheduler.policies.owner_limits).
                     target = owner
                     if target is None:
-                        target = self.store.workflow_owner(request.workflow_id)
-                    self.owner_limits.ensure_room_for_a_schedule(self.store, target)
-                    row = self.store.create_schedule(
+                        target = self.queries.workflows.workflow_owner(request.workflow_id)
+                    self.owner_limits.ensure_room_for_a_schedule(self.queries.limits, target)
+                    row = self.queries.schedules.create_schedule(
                         owner,
                         workflow_id=request.workflow_id,
                         cron=request.cron,
@@ -251,10 +285,10 @@ class ScheduleService:
                     ) from exc
                 # No one else can see the new row yet, so no one waits on it; the writer lock
                 # makes a reconcile pass that finds its schedule wait for the commit.
-                self.store.lock_schedule_writers(row["id"])
+                self.queries.schedules.lock_schedule_writers(row["id"])
                 written = self.eventbridge.apply(row, existing=())
                 # committed with the row: the next reconcile pass knows it is in step
-                self.store.record_eventbridge_state(row["id"], written)
+                self.queries.sync_state.record_eventbridge_state(row["id"], written)
         except Exception:
             if row is not None:  # rolled back (or, a lost commit reply, not): follow the row
                 self._undo(row["id"])
@@ -276,8 +310,8 @@ class ScheduleService:
         """
         touched = False
         try:
-            with self.store.transaction():
-                old = self.store.lock_schedule(schedule_id, owner)
+            with self.queries.db.transaction():
+                old = self.queries.schedules.lock_schedule(schedule_id, owner)
                 changes = request.changes()
                 pause = changes.get("enabled") is False and changes.keys() <= _PAUSE_FIELDS
                 _ensure_window({**old, **changes}, changes)
@@ -296,11 +330,11 @@ class ScheduleService:
                     if not pause:
                         raise
                     self.eventbridge.remove(schedule_id)
-                row = self.store.update_schedule(schedule_id, owner, changes)
+                row = self.queries.schedules.update_schedule(schedule_id, owner, changes)
                 if written is None:
-                    self.store.forget_eventbridge_state(schedule_id)
+                    self.queries.sync_state.forget_eventbridge_state(schedule_id)
                 else:
-                    self.store.record_eventbridge_state(schedule_id, written)
+                    self.queries.sync_state.record_eventbridge_state(schedule_id, written)
         except Exception:
             if touched:  # EventBridge may hold a half-applied new state
                 self._undo(schedule_id)
@@ -310,12 +344,12 @@ class ScheduleService:
     def delete_schedule(self, owner: UUID | None, schedule_id: UUID) -> None:
         touched = False
         try:
-            with self.store.transaction():
-                self.store.lock_schedule(schedule_id, owner)
+            with self.queries.db.transaction():
+                self.queries.schedules.lock_schedule(schedule_id, owner)
                 touched = True
                 # EventBridge first, the row last: the row lock lasts only until the commit.
                 self.eventbridge.remove(schedule_id)
-                self.store.delete_schedule(schedule_id, owner)
+                self.queries.schedules.delete_schedule(schedule_id, owner)
         except Exception:
             if touched:  # EventBridge may have lost some of the row's schedules
                 self._undo(schedule_id)
@@ -323,13 +357,19 @@ class ScheduleService:
 
     def run_now(self, owner: UUID | None, schedule_id: UUID) -> RunAccepted:
         """Hand one manual run to the runner (same lock, same recording as a scheduled fire)."""
-        row = self.store.get_schedule(schedule_id, owner)
+        row = self.queries.schedules.get_schedule(schedule_id, owner)
         if not row["enabled"]:
             raise Conflict("schedule is disabled: enable it before running it")
         now = self.clock().astimezone(UTC)
         # Counted against the workflow's owner, whoever asks (see scheduler.policies.owner_limits).
-        target = owner if owner is not None else self.store.workflow_owner(row["workflow_id"])
-        take_request(self.store, target, "run_now", self.owner_limits.run_now_per_minute, now)
+        target = (
+            owner
+            if owner is not None
+            else self.queries.workflows.workflow_owner(row["workflow_id"])
+        )
+        take_request(
+            self.queries.limits, target, "run_now", self.owner_limits.run_now_per_minute, now
+        )
         # Millisecond precision: two clicks in one second are two runs, and a manual run does not
         # take the (schedule, scheduled time) slot of a scheduled fire, which is always at :00.000.
         scheduled_time = now.replace(microsecond=now.microsecond // 1000 * 1000)
@@ -353,7 +393,7 @@ class ScheduleService:
     ) -> BackfillAccepted:
         """Queue the interval's fire times to run one at a time (scheduler.policies.backfill)."""
         return queue_backfill(
-            self.store,
+            self.queries.backfill(),
             owner,
             schedule_id,
             request,
@@ -370,13 +410,15 @@ class ScheduleService:
         own, and that is what EventBridge gets (nothing if the row is gone).
         """
         try:
-            with self.store.transaction():
+            with self.queries.db.transaction():
                 try:
-                    row = self.store.lock_schedule(schedule_id)
+                    row = self.queries.schedules.lock_schedule(schedule_id)
                 except ScheduleNotFound:
                     self.eventbridge.remove(schedule_id)
                 else:
-                    self.store.record_eventbridge_state(schedule_id, self.eventbridge.apply(row))
+                    self.queries.sync_state.record_eventbridge_state(
+                        schedule_id, self.eventbridge.apply(row)
+                    )
         except Exception:  # the original failure is what the client sees; reconcile repairs drift
             logger.exception(
                 "could not undo EventBridge change", extra={"schedule_id": str(schedule_id)}
