@@ -21,7 +21,8 @@ from scheduler.auth.principal import Principal
 from scheduler.errors import Unauthorized
 from scheduler.models.api_keys import ApiKeyCreate, ApiKeyCreated
 from scheduler.store.db import Database
-from scheduler.store.schedules import Store
+
+from tests.queries import AllQueries
 
 PAUSE_LOCK = 2_312_050  # the advisory lock a paused statement waits for
 OPERATOR = Principal(owner=None, actor="service_role")
@@ -89,18 +90,18 @@ def pause(clean_db: str, direct_database_url: str) -> Iterator[Pause]:
 
 
 @pytest.fixture
-def stores(clean_db: str) -> Iterator[tuple[Store, Store]]:
+def stores(clean_db: str) -> Iterator[tuple[AllQueries, AllQueries]]:
     """Two stores on two connections: the two sides of the race."""
     databases = (Database(clean_db), Database(clean_db))
-    yield Store(databases[0]), Store(databases[1])
+    yield AllQueries.over(databases[0]), AllQueries.over(databases[1])
     for database in databases:
         database.close()
 
 
-def _authenticated(store: Store, key: str) -> Principal:
+def _authenticated(queries: AllQueries, key: str) -> Principal:
     presented = api_keys.presented(key)
     assert presented is not None
-    return key_service.authenticate(store, presented)
+    return key_service.authenticate(queries.api_keys, presented)
 
 
 def _live_keys(url: str) -> set[UUID]:
@@ -109,29 +110,31 @@ def _live_keys(url: str) -> set[UUID]:
     return {row[0] for row in rows}
 
 
-def _issue(store: Store, name: str) -> ApiKeyCreated:
-    return key_service.issue_key(store, ApiKeyCreate(name=name), created_by="service_role")
+def _issue(queries: AllQueries, name: str) -> ApiKeyCreated:
+    return key_service.issue_key(
+        queries.api_keys, ApiKeyCreate(name=name), created_by="service_role"
+    )
 
 
 def test_a_key_authenticated_before_its_revocation_issues_nothing_after_it(
-    stores: tuple[Store, Store], clean_db: str
+    stores: tuple[AllQueries, AllQueries], clean_db: str
 ) -> None:
     # Given a leaked key whose request to issue a key was authenticated
-    store, _ = stores
-    leaked = _issue(store, "leaked")
-    principal = _authenticated(store, leaked.key)
+    queries, _ = stores
+    leaked = _issue(queries, "leaked")
+    principal = _authenticated(queries, leaked.key)
 
     # When the operator revokes it before the request writes the new key
-    key_service.revoke_key(store, OPERATOR, leaked.id)
+    key_service.revoke_key(queries.api_keys, OPERATOR, leaked.id)
 
     # Then the request is refused and no key was written
     with pytest.raises(Unauthorized):
-        key_service.create_key(store, principal, ApiKeyCreate(name="child"))
+        key_service.create_key(queries.api_keys, principal, ApiKeyCreate(name="child"))
     assert _live_keys(clean_db) == set()
 
 
 def test_a_key_being_issued_when_the_revocation_starts_is_revoked_with_its_issuer(
-    stores: tuple[Store, Store], pause: Pause, clean_db: str
+    stores: tuple[AllQueries, AllQueries], pause: Pause, clean_db: str
 ) -> None:
     # Given a leaked key's request to issue a key, paused as it writes the new row
     issuing, revoking = stores
@@ -140,13 +143,13 @@ def test_a_key_being_issued_when_the_revocation_starts_is_revoked_with_its_issue
     pause.on("insert", "new.name = 'child'")
     with ThreadPoolExecutor(2) as pool:
         child: Future[ApiKeyCreated] = pool.submit(
-            key_service.create_key, issuing, principal, ApiKeyCreate(name="child")
+            key_service.create_key, issuing.api_keys, principal, ApiKeyCreate(name="child")
         )
         pause.wait_until(lambda conn: _waiting_on(conn, ("advisory",)))
 
         # When the operator revokes the leaked key meanwhile (and is held up by the request, or
         # done), and then the request goes on
-        revoked = pool.submit(key_service.revoke_key, revoking, OPERATOR, leaked.id)
+        revoked = pool.submit(key_service.revoke_key, revoking.api_keys, OPERATOR, leaked.id)
         pause.wait_until(lambda conn: revoked.done() or _waiting_on(conn, ROW_LOCKS))
         pause.release()
         revoked.result(timeout=WAIT_S)
@@ -160,22 +163,24 @@ def test_a_key_being_issued_when_the_revocation_starts_is_revoked_with_its_issue
 
 
 def test_a_key_asked_for_while_its_issuer_is_being_revoked_is_not_written(
-    stores: tuple[Store, Store], pause: Pause, clean_db: str
+    stores: tuple[AllQueries, AllQueries], pause: Pause, clean_db: str
 ) -> None:
     # Given a leaked key (with a key it issued before), and the operator's revocation of it,
     # paused as it revokes the leaked key's row
     issuing, revoking = stores
     leaked = _issue(issuing, "leaked")
     principal = _authenticated(issuing, leaked.key)
-    earlier = key_service.create_key(issuing, principal, ApiKeyCreate(name="earlier"))
+    earlier = key_service.create_key(issuing.api_keys, principal, ApiKeyCreate(name="earlier"))
     pause.on("update", "old.name = 'leaked'")
     with ThreadPoolExecutor(2) as pool:
-        revoked = pool.submit(key_service.revoke_key, revoking, OPERATOR, leaked.id)
+        revoked = pool.submit(key_service.revoke_key, revoking.api_keys, OPERATOR, leaked.id)
         pause.wait_until(lambda conn: _waiting_on(conn, ("advisory",)))
 
         # When the leaked key's request to issue a key, authenticated just before, runs
         # meanwhile (and is held up by the revocation, or done), and then the revocation goes on
-        child = pool.submit(key_service.create_key, issuing, principal, ApiKeyCreate(name="late"))
+        child = pool.submit(
+            key_service.create_key, issuing.api_keys, principal, ApiKeyCreate(name="late")
+        )
         pause.wait_until(lambda conn: child.done() or _waiting_on(conn, ROW_LOCKS))
         pause.release()
         revoked.result(timeout=WAIT_S)
@@ -189,24 +194,24 @@ def test_a_key_asked_for_while_its_issuer_is_being_revoked_is_not_written(
 
 
 def test_revoking_a_key_revokes_its_issued_keys_generation_by_generation(
-    stores: tuple[Store, Store], clean_db: str
+    stores: tuple[AllQueries, AllQueries], clean_db: str
 ) -> None:
     # Given a leaked key, a key it issued, and one that one issued; and a bystander
-    store, _ = stores
-    leaked = _issue(store, "leaked")
-    bystander = _issue(store, "bystander")
+    queries, _ = stores
+    leaked = _issue(queries, "leaked")
+    bystander = _issue(queries, "bystander")
     child = key_service.create_key(
-        store, _authenticated(store, leaked.key), ApiKeyCreate(name="child")
+        queries.api_keys, _authenticated(queries, leaked.key), ApiKeyCreate(name="child")
     )
     grandchild = key_service.create_key(
-        store, _authenticated(store, child.key), ApiKeyCreate(name="grandchild")
+        queries.api_keys, _authenticated(queries, child.key), ApiKeyCreate(name="grandchild")
     )
 
     # When the leaked key is revoked twice
-    key_service.revoke_key(store, OPERATOR, leaked.id)
+    key_service.revoke_key(queries.api_keys, OPERATOR, leaked.id)
     with psycopg.connect(clean_db) as conn:
         first = conn.execute("select id, revoked_at from api_keys order by id").fetchall()
-    key_service.revoke_key(store, OPERATOR, leaked.id)
+    key_service.revoke_key(queries.api_keys, OPERATOR, leaked.id)
 
     # Then all three are revoked, once (the first time stays), and the bystander works
     assert _live_keys(clean_db) == {bystander.id}

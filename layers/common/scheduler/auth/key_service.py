@@ -16,10 +16,10 @@ from scheduler.auth import api_keys
 from scheduler.auth.api_keys import PresentedKey
 from scheduler.auth.principal import Principal
 from scheduler.errors import ApiKeyNotFound, DomainError, InvalidInput, Unauthorized
-from scheduler.keys.api_keys import ApiKeyQueries
 from scheduler.models.api_keys import ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyPage
 from scheduler.observability import logger
 from scheduler.store import pagination
+from scheduler.store.api_keys import ApiKeyQueries
 
 # How a key names itself in `createdBy` (and in logs): this prefix and its id.
 KEY_ACTOR = "api_key:"
