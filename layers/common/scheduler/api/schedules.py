@@ -15,12 +15,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from scheduler import cron
-from scheduler.cron import dst as cron_dst
+from scheduler.api.schedule_views import (
+    schedule_view,
+    unschedulable,
+    view_fields,
+    window_dst_notes,
+)
 from scheduler.errors import Conflict, InvalidInput, ScheduleNotFound, WorkflowNotFound
 from scheduler.models.runs import BackfillAccepted, BackfillRequest, Run, RunAccepted, RunPage
 from scheduler.models.schedules import (
@@ -59,66 +64,6 @@ _PAUSE_FIELDS = frozenset({"enabled", "note"})
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def unschedulable(row: Mapping[str, Any]) -> tuple[str, ValueError] | None:
-    """The stored field (`cron` or `timezone`) that keeps a row from being scheduled, and why.
-
-    None when the row can be scheduled. A row may hold a value valid when written that no
-    longer is (a zone removed from tzdata, an older converter's cron), or one written by SQL.
-    """
-    try:
-        cron.to_eventbridge(row["cron"])
-    except ValueError as exc:  # CronError
-        return "cron", exc
-    try:
-        cron.validate_timezone(row["timezone"])
-    except ValueError as exc:  # InvalidTimezone
-        return "timezone", exc
-    return None
-
-
-def _view_fields(row: Mapping[str, Any], now: datetime, fire_count: int) -> dict[str, Any]:
-    """The row plus what its cron means: description, EventBridge form, next fire time(s)."""
-    problem = unschedulable(row)
-    expressions: list[str] = []
-    description = ""
-    if problem is None or problem[0] != "cron":
-        expressions, description = cron.to_eventbridge(row["cron"]), cron.describe(row["cron"])
-    else:
-        description = f"invalid: {problem[1]}"
-    fires = (
-        first_fire_in_window(
-            row["cron"], row["timezone"], now, row.get("start_at"), row.get("end_at"), fire_count
-        )
-        if row["enabled"] and problem is None
-        else []
-    )
-    return {
-        **row,
-        "description": description,
-        "eventbridge_expressions": expressions,
-        "next_run_at": fires[0] if fires else None,
-        "next_run_times": fires,
-        "invalid_reason": None if problem is None else f"{problem[0]}: {problem[1]}",
-    }
-
-
-def schedule_view(row: Mapping[str, Any], now: datetime) -> ScheduleView:
-    return ScheduleView.model_validate(_view_fields(row, now, 1))
-
-
-def window_dst_notes(
-    expr: str, timezone: str, now: datetime, start_at: datetime | None, end_at: datetime | None
-) -> list[cron.DstNote]:
-    """The DST notes of the next year (cron.dst_notes) for changes inside [start_at, end_at]."""
-    after = now if start_at is None else max(now, start_at - timedelta(microseconds=1))
-    until = now + cron_dst.NOTE_HORIZON
-    if end_at is not None:
-        until = min(until, end_at)
-    if until <= after:
-        return []
-    return cron.dst_notes(expr, timezone, after, horizon=until - after)
 
 
 def preview_cron(request: CronPreviewRequest, now: datetime) -> CronPreview:
@@ -212,13 +157,13 @@ class ScheduleService:
         now = self.clock()
         # One validation of the whole page: a call per item costs more than the items' work.
         return SchedulePage.model_validate(
-            {"items": [_view_fields(row, now, 1) for row in items], "next_cursor": next_cursor}
+            {"items": [view_fields(row, now, 1) for row in items], "next_cursor": next_cursor}
         )
 
     def get_schedule(self, owner: UUID | None, schedule_id: UUID) -> ScheduleDetail:
         row, last_run = self.queries.schedules.get_schedule_with_last_run(schedule_id, owner)
         now = self.clock()
-        fields = _view_fields(row, now, NEXT_RUN_PREVIEW)
+        fields = view_fields(row, now, NEXT_RUN_PREVIEW)
         notes: list[cron.DstNote] = []
         if fields["next_run_times"]:  # enabled, schedulable, not ended: only then notes apply
             notes = window_dst_notes(
