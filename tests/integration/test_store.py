@@ -1,4 +1,5 @@
-"""Store round trips against the real database, owner scoping, and clear domain errors."""
+"""The query objects' round trips against the real database, owner scoping, and clear domain
+errors."""
 
 from __future__ import annotations
 
