@@ -4,8 +4,10 @@ errors."""
 from __future__ import annotations
 
 import contextlib
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psycopg
 import pytest
@@ -16,6 +18,8 @@ from scheduler.errors import (
     WorkflowNotFound,
 )
 from scheduler.store.db import Database
+from scheduler.store.schedules import ScheduleQueries
+from scheduler.store.workflows import WorkflowQueries
 
 from tests.conftest import drop_connection
 from tests.queries import AllQueries
@@ -163,6 +167,43 @@ def test_a_transaction_rolls_back_every_write_on_failure(queries: AllQueries) ->
         raise RuntimeError("the EventBridge call failed")
 
     assert queries.schedules.list_schedules(ALICE) == []
+
+
+def test_query_objects_over_one_database_share_its_transaction(clean_db: str) -> None:
+    # Given two query objects built apart over one Database, as a use case's are
+    db, elsewhere = Database(clean_db), Database(clean_db)
+    workflows, schedules = WorkflowQueries(db), ScheduleQueries(db)
+    workflow = workflows.create_workflow(ALICE, "w")["id"]
+    changed = {"steps": [{"type": "http", "method": "GET", "url": "https://example.com"}]}
+
+    # When one transaction writes through both, then fails
+    with pytest.raises(RuntimeError), db.transaction():
+        workflows.set_workflow_definition(workflow, changed)
+        _create_with(schedules, workflow)
+        raise RuntimeError("the EventBridge call failed")
+
+    # Then neither write is left
+    assert ScheduleQueries(elsewhere).list_schedules(ALICE) == []
+    assert json.loads(WorkflowQueries(elsewhere).get_workflow(workflow)["definition"]) == {
+        "steps": []
+    }
+
+    # and when one ends well, both are committed together
+    with db.transaction():
+        workflows.set_workflow_definition(workflow, changed)
+        created = _create_with(schedules, workflow)
+        # not before the commit: the second write is in the first one's transaction
+        assert ScheduleQueries(elsewhere).list_schedules(ALICE) == []
+    assert [r["id"] for r in ScheduleQueries(elsewhere).list_schedules(ALICE)] == [created["id"]]
+    assert json.loads(WorkflowQueries(elsewhere).get_workflow(workflow)["definition"]) == changed
+    db.close()
+    elsewhere.close()
+
+
+def _create_with(schedules: ScheduleQueries, workflow_id: uuid.UUID) -> dict[str, Any]:
+    return schedules.create_schedule(
+        ALICE, workflow_id=workflow_id, cron="0 7 * * *", timezone="UTC", enabled=True
+    )
 
 
 def test_reconnects_after_the_server_drops_the_connection(queries: AllQueries) -> None:
