@@ -9,6 +9,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from scheduler.steps.definitions import with_loaded_definition
 from scheduler.store.db import Database
 
 from devstack.clock import ManualClock
@@ -125,7 +126,8 @@ def test_a_restart_on_another_port_points_the_demo_workflows_at_it(data_dir: Pat
         queries = AllQueries.over(database)
         # Then the demo workflow is the same one, its http step calling the new port
         assert second.users[0].workflow_id == user.workflow_id
-        demo = queries.workflows.get_workflow(user.workflow_id)
+        # (the store hands the definition over as its text: scheduler.steps.definitions)
+        demo = with_loaded_definition(queries.workflows.get_workflow(user.workflow_id))
         assert demo["definition"]["steps"][0]["url"] == f"{second.api_url}/demo/hook"
         # and the user's own workflows are untouched
         assert queries.workflows.get_workflow(own["id"]) == own
