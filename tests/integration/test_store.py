@@ -263,4 +263,4 @@ def test_a_connection_lost_inside_a_transaction_is_not_silently_replaced(
 
     assert (
         queries.schedules.list_schedules(ALICE) == []
-    )  # nothing committed, and the store works again
+    )  # nothing committed, and the queries work again
