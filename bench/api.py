@@ -41,25 +41,29 @@ def _measure() -> dict[str, float]:
     import psycopg
     from psycopg.rows import dict_row
     from scheduler import clients
+    from scheduler.store.db import database
+    from scheduler.store.schedules import ScheduleQueries
+    from scheduler.store.workflows import WorkflowQueries
 
     from devstack.apigw import LambdaContext, build_http_api_event
     from functions.api.app import lambda_handler
 
-    store = clients.store()
-    alice_workflow = store.create_workflow(ALICE, "daily report")["id"]
-    bob_workflow = store.create_workflow(BOB, "bob's sync")["id"]
+    db = database()
+    workflows, schedules = WorkflowQueries(db), ScheduleQueries(db)
+    alice_workflow = workflows.create_workflow(ALICE, "daily report")["id"]
+    bob_workflow = workflows.create_workflow(BOB, "bob's sync")["id"]
     for index in range(PAGE):
-        store.create_schedule(
+        schedules.create_schedule(
             BOB,
             workflow_id=bob_workflow,
             cron=CRONS[index % len(CRONS)],
             timezone="Europe/Berlin",
             enabled=True,
         )
-    detailed = store.create_schedule(
+    detailed = schedules.create_schedule(
         ALICE, workflow_id=alice_workflow, cron=CRONS[0], timezone="Europe/Berlin", enabled=True
     )
-    store.db.execute(
+    db.execute(
         """insert into schedule_runs (schedule_id, workflow_id, trigger, scheduled_time, status,
                                       started_at, finished_at, attempt)
            values (%s, %s, 'schedule', now() - interval '1 day', 'succeeded',
@@ -67,7 +71,7 @@ def _measure() -> dict[str, float]:
         (detailed["id"], alice_workflow),
     )
     scheduler = clients.aws_client("scheduler")
-    connection = store.db.connection()  # connected before counting, as in a warm Lambda
+    connection = db.connection()  # connected before counting, as in a warm Lambda
 
     def call(method: str, path: str, owner: uuid.UUID, body: Any = None) -> Callable[[], float]:
         raw_body = None if body is None else json.dumps(body).encode()

@@ -69,6 +69,10 @@ def _measure_requests() -> dict[str, float]:
     from scheduler.auth import key_service
     from scheduler.auth.principal import Principal
     from scheduler.models.api_keys import ApiKeyCreate
+    from scheduler.store.api_keys import ApiKeyQueries
+    from scheduler.store.db import database
+    from scheduler.store.schedules import ScheduleQueries
+    from scheduler.store.workflows import WorkflowQueries
 
     from devstack.apigw import LambdaContext, build_http_api_event
     from functions.api.app import lambda_handler
@@ -76,13 +80,13 @@ def _measure_requests() -> dict[str, float]:
 
     os.environ["JWT_SECRET"] = JWT_SECRET
     clients.reset()
-    store = clients.store()
-    workflow = store.create_workflow(OWNER, "bench")["id"]
-    schedule = store.create_schedule(
+    db = database()
+    workflow = WorkflowQueries(db).create_workflow(OWNER, "bench")["id"]
+    schedule = ScheduleQueries(db).create_schedule(
         OWNER, workflow_id=workflow, cron="0 7 * * *", timezone="UTC", enabled=True
     )
     key = key_service.issue_key(
-        store, ApiKeyCreate(name="bench", owner_id=OWNER), created_by="bench"
+        ApiKeyQueries(db), ApiKeyCreate(name="bench", owner_id=OWNER), created_by="bench"
     ).key
     now = int(time.time())
     token = jwt.encode(
@@ -111,7 +115,7 @@ def _measure_requests() -> dict[str, float]:
         return timed
 
     with_key, with_jwt = api_call(key_context), api_call(jwt_context)
-    connection = store.db.connection()
+    connection = db.connection()
     with_key()  # the key's first use records it (then at most once a minute): not per request
     with backends.recorded_statements(connection) as key_statements:
         with_key()

@@ -151,13 +151,14 @@ def _measure(data_dir: Path, steps: _StepServer) -> dict[str, float]:
         assert stack.engine is not None
         assert stack.lambdas is not None
         # The bench's own connection: the stack's threads (its missed-fire check) use the
-        # process's one (scheduler.clients), and a psycopg connection is not for two threads.
-        store = _own_store(stack.database_url)
-        expected, markers = _create_schedules(store, steps.url)
+        # process's one (scheduler.store.db.database()), and a psycopg connection is not for
+        # two threads.
+        db = _own_database(stack.database_url)
+        expected, markers = _create_schedules(db, steps.url)
         stack.engine.refresh(timeout_s=120)
         # the bench's own connection is no more the stack's than the poller's is
         poller = _ConnectionPoller(
-            stack.database_url, not_counted=[store.db.connection().info.backend_pid]
+            stack.database_url, not_counted=[db.connection().info.backend_pid]
         )
         baseline = poller.count()
         fired_before = stack.engine.fired
@@ -174,8 +175,8 @@ def _measure(data_dir: Path, steps: _StepServer) -> dict[str, float]:
         fires = stack.engine.fired - fired_before
         peak_runners = stack.lambdas.stats(RUNNER_FUNCTION).peak_running
         dead_lettered = _queue_depth(stack.run_failure_queue_url)
-        outcome = _account(store, expected, markers, slot, steps)
-        store.db.close()
+        outcome = _account(db, expected, markers, slot, steps)
+        db.close()
     finally:
         stack.stop()
     results = {
@@ -192,19 +193,22 @@ def _measure(data_dir: Path, steps: _StepServer) -> dict[str, float]:
     return results
 
 
-def _own_store(database_url: str) -> Any:
+def _own_database(database_url: str) -> Any:
     from scheduler.store.db import Database
-    from scheduler.store.schedules import Store
 
-    return Store(Database(database_url))
+    return Database(database_url)
 
 
-def _create_schedules(store: Any, step_url: str) -> tuple[dict[str, str], dict[str, str]]:
-    """The rows (through the store) and their EventBridge schedules (by reconcile, as the stack
-    does at start): schedule id -> "distinct" or "shared", and workflow id -> its step's marker."""
-    from scheduler.policies.periodic_pass import reconcile
+def _create_schedules(db: Any, step_url: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The rows (through the query objects) and their EventBridge schedules (by reconcile, as the
+    stack does at start): schedule id -> "distinct" or "shared", and workflow id -> its step's
+    marker."""
+    from scheduler.policies.periodic_pass import PeriodicPassQueries, reconcile
+    from scheduler.store.schedules import ScheduleQueries
+    from scheduler.store.workflows import WorkflowQueries
     from scheduler.sync.eventbridge import EventBridgeSchedules
 
+    workflows, schedules = WorkflowQueries(db), ScheduleQueries(db)
     markers: dict[str, str] = {}
 
     def workflow(marker: str) -> uuid.UUID:
@@ -215,7 +219,7 @@ def _create_schedules(store: Any, step_url: str) -> tuple[dict[str, str], dict[s
             "body": {"workflow": marker},
             "timeoutSeconds": 30,
         }
-        row = store.create_workflow(OWNER, f"load {marker}", {"steps": [step]})
+        row = workflows.create_workflow(OWNER, f"load {marker}", {"steps": [step]})
         markers[str(row["id"])] = marker
         return uuid.UUID(str(row["id"]))
 
@@ -224,11 +228,11 @@ def _create_schedules(store: Any, step_url: str) -> tuple[dict[str, str], dict[s
     for index in range(DISTINCT + SHARED):
         kind = "shared" if index < SHARED else "distinct"
         workflow_id = shared if kind == "shared" else workflow(f"distinct-{index}")
-        row = store.create_schedule(
+        row = schedules.create_schedule(
             OWNER, workflow_id=workflow_id, cron="* * * * *", timezone="UTC", enabled=True
         )
         kinds[str(row["id"])] = kind
-    counts = reconcile(store, EventBridgeSchedules())
+    counts = reconcile(PeriodicPassQueries.over(db), EventBridgeSchedules())
     if counts.get("created", 0) < len(kinds):
         raise RuntimeError(f"reconcile created {counts} EventBridge schedules for {len(kinds)}")
     return kinds, markers
@@ -244,14 +248,14 @@ def _queue_depth(queue_url: str) -> int:
 
 
 def _account(
-    store: Any,
+    db: Any,
     expected: dict[str, str],
     markers: dict[str, str],
     slot: datetime,
     steps: _StepServer,
 ) -> dict[str, float]:
     """Every fire of the slot, as the runner recorded it, and the steps the workflows ran."""
-    rows = store.db.execute(
+    rows = db.execute(
         "select schedule_id, workflow_id, status, started_at, finished_at from schedule_runs"
         " where scheduled_time = %s",
         (slot,),

@@ -56,7 +56,8 @@ PASSES_PER_HOUR = 4.0  # ReconcileSchedule's default, rate(15 minutes)
 LAMBDA_CPU_FACTOR = 3.0  # 512 MB: about a third of a vCPU
 PROJECTED_ROUND_TRIP_S = 0.002  # one statement through the Supabase pooler (assumed, as reconcile)
 PROJECTED_PUT_EVENTS_S = 0.020  # one PutEvents of up to ten alerts, in-Region (assumed)
-# The store's statements of a pass, timed each (the breakdown of the SQL share).
+# The statements of a pass (the check's and the queue's queries), timed each (the breakdown
+# of the SQL share).
 STORE_METHODS = (
     "due_fire_checks",
     "slots_with_runs",
@@ -143,32 +144,39 @@ def _fill(url: str, last_hour: datetime, grace: timedelta) -> float:
 def _measure(url: str) -> dict[str, float]:
     from scheduler import clients
     from scheduler.config import get_settings
-    from scheduler.policies.missed_fires import BATCH, RESERVE_S, check_missed_fires
+    from scheduler.policies.missed_fires import (
+        BATCH,
+        RESERVE_S,
+        MissedFireQueries,
+        check_missed_fires,
+    )
+    from scheduler.store.db import database
 
     grace = timedelta(seconds=get_settings().missed_fire_grace_s)
     # the top of an hour in the past, so the rows look like any other day's
     last_hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=2)
     at = last_hour + grace + timedelta(seconds=1)
     fill_s = _fill(url, last_hour, grace)
-    store = clients.store()
-    store.db.connection()  # connected before counting, as in a warm Lambda
+    queries = MissedFireQueries.over(database())
+    queries.fire_checks.db.connection()  # connected before counting, as in a warm Lambda
     calls: dict[str, list[tuple[float, float]]] = {name: [] for name in STORE_METHODS}
     for name in STORE_METHODS:
-        _time_calls(store, name, calls[name])
+        owner = queries.fire_checks if hasattr(queries.fire_checks, name) else queries.queue
+        _time_calls(owner, name, calls[name])
     put_events = _CallTimer(clients.events_client())
     decide_own_us, decide_shared_us = _decide_cpu_us(
-        store.due_fire_checks(at, min(DECIDE_SAMPLE, SCHEDULES)), at, grace
+        queries.fire_checks.due_fire_checks(at, min(DECIDE_SAMPLE, SCHEDULES)), at, grace
     )
     backlog = [_still_due(url, at)]
     batch_s: list[float] = []
     checked = missed = 0
     check_s = process_s = 0.0
-    with TimedStatements(store.db) as sql_times:
+    with TimedStatements(queries.fire_checks.db) as sql_times:
         for _ in range(PASSES):
             first_batch = len(calls["due_fire_checks"])
             started, started_cpu = time.perf_counter(), time.process_time()
             summary = check_missed_fires(
-                store,
+                queries,
                 hand_on=lambda _event: None,  # no runner here; the check's own work is timed
                 now=lambda: at,
                 remaining_s=_budget(started, RESERVE_S + PASS_S),
@@ -283,9 +291,9 @@ def _decide_cpu_us(
     return 1e6 * own / len(rows), 1e6 * shared / len(rows)
 
 
-def _time_calls(store: Any, name: str, calls: list[tuple[float, float]]) -> None:
-    """Record (start, seconds) of every call of the store's method `name`."""
-    method = getattr(store, name)
+def _time_calls(queries: Any, name: str, calls: list[tuple[float, float]]) -> None:
+    """Record (start, seconds) of every call of the query object's method `name`."""
+    method = getattr(queries, name)
 
     def timed(*args: Any, **kwargs: Any) -> Any:
         started = time.perf_counter()
@@ -294,7 +302,7 @@ def _time_calls(store: Any, name: str, calls: list[tuple[float, float]]) -> None
         finally:
             calls.append((started, time.perf_counter() - started))
 
-    setattr(store, name, timed)
+    setattr(queries, name, timed)
 
 
 class _CallTimer:
@@ -345,7 +353,7 @@ def _still_due(url: str, at: datetime) -> int:
 
 
 class TimedStatements:
-    """The time of every statement the store sends inside the block. Each `Database.execute`
+    """The time of every statement the queries send inside the block. Each `Database.execute`
     is one round trip (its timeouts go in the same pipeline), and it returns once the answer
     is in, so its time is the statement's."""
 

@@ -70,12 +70,19 @@ class Dataset:
 
     def __init__(self, size: int) -> None:
         from scheduler import clients
+        from scheduler.policies.periodic_pass import PeriodicPassQueries
         from scheduler.store.db import Database
-        from scheduler.store.schedules import Store
+        from scheduler.store.schedules import ScheduleQueries
+        from scheduler.store.sync_state import SyncStateQueries
+        from scheduler.store.workflows import WorkflowQueries
         from scheduler.sync.eventbridge import EventBridgeSchedules
 
         self.size = size
-        self.store = Store(Database(backends.create_database(f"bench_reconcile_{size}")))
+        self.db = Database(backends.create_database(f"bench_reconcile_{size}"))
+        self.workflows = WorkflowQueries(self.db)
+        self.rows = ScheduleQueries(self.db)
+        self.sync_state = SyncStateQueries(self.db)
+        self.queries = PeriodicPassQueries.over(self.db)
         self.schedules = EventBridgeSchedules(group=f"bench-reconcile-{size}")
         clients.aws_client("scheduler").create_schedule_group(Name=self.schedules.group)
         self.timer: CallTimer | None = None
@@ -84,13 +91,13 @@ class Dataset:
 
     def seed(self) -> None:
         """Rows, and their schedules written and recorded as an API create does."""
-        workflow = self.store.create_workflow(OWNER, f"{self.size} schedules")
-        self.store.db.execute(_SEED, {"workflow_id": workflow["id"], "count": self.size})
+        workflow = self.workflows.create_workflow(OWNER, f"{self.size} schedules")
+        self.db.execute(_SEED, {"workflow_id": workflow["id"], "count": self.size})
         written = [
             (row["id"], self.schedules.apply(row, existing=()))
-            for row in self.store.iter_all_schedules()
+            for row in self.rows.iter_all_schedules()
         ]
-        self.store.record_eventbridge_states(written)
+        self.sync_state.record_eventbridge_states(written)
 
     def reconcile(self) -> float:
         """One pass, timed; it must find everything in step."""
@@ -99,7 +106,7 @@ class Dataset:
         gc.collect()  # the garbage of earlier passes is not this pass's to collect
         in_calls = self.timer.total if self.timer else 0.0
         started = time.perf_counter()
-        summary = reconcile(self.store, self.schedules)
+        summary = reconcile(self.queries, self.schedules)
         elapsed = time.perf_counter() - started
         if self.timer:
             self.own_times.append(elapsed - (self.timer.total - in_calls))
@@ -119,11 +126,11 @@ class Dataset:
         return elapsed
 
     def row_versions(self) -> set[tuple[str, Any, str]]:
-        rows = self.store.db.execute(_ROW_VERSIONS).fetchall()
+        rows = self.db.execute(_ROW_VERSIONS).fetchall()
         return {(row["kind"], row["id"], row["version"]) for row in rows}
 
     def close(self) -> None:
-        self.store.db.close()
+        self.db.close()
 
 
 def measure() -> dict[str, float]:

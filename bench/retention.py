@@ -104,7 +104,7 @@ def _fill(url: str, now: datetime) -> list[uuid.UUID]:
 def _measure(url: str, batch_size: int | None) -> dict[str, float]:
     from scheduler.policies.retention import BATCH_SIZE, delete_expired_runs
     from scheduler.store.db import Database
-    from scheduler.store.schedules import Store
+    from scheduler.store.history import HistoryQueries
 
     from devstack.apigw import LambdaContext, build_http_api_event
     from functions.api.app import lambda_handler
@@ -144,9 +144,9 @@ def _measure(url: str, batch_size: int | None) -> dict[str, float]:
             failures.append(exc)
 
     # The RetentionFunction's database timeouts (template.yaml).
-    store = Store(Database(url, statement_timeout_ms=5_000, lock_timeout_ms=3_000))
+    history = HistoryQueries(Database(url, statement_timeout_ms=5_000, lock_timeout_ms=3_000))
     batch_times: list[float] = []
-    delete_batch = store.delete_expired_run_batch
+    delete_batch = history.delete_expired_run_batch
 
     def timed_batch(**kwargs: Any) -> Any:
         started = time.perf_counter()
@@ -154,13 +154,13 @@ def _measure(url: str, batch_size: int | None) -> dict[str, float]:
         batch_times.append(time.perf_counter() - started)
         return batch
 
-    store.delete_expired_run_batch = timed_batch  # type: ignore[method-assign]
+    history.delete_expired_run_batch = timed_batch  # type: ignore[method-assign]
     thread = threading.Thread(target=reader, name="api-reads")
     thread.start()
     try:
         started = time.perf_counter()
         summary = delete_expired_runs(
-            store,
+            history,
             keep_days=KEEP_DAYS,
             budget_s=600,
             now=now,
@@ -178,9 +178,9 @@ def _measure(url: str, batch_size: int | None) -> dict[str, float]:
     # A pass right after, over the dead index entries the big one left before any vacuum.
     batch_times_of_big_pass = list(batch_times)
     started = time.perf_counter()
-    again = delete_expired_runs(store, keep_days=KEEP_DAYS, budget_s=60, now=now)
+    again = delete_expired_runs(history, keep_days=KEEP_DAYS, budget_s=60, now=now)
     noop_s = time.perf_counter() - started
-    store.db.close()
+    history.db.close()
     if again["deleted"]:
         raise RuntimeError(f"a second pass deleted {again}")
     after = [read_page(read[index % len(read)]) for index in range(READS_BEFORE)]

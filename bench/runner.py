@@ -157,15 +157,19 @@ def _measure() -> dict[str, float]:
     import psycopg
     from psycopg.rows import dict_row
     from scheduler import clients
+    from scheduler.store.db import database
+    from scheduler.store.schedules import ScheduleQueries
+    from scheduler.store.workflows import WorkflowQueries
 
     from devstack.apigw import LambdaContext
     from functions.runner.app import lambda_handler
 
-    store = clients.store()
+    db = database()
+    workflows, schedules = WorkflowQueries(db), ScheduleQueries(db)
     handler_schedule, raw_schedule = (
-        store.create_schedule(
+        schedules.create_schedule(
             None,
-            workflow_id=store.create_workflow(OWNER, name, {"steps": []})["id"],
+            workflow_id=workflows.create_workflow(OWNER, name, {"steps": []})["id"],
             cron="* * * * *",
             timezone="UTC",
             enabled=True,
@@ -187,7 +191,7 @@ def _measure() -> dict[str, float]:
         return elapsed
 
     dynamodb = clients.aws_client("dynamodb")
-    connection = store.db.connection()  # connected before counting, as in a warm Lambda
+    connection = db.connection()  # connected before counting, as in a warm Lambda
     counted_runs = backends.sized(20, 2)
     with (
         backends.recorded_statements(connection) as statements,
@@ -207,7 +211,7 @@ def _measure() -> dict[str, float]:
         "runner.sql_round_trips": len(statements) / counted_runs,
         "runner.put_events_per_success": len(alerts_sent) / counted_runs,
     }
-    results.update(_failure_alerts(store))
+    results.update(_failure_alerts(workflows, schedules))
 
     url = backends.database_url()
     with psycopg.connect(url, autocommit=True, prepare_threshold=None, row_factory=dict_row) as raw:
@@ -219,7 +223,7 @@ def _measure() -> dict[str, float]:
     return results
 
 
-def _failure_alerts(store: Any) -> dict[str, float]:
+def _failure_alerts(workflows: Any, schedules: Any) -> dict[str, float]:
     """PutEvents calls of a failed run (its Run Failed alert), and one publish's time against
     in-process moto: what a failure adds to the runner's time after the lease is released."""
     from scheduler import clients
@@ -229,10 +233,10 @@ def _failure_alerts(store: Any) -> dict[str, float]:
     from functions.runner.app import lambda_handler
 
     missing = "arn:aws:lambda:us-east-1:000000000000:function:bench-missing"
-    workflow = store.create_workflow(
+    workflow = workflows.create_workflow(
         OWNER, "failing", {"steps": [{"type": "lambda", "functionArn": missing}]}
     )
-    schedule = store.create_schedule(
+    schedule = schedules.create_schedule(
         None, workflow_id=workflow["id"], cron="* * * * *", timezone="UTC", enabled=True
     )
     failed_runs = backends.sized(5, 1)

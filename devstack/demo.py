@@ -13,12 +13,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import jwt
 from scheduler.steps.definitions import with_loaded_definition
-from scheduler.store.schedules import Store
+
+if TYPE_CHECKING:
+    from scheduler.store.api_keys import ApiKeyQueries
+    from scheduler.store.workflows import WorkflowQueries
 
 DEMO_WORKFLOW_NAME = "Demo: ping the local stack"
 DEMO_SERVICE_KEY_NAME = "make run: demo service key"
@@ -83,16 +86,16 @@ def _is_demo_definition(definition: Any, user: DemoUser) -> bool:
     )
 
 
-def _all_workflows(store: Store, owner: UUID) -> list[dict[str, Any]]:
+def _all_workflows(workflows: WorkflowQueries, owner: UUID) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    while page := store.list_workflows(
+    while page := workflows.list_workflows(
         owner, limit=100, after=(rows[-1]["created_at"], rows[-1]["id"]) if rows else None
     ):
         rows.extend(page)
     return [with_loaded_definition(row) for row in rows]
 
 
-def ensure_demo_workflow(store: Store, user: DemoUser, hook_url: str) -> UUID:
+def ensure_demo_workflow(workflows: WorkflowQueries, user: DemoUser, hook_url: str) -> UUID:
     """The user's demo workflow calling `hook_url`, created if the user has none.
 
     Its http step calls the stack's own port, so a start on another PORT points every demo
@@ -103,15 +106,15 @@ def ensure_demo_workflow(store: Store, user: DemoUser, hook_url: str) -> UUID:
     definition = demo_definition(hook_url, user)
     demos = [
         row
-        for row in _all_workflows(store, user.sub)
+        for row in _all_workflows(workflows, user.sub)
         if row["name"] == DEMO_WORKFLOW_NAME and _is_demo_definition(row["definition"], user)
     ]
     for row in demos:
         if row["definition"] != definition:
-            store.set_workflow_definition(UUID(str(row["id"])), definition)
+            workflows.set_workflow_definition(UUID(str(row["id"])), definition)
     if demos:
         return UUID(str(demos[-1]["id"]))  # listed newest first
-    created = store.create_workflow(user.sub, DEMO_WORKFLOW_NAME, definition)
+    created = workflows.create_workflow(user.sub, DEMO_WORKFLOW_NAME, definition)
     return UUID(str(created["id"]))
 
 
@@ -201,7 +204,7 @@ def _json(start_response: Any, status: HTTPStatus, body: Any) -> list[bytes]:
     return [data]
 
 
-def ensure_demo_service_key(store: Store, previous: str | None) -> str:
+def ensure_demo_service_key(keys: ApiKeyQueries, previous: str | None) -> str:
     """A service key for every tenant, as a backend would hold: the one the last start printed
     while it still works (so a script keeps its key across restarts), else a new one."""
     # Here, not at the top: they configure logging from the environment the stack sets first.
@@ -212,9 +215,9 @@ def ensure_demo_service_key(store: Store, previous: str | None) -> str:
     presented = api_keys.presented(previous or "")
     if presented is not None:
         try:
-            key_service.authenticate(store, presented)
+            key_service.authenticate(keys, presented)
             return str(previous)
         except Unauthorized:
             pass
     request = ApiKeyCreate(name=DEMO_SERVICE_KEY_NAME)
-    return key_service.issue_key(store, request, created_by="operator:make-run").key
+    return key_service.issue_key(keys, request, created_by="operator:make-run").key

@@ -52,14 +52,17 @@ class MissedFireLoop:
 
     def check_now(self) -> dict[str, int]:
         """One pass now, in the caller's thread (what the loop does at each tick)."""
-        from scheduler import clients
-        from scheduler.policies.abandoned_runs import settle_abandoned_runs
-        from scheduler.policies.missed_fires import check_missed_fires
+        from scheduler.policies.abandoned_runs import AbandonedRunQueries, settle_abandoned_runs
+        from scheduler.policies.missed_fires import MissedFireQueries, check_missed_fires
+        from scheduler.store.db import database
 
         # as ReconcileFunction's coordinator does each pass: expired claims first, then the check
-        settle_abandoned_runs(clients.store(), self._clock.now(), hand_on=self._hand_on)
+        db = database()
+        settle_abandoned_runs(
+            AbandonedRunQueries.over(db), self._clock.now(), hand_on=self._hand_on
+        )
         summary = check_missed_fires(
-            clients.store(),
+            MissedFireQueries.over(db),
             hand_on=self._hand_on,
             now=self._clock.now,
             undeliverable_before=self._engine_started_at,

@@ -294,13 +294,18 @@ class Stack:
         self._say("Preparing the demo users and workflows ...")
         hook_url = f"{self.api_url}/demo/hook"
         from scheduler import clients
+        from scheduler.store.api_keys import ApiKeyQueries
+        from scheduler.store.db import database
+        from scheduler.store.workflows import WorkflowQueries
 
         for user in DEMO_USERS:
-            workflow_id = ensure_demo_workflow(clients.store(), user, hook_url)
+            workflow_id = ensure_demo_workflow(WorkflowQueries(database()), user, hook_url)
             token = sign_token(secret, role="authenticated", sub=user.sub)
             self.users.append(StackUser(user.sub, token, workflow_id))
         self.service_token = sign_token(secret, role="service_role")
-        self.service_key = ensure_demo_service_key(clients.store(), self._previous_service_key())
+        self.service_key = ensure_demo_service_key(
+            ApiKeyQueries(database()), self._previous_service_key()
+        )
         self._say("Re-creating the EventBridge schedules from the database ...")
         counts = self._reconcile()
         self._say(f"  {counts.get('created', 0)} EventBridge schedule(s) created")
@@ -485,33 +490,35 @@ class Stack:
 
     def _reconcile(self) -> dict[str, int]:
         """moto forgets everything on restart: register every row's schedule(s) again."""
-        from scheduler import clients
         from scheduler.errors import DomainError
-        from scheduler.policies.periodic_pass import reconcile
+        from scheduler.policies.periodic_pass import PeriodicPassQueries, reconcile
+        from scheduler.store.db import database
         from scheduler.sync.eventbridge import EventBridgeSchedules
 
         try:
-            return reconcile(clients.store(), EventBridgeSchedules())
+            return reconcile(PeriodicPassQueries.over(database()), EventBridgeSchedules())
         except DomainError as exc:  # some rows failed: the stack still serves the others
             log.warning("reconcile incomplete: %s", exc)
             return {}
 
     def _delete_expired_runs(self) -> dict[str, int | bool]:
         """RetentionFunction's hourly pass, once at start-up (cheap when nothing expired)."""
-        from scheduler import clients
         from scheduler.config import get_settings
         from scheduler.policies.retention import delete_expired_runs
+        from scheduler.store.db import database
+        from scheduler.store.history import HistoryQueries
 
         return delete_expired_runs(
-            clients.store(), keep_days=get_settings().run_history_days, budget_s=30
+            HistoryQueries(database()), keep_days=get_settings().run_history_days, budget_s=30
         )
 
     def _workflow_name(self, workflow_id: str) -> str | None:
         """For the console's run lines (it calls one at a time); None if it cannot say."""
-        from scheduler import clients
+        from scheduler.store.db import database
+        from scheduler.store.workflows import WorkflowQueries
 
         try:
-            return str(clients.store().get_workflow(UUID(workflow_id))["name"])
+            return str(WorkflowQueries(database()).get_workflow(UUID(workflow_id))["name"])
         except Exception:  # a deleted workflow, a stopping database: the line goes without
             return None
 

@@ -24,9 +24,9 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from scheduler.store.db import Database
-from scheduler.store.schedules import Store
 
 from tests.pgbouncer import PgBouncer
+from tests.queries import AllQueries
 
 ROOT = Path(__file__).resolve().parents[1]
 MIGRATIONS = ROOT / "migrations"
@@ -148,9 +148,9 @@ def drop_connection(conn: Any) -> None:
 
 
 @pytest.fixture
-def store(clean_db: str) -> Iterator[Store]:
+def queries(clean_db: str) -> Iterator[AllQueries]:
     database = Database(clean_db)
-    yield Store(database)
+    yield AllQueries.over(database)
     database.close()
 
 

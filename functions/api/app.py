@@ -41,7 +41,7 @@ from scheduler.observability import capture_lambda_handler, logger
 # The routes register on the one resolver as their modules are imported, in this order: the
 # order of the OpenAPI document's paths.
 # isort: off
-from scheduler.api.routes.routing import app, shared_store
+from scheduler.api.routes.routing import api_key_queries, app
 from scheduler.api.routes import schedules, runs, keys, cron, workflows  # noqa: F401
 from scheduler.api.routes.docs import DOCS_ROUTE, TITLE, VERSION, enable_docs
 
@@ -148,7 +148,7 @@ def _admit(event: dict[str, Any]) -> Principal | None:
     principal = (
         credential
         if isinstance(credential, Principal)
-        else key_service.authenticate(shared_store(), credential)
+        else key_service.authenticate(api_key_queries(), credential)
     )
     if method not in READ_METHODS and not (method == "POST" and path in READ_POSTS):
         principal.require_write()

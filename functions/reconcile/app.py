@@ -16,8 +16,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from scheduler import clients
 from scheduler.config import get_settings
 from scheduler.observability import capture_lambda_handler, logger, metrics
-from scheduler.policies.periodic_pass import run_invocation
+from scheduler.policies.periodic_pass import PeriodicPassQueries, run_invocation
 from scheduler.run.runner_client import invoke_runner_async
+from scheduler.store.db import database
 from scheduler.sync.eventbridge import EventBridgeSchedules
 from scheduler.sync.shards import ShardTask, invoke_shard
 
@@ -31,7 +32,7 @@ clients.load_aws_sdk()
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     return run_invocation(
-        clients.store(),
+        PeriodicPassQueries.over(database()),
         EventBridgeSchedules(),
         ShardTask.from_event(event),
         shards=get_settings().reconcile_shards,

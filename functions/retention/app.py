@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from scheduler import clients
 from scheduler.config import get_settings
 from scheduler.observability import capture_lambda_handler, logger, metrics
 from scheduler.policies.retention import delete_expired_runs, pass_budget_s
+from scheduler.store.db import database
+from scheduler.store.history import HistoryQueries
 
 
 @logger.inject_lambda_context
@@ -21,7 +22,7 @@ from scheduler.policies.retention import delete_expired_runs, pass_budget_s
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int | bool]:
     return delete_expired_runs(
-        clients.store(),
+        HistoryQueries(database()),
         keep_days=get_settings().run_history_days,
         budget_s=pass_budget_s(context.get_remaining_time_in_millis()),
     )

@@ -197,10 +197,11 @@ MakeWorkflow = Callable[..., TestWorkflow]
 def make_workflow(stack: Stack, user1: StackUser) -> Iterator[MakeWorkflow]:
     """A workflow of user 1 whose http step calls the demo endpoint with a marker of its own."""
     from scheduler.store.db import Database
-    from scheduler.store.schedules import Store
+
+    from tests.queries import AllQueries
 
     database = Database(stack.database_url)
-    store = Store(database)
+    queries = AllQueries.over(database)
 
     def make(path: str = "/demo/hook", timeout_s: float = 10) -> TestWorkflow:
         marker = uuid.uuid4().hex
@@ -211,7 +212,7 @@ def make_workflow(stack: Stack, user1: StackUser) -> Iterator[MakeWorkflow]:
             "body": {"marker": marker},
             "timeoutSeconds": timeout_s,
         }
-        row = store.create_workflow(user1.sub, f"e2e {marker}", {"steps": [step]})
+        row = queries.workflows.create_workflow(user1.sub, f"e2e {marker}", {"steps": [step]})
         return TestWorkflow(row["id"], marker)
 
     yield make

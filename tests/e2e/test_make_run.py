@@ -17,7 +17,7 @@ from uuid import UUID
 
 import psutil
 from scheduler.store.db import Database
-from scheduler.store.schedules import Store
+from scheduler.store.workflows import WorkflowQueries
 
 from tests.conftest import ROOT
 from tests.e2e.conftest import Api
@@ -121,7 +121,7 @@ def test_make_run_says_a_line_per_request_and_run_and_writes_the_json_records_to
         # app writes workflows: straight into the database)
         database = Database(state["databaseUrl"])
         step = {"type": "http", "method": "POST", "url": f"{state['apiUrl']}/demo/missing"}
-        failing = Store(database).create_workflow(
+        failing = WorkflowQueries(database).create_workflow(
             UUID(user["sub"]), "fails on purpose", {"steps": [step]}
         )
         database.close()

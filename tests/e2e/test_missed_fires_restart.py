@@ -34,12 +34,14 @@ def no_schedules_left() -> None:
 
 def _workflow(stack: Stack, name: str) -> Any:
     from scheduler.store.db import Database
-    from scheduler.store.schedules import Store
+    from scheduler.store.workflows import WorkflowQueries
 
     database = Database(stack.database_url)
     try:
         step = {"type": "http", "method": "POST", "url": f"{stack.api_url}/demo/hook"}
-        return Store(database).create_workflow(stack.users[0].sub, name, {"steps": [step]})["id"]
+        return WorkflowQueries(database).create_workflow(
+            stack.users[0].sub, name, {"steps": [step]}
+        )["id"]
     finally:
         database.close()
 

@@ -11,7 +11,6 @@ import boto3
 import pytest
 from scheduler.steps.definitions import with_loaded_definition
 from scheduler.store.db import Database
-from scheduler.store.schedules import Store
 
 from devstack.clock import ManualClock
 from devstack.demo import DEMO_USERS, DEMO_WORKFLOW_NAME, ensure_demo_workflow
@@ -24,6 +23,7 @@ from tests.e2e.conftest import (
     start_stack,
     sync_engine,
 )
+from tests.queries import AllQueries
 
 
 @pytest.fixture(autouse=True)
@@ -107,12 +107,14 @@ def test_a_restart_on_another_port_points_the_demo_workflows_at_it(data_dir: Pat
         schedule = Api(first.api_url, user.token).create_schedule(user.workflow_id, "* * * * *")
         old_hook = f"{first.api_url}/demo/hook"
         database = Database(first.database_url)
-        store = Store(database)
-        own = store.create_workflow(
+        queries = AllQueries.over(database)
+        own = queries.workflows.create_workflow(
             user.sub, "mine", {"steps": [{"type": "http", "method": "POST", "url": old_hook}]}
         )
         edited_step = {"type": "http", "method": "POST", "url": old_hook, "body": {"mine": True}}
-        edited = store.create_workflow(user.sub, DEMO_WORKFLOW_NAME, {"steps": [edited_step]})
+        edited = queries.workflows.create_workflow(
+            user.sub, DEMO_WORKFLOW_NAME, {"steps": [edited_step]}
+        )
         database.close()
     finally:
         first.stop()
@@ -121,18 +123,21 @@ def test_a_restart_on_another_port_points_the_demo_workflows_at_it(data_dir: Pat
     second = start_stack(data_dir, clock, port=_free_port_other_than(_port(first.api_url)))
     database = Database(second.database_url)
     try:
-        store = Store(database)
+        queries = AllQueries.over(database)
         # Then the demo workflow is the same one, its http step calling the new port
         assert second.users[0].workflow_id == user.workflow_id
-        demo = with_loaded_definition(store.get_workflow(user.workflow_id))
+        # (the store hands the definition over as its text: scheduler.steps.definitions)
+        demo = with_loaded_definition(queries.workflows.get_workflow(user.workflow_id))
         assert demo["definition"]["steps"][0]["url"] == f"{second.api_url}/demo/hook"
         # and the user's own workflows are untouched
-        assert store.get_workflow(own["id"]) == own
-        assert store.get_workflow(edited["id"]) == edited
+        assert queries.workflows.get_workflow(own["id"]) == own
+        assert queries.workflows.get_workflow(edited["id"]) == edited
         # and making sure again writes nothing
-        again = ensure_demo_workflow(store, DEMO_USERS[0], f"{second.api_url}/demo/hook")
+        again = ensure_demo_workflow(
+            queries.workflows, DEMO_USERS[0], f"{second.api_url}/demo/hook"
+        )
         assert again == user.workflow_id
-        assert store.get_workflow(user.workflow_id)["updated_at"] == demo["updated_at"]
+        assert queries.workflows.get_workflow(user.workflow_id)["updated_at"] == demo["updated_at"]
 
         # and the schedule's next run calls the new port, and succeeds
         sync_engine(second)

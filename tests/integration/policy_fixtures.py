@@ -14,9 +14,9 @@ from uuid import UUID
 
 from scheduler.run.event import RunnerEvent
 from scheduler.run.runner import RunReport, run_fire
-from scheduler.store.schedules import Store
 
 from tests.integration.runner_fixtures import OWNER, REMAINING_S, Runner
+from tests.queries import AllQueries
 
 
 def iso(moment: datetime) -> str:
@@ -46,7 +46,7 @@ class HandOns:
         return run_fire(
             RunnerEvent.model_validate(event),
             remaining_time_s=REMAINING_S,
-            store=self.runner.store,
+            queries=self.runner.queries.runner,
             lock=self.runner.lock,
             now=self.runner.clock,
             hand_on=self.pending.append,
@@ -65,18 +65,23 @@ class HandOns:
 
 
 def make_policy_schedule(
-    store: Store, steps: list[dict[str, Any]], *, cron: str, timezone: str = "UTC", **fields: Any
+    queries: AllQueries,
+    steps: list[dict[str, Any]],
+    *,
+    cron: str,
+    timezone: str = "UTC",
+    **fields: Any,
 ) -> dict[str, Any]:
-    workflow_id = store.create_workflow(OWNER, "nightly report", {"steps": steps})["id"]
-    return store.create_schedule(
+    workflow_id = queries.workflows.create_workflow(OWNER, "nightly report", {"steps": steps})["id"]
+    return queries.schedules.create_schedule(
         None, workflow_id=workflow_id, cron=cron, timezone=timezone, enabled=True, **fields
     )
 
 
-def checking_since(store: Store, schedule_id: UUID, since: datetime) -> None:
+def checking_since(queries: AllQueries, schedule_id: UUID, since: datetime) -> None:
     """Make the missed-fire check look at the schedule's fire times after `since`, as if it
     had been created then (the database's now() is real time, the tests' clocks are not)."""
-    store.db.execute(
+    queries.db.execute(
         """update schedule_fire_checks
            set fires_from = %(since)s, checked_through = %(since)s, next_check_at = %(since)s
            where schedule_id = %(id)s""",
@@ -84,17 +89,17 @@ def checking_since(store: Store, schedule_id: UUID, since: datetime) -> None:
     )
 
 
-def fire_check(store: Store, schedule_id: UUID) -> dict[str, Any]:
-    row = store.db.execute(
+def fire_check(queries: AllQueries, schedule_id: UUID) -> dict[str, Any]:
+    row = queries.db.execute(
         "select * from schedule_fire_checks where schedule_id = %s", (schedule_id,)
     ).fetchone()
     assert row is not None
     return row
 
 
-def runs_by_time(store: Store, schedule_id: UUID) -> list[dict[str, Any]]:
+def runs_by_time(queries: AllQueries, schedule_id: UUID) -> list[dict[str, Any]]:
     """Every run row of the schedule, oldest fire time first."""
-    return store.db.execute(
+    return queries.db.execute(
         "select * from schedule_runs where schedule_id = %s order by scheduled_time",
         (schedule_id,),
     ).fetchall()

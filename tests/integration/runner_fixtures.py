@@ -20,12 +20,14 @@ import pytest
 from scheduler import clients
 from scheduler.config import get_settings
 from scheduler.run.event import RunnerEvent
+from scheduler.run.fire import RunnerQueries
 from scheduler.run.lock import LeaseLock
 from scheduler.run.runner import RunReport, run_fire
 from scheduler.steps import engine as workflows
 from scheduler.steps.definitions import with_loaded_definition
 from scheduler.steps.engine import RunContext, StepModel, register_step
-from scheduler.store.schedules import Store
+
+from tests.queries import AllQueries
 
 LOCKS_TABLE = "workflow-locks-test"
 # How long a test waits for another thread to get somewhere (each wait ends as soon as it has):
@@ -254,7 +256,7 @@ LEASE_OVER_S = 60 + 30 + 5 + 1  # past the lease and the clock skew tolerance
 
 @dataclass
 class Runner:
-    store: Store
+    queries: AllQueries
     lock: LeaseLock
     clock: FakeClock
 
@@ -265,7 +267,7 @@ class Runner:
         *,
         trigger: Literal["schedule", "manual"] = "schedule",
         attempt: int = 1,
-        store: Store | None = None,
+        queries: RunnerQueries | None = None,
         lock: LeaseLock | None = None,
         invocation: str | None = None,
         remaining_s: float = REMAINING_S,
@@ -284,38 +286,40 @@ class Runner:
             event,
             remaining_time_s=remaining_s,
             invocation_id=invocation,
-            store=store or self.store,
+            queries=queries or self.queries.runner,
             lock=lock or self.lock,
             now=self.clock,
         )
 
     def runs(self, schedule: dict[str, Any]) -> list[dict[str, Any]]:
-        return list(reversed(self.store.list_runs(schedule["id"])))
+        return list(reversed(self.queries.schedules.list_runs(schedule["id"])))
 
     def workflow(self, schedule: dict[str, Any]) -> dict[str, Any]:
-        return with_loaded_definition(self.store.get_workflow(schedule["workflow_id"]))
+        return with_loaded_definition(self.queries.workflows.get_workflow(schedule["workflow_id"]))
 
     def schedule(self, schedule: dict[str, Any]) -> dict[str, Any]:
-        return self.store.get_schedule(schedule["id"])
+        return self.queries.schedules.get_schedule(schedule["id"])
 
 
 @pytest.fixture(name="runner")
 def runner_fixture(
-    store: Store, dynamodb: Any, clock: FakeClock, allow_private_http: None
+    queries: AllQueries, dynamodb: Any, clock: FakeClock, allow_private_http: None
 ) -> Runner:
-    return Runner(store, LeaseLock(dynamodb, table=LOCKS_TABLE, clock=clock), clock)
+    return Runner(queries, LeaseLock(dynamodb, table=LOCKS_TABLE, clock=clock), clock)
 
 
 def make_schedule(
-    store: Store,
+    queries: AllQueries,
     steps: list[dict[str, Any]],
     *,
     cron: str = "*/5 * * * *",
     workflow_id: uuid.UUID | None = None,
 ) -> dict[str, Any]:
     if workflow_id is None:
-        workflow_id = store.create_workflow(OWNER, "nightly report", {"steps": steps})["id"]
-    return store.create_schedule(
+        workflow_id = queries.workflows.create_workflow(OWNER, "nightly report", {"steps": steps})[
+            "id"
+        ]
+    return queries.schedules.create_schedule(
         None, workflow_id=workflow_id, cron=cron, timezone="UTC", enabled=True
     )
 

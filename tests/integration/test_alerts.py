@@ -21,7 +21,6 @@ from scheduler import clients
 from scheduler.config import get_settings
 from scheduler.observability import logger, metrics
 from scheduler.run import alerts
-from scheduler.store.schedules import Store
 
 from functions.runner.app import lambda_handler
 from tests.integration.runner_fixtures import (
@@ -38,6 +37,7 @@ from tests.integration.runner_fixtures import (
     make_schedule,
     runner_fixture,  # noqa: F401
 )
+from tests.queries import AllQueries
 
 QUERY_SECRET = "qs_token_9e8d7c6b5a4f3e2d"
 
@@ -98,7 +98,7 @@ def test_a_failed_run_publishes_one_run_failed_event_with_the_run_in_its_detail(
 ) -> None:
     http_server.status = 500
     steps = [{"type": "http", "url": f"{http_server.url}/run?token={QUERY_SECRET}"}]
-    schedule = make_schedule(runner.store, steps)
+    schedule = make_schedule(runner.queries, steps)
 
     report = runner.fire(schedule, attempt=2)
 
@@ -128,7 +128,7 @@ def test_a_failed_run_publishes_one_run_failed_event_with_the_run_in_its_detail(
 def test_a_critical_error_publishes_run_failed_and_schedule_disabled_in_one_call(
     runner: Runner, alert_queue: AlertQueue, put_events_calls: list[dict[str, Any]]
 ) -> None:
-    schedule = make_schedule(runner.store, [{"type": "teleport"}])
+    schedule = make_schedule(runner.queries, [{"type": "teleport"}])
 
     report = runner.fire(schedule)
 
@@ -153,7 +153,7 @@ def test_a_missing_workflow_secret_fails_the_run_and_alerts_it(
         "url": f"{http_server.url}/run",
         "headers": {"Authorization": {"secretRef": "workflow-secrets/absent"}},
     }
-    schedule = make_schedule(runner.store, [step])
+    schedule = make_schedule(runner.queries, [step])
 
     assert runner.fire(schedule).outcome == "failed"
 
@@ -169,7 +169,7 @@ def test_a_successful_run_publishes_nothing(
     alert_queue: AlertQueue,
     put_events_calls: list[dict[str, Any]],
 ) -> None:
-    schedule = make_schedule(runner.store, http_steps(http_server))
+    schedule = make_schedule(runner.queries, http_steps(http_server))
 
     assert runner.fire(schedule).outcome == "succeeded"
 
@@ -184,7 +184,7 @@ def test_a_redelivered_failed_fire_publishes_nothing_more(
     put_events_calls: list[dict[str, Any]],
 ) -> None:
     http_server.status = 503
-    schedule = make_schedule(runner.store, http_steps(http_server))
+    schedule = make_schedule(runner.queries, http_steps(http_server))
     assert runner.fire(schedule, invocation="first").outcome == "failed"
     assert len(alert_queue.received()) == 1
 
@@ -201,7 +201,7 @@ def test_a_redelivered_failed_fire_publishes_nothing_more(
 def test_a_skipped_overlap_publishes_nothing(
     runner: Runner, http_server: LoopbackServer, alert_queue: AlertQueue
 ) -> None:
-    schedule = make_schedule(runner.store, http_steps(http_server))
+    schedule = make_schedule(runner.queries, http_steps(http_server))
     runner.lock.acquire(schedule["workflow_id"], 60, owner="another run")
 
     assert runner.fire(schedule).outcome == "skipped"
@@ -232,15 +232,15 @@ def _one_entry_refused(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
 def test_a_failing_put_events_is_logged_and_counted_and_the_run_stays_recorded_failed(
     answer: Callable[..., Any],
     unpublished: list[str],
-    store: Store,
+    queries: AllQueries,
     aws: None,
     alert_queue: AlertQueue,
     capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     create_locks_table(clients.aws_client("dynamodb"), "workflow-locks")
-    workflow = store.create_workflow(OWNER, "broken", {"steps": [{"type": "teleport"}]})
-    schedule = store.create_schedule(
+    workflow = queries.workflows.create_workflow(OWNER, "broken", {"steps": [{"type": "teleport"}]})
+    schedule = queries.schedules.create_schedule(
         None, workflow_id=workflow["id"], cron="* * * * *", timezone="UTC", enabled=True
     )
     _on_put_events(answer)
@@ -255,9 +255,9 @@ def test_a_failing_put_events_is_logged_and_counted_and_the_run_stays_recorded_f
     result = lambda_handler(event, _LambdaContext())
 
     assert result["outcome"] == "failed"
-    [run] = store.list_runs(schedule["id"])
+    [run] = queries.schedules.list_runs(schedule["id"])
     assert (str(run["id"]), run["status"]) == (result["runId"], "failed")
-    assert store.get_schedule(schedule["id"])["enabled"] is False
+    assert queries.schedules.get_schedule(schedule["id"])["enabled"] is False
     assert alert_queue.received() == []
     [record] = [r for r in caplog.records if r.getMessage() == "alert not published"]
     assert record.levelno == logging.ERROR

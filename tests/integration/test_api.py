@@ -25,6 +25,7 @@ from scheduler import clients, cron
 from scheduler.sync.eventbridge import EventBridgeSchedules
 
 from devstack.apigw import LambdaContext
+from tests.queries import process_queries
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 ALICE = uuid.UUID("00000000-0000-4000-8000-00000000a11c")
@@ -99,11 +100,11 @@ def api(eventbridge: EventBridgeSchedules) -> Api:
 
 @pytest.fixture
 def workflows(eventbridge: EventBridgeSchedules) -> dict[str, uuid.UUID]:
-    store = clients.store()
+    queries = process_queries()
     return {
-        "alice": store.create_workflow(ALICE, "daily report")["id"],
-        "alice2": store.create_workflow(ALICE, "cleanup")["id"],
-        "bob": store.create_workflow(BOB, "bob's sync")["id"],
+        "alice": queries.workflows.create_workflow(ALICE, "daily report")["id"],
+        "alice2": queries.workflows.create_workflow(ALICE, "cleanup")["id"],
+        "bob": queries.workflows.create_workflow(BOB, "bob's sync")["id"],
     }
 
 
@@ -767,7 +768,7 @@ def test_a_stored_definition_python_cannot_load_is_reported_not_a_500(
     api: Api, workflows: dict[str, uuid.UUID]
 ) -> None:
     # Given a definition the owner wrote around the API, within the database's bounds
-    clients.store().db.execute(
+    process_queries().db.execute(
         """update workflows set definition = '{"steps": [], "n": 1e5000}'::jsonb where id = %s""",
         (workflows["alice"],),
     )

@@ -25,9 +25,8 @@ from botocore.exceptions import ClientError
 from scheduler import cron
 from scheduler.api.schedules import ScheduleService
 from scheduler.models.schedules import ScheduleUpdate
-from scheduler.policies.periodic_pass import reconcile
+from scheduler.policies.periodic_pass import PeriodicPassQueries, reconcile
 from scheduler.store.db import Database
-from scheduler.store.schedules import Store
 from scheduler.sync.eventbridge import EventBridgeSchedules
 
 from tests.integration.test_api import (  # noqa: F401  (fixtures)
@@ -40,6 +39,7 @@ from tests.integration.test_api import (  # noqa: F401  (fixtures)
     workflows,
 )
 from tests.integration.test_api_consistency import Hook, hooks  # noqa: F401  (fixture)
+from tests.queries import AllQueries
 
 # The runner's statements must not wait on an API write for longer than this.
 RUNNER_STATEMENT_TIMEOUT_MS = 500
@@ -49,25 +49,25 @@ pytestmark = pytest.mark.serial
 
 
 @pytest.fixture
-def other_connection(clean_db: str) -> Iterator[Callable[..., Store]]:
-    """Stores on connections of their own (another Lambda's), closed after the test."""
+def other_connection(clean_db: str) -> Iterator[Callable[..., AllQueries]]:
+    """Queries on connections of their own (another Lambda's), closed after the test."""
     opened: list[Database] = []
 
-    def open_store(**options: Any) -> Store:
+    def open_queries(**options: Any) -> AllQueries:
         database = Database(clean_db, **options)
         opened.append(database)
-        return Store(database)
+        return AllQueries.over(database)
 
-    yield open_store
+    yield open_queries
     for database in opened:
         database.close()
 
 
-def _run_once(store: Store, schedule_id: uuid.UUID, workflow_id: uuid.UUID) -> bool:
+def _run_once(queries: AllQueries, schedule_id: uuid.UUID, workflow_id: uuid.UUID) -> bool:
     """What the runner does in SQL for one fire: claim the slot, start, record a success."""
     fire = datetime.now(UTC).replace(second=0, microsecond=0)
     lease_expires_at = fire + timedelta(minutes=5)
-    claim = store.claim_run_slot(
+    claim = queries.runs.claim_run_slot(
         schedule_id,
         workflow_id,
         fire,
@@ -80,7 +80,7 @@ def _run_once(store: Store, schedule_id: uuid.UUID, workflow_id: uuid.UUID) -> b
     run_id = claim["run_id"]
     assert run_id is not None
     fence = 1
-    started = store.start_run(
+    started = queries.runs.start_run(
         run_id,
         workflow_id,
         claim_token="runner",
@@ -90,7 +90,7 @@ def _run_once(store: Store, schedule_id: uuid.UUID, workflow_id: uuid.UUID) -> b
         fenced_error="fenced",
     )
     assert started["started"]
-    written = store.record_run_outcome(
+    written = queries.runs.record_run_outcome(
         run_id,
         schedule_id=schedule_id,
         workflow_id=workflow_id,
@@ -111,7 +111,7 @@ def test_the_runner_does_not_wait_on_an_api_write_stalled_in_eventbridge(
     eventbridge: EventBridgeSchedules,
     clean_db: str,
     hooks: Callable[[str, Hook], None],
-    other_connection: Callable[..., Store],
+    other_connection: Callable[..., AllQueries],
     write: str,
 ) -> None:
     # Given a schedule, and an API write held inside its EventBridge call
@@ -169,7 +169,7 @@ def test_the_runner_does_not_wait_on_a_reconcile_repair_stalled_in_eventbridge(
     eventbridge: EventBridgeSchedules,
     clean_db: str,
     hooks: Callable[[str, Hook], None],
-    other_connection: Callable[..., Store],
+    other_connection: Callable[..., AllQueries],
 ) -> None:
     # Given a schedule whose EventBridge schedule went missing, and a reconcile pass repairing
     # it, held inside its EventBridge call (reconcile takes the same writer lock as the API)
@@ -185,7 +185,7 @@ def test_the_runner_does_not_wait_on_a_reconcile_repair_stalled_in_eventbridge(
 
     hooks("before-call.scheduler.UpdateSchedule", stall)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        repaired = pool.submit(reconcile, other_connection(), eventbridge)
+        repaired = pool.submit(reconcile, other_connection().periodic_pass, eventbridge)
         try:
             assert in_eventbridge.wait(WAIT_S)
 
@@ -206,7 +206,7 @@ def _drift(database_url: str, eventbridge: EventBridgeSchedules) -> dict[str, in
     """What a reconcile pass finds to repair (nothing, when the database and EventBridge agree)."""
     database = Database(database_url)
     try:
-        summary = reconcile(Store(database), eventbridge)
+        summary = reconcile(PeriodicPassQueries.over(database), eventbridge)
     finally:
         database.close()
     return {
@@ -246,15 +246,16 @@ def test_the_undo_of_a_failed_write_keeps_a_newer_write(
     eventbridge: EventBridgeSchedules,
     clean_db: str,
     hooks: Callable[[str, Hook], None],
-    other_connection: Callable[..., Store],
+    other_connection: Callable[..., AllQueries],
     first: str,
     second: str,
 ) -> None:
     # Given a schedule at 07:00
     schedule_id = uuid.UUID(_create(api, workflows["alice"], cron="0 7 * * *")["id"])
     # and a second API writer on a connection of its own (another ApiFunction instance)
-    other_store = other_connection()
-    other_api = ScheduleService(other_store, EventBridgeSchedules(), lambda _: None)
+    other_api = ScheduleService(
+        other_connection().schedule_service, EventBridgeSchedules(), lambda _: None
+    )
 
     def second_write() -> Any:
         if second == "PATCH":

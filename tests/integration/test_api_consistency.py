@@ -18,6 +18,7 @@ import pytest
 from botocore.exceptions import ClientError
 from scheduler import clients
 from scheduler.observability import logger
+from scheduler.store.db import database
 from scheduler.sync.eventbridge import EventBridgeSchedules
 
 from devstack.apigw import LambdaContext
@@ -69,7 +70,7 @@ def _kill_api_connection() -> Hook:
         if killed:
             return
         killed.append(True)
-        drop_connection(clients.database().connection())
+        drop_connection(database().connection())
 
     return hook
 

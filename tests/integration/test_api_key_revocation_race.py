@@ -20,8 +20,8 @@ from scheduler.auth import api_keys, key_service
 from scheduler.auth.principal import Principal
 from scheduler.errors import Unauthorized
 from scheduler.models.api_keys import ApiKeyCreate, ApiKeyCreated
+from scheduler.store.api_keys import ApiKeyQueries
 from scheduler.store.db import Database
-from scheduler.store.schedules import Store
 
 PAUSE_LOCK = 2_312_050  # the advisory lock a paused statement waits for
 OPERATOR = Principal(owner=None, actor="service_role")
@@ -89,18 +89,18 @@ def pause(clean_db: str, direct_database_url: str) -> Iterator[Pause]:
 
 
 @pytest.fixture
-def stores(clean_db: str) -> Iterator[tuple[Store, Store]]:
-    """Two stores on two connections: the two sides of the race."""
+def key_queries(clean_db: str) -> Iterator[tuple[ApiKeyQueries, ApiKeyQueries]]:
+    """The API keys' queries on two connections: the two sides of the race."""
     databases = (Database(clean_db), Database(clean_db))
-    yield Store(databases[0]), Store(databases[1])
+    yield ApiKeyQueries(databases[0]), ApiKeyQueries(databases[1])
     for database in databases:
         database.close()
 
 
-def _authenticated(store: Store, key: str) -> Principal:
+def _authenticated(keys: ApiKeyQueries, key: str) -> Principal:
     presented = api_keys.presented(key)
     assert presented is not None
-    return key_service.authenticate(store, presented)
+    return key_service.authenticate(keys, presented)
 
 
 def _live_keys(url: str) -> set[UUID]:
@@ -109,32 +109,32 @@ def _live_keys(url: str) -> set[UUID]:
     return {row[0] for row in rows}
 
 
-def _issue(store: Store, name: str) -> ApiKeyCreated:
-    return key_service.issue_key(store, ApiKeyCreate(name=name), created_by="service_role")
+def _issue(keys: ApiKeyQueries, name: str) -> ApiKeyCreated:
+    return key_service.issue_key(keys, ApiKeyCreate(name=name), created_by="service_role")
 
 
 def test_a_key_authenticated_before_its_revocation_issues_nothing_after_it(
-    stores: tuple[Store, Store], clean_db: str
+    key_queries: tuple[ApiKeyQueries, ApiKeyQueries], clean_db: str
 ) -> None:
     # Given a leaked key whose request to issue a key was authenticated
-    store, _ = stores
-    leaked = _issue(store, "leaked")
-    principal = _authenticated(store, leaked.key)
+    keys, _ = key_queries
+    leaked = _issue(keys, "leaked")
+    principal = _authenticated(keys, leaked.key)
 
     # When the operator revokes it before the request writes the new key
-    key_service.revoke_key(store, OPERATOR, leaked.id)
+    key_service.revoke_key(keys, OPERATOR, leaked.id)
 
     # Then the request is refused and no key was written
     with pytest.raises(Unauthorized):
-        key_service.create_key(store, principal, ApiKeyCreate(name="child"))
+        key_service.create_key(keys, principal, ApiKeyCreate(name="child"))
     assert _live_keys(clean_db) == set()
 
 
 def test_a_key_being_issued_when_the_revocation_starts_is_revoked_with_its_issuer(
-    stores: tuple[Store, Store], pause: Pause, clean_db: str
+    key_queries: tuple[ApiKeyQueries, ApiKeyQueries], pause: Pause, clean_db: str
 ) -> None:
     # Given a leaked key's request to issue a key, paused as it writes the new row
-    issuing, revoking = stores
+    issuing, revoking = key_queries
     leaked = _issue(issuing, "leaked")
     principal = _authenticated(issuing, leaked.key)
     pause.on("insert", "new.name = 'child'")
@@ -160,11 +160,11 @@ def test_a_key_being_issued_when_the_revocation_starts_is_revoked_with_its_issue
 
 
 def test_a_key_asked_for_while_its_issuer_is_being_revoked_is_not_written(
-    stores: tuple[Store, Store], pause: Pause, clean_db: str
+    key_queries: tuple[ApiKeyQueries, ApiKeyQueries], pause: Pause, clean_db: str
 ) -> None:
     # Given a leaked key (with a key it issued before), and the operator's revocation of it,
     # paused as it revokes the leaked key's row
-    issuing, revoking = stores
+    issuing, revoking = key_queries
     leaked = _issue(issuing, "leaked")
     principal = _authenticated(issuing, leaked.key)
     earlier = key_service.create_key(issuing, principal, ApiKeyCreate(name="earlier"))
@@ -189,24 +189,24 @@ def test_a_key_asked_for_while_its_issuer_is_being_revoked_is_not_written(
 
 
 def test_revoking_a_key_revokes_its_issued_keys_generation_by_generation(
-    stores: tuple[Store, Store], clean_db: str
+    key_queries: tuple[ApiKeyQueries, ApiKeyQueries], clean_db: str
 ) -> None:
     # Given a leaked key, a key it issued, and one that one issued; and a bystander
-    store, _ = stores
-    leaked = _issue(store, "leaked")
-    bystander = _issue(store, "bystander")
+    keys, _ = key_queries
+    leaked = _issue(keys, "leaked")
+    bystander = _issue(keys, "bystander")
     child = key_service.create_key(
-        store, _authenticated(store, leaked.key), ApiKeyCreate(name="child")
+        keys, _authenticated(keys, leaked.key), ApiKeyCreate(name="child")
     )
     grandchild = key_service.create_key(
-        store, _authenticated(store, child.key), ApiKeyCreate(name="grandchild")
+        keys, _authenticated(keys, child.key), ApiKeyCreate(name="grandchild")
     )
 
     # When the leaked key is revoked twice
-    key_service.revoke_key(store, OPERATOR, leaked.id)
+    key_service.revoke_key(keys, OPERATOR, leaked.id)
     with psycopg.connect(clean_db) as conn:
         first = conn.execute("select id, revoked_at from api_keys order by id").fetchall()
-    key_service.revoke_key(store, OPERATOR, leaked.id)
+    key_service.revoke_key(keys, OPERATOR, leaked.id)
 
     # Then all three are revoked, once (the first time stays), and the bystander works
     assert _live_keys(clean_db) == {bystander.id}

@@ -28,7 +28,7 @@ from scheduler.errors import LimitExceeded
 from scheduler.models.schedules import ScheduleCreate
 from scheduler.policies.owner_limits import take_request
 from scheduler.store.db import Database
-from scheduler.store.schedules import Store
+from scheduler.store.limits import LimitQueries
 from scheduler.sync.eventbridge import EventBridgeSchedules
 
 from devstack.apigw import LambdaContext
@@ -51,6 +51,7 @@ from tests.integration.test_api_concurrency import (  # noqa: F401  (fixture)
     other_connection,
 )
 from tests.integration.test_api_consistency import Hook, hooks  # noqa: F401  (fixture)
+from tests.queries import AllQueries
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -172,15 +173,17 @@ def test_two_concurrent_creates_at_the_limit_do_not_both_pass(
     eventbridge: EventBridgeSchedules,
     clean_db: str,
     hooks: Callable[[str, Hook], None],
-    other_connection: Callable[..., Store],
+    other_connection: Callable[..., AllQueries],
     limits: Callable[..., None],
 ) -> None:
     # Given Alice one schedule short of her limit, and a second API instance (own connection)
     limits(max_schedules_per_owner=2)
     _create(api, workflows["alice"])
     # its lock wait outlasts the first create's, however slow this machine is
-    other_store = other_connection(lock_timeout_ms=WAIT_S * 1000)
-    other_api = ScheduleService(other_store, EventBridgeSchedules(), lambda _: None)
+    other_queries = other_connection(lock_timeout_ms=WAIT_S * 1000)
+    other_api = ScheduleService(
+        other_queries.schedule_service, EventBridgeSchedules(), lambda _: None
+    )
     request = ScheduleCreate(workflow_id=workflows["alice2"], cron="0 9 * * *")
 
     def second_create() -> Any:
@@ -331,7 +334,7 @@ def test_concurrent_requests_from_many_instances_take_exactly_the_allowance(
     def request(database: Database) -> bool:
         barrier.wait(WAIT_S)
         try:
-            take_request(Store(database), ALICE, "run_now", 5, T0)
+            take_request(LimitQueries(database), ALICE, "run_now", 5, T0)
         except LimitExceeded:
             return False
         return True
@@ -348,29 +351,29 @@ def test_concurrent_requests_from_many_instances_take_exactly_the_allowance(
     assert sorted(granted) == [False] * 7 + [True] * 5
 
 
-def test_each_kind_of_request_has_its_own_allowance(store: Store) -> None:
+def test_each_kind_of_request_has_its_own_allowance(queries: AllQueries) -> None:
     # Given Alice's run-now allowance used up
-    take_request(store, ALICE, "run_now", 1, T0)
+    take_request(queries.limits, ALICE, "run_now", 1, T0)
     with pytest.raises(LimitExceeded):
-        take_request(store, ALICE, "run_now", 1, T0)
+        take_request(queries.limits, ALICE, "run_now", 1, T0)
 
     # Then her backfill allowance (the next kind) is untouched, and so is a workflow without
     # an owner's (the host app's own, counted together)
-    take_request(store, ALICE, "backfill", 1, T0)
-    take_request(store, None, "run_now", 1, T0)
+    take_request(queries.limits, ALICE, "backfill", 1, T0)
+    take_request(queries.limits, None, "run_now", 1, T0)
     with pytest.raises(LimitExceeded, match="backfill requests"):
-        take_request(store, ALICE, "backfill", 1, T0)
+        take_request(queries.limits, ALICE, "backfill", 1, T0)
 
 
-def test_a_clock_behind_the_newest_request_refills_nothing(store: Store) -> None:
+def test_a_clock_behind_the_newest_request_refills_nothing(queries: AllQueries) -> None:
     # Given an allowance of 2 spent at T0 + 1 min by one instance
     later = T0 + timedelta(minutes=1)
-    take_request(store, ALICE, "run_now", 2, later)
-    take_request(store, ALICE, "run_now", 2, later)
+    take_request(queries.limits, ALICE, "run_now", 2, later)
+    take_request(queries.limits, ALICE, "run_now", 2, later)
 
     # When an instance whose clock is a minute behind asks
     with pytest.raises(LimitExceeded) as refused:
-        take_request(store, ALICE, "run_now", 2, T0)
+        take_request(queries.limits, ALICE, "run_now", 2, T0)
 
     # Then it is refused: elapsed time never counts backwards
     assert refused.value.retry_after_s == 30
@@ -379,8 +382,10 @@ def test_a_clock_behind_the_newest_request_refills_nothing(store: Store) -> None
 # --- the table
 
 
-def test_clients_can_neither_read_nor_write_the_buckets(store: Store, database_url: str) -> None:
-    take_request(store, ALICE, "run_now", 5, T0)
+def test_clients_can_neither_read_nor_write_the_buckets(
+    queries: AllQueries, database_url: str
+) -> None:
+    take_request(queries.limits, ALICE, "run_now", 5, T0)
     with psycopg.connect(database_url, autocommit=True) as conn:
         secured = conn.execute(
             """select c.relrowsecurity,

@@ -24,6 +24,7 @@ from tests.integration.test_api import (  # noqa: F401  (fixtures)
     api,
     eventbridge,
 )
+from tests.queries import process_queries
 
 
 @pytest.fixture
@@ -43,19 +44,18 @@ def executed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def test_each_listed_schedule_carries_its_newest_run_from_one_query(
     api: Api, eventbridge: EventBridgeSchedules, clean_db: str, executed: list[str]
 ) -> None:
-    from scheduler import clients
 
     # Given Alice's schedules: one never run, one whose newest run failed, one that succeeded,
     # and Bob's schedule with a newer run she must not see
-    store = clients.store()
-    workflow = store.create_workflow(ALICE, "report")["id"]
+    queries = process_queries()
+    workflow = queries.workflows.create_workflow(ALICE, "report")["id"]
     never = _create(api, workflow)
     failed = _create(api, workflow, cron="0 8 * * *")
     succeeded = _create(api, workflow, cron="0 9 * * *")
     _insert_run(clean_db, failed, "2026-01-01T08:00:00Z")
     _insert_run(clean_db, failed, "2026-01-02T08:00:00Z", status="failed", error="HTTP 500")
     _insert_run(clean_db, succeeded, "2026-01-02T09:00:00Z")
-    bobs = _create(Api(_claims(BOB)), store.create_workflow(BOB, "sync")["id"])
+    bobs = _create(Api(_claims(BOB)), queries.workflows.create_workflow(BOB, "sync")["id"])
     _insert_run(clean_db, bobs, "2026-01-03T09:00:00Z", status="failed", error="bob's")
 
     # When she lists them
@@ -83,11 +83,10 @@ def test_each_listed_schedule_carries_its_newest_run_from_one_query(
 def test_a_paged_and_filtered_list_keeps_the_last_runs(
     api: Api, eventbridge: EventBridgeSchedules, clean_db: str
 ) -> None:
-    from scheduler import clients
 
     # Given two workflows' schedules, each run once
-    store = clients.store()
-    first, second = (store.create_workflow(ALICE, name)["id"] for name in ("a", "b"))
+    queries = process_queries()
+    first, second = (queries.workflows.create_workflow(ALICE, name)["id"] for name in ("a", "b"))
     made = [_create(api, workflow) for workflow in (first, second, first)]
     for schedule in made:
         _insert_run(clean_db, schedule, "2026-01-05T07:00:00Z", status="skipped")

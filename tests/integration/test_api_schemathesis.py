@@ -49,6 +49,7 @@ from devstack.apigw import WsgiGateway
 from functions.api.app import PUBLIC_ROUTES, lambda_handler
 from functions.authorizer.app import authorize
 from tests.integration.test_api import lambda_endpoint  # noqa: F401  (fixture)
+from tests.queries import process_queries
 
 SECRET = "schemathesis-secret-of-sufficient-length-0123456789"
 ALICE = uuid.UUID("00000000-0000-4000-8000-00000000a11c")
@@ -117,15 +118,15 @@ def _seed(database_url: str, *, rows: bool = True) -> None:
         conn.execute("truncate workflows, schedules, schedule_runs, owner_rate_buckets cascade")
     if not rows:
         return
-    store = clients.store()
+    queries = process_queries()
     for workflow_id, timezone, enabled in zip(
         WORKFLOWS, ("UTC", "Europe/Berlin"), (True, False), strict=True
     ):
-        store.db.execute(
+        queries.db.execute(
             "insert into workflows (id, owner_id, name) values (%s, %s, 'report')",
             (workflow_id, ALICE),
         )
-        store.create_schedule(
+        queries.schedules.create_schedule(
             ALICE, workflow_id=workflow_id, cron="0 7 * * *", timezone=timezone, enabled=enabled
         )
 

@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 import pytest
 from botocore.exceptions import ClientError
-from scheduler import clients, cron
+from scheduler import cron
 from scheduler.policies.periodic_pass import reconcile
 from scheduler.sync.eventbridge import EventBridgeSchedules
 
@@ -33,6 +33,7 @@ from tests.integration.test_api import (  # noqa: F401  (fixtures)
     workflows,
 )
 from tests.integration.test_api_consistency import Hook, hooks  # noqa: F401  (fixture)
+from tests.queries import process_queries
 
 REMOVED_ZONE = "US/Pacific-New"
 STALE = [
@@ -106,7 +107,7 @@ def test_pausing_a_row_that_cannot_be_scheduled_always_works(
     assert (row["enabled"], row[column]) == (False, stale)
     assert eventbridge_state(eventbridge) == {}
     # and a reconcile pass leaves it so (it cannot map the row, so it creates nothing for it)
-    summary = reconcile(clients.store(), eventbridge)
+    summary = reconcile(process_queries().periodic_pass, eventbridge)
     assert (summary["invalid_rows"], summary["created"]) == (1, 0)
     assert eventbridge_state(eventbridge) == {}
     # and pausing it again is still fine

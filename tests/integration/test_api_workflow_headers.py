@@ -6,10 +6,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from scheduler import clients
 
 from tests.integration.secret_fixtures import BEARER, SECRET, assert_nowhere
 from tests.integration.test_api import ALICE, Api
+from tests.queries import process_queries
 
 
 @pytest.fixture(name="api")
@@ -24,8 +24,10 @@ def _http(headers: dict[str, object]) -> dict[str, object]:
 def test_a_header_that_cannot_be_sent_is_the_workflows_definition_error(api: Api) -> None:
     # Given a definition written around the API (the host app owns workflows) with a header
     # value ending in a newline
-    store = clients.store()
-    broken = store.create_workflow(ALICE, "broken", _http({"Authorization": BEARER + "\n"}))["id"]
+    queries = process_queries()
+    broken = queries.workflows.create_workflow(
+        ALICE, "broken", _http({"Authorization": BEARER + "\n"})
+    )["id"]
 
     status, one = api.call("GET", f"/api/workflows/{broken}")
     listed_status, page = api.call("GET", "/api/workflows")
@@ -41,7 +43,9 @@ def test_a_header_that_cannot_be_sent_is_the_workflows_definition_error(api: Api
 
 def test_a_secret_reference_is_shown_as_written(api: Api) -> None:
     definition = _http({"Authorization": {"secretRef": "workflow-secrets/api-token"}})
-    workflow_id: uuid.UUID = clients.store().create_workflow(ALICE, "ref", definition)["id"]
+    workflow_id: uuid.UUID = process_queries().workflows.create_workflow(ALICE, "ref", definition)[
+        "id"
+    ]
 
     status, one = api.call("GET", f"/api/workflows/{workflow_id}")
 

@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from scheduler import clients
 from scheduler.config import get_settings
 from scheduler.policies.backfill import _fire_times
 from scheduler.policies.retention import delete_expired_runs
@@ -38,6 +37,7 @@ from tests.integration.test_api import (  # noqa: F401  (fixtures)
     eventbridge,
     lambda_endpoint,
 )
+from tests.queries import process_queries
 
 assert OWNER == ALICE  # the runner's fixtures and the API's share the owner
 
@@ -60,7 +60,9 @@ def _error(body: Any) -> str:
 @pytest.fixture(name="workflow_id")
 def workflow_id_fixture(api: Api, http_server: LoopbackServer) -> uuid.UUID:
     steps = http_steps(http_server)
-    return clients.store().create_workflow(ALICE, "hourly report", {"steps": steps})["id"]
+    return process_queries().workflows.create_workflow(ALICE, "hourly report", {"steps": steps})[
+        "id"
+    ]
 
 
 def _create(api: Api, workflow_id: uuid.UUID, **fields: Any) -> dict[str, Any]:
@@ -103,7 +105,7 @@ def test_a_backfill_queues_the_fire_times_without_a_run_and_runs_them_oldest_fir
         "runsUrl": f"/api/schedules/{created['id']}/runs",
     }
     queued = [_hour(-5), _hour(-4), _hour(-2), _hour(-1)]
-    runs = runs_by_time(runner.store, schedule["id"])
+    runs = runs_by_time(runner.queries, schedule["id"])
     assert [(r["scheduled_time"], r["status"], r["trigger"]) for r in runs] == sorted(
         [(t, "buffered", "backfill") for t in queued] + [(ran, "succeeded", "schedule")]
     )
@@ -143,7 +145,7 @@ def test_more_than_a_thousand_fire_times_is_refused_and_queues_nothing(
     assert status == 422, body
     assert "more than 1000 fire times" in _error(body)
     assert "backfill it in parts" in _error(body)
-    assert runs_by_time(clients.store(), uuid.UUID(created["id"])) == []
+    assert runs_by_time(process_queries(), uuid.UUID(created["id"])) == []
     assert lambda_endpoint == []
     # exactly 1,000 is accepted
     start = _hour(-20)
@@ -170,9 +172,9 @@ def test_a_backfill_that_cannot_be_is_refused(
     assert disabled[0] == 409, disabled
     assert "schedule is disabled" in _error(disabled[1])
     assert (bobs_view[0], unknown[0]) == (404, 404)
-    store = clients.store()
-    assert runs_by_time(store, uuid.UUID(schedule_id)) == []
-    assert runs_by_time(store, uuid.UUID(disabled_id)) == []
+    queries = process_queries()
+    assert runs_by_time(queries, uuid.UUID(schedule_id)) == []
+    assert runs_by_time(queries, uuid.UUID(disabled_id)) == []
     assert lambda_endpoint == []
 
 
@@ -220,7 +222,10 @@ def test_the_policy_fields_round_trip_through_create_patch_and_get(
         60,
         "skip",
     )
-    assert clients.store().get_schedule(uuid.UUID(created["id"]))["catchup_window_seconds"] == 60
+    assert (
+        process_queries().schedules.get_schedule(uuid.UUID(created["id"]))["catchup_window_seconds"]
+        == 60
+    )
 
 
 @pytest.mark.parametrize(
@@ -270,7 +275,7 @@ def test_a_backfill_runs_a_fire_time_that_was_recorded_missed(
     created = _create(api, workflow_id)
     schedule_id = uuid.UUID(created["id"])
     missed = _hour(-2)
-    runner.store.db.execute(
+    runner.queries.db.execute(
         """insert into schedule_runs (schedule_id, workflow_id, scheduled_time, status,
                                       finished_at, error)
            values (%s, %s, %s, 'missed', now(), 'missed: no run had started')""",
@@ -286,7 +291,7 @@ def test_a_backfill_runs_a_fire_time_that_was_recorded_missed(
     runner.clock.current = datetime.now(UTC)
     done = HandOns(runner, [invoke["payload"]]).drain()
     assert [(t, report.outcome) for t, report in done] == [(iso(missed), "succeeded")]
-    [run] = runs_by_time(runner.store, schedule_id)
+    [run] = runs_by_time(runner.queries, schedule_id)
     assert (run["status"], run["trigger"], run["error"]) == ("succeeded", "backfill", None)
     assert [r.headers["x-scheduled-time"] for r in http_server.requests] == [iso(missed)]
 
@@ -328,7 +333,7 @@ def test_a_backfill_from_1960_is_refused_as_older_than_the_history_kept(
 
     assert status == 422, body
     assert "older than the run history kept" in _error(body)
-    assert runs_by_time(clients.store(), uuid.UUID(created["id"])) == []
+    assert runs_by_time(process_queries(), uuid.UUID(created["id"])) == []
     assert lambda_endpoint == []
 
 
@@ -357,13 +362,13 @@ def test_a_backfill_reaching_past_the_history_kept_is_refused(
     created = _create(api, workflow_id)
     schedule_id = uuid.UUID(created["id"])
     ran = [_hour(-5 * 24 - 2), _hour(-5 * 24 - 1), _hour(-5 * 24)]
-    runner.store.db.execute(
+    runner.queries.db.execute(
         """insert into schedule_runs (schedule_id, workflow_id, scheduled_time, status,
                                       started_at, finished_at)
            select %s, %s, t, 'succeeded', t, t from unnest(%s::timestamptz[]) t""",
         (schedule_id, workflow_id, ran),
     )
-    retained = delete_expired_runs(runner.store, keep_days=2, budget_s=60.0)
+    retained = delete_expired_runs(runner.queries.history, keep_days=2, budget_s=60.0)
     assert retained["deleted"] == 2  # the schedule's latest finished run stays
 
     # fire times older than the history kept, less a day: whether they ran is not known
@@ -372,7 +377,7 @@ def test_a_backfill_reaching_past_the_history_kept_is_refused(
     assert "older than the run history kept" in _error(body)
     status, body = _backfill(api, created["id"], _hour(-24) - timedelta(hours=1), _hour(-1))
     assert status == 422, body
-    assert [r["scheduled_time"] for r in runs_by_time(runner.store, schedule_id)] == ran[-1:]
+    assert [r["scheduled_time"] for r in runs_by_time(runner.queries, schedule_id)] == ran[-1:]
     assert lambda_endpoint == []
 
     # within it, the backfill is taken as ever (an hour inside the horizon: _hour counts from
@@ -391,10 +396,11 @@ def test_an_owner_backfills_at_most_the_cap_of_workflows_at_once(
     # backfills of RunnerConcurrency workflows held every slot, and other tenants' live fires
     # waited in Lambda's queue past the missed-fire grace.
     assert get_settings().max_active_backfills_per_owner == 2
-    store = clients.store()
+    queries = process_queries()
     steps = http_steps(http_server)
     workflows = [
-        store.create_workflow(ALICE, f"report {n}", {"steps": steps})["id"] for n in range(3)
+        queries.workflows.create_workflow(ALICE, f"report {n}", {"steps": steps})["id"]
+        for n in range(3)
     ]
     schedules = [_create(api, workflow_id)["id"] for workflow_id in workflows]
 
@@ -405,7 +411,7 @@ def test_an_owner_backfills_at_most_the_cap_of_workflows_at_once(
     status, body = _backfill(api, schedules[2], _hour(-3), _hour(-2))
     assert status == 429, body
     assert "MAX_ACTIVE_BACKFILLS_PER_OWNER" in _error(body)
-    assert runs_by_time(store, uuid.UUID(schedules[2])) == []
+    assert runs_by_time(queries, uuid.UUID(schedules[2])) == []
     # more of a workflow that is backfilling joins its chain
     status, body = _backfill(api, schedules[0], _hour(-4), _hour(-4))
     assert (status, body.get("queued")) == (202, 1), body
@@ -416,7 +422,7 @@ def test_an_owner_backfills_at_most_the_cap_of_workflows_at_once(
         e["payload"] for e in lambda_endpoint if e["payload"]["workflowId"] == str(workflows[0])
     ]
     HandOns(runner, first[:1]).drain()
-    runs = runs_by_time(store, uuid.UUID(schedules[0]))
+    runs = runs_by_time(queries, uuid.UUID(schedules[0]))
     assert [(r["status"], r["trigger"]) for r in runs] == [("succeeded", "backfill")] * 3
 
     # Then the third may backfill

@@ -18,7 +18,7 @@ import pytest
 from psycopg import pq
 from scheduler import clients
 from scheduler.errors import DatabaseUnavailable
-from scheduler.store.db import Database
+from scheduler.store.db import Database, database
 
 from tests.pgbouncer import PgBouncer
 
@@ -140,7 +140,7 @@ def test_the_process_database_takes_its_timeouts_from_the_settings(
     monkeypatch.setenv("DB_LOCK_TIMEOUT_MS", "567")
     monkeypatch.setenv("DB_IDLE_IN_TRANSACTION_TIMEOUT_MS", "8900")
     clients.reset()
-    db = clients.database()
+    db = database()
 
     alone = db.execute(
         "select current_setting('statement_timeout') as statement,"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from scheduler import clients
-from scheduler.store.schedules import Store
+from scheduler.store.api_keys import ApiKeyQueries
+from scheduler.store.db import database
 
 from devstack.demo import ensure_demo_service_key
 from tests.integration.test_api import ALICE, Api, api, eventbridge  # noqa: F401  (fixtures)
@@ -99,17 +99,17 @@ def test_make_api_key_needs_a_database_url(clean_db: str) -> None:
 
 
 def test_the_demo_service_key_is_kept_while_it_works(api: Api, clean_db: str) -> None:
-    store = Store(clients.database())
-    first = ensure_demo_service_key(store, None)
+    keys = ApiKeyQueries(database())
+    first = ensure_demo_service_key(keys, None)
     assert KEY_FORM.fullmatch(first)
 
-    assert ensure_demo_service_key(store, first) == first
+    assert ensure_demo_service_key(keys, first) == first
     assert _count(clean_db) == 1
     # revoked, garbled or gone: a new one
     key_id = first[4:36]
     assert api.call("DELETE", f"/api/keys/{key_id}", claims={"role": "service_role"})[0] == 204
-    second = ensure_demo_service_key(store, first)
+    second = ensure_demo_service_key(keys, first)
     assert second != first
-    assert ensure_demo_service_key(store, "not a key") not in (first, second)
+    assert ensure_demo_service_key(keys, "not a key") not in (first, second)
     assert Gateway(api).call(first, "GET", "/api/schedules") == (401, UNAUTHORIZED)
     assert Gateway(api).call(second, "GET", "/api/keys")[0] == 200

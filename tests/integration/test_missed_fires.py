@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from scheduler.policies.missed_fires import check_missed_fires
 from scheduler.run.queue import QUEUED_PATIENCE
-from scheduler.store.schedules import Store
 
 from tests.integration.policy_fixtures import (
     HandOns,
@@ -36,6 +35,7 @@ from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
     runner_fixture,
 )
 from tests.integration.test_alerts import AlertQueue, alert_queue_fixture  # noqa: F401
+from tests.queries import AllQueries
 
 # The schedule "exists" from T0; fire times every ten minutes, 06:10 … 07:00 due by NOW
 # (grace 300 s: 07:00 was due at 07:05).
@@ -51,20 +51,20 @@ def _at(hour: int, minute: int) -> datetime:
 SLOTS = [_at(6, m) for m in (10, 20, 30, 40, 50)] + [_at(7, 0)]
 
 
-def _check(store: Store, at: datetime, hand_ons: list[dict[str, Any]] | None = None) -> Any:
+def _check(queries: AllQueries, at: datetime, hand_ons: list[dict[str, Any]] | None = None) -> Any:
     collected = hand_ons if hand_ons is not None else []
-    return check_missed_fires(store, hand_on=collected.append, now=lambda: at)
+    return check_missed_fires(queries.missed_fires, hand_on=collected.append, now=lambda: at)
 
 
-def _statuses(store: Store, schedule: dict[str, Any]) -> dict[datetime, tuple[str, str]]:
-    runs = runs_by_time(store, schedule["id"])
+def _statuses(queries: AllQueries, schedule: dict[str, Any]) -> dict[datetime, tuple[str, str]]:
+    runs = runs_by_time(queries, schedule["id"])
     return {r["scheduled_time"]: (r["status"], r["trigger"]) for r in runs}
 
 
 @pytest.fixture(name="schedule")
 def schedule_fixture(runner: Runner, http_server: LoopbackServer) -> dict[str, Any]:
-    schedule = make_policy_schedule(runner.store, http_steps(http_server), cron=EVERY_TEN)
-    checking_since(runner.store, schedule["id"], T0)
+    schedule = make_policy_schedule(runner.queries, http_steps(http_server), cron=EVERY_TEN)
+    checking_since(runner.queries, schedule["id"], T0)
     return schedule
 
 
@@ -74,8 +74,8 @@ def schedule_fixture(runner: Runner, http_server: LoopbackServer) -> dict[str, A
 def test_a_fire_time_without_a_run_is_recorded_missed_with_its_cause(
     runner: Runner, schedule: dict[str, Any]
 ) -> None:
-    store = runner.store
-    ran = store.claim_run_slot(
+    queries = runner.queries
+    ran = queries.runs.claim_run_slot(
         schedule["id"],
         schedule["workflow_id"],
         _at(6, 20),
@@ -87,9 +87,9 @@ def test_a_fire_time_without_a_run_is_recorded_missed_with_its_cause(
     )
     hand_ons: list[dict[str, Any]] = []
 
-    summary = _check(store, NOW, hand_ons)
+    summary = _check(queries, NOW, hand_ons)
 
-    runs = runs_by_time(store, schedule["id"])
+    runs = runs_by_time(queries, schedule["id"])
     assert [r["scheduled_time"] for r in runs] == SLOTS
     kept = runs[1]
     assert (kept["id"], kept["status"]) == (ran["run_id"], "running")  # the slot that ran
@@ -101,24 +101,24 @@ def test_a_fire_time_without_a_run_is_recorded_missed_with_its_cause(
         assert row["finished_at"] == NOW
     assert (summary.missed_fires, summary.catchup_queued, summary.handed_on) == (5, 0, 0)
     assert hand_ons == []
-    check = fire_check(store, schedule["id"])
+    check = fire_check(queries, schedule["id"])
     assert check["checked_through"] == _at(7, 0)
     assert check["next_check_at"] == _at(7, 15)  # 07:10 + grace
 
 
 def test_the_check_is_idempotent(runner: Runner, schedule: dict[str, Any]) -> None:
-    store = runner.store
-    _check(store, NOW)
-    before = runs_by_time(store, schedule["id"])
+    queries = runner.queries
+    _check(queries, NOW)
+    before = runs_by_time(queries, schedule["id"])
 
-    again = _check(store, NOW)
-    later = _check(store, NOW + timedelta(minutes=1))
+    again = _check(queries, NOW)
+    later = _check(queries, NOW + timedelta(minutes=1))
     # a pass that wrote its rows and died before it recorded its progress
-    checking_since(store, schedule["id"], T0)
-    redone = _check(store, NOW)
+    checking_since(queries, schedule["id"], T0)
+    redone = _check(queries, NOW)
 
     assert len(before) == 6
-    assert runs_by_time(store, schedule["id"]) == before
+    assert runs_by_time(queries, schedule["id"]) == before
     assert again.missed_fires == later.missed_fires == redone.missed_fires == 0
     assert (again.fire_checks, redone.fire_checks) == (0, 1)
 
@@ -126,28 +126,28 @@ def test_the_check_is_idempotent(runner: Runner, schedule: dict[str, Any]) -> No
 def test_a_fire_time_within_its_grace_is_not_missed_yet(
     runner: Runner, schedule: dict[str, Any]
 ) -> None:
-    store = runner.store
-    checking_since(store, schedule["id"], _at(6, 55))
+    queries = runner.queries
+    checking_since(queries, schedule["id"], _at(6, 55))
 
-    _check(store, _at(7, 4) + timedelta(seconds=59))
-    assert runs_by_time(store, schedule["id"]) == []
+    _check(queries, _at(7, 4) + timedelta(seconds=59))
+    assert runs_by_time(queries, schedule["id"]) == []
 
-    _check(store, _at(7, 5) + timedelta(seconds=1))
-    assert list(_statuses(store, schedule)) == [_at(7, 0)]
+    _check(queries, _at(7, 5) + timedelta(seconds=1))
+    assert list(_statuses(queries, schedule)) == [_at(7, 0)]
 
 
 def test_a_flexible_window_adds_to_the_grace(runner: Runner, http_server: LoopbackServer) -> None:
-    store = runner.store
+    queries = runner.queries
     schedule = make_policy_schedule(
-        store, http_steps(http_server), cron=EVERY_TEN, flexible_window_minutes=5
+        queries, http_steps(http_server), cron=EVERY_TEN, flexible_window_minutes=5
     )
-    checking_since(store, schedule["id"], T0)
+    checking_since(queries, schedule["id"], T0)
 
-    _check(store, NOW)  # 07:00 + 5 min window + 5 min grace is not over yet
-    assert list(_statuses(store, schedule)) == SLOTS[:-1]
+    _check(queries, NOW)  # 07:00 + 5 min window + 5 min grace is not over yet
+    assert list(_statuses(queries, schedule)) == SLOTS[:-1]
 
-    _check(store, _at(7, 10) + timedelta(seconds=1))
-    assert list(_statuses(store, schedule)) == SLOTS
+    _check(queries, _at(7, 10) + timedelta(seconds=1))
+    assert list(_statuses(queries, schedule)) == SLOTS
 
 
 # --- catch-up policies
@@ -160,20 +160,20 @@ def test_a_flexible_window_adds_to_the_grace(runner: Runner, http_server: Loopba
 def test_the_catchup_policy_decides_which_missed_fire_times_run(
     policy: str, caught_up: list[datetime], runner: Runner, http_server: LoopbackServer
 ) -> None:
-    store = runner.store
+    queries = runner.queries
     schedule = make_policy_schedule(
-        store,
+        queries,
         http_steps(http_server),
         cron=EVERY_TEN,
         catchup_policy=policy,
         catchup_window_seconds=1800,  # 06:36 on: 06:40, 06:50, 07:00
     )
-    checking_since(store, schedule["id"], T0)
+    checking_since(queries, schedule["id"], T0)
     hand_ons: list[dict[str, Any]] = []
 
-    summary = _check(store, NOW, hand_ons)
+    summary = _check(queries, NOW, hand_ons)
 
-    runs = runs_by_time(store, schedule["id"])
+    runs = runs_by_time(queries, schedule["id"])
     assert [r["scheduled_time"] for r in runs] == SLOTS
     assert {
         r["scheduled_time"] for r in runs if (r["status"], r["trigger"]) == ("buffered", "catchup")
@@ -197,16 +197,16 @@ def test_the_catchup_policy_decides_which_missed_fire_times_run(
 def test_missed_fire_times_older_than_the_catchup_window_are_only_recorded(
     runner: Runner, http_server: LoopbackServer
 ) -> None:
-    store = runner.store
+    queries = runner.queries
     schedule = make_policy_schedule(
-        store, http_steps(http_server), cron=EVERY_TEN, catchup_policy="all"
+        queries, http_steps(http_server), cron=EVERY_TEN, catchup_policy="all"
     )  # the default window, an hour: 06:06 on
-    checking_since(store, schedule["id"], _at(4, 0) + timedelta(seconds=30))
+    checking_since(queries, schedule["id"], _at(4, 0) + timedelta(seconds=30))
     hand_ons: list[dict[str, Any]] = []
 
-    _check(store, NOW, hand_ons)
+    _check(queries, NOW, hand_ons)
 
-    statuses = _statuses(store, schedule)
+    statuses = _statuses(queries, schedule)
     assert len(statuses) == 18  # 04:10 … 07:00
     assert {t for t, s in statuses.items() if s == ("buffered", "catchup")} == set(SLOTS)
     assert all(s == ("missed", "schedule") for t, s in statuses.items() if t < _at(6, 6))
@@ -216,17 +216,17 @@ def test_missed_fire_times_older_than_the_catchup_window_are_only_recorded(
 def test_catchup_runs_run_oldest_first_one_at_a_time_through_the_runner(
     runner: Runner, http_server: LoopbackServer
 ) -> None:
-    store = runner.store
+    queries = runner.queries
     schedule = make_policy_schedule(
-        store,
+        queries,
         http_steps(http_server),
         cron=EVERY_TEN,
         catchup_policy="all",
         catchup_window_seconds=1800,
     )
-    checking_since(store, schedule["id"], T0)
+    checking_since(queries, schedule["id"], T0)
     chain = HandOns(runner)
-    _check(store, NOW, chain.pending)
+    _check(queries, NOW, chain.pending)
     runner.clock.current = NOW
 
     done = chain.drain()
@@ -237,14 +237,14 @@ def test_catchup_runs_run_oldest_first_one_at_a_time_through_the_runner(
     assert [r.headers["x-scheduled-time"] for r in http_server.requests] == [
         iso(t) for t in caught_up
     ]
-    statuses = _statuses(store, schedule)
+    statuses = _statuses(queries, schedule)
     assert [t for t, s in statuses.items() if s == ("succeeded", "catchup")] == caught_up
     assert [t for t, s in statuses.items() if s == ("missed", "schedule")] == SLOTS[:3]
     workflow = runner.workflow(schedule)
     assert (workflow["status"], workflow["run_count"]) == ("idle", 3)
     # a second check finds nothing to do, and nothing stalled
     again: list[dict[str, Any]] = []
-    assert _check(store, NOW + timedelta(minutes=1), again).handed_on == 0
+    assert _check(queries, NOW + timedelta(minutes=1), again).handed_on == 0
     assert again == []
 
 
@@ -254,13 +254,13 @@ def test_catchup_runs_run_oldest_first_one_at_a_time_through_the_runner(
 def test_fire_times_before_the_schedule_existed_are_never_missed(
     runner: Runner, http_server: LoopbackServer
 ) -> None:
-    store = runner.store
-    schedule = make_policy_schedule(store, http_steps(http_server), cron="* * * * *")
-    created = fire_check(store, schedule["id"])["fires_from"]
+    queries = runner.queries
+    schedule = make_policy_schedule(queries, http_steps(http_server), cron="* * * * *")
+    created = fire_check(queries, schedule["id"])["fires_from"]
 
-    _check(store, created + timedelta(minutes=7))
+    _check(queries, created + timedelta(minutes=7))
 
-    times = list(_statuses(store, schedule))
+    times = list(_statuses(queries, schedule))
     first = created.replace(second=0, microsecond=0) + timedelta(minutes=1)
     assert times == [first + timedelta(minutes=m) for m in range(len(times))]
     assert 1 <= len(times) <= 2  # the minutes of (created, created + 2 min]
@@ -270,22 +270,22 @@ def test_fire_times_before_the_schedule_existed_are_never_missed(
 def test_fire_times_while_disabled_are_never_missed(
     runner: Runner, http_server: LoopbackServer
 ) -> None:
-    store = runner.store
-    schedule = make_policy_schedule(store, http_steps(http_server), cron="* * * * *")
-    created = fire_check(store, schedule["id"])["fires_from"]
-    store.update_schedule(schedule["id"], None, {"enabled": False})
-    paused = fire_check(store, schedule["id"])["disabled_at"]
+    queries = runner.queries
+    schedule = make_policy_schedule(queries, http_steps(http_server), cron="* * * * *")
+    created = fire_check(queries, schedule["id"])["fires_from"]
+    queries.schedules.update_schedule(schedule["id"], None, {"enabled": False})
+    paused = fire_check(queries, schedule["id"])["disabled_at"]
 
-    _check(store, created + timedelta(minutes=30))  # disabled: only what came before is missed
-    assert all(t <= paused for t in _statuses(store, schedule))
-    assert fire_check(store, schedule["id"])["next_check_at"] is None
-    before_enabling = len(runs_by_time(store, schedule["id"]))
+    _check(queries, created + timedelta(minutes=30))  # disabled: only what came before is missed
+    assert all(t <= paused for t in _statuses(queries, schedule))
+    assert fire_check(queries, schedule["id"])["next_check_at"] is None
+    before_enabling = len(runs_by_time(queries, schedule["id"]))
 
-    store.update_schedule(schedule["id"], None, {"enabled": True})
-    enabled = fire_check(store, schedule["id"])["fires_from"]
-    _check(store, enabled + timedelta(minutes=7))
+    queries.schedules.update_schedule(schedule["id"], None, {"enabled": True})
+    enabled = fire_check(queries, schedule["id"])["fires_from"]
+    _check(queries, enabled + timedelta(minutes=7))
 
-    times = list(_statuses(store, schedule))[before_enabling:]
+    times = list(_statuses(queries, schedule))[before_enabling:]
     assert 1 <= len(times) <= 2
     assert all(t > enabled for t in times)
 
@@ -293,24 +293,24 @@ def test_fire_times_while_disabled_are_never_missed(
 def test_fire_times_before_a_cron_change_are_never_missed_but_a_note_keeps_them(
     runner: Runner, http_server: LoopbackServer
 ) -> None:
-    store = runner.store
-    schedule = make_policy_schedule(store, http_steps(http_server), cron="* * * * *")
-    created = fire_check(store, schedule["id"])["fires_from"]
+    queries = runner.queries
+    schedule = make_policy_schedule(queries, http_steps(http_server), cron="* * * * *")
+    created = fire_check(queries, schedule["id"])["fires_from"]
     since = created - timedelta(hours=1)
-    checking_since(store, schedule["id"], since)
+    checking_since(queries, schedule["id"], since)
 
     # a note, a policy: not a change of when it fires
-    store.update_schedule(
+    queries.schedules.update_schedule(
         schedule["id"], None, {"note": "owner: billing", "catchup_policy": "latest"}
     )
-    assert fire_check(store, schedule["id"])["checked_through"] == since
+    assert fire_check(queries, schedule["id"])["checked_through"] == since
 
-    store.update_schedule(schedule["id"], None, {"cron": "*/2 * * * *"})
-    changed = fire_check(store, schedule["id"])
+    queries.schedules.update_schedule(schedule["id"], None, {"cron": "*/2 * * * *"})
+    changed = fire_check(queries, schedule["id"])
     assert changed["fires_from"] > created
-    _check(store, changed["fires_from"] + timedelta(minutes=9))
+    _check(queries, changed["fires_from"] + timedelta(minutes=9))
 
-    times = list(_statuses(store, schedule))
+    times = list(_statuses(queries, schedule))
     assert 1 <= len(times) <= 2  # the even minutes of (changed, changed + 4 min]
     assert all(t > changed["fires_from"] and t.minute % 2 == 0 for t in times)
 
@@ -318,21 +318,21 @@ def test_fire_times_before_a_cron_change_are_never_missed_but_a_note_keeps_them(
 def test_fire_times_outside_start_at_and_end_at_are_never_missed(
     runner: Runner, http_server: LoopbackServer
 ) -> None:
-    store = runner.store
+    queries = runner.queries
     schedule = make_policy_schedule(
-        store,
+        queries,
         http_steps(http_server),
         cron="*/5 * * * *",
         start_at=_at(6, 30),
         end_at=_at(6, 40),
     )
-    checking_since(store, schedule["id"], T0)
+    checking_since(queries, schedule["id"], T0)
 
-    _check(store, NOW)
-    _check(store, NOW + timedelta(hours=2))
+    _check(queries, NOW)
+    _check(queries, NOW + timedelta(hours=2))
 
-    assert list(_statuses(store, schedule)) == [_at(6, 30), _at(6, 35), _at(6, 40)]
-    assert fire_check(store, schedule["id"])["next_check_at"] is None  # none is coming
+    assert list(_statuses(queries, schedule)) == [_at(6, 30), _at(6, 35), _at(6, 40)]
+    assert fire_check(queries, schedule["id"])["next_check_at"] is None  # none is coming
 
 
 # --- a repeated autumn wall time is one slot
@@ -345,23 +345,23 @@ GRACE = timedelta(seconds=300)
 @pytest.fixture(name="berlin")
 def berlin_fixture(runner: Runner, http_server: LoopbackServer) -> dict[str, Any]:
     schedule = make_policy_schedule(
-        runner.store, http_steps(http_server), cron="30 2 * * *", timezone="Europe/Berlin"
+        runner.queries, http_steps(http_server), cron="30 2 * * *", timezone="Europe/Berlin"
     )
-    checking_since(runner.store, schedule["id"], datetime(2026, 10, 24, 12, 0, tzinfo=UTC))
+    checking_since(runner.queries, schedule["id"], datetime(2026, 10, 24, 12, 0, tzinfo=UTC))
     return schedule
 
 
 def test_a_repeated_wall_time_is_missed_only_after_its_second_occurrence(
     runner: Runner, berlin: dict[str, Any]
 ) -> None:
-    store = runner.store
+    queries = runner.queries
 
-    _check(store, FIRST_0230 + GRACE + timedelta(minutes=1))
-    _check(store, SECOND_0230 + GRACE - timedelta(seconds=1))
-    assert runs_by_time(store, berlin["id"]) == []
+    _check(queries, FIRST_0230 + GRACE + timedelta(minutes=1))
+    _check(queries, SECOND_0230 + GRACE - timedelta(seconds=1))
+    assert runs_by_time(queries, berlin["id"]) == []
 
-    _check(store, SECOND_0230 + GRACE + timedelta(seconds=1))
-    [missed] = runs_by_time(store, berlin["id"])
+    _check(queries, SECOND_0230 + GRACE + timedelta(seconds=1))
+    [missed] = runs_by_time(queries, berlin["id"])
     assert (missed["scheduled_time"], missed["status"]) == (FIRST_0230, "missed")
 
 
@@ -369,13 +369,13 @@ def test_a_repeated_wall_time_is_missed_only_after_its_second_occurrence(
 def test_a_repeated_wall_time_that_ran_at_either_instant_is_not_missed(
     delivered: datetime, runner: Runner, berlin: dict[str, Any]
 ) -> None:
-    store = runner.store
+    queries = runner.queries
     runner.clock.current = delivered
     assert HandOns(runner).run(event_for(berlin, delivered)).outcome == "succeeded"
 
-    summary = _check(store, SECOND_0230 + GRACE + timedelta(minutes=1))
+    summary = _check(queries, SECOND_0230 + GRACE + timedelta(minutes=1))
 
-    [run] = runs_by_time(store, berlin["id"])
+    [run] = runs_by_time(queries, berlin["id"])
     assert (run["scheduled_time"], run["status"]) == (FIRST_0230, "succeeded")
     assert summary.missed_fires == 0
 
@@ -386,20 +386,20 @@ def test_a_repeated_wall_time_that_ran_at_either_instant_is_not_missed(
 def test_each_missed_fire_time_publishes_one_run_missed_alert(
     runner: Runner, http_server: LoopbackServer, alert_queue: AlertQueue
 ) -> None:
-    store = runner.store
+    queries = runner.queries
     schedule = make_policy_schedule(
-        store,
+        queries,
         http_steps(http_server),
         cron=EVERY_TEN,
         catchup_policy="latest",
         catchup_window_seconds=1800,
     )
-    checking_since(store, schedule["id"], T0)
+    checking_since(queries, schedule["id"], T0)
 
-    _check(store, NOW)
-    _check(store, NOW + timedelta(minutes=1))  # nothing new: no alert again
+    _check(queries, NOW)
+    _check(queries, NOW + timedelta(minutes=1))  # nothing new: no alert again
 
-    runs = runs_by_time(store, schedule["id"])
+    runs = runs_by_time(queries, schedule["id"])
     events = sorted(alert_queue.received(), key=lambda e: e["detail"]["scheduledTime"])
     assert [e["detail-type"] for e in events] == ["Run Missed"] * len(runs) == ["Run Missed"] * 6
     for event, run in zip(events, runs, strict=True):
@@ -419,9 +419,9 @@ def test_each_missed_fire_time_publishes_one_run_missed_alert(
 def test_a_stalled_waiting_run_is_handed_on_by_the_check(
     runner: Runner, http_server: LoopbackServer
 ) -> None:
-    store = runner.store
-    schedule = make_policy_schedule(store, http_steps(http_server), cron=EVERY_TEN)
-    store.queue_runs(
+    queries = runner.queries
+    schedule = make_policy_schedule(queries, http_steps(http_server), cron=EVERY_TEN)
+    queries.queue.queue_runs(
         schedule["id"],
         schedule["workflow_id"],
         [_at(6, 10), _at(6, 20)],
@@ -430,11 +430,11 @@ def test_a_stalled_waiting_run_is_handed_on_by_the_check(
         wait_until=_at(6, 40),  # its hand-on was lost: nobody took it by then
     )
     early: list[dict[str, Any]] = []
-    assert _check(store, _at(6, 39), early).handed_on == 0
+    assert _check(queries, _at(6, 39), early).handed_on == 0
     assert early == []
 
     chain = HandOns(runner)
-    summary = _check(store, _at(6, 41), chain.pending)
+    summary = _check(queries, _at(6, 41), chain.pending)
 
     assert summary.handed_on == 1
     assert chain.pending == [event_for(schedule, _at(6, 10), "backfill")]
@@ -456,14 +456,14 @@ def test_the_reconcile_coordinator_runs_the_check_and_hands_catch_up_to_the_runn
 
     # Given a catchupPolicy latest schedule whose fire times since T0 never ran
     schedule = make_policy_schedule(
-        runner.store, http_steps(http_server), cron=EVERY_TEN, catchup_policy="latest"
+        runner.queries, http_steps(http_server), cron=EVERY_TEN, catchup_policy="latest"
     )
-    checking_since(runner.store, schedule["id"], T0)
+    checking_since(runner.queries, schedule["id"], T0)
     handed_on: list[dict[str, Any]] = []
 
     # When the scheduled event coordinates a pass
     summary = run_invocation(
-        runner.store,
+        runner.queries.periodic_pass,
         EventBridgeSchedules(),
         None,
         shards=16,
@@ -484,22 +484,22 @@ def test_latest_runs_only_the_newest_missed_fire_time_of_an_outage_seen_by_two_p
 ) -> None:
     # Given a catchupPolicy latest schedule whose fire times since T0 never ran, checked once
     # when only the first part of the outage was due
-    store = runner.store
+    queries = runner.queries
     schedule = make_policy_schedule(
-        store, http_steps(http_server), cron=EVERY_TEN, catchup_policy="latest"
+        queries, http_steps(http_server), cron=EVERY_TEN, catchup_policy="latest"
     )
-    checking_since(store, schedule["id"], T0)
-    _check(store, _at(6, 36))  # 06:10, 06:20, 06:30 due: 06:30 queued to catch up
-    assert _statuses(store, schedule)[_at(6, 30)] == ("buffered", "catchup")
+    checking_since(queries, schedule["id"], T0)
+    _check(queries, _at(6, 36))  # 06:10, 06:20, 06:30 due: 06:30 queued to catch up
+    assert _statuses(queries, schedule)[_at(6, 30)] == ("buffered", "catchup")
 
     # When the next pass sees the rest of the outage (its catch-up not run yet)
-    _check(store, NOW)
+    _check(queries, NOW)
 
     # Then only the newest slot waits to run; the earlier catch-up is missed, superseded
-    statuses = _statuses(store, schedule)
+    statuses = _statuses(queries, schedule)
     assert [t for t, s in statuses.items() if s == ("buffered", "catchup")] == [SLOTS[-1]]
     [earlier] = [
-        r for r in runs_by_time(store, schedule["id"]) if r["scheduled_time"] == _at(6, 30)
+        r for r in runs_by_time(queries, schedule["id"]) if r["scheduled_time"] == _at(6, 30)
     ]
     assert (earlier["status"], earlier["finished_at"] is not None) == ("missed", True)
     assert "a later missed fire time was caught up instead" in earlier["error"]
@@ -509,19 +509,19 @@ def test_disabling_a_schedule_skips_its_waiting_runs(
     runner: Runner, http_server: LoopbackServer
 ) -> None:
     # Given a catchupPolicy all schedule with catch-up runs waiting
-    store = runner.store
+    queries = runner.queries
     schedule = make_policy_schedule(
-        store, http_steps(http_server), cron=EVERY_TEN, catchup_policy="all"
+        queries, http_steps(http_server), cron=EVERY_TEN, catchup_policy="all"
     )
-    checking_since(store, schedule["id"], T0)
-    _check(store, NOW)
-    assert ("buffered", "catchup") in _statuses(store, schedule).values()
+    checking_since(queries, schedule["id"], T0)
+    _check(queries, NOW)
+    assert ("buffered", "catchup") in _statuses(queries, schedule).values()
 
     # When it is disabled
-    store.update_schedule(schedule["id"], None, {"enabled": False})
+    queries.schedules.update_schedule(schedule["id"], None, {"enabled": False})
 
     # Then none waits any more (they would run, stale, when it is enabled again)
-    runs = runs_by_time(store, schedule["id"])
+    runs = runs_by_time(queries, schedule["id"])
     assert [r["scheduled_time"] for r in runs] == SLOTS
     assert {(r["status"], r["error"]) for r in runs} == {
         ("skipped", "skipped: its schedule was disabled while it waited")

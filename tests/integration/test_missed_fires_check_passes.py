@@ -17,7 +17,6 @@ import pytest
 from scheduler.policies import missed_fires
 from scheduler.policies.missed_fires import MissedSummary, check_missed_fires
 from scheduler.store.fire_checks import CheckPass
-from scheduler.store.schedules import Store
 
 from tests.integration.policy_fixtures import (
     checking_since,
@@ -36,6 +35,7 @@ from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
     http_steps,
     runner_fixture,
 )
+from tests.queries import AllQueries
 
 GRACE = timedelta(seconds=300)
 # ReconcileSchedule's default, rate(15 minutes): the settings' interval when none is given.
@@ -47,19 +47,21 @@ FOUND = SLOT + GRACE + timedelta(minutes=5)
 
 
 def _check(
-    store: Store,
+    queries: AllQueries,
     at: datetime,
     hand_ons: list[dict[str, Any]] | None = None,
     interval: timedelta | None = None,
 ) -> MissedSummary:
     collected = hand_ons if hand_ons is not None else []
-    return check_missed_fires(store, hand_on=collected.append, now=lambda: at, interval=interval)
+    return check_missed_fires(
+        queries.missed_fires, hand_on=collected.append, now=lambda: at, interval=interval
+    )
 
 
-def _catchups(store: Store, schedule: dict[str, Any]) -> list[datetime]:
+def _catchups(queries: AllQueries, schedule: dict[str, Any]) -> list[datetime]:
     return [
         r["scheduled_time"]
-        for r in runs_by_time(store, schedule["id"])
+        for r in runs_by_time(queries, schedule["id"])
         if (r["status"], r["trigger"]) == ("buffered", "catchup")
     ]
 
@@ -68,13 +70,13 @@ def _hourly_one_minute_window(
     runner: Runner, http_server: LoopbackServer, policy: str
 ) -> dict[str, Any]:
     schedule = make_policy_schedule(
-        runner.store,
+        runner.queries,
         http_steps(http_server),
         cron="0 * * * *",
         catchup_policy=policy,
         catchup_window_seconds=60,  # the shortest the API accepts
     )
-    checking_since(runner.store, schedule["id"], datetime(2026, 11, 27, 6, 30, tzinfo=UTC))
+    checking_since(runner.queries, schedule["id"], datetime(2026, 11, 27, 6, 30, tzinfo=UTC))
     return schedule
 
 
@@ -83,21 +85,21 @@ def test_a_one_minute_window_catches_up_a_slot_due_between_two_passes_15_minutes
     policy: str, runner: Runner, http_server: LoopbackServer
 ) -> None:
     # Given a one-minute window and a check that passes every 15 minutes, at 06:55 then 07:10
-    store = runner.store
+    queries = runner.queries
     schedule = _hourly_one_minute_window(runner, http_server, policy)
     hand_ons: list[dict[str, Any]] = []
-    _check(store, FOUND - PASS_INTERVAL, hand_ons)
-    assert runs_by_time(store, schedule["id"]) == []  # nothing due yet
+    _check(queries, FOUND - PASS_INTERVAL, hand_ons)
+    assert runs_by_time(queries, schedule["id"]) == []  # nothing due yet
 
     # When the 07:10 pass finds the 07:00 slot missed, 5 minutes after it was due
-    summary = _check(store, FOUND, hand_ons)
+    summary = _check(queries, FOUND, hand_ons)
 
     # Then it was found as soon as the check could: it runs
-    assert _catchups(store, schedule) == [SLOT]
+    assert _catchups(queries, schedule) == [SLOT]
     assert hand_ons == [event_for(schedule, SLOT, "catchup")]
     assert (summary.missed_fires, summary.catchup_queued) == (0, 1)
     # and the heartbeat says the check has been up since its first pass
-    assert store.last_fire_check_pass() == CheckPass(FOUND, FOUND - PASS_INTERVAL)
+    assert queries.fire_checks.last_fire_check_pass() == CheckPass(FOUND, FOUND - PASS_INTERVAL)
 
 
 @pytest.mark.parametrize(
@@ -120,14 +122,14 @@ def test_a_pass_more_than_two_intervals_after_the_previous_follows_an_outage_of_
     http_server: LoopbackServer,
 ) -> None:
     # Given a check up for an hour, whose latest pass was `gap` before this one
-    store = runner.store
+    queries = runner.queries
     schedule = _hourly_one_minute_window(runner, http_server, "all")
-    store.record_fire_check_pass(CheckPass(FOUND - gap, FOUND - timedelta(hours=1)))
+    queries.fire_checks.record_fire_check_pass(CheckPass(FOUND - gap, FOUND - timedelta(hours=1)))
 
     # When this pass finds the 07:00 slot missed, 5 minutes after it was due
-    _check(store, FOUND, interval=interval)
+    _check(queries, FOUND, interval=interval)
 
-    [run] = runs_by_time(store, schedule["id"])
+    [run] = runs_by_time(queries, schedule["id"])
     if caught_up:
         assert (run["status"], run["trigger"]) == ("buffered", "catchup")
     else:  # found at the first pass after the outage, 5 min after it was due: too late
@@ -154,36 +156,38 @@ def test_after_an_outage_of_the_check_the_window_counts_at_the_first_pass_after_
 ) -> None:
     # Given an every-minute schedule with an hour's window, catchupPolicy all, and a check
     # whose last pass before a ten-hour outage was at 20:55
-    store = runner.store
+    queries = runner.queries
     schedule = make_policy_schedule(
-        store, http_steps(http_server), cron="* * * * *", catchup_policy="all"
+        queries, http_steps(http_server), cron="* * * * *", catchup_policy="all"
     )
-    checking_since(store, schedule["id"], OUTAGE_START - timedelta(seconds=30))
-    store.record_fire_check_pass(CheckPass(LAST_PASS_BEFORE, LAST_PASS_BEFORE))
+    checking_since(queries, schedule["id"], OUTAGE_START - timedelta(seconds=30))
+    queries.fire_checks.record_fire_check_pass(CheckPass(LAST_PASS_BEFORE, LAST_PASS_BEFORE))
     hand_ons: list[dict[str, Any]] = []
 
     # When the first pass after it runs, and the next one 15 minutes later (none of the slots
     # due meanwhile ran either: everything but the check is still down)
-    _check(store, RECOVERY, hand_ons)
-    _check(store, RECOVERY + PASS_INTERVAL, hand_ons)
+    _check(queries, RECOVERY, hand_ons)
+    _check(queries, RECOVERY + PASS_INTERVAL, hand_ons)
 
     # Then of the outage's slots only those due at most an hour before RECOVERY run (06:02 …
     # 07:01), the older ones are recorded; those due after RECOVERY were found as soon as the
     # check could (07:02 … 07:16): they run too
     in_window = _minutes(datetime(2026, 11, 27, 6, 2, tzinfo=UTC), RECOVERY + PASS_INTERVAL - GRACE)
-    assert _catchups(store, schedule) == in_window
+    assert _catchups(queries, schedule) == in_window
     # (oldest first: each batch that queued some hands on the head again, the claim dedupes)
     assert {e["scheduledTime"] for e in hand_ons} == {iso(in_window[0])}
-    runs = runs_by_time(store, schedule["id"])
+    runs = runs_by_time(queries, schedule["id"])
     older = [r for r in runs if r["scheduled_time"] < in_window[0]]
     assert [r["scheduled_time"] for r in older] == _minutes(OUTAGE_START, in_window[0])[:-1]
     assert {r["status"] for r in older} == {"missed"}
-    assert store.last_fire_check_pass() == CheckPass(RECOVERY + PASS_INTERVAL, RECOVERY)
+    assert queries.fire_checks.last_fire_check_pass() == CheckPass(
+        RECOVERY + PASS_INTERVAL, RECOVERY
+    )
 
 
-def _deliver(store: Store, schedule: dict[str, Any], slots: list[datetime]) -> None:
+def _deliver(queries: AllQueries, schedule: dict[str, Any], slots: list[datetime]) -> None:
     """Runs of these fire times, as EventBridge delivered them after the outage."""
-    store.db.execute(
+    queries.db.execute(
         """insert into schedule_runs (schedule_id, workflow_id, scheduled_time, status,
                                       started_at, finished_at)
            select %(schedule)s, %(workflow)s, t, 'succeeded', t, t
@@ -199,29 +203,31 @@ def test_a_schedule_the_first_pass_after_an_outage_did_not_reach_counts_its_wind
     # ten-hour outage, and passes that check one schedule's 500 slots each (their time is up)
     monkeypatch.setattr(missed_fires, "BATCH", 1)
     monkeypatch.setattr(missed_fires, "MAX_BATCHES", 1)
-    store = runner.store
+    queries = runner.queries
     schedules = [
-        make_policy_schedule(store, http_steps(http_server), cron="* * * * *", catchup_policy="all")
+        make_policy_schedule(
+            queries, http_steps(http_server), cron="* * * * *", catchup_policy="all"
+        )
         for _ in range(2)
     ]
     for schedule in schedules:
-        checking_since(store, schedule["id"], OUTAGE_START - timedelta(seconds=30))
-    store.record_fire_check_pass(CheckPass(LAST_PASS_BEFORE, LAST_PASS_BEFORE))
+        checking_since(queries, schedule["id"], OUTAGE_START - timedelta(seconds=30))
+    queries.fire_checks.record_fire_check_pass(CheckPass(LAST_PASS_BEFORE, LAST_PASS_BEFORE))
 
     # When four passes, 15 minutes apart, take turns at them (the fires after the outage ran)
     passes = [RECOVERY + n * PASS_INTERVAL for n in range(4)]
     for schedule in schedules:
-        _deliver(store, schedule, _minutes(NEWEST_DUE + timedelta(minutes=1), passes[-1] - GRACE))
+        _deliver(queries, schedule, _minutes(NEWEST_DUE + timedelta(minutes=1), passes[-1] - GRACE))
     for at in passes:
-        _check(store, at)
+        _check(queries, at)
 
     # Then each one's window counted at RECOVERY, though one of them was first reached 15
     # minutes later: the slots due at most an hour before RECOVERY run, the older are missed
     in_window = _minutes(datetime(2026, 11, 27, 6, 2, tzinfo=UTC), NEWEST_DUE)
     for schedule in schedules:
-        assert _catchups(store, schedule) == in_window
+        assert _catchups(queries, schedule) == in_window
         outage = [
-            r for r in runs_by_time(store, schedule["id"]) if r["scheduled_time"] <= NEWEST_DUE
+            r for r in runs_by_time(queries, schedule["id"]) if r["scheduled_time"] <= NEWEST_DUE
         ]
         assert len(outage) == 602  # 21:00 … 07:01
         assert {r["status"] for r in outage if r["scheduled_time"] < in_window[0]} == {"missed"}

@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from scheduler.policies import catchup as catchup_policy
-from scheduler.policies.missed_fires import check_missed_fires
-from scheduler.store.schedules import Row, Store
+from scheduler.policies.missed_fires import MissedFireQueries, check_missed_fires
+from scheduler.store.fire_checks import FireCheckQueries
+from scheduler.store.sql import Row
 
 from tests.integration.policy_fixtures import (
     checking_since,
@@ -32,11 +33,11 @@ from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
 from tests.integration.test_alerts import AlertQueue, alert_queue_fixture  # noqa: F401
 
 
-class _PausedAfterRead(Store):
-    """A store whose schedule is paused (an API PATCH commits) right after the check has read
-    the due schedules, before it writes their rows."""
+class _PausedAfterRead(FireCheckQueries):
+    """The check's queries, whose schedule is paused (an API PATCH commits) right after the check
+    has read the due schedules, before it writes their rows."""
 
-    pause: Callable[[], None]
+    pause: Callable[[], object]
 
     def due_fire_checks(self, now: datetime, limit: int) -> list[Row]:
         rows = super().due_fire_checks(now, limit)
@@ -49,24 +50,28 @@ def test_a_pause_committing_during_a_batch_records_its_missed_slots(
     runner: Runner, http_server: LoopbackServer, alert_queue: AlertQueue
 ) -> None:
     # Given a */10 schedule catching up all, whose 06:10-06:50 fires were not delivered
-    store = runner.store
+    queries = runner.queries
     schedule = make_policy_schedule(
-        store,
+        queries,
         http_steps(http_server),
         cron="*/10 * * * *",
         catchup_policy="all",
         catchup_window_seconds=86_400,
     )
-    checking_since(store, schedule["id"], datetime(2026, 11, 27, 6, 0, tzinfo=UTC))
-    pausing = _PausedAfterRead(store.db)
-    pausing.pause = lambda: store.update_schedule(schedule["id"], None, {"enabled": False})
+    checking_since(queries, schedule["id"], datetime(2026, 11, 27, 6, 0, tzinfo=UTC))
+    pausing = _PausedAfterRead(queries.db)
+    pausing.pause = lambda: queries.schedules.update_schedule(
+        schedule["id"], None, {"enabled": False}
+    )
     hand_ons: list[dict[str, Any]] = []
 
     # When the 07:00 pass reads the schedule, then a pause commits before it writes the rows
-    check_missed_fires(pausing, hand_on=hand_ons.append, now=lambda: _at(7, 0))
+    check_missed_fires(
+        MissedFireQueries(pausing, queries.queue), hand_on=hand_ons.append, now=lambda: _at(7, 0)
+    )
 
     # Then every missed slot is recorded missed, not run (the schedule is paused), and alerted
-    runs = runs_by_time(store, schedule["id"])
+    runs = runs_by_time(queries, schedule["id"])
     missed = [_at(6, m) for m in (10, 20, 30, 40, 50)]
     assert [r["scheduled_time"] for r in runs] == missed
     assert {(r["status"], r["trigger"]) for r in runs} == {("missed", "schedule")}
@@ -76,7 +81,7 @@ def test_a_pause_committing_during_a_batch_records_its_missed_slots(
     alerted = [a for a in alert_queue.received() if a["detail-type"] == "Run Missed"]
     assert sorted(a["detail"]["scheduledTime"] for a in alerted) == [iso(t) for t in missed]
     # and the check moved past them only because they have their rows
-    assert fire_check(store, schedule["id"])["checked_through"] == _at(6, 50)
+    assert fire_check(queries, schedule["id"])["checked_through"] == _at(6, 50)
 
 
 def _at(hour: int, minute: int) -> datetime:
@@ -88,19 +93,19 @@ def test_latest_catches_up_an_outage_whose_newest_missed_slot_is_batches_before_
 ) -> None:
     # Given an every-minute schedule catching up its latest, whose fires 12:01-22:00 were not
     # delivered and 22:01-08:05 ran (delivery recovered while the check was still down)
-    store = runner.store
+    queries = runner.queries
     schedule = make_policy_schedule(
-        store,
+        queries,
         http_steps(http_server),
         cron="* * * * *",
         catchup_policy="latest",
         catchup_window_seconds=604_800,
     )
     start = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
-    checking_since(store, schedule["id"], start)
+    checking_since(queries, schedule["id"], start)
     newest_missed = start + timedelta(minutes=600)
     ran = [start + timedelta(minutes=m) for m in range(601, 1206)]
-    store.db.execute(
+    queries.db.execute(
         """insert into schedule_runs (schedule_id, workflow_id, trigger, scheduled_time, status,
                                       started_at, finished_at)
            select %s, %s, 'schedule', t, 'succeeded', t, t from unnest(%s::timestamptz[]) t""",
@@ -109,10 +114,12 @@ def test_latest_catches_up_an_outage_whose_newest_missed_slot_is_batches_before_
     hand_ons: list[dict[str, Any]] = []
 
     # When the check comes back, its backlog taking more than one batch (500 fire times each)
-    check_missed_fires(store, hand_on=hand_ons.append, now=lambda: start + timedelta(minutes=1206))
+    check_missed_fires(
+        queries.missed_fires, hand_on=hand_ons.append, now=lambda: start + timedelta(minutes=1206)
+    )
 
     # Then the newest missed fire time waits to run as the outage's catch-up, handed on
-    runs = [r for r in runs_by_time(store, schedule["id"]) if r["status"] != "succeeded"]
+    runs = [r for r in runs_by_time(queries, schedule["id"]) if r["status"] != "succeeded"]
     assert len(runs) == 600
     [caught_up] = [r for r in runs if r["status"] == "buffered"]
     assert (caught_up["scheduled_time"], caught_up["trigger"]) == (newest_missed, "catchup")
@@ -121,7 +128,7 @@ def test_latest_catches_up_an_outage_whose_newest_missed_slot_is_batches_before_
     older = [r for r in runs if r["status"] == "missed"]
     assert len(older) == 599
     assert all(r["error"].endswith(catchup_policy.SUPERSEDED) for r in older)
-    assert fire_check(store, schedule["id"])["backlog_latest_slot"] is None
+    assert fire_check(queries, schedule["id"])["backlog_latest_slot"] is None
 
 
 def test_latest_records_the_slot_it_carried_when_the_schedule_changes_mid_backlog(
@@ -129,33 +136,37 @@ def test_latest_records_the_slot_it_carried_when_the_schedule_changes_mid_backlo
 ) -> None:
     # Given an every-minute schedule catching up its latest, 600 of whose fires were not
     # delivered, and a pass with time for one batch only (its newest 500th slot is carried)
-    store = runner.store
+    queries = runner.queries
     schedule = make_policy_schedule(
-        store,
+        queries,
         http_steps(http_server),
         cron="* * * * *",
         catchup_policy="latest",
         catchup_window_seconds=604_800,
     )
     start = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
-    checking_since(store, schedule["id"], start)
+    checking_since(queries, schedule["id"], start)
     at = start + timedelta(minutes=606)
-    check_missed_fires(store, hand_on=lambda _: None, now=lambda: at, remaining_s=lambda: 0.0)
+    check_missed_fires(
+        queries.missed_fires, hand_on=lambda _: None, now=lambda: at, remaining_s=lambda: 0.0
+    )
     carried = start + timedelta(minutes=500)
-    assert fire_check(store, schedule["id"])["backlog_latest_slot"] == carried
+    assert fire_check(queries, schedule["id"])["backlog_latest_slot"] == carried
 
     # When the schedule is changed (its check restarts then) before the next pass
-    store.update_schedule(schedule["id"], None, {"cron": "*/5 * * * *"})
-    checking_since(store, schedule["id"], at)
+    queries.schedules.update_schedule(schedule["id"], None, {"cron": "*/5 * * * *"})
+    checking_since(queries, schedule["id"], at)
     hand_ons: list[dict[str, Any]] = []
-    check_missed_fires(store, hand_on=hand_ons.append, now=lambda: at + timedelta(minutes=3))
+    check_missed_fires(
+        queries.missed_fires, hand_on=hand_ons.append, now=lambda: at + timedelta(minutes=3)
+    )
 
     # Then the carried slot is recorded missed, not run, like the other 499 of the batch
-    runs = runs_by_time(store, schedule["id"])
+    runs = runs_by_time(queries, schedule["id"])
     assert [r["scheduled_time"] for r in runs] == [
         start + timedelta(minutes=m) for m in range(1, 501)
     ]
     assert {r["status"] for r in runs} == {"missed"}
     assert runs[-1]["error"].endswith("not run: its schedule was changed or enabled again since")
     assert hand_ons == []
-    assert fire_check(store, schedule["id"])["backlog_latest_slot"] is None
+    assert fire_check(queries, schedule["id"])["backlog_latest_slot"] is None

@@ -45,13 +45,14 @@ TEN_PAST = SEVEN + timedelta(minutes=10)
 
 def _schedule(runner: Runner, server: LoopbackServer, policy: str) -> dict[str, Any]:
     return make_policy_schedule(
-        runner.store, http_steps(server), cron="*/5 * * * *", overlap_policy=policy
+        runner.queries, http_steps(server), cron="*/5 * * * *", overlap_policy=policy
     )
 
 
 def _status(runner: Runner, schedule: dict[str, Any]) -> list[tuple[str, str]]:
     return [
-        (iso(r["scheduled_time"]), r["status"]) for r in runs_by_time(runner.store, schedule["id"])
+        (iso(r["scheduled_time"]), r["status"])
+        for r in runs_by_time(runner.queries, schedule["id"])
     ]
 
 
@@ -82,7 +83,7 @@ def test_buffer_one_keeps_one_busy_fire_waiting_and_skips_a_second(
 
     assert (first.outcome, first.reason) == ("buffered", BUFFERED_ERROR)
     assert (second.outcome, second.reason) == ("skipped", OVERLAP_REASON)
-    [buffered, skipped] = runs_by_time(runner.store, schedule["id"])
+    [buffered, skipped] = runs_by_time(runner.queries, schedule["id"])
     assert (buffered["id"], buffered["status"], buffered["trigger"]) == (
         first.run_id,
         "buffered",
@@ -98,9 +99,13 @@ def test_buffer_one_keeps_one_busy_fire_waiting_and_skips_a_second(
 
     # once it is free, the missed-fire check hands on the run whose wait is over
     runner.lock.release(lease)
-    [waiting] = [r for r in runs_by_time(runner.store, schedule["id"]) if r["status"] == "buffered"]
+    [waiting] = [
+        r for r in runs_by_time(runner.queries, schedule["id"]) if r["status"] == "buffered"
+    ]
     check_missed_fires(
-        runner.store, hand_on=chain.pending.append, now=lambda: waiting["lease_expires_at"] + SECOND
+        runner.queries.missed_fires,
+        hand_on=chain.pending.append,
+        now=lambda: waiting["lease_expires_at"] + SECOND,
     )
     [(_, report)] = chain.drain()
     assert report.outcome == "succeeded"
@@ -152,9 +157,11 @@ def test_a_late_delivery_of_a_missed_fire_time_is_a_duplicate(
     runner: Runner, http_server: LoopbackServer
 ) -> None:
     schedule = _schedule(runner, http_server, "buffer_one")
-    checking_since(runner.store, schedule["id"], SEVEN - timedelta(seconds=30))
+    checking_since(runner.queries, schedule["id"], SEVEN - timedelta(seconds=30))
     check_missed_fires(
-        runner.store, hand_on=lambda _: None, now=lambda: SEVEN + timedelta(minutes=6)
+        runner.queries.missed_fires,
+        hand_on=lambda _: None,
+        now=lambda: SEVEN + timedelta(minutes=6),
     )
     assert _status(runner, schedule) == [(iso(SEVEN), "missed")]
     chain = HandOns(runner)
@@ -177,7 +184,7 @@ def test_waiting_runs_wait_for_the_running_one_and_run_live_fire_first_then_back
     holder.start()
     assert http_server.received.wait(WAIT_S)  # the live run is inside its step
     backfill = [SEVEN - timedelta(hours=1), SEVEN - timedelta(minutes=55)]
-    runner.store.queue_runs(
+    runner.queries.queue.queue_runs(
         schedule["id"],
         schedule["workflow_id"],
         backfill,
@@ -208,7 +215,7 @@ def test_waiting_runs_wait_for_the_running_one_and_run_live_fire_first_then_back
         *[iso(t) for t in backfill],
     ]
     triggers = {
-        iso(r["scheduled_time"]): r["trigger"] for r in runs_by_time(runner.store, schedule["id"])
+        iso(r["scheduled_time"]): r["trigger"] for r in runs_by_time(runner.queries, schedule["id"])
     }
     assert [triggers[iso(t)] for t in backfill] == ["backfill", "backfill"]
     assert {s for _, s in _status(runner, schedule)} == {"succeeded"}
@@ -256,7 +263,7 @@ def test_a_buffered_fire_hands_itself_on_only_when_the_lease_is_free(
     report = run_fire(
         RunnerEvent.model_validate(event_for(other, FIVE_PAST)),
         remaining_time_s=60,
-        store=runner.store,
+        queries=runner.queries.runner,
         lock=lock,  # type: ignore[arg-type]
         now=runner.clock,
         hand_on=handed_on.append,
@@ -281,7 +288,7 @@ def test_a_buffered_fire_runs_though_its_schedule_changed_while_it_waited(
 
     # When its schedule's cron changes and its window ends before that fire time, then the
     # workflow is free and the wait is handed on
-    runner.store.update_schedule(
+    runner.queries.schedules.update_schedule(
         schedule["id"], None, {"cron": "*/7 * * * *", "end_at": SEVEN - timedelta(minutes=1)}
     )
     runner.lock.release(lease)
@@ -301,12 +308,12 @@ def test_a_lost_hand_on_loses_no_waiting_run_and_a_failed_wait_is_retried(
     lease = runner.lock.acquire(schedule["workflow_id"], 60, owner="another run")
 
     # Given the database fails every try to put a busy fire to wait (before its effect)
-    real_buffer = runner.store.buffer_busy_run
+    real_buffer = runner.queries.queue.buffer_busy_run
 
     def unavailable(*args: Any, **kwargs: Any) -> bool:
         raise DatabaseUnavailable("injected: database down")
 
-    monkeypatch.setattr(runner.store, "buffer_busy_run", unavailable)
+    monkeypatch.setattr(runner.queries.queue, "buffer_busy_run", unavailable)
     chain = HandOns(runner)
 
     def attempt() -> RunReport:  # Lambda's retries of one invocation share its request id
@@ -314,7 +321,7 @@ def test_a_lost_hand_on_loses_no_waiting_run_and_a_failed_wait_is_retried(
             RunnerEvent.model_validate(event_for(schedule, SEVEN)),
             remaining_time_s=4,  # the retries of a failing write stop within it
             invocation_id="one invocation",
-            store=runner.store,
+            queries=runner.queries.runner,
             lock=runner.lock,
             now=runner.clock,
             hand_on=chain.pending.append,
@@ -324,7 +331,7 @@ def test_a_lost_hand_on_loses_no_waiting_run_and_a_failed_wait_is_retried(
     with pytest.raises(DatabaseUnavailable):
         attempt()
     # and Lambda's retry, the database back, resumes the claim and puts the fire to wait
-    monkeypatch.setattr(runner.store, "buffer_busy_run", real_buffer)
+    monkeypatch.setattr(runner.queries.queue, "buffer_busy_run", real_buffer)
     assert attempt().outcome == "buffered"
 
     # Given the holder ends, but the hand-on it makes is lost (Lambda's Invoke fails)
@@ -332,13 +339,17 @@ def test_a_lost_hand_on_loses_no_waiting_run_and_a_failed_wait_is_retried(
         raise RunnerUnavailable("injected: Invoke failed")
 
     runner.lock.release(lease)
-    [waiting] = [r for r in runs_by_time(runner.store, schedule["id"]) if r["status"] == "buffered"]
+    [waiting] = [
+        r for r in runs_by_time(runner.queries, schedule["id"]) if r["status"] == "buffered"
+    ]
     from scheduler.run import queue as run_queue
 
-    assert run_queue.hand_on_next(runner.store, schedule["workflow_id"], lost) is False
+    assert run_queue.hand_on_next(runner.queries.queue, schedule["workflow_id"], lost) is False
     # Then the missed-fire check hands it on once its wait is over, and it runs once
     check_missed_fires(
-        runner.store, hand_on=chain.pending.append, now=lambda: waiting["lease_expires_at"] + SECOND
+        runner.queries.missed_fires,
+        hand_on=chain.pending.append,
+        now=lambda: waiting["lease_expires_at"] + SECOND,
     )
     [(_, report)] = chain.drain()
     assert report.outcome == "succeeded"

@@ -20,14 +20,17 @@ from scheduler.config import get_settings
 from scheduler.errors import DatabaseUnavailable, ReconcileIncomplete, SchedulerUnavailable
 from scheduler.models.schedules import ScheduleCreate, ScheduleUpdate
 from scheduler.observability import metrics
-from scheduler.policies.periodic_pass import reconcile, run_invocation
-from scheduler.store.schedules import Row, Store
+from scheduler.policies.abandoned_runs import AbandonedRunQueries
+from scheduler.policies.periodic_pass import PeriodicPassQueries, reconcile, run_invocation
+from scheduler.store.runs import RunQueries
+from scheduler.store.sql import Row
 from scheduler.sync import reconcile as reconcile_module
 from scheduler.sync.eventbridge import EventBridgeSchedules, desired_schedules
 from scheduler.sync.reconcile import reconcile_shard
 from scheduler.sync.shards import ShardTask, shard_prefixes
 
 from tests.conftest import EVENTS
+from tests.queries import AllQueries
 
 WRITES = ("CreateSchedule", "UpdateSchedule", "DeleteSchedule")
 OWNER = uuid.UUID("6f1c2a4e-0b7d-4c3e-9a51-2d8e7f6a1b90")
@@ -85,16 +88,18 @@ def later() -> datetime:
     return datetime.now(UTC) + timedelta(hours=1)
 
 
-def make_schedule(store: Store, cron: str, *, timezone: str = "UTC", enabled: bool = True) -> Any:
-    workflow = store.create_workflow(OWNER, f"workflow for {cron}")
-    return store.create_schedule(
+def make_schedule(
+    queries: AllQueries, cron: str, *, timezone: str = "UTC", enabled: bool = True
+) -> Any:
+    workflow = queries.workflows.create_workflow(OWNER, f"workflow for {cron}")
+    return queries.schedules.create_schedule(
         None, workflow_id=workflow["id"], cron=cron, timezone=timezone, enabled=enabled
     )
 
 
-def assert_in_step(store: Store, scheduler: CountingScheduler) -> None:
+def assert_in_step(queries: AllQueries, scheduler: CountingScheduler) -> None:
     """EventBridge holds exactly what every row maps to (the fields that decide a fire)."""
-    for row in store.iter_all_schedules():
+    for row in queries.schedules.iter_all_schedules():
         for name, wanted in desired_schedules(row).items():
             actual = scheduler.describe(name)
             for field in ("ScheduleExpression", "ScheduleExpressionTimezone", "State"):
@@ -104,22 +109,22 @@ def assert_in_step(store: Store, scheduler: CountingScheduler) -> None:
 
 
 def test_every_kind_of_drift_is_repaired_and_a_second_pass_writes_nothing(
-    store: Store, scheduler: CountingScheduler
+    queries: AllQueries, scheduler: CountingScheduler
 ) -> None:
     # Given rows in step with EventBridge, then drift of every kind
-    in_step = make_schedule(store, "0 7 * * *")
-    missing = make_schedule(store, "*/15 * * * *")
-    new_cron = make_schedule(store, "0 8 * * *")
-    new_timezone = make_schedule(store, "0 9 * * 1-5")
-    disabled = make_schedule(store, "30 6 * * *")
-    retargeted = make_schedule(store, "0 12 * * *")
-    no_longer_split = make_schedule(store, "0 9 1 * 1")
-    lost_half = make_schedule(store, "0 9 15 * 5")
+    in_step = make_schedule(queries, "0 7 * * *")
+    missing = make_schedule(queries, "*/15 * * * *")
+    new_cron = make_schedule(queries, "0 8 * * *")
+    new_timezone = make_schedule(queries, "0 9 * * 1-5")
+    disabled = make_schedule(queries, "30 6 * * *")
+    retargeted = make_schedule(queries, "0 12 * * *")
+    no_longer_split = make_schedule(queries, "0 9 1 * 1")
+    lost_half = make_schedule(queries, "0 9 15 * 5")
     for row in (in_step, new_cron, new_timezone, disabled, retargeted, no_longer_split, lost_half):
         scheduler.schedules.apply(row)
-    store.update_schedule(new_cron["id"], None, {"cron": "0 10 * * *"})
-    store.update_schedule(new_timezone["id"], None, {"timezone": "Europe/Berlin"})
-    store.update_schedule(disabled["id"], None, {"enabled": False})
+    queries.schedules.update_schedule(new_cron["id"], None, {"cron": "0 10 * * *"})
+    queries.schedules.update_schedule(new_timezone["id"], None, {"timezone": "Europe/Berlin"})
+    queries.schedules.update_schedule(disabled["id"], None, {"enabled": False})
     wrong_target = {
         **desired_schedules(retargeted)[str(retargeted["id"])],
         "Target": {
@@ -128,7 +133,7 @@ def test_every_kind_of_drift_is_repaired_and_a_second_pass_writes_nothing(
         },
     }
     scheduler.client.update_schedule(**wrong_target)
-    store.update_schedule(no_longer_split["id"], None, {"cron": "0 9 * * *"})
+    queries.schedules.update_schedule(no_longer_split["id"], None, {"cron": "0 9 * * *"})
     scheduler.client.delete_schedule(
         Name=f"{lost_half['id']}-dow", GroupName=scheduler.schedules.group
     )
@@ -146,7 +151,7 @@ def test_every_kind_of_drift_is_repaired_and_a_second_pass_writes_nothing(
     scheduler.calls.clear()
 
     # When
-    summary = reconcile(store, scheduler.schedules, now=later)
+    summary = reconcile(queries.periodic_pass, scheduler.schedules, now=later)
 
     # Then every row is in step, orphans are gone, a name we never make is left alone
     assert summary["created"] == 2  # the missing row and the lost day-of-week half
@@ -154,7 +159,7 @@ def test_every_kind_of_drift_is_repaired_and_a_second_pass_writes_nothing(
     assert summary["deleted"] == 3  # the orphan's two schedules and the surplus half
     assert summary["unchanged"] == 2  # in_step, and lost_half's first schedule
     assert summary["failed"] == 0
-    assert_in_step(store, scheduler)
+    assert_in_step(queries, scheduler)
     names = scheduler.names()
     assert str(missing["id"]) in names
     assert f"{lost_half['id']}-dow" in names
@@ -169,30 +174,30 @@ def test_every_kind_of_drift_is_repaired_and_a_second_pass_writes_nothing(
 
     # And a second pass finds nothing to do and makes zero write calls
     scheduler.calls.clear()
-    again = reconcile(store, scheduler.schedules, now=later)
+    again = reconcile(queries.periodic_pass, scheduler.schedules, now=later)
     assert scheduler.writes() == 0
     assert again["created"] == again["updated"] == again["deleted"] == 0
     assert again["unchanged"] == 9
 
 
 def test_an_orphan_younger_than_the_grace_is_left_for_the_next_pass(
-    store: Store, scheduler: CountingScheduler
+    queries: AllQueries, scheduler: CountingScheduler
 ) -> None:
     # Given a schedule whose row is not visible (an API create that has not committed yet)
-    row = make_schedule(store, "0 7 * * *")
+    row = make_schedule(queries, "0 7 * * *")
     in_flight = {**desired_schedules(row)[str(row["id"])], "Name": str(uuid.uuid4())}
     scheduler.schedules.apply(row)
     scheduler.client.create_schedule(**in_flight)
     scheduler.calls.clear()
 
     # When reconcile runs right now
-    summary = reconcile(store, scheduler.schedules, now=lambda: datetime.now(UTC))
+    summary = reconcile(queries.periodic_pass, scheduler.schedules, now=lambda: datetime.now(UTC))
 
     # Then it is kept, and deleted once it is older than the grace
     assert summary["deferred"] == 1
     assert scheduler.writes() == 0
     assert in_flight["Name"] in scheduler.names()
-    assert reconcile(store, scheduler.schedules, now=later)["deleted"] == 1
+    assert reconcile(queries.periodic_pass, scheduler.schedules, now=later)["deleted"] == 1
     assert in_flight["Name"] not in scheduler.names()
 
 
@@ -200,16 +205,16 @@ def test_an_orphan_younger_than_the_grace_is_left_for_the_next_pass(
     ("column", "value"), [("cron", "not a cron"), ("timezone", "Mars/Olympus_Mons")]
 )
 def test_a_row_with_an_unmappable_cron_or_timezone_keeps_its_schedule(
-    store: Store, scheduler: CountingScheduler, column: str, value: str
+    queries: AllQueries, scheduler: CountingScheduler, column: str, value: str
 ) -> None:
     # Given a row written around the API with a cron or timezone that cannot be scheduled
-    row = make_schedule(store, "0 7 * * *")
+    row = make_schedule(queries, "0 7 * * *")
     scheduler.schedules.apply(row)
-    store.update_schedule(row["id"], None, {column: value})
+    queries.schedules.update_schedule(row["id"], None, {column: value})
     scheduler.calls.clear()
 
     # When
-    summary = reconcile(store, scheduler.schedules, now=later)
+    summary = reconcile(queries.periodic_pass, scheduler.schedules, now=later)
 
     # Then it is reported, not treated as an orphan nor as a failed repair
     assert summary["invalid_rows"] == 1
@@ -219,11 +224,11 @@ def test_a_row_with_an_unmappable_cron_or_timezone_keeps_its_schedule(
 
 
 def test_a_failed_repair_does_not_stop_the_others_and_the_pass_reports_it(
-    store: Store, scheduler: CountingScheduler
+    queries: AllQueries, scheduler: CountingScheduler
 ) -> None:
     # Given two missing schedules, and EventBridge failing the first create it gets
-    first = make_schedule(store, "0 7 * * *")
-    second = make_schedule(store, "0 8 * * *")
+    first = make_schedule(queries, "0 7 * * *")
+    second = make_schedule(queries, "0 8 * * *")
     failures = iter([True])
 
     def fail_once(**_: Any) -> None:
@@ -237,31 +242,31 @@ def test_a_failed_repair_does_not_stop_the_others_and_the_pass_reports_it(
 
     # When
     with pytest.raises(ReconcileIncomplete):
-        reconcile(store, scheduler.schedules, now=later)
+        reconcile(queries.periodic_pass, scheduler.schedules, now=later)
 
     # Then the other one was repaired, and the next pass repairs the rest
     assert len({str(first["id"]), str(second["id"])} & scheduler.names()) == 1
-    summary = reconcile(store, scheduler.schedules, now=later)
+    summary = reconcile(queries.periodic_pass, scheduler.schedules, now=later)
     assert (summary["created"], summary["failed"]) == (1, 0)
-    assert_in_step(store, scheduler)
+    assert_in_step(queries, scheduler)
 
 
-def _seed_rows(store: Store, count: int) -> list[Row]:
+def _seed_rows(queries: AllQueries, count: int) -> list[Row]:
     """`count` enabled daily schedules of one workflow, inserted in one statement."""
-    workflow = store.create_workflow(OWNER, "busy workflow")
-    store.db.execute(
+    workflow = queries.workflows.create_workflow(OWNER, "busy workflow")
+    queries.db.execute(
         """insert into schedules (workflow_id, cron, timezone, enabled)
            select %s, '0 7 * * *', 'UTC', true from generate_series(1, %s)""",
         (workflow["id"], count),
     )
-    return list(store.iter_all_schedules())
+    return list(queries.schedules.iter_all_schedules())
 
 
 def test_a_failing_get_schedule_fails_the_pass_before_any_write(
-    store: Store, scheduler: CountingScheduler
+    queries: AllQueries, scheduler: CountingScheduler
 ) -> None:
     # Given 40 rows in step, one of them missing, and EventBridge failing every GetSchedule
-    for row in _seed_rows(store, 40)[1:]:
+    for row in _seed_rows(queries, 40)[1:]:
         scheduler.schedules.apply(row)
 
     asked: list[str] = []  # appended to from the pass's worker threads
@@ -277,7 +282,7 @@ def test_a_failing_get_schedule_fails_the_pass_before_any_write(
 
     # When
     with pytest.raises(SchedulerUnavailable):
-        reconcile(store, scheduler.schedules, now=later)
+        reconcile(queries.periodic_pass, scheduler.schedules, now=later)
 
     # Then nothing was repaired from a half-made comparison, and the calls still queued were dropped
     assert scheduler.writes() == 0
@@ -285,21 +290,21 @@ def test_a_failing_get_schedule_fails_the_pass_before_any_write(
 
 
 def test_a_row_deleted_during_the_pass_is_not_resurrected(
-    store: Store, scheduler: CountingScheduler
+    queries: AllQueries, scheduler: CountingScheduler
 ) -> None:
     # Given a row missing from EventBridge, deleted through the API while the pass compares
-    in_step = make_schedule(store, "0 7 * * *")
+    in_step = make_schedule(queries, "0 7 * * *")
     scheduler.schedules.apply(in_step)
-    deleted_meanwhile = make_schedule(store, "0 8 * * *")
+    deleted_meanwhile = make_schedule(queries, "0 8 * * *")
 
     def api_deletes_the_row(**_: Any) -> None:
-        store.delete_schedule(deleted_meanwhile["id"])
+        queries.schedules.delete_schedule(deleted_meanwhile["id"])
 
     scheduler.client.meta.events.register("before-call.scheduler.GetSchedule", api_deletes_the_row)
     scheduler.calls.clear()
 
     # When
-    reconcile(store, scheduler.schedules, now=later)
+    reconcile(queries.periodic_pass, scheduler.schedules, now=later)
 
     # Then the repair re-read the row under its lock and created nothing for it
     assert scheduler.calls["CreateSchedule"] == 0
@@ -307,17 +312,17 @@ def test_a_row_deleted_during_the_pass_is_not_resurrected(
 
 
 def test_runs_stuck_running_past_their_lease_are_failed(
-    store: Store, scheduler: CountingScheduler
+    queries: AllQueries, scheduler: CountingScheduler
 ) -> None:
     # Given a run whose runner died (lease expired) and one still within its lease
-    row = make_schedule(store, "0 7 * * *")
+    row = make_schedule(queries, "0 7 * * *")
     scheduler.schedules.apply(row)
     now = later()
     for scheduled, lease in (
         (now - timedelta(hours=2), now - timedelta(hours=1)),
         (now - timedelta(minutes=1), now + timedelta(minutes=5)),
     ):
-        store.db.execute(  # started (a fence): a claim that never started is missed instead
+        queries.db.execute(  # started (a fence): a claim that never started is missed instead
             """insert into schedule_runs (schedule_id, workflow_id, scheduled_time, status,
                                           lease_expires_at, fence)
                values (%s, %s, %s, 'running', %s, 1)""",
@@ -325,22 +330,22 @@ def test_runs_stuck_running_past_their_lease_are_failed(
         )
 
     # When
-    summary = reconcile(store, scheduler.schedules, now=lambda: now)
+    summary = reconcile(queries.periodic_pass, scheduler.schedules, now=lambda: now)
 
     # Then only the abandoned one is failed
     assert summary["abandoned_runs_failed"] == 1
     statuses = sorted(
-        r["status"] for r in store.db.execute("select status from schedule_runs").fetchall()
+        r["status"] for r in queries.db.execute("select status from schedule_runs").fetchall()
     )
     assert statuses == ["failed", "running"]
 
 
 def test_twelve_hundred_schedules_page_through_and_a_noop_pass_costs_a_call_per_page(
-    store: Store, scheduler: CountingScheduler
+    queries: AllQueries, scheduler: CountingScheduler
 ) -> None:
     # Given 1,200 rows (one statement), 1,190 of them in EventBridge (written around the API, so
     # unknown to reconcile), plus 10 orphans
-    rows = _seed_rows(store, 1200)
+    rows = _seed_rows(queries, 1200)
     for row in rows[10:]:
         (kwargs,) = desired_schedules(row).values()
         scheduler.client.create_schedule(**kwargs)
@@ -350,7 +355,7 @@ def test_twelve_hundred_schedules_page_through_and_a_noop_pass_costs_a_call_per_
     scheduler.calls.clear()
 
     # When
-    summary = reconcile(store, scheduler.schedules, now=later)
+    summary = reconcile(queries.periodic_pass, scheduler.schedules, now=later)
 
     # Then it read every page, fetched each unknown schedule once, and repaired exactly the drift
     assert scheduler.calls["ListSchedules"] == 12
@@ -361,17 +366,17 @@ def test_twelve_hundred_schedules_page_through_and_a_noop_pass_costs_a_call_per_
 
     # And a second pass over all 1,200 writes nothing and makes one call per page, no more
     scheduler.calls.clear()
-    again = reconcile(store, scheduler.schedules, now=later)
+    again = reconcile(queries.periodic_pass, scheduler.schedules, now=later)
     assert scheduler.writes() == 0
     assert again["unchanged"] == 1200
     assert dict(scheduler.calls) == {"ListSchedules": 12}
 
 
 def test_the_handler_reconciles_with_its_scheduled_event(
-    store: Store, scheduler: CountingScheduler, lambda_context: Any
+    queries: AllQueries, scheduler: CountingScheduler, lambda_context: Any
 ) -> None:
     # Given a row whose schedule is missing
-    row = make_schedule(store, "0 7 * * *")
+    row = make_schedule(queries, "0 7 * * *")
     from functions.reconcile.app import lambda_handler
 
     # When the rate schedule's event arrives
@@ -403,30 +408,32 @@ def lambda_context() -> Any:
 # --- what the writers record, and the passes it makes free
 
 
-def api(store: Store, scheduler: CountingScheduler) -> ScheduleService:
-    return ScheduleService(store, scheduler.schedules, lambda _: None)
+def api(queries: AllQueries, scheduler: CountingScheduler) -> ScheduleService:
+    return ScheduleService(queries.schedule_service, scheduler.schedules, lambda _: None)
 
 
-def api_create(store: Store, scheduler: CountingScheduler, cron: str) -> UUID:
-    workflow = store.create_workflow(OWNER, f"workflow for {cron}")
-    created = api(store, scheduler).create_schedule(
+def api_create(queries: AllQueries, scheduler: CountingScheduler, cron: str) -> UUID:
+    workflow = queries.workflows.create_workflow(OWNER, f"workflow for {cron}")
+    created = api(queries, scheduler).create_schedule(
         None, ScheduleCreate(workflow_id=workflow["id"], cron=cron)
     )
     return created.id
 
 
 def test_a_noop_pass_after_api_writes_fetches_nothing(
-    store: Store, scheduler: CountingScheduler
+    queries: AllQueries, scheduler: CountingScheduler
 ) -> None:
     # Given schedules written through the API: created, one split in two, one updated, one paused
-    ids = [api_create(store, scheduler, cron) for cron in ("0 7 * * *", "0 9 15 * 5", "0 8 * * *")]
-    service = api(store, scheduler)
+    ids = [
+        api_create(queries, scheduler, cron) for cron in ("0 7 * * *", "0 9 15 * 5", "0 8 * * *")
+    ]
+    service = api(queries, scheduler)
     service.update_schedule(None, ids[2], ScheduleUpdate(cron="30 8 * * *"))
     service.update_schedule(None, ids[0], ScheduleUpdate(enabled=False))
     scheduler.calls.clear()
 
     # When
-    summary = reconcile(store, scheduler.schedules, now=later)
+    summary = reconcile(queries.periodic_pass, scheduler.schedules, now=later)
 
     # Then every schedule is known from the listing alone
     assert dict(scheduler.calls) == {"ListSchedules": 1}
@@ -434,12 +441,12 @@ def test_a_noop_pass_after_api_writes_fetches_nothing(
 
 
 def test_a_schedule_changed_out_of_band_after_the_api_wrote_is_detected_and_repaired(
-    store: Store, scheduler: CountingScheduler
+    queries: AllQueries, scheduler: CountingScheduler
 ) -> None:
     # Given a schedule the API wrote, then changed in the console (same State, other cron)
-    schedule_id = api_create(store, scheduler, "0 7 * * *")
-    other = api_create(store, scheduler, "0 8 * * *")
-    row = store.get_schedule(schedule_id)
+    schedule_id = api_create(queries, scheduler, "0 7 * * *")
+    other = api_create(queries, scheduler, "0 8 * * *")
+    row = queries.schedules.get_schedule(schedule_id)
     changed = {
         **desired_schedules(row)[str(schedule_id)],
         "ScheduleExpression": "cron(0 3 * * ? *)",
@@ -448,7 +455,7 @@ def test_a_schedule_changed_out_of_band_after_the_api_wrote_is_detected_and_repa
     scheduler.calls.clear()
 
     # When
-    summary = reconcile(store, scheduler.schedules, now=later)
+    summary = reconcile(queries.periodic_pass, scheduler.schedules, now=later)
 
     # Then only that one was fetched, and it holds the row's cron again
     assert scheduler.calls["GetSchedule"] == summary["described"] == 1
@@ -458,35 +465,35 @@ def test_a_schedule_changed_out_of_band_after_the_api_wrote_is_detected_and_repa
 
     # And the repair recorded what it wrote: the next pass fetches nothing
     scheduler.calls.clear()
-    assert reconcile(store, scheduler.schedules, now=later)["described"] == 0
+    assert reconcile(queries.periodic_pass, scheduler.schedules, now=later)["described"] == 0
     assert dict(scheduler.calls) == {"ListSchedules": 1}
 
 
 def test_a_schedule_deleted_from_eventbridge_is_recreated_without_a_fetch(
-    store: Store, scheduler: CountingScheduler
+    queries: AllQueries, scheduler: CountingScheduler
 ) -> None:
-    schedule_id = api_create(store, scheduler, "0 7 * * *")
+    schedule_id = api_create(queries, scheduler, "0 7 * * *")
     scheduler.client.delete_schedule(Name=str(schedule_id), GroupName=scheduler.schedules.group)
     scheduler.calls.clear()
 
-    summary = reconcile(store, scheduler.schedules, now=later)
+    summary = reconcile(queries.periodic_pass, scheduler.schedules, now=later)
 
     assert (summary["created"], summary["described"]) == (1, 0)
     assert scheduler.calls["CreateSchedule"] == 1
-    assert_in_step(store, scheduler)
+    assert_in_step(queries, scheduler)
 
 
 def test_a_row_changed_around_the_api_is_detected_by_its_fingerprint(
-    store: Store, scheduler: CountingScheduler
+    queries: AllQueries, scheduler: CountingScheduler
 ) -> None:
     # Given a schedule the API wrote, whose row SQL then changed (EventBridge untouched)
-    schedule_id = api_create(store, scheduler, "0 7 * * *")
-    untouched = api_create(store, scheduler, "0 8 * * *")
-    store.db.execute("update schedules set cron = '0 6 * * *' where id = %s", (schedule_id,))
+    schedule_id = api_create(queries, scheduler, "0 7 * * *")
+    untouched = api_create(queries, scheduler, "0 8 * * *")
+    queries.db.execute("update schedules set cron = '0 6 * * *' where id = %s", (schedule_id,))
     scheduler.calls.clear()
 
     # When
-    summary = reconcile(store, scheduler.schedules, now=later)
+    summary = reconcile(queries.periodic_pass, scheduler.schedules, now=later)
 
     # Then that row alone was fetched and repaired
     assert (summary["described"], summary["updated"], summary["unchanged"]) == (1, 1, 1)
@@ -495,7 +502,7 @@ def test_a_row_changed_around_the_api_is_detected_by_its_fingerprint(
 
 
 def test_a_write_whose_answer_was_lost_and_retried_records_what_eventbridge_holds(
-    store: Store, scheduler: CountingScheduler
+    queries: AllQueries, scheduler: CountingScheduler
 ) -> None:
     # Given EventBridge creating the first schedule but its answer lost, so the SDK retries
     # (ConflictException: the API then updates it, as it does for any create that finds one)
@@ -512,25 +519,25 @@ def test_a_write_whose_answer_was_lost_and_retried_records_what_eventbridge_hold
     scheduler.client.meta.events.register(
         "before-send.scheduler.CreateSchedule", create_then_lose_the_answer
     )
-    schedule_id = api_create(store, scheduler, "0 7 * * *")
+    schedule_id = api_create(queries, scheduler, "0 7 * * *")
     assert scheduler.calls["UpdateSchedule"] == 1
     scheduler.calls.clear()
 
     # When
-    summary = reconcile(store, scheduler.schedules, now=later)
+    summary = reconcile(queries.periodic_pass, scheduler.schedules, now=later)
 
     # Then the record covers the retried write: nothing is fetched, nothing written
     assert (summary["unchanged"], summary["described"]) == (1, 0)
     assert scheduler.writes() == 0
-    assert_in_step(store, scheduler)
+    assert_in_step(queries, scheduler)
     assert str(schedule_id) in scheduler.names()
 
 
 def test_shards_cover_every_schedule_exactly_once(
-    store: Store, scheduler: CountingScheduler
+    queries: AllQueries, scheduler: CountingScheduler
 ) -> None:
     # Given 200 rows, unknown to reconcile: 190 in EventBridge, 10 missing, and 10 orphans
-    rows = _seed_rows(store, 200)
+    rows = _seed_rows(queries, 200)
     for row in rows[10:]:
         (kwargs,) = desired_schedules(row).values()
         scheduler.client.create_schedule(**kwargs)
@@ -548,7 +555,7 @@ def test_shards_cover_every_schedule_exactly_once(
     scheduler.calls.clear()
 
     # When a pass runs as 16 shards
-    summary = reconcile(store, scheduler.schedules, shards=16, now=later)
+    summary = reconcile(queries.periodic_pass, scheduler.schedules, shards=16, now=later)
 
     # Then every schedule was fetched once, every missing one created once, every orphan deleted
     assert Counter(fetched) == Counter(str(row["id"]) for row in rows[10:])
@@ -560,12 +567,12 @@ def test_shards_cover_every_schedule_exactly_once(
 
 
 def test_a_coordinator_fails_abandoned_runs_once_and_starts_every_shard(
-    store: Store, scheduler: CountingScheduler
+    queries: AllQueries, scheduler: CountingScheduler
 ) -> None:
     # Given an abandoned run
-    row = make_schedule(store, "0 7 * * *")
+    row = make_schedule(queries, "0 7 * * *")
     now = later()
-    store.db.execute(  # started (a fence): a claim that never started is missed instead
+    queries.db.execute(  # started (a fence): a claim that never started is missed instead
         """insert into schedule_runs (schedule_id, workflow_id, scheduled_time, status,
                                       lease_expires_at, fence)
            values (%s, %s, %s, 'running', %s, 1)""",
@@ -576,7 +583,7 @@ def test_a_coordinator_fails_abandoned_runs_once_and_starts_every_shard(
 
     # When the scheduled event arrives with 16 shards configured
     summary = run_invocation(
-        store,
+        queries.periodic_pass,
         scheduler.schedules,
         None,
         shards=16,
@@ -595,7 +602,7 @@ def test_a_coordinator_fails_abandoned_runs_once_and_starts_every_shard(
         shard = ShardTask.from_event(json.loads(json.dumps(task.as_event())))
         assert shard == task
         counts = run_invocation(
-            store,
+            queries.periodic_pass,
             scheduler.schedules,
             shard,
             shards=16,
@@ -608,7 +615,7 @@ def test_a_coordinator_fails_abandoned_runs_once_and_starts_every_shard(
     assert str(row["id"]) in scheduler.names()
 
 
-class _SweepDown(Store):
+class _SweepDown(RunQueries):
     """The database refuses the abandoned-run sweep's read (before any effect)."""
 
     def expired_unstarted_claims(self, now: datetime, limit: int) -> list[Row]:
@@ -616,12 +623,16 @@ class _SweepDown(Store):
 
 
 def test_a_coordinator_whose_abandoned_run_sweep_fails_still_checks_and_starts_every_shard(
-    store: Store, scheduler: CountingScheduler
+    queries: AllQueries, scheduler: CountingScheduler
 ) -> None:
     # Given a sweep of abandoned runs that fails (the database refuses its read)
     now = later()
     started: list[ShardTask] = []
-    sweep_down = _SweepDown(store.db)
+    sweep_down = PeriodicPassQueries(
+        AbandonedRunQueries(queries.db, _SweepDown(queries.db), queries.fire_checks, queries.queue),
+        queries.missed_fires,
+        queries.reconcile,
+    )
 
     # When the scheduled event arrives with 16 shards configured
     summary = run_invocation(
@@ -636,13 +647,13 @@ def test_a_coordinator_whose_abandoned_run_sweep_fails_still_checks_and_starts_e
     )
 
     # Then the missed-fire check still ran (its heartbeat) and every shard was started
-    assert store.last_fire_check_pass() is not None
+    assert queries.fire_checks.last_fire_check_pass() is not None
     assert [task.prefix for task in started] == shard_prefixes(16)
     assert summary["abandoned_runs_failed"] == 0
 
 
 def test_a_shard_past_its_deadline_continues_where_it_stopped(
-    store: Store,
+    queries: AllQueries,
     scheduler: CountingScheduler,
     lambda_context: Any,
     monkeypatch: pytest.MonkeyPatch,
@@ -651,14 +662,14 @@ def test_a_shard_past_its_deadline_continues_where_it_stopped(
     # says it is short of time (30 s left, under the reserve)
     batch = 50
     monkeypatch.setattr(reconcile_module, "ROW_BATCH", batch)
-    rows = _seed_rows(store, batch + 20)
+    rows = _seed_rows(queries, batch + 20)
     lambda_context.remaining_ms = 30_000
     started: list[ShardTask] = []
     handed_on: list[dict[str, Any]] = []
 
     def run(task: ShardTask) -> dict[str, int]:
         return run_invocation(
-            store,
+            queries.periodic_pass,
             scheduler.schedules,
             task,
             shards=1,
@@ -688,11 +699,13 @@ def test_a_shard_past_its_deadline_continues_where_it_stopped(
 
 
 def test_a_continuation_within_a_shard_skips_what_was_done(
-    store: Store, scheduler: CountingScheduler
+    queries: AllQueries, scheduler: CountingScheduler
 ) -> None:
-    rows = _seed_rows(store, 30)
+    rows = _seed_rows(queries, 30)
     after = rows[9]["id"]
-    outcome = reconcile_shard(store, scheduler.schedules, ShardTask("", after, 1), now=later)
+    outcome = reconcile_shard(
+        queries.reconcile, scheduler.schedules, ShardTask("", after, 1), now=later
+    )
     assert outcome.resume is None
     assert outcome.summary.created == 20
     assert scheduler.names() == {str(row["id"]) for row in rows[10:]}

@@ -15,28 +15,28 @@ from pydantic import ValidationError
 from scheduler.config import from_environment
 from scheduler.policies.retention import STOP_BEFORE_DEADLINE_S, delete_expired_runs, pass_budget_s
 from scheduler.store.history import HistoryPosition
-from scheduler.store.schedules import Store
 
 from tests.conftest import EVENTS
+from tests.queries import AllQueries
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 KEEP_DAYS = 90
 OLDEST = HistoryPosition(datetime(1, 1, 1, tzinfo=UTC), UUID(int=0))
 
 
-def make_schedule(store: Store) -> tuple[UUID, UUID]:
-    workflow = store.create_workflow(uuid4(), "history")["id"]
-    schedule = store.create_schedule(
+def make_schedule(queries: AllQueries) -> tuple[UUID, UUID]:
+    workflow = queries.workflows.create_workflow(uuid4(), "history")["id"]
+    schedule = queries.schedules.create_schedule(
         None, workflow_id=workflow, cron="0 * * * *", timezone="UTC", enabled=True
     )["id"]
     return schedule, workflow
 
 
 def add_run(
-    store: Store, schedule: tuple[UUID, UUID], days_ago: float, status: str = "succeeded"
+    queries: AllQueries, schedule: tuple[UUID, UUID], days_ago: float, status: str = "succeeded"
 ) -> UUID:
     at = NOW - timedelta(days=days_ago)
-    row = store.db.execute(
+    row = queries.db.execute(
         """insert into schedule_runs (schedule_id, workflow_id, scheduled_time, status,
                                       started_at, finished_at)
            values (%s, %s, %s, %s, %s, case when %s = 'running' then null else %s end)
@@ -48,75 +48,77 @@ def add_run(
     return run_id
 
 
-def run_ids(store: Store) -> set[UUID]:
-    return {row["id"] for row in store.db.execute("select id from schedule_runs").fetchall()}
+def run_ids(queries: AllQueries) -> set[UUID]:
+    return {row["id"] for row in queries.db.execute("select id from schedule_runs").fetchall()}
 
 
-def retain(store: Store, **kwargs: Any) -> dict[str, Any]:
-    return delete_expired_runs(store, keep_days=KEEP_DAYS, now=NOW, **{"budget_s": 60.0, **kwargs})
+def retain(queries: AllQueries, **kwargs: Any) -> dict[str, Any]:
+    return delete_expired_runs(
+        queries.history, keep_days=KEEP_DAYS, now=NOW, **{"budget_s": 60.0, **kwargs}
+    )
 
 
-def test_old_runs_go_and_each_schedules_latest_stays_however_old(store: Store) -> None:
+def test_old_runs_go_and_each_schedules_latest_stays_however_old(queries: AllQueries) -> None:
     # Given a schedule with old and recent runs, and one whose runs are all old
-    active, idle = make_schedule(store), make_schedule(store)
+    active, idle = make_schedule(queries), make_schedule(queries)
     for days in (200, 120, 91):
-        add_run(store, active, days)
-    recent = [add_run(store, active, days) for days in (89, 1)]
-    add_run(store, idle, 400)
-    idle_latest = add_run(store, idle, 300)
+        add_run(queries, active, days)
+    recent = [add_run(queries, active, days) for days in (89, 1)]
+    add_run(queries, idle, 400)
+    idle_latest = add_run(queries, idle, 300)
 
     # When a pass runs
-    summary = retain(store)
+    summary = retain(queries)
 
     # Then only the recent runs and the idle schedule's latest are left
-    assert run_ids(store) == {*recent, idle_latest}
+    assert run_ids(queries) == {*recent, idle_latest}
     assert (summary["deleted"], summary["scanned"], summary["complete"]) == (4, 5, True)
     # ... and the idle schedule still shows its last run
-    _, last_run = store.get_schedule_with_last_run(idle[0])
+    _, last_run = queries.schedules.get_schedule_with_last_run(idle[0])
     assert last_run is not None
     assert UUID(last_run["id"]) == idle_latest
 
 
-def test_a_running_run_stays_and_so_does_the_finished_run_before_it(store: Store) -> None:
+def test_a_running_run_stays_and_so_does_the_finished_run_before_it(queries: AllQueries) -> None:
     # Given old runs: one finished, then one still running (its runner may still record it)
-    schedule = make_schedule(store)
-    finished = add_run(store, schedule, 120)
-    running = add_run(store, schedule, 100, status="running")
+    schedule = make_schedule(queries)
+    finished = add_run(queries, schedule, 120)
+    running = add_run(queries, schedule, 100, status="running")
     # ... and a schedule whose old running run has newer finished runs
-    other = make_schedule(store)
-    other_running = add_run(store, other, 150, status="running")
-    other_latest = add_run(store, other, 5, status="failed")
+    other = make_schedule(queries)
+    other_running = add_run(queries, other, 150, status="running")
+    other_latest = add_run(queries, other, 5, status="failed")
 
-    summary = retain(store)
+    summary = retain(queries)
 
     # Then nothing of them is deleted: a running run never is, and the latest finished run of
     # the first schedule has no newer finished one
-    assert run_ids(store) == {finished, running, other_running, other_latest}
+    assert run_ids(queries) == {finished, running, other_running, other_latest}
     assert summary["deleted"] == 0
 
 
-def test_batches_are_bounded_and_a_pass_takes_as_many_as_it_needs(store: Store) -> None:
+def test_batches_are_bounded_and_a_pass_takes_as_many_as_it_needs(queries: AllQueries) -> None:
     # Given 10 expired runs and a recent latest one
-    schedule = make_schedule(store)
-    expired = [add_run(store, schedule, 100 + day) for day in range(10)]
-    latest = add_run(store, schedule, 1)
+    schedule = make_schedule(queries)
+    expired = [add_run(queries, schedule, 100 + day) for day in range(10)]
+    latest = add_run(queries, schedule, 1)
 
     # One statement deletes at most its batch, oldest first
-    batch = store.delete_expired_run_batch(
+    batch = queries.history.delete_expired_run_batch(
         cutoff=NOW - timedelta(days=KEEP_DAYS), after=OLDEST, batch_size=3
     )
     assert (batch.scanned, batch.deleted) == (3, 3)
-    assert run_ids(store) == {*expired[:-3], latest}  # `expired` is newest first
+    assert run_ids(queries) == {*expired[:-3], latest}  # `expired` is newest first
     # ... so 3 older ones again make 10 expired
-    add_back = [add_run(store, schedule, 110 + day) for day in range(3)]
+    add_back = [add_run(queries, schedule, 110 + day) for day in range(3)]
 
     # When a pass runs with batches of 3
-    summary = retain(store, batch_size=3)
+    summary = retain(queries, batch_size=3)
 
     # Then 4 statements (3 + 3 + 3 + 1) deleted all 10 and kept the latest
     assert summary == {"deleted": 10, "scanned": 10, "batches": 4, "complete": True}
-    assert run_ids(store) == {latest}
-    assert not set(add_back) & run_ids(store)
+    assert run_ids(queries) == {latest}
+    assert not set(add_back) & run_ids(queries)
 
 
 class StepClock:
@@ -130,25 +132,25 @@ class StepClock:
         return self.now
 
 
-def test_a_pass_stops_at_its_budget_and_the_next_one_continues(store: Store) -> None:
+def test_a_pass_stops_at_its_budget_and_the_next_one_continues(queries: AllQueries) -> None:
     # Given 10 expired runs
-    schedule = make_schedule(store)
+    schedule = make_schedule(queries)
     for day in range(10):
-        add_run(store, schedule, 100 + day)
-    latest = add_run(store, schedule, 1)
+        add_run(queries, schedule, 100 + day)
+    latest = add_run(queries, schedule, 1)
 
     # When a pass has time for two batches of 3 (the clock moves 1 s per read: the start, then
     # before each batch)
-    first = retain(store, batch_size=3, budget_s=2.5, clock=StepClock())
+    first = retain(queries, batch_size=3, budget_s=2.5, clock=StepClock())
 
     # Then it stops there, incomplete, with what it deleted committed
     assert first == {"deleted": 6, "scanned": 6, "batches": 2, "complete": False}
-    assert len(run_ids(store)) == 5
+    assert len(run_ids(queries)) == 5
 
     # And the next pass deletes the rest
-    second = retain(store, batch_size=3)
+    second = retain(queries, batch_size=3)
     assert (second["deleted"], second["complete"]) == (4, True)
-    assert run_ids(store) == {latest}
+    assert run_ids(queries) == {latest}
 
 
 def test_no_budget_left_means_no_batch() -> None:
@@ -163,38 +165,38 @@ def runner_connection(clean_db: str) -> Iterator[psycopg.Connection[Any]]:
 
 
 def test_a_row_locked_by_another_transaction_is_skipped_not_waited_for(
-    store: Store, runner_connection: psycopg.Connection[Any]
+    queries: AllQueries, runner_connection: psycopg.Connection[Any]
 ) -> None:
     # Given expired runs, one of them locked by an open transaction (as a runner or a
     # schedule's delete would hold it)
-    schedule = make_schedule(store)
-    expired = [add_run(store, schedule, 100 + day) for day in range(5)]
-    latest = add_run(store, schedule, 1)
+    schedule = make_schedule(queries)
+    expired = [add_run(queries, schedule, 100 + day) for day in range(5)]
+    latest = add_run(queries, schedule, 1)
     runner_connection.execute(
         "select 1 from schedule_runs where id = %s for update", (expired[2],)
     ).fetchall()
 
     # When a pass runs (its lock wait would time out after 2 s and fail it)
-    summary = retain(store, batch_size=2)
+    summary = retain(queries, batch_size=2)
 
     # Then every other expired run is gone, the locked one left for the next pass
-    assert run_ids(store) == {expired[2], latest}
+    assert run_ids(queries) == {expired[2], latest}
     assert (summary["deleted"], summary["scanned"], summary["complete"]) == (4, 5, True)
 
     # And once the lock is released, the next pass deletes it
     runner_connection.rollback()
-    assert retain(store)["deleted"] == 1
-    assert run_ids(store) == {latest}
+    assert retain(queries)["deleted"] == 1
+    assert run_ids(queries) == {latest}
 
 
 def test_the_handler_keeps_90_days_by_default(
-    store: Store, clean_db: str, monkeypatch: pytest.MonkeyPatch
+    queries: AllQueries, clean_db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given runs either side of 90 days ago
     monkeypatch.delenv("RUN_HISTORY_DAYS", raising=False)
-    schedule = make_schedule(store)
+    schedule = make_schedule(queries)
     now = datetime.now(UTC)
-    store.db.execute(
+    queries.db.execute(
         """insert into schedule_runs (schedule_id, workflow_id, scheduled_time, status,
                                       started_at, finished_at)
            select %s, %s, t, 'succeeded', t, t
@@ -210,7 +212,7 @@ def test_the_handler_keeps_90_days_by_default(
 
     # Then only the run older than 90 days is gone
     assert (summary["deleted"], summary["complete"]) == (1, True)
-    kept = store.db.execute("select scheduled_time from schedule_runs").fetchall()
+    kept = queries.db.execute("select scheduled_time from schedule_runs").fetchall()
     assert sorted(now - row["scheduled_time"] for row in kept) == [
         timedelta(0),
         timedelta(days=89),

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from scheduler.errors import DatabaseUnavailable, LockUnavailable
+from scheduler.run.fire import RunnerQueries
 from scheduler.run.overlap import OVERLAP_REASON
 from scheduler.run.runner import RunReport
 from scheduler.steps.engine import RunContext
 from scheduler.store.db import Database
 from scheduler.store.runs import ABANDONED_RUN_ERROR
-from scheduler.store.schedules import Store
 
 from tests.conftest import drop_connection
 from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
@@ -47,7 +47,7 @@ from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
 def test_a_fire_runs_the_workflow_and_records_success(
     runner: Runner, http_server: LoopbackServer
 ) -> None:
-    schedule = make_schedule(runner.store, http_steps(http_server))
+    schedule = make_schedule(runner.queries, http_steps(http_server))
     started = runner.clock()
 
     report = runner.fire(schedule)
@@ -73,7 +73,7 @@ def test_a_fire_runs_the_workflow_and_records_success(
 def test_a_failed_run_is_recorded_and_leaves_last_run_at_alone(
     runner: Runner, http_server: LoopbackServer
 ) -> None:
-    schedule = make_schedule(runner.store, http_steps(http_server))
+    schedule = make_schedule(runner.queries, http_steps(http_server))
     runner.fire(schedule)
     first_success = runner.clock()
     http_server.status = 500
@@ -97,14 +97,14 @@ def test_a_failed_run_is_recorded_and_leaves_last_run_at_alone(
 def test_a_disabled_schedule_is_a_no_op_until_enabled_again(
     runner: Runner, http_server: LoopbackServer
 ) -> None:
-    schedule = make_schedule(runner.store, http_steps(http_server))
-    runner.store.update_schedule(schedule["id"], None, {"enabled": False})
+    schedule = make_schedule(runner.queries, http_steps(http_server))
+    runner.queries.schedules.update_schedule(schedule["id"], None, {"enabled": False})
 
     assert runner.fire(schedule).outcome == "ignored"
     assert runner.runs(schedule) == []
     assert http_server.requests == []
 
-    runner.store.update_schedule(schedule["id"], None, {"enabled": True})
+    runner.queries.schedules.update_schedule(schedule["id"], None, {"enabled": True})
     assert runner.fire(schedule).outcome == "succeeded"
     assert len(http_server.requests) == 1
 
@@ -112,21 +112,23 @@ def test_a_disabled_schedule_is_a_no_op_until_enabled_again(
 def test_a_deleted_schedule_or_a_foreign_workflow_id_is_a_no_op(
     runner: Runner, http_server: LoopbackServer
 ) -> None:
-    schedule = make_schedule(runner.store, http_steps(http_server))
-    other = make_schedule(runner.store, http_steps(http_server))
+    schedule = make_schedule(runner.queries, http_steps(http_server))
+    other = make_schedule(runner.queries, http_steps(http_server))
 
     assert runner.fire({**schedule, "workflow_id": other["workflow_id"]}).outcome == "ignored"
-    runner.store.delete_schedule(schedule["id"])
+    runner.queries.schedules.delete_schedule(schedule["id"])
     assert runner.fire(schedule).outcome == "ignored"
 
     assert http_server.requests == []
-    assert runner.store.db.execute("select count(*) as n from schedule_runs").fetchone() == {"n": 0}
+    assert runner.queries.db.execute("select count(*) as n from schedule_runs").fetchone() == {
+        "n": 0
+    }
 
 
 def test_a_stale_fire_time_never_runs_but_a_manual_run_does(
     runner: Runner, http_server: LoopbackServer
 ) -> None:
-    schedule = make_schedule(runner.store, http_steps(http_server), cron="0 7 * * *")
+    schedule = make_schedule(runner.queries, http_steps(http_server), cron="0 7 * * *")
 
     stale = runner.fire(schedule, SEVEN + timedelta(minutes=5))
     manual = runner.fire(schedule, datetime(2026, 11, 27, 9, 41, 12, tzinfo=UTC), trigger="manual")
@@ -142,8 +144,10 @@ def test_a_repeated_autumn_time_runs_once_whichever_instant_it_is_delivered_at(
     runner: Runner, http_server: LoopbackServer
 ) -> None:
     # Given 02:30 in Berlin, which 2026-10-25 has twice: 00:30Z (CEST) and 01:30Z (CET)
-    workflow = runner.store.create_workflow(OWNER, "berlin", {"steps": http_steps(http_server)})
-    schedule = runner.store.create_schedule(
+    workflow = runner.queries.workflows.create_workflow(
+        OWNER, "berlin", {"steps": http_steps(http_server)}
+    )
+    schedule = runner.queries.schedules.create_schedule(
         None, workflow_id=workflow["id"], cron="30 2 * * *", timezone="Europe/Berlin", enabled=True
     )
     first, second = (datetime(2026, 10, 25, h, 30, tzinfo=UTC) for h in (0, 1))
@@ -162,7 +166,7 @@ def test_a_repeated_autumn_time_runs_once_whichever_instant_it_is_delivered_at(
 
 
 def test_an_invalid_definition_fails_the_run_and_disables_the_schedule(runner: Runner) -> None:
-    schedule = make_schedule(runner.store, [{"type": "http", "url": "ftp://files"}])
+    schedule = make_schedule(runner.queries, [{"type": "http", "url": "ftp://files"}])
 
     report = runner.fire(schedule)
     later = runner.fire(schedule, SEVEN + timedelta(minutes=5))
@@ -182,7 +186,7 @@ def test_an_invalid_definition_fails_the_run_and_disables_the_schedule(runner: R
 
 
 def test_a_duplicate_delivery_is_a_no_op(runner: Runner, http_server: LoopbackServer) -> None:
-    schedule = make_schedule(runner.store, http_steps(http_server))
+    schedule = make_schedule(runner.queries, http_steps(http_server))
 
     first = runner.fire(schedule)
     again = runner.fire(schedule, attempt=2)
@@ -196,7 +200,7 @@ def test_a_duplicate_delivery_is_a_no_op(runner: Runner, http_server: LoopbackSe
 def test_twenty_concurrent_deliveries_run_the_workflow_once(
     runner: Runner, http_server: LoopbackServer, clean_db: str
 ) -> None:
-    schedule = make_schedule(runner.store, http_steps(http_server))
+    schedule = make_schedule(runner.queries, http_steps(http_server))
     start = threading.Barrier(20)
     reports: list[RunReport] = []
 
@@ -204,7 +208,7 @@ def test_twenty_concurrent_deliveries_run_the_workflow_once(
         database = Database(clean_db)  # one connection per concurrent Lambda
         try:
             start.wait()
-            reports.append(runner.fire(schedule, store=Store(database)))
+            reports.append(runner.fire(schedule, queries=RunnerQueries.over(database)))
         finally:
             database.close()
 
@@ -233,8 +237,8 @@ def _in_background(fire: Any) -> tuple[threading.Thread, list[RunReport]]:
 def test_an_overlapping_fire_is_skipped_and_the_next_one_runs(
     runner: Runner, http_server: LoopbackServer
 ) -> None:
-    first = make_schedule(runner.store, http_steps(http_server))
-    second = make_schedule(runner.store, [], workflow_id=first["workflow_id"])
+    first = make_schedule(runner.queries, http_steps(http_server))
+    second = make_schedule(runner.queries, [], workflow_id=first["workflow_id"])
     http_server.hold, http_server.hold_first = threading.Event(), 1
     thread, first_reports = _in_background(lambda: runner.fire(first))
     assert http_server.received.wait(WAIT_S)  # the first run is inside its step
@@ -267,7 +271,7 @@ def test_a_runner_that_crashed_holding_the_lease_is_recorded_failed_and_the_next
             raise Crash
 
     hooks["crash"] = maybe_crash
-    schedule = make_schedule(runner.store, [{"type": "hook", "name": "crash"}], cron="* * * * *")
+    schedule = make_schedule(runner.queries, [{"type": "hook", "name": "crash"}], cron="* * * * *")
     with pytest.raises(Crash):
         runner.fire(schedule)
     assert runner.workflow(schedule)["status"] == "running"
@@ -290,7 +294,7 @@ def test_a_runner_that_crashed_holding_the_lease_is_recorded_failed_and_the_next
 def test_a_run_that_outlives_its_lease_cannot_overwrite_the_newer_run(
     runner: Runner, http_server: LoopbackServer
 ) -> None:
-    schedule = make_schedule(runner.store, http_steps(http_server))
+    schedule = make_schedule(runner.queries, http_steps(http_server))
     http_server.hold, http_server.hold_first = threading.Event(), 1
     thread, slow_reports = _in_background(lambda: runner.fire(schedule))
     assert http_server.received.wait(WAIT_S)
@@ -330,7 +334,7 @@ def _inject(client: Any, event: str, code: str, *, let_through: int = 0) -> list
 def test_a_throttled_acquire_runs_nothing_and_the_retry_runs(
     runner: Runner, http_server: LoopbackServer, dynamodb: Any
 ) -> None:
-    schedule = make_schedule(runner.store, http_steps(http_server))
+    schedule = make_schedule(runner.queries, http_steps(http_server))
     switch = _inject(
         dynamodb, "before-call.dynamodb.UpdateItem", "ProvisionedThroughputExceededException"
     )
@@ -354,7 +358,7 @@ def test_a_throttled_acquire_runs_nothing_and_the_retry_runs(
 def test_a_failing_release_still_records_the_result(
     runner: Runner, http_server: LoopbackServer, dynamodb: Any
 ) -> None:
-    schedule = make_schedule(runner.store, http_steps(http_server))
+    schedule = make_schedule(runner.queries, http_steps(http_server))
     # the first UpdateItem acquires the lease, the second (failing) releases it
     _inject(dynamodb, "before-call.dynamodb.UpdateItem", "InternalServerError", let_through=1)
 
@@ -369,11 +373,13 @@ def test_a_failing_release_still_records_the_result(
 def test_an_unreachable_database_before_the_claim_raises_for_a_retry(
     runner: Runner, http_server: LoopbackServer, dynamodb: Any
 ) -> None:
-    schedule = make_schedule(runner.store, http_steps(http_server))
-    down = Store(Database("postgresql://postgres@127.0.0.1:1/postgres", connect_timeout_s=1))
+    schedule = make_schedule(runner.queries, http_steps(http_server))
+    down = RunnerQueries.over(
+        Database("postgresql://postgres@127.0.0.1:1/postgres", connect_timeout_s=1)
+    )
 
     with pytest.raises(DatabaseUnavailable):
-        runner.fire(schedule, store=down)
+        runner.fire(schedule, queries=down)
 
     assert http_server.requests == []
     assert dynamodb.scan(TableName=LOCKS_TABLE)["Items"] == []
@@ -384,7 +390,7 @@ def test_a_database_outage_at_the_final_write_never_runs_the_workflow_twice(
 ) -> None:
     healthy = [True]
     database = Database(lambda: clean_db if healthy[0] else "postgresql://x@127.0.0.1:1/x")
-    flaky = Store(database)
+    flaky = RunnerQueries.over(database)
 
     def outage(_: RunContext) -> None:  # the connection drops and cannot be reopened
         healthy[0] = False
@@ -392,11 +398,11 @@ def test_a_database_outage_at_the_final_write_never_runs_the_workflow_twice(
 
     hooks["outage"] = outage
     steps = [*http_steps(http_server), {"type": "hook", "name": "outage"}]
-    schedule = make_schedule(runner.store, steps)
+    schedule = make_schedule(runner.queries, steps)
 
-    report = runner.fire(schedule, store=flaky, remaining_s=3)  # records retry ~2 s, not 59
+    report = runner.fire(schedule, queries=flaky, remaining_s=3)  # records retry ~2 s, not 59
     healthy[0] = True
-    redelivered = runner.fire(schedule, attempt=2, store=flaky)
+    redelivered = runner.fire(schedule, attempt=2, queries=flaky)
 
     assert report.outcome == "unrecorded"  # and no exception: Lambda does not retry
     assert redelivered.outcome == "duplicate"
@@ -404,9 +410,9 @@ def test_a_database_outage_at_the_final_write_never_runs_the_workflow_twice(
     [run] = runner.runs(schedule)
     assert run["status"] == "running"
     # once its lease has expired, reconcile fails the run that was never recorded
-    assert runner.store.fail_abandoned_runs(runner.clock()) == []
+    assert runner.queries.runs.fail_abandoned_runs(runner.clock()) == []
     runner.clock.advance(LEASE_OVER_S)
-    assert len(runner.store.fail_abandoned_runs(runner.clock())) == 1
+    assert len(runner.queries.runs.fail_abandoned_runs(runner.clock())) == 1
     [run] = runner.runs(schedule)
     assert (run["status"], run["error"]) == ("failed", ABANDONED_RUN_ERROR)
     assert runner.workflow(schedule)["status"] == "idle"
@@ -436,7 +442,7 @@ class CountingDatabase(Database):
 def test_a_scheduled_run_costs_two_dynamodb_requests_and_three_sql_round_trips(
     runner: Runner, dynamodb: Any, clean_db: str
 ) -> None:
-    schedule = make_schedule(runner.store, [])
+    schedule = make_schedule(runner.queries, [])
     database = CountingDatabase(clean_db)
     database.connection()  # connected before counting, as in a warm Lambda
     database.statements = 0
@@ -445,7 +451,7 @@ def test_a_scheduled_run_costs_two_dynamodb_requests_and_three_sql_round_trips(
         "before-send.dynamodb", lambda request, **_: requests.append(request.url)
     )
 
-    report = runner.fire(schedule, store=Store(database))
+    report = runner.fire(schedule, queries=RunnerQueries.over(database))
 
     assert report.outcome == "succeeded"
     assert len(requests) == 2
@@ -460,11 +466,11 @@ def test_failing_abandoned_runs_keeps_a_workflow_running_while_another_run_is_li
         raise Crash
 
     hooks["crash"] = crash
-    schedule = make_schedule(runner.store, [{"type": "hook", "name": "crash"}], cron="* * * * *")
+    schedule = make_schedule(runner.queries, [{"type": "hook", "name": "crash"}], cron="* * * * *")
     with pytest.raises(Crash):
         runner.fire(schedule)
     runner.clock.advance(LEASE_OVER_S)
-    live = runner.store.claim_run_slot(  # claimed just now by another runner
+    live = runner.queries.runs.claim_run_slot(  # claimed just now by another runner
         schedule["id"],
         schedule["workflow_id"],
         SEVEN + timedelta(minutes=1),
@@ -475,7 +481,7 @@ def test_failing_abandoned_runs_keeps_a_workflow_running_while_another_run_is_li
         lease_expires_at=runner.clock() + timedelta(seconds=40),
     )
 
-    assert len(runner.store.fail_abandoned_runs(runner.clock())) == 1
+    assert len(runner.queries.runs.fail_abandoned_runs(runner.clock())) == 1
 
     crashed, still_running = runner.runs(schedule)
     assert (crashed["status"], crashed["error"]) == ("failed", ABANDONED_RUN_ERROR)

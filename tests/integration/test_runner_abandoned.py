@@ -13,12 +13,12 @@ from scheduler.policies.abandoned_runs import UNSTARTED_CAUSE
 from scheduler.policies.catchup import PAUSED
 from scheduler.policies.periodic_pass import run_invocation
 from scheduler.run.event import RunnerEvent
+from scheduler.run.fire import RunnerQueries
 from scheduler.run.lock import Lease, LeaseLock
 from scheduler.run.runner import RunReport, run_fire
 from scheduler.steps.engine import RunContext
 from scheduler.store.fire_checks import MissedRow
-from scheduler.store.runs import ABANDONED_RUN_ERROR
-from scheduler.store.schedules import Store
+from scheduler.store.runs import ABANDONED_RUN_ERROR, RunQueries
 from scheduler.sync.eventbridge import EventBridgeSchedules
 
 from tests.integration.policy_fixtures import (
@@ -69,7 +69,7 @@ def _never_starts(runner: Runner, schedule: dict[str, Any], dynamodb: Any) -> No
                 RunnerEvent.model_validate(event_for(schedule, SEVEN)),
                 remaining_time_s=REMAINING_S,
                 invocation_id=INVOCATION,
-                store=runner.store,
+                queries=runner.queries.runner,
                 lock=lock,
                 now=runner.clock,
             )
@@ -79,7 +79,7 @@ def _never_starts(runner: Runner, schedule: dict[str, Any], dynamodb: Any) -> No
 def _reconcile_pass(runner: Runner, hand_ons: list[dict[str, Any]]) -> dict[str, int]:
     """ReconcileFunction's scheduled invocation (the coordinator: it starts the shards)."""
     return run_invocation(
-        runner.store,
+        runner.queries.periodic_pass,
         EventBridgeSchedules(),
         None,
         shards=16,
@@ -95,7 +95,7 @@ def test_a_claim_that_never_started_is_missed_and_alerted_not_failed(
     runner: Runner, http_server: LoopbackServer, dynamodb: Any, alert_queue: AlertQueue
 ) -> None:
     # Given a schedule (catchupPolicy skip) whose fire never got past the claim
-    schedule = make_policy_schedule(runner.store, http_steps(http_server), cron="*/5 * * * *")
+    schedule = make_policy_schedule(runner.queries, http_steps(http_server), cron="*/5 * * * *")
     _never_starts(runner, schedule, dynamodb)  # raises each time: Lambda retries, then gives up
 
     # When the claim's lease has expired and reconcile settles the runs left over
@@ -104,7 +104,7 @@ def test_a_claim_that_never_started_is_missed_and_alerted_not_failed(
     summary = _reconcile_pass(runner, hand_ons)
 
     # Then the slot is missed, with its cause, and one Run Missed alert says so
-    [run] = runs_by_time(runner.store, schedule["id"])
+    [run] = runs_by_time(runner.queries, schedule["id"])
     assert (run["status"], run["trigger"], run["error"]) == ("missed", "schedule", UNSTARTED_CAUSE)
     assert run["finished_at"] == runner.clock()
     assert (summary["abandoned_claims_missed"], summary["abandoned_runs_failed"]) == (1, 0)
@@ -129,7 +129,7 @@ def test_a_claim_that_never_started_is_caught_up_under_catchup_policy_all(
 ) -> None:
     # Given a catchupPolicy all schedule whose fire never got past the claim
     schedule = make_policy_schedule(
-        runner.store, http_steps(http_server), cron="*/5 * * * *", catchup_policy="all"
+        runner.queries, http_steps(http_server), cron="*/5 * * * *", catchup_policy="all"
     )
     _never_starts(runner, schedule, dynamodb)
 
@@ -139,14 +139,14 @@ def test_a_claim_that_never_started_is_caught_up_under_catchup_policy_all(
     _reconcile_pass(runner, chain.pending)
 
     # Then it waits to run again as a catch-up run, is handed on, and runs, once
-    [waiting] = runs_by_time(runner.store, schedule["id"])
+    [waiting] = runs_by_time(runner.queries, schedule["id"])
     assert (waiting["status"], waiting["trigger"]) == ("buffered", "catchup")
     assert waiting["error"] == f"{UNSTARTED_CAUSE}; caught up (catchupPolicy all)"
     [event] = alert_queue.received()
     assert (event["detail-type"], event["detail"]["trigger"]) == ("Run Missed", "catchup")
     assert chain.pending == [event_for(schedule, SEVEN, "catchup")]
     assert [r.outcome for _, r in chain.drain()] == ["succeeded"]
-    [run] = runs_by_time(runner.store, schedule["id"])
+    [run] = runs_by_time(runner.queries, schedule["id"])
     assert (run["status"], run["trigger"]) == ("succeeded", "catchup")
     assert [r.headers["x-scheduled-time"] for r in http_server.requests] == [iso(SEVEN)]
 
@@ -156,16 +156,16 @@ def test_a_claim_of_a_paused_schedule_is_only_recorded_missed_never_left_waiting
     runner: Runner, http_server: LoopbackServer, dynamodb: Any, alert_queue: AlertQueue
 ) -> None:
     schedule = make_policy_schedule(
-        runner.store, http_steps(http_server), cron="*/5 * * * *", catchup_policy="all"
+        runner.queries, http_steps(http_server), cron="*/5 * * * *", catchup_policy="all"
     )
     _never_starts(runner, schedule, dynamodb)
-    runner.store.update_schedule(schedule["id"], None, {"enabled": False})
+    runner.queries.schedules.update_schedule(schedule["id"], None, {"enabled": False})
     runner.clock.advance(LEASE_OVER_S)
     hand_ons: list[dict[str, Any]] = []
 
     _reconcile_pass(runner, hand_ons)
 
-    [run] = runs_by_time(runner.store, schedule["id"])
+    [run] = runs_by_time(runner.queries, schedule["id"])
     assert (run["status"], run["trigger"]) == ("missed", "schedule")
     assert run["error"] == f"{UNSTARTED_CAUSE}; {PAUSED}"
     assert [e["detail-type"] for e in alert_queue.received()] == ["Run Missed"]
@@ -177,7 +177,7 @@ def test_a_claim_past_the_catchup_window_is_only_recorded_missed(
     runner: Runner, http_server: LoopbackServer, dynamodb: Any, alert_queue: AlertQueue
 ) -> None:
     schedule = make_policy_schedule(
-        runner.store,
+        runner.queries,
         http_steps(http_server),
         cron="*/5 * * * *",
         catchup_policy="latest",
@@ -189,7 +189,7 @@ def test_a_claim_past_the_catchup_window_is_only_recorded_missed(
 
     _reconcile_pass(runner, hand_ons)
 
-    [run] = runs_by_time(runner.store, schedule["id"])
+    [run] = runs_by_time(runner.queries, schedule["id"])
     assert run["status"] == "missed"
     assert run["error"] == f"{UNSTARTED_CAUSE}; older than the catch-up window: not run"
     assert [e["detail-type"] for e in alert_queue.received()] == ["Run Missed"]
@@ -205,7 +205,7 @@ def _dies_mid_run(runner: Runner, hooks: dict[str, Any]) -> dict[str, Any]:
 
     hooks["crash"] = crash
     schedule = make_policy_schedule(
-        runner.store, [{"type": "hook", "name": "crash"}], cron="*/5 * * * *"
+        runner.queries, [{"type": "hook", "name": "crash"}], cron="*/5 * * * *"
     )
     with pytest.raises(Crash):
         runner.fire(schedule)
@@ -222,7 +222,7 @@ def test_a_started_run_that_died_is_failed_by_the_sweep_with_one_run_failed_aler
     summary = _reconcile_pass(runner, [])
     _reconcile_pass(runner, [])
 
-    [run] = runs_by_time(runner.store, schedule["id"])
+    [run] = runs_by_time(runner.queries, schedule["id"])
     assert (run["status"], run["error"]) == ("failed", ABANDONED_RUN_ERROR)
     [event] = alert_queue.received()
     assert event["detail-type"] == "Run Failed"
@@ -244,7 +244,7 @@ def test_a_started_run_that_died_failed_by_the_next_start_is_alerted_once(
     _reconcile_pass(runner, [])
 
     assert report.outcome == "succeeded"
-    dead, ran = runs_by_time(runner.store, schedule["id"])
+    dead, ran = runs_by_time(runner.queries, schedule["id"])
     assert (dead["status"], dead["error"]) == ("failed", ABANDONED_RUN_ERROR)
     assert ran["status"] == "succeeded"
     [event] = alert_queue.received()
@@ -260,7 +260,7 @@ def test_a_started_run_that_died_failed_by_the_next_start_is_alerted_once(
 # --- a claim the runner gives back is never left to expire (it would be settled as missed)
 
 
-class _UnclaimDown(Store):
+class _UnclaimDown(RunQueries):
     """The database refuses every delete of a claim (before its effect)."""
 
     def unclaim_run_slot(self, run_id: Any) -> None:
@@ -273,31 +273,31 @@ def test_a_stale_fire_whose_claim_cannot_be_given_back_is_retried_not_left_to_ex
 ) -> None:
     # Given a fire delivered for 07:03, no fire time of the schedule's cron (*/5) any more
     schedule = make_policy_schedule(
-        runner.store, http_steps(http_server), cron="*/5 * * * *", catchup_policy="all"
+        runner.queries, http_steps(http_server), cron="*/5 * * * *", catchup_policy="all"
     )
     stale = RunnerEvent.model_validate(event_for(schedule, SEVEN + timedelta(minutes=3)))
 
-    def attempt(store: Store) -> RunReport:
+    def attempt(queries: RunnerQueries) -> RunReport:
         return run_fire(
             stale,
             remaining_time_s=REMAINING_S,
             invocation_id=INVOCATION,
-            store=store,
+            queries=queries,
             lock=runner.lock,
             now=runner.clock,
         )
 
     # When its claim cannot be given back, the invocation raises for Lambda's retry
     with pytest.raises(DatabaseUnavailable):
-        attempt(_UnclaimDown(runner.store.db))
+        attempt(RunnerQueries(_UnclaimDown(runner.queries.db), runner.queries.queue))
     # and the retry, the database back, gives it back
     runner.clock.advance(LAMBDA_RETRY_S)
-    assert attempt(runner.store).outcome == "ignored"
+    assert attempt(runner.queries.runner).outcome == "ignored"
 
     # Then no claim is left to expire into a missed (and caught up) stale fire time
     runner.clock.advance(LEASE_OVER_S)
     _reconcile_pass(runner, [])
-    assert runs_by_time(runner.store, schedule["id"]) == []
+    assert runs_by_time(runner.queries, schedule["id"]) == []
     assert alert_queue.received() == []
     assert http_server.requests == []
 
@@ -311,7 +311,7 @@ def _attempt_once(
             RunnerEvent.model_validate(event_for(schedule, slot)),
             remaining_time_s=REMAINING_S,
             invocation_id=invocation,
-            store=runner.store,
+            queries=runner.queries.runner,
             lock=_LockDown(dynamodb, table=LOCKS_TABLE, clock=runner.clock),
             now=runner.clock,
         )
@@ -324,7 +324,7 @@ def test_under_latest_an_outage_of_unstarted_claims_catches_up_once_the_newest(
     # Given a catchupPolicy latest schedule whose 07:00 fire never started (its lease is over)
     # while the 07:05 fire, in the same DynamoDB outage, is claimed and its lease still live
     schedule = make_policy_schedule(
-        runner.store, http_steps(http_server), cron="*/5 * * * *", catchup_policy="latest"
+        runner.queries, http_steps(http_server), cron="*/5 * * * *", catchup_policy="latest"
     )
     _never_starts(runner, schedule, dynamodb)
     five_past = SEVEN + timedelta(minutes=5)
@@ -343,7 +343,7 @@ def test_under_latest_an_outage_of_unstarted_claims_catches_up_once_the_newest(
     # Then one catch-up ran, of the newest missed slot: 07:00's waited for 07:05 and was
     # superseded (before, the first pass ran 07:00 and the second 07:05: two, the first stale)
     assert (first, second) == (["ignored"], ["succeeded"])
-    runs = runs_by_time(runner.store, schedule["id"])
+    runs = runs_by_time(runner.queries, schedule["id"])
     assert [(r["scheduled_time"], r["status"], r["trigger"]) for r in runs] == [
         (SEVEN, "missed", "catchup"),
         (five_past, "succeeded", "catchup"),
@@ -360,9 +360,9 @@ def test_under_latest_a_catchup_waits_while_a_newer_fire_of_the_outage_is_unsett
     # check queued it as a catch-up) and whose 07:05 fire, in the same DynamoDB outage, is
     # claimed and not started
     schedule = make_policy_schedule(
-        runner.store, http_steps(http_server), cron="*/5 * * * *", catchup_policy="latest"
+        runner.queries, http_steps(http_server), cron="*/5 * * * *", catchup_policy="latest"
     )
-    runner.store.record_missed(
+    runner.queries.fire_checks.record_missed(
         [MissedRow(schedule["id"], schedule["workflow_id"], SEVEN, "buffered", "missed")],
         now=runner.clock(),
         wait_until=runner.clock() + timedelta(minutes=10),
@@ -383,7 +383,7 @@ def test_under_latest_a_catchup_waits_while_a_newer_fire_of_the_outage_is_unsett
     runner.clock.advance(LEASE_OVER_S)
     _reconcile_pass(runner, chain.pending)
     assert [r.outcome for _, r in chain.drain()] == ["succeeded"]
-    runs = runs_by_time(runner.store, schedule["id"])
+    runs = runs_by_time(runner.queries, schedule["id"])
     assert [(r["scheduled_time"], r["status"], r["trigger"]) for r in runs] == [
         (SEVEN, "missed", "catchup"),
         (five_past, "succeeded", "catchup"),

@@ -65,7 +65,7 @@ def _claim_never_starts(
                 RunnerEvent.model_validate(event),
                 remaining_time_s=REMAINING_S,
                 invocation_id=invocation,
-                store=runner.store,
+                queries=runner.queries.runner,
                 lock=lock,
                 now=runner.clock,
             )
@@ -77,7 +77,7 @@ def test_a_catchup_whose_claim_keeps_failing_runs_again_only_inside_its_window_a
 ) -> None:
     # Given an hourly catchupPolicy all schedule (window 1 h) whose 07:00 fire never started
     schedule = make_policy_schedule(
-        runner.store,
+        runner.queries,
         http_steps(http_server),
         cron="0 * * * *",
         catchup_policy="all",
@@ -95,7 +95,7 @@ def test_a_catchup_whose_claim_keeps_failing_runs_again_only_inside_its_window_a
         runner.clock.advance(LEASE_OVER_S)
         hand_ons = []
         _reconcile_pass(runner, hand_ons)
-        [run] = runs_by_time(runner.store, schedule["id"])
+        [run] = runs_by_time(runner.queries, schedule["id"])
         statuses.append((run["status"], run["trigger"]))
         if run["status"] != "buffered":
             break
@@ -117,10 +117,10 @@ def test_a_backfill_whose_claim_never_started_is_queued_again_and_runs(
     runner: Runner, http_server: LoopbackServer, dynamodb: Any, alert_queue: AlertQueue
 ) -> None:
     # Given a backfilled fire time (two days back) whose claim never started
-    schedule = make_policy_schedule(runner.store, http_steps(http_server), cron="*/5 * * * *")
+    schedule = make_policy_schedule(runner.queries, http_steps(http_server), cron="*/5 * * * *")
     slot = SEVEN - timedelta(days=2)
     now = runner.clock()
-    runner.store.queue_runs(
+    runner.queries.queue.queue_runs(
         schedule["id"],
         schedule["workflow_id"],
         [slot],
@@ -137,7 +137,7 @@ def test_a_backfill_whose_claim_never_started_is_queued_again_and_runs(
 
     # Then it waits to run again as the backfill it is (no Run Missed: nothing was missed),
     # is handed on, and runs
-    [waiting] = runs_by_time(runner.store, schedule["id"])
+    [waiting] = runs_by_time(runner.queries, schedule["id"])
     assert (waiting["status"], waiting["trigger"], waiting["error"]) == (
         "buffered",
         "backfill",
@@ -153,7 +153,7 @@ def test_a_manual_run_whose_claim_never_started_is_failed_with_a_run_failed_aler
     runner: Runner, http_server: LoopbackServer, dynamodb: Any, alert_queue: AlertQueue
 ) -> None:
     schedule = make_policy_schedule(
-        runner.store, http_steps(http_server), cron="*/5 * * * *", catchup_policy="all"
+        runner.queries, http_steps(http_server), cron="*/5 * * * *", catchup_policy="all"
     )
     _claim_never_starts(runner, dynamodb, event_for(schedule, SEVEN, "manual"))
     runner.clock.advance(LEASE_OVER_S)
@@ -162,7 +162,7 @@ def test_a_manual_run_whose_claim_never_started_is_failed_with_a_run_failed_aler
     summary = _reconcile_pass(runner, hand_ons)
 
     # Then the run the user asked for is failed, saying why, not turned into a missed slot
-    [run] = runs_by_time(runner.store, schedule["id"])
+    [run] = runs_by_time(runner.queries, schedule["id"])
     assert (run["status"], run["trigger"], run["error"]) == ("failed", "manual", MANUAL_NOT_RUN)
     [event] = alert_queue.received()
     assert (event["detail-type"], event["detail"]["trigger"]) == ("Run Failed", "manual")
@@ -177,19 +177,19 @@ def test_under_latest_a_claim_settled_after_a_newer_catchup_was_queued_does_not_
 ) -> None:
     # Given a catchupPolicy latest schedule whose 07:00 claim never started, and whose 07:05
     # fire was not delivered: the check queued 07:05 as the catch-up
-    store = runner.store
+    queries = runner.queries
     schedule = make_policy_schedule(
-        store,
+        queries,
         http_steps(http_server),
         cron="*/5 * * * *",
         catchup_policy="latest",
         catchup_window_seconds=86400,
     )
-    checking_since(store, schedule["id"], SEVEN - timedelta(seconds=1))
+    checking_since(queries, schedule["id"], SEVEN - timedelta(seconds=1))
     _never_starts(runner, schedule, dynamodb)
     runner.clock.advance((SEVEN + timedelta(minutes=11) - runner.clock()).total_seconds())
     chain = HandOns(runner)
-    check_missed_fires(store, hand_on=chain.pending.append, now=runner.clock)
+    check_missed_fires(queries.missed_fires, hand_on=chain.pending.append, now=runner.clock)
 
     # When the sweep settles the 07:00 claim afterwards (its lease expired)
     runner.clock.advance(LEASE_OVER_S)
@@ -198,7 +198,7 @@ def test_under_latest_a_claim_settled_after_a_newer_catchup_was_queued_does_not_
     # Then 07:00 is recorded missed as superseded, and only the newest slot (07:05) runs
     older, newer = (
         r
-        for r in runs_by_time(store, schedule["id"])
+        for r in runs_by_time(queries, schedule["id"])
         if r["scheduled_time"]
         in {
             SEVEN,
@@ -219,23 +219,25 @@ def test_a_sweep_run_missed_alert_eventbridge_did_not_take_is_sent_by_the_next_c
     runner: Runner, http_server: LoopbackServer, dynamodb: Any, alert_queue: AlertQueue
 ) -> None:
     # Given a claim that never started, settled by a sweep short of time to publish
-    schedule = make_policy_schedule(runner.store, http_steps(http_server), cron="*/5 * * * *")
+    schedule = make_policy_schedule(runner.queries, http_steps(http_server), cron="*/5 * * * *")
     _never_starts(runner, schedule, dynamodb)
     runner.clock.advance(LEASE_OVER_S)
-    settle_abandoned_runs(runner.store, runner.clock(), hand_on=None, remaining_s=lambda: 1.0)
+    settle_abandoned_runs(
+        runner.queries.abandoned_runs, runner.clock(), hand_on=None, remaining_s=lambda: 1.0
+    )
     assert alert_queue.received() == []
-    [run] = runs_by_time(runner.store, schedule["id"])
+    [run] = runs_by_time(runner.queries, schedule["id"])
     assert (run["status"], run["missed_alert_pending"]) == ("missed", True)
 
     # When the missed-fire check's next pass runs
-    check_missed_fires(runner.store, hand_on=lambda event: None, now=runner.clock)
+    check_missed_fires(runner.queries.missed_fires, hand_on=lambda event: None, now=runner.clock)
 
     # Then the alert is sent, once, and no longer pending
     [event] = alert_queue.received()
     assert (event["detail-type"], event["detail"]["runId"]) == ("Run Missed", str(run["id"]))
-    [run] = runs_by_time(runner.store, schedule["id"])
+    [run] = runs_by_time(runner.queries, schedule["id"])
     assert run["missed_alert_pending"] is None
-    check_missed_fires(runner.store, hand_on=lambda event: None, now=runner.clock)
+    check_missed_fires(runner.queries.missed_fires, hand_on=lambda event: None, now=runner.clock)
     assert alert_queue.received() == []
 
 
@@ -244,28 +246,30 @@ def test_under_latest_a_slot_the_check_queues_after_the_sweep_queued_a_newer_one
 ) -> None:
     # Given a catchupPolicy latest schedule: 07:00 was not delivered, 07:05's claim never
     # started, and the check was down meanwhile, so the sweep queued 07:05 as the catch-up first
-    store = runner.store
+    queries = runner.queries
     schedule = make_policy_schedule(
-        store,
+        queries,
         http_steps(http_server),
         cron="*/5 * * * *",
         catchup_policy="latest",
         catchup_window_seconds=86400,
     )
-    checking_since(store, schedule["id"], SEVEN - timedelta(seconds=1))
+    checking_since(queries, schedule["id"], SEVEN - timedelta(seconds=1))
     five_past = SEVEN + timedelta(minutes=5)
     runner.clock.advance((five_past - runner.clock()).total_seconds())
     _claim_never_starts(runner, dynamodb, event_for(schedule, five_past))
     runner.clock.advance(LEASE_OVER_S)
     chain = HandOns(runner)
-    settle_abandoned_runs(store, runner.clock(), hand_on=chain.pending.append)
+    settle_abandoned_runs(queries.abandoned_runs, runner.clock(), hand_on=chain.pending.append)
 
     # When the check comes back and finds 07:00 missed (it has no row)
-    check_missed_fires(store, hand_on=chain.pending.append, now=runner.clock)
+    check_missed_fires(queries.missed_fires, hand_on=chain.pending.append, now=runner.clock)
 
     # Then 07:00 is recorded missed as superseded, and only 07:05 runs
     older, newer = (
-        r for r in runs_by_time(store, schedule["id"]) if r["scheduled_time"] in {SEVEN, five_past}
+        r
+        for r in runs_by_time(queries, schedule["id"])
+        if r["scheduled_time"] in {SEVEN, five_past}
     )
     assert older["status"] == "missed"
     assert older["error"].endswith(SUPERSEDED)

@@ -25,13 +25,15 @@ from scheduler.errors import (
     LockUnavailable,
     WorkflowBusy,
 )
+from scheduler.run.fire import RunnerQueries
 from scheduler.run.lock import Lease, LeaseLock
 from scheduler.run.runner import RunReport
 from scheduler.steps.definitions import load_definition, with_loaded_definition
 from scheduler.steps.engine import RunContext
 from scheduler.store.db import Database
-from scheduler.store.runs import ABANDONED_RUN_ERROR, SUPERSEDED_RUN_ERROR
-from scheduler.store.schedules import Row, Store
+from scheduler.store.queue import QueueQueries
+from scheduler.store.runs import ABANDONED_RUN_ERROR, SUPERSEDED_RUN_ERROR, RunQueries
+from scheduler.store.sql import Row
 
 from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
     LEASE_OVER_S,
@@ -122,7 +124,7 @@ class Fault:
             self._blocker = None
 
 
-class FaultyStore(Store):
+class FaultyRuns(RunQueries):
     def __init__(self, db: Database, fault: Fault) -> None:
         super().__init__(db)
         self.fault = fault
@@ -138,6 +140,11 @@ class FaultyStore(Store):
     def record_run_outcome(self, *args: Any, **kwargs: Any) -> str:
         record = super().record_run_outcome
         return self.fault.around("record", lambda: record(*args, **kwargs), self.db)
+
+
+def _runner_queries(runs: RunQueries) -> RunnerQueries:
+    """The runner's queries with `runs` (faulty) for its own statements."""
+    return RunnerQueries(runs, QueueQueries(runs.db))
 
 
 class FaultyLock(LeaseLock):
@@ -163,7 +170,7 @@ class Delivery:
 def _deliver(
     runner: Runner,
     schedule: dict[str, Any],
-    store: Store,
+    queries: RunnerQueries,
     lock: LeaseLock,
     fault: Fault,
     first_remaining_s: float,
@@ -176,7 +183,7 @@ def _deliver(
         remaining_s = first_remaining_s if attempt == 0 else REMAINING_S
         try:
             report = runner.fire(
-                schedule, store=store, lock=lock, invocation=INVOCATION, remaining_s=remaining_s
+                schedule, queries=queries, lock=lock, invocation=INVOCATION, remaining_s=remaining_s
             )
             attempts.append(report.outcome)
             break
@@ -185,7 +192,7 @@ def _deliver(
         finally:
             fault.end_attempt()
         runner.clock.advance(RETRY_DELAY_S)
-    duplicate = runner.fire(schedule, store=store, lock=lock, remaining_s=REMAINING_S).outcome
+    duplicate = runner.fire(schedule, queries=queries, lock=lock, remaining_s=REMAINING_S).outcome
     return Delivery(attempts, duplicate)
 
 
@@ -275,16 +282,16 @@ def test_fault_matrix(
     steps = http_steps(http_server)
     if cell.step == "steps":
         _arm_step_fault(cell.kind, http_server, hooks, steps)
-    schedule = make_schedule(runner.store, steps)
+    schedule = make_schedule(runner.queries, steps)
     database = Database(clean_db, lock_timeout_ms=300)  # a "timeout" fault waits on a lock
-    store = FaultyStore(database, fault)
+    queries = _runner_queries(FaultyRuns(database, fault))
     lock = FaultyLock(fault, dynamodb, table=LOCKS_TABLE, clock=runner.clock)
 
     # When it fires, Lambda retries as it does, and EventBridge delivers it once more
-    delivery = _deliver(runner, schedule, store, lock, fault, cell.remaining_s)
+    delivery = _deliver(runner, schedule, queries, lock, fault, cell.remaining_s)
     freed_by_run = _lease_is_free(runner, schedule["workflow_id"])
     runner.clock.advance(LEASE_OVER_S)  # then reconcile fails runs whose lease expired
-    runner.store.fail_abandoned_runs(runner.clock())
+    runner.queries.runs.fail_abandoned_runs(runner.clock())
 
     # Then the workflow ran as often as it could without running twice, and the record is true
     [run] = runner.runs(schedule)
@@ -349,17 +356,20 @@ def test_the_steps_deadline_counts_the_time_spent_before_them(
     runner: Runner, hooks: dict[str, Any], clean_db: str
 ) -> None:
     # Given a claim that takes 0.5 s (a slow database), with 10 s left for the invocation
-    class SlowClaim(Store):
+    class SlowClaim(RunQueries):
         def claim_run_slot(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
             time.sleep(0.5)
             return super().claim_run_slot(*args, **kwargs)
 
     seen: list[float] = []
     hooks["clock"] = lambda run: seen.append(run.remaining_s())
-    schedule = make_schedule(runner.store, [{"type": "hook", "name": "clock"}])
+    schedule = make_schedule(runner.queries, [{"type": "hook", "name": "clock"}])
     database = Database(clean_db)
 
-    assert runner.fire(schedule, store=SlowClaim(database), remaining_s=10).outcome == "succeeded"
+    assert (
+        runner.fire(schedule, queries=_runner_queries(SlowClaim(database)), remaining_s=10).outcome
+        == "succeeded"
+    )
 
     # Then the steps were given 10 s - 2.5 s reserve - the 0.5 s already spent, not 7.5 s
     assert seen[0] < 7.05
@@ -373,7 +383,7 @@ def test_a_lost_acquire_answer_leaves_no_ghost_lease(
     # Given DynamoDB applies every acquire of the first attempt but the answers are lost
     fault = Fault("acquire", "lost_ack", persistent=True)
     lock = FaultyLock(fault, dynamodb, table=LOCKS_TABLE, clock=runner.clock)
-    schedule = make_schedule(runner.store, http_steps(http_server))
+    schedule = make_schedule(runner.queries, http_steps(http_server))
 
     # (as in AWS: a 300 s invocation's lease is 330 s, Lambda retries a minute later)
     with pytest.raises(LockUnavailable):
@@ -395,14 +405,14 @@ def test_a_lost_claim_answer_is_resumed_by_the_retry(
 ) -> None:
     fault = Fault("claim", "lost_ack", persistent=True)
     database = Database(clean_db, lock_timeout_ms=300)  # a "timeout" fault waits on a lock
-    store = FaultyStore(database, fault)
-    schedule = make_schedule(runner.store, http_steps(http_server))
+    queries = _runner_queries(FaultyRuns(database, fault))
+    schedule = make_schedule(runner.queries, http_steps(http_server))
 
     with pytest.raises(DatabaseUnavailable):
-        runner.fire(schedule, store=store, invocation=INVOCATION)
+        runner.fire(schedule, queries=queries, invocation=INVOCATION)
     fault.end_attempt()
     runner.clock.advance(60)
-    retry = runner.fire(schedule, store=store, invocation=INVOCATION, attempt=1)
+    retry = runner.fire(schedule, queries=queries, invocation=INVOCATION, attempt=1)
 
     assert retry.outcome == "succeeded"
     assert len(http_server.requests) == 1
@@ -415,10 +425,10 @@ def test_a_lost_start_answer_is_confirmed_and_the_run_goes_on(
     runner: Runner, http_server: LoopbackServer, clean_db: str
 ) -> None:
     database = Database(clean_db)
-    store = FaultyStore(database, Fault("start", "lost_ack"))
-    schedule = make_schedule(runner.store, http_steps(http_server))
+    queries = _runner_queries(FaultyRuns(database, Fault("start", "lost_ack")))
+    schedule = make_schedule(runner.queries, http_steps(http_server))
 
-    report = runner.fire(schedule, store=store, invocation=INVOCATION)
+    report = runner.fire(schedule, queries=queries, invocation=INVOCATION)
 
     assert report.outcome == "succeeded"
     assert len(http_server.requests) == 1
@@ -432,7 +442,7 @@ def test_an_api_write_holding_the_schedule_row_only_delays_the_record(
     # Given the runner's statements time out after 300 ms, and an API transaction holds the
     # schedule's row for a second while the run records its result
     database = Database(clean_db, statement_timeout_ms=300)
-    schedule = make_schedule(runner.store, http_steps(http_server))
+    schedule = make_schedule(runner.queries, http_steps(http_server))
     holding = threading.Event()
 
     def api_write() -> None:
@@ -444,7 +454,9 @@ def test_an_api_write_holding_the_schedule_row_only_delays_the_record(
     http_server.hold, http_server.hold_first = threading.Event(), 1
     fire_result: list[RunReport] = []
     firing = threading.Thread(
-        target=lambda: fire_result.append(runner.fire(schedule, store=Store(database)))
+        target=lambda: fire_result.append(
+            runner.fire(schedule, queries=RunnerQueries.over(database))
+        )
     )
     firing.start()
     assert http_server.received.wait(WAIT_S)
@@ -466,12 +478,12 @@ def test_a_definition_python_cannot_load_fails_the_run_and_disables_the_schedule
     runner: Runner,
 ) -> None:
     # Given a definition written around the API: a number no float holds (within the bounds)
-    workflow = runner.store.create_workflow(OWNER, "huge number", {"steps": []})
-    runner.store.db.execute(
+    workflow = runner.queries.workflows.create_workflow(OWNER, "huge number", {"steps": []})
+    runner.queries.db.execute(
         """update workflows set definition = '{"steps": [], "n": 1e5000}'::jsonb where id = %s""",
         (workflow["id"],),
     )
-    schedule = make_schedule(runner.store, [], workflow_id=workflow["id"])
+    schedule = make_schedule(runner.queries, [], workflow_id=workflow["id"])
 
     report = runner.fire(schedule)
 
@@ -483,40 +495,42 @@ def test_a_definition_python_cannot_load_fails_the_run_and_disables_the_schedule
     assert after["enabled"] is False
     assert "invalid definition" in after["disabled_reason"]
     assert runner.workflow(schedule)["status"] == "idle"
-    loaded = with_loaded_definition(runner.store.get_workflow(workflow["id"]))
+    loaded = with_loaded_definition(runner.queries.workflows.get_workflow(workflow["id"]))
     assert loaded["definition"] is None
     assert "invalid definition" in loaded["definition_error"]
 
 
 def test_the_database_refuses_a_definition_nested_too_deep(runner: Runner) -> None:
-    workflow = runner.store.create_workflow(OWNER, "deep", {"steps": []})
+    workflow = runner.queries.workflows.create_workflow(OWNER, "deep", {"steps": []})
     deep = "[" * 3000 + "]" * 3000
 
     with pytest.raises(psycopg.errors.CheckViolation):
-        runner.store.db.execute(
+        runner.queries.db.execute(
             "update workflows set definition = jsonb_build_object('steps', %s::jsonb)"
             " where id = %s",
             (deep, workflow["id"]),
         )
 
-    assert load_definition(runner.store.get_workflow(workflow["id"])["definition"]) == {"steps": []}
+    assert load_definition(runner.queries.workflows.get_workflow(workflow["id"])["definition"]) == {
+        "steps": []
+    }
 
 
 def test_deleting_the_schedule_mid_run_leaves_the_workflow_idle(
     runner: Runner, http_server: LoopbackServer
 ) -> None:
-    schedule = make_schedule(runner.store, http_steps(http_server))
+    schedule = make_schedule(runner.queries, http_steps(http_server))
     http_server.hold, http_server.hold_first = threading.Event(), 1
     results: list[RunReport] = []
     firing = threading.Thread(target=lambda: results.append(runner.fire(schedule)))
     firing.start()
     assert http_server.received.wait(WAIT_S)
 
-    runner.store.delete_schedule(schedule["id"])
+    runner.queries.schedules.delete_schedule(schedule["id"])
     http_server.hold.set()
     join(firing)
 
-    workflow = runner.store.get_workflow(schedule["workflow_id"])
+    workflow = runner.queries.workflows.get_workflow(schedule["workflow_id"])
     assert (workflow["status"], workflow["run_count"]) == ("idle", 1)
     assert workflow["last_run_status"] == "succeeded"
     assert _lease_is_free(runner, schedule["workflow_id"])
@@ -527,17 +541,17 @@ def test_a_run_whose_live_lease_is_overtaken_is_failed_as_superseded_not_expired
 ) -> None:
     # Given two runs of one workflow started under two leases at once (a broken lock: the
     # local stack's moto did this before its DynamoDB requests were serialised)
-    first = make_schedule(runner.store, [])
-    second = make_schedule(runner.store, [], workflow_id=first["workflow_id"])
+    first = make_schedule(runner.queries, [])
+    second = make_schedule(runner.queries, [], workflow_id=first["workflow_id"])
     now = runner.clock()
     live_until = now + timedelta(seconds=40)
     runs = []
     for fence, schedule in ((244, first), (245, second)):
-        claim = runner.store.claim_run_slot(
+        claim = runner.queries.runs.claim_run_slot(
             schedule["id"], schedule["workflow_id"], SEVEN, trigger="schedule", attempt=1,
             claim_token=f"runner-{fence}", started_at=now, lease_expires_at=live_until,
         )  # fmt: skip
-        runner.store.start_run(
+        runner.queries.runs.start_run(
             claim["run_id"], schedule["workflow_id"], claim_token=f"runner-{fence}", fence=fence,
             lease_expires_at=live_until, now=now, fenced_error="not started",
         )  # fmt: skip
@@ -549,7 +563,7 @@ def test_a_run_whose_live_lease_is_overtaken_is_failed_as_superseded_not_expired
     assert runner.runs(second)[0]["status"] == "running"
 
 
-class _UnreadableAbandonedRun(Store):
+class _UnreadableAbandonedRun(RunQueries):
     """A start whose answer names an abandoned run this runner cannot read into an alert."""
 
     def start_run(self, run_id: Any, workflow_id: Any, **fields: Any) -> Row:
@@ -562,10 +576,12 @@ def test_an_abandoned_run_that_cannot_be_alerted_does_not_fail_the_finished_run(
     runner: Runner, http_server: LoopbackServer, alert_queue: AlertQueue
 ) -> None:
     # Given a start whose answer holds an abandoned run that cannot be read into an alert
-    schedule = make_schedule(runner.store, http_steps(http_server))
+    schedule = make_schedule(runner.queries, http_steps(http_server))
 
     # When the run goes on and finishes
-    report = runner.fire(schedule, store=_UnreadableAbandonedRun(runner.store.db))
+    report = runner.fire(
+        schedule, queries=_runner_queries(_UnreadableAbandonedRun(runner.queries.db))
+    )
 
     # Then the invocation succeeds (no raise for Lambda to retry into a duplicate), its result
     # is recorded, and only the unreadable alert is left out

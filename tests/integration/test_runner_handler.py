@@ -12,11 +12,11 @@ import pytest
 from scheduler import clients
 from scheduler.observability import logger
 from scheduler.run.event import parse_event
-from scheduler.store.schedules import Store
 
 from functions.runner.app import lambda_handler
 from tests.conftest import EVENTS
 from tests.integration.runner_fixtures import create_locks_table
+from tests.queries import AllQueries
 
 OWNER = uuid.UUID("00000000-0000-4000-8000-00000000a11c")
 
@@ -74,14 +74,14 @@ def test_a_non_object_event_is_dropped(event: Any) -> None:
 
 
 def test_a_scheduled_fire_runs_end_to_end_and_emits_metrics(
-    store: Store,
+    queries: AllQueries,
     aws: None,
     capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     create_locks_table(clients.aws_client("dynamodb"), "workflow-locks")
-    workflow = store.create_workflow(OWNER, "empty", {"steps": []})
-    schedule = store.create_schedule(
+    workflow = queries.workflows.create_workflow(OWNER, "empty", {"steps": []})
+    schedule = queries.schedules.create_schedule(
         None, workflow_id=workflow["id"], cron="* * * * *", timezone="UTC", enabled=True
     )
     fire_time = datetime.now(UTC).replace(second=0, microsecond=0)
@@ -96,7 +96,7 @@ def test_a_scheduled_fire_runs_end_to_end_and_emits_metrics(
     result = lambda_handler(event, LambdaContext())
 
     assert result["outcome"] == "succeeded"
-    [run] = store.list_runs(schedule["id"])
+    [run] = queries.schedules.list_runs(schedule["id"])
     assert (str(run["id"]), run["status"], run["attempt"]) == (result["runId"], "succeeded", 2)
     [emf] = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line]
     assert emf["RunSucceeded"] == [1.0]

@@ -9,12 +9,14 @@ from typing import Any
 
 import pytest
 from scheduler.errors import LockUnavailable
-from scheduler.policies.missed_fires import check_missed_fires
+from scheduler.policies.missed_fires import MissedFireQueries, check_missed_fires
 from scheduler.run.event import RunnerEvent
+from scheduler.run.fire import RunnerQueries
 from scheduler.run.lock import Lease, LeaseLock
 from scheduler.run.queue import QUEUED_PATIENCE
 from scheduler.run.runner import run_fire
-from scheduler.store.schedules import Store
+from scheduler.store.fire_checks import FireCheckQueries
+from scheduler.store.runs import RunQueries
 
 from tests.integration.policy_fixtures import (
     HandOns,
@@ -37,6 +39,7 @@ from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
     runner_fixture,
     short_retry_budget_fixture,
 )
+from tests.queries import AllQueries
 
 EVERY_FIVE = "*/5 * * * *"
 MINUTE = timedelta(minutes=1)
@@ -45,36 +48,38 @@ MINUTE = timedelta(minutes=1)
 def _statuses(runner: Runner, schedule: dict[str, Any]) -> list[tuple[str, str, str]]:
     return [
         (iso(r["scheduled_time"]), r["status"], r["trigger"])
-        for r in runs_by_time(runner.store, schedule["id"])
+        for r in runs_by_time(runner.queries, schedule["id"])
     ]
 
 
-def _pause(store: Store, schedule: dict[str, Any]) -> None:
-    store.update_schedule(schedule["id"], None, {"enabled": False})
+def _pause(queries: AllQueries, schedule: dict[str, Any]) -> None:
+    queries.schedules.update_schedule(schedule["id"], None, {"enabled": False})
 
 
-class _PausedAfterTheClaim(Store):
+class _PausedAfterTheClaim(RunQueries):
     """The user pauses the schedule right after the runner claimed its fire."""
 
-    def __init__(self, store: Store, schedule: dict[str, Any]) -> None:
-        super().__init__(store.db)
+    def __init__(self, queries: AllQueries, schedule: dict[str, Any]) -> None:
+        super().__init__(queries.db)
+        self._queries = queries
         self._schedule = schedule
 
     def claim_run_slot(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         claim = super().claim_run_slot(*args, **kwargs)
-        _pause(self, self._schedule)
+        _pause(self._queries, self._schedule)
         return claim
 
 
-class _PausedBeforeTheRecord(Store):
+class _PausedBeforeTheRecord(FireCheckQueries):
     """The user pauses the schedule after the missed-fire check decided, before it writes."""
 
-    def __init__(self, store: Store, schedule: dict[str, Any]) -> None:
-        super().__init__(store.db)
+    def __init__(self, queries: AllQueries, schedule: dict[str, Any]) -> None:
+        super().__init__(queries.db)
+        self._queries = queries
         self._schedule = schedule
 
     def record_missed(self, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
-        _pause(self, self._schedule)
+        _pause(self._queries, self._schedule)
         return super().record_missed(*args, **kwargs)
 
 
@@ -86,7 +91,7 @@ def test_a_fire_paused_between_its_claim_and_a_busy_lease_is_skipped_not_left_wa
 ) -> None:
     # Given a buffer_one schedule whose workflow is busy
     schedule = make_policy_schedule(
-        runner.store, http_steps(http_server), cron=EVERY_FIVE, overlap_policy="buffer_one"
+        runner.queries, http_steps(http_server), cron=EVERY_FIVE, overlap_policy="buffer_one"
     )
     lease = runner.lock.acquire(schedule["workflow_id"], 60, owner="another run")
 
@@ -94,7 +99,7 @@ def test_a_fire_paused_between_its_claim_and_a_busy_lease_is_skipped_not_left_wa
     report = run_fire(
         RunnerEvent.model_validate(event_for(schedule, SEVEN)),
         remaining_time_s=60,
-        store=_PausedAfterTheClaim(runner.store, schedule),
+        queries=RunnerQueries(_PausedAfterTheClaim(runner.queries, schedule), runner.queries.queue),
         lock=runner.lock,
         now=runner.clock,
         hand_on=lambda _: None,
@@ -106,10 +111,12 @@ def test_a_fire_paused_between_its_claim_and_a_busy_lease_is_skipped_not_left_wa
 
     # and days later, resumed, nothing stale runs
     runner.lock.release(lease)
-    runner.store.update_schedule(schedule["id"], None, {"enabled": True})
+    runner.queries.schedules.update_schedule(schedule["id"], None, {"enabled": True})
     chain = HandOns(runner)
     check_missed_fires(
-        runner.store, hand_on=chain.pending.append, now=lambda: SEVEN + timedelta(days=3)
+        runner.queries.missed_fires,
+        hand_on=chain.pending.append,
+        now=lambda: SEVEN + timedelta(days=3),
     )
     assert chain.drain() == []
     assert http_server.requests == []
@@ -120,14 +127,14 @@ def test_catch_up_decided_before_a_pause_writes_no_waiting_run(
 ) -> None:
     # Given a catchupPolicy all schedule whose fire times since 06:50 never ran
     schedule = make_policy_schedule(
-        runner.store, http_steps(http_server), cron=EVERY_FIVE, catchup_policy="all"
+        runner.queries, http_steps(http_server), cron=EVERY_FIVE, catchup_policy="all"
     )
-    checking_since(runner.store, schedule["id"], SEVEN - timedelta(minutes=10, seconds=30))
+    checking_since(runner.queries, schedule["id"], SEVEN - timedelta(minutes=10, seconds=30))
     handed_on: list[dict[str, Any]] = []
 
     # When the check decides to catch them up, and the schedule is paused before it writes
     check_missed_fires(
-        _PausedBeforeTheRecord(runner.store, schedule),
+        MissedFireQueries(_PausedBeforeTheRecord(runner.queries, schedule), runner.queries.queue),
         hand_on=handed_on.append,
         now=lambda: SEVEN + 6 * MINUTE,
     )
@@ -140,10 +147,10 @@ def test_catch_up_decided_before_a_pause_writes_no_waiting_run(
 def test_a_backfill_of_a_paused_schedule_queues_nothing(
     runner: Runner, http_server: LoopbackServer
 ) -> None:
-    schedule = make_policy_schedule(runner.store, http_steps(http_server), cron=EVERY_FIVE)
-    _pause(runner.store, schedule)  # after the API's enabled check: a pause in between
+    schedule = make_policy_schedule(runner.queries, http_steps(http_server), cron=EVERY_FIVE)
+    _pause(runner.queries, schedule)  # after the API's enabled check: a pause in between
 
-    queued = runner.store.queue_runs(
+    queued = runner.queries.queue.queue_runs(
         schedule["id"],
         schedule["workflow_id"],
         [SEVEN - 10 * MINUTE, SEVEN - 5 * MINUTE],
@@ -164,11 +171,13 @@ def test_a_late_delivery_of_a_queued_catch_up_slot_does_not_run_it_out_of_order(
 ) -> None:
     # Given two catch-up runs waiting (catchupPolicy all), the older one to run first
     schedule = make_policy_schedule(
-        runner.store, http_steps(http_server), cron=EVERY_FIVE, catchup_policy="all"
+        runner.queries, http_steps(http_server), cron=EVERY_FIVE, catchup_policy="all"
     )
-    checking_since(runner.store, schedule["id"], SEVEN - timedelta(minutes=5, seconds=30))
+    checking_since(runner.queries, schedule["id"], SEVEN - timedelta(minutes=5, seconds=30))
     chain = HandOns(runner)
-    check_missed_fires(runner.store, hand_on=chain.pending.append, now=lambda: SEVEN + 6 * MINUTE)
+    check_missed_fires(
+        runner.queries.missed_fires, hand_on=chain.pending.append, now=lambda: SEVEN + 6 * MINUTE
+    )
     assert _statuses(runner, schedule) == [
         (iso(SEVEN - 5 * MINUTE), "buffered", "catchup"),
         (iso(SEVEN), "buffered", "catchup"),
@@ -210,9 +219,9 @@ def test_a_retry_of_a_backfill_invocation_that_claimed_its_row_resumes_it(
     runner: Runner, http_server: LoopbackServer, dynamodb: Any, short_retry_budget: None
 ) -> None:
     # Given a backfill run waiting, handed on
-    schedule = make_policy_schedule(runner.store, http_steps(http_server), cron=EVERY_FIVE)
+    schedule = make_policy_schedule(runner.queries, http_steps(http_server), cron=EVERY_FIVE)
     backfilled = SEVEN - timedelta(hours=1)
-    runner.store.queue_runs(
+    runner.queries.queue.queue_runs(
         schedule["id"],
         schedule["workflow_id"],
         [backfilled],
@@ -228,7 +237,7 @@ def test_a_retry_of_a_backfill_invocation_that_claimed_its_row_resumes_it(
             RunnerEvent.model_validate(event_for(schedule, backfilled, "backfill")),
             remaining_time_s=60,
             invocation_id="the backfill's invocation",
-            store=runner.store,
+            queries=runner.queries.runner,
             lock=lock,
             now=runner.clock,
             hand_on=handed_on.append,
@@ -239,7 +248,7 @@ def test_a_retry_of_a_backfill_invocation_that_claimed_its_row_resumes_it(
         attempt()
     # and meanwhile a catch-up run is queued (catch-up goes before backfill)
     caught_up = SEVEN - 5 * MINUTE
-    runner.store.queue_runs(
+    runner.queries.queue.queue_runs(
         schedule["id"],
         schedule["workflow_id"],
         [caught_up],

@@ -82,7 +82,7 @@ def test_a_secret_reference_is_read_at_run_time_and_sent_but_never_stored_or_log
         "X-Partner-Key": {"secretRef": PARTNER_KEYS, "jsonKey": "a"},
         "X-Report": "daily",
     }
-    schedule = make_schedule(runner.store, [_step(http_server, headers)])
+    schedule = make_schedule(runner.queries, [_step(http_server, headers)])
     logs.clear()
 
     report = runner.fire(schedule)
@@ -111,7 +111,7 @@ def test_a_reference_outside_the_prefix_is_an_invalid_definition_and_nothing_is_
     # Given a secret the runner could find, named outside the workflow secret prefix
     manager.create_secret(Name="workflow-scheduler/database-url", SecretString=BEARER)
     headers = {"Authorization": {"secretRef": "workflow-scheduler/database-url"}}
-    schedule = make_schedule(runner.store, [_step(http_server, headers)])
+    schedule = make_schedule(runner.queries, [_step(http_server, headers)])
     logs.clear()
 
     report = runner.fire(schedule)
@@ -140,7 +140,7 @@ def test_a_missing_secret_fails_the_run_before_any_step_and_the_next_run_reads_a
         _step(http_server, {"X-Report": "daily"}, "/first"),
         _step(http_server, {"Authorization": {"secretRef": TOKEN}}, "/second"),
     ]
-    schedule = make_schedule(runner.store, steps)
+    schedule = make_schedule(runner.queries, steps)
 
     report = runner.fire(schedule)
 
@@ -172,7 +172,7 @@ def test_a_rotated_secret_is_sent_once_the_cached_value_expires(
     seconds = [1000.0]
     workflow_secrets().clock = lambda: seconds[0]
     schedule = make_schedule(
-        runner.store, [_step(http_server, {"Authorization": {"secretRef": TOKEN}})]
+        runner.queries, [_step(http_server, {"Authorization": {"secretRef": TOKEN}})]
     )
 
     sent = []
@@ -252,7 +252,7 @@ def test_a_secret_that_cannot_be_used_fails_the_run_by_its_name_and_keeps_the_sc
             clients.secrets_client(wait_s).meta.events.register(
                 "before-call.secrets-manager.GetSecretValue", _throttled(fault)
             )
-    schedule = make_schedule(runner.store, [_step(http_server, {"Authorization": ref})])
+    schedule = make_schedule(runner.queries, [_step(http_server, {"Authorization": ref})])
     logs.clear()
 
     report = runner.fire(schedule)
@@ -271,7 +271,7 @@ def test_a_secret_that_cannot_be_used_fails_the_run_by_its_name_and_keeps_the_sc
 def test_a_workflow_without_secret_references_makes_no_secrets_manager_client(
     runner: Runner, http_server: LoopbackServer
 ) -> None:
-    schedule = make_schedule(runner.store, [_step(http_server, {"X-Report": "daily"})])
+    schedule = make_schedule(runner.queries, [_step(http_server, {"X-Report": "daily"})])
 
     report = runner.fire(schedule)
 

@@ -12,10 +12,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from scheduler import clients
 from scheduler.models.schedules import ScheduleCreate, ScheduleUpdate
 from scheduler.policies.periodic_pass import reconcile
-from scheduler.store.schedules import Store
 from scheduler.sync.eventbridge import EventBridgeSchedules, desired_schedules, fingerprint
 
 from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
@@ -44,6 +42,7 @@ from tests.integration.test_reconcile import (  # noqa: F401  (fixtures)
     scheduler,
 )
 from tests.integration.test_reconcile import api as service_of
+from tests.queries import AllQueries, process_queries
 
 
 def _iso(moment: datetime) -> str:
@@ -137,7 +136,7 @@ def test_a_schedule_without_the_fields_keeps_todays_behaviour(
     assert not described.get("StartDate")
     assert not described.get("EndDate")
     # and a row as it was before the migration maps (and fingerprints) exactly as it did
-    row = clients.store().get_schedule(uuid.UUID(created["id"]))
+    row = process_queries().schedules.get_schedule(uuid.UUID(created["id"]))
     legacy = {
         k: v
         for k, v in row.items()
@@ -331,10 +330,10 @@ def test_dst_notes_and_previews_honour_the_window(
 
 
 def test_reconcile_repairs_window_drift_and_a_second_pass_is_free(
-    store: Store, scheduler: CountingScheduler
+    queries: AllQueries, scheduler: CountingScheduler
 ) -> None:
     # Given schedules written through the API with windows and flexible windows
-    service = service_of(store, scheduler)
+    service = service_of(queries, scheduler)
     start, end = _hour(3), _hour(30)
     ids = []
     for fields in (
@@ -342,7 +341,7 @@ def test_reconcile_repairs_window_drift_and_a_second_pass_is_free(
         {"flexible_window_minutes": 10},
         {"end_at": end, "note": "n"},
     ):
-        workflow = store.create_workflow(uuid.uuid4(), "w")
+        workflow = queries.workflows.create_workflow(uuid.uuid4(), "w")
         created = service.create_schedule(
             None, ScheduleCreate(workflow_id=workflow["id"], cron="0 * * * *", **fields)
         )
@@ -350,7 +349,7 @@ def test_reconcile_repairs_window_drift_and_a_second_pass_is_free(
     scheduler.calls.clear()
 
     # When nothing changed, a pass costs one listing
-    assert reconcile(store, scheduler.schedules, now=_now)["described"] == 0
+    assert reconcile(queries.periodic_pass, scheduler.schedules, now=_now)["described"] == 0
     assert dict(scheduler.calls) == {"ListSchedules": 1}
 
     # When each is changed out of band: dates dropped or moved, the flexible window turned off
@@ -360,7 +359,7 @@ def test_reconcile_repairs_window_drift_and_a_second_pass_is_free(
     _update(client, scheduler.describe(ids[1]), FlexibleTimeWindow={"Mode": "OFF"})
     _update(client, scheduler.describe(ids[2]), StartDate=_hour(2))  # a date the row lacks
     scheduler.calls.clear()
-    summary = reconcile(store, scheduler.schedules, now=_now)
+    summary = reconcile(queries.periodic_pass, scheduler.schedules, now=_now)
 
     # Then each is repaired to what its row says
     assert (summary["updated"], summary["failed"]) == (3, 0)
@@ -371,29 +370,31 @@ def test_reconcile_repairs_window_drift_and_a_second_pass_is_free(
 
     # And the next pass writes and fetches nothing
     scheduler.calls.clear()
-    again = reconcile(store, scheduler.schedules, now=_now)
+    again = reconcile(queries.periodic_pass, scheduler.schedules, now=_now)
     assert dict(scheduler.calls) == {"ListSchedules": 1}
     assert (again["unchanged"], again["described"]) == (3, 0)
 
 
 def test_reconcile_sees_a_start_or_end_passing_as_no_change(
-    store: Store, scheduler: CountingScheduler
+    queries: AllQueries, scheduler: CountingScheduler
 ) -> None:
     # Given a schedule written while its start and end were ahead, and one fetched in full
-    service = service_of(store, scheduler)
-    workflow = store.create_workflow(uuid.uuid4(), "w")
+    service = service_of(queries, scheduler)
+    workflow = queries.workflows.create_workflow(uuid.uuid4(), "w")
     created = service.create_schedule(
         None,
         ScheduleCreate(
             workflow_id=workflow["id"], cron="0 * * * *", start_at=_hour(2), end_at=_hour(4)
         ),
     )
-    store.forget_eventbridge_state(created.id)  # no record: the next pass compares in full
+    queries.sync_state.forget_eventbridge_state(
+        created.id
+    )  # no record: the next pass compares in full
     scheduler.calls.clear()
 
     # When reconcile runs after the start, then after the end
     for moment in (_hour(3), _hour(5), _hour(6)):
-        summary = reconcile(store, scheduler.schedules, now=lambda m=moment: m)
+        summary = reconcile(queries.periodic_pass, scheduler.schedules, now=lambda m=moment: m)
         # Then EventBridge's copy still means what the row means: nothing is written
         assert scheduler.writes() == 0
         assert (summary["unchanged"], summary["failed"]) == (1, 0)
@@ -401,22 +402,24 @@ def test_reconcile_sees_a_start_or_end_passing_as_no_change(
 
 
 def test_a_write_after_the_start_leaves_the_past_start_date_out(
-    store: Store, scheduler: CountingScheduler
+    queries: AllQueries, scheduler: CountingScheduler
 ) -> None:
     # Given a schedule whose start has passed (EventBridge refuses a StartDate > 5 minutes old)
-    service = service_of(store, scheduler)
-    workflow = store.create_workflow(uuid.uuid4(), "w")
+    service = service_of(queries, scheduler)
+    workflow = queries.workflows.create_workflow(uuid.uuid4(), "w")
     created = service.create_schedule(
         None, ScheduleCreate(workflow_id=workflow["id"], cron="0 * * * *")
     )
-    store.update_schedule(created.id, None, {"start_at": datetime.now(UTC) - timedelta(days=2)})
+    queries.schedules.update_schedule(
+        created.id, None, {"start_at": datetime.now(UTC) - timedelta(days=2)}
+    )
 
     # When the API writes it again (a note), Then the write succeeds without the date
     service.update_schedule(None, created.id, ScheduleUpdate(note="still running"))
     assert not scheduler.describe(str(created.id)).get("StartDate")
     # and reconcile takes it as in step
     scheduler.calls.clear()
-    assert reconcile(store, scheduler.schedules, now=_now)["updated"] == 0
+    assert reconcile(queries.periodic_pass, scheduler.schedules, now=_now)["updated"] == 0
     assert scheduler.writes() == 0
 
 
@@ -450,8 +453,8 @@ def _update(client: Any, described: dict[str, Any], **changes: Any) -> None:
 
 
 def _windowed(runner: Runner, server: LoopbackServer, **window: Any) -> dict[str, Any]:
-    schedule = make_schedule(runner.store, http_steps(server))
-    return runner.store.update_schedule(schedule["id"], None, window)
+    schedule = make_schedule(runner.queries, http_steps(server))
+    return runner.queries.schedules.update_schedule(schedule["id"], None, window)
 
 
 def test_a_fire_outside_the_window_is_ignored_like_a_disabled_schedules(
@@ -517,11 +520,11 @@ def test_a_flexible_delivery_runs_under_its_nominal_fire_time_once(
 
 
 def test_a_schedule_written_after_its_end_is_in_step_while_disabled(
-    store: Store, scheduler: CountingScheduler
+    queries: AllQueries, scheduler: CountingScheduler
 ) -> None:
     # Given an enabled row whose end has passed, written by the API since (sent DISABLED)
-    service = service_of(store, scheduler)
-    workflow = store.create_workflow(uuid.uuid4(), "w")
+    service = service_of(queries, scheduler)
+    workflow = queries.workflows.create_workflow(uuid.uuid4(), "w")
     created = service.create_schedule(
         None, ScheduleCreate(workflow_id=workflow["id"], cron="0 * * * *")
     )
@@ -532,6 +535,6 @@ def test_a_schedule_written_after_its_end_is_in_step_while_disabled(
     scheduler.calls.clear()
 
     # When reconcile runs, Then the listing is enough: ended, either State fires nothing
-    summary = reconcile(store, scheduler.schedules, now=_now)
+    summary = reconcile(queries.periodic_pass, scheduler.schedules, now=_now)
     assert dict(scheduler.calls) == {"ListSchedules": 1}
     assert (summary["unchanged"], summary["described"]) == (1, 0)

@@ -9,28 +9,29 @@ from datetime import UTC, datetime
 
 import psycopg
 import pytest
-from scheduler.store.schedules import Store
+
+from tests.queries import AllQueries
 
 ALICE = uuid.UUID("00000000-0000-4000-8000-00000000a11c")
 BOB = uuid.UUID("00000000-0000-4000-8000-000000000b0b")
 
 
-def _schedule(store: Store, owner: uuid.UUID = ALICE) -> dict:
-    workflow = store.create_workflow(owner, "nightly report")
-    return store.create_schedule(
+def _schedule(queries: AllQueries, owner: uuid.UUID = ALICE) -> dict:
+    workflow = queries.workflows.create_workflow(owner, "nightly report")
+    return queries.schedules.create_schedule(
         owner, workflow_id=workflow["id"], cron="0 7 * * *", timezone="UTC", enabled=True
     )
 
 
-def test_created_at_is_set_on_insert_and_never_changes(store: Store) -> None:
-    row = _schedule(store)
+def test_created_at_is_set_on_insert_and_never_changes(queries: AllQueries) -> None:
+    row = _schedule(queries)
     assert row["created_at"] == row["updated_at"]
     time.sleep(0.01)
 
-    updated = store.update_schedule(row["id"], ALICE, {"enabled": False})
-    with store.db.transaction() as conn:  # even an explicit attempt cannot move created_at
+    updated = queries.schedules.update_schedule(row["id"], ALICE, {"enabled": False})
+    with queries.db.transaction() as conn:  # even an explicit attempt cannot move created_at
         conn.execute("update schedules set created_at = '2000-01-01' where id = %s", (row["id"],))
-    again = store.get_schedule(row["id"])
+    again = queries.schedules.get_schedule(row["id"])
 
     assert updated["updated_at"] > row["updated_at"]
     assert updated["created_at"] == row["created_at"]
@@ -38,17 +39,17 @@ def test_created_at_is_set_on_insert_and_never_changes(store: Store) -> None:
     assert again["updated_at"] > updated["updated_at"]
 
 
-def test_deleting_a_workflow_cascades_to_its_schedules_and_runs(store: Store) -> None:
-    row = _schedule(store)
-    store.db.execute(
+def test_deleting_a_workflow_cascades_to_its_schedules_and_runs(queries: AllQueries) -> None:
+    row = _schedule(queries)
+    queries.db.execute(
         "insert into schedule_runs (schedule_id, workflow_id, scheduled_time)"
         " values (%s, %s, now())",
         (row["id"], row["workflow_id"]),
     )
 
-    store.db.execute("delete from workflows where id = %s", (row["workflow_id"],))
+    queries.db.execute("delete from workflows where id = %s", (row["workflow_id"],))
 
-    counts = store.db.execute(
+    counts = queries.db.execute(
         "select (select count(*) from schedules) s, (select count(*) from schedule_runs) r"
     ).fetchone()
     assert counts == {"s": 0, "r": 0}
@@ -72,25 +73,25 @@ def test_deleting_a_workflow_cascades_to_its_schedules_and_runs(store: Store) ->
         ),
     ],
 )
-def test_constraints_reject_bad_rows(store: Store, statement: str, constraint: str) -> None:
-    _schedule(store)
+def test_constraints_reject_bad_rows(queries: AllQueries, statement: str, constraint: str) -> None:
+    _schedule(queries)
 
     with pytest.raises(psycopg.errors.CheckViolation) as caught:
-        store.db.connection().execute(statement)
+        queries.db.connection().execute(statement)
 
     assert caught.value.diag.constraint_name == constraint
 
 
-def test_one_run_per_schedule_and_scheduled_time(store: Store) -> None:
-    row = _schedule(store)
+def test_one_run_per_schedule_and_scheduled_time(queries: AllQueries) -> None:
+    row = _schedule(queries)
     insert = (
         "insert into schedule_runs (schedule_id, workflow_id, scheduled_time) values (%s, %s, %s)"
     )
     at = datetime(2026, 11, 27, 7, tzinfo=UTC)
-    store.db.execute(insert, (row["id"], row["workflow_id"], at))
+    queries.db.execute(insert, (row["id"], row["workflow_id"], at))
 
     with pytest.raises(psycopg.errors.UniqueViolation):
-        store.db.connection().execute(insert, (row["id"], row["workflow_id"], at))
+        queries.db.connection().execute(insert, (row["id"], row["workflow_id"], at))
 
 
 def _visible_as(conn: psycopg.Connection, role: str, sub: uuid.UUID | None) -> dict[str, int]:
@@ -108,12 +109,12 @@ def _visible_as(conn: psycopg.Connection, role: str, sub: uuid.UUID | None) -> d
 
 
 def test_rls_shows_a_user_only_their_own_rows_and_service_role_all(
-    store: Store, database_url: str
+    queries: AllQueries, database_url: str
 ) -> None:
     # Given one schedule with a run for Alice and one for Bob
     for owner in (ALICE, BOB):
-        row = _schedule(store, owner)
-        store.db.execute(
+        row = _schedule(queries, owner)
+        queries.db.execute(
             "insert into schedule_runs (schedule_id, workflow_id, scheduled_time)"
             " values (%s, %s, now())",
             (row["id"], row["workflow_id"]),
@@ -152,11 +153,11 @@ def _as_user(conn: psycopg.Connection, sub: uuid.UUID) -> None:
     ],
 )
 def test_clients_can_only_read_schedules_and_runs(
-    store: Store, database_url: str, statement: str
+    queries: AllQueries, database_url: str, statement: str
 ) -> None:
     # Given Alice's schedule (the API is the one writer of schedules, the runner of runs)
-    own = _schedule(store, ALICE)
-    other = store.create_workflow(BOB, "bob's")
+    own = _schedule(queries, ALICE)
+    other = queries.workflows.create_workflow(BOB, "bob's")
 
     # When Alice writes through a Supabase client, Then the database refuses
     with (
@@ -166,11 +167,11 @@ def test_clients_can_only_read_schedules_and_runs(
     ):
         _as_user(conn, ALICE)
         conn.execute(statement, {"own": own["workflow_id"], "other": other["id"]})
-    assert store.get_schedule(own["id"])["cron"] == "0 7 * * *"
+    assert queries.schedules.get_schedule(own["id"])["cron"] == "0 7 * * *"
 
 
-def test_a_client_cannot_fake_a_workflows_run_state(store: Store, database_url: str) -> None:
-    own = store.create_workflow(ALICE, "report")
+def test_a_client_cannot_fake_a_workflows_run_state(queries: AllQueries, database_url: str) -> None:
+    own = queries.workflows.create_workflow(ALICE, "report")
 
     with psycopg.connect(database_url, autocommit=True) as conn, conn.transaction():
         _as_user(conn, ALICE)
@@ -186,9 +187,9 @@ def test_a_client_cannot_fake_a_workflows_run_state(store: Store, database_url: 
         )
 
     # Then what the app owns changed, the runner's state did not
-    renamed = store.get_workflow(own["id"])
+    renamed = queries.workflows.get_workflow(own["id"])
     assert renamed["name"] == "renamed"
     assert (renamed["run_count"], renamed["lease_fence"], renamed["status"]) == (0, 0, "idle")
     assert renamed["last_run_status"] is None
-    [new] = [w for w in store.list_workflows(ALICE) if w["name"] == "new"]
+    [new] = [w for w in queries.workflows.list_workflows(ALICE) if w["name"] == "new"]
     assert (new["run_count"], new["lease_fence"]) == (0, 0)

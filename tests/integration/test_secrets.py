@@ -11,6 +11,8 @@ import pytest
 from scheduler import clients
 from scheduler.auth.tokens import verify_token
 
+from tests.queries import process_queries
+
 JWT_SECRET = "a-legacy-hs256-secret-of-sufficient-length-0123"
 
 
@@ -33,9 +35,11 @@ def secrets_only(aws: None, clean_db: str, monkeypatch: pytest.MonkeyPatch) -> I
 def test_the_database_url_comes_from_its_secret() -> None:
     owner = uuid.uuid4()
 
-    workflow = clients.store().create_workflow(owner, "from a secret")
+    workflow = process_queries().workflows.create_workflow(owner, "from a secret")
 
-    assert clients.store().get_workflow(workflow["id"], owner)["name"] == "from a secret"
+    assert (
+        process_queries().workflows.get_workflow(workflow["id"], owner)["name"] == "from a secret"
+    )
 
 
 @pytest.mark.usefixtures("secrets_only")

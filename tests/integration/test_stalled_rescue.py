@@ -35,8 +35,8 @@ def _backfill_queue(
 ) -> dict[str, Any]:
     """A schedule of its own workflow with these fire times queued for backfill, each one's
     hand-on overdue from `wait_until`."""
-    schedule = make_policy_schedule(runner.store, steps, cron="0 0 1 1 *")
-    queued = runner.store.queue_runs(
+    schedule = make_policy_schedule(runner.queries, steps, cron="0 0 1 1 *")
+    queued = runner.queries.queue.queue_runs(
         schedule["id"],
         schedule["workflow_id"],
         slots,
@@ -51,7 +51,7 @@ def _backfill_queue(
 def _rescued(runner: Runner, at: datetime, limit: int = 10) -> set[tuple[Any, datetime]]:
     return {
         (row["workflow_id"], row["scheduled_time"])
-        for row in runner.store.stalled_buffered_runs(at, limit)
+        for row in runner.queries.queue.stalled_buffered_runs(at, limit)
     }
 
 
@@ -69,7 +69,7 @@ def test_the_rescue_takes_stopped_queues_longest_overdue_first_and_leaves_moving
     assert chain.pending == [event_for(just_ran, _at(5, 10), "backfill")]
     # ... and one whose first fire time a runner has claimed and holds until 07:05
     running = _backfill_queue(runner, steps, slots, _at(6, 10))
-    runner.store.claim_run_slot(
+    runner.queries.runs.claim_run_slot(
         running["id"],
         running["workflow_id"],
         _at(5, 0),
@@ -91,7 +91,9 @@ def test_the_rescue_takes_stopped_queues_longest_overdue_first_and_leaves_moving
     assert _rescued(runner, NOW, limit=1) == {(stopped_longer["workflow_id"], _at(5, 0))}
     # and the check's pass hands on those two only
     handed_on: list[dict[str, Any]] = []
-    summary = check_missed_fires(runner.store, hand_on=handed_on.append, now=lambda: NOW)
+    summary = check_missed_fires(
+        runner.queries.missed_fires, hand_on=handed_on.append, now=lambda: NOW
+    )
     assert summary.handed_on == 2
     assert sorted(handed_on, key=lambda e: e["workflowId"]) == sorted(
         [

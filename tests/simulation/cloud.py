@@ -26,9 +26,9 @@ from scheduler import cron
 from scheduler.errors import DependencyUnavailable
 from scheduler.observability import metrics
 from scheduler.run.event import RunnerEvent, parse_event
+from scheduler.run.fire import RunnerQueries
 from scheduler.run.lock import LeaseLock
 from scheduler.run.runner import run_fire
-from scheduler.store.schedules import Store
 from scheduler.sync.eventbridge import EventBridgeSchedules, schedule_names
 
 from devstack.engine import substitute_context
@@ -89,7 +89,7 @@ class SimLambda:
     loop: EventLoop
     clock: VirtualClock
     tasks: Tasks
-    store: Store
+    queries: RunnerQueries
     lock_for: Callable[[], LeaseLock]
     concurrency: int
     active: int = 0
@@ -127,7 +127,7 @@ class SimLambda:
                 fire,
                 remaining_time_s=LAMBDA_TIMEOUT_S,
                 invocation_id=invocation.request_id,
-                store=self.store,
+                queries=self.queries,
                 lock=self.lock_for(),
                 now=self.clock.now,
                 hand_on=self.invoke_async,

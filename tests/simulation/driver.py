@@ -248,7 +248,7 @@ def run_sequence(database_url: str, seed: int, ops: list[Op]) -> SeedResult:
             result.counts = dict(world.counts())
         finally:
             world.close()
-            world.api_store.db.execute(f"truncate {_TABLES} cascade")
+            world.api_db.execute(f"truncate {_TABLES} cascade")
     result.wall_s = time.monotonic() - wall
     return result
 

@@ -19,18 +19,20 @@ from uuid import UUID
 import boto3
 import pytest
 from scheduler import clients
-from scheduler.api.schedules import ScheduleService
+from scheduler.api.schedules import ScheduleService, ScheduleServiceQueries
 from scheduler.config import get_settings
 from scheduler.errors import DependencyUnavailable
 from scheduler.models.runs import BackfillRequest
 from scheduler.models.schedules import ScheduleCreate, ScheduleUpdate
 from scheduler.observability import logger
-from scheduler.policies.abandoned_runs import settle_abandoned_runs
-from scheduler.policies.missed_fires import check_missed_fires
+from scheduler.policies.abandoned_runs import AbandonedRunQueries, settle_abandoned_runs
+from scheduler.policies.missed_fires import MissedFireQueries, check_missed_fires
 from scheduler.policies.retention import delete_expired_runs
+from scheduler.run.fire import RunnerQueries
 from scheduler.run.lock import LeaseLock
 from scheduler.store.db import Database
-from scheduler.store.schedules import Store
+from scheduler.store.history import HistoryQueries
+from scheduler.store.workflows import WorkflowQueries
 from scheduler.sync.eventbridge import EventBridgeSchedules
 
 from tests.integration.runner_fixtures import LOCKS_TABLE, create_locks_table
@@ -97,14 +99,19 @@ class World:
         self.faults = Faults(self.clock, sleep=self.tasks.sleep)
         self.databases = [Database(self.database_url) for _ in range(2)]
         self.runner_db = FaultyDatabase(self.database_url, self.faults)
-        self.api_store, self.check_store = (Store(db) for db in self.databases)
-        self.runner_store = Store(self.runner_db)
+        # the API's and the check's connections, each as its Lambda's own
+        self.api_db, self.check_db = self.databases
         dynamodb = boto3.client("dynamodb")
         create_locks_table(dynamodb)
         hook_dynamodb(dynamodb, self.faults)
         lock = LeaseLock(dynamodb, table=LOCKS_TABLE, clock=self.clock.now)
         self.lam = SimLambda(
-            self.loop, self.clock, self.tasks, self.runner_store, lambda: lock, self.concurrency
+            self.loop,
+            self.clock,
+            self.tasks,
+            RunnerQueries.over(self.runner_db),
+            lambda: lock,
+            self.concurrency,
         )
         scheduler = boto3.client("scheduler")
         scheduler.create_schedule_group(Name=get_settings().schedule_group)
@@ -113,7 +120,10 @@ class World:
             self.loop, self.clock, eventbridge, self.lam, self.faults, self.rng
         )
         self.service = ScheduleService(
-            self.api_store, eventbridge, self.lam.invoke_async, clock=self.clock.now
+            ScheduleServiceQueries.over(self.api_db),
+            eventbridge,
+            self.lam.invoke_async,
+            clock=self.clock.now,
         )
         self.target = Target(self.clock, self.faults, self.rng, self.tasks.sleep)
         activate(self.target)
@@ -141,16 +151,22 @@ class World:
         self._note_unstarted_claims()
         # as scheduler.sync.reconcile's coordinator: a sweep that fails never stops the check
         with contextlib.suppress(DependencyUnavailable):
-            settle_abandoned_runs(self.check_store, now, hand_on=self.lam.invoke_async)
+            settle_abandoned_runs(
+                AbandonedRunQueries.over(self.check_db), now, hand_on=self.lam.invoke_async
+            )
         try:
-            check_missed_fires(self.check_store, hand_on=self.lam.invoke_async, now=self.clock.now)
+            check_missed_fires(
+                MissedFireQueries.over(self.check_db),
+                hand_on=self.lam.invoke_async,
+                now=self.clock.now,
+            )
         except DependencyUnavailable as exc:
             self.check_failures.append(f"{now.isoformat()}: {exc}")
             return
         self.check_passes.append(now)
 
     def _note_unstarted_claims(self) -> None:
-        claims = self.api_store.db.execute(
+        claims = self.api_db.execute(
             """select schedule_id, scheduled_time, lease_expires_at, trigger from schedule_runs
                where status = 'running' and fence is null and lease_expires_at is not null"""
         ).fetchall()
@@ -165,7 +181,7 @@ class World:
         """RetentionFunction: one pass, keeping RunHistoryDays."""
         now = self.clock.now()
         keep_days = get_settings().run_history_days
-        delete_expired_runs(self.api_store, keep_days=keep_days, budget_s=60, now=now)
+        delete_expired_runs(HistoryQueries(self.api_db), keep_days=keep_days, budget_s=60, now=now)
         cutoff = now - timedelta(days=keep_days)
         self.retention_floor = max(cutoff, self.retention_floor or cutoff)
 
@@ -182,7 +198,7 @@ class World:
     def create(self, spec: dict[str, Any]) -> SimSchedule:
         step = {"type": STEP_KIND, "durationS": spec["duration_s"]}
         step["failPercent"] = spec["fail_percent"]
-        workflow = self.api_store.create_workflow(OWNER, "sim", {"steps": [step]})
+        workflow = WorkflowQueries(self.api_db).create_workflow(OWNER, "sim", {"steps": [step]})
         request = ScheduleCreate.model_validate(
             {
                 "workflowId": str(workflow["id"]),
@@ -222,7 +238,7 @@ class World:
         self.service.backfill(None, schedule.id, request)
 
     def _fires_from(self, schedule_id: UUID) -> datetime:
-        row = self.api_store.db.execute(
+        row = self.api_db.execute(
             "select fires_from from schedules where id = %s", (schedule_id,)
         ).fetchone()
         assert row is not None
@@ -232,7 +248,7 @@ class World:
         """Seam: a trigger sets fires_from with Postgres's now(), the real clock; the check
         must count the schedule's fire times from the virtual now instead."""
         now = self.clock.now()
-        with self.api_store.db.transaction() as conn:
+        with self.api_db.transaction() as conn:
             conn.execute("set local session_replication_role = replica")  # no triggers
             conn.execute("update schedules set fires_from = %s where id = %s", (now, schedule_id))
             conn.execute(
@@ -245,18 +261,18 @@ class World:
     def _disabled_now(self, schedule_id: UUID) -> None:
         """Seam, as for fires_from: a trigger may stamp when the check saw the schedule
         disabled (schedule_fire_checks.disabled_at, where the migrations have it) with now()."""
-        has_column = self.api_store.db.execute(
+        has_column = self.api_db.execute(
             """select 1 from information_schema.columns
                where table_name = 'schedule_fire_checks' and column_name = 'disabled_at'"""
         ).fetchone()
         if has_column:
-            self.api_store.db.execute(
+            self.api_db.execute(
                 "update schedule_fire_checks set disabled_at = %s where schedule_id = %s",
                 (self.clock.now(), schedule_id),
             )
 
     def rows(self) -> list[dict[str, Any]]:
-        return self.api_store.db.execute(
+        return self.api_db.execute(
             """select r.schedule_id, r.workflow_id, r.scheduled_time, r.status, r.trigger,
                       r.error, r.fence, s.enabled
                from schedule_runs r join schedules s on s.id = r.schedule_id"""

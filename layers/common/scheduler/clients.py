@@ -14,42 +14,13 @@ from collections.abc import Callable
 from functools import cache, lru_cache
 from typing import Any
 
-from scheduler.config import get_settings, secret_setting
-from scheduler.store.db import Database
-from scheduler.store.schedules import Store
+from scheduler.config import get_settings
 
 # A workflow's `lambda` step runs the user's function: never retried by the SDK (a retry would
 # run its side effects twice) and waiting as long as a Lambda can run (15 minutes) at most.
 STEP_LAMBDA_MAX_WAIT_S = 900
 # A workflow's secret is read within the run's time left, and 5 s at most per attempt.
 SECRET_READ_MAX_WAIT_S = 5
-
-
-def _database_url() -> str:
-    settings = get_settings()
-    url = secret_setting(settings.database_url, settings.database_secret_name)
-    if url is None:
-        raise RuntimeError("set DATABASE_URL or DATABASE_SECRET_NAME")
-    return url
-
-
-@cache
-def database() -> Database:
-    settings = get_settings()
-    return Database(
-        _database_url,
-        connect_timeout_s=settings.db_connect_timeout_s,
-        connect_budget_s=settings.db_connect_budget_s,
-        statement_timeout_ms=settings.db_statement_timeout_ms,
-        lock_timeout_ms=settings.db_lock_timeout_ms,
-        idle_in_transaction_timeout_ms=settings.db_idle_in_transaction_timeout_ms,
-        idle_check_s=settings.db_idle_check_s,
-    )
-
-
-@cache
-def store() -> Store:
-    return Store(database())
 
 
 def load_aws_sdk() -> None:
@@ -139,11 +110,7 @@ def reset() -> None:
     """Forget every client and the settings (tests change the environment between cases)."""
     for forget in _RESET_HOOKS:
         forget()
-    if database.cache_info().currsize:
-        database().close()
     for cached in (
-        database,
-        store,
         aws_client,
         _step_lambda_client,
         _secrets_client,

@@ -1,8 +1,8 @@
 """The Schedules API's use cases: CRUD that keeps the database and EventBridge in step.
 
 The database is the source of truth. A write of a schedule runs in one transaction under the
-schedule's writer lock (store.lock_schedule_writers: advisory, not a row lock, so the runner
-never waits on it), changes EventBridge first and the row last, and commits: the row lock the
+schedule's writer lock (ScheduleQueries.lock_schedule_writers: advisory, not a row lock, so the
+runner never waits on it), changes EventBridge first and the row last, and commits: the row lock the
 UPDATE or DELETE takes is held only until the commit, never across an EventBridge call.
 A failure after EventBridge was touched is undone by re-applying the row as it is committed
 NOW (or removing the schedules if it is gone), in a fresh transaction under the same lock: never
@@ -14,13 +14,18 @@ repaired by the reconcile function.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from scheduler import cron
-from scheduler.cron import dst as cron_dst
+from scheduler.api.schedule_views import (
+    schedule_view,
+    unschedulable,
+    view_fields,
+    window_dst_notes,
+)
 from scheduler.errors import Conflict, InvalidInput, ScheduleNotFound, WorkflowNotFound
 from scheduler.models.cron_previews import CronPreview, CronPreviewRequest
 from scheduler.models.runs import BackfillAccepted, BackfillRequest, Run, RunAccepted, RunPage
@@ -29,11 +34,18 @@ from scheduler.models.schedule_views import ScheduleDetail, SchedulePage, Schedu
 from scheduler.models.schedules import ScheduleCreate, ScheduleUpdate
 from scheduler.models.workflows import Workflow, WorkflowPage
 from scheduler.observability import logger
+from scheduler.policies.backfill import BackfillQueries
 from scheduler.policies.backfill import backfill as queue_backfill
 from scheduler.policies.owner_limits import OwnerLimits, take_request
 from scheduler.steps.definitions import with_loaded_definition
 from scheduler.store import pagination
-from scheduler.store.schedules import Row, Store
+from scheduler.store.db import Database
+from scheduler.store.limits import LimitQueries
+from scheduler.store.queue import QueueQueries
+from scheduler.store.schedules import ScheduleQueries
+from scheduler.store.sql import Row
+from scheduler.store.sync_state import SyncStateQueries
+from scheduler.store.workflows import WorkflowQueries
 from scheduler.sync.eventbridge import EventBridgeSchedules, desired_schedules
 
 Clock = Callable[[], datetime]
@@ -44,66 +56,6 @@ _PAUSE_FIELDS = frozenset({"enabled", "note"})
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def unschedulable(row: Mapping[str, Any]) -> tuple[str, ValueError] | None:
-    """The stored field (`cron` or `timezone`) that keeps a row from being scheduled, and why.
-
-    None when the row can be scheduled. A row may hold a value valid when written that no
-    longer is (a zone removed from tzdata, an older converter's cron), or one written by SQL.
-    """
-    try:
-        cron.to_eventbridge(row["cron"])
-    except ValueError as exc:  # CronError
-        return "cron", exc
-    try:
-        cron.validate_timezone(row["timezone"])
-    except ValueError as exc:  # InvalidTimezone
-        return "timezone", exc
-    return None
-
-
-def _view_fields(row: Mapping[str, Any], now: datetime, fire_count: int) -> dict[str, Any]:
-    """The row plus what its cron means: description, EventBridge form, next fire time(s)."""
-    problem = unschedulable(row)
-    expressions: list[str] = []
-    description = ""
-    if problem is None or problem[0] != "cron":
-        expressions, description = cron.to_eventbridge(row["cron"]), cron.describe(row["cron"])
-    else:
-        description = f"invalid: {problem[1]}"
-    fires = (
-        first_fire_in_window(
-            row["cron"], row["timezone"], now, row.get("start_at"), row.get("end_at"), fire_count
-        )
-        if row["enabled"] and problem is None
-        else []
-    )
-    return {
-        **row,
-        "description": description,
-        "eventbridge_expressions": expressions,
-        "next_run_at": fires[0] if fires else None,
-        "next_run_times": fires,
-        "invalid_reason": None if problem is None else f"{problem[0]}: {problem[1]}",
-    }
-
-
-def schedule_view(row: Mapping[str, Any], now: datetime) -> ScheduleView:
-    return ScheduleView.model_validate(_view_fields(row, now, 1))
-
-
-def window_dst_notes(
-    expr: str, timezone: str, now: datetime, start_at: datetime | None, end_at: datetime | None
-) -> list[cron.DstNote]:
-    """The DST notes of the next year (cron.dst_notes) for changes inside [start_at, end_at]."""
-    after = now if start_at is None else max(now, start_at - timedelta(microseconds=1))
-    until = now + cron_dst.NOTE_HORIZON
-    if end_at is not None:
-        until = min(until, end_at)
-    if until <= after:
-        return []
-    return cron.dst_notes(expr, timezone, after, horizon=until - after)
 
 
 def preview_cron(request: CronPreviewRequest, now: datetime) -> CronPreview:
@@ -131,18 +83,45 @@ def preview_cron(request: CronPreviewRequest, now: datetime) -> CronPreview:
     )
 
 
+@dataclass(frozen=True)
+class ScheduleServiceQueries:
+    """What the Schedules API reads and writes; `db` holds each write, its locks and its
+    EventBridge record in one transaction. The queue is the backfills'."""
+
+    db: Database
+    workflows: WorkflowQueries
+    schedules: ScheduleQueries
+    sync_state: SyncStateQueries
+    limits: LimitQueries
+    queue: QueueQueries
+
+    @classmethod
+    def over(cls, db: Database) -> ScheduleServiceQueries:
+        return cls(
+            db,
+            WorkflowQueries(db),
+            ScheduleQueries(db),
+            SyncStateQueries(db),
+            LimitQueries(db),
+            QueueQueries(db),
+        )
+
+    def backfill(self) -> BackfillQueries:
+        return BackfillQueries(self.db, self.schedules, self.workflows, self.limits, self.queue)
+
+
 class ScheduleService:
     """Use cases of one caller-independent service; `owner` None means every row (service role)."""
 
     def __init__(
         self,
-        store: Store,
+        queries: ScheduleServiceQueries,
         eventbridge: EventBridgeSchedules,
         invoke_runner: Callable[[dict[str, Any]], None],
         clock: Clock = _utc_now,
         owner_limits: OwnerLimits | None = None,
     ) -> None:
-        self.store = store
+        self.queries = queries
         self.eventbridge = eventbridge
         self.invoke_runner = invoke_runner
         self.clock = clock
@@ -159,7 +138,7 @@ class ScheduleService:
         limit: int,
         cursor: str | None,
     ) -> SchedulePage:
-        rows = self.store.list_schedules(
+        rows = self.queries.schedules.list_schedules(
             owner,
             workflow_id=workflow_id,
             enabled=enabled,
@@ -170,13 +149,13 @@ class ScheduleService:
         now = self.clock()
         # One validation of the whole page: a call per item costs more than the items' work.
         return SchedulePage.model_validate(
-            {"items": [_view_fields(row, now, 1) for row in items], "next_cursor": next_cursor}
+            {"items": [view_fields(row, now, 1) for row in items], "next_cursor": next_cursor}
         )
 
     def get_schedule(self, owner: UUID | None, schedule_id: UUID) -> ScheduleDetail:
-        row, last_run = self.store.get_schedule_with_last_run(schedule_id, owner)
+        row, last_run = self.queries.schedules.get_schedule_with_last_run(schedule_id, owner)
         now = self.clock()
-        fields = _view_fields(row, now, NEXT_RUN_PREVIEW)
+        fields = view_fields(row, now, NEXT_RUN_PREVIEW)
         notes: list[cron.DstNote] = []
         if fields["next_run_times"]:  # enabled, schedulable, not ended: only then notes apply
             notes = window_dst_notes(
@@ -189,14 +168,14 @@ class ScheduleService:
     def list_runs(
         self, owner: UUID | None, schedule_id: UUID, *, limit: int, cursor: str | None
     ) -> RunPage:
-        rows = self.store.list_runs(
+        rows = self.queries.schedules.list_runs(
             schedule_id, owner, limit=limit + 1, after=pagination.decode_cursor(cursor)
         )
         items, next_cursor = pagination.page(rows, limit, "scheduled_time")
         return RunPage(items=[Run.model_validate(row) for row in items], next_cursor=next_cursor)
 
     def list_workflows(self, owner: UUID | None, *, limit: int, cursor: str | None) -> WorkflowPage:
-        rows = self.store.list_workflows(
+        rows = self.queries.workflows.list_workflows(
             owner, limit=limit + 1, after=pagination.decode_cursor(cursor)
         )
         items, next_cursor = pagination.page(rows, limit, "created_at")
@@ -206,7 +185,7 @@ class ScheduleService:
         )
 
     def get_workflow(self, owner: UUID | None, workflow_id: UUID) -> Workflow:
-        workflow = self.store.get_workflow(workflow_id, owner)
+        workflow = self.queries.workflows.get_workflow(workflow_id, owner)
         return Workflow.model_validate(with_loaded_definition(workflow))
 
     # --- writes
@@ -215,15 +194,15 @@ class ScheduleService:
         """Insert the row and its EventBridge schedule(s), within the owner's schedule limit."""
         row: Row | None = None
         try:
-            with self.store.transaction():
+            with self.queries.db.transaction():
                 try:
                     # The limit is the workflow owner's, whoever asks (see
                     # scheduler.policies.owner_limits).
                     target = owner
                     if target is None:
-                        target = self.store.workflow_owner(request.workflow_id)
-                    self.owner_limits.ensure_room_for_a_schedule(self.store, target)
-                    row = self.store.create_schedule(
+                        target = self.queries.workflows.workflow_owner(request.workflow_id)
+                    self.owner_limits.ensure_room_for_a_schedule(self.queries.limits, target)
+                    row = self.queries.schedules.create_schedule(
                         owner,
                         workflow_id=request.workflow_id,
                         cron=request.cron,
@@ -243,10 +222,10 @@ class ScheduleService:
                     ) from exc
                 # No one else can see the new row yet, so no one waits on it; the writer lock
                 # makes a reconcile pass that finds its schedule wait for the commit.
-                self.store.lock_schedule_writers(row["id"])
+                self.queries.schedules.lock_schedule_writers(row["id"])
                 written = self.eventbridge.apply(row, existing=())
                 # committed with the row: the next reconcile pass knows it is in step
-                self.store.record_eventbridge_state(row["id"], written)
+                self.queries.sync_state.record_eventbridge_state(row["id"], written)
         except Exception:
             if row is not None:  # rolled back (or, a lost commit reply, not): follow the row
                 self._undo(row["id"])
@@ -268,8 +247,8 @@ class ScheduleService:
         """
         touched = False
         try:
-            with self.store.transaction():
-                old = self.store.lock_schedule(schedule_id, owner)
+            with self.queries.db.transaction():
+                old = self.queries.schedules.lock_schedule(schedule_id, owner)
                 changes = request.changes()
                 pause = changes.get("enabled") is False and changes.keys() <= _PAUSE_FIELDS
                 _ensure_window({**old, **changes}, changes)
@@ -288,11 +267,11 @@ class ScheduleService:
                     if not pause:
                         raise
                     self.eventbridge.remove(schedule_id)
-                row = self.store.update_schedule(schedule_id, owner, changes)
+                row = self.queries.schedules.update_schedule(schedule_id, owner, changes)
                 if written is None:
-                    self.store.forget_eventbridge_state(schedule_id)
+                    self.queries.sync_state.forget_eventbridge_state(schedule_id)
                 else:
-                    self.store.record_eventbridge_state(schedule_id, written)
+                    self.queries.sync_state.record_eventbridge_state(schedule_id, written)
         except Exception:
             if touched:  # EventBridge may hold a half-applied new state
                 self._undo(schedule_id)
@@ -302,12 +281,12 @@ class ScheduleService:
     def delete_schedule(self, owner: UUID | None, schedule_id: UUID) -> None:
         touched = False
         try:
-            with self.store.transaction():
-                self.store.lock_schedule(schedule_id, owner)
+            with self.queries.db.transaction():
+                self.queries.schedules.lock_schedule(schedule_id, owner)
                 touched = True
                 # EventBridge first, the row last: the row lock lasts only until the commit.
                 self.eventbridge.remove(schedule_id)
-                self.store.delete_schedule(schedule_id, owner)
+                self.queries.schedules.delete_schedule(schedule_id, owner)
         except Exception:
             if touched:  # EventBridge may have lost some of the row's schedules
                 self._undo(schedule_id)
@@ -315,13 +294,19 @@ class ScheduleService:
 
     def run_now(self, owner: UUID | None, schedule_id: UUID) -> RunAccepted:
         """Hand one manual run to the runner (same lock, same recording as a scheduled fire)."""
-        row = self.store.get_schedule(schedule_id, owner)
+        row = self.queries.schedules.get_schedule(schedule_id, owner)
         if not row["enabled"]:
             raise Conflict("schedule is disabled: enable it before running it")
         now = self.clock().astimezone(UTC)
         # Counted against the workflow's owner, whoever asks (see scheduler.policies.owner_limits).
-        target = owner if owner is not None else self.store.workflow_owner(row["workflow_id"])
-        take_request(self.store, target, "run_now", self.owner_limits.run_now_per_minute, now)
+        target = (
+            owner
+            if owner is not None
+            else self.queries.workflows.workflow_owner(row["workflow_id"])
+        )
+        take_request(
+            self.queries.limits, target, "run_now", self.owner_limits.run_now_per_minute, now
+        )
         # Millisecond precision: two clicks in one second are two runs, and a manual run does not
         # take the (schedule, scheduled time) slot of a scheduled fire, which is always at :00.000.
         scheduled_time = now.replace(microsecond=now.microsecond // 1000 * 1000)
@@ -345,7 +330,7 @@ class ScheduleService:
     ) -> BackfillAccepted:
         """Queue the interval's fire times to run one at a time (scheduler.policies.backfill)."""
         return queue_backfill(
-            self.store,
+            self.queries.backfill(),
             owner,
             schedule_id,
             request,
@@ -362,13 +347,15 @@ class ScheduleService:
         own, and that is what EventBridge gets (nothing if the row is gone).
         """
         try:
-            with self.store.transaction():
+            with self.queries.db.transaction():
                 try:
-                    row = self.store.lock_schedule(schedule_id)
+                    row = self.queries.schedules.lock_schedule(schedule_id)
                 except ScheduleNotFound:
                     self.eventbridge.remove(schedule_id)
                 else:
-                    self.store.record_eventbridge_state(schedule_id, self.eventbridge.apply(row))
+                    self.queries.sync_state.record_eventbridge_state(
+                        schedule_id, self.eventbridge.apply(row)
+                    )
         except Exception:  # the original failure is what the client sees; reconcile repairs drift
             logger.exception(
                 "could not undo EventBridge change", extra={"schedule_id": str(schedule_id)}

@@ -25,8 +25,8 @@ from scheduler.auth import key_service
 from scheduler.errors import DatabaseNotMigrated, DomainError
 from scheduler.models.api_keys import ApiKeyCreate
 from scheduler.observability import logger
+from scheduler.store.api_keys import ApiKeyQueries
 from scheduler.store.db import Database
-from scheduler.store.schedules import Store
 
 READ_ONLY = "read-only"
 SCOPES = "all | all:read-only | owner:<uuid> | owner:<uuid>:read-only"
@@ -85,7 +85,7 @@ def main(argv: list[str]) -> int:
         return 2
     database = Database(database_url)
     try:
-        created = key_service.issue_key(Store(database), request, created_by=_operator())
+        created = key_service.issue_key(ApiKeyQueries(database), request, created_by=_operator())
     except DatabaseNotMigrated:
         print("Not issued: no api_keys table; run `make migrate` first.", file=sys.stderr)
         return 1

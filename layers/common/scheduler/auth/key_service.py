@@ -19,7 +19,7 @@ from scheduler.errors import ApiKeyNotFound, DomainError, InvalidInput, Unauthor
 from scheduler.models.api_keys import ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyPage
 from scheduler.observability import logger
 from scheduler.store import pagination
-from scheduler.store.schedules import Store
+from scheduler.store.api_keys import ApiKeyQueries
 
 # How a key names itself in `createdBy` (and in logs): this prefix and its id.
 KEY_ACTOR = "api_key:"
@@ -34,13 +34,13 @@ def _key_principal(row: dict[str, Any]) -> Principal:
     )
 
 
-def authenticate(store: Store, presented: PresentedKey) -> Principal:
+def authenticate(keys: ApiKeyQueries, presented: PresentedKey) -> Principal:
     """The caller a key stands for; Unauthorized when it is unknown, wrong, revoked or expired."""
     try:
         key_id = UUID(hex=presented.key_id)
     except ValueError as exc:
         raise Unauthorized("malformed API key") from exc
-    row = store.api_key_for_authentication(key_id)
+    row = keys.api_key_for_authentication(key_id)
     if row is None or not presented.matches(bytes(row["secret_sha256"])):
         logger.info("API key refused", extra={"api_key_id": str(key_id), "reason": "unknown"})
         raise Unauthorized("invalid API key")
@@ -50,13 +50,13 @@ def authenticate(store: Store, presented: PresentedKey) -> Principal:
         raise Unauthorized("invalid API key")
     if row["last_use_stale"]:
         try:
-            store.touch_api_key(key_id)
+            keys.touch_api_key(key_id)
         except DomainError as exc:  # a hint for audits: never worth failing the request
             logger.warning("API key last use not recorded", extra={"error": str(exc)})
     return _key_principal(row)
 
 
-def create_key(store: Store, principal: Principal, request: ApiKeyCreate) -> ApiKeyCreated:
+def create_key(keys: ApiKeyQueries, principal: Principal, request: ApiKeyCreate) -> ApiKeyCreated:
     """A key issued through the API, by a service credential. A key that expires issues only
     keys that expire by then (by then, unless asked for sooner): a leaked short-lived key must
     not mint a lasting one."""
@@ -69,10 +69,10 @@ def create_key(store: Store, principal: Principal, request: ApiKeyCreate) -> Api
                 "expiresAt: this key expires at"
                 f" {principal.expires_at.isoformat()} and can only issue keys that expire by then"
             )
-    return issue_key(store, request, created_by=principal.actor)
+    return issue_key(keys, request, created_by=principal.actor)
 
 
-def issue_key(store: Store, request: ApiKeyCreate, *, created_by: str) -> ApiKeyCreated:
+def issue_key(keys: ApiKeyQueries, request: ApiKeyCreate, *, created_by: str) -> ApiKeyCreated:
     """Issue a key, whoever asks (the API checked its caller; `make api-key` is an operator).
     A key issued by a key is written only if its issuer is still usable at that moment: one
     revoked (or expired) since it was authenticated issues nothing (Unauthorized)."""
@@ -82,7 +82,7 @@ def issue_key(store: Store, request: ApiKeyCreate, *, created_by: str) -> ApiKey
         UUID(created_by.removeprefix(KEY_ACTOR)) if created_by.startswith(KEY_ACTOR) else None
     )
     issued = api_keys.issue()
-    row = store.insert_api_key(
+    row = keys.insert_api_key(
         issued.key_id,
         secret_sha256=issued.digest,
         name=request.name,
@@ -102,26 +102,28 @@ def issue_key(store: Store, request: ApiKeyCreate, *, created_by: str) -> ApiKey
     return ApiKeyCreated.model_validate({**row, "key": issued.key})
 
 
-def list_keys(store: Store, principal: Principal, *, limit: int, cursor: str | None) -> ApiKeyPage:
+def list_keys(
+    keys: ApiKeyQueries, principal: Principal, *, limit: int, cursor: str | None
+) -> ApiKeyPage:
     principal.require_service()
-    rows = store.list_api_keys(limit=limit + 1, after=pagination.decode_cursor(cursor))
+    rows = keys.list_api_keys(limit=limit + 1, after=pagination.decode_cursor(cursor))
     items, next_cursor = pagination.page(rows, limit, "created_at")
     return ApiKeyPage(items=[ApiKey.model_validate(r) for r in items], next_cursor=next_cursor)
 
 
-def get_key(store: Store, principal: Principal, key_id: UUID) -> ApiKey:
+def get_key(keys: ApiKeyQueries, principal: Principal, key_id: UUID) -> ApiKey:
     principal.require_service()
-    row = store.get_api_key(key_id)
+    row = keys.get_api_key(key_id)
     if row is None:
         raise ApiKeyNotFound(key_id)
     return ApiKey.model_validate(row)
 
 
-def revoke_key(store: Store, principal: Principal, key_id: UUID) -> None:
+def revoke_key(keys: ApiKeyQueries, principal: Principal, key_id: UUID) -> None:
     """Revoke the key and every key it issued, transitively: what a leaked key minted is as
     compromised as it."""
     principal.require_service()
-    revoked = store.revoke_api_key(key_id, issued_by_prefix=KEY_ACTOR)
+    revoked = keys.revoke_api_key(key_id, issued_by_prefix=KEY_ACTOR)
     if not revoked:
         raise ApiKeyNotFound(key_id)
     logger.info(

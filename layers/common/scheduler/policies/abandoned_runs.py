@@ -24,7 +24,7 @@ Each run changes state in one statement that only takes it while it is still exp
 unrecorded, so each is settled, and alerted, once. A `Run Missed` alert stays pending until
 EventBridge accepts it (the missed-fire check's passes send it again); a `Run Failed` one is
 lost with a sweep that dies after the write, as with a runner that dies after its record. A
-run a newer lease overtook is failed by that run's start instead (run_store.start_run), which
+run a newer lease overtook is failed by that run's start instead (RunQueries.start_run), which
 alerts it.
 """
 
@@ -41,9 +41,11 @@ from scheduler.observability import logger
 from scheduler.policies import catchup as catchup_policy
 from scheduler.run import alerts
 from scheduler.run.queue import QUEUED_PATIENCE, HandOn, hand_on_next
-from scheduler.store.fire_checks import MissedRow
-from scheduler.store.runs import SettledClaim
-from scheduler.store.schedules import Row, Store
+from scheduler.store.db import Database
+from scheduler.store.fire_checks import FireCheckQueries, MissedRow
+from scheduler.store.queue import QueueQueries
+from scheduler.store.runs import RunQueries, SettledClaim
+from scheduler.store.sql import Row
 
 # Unstarted claims settled per sweep; any more wait for the next one.
 MAX_CLAIMS = 1000
@@ -58,6 +60,22 @@ MANUAL_NOT_RUN = (
 )
 
 
+@dataclass(frozen=True)
+class AbandonedRunQueries:
+    """What the sweep reads and writes: the expired runs and claims, the missed-fire check's
+    heartbeat, catch-ups and alerts, and the queue it hands runs on from; `db` settles the claims
+    and supersedes older catch-ups in one transaction."""
+
+    db: Database
+    runs: RunQueries
+    fire_checks: FireCheckQueries
+    queue: QueueQueries
+
+    @classmethod
+    def over(cls, db: Database) -> AbandonedRunQueries:
+        return cls(db, RunQueries(db), FireCheckQueries(db), QueueQueries(db))
+
+
 @dataclass
 class AbandonedSummary:
     failed: int = 0  # started runs failed as abandoned, and manual claims that never started
@@ -66,7 +84,7 @@ class AbandonedSummary:
 
 
 def settle_abandoned_runs(
-    store: Store,
+    queries: AbandonedRunQueries,
     now: datetime,
     *,
     hand_on: HandOn | None,
@@ -76,16 +94,18 @@ def settle_abandoned_runs(
     Unstarted claims go first, so a workflow whose started run is failed here finds none of
     them still `running`. `hand_on` hands runs queued again to the runner (None: the
     missed-fire check hands them on once their wait is over)."""
-    claims = store.expired_unstarted_claims(now, MAX_CLAIMS)
+    claims = queries.runs.expired_unstarted_claims(now, MAX_CLAIMS)
     schedules = {row["schedule_id"]: row for row in claims}
     settings = get_settings()
     interval = timedelta(seconds=settings.missed_fire_check_interval_s)
     grace = timedelta(seconds=settings.missed_fire_grace_s)
     # this sweep runs beside the missed-fire check: its outages are the check's
-    up_since = catchup_policy.up_since(store.last_fire_check_pass(), now, interval)
+    up_since = catchup_policy.up_since(queries.fire_checks.last_fire_check_pass(), now, interval)
     decided = list(_decide_claims(claims, up_since, now, grace))
-    with store.transaction():  # a claim queued again never runs beside a newer catch-up
-        settled = store.settle_unstarted_claims(decided, now=now, wait_until=now + QUEUED_PATIENCE)
+    with queries.db.transaction():  # a claim queued again never runs beside a newer catch-up
+        settled = queries.runs.settle_unstarted_claims(
+            decided, now=now, wait_until=now + QUEUED_PATIENCE
+        )
         latest = sorted(
             (r["schedule_id"], r["scheduled_time"])
             for r in settled
@@ -93,8 +113,10 @@ def settle_abandoned_runs(
             and r["trigger"] == "catchup"
             and schedules[r["schedule_id"]]["catchup_policy"] == "latest"
         )
-        store.supersede_catchups(latest, now=now, error=f"missed: {catchup_policy.SUPERSEDED}")
-    failed = store.fail_abandoned_runs(now)
+        queries.fire_checks.supersede_catchups(
+            latest, now=now, error=f"missed: {catchup_policy.SUPERSEDED}"
+        )
+    failed = queries.runs.fail_abandoned_runs(now)
     summary = AbandonedSummary(
         failed=len(failed) + sum(1 for r in settled if r["status"] == "failed"),
         missed=sum(1 for r in settled if r["status"] == "missed"),
@@ -103,7 +125,7 @@ def settle_abandoned_runs(
     if failed or settled:
         logger.warning("abandoned runs settled", extra=vars(summary))
     about = [{**r, **_owner(schedules[r["schedule_id"]])} for r in settled]
-    store.missed_alerts_sent(
+    queries.fire_checks.missed_alerts_sent(
         alerts.publish_run_missed(
             [r for r in about if r["missed_alert_pending"]], now, remaining_s=remaining_s
         )
@@ -115,7 +137,7 @@ def settle_abandoned_runs(
     alerts.publish_in_chunks(failures, remaining_s=remaining_s)
     if hand_on is not None:
         for workflow_id in {r["workflow_id"] for r in settled if r["status"] == "buffered"}:
-            hand_on_next(store, workflow_id, hand_on)
+            hand_on_next(queries.queue, workflow_id, hand_on)
     return summary
 
 

@@ -13,6 +13,7 @@ RunnerConcurrency slots stay for live fires. Progress is the run history.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -23,7 +24,11 @@ from scheduler.errors import Conflict, InvalidInput, LimitExceeded
 from scheduler.models.runs import BACKFILL_MAX_FIRES, BackfillAccepted, BackfillRequest
 from scheduler.policies.owner_limits import OwnerLimits, take_request
 from scheduler.run.queue import QUEUED_PATIENCE, HandOn, hand_on_next
-from scheduler.store.schedules import Store
+from scheduler.store.db import Database
+from scheduler.store.limits import LimitQueries
+from scheduler.store.queue import QueueQueries
+from scheduler.store.schedules import ScheduleQueries
+from scheduler.store.workflows import WorkflowQueries
 
 _TICK = timedelta(microseconds=1)
 # The fire-time generator looks at most 40 years past where it starts (its preview horizon, which
@@ -31,8 +36,25 @@ _TICK = timedelta(microseconds=1)
 _SPAN = timedelta(days=30 * 365)
 
 
+@dataclass(frozen=True)
+class BackfillQueries:
+    """What a backfill reads and writes: the schedule, its workflow's owner, the owner's rate
+    bucket, and the queue its runs wait in; `db` groups the cap's count and the queueing in one
+    transaction."""
+
+    db: Database
+    schedules: ScheduleQueries
+    workflows: WorkflowQueries
+    limits: LimitQueries
+    queue: QueueQueries
+
+    @classmethod
+    def over(cls, db: Database) -> BackfillQueries:
+        return cls(db, ScheduleQueries(db), WorkflowQueries(db), LimitQueries(db), QueueQueries(db))
+
+
 def backfill(
-    store: Store,
+    queries: BackfillQueries,
     owner: UUID | None,
     schedule_id: UUID,
     request: BackfillRequest,
@@ -41,20 +63,20 @@ def backfill(
     hand_on: HandOn,
     owner_limits: OwnerLimits,
 ) -> BackfillAccepted:
-    row = store.get_schedule(schedule_id, owner)  # ScheduleNotFound: 404
+    row = queries.schedules.get_schedule(schedule_id, owner)  # ScheduleNotFound: 404
     if not row["enabled"]:
         raise Conflict("schedule is disabled: enable it before backfilling it")
     if request.to > now:
         raise InvalidInput("to: must not be in the future (future fire times run on schedule)")
     fires = _fire_times(row, request.from_, request.to)
     _refuse_unknown_history(fires, now)
-    target = owner if owner is not None else store.workflow_owner(row["workflow_id"])
+    target = owner if owner is not None else queries.workflows.workflow_owner(row["workflow_id"])
     # one transaction: the cap's count and the queued runs (a concurrent request of the owner
     # waits for its lock, then counts them); a refused request takes no rate token
-    with store.transaction():
-        _limit_active_backfills(store, target, row["workflow_id"])
-        take_request(store, target, "backfill", owner_limits.backfill_per_minute, now)
-        queued = store.queue_runs(
+    with queries.db.transaction():
+        _limit_active_backfills(queries.queue, target, row["workflow_id"])
+        take_request(queries.limits, target, "backfill", owner_limits.backfill_per_minute, now)
+        queued = queries.queue.queue_runs(
             schedule_id,
             row["workflow_id"],
             fires,
@@ -63,7 +85,7 @@ def backfill(
             wait_until=now + QUEUED_PATIENCE,
         )
     if queued:
-        hand_on_next(store, row["workflow_id"], hand_on)
+        hand_on_next(queries.queue, row["workflow_id"], hand_on)
     return BackfillAccepted(
         schedule_id=schedule_id,
         fires=len(fires),
@@ -72,11 +94,11 @@ def backfill(
     )
 
 
-def _limit_active_backfills(store: Store, owner: UUID | None, workflow_id: UUID) -> None:
+def _limit_active_backfills(queue: QueueQueries, owner: UUID | None, workflow_id: UUID) -> None:
     """LimitExceeded (429) when other workflows of the owner are backfilling at the cap; one
     more backfill of a workflow that is backfilling joins its chain, which takes no more."""
     cap = get_settings().max_active_backfills_per_owner
-    if store.lock_and_count_owner_backfills(owner, workflow_id) >= cap:
+    if queue.lock_and_count_owner_backfills(owner, workflow_id) >= cap:
         raise LimitExceeded(
             f"{cap} workflows of this owner are backfilling (MAX_ACTIVE_BACKFILLS_PER_OWNER):"
             " each holds a runner slot run after run; wait for one to finish"

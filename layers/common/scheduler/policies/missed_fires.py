@@ -53,8 +53,10 @@ from scheduler.policies import catchup as catchup_policy
 from scheduler.policies.fire_times import fire_times, fires_after, last_occurrence
 from scheduler.run import alerts
 from scheduler.run.queue import QUEUED_PATIENCE, HandOn, hand_on_next, hand_on_run
-from scheduler.store.fire_checks import CheckedThrough, CheckPass, MissedRow
-from scheduler.store.schedules import Row, Store
+from scheduler.store.db import Database
+from scheduler.store.fire_checks import CheckedThrough, CheckPass, FireCheckQueries, MissedRow
+from scheduler.store.queue import QueueQueries
+from scheduler.store.sql import Row
 
 Clock = Callable[[], datetime]
 # Schedules read and decided at once (a few statements per batch).
@@ -120,8 +122,21 @@ class _Decision:
         )
 
 
+@dataclass(frozen=True)
+class MissedFireQueries:
+    """The check's own statements, and the queue's: it hands on the runs it queues, and the
+    waiting runs whose hand-on was lost."""
+
+    fire_checks: FireCheckQueries
+    queue: QueueQueries
+
+    @classmethod
+    def over(cls, db: Database) -> MissedFireQueries:
+        return cls(FireCheckQueries(db), QueueQueries(db))
+
+
 def check_missed_fires(
-    store: Store,
+    queries: MissedFireQueries,
     *,
     hand_on: HandOn,
     now: Clock = lambda: datetime.now(UTC),
@@ -140,23 +155,23 @@ def check_missed_fires(
     if interval is None:
         interval = timedelta(seconds=settings.missed_fire_check_interval_s)
     at = now()
-    up_since = catchup_policy.up_since(store.last_fire_check_pass(), at, interval)
+    up_since = catchup_policy.up_since(queries.fire_checks.last_fire_check_pass(), at, interval)
     for batch_number in itertools.count():
         if remaining_s is None and batch_number >= MAX_BATCHES:
             break
         if remaining_s is not None and batch_number and remaining_s() < RESERVE_S:
             break
-        due = store.due_fire_checks(at, BATCH)
+        due = queries.fire_checks.due_fire_checks(at, BATCH)
         decisions = _check_batch(
-            store, due, at, up_since, grace, hand_on, summary, remaining_s, undeliverable_before
+            queries, due, at, up_since, grace, hand_on, summary, remaining_s, undeliverable_before
         )
         # a schedule with fire times left stays due: the next batch continues it
         if len(decisions) == len(due) < BATCH and all(d.complete for d in decisions):
             break
     # the heartbeat: only a pass that got through its batches (one that raised is no pass)
-    store.record_fire_check_pass(CheckPass(at, up_since))
-    _send_pending_alerts(store, at, remaining_s)
-    for row in store.stalled_buffered_runs(at, MAX_STALLED):
+    queries.fire_checks.record_fire_check_pass(CheckPass(at, up_since))
+    _send_pending_alerts(queries.fire_checks, at, remaining_s)
+    for row in queries.queue.stalled_buffered_runs(at, MAX_STALLED):
         if hand_on_run(row, hand_on):
             summary.handed_on += 1
     found = summary.missed_fires + summary.catchup_queued
@@ -167,7 +182,7 @@ def check_missed_fires(
 
 
 def _check_batch(
-    store: Store,
+    queries: MissedFireQueries,
     due: list[Row],
     at: datetime,
     up_since: datetime,
@@ -181,7 +196,7 @@ def _check_batch(
     decisions = _within_budget(
         [_decide(row, at, up_since, grace, undeliverable_before) for row in due]
     )
-    ran = store.slots_with_runs(
+    ran = queries.fire_checks.slots_with_runs(
         [
             (d.check.schedule_id, t)
             for d in decisions
@@ -194,7 +209,7 @@ def _check_batch(
         decided, carried = _decision_rows(d, ran, grace)
         rows.extend(decided)
         checks.append(replace(d.check, backlog_latest_slot=carried))
-    written = store.record_missed(
+    written = queries.fire_checks.record_missed(
         rows,
         now=at,
         wait_until=at + QUEUED_PATIENCE,
@@ -202,7 +217,7 @@ def _check_batch(
     )
     schedules_by_id = {d.check.schedule_id: d.schedule for d in decisions}
     # progress only after the rows: a pass that dies between the two writes them again, no-ops
-    store.advance_fire_checks(checks)
+    queries.fire_checks.advance_fire_checks(checks)
     summary.fire_checks += len(decisions)
     summary.missed_fires += sum(1 for r in written if r["status"] == "missed")
     summary.catchup_queued += sum(1 for r in written if r["status"] == "buffered")
@@ -214,9 +229,11 @@ def _check_batch(
         and schedules_by_id[r["schedule_id"]]["catchup_policy"] == "latest"
     }
     # one outage seen by several passes: only the newest of its slots still runs
-    store.supersede_catchups(sorted(latest), now=at, error=f"{_cause(grace)}; {_SUPERSEDED}")
+    queries.fire_checks.supersede_catchups(
+        sorted(latest), now=at, error=f"{_cause(grace)}; {_SUPERSEDED}"
+    )
     _alert(
-        store,
+        queries.fire_checks,
         [
             {**r, "owner_id": s["owner_id"], "workflow_name": s["workflow_name"]}
             for r in written
@@ -226,7 +243,7 @@ def _check_batch(
         remaining_s,
     )
     for workflow_id in {r["workflow_id"] for r in written if r["status"] == "buffered"}:
-        if hand_on_next(store, workflow_id, hand_on):
+        if hand_on_next(queries.queue, workflow_id, hand_on):
             summary.handed_on += 1
     return decisions
 
@@ -387,17 +404,20 @@ def _policy_rows(
 
 
 def _alert(
-    store: Store, runs: list[Row], at: datetime, remaining_s: Callable[[], float] | None
+    fire_checks: FireCheckQueries,
+    runs: list[Row],
+    at: datetime,
+    remaining_s: Callable[[], float] | None,
 ) -> None:
     """One `Run Missed` alert per run; the runs whose alert EventBridge accepted are marked
     sent, the others stay pending (each pass sends them again)."""
-    store.missed_alerts_sent(alerts.publish_run_missed(runs, at, remaining_s=remaining_s))
+    fire_checks.missed_alerts_sent(alerts.publish_run_missed(runs, at, remaining_s=remaining_s))
 
 
 def _send_pending_alerts(
-    store: Store, at: datetime, remaining_s: Callable[[], float] | None
+    fire_checks: FireCheckQueries, at: datetime, remaining_s: Callable[[], float] | None
 ) -> None:
     """Send again the alerts earlier batches or passes could not (out of time, refused)."""
     if remaining_s is not None and remaining_s() < alerts.MAX_PUBLISH_S:
         return
-    _alert(store, store.pending_missed_alerts(MAX_PENDING_ALERTS), at, remaining_s)
+    _alert(fire_checks, fire_checks.pending_missed_alerts(MAX_PENDING_ALERTS), at, remaining_s)

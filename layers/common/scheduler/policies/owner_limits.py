@@ -6,7 +6,7 @@ touches, like that owner's own request would (the service role is not a way arou
 and does not use up one owner's allowance acting for another).
 
 **Schedules per owner** (`MAX_SCHEDULES_PER_OWNER`, default 1,000). Checked when a schedule is
-created, under the owner's advisory lock (Store.lock_owner_schedules), so two creates at the
+created, under the owner's advisory lock (LimitQueries.lock_owner_schedules), so two creates at the
 limit cannot both pass: the second waits for the first to commit, then counts its schedule.
 The creates of one owner run one at a time (the lock lasts their transaction, EventBridge call
 included); other owners never wait on it. A row costs one or two EventBridge schedules (the
@@ -23,8 +23,8 @@ runner invocation per second, sustained. Exceeded: 429 with Retry-After, the sec
 next token. A request refused for another reason first (404, 409) takes no token; one whose
 runner invocation then fails (503) has taken its token, as a delivered one would.
 
-Why a bucket in Postgres, taken in one upsert (Store.take_rate_token): ApiFunction runs as many
-concurrent Lambdas, so the count must live where they all see it and change it atomically: the
+Why a bucket in Postgres, taken in one upsert (LimitQueries.take_rate_token): ApiFunction runs as
+many concurrent Lambdas, so the count must live where they all see it and change it atomically: the
 bucket's row, whose lock queues concurrent takes. Counting `schedule_runs` with trigger
 'manual' in the last minute would not be exact: run now hands the run to the runner
 asynchronously, and its row appears only when the runner claims it, seconds later (or never,
@@ -45,7 +45,7 @@ from uuid import UUID
 
 from scheduler.config import Settings, get_settings
 from scheduler.errors import LimitExceeded
-from scheduler.store.schedules import Store
+from scheduler.store.limits import LimitQueries
 
 RateKind = Literal["run_now", "backfill"]
 _WHAT: dict[RateKind, str] = {"run_now": "run-now requests", "backfill": "backfill requests"}
@@ -66,14 +66,14 @@ class OwnerLimits:
             backfill_per_minute=settings.backfill_per_minute,
         )
 
-    def ensure_room_for_a_schedule(self, store: Store, owner_id: UUID | None) -> None:
+    def ensure_room_for_a_schedule(self, limits: LimitQueries, owner_id: UUID | None) -> None:
         """Inside the create's transaction: LimitExceeded if the owner has no room for one more.
 
         Takes the owner's schedule-count lock first, held until the transaction ends, so the
         count includes every concurrent create that got the lock before.
         """
-        store.lock_owner_schedules(owner_id)
-        if store.count_owner_schedules(owner_id) >= self.schedules_per_owner:
+        limits.lock_owner_schedules(owner_id)
+        if limits.count_owner_schedules(owner_id) >= self.schedules_per_owner:
             raise LimitExceeded(
                 f"schedule limit reached: an owner may have at most {self.schedules_per_owner}"
                 " schedules; delete one to create another"
@@ -81,11 +81,11 @@ class OwnerLimits:
 
 
 def take_request(
-    store: Store, owner_id: UUID | None, kind: RateKind, per_minute: int, now: datetime
+    limits: LimitQueries, owner_id: UUID | None, kind: RateKind, per_minute: int, now: datetime
 ) -> None:
     """Count one request of `kind` for the owner; LimitExceeded (with Retry-After) if over."""
     per_second = per_minute / 60
-    granted, tokens = store.take_rate_token(
+    granted, tokens = limits.take_rate_token(
         owner_id, kind, capacity=per_minute, per_second=per_second, now=now
     )
     if granted:

@@ -10,21 +10,44 @@ starts its continuation when it stops short.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from scheduler.errors import DomainError
 from scheduler.observability import logger
-from scheduler.policies.abandoned_runs import settle_abandoned_runs
-from scheduler.policies.missed_fires import check_missed_fires
+from scheduler.policies.abandoned_runs import AbandonedRunQueries, settle_abandoned_runs
+from scheduler.policies.missed_fires import MissedFireQueries, check_missed_fires
 from scheduler.run.queue import HandOn
-from scheduler.store.schedules import Store
+from scheduler.store.db import Database
 from scheduler.sync.eventbridge import EventBridgeSchedules
-from scheduler.sync.reconcile import Clock, ReconcileSummary, finish, reconcile_shard, utc_now
+from scheduler.sync.reconcile import (
+    Clock,
+    ReconcileQueries,
+    ReconcileSummary,
+    finish,
+    reconcile_shard,
+    utc_now,
+)
 from scheduler.sync.shards import MAX_HOPS, ShardTask, shard_prefixes
 
 
+@dataclass(frozen=True)
+class PeriodicPassQueries:
+    """What the pass passes on: the sweep's, the missed-fire check's and reconcile's queries."""
+
+    abandoned_runs: AbandonedRunQueries
+    missed_fires: MissedFireQueries
+    reconcile: ReconcileQueries
+
+    @classmethod
+    def over(cls, db: Database) -> PeriodicPassQueries:
+        return cls(
+            AbandonedRunQueries.over(db), MissedFireQueries.over(db), ReconcileQueries.over(db)
+        )
+
+
 def reconcile(
-    store: Store,
+    queries: PeriodicPassQueries,
     schedules: EventBridgeSchedules,
     *,
     shards: int = 1,
@@ -33,14 +56,16 @@ def reconcile(
 ) -> dict[str, int]:
     """One whole pass in this process, every shard to its end (the local stack, tests)."""
     summary = ReconcileSummary()
-    _settle_abandoned_runs(store, now(), hand_on, None, summary)
+    _settle_abandoned_runs(queries.abandoned_runs, now(), hand_on, None, summary)
     for prefix in shard_prefixes(shards):
-        summary.add(reconcile_shard(store, schedules, ShardTask(prefix), now=now).summary)
+        summary.add(
+            reconcile_shard(queries.reconcile, schedules, ShardTask(prefix), now=now).summary
+        )
     return finish(summary)
 
 
 def run_invocation(
-    store: Store,
+    queries: PeriodicPassQueries,
     schedules: EventBridgeSchedules,
     task: ShardTask | None,
     *,
@@ -58,14 +83,14 @@ def run_invocation(
     summary = ReconcileSummary()
     missed: dict[str, int] = {}
     if task is None:
-        _settle_abandoned_runs(store, now(), hand_on, remaining_s, summary)
-        missed = _check_missed_fires(store, hand_on, now, remaining_s)
+        _settle_abandoned_runs(queries.abandoned_runs, now(), hand_on, remaining_s, summary)
+        missed = _check_missed_fires(queries.missed_fires, hand_on, now, remaining_s)
         if shards > 1:
             for prefix in shard_prefixes(shards):
                 _start(start, ShardTask(prefix), summary)
             return {**finish(summary), **missed}
         task = ShardTask()
-    outcome = reconcile_shard(store, schedules, task, now=now, remaining_s=remaining_s)
+    outcome = reconcile_shard(queries.reconcile, schedules, task, now=now, remaining_s=remaining_s)
     summary.add(outcome.summary)
     if outcome.resume is not None:
         summary.continued = 1
@@ -78,7 +103,7 @@ def run_invocation(
 
 
 def _settle_abandoned_runs(
-    store: Store,
+    queries: AbandonedRunQueries,
     at: datetime,
     hand_on: HandOn | None,
     remaining_s: Callable[[], float] | None,
@@ -88,7 +113,7 @@ def _settle_abandoned_runs(
     (catching them up under their schedule's policy): scheduler.policies.abandoned_runs. A failure
     of it never stops the pass."""
     try:
-        settled = settle_abandoned_runs(store, at, hand_on=hand_on, remaining_s=remaining_s)
+        settled = settle_abandoned_runs(queries, at, hand_on=hand_on, remaining_s=remaining_s)
     except DomainError:  # like the check's: the check, heartbeat and shards still run
         logger.exception("abandoned runs not settled; the next pass settles them")
         return
@@ -97,14 +122,14 @@ def _settle_abandoned_runs(
 
 
 def _check_missed_fires(
-    store: Store, hand_on: HandOn, now: Clock, remaining_s: Callable[[], float]
+    queries: MissedFireQueries, hand_on: HandOn, now: Clock, remaining_s: Callable[[], float]
 ) -> dict[str, int]:
     """The coordinator's missed-fire check, in at most a third of the invocation's time (the
     rest is the reconcile's); a failure of it never stops the reconcile."""
     keep = remaining_s() * 2 / 3
     try:
         return check_missed_fires(
-            store, hand_on=hand_on, now=now, remaining_s=lambda: remaining_s() - keep
+            queries, hand_on=hand_on, now=now, remaining_s=lambda: remaining_s() - keep
         ).as_dict()
     except DomainError:
         logger.exception("missed-fire check incomplete; the next pass continues it")

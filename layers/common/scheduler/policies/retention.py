@@ -24,8 +24,7 @@ from uuid import UUID
 from aws_lambda_powertools.metrics import MetricUnit
 
 from scheduler.observability import logger, metrics
-from scheduler.store.history import HistoryPosition
-from scheduler.store.schedules import Store
+from scheduler.store.history import HistoryPosition, HistoryQueries
 
 # Rows read (and at most deleted) per statement: a batch takes tens of milliseconds, a million
 # expired rows take a few hundred batches (`make bench`'s retention suite).
@@ -53,7 +52,7 @@ def pass_budget_s(time_left_ms: int) -> float:
 
 
 def delete_expired_runs(
-    store: Store,
+    history: HistoryQueries,
     *,
     keep_days: int,
     budget_s: float,
@@ -72,7 +71,7 @@ def delete_expired_runs(
     after = _OLDEST
     try:
         while clock() < deadline:
-            batch = store.delete_expired_run_batch(
+            batch = history.delete_expired_run_batch(
                 cutoff=cutoff, after=after, batch_size=batch_size
             )
             summary.batches += 1

@@ -17,7 +17,9 @@ from scheduler.observability import logger
 from scheduler.run import queue as run_queue
 from scheduler.run.event import RunnerEvent
 from scheduler.run.lock import Lease, LeaseLock
-from scheduler.store.schedules import Store
+from scheduler.store.db import Database
+from scheduler.store.queue import QueueQueries
+from scheduler.store.runs import RunQueries
 
 Clock = Callable[[], datetime]
 Outcome = Literal[
@@ -54,12 +56,25 @@ class RunReport:
 
 
 @dataclass(frozen=True)
+class RunnerQueries:
+    """The runner's statements: its runs' (claim, start, record) and the queue's (wait, hand on,
+    the queue's order)."""
+
+    runs: RunQueries
+    queue: QueueQueries
+
+    @classmethod
+    def over(cls, db: Database) -> RunnerQueries:
+        return cls(RunQueries(db), QueueQueries(db))
+
+
+@dataclass(frozen=True)
 class Fire:
     """One invocation of the runner: its fire, its token, its dependencies and its time."""
 
     event: RunnerEvent
     token: str
-    store: Store
+    queries: RunnerQueries
     lock: LeaseLock
     now: Clock
     deadlines: Deadlines

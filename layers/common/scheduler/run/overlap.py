@@ -34,7 +34,7 @@ def busy(fire: Fire, claim: dict[str, Any], run_id: UUID) -> RunReport:
             waits = retrying(
                 "buffer",
                 fire.deadlines.record,
-                lambda: fire.store.buffer_busy_run(
+                lambda: fire.queries.queue.buffer_busy_run(
                     run_id,
                     requeue=requeue,
                     now=fire.now(),
@@ -70,7 +70,7 @@ def its_turn(fire: Fire) -> bool:
     event = fire.event
     try:
         return run_queue.is_its_turn(
-            fire.store,
+            fire.queries.queue,
             event.schedule_id,
             event.workflow_id,
             event.scheduled_time,
@@ -87,7 +87,7 @@ def hand_on_next(fire: Fire) -> None:
     if fire.hand_on is None:
         return
     try:
-        run_queue.hand_on_next(fire.store, fire.event.workflow_id, fire.hand_on)
+        run_queue.hand_on_next(fire.queries.queue, fire.event.workflow_id, fire.hand_on)
     except Exception:  # after the record: never the run's failure
         logger.exception("cannot hand on the next waiting run; the missed-fire check will")
 
@@ -99,7 +99,9 @@ def _skip_overlap(fire: Fire, run_id: UUID) -> RunReport:
         retrying(
             "record skipped",
             fire.deadlines.record,
-            lambda: fire.store.record_skipped_run(run_id, now=fire.now(), reason=OVERLAP_REASON),
+            lambda: fire.queries.runs.record_skipped_run(
+                run_id, now=fire.now(), reason=OVERLAP_REASON
+            ),
         )
     except DependencyUnavailable:
         # A retry would be a duplicate; the claimed row is failed once its lease expires.
@@ -113,7 +115,9 @@ def newer_fire_unsettled(fire: Fire) -> bool:
     this one superseded; if it runs, its hand-on brings this one back (and the missed-fire
     check's rescue, should that be lost). A failing database lets it go on."""
     try:
-        return fire.store.newer_fire_unsettled(fire.event.schedule_id, fire.event.scheduled_time)
+        return fire.queries.queue.newer_fire_unsettled(
+            fire.event.schedule_id, fire.event.scheduled_time
+        )
     except DependencyUnavailable:
         logger.warning("cannot read the schedule's newer fires: the catch-up goes on")
         return False

@@ -25,7 +25,7 @@ from uuid import UUID
 from scheduler.cron.timezones import iso_utc
 from scheduler.errors import DomainError
 from scheduler.observability import logger
-from scheduler.store.schedules import Store
+from scheduler.store.queue import QueueQueries
 
 # An asynchronous invocation of the runner with this event (scheduler.run.runner_client).
 HandOn = Callable[[dict[str, Any]], None]
@@ -58,11 +58,11 @@ def hand_on_run(row: dict[str, Any], hand_on: HandOn) -> bool:
     return True
 
 
-def hand_on_next(store: Store, workflow_id: UUID, hand_on: HandOn) -> bool:
+def hand_on_next(queue: QueueQueries, workflow_id: UUID, hand_on: HandOn) -> bool:
     """Hand the workflow's next waiting run to the runner; True if there was one and it was
     handed on. Never raises (see hand_on_run)."""
     try:
-        row = store.next_buffered_run(workflow_id)
+        row = queue.next_buffered_run(workflow_id)
     except DomainError:
         logger.exception("cannot read the next waiting run; the missed-fire check will")
         return False
@@ -70,7 +70,7 @@ def hand_on_next(store: Store, workflow_id: UUID, hand_on: HandOn) -> bool:
 
 
 def is_its_turn(
-    store: Store,
+    queue: QueueQueries,
     schedule_id: UUID,
     workflow_id: UUID,
     slot: datetime,
@@ -83,7 +83,7 @@ def is_its_turn(
     here when it waits, or already claimed by another invocation, which hands on when done.
     A slot already claimed under `claim_token` (Lambda's retry of the invocation that took its
     turn) is the head: its claim decides."""
-    head = store.queue_head(workflow_id, now, claim_token)
+    head = queue.queue_head(workflow_id, now, claim_token)
     if head is None or (head["schedule_id"], head["scheduled_time"]) == (schedule_id, slot):
         return True
     if head["status"] == "buffered" and hand_on is not None:

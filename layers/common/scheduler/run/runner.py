@@ -31,7 +31,7 @@ from uuid import UUID
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from scheduler import clients, cron
+from scheduler import cron
 from scheduler.config import get_settings
 from scheduler.cron.timezones import iso_utc
 from scheduler.errors import DependencyUnavailable, ScheduleNotFound, WorkflowBusy
@@ -39,11 +39,20 @@ from scheduler.observability import logger, metrics
 from scheduler.run import alerts
 from scheduler.run import queue as run_queue
 from scheduler.run.event import RunnerEvent
-from scheduler.run.fire import Clock, Deadlines, Fire, Outcome, RunReport, release, retrying
+from scheduler.run.fire import (
+    Clock,
+    Deadlines,
+    Fire,
+    Outcome,
+    RunnerQueries,
+    RunReport,
+    release,
+    retrying,
+)
 from scheduler.run.lock import Lease, LeaseLock, utc_now
 from scheduler.run.overlap import busy, hand_on_next, its_turn, newer_fire_unsettled
 from scheduler.steps.engine import RunContext, WorkflowResult, run_workflow
-from scheduler.store.schedules import Store
+from scheduler.store.db import database
 
 FENCED_ERROR = "not started: its lease's fence was not newer than the workflow's last one"
 
@@ -53,7 +62,7 @@ def run_fire(
     *,
     remaining_time_s: float,
     invocation_id: str | None = None,
-    store: Store | None = None,
+    queries: RunnerQueries | None = None,
     lock: LeaseLock | None = None,
     now: Clock = utc_now,
     hand_on: run_queue.HandOn | None = None,
@@ -76,7 +85,7 @@ def run_fire(
     fire = Fire(
         event=event,
         token=invocation_id or secrets.token_hex(16),
-        store=store if store is not None else clients.store(),
+        queries=queries if queries is not None else RunnerQueries.over(database()),
         lock=lock if lock is not None else LeaseLock(clock=now),
         now=now,
         deadlines=deadlines,
@@ -106,7 +115,7 @@ def run_fire(
 
 
 def _claim(fire: Fire) -> dict[str, Any] | None:
-    """Claim the fire's slot (see Store.claim_run_slot, plus `slot`); None if it is stale.
+    """Claim the fire's slot (see RunQueries.claim_run_slot, plus `slot`); None if it is stale.
 
     A scheduled fire is claimed under its slot: the instant EventBridge sent, or for the second
     occurrence of a repeated autumn wall time, the first one (cron.fire_slot), so that wall
@@ -134,7 +143,7 @@ def _claim_at(fire: Fire, slot: datetime) -> dict[str, Any]:
     claim = retrying(
         "claim",
         fire.prestart_until,
-        lambda: fire.store.claim_run_slot(
+        lambda: fire.queries.runs.claim_run_slot(
             event.schedule_id,
             event.workflow_id,
             slot,
@@ -150,7 +159,7 @@ def _claim_at(fire: Fire, slot: datetime) -> dict[str, Any]:
 
 def _lease_and_start(fire: Fire, claim: dict[str, Any]) -> RunReport:
     """Take the workflow's lease and mark the claimed run started; then run it."""
-    event, store, lock, token = fire.event, fire.store, fire.lock, fire.token
+    event, runs, lock, token = fire.event, fire.queries.runs, fire.lock, fire.token
     run_id: UUID = claim["run_id"]
     logger.append_keys(run_id=str(run_id))
     if claim["existing"] is not None:
@@ -171,7 +180,7 @@ def _lease_and_start(fire: Fire, claim: dict[str, Any]) -> RunReport:
         start = retrying(
             "start",
             fire.prestart_until,
-            lambda: store.start_run(
+            lambda: runs.start_run(
                 run_id,
                 event.workflow_id,
                 claim_token=token,
@@ -264,7 +273,7 @@ def _record(
         written = retrying(
             "record",
             fire.deadlines.record,
-            lambda: fire.store.record_run_outcome(
+            lambda: fire.queries.runs.record_run_outcome(
                 run_id,
                 schedule_id=fire.event.schedule_id,
                 workflow_id=fire.event.workflow_id,
@@ -375,7 +384,9 @@ def _give_back(fire: Fire, run_id: UUID) -> None:
     cannot be deleted, the invocation raises for Lambda's retry, which resumes the claim and
     deletes it: a claim left to expire would be settled as a missed slot, and caught up."""
     try:
-        retrying("give back", fire.prestart_until, lambda: fire.store.unclaim_run_slot(run_id))
+        retrying(
+            "give back", fire.prestart_until, lambda: fire.queries.runs.unclaim_run_slot(run_id)
+        )
     except DependencyUnavailable:
         logger.exception("cannot give back the claimed slot: the fire will be retried")
         raise

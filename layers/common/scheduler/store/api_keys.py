@@ -1,19 +1,13 @@
-"""The API keys' SQL (table `api_keys`, see scheduler.auth.key_service). Mixed into
-`scheduler.store.schedules.Store`, which callers use. Secrets never pass through here: only
-digests."""
+"""The API keys' SQL (table `api_keys`, see scheduler.auth.key_service). Secrets never pass
+through here: only digests."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
-import psycopg
+from scheduler.store.sql import Cursor, Queries, Row, integrity_errors, page
 
-from scheduler.errors import InvalidInput
-from scheduler.store.db import Database
-
-Row = dict[str, Any]
 _KEY_COLUMNS = """id, name, owner_id, read_only, created_by, created_at, last_used_at, expires_at,
     revoked_at"""
 # last_used_at is a hint for whoever audits the keys, not a log: one write a minute per key at
@@ -21,9 +15,7 @@ _KEY_COLUMNS = """id, name, owner_id, read_only, created_by, created_at, last_us
 LAST_USED_RESOLUTION_S = 60
 
 
-class ApiKeyQueries:
-    db: Database
-
+class ApiKeyQueries(Queries):
     def insert_api_key(
         self,
         key_id: UUID,
@@ -63,15 +55,13 @@ class ApiKeyQueries:
                          where issuer.id = %(issuer)s and issuer.revoked_at is null
                            and (issuer.expires_at is null or issuer.expires_at > now())
                          for share of issuer"""
-        try:
+        with integrity_errors():
             return self.db.execute(
                 f"""insert into api_keys
                       (id, secret_sha256, name, owner_id, read_only, created_by, expires_at)
                     {source} returning {_KEY_COLUMNS}""",
                 params,
             ).fetchone()
-        except psycopg.errors.CheckViolation as exc:
-            raise InvalidInput(f"rejected by the database: {exc.diag.constraint_name}") from exc
 
     def api_key_for_authentication(self, key_id: UUID) -> Row | None:
         """The key's digest and scope, with whether it is usable now (the database's clock)."""
@@ -97,14 +87,13 @@ class ApiKeyQueries:
             f"select {_KEY_COLUMNS} from api_keys where id = %s", (key_id,)
         ).fetchone()
 
-    def list_api_keys(self, *, limit: int, after: tuple[datetime, UUID] | None = None) -> list[Row]:
-        after_at, after_id = after if after is not None else (None, None)
+    def list_api_keys(self, *, limit: int, after: Cursor | None = None) -> list[Row]:
         return self.db.execute(
             f"""select {_KEY_COLUMNS} from api_keys
                 where %(after_at)s::timestamptz is null
                    or (created_at, id) < (%(after_at)s, %(after_id)s::uuid)
                 order by created_at desc, id desc limit %(limit)s""",
-            {"after_at": after_at, "after_id": after_id, "limit": limit},
+            page({"limit": limit}, after),
         ).fetchall()
 
     def revoke_api_key(self, key_id: UUID, *, issued_by_prefix: str) -> list[UUID]:

@@ -24,6 +24,9 @@ opening a connection takes at most max(connect_budget_s, connect_timeout_s); a s
 included, takes at most their sum. The runner retries a failed call while its own deadline
 allows, by time, not by count: the two retry loops add up (its deadline plus one call at most),
 they do not multiply.
+
+`database()` is the process's one Database, built from the settings on first use; every query
+object of a handler is built over it (scheduler.store.sql).
 """
 
 from __future__ import annotations
@@ -32,11 +35,14 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cache
 from typing import Any
 
 import psycopg
 from psycopg.rows import DictRow, dict_row
 
+from scheduler import clients
+from scheduler.config import get_settings, secret_setting
 from scheduler.errors import DatabaseNotMigrated, DatabaseUnavailable
 
 Connection = psycopg.Connection[DictRow]
@@ -213,3 +219,36 @@ class Database:
                 self._conn.close()
             finally:
                 self._conn = None
+
+
+def _database_url() -> str:
+    settings = get_settings()
+    url = secret_setting(settings.database_url, settings.database_secret_name)
+    if url is None:
+        raise RuntimeError("set DATABASE_URL or DATABASE_SECRET_NAME")
+    return url
+
+
+@cache
+def database() -> Database:
+    """The process's Database (one connection per warm Lambda), made on first use."""
+    settings = get_settings()
+    return Database(
+        _database_url,
+        connect_timeout_s=settings.db_connect_timeout_s,
+        connect_budget_s=settings.db_connect_budget_s,
+        statement_timeout_ms=settings.db_statement_timeout_ms,
+        lock_timeout_ms=settings.db_lock_timeout_ms,
+        idle_in_transaction_timeout_ms=settings.db_idle_in_transaction_timeout_ms,
+        idle_check_s=settings.db_idle_check_s,
+    )
+
+
+def _forget_database() -> None:
+    """Close and forget the process's Database (clients.reset: tests change the environment)."""
+    if database.cache_info().currsize:
+        database().close()
+    database.cache_clear()
+
+
+clients.on_reset(_forget_database)

@@ -1,5 +1,5 @@
 """The SQL of the missed-fire check (scheduler.policies.missed_fires): a batch at a time, a few
-statements per batch whatever its size. Mixed into `scheduler.store.schedules.Store`.
+statements per batch whatever its size.
 
 `schedule_fire_checks` holds, per schedule, how far its fire times have been checked and when the
 next one is due; a schedule whose fire times start anew (created, enabled, changed) is reset to
@@ -11,12 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
-from scheduler.store.db import Database
-
-Row = dict[str, Any]
+from scheduler.store.sql import Queries, Row
 
 
 @dataclass(frozen=True)
@@ -56,9 +53,7 @@ class CheckPass:
     up_since: datetime
 
 
-class FireCheckQueries:
-    db: Database
-
+class FireCheckQueries(Queries):
     def last_fire_check_pass(self) -> CheckPass | None:
         """The check's heartbeat; None before its first pass."""
         row = self.db.execute(

@@ -1,6 +1,5 @@
-"""The run history's retention SQL (see scheduler.policies.retention). Mixed into
-`scheduler.store.schedules.Store`, which callers use. The service itself runs it: no owner
-scoping."""
+"""The run history's retention SQL (see scheduler.policies.retention). The service itself runs
+it: no owner scoping."""
 
 from __future__ import annotations
 
@@ -8,7 +7,7 @@ from datetime import datetime
 from typing import NamedTuple
 from uuid import UUID
 
-from scheduler.store.db import Database
+from scheduler.store.sql import Queries
 
 
 class HistoryPosition(NamedTuple):
@@ -24,9 +23,7 @@ class ExpiredRunBatch(NamedTuple):
     last: HistoryPosition | None  # None: nothing older than the cutoff after `after`
 
 
-class HistoryQueries:
-    db: Database
-
+class HistoryQueries(Queries):
     def delete_expired_run_batch(
         self, *, cutoff: datetime, after: HistoryPosition, batch_size: int
     ) -> ExpiredRunBatch:

@@ -1,12 +1,12 @@
 """The per-owner limits' SQL (see scheduler.policies.owner_limits): the schedule-count lock and
-count, and the rate buckets. Mixed into `scheduler.store.schedules.Store`."""
+count, and the rate buckets."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from uuid import UUID
 
-from scheduler.store.db import Database
+from scheduler.store.sql import Queries
 
 # Advisory locks in the two-key space, apart from the schedules' one-key writer locks: this
 # class serialises the schedule creates of one owner (the schedules-per-owner check).
@@ -18,9 +18,7 @@ _REFILLED = """least(%(capacity)s::float8, b.tokens + %(per_second)s::float8
     * greatest(0, extract(epoch from %(now)s::timestamptz - b.updated_at))::float8)"""
 
 
-class LimitQueries:
-    db: Database
-
+class LimitQueries(Queries):
     def lock_owner_schedules(self, owner_id: UUID | None) -> None:
         """Take the owner's schedule-count lock until the transaction ends (waiting for it).
 

@@ -18,7 +18,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, ConfigDict, TypeAdapter, ValidationError
 
 from scheduler.errors import InvalidCursor
-from scheduler.store.schedules import Cursor
+from scheduler.store.sql import Cursor
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100

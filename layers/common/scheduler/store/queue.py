@@ -1,22 +1,18 @@
 """The SQL of runs that wait for their workflow: `buffered` rows (see scheduler.run.queue).
 
-A buffered row is a claimable slot: the runner claims it like a new one (run_store), runs it
-under the workflow's lease, and records it as any other run. Mixed into
-`scheduler.store.schedules.Store`.
+A buffered row is a claimable slot: the runner claims it like a new one (store.runs), runs it
+under the workflow's lease, and records it as any other run.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 from uuid import UUID
 
 import psycopg
 
-from scheduler.store.db import Database
-
-Row = dict[str, Any]
+from scheduler.store.sql import Queries, Row
 
 # The order waiting runs are handed on in: a live fire that found its workflow busy first, then
 # catch-up, then backfill; within each, the oldest fire time first.
@@ -25,7 +21,7 @@ _HAND_ON_ORDER = """case r.trigger when 'catchup' then 1 when 'backfill' then 2 
 
 # A workflow whose last run started this recently has a moving queue: the end of that run hands
 # on the next. As long as scheduler.run.queue.QUEUED_PATIENCE (which imports this module's
-# Store), a run of the runner's timeout with its record.
+# QueueQueries), a run of the runner's timeout with its record.
 QUEUE_MOVING_WITHIN = timedelta(minutes=10)
 
 # Advisory locks in the two-key space: class 1 is scheduler.store.limits's (schedules per owner),
@@ -33,9 +29,7 @@ QUEUE_MOVING_WITHIN = timedelta(minutes=10)
 _OWNER_BACKFILLS_LOCK_CLASS = 2
 
 
-class QueueQueries:
-    db: Database
-
+class QueueQueries(Queries):
     def buffer_busy_run(
         self, run_id: UUID, *, requeue: bool, now: datetime, wait_until: datetime, error: str
     ) -> bool:

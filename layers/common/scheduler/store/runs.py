@@ -2,7 +2,6 @@
 
 The service itself runs these (no owner scoping); timestamps come from the runner's clock. Every
 statement is one round trip and safe to repeat, so the runner can retry it after a lost answer.
-Mixed into `scheduler.store.schedules.Store`, which callers use.
 """
 
 from __future__ import annotations
@@ -17,10 +16,8 @@ from uuid import UUID
 import psycopg
 
 from scheduler.errors import ScheduleNotFound
-from scheduler.store.db import Database
 from scheduler.store.fire_checks import MissedRow
-
-Row = dict[str, Any]
+from scheduler.store.sql import Queries, Row
 
 # One message for a run whose lease expired unrecorded: its runner crashed or outlived the lease.
 ABANDONED_RUN_ERROR = "abandoned: its lease expired before it recorded a result"
@@ -39,9 +36,7 @@ class SettledClaim:
     alert: bool  # a `Run Missed` alert is due: left pending until EventBridge accepts it
 
 
-class RunnerQueries:
-    db: Database
-
+class RunQueries(Queries):
     def claim_run_slot(
         self,
         schedule_id: UUID,
@@ -355,7 +350,7 @@ class RunnerQueries:
         run again (taken as stalled after `wait_until`), with its trigger; a `Run Missed` alert is
         left pending where asked. Only claims still unstarted and expired change (a retry that
         resumed one meanwhile keeps it), and none waits for a disabled schedule (locked shared, as
-        queue_store does: a pause committing meanwhile is seen; such a claim stays for the next
+        store.queue does: a pause committing meanwhile is seen; such a claim stays for the next
         sweep, which finds the schedule disabled). The rows settled."""
         if not claims:
             return []

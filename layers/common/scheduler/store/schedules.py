@@ -1,7 +1,5 @@
-"""All SQL of the product; the runner's own statements are in `run_store`, the API keys' in
-`key_store`, the run history's retention in `history_store`, what was written to EventBridge
-in `sync_store`. Parameterised statements only;
-rows come back as dicts (snake_case).
+"""The schedules' SQL, and the API's reads of a schedule's runs (its history page, its last run).
+Parameterised statements only; rows come back as dicts (snake_case).
 
 `owner` arguments scope a query to the workflows one user owns; `None` means the service
 itself (the runner, reconcile, a service-role caller) and sees every row. Scoping is done here,
@@ -11,9 +9,7 @@ Driver errors never leave this module raw: they become domain errors.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -21,24 +17,9 @@ from uuid import UUID
 import psycopg
 from psycopg import sql
 
-from scheduler.errors import (
-    InvalidInput,
-    ScheduleNotFound,
-    WorkflowNotFound,
-)
-from scheduler.store.api_keys import ApiKeyQueries
-from scheduler.store.db import Connection, Database
-from scheduler.store.fire_checks import FireCheckQueries
-from scheduler.store.history import HistoryQueries
-from scheduler.store.limits import LimitQueries
-from scheduler.store.queue import QueueQueries
-from scheduler.store.runs import RunnerQueries
-from scheduler.store.sync_state import SyncStateQueries
+from scheduler.errors import InvalidInput, ScheduleNotFound, WorkflowNotFound
+from scheduler.store.sql import OWNED, Cursor, Queries, Row, integrity_errors, page
 
-Row = dict[str, Any]
-Cursor = tuple[datetime, UUID]  # keyset pagination position: (sort timestamp, id) of the last row
-
-_OWNED = "(%(owner)s::uuid is null or w.owner_id = %(owner)s::uuid)"
 _UPDATABLE_SCHEDULE_COLUMNS = frozenset(
     {
         "cron",
@@ -54,95 +35,9 @@ _UPDATABLE_SCHEDULE_COLUMNS = frozenset(
         "overlap_policy",
     }
 )
-# The definition comes as text, loaded by its reader (scheduler.steps.definitions), so a document
-# the driver cannot load (nested too deep, a number out of range) is reported as such instead of
-# failing the read.
-_WORKFLOW_COLUMNS = """w.id, w.owner_id, w.name, w.definition::text as definition, w.status,
-    w.run_count, w.last_run_at, w.last_run_status, w.lease_fence, w.created_at, w.updated_at"""
 
 
-class Store(
-    RunnerQueries,
-    QueueQueries,
-    FireCheckQueries,
-    LimitQueries,
-    ApiKeyQueries,
-    HistoryQueries,
-    SyncStateQueries,
-):
-    """Every query of the product; the runner's own are in `run_store` (RunnerQueries), the
-    waiting runs' in `queue_store` (QueueQueries), the missed-fire check's in
-    `fire_check_store` (FireCheckQueries), the per-owner limits' in `limit_store`
-    (LimitQueries), the API keys' in `key_store` (ApiKeyQueries), the
-    run history's retention in `history_store` (HistoryQueries), what was written to
-    EventBridge in `sync_store` (SyncStateQueries)."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    @contextmanager
-    def transaction(self) -> Iterator[Connection]:
-        """Group several store calls into one transaction (all or nothing)."""
-        with self.db.transaction() as conn:
-            yield conn
-
-    @contextmanager
-    def _integrity_errors(self) -> Iterator[None]:
-        try:
-            yield
-        except psycopg.errors.CheckViolation as exc:
-            raise InvalidInput(f"rejected by the database: {exc.diag.constraint_name}") from exc
-
-    # --- workflows (owned by the host app; the scheduler reads them, tests and demos create)
-
-    def create_workflow(
-        self, owner_id: UUID, name: str, definition: dict[str, Any] | None = None
-    ) -> Row:
-        with self._integrity_errors():
-            row = self.db.execute(
-                "insert into workflows as w (owner_id, name, definition)"
-                f" values (%s, %s, %s::jsonb) returning {_WORKFLOW_COLUMNS}",
-                (owner_id, name, json.dumps(definition or {"steps": []})),
-            ).fetchone()
-        assert row is not None
-        return row
-
-    def get_workflow(self, workflow_id: UUID, owner: UUID | None = None) -> Row:
-        row = self.db.execute(
-            f"select {_WORKFLOW_COLUMNS} from workflows w where w.id = %(id)s and {_OWNED}",
-            {"id": workflow_id, "owner": owner},
-        ).fetchone()
-        if row is None:
-            raise WorkflowNotFound(workflow_id)
-        return row
-
-    def set_workflow_definition(self, workflow_id: UUID, definition: dict[str, Any]) -> Row:
-        """Replace a workflow's definition (the host app's write; the local stack's demo)."""
-        with self._integrity_errors():
-            row = self.db.execute(
-                "update workflows w set definition = %s::jsonb where w.id = %s"
-                f" returning {_WORKFLOW_COLUMNS}",
-                (json.dumps(definition), workflow_id),
-            ).fetchone()
-        if row is None:
-            raise WorkflowNotFound(workflow_id)
-        return row
-
-    def list_workflows(
-        self, owner: UUID | None, *, limit: int = 50, after: Cursor | None = None
-    ) -> list[Row]:
-        rows = self.db.execute(
-            f"""select {_WORKFLOW_COLUMNS} from workflows w
-                where {_OWNED}
-                  and (%(after_at)s::timestamptz is null
-                       or (w.created_at, w.id) < (%(after_at)s, %(after_id)s::uuid))
-                order by w.created_at desc, w.id desc limit %(limit)s""",
-            _page({"owner": owner, "limit": limit}, after),
-        ).fetchall()
-        return rows
-
-    # --- schedules
-
+class ScheduleQueries(Queries):
     def create_schedule(
         self,
         owner: UUID | None,
@@ -175,7 +70,7 @@ class Store(
             "overlap_policy": overlap_policy,
         }
         try:
-            with self._integrity_errors():
+            with integrity_errors():
                 row = self.db.execute(
                     f"""insert into schedules (workflow_id, cron, timezone, enabled, start_at,
                                                end_at, flexible_window_minutes, note,
@@ -186,7 +81,7 @@ class Store(
                                %(catchup_policy)s, %(catchup_window_seconds)s,
                                %(overlap_policy)s
                         from workflows w
-                        where w.id = %(workflow_id)s and {_OWNED}
+                        where w.id = %(workflow_id)s and {OWNED}
                         returning *""",
                     params,
                 ).fetchone()
@@ -199,7 +94,7 @@ class Store(
     def get_schedule(self, schedule_id: UUID, owner: UUID | None = None) -> Row:
         row = self.db.execute(
             f"""select s.* from schedules s join workflows w on w.id = s.workflow_id
-                where s.id = %(id)s and {_OWNED}""",
+                where s.id = %(id)s and {OWNED}""",
             {"id": schedule_id, "owner": owner},
         ).fetchone()
         if row is None:
@@ -249,13 +144,13 @@ class Store(
                   from schedule_runs
                   where schedule_id = s.id order by scheduled_time desc, id desc limit 1
                 ) r on true
-                where {_OWNED}
+                where {OWNED}
                   and (%(workflow_id)s::uuid is null or s.workflow_id = %(workflow_id)s::uuid)
                   and (%(enabled)s::boolean is null or s.enabled = %(enabled)s::boolean)
                   and (%(after_at)s::timestamptz is null
                        or (s.created_at, s.id) < (%(after_at)s, %(after_id)s::uuid))
                 order by s.created_at desc, s.id desc limit %(limit)s""",
-            _page(params, after),
+            page(params, after),
         ).fetchall()
 
     def iter_all_schedules(self, batch: int = 1000) -> Iterator[Row]:
@@ -286,10 +181,10 @@ class Store(
         query = sql.SQL(
             """update schedules s set {assignments} from workflows w
                where w.id = s.workflow_id and s.id = %(id)s and """
-            + _OWNED
+            + OWNED
             + " returning s.*"
         ).format(assignments=assignments)
-        with self._integrity_errors():
+        with integrity_errors():
             row = self.db.execute(query, {**changes, "id": schedule_id, "owner": owner}).fetchone()
         if row is None:
             raise ScheduleNotFound(schedule_id)
@@ -299,7 +194,7 @@ class Store(
         """Delete and return the deleted row (its runs go with it: on delete cascade)."""
         row = self.db.execute(
             f"""delete from schedules s using workflows w
-                where w.id = s.workflow_id and s.id = %(id)s and {_OWNED}
+                where w.id = s.workflow_id and s.id = %(id)s and {OWNED}
                 returning s.*""",
             {"id": schedule_id, "owner": owner},
         ).fetchone()
@@ -307,7 +202,7 @@ class Store(
             raise ScheduleNotFound(schedule_id)
         return row
 
-    # --- run history
+    # --- the API's reads of a schedule's runs
 
     def list_runs(
         self,
@@ -325,7 +220,7 @@ class Store(
                  and (%(after_at)s::timestamptz is null
                       or (r.scheduled_time, r.id) < (%(after_at)s, %(after_id)s::uuid))
                order by r.scheduled_time desc, r.id desc limit %(limit)s""",
-            _page({"schedule_id": schedule_id, "limit": limit}, after),
+            page({"schedule_id": schedule_id, "limit": limit}, after),
         ).fetchall()
 
     def get_schedule_with_last_run(
@@ -339,7 +234,7 @@ class Store(
                   select * from schedule_runs
                   where schedule_id = s.id order by scheduled_time desc, id desc limit 1
                 ) r on true
-                where s.id = %(id)s and {_OWNED}""",
+                where s.id = %(id)s and {OWNED}""",
             {"id": schedule_id, "owner": owner},
         ).fetchone()
         if row is None:
@@ -347,25 +242,7 @@ class Store(
         last_run = row.pop("last_run")
         return row, last_run
 
-    # --- per-owner limits (see scheduler.policies.owner_limits)
-
-    def workflow_owner(self, workflow_id: UUID, owner: UUID | None = None) -> UUID | None:
-        """The owner of a workflow `owner` may see (None: it has none); WorkflowNotFound else."""
-        row = self.db.execute(
-            f"select w.owner_id from workflows w where w.id = %(id)s and {_OWNED}",
-            {"id": workflow_id, "owner": owner},
-        ).fetchone()
-        if row is None:
-            raise WorkflowNotFound(workflow_id)
-        owner_id: UUID | None = row["owner_id"]
-        return owner_id
-
 
 def _writer_lock_key(schedule_id: UUID) -> int:
     """The advisory lock key of a schedule: 64 bits of its id (a collision only serialises)."""
     return int.from_bytes(schedule_id.bytes[:8], "big", signed=True)
-
-
-def _page(params: dict[str, Any], after: Cursor | None) -> dict[str, Any]:
-    after_at, after_id = after if after is not None else (None, None)
-    return {**params, "after_at": after_at, "after_id": after_id}

@@ -1,6 +1,5 @@
 """What was last written to EventBridge for each schedule row (table `schedule_eventbridge_state`),
-and the reads reconcile streams by id range. Mixed into `scheduler.store.schedules.Store`, which
-callers use.
+and the reads reconcile streams by id range.
 
 A record is (fingerprint of the requests the row mapped to, when they were written). Writers
 record it in the transaction that changes the row, so it commits, or rolls back, with the row.
@@ -10,12 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
 from uuid import UUID
 
-from scheduler.store.db import Database
-
-Row = dict[str, Any]
+from scheduler.store.sql import Queries, Row
 
 
 class Written(NamedTuple):
@@ -25,9 +22,7 @@ class Written(NamedTuple):
     written_at: datetime
 
 
-class SyncStateQueries:
-    db: Database
-
+class SyncStateQueries(Queries):
     def record_eventbridge_state(self, schedule_id: UUID, written: Written) -> None:
         """What the caller just wrote for the row; the newer record wins (a repair that read the
         schedule before an API write committed never replaces what the API recorded)."""

@@ -195,7 +195,7 @@ class EventBridgeSchedules:
 
         `existing` names the schedules believed to exist now (None: unknown), so a create
         or an update makes only the calls it needs; a wrong belief costs a retry, not an error.
-        Returns what was written, for the caller to record with the row (sync_store).
+        Returns what was written, for the caller to record with the row (SyncStateQueries).
         """
         try:
             desired = desired_schedules(row)

@@ -6,7 +6,7 @@ past them, in id order, repairing what differs: missing schedules are created, c
 updated, orphans and surplus day-of-week halves deleted.
 
 A pass costs calls per page, not per schedule. Every writer records, with the row, what it wrote
-to EventBridge and when (sync_store): a schedule whose row still maps to the recorded
+to EventBridge and when (store.sync_state): a schedule whose row still maps to the recorded
 fingerprint, whose listed State is the row's and whose LastModificationDate is not newer than
 the record (beyond clock skew) was last written by us, as the row says: ListSchedules' summary
 is enough. Anything else (no record, a row changed around the API, a schedule changed out of
@@ -35,8 +35,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from scheduler.config import get_settings
 from scheduler.errors import DomainError, ReconcileIncomplete, ScheduleNotFound
 from scheduler.observability import logger, metrics
-from scheduler.store.schedules import Row, Store
-from scheduler.store.sync_state import Written
+from scheduler.store.db import Database
+from scheduler.store.schedules import ScheduleQueries
+from scheduler.store.sql import Row
+from scheduler.store.sync_state import SyncStateQueries, Written
 from scheduler.sync.eventbridge import (
     EventBridgeSchedules,
     desired_schedules,
@@ -117,8 +119,22 @@ class ShardOutcome(NamedTuple):
     resume: ShardTask | None
 
 
+@dataclass(frozen=True)
+class ReconcileQueries:
+    """What reconcile reads and writes: the rows with what was last written to EventBridge for
+    them, and the schedule's writer lock a repair holds (in a transaction of `db`)."""
+
+    db: Database
+    schedules: ScheduleQueries
+    sync_state: SyncStateQueries
+
+    @classmethod
+    def over(cls, db: Database) -> ReconcileQueries:
+        return cls(db, ScheduleQueries(db), SyncStateQueries(db))
+
+
 def reconcile_shard(
-    store: Store,
+    queries: ReconcileQueries,
     schedules: EventBridgeSchedules,
     task: ShardTask,
     *,
@@ -132,7 +148,7 @@ def reconcile_shard(
     """
     summary = ReconcileSummary()
     low, high = id_range(task.prefix)
-    rows = store.count_schedules_between(task.after or low, high)
+    rows = queries.sync_state.count_schedules_between(task.after or low, high)
     digits = 0
     while len(task.prefix) + digits < 4 and rows // 16 ** (digits + 1) >= CHUNK_MIN_ROWS:
         digits += 1
@@ -148,7 +164,7 @@ def reconcile_shard(
         if out_of_time():
             return ShardOutcome(summary, _continuation(task, done_upto))
         after = task.after if task.after is not None and task.after >= chunk_low else None
-        chunk = _Chunk(store, schedules, prefix, after, summary, now)
+        chunk = _Chunk(queries, schedules, prefix, after, summary, now)
         for last in chunk.batches():
             worked, done_upto = True, last
             if out_of_time():
@@ -178,7 +194,7 @@ class _Wanted(NamedTuple):
 class _Chunk:
     """The rows and schedules of one name prefix: one listing, then the rows in batches."""
 
-    store: Store
+    queries: ReconcileQueries
     schedules: EventBridgeSchedules
     prefix: str
     after: UUID | None  # rows up to it are done (a continuation)
@@ -197,7 +213,7 @@ class _Chunk:
         self.listed_ids = sorted(i for i in ids if i and (self.after is None or i > self.after))
         low, high = id_range(self.prefix)
         self.cutoff = self.now() - ORPHAN_GRACE
-        batches = self.store.schedule_batches_with_state(
+        batches = self.queries.sync_state.schedule_batches_with_state(
             low, high, after=self.after, batch=ROW_BATCH
         )
         for rows in batches:
@@ -265,9 +281,9 @@ class _Chunk:
             times = [t for t in stamps[schedule_id] if t is not None]
             if len(times) == len(stamps[schedule_id]):  # AWS gave every time
                 verified.append((schedule_id, Written(fingerprints[schedule_id], max(times))))
-        self.store.record_eventbridge_states(verified)
+        self.queries.sync_state.record_eventbridge_states(verified)
         for schedule_id, changes in to_apply.items():
-            if _repair(self.store, self.schedules, schedule_id):
+            if _repair(self.queries, self.schedules, schedule_id):
                 for change in changes:
                     setattr(self.summary, change, getattr(self.summary, change) + 1)
             else:
@@ -283,7 +299,7 @@ class _Chunk:
             young = sum(1 for b in names if b.changed_at is not None and b.changed_at > self.cutoff)
             if young == len(names):
                 self.summary.deferred += young
-            elif _repair(self.store, self.schedules, schedule_id):
+            elif _repair(self.queries, self.schedules, schedule_id):
                 self.summary.deleted += len(names)
             else:
                 self.summary.failed += 1
@@ -335,7 +351,7 @@ def _listed(brief: Mapping[str, Any]) -> _Listed:
     return _Listed(brief.get("State"), modified, modified or _as_time(brief.get("CreationDate")))
 
 
-def _repair(store: Store, schedules: EventBridgeSchedules, schedule_id: UUID) -> bool:
+def _repair(queries: ReconcileQueries, schedules: EventBridgeSchedules, schedule_id: UUID) -> bool:
     """Make one row's schedules match the row as it is NOW, and record it; True on success.
 
     The schedule's writer lock serialises with an API write in flight, so a pass working from an
@@ -343,13 +359,13 @@ def _repair(store: Store, schedules: EventBridgeSchedules, schedule_id: UUID) ->
     it is not a row lock, so the runner never waits on the EventBridge calls made under it.
     """
     try:
-        with store.transaction():
+        with queries.db.transaction():
             try:
-                row = store.lock_schedule(schedule_id)
+                row = queries.schedules.lock_schedule(schedule_id)
             except ScheduleNotFound:
                 schedules.remove(schedule_id)
             else:
-                store.record_eventbridge_state(schedule_id, schedules.apply(row))
+                queries.sync_state.record_eventbridge_state(schedule_id, schedules.apply(row))
     except DomainError:
         logger.exception(
             "reconcile could not repair a schedule", extra={"schedule_id": schedule_id}

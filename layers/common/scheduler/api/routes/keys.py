@@ -8,7 +8,7 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 
 from scheduler.api import openapi_docs as docs
-from scheduler.api.routes.routing import CursorParam, KeyId, Limit, app, caller, shared_store
+from scheduler.api.routes.routing import CursorParam, KeyId, Limit, api_key_queries, app, caller
 from scheduler.auth import key_service
 from scheduler.models.api_keys import ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyPage
 from scheduler.store.pagination import DEFAULT_LIMIT
@@ -22,7 +22,7 @@ from scheduler.store.pagination import DEFAULT_LIMIT
     responses=docs.CREATE_API_KEY,
 )
 def create_api_key(body: ApiKeyCreate) -> ApiKeyCreated:
-    return key_service.create_key(shared_store(), caller(), body)
+    return key_service.create_key(api_key_queries(), caller(), body)
 
 
 @app.get(
@@ -32,7 +32,7 @@ def create_api_key(body: ApiKeyCreate) -> ApiKeyCreated:
     responses=docs.LIST_API_KEYS,
 )
 def list_api_keys(limit: Limit = DEFAULT_LIMIT, cursor: CursorParam = None) -> ApiKeyPage:
-    return key_service.list_keys(shared_store(), caller(), limit=limit, cursor=cursor)
+    return key_service.list_keys(api_key_queries(), caller(), limit=limit, cursor=cursor)
 
 
 @app.get(
@@ -42,7 +42,7 @@ def list_api_keys(limit: Limit = DEFAULT_LIMIT, cursor: CursorParam = None) -> A
     responses=docs.GET_API_KEY,
 )
 def get_api_key(key_id: KeyId) -> ApiKey:
-    return key_service.get_key(shared_store(), caller(), key_id)
+    return key_service.get_key(api_key_queries(), caller(), key_id)
 
 
 @app.delete(
@@ -52,5 +52,5 @@ def get_api_key(key_id: KeyId) -> ApiKey:
     responses=docs.REVOKE_API_KEY,
 )
 def revoke_api_key(key_id: KeyId) -> Response[None]:
-    key_service.revoke_key(shared_store(), caller(), key_id)
+    key_service.revoke_key(api_key_queries(), caller(), key_id)
     return Response(status_code=204, content_type=None, body=None)

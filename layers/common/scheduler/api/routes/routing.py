@@ -10,14 +10,14 @@ from uuid import UUID
 
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
-from scheduler import clients
 from scheduler.api.resolver import http_api_resolver
-from scheduler.api.schedules import ScheduleService
+from scheduler.api.schedules import ScheduleService, ScheduleServiceQueries
 from scheduler.auth.principal import Principal
 from scheduler.errors import Unauthorized
 from scheduler.run.runner_client import invoke_runner_async
+from scheduler.store.api_keys import ApiKeyQueries
+from scheduler.store.db import database
 from scheduler.store.pagination import MAX_LIMIT
-from scheduler.store.schedules import Store
 from scheduler.sync.eventbridge import EventBridgeSchedules
 
 app = http_api_resolver()
@@ -28,12 +28,14 @@ Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 CursorParam = Annotated[str | None, Query(max_length=512, description="nextCursor of a page")]
 
 
-def shared_store() -> Store:
-    return clients.store()
+def api_key_queries() -> ApiKeyQueries:
+    return ApiKeyQueries(database())
 
 
 def schedule_service() -> ScheduleService:
-    return ScheduleService(clients.store(), EventBridgeSchedules(), invoke_runner_async)
+    return ScheduleService(
+        ScheduleServiceQueries.over(database()), EventBridgeSchedules(), invoke_runner_async
+    )
 
 
 def caller() -> Principal:

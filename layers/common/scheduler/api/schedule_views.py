@@ -1,0 +1,73 @@
+"""What a schedule row looks like to the API: its cron described, its next fire times inside its
+window, its DST notes, and what keeps a stored row from being scheduled."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from scheduler import cron
+from scheduler.cron import dst as cron_dst
+from scheduler.models.schedule_fields import first_fire_in_window
+from scheduler.models.schedule_views import ScheduleView
+
+
+def unschedulable(row: Mapping[str, Any]) -> tuple[str, ValueError] | None:
+    """The stored field (`cron` or `timezone`) that keeps a row from being scheduled, and why.
+
+    None when the row can be scheduled. A row may hold a value valid when written that no
+    longer is (a zone removed from tzdata, an older converter's cron), or one written by SQL.
+    """
+    try:
+        cron.to_eventbridge(row["cron"])
+    except ValueError as exc:  # CronError
+        return "cron", exc
+    try:
+        cron.validate_timezone(row["timezone"])
+    except ValueError as exc:  # InvalidTimezone
+        return "timezone", exc
+    return None
+
+
+def view_fields(row: Mapping[str, Any], now: datetime, fire_count: int) -> dict[str, Any]:
+    """The row plus what its cron means: description, EventBridge form, next fire time(s)."""
+    problem = unschedulable(row)
+    expressions: list[str] = []
+    description = ""
+    if problem is None or problem[0] != "cron":
+        expressions, description = cron.to_eventbridge(row["cron"]), cron.describe(row["cron"])
+    else:
+        description = f"invalid: {problem[1]}"
+    fires = (
+        first_fire_in_window(
+            row["cron"], row["timezone"], now, row.get("start_at"), row.get("end_at"), fire_count
+        )
+        if row["enabled"] and problem is None
+        else []
+    )
+    return {
+        **row,
+        "description": description,
+        "eventbridge_expressions": expressions,
+        "next_run_at": fires[0] if fires else None,
+        "next_run_times": fires,
+        "invalid_reason": None if problem is None else f"{problem[0]}: {problem[1]}",
+    }
+
+
+def schedule_view(row: Mapping[str, Any], now: datetime) -> ScheduleView:
+    return ScheduleView.model_validate(view_fields(row, now, 1))
+
+
+def window_dst_notes(
+    expr: str, timezone: str, now: datetime, start_at: datetime | None, end_at: datetime | None
+) -> list[cron.DstNote]:
+    """The DST notes of the next year (cron.dst_notes) for changes inside [start_at, end_at]."""
+    after = now if start_at is None else max(now, start_at - timedelta(microseconds=1))
+    until = now + cron_dst.NOTE_HORIZON
+    if end_at is not None:
+        until = min(until, end_at)
+    if until <= after:
+        return []
+    return cron.dst_notes(expr, timezone, after, horizon=until - after)
