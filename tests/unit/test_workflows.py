@@ -356,20 +356,33 @@ def lambda_function() -> Any:
     clients.reset()
 
 
-def test_lambda_step_invokes_the_function_with_the_run_as_payload(lambda_function: str) -> None:
+def test_lambda_step_invokes_the_function_with_the_run_and_schedule_as_payload(
+    lambda_function: str,
+) -> None:
     sent: list[dict[str, Any]] = []
     clients.step_lambda_client().meta.events.register(
         "before-call.lambda.Invoke", lambda params, **_: sent.append(params)
     )
     step = {"type": "lambda", "functionArn": lambda_function, "payload": {"report": "daily"}}
 
-    result = run_workflow(_workflow(step), RUN)
+    run = dataclasses.replace(RUN, input={"customer": {"id": "c-1"}}, external_id="ext-1")
+
+    result = run_workflow(_workflow(step), run)
 
     assert result.status == "succeeded", result.error
     [params] = sent
     assert params["headers"]["X-Amz-Invocation-Type"] == "RequestResponse"
     payload = json.loads(params["body"])
-    assert payload == {"run": RUN.as_payload(), "payload": {"report": "daily"}}
+    assert payload == {
+        "run": RUN.as_payload(),
+        "schedule": {
+            "id": str(RUN.schedule_id),
+            "externalId": "ext-1",
+            "input": {"customer": {"id": "c-1"}},
+            "scheduledTime": "2026-11-27T07:00:00Z",
+        },
+        "payload": {"report": "daily"},
+    }
     assert payload["run"]["runId"] == str(RUN.run_id)
     assert result.output()["steps"][0]["detail"]["statusCode"] == 200
 

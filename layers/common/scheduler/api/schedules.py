@@ -215,6 +215,7 @@ class ScheduleService:
                         catchup_policy=request.catchup_policy,
                         catchup_window_seconds=request.catchup_window_seconds,
                         overlap_policy=request.overlap_policy,
+                        input=request.input,
                     )
                 except WorkflowNotFound as exc:
                     raise InvalidInput(

@@ -49,6 +49,15 @@ from scheduler.models.schedule_fields import (
     check_window,
     first_fire_in_window,
 )
+from scheduler.models.schedule_input import MAX_INPUT_BYTES, MAX_INPUT_DEPTH, checked_input
+
+_INPUT = (
+    "A JSON object the schedule's runs receive: its values fill the placeholders"
+    " ({{input.key}}) of the workflow's http steps and the lambda step's event carries it whole"
+    f" (see Input and placeholders). At most {MAX_INPUT_BYTES} bytes of JSON and"
+    f" {MAX_INPUT_DEPTH} levels of nesting; null is {{}}"
+)
+_INPUT_EXAMPLE = {"customerId": "c-42", "report": {"format": "pdf"}}
 
 
 class ScheduleCreate(ApiModel):
@@ -83,10 +92,14 @@ class ScheduleCreate(ApiModel):
         description=_CATCHUP_WINDOW,
     )
     overlap_policy: OverlapPolicy = Field(default="skip", description=_OVERLAP)
+    input: dict[str, Any] | None = Field(
+        default_factory=dict, description=_INPUT, examples=[_INPUT_EXAMPLE]
+    )
 
     _cron = field_validator("cron")(_checked_cron)
     _timezone = field_validator("timezone")(_checked_timezone)
     _note = field_validator("note")(_checked_note)
+    _input = field_validator("input")(checked_input)
 
     @field_validator("start_at", "end_at")
     @classmethod
@@ -107,8 +120,10 @@ class ScheduleCreate(ApiModel):
         return self
 
 
-# The fields of ScheduleUpdate that null clears; every other one refuses null.
+# The fields of ScheduleUpdate that null clears; every other one refuses null but `input`, for
+# which null is the empty object.
 CLEARABLE_FIELDS = frozenset({"start_at", "end_at", "note"})
+_NULL_IS_EMPTY_FIELDS = frozenset({"input"})
 
 
 def _omittable(schema: dict[str, Any]) -> None:
@@ -116,7 +131,7 @@ def _omittable(schema: dict[str, Any]) -> None:
     ones may be null, and at least one must be given (pydantic alone would document `null` for
     every field and `{}` as fine)."""
     schema["minProperties"] = 1
-    clearable = {to_camel(name) for name in CLEARABLE_FIELDS}
+    clearable = {to_camel(name) for name in CLEARABLE_FIELDS | _NULL_IS_EMPTY_FIELDS}
     for name, field in schema.get("properties", {}).items():
         field.pop("default", None)
         if name in clearable:
@@ -150,8 +165,12 @@ class ScheduleUpdate(ApiModel):
         description=_CATCHUP_WINDOW,
     )
     overlap_policy: OverlapPolicy | None = Field(default=None, description=_OVERLAP)
+    input: dict[str, Any] | None = Field(
+        default=None, description=_INPUT + "; replaces the whole input"
+    )
 
     _note = field_validator("note")(_checked_note)
+    _input = field_validator("input")(checked_input)
 
     @field_validator("cron")
     @classmethod
@@ -198,6 +217,7 @@ class Schedule(ApiModel):
     catchup_policy: CatchupPolicy = Field(default="skip", description=_CATCHUP)
     catchup_window_seconds: int = Field(default=3600, description=_CATCHUP_WINDOW)
     overlap_policy: OverlapPolicy = Field(default="skip", description=_OVERLAP)
+    input: dict[str, Any] = Field(default_factory=dict, description=_INPUT)
     last_run_at: datetime | None = None
     disabled_reason: str | None = None
     created_at: datetime

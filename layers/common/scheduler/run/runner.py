@@ -35,6 +35,7 @@ from scheduler import cron
 from scheduler.config import get_settings
 from scheduler.cron.timezones import iso_utc
 from scheduler.errors import DependencyUnavailable, ScheduleNotFound, WorkflowBusy
+from scheduler.models.schedule_input import InvalidScheduleInput, load_input
 from scheduler.observability import logger, metrics
 from scheduler.run import alerts
 from scheduler.run import queue as run_queue
@@ -225,18 +226,23 @@ def _run_and_record(
     """From here on nothing raises: a retry would be a duplicate, never a second run.
     `abandoned`: the runs of the workflow the start failed, alerted with this run's outcome."""
     event = fire.event
-    context = RunContext(
-        run_id=run_id,
-        schedule_id=event.schedule_id,
-        workflow_id=event.workflow_id,
-        scheduled_time=claim["slot"],
-        trigger=event.trigger,
-        attempt=event.attempt,
-        deadline=fire.deadlines.steps,
-    )
     try:
+        # read with the claim (one source of truth: a PATCH applies from the next fire on)
+        schedule_input = load_input(claim["input_json"])
+        context = RunContext(
+            run_id=run_id,
+            schedule_id=event.schedule_id,
+            workflow_id=event.workflow_id,
+            scheduled_time=claim["slot"],
+            trigger=event.trigger,
+            attempt=event.attempt,
+            deadline=fire.deadlines.steps,
+            input=schedule_input,
+        )
         workflow = {"id": event.workflow_id, "definition": claim["definition_json"]}
         result = run_workflow(workflow, context)
+    except InvalidScheduleInput as exc:  # the database's CHECK keeps these out; not trusted
+        result = WorkflowResult(status="failed", error=str(exc))
     except Exception as exc:  # run_workflow catches everything; this is the last line
         logger.exception("runWorkflow crashed")
         result = WorkflowResult(status="failed", error=f"internal error: {type(exc).__name__}")

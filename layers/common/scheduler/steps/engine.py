@@ -31,7 +31,11 @@ _MAX_STEPS = 50
 
 @dataclass(frozen=True)
 class RunContext:
-    """What a step knows about the run it belongs to."""
+    """What a step knows about the run it belongs to.
+
+    `schedule_id`, `external_id`, `input` and `scheduled_time` (the fire's nominal time) are
+    what placeholders name (scheduler.steps.placeholders) and the lambda step's event carries.
+    """
 
     run_id: UUID
     schedule_id: UUID
@@ -41,6 +45,10 @@ class RunContext:
     attempt: int = 1
     # time.monotonic() by which the steps must be done, so the runner can still record the run
     deadline: float = math.inf
+    # the schedule's input (a bounded JSON object: scheduler.models.schedule_input)
+    input: dict[str, Any] = field(default_factory=dict)
+    # the caller's own id for the schedule; None while schedules have none
+    external_id: str | None = None
 
     def remaining_s(self) -> float:
         return self.deadline - time.monotonic()
@@ -53,6 +61,15 @@ class RunContext:
             "scheduledTime": iso_utc(self.scheduled_time),
             "trigger": self.trigger,
             "attempt": self.attempt,
+        }
+
+    def schedule_payload(self) -> dict[str, Any]:
+        """The schedule as the lambda step's event carries it (`schedule`)."""
+        return {
+            "id": str(self.schedule_id),
+            "externalId": self.external_id,
+            "input": self.input,
+            "scheduledTime": iso_utc(self.scheduled_time),
         }
 
 
@@ -151,12 +168,12 @@ def run_workflow(workflow: dict[str, Any], run: RunContext) -> WorkflowResult:
         steps = parse_definition(definition)
     except InvalidWorkflowDefinition as exc:
         return WorkflowResult(status="failed", error=str(exc), critical=True)
-    # every secret the steps name is read before the first step: one missing fails the run
-    # before any step has had an effect
+    # every secret the steps name is read, and every placeholder replaced, before the first
+    # step: one missing fails the run before any step has had an effect
     for index, (kind, step) in enumerate(steps, start=1):
-        if isinstance(step, http_step.HttpStep) and step.secret_refs():
+        if isinstance(step, http_step.HttpStep) and (step.secret_refs() or step.has_placeholders()):
             try:
-                http_step.request_headers(step, run)
+                http_step.check_request(step, run)
             except StepFailed as exc:
                 return WorkflowResult(status="failed", error=f"step {index} ({kind}): {exc}")
     results: list[StepResult] = []

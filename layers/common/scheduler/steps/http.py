@@ -32,6 +32,13 @@ from scheduler.cron.timezones import iso_utc
 from scheduler.errors import SecretUnavailable, StepFailed, WorkflowSecretError
 from scheduler.steps.definitions import check_headers, header_value_problem
 from scheduler.steps.engine import RunContext, StepModel, register_step
+from scheduler.steps.placeholders import (
+    check_url_template,
+    has_placeholder,
+    substitute_json,
+    substitute_text,
+    substitute_url,
+)
 from scheduler.steps.secrets import workflow_secrets
 
 _MAX_BODY_CHARS = 2000
@@ -99,10 +106,16 @@ class HttpStep(StepModel):
             )
         if not f"{parts.path}?{parts.query}".isascii():
             raise ValueError("url path and query must be ASCII (percent-encode other characters)")
+        check_url_template(value)
         return value
 
     def secret_refs(self) -> list[SecretRef]:
         return [value for value in self.headers.values() if isinstance(value, SecretRef)]
+
+    def has_placeholders(self) -> bool:
+        texts = [self.url, json.dumps(self.body)]
+        texts += [value for value in self.headers.values() if isinstance(value, str)]
+        return any(has_placeholder(text) for text in texts)
 
 
 @register_step("http", HttpStep)
@@ -112,8 +125,10 @@ def execute_http_step(step: HttpStep, run: RunContext) -> dict[str, Any]:
     One wall-clock bound covers the whole exchange (resolve, connect, TLS, send, read): a
     socket timeout alone bounds each read, and a server sending a byte at a time never trips it.
     Failures name the method and host only, never the URL's path or query, nor a header.
+    The schedule's values replace the placeholders of the URL, header values and body first
+    (scheduler.steps.placeholders).
     """
-    parts = urlsplit(step.url)
+    parts = urlsplit(substitute_url(step.url, run))
     host = parts.hostname or ""
     target = f"{step.method} {host}"
     port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -130,7 +145,7 @@ def execute_http_step(step: HttpStep, run: RunContext) -> dict[str, Any]:
     }
     body: bytes | None = None
     if step.body is not None:
-        body = json.dumps(step.body).encode()
+        body = json.dumps(substitute_json(step.body, run)).encode()
         own["Content-Type"] = "application/json"
     # the step's own headers win, whatever case the definition spells them in
     ours = {name.lower() for name in own}
@@ -169,18 +184,41 @@ def execute_http_step(step: HttpStep, run: RunContext) -> dict[str, Any]:
     return {"status": response.status, "body": text[:_MAX_BODY_CHARS]}
 
 
-def request_headers(step: HttpStep, run: RunContext) -> dict[str, str]:
-    """The step's headers with each secret reference replaced by the secret's value.
+def check_request(step: HttpStep, run: RunContext) -> None:
+    """StepFailed if the request cannot be built: a secret it names cannot be read, or one of
+    its placeholders has no value or gives a value that cannot be sent where it stands."""
+    request_headers(step, run)
+    substitute_url(step.url, run)
+    substitute_json(step.body, run)
 
-    StepFailed names the header and the secret, never a value: a secret that cannot be read,
-    or whose value cannot be sent as a header, fails the run but leaves the schedule enabled.
+
+def request_headers(step: HttpStep, run: RunContext) -> dict[str, str]:
+    """The step's headers with each secret reference replaced by the secret's value and the
+    placeholders of each other value by the schedule's values.
+
+    StepFailed names the header and the secret or placeholder, never a value: a secret that
+    cannot be read, or a value that cannot be sent as a header, fails the run but leaves the
+    schedule enabled.
     """
     headers: dict[str, str] = {}
     for name, value in step.headers.items():
         if isinstance(value, SecretRef):
             value = _secret_value(name, value, run)
+        elif has_placeholder(value):
+            value = _substituted_value(name, value, run)
         headers[name] = value
     return headers
+
+
+def _substituted_value(header: str, value: str, run: RunContext) -> str:
+    try:
+        value = substitute_text(value, run)
+    except StepFailed as exc:
+        raise StepFailed(f"header '{header}': {exc}") from None
+    problem = header_value_problem(value)
+    if problem is not None:
+        raise StepFailed(f"header '{header}': with its placeholders replaced, the value {problem}")
+    return value
 
 
 def _secret_value(header: str, ref: SecretRef, run: RunContext) -> str:

@@ -26,12 +26,17 @@ class LambdaStep(StepModel):
 
 @register_step("lambda", LambdaStep)
 def execute_lambda_step(step: LambdaStep, run: RunContext) -> dict[str, Any]:
-    """Invoke the function and wait, never past the run's deadline; the event is the run plus
-    the step's own payload."""
+    """Invoke the function and wait, never past the run's deadline; the event is the run, the
+    schedule (id, externalId, input, scheduledTime) and the step's own payload, as defined (no
+    placeholder is replaced in it: the function reads the values from `schedule`)."""
     wait_s = run.remaining_s()
     if wait_s <= 0:
         raise StepFailed("not started: the run's time ran out")
-    payload = {"run": run.as_payload(), "payload": step.payload}
+    payload = {
+        "run": run.as_payload(),
+        "schedule": run.schedule_payload(),
+        "payload": step.payload,
+    }
     return invoke_function(step.function_arn, payload, wait_s=wait_s)
 
 

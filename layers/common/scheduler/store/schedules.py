@@ -16,6 +16,7 @@ from uuid import UUID
 
 import psycopg
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from scheduler.errors import InvalidInput, ScheduleNotFound, WorkflowNotFound
 from scheduler.store.sql import OWNED, Cursor, Queries, Row, integrity_errors, page
@@ -33,8 +34,11 @@ _UPDATABLE_SCHEDULE_COLUMNS = frozenset(
         "catchup_policy",
         "catchup_window_seconds",
         "overlap_policy",
+        "input",
     }
 )
+# jsonb columns: their value (a dict) is sent as JSON
+_JSON_SCHEDULE_COLUMNS = frozenset({"input"})
 
 
 class ScheduleQueries(Queries):
@@ -53,6 +57,7 @@ class ScheduleQueries(Queries):
         catchup_policy: str = "skip",
         catchup_window_seconds: int = 3600,
         overlap_policy: str = "skip",
+        input: dict[str, Any] | None = None,
     ) -> Row:
         """Insert a schedule for a workflow the owner has; WorkflowNotFound otherwise."""
         params = {
@@ -68,6 +73,7 @@ class ScheduleQueries(Queries):
             "catchup_policy": catchup_policy,
             "catchup_window_seconds": catchup_window_seconds,
             "overlap_policy": overlap_policy,
+            "input": Jsonb(input or {}),
         }
         try:
             with integrity_errors():
@@ -75,11 +81,11 @@ class ScheduleQueries(Queries):
                     f"""insert into schedules (workflow_id, cron, timezone, enabled, start_at,
                                                end_at, flexible_window_minutes, note,
                                                catchup_policy, catchup_window_seconds,
-                                               overlap_policy)
+                                               overlap_policy, input)
                         select w.id, %(cron)s, %(timezone)s, %(enabled)s, %(start_at)s,
                                %(end_at)s, %(flexible_window_minutes)s, %(note)s,
                                %(catchup_policy)s, %(catchup_window_seconds)s,
-                               %(overlap_policy)s
+                               %(overlap_policy)s, %(input)s
                         from workflows w
                         where w.id = %(workflow_id)s and {OWNED}
                         returning *""",
@@ -184,8 +190,12 @@ class ScheduleQueries(Queries):
             + OWNED
             + " returning s.*"
         ).format(assignments=assignments)
+        values = {
+            column: Jsonb(value) if column in _JSON_SCHEDULE_COLUMNS else value
+            for column, value in changes.items()
+        }
         with integrity_errors():
-            row = self.db.execute(query, {**changes, "id": schedule_id, "owner": owner}).fetchone()
+            row = self.db.execute(query, {**values, "id": schedule_id, "owner": owner}).fetchone()
         if row is None:
             raise ScheduleNotFound(schedule_id)
         return row
