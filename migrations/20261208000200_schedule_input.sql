@@ -12,12 +12,12 @@ set local lock_timeout = '1s';
 
 alter table public.schedules add column if not exists input jsonb not null default '{}'::jsonb;
 
--- An object, of at most 16 KiB of JSON text and 16 levels of nesting (public.jsonb_depth, from
+-- An object, of at most 8 KiB of JSON text and 16 levels of nesting (public.jsonb_depth, from
 -- 20261201000000, stops walking past 64): what the runner loads at every fire stays small and
 -- parseable.
 alter table public.schedules drop constraint if exists schedules_input_bounds;
 alter table public.schedules add constraint schedules_input_bounds
   check (jsonb_typeof(input) = 'object'
-         and octet_length(input::text) <= 16384
+         and octet_length(input::text) <= 8192
          and public.jsonb_depth(input) <= 16)
   not valid;

@@ -600,6 +600,19 @@ export interface components {
              * @enum {string}
              */
             overlapPolicy?: "skip" | "buffer_one";
+            /**
+             * Input
+             * @description A JSON object the schedule's runs receive: its values fill the placeholders ({{input.key}}) of the workflow's http steps and the lambda step's event carries it whole (see Input and placeholders). At most 8192 bytes of JSON and 16 levels of nesting; null is {}
+             * @example {
+             *       "customerId": "c-42",
+             *       "report": {
+             *         "format": "pdf"
+             *       }
+             *     }
+             */
+            input?: {
+                [key: string]: unknown;
+            } | null;
         };
         /** ScheduleDetail */
         ScheduleDetail: {
@@ -660,6 +673,13 @@ export interface components {
              * @enum {string}
              */
             overlapPolicy?: "skip" | "buffer_one";
+            /**
+             * Input
+             * @description A JSON object the schedule's runs receive: its values fill the placeholders ({{input.key}}) of the workflow's http steps and the lambda step's event carries it whole (see Input and placeholders). At most 8192 bytes of JSON and 16 levels of nesting; null is {}
+             */
+            input?: {
+                [key: string]: unknown;
+            };
             /** Lastrunat */
             lastRunAt?: string | null;
             /** Disabledreason */
@@ -761,6 +781,13 @@ export interface components {
              * @enum {string}
              */
             overlapPolicy?: "skip" | "buffer_one";
+            /**
+             * Input
+             * @description A JSON object the schedule's runs receive: its values fill the placeholders ({{input.key}}) of the workflow's http steps and the lambda step's event carries it whole (see Input and placeholders). At most 8192 bytes of JSON and 16 levels of nesting; null is {}
+             */
+            input?: {
+                [key: string]: unknown;
+            };
             /** Lastrunat */
             lastRunAt?: string | null;
             /** Disabledreason */
@@ -848,6 +875,13 @@ export interface components {
              * @enum {string}
              */
             overlapPolicy?: "skip" | "buffer_one";
+            /**
+             * Input
+             * @description A JSON object the schedule's runs receive: its values fill the placeholders ({{input.key}}) of the workflow's http steps and the lambda step's event carries it whole (see Input and placeholders). At most 8192 bytes of JSON and 16 levels of nesting; null is {}; replaces the whole input
+             */
+            input?: {
+                [key: string]: unknown;
+            } | null;
         };
         /**
          * ScheduleView
@@ -911,6 +945,13 @@ export interface components {
              * @enum {string}
              */
             overlapPolicy?: "skip" | "buffer_one";
+            /**
+             * Input
+             * @description A JSON object the schedule's runs receive: its values fill the placeholders ({{input.key}}) of the workflow's http steps and the lambda step's event carries it whole (see Input and placeholders). At most 8192 bytes of JSON and 16 levels of nesting; null is {}
+             */
+            input?: {
+                [key: string]: unknown;
+            };
             /** Lastrunat */
             lastRunAt?: string | null;
             /** Disabledreason */
