@@ -217,3 +217,44 @@ def test_a_missing_input_key_fails_the_run_naming_the_placeholder(
     )
     assert http_server.requests == []
     assert runner.schedule(schedule)["enabled"]  # the definition is fine: the input is not
+
+
+def test_a_stored_input_out_of_bounds_fails_its_run_not_the_runner(
+    runner: Runner, http_server: LoopbackServer, clean_db: str
+) -> None:
+    # Given a row written around the bounds (the CHECK dropped, as a host app's own migration
+    # might): an input nested deeper than the runner loads
+    steps = [{"type": "http", "url": f"{http_server.url}/c/{{{{input.k}}}}"}]
+    workflow = runner.queries.workflows.create_workflow(OWNER, "per customer", {"steps": steps})
+    schedule = runner.queries.schedules.create_schedule(
+        None, workflow_id=workflow["id"], cron="*/5 * * * *", timezone="UTC", enabled=True
+    )
+    with psycopg.connect(clean_db, autocommit=True) as conn:
+        check = conn.execute(
+            "select pg_get_constraintdef(oid) from pg_constraint"
+            " where conname = 'schedules_input_bounds'"
+        ).fetchone()
+        assert check is not None
+        conn.execute("alter table schedules drop constraint schedules_input_bounds")
+        try:
+            conn.execute(
+                "update schedules set input = %s::jsonb where id = %s",
+                (json.dumps(_nested(MAX_INPUT_DEPTH + 4)), schedule["id"]),
+            )
+
+            # When it fires
+            report = runner.fire(schedule)
+            [run] = runner.runs(schedule)
+            enabled = runner.schedule(schedule)["enabled"]
+        finally:
+            conn.execute("delete from schedules where id = %s", (schedule["id"],))
+            conn.execute(f"alter table schedules add constraint schedules_input_bounds {check[0]}")
+
+    # Then the run failed saying why, nothing was sent, and the schedule stays enabled
+    assert report.outcome == "failed"
+    assert (run["status"], run["error"]) == (
+        "failed",
+        "invalid schedule input: is nested deeper than 16 levels",
+    )
+    assert http_server.requests == []
+    assert enabled
