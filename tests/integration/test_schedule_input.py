@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+from psycopg.conninfo import make_conninfo
 from scheduler.models.schedule_input import MAX_INPUT_BYTES, MAX_INPUT_DEPTH
+from scheduler.store.migrate import apply_migrations
 from scheduler.sync.eventbridge import EventBridgeSchedules
 
-from tests.conftest import AllQueries
+from tests.conftest import MIGRATIONS, AllQueries
 from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
     OWNER,
     SEVEN,
@@ -258,3 +262,50 @@ def test_a_stored_input_out_of_bounds_fails_its_run_not_the_runner(
     )
     assert http_server.requests == []
     assert enabled
+
+
+@pytest.fixture
+def empty_database(database_url: str) -> Iterator[str]:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("drop database if exists input_migrate_check")
+        conn.execute("create database input_migrate_check")
+    yield make_conninfo(database_url, dbname="input_migrate_check")
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("drop database input_migrate_check with (force)")
+
+
+def test_the_input_migration_adds_the_column_without_rewriting_the_schedules(
+    empty_database: str, tmp_path: Path
+) -> None:
+    # Given a database migrated up to the version before the input, with schedules
+    before = tmp_path / "before"
+    before.mkdir()
+    for migration in sorted(MIGRATIONS.glob("*.sql")):
+        if migration.name < "20261208000200":
+            (before / migration.name).write_text(migration.read_text())
+    apply_migrations(empty_database, before)
+    with psycopg.connect(empty_database, autocommit=True) as conn:
+        workflow = conn.execute("insert into workflows (name) values ('w') returning id").fetchone()
+        assert workflow is not None
+        conn.execute(
+            "insert into schedules (workflow_id, cron)"
+            " select %s, '* * * * *' from generate_series(1, 100)",
+            workflow,
+        )
+        file_before = conn.execute("select pg_relation_filenode('schedules')").fetchone()
+
+    # When the rest is applied
+    applied = apply_migrations(empty_database, MIGRATIONS)
+
+    # Then the table was not rewritten (a constant default is metadata only), every schedule
+    # reads {}, and the bounds hold, validated
+    assert applied[:2] == ["20261208000200", "20261208000201"]
+    with psycopg.connect(empty_database) as conn:
+        file_after = conn.execute("select pg_relation_filenode('schedules')").fetchone()
+        inputs = conn.execute("select input, count(*) from schedules group by input").fetchall()
+        validated = conn.execute(
+            "select convalidated from pg_constraint where conname = 'schedules_input_bounds'"
+        ).fetchone()
+    assert file_after == file_before
+    assert inputs == [({}, 100)]
+    assert validated == (True,)
