@@ -62,7 +62,7 @@ def preview_cron(request: CronPreviewRequest, now: datetime) -> CronPreview:
     """What a cron would do, for UIs that validate as the user types (invalid is an answer)."""
     try:
         expressions = cron.to_eventbridge(request.cron)
-        timezone = cron.validate_timezone(request.timezone)
+        timezone = cron.validate_timezone_to_write(request.timezone)
         cron.ensure_fires(request.cron, timezone, now)
         check_window(request.start_at, request.end_at)
         start, end = request.start_at, request.end_at

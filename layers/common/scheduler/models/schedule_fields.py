@@ -21,7 +21,7 @@ def _checked_cron(value: str) -> str:
 
 
 def _checked_timezone(value: str) -> str:
-    return cron.validate_timezone(value)
+    return cron.validate_timezone_to_write(value)
 
 
 NOTE_MAX_LENGTH = 500

@@ -28,7 +28,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from scheduler import cron
-from scheduler.models.base import ApiModel, utc_instant
+from scheduler.models.base import ApiModel, ApiRequest, utc_instant
 from scheduler.models.schedule_fields import (
     _CATCHUP,
     _CATCHUP_WINDOW,
@@ -51,7 +51,7 @@ from scheduler.models.schedule_fields import (
 )
 
 
-class ScheduleCreate(ApiModel):
+class ScheduleCreate(ApiRequest):
     workflow_id: UUID
     cron: str = Field(max_length=256, examples=["0 7 * * *"])
     enabled: bool = True
@@ -126,7 +126,7 @@ def _omittable(schema: dict[str, Any]) -> None:
             field.update(alternatives[0])
 
 
-class ScheduleUpdate(ApiModel):
+class ScheduleUpdate(ApiRequest):
     model_config = ConfigDict(json_schema_extra=_omittable)
 
     cron: str | None = Field(default=None, max_length=256)
