@@ -3,6 +3,7 @@ rate(...) pasted as a cron, a misspelt or legacy time zone, snake_case field nam
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 
@@ -16,6 +17,8 @@ from scheduler.models.cron_previews import CronPreviewRequest
 from scheduler.models.runs import BackfillRequest
 from scheduler.models.schedule_views import ScheduleView
 from scheduler.models.schedules import ScheduleCreate, ScheduleUpdate
+
+from tests.unit.test_cron import ACCEPTED
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 
@@ -46,6 +49,45 @@ def test_an_eventbridge_cron_is_answered_with_its_unix_form(pasted: str, unix: s
     # and that form converts back to exactly the expression pasted: it fires the same times
     fields = pasted.strip()[len("cron(") : -1].split()
     assert cron.to_eventbridge(unix) == [f"cron({' '.join(fields)})"]
+
+
+EVERY_EVENTBRIDGE_OUTPUT = sorted({out for _, outs in ACCEPTED for out in outs})
+
+
+def test_every_eventbridge_expression_the_converter_writes_is_answered_with_its_source() -> None:
+    # Given every EventBridge expression the API shows for the shared cron vectors
+    for expression in EVERY_EVENTBRIDGE_OUTPUT:
+        # When one is pasted as a cron
+        with pytest.raises(cron.CronError) as caught:
+            cron.to_eventbridge(expression)
+        # Then the suggested Unix cron converts back to exactly that expression
+        suggested = re.search(r"write `([^`]+)`", str(caught.value))
+        assert suggested is not None, (expression, str(caught.value))
+        assert cron.to_eventbridge(suggested.group(1)) == [expression]
+
+
+@pytest.mark.parametrize(
+    "pasted", ["cron(0 7 ? * */2 *)", "cron(0 7 ? * MON,3 *)", "cron(15 7 ? JAN-MAR 2-6/2 *)"]
+)
+def test_a_suggestion_fires_when_the_pasted_expression_would(pasted: str) -> None:
+    # Given an EventBridge expression in a spelling the converter does not write
+    with pytest.raises(cron.CronError) as caught:
+        cron.to_eventbridge(pasted)
+    suggested = re.search(r"write `([^`]+)`", str(caught.value))
+    assert suggested is not None
+    # Then the suggestion fires exactly when EventBridge would fire the pasted one
+    numeric = pasted.replace("MON", "2").replace("JAN-MAR", "1-3")  # the evaluator reads numbers
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    assert cron.next_fire_times(suggested.group(1), "Europe/Berlin", start, 100) == (
+        cron.eventbridge_fire_times(numeric, "Europe/Berlin", start, 100)
+    )
+
+
+def test_a_weekday_range_mixing_a_name_and_a_number_gets_no_suggestion() -> None:
+    # EventBridge's MON-5 is Monday to Thursday, Unix's Monday to Friday: no text to reuse
+    with pytest.raises(cron.CronError) as caught:
+        cron.to_eventbridge("cron(0 7 ? * MON-5 *)")
+    assert "write `" not in str(caught.value)
 
 
 def test_an_eventbridge_cron_with_weekday_names_keeps_them() -> None:

@@ -12,6 +12,7 @@ _EVENTBRIDGE_CRON = re.compile(r"\s*cron\((?P<fields>[^()]*)\)\s*", re.IGNORECAS
 _RATE = re.compile(r"\s*rate\((?P<body>[^()]*)\)\s*", re.IGNORECASE)
 _RATE_BODY = re.compile(r"\s*(?P<count>[0-9]+)\s+(?P<unit>minutes?|hours?|days?)\s*")
 _DOW_ELEMENT = re.compile(r"(?P<start>[1-7])(?:-(?P<end>[1-7]))?(?P<step>/[0-9]+)?")
+_NAMES_ONLY = re.compile(r"(\*|[A-Za-z]+(-[A-Za-z]+)?)(/[0-9]+)?")
 _MINUTES_PER = {"minute": 1, "hour": 60, "day": 1440}
 _NO_UNIX_FORM = "write the 5-field Unix cron of the times you want (minute hour day month weekday)"
 
@@ -36,8 +37,9 @@ def _explain_eventbridge_cron(fields: list[str], converts: Callable[[str], bool]
             f"{intro}; a Unix cron has no year field: write the other 5 fields and limit the "
             "years with startAt and endAt"
         )
-    unix = " ".join((minute, hour, _unix_dom(dom), month, _unix_dow(dow)))
-    if (dom == "?") == (dow == "?") or not converts(unix):
+    unix_dow = _unix_dow(dow)
+    unix = " ".join((minute, hour, _unix_dom(dom), month, unix_dow or ""))
+    if (dom == "?") == (dow == "?") or unix_dow is None or not converts(unix):
         return f"{intro}; {_NO_UNIX_FORM}"
     return f"{intro}; write `{unix}`"
 
@@ -46,7 +48,7 @@ def _unix_dom(dom: str) -> str:
     return "*" if dom == "?" else dom
 
 
-def _unix_dow(dow: str) -> str:
+def _unix_dow(dow: str) -> str | None:
     """EventBridge's weekdays (1-7 from Sunday) in Unix numbers (0-6 from Sunday)."""
     if dow in ("?", "*"):
         return "*"
@@ -54,13 +56,16 @@ def _unix_dow(dow: str) -> str:
         return f"L{int(last.group(1)) - 1}"
     if nth := re.fullmatch(r"([1-7])#([1-5])", dow):
         return f"{int(nth.group(1)) - 1}#{nth.group(2)}"
-    return ",".join(_unix_dow_element(element) for element in dow.split(","))
+    elements = [_unix_dow_element(element) for element in dow.split(",")]
+    return None if None in elements else ",".join(e for e in elements if e is not None)
 
 
-def _unix_dow_element(element: str) -> str:
+def _unix_dow_element(element: str) -> str | None:
     match = _DOW_ELEMENT.fullmatch(element)
     if match is None:
-        return element  # a name (MON-FRI means the same in both) or `*/n` (so does it)
+        if _NAMES_ONLY.fullmatch(element):
+            return element  # names (MON-FRI) and `*/n` mean the same weekdays in both
+        return None  # a name and a number mixed (MON-5): no suggestion
     start = int(match.group("start")) - 1
     step = match.group("step") or ""
     if match.group("end"):
