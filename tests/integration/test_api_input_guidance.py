@@ -205,9 +205,21 @@ def test_a_stored_est_schedule_still_reads_changes_reconciles_and_fires(
     )
     assert status == 200, changed
     assert changed["timezone"] == "EST"
-    # but writing EST again is refused, naming the zone to use
-    error = _refused(api, "PATCH", f"/api/schedules/{created['id']}", {"timezone": "EST"})
-    assert "America/New_York" in error["message"]
+    # and so is resending the zone it has with another change (a client that sends it all)
+    status, resent = api.call(
+        "PATCH", f"/api/schedules/{created['id']}", body={"timezone": "EST", "note": "again"}
+    )
+    assert (status, resent["timezone"], resent["note"]) == (200, "EST", "again"), resent
+    # but changing it to another legacy zone is refused, naming the zone to use, and changes
+    # nothing
+    before = database_state(clean_db)
+    status, answer = api.call("PATCH", f"/api/schedules/{created['id']}", body={"timezone": "CET"})
+    assert status == 422, answer
+    assert answer["error"]["message"] == (
+        "timezone: 'CET' is the name of a standard time, not of a place; write the place's "
+        "zone instead: 'Europe/Berlin' or 'Europe/Paris'"
+    )
+    assert database_state(clean_db) == before
 
     # When reconcile passes over it: EventBridge keeps its schedule in EST
     assert reconcile(process_queries().periodic_pass, eventbridge)["invalid_rows"] == 0
@@ -219,3 +231,19 @@ def test_a_stored_est_schedule_still_reads_changes_reconciles_and_fires(
     report = runner.fire(row, SEVEN)
     assert report.outcome == "succeeded"
     assert [r.path for r in http_server.requests] == ["/run"]
+
+
+def test_changing_a_schedule_to_a_legacy_zone_is_refused_and_changes_nothing(
+    api: Api, workflows: dict[str, uuid.UUID], eventbridge: EventBridgeSchedules, clean_db: str
+) -> None:
+    created = _create(api, workflows["alice"], timezone="Europe/Berlin")
+    before = (database_state(clean_db), eventbridge_state(eventbridge))
+
+    status, answer = api.call(
+        "PATCH", f"/api/schedules/{created['id']}", body={"timezone": "EST", "cron": "0 8 * * *"}
+    )
+
+    assert status == 422, answer
+    assert answer["error"]["message"].startswith("timezone: 'EST' is a fixed UTC-05:00")
+    assert answer["error"]["message"].endswith("'America/New_York'")
+    assert (database_state(clean_db), eventbridge_state(eventbridge)) == before

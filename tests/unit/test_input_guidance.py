@@ -228,8 +228,8 @@ def test_models_and_preview_refuse_a_legacy_zone() -> None:
         ScheduleCreate.model_validate(
             {"workflowId": workflow_id, "cron": "0 7 * * *", "timezone": "EST"}
         )
-    with pytest.raises(ValidationError, match="Europe/Berlin"):
-        ScheduleUpdate.model_validate({"timezone": "CET"})
+    # a change is checked against the stored zone by the service (the API tests)
+    assert ScheduleUpdate.model_validate({"timezone": "CET"}).timezone == "CET"
     preview = preview_cron(CronPreviewRequest(cron="0 7 * * *", timezone="EST"), NOW)
     assert preview.valid is False
     assert "America/New_York" in str(preview.error)

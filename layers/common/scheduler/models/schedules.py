@@ -44,6 +44,7 @@ from scheduler.models.schedule_fields import (
     CatchupPolicy,
     OverlapPolicy,
     _checked_cron,
+    _checked_known_timezone,
     _checked_note,
     _checked_timezone,
     check_window,
@@ -161,7 +162,7 @@ class ScheduleUpdate(ApiRequest):
     @field_validator("timezone")
     @classmethod
     def _timezone(cls, value: str | None) -> str | None:
-        return None if value is None else _checked_timezone(value)
+        return None if value is None else _checked_known_timezone(value)
 
     @field_validator("start_at", "end_at")
     @classmethod
