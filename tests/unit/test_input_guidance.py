@@ -3,6 +3,7 @@ rate(...) pasted as a cron, a misspelt or legacy time zone, snake_case field nam
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from datetime import UTC, datetime
@@ -10,6 +11,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 from scheduler import cron
+from scheduler.api.http_errors import for_validation_errors
 from scheduler.api.schedules import preview_cron
 from scheduler.cron import zone_names
 from scheduler.models.api_keys import ApiKeyCreate
@@ -289,3 +291,52 @@ def test_python_builds_requests_by_the_json_names_and_views_from_snake_case_rows
     }
     view = ScheduleView.model_validate(row)
     assert (view.workflow_id, view.timezone) == (workflow_id, "EST")
+
+
+# ------------------------------------------------------------------ the 422 body
+
+
+def test_a_422_names_the_first_problem_and_strips_the_library_prefixes() -> None:
+    errors = [
+        {
+            "loc": ("body", "to"),
+            "msg": "Assertion failed, to is missing",
+            "type": "assertion_error",
+        },
+        {
+            "loc": ("body", "cron"),
+            "msg": "Value error, minute: 61 is out of range",
+            "type": "value_error",
+        },
+        {
+            "loc": ("query", "limit"),
+            "msg": "Input should be less than or equal to 100",
+            "type": "x",
+        },
+    ]
+    response = for_validation_errors(ValueError("invalid"), errors)
+    assert response.status_code == 422
+    body = json.loads(str(response.body))
+    assert body == {
+        "error": {
+            "code": "invalid_input",
+            "message": "to is missing",  # it names its field already: not "to: to is missing"
+            "details": [
+                {"loc": ["body", "to"], "msg": "to is missing", "type": "assertion_error"},
+                {
+                    "loc": ["body", "cron"],
+                    "msg": "minute: 61 is out of range",
+                    "type": "value_error",
+                },
+                {
+                    "loc": ["query", "limit"],
+                    "msg": "Input should be less than or equal to 100",
+                    "type": "x",
+                },
+            ],
+        }
+    }
+    second_first = for_validation_errors(ValueError("invalid"), errors[1:])
+    assert json.loads(str(second_first.body))["error"]["message"] == (
+        "cron: minute: 61 is out of range"
+    )
