@@ -86,7 +86,7 @@ def _measure_requests() -> dict[str, float]:
         OWNER, workflow_id=workflow, cron="0 7 * * *", timezone="UTC", enabled=True
     )
     key = key_service.issue_key(
-        ApiKeyQueries(db), ApiKeyCreate(name="bench", owner_id=OWNER), created_by="bench"
+        ApiKeyQueries(db), ApiKeyCreate(name="bench", ownerId=OWNER), created_by="bench"
     ).key
     now = int(time.time())
     token = jwt.encode(

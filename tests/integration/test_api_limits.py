@@ -184,7 +184,7 @@ def test_two_concurrent_creates_at_the_limit_do_not_both_pass(
     other_api = ScheduleService(
         other_queries.schedule_service, EventBridgeSchedules(), lambda _: None
     )
-    request = ScheduleCreate(workflow_id=workflows["alice2"], cron="0 9 * * *")
+    request = ScheduleCreate(workflowId=workflows["alice2"], cron="0 9 * * *")
 
     def second_create() -> Any:
         return other_api.create_schedule(ALICE, request)

@@ -415,7 +415,7 @@ def api(queries: AllQueries, scheduler: CountingScheduler) -> ScheduleService:
 def api_create(queries: AllQueries, scheduler: CountingScheduler, cron: str) -> UUID:
     workflow = queries.workflows.create_workflow(OWNER, f"workflow for {cron}")
     created = api(queries, scheduler).create_schedule(
-        None, ScheduleCreate(workflow_id=workflow["id"], cron=cron)
+        None, ScheduleCreate(workflowId=workflow["id"], cron=cron)
     )
     return created.id
 

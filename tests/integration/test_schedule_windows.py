@@ -337,13 +337,13 @@ def test_reconcile_repairs_window_drift_and_a_second_pass_is_free(
     start, end = _hour(3), _hour(30)
     ids = []
     for fields in (
-        {"start_at": start, "end_at": end},
-        {"flexible_window_minutes": 10},
-        {"end_at": end, "note": "n"},
+        {"startAt": start, "endAt": end},
+        {"flexibleWindowMinutes": 10},
+        {"endAt": end, "note": "n"},
     ):
         workflow = queries.workflows.create_workflow(uuid.uuid4(), "w")
         created = service.create_schedule(
-            None, ScheduleCreate(workflow_id=workflow["id"], cron="0 * * * *", **fields)
+            None, ScheduleCreate(workflowId=workflow["id"], cron="0 * * * *", **fields)
         )
         ids.append(str(created.id))
     scheduler.calls.clear()
@@ -384,7 +384,7 @@ def test_reconcile_sees_a_start_or_end_passing_as_no_change(
     created = service.create_schedule(
         None,
         ScheduleCreate(
-            workflow_id=workflow["id"], cron="0 * * * *", start_at=_hour(2), end_at=_hour(4)
+            workflowId=workflow["id"], cron="0 * * * *", startAt=_hour(2), endAt=_hour(4)
         ),
     )
     queries.sync_state.forget_eventbridge_state(
@@ -408,7 +408,7 @@ def test_a_write_after_the_start_leaves_the_past_start_date_out(
     service = service_of(queries, scheduler)
     workflow = queries.workflows.create_workflow(uuid.uuid4(), "w")
     created = service.create_schedule(
-        None, ScheduleCreate(workflow_id=workflow["id"], cron="0 * * * *")
+        None, ScheduleCreate(workflowId=workflow["id"], cron="0 * * * *")
     )
     queries.schedules.update_schedule(
         created.id, None, {"start_at": datetime.now(UTC) - timedelta(days=2)}
@@ -526,10 +526,10 @@ def test_a_schedule_written_after_its_end_is_in_step_while_disabled(
     service = service_of(queries, scheduler)
     workflow = queries.workflows.create_workflow(uuid.uuid4(), "w")
     created = service.create_schedule(
-        None, ScheduleCreate(workflow_id=workflow["id"], cron="0 * * * *")
+        None, ScheduleCreate(workflowId=workflow["id"], cron="0 * * * *")
     )
     service.update_schedule(
-        None, created.id, ScheduleUpdate(end_at=datetime.now(UTC) - timedelta(hours=1))
+        None, created.id, ScheduleUpdate(endAt=datetime.now(UTC) - timedelta(hours=1))
     )
     assert scheduler.describe(str(created.id))["State"] == "DISABLED"
     scheduler.calls.clear()

@@ -104,12 +104,46 @@ def for_validation_errors(exc: Exception, errors: Iterable[Mapping[str, Any]]) -
     if any(error.get("loc", ("",))[0] == "path" for error in errors):
         return error_response(HTTPStatus.NOT_FOUND, "not_found", "not found")
     details = [
-        {"loc": list(error.get("loc", ())), "msg": str(error.get("msg")), "type": error.get("type")}
+        {"loc": list(error.get("loc", ())), "msg": _readable(error), "type": error.get("type")}
         for error in errors
     ]
-    return error_response(
-        HTTPStatus.UNPROCESSABLE_ENTITY, "invalid_input", "the request is not valid", details
-    )
+    message = _naming_the_field(details[0]) if details else "the request is not valid"
+    return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, "invalid_input", message, details)
+
+
+# What pydantic puts before the message of a ValueError or an assert in a validator: the reason
+# is ours, the prefix only says how it was raised.
+_LIBRARY_PREFIXES = ("Value error, ", "Assertion failed, ")
+# pydantic's own words for these, in the API's (the field is named in front of each); a
+# message of ours with the same type stays as written.
+_PLAIN_WORDS = {
+    ("missing", "Field required"): "required",
+    ("extra_forbidden", "Extra inputs are not permitted"): "unknown field (not one of this "
+    "request's fields)",
+    (
+        "model_attributes_type",
+        "Input should be a valid dictionary or object to extract fields from",
+    ): "the body must be a JSON object",
+}
+
+
+def _readable(error: Mapping[str, Any]) -> str:
+    """One validation error's message without the validation library's prefixes."""
+    message = str(error.get("msg"))
+    message = _PLAIN_WORDS.get((str(error.get("type")), message), message)
+    for prefix in _LIBRARY_PREFIXES:
+        message = message.removeprefix(prefix)
+    return message
+
+
+def _naming_the_field(detail: Mapping[str, Any]) -> str:
+    """The first problem in words, led by the field it is about (`cron: ...`), when it is one
+    field's: `loc` is where (body, query), then the field's JSON name and any index in it."""
+    field = ".".join(str(part) for part in detail["loc"][1:])
+    message = str(detail["msg"])
+    if not field or message.startswith((f"{field}:", f"{field} ")):
+        return message  # the body as a whole, or a message that names its field already
+    return f"{field}: {message}"
 
 
 def unsupported_media_type() -> Response[Any]:

@@ -62,7 +62,7 @@ def preview_cron(request: CronPreviewRequest, now: datetime) -> CronPreview:
     """What a cron would do, for UIs that validate as the user types (invalid is an answer)."""
     try:
         expressions = cron.to_eventbridge(request.cron)
-        timezone = cron.validate_timezone(request.timezone)
+        timezone = cron.validate_timezone_to_write(request.timezone)
         cron.ensure_fires(request.cron, timezone, now)
         check_window(request.start_at, request.end_at)
         start, end = request.start_at, request.end_at
@@ -253,6 +253,7 @@ class ScheduleService:
                 changes = request.changes()
                 pause = changes.get("enabled") is False and changes.keys() <= _PAUSE_FIELDS
                 _ensure_window({**old, **changes}, changes)
+                _ensure_new_timezone_may_be_written(old, changes)
                 if not pause:
                     _ensure_schedulable({**old, **changes}, changes, self.clock())
                 if changes.get("enabled") is True:
@@ -382,6 +383,18 @@ def _ensure_window(row: Mapping[str, Any], changes: Mapping[str, Any]) -> None:
         stored = "endAt" if "end_at" not in changes else "startAt"
         which = "" if changes.keys() >= {"start_at", "end_at"} else f" (the stored {stored})"
         raise InvalidInput(f"{exc}{which}") from exc
+
+
+def _ensure_new_timezone_may_be_written(old: Mapping[str, Any], changes: Mapping[str, Any]) -> None:
+    """InvalidInput for a change to a legacy zone (EST, CET: cron.zone_names); the zone the row
+    has already, resent with a change of other fields, is kept as it is."""
+    zone = changes.get("timezone")
+    if zone is None or zone == old["timezone"]:
+        return
+    try:
+        cron.validate_timezone_to_write(zone)
+    except ValueError as exc:  # InvalidTimezone
+        raise InvalidInput(f"timezone: {exc}") from exc
 
 
 def _ensure_schedulable(row: Mapping[str, Any], changes: Mapping[str, Any], now: datetime) -> None:

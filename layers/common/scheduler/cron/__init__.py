@@ -7,6 +7,8 @@ need (`from scheduler import cron`); each concept lives in its own module:
 - fields: the grammar of one field (values, names, ranges, steps, L / W / #);
 - convert: the whole expression, how its day fields combine, the EventBridge conversion;
 - timezones: accepted IANA zones, wall-clock times to UTC instants;
+- zone_names: the zone a user meant (did you mean, the zone to write instead of EST or CET);
+- pasted_forms: EventBridge's cron(...) and rate(...) pasted as a cron, answered in words;
 - fires: fire times on the wall clock of a zone (croniter), fire slots;
 - describe: plain-English descriptions (cron-descriptor);
 - dst: what the coming year's DST changes do to a cron's fires, in words;
@@ -46,7 +48,11 @@ from scheduler.cron.fires import (
     last_occurrence,
     next_fire_times,
 )
-from scheduler.cron.timezones import InvalidTimezone, validate_timezone
+from scheduler.cron.timezones import (
+    InvalidTimezone,
+    validate_timezone,
+    validate_timezone_to_write,
+)
 
 __all__ = [
     "MAX_EXPRESSION_LENGTH",
@@ -65,4 +71,5 @@ __all__ = [
     "to_eventbridge",
     "validate",
     "validate_timezone",
+    "validate_timezone_to_write",
 ]

@@ -26,6 +26,7 @@ from scheduler.cron.fields import (
     format_set,
     parse_field,
 )
+from scheduler.cron.pasted_forms import explain_pasted_form
 
 MAX_EXPRESSION_LENGTH = 256
 _FIELD_ORDER = f"{MINUTE} {HOUR} {DOM} {MONTH} {DOW}"
@@ -66,6 +67,8 @@ def _checked_text(expr: object) -> str:
 def _split(expr: str) -> list[str]:
     """Input hygiene, macros and field count; returns the five field texts."""
     if not _ALLOWED.fullmatch(expr):
+        if (pasted := explain_pasted_form(expr, _converts)) is not None:
+            raise CronError(pasted)
         bad = next(ch for ch in expr if not _ALLOWED.fullmatch(ch))
         raise CronError(
             f"character {bad!r} is not allowed (use digits, letters, spaces and * ? , / # - @)"
@@ -175,6 +178,14 @@ def _compile(expr: str) -> Compiled:
                 "characters; use fewer separate values"
             )
     return Compiled(" ".join(tokens), outputs, fields, mode)
+
+
+def _converts(expr: str) -> bool:
+    try:
+        compile_expression(expr)
+    except CronError:
+        return False
+    return True
 
 
 def compile_expression(expr: object) -> Compiled:

@@ -1,5 +1,9 @@
 """Timezones of schedules: which IANA names are accepted, and wall-clock times to UTC instants.
 
+`validate_timezone` is what a stored schedule must hold to be read, fired and reconciled;
+`validate_timezone_to_write` adds what a new write must not use: the legacy names of
+scheduler.cron.zone_names (EST, CET, ...), refused with the zone to write instead.
+
 Fire times are evaluated on the wall clock of a schedule's timezone, as EventBridge Scheduler
 does; `wall_to_utc` holds its DST rules for one wall time: a time inside the spring-forward gap
 does not exist (None), a repeated autumn time is its first occurrence.
@@ -11,6 +15,8 @@ import re
 from datetime import UTC, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
+
+from scheduler.cron.zone_names import did_you_mean, legacy_zone_problem
 
 
 class InvalidTimezone(ValueError):
@@ -34,13 +40,26 @@ def validate_timezone(name: str) -> str:
     if not isinstance(name, str) or not name:
         raise InvalidTimezone("the timezone is empty; use an IANA name such as Europe/Berlin")
     if len(name) > 64 or not _TZ_NAME.fullmatch(name):
-        raise InvalidTimezone(f"'{name[:64]}' is not an IANA timezone name (e.g. Europe/Berlin)")
+        hint = did_you_mean(name.strip()) if len(name) <= 64 else ""
+        raise InvalidTimezone(
+            f"'{name[:64]}' is not an IANA timezone name{hint or ' (e.g. Europe/Berlin)'}"
+        )
     if name in _NOT_SCHEDULE_ZONES or name.startswith(("posix/", "right/")):
         raise InvalidTimezone(f"'{name}' is not a timezone for schedules; use e.g. Europe/Berlin")
     try:
         load_zone(name)
     except Exception as exc:  # zoneinfo raises several kinds for a bad key or file
-        raise InvalidTimezone(f"unknown timezone '{name}' (use an IANA name such as UTC)") from exc
+        hint = did_you_mean(name) or " (use an IANA name such as Europe/Berlin or UTC)"
+        raise InvalidTimezone(f"unknown timezone '{name}'{hint}") from exc
+    return name
+
+
+def validate_timezone_to_write(name: str) -> str:
+    """validate_timezone, refusing too the legacy names a new schedule must not use (a stored
+    one keeps working: only writes call this)."""
+    validate_timezone(name)
+    if (problem := legacy_zone_problem(name)) is not None:
+        raise InvalidTimezone(problem)
     return name
 
 

@@ -7,10 +7,10 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, ConfigDict, Field, StrictBool, field_validator
 
-from scheduler.models.base import ApiModel, checked_text, utc_instant
+from scheduler.models.base import ApiModel, ApiRequest, checked_text, utc_instant
 
 
-class ApiKeyCreate(ApiModel):
+class ApiKeyCreate(ApiRequest):
     name: str = Field(min_length=1, max_length=100, examples=["billing worker"])
     # The one owner whose workflows the key acts on; null: every tenant's.
     owner_id: UUID | None = None

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import AwareDatetime, Field, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
 
-from scheduler.models.base import ApiModel, utc_instant
+from scheduler.models.base import ApiModel, ApiRequest, utc_instant
 from scheduler.models.schedule_fields import _END_AT, _START_AT
 
 
@@ -37,7 +37,7 @@ class DstNote(ApiModel):
     )
 
 
-class CronPreviewRequest(ApiModel):
+class CronPreviewRequest(ApiRequest):
     # Not validated here: an invalid cron is a normal answer of the preview, not a 422.
     cron: str = Field(max_length=1024, examples=["*/15 9-17 * * MON-FRI"])
     timezone: str = Field(default="UTC", max_length=256, examples=["Europe/Berlin"])

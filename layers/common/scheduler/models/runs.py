@@ -15,7 +15,7 @@ from pydantic import (
     model_validator,
 )
 
-from scheduler.models.base import ApiModel, utc_instant
+from scheduler.models.base import ApiModel, ApiRequest, utc_instant
 
 RunStatus = Literal["running", "succeeded", "failed", "skipped", "missed", "buffered"]
 RunTrigger = Literal["schedule", "manual", "catchup", "backfill"]
@@ -59,7 +59,7 @@ class RunAccepted(ApiModel):
     runs_url: str
 
 
-class BackfillRequest(ApiModel):
+class BackfillRequest(ApiRequest):
     """Replay the schedule's fire times in [from, to]: each runs through the runner, oldest
     first, one at a time (trigger `backfill`); a fire time that ran already is kept, one recorded
     `missed` is run. Every fire time must lie within the run history kept (RunHistoryDays less a

@@ -21,6 +21,13 @@ def _checked_cron(value: str) -> str:
 
 
 def _checked_timezone(value: str) -> str:
+    """A zone a new schedule may use (not a legacy name such as EST: zone_names)."""
+    return cron.validate_timezone_to_write(value)
+
+
+def _checked_known_timezone(value: str) -> str:
+    """A zone a stored schedule may hold: a change checks the legacy names against the stored
+    zone (the service), so resending the zone a row has is no new use of it."""
     return cron.validate_timezone(value)
 
 

@@ -28,7 +28,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from scheduler import cron
-from scheduler.models.base import ApiModel, utc_instant
+from scheduler.models.base import ApiModel, ApiRequest, utc_instant
 from scheduler.models.schedule_fields import (
     _CATCHUP,
     _CATCHUP_WINDOW,
@@ -44,6 +44,7 @@ from scheduler.models.schedule_fields import (
     CatchupPolicy,
     OverlapPolicy,
     _checked_cron,
+    _checked_known_timezone,
     _checked_note,
     _checked_timezone,
     check_window,
@@ -60,7 +61,7 @@ _INPUT = (
 _INPUT_EXAMPLE = {"customerId": "c-42", "report": {"format": "pdf"}}
 
 
-class ScheduleCreate(ApiModel):
+class ScheduleCreate(ApiRequest):
     workflow_id: UUID
     cron: str = Field(max_length=256, examples=["0 7 * * *"])
     enabled: bool = True
@@ -141,7 +142,7 @@ def _omittable(schema: dict[str, Any]) -> None:
             field.update(alternatives[0])
 
 
-class ScheduleUpdate(ApiModel):
+class ScheduleUpdate(ApiRequest):
     model_config = ConfigDict(json_schema_extra=_omittable)
 
     cron: str | None = Field(default=None, max_length=256)
@@ -180,7 +181,7 @@ class ScheduleUpdate(ApiModel):
     @field_validator("timezone")
     @classmethod
     def _timezone(cls, value: str | None) -> str | None:
-        return None if value is None else _checked_timezone(value)
+        return None if value is None else _checked_known_timezone(value)
 
     @field_validator("start_at", "end_at")
     @classmethod
