@@ -19,11 +19,14 @@ from typing import Any
 import psycopg
 import pytest
 from scheduler import clients
+from scheduler.api.schedules import ScheduleService, ScheduleServiceQueries
+from scheduler.models.schedules import ScheduleCreate
 from scheduler.observability import metrics
 from scheduler.policies.periodic_pass import reconcile
 from scheduler.run.runner import RunReport
 from scheduler.steps.definitions import load_definition
 from scheduler.steps.engine import parse_definition
+from scheduler.store.db import Database
 from scheduler.sync.eventbridge import EventBridgeSchedules
 
 from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
@@ -514,3 +517,49 @@ def test_a_workflow_deleted_mid_run_lets_the_run_finish_and_records_nothing(
     assert report.outcome == "succeeded"
     assert len(http_server.requests) == 1
     assert _rows(clean_db) == {"workflows": [], "schedules": [], "schedule_runs": []}
+
+
+def test_a_schedule_added_while_the_delete_runs_goes_with_the_workflow(
+    api: Api,
+    clean_db: str,
+    eventbridge: EventBridgeSchedules,
+    hooks: Callable[[str, Hook], None],
+) -> None:
+    workflow = _create_workflow(api)
+    _create(api, uuid.UUID(workflow["id"]))
+    # another client (its own connection) adds a schedule while the delete removes the first
+    # one's EventBridge schedule, before the delete locks the workflow
+    other_client = Database(clean_db)
+    added: list[Any] = []
+
+    def add_a_schedule(**_: Any) -> None:
+        if not added:
+            service = ScheduleService(
+                ScheduleServiceQueries.over(other_client), EventBridgeSchedules(), lambda _: None
+            )
+            request = ScheduleCreate(workflow_id=uuid.UUID(workflow["id"]), cron="0 8 * * *")
+            added.append(service.create_schedule(ALICE, request))
+
+    hooks("before-call.scheduler.DeleteSchedule", add_a_schedule)
+    try:
+        status, _ = api.call("DELETE", f"/api/workflows/{workflow['id']}", query="schedules=delete")
+    finally:
+        other_client.close()
+
+    assert status == 204
+    assert len(added) == 1
+    assert _rows(clean_db) == {"workflows": [], "schedules": [], "schedule_runs": []}
+    assert eventbridge.list_names() == []
+
+
+def test_a_workflow_body_may_be_as_large_as_a_definition_and_no_larger(
+    api: Api, clean_db: str
+) -> None:
+    over = "x" * (272 * 1024)
+
+    too_large = api.call("POST", "/api/workflows", body={"name": "w", "definition": over})
+    schedule_body = api.call("POST", "/api/schedules", raw_body="x" * (16 * 1024 + 1))
+
+    assert (too_large[0], too_large[1]["error"]["code"]) == (413, "payload_too_large")
+    assert (schedule_body[0], schedule_body[1]["error"]["code"]) == (413, "payload_too_large")
+    assert _workflow_rows(clean_db) == []
