@@ -1086,7 +1086,7 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
-            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential; answered by the API as ErrorBody, code forbidden) */
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1152,7 +1152,7 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
-            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential; answered by the API as ErrorBody, code forbidden) */
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1233,7 +1233,7 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
-            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential; answered by the API as ErrorBody, code forbidden) */
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1332,7 +1332,7 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
-            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential; answered by the API as ErrorBody, code forbidden) */
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1400,7 +1400,7 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
-            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential; answered by the API as ErrorBody, code forbidden) */
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1501,7 +1501,7 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
-            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential; answered by the API as ErrorBody, code forbidden) */
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1607,7 +1607,7 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
-            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential; answered by the API as ErrorBody, code forbidden) */
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1673,7 +1673,7 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
-            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential; answered by the API as ErrorBody, code forbidden) */
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1741,7 +1741,7 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
-            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential; answered by the API as ErrorBody, code forbidden) */
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1810,7 +1810,7 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
-            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential; answered by the API as ErrorBody, code forbidden) */
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1900,7 +1900,7 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
-            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential; answered by the API as ErrorBody, code forbidden) */
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1998,7 +1998,7 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
-            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential; answered by the API as ErrorBody, code forbidden) */
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2067,7 +2067,7 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
-            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential; answered by the API as ErrorBody, code forbidden) */
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2163,7 +2163,7 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
-            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential; answered by the API as ErrorBody, code forbidden) */
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2232,7 +2232,7 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
-            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential; answered by the API as ErrorBody, code forbidden) */
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2319,7 +2319,7 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
-            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential; answered by the API as ErrorBody, code forbidden) */
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2406,7 +2406,7 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
-            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential; answered by the API as ErrorBody, code forbidden) */
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2475,7 +2475,7 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
-            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential; answered by the API as ErrorBody, code forbidden) */
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
             403: {
                 headers: {
                     [name: string]: unknown;

@@ -35,7 +35,8 @@ GATEWAY_ERRORS: dict[int, Any] = {
     403: {
         "description": "Forbidden: the authorizer refused the token (invalid, expired, wrong"
         " audience or issuer; answered by API Gateway as {message}), or the credential may not"
-        " do this (a read-only API key writing, key management without a service credential;"
+        " do this (a read-only API key writing, key management without a service credential,"
+        " a workflow for another owner than the credential's own;"
         " answered by the API as ErrorBody, code forbidden)",
         "content": {content_types.APPLICATION_JSON: {"model": ForbiddenBody}},
     },

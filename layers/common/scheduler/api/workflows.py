@@ -118,10 +118,11 @@ class WorkflowService:
                 self.queries.workflows.lock_workflow(workflow_id, owner)
                 # A schedule committed while we were removing the others (its insert ran
                 # before the lock) is removed too; none can be added any more.
+                seen = set(schedule_ids)
                 added = [
                     schedule_id
                     for schedule_id in self.queries.workflows.schedule_ids(workflow_id)
-                    if schedule_id not in set(schedule_ids)
+                    if schedule_id not in seen
                 ]
                 self._remove_from_eventbridge(added, touched)
                 # the schedules, their runs and EventBridge records go with it (cascade)
