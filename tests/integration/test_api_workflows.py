@@ -563,3 +563,15 @@ def test_a_workflow_body_may_be_as_large_as_a_definition_and_no_larger(
     assert (too_large[0], too_large[1]["error"]["code"]) == (413, "payload_too_large")
     assert (schedule_body[0], schedule_body[1]["error"]["code"]) == (413, "payload_too_large")
     assert _workflow_rows(clean_db) == []
+
+
+def test_a_number_the_runner_cannot_load_is_refused_not_stored(api: Api, clean_db: str) -> None:
+    raw = '{"name": "w", "definition": {"steps": [], "threshold": 1e400}}'
+
+    status, body = api.call("POST", "/api/workflows", raw_body=raw)
+
+    assert status == 422, body
+    assert body["error"]["message"] == (
+        "definition: a number is out of range (at most about 1.8e308)"
+    )
+    assert _workflow_rows(clean_db) == []

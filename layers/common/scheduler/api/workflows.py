@@ -37,7 +37,11 @@ def checked_definition(definition: dict[str, Any]) -> dict[str, Any]:
     """The definition as the runner will load it, or InvalidInput saying where it is wrong."""
     try:
         # ensure_ascii=False: the size counted is that of the UTF-8 text the database stores
-        loaded = load_definition(json.dumps(definition, ensure_ascii=False))
+        text = json.dumps(definition, ensure_ascii=False, allow_nan=False)
+    except ValueError:  # the body's parser read a number past a float's range as infinity
+        raise InvalidInput("definition: a number is out of range (at most about 1.8e308)") from None
+    try:
+        loaded = load_definition(text)
         parse_definition(loaded)
     except InvalidWorkflowDefinition as exc:
         raise InvalidInput(definition_problem(exc)) from None
