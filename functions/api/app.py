@@ -1,11 +1,11 @@
 """ApiFunction: the Schedules API (API Gateway HTTP API, payload v2.0) over the use cases.
 
 The Lambda entry, thin: before routing, every request must carry verified claims (API Gateway's
-authorizer put them in the event) and a body of at most 16 KiB; then the one resolver
-(scheduler.api.routes.routing.app) routes it to a route of scheduler.api.routes, each module a
-group (schedules, runs, API keys, cron preview, workflows, documentation) that parses and calls
-one use case, or to the dashboard's files beside this module; errors are mapped to HTTP once,
-at the bottom.
+authorizer put them in the event) and a body of at most 16 KiB (a workflow's create or change:
+272 KiB); then the one resolver (scheduler.api.routes.routing.app) routes it to a route of
+scheduler.api.routes, each module a group (schedules, runs, API keys, cron preview, workflows,
+documentation) that parses and calls one use case, or to the dashboard's files beside this
+module; errors are mapped to HTTP once, at the bottom.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from scheduler.errors import (
     UnsupportedMediaType,
 )
 from scheduler.observability import capture_lambda_handler, logger
+from scheduler.steps.definitions import MAX_DEFINITION_BYTES
 
 # The routes register on the one resolver as their modules are imported, in this order: the
 # order of the OpenAPI document's paths.
@@ -68,6 +69,10 @@ def _dashboard_response(found: dashboard.DashboardFile) -> Response[str]:
 
 
 MAX_BODY_BYTES = 16 * 1024
+# A workflow's definition may be as large as the runner loads (262,144 bytes), plus its name and
+# the JSON around it: the body of a workflow's create or change may be that large.
+MAX_WORKFLOW_BODY_BYTES = MAX_DEFINITION_BYTES + 16 * 1024
+_WORKFLOW_WRITE = re.compile(r"/api/workflows(/[^/]+)?")
 # The API's documentation and the dashboard's files are public (no authorizer on these routes in
 # template.yaml either): API Gateway route keys, `{file}` being one path segment.
 PUBLIC_ROUTES = frozenset(
@@ -154,8 +159,13 @@ def _admit(event: dict[str, Any]) -> Principal | None:
         principal.require_write()
     if not event.get("body"):
         return principal  # reads, deletes, run-now: no body to check
-    if _body_size(event) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"the body is larger than {MAX_BODY_BYTES // 1024} KiB")
+    limit = (
+        MAX_WORKFLOW_BODY_BYTES
+        if method in ("POST", "PATCH") and _WORKFLOW_WRITE.fullmatch(path or "")
+        else MAX_BODY_BYTES
+    )
+    if _body_size(event) > limit:
+        raise PayloadTooLarge(f"the body is larger than {limit // 1024} KiB")
     headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
     media_type = headers.get("content-type", "application/json").split(";")[0].strip().lower()
     if media_type != "application/json":

@@ -103,10 +103,12 @@ export interface paths {
         get: operations["getWorkflow"];
         put?: never;
         post?: never;
-        delete?: never;
+        /** Delete a workflow; one with schedules only with ?schedules=delete */
+        delete: operations["deleteWorkflow"];
         options?: never;
         head?: never;
-        patch?: never;
+        /** Change a workflow's name and/or definition */
+        patch: operations["updateWorkflow"];
         trace?: never;
     };
     "/api/schedules": {
@@ -172,7 +174,8 @@ export interface paths {
         /** The caller's workflows */
         get: operations["listWorkflows"];
         put?: never;
-        post?: never;
+        /** Create a workflow (its definition checked as the runner loads it) */
+        post: operations["createWorkflow"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1032,12 +1035,53 @@ export interface components {
              */
             updatedAt: string;
         };
+        /** WorkflowCreate */
+        WorkflowCreate: {
+            /**
+             * Name
+             * @example daily report
+             */
+            name: string;
+            /**
+             * Definition
+             * @description the steps the runner runs in order: {"steps": [{"type": "http", "url": ...}, {"type": "lambda", "functionArn": ...}]}, at most 50 steps, 262,144 bytes, 32 levels deep
+             * @example {
+             *       "steps": [
+             *         {
+             *           "method": "POST",
+             *           "type": "http",
+             *           "url": "https://example.com/hooks/report"
+             *         }
+             *       ]
+             *     }
+             */
+            definition: {
+                [key: string]: unknown;
+            };
+            /**
+             * Ownerid
+             * @description the owner the workflow is for: required with a credential for every tenant; a user's token or an owner's key creates for its own owner (leave it out)
+             */
+            ownerId?: string | null;
+        };
         /** WorkflowPage */
         WorkflowPage: {
             /** Items */
             items: components["schemas"]["Workflow"][];
             /** Nextcursor */
             nextCursor?: string | null;
+        };
+        /** WorkflowUpdate */
+        WorkflowUpdate: {
+            /** Name */
+            name?: string;
+            /**
+             * Definition
+             * @description the steps the runner runs in order: {"steps": [{"type": "http", "url": ...}, {"type": "lambda", "functionArn": ...}]}, at most 50 steps, 262,144 bytes, 32 levels deep
+             */
+            definition?: {
+                [key: string]: unknown;
+            };
         };
         /** ResponseValidationError */
         ResponseValidationError: {
@@ -1083,7 +1127,7 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
-            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential; answered by the API as ErrorBody, code forbidden) */
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1149,7 +1193,7 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
-            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential; answered by the API as ErrorBody, code forbidden) */
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1230,7 +1274,7 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
-            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential; answered by the API as ErrorBody, code forbidden) */
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1329,7 +1373,7 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
-            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential; answered by the API as ErrorBody, code forbidden) */
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1397,7 +1441,7 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
-            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential; answered by the API as ErrorBody, code forbidden) */
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1498,7 +1542,7 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
-            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential; answered by the API as ErrorBody, code forbidden) */
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1604,7 +1648,7 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
-            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential; answered by the API as ErrorBody, code forbidden) */
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1670,7 +1714,7 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
-            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential; answered by the API as ErrorBody, code forbidden) */
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1713,6 +1757,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description workflow id */
                 workflow_id: string;
             };
             cookie?: never;
@@ -1737,7 +1782,7 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
-            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential; answered by the API as ErrorBody, code forbidden) */
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1748,6 +1793,183 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    deleteWorkflow: {
+        parameters: {
+            query?: {
+                /** @description delete: delete the workflow's schedules (and their EventBridge schedules and runs) with it; without, a workflow with schedules is refused (409) */
+                schedules?: "delete" | null;
+            };
+            header?: never;
+            path: {
+                /** @description workflow id */
+                workflow_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted (with its schedules, given ?schedules=delete) */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized: no Authorization header or an empty one (answered by API Gateway; the authorizer is not called), or an API key that is malformed, unknown, revoked or expired (answered by the API in the same shape) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
+                };
+            };
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ForbiddenBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The workflow has schedules and ?schedules=delete was not given, or more than 50 of them (delete some first) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    updateWorkflow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description workflow id */
+                workflow_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WorkflowUpdate"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Workflow"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized: no Authorization header or an empty one (answered by API Gateway; the authorizer is not called), or an API key that is malformed, unknown, revoked or expired (answered by the API in the same shape) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
+                };
+            };
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ForbiddenBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1817,7 +2039,7 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
-            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential; answered by the API as ErrorBody, code forbidden) */
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1886,7 +2108,7 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
-            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential; answered by the API as ErrorBody, code forbidden) */
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1982,7 +2204,7 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
-            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential; answered by the API as ErrorBody, code forbidden) */
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2051,7 +2273,7 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
-            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential; answered by the API as ErrorBody, code forbidden) */
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2138,7 +2360,7 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
-            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential; answered by the API as ErrorBody, code forbidden) */
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2225,13 +2447,100 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
-            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential; answered by the API as ErrorBody, code forbidden) */
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ForbiddenBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    createWorkflow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WorkflowCreate"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Workflow"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized: no Authorization header or an empty one (answered by API Gateway; the authorizer is not called), or an API key that is malformed, unknown, revoked or expired (answered by the API in the same shape) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
+                };
+            };
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ForbiddenBody"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Unprocessable Entity */

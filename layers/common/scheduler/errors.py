@@ -79,7 +79,24 @@ class LockUnavailable(DependencyUnavailable):
 
 
 class InvalidWorkflowDefinition(InvalidInput):
-    """The workflow's definition can never run (a critical error: its schedule is disabled)."""
+    """The workflow's definition can never run (a critical error: its schedule is disabled).
+
+    Where the problem is, when it is in one step: `step` (1-based), its `kind` and the `field`
+    (JSON name), and `problem` (what is wrong, without them): the API's 422 says it in words.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        step: int | None = None,
+        kind: str | None = None,
+        field: str | None = None,
+        problem: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.step, self.kind, self.field = step, kind, field
+        self.problem = problem if problem is not None else message
 
 
 class StepFailed(DomainError):

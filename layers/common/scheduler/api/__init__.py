@@ -1,8 +1,10 @@
 """The Schedules API: its use cases and what turns them into HTTP.
 
-Owns: the schedules' use cases (CRUD that keeps the database and EventBridge in step), the one
-mapping of errors to HTTP answers, the Powertools resolver, the OpenAPI document's answers, and
-the dashboard's files. The handler (functions/api) is thin over it.
+Owns: the schedules' use cases (CRUD that keeps the database and EventBridge in step), the
+workflows' writes (a definition checked as the runner loads it; a delete that takes the
+schedules with it, all or nothing), the one mapping of errors to HTTP answers, the Powertools
+resolver, the OpenAPI document's answers, and the dashboard's files. The handler
+(functions/api) is thin over it.
 
 May import: every layer below (auth, policies, sync, run, steps, models, store, cron, platform).
 """

@@ -9,7 +9,8 @@ other error is ErrorBody.
 
 Success responses carry OpenAPI links: which operation takes the id this answer holds (a new
 schedule's `id` → get, change, delete, run it, its runs; a workflow's `id` → a schedule for
-it). Client generators and stateful testers (schemathesis) follow them.
+it; a workflow just created or changed → change or delete it too). Client generators and
+stateful testers (schemathesis) follow them.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ GATEWAY_ERRORS: dict[int, Any] = {
     403: {
         "description": "Forbidden: the authorizer refused the token (invalid, expired, wrong"
         " audience or issuer; answered by API Gateway as {message}), or the credential may not"
-        " do this (a read-only API key writing, key management without a service credential;"
+        " do this (a read-only API key writing, key management without a service credential,"
+        " a workflow for another owner than the credential's own;"
         " answered by the API as ErrorBody, code forbidden)",
         "content": {content_types.APPLICATION_JSON: {"model": ForbiddenBody}},
     },
@@ -158,6 +160,36 @@ BACKFILL_SCHEDULE = limited(
 PREVIEW_CRON = ok(200, "OK", 400, 413, 415, 422, 503)
 LIST_WORKFLOWS = ok(200, "OK", 400, 422, 503, links=_workflow_links("/items/0/id"))
 GET_WORKFLOW = ok(200, "OK", 404, 503, links=_workflow_links("/id", but="getWorkflow"))
+
+
+def _workflow_write_links(pointer: str) -> dict[str, Any]:
+    """A workflow's id (of one just created or changed) → change or delete it."""
+    value = {"workflow_id": f"$response.body#{pointer}"}
+    return {
+        "UpdateWorkflow": {"operationId": "updateWorkflow", "parameters": value},
+        "DeleteWorkflow": {"operationId": "deleteWorkflow", "parameters": value},
+    }
+
+
+CREATE_WORKFLOW = ok(
+    201, "Created", *BODY_ERRORS, links={**_workflow_links("/id"), **_workflow_write_links("/id")}
+)
+UPDATE_WORKFLOW = ok(
+    200,
+    "OK",
+    404,
+    *BODY_ERRORS,
+    links={**_workflow_links("/id"), **_workflow_write_links("/id")},
+)
+DELETE_WORKFLOW = {
+    204: {"description": "Deleted (with its schedules, given ?schedules=delete)", "content": {}},
+    **errors(404, 503),
+    409: {
+        "description": "The workflow has schedules and ?schedules=delete was not given, or"
+        " more than 50 of them (delete some first)",
+        "content": {content_types.APPLICATION_JSON: {"model": ErrorBody}},
+    },
+}
 
 
 _ON_A_KEY = {"GetApiKey": "getApiKey", "RevokeApiKey": "revokeApiKey"}

@@ -229,7 +229,7 @@ class ScheduleService:
                 self.queries.sync_state.record_eventbridge_state(row["id"], written)
         except Exception:
             if row is not None:  # rolled back (or, a lost commit reply, not): follow the row
-                self._undo(row["id"])
+                self.restore_eventbridge(row["id"])
             raise
         return schedule_view(row, self.clock())
 
@@ -276,7 +276,7 @@ class ScheduleService:
                     self.queries.sync_state.record_eventbridge_state(schedule_id, written)
         except Exception:
             if touched:  # EventBridge may hold a half-applied new state
-                self._undo(schedule_id)
+                self.restore_eventbridge(schedule_id)
             raise
         return schedule_view(row, self.clock())
 
@@ -291,7 +291,7 @@ class ScheduleService:
                 self.queries.schedules.delete_schedule(schedule_id, owner)
         except Exception:
             if touched:  # EventBridge may have lost some of the row's schedules
-                self._undo(schedule_id)
+                self.restore_eventbridge(schedule_id)
             raise
 
     def run_now(self, owner: UUID | None, schedule_id: UUID) -> RunAccepted:
@@ -341,7 +341,7 @@ class ScheduleService:
             owner_limits=self.owner_limits,
         )
 
-    def _undo(self, schedule_id: UUID) -> None:
+    def restore_eventbridge(self, schedule_id: UUID) -> None:
         """After a failed write: make EventBridge hold what the database holds now.
 
         The write's transaction is over (its writer lock released), so another write may have

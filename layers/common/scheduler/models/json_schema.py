@@ -14,7 +14,7 @@ from scheduler.models.errors import ErrorBody, GatewayForbidden, GatewayUnauthor
 from scheduler.models.runs import Run
 from scheduler.models.schedule_views import ScheduleDetail, ScheduleView
 from scheduler.models.schedules import Schedule, ScheduleCreate, ScheduleUpdate
-from scheduler.models.workflows import Workflow
+from scheduler.models.workflows import Workflow, WorkflowCreate, WorkflowUpdate
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:
@@ -24,6 +24,8 @@ def json_schemas() -> dict[str, dict[str, Any]]:
         "ScheduleCreate": ScheduleCreate.model_json_schema(mode="validation"),
         "ScheduleUpdate": ScheduleUpdate.model_json_schema(mode="validation"),
         "Workflow": Workflow.model_json_schema(mode="serialization"),
+        "WorkflowCreate": WorkflowCreate.model_json_schema(mode="validation"),
+        "WorkflowUpdate": WorkflowUpdate.model_json_schema(mode="validation"),
         "Run": Run.model_json_schema(mode="serialization"),
         "ScheduleView": ScheduleView.model_json_schema(mode="serialization"),
         "ScheduleDetail": ScheduleDetail.model_json_schema(mode="serialization"),

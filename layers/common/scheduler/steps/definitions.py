@@ -109,7 +109,13 @@ def _check_http_headers(document: dict[str, Any]) -> None:
             try:
                 check_headers(step["headers"])
             except ValueError as exc:
-                raise InvalidWorkflowDefinition(f"step {index} (http): {exc}") from None
+                raise InvalidWorkflowDefinition(
+                    f"step {index} (http): {exc}",
+                    step=index,
+                    kind="http",
+                    field="headers",
+                    problem=str(exc),
+                ) from None
 
 
 # --- http step headers

@@ -135,23 +135,51 @@ class _Definition(BaseModel):
 
 
 def parse_definition(definition: Any) -> list[tuple[str, BaseModel]]:
-    """The definition's steps, validated; InvalidWorkflowDefinition says what is wrong."""
+    """The definition's steps, validated; InvalidWorkflowDefinition says what is wrong (and, for
+    a step, which step, its kind and the field)."""
     try:
         raw_steps = _Definition.model_validate(definition).steps
     except ValidationError as exc:  # from None: a ValidationError's text quotes its input
-        raise InvalidWorkflowDefinition(f"invalid definition: {_first_error(exc)}") from None
+        error = exc.errors()[0]
+        loc = error["loc"]
+        if len(loc) >= 2 and loc[0] == "steps" and isinstance(loc[1], int):
+            raise InvalidWorkflowDefinition(
+                f"invalid definition: {_first_error(exc)}",
+                step=loc[1] + 1,
+                problem="must be an object",
+            ) from None
+        raise InvalidWorkflowDefinition(
+            f"invalid definition: {_first_error(exc)}",
+            field=".".join(str(part) for part in loc) or None,
+            problem=_in_words(error),
+        ) from None
     steps = []
     for index, raw in enumerate(raw_steps, start=1):
         kind = raw.get("type")
         if not isinstance(kind, str) or kind not in _STEPS:
+            known = ", ".join(sorted(_STEPS))
             raise InvalidWorkflowDefinition(
-                f"step {index}: unknown type {kind!r} (known: {', '.join(sorted(_STEPS))})"
+                f"step {index}: unknown type {kind!r} (known: {known})",
+                step=index,
+                field="type",
+                problem=(
+                    f"is required (one of: {known})"
+                    if kind is None
+                    else f"is not a step kind (known: {known})"
+                ),
             )
         model = _STEPS[kind][0]
         try:
             steps.append((kind, model.model_validate(raw)))
         except ValidationError as exc:
-            raise InvalidWorkflowDefinition(f"step {index} ({kind}): {_first_error(exc)}") from None
+            error = exc.errors()[0]
+            raise InvalidWorkflowDefinition(
+                f"step {index} ({kind}): {_first_error(exc)}",
+                step=index,
+                kind=kind,
+                field=".".join(str(part) for part in error["loc"]) or None,
+                problem=_in_words(error, model),
+            ) from None
     return steps
 
 
@@ -202,6 +230,16 @@ def _first_error(exc: ValidationError) -> str:
     error = exc.errors()[0]
     where = ".".join(str(part) for part in error["loc"]) or "definition"
     return f"{where}: {error['msg'].removeprefix('Value error, ')}"
+
+
+def _in_words(error: Any, model: type[BaseModel] | None = None) -> str:
+    """What is wrong with the field a pydantic error is about, without pydantic's prefixes."""
+    if error["type"] == "missing":
+        return "is required"
+    if error["type"] == "extra_forbidden" and model is not None:
+        fields = ", ".join(info.alias or name for name, info in model.model_fields.items())
+        return f"is not a field of this step (its fields: {fields})"
+    return str(error["msg"]).removeprefix("Value error, ")
 
 
 # --- the built-in step kinds

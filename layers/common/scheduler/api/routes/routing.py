@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from scheduler.api.resolver import http_api_resolver
 from scheduler.api.schedules import ScheduleService, ScheduleServiceQueries
+from scheduler.api.workflows import WorkflowService
 from scheduler.auth.principal import Principal
 from scheduler.errors import Unauthorized
 from scheduler.run.runner_client import invoke_runner_async
@@ -23,6 +24,7 @@ from scheduler.sync.eventbridge import EventBridgeSchedules
 app = http_api_resolver()
 
 ScheduleId = Annotated[UUID, Path(description="schedule id")]
+WorkflowId = Annotated[UUID, Path(description="workflow id")]
 KeyId = Annotated[UUID, Path(description="API key id")]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 CursorParam = Annotated[str | None, Query(max_length=512, description="nextCursor of a page")]
@@ -36,6 +38,10 @@ def schedule_service() -> ScheduleService:
     return ScheduleService(
         ScheduleServiceQueries.over(database()), EventBridgeSchedules(), invoke_runner_async
     )
+
+
+def workflow_service() -> WorkflowService:
+    return WorkflowService(schedule_service())
 
 
 def caller() -> Principal:
