@@ -248,7 +248,7 @@ def test_a_schedule_added_while_the_delete_runs_goes_with_the_workflow(
             service = ScheduleService(
                 ScheduleServiceQueries.over(other_client), EventBridgeSchedules(), lambda _: None
             )
-            request = ScheduleCreate(workflow_id=uuid.UUID(workflow["id"]), cron="0 8 * * *")
+            request = ScheduleCreate(workflowId=uuid.UUID(workflow["id"]), cron="0 8 * * *")
             added.append(service.create_schedule(ALICE, request))
 
     hooks("before-call.scheduler.DeleteSchedule", add_a_schedule)

@@ -114,6 +114,11 @@ StepExecutor = Callable[[Any, RunContext], dict[str, Any]]
 _STEPS: dict[str, tuple[type[BaseModel], StepExecutor]] = {}
 
 
+def step_kinds() -> list[str]:
+    """The kinds of step a definition may use, sorted (the built-in ones, and any registered)."""
+    return sorted(_STEPS)
+
+
 def register_step(kind: str, model: type[BaseModel]) -> Callable[[StepExecutor], StepExecutor]:
     """Register the executor of step `kind`, whose definition `model` validates."""
 
@@ -157,7 +162,7 @@ def parse_definition(definition: Any) -> list[tuple[str, BaseModel]]:
     for index, raw in enumerate(raw_steps, start=1):
         kind = raw.get("type")
         if not isinstance(kind, str) or kind not in _STEPS:
-            known = ", ".join(sorted(_STEPS))
+            known = ", ".join(step_kinds())
             raise InvalidWorkflowDefinition(
                 f"step {index}: unknown type {kind!r} (known: {known})",
                 step=index,
