@@ -52,6 +52,11 @@ def test_name_and_external_id_are_created_shown_on_every_read_and_changed_by_pat
     status, page = api.call("GET", "/api/schedules")
     assert [(i["name"], i["externalId"]) for i in page["items"]] == [("Daily report", "report-c42")]
 
+    _create(api, workflows["alice"], externalId="another")
+    status, found = api.call("GET", "/api/schedules", query="externalId=report-c42")
+    assert status == 200
+    assert [item["id"] for item in found["items"]] == [created["id"]]
+
     status, changed = api.call(
         "PATCH",
         f"/api/schedules/{created['id']}",

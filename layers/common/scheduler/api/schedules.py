@@ -137,11 +137,13 @@ class ScheduleService:
         enabled: bool | None,
         limit: int,
         cursor: str | None,
+        external_id: str | None = None,
     ) -> SchedulePage:
         rows = self.queries.schedules.list_schedules(
             owner,
             workflow_id=workflow_id,
             enabled=enabled,
+            external_id=external_id,
             limit=limit + 1,
             after=pagination.decode_cursor(cursor),
         )

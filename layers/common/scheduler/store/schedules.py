@@ -157,12 +157,19 @@ class ScheduleQueries(Queries):
         *,
         workflow_id: UUID | None = None,
         enabled: bool | None = None,
+        external_id: str | None = None,
         limit: int = 50,
         after: Cursor | None = None,
     ) -> list[Row]:
         """Newest first, keyset-paginated on (created_at, id); each row with its newest run
         (`last_run`, None before the first) from the same query: one round trip per page."""
-        params = {"owner": owner, "workflow_id": workflow_id, "enabled": enabled, "limit": limit}
+        params = {
+            "owner": owner,
+            "workflow_id": workflow_id,
+            "enabled": enabled,
+            "external_id": external_id,
+            "limit": limit,
+        }
         return self.db.execute(
             f"""select s.*, to_jsonb(r) as last_run
                 from schedules s join workflows w on w.id = s.workflow_id
@@ -174,6 +181,7 @@ class ScheduleQueries(Queries):
                 where {OWNED}
                   and (%(workflow_id)s::uuid is null or s.workflow_id = %(workflow_id)s::uuid)
                   and (%(enabled)s::boolean is null or s.enabled = %(enabled)s::boolean)
+                  and (%(external_id)s::text is null or s.external_id = %(external_id)s::text)
                   and (%(after_at)s::timestamptz is null
                        or (s.created_at, s.id) < (%(after_at)s, %(after_id)s::uuid))
                 order by s.created_at desc, s.id desc limit %(limit)s""",

@@ -21,7 +21,7 @@ from scheduler.api.routes.routing import (
     schedule_service,
 )
 from scheduler.api.schedule_upsert import upsert_schedule
-from scheduler.models.schedule_identity import EXTERNAL_ID_DESCRIPTION
+from scheduler.models.schedule_identity import EXTERNAL_ID_DESCRIPTION, EXTERNAL_ID_MAX_LENGTH
 from scheduler.models.schedule_views import ScheduleDetail, SchedulePage, ScheduleView
 from scheduler.models.schedules import ScheduleCreate, ScheduleUpdate, ScheduleUpsert
 from scheduler.store.pagination import DEFAULT_LIMIT
@@ -51,11 +51,24 @@ def create_schedule(body: ScheduleCreate) -> ScheduleView:
 def list_schedules(
     workflow_id: Annotated[UUID | None, Query(alias="workflowId")] = None,
     enabled: Annotated[bool | None, Query()] = None,
+    external_id: Annotated[
+        str | None,
+        Query(
+            alias="externalId",
+            max_length=EXTERNAL_ID_MAX_LENGTH,
+            description="only the schedule with this externalId",
+        ),
+    ] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: CursorParam = None,
 ) -> SchedulePage:
     return schedule_service().list_schedules(
-        caller_owner(), workflow_id=workflow_id, enabled=enabled, limit=limit, cursor=cursor
+        caller_owner(),
+        workflow_id=workflow_id,
+        enabled=enabled,
+        limit=limit,
+        cursor=cursor,
+        external_id=external_id,
     )
 
 
