@@ -335,3 +335,10 @@ def test_external_id_reaches_an_http_step(runner: Runner, http_server: LoopbackS
     [request] = http_server.requests
     assert request.path == "/sync/customer%3Ac-42"
     assert request.headers["x-external-id"] == "customer:c-42"
+
+
+def test_a_bad_external_id_filter_is_a_422_naming_it(api: Api) -> None:
+    for value in ("\x00", "a b", "-x", "x" * 201):
+        status, answer = api.call("GET", "/api/schedules", query=f"externalId={value}")
+        assert status == 422, (value, answer)
+        assert answer["error"]["message"].startswith("externalId"), answer

@@ -21,7 +21,7 @@ from scheduler.api.routes.routing import (
     schedule_service,
 )
 from scheduler.api.schedule_upsert import upsert_schedule
-from scheduler.models.schedule_identity import EXTERNAL_ID_DESCRIPTION, EXTERNAL_ID_MAX_LENGTH
+from scheduler.models.schedule_identity import EXTERNAL_ID_DESCRIPTION, EXTERNAL_ID_PATTERN
 from scheduler.models.schedule_views import ScheduleDetail, SchedulePage, ScheduleView
 from scheduler.models.schedules import ScheduleCreate, ScheduleUpdate, ScheduleUpsert
 from scheduler.store.pagination import DEFAULT_LIMIT
@@ -55,7 +55,7 @@ def list_schedules(
         str | None,
         Query(
             alias="externalId",
-            max_length=EXTERNAL_ID_MAX_LENGTH,
+            pattern=EXTERNAL_ID_PATTERN,
             description="only the schedule with this externalId",
         ),
     ] = None,
