@@ -342,3 +342,19 @@ def test_a_bad_external_id_filter_is_a_422_naming_it(api: Api) -> None:
         status, answer = api.call("GET", "/api/schedules", query=f"externalId={value}")
         assert status == 422, (value, answer)
         assert answer["error"]["message"].startswith("externalId"), answer
+
+
+def test_a_schedule_from_before_the_migration_gets_its_owner_when_given_an_external_id(
+    api: Api, workflows: dict[str, uuid.UUID], clean_db: str
+) -> None:
+    # Given a row as the migration left it: no owner_id copy (the trigger fills it on writes)
+    schedule = _create(api, workflows["alice"])
+    with psycopg.connect(clean_db, autocommit=True) as conn:
+        conn.execute("update schedules set owner_id = null where id = %s", (schedule["id"],))
+
+    # When it is given an externalId, Then a PUT of that externalId finds it
+    status, _ = api.call("PATCH", f"/api/schedules/{schedule['id']}", body={"externalId": "old"})
+    assert status == 200
+    status, found = _put(api, "old", {"workflowId": str(workflows["alice"]), "cron": "0 7 * * *"})
+    assert status == 200, found
+    assert found["id"] == schedule["id"]
