@@ -23,6 +23,26 @@ export interface paths {
         patch: operations["updateSchedule"];
         trace?: never;
     };
+    "/api/schedules/by-external-id/{external_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Create or update the schedule of an externalId (the body is the whole schedule)
+         * @description Creates the schedule (201) when no schedule of the workflow's owner has this externalId, else makes it exactly the body (200): a field the body leaves out takes its default, as in createSchedule. Idempotent: the same PUT again changes nothing and answers 200 with the same body. The workflow of a schedule cannot change (409).
+         */
+        put: operations["upsertScheduleByExternalId"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/schedules/{schedule_id}/runs": {
         parameters: {
             query?: never;
@@ -544,6 +564,11 @@ export interface components {
              */
             workflowId: string;
             /**
+             * Name
+             * @description A label for people: at most 200 characters, no control characters
+             */
+            name?: string | null;
+            /**
              * Cron
              * @example 0 7 * * *
              */
@@ -616,6 +641,12 @@ export interface components {
             input?: {
                 [key: string]: unknown;
             } | null;
+            /**
+             * Externalid
+             * @description Your own key for the schedule, unique among the schedules of the workflow's owner: 1 to 200 of A-Z a-z 0-9 . _ : - starting with a letter or a digit. PUT /api/schedules/by-external-id/{externalId} creates or updates by it, and a run's {{externalId}} placeholder is it
+             * @example invoice-run-c42
+             */
+            externalId?: string | null;
         };
         /** ScheduleDetail */
         ScheduleDetail: {
@@ -629,6 +660,16 @@ export interface components {
              * Format: uuid
              */
             workflowId: string;
+            /**
+             * Name
+             * @description A label for people: at most 200 characters, no control characters
+             */
+            name?: string | null;
+            /**
+             * Externalid
+             * @description Your own key for the schedule, unique among the schedules of the workflow's owner: 1 to 200 of A-Z a-z 0-9 . _ : - starting with a letter or a digit. PUT /api/schedules/by-external-id/{externalId} creates or updates by it, and a run's {{externalId}} placeholder is it
+             */
+            externalId?: string | null;
             /** Cron */
             cron: string;
             /** Timezone */
@@ -737,6 +778,16 @@ export interface components {
              * Format: uuid
              */
             workflowId: string;
+            /**
+             * Name
+             * @description A label for people: at most 200 characters, no control characters
+             */
+            name?: string | null;
+            /**
+             * Externalid
+             * @description Your own key for the schedule, unique among the schedules of the workflow's owner: 1 to 200 of A-Z a-z 0-9 . _ : - starting with a letter or a digit. PUT /api/schedules/by-external-id/{externalId} creates or updates by it, and a run's {{externalId}} placeholder is it
+             */
+            externalId?: string | null;
             /** Cron */
             cron: string;
             /** Timezone */
@@ -885,6 +936,106 @@ export interface components {
             input?: {
                 [key: string]: unknown;
             } | null;
+            /**
+             * Name
+             * @description A label for people: at most 200 characters, no control characters; null removes it
+             */
+            name?: string | null;
+            /**
+             * Externalid
+             * @description Your own key for the schedule, unique among the schedules of the workflow's owner: 1 to 200 of A-Z a-z 0-9 . _ : - starting with a letter or a digit. PUT /api/schedules/by-external-id/{externalId} creates or updates by it, and a run's {{externalId}} placeholder is it; null removes it
+             */
+            externalId?: string | null;
+        };
+        /**
+         * ScheduleUpsert
+         * @description A whole schedule but its externalId: PUT /api/schedules/by-external-id/{externalId}'s
+         *     body (the path names the externalId); a field left out takes its default.
+         */
+        ScheduleUpsert: {
+            /**
+             * Workflowid
+             * Format: uuid
+             */
+            workflowId: string;
+            /**
+             * Name
+             * @description A label for people: at most 200 characters, no control characters
+             */
+            name?: string | null;
+            /**
+             * Cron
+             * @example 0 7 * * *
+             */
+            cron: string;
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled?: boolean;
+            /**
+             * Timezone
+             * @default UTC
+             * @example Europe/Berlin
+             */
+            timezone?: string;
+            /**
+             * Startat
+             * @description The schedule fires only at fire times at or after this instant (EventBridge StartDate); null: from now on
+             * @example 2027-01-04T00:00:00+01:00
+             */
+            startAt?: string | null;
+            /**
+             * Endat
+             * @description The schedule fires only at fire times at or before this instant (EventBridge EndDate); null: for ever
+             * @example 2027-03-31T00:00:00+02:00
+             */
+            endAt?: string | null;
+            /**
+             * Flexiblewindowminutes
+             * @description EventBridge FlexibleTimeWindow: 0 fires at the exact time; N lets EventBridge invoke up to N minutes later to spread load. The run is still recorded under the nominal fire time
+             * @default 0
+             */
+            flexibleWindowMinutes?: number;
+            /**
+             * Note
+             * @description Free text shown with the schedule (why it was paused, who owns it); never interpreted
+             * @example paused until the Q1 data is in; owner: billing team
+             */
+            note?: string | null;
+            /**
+             * Catchuppolicy
+             * @description What to do with fire times that did not run (missed: no run had started some minutes after they were due). skip: record them `missed`; latest: run the most recent one within catchupWindowSeconds (trigger `catchup`); all: run every one within it, oldest first, one at a time
+             * @default skip
+             * @enum {string}
+             */
+            catchupPolicy?: "skip" | "latest" | "all";
+            /**
+             * Catchupwindowseconds
+             * @description A missed fire time runs only if the missed-fire check found it at most this many seconds after it was due: one due while the check was up always is; after an outage of the check, at its first pass
+             * @default 3600
+             */
+            catchupWindowSeconds?: number;
+            /**
+             * Overlappolicy
+             * @description A fire that finds its workflow running: skip records it `skipped`; buffer_one keeps at most one waiting (`buffered`) that runs as soon as the current run ends
+             * @default skip
+             * @enum {string}
+             */
+            overlapPolicy?: "skip" | "buffer_one";
+            /**
+             * Input
+             * @description A JSON object the schedule's runs receive: its values fill the placeholders ({{input.key}}) of the workflow's http steps and the lambda step's event carries it whole (see Input and placeholders). At most 8192 bytes of JSON and 16 levels of nesting; null is {}
+             * @example {
+             *       "customerId": "c-42",
+             *       "report": {
+             *         "format": "pdf"
+             *       }
+             *     }
+             */
+            input?: {
+                [key: string]: unknown;
+            } | null;
         };
         /**
          * ScheduleView
@@ -901,6 +1052,16 @@ export interface components {
              * Format: uuid
              */
             workflowId: string;
+            /**
+             * Name
+             * @description A label for people: at most 200 characters, no control characters
+             */
+            name?: string | null;
+            /**
+             * Externalid
+             * @description Your own key for the schedule, unique among the schedules of the workflow's owner: 1 to 200 of A-Z a-z 0-9 . _ : - starting with a letter or a digit. PUT /api/schedules/by-external-id/{externalId} creates or updates by it, and a run's {{externalId}} placeholder is it
+             */
+            externalId?: string | null;
             /** Cron */
             cron: string;
             /** Timezone */
@@ -1312,6 +1473,123 @@ export interface operations {
             };
             /** @description Unprocessable Entity */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    upsertScheduleByExternalId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Your own key for the schedule, unique among the schedules of the workflow's owner: 1 to 200 of A-Z a-z 0-9 . _ : - starting with a letter or a digit. PUT /api/schedules/by-external-id/{externalId} creates or updates by it, and a run's {{externalId}} placeholder is it */
+                external_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScheduleUpsert"];
+            };
+        };
+        responses: {
+            /** @description Updated, or already as the body says */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleView"];
+                };
+            };
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleView"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized: no Authorization header or an empty one (answered by API Gateway; the authorizer is not called), or an API key that is malformed, unknown, revoked or expired (answered by the API in the same shape) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
+                };
+            };
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ForbiddenBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Creating it: the workflow's owner has MAX_SCHEDULES_PER_OWNER schedules (default 1000) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2002,6 +2280,8 @@ export interface operations {
             query?: {
                 workflowId?: string | null;
                 enabled?: boolean | null;
+                /** @description only the schedule with this externalId */
+                externalId?: string | null;
                 limit?: number;
                 /** @description nextCursor of a page */
                 cursor?: string | null;

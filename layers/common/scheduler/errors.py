@@ -33,6 +33,16 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class ExternalIdTaken(Conflict):
+    """Another schedule of the same owner has this externalId (it is unique per owner)."""
+
+    def __init__(self, external_id: str) -> None:
+        self.external_id = external_id
+        super().__init__(
+            f"externalId: {external_id!r} is taken by another schedule of the same owner"
+        )
+
+
 class DependencyUnavailable(DomainError):
     """A backend (database, Scheduler API, DynamoDB) failed; retrying later may succeed."""
 

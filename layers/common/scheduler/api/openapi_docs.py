@@ -21,6 +21,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import content_types
 
 from scheduler.models.errors import ErrorBody, ForbiddenBody, GatewayUnauthorized
+from scheduler.models.schedule_views import ScheduleView
 
 # The statuses of an operation that reads a JSON body, besides its own.
 BODY_ERRORS = (400, 413, 415, 422, 503)
@@ -140,6 +141,19 @@ GET_SCHEDULE = ok(
     },
 )
 UPDATE_SCHEDULE = ok(200, "OK", 404, *BODY_ERRORS, links=_schedule_links("/id"))
+# 200: updated, or already as the body says (the same PUT again); 201: created.
+UPSERT_SCHEDULE = limited(
+    {
+        **ok(200, "Updated, or already as the body says", 409, *BODY_ERRORS),
+        201: {
+            "description": "Created",
+            "content": {content_types.APPLICATION_JSON: {"model": ScheduleView}},
+            "links": _schedule_links("/id"),
+        },
+    },
+    "Creating it: the workflow's owner has MAX_SCHEDULES_PER_OWNER schedules (default 1000)",
+    retry_after=False,
+)
 DELETE_SCHEDULE = {204: {"description": "Deleted", "content": {}}, **errors(404, 503)}
 LIST_RUNS = ok(200, "OK", 400, 404, 422, 503)
 RUN_SCHEDULE_NOW = limited(

@@ -137,11 +137,13 @@ class ScheduleService:
         enabled: bool | None,
         limit: int,
         cursor: str | None,
+        external_id: str | None = None,
     ) -> SchedulePage:
         rows = self.queries.schedules.list_schedules(
             owner,
             workflow_id=workflow_id,
             enabled=enabled,
+            external_id=external_id,
             limit=limit + 1,
             after=pagination.decode_cursor(cursor),
         )
@@ -192,6 +194,13 @@ class ScheduleService:
 
     def create_schedule(self, owner: UUID | None, request: ScheduleCreate) -> ScheduleView:
         """Insert the row and its EventBridge schedule(s), within the owner's schedule limit."""
+        return self.create_schedule_from(owner, request.workflow_id, request.columns())
+
+    def create_schedule_from(
+        self, owner: UUID | None, workflow_id: UUID, columns: Mapping[str, Any]
+    ) -> ScheduleView:
+        """create_schedule of the row's columns (a request's `columns()`); ExternalIdTaken when
+        another schedule of the owner has its external_id (nothing is written then)."""
         row: Row | None = None
         try:
             with self.queries.db.transaction():
@@ -200,26 +209,14 @@ class ScheduleService:
                     # scheduler.policies.owner_limits).
                     target = owner
                     if target is None:
-                        target = self.queries.workflows.workflow_owner(request.workflow_id)
+                        target = self.queries.workflows.workflow_owner(workflow_id)
                     self.owner_limits.ensure_room_for_a_schedule(self.queries.limits, target)
                     row = self.queries.schedules.create_schedule(
-                        owner,
-                        workflow_id=request.workflow_id,
-                        cron=request.cron,
-                        timezone=request.timezone,
-                        enabled=request.enabled,
-                        start_at=request.start_at,
-                        end_at=request.end_at,
-                        flexible_window_minutes=request.flexible_window_minutes,
-                        note=request.note,
-                        catchup_policy=request.catchup_policy,
-                        catchup_window_seconds=request.catchup_window_seconds,
-                        overlap_policy=request.overlap_policy,
-                        input=request.input,
+                        owner, workflow_id=workflow_id, **columns
                     )
                 except WorkflowNotFound as exc:
                     raise InvalidInput(
-                        f"workflowId: no workflow {request.workflow_id} (unknown or not yours)"
+                        f"workflowId: no workflow {workflow_id} (unknown or not yours)"
                     ) from exc
                 # No one else can see the new row yet, so no one waits on it; the writer lock
                 # makes a reconcile pass that finds its schedule wait for the commit.
@@ -246,11 +243,23 @@ class ScheduleService:
         removes the row's EventBridge schedules instead: a disabled row needs none, and
         reconcile, which cannot map the row either, leaves it so.
         """
+        return self.change_schedule(owner, schedule_id, lambda _old: request.changes())
+
+    def change_schedule(
+        self,
+        owner: UUID | None,
+        schedule_id: UUID,
+        changes_of: Callable[[Row], dict[str, Any]],
+    ) -> ScheduleView:
+        """update_schedule of the changes `changes_of` finds in the row as committed, read under
+        the writer lock; none changes nothing (no write, no EventBridge call)."""
         touched = False
         try:
             with self.queries.db.transaction():
                 old = self.queries.schedules.lock_schedule(schedule_id, owner)
-                changes = request.changes()
+                changes = changes_of(old)
+                if not changes:
+                    return schedule_view(old, self.clock())
                 pause = changes.get("enabled") is False and changes.keys() <= _PAUSE_FIELDS
                 _ensure_window({**old, **changes}, changes)
                 _ensure_new_timezone_may_be_written(old, changes)

@@ -50,6 +50,14 @@ from scheduler.models.schedule_fields import (
     check_window,
     first_fire_in_window,
 )
+from scheduler.models.schedule_identity import (
+    EXTERNAL_ID_DESCRIPTION,
+    EXTERNAL_ID_MAX_LENGTH,
+    NAME_DESCRIPTION,
+    NAME_MAX_LENGTH,
+    checked_external_id,
+    checked_name,
+)
 from scheduler.models.schedule_input import MAX_INPUT_BYTES, MAX_INPUT_DEPTH, checked_input
 
 _INPUT = (
@@ -61,8 +69,12 @@ _INPUT = (
 _INPUT_EXAMPLE = {"customerId": "c-42", "report": {"format": "pdf"}}
 
 
-class ScheduleCreate(ApiRequest):
+class ScheduleUpsert(ApiRequest):
+    """A whole schedule but its externalId: PUT /api/schedules/by-external-id/{externalId}'s
+    body (the path names the externalId); a field left out takes its default."""
+
     workflow_id: UUID
+    name: str | None = Field(default=None, max_length=NAME_MAX_LENGTH, description=NAME_DESCRIPTION)
     cron: str = Field(max_length=256, examples=["0 7 * * *"])
     enabled: bool = True
     timezone: str = Field(default="UTC", max_length=64, examples=["Europe/Berlin"])
@@ -101,6 +113,7 @@ class ScheduleCreate(ApiRequest):
     _timezone = field_validator("timezone")(_checked_timezone)
     _note = field_validator("note")(_checked_note)
     _input = field_validator("input")(checked_input)
+    _name = field_validator("name")(checked_name)
 
     @field_validator("start_at", "end_at")
     @classmethod
@@ -108,7 +121,7 @@ class ScheduleCreate(ApiRequest):
         return utc_instant(value, to_camel(info.field_name or ""))
 
     @model_validator(mode="after")
-    def _fires_in_its_timezone(self) -> ScheduleCreate:
+    def _fires_in_its_timezone(self) -> ScheduleUpsert:
         cron.ensure_fires(self.cron, self.timezone)
         check_window(self.start_at, self.end_at)
         now = datetime.now(UTC)
@@ -120,10 +133,27 @@ class ScheduleCreate(ApiRequest):
             raise ValueError("the cron has no fire time between startAt and endAt")
         return self
 
+    def columns(self) -> dict[str, Any]:
+        """Every field, snake_case, as the store's columns (input null is {})."""
+        columns = self.model_dump(by_alias=False, exclude={"workflow_id"})
+        columns["input"] = columns["input"] or {}
+        return columns
+
+
+class ScheduleCreate(ScheduleUpsert):
+    external_id: str | None = Field(
+        default=None,
+        max_length=EXTERNAL_ID_MAX_LENGTH,
+        description=EXTERNAL_ID_DESCRIPTION,
+        examples=["invoice-run-c42"],
+    )
+
+    _external_id = field_validator("external_id")(checked_external_id)
+
 
 # The fields of ScheduleUpdate that null clears; every other one refuses null but `input`, for
 # which null is the empty object.
-CLEARABLE_FIELDS = frozenset({"start_at", "end_at", "note"})
+CLEARABLE_FIELDS = frozenset({"start_at", "end_at", "note", "name", "external_id"})
 _NULL_IS_EMPTY_FIELDS = frozenset({"input"})
 
 
@@ -169,9 +199,19 @@ class ScheduleUpdate(ApiRequest):
     input: dict[str, Any] | None = Field(
         default=None, description=_INPUT + "; replaces the whole input"
     )
+    name: str | None = Field(
+        default=None, max_length=NAME_MAX_LENGTH, description=NAME_DESCRIPTION + "; null removes it"
+    )
+    external_id: str | None = Field(
+        default=None,
+        max_length=EXTERNAL_ID_MAX_LENGTH,
+        description=EXTERNAL_ID_DESCRIPTION + "; null removes it",
+    )
 
     _note = field_validator("note")(_checked_note)
     _input = field_validator("input")(checked_input)
+    _name = field_validator("name")(checked_name)
+    _external_id = field_validator("external_id")(checked_external_id)
 
     @field_validator("cron")
     @classmethod
@@ -208,6 +248,8 @@ class ScheduleUpdate(ApiRequest):
 class Schedule(ApiModel):
     id: UUID
     workflow_id: UUID
+    name: str | None = Field(default=None, description=NAME_DESCRIPTION)
+    external_id: str | None = Field(default=None, description=EXTERNAL_ID_DESCRIPTION)
     cron: str
     timezone: str
     enabled: bool

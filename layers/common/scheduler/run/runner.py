@@ -238,6 +238,7 @@ def _run_and_record(
             attempt=event.attempt,
             deadline=fire.deadlines.steps,
             input=schedule_input,
+            external_id=claim["external_id"],
         )
         workflow = {"id": event.workflow_id, "definition": claim["definition_json"]}
         result = run_workflow(workflow, context)

@@ -47,7 +47,7 @@ class RunContext:
     deadline: float = math.inf
     # the schedule's input (a bounded JSON object: scheduler.models.schedule_input)
     input: dict[str, Any] = field(default_factory=dict)
-    # the caller's own id for the schedule; None while schedules have none
+    # the schedule's externalId (scheduler.models.schedule_identity); None when it has none
     external_id: str | None = None
 
     def remaining_s(self) -> float:

@@ -10,6 +10,7 @@ Driver errors never leave this module raw: they become domain errors.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -18,7 +19,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from scheduler.errors import InvalidInput, ScheduleNotFound, WorkflowNotFound
+from scheduler.errors import ExternalIdTaken, InvalidInput, ScheduleNotFound, WorkflowNotFound
 from scheduler.store.sql import OWNED, Cursor, Queries, Row, integrity_errors, page
 
 _UPDATABLE_SCHEDULE_COLUMNS = frozenset(
@@ -35,8 +36,12 @@ _UPDATABLE_SCHEDULE_COLUMNS = frozenset(
         "catchup_window_seconds",
         "overlap_policy",
         "input",
+        "name",
+        "external_id",
     }
 )
+# The unique index of an owner's external ids (migrations/20261208000302).
+_EXTERNAL_ID_KEY = "schedules_owner_external_id_key"
 # jsonb columns: their value (a dict) is sent as JSON
 _JSON_SCHEDULE_COLUMNS = frozenset({"input"})
 
@@ -58,8 +63,11 @@ class ScheduleQueries(Queries):
         catchup_window_seconds: int = 3600,
         overlap_policy: str = "skip",
         input: dict[str, Any] | None = None,
+        name: str | None = None,
+        external_id: str | None = None,
     ) -> Row:
-        """Insert a schedule for a workflow the owner has; WorkflowNotFound otherwise."""
+        """Insert a schedule for a workflow the owner has; WorkflowNotFound otherwise,
+        ExternalIdTaken when another schedule of the workflow's owner has `external_id`."""
         params = {
             "owner": owner,
             "workflow_id": workflow_id,
@@ -74,18 +82,20 @@ class ScheduleQueries(Queries):
             "catchup_window_seconds": catchup_window_seconds,
             "overlap_policy": overlap_policy,
             "input": Jsonb(input or {}),
+            "name": name,
+            "external_id": external_id,
         }
         try:
-            with integrity_errors():
+            with integrity_errors(), _external_id_clash(external_id):
                 row = self.db.execute(
                     f"""insert into schedules (workflow_id, cron, timezone, enabled, start_at,
                                                end_at, flexible_window_minutes, note,
                                                catchup_policy, catchup_window_seconds,
-                                               overlap_policy, input)
+                                               overlap_policy, input, name, external_id)
                         select w.id, %(cron)s, %(timezone)s, %(enabled)s, %(start_at)s,
                                %(end_at)s, %(flexible_window_minutes)s, %(note)s,
                                %(catchup_policy)s, %(catchup_window_seconds)s,
-                               %(overlap_policy)s, %(input)s
+                               %(overlap_policy)s, %(input)s, %(name)s, %(external_id)s
                         from workflows w
                         where w.id = %(workflow_id)s and {OWNED}
                         returning *""",
@@ -105,6 +115,17 @@ class ScheduleQueries(Queries):
         ).fetchone()
         if row is None:
             raise ScheduleNotFound(schedule_id)
+        return row
+
+    def find_by_external_id(self, owner: UUID | None, external_id: str) -> Row | None:
+        """The schedule whose workflow's owner is `owner` (None: a workflow without one) with
+        this external id, if any: a lookup in the unique index."""
+        row: Row | None = self.db.execute(
+            """select s.* from schedules s
+               where (s.owner_id = %(owner)s or (%(owner)s::uuid is null and s.owner_id is null))
+                 and s.external_id = %(external_id)s""",
+            {"owner": owner, "external_id": external_id},
+        ).fetchone()
         return row
 
     def lock_schedule_writers(self, schedule_id: UUID) -> None:
@@ -136,12 +157,19 @@ class ScheduleQueries(Queries):
         *,
         workflow_id: UUID | None = None,
         enabled: bool | None = None,
+        external_id: str | None = None,
         limit: int = 50,
         after: Cursor | None = None,
     ) -> list[Row]:
         """Newest first, keyset-paginated on (created_at, id); each row with its newest run
         (`last_run`, None before the first) from the same query: one round trip per page."""
-        params = {"owner": owner, "workflow_id": workflow_id, "enabled": enabled, "limit": limit}
+        params = {
+            "owner": owner,
+            "workflow_id": workflow_id,
+            "enabled": enabled,
+            "external_id": external_id,
+            "limit": limit,
+        }
         return self.db.execute(
             f"""select s.*, to_jsonb(r) as last_run
                 from schedules s join workflows w on w.id = s.workflow_id
@@ -153,6 +181,7 @@ class ScheduleQueries(Queries):
                 where {OWNED}
                   and (%(workflow_id)s::uuid is null or s.workflow_id = %(workflow_id)s::uuid)
                   and (%(enabled)s::boolean is null or s.enabled = %(enabled)s::boolean)
+                  and (%(external_id)s::text is null or s.external_id = %(external_id)s::text)
                   and (%(after_at)s::timestamptz is null
                        or (s.created_at, s.id) < (%(after_at)s, %(after_id)s::uuid))
                 order by s.created_at desc, s.id desc limit %(limit)s""",
@@ -194,7 +223,7 @@ class ScheduleQueries(Queries):
             column: Jsonb(value) if column in _JSON_SCHEDULE_COLUMNS else value
             for column, value in changes.items()
         }
-        with integrity_errors():
+        with integrity_errors(), _external_id_clash(changes.get("external_id")):
             row = self.db.execute(query, {**values, "id": schedule_id, "owner": owner}).fetchone()
         if row is None:
             raise ScheduleNotFound(schedule_id)
@@ -251,6 +280,17 @@ class ScheduleQueries(Queries):
             raise ScheduleNotFound(schedule_id)
         last_run = row.pop("last_run")
         return row, last_run
+
+
+@contextmanager
+def _external_id_clash(external_id: str | None) -> Iterator[None]:
+    """A write that breaks the owner's unique external ids is ExternalIdTaken, naming it."""
+    try:
+        yield
+    except psycopg.errors.UniqueViolation as exc:
+        if exc.diag.constraint_name != _EXTERNAL_ID_KEY or external_id is None:
+            raise
+        raise ExternalIdTaken(external_id) from exc
 
 
 def _writer_lock_key(schedule_id: UUID) -> int:

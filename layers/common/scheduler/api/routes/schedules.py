@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from scheduler.api import openapi_docs as docs
 from scheduler.api.routes.routing import (
@@ -20,9 +20,15 @@ from scheduler.api.routes.routing import (
     caller_owner,
     schedule_service,
 )
+from scheduler.api.schedule_upsert import upsert_schedule
+from scheduler.models.schedule_identity import EXTERNAL_ID_DESCRIPTION, EXTERNAL_ID_PATTERN
 from scheduler.models.schedule_views import ScheduleDetail, SchedulePage, ScheduleView
-from scheduler.models.schedules import ScheduleCreate, ScheduleUpdate
+from scheduler.models.schedules import ScheduleCreate, ScheduleUpdate, ScheduleUpsert
 from scheduler.store.pagination import DEFAULT_LIMIT
+
+# Its length and charset are checked by the use case, whose 422 names it (a path parameter
+# Powertools refuses is a 404 here: scheduler.api.http_errors).
+ExternalId = Annotated[str, Path(description=EXTERNAL_ID_DESCRIPTION)]
 
 
 @app.post(
@@ -45,11 +51,24 @@ def create_schedule(body: ScheduleCreate) -> ScheduleView:
 def list_schedules(
     workflow_id: Annotated[UUID | None, Query(alias="workflowId")] = None,
     enabled: Annotated[bool | None, Query()] = None,
+    external_id: Annotated[
+        str | None,
+        Query(
+            alias="externalId",
+            pattern=EXTERNAL_ID_PATTERN,
+            description="only the schedule with this externalId",
+        ),
+    ] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: CursorParam = None,
 ) -> SchedulePage:
     return schedule_service().list_schedules(
-        caller_owner(), workflow_id=workflow_id, enabled=enabled, limit=limit, cursor=cursor
+        caller_owner(),
+        workflow_id=workflow_id,
+        enabled=enabled,
+        limit=limit,
+        cursor=cursor,
+        external_id=external_id,
     )
 
 
@@ -82,3 +101,26 @@ def update_schedule(schedule_id: ScheduleId, body: ScheduleUpdate) -> ScheduleVi
 def delete_schedule(schedule_id: ScheduleId) -> Response[None]:
     schedule_service().delete_schedule(caller_owner(), schedule_id)
     return Response(status_code=204, content_type=None, body=None)
+
+
+@app.put(
+    "/api/schedules/by-external-id/<external_id>",
+    operation_id="upsertScheduleByExternalId",
+    summary="Create or update the schedule of an externalId (the body is the whole schedule)",
+    description=(
+        "Creates the schedule (201) when no schedule of the workflow's owner has this"
+        " externalId, else makes it exactly the body (200): a field the body leaves out takes"
+        " its default, as in createSchedule. Idempotent: the same PUT again changes nothing and"
+        " answers 200 with the same body. The workflow of a schedule cannot change (409)."
+    ),
+    responses=docs.UPSERT_SCHEDULE,
+)
+def upsert_schedule_by_external_id(
+    external_id: ExternalId, body: ScheduleUpsert
+) -> Response[ScheduleView]:
+    view, created = upsert_schedule(schedule_service(), caller_owner(), external_id, body)
+    return Response(
+        status_code=201 if created else 200,
+        content_type=content_types.APPLICATION_JSON,
+        body=view,
+    )
