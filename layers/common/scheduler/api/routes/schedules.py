@@ -14,10 +14,12 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from scheduler.api import openapi_docs as docs
 from scheduler.api.routes.routing import (
     CursorParam,
+    IdempotencyKey,
     Limit,
     ScheduleId,
     app,
     caller_owner,
+    idempotent_request,
     schedule_service,
 )
 from scheduler.models.schedule_views import ScheduleDetail, SchedulePage, ScheduleView
@@ -32,8 +34,9 @@ from scheduler.store.pagination import DEFAULT_LIMIT
     summary="Create a schedule",
     responses=docs.CREATE_SCHEDULE,
 )
-def create_schedule(body: ScheduleCreate) -> ScheduleView:
-    return schedule_service().create_schedule(caller_owner(), body)
+def create_schedule(body: ScheduleCreate, idempotency_key: IdempotencyKey = None) -> ScheduleView:
+    idempotent = idempotent_request("createSchedule", idempotency_key, body)
+    return schedule_service().create_schedule(caller_owner(), body, idempotent)
 
 
 @app.get(
