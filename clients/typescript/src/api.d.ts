@@ -1414,7 +1414,10 @@ export interface operations {
     runScheduleNow: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a request with a key answered before (by this caller, in the last 24 hours) returns that answer and does nothing again; the same key with a different request is a 422 (docs: API, Idempotency-Key). */
+                "idempotency-key"?: string | null;
+            };
             path: {
                 /** @description schedule id */
                 schedule_id: string;
@@ -1502,7 +1505,10 @@ export interface operations {
     backfillSchedule: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a request with a key answered before (by this caller, in the last 24 hours) returns that answer and does nothing again; the same key with a different request is a 422 (docs: API, Idempotency-Key). */
+                "idempotency-key"?: string | null;
+            };
             path: {
                 /** @description schedule id */
                 schedule_id: string;
@@ -2071,7 +2077,10 @@ export interface operations {
     createSchedule: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a request with a key answered before (by this caller, in the last 24 hours) returns that answer and does nothing again; the same key with a different request is a 422 (docs: API, Idempotency-Key). */
+                "idempotency-key"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
