@@ -166,3 +166,22 @@ def test_a_retention_pass_stops_deleting_keys_when_its_budget_is_spent(clean_db:
 
     assert delete_expired_keys(queries, now=datetime.now(UTC), more=lambda: False) == 0
     assert _count(clean_db, "select count(*) from idempotency_keys") == 1
+
+
+def test_the_hourly_retention_function_deletes_expired_keys(clean_db: str) -> None:
+    with psycopg.connect(clean_db) as conn:
+        conn.execute(
+            """insert into idempotency_keys (scope, key, operation, request_fingerprint,
+                                             response_status, response_body, created_at)
+               values ('user:x', 'old', 'createSchedule', 'f', 201, '{}',
+                       now() - interval '25 hours'),
+                      ('user:x', 'new', 'createSchedule', 'f', 201, '{}', now())"""
+        )
+    from devstack.apigw import LambdaContext
+    from functions.retention.app import lambda_handler
+
+    summary = lambda_handler({}, LambdaContext(function_name="RetentionFunction", timeout_s=300))
+
+    assert summary["idempotency_keys_deleted"] == 1
+    assert _count(clean_db, "select count(*) from idempotency_keys where key = 'new'") == 1
+    assert _count(clean_db, "select count(*) from idempotency_keys") == 1
