@@ -83,9 +83,7 @@ class AllQueries:
 
     @property
     def schedule_service(self) -> ScheduleServiceQueries:
-        return ScheduleServiceQueries(
-            self.db, self.workflows, self.schedules, self.sync_state, self.limits, self.queue
-        )
+        return ScheduleServiceQueries.over(self.db)
 
 
 def process_queries() -> AllQueries:

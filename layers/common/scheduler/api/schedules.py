@@ -36,10 +36,12 @@ from scheduler.models.workflows import Workflow, WorkflowPage
 from scheduler.observability import logger
 from scheduler.policies.backfill import BackfillQueries
 from scheduler.policies.backfill import backfill as queue_backfill
+from scheduler.policies.idempotency import Idempotency, IdempotentRequest
 from scheduler.policies.owner_limits import OwnerLimits, take_request
 from scheduler.steps.definitions import with_loaded_definition
 from scheduler.store import pagination
 from scheduler.store.db import Database
+from scheduler.store.idempotency import IdempotencyQueries
 from scheduler.store.limits import LimitQueries
 from scheduler.store.queue import QueueQueries
 from scheduler.store.schedules import ScheduleQueries
@@ -94,6 +96,7 @@ class ScheduleServiceQueries:
     sync_state: SyncStateQueries
     limits: LimitQueries
     queue: QueueQueries
+    idempotency: IdempotencyQueries
 
     @classmethod
     def over(cls, db: Database) -> ScheduleServiceQueries:
@@ -104,6 +107,7 @@ class ScheduleServiceQueries:
             SyncStateQueries(db),
             LimitQueries(db),
             QueueQueries(db),
+            IdempotencyQueries(db),
         )
 
     def backfill(self) -> BackfillQueries:
@@ -192,18 +196,32 @@ class ScheduleService:
 
     # --- writes
 
-    def create_schedule(self, owner: UUID | None, request: ScheduleCreate) -> ScheduleView:
-        """Insert the row and its EventBridge schedule(s), within the owner's schedule limit."""
-        return self.create_schedule_from(owner, request.workflow_id, request.columns())
+    def create_schedule(
+        self,
+        owner: UUID | None,
+        request: ScheduleCreate,
+        idempotent: IdempotentRequest | None = None,
+    ) -> ScheduleView:
+        """Insert the row and its EventBridge schedule(s), within the owner's schedule limit;
+        with an Idempotency-Key, its record commits with the row (policies.idempotency)."""
+        return self.create_schedule_from(owner, request.workflow_id, request.columns(), idempotent)
 
     def create_schedule_from(
-        self, owner: UUID | None, workflow_id: UUID, columns: Mapping[str, Any]
+        self,
+        owner: UUID | None,
+        workflow_id: UUID,
+        columns: Mapping[str, Any],
+        idempotent: IdempotentRequest | None = None,
     ) -> ScheduleView:
         """create_schedule of the row's columns (a request's `columns()`); ExternalIdTaken when
         another schedule of the owner has its external_id (nothing is written then)."""
         row: Row | None = None
         try:
             with self.queries.db.transaction():
+                key = Idempotency(self.queries.idempotency, idempotent)
+                stored = key.stored_answer(ScheduleView)
+                if stored is not None:  # created by the key's first request: nothing to undo
+                    return stored
                 try:
                     # The limit is the workflow owner's, whoever asks (see
                     # scheduler.policies.owner_limits).
@@ -224,11 +242,13 @@ class ScheduleService:
                 written = self.eventbridge.apply(row, existing=())
                 # committed with the row: the next reconcile pass knows it is in step
                 self.queries.sync_state.record_eventbridge_state(row["id"], written)
+                view = schedule_view(row, self.clock())
+                key.record(201, view)
         except Exception:
             if row is not None:  # rolled back (or, a lost commit reply, not): follow the row
                 self.restore_eventbridge(row["id"])
             raise
-        return schedule_view(row, self.clock())
+        return view
 
     def update_schedule(
         self, owner: UUID | None, schedule_id: UUID, request: ScheduleUpdate
@@ -303,8 +323,31 @@ class ScheduleService:
                 self.restore_eventbridge(schedule_id)
             raise
 
-    def run_now(self, owner: UUID | None, schedule_id: UUID) -> RunAccepted:
-        """Hand one manual run to the runner (same lock, same recording as a scheduled fire)."""
+    def run_now(
+        self,
+        owner: UUID | None,
+        schedule_id: UUID,
+        idempotent: IdempotentRequest | None = None,
+    ) -> RunAccepted:
+        """Hand one manual run to the runner (same lock, same recording as a scheduled fire).
+
+        With an Idempotency-Key the request is one transaction, the runner's invocation inside
+        it: the key's record commits only once the runner has accepted the invocation, and an
+        invocation that fails rolls back the record and the rate token alike. (The rate bucket's
+        row stays locked for that invocation's few milliseconds.)
+        """
+        if idempotent is None:
+            return self._run_now(owner, schedule_id)
+        with self.queries.db.transaction():
+            key = Idempotency(self.queries.idempotency, idempotent)
+            stored = key.stored_answer(RunAccepted)
+            if stored is not None:
+                return stored
+            accepted = self._run_now(owner, schedule_id)
+            key.record(202, accepted)
+        return accepted
+
+    def _run_now(self, owner: UUID | None, schedule_id: UUID) -> RunAccepted:
         row = self.queries.schedules.get_schedule(schedule_id, owner)
         if not row["enabled"]:
             raise Conflict("schedule is disabled: enable it before running it")
@@ -337,9 +380,14 @@ class ScheduleService:
         )
 
     def backfill(
-        self, owner: UUID | None, schedule_id: UUID, request: BackfillRequest
+        self,
+        owner: UUID | None,
+        schedule_id: UUID,
+        request: BackfillRequest,
+        idempotent: IdempotentRequest | None = None,
     ) -> BackfillAccepted:
-        """Queue the interval's fire times to run one at a time (scheduler.policies.backfill)."""
+        """Queue the interval's fire times to run one at a time (scheduler.policies.backfill);
+        with an Idempotency-Key, its record commits with the queued runs."""
         return queue_backfill(
             self.queries.backfill(),
             owner,
@@ -348,6 +396,7 @@ class ScheduleService:
             now=self.clock().astimezone(UTC),
             hand_on=self.invoke_runner,
             owner_limits=self.owner_limits,
+            key=Idempotency(self.queries.idempotency, idempotent),
         )
 
     def restore_eventbridge(self, schedule_id: UUID) -> None:

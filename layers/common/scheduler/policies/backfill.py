@@ -22,6 +22,7 @@ from scheduler.config import get_settings
 from scheduler.cron.timezones import iso_utc
 from scheduler.errors import Conflict, InvalidInput, LimitExceeded
 from scheduler.models.runs import BACKFILL_MAX_FIRES, BackfillAccepted, BackfillRequest
+from scheduler.policies.idempotency import Idempotency
 from scheduler.policies.owner_limits import OwnerLimits, take_request
 from scheduler.run.queue import QUEUED_PATIENCE, HandOn, hand_on_next
 from scheduler.store.db import Database
@@ -62,18 +63,28 @@ def backfill(
     now: datetime,
     hand_on: HandOn,
     owner_limits: OwnerLimits,
+    key: Idempotency | None = None,
 ) -> BackfillAccepted:
-    row = queries.schedules.get_schedule(schedule_id, owner)  # ScheduleNotFound: 404
-    if not row["enabled"]:
-        raise Conflict("schedule is disabled: enable it before backfilling it")
-    if request.to > now:
-        raise InvalidInput("to: must not be in the future (future fire times run on schedule)")
-    fires = _fire_times(row, request.from_, request.to)
-    _refuse_unknown_history(fires, now)
-    target = owner if owner is not None else queries.workflows.workflow_owner(row["workflow_id"])
-    # one transaction: the cap's count and the queued runs (a concurrent request of the owner
-    # waits for its lock, then counts them); a refused request takes no rate token
+    """Queue the fire times and hand the first on. One transaction from the Idempotency-Key's
+    claim (the request's reads included) to its record, which so commits with the queued runs;
+    the hand-on comes after the commit, so the runner finds them."""
     with queries.db.transaction():
+        if key is not None:
+            stored = key.stored_answer(BackfillAccepted)
+            if stored is not None:  # the key's first request queued the runs and handed on
+                return stored
+        row = queries.schedules.get_schedule(schedule_id, owner)  # ScheduleNotFound: 404
+        if not row["enabled"]:
+            raise Conflict("schedule is disabled: enable it before backfilling it")
+        if request.to > now:
+            raise InvalidInput("to: must not be in the future (future fire times run on schedule)")
+        fires = _fire_times(row, request.from_, request.to)
+        _refuse_unknown_history(fires, now)
+        target = owner
+        if target is None:
+            target = queries.workflows.workflow_owner(row["workflow_id"])
+        # the cap's count and the queued runs in one transaction (a concurrent request of the
+        # owner waits for its lock, then counts them); a refused request takes no rate token
         _limit_active_backfills(queries.queue, target, row["workflow_id"])
         take_request(queries.limits, target, "backfill", owner_limits.backfill_per_minute, now)
         queued = queries.queue.queue_runs(
@@ -84,14 +95,17 @@ def backfill(
             now=now,
             wait_until=now + QUEUED_PATIENCE,
         )
+        accepted = BackfillAccepted(
+            schedule_id=schedule_id,
+            fires=len(fires),
+            queued=queued,
+            runs_url=f"/api/schedules/{schedule_id}/runs",
+        )
+        if key is not None:
+            key.record(202, accepted)
     if queued:
         hand_on_next(queries.queue, row["workflow_id"], hand_on)
-    return BackfillAccepted(
-        schedule_id=schedule_id,
-        fires=len(fires),
-        queued=queued,
-        runs_url=f"/api/schedules/{schedule_id}/runs",
-    )
+    return accepted
 
 
 def _limit_active_backfills(queue: QueueQueries, owner: UUID | None, workflow_id: UUID) -> None:

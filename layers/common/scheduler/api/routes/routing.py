@@ -5,16 +5,17 @@ on (made here, in one place), and the parameters the routes share.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 
 from scheduler.api.resolver import http_api_resolver
 from scheduler.api.schedules import ScheduleService, ScheduleServiceQueries
 from scheduler.api.workflows import WorkflowService
 from scheduler.auth.principal import Principal
 from scheduler.errors import Unauthorized
+from scheduler.policies.idempotency import HEADER, IdempotentRequest
 from scheduler.run.runner_client import invoke_runner_async
 from scheduler.store.api_keys import ApiKeyQueries
 from scheduler.store.db import database
@@ -28,6 +29,19 @@ WorkflowId = Annotated[UUID, Path(description="workflow id")]
 KeyId = Annotated[UUID, Path(description="API key id")]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 CursorParam = Annotated[str | None, Query(max_length=512, description="nextCursor of a page")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias=HEADER,
+        min_length=1,
+        max_length=255,
+        description=(
+            "Makes a retry safe: a request with a key answered before (by this caller, in the"
+            " last 24 hours) returns that answer and does nothing again; the same key with a"
+            " different request is a 422 (docs: API, Idempotency-Key)."
+        ),
+    ),
+]
 
 
 def api_key_queries() -> ApiKeyQueries:
@@ -49,6 +63,11 @@ def caller() -> Principal:
     if principal is None:  # only public routes run without one, and they never ask
         raise Unauthorized("no verified claims")
     return principal
+
+
+def idempotent_request(operation: str, key: str | None, body: Any) -> IdempotentRequest | None:
+    """The request's Idempotency-Key record, scoped to the caller (None without the header)."""
+    return IdempotentRequest.of(caller().actor, key, operation, app.current_event.path, body)
 
 
 def caller_owner() -> UUID | None:

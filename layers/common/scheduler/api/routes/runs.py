@@ -8,10 +8,12 @@ from __future__ import annotations
 from scheduler.api import openapi_docs as docs
 from scheduler.api.routes.routing import (
     CursorParam,
+    IdempotencyKey,
     Limit,
     ScheduleId,
     app,
     caller_owner,
+    idempotent_request,
     schedule_service,
 )
 from scheduler.models.runs import BackfillAccepted, BackfillRequest, RunAccepted, RunPage
@@ -37,8 +39,11 @@ def list_runs(
     summary="Run now (asynchronously, through the runner)",
     responses=docs.RUN_SCHEDULE_NOW,
 )
-def run_schedule_now(schedule_id: ScheduleId) -> RunAccepted:
-    return schedule_service().run_now(caller_owner(), schedule_id)
+def run_schedule_now(
+    schedule_id: ScheduleId, idempotency_key: IdempotencyKey = None
+) -> RunAccepted:
+    idempotent = idempotent_request("runScheduleNow", idempotency_key, None)
+    return schedule_service().run_now(caller_owner(), schedule_id, idempotent)
 
 
 @app.post(
@@ -48,5 +53,8 @@ def run_schedule_now(schedule_id: ScheduleId) -> RunAccepted:
     summary="Backfill: run the schedule's fire times of an interval, oldest first, one at a time",
     responses=docs.BACKFILL_SCHEDULE,
 )
-def backfill_schedule(schedule_id: ScheduleId, body: BackfillRequest) -> BackfillAccepted:
-    return schedule_service().backfill(caller_owner(), schedule_id, body)
+def backfill_schedule(
+    schedule_id: ScheduleId, body: BackfillRequest, idempotency_key: IdempotencyKey = None
+) -> BackfillAccepted:
+    idempotent = idempotent_request("backfillSchedule", idempotency_key, body)
+    return schedule_service().backfill(caller_owner(), schedule_id, body, idempotent)

@@ -14,10 +14,12 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from scheduler.api import openapi_docs as docs
 from scheduler.api.routes.routing import (
     CursorParam,
+    IdempotencyKey,
     Limit,
     ScheduleId,
     app,
     caller_owner,
+    idempotent_request,
     schedule_service,
 )
 from scheduler.api.schedule_upsert import upsert_schedule
@@ -38,8 +40,9 @@ ExternalId = Annotated[str, Path(description=EXTERNAL_ID_DESCRIPTION)]
     summary="Create a schedule",
     responses=docs.CREATE_SCHEDULE,
 )
-def create_schedule(body: ScheduleCreate) -> ScheduleView:
-    return schedule_service().create_schedule(caller_owner(), body)
+def create_schedule(body: ScheduleCreate, idempotency_key: IdempotencyKey = None) -> ScheduleView:
+    idempotent = idempotent_request("createSchedule", idempotency_key, body)
+    return schedule_service().create_schedule(caller_owner(), body, idempotent)
 
 
 @app.get(
