@@ -616,6 +616,11 @@ export interface components {
             input?: {
                 [key: string]: unknown;
             } | null;
+            /**
+             * Pauseafterfailures
+             * @description After this many consecutive failed runs the runner disables (pauses) the schedule, with disabledReason saying so, and publishes a Schedule Paused alert; 1 to 1000; null: never paused for failures (see Run policies)
+             */
+            pauseAfterFailures?: number | null;
         };
         /** ScheduleDetail */
         ScheduleDetail: {
@@ -683,6 +688,17 @@ export interface components {
             input?: {
                 [key: string]: unknown;
             };
+            /**
+             * Pauseafterfailures
+             * @description After this many consecutive failed runs the runner disables (pauses) the schedule, with disabledReason saying so, and publishes a Schedule Paused alert; 1 to 1000; null: never paused for failures (see Run policies)
+             */
+            pauseAfterFailures?: number | null;
+            /**
+             * Consecutivefailures
+             * @description How many runs in a row have failed since the last success (or since the schedule was re-enabled); a success resets it to 0 and publishes a Run Recovered alert
+             * @default 0
+             */
+            consecutiveFailures?: number;
             /** Lastrunat */
             lastRunAt?: string | null;
             /** Disabledreason */
@@ -791,6 +807,17 @@ export interface components {
             input?: {
                 [key: string]: unknown;
             };
+            /**
+             * Pauseafterfailures
+             * @description After this many consecutive failed runs the runner disables (pauses) the schedule, with disabledReason saying so, and publishes a Schedule Paused alert; 1 to 1000; null: never paused for failures (see Run policies)
+             */
+            pauseAfterFailures?: number | null;
+            /**
+             * Consecutivefailures
+             * @description How many runs in a row have failed since the last success (or since the schedule was re-enabled); a success resets it to 0 and publishes a Run Recovered alert
+             * @default 0
+             */
+            consecutiveFailures?: number;
             /** Lastrunat */
             lastRunAt?: string | null;
             /** Disabledreason */
@@ -885,6 +912,11 @@ export interface components {
             input?: {
                 [key: string]: unknown;
             } | null;
+            /**
+             * Pauseafterfailures
+             * @description After this many consecutive failed runs the runner disables (pauses) the schedule, with disabledReason saying so, and publishes a Schedule Paused alert; 1 to 1000; null: never paused for failures (see Run policies); null removes it
+             */
+            pauseAfterFailures?: number | null;
         };
         /**
          * ScheduleView
@@ -955,6 +987,17 @@ export interface components {
             input?: {
                 [key: string]: unknown;
             };
+            /**
+             * Pauseafterfailures
+             * @description After this many consecutive failed runs the runner disables (pauses) the schedule, with disabledReason saying so, and publishes a Schedule Paused alert; 1 to 1000; null: never paused for failures (see Run policies)
+             */
+            pauseAfterFailures?: number | null;
+            /**
+             * Consecutivefailures
+             * @description How many runs in a row have failed since the last success (or since the schedule was re-enabled); a success resets it to 0 and publishes a Run Recovered alert
+             * @default 0
+             */
+            consecutiveFailures?: number;
             /** Lastrunat */
             lastRunAt?: string | null;
             /** Disabledreason */

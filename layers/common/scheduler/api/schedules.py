@@ -216,6 +216,7 @@ class ScheduleService:
                         catchup_window_seconds=request.catchup_window_seconds,
                         overlap_policy=request.overlap_policy,
                         input=request.input,
+                        pause_after_failures=request.pause_after_failures,
                     )
                 except WorkflowNotFound as exc:
                     raise InvalidInput(
@@ -258,6 +259,8 @@ class ScheduleService:
                     _ensure_schedulable({**old, **changes}, changes, self.clock())
                 if changes.get("enabled") is True:
                     changes["disabled_reason"] = None
+                    if not old["enabled"]:  # re-enabled: its failure streak starts again
+                        changes["consecutive_failures"] = 0
                 touched = True
                 # EventBridge first, the row last: the row lock lasts only until the commit.
                 written = None

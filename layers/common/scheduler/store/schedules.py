@@ -35,6 +35,8 @@ _UPDATABLE_SCHEDULE_COLUMNS = frozenset(
         "catchup_window_seconds",
         "overlap_policy",
         "input",
+        "pause_after_failures",
+        "consecutive_failures",
     }
 )
 # jsonb columns: their value (a dict) is sent as JSON
@@ -58,6 +60,7 @@ class ScheduleQueries(Queries):
         catchup_window_seconds: int = 3600,
         overlap_policy: str = "skip",
         input: dict[str, Any] | None = None,
+        pause_after_failures: int | None = None,
     ) -> Row:
         """Insert a schedule for a workflow the owner has; WorkflowNotFound otherwise."""
         params = {
@@ -74,6 +77,7 @@ class ScheduleQueries(Queries):
             "catchup_window_seconds": catchup_window_seconds,
             "overlap_policy": overlap_policy,
             "input": Jsonb(input or {}),
+            "pause_after_failures": pause_after_failures,
         }
         try:
             with integrity_errors():
@@ -81,11 +85,12 @@ class ScheduleQueries(Queries):
                     f"""insert into schedules (workflow_id, cron, timezone, enabled, start_at,
                                                end_at, flexible_window_minutes, note,
                                                catchup_policy, catchup_window_seconds,
-                                               overlap_policy, input)
+                                               overlap_policy, input,
+                                               pause_after_failures)
                         select w.id, %(cron)s, %(timezone)s, %(enabled)s, %(start_at)s,
                                %(end_at)s, %(flexible_window_minutes)s, %(note)s,
                                %(catchup_policy)s, %(catchup_window_seconds)s,
-                               %(overlap_policy)s, %(input)s
+                               %(overlap_policy)s, %(input)s, %(pause_after_failures)s
                         from workflows w
                         where w.id = %(workflow_id)s and {OWNED}
                         returning *""",
