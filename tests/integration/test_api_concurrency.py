@@ -101,7 +101,7 @@ def _run_once(queries: AllQueries, schedule_id: uuid.UUID, workflow_id: uuid.UUI
         started_at=fire,
         finished_at=fire,
     )
-    return written == "recorded"
+    return written.result == "recorded"
 
 
 @pytest.mark.parametrize("write", ["PATCH", "DELETE", "POST"])

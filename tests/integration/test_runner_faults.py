@@ -32,6 +32,7 @@ from scheduler.steps.definitions import load_definition, with_loaded_definition
 from scheduler.steps.engine import RunContext
 from scheduler.store.db import Database
 from scheduler.store.queue import QueueQueries
+from scheduler.store.run_outcome import RecordedOutcome
 from scheduler.store.runs import ABANDONED_RUN_ERROR, SUPERSEDED_RUN_ERROR, RunQueries
 from scheduler.store.sql import Row
 
@@ -137,7 +138,7 @@ class FaultyRuns(RunQueries):
         start = super().start_run
         return self.fault.around("start", lambda: start(*args, **kwargs), self.db)
 
-    def record_run_outcome(self, *args: Any, **kwargs: Any) -> str:
+    def record_run_outcome(self, *args: Any, **kwargs: Any) -> RecordedOutcome:
         record = super().record_run_outcome
         return self.fault.around("record", lambda: record(*args, **kwargs), self.db)
 

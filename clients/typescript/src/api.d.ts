@@ -642,6 +642,11 @@ export interface components {
                 [key: string]: unknown;
             } | null;
             /**
+             * Pauseafterfailures
+             * @description After this many consecutive failed runs the runner disables (pauses) the schedule, with disabledReason saying so, and publishes a Schedule Paused alert; 1 to 1000; null: never paused for failures (see Run policies)
+             */
+            pauseAfterFailures?: number | null;
+            /**
              * Externalid
              * @description Your own key for the schedule, unique among the schedules of the workflow's owner: 1 to 200 of A-Z a-z 0-9 . _ : - starting with a letter or a digit. PUT /api/schedules/by-external-id/{externalId} creates or updates by it, and a run's {{externalId}} placeholder is it
              * @example invoice-run-c42
@@ -724,6 +729,17 @@ export interface components {
             input?: {
                 [key: string]: unknown;
             };
+            /**
+             * Pauseafterfailures
+             * @description After this many consecutive failed runs the runner disables (pauses) the schedule, with disabledReason saying so, and publishes a Schedule Paused alert; 1 to 1000; null: never paused for failures (see Run policies)
+             */
+            pauseAfterFailures?: number | null;
+            /**
+             * Consecutivefailures
+             * @description How many runs in a row have failed since the last success (or since the schedule was re-enabled); a success resets it to 0 and publishes a Run Recovered alert
+             * @default 0
+             */
+            consecutiveFailures?: number;
             /** Lastrunat */
             lastRunAt?: string | null;
             /** Disabledreason */
@@ -842,6 +858,17 @@ export interface components {
             input?: {
                 [key: string]: unknown;
             };
+            /**
+             * Pauseafterfailures
+             * @description After this many consecutive failed runs the runner disables (pauses) the schedule, with disabledReason saying so, and publishes a Schedule Paused alert; 1 to 1000; null: never paused for failures (see Run policies)
+             */
+            pauseAfterFailures?: number | null;
+            /**
+             * Consecutivefailures
+             * @description How many runs in a row have failed since the last success (or since the schedule was re-enabled); a success resets it to 0 and publishes a Run Recovered alert
+             * @default 0
+             */
+            consecutiveFailures?: number;
             /** Lastrunat */
             lastRunAt?: string | null;
             /** Disabledreason */
@@ -946,6 +973,11 @@ export interface components {
              * @description Your own key for the schedule, unique among the schedules of the workflow's owner: 1 to 200 of A-Z a-z 0-9 . _ : - starting with a letter or a digit. PUT /api/schedules/by-external-id/{externalId} creates or updates by it, and a run's {{externalId}} placeholder is it; null removes it
              */
             externalId?: string | null;
+            /**
+             * Pauseafterfailures
+             * @description After this many consecutive failed runs the runner disables (pauses) the schedule, with disabledReason saying so, and publishes a Schedule Paused alert; 1 to 1000; null: never paused for failures (see Run policies); null removes it
+             */
+            pauseAfterFailures?: number | null;
         };
         /**
          * ScheduleUpsert
@@ -1036,6 +1068,11 @@ export interface components {
             input?: {
                 [key: string]: unknown;
             } | null;
+            /**
+             * Pauseafterfailures
+             * @description After this many consecutive failed runs the runner disables (pauses) the schedule, with disabledReason saying so, and publishes a Schedule Paused alert; 1 to 1000; null: never paused for failures (see Run policies)
+             */
+            pauseAfterFailures?: number | null;
         };
         /**
          * ScheduleView
@@ -1116,6 +1153,17 @@ export interface components {
             input?: {
                 [key: string]: unknown;
             };
+            /**
+             * Pauseafterfailures
+             * @description After this many consecutive failed runs the runner disables (pauses) the schedule, with disabledReason saying so, and publishes a Schedule Paused alert; 1 to 1000; null: never paused for failures (see Run policies)
+             */
+            pauseAfterFailures?: number | null;
+            /**
+             * Consecutivefailures
+             * @description How many runs in a row have failed since the last success (or since the schedule was re-enabled); a success resets it to 0 and publishes a Run Recovered alert
+             * @default 0
+             */
+            consecutiveFailures?: number;
             /** Lastrunat */
             lastRunAt?: string | null;
             /** Disabledreason */

@@ -143,6 +143,11 @@ function facts(schedule, workflow) {
     ["Next fire time", timePair(schedule.nextRunAt, schedule.timezone)],
     ["Last run", schedule.lastRun ? statusBadge(schedule.lastRun.status) : "Never run"],
     ["Last success", timePair(schedule.lastRunAt, schedule.timezone)],
+    [
+      "Failed in a row",
+      `${schedule.consecutiveFailures ?? 0}` +
+        (schedule.pauseAfterFailures ? ` (paused at ${schedule.pauseAfterFailures})` : ""),
+    ],
     ["Window", windowText(schedule)],
     [
       "Flexible window",

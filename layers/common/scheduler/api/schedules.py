@@ -287,6 +287,8 @@ class ScheduleService:
                     _ensure_schedulable({**old, **changes}, changes, self.clock())
                 if changes.get("enabled") is True:
                     changes["disabled_reason"] = None
+                    if not old["enabled"]:  # re-enabled: its failure streak starts again
+                        changes["consecutive_failures"] = 0
                 touched = True
                 # EventBridge first, the row last: the row lock lasts only until the commit.
                 written = None

@@ -67,6 +67,16 @@ _INPUT = (
     f" {MAX_INPUT_DEPTH} levels of nesting; null is {{}}"
 )
 _INPUT_EXAMPLE = {"customerId": "c-42", "report": {"format": "pdf"}}
+PAUSE_AFTER_FAILURES_MAX = 1000
+_PAUSE_AFTER_FAILURES = (
+    "After this many consecutive failed runs the runner disables (pauses) the schedule, with"
+    " disabledReason saying so, and publishes a Schedule Paused alert; 1 to"
+    f" {PAUSE_AFTER_FAILURES_MAX}; null: never paused for failures (see Run policies)"
+)
+_CONSECUTIVE_FAILURES = (
+    "How many runs in a row have failed since the last success (or since the schedule was"
+    " re-enabled); a success resets it to 0 and publishes a Run Recovered alert"
+)
 
 
 class ScheduleUpsert(ApiRequest):
@@ -107,6 +117,9 @@ class ScheduleUpsert(ApiRequest):
     overlap_policy: OverlapPolicy = Field(default="skip", description=_OVERLAP)
     input: dict[str, Any] | None = Field(
         default_factory=dict, description=_INPUT, examples=[_INPUT_EXAMPLE]
+    )
+    pause_after_failures: StrictInt | None = Field(
+        default=None, ge=1, le=PAUSE_AFTER_FAILURES_MAX, description=_PAUSE_AFTER_FAILURES
     )
 
     _cron = field_validator("cron")(_checked_cron)
@@ -153,7 +166,9 @@ class ScheduleCreate(ScheduleUpsert):
 
 # The fields of ScheduleUpdate that null clears; every other one refuses null but `input`, for
 # which null is the empty object.
-CLEARABLE_FIELDS = frozenset({"start_at", "end_at", "note", "name", "external_id"})
+CLEARABLE_FIELDS = frozenset(
+    {"start_at", "end_at", "note", "name", "external_id", "pause_after_failures"}
+)
 _NULL_IS_EMPTY_FIELDS = frozenset({"input"})
 
 
@@ -206,6 +221,12 @@ class ScheduleUpdate(ApiRequest):
         default=None,
         max_length=EXTERNAL_ID_MAX_LENGTH,
         description=EXTERNAL_ID_DESCRIPTION + "; null removes it",
+    )
+    pause_after_failures: StrictInt | None = Field(
+        default=None,
+        ge=1,
+        le=PAUSE_AFTER_FAILURES_MAX,
+        description=_PAUSE_AFTER_FAILURES + "; null removes it",
     )
 
     _note = field_validator("note")(_checked_note)
@@ -261,6 +282,8 @@ class Schedule(ApiModel):
     catchup_window_seconds: int = Field(default=3600, description=_CATCHUP_WINDOW)
     overlap_policy: OverlapPolicy = Field(default="skip", description=_OVERLAP)
     input: dict[str, Any] = Field(default_factory=dict, description=_INPUT)
+    pause_after_failures: int | None = Field(default=None, description=_PAUSE_AFTER_FAILURES)
+    consecutive_failures: int = Field(default=0, description=_CONSECUTIVE_FAILURES)
     last_run_at: datetime | None = None
     disabled_reason: str | None = None
     created_at: datetime

@@ -1,8 +1,10 @@
 """Alerts: the events the product publishes to EventBridge when a run needs a human.
 
 Source `workflow-scheduler`, detail types `Run Failed`, `Schedule Disabled` (the runner
-disabled the schedule on a critical error) and `Run Missed` (for the missed-fire check), on
-the bus ALERT_EVENT_BUS (the account's default bus unless set). Nothing for a success.
+disabled the schedule on a critical error), `Schedule Paused` (its pauseAfterFailures was
+reached), `Run Recovered` (the first success after failed runs) and `Run Missed` (for the
+missed-fire check), on the bus ALERT_EVENT_BUS (the account's default bus unless set). Nothing
+for any other success.
 
 An alert is a notification, never the truth: the run row is. So `publish` comes after the run
 is recorded, never raises, never retries past its client's two attempts and its few seconds,
@@ -33,13 +35,17 @@ from scheduler.config import get_settings
 from scheduler.cron.timezones import iso_utc
 from scheduler.observability import logger, metrics
 
-DetailType = Literal["Run Failed", "Run Missed", "Schedule Disabled"]
+DetailType = Literal[
+    "Run Failed", "Run Missed", "Schedule Disabled", "Schedule Paused", "Run Recovered"
+]
 
 SOURCE = "workflow-scheduler"
 RUN_FAILED: Final[DetailType] = "Run Failed"
 RUN_MISSED: Final[DetailType] = "Run Missed"
 SCHEDULE_DISABLED: Final[DetailType] = "Schedule Disabled"
-DETAIL_TYPES = (RUN_FAILED, RUN_MISSED, SCHEDULE_DISABLED)
+SCHEDULE_PAUSED: Final[DetailType] = "Schedule Paused"
+RUN_RECOVERED: Final[DetailType] = "Run Recovered"
+DETAIL_TYPES = (RUN_FAILED, RUN_MISSED, SCHEDULE_DISABLED, SCHEDULE_PAUSED, RUN_RECOVERED)
 # What a rule matches to receive every alert: template.yaml's AlarmTopicRule, the local stack's.
 EVENT_PATTERN = {"source": [SOURCE], "detail-type": list(DETAIL_TYPES)}
 MAX_ERROR_CHARS = 1000
@@ -48,7 +54,13 @@ ALERTS_PER_CALL = 10
 # The most one publish can take (clients.events_client: 2 attempts of 1 s connect + 2 s read,
 # plus the retry's backoff of at most 1 s); with less time left it is not tried.
 MAX_PUBLISH_S = 7.0
-_DEDUPE_SUFFIX = {RUN_FAILED: "failed", RUN_MISSED: "missed", SCHEDULE_DISABLED: "disabled"}
+_DEDUPE_SUFFIX = {
+    RUN_FAILED: "failed",
+    RUN_MISSED: "missed",
+    SCHEDULE_DISABLED: "disabled",
+    SCHEDULE_PAUSED: "paused",
+    RUN_RECOVERED: "recovered",
+}
 
 
 @dataclass(frozen=True)
@@ -71,9 +83,17 @@ class Alert:
     run: RunRef
     error: str | None
     occurred_at: datetime
+    # Schedule Paused, Run Recovered: the consecutive failed runs that paused the schedule, or
+    # that the success ended (the detail's `consecutiveFailures`); None: not in the detail.
+    consecutive_failures: int | None = None
 
     def detail(self) -> dict[str, Any]:
         run = self.run
+        counted = (
+            {}
+            if self.consecutive_failures is None
+            else {"consecutiveFailures": self.consecutive_failures}
+        )
         return {
             "scheduleId": str(run.schedule_id),
             "workflowId": str(run.workflow_id),
@@ -87,6 +107,7 @@ class Alert:
             "occurredAt": iso_utc(self.occurred_at),
             # one alert per run and detail type: what a consumer dedupes on
             "dedupeKey": f"{run.run_id}:{_DEDUPE_SUFFIX[self.detail_type]}",
+            **counted,
         }
 
     def entry(self, bus: str) -> dict[str, Any]:
@@ -132,6 +153,19 @@ def run_failed(
     if disabled_reason is not None:
         alerts.append(Alert(SCHEDULE_DISABLED, run, disabled_reason, occurred_at))
     return alerts
+
+
+def schedule_paused(
+    run: RunRef, reason: str, *, consecutive_failures: int, occurred_at: datetime
+) -> Alert:
+    """The alert of a failed run whose record paused its schedule (pauseAfterFailures): `run`
+    is the failure that reached the threshold, `error` the schedule's disabled reason."""
+    return Alert(SCHEDULE_PAUSED, run, reason, occurred_at, consecutive_failures)
+
+
+def run_recovered(run: RunRef, *, consecutive_failures: int, occurred_at: datetime) -> Alert:
+    """The alert of the first success after `consecutive_failures` failed runs: `run` is it."""
+    return Alert(RUN_RECOVERED, run, None, occurred_at, consecutive_failures)
 
 
 def run_missed(run: RunRef, cause: str | None, *, occurred_at: datetime) -> Alert:

@@ -14,8 +14,10 @@ The invocation's deadline is taken at entry, so the steps' share of it accounts 
 the claim, the lease and the start took.
 
 Cost of a successful run beyond its steps: 3 SQL statements (claim, start, outcome) and
-2 DynamoDB requests (acquire, release). A run recorded failed adds one EventBridge PutEvents
-(scheduler.run.alerts), after the release: the alert never delays the record or holds the lease.
+2 DynamoDB requests (acquire, release). A run recorded failed, or a success that ends a
+streak of failures (`Run Recovered`), adds one EventBridge PutEvents (scheduler.run.alerts),
+after the release: the alert never delays the record or holds the lease. The schedule's count
+of consecutive failures, and the pause it may reach, are written by the outcome's statement.
 
 The invocation's state and retries are in scheduler.run.fire; a fire that finds its workflow
 busy, and the hand-on of waiting runs, in scheduler.run.overlap.
@@ -37,7 +39,7 @@ from scheduler.cron.timezones import iso_utc
 from scheduler.errors import DependencyUnavailable, ScheduleNotFound, WorkflowBusy
 from scheduler.models.schedule_input import InvalidScheduleInput, load_input
 from scheduler.observability import logger, metrics
-from scheduler.run import alerts
+from scheduler.run import alerts, run_alerts
 from scheduler.run import queue as run_queue
 from scheduler.run.event import RunnerEvent
 from scheduler.run.fire import (
@@ -54,6 +56,7 @@ from scheduler.run.lock import Lease, LeaseLock, utc_now
 from scheduler.run.overlap import busy, hand_on_next, its_turn, newer_fire_unsettled
 from scheduler.steps.engine import RunContext, WorkflowResult, run_workflow
 from scheduler.store.db import database
+from scheduler.store.run_outcome import RecordedOutcome
 
 FENCED_ERROR = "not started: its lease's fence was not newer than the workflow's last one"
 
@@ -250,7 +253,7 @@ def _run_and_record(
     if result.status == "failed":
         logger.warning("workflow run failed", error=result.error, critical=result.critical)
     disabled_reason = f"disabled by the runner: {result.error}" if result.critical else None
-    outcome, recorded = _record(
+    outcome, record = _record(
         fire,
         run_id,
         status=result.status,
@@ -264,18 +267,22 @@ def _run_and_record(
     metric = "RunSucceeded" if outcome == "succeeded" else "RunFailed"
     metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
     logger.info("run finished", outcome=outcome)
-    events = _abandoned_alerts(fire, claim, abandoned)
-    if recorded and outcome == "failed":
-        events += _failed_alerts(fire, claim, run_id, result.error, disabled_reason)
+    events = run_alerts.abandoned_alerts(fire, claim, abandoned)
+    if record is not None and outcome == "failed":
+        events += run_alerts.failed_alerts(fire, claim, run_id, result.error, disabled_reason)
+    if record is not None:
+        # TODO(issue #25, audit log): when the audit log exists, a pause is written there too:
+        # `record.paused_reason` is set only for the record that paused the schedule.
+        events += run_alerts.failure_count_alerts(fire, claim, run_id, record)
     alerts.publish(events, time_left_s=fire.deadlines.end - time.monotonic())
     return RunReport(outcome, run_id, result.error)
 
 
 def _record(
     fire: Fire, run_id: UUID, *, status: Literal["succeeded", "failed"], **fields: Any
-) -> tuple[Outcome, bool]:
-    """Record the outcome, retrying until the record's deadline; never raises. True with it
-    when the run row holds it now (False: not written, or the run was deleted meanwhile)."""
+) -> tuple[Outcome, RecordedOutcome | None]:
+    """Record the outcome, retrying until the record's deadline; never raises. The record with
+    it when the run row holds it now (None: not written, or the run was deleted meanwhile)."""
     try:
         written = retrying(
             "record",
@@ -292,64 +299,19 @@ def _record(
         )
     except Exception:  # the run is failed as abandoned once its lease expires
         logger.exception("cannot record the run's result")
-        return "unrecorded", False
-    if written == "superseded":
+        return "unrecorded", None
+    if written.result == "superseded":
         logger.error("result rejected: the lease was lost and a newer run took over")
-        return "unrecorded", False
-    if written == "gone":
+        return "unrecorded", None
+    if written.result == "gone":
         logger.warning("schedule deleted during the run: its workflow's state was recorded")
-    return status, written == "recorded"
+    return status, written if written.result == "recorded" else None
 
 
 def _alert_failed(fire: Fire, claim: dict[str, Any], run_id: UUID, error: str | None) -> None:
     """Publish the failure this invocation recorded (never raises)."""
-    events = _failed_alerts(fire, claim, run_id, error)
+    events = run_alerts.failed_alerts(fire, claim, run_id, error)
     alerts.publish(events, time_left_s=fire.deadlines.end - time.monotonic())
-
-
-def _failed_alerts(
-    fire: Fire,
-    claim: dict[str, Any],
-    run_id: UUID,
-    error: str | None,
-    disabled_reason: str | None = None,
-) -> list[alerts.Alert]:
-    """The alerts of the failure this invocation recorded; a redelivery of the fire finds the
-    slot done and never gets here, so each failed run is alerted once."""
-    run = alerts.RunRef(
-        run_id=run_id,
-        schedule_id=fire.event.schedule_id,
-        workflow_id=fire.event.workflow_id,
-        scheduled_time=claim["slot"],
-        trigger=fire.event.trigger,
-        attempt=fire.event.attempt,
-        owner_id=claim.get("owner_id"),
-        workflow_name=claim.get("workflow_name"),
-    )
-    return alerts.run_failed(run, error, occurred_at=fire.now(), disabled_reason=disabled_reason)
-
-
-def _abandoned_alerts(
-    fire: Fire, claim: dict[str, Any], abandoned: list[dict[str, Any]]
-) -> list[alerts.Alert]:
-    """Run Failed for each run of this workflow the start failed as abandoned or superseded:
-    only the start that failed it returns it, so it is alerted once. The workflow has run by
-    now: a row that cannot be read into an alert is logged and left out, never raised (a
-    raise would fail the invocation, and Lambda's retry is a duplicate)."""
-    events: list[alerts.Alert] = []
-    for run in abandoned:
-        try:
-            row = {
-                **run,
-                "id": UUID(run["id"]),
-                "schedule_id": UUID(run["schedule_id"]),
-                "workflow_id": fire.event.workflow_id,
-                "scheduled_time": datetime.fromisoformat(run["scheduled_time"]),
-            }
-            events.append(alerts.for_run(alerts.RUN_FAILED, row, claim, fire.now()))
-        except (KeyError, TypeError, ValueError):
-            logger.exception("abandoned run not alerted: its row cannot be read")
-    return events
 
 
 def _not_claimed(fire: Fire, claim: dict[str, Any]) -> RunReport:

@@ -1,4 +1,5 @@
-"""The runner's SQL: claim a slot, start, record, and fail abandoned runs (see runner.py).
+"""The runner's SQL: claim a slot, start, record (its statement in run_outcome.py), and fail
+abandoned runs (see runner.py).
 
 The service itself runs these (no owner scoping); timestamps come from the runner's clock. Every
 statement is one round trip and safe to repeat, so the runner can retry it after a lost answer.
@@ -6,18 +7,17 @@ statement is one round trip and safe to repeat, so the runner can retry it after
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 import psycopg
 
 from scheduler.errors import ScheduleNotFound
 from scheduler.store.fire_checks import MissedRow
-from scheduler.store.sql import Queries, Row
+from scheduler.store.run_outcome import RunOutcomeQueries
+from scheduler.store.sql import Row
 
 # One message for a run whose lease expired unrecorded: its runner crashed or outlived the lease.
 ABANDONED_RUN_ERROR = "abandoned: its lease expired before it recorded a result"
@@ -36,7 +36,7 @@ class SettledClaim:
     alert: bool  # a `Run Missed` alert is due: left pending until EventBridge accepts it
 
 
-class RunQueries(Queries):
+class RunQueries(RunOutcomeQueries):
     def claim_run_slot(
         self,
         schedule_id: UUID,
@@ -220,85 +220,6 @@ class RunQueries(Queries):
                where id = %s and status = 'running' and fence is null""",
             (now, reason, run_id),
         )
-
-    def record_run_outcome(
-        self,
-        run_id: UUID,
-        *,
-        schedule_id: UUID,
-        workflow_id: UUID,
-        fence: int,
-        status: str,
-        error: str | None,
-        output: dict[str, Any] | None,
-        started_at: datetime,
-        finished_at: datetime,
-        disabled_reason: str | None = None,
-    ) -> str:
-        """Record a finished run in one statement, safe to repeat: the run row, the workflow's
-        state, and the schedule (`last_run_at` on success; disabled with the reason on a
-        critical error).
-
-        Fenced: nothing is written unless the run is still `running` under `fence`, and the
-        workflow only while it is still `running` under `fence`, so a run whose lease a newer
-        run took over cannot overwrite it. Returns `recorded` (written now, or by an earlier
-        try of this same call), `gone` (the run row was deleted with its schedule: only the
-        workflow's state was written) or `superseded` (a newer lease took over: nothing).
-        """
-        row = self.db.execute(
-            """with current_run as (
-                 select status, fence from schedule_runs where id = %(run_id)s
-               ), run as (
-                 update schedule_runs
-                 set status = %(status)s, finished_at = %(finished_at)s, error = %(error)s,
-                     output = %(output)s::jsonb
-                 where id = %(run_id)s and status = 'running' and fence = %(fence)s
-                 returning id
-               ), workflow as (
-                 update workflows
-                 set status = 'idle', run_count = run_count + 1, last_run_at = %(started_at)s,
-                     last_run_status = %(status)s
-                 where id = %(workflow_id)s and lease_fence = %(fence)s and status = 'running'
-                   and (exists (select 1 from run) or not exists (select 1 from current_run))
-                 returning id
-               ), schedule as (
-                 update schedules set
-                   last_run_at = case when %(succeeded)s
-                                      then greatest(last_run_at, %(started_at)s::timestamptz)
-                                      else last_run_at end,
-                   enabled = enabled and %(disabled_reason)s::text is null,
-                   disabled_reason = coalesce(%(disabled_reason)s::text, disabled_reason)
-                 where id = %(schedule_id)s
-                   and (%(succeeded)s or %(disabled_reason)s::text is not null)
-                   and exists (select 1 from run)
-                 returning id
-               )
-               select case
-                        when exists (select 1 from run) then 'recorded'
-                        when exists (select 1 from current_run
-                                     where fence = %(fence)s and status = %(status)s)
-                          then 'recorded'
-                        when not exists (select 1 from current_run) then 'gone'
-                        else 'superseded'
-                      end as result,
-                      (select count(*) from workflow) as workflows,
-                      (select count(*) from schedule) as schedules""",
-            {
-                "run_id": run_id,
-                "schedule_id": schedule_id,
-                "workflow_id": workflow_id,
-                "fence": fence,
-                "status": status,
-                "succeeded": status == "succeeded",
-                "error": error,
-                "output": None if output is None else json.dumps(output, default=str),
-                "started_at": started_at,
-                "finished_at": finished_at,
-                "disabled_reason": disabled_reason,
-            },
-        ).fetchone()
-        assert row is not None
-        return str(row["result"])
 
     def fail_abandoned_runs(self, now: datetime) -> list[Row]:
         """Fail every started run still `running` whose lease expired before `now` (its runner

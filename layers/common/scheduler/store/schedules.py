@@ -38,6 +38,8 @@ _UPDATABLE_SCHEDULE_COLUMNS = frozenset(
         "input",
         "name",
         "external_id",
+        "pause_after_failures",
+        "consecutive_failures",
     }
 )
 # The unique index of an owner's external ids (migrations/20261208000302).
@@ -65,6 +67,7 @@ class ScheduleQueries(Queries):
         input: dict[str, Any] | None = None,
         name: str | None = None,
         external_id: str | None = None,
+        pause_after_failures: int | None = None,
     ) -> Row:
         """Insert a schedule for a workflow the owner has; WorkflowNotFound otherwise,
         ExternalIdTaken when another schedule of the workflow's owner has `external_id`."""
@@ -84,6 +87,7 @@ class ScheduleQueries(Queries):
             "input": Jsonb(input or {}),
             "name": name,
             "external_id": external_id,
+            "pause_after_failures": pause_after_failures,
         }
         try:
             with integrity_errors(), _external_id_clash(external_id):
@@ -91,11 +95,13 @@ class ScheduleQueries(Queries):
                     f"""insert into schedules (workflow_id, cron, timezone, enabled, start_at,
                                                end_at, flexible_window_minutes, note,
                                                catchup_policy, catchup_window_seconds,
-                                               overlap_policy, input, name, external_id)
+                                               overlap_policy, input, name, external_id,
+                                               pause_after_failures)
                         select w.id, %(cron)s, %(timezone)s, %(enabled)s, %(start_at)s,
                                %(end_at)s, %(flexible_window_minutes)s, %(note)s,
                                %(catchup_policy)s, %(catchup_window_seconds)s,
-                               %(overlap_policy)s, %(input)s, %(name)s, %(external_id)s
+                               %(overlap_policy)s, %(input)s, %(name)s, %(external_id)s,
+                               %(pause_after_failures)s
                         from workflows w
                         where w.id = %(workflow_id)s and {OWNED}
                         returning *""",

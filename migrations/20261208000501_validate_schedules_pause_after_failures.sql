@@ -1,0 +1,5 @@
+-- Validate the checks that 20261208000500 added NOT VALID. VALIDATE scans the schedules under a
+-- SHARE UPDATE EXCLUSIVE lock, which lets the API and the runner write throughout. Alone in its
+-- transaction, so no stronger lock on schedules is held for as long as it scans.
+alter table public.schedules validate constraint schedules_pause_after_failures_range;
+alter table public.schedules validate constraint schedules_consecutive_failures_not_negative;
