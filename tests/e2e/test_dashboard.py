@@ -22,7 +22,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from devstack.demo import DEMO_WORKFLOW_NAME
 from devstack.stack import Stack, StackUser
 from tests.conftest import ROOT
-from tests.e2e.conftest import WAIT_S, Api, MakeWorkflow
+from tests.e2e.conftest import WAIT_S, Api, MakeWorkflow, advance_to_next_minute, sync_engine
 
 SCREENSHOTS = ROOT / ".dev" / "screenshots"
 WAIT_MS = WAIT_S * 1000
@@ -53,9 +53,10 @@ def page(browser: Browser) -> Iterator[Page]:
     context.close()
 
 
-def sign_in(page: Page, stack: Stack, user: StackUser) -> None:
-    """Open the dashboard with the user's token in the fragment, as `make run`'s link does."""
-    page.goto(f"{stack.api_url}/dashboard#access_token={user.token}")
+def sign_in(page: Page, stack: Stack, user: StackUser, search: str = "") -> None:
+    """Open the dashboard with the user's token in the fragment, as `make run`'s link does
+    (`search`: the page's own parameters, e.g. "?refresh=1")."""
+    page.goto(f"{stack.api_url}/dashboard{search}#access_token={user.token}")
     expect(page.get_by_role("heading", name="Schedules")).to_be_visible(timeout=WAIT_MS)
 
 
@@ -233,3 +234,36 @@ def test_a_refused_token_returns_to_sign_in_where_a_pasted_token_works_until_sig
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     assert page.evaluate("sessionStorage.length") == 0
+
+
+def test_the_table_and_a_schedule_page_show_new_runs_without_a_reload(
+    page: Page, stack: Stack, user1: StackUser, api1: Api
+) -> None:
+    # Given the dashboard open, refreshing every second, and a schedule made after it loaded
+    sign_in(page, stack, user1, "?refresh=1")
+    expect(page.get_by_text(re.compile(r"^Updated \d\d:\d\d:\d\d$"))).to_be_visible()
+    expect(page.get_by_role("button", name="Refresh")).to_be_visible()
+    page.evaluate("window.loadedOnce = true")  # gone if the page were loaded again
+    schedule = api1.create_schedule(user1.workflow_id, "* * * * *")
+    sync_engine(stack)
+    row = page.get_by_role("row").filter(has=page.get_by_role("link", name="* * * * *"))
+    expect(row).to_contain_text("Never run")
+    next_fire = row.get_by_role("cell").nth(2).inner_text()
+
+    # When it fires (the engine, not the page)
+    advance_to_next_minute(stack)
+    wait_for_runs(stack, api1, schedule["id"], 1)
+
+    # Then the table shows its run and its new next fire time, without a reload
+    expect(row).to_contain_text("Succeeded")
+    expect(row.get_by_role("cell").nth(2)).not_to_have_text(next_fire)
+    assert page.evaluate("window.loadedOnce") is True
+
+    # ... and so does its page: the next fire's mark appears
+    open_schedule(page, "* * * * *")
+    marks = page.get_by_role("list", name="Runs, oldest first").get_by_role("button")
+    expect(marks).to_have_count(1)
+    advance_to_next_minute(stack)
+    wait_for_runs(stack, api1, schedule["id"], 2)
+    expect(marks).to_have_count(2)
+    assert page.evaluate("window.loadedOnce") is True

@@ -10,6 +10,7 @@
 import { ApiError } from "./api.js";
 import { byId, h, replace } from "./dom.js";
 import { renderForm } from "./form.js";
+import { keepCurrent } from "./refresh.js";
 import { renderSchedule } from "./schedule.js";
 import { renderSchedules } from "./schedules.js";
 import { adoptTokenFromFragment, clearToken, getToken, setToken } from "./session.js";
@@ -23,6 +24,7 @@ const signOut = byId("sign-out", HTMLButtonElement);
  * @param {string} [reason]
  */
 function renderSignIn(reason = "") {
+  keepCurrent(null);
   signOut.hidden = true;
   const token = h("input", {
     id: "token",
@@ -75,6 +77,8 @@ async function route() {
   const path = location.hash.replace(/^#/, "") || "/";
   const schedule = path.match(/^\/schedules\/([^/]+)$/);
   const edit = path.match(/^\/schedules\/([^/]+)\/edit$/);
+  // The table and a schedule's page are kept current (refresh.js); the forms are not.
+  const refreshed = !(path === "/new" || edit);
   main.setAttribute("aria-busy", "true");
   try {
     if (path === "/new") await renderForm(main, null);
@@ -86,6 +90,8 @@ async function route() {
     failed(error);
   } finally {
     main.removeAttribute("aria-busy");
+    // A failed refresh (the API unreachable a moment) is tried again; a sign-out is not.
+    keepCurrent(refreshed && getToken() ? route : null);
   }
 }
 

@@ -25,6 +25,10 @@ const TIMELINE_RUNS = 50;
 const RUN_POLL_MS = 1000;
 const RUN_POLL_TRIES = 60;
 
+/** The run selected on a schedule's page: kept while the page is shown again (a refresh). */
+/** @type {{scheduleId: string, runId: string | null}} */
+const selection = { scheduleId: "", runId: null };
+
 /**
  * Render schedule `id`'s page into `main`.
  * @param {HTMLElement} main
@@ -32,6 +36,10 @@ const RUN_POLL_TRIES = 60;
  * @param {{selectedRun?: string | null}} [state]
  */
 export async function renderSchedule(main, id, state = {}) {
+  if (state.selectedRun !== undefined || selection.scheduleId !== id) {
+    selection.scheduleId = id;
+    selection.runId = state.selectedRun ?? null;
+  }
   const path = `schedules/${encodeURIComponent(id)}`;
   /** @type {[ScheduleDetail, RunPage]} */
   const [schedule, runs] = await Promise.all([
@@ -124,7 +132,7 @@ export async function renderSchedule(main, id, state = {}) {
       : null,
     actions,
     facts(schedule, workflow),
-    timeline(schedule, runs.items, state.selectedRun ?? null, (runId) => rerender({ selectedRun: runId })),
+    timeline(schedule, runs.items, selection.runId, (runId) => rerender({ selectedRun: runId })),
     nextFires(schedule),
     dstNotes(schedule),
     confirmDelete,
