@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from scheduler.store.db import Database
 
 from devstack.demo import DEMO_WORKFLOW_NAME
 from devstack.stack import Stack, StackUser
@@ -267,3 +268,49 @@ def test_the_table_and_a_schedule_page_show_new_runs_without_a_reload(
     wait_for_runs(stack, api1, schedule["id"], 2)
     expect(marks).to_have_count(2)
     assert page.evaluate("window.loadedOnce") is True
+
+
+def test_the_run_history_pages_past_the_newest_50_and_says_older_runs_exist(
+    page: Page, stack: Stack, user1: StackUser, api1: Api
+) -> None:
+    # Given a schedule with 53 runs, one a minute
+    schedule = api1.create_schedule(user1.workflow_id, "0 5 * * *")
+    database = Database(stack.database_url)
+    try:
+        database.execute(
+            """insert into schedule_runs (schedule_id, workflow_id, scheduled_time, status,
+                                          started_at, finished_at)
+               select %s, %s, fired, 'succeeded', fired, fired + interval '2 seconds'
+               from generate_series(1, 53) as n, lateral (
+                   select date_trunc('minute', now()) - n * interval '1 minute'
+               ) as t(fired)""",
+            (schedule["id"], str(user1.workflow_id)),
+        )
+    finally:
+        database.close()
+
+    # When its page opens, the newest 50 show, and the page says there are older ones
+    sign_in(page, stack, user1)
+    open_schedule(page, "0 5 * * *")
+    marks = page.get_by_role("list", name="Runs, oldest first").get_by_role("button")
+    expect(marks).to_have_count(50)
+    expect(page.get_by_text("The newest 50 runs; older runs exist.")).to_be_visible()
+
+    # ... and Older runs adds the page before them, oldest on the left, and says that is all
+    page.get_by_role("button", name="Older runs").click()
+    expect(marks).to_have_count(53)
+    expect(page.get_by_text("All 53 runs kept.")).to_be_visible()
+    expect(page.get_by_role("button", name="Older runs")).to_have_count(0)
+    oldest = page.evaluate("document.querySelector('ol.timeline time').getAttribute('datetime')")
+    assert oldest == min(run["scheduledTime"] for run in all_runs(api1, schedule["id"]))
+
+
+def all_runs(api: Api, schedule_id: str) -> list[dict[str, Any]]:
+    runs: list[dict[str, Any]] = []
+    cursor = ""
+    while True:
+        body = api.request("GET", f"/api/schedules/{schedule_id}/runs?limit=100{cursor}").body
+        runs += body["items"]
+        if not body["nextCursor"]:
+            return runs
+        cursor = f"&cursor={body['nextCursor']}"
