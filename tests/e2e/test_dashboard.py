@@ -23,7 +23,14 @@ from scheduler.store.db import Database
 from devstack.demo import DEMO_WORKFLOW_NAME
 from devstack.stack import Stack, StackUser
 from tests.conftest import ROOT
-from tests.e2e.conftest import WAIT_S, Api, MakeWorkflow, advance_to_next_minute, sync_engine
+from tests.e2e.conftest import (
+    WAIT_S,
+    Api,
+    MakeWorkflow,
+    advance_to_next_minute,
+    parse_time,
+    sync_engine,
+)
 
 SCREENSHOTS = ROOT / ".dev" / "screenshots"
 WAIT_MS = WAIT_S * 1000
@@ -314,3 +321,50 @@ def all_runs(api: Api, schedule_id: str) -> list[dict[str, Any]]:
         if not body["nextCursor"]:
             return runs
         cursor = f"&cursor={body['nextCursor']}"
+
+
+def test_a_selected_run_shows_its_times_to_the_second_its_duration_and_each_step_expandable(
+    page: Page, stack: Stack, user1: StackUser, api1: Api
+) -> None:
+    # Given a run of the demo workflow (one http step)
+    schedule = api1.create_schedule(user1.workflow_id, "0 4 * * *")
+    assert api1.request("POST", f"/api/schedules/{schedule['id']}/run").status == 202
+    (run,) = wait_for_runs(stack, api1, schedule["id"], 1)
+    (step,) = run["output"]["steps"]
+    started, finished = parse_time(run["startedAt"]), parse_time(run["finishedAt"])
+
+    # When its mark is selected
+    sign_in(page, stack, user1)
+    open_schedule(page, "0 4 * * *")
+    page.get_by_role("list", name="Runs, oldest first").get_by_role("button").click()
+    details = page.get_by_role("region", name="Selected run")
+
+    # Then start and end read to the second, with the duration between them
+    expect(details.locator("dt:text-is('Started') + dd")).to_have_text(
+        re.compile(rf"\d\d:\d\d:{started.second:02d}$")
+    )
+    expect(details.locator("dt:text-is('Finished') + dd")).to_have_text(
+        re.compile(rf"\d\d:\d\d:{finished.second:02d}$")
+    )
+    expect(details.locator("dt:text-is('Duration') + dd")).to_have_text(
+        re.compile(r"^(\d+ ms|\d+\.\d s)$")
+    )
+
+    # ... and the step's row says its type, status and duration; expanded, its response
+    row = details.get_by_role("list", name="Steps of the run").get_by_role("listitem")
+    expect(row).to_have_count(1)
+    summary = f"Step 1 · http · ✓ Succeeded · {duration_text(step['durationMs'])}"
+    expect(row.locator("summary")).to_have_text(summary)
+    expect(row.locator("pre")).to_be_hidden()
+    row.locator("summary").click()
+    expect(row).to_contain_text(f"Response status {step['detail']['status']}")
+    expect(row.locator("pre")).to_have_text(step["detail"]["body"])
+
+
+def duration_text(ms: int) -> str:
+    """A duration as the dashboard writes it (format.js durationText)."""
+    if ms < 1000:
+        return f"{ms} ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.1f} s"
+    return f"{round(ms / 1000) // 60} min {round(ms / 1000) % 60} s"
