@@ -361,6 +361,25 @@ def test_a_selected_run_shows_its_times_to_the_second_its_duration_and_each_step
     expect(row.locator("pre")).to_have_text(step["detail"]["body"])
 
 
+def test_the_signed_in_notice_goes_by_itself_and_a_notice_can_be_dismissed(
+    page: Page, stack: Stack, user1: StackUser, api1: Api
+) -> None:
+    api1.create_schedule(user1.workflow_id, "0 3 * * *")
+    notice = page.get_by_role("status")
+
+    # The notice of the sign-in goes by itself
+    sign_in(page, stack, user1)
+    expect(notice).to_have_text(re.compile(r"^Signed in\."))
+    expect(notice).to_be_empty()
+
+    # ... and another one goes at once with its Dismiss button
+    open_schedule(page, "0 3 * * *")
+    page.get_by_role("button", name="Pause").click()
+    expect(notice).to_have_text(re.compile(r"^Paused\."))
+    notice.get_by_role("button", name="Dismiss").click()
+    expect(notice).to_be_empty()
+
+
 def duration_text(ms: int) -> str:
     """A duration as the dashboard writes it (format.js durationText)."""
     if ms < 1000:
