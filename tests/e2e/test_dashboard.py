@@ -380,6 +380,36 @@ def test_the_signed_in_notice_goes_by_itself_and_a_notice_can_be_dismissed(
     expect(notice).to_be_empty()
 
 
+def test_the_filters_are_in_the_address_and_a_reload_or_back_restores_them(
+    page: Page, stack: Stack, user1: StackUser, api1: Api
+) -> None:
+    api1.create_schedule(user1.workflow_id, "0 2 * * *")
+    sign_in(page, stack, user1)
+    table = page.get_by_role("table")
+    expect(table.get_by_role("link", name="0 2 * * *")).to_be_visible()
+
+    # When the user filters by workflow and on paused schedules
+    page.get_by_label("Workflow").select_option(str(user1.workflow_id))
+    page.get_by_label("State").select_option("false")
+    page.get_by_role("button", name="Apply filters").click()
+
+    # Then the address says so, and the table is filtered
+    expect(page).to_have_url(re.compile(rf"#/\?workflowId={user1.workflow_id}&enabled=false$"))
+    expect(table).to_contain_text("No schedules match")
+
+    # ... a reload keeps the filters
+    page.reload()
+    expect(page.get_by_label("State")).to_have_value("false")
+    expect(page.get_by_label("Workflow")).to_have_value(str(user1.workflow_id))
+    expect(table).to_contain_text("No schedules match")
+
+    # ... and Back returns to the table unfiltered
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"#/$"))
+    expect(page.get_by_label("State")).to_have_value("")
+    expect(table.get_by_role("link", name="0 2 * * *")).to_be_visible()
+
+
 def duration_text(ms: int) -> str:
     """A duration as the dashboard writes it (format.js durationText)."""
     if ms < 1000:

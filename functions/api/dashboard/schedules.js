@@ -15,7 +15,7 @@ import { enabledBadge, statusBadge, timePair } from "./widgets.js";
 
 const PAGE_SIZE = 20;
 
-/** What the table shows: its filters and where in the pages it is (kept across visits). */
+/** What the table shows: its filters (from the address) and where in their pages it is. */
 const view = {
   workflowId: "",
   enabled: "",
@@ -44,10 +44,20 @@ export async function allWorkflows() {
 }
 
 /**
- * Render the table view into `main`.
+ * Render the table view into `main`, filtered as the address says (#/?workflowId=&enabled=).
  * @param {HTMLElement} main
+ * @param {URLSearchParams} [address] the parameters after the hash's "?"
  */
-export async function renderSchedules(main) {
+export async function renderSchedules(main, address = new URLSearchParams()) {
+  const workflowId = address.get("workflowId") ?? "";
+  const asked = address.get("enabled");
+  const enabled = asked === "true" || asked === "false" ? asked : "";
+  if (workflowId !== view.workflowId || enabled !== view.enabled) {
+    view.workflowId = workflowId;
+    view.enabled = enabled;
+    view.previous = [];
+    view.cursor = null;
+  }
   const [workflows, page] = await Promise.all([
     allWorkflows(),
     /** @type {Promise<SchedulePage>} */ (
@@ -63,7 +73,7 @@ export async function renderSchedules(main) {
     ),
   ]);
   const names = new Map(workflows.map((workflow) => [workflow.id, workflow.name]));
-  const rerender = () => renderSchedules(main);
+  const rerender = () => renderSchedules(main, address);
 
   const workflowFilter = h(
     "select",
@@ -87,11 +97,10 @@ export async function renderSchedules(main) {
       "aria-label": "Filter schedules",
       onsubmit: (/** @type {Event} */ event) => {
         event.preventDefault();
-        view.workflowId = workflowFilter.value;
-        view.enabled = enabledFilter.value;
-        view.previous = [];
-        view.cursor = null;
-        rerender();
+        // The address carries the filters; its change shows the table again (app.js).
+        const hash = `#/${query({ workflowId: workflowFilter.value, enabled: enabledFilter.value })}`;
+        if (location.hash === hash) rerender();
+        else location.hash = hash;
       },
     },
     h("div", { class: "field" }, h("label", { for: "filter-workflow" }, "Workflow"), workflowFilter),
