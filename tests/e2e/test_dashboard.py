@@ -410,6 +410,26 @@ def test_the_filters_are_in_the_address_and_a_reload_or_back_restores_them(
     expect(table.get_by_role("link", name="0 2 * * *")).to_be_visible()
 
 
+def test_a_failing_schedule_shows_its_last_error_in_the_table(
+    page: Page, stack: Stack, user1: StackUser, api1: Api, make_workflow: MakeWorkflow
+) -> None:
+    # Given a schedule whose last run failed
+    failing = make_workflow(path="/demo/no-such-endpoint")
+    schedule = api1.create_schedule(failing.id, "0 1 * * *")
+    assert api1.request("POST", f"/api/schedules/{schedule['id']}/run").status == 202
+    (run,) = wait_for_runs(stack, api1, schedule["id"], 1)
+    assert run["status"] == "failed", run
+    assert run["error"], run
+
+    # Then its row in the table says so, with the run's error (whole on hover)
+    sign_in(page, stack, user1)
+    row = page.get_by_role("row").filter(has=page.get_by_role("link", name="0 1 * * *"))
+    expect(row).to_contain_text("Failed")
+    error = row.get_by_text(run["error"], exact=True)
+    expect(error).to_be_visible()
+    expect(error).to_have_attribute("title", run["error"])
+
+
 def duration_text(ms: int) -> str:
     """A duration as the dashboard writes it (format.js durationText)."""
     if ms < 1000:

@@ -210,7 +210,15 @@ function scheduleRow(schedule, names) {
       "td",
       {},
       schedule.lastRun
-        ? [statusBadge(schedule.lastRun.status), timePair(schedule.lastRun.scheduledTime, schedule.timezone)]
+        ? [
+            statusBadge(schedule.lastRun.status),
+            timePair(schedule.lastRun.scheduledTime, schedule.timezone),
+            // Why it failed, at a glance: clipped to two lines, the whole text on hover and
+            // for assistive technology (the clip is only visual).
+            schedule.lastRun.error
+              ? h("span", { class: "last-error", title: schedule.lastRun.error }, schedule.lastRun.error)
+              : null,
+          ]
         : h("span", { class: "muted" }, "Never run"),
     ),
     h("td", {}, enabledBadge(schedule.enabled)),
