@@ -430,6 +430,44 @@ def test_a_failing_schedule_shows_its_last_error_in_the_table(
     expect(error).to_have_attribute("title", run["error"])
 
 
+PHONE_WIDTH = 390
+
+
+def test_the_table_is_readable_at_390_px_without_the_page_scrolling_sideways(
+    browser: Browser, stack: Stack, user1: StackUser, api1: Api
+) -> None:
+    # Given a schedule with a run and a note, and a phone-wide window
+    schedule = api1.create_schedule(
+        user1.workflow_id, "0 7 * * MON-FRI", timezone="Europe/Berlin", note="owner: ops team"
+    )
+    assert api1.request("POST", f"/api/schedules/{schedule['id']}/run").status == 202
+    wait_for_runs(stack, api1, schedule["id"], 1)
+    context = browser.new_context(viewport={"width": PHONE_WIDTH, "height": 844}, locale="en-GB")
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    try:
+        sign_in(page, stack, user1)
+        row = page.get_by_role("row").filter(has=page.get_by_role("link", name="0 7 * * MON-FRI"))
+        expect(row).to_contain_text("Succeeded")
+
+        # Then nothing is wider than the window
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_WIDTH
+
+        # ... and the key cells are whole on screen once scrolled to (down only)
+        row.evaluate("element => window.scrollTo(0, element.offsetTop)")
+        for cell in (
+            row.get_by_role("link", name="0 7 * * MON-FRI"),
+            row.get_by_text("Succeeded"),
+            row.get_by_text("Enabled"),
+            row.get_by_text("CET").first,
+        ):
+            expect(cell).to_be_in_viewport(ratio=1)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=SCREENSHOTS / "schedules-phone.png", full_page=True)
+    finally:
+        context.close()
+
+
 def duration_text(ms: int) -> str:
     """A duration as the dashboard writes it (format.js durationText)."""
     if ms < 1000:

@@ -14,6 +14,9 @@ import { enabledBadge, statusBadge, timePair } from "./widgets.js";
 /** @typedef {import("./types.js").Workflow} Workflow */
 
 const PAGE_SIZE = 20;
+// The columns after the schedule's own; a narrow window shows each row as a card, each cell
+// under its column's name (style.css, from data-label).
+const CELLS = ["Workflow", "Timezone", "Next fire time", "Last run", "State", "Note"];
 
 /** What the table shows: its filters (from the address) and where in their pages it is. */
 const view = {
@@ -126,9 +129,7 @@ export async function renderSchedules(main, address = new URLSearchParams()) {
         h(
           "tr",
           {},
-          ["Schedule", "Workflow", "Timezone", "Next fire time", "Last run", "State", "Note"].map(
-            (title) => h("th", { scope: "col" }, title),
-          ),
+          ["Schedule", ...CELLS].map((title) => h("th", { scope: "col" }, title)),
         ),
       ),
       h(
@@ -194,6 +195,7 @@ export async function renderSchedules(main, address = new URLSearchParams()) {
  * @param {Map<string, string>} names
  */
 function scheduleRow(schedule, names) {
+  const [workflow, timezone, next, last, state, note] = CELLS.map((label) => ({ "data-label": label }));
   return h(
     "tr",
     {},
@@ -203,12 +205,12 @@ function scheduleRow(schedule, names) {
       h("a", { href: `#/schedules/${schedule.id}` }, h("code", {}, schedule.cron)),
       h("span", { class: "description" }, schedule.invalidReason ?? schedule.description),
     ),
-    h("td", {}, names.get(schedule.workflowId) ?? schedule.workflowId),
-    h("td", {}, schedule.timezone),
-    h("td", {}, timePair(schedule.nextRunAt, schedule.timezone)),
+    h("td", workflow, names.get(schedule.workflowId) ?? schedule.workflowId),
+    h("td", timezone, schedule.timezone),
+    h("td", next, timePair(schedule.nextRunAt, schedule.timezone)),
     h(
       "td",
-      {},
+      last,
       schedule.lastRun
         ? [
             statusBadge(schedule.lastRun.status),
@@ -221,7 +223,7 @@ function scheduleRow(schedule, names) {
           ]
         : h("span", { class: "muted" }, "Never run"),
     ),
-    h("td", {}, enabledBadge(schedule.enabled)),
-    h("td", {}, schedule.note ?? ""),
+    h("td", state, enabledBadge(schedule.enabled)),
+    h("td", note, schedule.note ?? ""),
   );
 }
