@@ -434,11 +434,13 @@ PHONE_WIDTH = 390
 
 
 def test_the_table_is_readable_at_390_px_without_the_page_scrolling_sideways(
-    browser: Browser, stack: Stack, user1: StackUser, api1: Api
+    browser: Browser, stack: Stack, user1: StackUser, api1: Api, make_workflow: MakeWorkflow
 ) -> None:
-    # Given a schedule with a run and a note, and a phone-wide window
+    # Given a schedule with a run and a note, of a workflow with a long name (the filter's
+    # options and the card show it), and a phone-wide window
+    workflow = make_workflow()
     schedule = api1.create_schedule(
-        user1.workflow_id, "0 7 * * MON-FRI", timezone="Europe/Berlin", note="owner: ops team"
+        workflow.id, "0 7 * * MON-FRI", timezone="Europe/Berlin", note="owner: ops team"
     )
     assert api1.request("POST", f"/api/schedules/{schedule['id']}/run").status == 202
     wait_for_runs(stack, api1, schedule["id"], 1)
