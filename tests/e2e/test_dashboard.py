@@ -430,6 +430,33 @@ def test_a_failing_schedule_shows_its_last_error_in_the_table(
     expect(error).to_have_attribute("title", run["error"])
 
 
+def test_an_invalid_timezone_is_shown_under_the_timezone_field_not_the_cron_field(
+    page: Page, stack: Stack, user1: StackUser, api1: Api
+) -> None:
+    preview = {"cron": "*/5 * * * *", "timezone": "Mars/Olympus_Mons"}
+    expected = api1.request("POST", "/api/cron/preview", preview).body["error"]
+    sign_in(page, stack, user1)
+    page.get_by_role("button", name="New schedule").click()
+    cron, timezone = page.get_by_label("Cron expression"), page.get_by_label("Timezone")
+
+    # When the user types a valid cron, then a zone that does not exist
+    cron.fill("*/5 * * * *")
+    expect(page.locator("#cron-preview")).to_contain_text("Every 5 minutes")
+    timezone.fill("Mars/Olympus_Mons")
+
+    # Then the API's message shows under the timezone, and the cron is not marked invalid
+    expect(page.locator("#field-timezone-error")).to_have_text(expected)
+    expect(timezone).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#field-cron-error")).to_be_empty()
+    expect(cron).not_to_have_attribute("aria-invalid", "true")
+
+    # ... and a real zone clears it
+    timezone.fill("Europe/Berlin")
+    expect(page.locator("#cron-preview")).to_contain_text("Every 5 minutes")
+    expect(page.locator("#field-timezone-error")).to_be_empty()
+    expect(timezone).not_to_have_attribute("aria-invalid", "true")
+
+
 PHONE_WIDTH = 390
 
 
