@@ -457,6 +457,35 @@ def test_an_invalid_timezone_is_shown_under_the_timezone_field_not_the_cron_fiel
     expect(timezone).not_to_have_attribute("aria-invalid", "true")
 
 
+def test_the_page_names_its_own_icon_which_loads_without_a_token(
+    page: Page, stack: Stack, user1: StackUser
+) -> None:
+    """Without an icon of its own, a browser asks for /favicon.ico, which the gateway refuses
+    (401) on every page load. Headless Chromium asks for no icon, so the test loads the one
+    the page names as the browser would: an image of this origin, without a token, under the
+    page's Content-Security-Policy."""
+    refused: list[tuple[int, str]] = []
+    page.on(
+        "response",
+        lambda response: (
+            refused.append((response.status, response.url)) if response.status >= 400 else None
+        ),
+    )
+    sign_in(page, stack, user1)
+
+    expect(page.locator("link[rel=icon]")).to_have_attribute("href", "dashboard/icon.svg")
+    loaded = page.evaluate(
+        """() => new Promise((resolve) => {
+            const image = new Image();
+            image.onload = () => resolve(image.naturalWidth > 0);
+            image.onerror = () => resolve(false);
+            image.src = document.querySelector("link[rel=icon]").href;
+        })"""
+    )
+    assert loaded is True
+    assert refused == []
+
+
 PHONE_WIDTH = 390
 
 
