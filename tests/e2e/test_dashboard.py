@@ -5,8 +5,8 @@ a schedule's page and its actions, the form with the API's live preview, Delete'
 Elements are found by role and accessible name, as assistive technology finds them, so the
 names the brief fixes (Pause, Resume, Run now, Edit, Delete, New schedule) are tested too. The
 table and a schedule's page are photographed to .dev/screenshots/ (docs/screenshots/ holds the
-copies docs/dashboard.md shows). One browser for the module; a fresh context (sessionStorage)
-per test.
+ones docs/dashboard.md shows, made by tools/screenshots.py). One browser for the module; a
+fresh context (sessionStorage) per test.
 """
 
 from __future__ import annotations

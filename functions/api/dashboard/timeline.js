@@ -88,7 +88,9 @@ export function timeline(schedule, history, selected, show) {
           { class: "history-extent", id: "history-extent" },
           cursor
             ? `The newest ${ordered.length} runs; older runs exist. `
-            : `All ${ordered.length} runs kept. `,
+            : ordered.length === 1
+              ? "The only run kept. "
+              : `All ${ordered.length} runs kept. `,
           cursor
             ? h(
                 "button",
