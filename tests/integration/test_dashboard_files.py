@@ -33,6 +33,8 @@ def test_the_dashboard_is_html_es_modules_and_css_with_nothing_to_fetch_elsewher
     assert {"index.html", "app.js", "api.js", "style.css"} <= set(SHIPPED)
     for name in SHIPPED:
         text = (DASHBOARD_DIR / name).read_text(encoding="utf-8")
+        # The SVG namespace is a name, never fetched.
+        text = text.replace('xmlns="http://www.w3.org/2000/svg"', "")
         assert "://" not in text, f"{name} names another origin"
         if name.endswith(".js"):
             assert text.startswith("// @ts-check\n"), f"{name} is not type-checked"
@@ -52,7 +54,11 @@ def test_the_page_and_every_file_are_public_with_their_type_and_a_self_only_poli
     assert "connect-src 'self';" in policy
     assert "unsafe" not in policy
     assert page["headers"]["X-Content-Type-Options"] == "nosniff"
-    types = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+    types = {
+        ".js": "text/javascript; charset=utf-8",
+        ".css": "text/css; charset=utf-8",
+        ".svg": "image/svg+xml",
+    }
     for name in SHIPPED:
         if name == "index.html":
             continue
@@ -79,6 +85,7 @@ def test_the_local_gateway_serves_the_dashboard_without_a_token(api: Api) -> Non
 
     page = client.get("/dashboard")
     module = client.get("/dashboard/app.js")
+    icon = client.get("/dashboard/icon.svg")  # the page's icon (so no /favicon.ico, a 401)
     deeper = client.get("/dashboard/a/app.js")  # no such route is public
     data = client.get("/api/schedules")
 
@@ -86,6 +93,8 @@ def test_the_local_gateway_serves_the_dashboard_without_a_token(api: Api) -> Non
     assert page.headers["Content-Type"].startswith("text/html")
     assert module.status_code == 200
     assert module.headers["Content-Type"].startswith("text/javascript")
+    assert (icon.status_code, icon.headers["Content-Type"]) == (200, "image/svg+xml")
+    assert '<link rel="icon" href="dashboard/icon.svg"' in page.get_data(as_text=True)
     assert (deeper.status_code, data.status_code) == (401, 401)
 
 

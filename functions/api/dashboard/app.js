@@ -2,7 +2,7 @@
 // The dashboard's entry: sign-in, the hash routes, and one place where every failure becomes
 // a message on the page (the API's own), never a blank page.
 //
-//   #/                     the schedules table
+//   #/                     the schedules table (#/?workflowId=<id>&enabled=false: filtered)
 //   #/new                  New schedule
 //   #/schedules/<id>       a schedule's page
 //   #/schedules/<id>/edit  Edit
@@ -10,6 +10,7 @@
 import { ApiError } from "./api.js";
 import { byId, h, replace } from "./dom.js";
 import { renderForm } from "./form.js";
+import { keepCurrent } from "./refresh.js";
 import { renderSchedule } from "./schedule.js";
 import { renderSchedules } from "./schedules.js";
 import { adoptTokenFromFragment, clearToken, getToken, setToken } from "./session.js";
@@ -23,6 +24,7 @@ const signOut = byId("sign-out", HTMLButtonElement);
  * @param {string} [reason]
  */
 function renderSignIn(reason = "") {
+  keepCurrent(null);
   signOut.hidden = true;
   const token = h("input", {
     id: "token",
@@ -72,20 +74,25 @@ async function route() {
     return;
   }
   signOut.hidden = false;
-  const path = location.hash.replace(/^#/, "") || "/";
+  // The table's filters follow a "?" (#/?enabled=false): a link, a reload, Back keep them.
+  const [path, search = ""] = (location.hash.replace(/^#/, "") || "/").split("?", 2);
   const schedule = path.match(/^\/schedules\/([^/]+)$/);
   const edit = path.match(/^\/schedules\/([^/]+)\/edit$/);
+  // The table and a schedule's page are kept current (refresh.js); the forms are not.
+  const refreshed = !(path === "/new" || edit);
   main.setAttribute("aria-busy", "true");
   try {
     if (path === "/new") await renderForm(main, null);
     else if (edit) await renderForm(main, decodeURIComponent(edit[1]));
     else if (schedule) await renderSchedule(main, decodeURIComponent(schedule[1]));
-    else await renderSchedules(main);
+    else await renderSchedules(main, new URLSearchParams(search));
     document.title = `${main.querySelector("h2")?.textContent ?? "Schedules"} · Workflow Scheduler`;
   } catch (error) {
     failed(error);
   } finally {
     main.removeAttribute("aria-busy");
+    // A failed refresh (the API unreachable a moment) is tried again; a sign-out is not.
+    keepCurrent(refreshed && getToken() ? route : null);
   }
 }
 

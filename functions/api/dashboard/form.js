@@ -196,16 +196,30 @@ export async function renderForm(main, id) {
       try {
         /** @type {CronPreview} */
         const answer = await call("POST", "cron/preview", request);
+        const zoneRefused = !answer.valid && (await refusesTimezone(request.timezone ?? "UTC"));
         if (seq !== previewSeq) return;
+        if (zoneRefused) {
+          replace(preview);
+          setFieldError(form, "cron", null);
+          setFieldError(form, "timezone", answer.error ?? "invalid");
+          return;
+        }
+        setFieldError(form, "timezone", null);
         showPreview(form, preview, answer);
       } catch (error) {
         if (seq !== previewSeq) return;
         if (error instanceof ApiError && error.signedOut) throw error;
         replace(preview);
+        const zoneMessage = error instanceof ApiError ? error.fieldMessage("timezone") : null;
+        setFieldError(form, "timezone", zoneMessage);
         setFieldError(
           form,
           "cron",
-          error instanceof ApiError ? (error.fieldMessage("cron") ?? error.message) : String(error),
+          zoneMessage
+            ? null
+            : error instanceof ApiError
+              ? (error.fieldMessage("cron") ?? error.message)
+              : String(error),
         );
       }
     }, PREVIEW_DELAY_MS);
@@ -277,6 +291,17 @@ export async function renderForm(main, id) {
   );
   refreshPreview();
   (current ? cron : workflows.length ? workflow : cron).focus();
+}
+
+/**
+ * Whether the preview refuses `timezone` itself: its answer names no field, so a cron valid in
+ * every zone asks. (An invalid cron is answered first, so this is asked only when needed.)
+ * @param {string} timezone
+ */
+async function refusesTimezone(timezone) {
+  /** @type {CronPreview} */
+  const probe = await call("POST", "cron/preview", { cron: "0 0 * * *", timezone });
+  return !probe.valid;
 }
 
 /**

@@ -36,6 +36,29 @@ export function localTime(when) {
 }
 
 /**
+ * `when` in the viewer's own zone, to the second (a run's start and end).
+ * @param {string | null | undefined} when ISO 8601
+ */
+export function localTimeWithSeconds(when) {
+  if (!when) return "—";
+  return new Intl.DateTimeFormat(undefined, {
+    dateStyle: "medium",
+    timeStyle: "medium",
+  }).format(new Date(when));
+}
+
+/**
+ * A duration as it reads best: "850 ms", "4.2 s", "3 min 5 s".
+ * @param {number} ms
+ */
+export function durationText(ms) {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const seconds = Math.round(ms / 1000);
+  return `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
+}
+
+/**
  * `when` in the IANA zone `timeZone`, naming it (UTC when the browser does not know it).
  * @param {string | null | undefined} when
  * @param {string} timeZone

@@ -1,17 +1,16 @@
 // @ts-check
-// One schedule's page: what it is, its run history as a timeline (a mark per fire time, by
+// One schedule's page: what it is, its run history (timeline.js: a mark per fire time, by
 // status; a failed run's error on selection), its next fire times, EventBridge expression(s) and
 // DST notes, and the actions: Pause / Resume, Run now, Edit, Delete.
 
 import { call, query } from "./api.js";
 import { h, replace } from "./dom.js";
-import { localTime, STATUS_NAMES, statusOf, viewerZone, zonedTime } from "./format.js";
+import { localTime, viewerZone, zonedTime } from "./format.js";
+import { loadRuns, timeline } from "./timeline.js";
 import { enabledBadge, showError, showNotice, statusBadge, timePair } from "./widgets.js";
 
 const CATCHUP = { skip: "recorded missed", latest: "the latest one runs", all: "each runs, oldest first" };
 const OVERLAP = { skip: "a new fire is skipped", buffer_one: "one fire waits and runs next" };
-/** @type {Record<string, string>} */
-const TRIGGERS = { schedule: "Schedule", manual: "Run now", catchup: "Catch-up", backfill: "Backfill" };
 
 /** @typedef {import("./types.js").ScheduleDetail} ScheduleDetail */
 /** @typedef {import("./types.js").ScheduleView} ScheduleView */
@@ -20,10 +19,13 @@ const TRIGGERS = { schedule: "Schedule", manual: "Run now", catchup: "Catch-up",
 /** @typedef {import("./types.js").RunAccepted} RunAccepted */
 /** @typedef {import("./types.js").Workflow} Workflow */
 
-const TIMELINE_RUNS = 50;
 // After Run now: how often and how long the page looks for the run's outcome.
 const RUN_POLL_MS = 1000;
 const RUN_POLL_TRIES = 60;
+
+/** The run selected on a schedule's page: kept while the page is shown again (a refresh). */
+/** @type {{scheduleId: string, runId: string | null}} */
+const selection = { scheduleId: "", runId: null };
 
 /**
  * Render schedule `id`'s page into `main`.
@@ -32,12 +34,13 @@ const RUN_POLL_TRIES = 60;
  * @param {{selectedRun?: string | null}} [state]
  */
 export async function renderSchedule(main, id, state = {}) {
+  if (state.selectedRun !== undefined || selection.scheduleId !== id) {
+    selection.scheduleId = id;
+    selection.runId = state.selectedRun ?? null;
+  }
   const path = `schedules/${encodeURIComponent(id)}`;
-  /** @type {[ScheduleDetail, RunPage]} */
-  const [schedule, runs] = await Promise.all([
-    call("GET", path),
-    call("GET", `${path}/runs${query({ limit: TIMELINE_RUNS })}`),
-  ]);
+  /** @type {[ScheduleDetail, Awaited<ReturnType<typeof loadRuns>>]} */
+  const [schedule, history] = await Promise.all([call("GET", path), loadRuns(id)]);
   /** @type {Workflow | null} */
   let workflow = null;
   try {
@@ -124,7 +127,7 @@ export async function renderSchedule(main, id, state = {}) {
       : null,
     actions,
     facts(schedule, workflow),
-    timeline(schedule, runs.items, state.selectedRun ?? null, (runId) => rerender({ selectedRun: runId })),
+    timeline(schedule, history, selection.runId, (runId) => rerender({ selectedRun: runId })),
     nextFires(schedule),
     dstNotes(schedule),
     confirmDelete,
@@ -187,78 +190,6 @@ function windowText(schedule) {
   const from = schedule.startAt ? `from ${localTime(schedule.startAt)}` : "";
   const to = schedule.endAt ? `until ${localTime(schedule.endAt)}` : "";
   return [from, to].filter(Boolean).join(" ");
-}
-
-/**
- * The run history, oldest to newest left to right: one mark per fire time.
- * @param {ScheduleDetail} schedule
- * @param {Run[]} runs newest first, as the API lists them
- * @param {string | null} selected
- * @param {(runId: string) => void} select
- */
-function timeline(schedule, runs, selected, select) {
-  const ordered = [...runs].reverse();
-  const chosen = ordered.find((run) => run.id === selected) ?? null;
-  return h(
-    "section",
-    { "aria-labelledby": "timeline-heading", class: "timeline-section" },
-    h("h3", { id: "timeline-heading" }, "Run history"),
-    h(
-      "p",
-      { class: "legend" },
-      "Each mark is one fire time, oldest on the left. Select one for its details. ",
-      STATUS_NAMES.map((status) => statusBadge(status)),
-    ),
-    ordered.length
-      ? h(
-          "ol",
-          { class: "timeline", "aria-label": "Runs, oldest first" },
-          ordered.map((run) =>
-            h(
-              "li",
-              {},
-              h(
-                "button",
-                {
-                  type: "button",
-                  class: `mark status-${run.status}`,
-                  "aria-pressed": run.id === selected ? "true" : "false",
-                  "aria-label": `${statusOf(run.status).label} run, ${localTime(run.scheduledTime)}${run.trigger === "manual" ? ", run now" : ""}`,
-                  "data-status": run.status,
-                  onclick: () => select(run.id),
-                },
-                statusBadge(run.status),
-                h("time", { datetime: run.scheduledTime }, localTime(run.scheduledTime)),
-              ),
-            ),
-          ),
-        )
-      : h("p", { class: "muted" }, "No runs yet."),
-    chosen ? runDetails(schedule, chosen) : null,
-  );
-}
-
-/**
- * @param {ScheduleDetail} schedule
- * @param {Run} run
- */
-function runDetails(schedule, run) {
-  return h(
-    "div",
-    { class: "run-details", role: "region", "aria-label": "Selected run" },
-    h("h4", {}, "Run of ", localTime(run.scheduledTime)),
-    h(
-      "dl",
-      { class: "facts" },
-      h("div", {}, h("dt", {}, "Status"), h("dd", {}, statusBadge(run.status))),
-      h("div", {}, h("dt", {}, "Fire time"), h("dd", {}, timePair(run.scheduledTime, schedule.timezone))),
-      h("div", {}, h("dt", {}, "Trigger"), h("dd", {}, TRIGGERS[run.trigger] ?? run.trigger)),
-      h("div", {}, h("dt", {}, "Started"), h("dd", {}, localTime(run.startedAt))),
-      h("div", {}, h("dt", {}, "Finished"), h("dd", {}, localTime(run.finishedAt))),
-      h("div", {}, h("dt", {}, "Attempt"), h("dd", {}, String(run.attempt))),
-    ),
-    run.error ? h("div", { class: "run-error" }, h("h5", {}, "Error"), h("pre", {}, run.error)) : null,
-  );
 }
 
 /** @param {ScheduleDetail} schedule */

@@ -14,8 +14,11 @@ import { enabledBadge, statusBadge, timePair } from "./widgets.js";
 /** @typedef {import("./types.js").Workflow} Workflow */
 
 const PAGE_SIZE = 20;
+// The columns after the schedule's own; a narrow window shows each row as a card, each cell
+// under its column's name (style.css, from data-label).
+const CELLS = ["Workflow", "Timezone", "Next fire time", "Last run", "State", "Note"];
 
-/** What the table shows: its filters and where in the pages it is (kept across visits). */
+/** What the table shows: its filters (from the address) and where in their pages it is. */
 const view = {
   workflowId: "",
   enabled: "",
@@ -44,10 +47,20 @@ export async function allWorkflows() {
 }
 
 /**
- * Render the table view into `main`.
+ * Render the table view into `main`, filtered as the address says (#/?workflowId=&enabled=).
  * @param {HTMLElement} main
+ * @param {URLSearchParams} [address] the parameters after the hash's "?"
  */
-export async function renderSchedules(main) {
+export async function renderSchedules(main, address = new URLSearchParams()) {
+  const workflowId = address.get("workflowId") ?? "";
+  const asked = address.get("enabled");
+  const enabled = asked === "true" || asked === "false" ? asked : "";
+  if (workflowId !== view.workflowId || enabled !== view.enabled) {
+    view.workflowId = workflowId;
+    view.enabled = enabled;
+    view.previous = [];
+    view.cursor = null;
+  }
   const [workflows, page] = await Promise.all([
     allWorkflows(),
     /** @type {Promise<SchedulePage>} */ (
@@ -63,7 +76,7 @@ export async function renderSchedules(main) {
     ),
   ]);
   const names = new Map(workflows.map((workflow) => [workflow.id, workflow.name]));
-  const rerender = () => renderSchedules(main);
+  const rerender = () => renderSchedules(main, address);
 
   const workflowFilter = h(
     "select",
@@ -87,11 +100,10 @@ export async function renderSchedules(main) {
       "aria-label": "Filter schedules",
       onsubmit: (/** @type {Event} */ event) => {
         event.preventDefault();
-        view.workflowId = workflowFilter.value;
-        view.enabled = enabledFilter.value;
-        view.previous = [];
-        view.cursor = null;
-        rerender();
+        // The address carries the filters; its change shows the table again (app.js).
+        const hash = `#/${query({ workflowId: workflowFilter.value, enabled: enabledFilter.value })}`;
+        if (location.hash === hash) rerender();
+        else location.hash = hash;
       },
     },
     h("div", { class: "field" }, h("label", { for: "filter-workflow" }, "Workflow"), workflowFilter),
@@ -117,9 +129,7 @@ export async function renderSchedules(main) {
         h(
           "tr",
           {},
-          ["Schedule", "Workflow", "Timezone", "Next fire time", "Last run", "State", "Note"].map(
-            (title) => h("th", { scope: "col" }, title),
-          ),
+          ["Schedule", ...CELLS].map((title) => h("th", { scope: "col" }, title)),
         ),
       ),
       h(
@@ -185,6 +195,7 @@ export async function renderSchedules(main) {
  * @param {Map<string, string>} names
  */
 function scheduleRow(schedule, names) {
+  const [workflow, timezone, next, last, state, note] = CELLS.map((label) => ({ "data-label": label }));
   return h(
     "tr",
     {},
@@ -194,17 +205,25 @@ function scheduleRow(schedule, names) {
       h("a", { href: `#/schedules/${schedule.id}` }, h("code", {}, schedule.cron)),
       h("span", { class: "description" }, schedule.invalidReason ?? schedule.description),
     ),
-    h("td", {}, names.get(schedule.workflowId) ?? schedule.workflowId),
-    h("td", {}, schedule.timezone),
-    h("td", {}, timePair(schedule.nextRunAt, schedule.timezone)),
+    h("td", workflow, names.get(schedule.workflowId) ?? schedule.workflowId),
+    h("td", timezone, schedule.timezone),
+    h("td", next, timePair(schedule.nextRunAt, schedule.timezone)),
     h(
       "td",
-      {},
+      last,
       schedule.lastRun
-        ? [statusBadge(schedule.lastRun.status), timePair(schedule.lastRun.scheduledTime, schedule.timezone)]
+        ? [
+            statusBadge(schedule.lastRun.status),
+            timePair(schedule.lastRun.scheduledTime, schedule.timezone),
+            // Why it failed, at a glance: clipped to two lines, the whole text on hover and
+            // for assistive technology (the clip is only visual).
+            schedule.lastRun.error
+              ? h("span", { class: "last-error", title: schedule.lastRun.error }, schedule.lastRun.error)
+              : null,
+          ]
         : h("span", { class: "muted" }, "Never run"),
     ),
-    h("td", {}, enabledBadge(schedule.enabled)),
-    h("td", {}, schedule.note ?? ""),
+    h("td", state, enabledBadge(schedule.enabled)),
+    h("td", note, schedule.note ?? ""),
   );
 }

@@ -52,12 +52,37 @@ export function showError(message) {
   replace(byId("alert", HTMLElement), message ? h("p", {}, message) : null);
 }
 
+// A notice says that something happened: read, it has nothing more to say.
+const NOTICE_MS = 6000;
+let noticeTimer = 0;
+
 /**
- * Show a passing notice ("Paused.", "Run requested ...").
+ * Show a passing notice ("Signed in.", "Paused.", "Run requested ..."): it goes by itself after
+ * NOTICE_MS, or with its Dismiss button.
  * @param {string} message
  */
 export function showNotice(message) {
-  replace(byId("notice", HTMLElement), message ? h("p", {}, message) : null);
+  const notice = byId("notice", HTMLElement);
+  window.clearTimeout(noticeTimer);
+  if (!message) {
+    replace(notice);
+    return;
+  }
+  replace(
+    notice,
+    h(
+      "p",
+      {},
+      message,
+      " ",
+      h(
+        "button",
+        { type: "button", class: "dismiss", "aria-label": "Dismiss", onclick: () => showNotice("") },
+        "×",
+      ),
+    ),
+  );
+  noticeTimer = window.setTimeout(() => showNotice(""), NOTICE_MS);
 }
 
 export function clearMessages() {
