@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 from scheduler import cron
+from scheduler.api.cron_preview import preview_cron
 from scheduler.api.http_errors import for_validation_errors
-from scheduler.api.schedules import preview_cron
 from scheduler.cron import zone_names
 from scheduler.models.api_keys import ApiKeyCreate
 from scheduler.models.cron_previews import CronPreviewRequest

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError
-from scheduler.api.schedules import preview_cron
+from scheduler.api.cron_preview import preview_cron
 from scheduler.errors import InvalidCursor
 from scheduler.models.cron_previews import CronPreviewRequest
 from scheduler.models.errors import ErrorBody

@@ -12,6 +12,9 @@ from scheduler.cron import dst as cron_dst
 from scheduler.models.schedule_fields import first_fire_in_window
 from scheduler.models.schedule_views import ScheduleView
 
+# How many next fire times a schedule's read and a cron preview show.
+NEXT_RUN_PREVIEW = 5
+
 
 def unschedulable(row: Mapping[str, Any]) -> tuple[str, ValueError] | None:
     """The stored field (`cron` or `timezone`) that keeps a row from being scheduled, and why.

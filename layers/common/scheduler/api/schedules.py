@@ -20,16 +20,19 @@ from typing import Any
 from uuid import UUID
 
 from scheduler import cron
+from scheduler.api.schedule_checks import (
+    ensure_new_timezone_may_be_written,
+    ensure_schedulable,
+    ensure_window,
+)
 from scheduler.api.schedule_views import (
+    NEXT_RUN_PREVIEW,
     schedule_view,
-    unschedulable,
     view_fields,
     window_dst_notes,
 )
 from scheduler.errors import Conflict, InvalidInput, ScheduleNotFound, WorkflowNotFound
-from scheduler.models.cron_previews import CronPreview, CronPreviewRequest
 from scheduler.models.runs import BackfillAccepted, BackfillRequest, Run, RunAccepted, RunPage
-from scheduler.models.schedule_fields import check_window, first_fire_in_window
 from scheduler.models.schedule_views import ScheduleDetail, SchedulePage, ScheduleView
 from scheduler.models.schedules import ScheduleCreate, ScheduleUpdate
 from scheduler.models.workflows import Workflow, WorkflowPage
@@ -51,38 +54,12 @@ from scheduler.store.workflows import WorkflowQueries
 from scheduler.sync.eventbridge import EventBridgeSchedules, desired_schedules
 
 Clock = Callable[[], datetime]
-NEXT_RUN_PREVIEW = 5
 # A change of only these, with `enabled: false`, is a pause: it works whatever the row holds.
 _PAUSE_FIELDS = frozenset({"enabled", "note"})
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def preview_cron(request: CronPreviewRequest, now: datetime) -> CronPreview:
-    """What a cron would do, for UIs that validate as the user types (invalid is an answer)."""
-    try:
-        expressions = cron.to_eventbridge(request.cron)
-        timezone = cron.validate_timezone_to_write(request.timezone)
-        cron.ensure_fires(request.cron, timezone, now)
-        check_window(request.start_at, request.end_at)
-        start, end = request.start_at, request.end_at
-        fires = first_fire_in_window(request.cron, timezone, now, start, end, NEXT_RUN_PREVIEW)
-        notes = window_dst_notes(request.cron, timezone, now, start, end)
-    except ValueError as exc:  # CronError, InvalidTimezone and a window that ends first
-        return CronPreview(
-            valid=False, cron=request.cron, timezone=request.timezone, error=str(exc)
-        )
-    return CronPreview(
-        valid=True,
-        cron=request.cron,
-        timezone=timezone,
-        description=cron.describe(request.cron),
-        eventbridge_expressions=expressions,
-        next_run_times=fires,
-        dst_notes=[asdict(note) for note in notes],
-    )
 
 
 @dataclass(frozen=True)
@@ -281,10 +258,10 @@ class ScheduleService:
                 if not changes:
                     return schedule_view(old, self.clock())
                 pause = changes.get("enabled") is False and changes.keys() <= _PAUSE_FIELDS
-                _ensure_window({**old, **changes}, changes)
-                _ensure_new_timezone_may_be_written(old, changes)
+                ensure_window({**old, **changes}, changes)
+                ensure_new_timezone_may_be_written(old, changes)
                 if not pause:
-                    _ensure_schedulable({**old, **changes}, changes, self.clock())
+                    ensure_schedulable({**old, **changes}, changes, self.clock())
                 if changes.get("enabled") is True:
                     changes["disabled_reason"] = None
                     if not old["enabled"]:  # re-enabled: its failure streak starts again
@@ -430,45 +407,3 @@ def _names_in_eventbridge(row: Row) -> Collection[str] | None:
         return desired_schedules(row).keys()
     except ValueError:  # CronError or InvalidTimezone
         return None
-
-
-def _ensure_window(row: Mapping[str, Any], changes: Mapping[str, Any]) -> None:
-    """InvalidInput unless the changed row's window ends after it starts (a stored end or start
-    the change leaves is named as such)."""
-    if not changes.keys() & {"start_at", "end_at"}:
-        return
-    try:
-        check_window(row["start_at"], row["end_at"])
-    except ValueError as exc:
-        stored = "endAt" if "end_at" not in changes else "startAt"
-        which = "" if changes.keys() >= {"start_at", "end_at"} else f" (the stored {stored})"
-        raise InvalidInput(f"{exc}{which}") from exc
-
-
-def _ensure_new_timezone_may_be_written(old: Mapping[str, Any], changes: Mapping[str, Any]) -> None:
-    """InvalidInput for a change to a legacy zone (EST, CET: cron.zone_names); the zone the row
-    has already, resent with a change of other fields, is kept as it is."""
-    zone = changes.get("timezone")
-    if zone is None or zone == old["timezone"]:
-        return
-    try:
-        cron.validate_timezone_to_write(zone)
-    except ValueError as exc:  # InvalidTimezone
-        raise InvalidInput(f"timezone: {exc}") from exc
-
-
-def _ensure_schedulable(row: Mapping[str, Any], changes: Mapping[str, Any], now: datetime) -> None:
-    """InvalidInput unless the changed row can be scheduled: its cron converts, its timezone is
-    known, and together they fire (not a DST-gap-only cron)."""
-    problem = unschedulable(row)
-    if problem is not None:
-        field, exc = problem
-        stored = "" if field in changes else "stored "  # only a stored value can be stale
-        raise InvalidInput(
-            f"{field}: the {stored}{field} {row[field]!r} can no longer be scheduled ({exc});"
-            f" send a new {field} with this change"
-        )
-    try:
-        cron.ensure_fires(row["cron"], row["timezone"], now)
-    except ValueError as exc:  # CronError
-        raise InvalidInput(f"cron: {exc}") from exc

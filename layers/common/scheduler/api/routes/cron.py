@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from scheduler.api import openapi_docs as docs
+from scheduler.api.cron_preview import preview_cron
 from scheduler.api.routes.routing import app
-from scheduler.api.schedules import preview_cron
 from scheduler.models.cron_previews import CronPreview, CronPreviewRequest
 
 
