@@ -65,7 +65,7 @@ def _preview_costs() -> dict[str, float]:
     from datetime import UTC, datetime
 
     from scheduler import cron
-    from scheduler.api.schedules import preview_cron
+    from scheduler.api.cron_preview import preview_cron
     from scheduler.cron import convert as cron_convert
     from scheduler.cron import dst as cron_dst
     from scheduler.cron import fires as cron_fires

@@ -9,7 +9,7 @@ import pytest
 from croniter import croniter
 from hypothesis import given
 from hypothesis import strategies as st
-from scheduler.api.schedules import preview_cron
+from scheduler.api.cron_preview import preview_cron
 from scheduler.cron import CronError, DstNote, InvalidTimezone, dst_notes, next_fire_times
 from scheduler.models.cron_previews import CronPreviewRequest
 
