@@ -61,7 +61,7 @@ def _measure() -> dict[str, float]:
 
     from devstack.clock import SystemClock
     from devstack.engine import SchedulerEngine
-    from devstack.stack import _engine_scheduler_client
+    from devstack.local_functions import engine_scheduler_client
 
     get_settings.cache_clear()
     group = "bench-engine"
@@ -85,7 +85,7 @@ def _measure() -> dict[str, float]:
     def invoke(arn: str, payload: bytes) -> None:
         fired.append((arn, payload))
 
-    client = _engine_scheduler_client()
+    client = engine_scheduler_client()
     listings = 0
 
     def count_listing(**_: Any) -> None:

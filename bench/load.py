@@ -139,7 +139,8 @@ def measure() -> dict[str, float]:
 
 def _measure(data_dir: Path, steps: _StepServer) -> dict[str, float]:
     from devstack.clock import ManualClock
-    from devstack.stack import RUNNER_FUNCTION, Stack
+    from devstack.local_functions import RUNNER_FUNCTION
+    from devstack.stack import Stack
 
     # Near real time (run records use the real clock), half a minute before a boundary.
     clock = ManualClock(datetime.now(UTC).replace(second=30, microsecond=0))

@@ -11,29 +11,21 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import importlib.util
 import json
 import logging
 import os
-import signal
-import socketserver
-import threading
-import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from uuid import UUID
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from devstack.alert_log import AlertLog, create_alert_route
-from devstack.apigw import ACCOUNT_ID
 from devstack.clock import Clock, SystemClock
 from devstack.console import LOG_DIR, Console
 from devstack.demo import (
     DEMO_USERS,
-    ISSUER,
     DemoEndpoint,
     ensure_demo_service_key,
     ensure_demo_workflow,
@@ -42,27 +34,28 @@ from devstack.demo import (
 )
 from devstack.engine import SchedulerEngine
 from devstack.lambda_endpoint import LocalLambda
-from devstack.lambda_invocations import AsyncFailure, FunctionConfig, function_arn
+from devstack.lambda_invocations import AsyncFailure
+from devstack.local_functions import (
+    API_FUNCTION,
+    DLQ_NAME,
+    RUNNER_FUNCTION,
+    engine_scheduler_client,
+    runner_concurrency_from_environment,
+    template_functions,
+)
+from devstack.local_servers import LateApp, Router, Server
 from devstack.missed_fire_loop import MissedFireLoop
 from devstack.moto_server import start_moto_server
+from devstack.stack_environment import StackEnvironment
+from devstack.stack_shutdown import StackShutdown
 
 log = logging.getLogger("devstack")
 
 ROOT = Path(__file__).resolve().parents[1]
 MIGRATIONS = ROOT / "migrations"
-API_FUNCTION = "ApiFunction"
-RUNNER_FUNCTION = "RunnerFunction"
-RECONCILE_FUNCTION = "ReconcileFunction"
 # The missed-fire check's period (ReconcileFunction's in AWS), on the stack's clock.
 MISSED_CHECK_INTERVAL_S = 60.0
-_REGION = "us-east-1"
-_DLQ_NAME = "workflow-scheduler-schedule-dlq"
 _RUN_FAILURE_QUEUE_NAME = "workflow-scheduler-run-failures"  # the template's RunFailureQueue
-# The template's defaults: RunnerConcurrency (RUNNER_CONCURRENCY overrides it here) and
-# MaxEventAgeSeconds (SCHEDULE_MAX_EVENT_AGE_S), so the local stack queues fires as AWS does.
-RUNNER_CONCURRENCY_DEFAULT = 10
-MAX_EVENT_AGE_DEFAULT_S = 21_600
-_STOP_GRACE_S = 3.0
 
 Say = Callable[[str], None]
 
@@ -81,115 +74,7 @@ class StackUser:
     workflow_id: UUID
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s %s", self.address_string(), format % args)
-
-
-class _ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
-    daemon_threads = True  # a request still running never blocks the stop
-
-
-class _Server:
-    """A WSGI app on 127.0.0.1, bound at once (a busy port fails early), served on start()."""
-
-    def __init__(self, port: int, app: Any) -> None:
-        self.httpd = make_server(
-            "127.0.0.1", port, app, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
-        )
-        self.port = int(self.httpd.server_address[1])
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        if self._thread.is_alive():
-            self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-class _LateApp:
-    """A WSGI app whose target is set once the rest of the stack is ready."""
-
-    def __init__(self) -> None:
-        self.app: Any = None
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        assert self.app is not None, "served before the stack started"
-        return self.app(environ, start_response)
-
-
-class _Router:
-    """The gateway's port: /demo/* is the demo endpoint, everything else goes to the API."""
-
-    def __init__(self, demo: DemoEndpoint) -> None:
-        self.demo = demo
-        self.api: Any = None
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        if environ.get("PATH_INFO", "").startswith("/demo/") or self.api is None:
-            return self.demo(environ, start_response)
-        return self.api(environ, start_response)
-
-
-def runner_concurrency_from_environment() -> int:
-    """RUNNER_CONCURRENCY, else the template's default; a positive number either way."""
-    text = os.environ.get("RUNNER_CONCURRENCY") or str(RUNNER_CONCURRENCY_DEFAULT)
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise ValueError(f"RUNNER_CONCURRENCY must be a whole number >= 1, not {text!r}")
-    return value
-
-
-def _functions(runner_concurrency: int, max_event_age_s: float) -> list[FunctionConfig]:
-    """The functions as template.yaml configures them (concurrency, async retries, age)."""
-    functions = [
-        # No reservation is made for the API here (the template's ApiConcurrency is 10): the
-        # local bound is this machine's, and a request beyond it waits instead of failing.
-        FunctionConfig(API_FUNCTION, "functions.api.app.lambda_handler", timeout_s=29),
-        FunctionConfig(
-            RUNNER_FUNCTION,
-            "functions.runner.app.lambda_handler",
-            timeout_s=300,
-            reserved_concurrency=runner_concurrency,
-            max_event_age_s=max_event_age_s,
-            max_retry_attempts=2,
-        ),
-    ]
-    if importlib.util.find_spec("functions.reconcile.app") is not None:
-        functions.append(
-            FunctionConfig(
-                RECONCILE_FUNCTION,
-                "functions.reconcile.app.lambda_handler",
-                timeout_s=300,
-                reserved_concurrency=1,
-                max_event_age_s=900,
-                max_retry_attempts=0,
-            )
-        )
-    return functions
-
-
-def _engine_scheduler_client() -> Any:
-    """A Scheduler API client for the engine's frequent listings, made cheap to parse: the
-    timestamps stay epoch numbers (the engine compares them and converts only what changed)."""
-    import boto3
-    import botocore.session
-    from botocore.config import Config
-
-    session = botocore.session.get_session()
-    parsers = session.get_component("response_parser_factory")
-    parsers.set_parser_defaults(timestamp_parser=lambda value: value)
-    config = Config(retries={"mode": "standard"}, parameter_validation=False)
-    return boto3.Session(botocore_session=session).client("scheduler", config=config)
-
-
-class Stack:
+class Stack(StackEnvironment, StackShutdown):
     def __init__(
         self,
         data_dir: Path,
@@ -226,8 +111,8 @@ class Stack:
         self._lock_file: Any = None
         self._pg: Any = None
         self._moto: Any = None
-        self._gateway: _Server | None = None
-        self._lambda_server: _Server | None = None
+        self._gateway: Server | None = None
+        self._lambda_server: Server | None = None
         self.lambdas: LocalLambda | None = None
         self.engine: SchedulerEngine | None = None
         self.missed_fires: MissedFireLoop | None = None
@@ -263,8 +148,8 @@ class Stack:
             runner_function=RUNNER_FUNCTION,
             workflow_name=self._workflow_name,
         )
-        router = _Router(self.demo)
-        self._gateway = _Server(self._requested_port, self.console.wsgi(router))
+        router = Router(self.demo)
+        self._gateway = Server(self._requested_port, self.console.wsgi(router))
         self.api_url = self._gateway.url
         self._say(f"Starting PostgreSQL (pgserver, data in {self.data_dir / 'pg'}) ...")
         self._start_postgres()
@@ -275,14 +160,16 @@ class Stack:
         self._say(f"  {len(applied)} migration(s) applied" if applied else "  schema up to date")
         self._say("Starting moto (DynamoDB, EventBridge Scheduler API, SQS, EventBridge) ...")
         self._start_moto()
-        lambda_router = _LateApp()
-        self._lambda_server = _Server(0, lambda_router)
+        lambda_router = LateApp()
+        self._lambda_server = Server(0, lambda_router)
         secret = load_or_create_secret(self.data_dir / "jwt-secret")
         self._set_environment(secret)
         self._route_product_log()
         from scheduler.config import get_settings
 
-        functions = _functions(self.runner_concurrency, get_settings().schedule_max_event_age_s)
+        functions = template_functions(
+            self.runner_concurrency, get_settings().schedule_max_event_age_s
+        )
         self.lambdas = LocalLambda(
             functions,
             env=dict(os.environ),
@@ -326,7 +213,7 @@ class Stack:
         )
         engine_started_at = self.clock.now()
         self.engine = SchedulerEngine(
-            _engine_scheduler_client(),
+            engine_scheduler_client(),
             get_settings().schedule_group,
             lambdas.invoke_async,
             self.clock,
@@ -379,77 +266,6 @@ class Stack:
         with urllib.request.urlopen(request, timeout=10):  # noqa: S310
             pass
 
-    def _set_environment(self, secret: str) -> None:
-        assert self._lambda_server is not None
-        env = {
-            "DATABASE_URL": self.database_url,
-            # Anything not listed goes to moto too: the local stack never reaches real AWS.
-            "AWS_ENDPOINT_URL": self.aws_url,
-            "AWS_ENDPOINT_URL_SCHEDULER": self.aws_url,
-            "AWS_ENDPOINT_URL_DYNAMODB": self.aws_url,
-            "AWS_ENDPOINT_URL_SQS": self.aws_url,
-            "AWS_ENDPOINT_URL_LAMBDA": self._lambda_server.url,
-            "AWS_ACCESS_KEY_ID": "devstack",
-            "AWS_SECRET_ACCESS_KEY": "devstack",
-            "AWS_SESSION_TOKEN": None,
-            "AWS_SECURITY_TOKEN": None,
-            "AWS_PROFILE": None,
-            "AWS_DEFAULT_REGION": _REGION,
-            "AWS_REGION": _REGION,
-            "JWT_SECRET": secret,
-            "JWT_ISSUER": ISSUER,
-            "JWKS_URL": None,
-            "RUNNER_FUNCTION_ARN": function_arn(RUNNER_FUNCTION),
-            "SCHEDULER_ROLE_ARN": f"arn:aws:iam::{ACCOUNT_ID}:role/scheduler-invoke-runner",
-            "SCHEDULE_DLQ_ARN": f"arn:aws:sqs:{_REGION}:{ACCOUNT_ID}:{_DLQ_NAME}",
-            "SCHEDULE_MAX_EVENT_AGE_S": os.environ.get(
-                "SCHEDULE_MAX_EVENT_AGE_S", str(MAX_EVENT_AGE_DEFAULT_S)
-            ),
-            "ALLOW_PRIVATE_HTTP_TARGETS": "true",
-            "POWERTOOLS_SERVICE_NAME": "workflow-scheduler",
-            "POWERTOOLS_METRICS_NAMESPACE": "WorkflowScheduler",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            # EMF metrics are JSON blobs on stdout: noise on a terminal, nothing reads them here.
-            "POWERTOOLS_METRICS_DISABLED": "true",
-            # The template's LogLevel default: the records go to a file, the terminal shows
-            # only those at WARNING or above (devstack.console).
-            "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "INFO"),
-        }
-        for name, value in env.items():
-            self._saved_env.setdefault(name, os.environ.get(name))
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        from scheduler import clients
-
-        clients.reset()
-
-    def _route_product_log(self) -> None:
-        """The product code this process runs (the start-up reconcile, the retention pass)
-        logs as the functions do: to the console, not straight to stdout."""
-        from scheduler.observability import logger as product_logger
-
-        handler = product_logger.registered_handler
-        if isinstance(handler, logging.StreamHandler) and self.console is not None:
-            self._product_log_stream = handler.setStream(self.console.record_stream("stack"))
-
-    def _restore_product_log(self) -> None:
-        from scheduler.observability import logger as product_logger
-
-        handler = product_logger.registered_handler
-        if isinstance(handler, logging.StreamHandler) and self._product_log_stream is not None:
-            handler.setStream(self._product_log_stream)
-        self._product_log_stream = None
-
-    def _restore_environment(self) -> None:
-        for name, value in self._saved_env.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        self._saved_env = {}
-
     def _create_aws_resources(self) -> None:
         """What template.yaml creates: the schedule group, the locks table, the DLQ."""
         from scheduler import clients
@@ -471,7 +287,7 @@ class Stack:
             TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"},
         )
         sqs = clients.aws_client("sqs")
-        sqs.create_queue(QueueName=_DLQ_NAME)
+        sqs.create_queue(QueueName=DLQ_NAME)
         self.run_failure_queue_url = sqs.create_queue(QueueName=_RUN_FAILURE_QUEUE_NAME)["QueueUrl"]
         # AlertsToAlarmTopicRule's pattern, to a queue the stack reads instead of a topic
         self.alerts_queue_url = create_alert_route(clients.aws_client("events"), sqs)
@@ -552,112 +368,7 @@ class Stack:
 
     # --- stop
 
-    def stop(self) -> None:
-        """Stop every part; safe to call twice and after a failed start."""
-        for step in (
-            self._stop_missed_fires,
-            self._stop_engine,
-            self._stop_gateway,
-            self._stop_lambdas,
-            self._stop_alert_log,
-            self._stop_console,
-            self._stop_moto,
-            self._stop_clients,
-            self._stop_postgres,
-        ):
-            try:
-                step()
-            except Exception:  # one part failing to stop must not leave the others running
-                log.exception("stopping the stack: %s failed", step.__name__)
-        if self._lock_file is not None:
-            self._lock_file.close()
-            self._lock_file = None
-
-    def _stop_missed_fires(self) -> None:
-        if self.missed_fires is not None:
-            self.missed_fires.stop()
-            self.missed_fires = None
-
     def check_missed_fires(self) -> dict[str, int]:
         """One missed-fire pass now (what the loop runs every interval)."""
         assert self.missed_fires is not None, "the stack is not started"
         return self.missed_fires.check_now()
-
-    def _stop_engine(self) -> None:
-        if self.engine is not None:
-            self.engine.stop()
-            self.engine = None
-
-    def _stop_gateway(self) -> None:
-        if self._gateway is not None:
-            self._gateway.stop()
-            self._gateway = None
-        self.demo.release_slow()
-
-    def _stop_lambdas(self) -> None:
-        if self.lambdas is not None:
-            self.lambdas.close(_STOP_GRACE_S)
-            self.lambdas = None
-        if self._lambda_server is not None:
-            self._lambda_server.stop()
-            self._lambda_server = None
-
-    def _stop_alert_log(self) -> None:
-        if self.alert_log is not None:
-            self.alert_log.stop()
-            self.alert_log = None
-
-    def _stop_console(self) -> None:
-        self._restore_product_log()
-        if self.console is not None:
-            self.console.close()
-            self.console = None
-
-    def _stop_moto(self) -> None:
-        if self._moto is not None:
-            self._moto.stop()
-            server = getattr(self._moto, "_server", None)
-            if server is not None:
-                server.server_close()
-            self._moto = None
-
-    def _stop_clients(self) -> None:
-        from scheduler import clients
-
-        clients.reset()  # closes our database connection before Postgres goes
-        self._restore_environment()
-        clients.reset()
-
-    def _stop_postgres(self) -> None:
-        if self._pg is None:
-            return
-        pid = self._pg.get_pid()
-        self._pg.cleanup()
-        self._pg = None
-        # pgserver keeps Postgres up while another handle's pid is listed, also a dead one
-        # (a killed earlier run); we hold the data dir's lock, so no one else uses it.
-        if pid is not None and _alive(pid):
-            os.kill(pid, signal.SIGINT)  # Postgres' fast shutdown
-            _wait_gone(pid, 5.0)
-            if _alive(pid):
-                os.kill(pid, signal.SIGKILL)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie child is gone for our purposes
-    with contextlib.suppress(OSError):
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    return True
-
-
-def _wait_gone(pid: int, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)

@@ -11,7 +11,8 @@ import pytest
 
 from devstack.clock import ManualClock
 from devstack.engine import SchedulerEngine
-from devstack.stack import Stack, _engine_scheduler_client
+from devstack.local_functions import engine_scheduler_client
+from devstack.stack import Stack
 from tests.e2e.conftest import WAIT_S, iso, manual_clock_start
 
 GROUP = "engine-test"
@@ -23,7 +24,7 @@ TEMPLATE = (
 
 @pytest.fixture
 def scheduler(stack: Stack) -> Iterator[Any]:
-    client = _engine_scheduler_client()
+    client = engine_scheduler_client()
     client.create_schedule_group(Name=GROUP)
     yield client
     client.delete_schedule_group(Name=GROUP)

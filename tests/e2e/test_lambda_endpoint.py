@@ -20,7 +20,8 @@ from botocore.config import Config
 
 from devstack.lambda_endpoint import LocalLambda
 from devstack.lambda_invocations import AsyncFailure, FunctionConfig
-from devstack.stack import MAX_EVENT_AGE_DEFAULT_S, RUNNER_CONCURRENCY_DEFAULT, Stack
+from devstack.local_functions import MAX_EVENT_AGE_DEFAULT_S, RUNNER_CONCURRENCY_DEFAULT
+from devstack.stack import Stack
 from tests.conftest import ROOT
 
 GATED = "tests.e2e.gate_handler.lambda_handler"
