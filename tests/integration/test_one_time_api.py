@@ -366,3 +366,25 @@ def test_the_database_refuses_a_window_on_a_one_time_schedule(
             "update schedules set end_at = now() + interval '2 days' where id = %s",
             (created["id"],),
         )
+
+
+def test_a_put_by_external_id_creates_keeps_and_switches_a_one_time_schedule(
+    api: Api, workflows: dict[str, uuid.UUID], eventbridge: EventBridgeSchedules
+) -> None:
+    path = "/api/schedules/by-external-id/launch-reminder"
+    body = {"workflowId": str(workflows["alice"]), "at": _iso(TOMORROW)}
+
+    created = api.call("PUT", path, body=body)
+    again = api.call("PUT", path, body=body)
+    switched = api.call(
+        "PUT", path, body={**{k: v for k, v in body.items() if k != "at"}, "cron": "0 7 * * *"}
+    )
+
+    assert created[0] == 201, created
+    assert again[0] == 200, again
+    assert again[1]["updatedAt"] == created[1]["updatedAt"]  # the same body writes nothing
+    assert switched[0] == 200, switched
+    assert (switched[1]["cron"], switched[1]["at"]) == ("0 7 * * *", None)
+    described = eventbridge.get(created[1]["id"])
+    assert described is not None
+    assert described["ScheduleExpression"] == "cron(0 7 * * ? *)"

@@ -66,14 +66,14 @@ def _one_time_view_fields(row: Mapping[str, Any], now: datetime) -> dict[str, An
     """view_fields of a one-time schedule: `at`, and its one fire time while it is to come."""
     run_at, problem = row["run_at"], unschedulable(row)
     fires = [run_at] if row["enabled"] and problem is None and run_at > now else []
-    shown = problem is None
+    at, description, expression = (
+        cron.at_shown(run_at, row["timezone"]) if problem is None else (run_at.isoformat(), "", "")
+    )
     return {
         **row,
-        "at": cron.at_text(run_at, row["timezone"]) if shown else run_at.isoformat(),
-        "description": cron.describe_at(run_at, row["timezone"]) if shown else "",
-        "eventbridge_expressions": [cron.to_eventbridge_at(run_at, row["timezone"])]
-        if shown
-        else [],
+        "at": at,
+        "description": description,
+        "eventbridge_expressions": [expression] if expression else [],
         "next_run_at": fires[0] if fires else None,
         "next_run_times": fires,
         "invalid_reason": None if problem is None else f"{problem[0]}: {problem[1]}",

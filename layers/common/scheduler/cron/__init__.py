@@ -51,6 +51,7 @@ from scheduler.cron.fires import (
 )
 from scheduler.cron.once import (
     AtError,
+    at_shown,
     at_slot,
     at_text,
     describe_at,
@@ -71,6 +72,7 @@ __all__ = [
     "CronError",
     "DstNote",
     "InvalidTimezone",
+    "at_shown",
     "at_slot",
     "at_text",
     "describe",

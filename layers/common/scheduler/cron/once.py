@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from scheduler.cron.timezones import load_zone, require_aware, validate_timezone, wall_to_utc
 
@@ -94,6 +95,17 @@ def describe_at(run_at: datetime, timezone: str) -> str:
     """The words a read shows where a cron's description goes."""
     wall = wall_time(run_at, timezone)
     return f"Once, at {wall:%Y-%m-%d %H:%M} ({timezone}, UTC{wall:%z})"
+
+
+@lru_cache(maxsize=4096)
+def at_shown(run_at: datetime, timezone: str) -> tuple[str, str, str]:
+    """(at_text, describe_at, to_eventbridge_at) of one `at`, remembered: a page of schedules
+    shows each (about 50 µs uncached, each converting through the zone)."""
+    return (
+        at_text(run_at, timezone),
+        describe_at(run_at, timezone),
+        to_eventbridge_at(run_at, timezone),
+    )
 
 
 def once_fire_times(
