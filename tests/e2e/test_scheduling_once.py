@@ -84,3 +84,39 @@ def test_an_at_schedule_fires_once_and_is_deleted_from_eventbridge(
     runs = api1.runs(schedule["id"])
     assert sorted(parse_time(r["scheduledTime"]) for r in runs) == [at, again]
     assert not _in_eventbridge(schedule["id"])
+
+
+def test_an_at_that_eventbridge_never_delivers_is_caught_up_by_the_missed_fire_check(
+    stack: Stack, api1: Api, make_workflow: MakeWorkflow
+) -> None:
+    # Given a one-time schedule (catch-up latest) whose at() EventBridge lost before it fired
+    _not_behind_real_time(stack)
+    workflow = make_workflow()
+    at = next_minute(stack) + timedelta(minutes=1)
+    response = api1.request(
+        "POST",
+        "/api/schedules",
+        {"workflowId": str(workflow.id), "at": iso(at), "catchupPolicy": "latest"},
+    )
+    assert response.status == 201, response.body
+    schedule = response.body
+    client = engine_scheduler_client()
+    client.delete_schedule(Name=schedule["id"], GroupName=EventBridgeSchedules().group)
+    sync_engine(stack)
+
+    # When its minute passes unseen, and the missed-fire check looks after its grace (5 min)
+    for _ in range(7):
+        advance_to_next_minute(stack)
+    assert api1.runs(schedule["id"]) == []
+    summary = stack.check_missed_fires()
+    assert stack.lambdas is not None
+    stack.lambdas.wait_in_flight(0, 30)
+
+    # Then its one slot ran as a catch-up run, once
+    assert summary["catchup_queued"] == 1
+    runs = api1.runs(schedule["id"])
+    assert [(r["status"], r["trigger"], parse_time(r["scheduledTime"])) for r in runs] == [
+        ("succeeded", "catchup", at)
+    ]
+    assert [h["scheduledTime"] for h in hits_with(stack, workflow.marker)] == [iso(at)]
+    assert stack.check_missed_fires()["catchup_queued"] == 0
