@@ -12,11 +12,14 @@ and after the schedule was created or last changed, and only inside its StartDat
 (both inclusive: EventBridge may fire "on, or after" the one and "on, or before" the other); a
 fire time older than the target's MaximumEventAgeInSeconds is dropped, not delivered late. A
 FlexibleTimeWindow is not simulated: every fire is invoked at its nominal time, the earliest
-EventBridge may choose (and what <aws.scheduler.scheduled-time> carries either way).
+EventBridge may choose (and what <aws.scheduler.scheduled-time> carries either way). A one-time
+`at(...)` fires once; with ActionAfterCompletion DELETE it is then deleted, as EventBridge does
+(moto keeps the setting from CreateSchedule only: its UpdateSchedule drops it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import uuid
@@ -51,6 +54,7 @@ class _Schedule:
     enabled: bool
     start_date: datetime | None = None
     end_date: datetime | None = None
+    delete_after_completion: bool = False  # ActionAfterCompletion DELETE (a one-time at())
     next_fire: datetime | None = None
     last_fired: datetime | None = None
 
@@ -228,6 +232,7 @@ class SchedulerEngine:
             enabled=description.get("State", "ENABLED") == "ENABLED",
             start_date=_as_datetime(description.get("StartDate")),
             end_date=_as_datetime(description.get("EndDate")),
+            delete_after_completion=description.get("ActionAfterCompletion") == "DELETE",
         )
 
     def _first_fire(
@@ -314,3 +319,13 @@ class SchedulerEngine:
             log.debug("fired %s for %s", schedule.name, _fire_time_text(fire_time))
             self.fired += 1
             self._invoke(schedule.target_arn, payload.encode("utf-8"))
+            if schedule.delete_after_completion and schedule.next_fire is None:
+                self._delete_completed(schedule.name)
+
+    def _delete_completed(self, name: str) -> None:
+        """Delete a schedule that has fired its last time, as EventBridge does for
+        ActionAfterCompletion DELETE (its one-time at() schedules)."""
+        with contextlib.suppress(self._client.exceptions.ResourceNotFoundException):
+            self._client.delete_schedule(Name=name, GroupName=self._group)  # or gone meanwhile
+        with self._lock:
+            self._schedules.pop(name, None)

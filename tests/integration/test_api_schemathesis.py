@@ -71,6 +71,8 @@ SLOW_MACHINE = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 VALID_CRONS = ["0 7 * * *", "*/15 9-17 * * MON-FRI", "0 9 1 * MON", "30 2 * 3 L0", "0 0 29 2 *"]
 VALID_ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata"]
 WORKFLOWS = [uuid.UUID("00000000-0000-4000-8000-0000000f1001"), uuid.UUID(int=0xF1002)]
+# A one-time schedule's `at` (a whole minute, a day ahead of whenever the test runs).
+VALID_AT = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:00Z")
 
 schema = schemathesis.openapi.from_dict(
     json.loads(app.get_openapi_json_schema(title=TITLE, version=VERSION))
@@ -196,11 +198,12 @@ def _known_workflow(value: str) -> str:
     return value
 
 
-def _mostly_valid(body: Any) -> None:
+def _mostly_valid(body: Any, *, creating: bool = False) -> None:
     """Three in four invalid crons, timezones and workflow ids of a generated body become valid
     ones (a new schedule of a known workflow is what most of the links start from)."""
     if not isinstance(body, dict):
         return
+    _mostly_cron_or_at(body, creating=creating)
     for field, valid, check in (
         ("cron", VALID_CRONS, cron.to_eventbridge),
         ("timezone", VALID_ZONES, cron.validate_timezone),
@@ -232,6 +235,24 @@ def _mostly_valid(body: Any) -> None:
         pick = zlib.crc32(repr(body.get(field)).encode("utf-8", "surrogatepass"))
         if field in body and not _acceptable(field, body) and pick % 4:
             del body[field]
+
+
+def _mostly_cron_or_at(body: dict[str, Any], *, creating: bool) -> None:
+    """A generated `at` (noise, or beside a cron: refused) becomes, one time in four, a valid
+    one-time schedule's (without cron or window), else is mostly left out; a create left with
+    neither cron nor at mostly gets a cron (as the schema required before `at` existed)."""
+    if "at" in body:
+        pick = zlib.crc32(repr(body["at"]).encode("utf-8", "surrogatepass"))
+        if pick % 4 == 1:
+            body["at"] = VALID_AT
+            for field in ("cron", "startAt", "endAt"):
+                body.pop(field, None)
+        elif pick % 4:
+            del body["at"]
+    if creating and "cron" not in body and "at" not in body:
+        pick = zlib.crc32(repr(sorted(body)).encode("utf-8", "surrogatepass"))
+        if pick % 4:
+            body["cron"] = VALID_CRONS[pick % len(VALID_CRONS)]
 
 
 def _acceptable(field: str, body: dict[str, Any]) -> bool:
@@ -303,7 +324,7 @@ def test_api_statefully_follows_its_links(gateway: tuple[WsgiGateway, str], clea
                 "POST /api/schedules",
                 "PATCH /api/schedules/{schedule_id}",
             ):
-                _mostly_valid(case.body)
+                _mostly_valid(case.body, creating=case.operation.label == "POST /api/schedules")
             if case.headers and "idempotency-key" in case.headers:
                 # a client sends a new key with each new request (a drawn key, "0" in every
                 # scenario, would make each later create a replay or a 422 reusing it)

@@ -570,9 +570,16 @@ export interface components {
             name?: string | null;
             /**
              * Cron
+             * @description Unix cron (5 fields) the schedule fires on, in its timezone
              * @example 0 7 * * *
              */
-            cron: string;
+            cron?: string | null;
+            /**
+             * At
+             * @description A one-time schedule fires once, at this minute, instead of on a cron: an ISO 8601 instant (2026-12-11T16:00:00Z, or with an offset), or a wall-clock time without offset in the schedule's timezone (2026-12-11T17:00:00). Seconds must be 0. A wall time the spring-forward change skips is refused; a repeated autumn one is its first occurrence. It must be later than now
+             * @example 2026-12-11T17:00:00
+             */
+            at?: string | null;
             /**
              * Enabled
              * @default true
@@ -675,8 +682,17 @@ export interface components {
              * @description Your own key for the schedule, unique among the schedules of the workflow's owner: 1 to 200 of A-Z a-z 0-9 . _ : - starting with a letter or a digit. PUT /api/schedules/by-external-id/{externalId} creates or updates by it, and a run's {{externalId}} placeholder is it
              */
             externalId?: string | null;
-            /** Cron */
-            cron: string;
+            /**
+             * Cron
+             * @description Unix cron (5 fields) the schedule fires on, in its timezone; null for a one-time schedule
+             */
+            cron: string | null;
+            /**
+             * At
+             * @description The instant a one-time schedule fires at, with its timezone's offset then; null for a recurring schedule. After it fired nextRunAt is null and lastRun is its run
+             * @example 2026-12-11T17:00:00+01:00
+             */
+            at?: string | null;
             /** Timezone */
             timezone: string;
             /** Enabled */
@@ -804,8 +820,17 @@ export interface components {
              * @description Your own key for the schedule, unique among the schedules of the workflow's owner: 1 to 200 of A-Z a-z 0-9 . _ : - starting with a letter or a digit. PUT /api/schedules/by-external-id/{externalId} creates or updates by it, and a run's {{externalId}} placeholder is it
              */
             externalId?: string | null;
-            /** Cron */
-            cron: string;
+            /**
+             * Cron
+             * @description Unix cron (5 fields) the schedule fires on, in its timezone; null for a one-time schedule
+             */
+            cron: string | null;
+            /**
+             * At
+             * @description The instant a one-time schedule fires at, with its timezone's offset then; null for a recurring schedule. After it fired nextRunAt is null and lastRun is its run
+             * @example 2026-12-11T17:00:00+01:00
+             */
+            at?: string | null;
             /** Timezone */
             timezone: string;
             /** Enabled */
@@ -913,8 +938,16 @@ export interface components {
         };
         /** ScheduleUpdate */
         ScheduleUpdate: {
-            /** Cron */
+            /**
+             * Cron
+             * @description Unix cron (5 fields) the schedule fires on, in its timezone; makes a one-time schedule recurring
+             */
             cron?: string;
+            /**
+             * At
+             * @description A one-time schedule fires once, at this minute, instead of on a cron: an ISO 8601 instant (2026-12-11T16:00:00Z, or with an offset), or a wall-clock time without offset in the schedule's timezone (2026-12-11T17:00:00). Seconds must be 0. A wall time the spring-forward change skips is refused; a repeated autumn one is its first occurrence. It must be later than now; makes a recurring schedule one-time, and re-arms a one-time one
+             */
+            at?: string;
             /** Timezone */
             timezone?: string;
             /** Enabled */
@@ -997,9 +1030,16 @@ export interface components {
             name?: string | null;
             /**
              * Cron
+             * @description Unix cron (5 fields) the schedule fires on, in its timezone
              * @example 0 7 * * *
              */
-            cron: string;
+            cron?: string | null;
+            /**
+             * At
+             * @description A one-time schedule fires once, at this minute, instead of on a cron: an ISO 8601 instant (2026-12-11T16:00:00Z, or with an offset), or a wall-clock time without offset in the schedule's timezone (2026-12-11T17:00:00). Seconds must be 0. A wall time the spring-forward change skips is refused; a repeated autumn one is its first occurrence. It must be later than now
+             * @example 2026-12-11T17:00:00
+             */
+            at?: string | null;
             /**
              * Enabled
              * @default true
@@ -1099,8 +1139,17 @@ export interface components {
              * @description Your own key for the schedule, unique among the schedules of the workflow's owner: 1 to 200 of A-Z a-z 0-9 . _ : - starting with a letter or a digit. PUT /api/schedules/by-external-id/{externalId} creates or updates by it, and a run's {{externalId}} placeholder is it
              */
             externalId?: string | null;
-            /** Cron */
-            cron: string;
+            /**
+             * Cron
+             * @description Unix cron (5 fields) the schedule fires on, in its timezone; null for a one-time schedule
+             */
+            cron: string | null;
+            /**
+             * At
+             * @description The instant a one-time schedule fires at, with its timezone's offset then; null for a recurring schedule. After it fired nextRunAt is null and lastRun is its run
+             * @example 2026-12-11T17:00:00+01:00
+             */
+            at?: string | null;
             /** Timezone */
             timezone: string;
             /** Enabled */

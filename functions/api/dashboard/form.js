@@ -6,6 +6,7 @@
 import { ApiError, call } from "./api.js";
 import { h, replace } from "./dom.js";
 import { fromLocalInput, localTime, toLocalInput, viewerZone, zonedTime } from "./format.js";
+import { oncePicker, whenText } from "./once.js";
 import { allWorkflows } from "./schedules.js";
 import { showError, showNotice } from "./widgets.js";
 
@@ -139,6 +140,7 @@ export async function renderForm(main, id) {
     ["buffer_one", "Keep one waiting, run it next"],
   ]);
   const preview = h("div", { class: "preview", id: "cron-preview", "aria-live": "polite" });
+  const once = oncePicker(current);
   const formError = h("div", { class: "form-error", role: "alert" });
 
   const form = h(
@@ -147,8 +149,10 @@ export async function renderForm(main, id) {
     current
       ? null
       : field("workflowId", "Workflow", workflow, workflows.length ? undefined : "You have no workflows."),
+    field("kind", "Kind of schedule", once.kind),
     field("cron", "Cron expression", cron, "Five fields: minute hour day-of-month month day-of-week, e.g. 0 7 * * MON-FRI"),
     preview,
+    field("at", "Once at", once.at, "A date and time on the schedule's clock (its timezone, below)"),
     field("timezone", "Timezone", timezone, "An IANA zone, e.g. Europe/Berlin"),
     zones,
     h(
@@ -174,6 +178,8 @@ export async function renderForm(main, id) {
   );
   enabled.id = "field-enabled";
   enabled.name = "enabled";
+  once.kind.addEventListener("change", () => once.apply(form));
+  once.apply(form);
 
   // The live preview: one request once the user pauses typing; a later answer replaces it.
   let previewTimer = 0;
@@ -182,7 +188,7 @@ export async function renderForm(main, id) {
     window.clearTimeout(previewTimer);
     previewTimer = window.setTimeout(async () => {
       const seq = (previewSeq += 1);
-      if (!cron.value.trim()) {
+      if (!cron.value.trim() || once.isOnce()) {
         replace(preview);
         setFieldError(form, "cron", null);
         return;
@@ -232,6 +238,7 @@ export async function renderForm(main, id) {
     for (const name of [
       "workflowId",
       "cron",
+      "at",
       "timezone",
       "startAt",
       "endAt",
@@ -256,6 +263,12 @@ export async function renderForm(main, id) {
       catchupWindowSeconds: catchupWindow.value === "" ? 3600 : Number(catchupWindow.value),
       overlapPolicy: overlap.value,
     };
+    if (once.isOnce()) {
+      // One-time: `at` instead of the cron, and no window (null clears a stored one).
+      delete values.cron;
+      Object.assign(values, { startAt: null, endAt: null });
+      if (!once.unchanged(/** @type {string} */ (values.timezone))) values.at = once.value();
+    }
     try {
       /** @type {ScheduleView} */
       let saved;
@@ -267,7 +280,7 @@ export async function renderForm(main, id) {
         const body = { workflowId: workflow.value };
         for (const [name, value] of Object.entries(values)) if (value !== null) body[name] = value;
         saved = await call("POST", "schedules", /** @type {ScheduleCreate} */ (body));
-        showNotice(`Created the schedule ${saved.cron}.`);
+        showNotice(`Created the schedule ${whenText(saved)}.`);
       }
       showError("");
       location.hash = `#/schedules/${saved.id}`;
@@ -322,8 +335,11 @@ function changes(current, values) {
         : before === value;
     if (!same) changed[name] = value;
   }
-  // Nothing changed: send the cron as it is, which the API accepts as a no-op change.
-  if (Object.keys(changed).length === 0) changed.cron = current.cron;
+  // Nothing changed: send the cron (or a one-time schedule's note) as it is: a no-op change.
+  if (Object.keys(changed).length === 0) {
+    if (current.cron) changed.cron = current.cron;
+    else changed.note = current.note ?? null;
+  }
   return /** @type {ScheduleUpdate} */ (changed);
 }
 

@@ -6,6 +6,7 @@
 import { call, query } from "./api.js";
 import { h, replace } from "./dom.js";
 import { localTime, viewerZone, zonedTime } from "./format.js";
+import { onceBadge, whenText } from "./once.js";
 import { loadRuns, timeline } from "./timeline.js";
 import { enabledBadge, showError, showNotice, statusBadge, timePair } from "./widgets.js";
 
@@ -71,7 +72,7 @@ export async function renderSchedule(main, id, state = {}) {
 
   const confirmDelete = deleteDialog(async () => {
     await call("DELETE", path);
-    showNotice(`Deleted the schedule ${schedule.cron}.`);
+    showNotice(`Deleted the schedule ${whenText(schedule)}.`);
     location.hash = "#/";
   });
 
@@ -118,8 +119,9 @@ export async function renderSchedule(main, id, state = {}) {
     h(
       "div",
       { class: "heading" },
-      h("h2", {}, "Schedule ", h("code", {}, schedule.cron)),
+      h("h2", {}, "Schedule ", h("code", {}, whenText(schedule))),
       enabledBadge(schedule.enabled),
+      onceBadge(schedule),
     ),
     h("p", { class: "lead" }, schedule.description),
     schedule.invalidReason

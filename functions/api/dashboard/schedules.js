@@ -6,6 +6,7 @@
 import { call, query } from "./api.js";
 import { h, replace } from "./dom.js";
 import { viewerZone } from "./format.js";
+import { onceBadge, whenText } from "./once.js";
 import { enabledBadge, statusBadge, timePair } from "./widgets.js";
 
 /** @typedef {import("./types.js").SchedulePage} SchedulePage */
@@ -202,7 +203,8 @@ function scheduleRow(schedule, names) {
     h(
       "th",
       { scope: "row" },
-      h("a", { href: `#/schedules/${schedule.id}` }, h("code", {}, schedule.cron)),
+      h("a", { href: `#/schedules/${schedule.id}` }, h("code", {}, whenText(schedule))),
+      onceBadge(schedule),
       h("span", { class: "description" }, schedule.invalidReason ?? schedule.description),
     ),
     h("td", workflow, names.get(schedule.workflowId) ?? schedule.workflowId),

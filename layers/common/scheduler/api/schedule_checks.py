@@ -50,7 +50,34 @@ def ensure_schedulable(row: Mapping[str, Any], changes: Mapping[str, Any], now: 
             f"{field}: the {stored}{field} {row[field]!r} can no longer be scheduled ({exc});"
             f" send a new {field} with this change"
         )
+    if row.get("run_at") is not None:
+        if row.get("start_at") is not None or row.get("end_at") is not None:
+            field = "startAt" if row.get("start_at") is not None else "endAt"
+            stored = "" if {"start_at", "end_at"} & changes.keys() else " (the stored one)"
+            raise InvalidInput(
+                f"{field}: a one-time schedule (at) has no window{stored}; send {field}: null"
+            )
+        return
     try:
         cron.ensure_fires(row["cron"], row["timezone"], now)
     except ValueError as exc:  # CronError
         raise InvalidInput(f"cron: {exc}") from exc
+
+
+def one_time_changes(
+    old: Mapping[str, Any], changes: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    """A PATCH's changes as columns: `at` becomes `run_at` (its instant, read in the new or the
+    stored timezone, later than `now`) and clears `cron`; a `cron` clears `run_at`. A new `at`
+    re-arms a one-time schedule that fired: a new fire time, checked and caught up from now."""
+    if "at" in changes:
+        text = changes.pop("at")
+        try:
+            run_at = cron.parse_at(text, changes.get("timezone") or old["timezone"])
+            cron.ensure_future(run_at, now)
+        except ValueError as exc:  # AtError, InvalidTimezone
+            raise InvalidInput(str(exc)) from exc
+        changes.update(run_at=run_at, cron=None)
+    elif changes.get("cron") is not None and old.get("run_at") is not None:
+        changes["run_at"] = None
+    return changes

@@ -22,10 +22,11 @@ def unschedulable(row: Mapping[str, Any]) -> tuple[str, ValueError] | None:
     None when the row can be scheduled. A row may hold a value valid when written that no
     longer is (a zone removed from tzdata, an older converter's cron), or one written by SQL.
     """
-    try:
-        cron.to_eventbridge(row["cron"])
-    except ValueError as exc:  # CronError
-        return "cron", exc
+    if row.get("run_at") is None:
+        try:
+            cron.to_eventbridge(row["cron"])
+        except ValueError as exc:  # CronError
+            return "cron", exc
     try:
         cron.validate_timezone(row["timezone"])
     except ValueError as exc:  # InvalidTimezone
@@ -35,6 +36,8 @@ def unschedulable(row: Mapping[str, Any]) -> tuple[str, ValueError] | None:
 
 def view_fields(row: Mapping[str, Any], now: datetime, fire_count: int) -> dict[str, Any]:
     """The row plus what its cron means: description, EventBridge form, next fire time(s)."""
+    if row.get("run_at") is not None:
+        return _one_time_view_fields(row, now)
     problem = unschedulable(row)
     expressions: list[str] = []
     description = ""
@@ -53,6 +56,24 @@ def view_fields(row: Mapping[str, Any], now: datetime, fire_count: int) -> dict[
         **row,
         "description": description,
         "eventbridge_expressions": expressions,
+        "next_run_at": fires[0] if fires else None,
+        "next_run_times": fires,
+        "invalid_reason": None if problem is None else f"{problem[0]}: {problem[1]}",
+    }
+
+
+def _one_time_view_fields(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """view_fields of a one-time schedule: `at`, and its one fire time while it is to come."""
+    run_at, problem = row["run_at"], unschedulable(row)
+    fires = [run_at] if row["enabled"] and problem is None and run_at > now else []
+    at, description, expression = (
+        cron.at_shown(run_at, row["timezone"]) if problem is None else (run_at.isoformat(), "", "")
+    )
+    return {
+        **row,
+        "at": at,
+        "description": description,
+        "eventbridge_expressions": [expression] if expression else [],
         "next_run_at": fires[0] if fires else None,
         "next_run_times": fires,
         "invalid_reason": None if problem is None else f"{problem[0]}: {problem[1]}",

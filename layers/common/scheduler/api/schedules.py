@@ -24,6 +24,7 @@ from scheduler.api.schedule_checks import (
     ensure_new_timezone_may_be_written,
     ensure_schedulable,
     ensure_window,
+    one_time_changes,
 )
 from scheduler.api.schedule_views import (
     NEXT_RUN_PREVIEW,
@@ -140,7 +141,8 @@ class ScheduleService:
         now = self.clock()
         fields = view_fields(row, now, NEXT_RUN_PREVIEW)
         notes: list[cron.DstNote] = []
-        if fields["next_run_times"]:  # enabled, schedulable, not ended: only then notes apply
+        # enabled, schedulable, not ended: only then notes apply (a one-time schedule has none)
+        if fields["next_run_times"] and row["cron"] is not None:
             notes = window_dst_notes(
                 row["cron"], row["timezone"], now, row.get("start_at"), row.get("end_at")
             )
@@ -240,7 +242,9 @@ class ScheduleService:
         removes the row's EventBridge schedules instead: a disabled row needs none, and
         reconcile, which cannot map the row either, leaves it so.
         """
-        return self.change_schedule(owner, schedule_id, lambda _old: request.changes())
+        return self.change_schedule(
+            owner, schedule_id, lambda old: one_time_changes(old, request.changes(), self.clock())
+        )
 
     def change_schedule(
         self,

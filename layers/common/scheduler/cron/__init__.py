@@ -12,6 +12,7 @@ need (`from scheduler import cron`); each concept lives in its own module:
 - fires: fire times on the wall clock of a zone (croniter), fire slots;
 - describe: plain-English descriptions (cron-descriptor);
 - dst: what the coming year's DST changes do to a cron's fires, in words;
+- once: one-time schedules (`at`): parsing, DST rules, EventBridge's at(), the one slot;
 - eventbridge: an evaluator of EventBridge expressions (the local engine, the proofs).
 
 Layer: pure functions of time, the lowest but the platform. It imports only the platform
@@ -48,6 +49,17 @@ from scheduler.cron.fires import (
     last_occurrence,
     next_fire_times,
 )
+from scheduler.cron.once import (
+    AtError,
+    at_shown,
+    at_slot,
+    at_text,
+    describe_at,
+    ensure_future,
+    once_fire_times,
+    parse_at,
+    to_eventbridge_at,
+)
 from scheduler.cron.timezones import (
     InvalidTimezone,
     validate_timezone,
@@ -56,19 +68,28 @@ from scheduler.cron.timezones import (
 
 __all__ = [
     "MAX_EXPRESSION_LENGTH",
+    "AtError",
     "CronError",
     "DstNote",
     "InvalidTimezone",
+    "at_shown",
+    "at_slot",
+    "at_text",
     "describe",
+    "describe_at",
     "dst_notes",
     "ensure_fires",
+    "ensure_future",
     "eventbridge_fire_times",
     "eventbridge_next_fire",
     "fire_slot",
     "is_fire_time",
     "last_occurrence",
     "next_fire_times",
+    "once_fire_times",
+    "parse_at",
     "to_eventbridge",
+    "to_eventbridge_at",
     "validate",
     "validate_timezone",
     "validate_timezone_to_write",

@@ -19,6 +19,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from scheduler.cron.fields import DOM, DOW, HOUR, MINUTE, MONTH, NUMBER, CronError, Special
+from scheduler.cron.once import eventbridge_at_fire, is_at_expression
 from scheduler.cron.timezones import load_zone, require_aware, validate_timezone, wall_to_utc
 
 # EventBridge's year field ends at 2199: nothing fires after it.
@@ -190,6 +191,9 @@ def eventbridge_fire_times(
 
 
 def eventbridge_next_fire(expression: str, timezone: str, after: datetime) -> datetime | None:
-    """The next fire time strictly after `after` (UTC), or None if none within about 5 years."""
+    """The next fire time strictly after `after` (UTC), or None if none within about 5 years.
+    A one-time `at(...)` fires once (scheduler.cron.once)."""
+    if is_at_expression(expression):
+        return eventbridge_at_fire(expression, timezone, after)
     fires = eventbridge_fire_times(expression, timezone, after, 1, until=after + _NEXT_FIRE_HORIZON)
     return fires[0] if fires else None

@@ -20,6 +20,7 @@ from pydantic import (
     AwareDatetime,
     ConfigDict,
     Field,
+    PrivateAttr,
     StrictInt,
     ValidationInfo,
     field_validator,
@@ -59,6 +60,14 @@ from scheduler.models.schedule_identity import (
     checked_name,
 )
 from scheduler.models.schedule_input import MAX_INPUT_BYTES, MAX_INPUT_DEPTH, checked_input
+from scheduler.models.schedule_once import (
+    _AT,
+    _AT_READ,
+    _CRON,
+    ONE_OF_CRON_OR_AT,
+    check_no_window,
+    checked_one_time,
+)
 
 _INPUT = (
     "A JSON object the schedule's runs receive: its values fill the placeholders"
@@ -85,7 +94,12 @@ class ScheduleUpsert(ApiRequest):
 
     workflow_id: UUID
     name: str | None = Field(default=None, max_length=NAME_MAX_LENGTH, description=NAME_DESCRIPTION)
-    cron: str = Field(max_length=256, examples=["0 7 * * *"])
+    cron: str | None = Field(
+        default=None, max_length=256, examples=["0 7 * * *"], description=_CRON
+    )
+    at: str | None = Field(
+        default=None, max_length=64, examples=["2026-12-11T17:00:00"], description=_AT
+    )
     enabled: bool = True
     timezone: str = Field(default="UTC", max_length=64, examples=["Europe/Berlin"])
     start_at: AwareDatetime | None = Field(
@@ -122,7 +136,13 @@ class ScheduleUpsert(ApiRequest):
         default=None, ge=1, le=PAUSE_AFTER_FAILURES_MAX, description=_PAUSE_AFTER_FAILURES
     )
 
-    _cron = field_validator("cron")(_checked_cron)
+    _run_at: datetime | None = PrivateAttr(default=None)
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        return None if value is None else _checked_cron(value)
+
     _timezone = field_validator("timezone")(_checked_timezone)
     _note = field_validator("note")(_checked_note)
     _input = field_validator("input")(checked_input)
@@ -135,9 +155,13 @@ class ScheduleUpsert(ApiRequest):
 
     @model_validator(mode="after")
     def _fires_in_its_timezone(self) -> ScheduleUpsert:
+        now = datetime.now(UTC)
+        if self.at is not None or self.cron is None:
+            self._run_at = checked_one_time(self.cron, self.at, self.timezone, now)
+            check_no_window(self.start_at, self.end_at)
+            return self
         cron.ensure_fires(self.cron, self.timezone)
         check_window(self.start_at, self.end_at)
-        now = datetime.now(UTC)
         if self.end_at is not None and self.end_at <= now:
             raise ValueError("endAt is in the past: a schedule created now would never fire")
         if (self.start_at or self.end_at) and not first_fire_in_window(
@@ -148,8 +172,9 @@ class ScheduleUpsert(ApiRequest):
 
     def columns(self) -> dict[str, Any]:
         """Every field, snake_case, as the store's columns (input null is {})."""
-        columns = self.model_dump(by_alias=False, exclude={"workflow_id"})
+        columns = self.model_dump(by_alias=False, exclude={"workflow_id", "at"})
         columns["input"] = columns["input"] or {}
+        columns["run_at"] = self._run_at
         return columns
 
 
@@ -190,7 +215,14 @@ def _omittable(schema: dict[str, Any]) -> None:
 class ScheduleUpdate(ApiRequest):
     model_config = ConfigDict(json_schema_extra=_omittable)
 
-    cron: str | None = Field(default=None, max_length=256)
+    cron: str | None = Field(
+        default=None, max_length=256, description=_CRON + "; makes a one-time schedule recurring"
+    )
+    at: str | None = Field(
+        default=None,
+        max_length=64,
+        description=_AT + "; makes a recurring schedule one-time, and re-arms a one-time one",
+    )
     timezone: str | None = Field(default=None, max_length=64)
     enabled: bool | None = None
     start_at: AwareDatetime | None = Field(
@@ -259,6 +291,8 @@ class ScheduleUpdate(ApiRequest):
                 raise ValueError(f"{to_camel(name)} cannot be null")
         # Both sent: checked here; one sent is checked against the stored other by the service.
         check_window(self.start_at, self.end_at)
+        if self.cron is not None and self.at is not None:
+            raise ValueError(ONE_OF_CRON_OR_AT)
         return self
 
     def changes(self) -> dict[str, Any]:
@@ -271,7 +305,12 @@ class Schedule(ApiModel):
     workflow_id: UUID
     name: str | None = Field(default=None, description=NAME_DESCRIPTION)
     external_id: str | None = Field(default=None, description=EXTERNAL_ID_DESCRIPTION)
-    cron: str
+    cron: str | None = Field(description=_CRON + "; null for a one-time schedule")
+    at: str | None = Field(
+        default=None,
+        description=_AT_READ,
+        examples=["2026-12-11T17:00:00+01:00"],
+    )
     timezone: str
     enabled: bool
     start_at: datetime | None = Field(default=None, description=_START_AT)

@@ -140,6 +140,8 @@ def _fire_times(row: dict, start: datetime, end: datetime) -> list[datetime]:
         end = min(end, row["end_at"])
     if end < start:
         return []
+    if row.get("run_at") is not None:  # a one-time schedule: its one fire time, if inside
+        return [row["run_at"]] if start <= row["run_at"] <= end else []
     fires: list[datetime] = []
     try:
         after = start - _TICK

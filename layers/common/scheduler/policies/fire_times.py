@@ -10,9 +10,10 @@ not remembered: it raises every time, as before.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from functools import lru_cache
+from typing import Any
 
 from scheduler import cron
 
@@ -58,6 +59,25 @@ def fires_after(
         if len(fires) < chunk:
             return
         after, chunk = fires[-1], min(2 * chunk, most)
+
+
+def schedule_fires_after(
+    row: Mapping[str, Any], after: datetime, until: datetime | None, *, most: int
+) -> Iterator[datetime]:
+    """fires_after of a schedule row: its cron's fire times, or a one-time schedule's `run_at`
+    (when after `after` and not later than `until`)."""
+    if row.get("run_at") is not None:
+        return iter(cron.once_fire_times(row["run_at"], after, 1, until))
+    return fires_after(row["cron"], row["timezone"], after, until, most=most)
+
+
+def schedule_fire_times(
+    row: Mapping[str, Any], after: datetime, n: int, until: datetime | None
+) -> tuple[datetime, ...]:
+    """fire_times of a schedule row (see schedule_fires_after)."""
+    if row.get("run_at") is not None:
+        return tuple(cron.once_fire_times(row["run_at"], after, n, until))
+    return fire_times(row["cron"], row["timezone"], after, n, until)
 
 
 @lru_cache(maxsize=DISTINCT_QUESTIONS)

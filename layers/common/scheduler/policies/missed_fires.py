@@ -50,7 +50,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from scheduler.config import get_settings
 from scheduler.observability import logger, metrics
 from scheduler.policies import catchup as catchup_policy
-from scheduler.policies.fire_times import fire_times, fires_after, last_occurrence
+from scheduler.policies.fire_times import (
+    last_occurrence,
+    schedule_fire_times,
+    schedule_fires_after,
+)
 from scheduler.run import alerts
 from scheduler.run.queue import QUEUED_PATIENCE, HandOn, hand_on_next, hand_on_run
 from scheduler.store.db import Database
@@ -311,7 +315,7 @@ def _decide(
     end = row["end_at"] if row["enabled"] else _earliest(row["disabled_at"], row["end_at"])
     try:
         # one walk: the due fire times, then the first one after them (the next to check)
-        fires = fires_after(row["cron"], row["timezone"], after, end, most=MAX_SLOTS + 1)
+        fires = schedule_fires_after(row, after, end, most=MAX_SLOTS + 1)
         slots: list[datetime] = []
         upcoming: list[datetime] = []
         for fire in fires:
@@ -324,7 +328,7 @@ def _decide(
         through = slots[-1] if slots else after
         if not upcoming and slots:
             # the walk ended at its horizon, counted from `after`: look on from `through`
-            upcoming = list(fire_times(row["cron"], row["timezone"], through, 1, end))
+            upcoming = list(schedule_fire_times(row, through, 1, end))
     except ValueError:  # a cron or timezone that can no longer be scheduled: it does not fire
         logger.warning("schedule cannot be evaluated: not checked", schedule_id=str(schedule_id))
         return done(row["checked_through"], None, [])

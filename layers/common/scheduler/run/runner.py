@@ -341,7 +341,10 @@ def _not_claimed(fire: Fire, claim: dict[str, Any]) -> RunReport:
 
 
 def _fire_slot(claim: dict[str, Any], scheduled_time: datetime) -> datetime | None:
+    """The slot a delivery stands for: a cron's fire slot, or a one-time schedule's `at`."""
     try:
+        if claim.get("run_at") is not None:
+            return cron.at_slot(claim["run_at"], claim["timezone"], scheduled_time)
         return cron.fire_slot(claim["cron"], claim["timezone"], scheduled_time)
     except ValueError:
         logger.exception("stored cron or timezone is invalid", cron=claim["cron"])

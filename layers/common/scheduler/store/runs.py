@@ -61,10 +61,10 @@ class RunQueries(RunOutcomeQueries):
         order first: a late EventBridge delivery of its slot is a duplicate, never a jump.
         A scheduled fire (`trigger` "schedule") is claimed only inside the schedule's window
         [start_at, end_at]; a manual run is the user's own call, whatever the window.
-        Returns the schedule (`cron`, `timezone`, `enabled`, `in_window`, `note`, `input_json`:
-        its input's text, loaded by the runner within bounds, `external_id`), the workflow
-        (`workflow_name`, `owner_id`, `definition_json`: the definition's text, loaded by the
-        runner), `run_id` (the claimed run; None when the schedule is disabled, the fire is
+        Returns the schedule (`cron` or `run_at`, `timezone`, `enabled`, `in_window`, `note`,
+        `input_json`: its input's text, loaded by the runner within bounds, `external_id`), the
+        workflow (`workflow_name`, `owner_id`, `definition_json`: the definition's text, loaded by
+        the runner), `run_id` (the claimed run; None when the schedule is disabled, the fire is
         outside its window or the slot is held) and `existing`, the slot's run as it was before
         this statement (None if it had none).
         ScheduleNotFound if the schedule is gone or is not the workflow's.
@@ -72,7 +72,8 @@ class RunQueries(RunOutcomeQueries):
         try:
             row = self.db.execute(
                 """with target as (
-                     select s.id as schedule_id, s.workflow_id, s.cron, s.timezone, s.enabled,
+                     select s.id as schedule_id, s.workflow_id, s.cron, s.run_at, s.timezone,
+                            s.enabled,
                             s.note, s.overlap_policy, s.input::text as input_json,
                             s.external_id,
                             (%(trigger)s <> 'schedule'

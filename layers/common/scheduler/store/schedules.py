@@ -25,6 +25,7 @@ from scheduler.store.sql import OWNED, Cursor, Queries, Row, integrity_errors, p
 _UPDATABLE_SCHEDULE_COLUMNS = frozenset(
     {
         "cron",
+        "run_at",
         "timezone",
         "enabled",
         "disabled_reason",
@@ -54,9 +55,10 @@ class ScheduleQueries(Queries):
         owner: UUID | None,
         *,
         workflow_id: UUID,
-        cron: str,
+        cron: str | None,
         timezone: str,
         enabled: bool,
+        run_at: datetime | None = None,
         start_at: datetime | None = None,
         end_at: datetime | None = None,
         flexible_window_minutes: int = 0,
@@ -75,6 +77,7 @@ class ScheduleQueries(Queries):
             "owner": owner,
             "workflow_id": workflow_id,
             "cron": cron,
+            "run_at": run_at,
             "timezone": timezone,
             "enabled": enabled,
             "start_at": start_at,
@@ -92,13 +95,13 @@ class ScheduleQueries(Queries):
         try:
             with integrity_errors(), _external_id_clash(external_id):
                 row = self.db.execute(
-                    f"""insert into schedules (workflow_id, cron, timezone, enabled, start_at,
-                                               end_at, flexible_window_minutes, note,
+                    f"""insert into schedules (workflow_id, cron, run_at, timezone, enabled,
+                                               start_at, end_at, flexible_window_minutes, note,
                                                catchup_policy, catchup_window_seconds,
                                                overlap_policy, input, name, external_id,
                                                pause_after_failures)
-                        select w.id, %(cron)s, %(timezone)s, %(enabled)s, %(start_at)s,
-                               %(end_at)s, %(flexible_window_minutes)s, %(note)s,
+                        select w.id, %(cron)s, %(run_at)s, %(timezone)s, %(enabled)s,
+                               %(start_at)s, %(end_at)s, %(flexible_window_minutes)s, %(note)s,
                                %(catchup_policy)s, %(catchup_window_seconds)s,
                                %(overlap_policy)s, %(input)s, %(name)s, %(external_id)s,
                                %(pause_after_failures)s

@@ -84,25 +84,23 @@ def _flexible_time_window(row: Mapping[str, Any]) -> dict[str, Any]:
     return {"Mode": "FLEXIBLE", "MaximumWindowInMinutes": minutes}
 
 
-def desired_schedules(row: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """Name -> the full CreateSchedule/UpdateSchedule kwargs of a schedules row (pure).
+def desired_schedules(
+    row: Mapping[str, Any], now: datetime | None = None
+) -> dict[str, dict[str, Any]]:
+    """Name -> the full CreateSchedule/UpdateSchedule kwargs of a schedules row.
 
     The window's dates are the row's whatever the time: `request_at` adapts them to the moment
     of a call, and `in_effect` compares what a schedule means at a moment.
+    A one-time schedule (`run_at`) is one `at(...)` schedule that EventBridge deletes once it
+    has fired (ActionAfterCompletion DELETE), wanted only until `run_at` (`now`, default the
+    clock): from then on it has fired, or is firing, and is never made again (see
+    `keeps_leftover` for when one still there is deleted).
     CronError or InvalidTimezone (ValueErrors) when the row cannot be scheduled as it is.
     """
+    if row.get("run_at") is not None:
+        return _one_time_schedule(row, datetime.now(UTC) if now is None else now)
     settings = get_settings()
     window = _window(row)
-    target = {
-        "Arn": settings.runner_function_arn,
-        "RoleArn": settings.scheduler_role_arn,
-        "Input": target_input(row),
-        "RetryPolicy": {
-            "MaximumRetryAttempts": settings.schedule_retry_attempts,
-            "MaximumEventAgeInSeconds": settings.schedule_max_event_age_s,
-        },
-        "DeadLetterConfig": {"Arn": settings.schedule_dlq_arn},
-    }
     expressions = cron.to_eventbridge(row["cron"])
     return {
         name: {
@@ -113,11 +111,60 @@ def desired_schedules(row: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             "FlexibleTimeWindow": _flexible_time_window(row),
             "State": "ENABLED" if row["enabled"] else "DISABLED",
             "Description": row["cron"],
-            "Target": target,
+            "Target": _target(row),
             **window,
         }
         for name, expression in zip(schedule_names(row["id"]), expressions, strict=False)
     }
+
+
+def _target(row: Mapping[str, Any]) -> dict[str, Any]:
+    settings = get_settings()
+    return {
+        "Arn": settings.runner_function_arn,
+        "RoleArn": settings.scheduler_role_arn,
+        "Input": target_input(row),
+        "RetryPolicy": {
+            "MaximumRetryAttempts": settings.schedule_retry_attempts,
+            "MaximumEventAgeInSeconds": settings.schedule_max_event_age_s,
+        },
+        "DeadLetterConfig": {"Arn": settings.schedule_dlq_arn},
+    }
+
+
+def _one_time_schedule(row: Mapping[str, Any], now: datetime) -> dict[str, dict[str, Any]]:
+    """desired_schedules of a one-time schedule: its at(), until `run_at`."""
+    run_at, zone = row["run_at"], cron.validate_timezone(row["timezone"])
+    expression = cron.to_eventbridge_at(run_at, zone)
+    if run_at <= now:
+        return {}
+    name = str(row["id"])
+    return {
+        name: {
+            "Name": name,
+            "GroupName": get_settings().schedule_group,
+            "ScheduleExpression": expression,
+            "ScheduleExpressionTimezone": zone,
+            "FlexibleTimeWindow": _flexible_time_window(row),
+            "State": "ENABLED" if row["enabled"] else "DISABLED",
+            "Description": f"at {cron.at_text(run_at, zone)}",
+            "ActionAfterCompletion": "DELETE",
+            "Target": _target(row),
+        }
+    }
+
+
+def keeps_leftover(row: Mapping[str, Any], now: datetime) -> bool:
+    """True while a one-time schedule's at() may still be delivering, though no longer wanted:
+    until `run_at` plus its flexible window plus the fire's maximum event age (EventBridge
+    retries a delivery that long). EventBridge deletes it itself once done; one still there
+    after that (a deletion that failed, or an engine that does not delete) is removed. Deleting
+    it earlier could lose the fire (the missed-fire check would then catch it up)."""
+    if row.get("run_at") is None:
+        return False
+    minutes = int(row.get("flexible_window_minutes") or 0)
+    settle = timedelta(minutes=minutes, seconds=get_settings().schedule_max_event_age_s)
+    return bool(now < row["run_at"] + settle)
 
 
 def as_instant(value: Any) -> datetime | None:
@@ -197,8 +244,9 @@ class EventBridgeSchedules:
         or an update makes only the calls it needs; a wrong belief costs a retry, not an error.
         Returns what was written, for the caller to record with the row (SyncStateQueries).
         """
+        now = datetime.now(UTC)
         try:
-            desired = desired_schedules(row)
+            desired = desired_schedules(row, now)
         except ValueError as exc:  # a row written around the API, or by an older converter
             raise InvalidInput(
                 f"the stored cron or timezone cannot be scheduled ({exc}); send new ones"
@@ -207,7 +255,8 @@ class EventBridgeSchedules:
             for name, kwargs in desired.items():
                 self._put(kwargs, exists=existing is None or name in existing)
             for name in schedule_names(row["id"]):
-                if name not in desired and (existing is None or name in existing):
+                unwanted = name not in desired and (existing is None or name in existing)
+                if unwanted and not keeps_leftover(row, now):
                     self._delete(name)
         except ClientError as exc:
             if _code(exc) == "ValidationException":  # not transient: retrying cannot help

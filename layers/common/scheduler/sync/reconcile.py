@@ -45,6 +45,7 @@ from scheduler.sync.eventbridge import (
     fingerprint,
     has_ended,
     in_effect,
+    keeps_leftover,
     schedule_id_of,
     schedule_names,
 )
@@ -232,7 +233,7 @@ class _Chunk:
         now = self.now()
         for row in rows:
             try:
-                desired = desired_schedules(row)
+                desired = desired_schedules(row, now)
             except ValueError:  # CronError or InvalidTimezone: left as it is, reported
                 self.summary.invalid_rows += 1
                 logger.warning(
@@ -246,7 +247,9 @@ class _Chunk:
             for name in schedule_names(schedule_id):
                 brief = self.listed.get(name)
                 if name not in desired:
-                    if brief is not None:  # the day-of-week half of a row that no longer splits
+                    # the day-of-week half of a row that no longer splits, or a one-time
+                    # schedule's at() past its delivery (EventBridge deletes it; one left is ours)
+                    if brief is not None and not keeps_leftover(row, now):
                         to_apply[schedule_id].append("deleted")
                     continue
                 if brief is None:
@@ -337,6 +340,11 @@ def _matches(actual: Mapping[str, Any], wanted: Mapping[str, Any], now: datetime
     nothing of, and is a difference."""
     actual_effect, wanted_effect = in_effect(actual, now), in_effect(wanted, now)
     if any(actual_effect.get(f) != wanted_effect.get(f) for f in _COMPARED_FIELDS):
+        return False
+    # AWS answers NONE for a schedule made without it, a one-time schedule's is DELETE; an
+    # engine that keeps none (moto's UpdateSchedule drops it) is not told it again each pass
+    action = actual.get("ActionAfterCompletion")
+    if action is not None and action != wanted.get("ActionAfterCompletion", "NONE"):
         return False
     target = actual.get("Target") or {}
     return all(target.get(key) == value for key, value in wanted["Target"].items())
