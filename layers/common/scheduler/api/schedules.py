@@ -20,6 +20,7 @@ from typing import Any
 from uuid import UUID
 
 from scheduler import cron
+from scheduler.api.audit_changes import change_action, schedule_changes
 from scheduler.api.schedule_checks import (
     ensure_new_timezone_may_be_written,
     ensure_schedulable,
@@ -43,6 +44,7 @@ from scheduler.policies.idempotency import Idempotency, IdempotentRequest
 from scheduler.policies.owner_limits import OwnerLimits, take_request
 from scheduler.steps.definitions import with_loaded_definition
 from scheduler.store import pagination
+from scheduler.store.audit import IN_PROCESS, AuditContext, AuditQueries
 from scheduler.store.db import Database
 from scheduler.store.idempotency import IdempotencyQueries
 from scheduler.store.limits import LimitQueries
@@ -74,6 +76,7 @@ class ScheduleServiceQueries:
     limits: LimitQueries
     queue: QueueQueries
     idempotency: IdempotencyQueries
+    audit: AuditQueries
 
     @classmethod
     def over(cls, db: Database) -> ScheduleServiceQueries:
@@ -85,10 +88,13 @@ class ScheduleServiceQueries:
             LimitQueries(db),
             QueueQueries(db),
             IdempotencyQueries(db),
+            AuditQueries(db),
         )
 
     def backfill(self) -> BackfillQueries:
-        return BackfillQueries(self.db, self.schedules, self.workflows, self.limits, self.queue)
+        return BackfillQueries(
+            self.db, self.schedules, self.workflows, self.limits, self.queue, self.audit
+        )
 
 
 class ScheduleService:
@@ -178,10 +184,13 @@ class ScheduleService:
         owner: UUID | None,
         request: ScheduleCreate,
         idempotent: IdempotentRequest | None = None,
+        audit: AuditContext = IN_PROCESS,
     ) -> ScheduleView:
         """Insert the row and its EventBridge schedule(s), within the owner's schedule limit;
         with an Idempotency-Key, its record commits with the row (policies.idempotency)."""
-        return self.create_schedule_from(owner, request.workflow_id, request.columns(), idempotent)
+        return self.create_schedule_from(
+            owner, request.workflow_id, request.columns(), idempotent, audit
+        )
 
     def create_schedule_from(
         self,
@@ -189,9 +198,11 @@ class ScheduleService:
         workflow_id: UUID,
         columns: Mapping[str, Any],
         idempotent: IdempotentRequest | None = None,
+        audit: AuditContext = IN_PROCESS,
     ) -> ScheduleView:
         """create_schedule of the row's columns (a request's `columns()`); ExternalIdTaken when
-        another schedule of the owner has its external_id (nothing is written then)."""
+        another schedule of the owner has its external_id (nothing is written then). Its audit
+        event commits with the row."""
         row: Row | None = None
         try:
             with self.queries.db.transaction():
@@ -219,6 +230,9 @@ class ScheduleService:
                 written = self.eventbridge.apply(row, existing=())
                 # committed with the row: the next reconcile pass knows it is in step
                 self.queries.sync_state.record_eventbridge_state(row["id"], written)
+                self.queries.audit.record(
+                    audit, "schedule", [row["id"]], "created", changes=schedule_changes(None, row)
+                )
                 view = schedule_view(row, self.clock())
                 key.record(201, view)
         except Exception:
@@ -228,7 +242,11 @@ class ScheduleService:
         return view
 
     def update_schedule(
-        self, owner: UUID | None, schedule_id: UUID, request: ScheduleUpdate
+        self,
+        owner: UUID | None,
+        schedule_id: UUID,
+        request: ScheduleUpdate,
+        audit: AuditContext = IN_PROCESS,
     ) -> ScheduleView:
         """Apply the change; a pause (`enabled: false`, with or without a note) works whatever
         the row holds.
@@ -240,16 +258,20 @@ class ScheduleService:
         removes the row's EventBridge schedules instead: a disabled row needs none, and
         reconcile, which cannot map the row either, leaves it so.
         """
-        return self.change_schedule(owner, schedule_id, lambda _old: request.changes())
+        return self.change_schedule(owner, schedule_id, lambda _old: request.changes(), audit)
 
     def change_schedule(
         self,
         owner: UUID | None,
         schedule_id: UUID,
         changes_of: Callable[[Row], dict[str, Any]],
+        audit: AuditContext = IN_PROCESS,
     ) -> ScheduleView:
         """update_schedule of the changes `changes_of` finds in the row as committed, read under
-        the writer lock; none changes nothing (no write, no EventBridge call)."""
+        the writer lock; none changes nothing (no write, no EventBridge call, no audit event).
+        The audit event (`updated`, `paused`, `resumed`: the fields that changed, before and
+        after) commits with the row; a write that changes no field as the API shows it (the
+        same value sent again) records none."""
         touched = False
         try:
             with self.queries.db.transaction():
@@ -282,20 +304,27 @@ class ScheduleService:
                     self.queries.sync_state.forget_eventbridge_state(schedule_id)
                 else:
                     self.queries.sync_state.record_eventbridge_state(schedule_id, written)
+                self._record_change(audit, old, row)
         except Exception:
             if touched:  # EventBridge may hold a half-applied new state
                 self.restore_eventbridge(schedule_id)
             raise
         return schedule_view(row, self.clock())
 
-    def delete_schedule(self, owner: UUID | None, schedule_id: UUID) -> None:
+    def delete_schedule(
+        self, owner: UUID | None, schedule_id: UUID, audit: AuditContext = IN_PROCESS
+    ) -> None:
         touched = False
         try:
             with self.queries.db.transaction():
-                self.queries.schedules.lock_schedule(schedule_id, owner)
+                old = self.queries.schedules.lock_schedule(schedule_id, owner)
                 touched = True
                 # EventBridge first, the row last: the row lock lasts only until the commit.
                 self.eventbridge.remove(schedule_id)
+                # before the row goes: the event's owner is read from it
+                self.queries.audit.record(
+                    audit, "schedule", [schedule_id], "deleted", changes=schedule_changes(old, None)
+                )
                 self.queries.schedules.delete_schedule(schedule_id, owner)
         except Exception:
             if touched:  # EventBridge may have lost some of the row's schedules
@@ -307,26 +336,26 @@ class ScheduleService:
         owner: UUID | None,
         schedule_id: UUID,
         idempotent: IdempotentRequest | None = None,
+        audit: AuditContext = IN_PROCESS,
     ) -> RunAccepted:
         """Hand one manual run to the runner (same lock, same recording as a scheduled fire).
 
-        With an Idempotency-Key the request is one transaction, the runner's invocation inside
-        it: the key's record commits only once the runner has accepted the invocation, and an
-        invocation that fails rolls back the record and the rate token alike. (The rate bucket's
-        row stays locked for that invocation's few milliseconds.)
+        The request is one transaction, the runner's invocation inside it: the audit event (and
+        with an Idempotency-Key, the key's record) commits only once the runner has accepted the
+        invocation, and an invocation that fails rolls back the event, the record and the rate
+        token alike. (The rate bucket's row stays locked for that invocation's few
+        milliseconds.)
         """
-        if idempotent is None:
-            return self._run_now(owner, schedule_id)
         with self.queries.db.transaction():
             key = Idempotency(self.queries.idempotency, idempotent)
             stored = key.stored_answer(RunAccepted)
             if stored is not None:
                 return stored
-            accepted = self._run_now(owner, schedule_id)
+            accepted = self._run_now(owner, schedule_id, audit)
             key.record(202, accepted)
         return accepted
 
-    def _run_now(self, owner: UUID | None, schedule_id: UUID) -> RunAccepted:
+    def _run_now(self, owner: UUID | None, schedule_id: UUID, audit: AuditContext) -> RunAccepted:
         row = self.queries.schedules.get_schedule(schedule_id, owner)
         if not row["enabled"]:
             raise Conflict("schedule is disabled: enable it before running it")
@@ -343,6 +372,13 @@ class ScheduleService:
         # Millisecond precision: two clicks in one second are two runs, and a manual run does not
         # take the (schedule, scheduled time) slot of a scheduled fire, which is always at :00.000.
         scheduled_time = now.replace(microsecond=now.microsecond // 1000 * 1000)
+        self.queries.audit.record(
+            audit,
+            "schedule",
+            [row["id"]],
+            "run_now",
+            detail={"scheduledTime": scheduled_time.isoformat()},
+        )
         self.invoke_runner(
             {
                 "scheduleId": str(row["id"]),
@@ -364,6 +400,7 @@ class ScheduleService:
         schedule_id: UUID,
         request: BackfillRequest,
         idempotent: IdempotentRequest | None = None,
+        audit: AuditContext = IN_PROCESS,
     ) -> BackfillAccepted:
         """Queue the interval's fire times to run one at a time (scheduler.policies.backfill);
         with an Idempotency-Key, its record commits with the queued runs."""
@@ -376,6 +413,17 @@ class ScheduleService:
             hand_on=self.invoke_runner,
             owner_limits=self.owner_limits,
             key=Idempotency(self.queries.idempotency, idempotent),
+            audit=audit,
+        )
+
+    def _record_change(self, audit: AuditContext, old: Row, new: Row) -> None:
+        changes = schedule_changes(old, new)
+        if not changes:  # the same values sent again: nothing anyone sees changed
+            return
+        action = change_action(old, new)
+        detail = {"note": new.get("note")} if action != "updated" and new.get("note") else None
+        self.queries.audit.record(
+            audit, "schedule", [new["id"]], action, changes=changes, detail=detail
         )
 
     def restore_eventbridge(self, schedule_id: UUID) -> None:

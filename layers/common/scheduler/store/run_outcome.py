@@ -1,7 +1,7 @@
 """The runner's record of a finished run: one statement for the run row, its workflow's state,
-and its schedule (last success, a critical error's disable, the count of consecutive failed
-runs and the pause it may reach). RunQueries (store/runs.py) is these queries and the rest of
-the runner's.
+its schedule (last success, a critical error's disable, the count of consecutive failed runs
+and the pause it may reach) and the audit event of a disable it makes. RunQueries
+(store/runs.py) is these queries and the rest of the runner's.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from scheduler.store.audit import SCHEDULER_ACTOR
 from scheduler.store.sql import Queries
 
 # The reason a schedule paused by its failures is disabled with (format: the threshold).
@@ -83,7 +84,8 @@ class RunOutcomeQueries(Queries):
                ), prior as (
                  -- the schedule as committed last (read committed: a row locked by another
                  -- record is read once that one commits), locked until this one commits
-                 select enabled, consecutive_failures, pause_after_failures from schedules
+                 select enabled, disabled_reason, consecutive_failures, pause_after_failures
+                 from schedules
                  where id = %(schedule_id)s and exists (select 1 from run)
                  for update
                ), pausing as (
@@ -112,6 +114,25 @@ class RunOutcomeQueries(Queries):
                  returning schedules.consecutive_failures, pausing.due as paused,
                            pausing.reason as paused_reason,
                            prior.consecutive_failures as failures_before
+               ), audited as (
+                 -- the audit log's event of a disable this record made (a pause after
+                 -- failures, a critical error), in this statement: no round trip of its own,
+                 -- and none at all on the success path, where this inserts nothing
+                 insert into audit_events (owner_id, actor, subject_type, subject_id, action,
+                                           changes, detail)
+                 select w.owner_id, %(actor)s, 'schedule', %(schedule_id)s,
+                        case when schedule.paused then 'auto_paused' else 'disabled' end,
+                        jsonb_build_object(
+                          'enabled', jsonb_build_object('before', true, 'after', false),
+                          'disabledReason', jsonb_build_object(
+                            'before', prior.disabled_reason,
+                            'after', case when schedule.paused then schedule.paused_reason
+                                          else %(disabled_reason)s::text end)),
+                        jsonb_build_object('runId', %(run_id)s::text,
+                                           'consecutiveFailures', schedule.consecutive_failures)
+                 from schedule cross join prior
+                 left join workflows w on w.id = %(workflow_id)s
+                 where prior.enabled and (schedule.paused or %(disabled_reason)s::text is not null)
                )
                select case
                         when exists (select 1 from run) then 'recorded'
@@ -137,6 +158,7 @@ class RunOutcomeQueries(Queries):
                 "finished_at": finished_at,
                 "disabled_reason": disabled_reason,
                 "paused_reason": PAUSED_REASON,
+                "actor": SCHEDULER_ACTOR,
             },
         ).fetchone()
         assert row is not None
