@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from scheduler.models.schedules import Schedule
+from scheduler.store.audit import AuditContext, AuditQueries
 
 # The fields a change of a schedule is recorded by: what a client sets, and why the schedule is
 # disabled. Counters and times the service keeps (lastRunAt, consecutiveFailures, updatedAt)
@@ -79,3 +80,17 @@ def change_action(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
     if not old["enabled"] and new["enabled"]:
         return "resumed"
     return "updated"
+
+
+def record_change(
+    audit: AuditQueries, context: AuditContext, old: Mapping[str, Any], new: Mapping[str, Any]
+) -> None:
+    """The event of a schedule's change, in the change's transaction; none when no field
+    changed as the API shows it (the same values sent again). A pause or resume carries the
+    schedule's note."""
+    changes = schedule_changes(old, new)
+    if not changes:
+        return
+    action = change_action(old, new)
+    detail = {"note": new.get("note")} if action != "updated" and new.get("note") else None
+    audit.record(context, "schedule", [new["id"]], action, changes=changes, detail=detail)

@@ -20,7 +20,8 @@ from typing import Any
 from uuid import UUID
 
 from scheduler import cron
-from scheduler.api.audit_changes import change_action, schedule_changes
+from scheduler.api.audit_changes import record_change, schedule_changes
+from scheduler.api.run_now import hand_manual_run_to_runner
 from scheduler.api.schedule_checks import (
     ensure_new_timezone_may_be_written,
     ensure_schedulable,
@@ -32,7 +33,7 @@ from scheduler.api.schedule_views import (
     view_fields,
     window_dst_notes,
 )
-from scheduler.errors import Conflict, InvalidInput, ScheduleNotFound, WorkflowNotFound
+from scheduler.errors import InvalidInput, ScheduleNotFound, WorkflowNotFound
 from scheduler.models.runs import BackfillAccepted, BackfillRequest, Run, RunAccepted, RunPage
 from scheduler.models.schedule_views import ScheduleDetail, SchedulePage, ScheduleView
 from scheduler.models.schedules import ScheduleCreate, ScheduleUpdate
@@ -41,7 +42,7 @@ from scheduler.observability import logger
 from scheduler.policies.backfill import BackfillQueries
 from scheduler.policies.backfill import backfill as queue_backfill
 from scheduler.policies.idempotency import Idempotency, IdempotentRequest
-from scheduler.policies.owner_limits import OwnerLimits, take_request
+from scheduler.policies.owner_limits import OwnerLimits
 from scheduler.steps.definitions import with_loaded_definition
 from scheduler.store import pagination
 from scheduler.store.audit import IN_PROCESS, AuditContext, AuditQueries
@@ -304,7 +305,7 @@ class ScheduleService:
                     self.queries.sync_state.forget_eventbridge_state(schedule_id)
                 else:
                     self.queries.sync_state.record_eventbridge_state(schedule_id, written)
-                self._record_change(audit, old, row)
+                record_change(self.queries.audit, audit, old, row)
         except Exception:
             if touched:  # EventBridge may hold a half-applied new state
                 self.restore_eventbridge(schedule_id)
@@ -351,48 +352,9 @@ class ScheduleService:
             stored = key.stored_answer(RunAccepted)
             if stored is not None:
                 return stored
-            accepted = self._run_now(owner, schedule_id, audit)
+            accepted = hand_manual_run_to_runner(self, owner, schedule_id, audit)
             key.record(202, accepted)
         return accepted
-
-    def _run_now(self, owner: UUID | None, schedule_id: UUID, audit: AuditContext) -> RunAccepted:
-        row = self.queries.schedules.get_schedule(schedule_id, owner)
-        if not row["enabled"]:
-            raise Conflict("schedule is disabled: enable it before running it")
-        now = self.clock().astimezone(UTC)
-        # Counted against the workflow's owner, whoever asks (see scheduler.policies.owner_limits).
-        target = (
-            owner
-            if owner is not None
-            else self.queries.workflows.workflow_owner(row["workflow_id"])
-        )
-        take_request(
-            self.queries.limits, target, "run_now", self.owner_limits.run_now_per_minute, now
-        )
-        # Millisecond precision: two clicks in one second are two runs, and a manual run does not
-        # take the (schedule, scheduled time) slot of a scheduled fire, which is always at :00.000.
-        scheduled_time = now.replace(microsecond=now.microsecond // 1000 * 1000)
-        self.queries.audit.record(
-            audit,
-            "schedule",
-            [row["id"]],
-            "run_now",
-            detail={"scheduledTime": scheduled_time.isoformat()},
-        )
-        self.invoke_runner(
-            {
-                "scheduleId": str(row["id"]),
-                "workflowId": str(row["workflow_id"]),
-                "scheduledTime": scheduled_time.isoformat(timespec="milliseconds")[:-6] + "Z",
-                "attempt": "1",
-                "trigger": "manual",
-            }
-        )
-        return RunAccepted(
-            schedule_id=row["id"],
-            scheduled_time=scheduled_time,
-            runs_url=f"/api/schedules/{row['id']}/runs",
-        )
 
     def backfill(
         self,
@@ -414,16 +376,6 @@ class ScheduleService:
             owner_limits=self.owner_limits,
             key=Idempotency(self.queries.idempotency, idempotent),
             audit=audit,
-        )
-
-    def _record_change(self, audit: AuditContext, old: Row, new: Row) -> None:
-        changes = schedule_changes(old, new)
-        if not changes:  # the same values sent again: nothing anyone sees changed
-            return
-        action = change_action(old, new)
-        detail = {"note": new.get("note")} if action != "updated" and new.get("note") else None
-        self.queries.audit.record(
-            audit, "schedule", [new["id"]], action, changes=changes, detail=detail
         )
 
     def restore_eventbridge(self, schedule_id: UUID) -> None:
