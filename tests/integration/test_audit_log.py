@@ -356,3 +356,35 @@ def test_deleting_a_workflow_with_its_schedules_records_each_schedules_deletion(
     assert sorted(str(e["subject_id"]) for e in deleted) == sorted(ids)
     assert {e["owner_id"] for e in deleted} == {ALICE}
     assert {e["detail"]["withWorkflow"] for e in deleted} == {str(workflows["alice"])}
+
+
+def test_an_api_keys_changes_name_the_key_and_a_revocation_names_each_key_it_reached(
+    api: Api, workflows: dict[str, uuid.UUID], clean_db: str
+) -> None:
+    from tests.integration.test_api_keys import Gateway
+
+    gateway = Gateway(api)
+    status, parent = api.call("POST", "/api/keys", body={"name": "all"}, claims=SERVICE_CLAIMS)
+    assert status == 201, parent
+    status, child = gateway.call(parent["key"], "POST", "/api/keys", body={"name": "child"})
+    assert status == 201, child
+    status, created = gateway.call(
+        parent["key"],
+        "POST",
+        "/api/schedules",
+        body={"workflowId": str(workflows["alice"]), "cron": "0 7 * * *"},
+    )
+    assert status == 201, created
+    assert api.call("DELETE", f"/api/keys/{parent['id']}", claims=SERVICE_CLAIMS)[0] == 204
+
+    stored = [
+        (e["action"], e["actor"], str(e["subject_id"]), e["detail"]) for e in _events(clean_db)
+    ]
+    key_actor = f"api_key:{parent['id']}"
+    assert stored[1][:3] == ("key_issued", key_actor, child["id"])
+    assert stored[2][:3] == ("created", key_actor, created["id"])
+    # one transaction, one occurredAt: the two revocations in either order
+    assert sorted(stored[3:], key=lambda event: event[2] != parent["id"]) == [
+        ("key_revoked", "service_role", parent["id"], {}),
+        ("key_revoked", "service_role", child["id"], {"withIssuer": parent["id"]}),
+    ]
