@@ -388,3 +388,21 @@ def test_an_api_keys_changes_name_the_key_and_a_revocation_names_each_key_it_rea
         ("key_revoked", "service_role", parent["id"], {}),
         ("key_revoked", "service_role", child["id"], {"withIssuer": parent["id"]}),
     ]
+
+
+def test_a_put_by_external_id_records_created_then_updated_and_nothing_when_unchanged(
+    api: Api, workflows: dict[str, uuid.UUID], clean_db: str
+) -> None:
+    path = "/api/schedules/by-external-id/billing-42"
+    body = {"workflowId": str(workflows["alice"]), "cron": "0 7 * * *"}
+    assert api.call("PUT", path, body=body)[0] == 201
+    assert api.call("PUT", path, body=body)[0] == 200  # the same PUT again: nothing changes
+    assert api.call("PUT", path, body={**body, "cron": "0 8 * * *"})[0] == 200
+
+    created, updated = _events(clean_db)
+    assert created["action"] == "created"
+    assert created["changes"]["externalId"] == {"before": None, "after": "billing-42"}
+    assert (updated["action"], updated["changes"]) == (
+        "updated",
+        {"cron": {"before": "0 7 * * *", "after": "0 8 * * *"}},
+    )

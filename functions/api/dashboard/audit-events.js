@@ -1,7 +1,8 @@
 // @ts-check
 // A schedule's audit log on its page: who changed what and when, newest first (the API's
 // GET /api/schedules/{id}/events), each changed field as "before → after". The newest
-// AUDIT_EVENTS; the API pages the rest (nextCursor), "Older changes" loads them.
+// AUDIT_EVENTS; the API pages the rest (nextCursor), "Older changes" loads them, and what it
+// loaded stays while the page is shown again (the 20 s refresh), as the timeline's runs do.
 
 import { call, query } from "./api.js";
 import { h } from "./dom.js";
@@ -11,6 +12,15 @@ import { localTime } from "./format.js";
 /** @typedef {import("./types.js").AuditEventPage} AuditEventPage */
 
 const AUDIT_EVENTS = 20;
+// The API's largest page (scheduler.store.pagination.MAX_LIMIT).
+const MAX_PAGE = 100;
+
+/**
+ * The older pages loaded on the schedule's page: their events and the cursor of the page
+ * before them (null: none).
+ * @type {{scheduleId: string, older: AuditEvent[], cursor: string | null}}
+ */
+const loaded = { scheduleId: "", older: [], cursor: null };
 
 /** How each action reads. */
 const ACTIONS = {
@@ -34,12 +44,30 @@ const ACTIONS = {
  * @returns {Promise<AuditEventPage | null>}
  */
 export async function loadAuditEvents(id) {
+  if (loaded.scheduleId !== id) {
+    loaded.scheduleId = id;
+    loaded.older = [];
+    loaded.cursor = null;
+  }
+  // As many as were shown (in one page while the API allows): events made since push the
+  // oldest shown into the next page, whose cursor then follows the last one shown now.
+  const shown = Math.min(MAX_PAGE, AUDIT_EVENTS + loaded.older.length);
+  /** @type {AuditEventPage} */
+  let newest;
   try {
-    return await call("GET", `schedules/${encodeURIComponent(id)}/events${query({ limit: AUDIT_EVENTS })}`);
+    newest = await call("GET", `schedules/${encodeURIComponent(id)}/events${query({ limit: shown })}`);
   } catch (error) {
     if (error instanceof Error && "signedOut" in error && error.signedOut) throw error;
     return null;
   }
+  if (AUDIT_EVENTS + loaded.older.length <= MAX_PAGE) {
+    loaded.older = newest.items.slice(AUDIT_EVENTS);
+    loaded.cursor = newest.nextCursor ?? null;
+    return newest;
+  }
+  // more than one page's worth shown: the older ones as loaded, after the newest
+  const seen = new Set(newest.items.map((event) => event.id));
+  return { items: [...newest.items, ...loaded.older.filter((event) => !seen.has(event.id))], nextCursor: loaded.cursor };
 }
 
 /**
@@ -50,10 +78,10 @@ export async function loadAuditEvents(id) {
 export function auditEvents(id, page) {
   const body = h("tbody", {});
   const more = h("button", { type: "button" }, "Older changes");
-  /** @param {AuditEventPage} loaded */
-  const show = (loaded) => {
-    for (const event of loaded.items) body.append(eventRow(event));
-    const cursor = loaded.nextCursor ?? null;
+  /** @param {AuditEventPage} part */
+  const show = (part) => {
+    for (const event of part.items) body.append(eventRow(event));
+    const cursor = part.nextCursor ?? null;
     more.hidden = cursor === null;
     more.onclick = async () => {
       more.disabled = true;
@@ -63,6 +91,8 @@ export function auditEvents(id, page) {
           "GET",
           `schedules/${encodeURIComponent(id)}/events${query({ limit: AUDIT_EVENTS, cursor })}`,
         );
+        loaded.older.push(...next.items);
+        loaded.cursor = next.nextCursor ?? null;
         show(next);
       } finally {
         more.disabled = false;
