@@ -11,7 +11,8 @@ create table if not exists public.audit_events (
   -- every tenant)
   owner_id uuid,
   -- Principal.actor: "user:<id>", "api_key:<id>", "service_role"; "scheduler" for the runner's
-  -- own changes (a pause after failures, a critical error's disable)
+  -- own changes (a pause after failures, a critical error's disable); "operator:<login>" for
+  -- `make api-key`
   actor text not null check (length(actor) between 1 and 200),
   -- API Gateway's requestContext.requestId; null for the scheduler's own changes
   request_id text check (length(request_id) <= 200),

@@ -30,8 +30,9 @@ class AuditEvent(ApiModel):
         default=None, description="whose schedule or key it is; null: the service's"
     )
     actor: str = Field(
-        description='who made it: "user:<id>", "api_key:<id>", "service_role", or'
-        ' "scheduler" (the runner: a pause after failures, a critical error\'s disable)',
+        description='who made it: "user:<id>", "api_key:<id>", "service_role",'
+        ' "scheduler" (the runner: a pause after failures, a critical error\'s disable), or'
+        ' "operator:<login>" (make api-key)',
         examples=["user:6f1c2a4e-8f8e-4a59-9a3e-0d7f4b1c2d3e"],
     )
     request_id: str | None = Field(
