@@ -4,7 +4,8 @@ transaction of the change it records, and the reads of the API's listings.
 A query object shares its Database (so its transaction) with the other query objects of a use
 case: an event is written by the same transaction as its change, and rolls back with it. The
 runner's own changes (a pause after failures, a critical error's disable) are written by its
-outcome statement itself (scheduler.store.run_outcome), not here.
+outcome statement itself, as actor "scheduler" (scheduler.store.run_outcome, which the runner's
+cold start imports without this module).
 """
 
 from __future__ import annotations
@@ -20,8 +21,6 @@ from psycopg.types.json import Jsonb
 from scheduler.store.sql import Cursor, Queries, Row, page
 
 SubjectType = Literal["schedule", "api_key"]
-# The actor of the changes the scheduler makes on its own (runner, reconcile).
-SCHEDULER_ACTOR = "scheduler"
 
 _EVENT_COLUMNS = """id, occurred_at, owner_id, actor, request_id, subject_type, subject_id,
     action, changes, detail"""

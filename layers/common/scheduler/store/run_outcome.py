@@ -12,11 +12,12 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from scheduler.store.audit import SCHEDULER_ACTOR
 from scheduler.store.sql import Queries
 
 # The reason a schedule paused by its failures is disabled with (format: the threshold).
 PAUSED_REASON = "paused after %s consecutive failed runs"
+# The audit log's actor of the changes the scheduler makes on its own (scheduler.store.audit).
+SCHEDULER_ACTOR = "scheduler"
 
 
 @dataclass(frozen=True)
