@@ -5,7 +5,10 @@
 
 create table if not exists public.audit_events (
   id uuid primary key default gen_random_uuid(),
-  occurred_at timestamptz not null default now(),
+  -- the insert's own time, not its transaction's start (now()): a change waits for the schedule's
+  -- writer lock after its transaction began, so only this orders a schedule's events as its
+  -- changes were made
+  occurred_at timestamptz not null default clock_timestamp(),
   -- whose schedule or key it is (the schedule's workflow's owner, the key's owner): lets an owner
   -- list theirs; null for what belongs to the service (a service workflow's schedule, a key for
   -- every tenant)

@@ -9,6 +9,7 @@ loopback stand-in for Lambda's Invoke API; faults injected with botocore hooks.
 
 from __future__ import annotations
 
+import itertools
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -406,3 +407,51 @@ def test_a_put_by_external_id_records_created_then_updated_and_nothing_when_unch
         "updated",
         {"cron": {"before": "0 7 * * *", "after": "0 8 * * *"}},
     )
+
+
+def test_concurrent_changes_of_a_schedule_record_a_chain_of_before_and_after(
+    api: Api, workflows: dict[str, uuid.UUID], clean_db: str
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from scheduler.api.schedules import ScheduleService, ScheduleServiceQueries
+    from scheduler.models.schedules import ScheduleUpdate
+    from scheduler.store.audit import AuditContext
+    from scheduler.store.db import Database
+    from scheduler.sync.eventbridge import EventBridgeSchedules
+
+    status, created = api.call(
+        "POST", "/api/schedules", body={"workflowId": str(workflows["alice"]), "cron": "0 7 * * *"}
+    )
+    assert status == 201
+    schedule_id = uuid.UUID(created["id"])
+
+    def change(writer: int) -> None:
+        # two API instances: each its own connection, as two Lambda instances have
+        database = Database(clean_db)
+        service = ScheduleService(
+            ScheduleServiceQueries.over(database), EventBridgeSchedules(), lambda _: None
+        )
+        try:
+            for n in range(5):
+                service.update_schedule(
+                    ALICE,
+                    schedule_id,
+                    ScheduleUpdate.model_validate({"note": f"writer {writer} change {n}"}),
+                    AuditContext(f"user:{ALICE}", f"writer-{writer}-{n}"),
+                )
+        finally:
+            database.close()
+
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(change, (1, 2)))
+
+    # Ordered by when each was recorded, every event's `before` is the `after` of the one
+    # before it: the writer lock serialises the changes, and each event is recorded under it
+    notes = [e["changes"]["note"] for e in _events(clean_db) if e["action"] == "updated"]
+    assert len(notes) == 10
+    assert notes[0]["before"] is None
+    for earlier, later in itertools.pairwise(notes):
+        assert later["before"] == earlier["after"]
+    _, final = api.call("GET", f"/api/schedules/{schedule_id}")
+    assert final["note"] == notes[-1]["after"]
