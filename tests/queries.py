@@ -15,6 +15,7 @@ from scheduler.policies.missed_fires import MissedFireQueries
 from scheduler.policies.periodic_pass import PeriodicPassQueries
 from scheduler.run.fire import RunnerQueries
 from scheduler.store.api_keys import ApiKeyQueries
+from scheduler.store.audit import AuditQueries
 from scheduler.store.db import Database, database
 from scheduler.store.fire_checks import FireCheckQueries
 from scheduler.store.history import HistoryQueries
@@ -39,6 +40,7 @@ class AllQueries:
     api_keys: ApiKeyQueries
     history: HistoryQueries
     sync_state: SyncStateQueries
+    audit: AuditQueries
 
     @classmethod
     def over(cls, db: Database) -> AllQueries:
@@ -53,6 +55,7 @@ class AllQueries:
             ApiKeyQueries(db),
             HistoryQueries(db),
             SyncStateQueries(db),
+            AuditQueries(db),
         )
 
     # --- each use case's own queries, over the same Database
@@ -79,7 +82,7 @@ class AllQueries:
 
     @property
     def backfill(self) -> BackfillQueries:
-        return BackfillQueries(self.db, self.schedules, self.workflows, self.limits, self.queue)
+        return BackfillQueries.over(self.db)
 
     @property
     def schedule_service(self) -> ScheduleServiceQueries:

@@ -630,3 +630,17 @@ def test_an_alarm_fires_when_the_missed_fire_check_stops_running(template: dict[
     assert alarm["AlarmActions"] == {
         "Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]
     }
+
+
+def test_retention_keeps_audit_events_for_the_audit_retention_days_parameter(
+    template: dict[str, Any],
+) -> None:
+    retention = template["Resources"]["RetentionFunction"]["Properties"]
+    variables = retention["Environment"]["Variables"]
+    assert variables["AUDIT_RETENTION_DAYS"] == {"Ref": "AuditRetentionDays"}
+    # the parameter and the setting agree on the default and the bounds
+    parameter = template["Parameters"]["AuditRetentionDays"]
+    setting = Settings.model_fields["audit_retention_days"]
+    bounds = {type(m).__name__: m for m in setting.metadata}
+    assert parameter["Default"] == setting.default == 365
+    assert (parameter["MinValue"], parameter["MaxValue"]) == (bounds["Ge"].ge, bounds["Le"].le)

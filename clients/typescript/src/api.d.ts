@@ -131,6 +131,23 @@ export interface paths {
         patch: operations["updateWorkflow"];
         trace?: never;
     };
+    "/api/schedules/{schedule_id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The schedule's audit log: who changed what and when, newest first */
+        get: operations["listScheduleEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/schedules": {
         parameters: {
             query?: never;
@@ -196,6 +213,23 @@ export interface paths {
         put?: never;
         /** Create a workflow (its definition checked as the runner loads it) */
         post: operations["createWorkflow"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/audit-events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every audit event, newest first (service credentials only) */
+        get: operations["listAuditEvents"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -289,6 +323,81 @@ export interface components {
         ApiKeyPage: {
             /** Items */
             items: components["schemas"]["ApiKey"][];
+            /** Nextcursor */
+            nextCursor?: string | null;
+        };
+        /**
+         * AuditEvent
+         * @description One change, recorded in the transaction that made it.
+         */
+        AuditEvent: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Occurredat
+             * Format: date-time
+             */
+            occurredAt: string;
+            /**
+             * Ownerid
+             * @description whose schedule or key it is; null: the service's
+             */
+            ownerId?: string | null;
+            /**
+             * Actor
+             * @description who made it: "user:<id>", "api_key:<id>", "service_role", "scheduler" (the runner: a pause after failures, a critical error's disable), or "operator:<login>" (make api-key)
+             * @example user:6f1c2a4e-8f8e-4a59-9a3e-0d7f4b1c2d3e
+             */
+            actor: string;
+            /**
+             * Requestid
+             * @description the API request's id (API Gateway's requestId)
+             */
+            requestId?: string | null;
+            /**
+             * Subjecttype
+             * @enum {string}
+             */
+            subjectType: "schedule" | "api_key";
+            /**
+             * Subjectid
+             * Format: uuid
+             */
+            subjectId: string;
+            /**
+             * Action
+             * @description created, updated, paused, resumed, deleted, run_now, backfill, bulk_paused, bulk_resumed, auto_paused, disabled, key_issued, key_revoked
+             * @example paused
+             */
+            action: string;
+            /**
+             * Changes
+             * @description Each changed field, by its API name, with its value before and after as the API shows it (null: not set, or the schedule did not exist before / does not after). A schedule's input is recorded by its size only: {bytes}.
+             * @example {
+             *       "enabled": {
+             *         "after": false,
+             *         "before": true
+             *       }
+             *     }
+             */
+            changes?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Detail
+             * @description what else it says: a pause's note, a run's id, a backfill's interval, a key's name and scope
+             */
+            detail?: {
+                [key: string]: unknown;
+            };
+        };
+        /** AuditEventPage */
+        AuditEventPage: {
+            /** Items */
+            items: components["schemas"]["AuditEvent"][];
             /** Nextcursor */
             nextCursor?: string | null;
         };
@@ -2378,6 +2487,87 @@ export interface operations {
             };
         };
     };
+    listScheduleEvents: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description nextCursor of a page */
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description schedule id */
+                schedule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditEventPage"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized: no Authorization header or an empty one (answered by API Gateway; the authorizer is not called), or an API key that is malformed, unknown, revoked or expired (answered by the API in the same shape) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
+                };
+            };
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ForbiddenBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     listSchedules: {
         parameters: {
             query?: {
@@ -2927,6 +3117,83 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listAuditEvents: {
+        parameters: {
+            query?: {
+                subjectType?: ("schedule" | "api_key") | null;
+                subjectId?: string | null;
+                /** @description e.g. "user:<id>", "api_key:<id>", "scheduler" */
+                actor?: string | null;
+                /** @description events at or after this instant */
+                since?: string | null;
+                /** @description events before this instant */
+                until?: string | null;
+                limit?: number;
+                /** @description nextCursor of a page */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditEventPage"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized: no Authorization header or an empty one (answered by API Gateway; the authorizer is not called), or an API key that is malformed, unknown, revoked or expired (answered by the API in the same shape) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
+                };
+            };
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ForbiddenBody"];
                 };
             };
             /** @description Unprocessable Entity */

@@ -4,6 +4,7 @@
 // DST notes, and the actions: Pause / Resume, Run now, Edit, Delete.
 
 import { call, query } from "./api.js";
+import { auditEvents, loadAuditEvents } from "./audit-events.js";
 import { h, replace } from "./dom.js";
 import { localTime, viewerZone, zonedTime } from "./format.js";
 import { onceBadge, whenText } from "./once.js";
@@ -40,8 +41,8 @@ export async function renderSchedule(main, id, state = {}) {
     selection.runId = state.selectedRun ?? null;
   }
   const path = `schedules/${encodeURIComponent(id)}`;
-  /** @type {[ScheduleDetail, Awaited<ReturnType<typeof loadRuns>>]} */
-  const [schedule, history] = await Promise.all([call("GET", path), loadRuns(id)]);
+  /** @type {[ScheduleDetail, Awaited<ReturnType<typeof loadRuns>>, Awaited<ReturnType<typeof loadAuditEvents>>]} */
+  const [schedule, history, changes] = await Promise.all([call("GET", path), loadRuns(id), loadAuditEvents(id)]);
   /** @type {Workflow | null} */
   let workflow = null;
   try {
@@ -132,6 +133,7 @@ export async function renderSchedule(main, id, state = {}) {
     timeline(schedule, history, selection.runId, (runId) => rerender({ selectedRun: runId })),
     nextFires(schedule),
     dstNotes(schedule),
+    auditEvents(id, changes),
     confirmDelete,
   );
 }

@@ -20,5 +20,7 @@
 /** @typedef {Schemas["Workflow"]} Workflow */
 /** @typedef {Schemas["WorkflowPage"]} WorkflowPage */
 /** @typedef {Schemas["ErrorBody"]} ErrorBody */
+/** @typedef {Schemas["AuditEvent"]} AuditEvent */
+/** @typedef {Schemas["AuditEventPage"]} AuditEventPage */
 
 export {};

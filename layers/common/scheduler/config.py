@@ -107,6 +107,9 @@ class Settings(BaseModel):
     # redelivery of its fire, which can come up to MaxEventAgeSeconds (6 hours) plus a flexible
     # window (up to 24 hours) after its fire time.
     run_history_days: int = Field(default=90, ge=2, le=3650)
+    # The audit log (scheduler.store.audit): events older than this are deleted by the same
+    # retention pass. Its own period: who changed a schedule is asked long after its runs went.
+    audit_retention_days: int = Field(default=365, ge=1, le=3650)
 
     @property
     def surely_kept_history(self) -> timedelta:

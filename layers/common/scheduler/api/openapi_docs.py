@@ -156,6 +156,8 @@ UPSERT_SCHEDULE = limited(
 )
 DELETE_SCHEDULE = {204: {"description": "Deleted", "content": {}}, **errors(404, 503)}
 LIST_RUNS = ok(200, "OK", 400, 404, 422, 503)
+LIST_SCHEDULE_EVENTS = ok(200, "OK", 400, 404, 422, 503)
+LIST_AUDIT_EVENTS = ok(200, "OK", 400, 422, 503)
 RUN_SCHEDULE_NOW = limited(
     ok(202, "Accepted", 404, 409, 503, links=_schedule_links("/scheduleId")),
     "The workflow's owner used up its run-now allowance: RUN_NOW_PER_MINUTE (default 30) at"

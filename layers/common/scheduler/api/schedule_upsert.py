@@ -27,6 +27,7 @@ from scheduler.errors import (
 from scheduler.models.schedule_identity import checked_external_id
 from scheduler.models.schedule_views import ScheduleView
 from scheduler.models.schedules import ScheduleUpsert
+from scheduler.store.audit import IN_PROCESS, AuditContext
 from scheduler.store.sql import Row
 
 # A create that loses the race, then an update that finds the row deleted meanwhile, ...: each
@@ -35,7 +36,11 @@ _ATTEMPTS = 4
 
 
 def upsert_schedule(
-    service: ScheduleService, owner: UUID | None, external_id: str, request: ScheduleUpsert
+    service: ScheduleService,
+    owner: UUID | None,
+    external_id: str,
+    request: ScheduleUpsert,
+    audit: AuditContext = IN_PROCESS,
 ) -> tuple[ScheduleView, bool]:
     """The schedule as the body makes it, and whether it was created (else updated or kept)."""
     try:
@@ -49,7 +54,10 @@ def upsert_schedule(
         if row is None:
             try:
                 created = service.create_schedule_from(
-                    owner, request.workflow_id, {**desired, "external_id": external_id}
+                    owner,
+                    request.workflow_id,
+                    {**desired, "external_id": external_id},
+                    audit=audit,
                 )
             except ExternalIdTaken:
                 continue  # a concurrent PUT created it first: update that one
@@ -61,7 +69,7 @@ def upsert_schedule(
             )
         try:
             updated = service.change_schedule(
-                owner, row["id"], lambda old: _differences(old, desired)
+                owner, row["id"], lambda old: _differences(old, desired), audit
             )
         except ScheduleNotFound:
             continue  # deleted meanwhile: create it again

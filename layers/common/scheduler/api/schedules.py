@@ -20,6 +20,8 @@ from typing import Any
 from uuid import UUID
 
 from scheduler import cron
+from scheduler.api.audit_changes import record_change, schedule_changes
+from scheduler.api.run_now import hand_manual_run_to_runner
 from scheduler.api.schedule_checks import (
     ensure_new_timezone_may_be_written,
     ensure_schedulable,
@@ -32,7 +34,7 @@ from scheduler.api.schedule_views import (
     view_fields,
     window_dst_notes,
 )
-from scheduler.errors import Conflict, InvalidInput, ScheduleNotFound, WorkflowNotFound
+from scheduler.errors import InvalidInput, ScheduleNotFound, WorkflowNotFound
 from scheduler.models.runs import BackfillAccepted, BackfillRequest, Run, RunAccepted, RunPage
 from scheduler.models.schedule_views import ScheduleDetail, SchedulePage, ScheduleView
 from scheduler.models.schedules import ScheduleCreate, ScheduleUpdate
@@ -41,9 +43,10 @@ from scheduler.observability import logger
 from scheduler.policies.backfill import BackfillQueries
 from scheduler.policies.backfill import backfill as queue_backfill
 from scheduler.policies.idempotency import Idempotency, IdempotentRequest
-from scheduler.policies.owner_limits import OwnerLimits, take_request
+from scheduler.policies.owner_limits import OwnerLimits
 from scheduler.steps.definitions import with_loaded_definition
 from scheduler.store import pagination
+from scheduler.store.audit import IN_PROCESS, AuditContext, AuditQueries
 from scheduler.store.db import Database
 from scheduler.store.idempotency import IdempotencyQueries
 from scheduler.store.limits import LimitQueries
@@ -75,6 +78,7 @@ class ScheduleServiceQueries:
     limits: LimitQueries
     queue: QueueQueries
     idempotency: IdempotencyQueries
+    audit: AuditQueries
 
     @classmethod
     def over(cls, db: Database) -> ScheduleServiceQueries:
@@ -86,10 +90,13 @@ class ScheduleServiceQueries:
             LimitQueries(db),
             QueueQueries(db),
             IdempotencyQueries(db),
+            AuditQueries(db),
         )
 
     def backfill(self) -> BackfillQueries:
-        return BackfillQueries(self.db, self.schedules, self.workflows, self.limits, self.queue)
+        return BackfillQueries(
+            self.db, self.schedules, self.workflows, self.limits, self.queue, self.audit
+        )
 
 
 class ScheduleService:
@@ -180,10 +187,13 @@ class ScheduleService:
         owner: UUID | None,
         request: ScheduleCreate,
         idempotent: IdempotentRequest | None = None,
+        audit: AuditContext = IN_PROCESS,
     ) -> ScheduleView:
         """Insert the row and its EventBridge schedule(s), within the owner's schedule limit;
         with an Idempotency-Key, its record commits with the row (policies.idempotency)."""
-        return self.create_schedule_from(owner, request.workflow_id, request.columns(), idempotent)
+        return self.create_schedule_from(
+            owner, request.workflow_id, request.columns(), idempotent, audit
+        )
 
     def create_schedule_from(
         self,
@@ -191,9 +201,11 @@ class ScheduleService:
         workflow_id: UUID,
         columns: Mapping[str, Any],
         idempotent: IdempotentRequest | None = None,
+        audit: AuditContext = IN_PROCESS,
     ) -> ScheduleView:
         """create_schedule of the row's columns (a request's `columns()`); ExternalIdTaken when
-        another schedule of the owner has its external_id (nothing is written then)."""
+        another schedule of the owner has its external_id (nothing is written then). Its audit
+        event commits with the row."""
         row: Row | None = None
         try:
             with self.queries.db.transaction():
@@ -221,6 +233,9 @@ class ScheduleService:
                 written = self.eventbridge.apply(row, existing=())
                 # committed with the row: the next reconcile pass knows it is in step
                 self.queries.sync_state.record_eventbridge_state(row["id"], written)
+                self.queries.audit.record(
+                    audit, "schedule", [row["id"]], "created", changes=schedule_changes(None, row)
+                )
                 view = schedule_view(row, self.clock())
                 key.record(201, view)
         except Exception:
@@ -230,7 +245,11 @@ class ScheduleService:
         return view
 
     def update_schedule(
-        self, owner: UUID | None, schedule_id: UUID, request: ScheduleUpdate
+        self,
+        owner: UUID | None,
+        schedule_id: UUID,
+        request: ScheduleUpdate,
+        audit: AuditContext = IN_PROCESS,
     ) -> ScheduleView:
         """Apply the change; a pause (`enabled: false`, with or without a note) works whatever
         the row holds.
@@ -243,7 +262,10 @@ class ScheduleService:
         reconcile, which cannot map the row either, leaves it so.
         """
         return self.change_schedule(
-            owner, schedule_id, lambda old: one_time_changes(old, request.changes(), self.clock())
+            owner,
+            schedule_id,
+            lambda old: one_time_changes(old, request.changes(), self.clock()),
+            audit,
         )
 
     def change_schedule(
@@ -251,9 +273,13 @@ class ScheduleService:
         owner: UUID | None,
         schedule_id: UUID,
         changes_of: Callable[[Row], dict[str, Any]],
+        audit: AuditContext = IN_PROCESS,
     ) -> ScheduleView:
         """update_schedule of the changes `changes_of` finds in the row as committed, read under
-        the writer lock; none changes nothing (no write, no EventBridge call)."""
+        the writer lock; none changes nothing (no write, no EventBridge call, no audit event).
+        The audit event (`updated`, `paused`, `resumed`: the fields that changed, before and
+        after) commits with the row; a write that changes no field as the API shows it (the
+        same value sent again) records none."""
         touched = False
         try:
             with self.queries.db.transaction():
@@ -286,20 +312,27 @@ class ScheduleService:
                     self.queries.sync_state.forget_eventbridge_state(schedule_id)
                 else:
                     self.queries.sync_state.record_eventbridge_state(schedule_id, written)
+                record_change(self.queries.audit, audit, old, row)
         except Exception:
             if touched:  # EventBridge may hold a half-applied new state
                 self.restore_eventbridge(schedule_id)
             raise
         return schedule_view(row, self.clock())
 
-    def delete_schedule(self, owner: UUID | None, schedule_id: UUID) -> None:
+    def delete_schedule(
+        self, owner: UUID | None, schedule_id: UUID, audit: AuditContext = IN_PROCESS
+    ) -> None:
         touched = False
         try:
             with self.queries.db.transaction():
-                self.queries.schedules.lock_schedule(schedule_id, owner)
+                old = self.queries.schedules.lock_schedule(schedule_id, owner)
                 touched = True
                 # EventBridge first, the row last: the row lock lasts only until the commit.
                 self.eventbridge.remove(schedule_id)
+                # before the row goes: the event's owner is read from it
+                self.queries.audit.record(
+                    audit, "schedule", [schedule_id], "deleted", changes=schedule_changes(old, None)
+                )
                 self.queries.schedules.delete_schedule(schedule_id, owner)
         except Exception:
             if touched:  # EventBridge may have lost some of the row's schedules
@@ -311,56 +344,24 @@ class ScheduleService:
         owner: UUID | None,
         schedule_id: UUID,
         idempotent: IdempotentRequest | None = None,
+        audit: AuditContext = IN_PROCESS,
     ) -> RunAccepted:
         """Hand one manual run to the runner (same lock, same recording as a scheduled fire).
 
-        With an Idempotency-Key the request is one transaction, the runner's invocation inside
-        it: the key's record commits only once the runner has accepted the invocation, and an
-        invocation that fails rolls back the record and the rate token alike. (The rate bucket's
-        row stays locked for that invocation's few milliseconds.)
+        The request is one transaction, the runner's invocation inside it: the audit event (and
+        with an Idempotency-Key, the key's record) commits only once the runner has accepted the
+        invocation, and an invocation that fails rolls back the event, the record and the rate
+        token alike. (The rate bucket's row stays locked for that invocation's few
+        milliseconds.)
         """
-        if idempotent is None:
-            return self._run_now(owner, schedule_id)
         with self.queries.db.transaction():
             key = Idempotency(self.queries.idempotency, idempotent)
             stored = key.stored_answer(RunAccepted)
             if stored is not None:
                 return stored
-            accepted = self._run_now(owner, schedule_id)
+            accepted = hand_manual_run_to_runner(self, owner, schedule_id, audit)
             key.record(202, accepted)
         return accepted
-
-    def _run_now(self, owner: UUID | None, schedule_id: UUID) -> RunAccepted:
-        row = self.queries.schedules.get_schedule(schedule_id, owner)
-        if not row["enabled"]:
-            raise Conflict("schedule is disabled: enable it before running it")
-        now = self.clock().astimezone(UTC)
-        # Counted against the workflow's owner, whoever asks (see scheduler.policies.owner_limits).
-        target = (
-            owner
-            if owner is not None
-            else self.queries.workflows.workflow_owner(row["workflow_id"])
-        )
-        take_request(
-            self.queries.limits, target, "run_now", self.owner_limits.run_now_per_minute, now
-        )
-        # Millisecond precision: two clicks in one second are two runs, and a manual run does not
-        # take the (schedule, scheduled time) slot of a scheduled fire, which is always at :00.000.
-        scheduled_time = now.replace(microsecond=now.microsecond // 1000 * 1000)
-        self.invoke_runner(
-            {
-                "scheduleId": str(row["id"]),
-                "workflowId": str(row["workflow_id"]),
-                "scheduledTime": scheduled_time.isoformat(timespec="milliseconds")[:-6] + "Z",
-                "attempt": "1",
-                "trigger": "manual",
-            }
-        )
-        return RunAccepted(
-            schedule_id=row["id"],
-            scheduled_time=scheduled_time,
-            runs_url=f"/api/schedules/{row['id']}/runs",
-        )
 
     def backfill(
         self,
@@ -368,6 +369,7 @@ class ScheduleService:
         schedule_id: UUID,
         request: BackfillRequest,
         idempotent: IdempotentRequest | None = None,
+        audit: AuditContext = IN_PROCESS,
     ) -> BackfillAccepted:
         """Queue the interval's fire times to run one at a time (scheduler.policies.backfill);
         with an Idempotency-Key, its record commits with the queued runs."""
@@ -380,6 +382,7 @@ class ScheduleService:
             hand_on=self.invoke_runner,
             owner_limits=self.owner_limits,
             key=Idempotency(self.queries.idempotency, idempotent),
+            audit=audit,
         )
 
     def restore_eventbridge(self, schedule_id: UUID) -> None:

@@ -26,6 +26,7 @@ from scheduler.errors import Conflict, Forbidden, InvalidInput, InvalidWorkflowD
 from scheduler.models.workflows import Workflow, WorkflowCreate, WorkflowUpdate
 from scheduler.steps.definitions import load_definition, with_loaded_definition
 from scheduler.steps.engine import parse_definition
+from scheduler.store.audit import IN_PROCESS, AuditContext
 
 # How many schedules a workflow may have to be deleted with them in one request: each is one or
 # two EventBridge calls in the request's time (API Gateway waits 30 s), and a writer lock held
@@ -90,7 +91,12 @@ class WorkflowService:
         return Workflow.model_validate(with_loaded_definition(row))
 
     def delete_workflow(
-        self, owner: UUID | None, workflow_id: UUID, *, delete_schedules: bool
+        self,
+        owner: UUID | None,
+        workflow_id: UUID,
+        *,
+        delete_schedules: bool,
+        audit: AuditContext = IN_PROCESS,
     ) -> None:
         """Delete the workflow; with `delete_schedules`, its schedules too, all or nothing in the
         database (see the module's docstring); without, Conflict if it has any.
@@ -129,6 +135,13 @@ class WorkflowService:
                     if schedule_id not in seen
                 ]
                 self._remove_from_eventbridge(added, touched)
+                # before the rows go: each event's owner is read from its schedule
+                self.queries.audit.record_many(
+                    audit,
+                    [*schedule_ids, *added],
+                    "deleted",
+                    detail={"withWorkflow": str(workflow_id)},
+                )
                 # the schedules, their runs and EventBridge records go with it (cascade)
                 self.queries.workflows.delete_workflow(workflow_id, owner)
         except Exception:

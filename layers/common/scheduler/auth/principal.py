@@ -46,10 +46,10 @@ class Principal:
         if self.read_only:
             raise Forbidden("this API key is read-only")
 
-    def require_service(self) -> None:
+    def require_service(self, what: str = "managing API keys") -> None:
         if not self.service:
             raise Forbidden(
-                "managing API keys takes a service credential (an API key for every"
+                f"{what} takes a service credential (an API key for every"
                 " tenant, or the service role)"
             )
 

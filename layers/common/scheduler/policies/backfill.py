@@ -25,6 +25,7 @@ from scheduler.models.runs import BACKFILL_MAX_FIRES, BackfillAccepted, Backfill
 from scheduler.policies.idempotency import Idempotency
 from scheduler.policies.owner_limits import OwnerLimits, take_request
 from scheduler.run.queue import QUEUED_PATIENCE, HandOn, hand_on_next
+from scheduler.store.audit import IN_PROCESS, AuditContext, AuditQueries
 from scheduler.store.db import Database
 from scheduler.store.limits import LimitQueries
 from scheduler.store.queue import QueueQueries
@@ -40,18 +41,26 @@ _SPAN = timedelta(days=30 * 365)
 @dataclass(frozen=True)
 class BackfillQueries:
     """What a backfill reads and writes: the schedule, its workflow's owner, the owner's rate
-    bucket, and the queue its runs wait in; `db` groups the cap's count and the queueing in one
-    transaction."""
+    bucket, the queue its runs wait in and the audit log; `db` groups the cap's count, the
+    queueing and its audit event in one transaction."""
 
     db: Database
     schedules: ScheduleQueries
     workflows: WorkflowQueries
     limits: LimitQueries
     queue: QueueQueries
+    audit: AuditQueries
 
     @classmethod
     def over(cls, db: Database) -> BackfillQueries:
-        return cls(db, ScheduleQueries(db), WorkflowQueries(db), LimitQueries(db), QueueQueries(db))
+        return cls(
+            db,
+            ScheduleQueries(db),
+            WorkflowQueries(db),
+            LimitQueries(db),
+            QueueQueries(db),
+            AuditQueries(db),
+        )
 
 
 def backfill(
@@ -64,6 +73,7 @@ def backfill(
     hand_on: HandOn,
     owner_limits: OwnerLimits,
     key: Idempotency | None = None,
+    audit: AuditContext = IN_PROCESS,
 ) -> BackfillAccepted:
     """Queue the fire times and hand the first on. One transaction from the Idempotency-Key's
     claim (the request's reads included) to its record, which so commits with the queued runs;
@@ -94,6 +104,18 @@ def backfill(
             trigger="backfill",
             now=now,
             wait_until=now + QUEUED_PATIENCE,
+        )
+        queries.audit.record(
+            audit,
+            "schedule",
+            [schedule_id],
+            "backfill",
+            detail={
+                "from": request.from_.isoformat(),
+                "to": request.to.isoformat(),
+                "fires": len(fires),
+                "queued": queued,
+            },
         )
         accepted = BackfillAccepted(
             schedule_id=schedule_id,

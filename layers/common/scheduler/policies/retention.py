@@ -24,6 +24,7 @@ from uuid import UUID
 from aws_lambda_powertools.metrics import MetricUnit
 
 from scheduler.observability import logger, metrics
+from scheduler.store.audit import AuditQueries
 from scheduler.store.history import HistoryPosition, HistoryQueries
 
 # Rows read (and at most deleted) per statement: a batch takes tens of milliseconds, a million
@@ -88,3 +89,26 @@ def delete_expired_runs(
     if not summary.complete:
         logger.warning("run history retention stopped at its time budget; the next pass goes on")
     return counts
+
+
+def delete_expired_audit_events(
+    audit: AuditQueries,
+    *,
+    keep_days: int,
+    now: datetime,
+    more: Callable[[], bool],
+    batch_size: int = BATCH_SIZE,
+) -> int:
+    """Delete the audit events older than `keep_days`, oldest first, a short statement per
+    batch while `more()` (the pass's budget): how many went. Nothing keeps an old event (unlike
+    a schedule's latest run): the log is a record of the past, kept for its period."""
+    cutoff = now - timedelta(days=keep_days)
+    deleted = 0
+    while more():
+        batch = audit.delete_expired_batch(cutoff=cutoff, batch_size=batch_size)
+        deleted += batch
+        if batch < batch_size:
+            break
+    metrics.add_metric(name="AuditEventsDeleted", unit=MetricUnit.Count, value=deleted)
+    logger.info("audit log retention", extra={"deleted": deleted, "cutoff": cutoff})
+    return deleted

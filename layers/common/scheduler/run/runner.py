@@ -271,8 +271,8 @@ def _run_and_record(
     if record is not None and outcome == "failed":
         events += run_alerts.failed_alerts(fire, claim, run_id, result.error, disabled_reason)
     if record is not None:
-        # TODO(issue #25, audit log): when the audit log exists, a pause is written there too:
-        # `record.paused_reason` is set only for the record that paused the schedule.
+        # A pause (or a critical error's disable) is in the audit log already: the record's
+        # own statement wrote it (scheduler.store.run_outcome).
         events += run_alerts.failure_count_alerts(fire, claim, run_id, record)
     alerts.publish(events, time_left_s=fire.deadlines.end - time.monotonic())
     return RunReport(outcome, run_id, result.error)

@@ -1,7 +1,7 @@
 """The runner's record of a finished run: one statement for the run row, its workflow's state,
-and its schedule (last success, a critical error's disable, the count of consecutive failed
-runs and the pause it may reach). RunQueries (store/runs.py) is these queries and the rest of
-the runner's.
+its schedule (last success, a critical error's disable, the count of consecutive failed runs
+and the pause it may reach) and the audit event of a disable it makes. RunQueries
+(store/runs.py) is these queries and the rest of the runner's.
 """
 
 from __future__ import annotations
@@ -16,6 +16,30 @@ from scheduler.store.sql import Queries
 
 # The reason a schedule paused by its failures is disabled with (format: the threshold).
 PAUSED_REASON = "paused after %s consecutive failed runs"
+# The audit log's actor of the changes the scheduler makes on its own (scheduler.store.audit).
+SCHEDULER_ACTOR = "scheduler"
+# The audit log's event of a disable the record makes (a pause after failures, a critical
+# error): a CTE of the outcome statement itself, so no round trip of its own. Only a failure can
+# disable, so a success's statement does not carry it: planning the larger statement costs
+# every record some 0.2 ms (measured on the success path).
+_AUDITED_DISABLE = """
+               ), audited as (
+                 insert into audit_events (owner_id, actor, subject_type, subject_id, action,
+                                           changes, detail)
+                 select w.owner_id, %(actor)s, 'schedule', %(schedule_id)s,
+                        case when schedule.paused then 'auto_paused' else 'disabled' end,
+                        jsonb_build_object(
+                          'enabled', jsonb_build_object('before', true, 'after', false),
+                          'disabledReason', jsonb_build_object(
+                            'before', prior.disabled_reason,
+                            'after', case when schedule.paused then schedule.paused_reason
+                                          else %(disabled_reason)s::text end)),
+                        jsonb_build_object('runId', %(run_id)s::text,
+                                           'consecutiveFailures', schedule.consecutive_failures)
+                 from schedule cross join prior
+                 left join workflows w on w.id = %(workflow_id)s
+                 where prior.enabled and (schedule.paused or %(disabled_reason)s::text is not null)
+"""
 
 
 @dataclass(frozen=True)
@@ -65,7 +89,7 @@ class RunOutcomeQueries(Queries):
         retry of a record whose answer was lost changes nothing and says nothing new.
         """
         row = self.db.execute(
-            """with current_run as (
+            f"""with current_run as (
                  select status, fence from schedule_runs where id = %(run_id)s
                ), run as (
                  update schedule_runs
@@ -83,7 +107,8 @@ class RunOutcomeQueries(Queries):
                ), prior as (
                  -- the schedule as committed last (read committed: a row locked by another
                  -- record is read once that one commits), locked until this one commits
-                 select enabled, consecutive_failures, pause_after_failures from schedules
+                 select enabled, disabled_reason, consecutive_failures, pause_after_failures
+                 from schedules
                  where id = %(schedule_id)s and exists (select 1 from run)
                  for update
                ), pausing as (
@@ -112,7 +137,7 @@ class RunOutcomeQueries(Queries):
                  returning schedules.consecutive_failures, pausing.due as paused,
                            pausing.reason as paused_reason,
                            prior.consecutive_failures as failures_before
-               )
+{"" if status == "succeeded" else _AUDITED_DISABLE}               )
                select case
                         when exists (select 1 from run) then 'recorded'
                         when exists (select 1 from current_run
@@ -137,6 +162,7 @@ class RunOutcomeQueries(Queries):
                 "finished_at": finished_at,
                 "disabled_reason": disabled_reason,
                 "paused_reason": PAUSED_REASON,
+                "actor": SCHEDULER_ACTOR,
             },
         ).fetchone()
         assert row is not None

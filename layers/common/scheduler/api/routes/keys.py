@@ -8,7 +8,15 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 
 from scheduler.api import openapi_docs as docs
-from scheduler.api.routes.routing import CursorParam, KeyId, Limit, api_key_queries, app, caller
+from scheduler.api.routes.routing import (
+    CursorParam,
+    KeyId,
+    Limit,
+    api_key_queries,
+    app,
+    audit_context,
+    caller,
+)
 from scheduler.auth import key_service
 from scheduler.models.api_keys import ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyPage
 from scheduler.store.pagination import DEFAULT_LIMIT
@@ -22,7 +30,7 @@ from scheduler.store.pagination import DEFAULT_LIMIT
     responses=docs.CREATE_API_KEY,
 )
 def create_api_key(body: ApiKeyCreate) -> ApiKeyCreated:
-    return key_service.create_key(api_key_queries(), caller(), body)
+    return key_service.create_key(api_key_queries(), caller(), body, audit_context())
 
 
 @app.get(
@@ -52,5 +60,5 @@ def get_api_key(key_id: KeyId) -> ApiKey:
     responses=docs.REVOKE_API_KEY,
 )
 def revoke_api_key(key_id: KeyId) -> Response[None]:
-    key_service.revoke_key(api_key_queries(), caller(), key_id)
+    key_service.revoke_key(api_key_queries(), caller(), key_id, audit_context())
     return Response(status_code=204, content_type=None, body=None)

@@ -18,6 +18,7 @@ from scheduler.errors import Unauthorized
 from scheduler.policies.idempotency import HEADER, IdempotentRequest
 from scheduler.run.runner_client import invoke_runner_async
 from scheduler.store.api_keys import ApiKeyQueries
+from scheduler.store.audit import AuditContext
 from scheduler.store.db import database
 from scheduler.store.pagination import MAX_LIMIT
 from scheduler.sync.eventbridge import EventBridgeSchedules
@@ -68,6 +69,13 @@ def caller() -> Principal:
 def idempotent_request(operation: str, key: str | None, body: Any) -> IdempotentRequest | None:
     """The request's Idempotency-Key record, scoped to the caller (None without the header)."""
     return IdempotentRequest.of(caller().actor, key, operation, app.current_event.path, body)
+
+
+def audit_context() -> AuditContext:
+    """Who makes this request's change, and the request's id (API Gateway's), for its audit
+    event."""
+    request_id = app.current_event.request_context.request_id or None
+    return AuditContext(caller().actor, request_id)
 
 
 def caller_owner() -> UUID | None:

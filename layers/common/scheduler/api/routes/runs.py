@@ -12,6 +12,7 @@ from scheduler.api.routes.routing import (
     Limit,
     ScheduleId,
     app,
+    audit_context,
     caller_owner,
     idempotent_request,
     schedule_service,
@@ -43,7 +44,7 @@ def run_schedule_now(
     schedule_id: ScheduleId, idempotency_key: IdempotencyKey = None
 ) -> RunAccepted:
     idempotent = idempotent_request("runScheduleNow", idempotency_key, None)
-    return schedule_service().run_now(caller_owner(), schedule_id, idempotent)
+    return schedule_service().run_now(caller_owner(), schedule_id, idempotent, audit_context())
 
 
 @app.post(
@@ -57,4 +58,6 @@ def backfill_schedule(
     schedule_id: ScheduleId, body: BackfillRequest, idempotency_key: IdempotencyKey = None
 ) -> BackfillAccepted:
     idempotent = idempotent_request("backfillSchedule", idempotency_key, body)
-    return schedule_service().backfill(caller_owner(), schedule_id, body, idempotent)
+    return schedule_service().backfill(
+        caller_owner(), schedule_id, body, idempotent, audit_context()
+    )

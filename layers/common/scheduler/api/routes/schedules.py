@@ -18,6 +18,7 @@ from scheduler.api.routes.routing import (
     Limit,
     ScheduleId,
     app,
+    audit_context,
     caller_owner,
     idempotent_request,
     schedule_service,
@@ -42,7 +43,7 @@ ExternalId = Annotated[str, Path(description=EXTERNAL_ID_DESCRIPTION)]
 )
 def create_schedule(body: ScheduleCreate, idempotency_key: IdempotencyKey = None) -> ScheduleView:
     idempotent = idempotent_request("createSchedule", idempotency_key, body)
-    return schedule_service().create_schedule(caller_owner(), body, idempotent)
+    return schedule_service().create_schedule(caller_owner(), body, idempotent, audit_context())
 
 
 @app.get(
@@ -92,7 +93,7 @@ def get_schedule(schedule_id: ScheduleId) -> ScheduleDetail:
     responses=docs.UPDATE_SCHEDULE,
 )
 def update_schedule(schedule_id: ScheduleId, body: ScheduleUpdate) -> ScheduleView:
-    return schedule_service().update_schedule(caller_owner(), schedule_id, body)
+    return schedule_service().update_schedule(caller_owner(), schedule_id, body, audit_context())
 
 
 @app.delete(
@@ -102,7 +103,7 @@ def update_schedule(schedule_id: ScheduleId, body: ScheduleUpdate) -> ScheduleVi
     responses=docs.DELETE_SCHEDULE,
 )
 def delete_schedule(schedule_id: ScheduleId) -> Response[None]:
-    schedule_service().delete_schedule(caller_owner(), schedule_id)
+    schedule_service().delete_schedule(caller_owner(), schedule_id, audit_context())
     return Response(status_code=204, content_type=None, body=None)
 
 
@@ -121,7 +122,9 @@ def delete_schedule(schedule_id: ScheduleId) -> Response[None]:
 def upsert_schedule_by_external_id(
     external_id: ExternalId, body: ScheduleUpsert
 ) -> Response[ScheduleView]:
-    view, created = upsert_schedule(schedule_service(), caller_owner(), external_id, body)
+    view, created = upsert_schedule(
+        schedule_service(), caller_owner(), external_id, body, audit_context()
+    )
     return Response(
         status_code=201 if created else 200,
         content_type=content_types.APPLICATION_JSON,

@@ -16,6 +16,7 @@ from scheduler.api.routes.routing import (
     Limit,
     WorkflowId,
     app,
+    audit_context,
     caller_owner,
     schedule_service,
     workflow_service,
@@ -82,6 +83,9 @@ def delete_workflow(
     ] = None,
 ) -> Response[None]:
     workflow_service().delete_workflow(
-        caller_owner(), workflow_id, delete_schedules=schedules == "delete"
+        caller_owner(),
+        workflow_id,
+        delete_schedules=schedules == "delete",
+        audit=audit_context(),
     )
     return Response(status_code=204, content_type=None, body=None)
