@@ -106,11 +106,13 @@ def run_sequence(database_url: str, seed: int, ops: list[Op]) -> SeedResult:
                 world.loop.run_until(
                     _on_the_17th_second(world.clock.now() + timedelta(minutes=gap))
                 )
+                world.sync_runner_pauses()
                 for found in step_violations(world):
                     violations.setdefault(f"{found} (seen after step {index})")
             world.faults.clear()
             world.loop.run_until(world.clock.now() + RECOVERY)
             horizon = world.clock.now() - SETTLED
+            world.sync_runner_pauses()
             for found in step_violations(world) + final_violations(world, horizon):
                 violations.setdefault(f"{found} (seen at the end)")
             result = SeedResult(seed, ops, _first_seen(violations))

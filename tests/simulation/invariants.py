@@ -16,7 +16,10 @@ from scheduler.store.runs import ABANDONED_RUN_ERROR
 
 from tests.simulation.catchup_invariants import catchup_violations
 from tests.simulation.check_timing import CATCHUP_SETTLE, Slot, beyond_look_back, first_check
+from tests.simulation.failure_invariants import failure_violations
+from tests.simulation.input_invariants import input_violations
 from tests.simulation.model import Period, SimSchedule, iso
+from tests.simulation.request_invariants import request_violations
 from tests.simulation.target import Visit
 
 if TYPE_CHECKING:
@@ -79,6 +82,8 @@ def step_violations(world: World) -> list[str]:
                 f"it at {iso(started)}"
             )
     found += [f"[the runner raises only to be retried] {u}" for u in world.lam.unexpected]
+    # issue #25's states: what runs received, pauses after failures, Idempotency-Keys
+    found += input_violations(world) + failure_violations(world) + request_violations(world)
     return found
 
 
@@ -185,7 +190,12 @@ def _terminal(
             f"{alerts[('Run Missed', schedule.id, slot)]} Run Missed alerts"
         ]
     failures_alerted = alerts[("Run Failed", schedule.id, slot)]
-    if status == "failed" and not error.startswith(ABANDONED_RUN_ERROR) and failures_alerted != 1:
+    if (
+        status == "failed"
+        and not error.startswith(ABANDONED_RUN_ERROR)
+        and failures_alerted != 1
+        and not world.alerts_lost_by_death(row)
+    ):
         return [
             f"[each failure alerted once] {where}: failed ({error}), "
             f"{failures_alerted} Run Failed alerts"

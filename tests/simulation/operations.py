@@ -26,6 +26,7 @@ def _pick(world: World, op: Op) -> SimSchedule | None:
 
 def apply(world: World, op: Op) -> None:
     """One operation; one the product refuses (a 4xx: disabled, rate-limited) changes nothing."""
+    world.sync_runner_pauses()
     with contextlib.suppress(DomainError):
         _APPLY[op["op"]](world, op)
 
@@ -62,14 +63,15 @@ def _delete(world: World, op: Op) -> None:
 def _run_now(world: World, op: Op) -> None:
     schedule = _pick(world, op)
     if schedule is not None and schedule.enabled:
-        world.run_now(schedule)
+        world.run_now(schedule, op.get("key"), op.get("lose_answer", False))
 
 
 def _backfill(world: World, op: Op) -> None:
     schedule = _pick(world, op)
     if schedule is not None and schedule.enabled:
         end = world.clock.now() - timedelta(minutes=1)
-        world.backfill(schedule, end - timedelta(hours=op["hours"]), end)
+        start = end - timedelta(hours=op["hours"])
+        world.backfill(schedule, start, end, op.get("key"), op.get("lose_answer", False))
 
 
 def _outage(world: World, op: Op) -> None:
@@ -119,6 +121,27 @@ def _pause_racing_a_fire(world: World, op: Op) -> None:
     world.faults.injected += 1
 
 
+def _edit_input(world: World, op: Op) -> None:
+    """PATCH the input whole: the same nonce (whose input it is), the next version."""
+    schedule = _pick(world, op)
+    if schedule is not None:
+        current = schedule.inputs[-1][1]
+        new = {"nonce": current.get("nonce"), "v": current.get("v", 0) + 1, "x": op["x"]}
+        world.update(schedule, {"input": new})
+
+
+def _retry_keyed(world: World, op: Op) -> None:
+    """A client sends an earlier keyed request again (the same key): answered as the first
+    while its key lives, a new request once retention deleted it."""
+    requests = world.client.requests
+    if not requests:
+        return
+    request = requests[op["request"] % len(requests)]
+    creates = request.operation == "createSchedule" and world.client.expired(request)
+    if not creates or len(world.model.live()) < MAX_SCHEDULES:
+        world.client.retry(request)
+
+
 def _retention(world: World, op: Op) -> None:
     world.retention_pass()
 
@@ -141,6 +164,8 @@ _APPLY: dict[str, Callable[[World, Op], None]] = {
     "check_down_for_days": _check_down_for_days,
     "one_shot": _one_shot,
     "pause_racing_a_fire": _pause_racing_a_fire,
+    "edit_input": _edit_input,
+    "retry_keyed": _retry_keyed,
     "retention": _retention,
     "advance": _advance,
 }

@@ -61,7 +61,38 @@ def sequence(seed: int, length: int = 16) -> list[Op]:
     ops: list[Op] = [_create_op(rng, theme) for _ in range(rng.randint(1, 3))]
     for _ in range(length):
         ops.append(_random_op(rng, theme))
-    return ops
+    return _with_this_rounds_states(seed, ops)
+
+
+# An input's `x`: text the URL would have to encode, numbers, objects, lists, unicode, null.
+INPUT_VALUES: list[Any] = ["a/b?c&d=e#f", 42, {"deep": [1, "two"]}, "ünï ✓", "", None, 3.5]
+
+
+def _with_this_rounds_states(seed: int, ops: list[Op]) -> list[Op]:
+    """Issue #25's states, drawn from a random of their own (so the operations drawn before
+    stay as they were for the same seed): each schedule's input and pauseAfterFailures (and a
+    target that fails often enough to reach it), Idempotency-Keys on create, run now and
+    backfill with lost answers, PATCHes of the input, and retries of old keyed requests."""
+    rng = random.Random(seed * 104729 + 25)
+    out: list[Op] = []
+    for index, op in enumerate(ops):
+        op = dict(op)
+        if op["op"] == "create":
+            op["input"] = {"nonce": f"n{seed}-{index}", "v": 0, "x": rng.choice(INPUT_VALUES)}
+            op["pause_after"] = rng.choice([None, None, 1, 2, 3])
+            if op["pause_after"] is not None:
+                op["fail_percent"] = rng.choice([10, 30, 60])
+        if op["op"] in ("create", "run_now", "backfill") and rng.random() < 0.5:
+            op["key"] = f"key-{seed}-{index}"
+            op["lose_answer"] = rng.random() < 0.5
+        out.append(op)
+        if rng.random() < 0.12:
+            out.append(
+                {"op": "edit_input", "schedule": rng.randrange(1000), "x": rng.choice(INPUT_VALUES)}
+            )
+        if rng.random() < 0.08:
+            out.append({"op": "retry_keyed", "request": rng.randrange(1000)})
+    return out
 
 
 def _create_op(rng: random.Random, theme: dict[str, Any]) -> Op:
