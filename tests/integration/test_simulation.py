@@ -72,6 +72,9 @@ STATES_SEQUENCE = [
      "window": 3600, "overlap": "buffer_one", "duration_s": 20, "fail_percent": 30,
      "input": {"nonce": "b", "v": 0, "x": {"deep": [1, "two"]}}, "pause_after": 3,
      "key": "create-b", "lose_answer": False},
+    # the answers of the next 12 records lost (on the code before issue #25's fix, a pausing
+    # or recovering record's retry published no Schedule Paused / Run Recovered)
+    *[{"op": "one_shot", "of": "record", "kind": "lost_answer"}] * 12,
     {"op": "run_now", "schedule": 1, "key": "run-b", "lose_answer": True},
     {"op": "backfill", "schedule": 1, "hours": 1, "key": "backfill-b", "lose_answer": True},
     {"op": "advance", "minutes": 90},

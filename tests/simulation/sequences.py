@@ -72,7 +72,8 @@ def _with_this_rounds_states(seed: int, ops: list[Op]) -> list[Op]:
     """Issue #25's states, drawn from a random of their own (so the operations drawn before
     stay as they were for the same seed): each schedule's input and pauseAfterFailures (and a
     target that fails often enough to reach it), Idempotency-Keys on create, run now and
-    backfill with lost answers, PATCHes of the input, and retries of old keyed requests."""
+    backfill with lost answers, PATCHes of the input, retries of old keyed requests, and faults
+    at the record of a run (the statement that counts failures and pauses)."""
     rng = random.Random(seed * 104729 + 25)
     out: list[Op] = []
     for index, op in enumerate(ops):
@@ -92,6 +93,9 @@ def _with_this_rounds_states(seed: int, ops: list[Op]) -> list[Op]:
             )
         if rng.random() < 0.08:
             out.append({"op": "retry_keyed", "request": rng.randrange(1000)})
+        if rng.random() < 0.08:  # the next record of a run (one that may pause or recover)
+            kind = rng.choice(["lost_answer", "error", "death_after"])
+            out.append({"op": "one_shot", "of": "record", "kind": kind})
     return out
 
 
