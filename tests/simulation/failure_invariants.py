@@ -51,12 +51,13 @@ def counted(row: dict[str, Any]) -> bool:
 
 
 def replay(schedule: SimSchedule, records: list[dict[str, Any]]) -> Streak:
-    """`records` in record order; the PATCHes (toggles) fall between them by time."""
+    """`records` in record order; the PATCHes (toggles) fall between them in the order of
+    their transactions (one may land on the same virtual instant as a record)."""
     streak = Streak()
     enabled = True
     toggles = list(schedule.toggles)
     for row in records:
-        while toggles and toggles[0][0] < row["finished_at"]:
+        while toggles and toggles[0][2] < row["xid"]:
             enabled = _toggled(streak, *toggles.pop(0))
         if row["status"] == "succeeded":
             if streak.count:
@@ -73,7 +74,7 @@ def replay(schedule: SimSchedule, records: list[dict[str, Any]]) -> Streak:
     return streak
 
 
-def _toggled(streak: Streak, at: datetime, on: bool) -> bool:
+def _toggled(streak: Streak, at: datetime, on: bool, xid: int) -> bool:
     """A PATCH enabled (`on`) or paused the schedule at `at`: whether it is enabled now."""
     if on:  # re-enabled: the streak starts again, the pause is over
         streak.count, streak.paused = 0, False

@@ -49,9 +49,9 @@ class SimSchedule:
     pause_after: int | None = None
     # (since when, the input): the input a claim reads is the newest one at its claim
     inputs: list[tuple[datetime, dict[str, Any]]] = field(default_factory=list)
-    # when a PATCH enabled (True: its failure streak starts again) or paused it, and when the
-    # runner paused it
-    toggles: list[tuple[datetime, bool]] = field(default_factory=list)
+    # when a PATCH enabled (True: its failure streak starts again) or paused it, and its
+    # transaction id (the order of its write among the runs' records); when the runner paused it
+    toggles: list[tuple[datetime, bool, int]] = field(default_factory=list)
     runner_pauses: list[datetime] = field(default_factory=list)
 
     def describe(self) -> str:
@@ -105,7 +105,9 @@ class Model:
         self.schedules.append(schedule)
         return schedule
 
-    def updated(self, schedule: SimSchedule, changes: dict[str, Any], now: datetime) -> None:
+    def updated(
+        self, schedule: SimSchedule, changes: dict[str, Any], now: datetime, xid: int = 0
+    ) -> None:
         enabled = changes.get("enabled", schedule.enabled)
         new_cron = changes.get("cron", schedule.cron)
         new_zone = changes.get("timezone", schedule.timezone)
@@ -115,7 +117,7 @@ class Model:
         if enabled and (not schedule.enabled or restarts):
             schedule.periods.append(Period(now, None, new_cron, new_zone))
         if enabled != schedule.enabled:
-            schedule.toggles.append((now, enabled))
+            schedule.toggles.append((now, enabled, xid))
         if "input" in changes:
             schedule.inputs.append((now, changes["input"] or {}))
         schedule.enabled, schedule.cron, schedule.timezone = enabled, new_cron, new_zone

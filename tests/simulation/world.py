@@ -291,7 +291,11 @@ class World:
             self._fire_times_start_now(schedule.id)
         if schedule.enabled and changes.get("enabled") is False:
             self._disabled_now(schedule.id)
-        self.model.updated(schedule, changes, self.clock.now())
+        written = self.api_db.execute(
+            "select xmin::text::bigint as xid from schedules where id = %s", (schedule.id,)
+        ).fetchone()
+        xid = written["xid"] if written else 0
+        self.model.updated(schedule, changes, self.clock.now(), xid)
         self.eventbridge.refresh(schedule.id)
 
     def delete(self, schedule: SimSchedule) -> None:
