@@ -135,14 +135,13 @@ class RunOutcomeQueries(Queries):
                         and exists (select 1 from current_run
                                     where fence = %(fence)s and status = %(status)s)
                         as repeated,
-                      (select not enabled and disabled_reason like %(paused_like)s
-                       from schedules where id = %(schedule_id)s) as paused_now,
-                      (select disabled_reason from schedules where id = %(schedule_id)s)
-                        as reason_now,
-                      (select consecutive_failures from schedules where id = %(schedule_id)s)
-                        as failures_now,
-                      schedule.*
-               from (select 1) as one left join schedule on true""",
+                      schedule_now.*, schedule.*
+               from (select 1) as one left join schedule on true
+                 left join (select not enabled and disabled_reason like %(paused_like)s
+                                     as paused_now,
+                                   disabled_reason as reason_now,
+                                   consecutive_failures as failures_now
+                            from schedules where id = %(schedule_id)s) as schedule_now on true""",
             {
                 "run_id": run_id,
                 "schedule_id": schedule_id,
