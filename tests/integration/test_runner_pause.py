@@ -15,7 +15,10 @@ from typing import Any
 import psycopg
 import pytest
 from scheduler.policies.periodic_pass import reconcile
+from scheduler.run.fire import RunnerQueries
 from scheduler.run.runner import RunReport
+from scheduler.store.db import Database
+from scheduler.store.queue import QueueQueries
 from scheduler.sync.eventbridge import EventBridgeSchedules
 
 from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
@@ -46,6 +49,7 @@ from tests.integration.test_api import (  # noqa: F401  (fixtures)
     eventbridge,
     eventbridge_state,
 )
+from tests.integration.test_runner_faults import Fault, FaultyRuns
 from tests.queries import AllQueries, process_queries
 
 
@@ -275,3 +279,49 @@ def test_an_out_of_range_pause_after_failures_is_a_422_naming_it(
     )
     assert status == 422, answer
     assert answer["error"]["message"].startswith("pauseAfterFailures"), answer
+
+
+# Found by the simulation (issue #25): the record that pauses the schedule (or ends a failure
+# streak) commits, its answer is lost, and the runner's retry of the record finds the run
+# already written: the alert of the change that record made must still be published, once.
+def _record_answer_lost_once(runner: Runner, clean_db: str) -> tuple[RunnerQueries, Database]:
+    database = Database(clean_db)
+    return RunnerQueries(
+        FaultyRuns(database, Fault("record", "lost_ack")), QueueQueries(database)
+    ), database
+
+
+def test_a_pausing_record_whose_answer_was_lost_still_publishes_one_schedule_paused(
+    runner: Runner, http_server: LoopbackServer, alert_queue: AlertQueue, clean_db: str
+) -> None:
+    http_server.status = 500
+    schedule = _schedule(runner, http_server, pause_after=1)
+    queries, database = _record_answer_lost_once(runner, clean_db)
+
+    report = runner.fire(schedule, SEVEN, queries=queries)
+
+    assert report.outcome == "failed"
+    row = runner.schedule(schedule)
+    assert (row["enabled"], row["consecutive_failures"]) == (False, 1)
+    kinds = [event["detail-type"] for event in alert_queue.received()]
+    assert kinds == ["Run Failed", "Schedule Paused"]
+    database.close()
+
+
+def test_a_recovering_record_whose_answer_was_lost_still_publishes_one_run_recovered(
+    runner: Runner, http_server: LoopbackServer, alert_queue: AlertQueue, clean_db: str
+) -> None:
+    http_server.status = 500
+    schedule = _schedule(runner, http_server, pause_after=3)
+    assert _fire(runner, schedule, 0).outcome == "failed"
+    alert_queue.received()
+    http_server.status = 200
+    queries, database = _record_answer_lost_once(runner, clean_db)
+
+    report = runner.fire(schedule, SEVEN + timedelta(minutes=5), queries=queries)
+
+    assert report.outcome == "succeeded"
+    assert runner.schedule(schedule)["consecutive_failures"] == 0
+    [event] = alert_queue.received()
+    assert (event["detail-type"], event["detail"]["consecutiveFailures"]) == ("Run Recovered", 1)
+    database.close()

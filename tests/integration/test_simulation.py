@@ -17,8 +17,9 @@ from tests.simulation.driver import run_seed, run_sequence
 # retention shorter than the check's look-back: slots that ran are recorded missed and alerted
 # (4). On the fixed code every one of them keeps every invariant (32 through the documented
 # look-back bound: fire times older than RunHistoryDays less a day when the check comes back
-# are neither recorded nor run).
-FIXED_SEEDS = [1, 3, 6, 19, 32]
+# are neither recorded nor run). Issue #25: 9, the first seed to find, on the code before its
+# fix, a pausing record whose answer was lost publishing no Schedule Paused.
+FIXED_SEEDS = [1, 3, 6, 9, 19, 32]
 SEEDS = [int(os.environ["SIM_SEED"])] if os.environ.get("SIM_SEED") else FIXED_SEEDS
 
 
@@ -56,3 +57,50 @@ def test_sequence_without_faults_keeps_every_invariant(clean_db: str) -> None:
     result = run_sequence(clean_db, 4, QUIET_SEQUENCE)
     assert not result.violations, result.repro()
     assert result.counts["completed"] > 700  # the schedules did run: the checks saw something
+
+
+# Issue #25's states in one cheap sequence: inputs (and a PATCH of one), runs failing often
+# enough to pause their schedules, re-enables, and Idempotency-Keys on create, run now and
+# backfill whose answers are lost and retried at once, then retried again after a day and a
+# retention pass (a new request then). Every invariant must hold, and each state must have
+# been reached (the counts), so the invariants judged something.
+STATES_SEQUENCE = [
+    {"op": "create", "cron": "*/5 * * * *", "timezone": "UTC", "catchup": "skip",
+     "window": 600, "overlap": "skip", "duration_s": 20, "fail_percent": 60,
+     "input": {"nonce": "a", "v": 0, "x": "a/b?c&d=e#f"}, "pause_after": 2,
+     "key": "create-a", "lose_answer": True},
+    {"op": "create", "cron": "*/5 * * * *", "timezone": "Europe/London", "catchup": "latest",
+     "window": 3600, "overlap": "buffer_one", "duration_s": 20, "fail_percent": 30,
+     "input": {"nonce": "b", "v": 0, "x": {"deep": [1, "two"]}}, "pause_after": 3,
+     "key": "create-b", "lose_answer": False},
+    # the answers of the next 12 records lost (on the code before issue #25's fix, a pausing
+    # or recovering record's retry published no Schedule Paused / Run Recovered)
+    *[{"op": "one_shot", "of": "record", "kind": "lost_answer"}] * 12,
+    {"op": "run_now", "schedule": 1, "key": "run-b", "lose_answer": True},
+    {"op": "backfill", "schedule": 1, "hours": 1, "key": "backfill-b", "lose_answer": True},
+    {"op": "advance", "minutes": 90},
+    {"op": "edit_input", "schedule": 1, "x": "ünï ✓"},
+    {"op": "one_shot", "of": "database", "kind": "lost_answer"},
+    {"op": "advance", "minutes": 90},
+    {"op": "resume", "schedule": 0},
+    {"op": "resume", "schedule": 1},
+    {"op": "advance", "minutes": 30},
+    {"op": "pause", "schedule": 0},
+    {"op": "pause", "schedule": 1},
+    {"op": "advance", "minutes": 1500},
+    {"op": "retention", "keep_days": 30},
+    {"op": "resume", "schedule": 1},
+    {"op": "retry_keyed", "request": 0},
+    {"op": "retry_keyed", "request": 2},
+    {"op": "advance", "minutes": 30},
+]  # fmt: skip
+
+
+def test_this_rounds_states_keep_every_invariant(clean_db: str) -> None:
+    result = run_sequence(clean_db, 0, STATES_SEQUENCE)
+    assert not result.violations, result.repro()
+    counts = result.counts
+    # three answers lost and retried at once; the create and the run now again after a day
+    assert (counts["answers_lost"], counts["retried"], counts["retried_after_expiry"]) == (3, 3, 2)
+    assert counts["Schedule Paused"] >= 2, counts
+    assert counts["Run Recovered"] >= 1, counts

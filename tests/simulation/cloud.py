@@ -96,6 +96,8 @@ class SimLambda:
     stats: Counter[str] = field(default_factory=Counter)
     # exceptions the runner must never raise (anything but DependencyUnavailable)
     unexpected: list[str] = field(default_factory=list)
+    # request id -> when an attempt of it last died (a SimulatedCrash): its claims' token
+    crashes: dict[str, datetime] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=itertools.count)
 
     def invoke_async(self, event: dict[str, Any]) -> None:
@@ -136,6 +138,8 @@ class SimLambda:
         except (Exception, SimulatedCrash) as exc:
             if not isinstance(exc, DependencyUnavailable | SimulatedCrash):
                 self.unexpected.append(f"{type(exc).__name__}: {exc} for {invocation.event}")
+            if isinstance(exc, SimulatedCrash):
+                self.crashes[invocation.request_id] = self.clock.now()
             self._retry(invocation)
         finally:
             self.active -= 1

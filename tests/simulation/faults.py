@@ -1,6 +1,7 @@
 """Faults at the runner's network calls: outages, lost answers, hangs and process death.
 
-A dependency is `database` (the runner's Postgres connection), `dynamodb` (its lease lock),
+A dependency is `database` (the runner's Postgres connection; `record`: only the statement
+recording a run's outcome), `dynamodb` (its lease lock),
 `eventbridge` (Scheduler's deliveries) or `check` (the missed-fire check's invocations). An
 outage makes every call to it fail before its effect until it ends (virtual time); a one-shot
 fault hits the next call: failed before the effect, applied but its answer lost, or the
@@ -87,6 +88,10 @@ class Faults:
             raise error()
 
 
+# The start of the runner's record statement (scheduler.store.run_outcome.record_run_outcome).
+_RECORD_STATEMENT = "with current_run as ("
+
+
 def _database_error() -> Exception:
     return DatabaseUnavailable("simulated: the database is unreachable")
 
@@ -104,11 +109,16 @@ class FaultyDatabase(Database):
 
     def execute(self, query: Any, params: Any = None) -> Cursor[Any]:
         outermost = not self._transaction_depth
+        # `record`: a fault armed for the run's record only (the statement that counts the
+        # schedule's failures and may pause it), else the runner's next statement takes it
+        dependency = "record" if _RECORD_STATEMENT in str(query) else "database"
         if outermost:
             self.faults.before("database", _database_error)
+            self.faults.before(dependency, _database_error)
         cursor = super().execute(query, params)
         if outermost:  # an implicit transaction of its own: committed by now
             self.faults.after("database", _database_error)
+            self.faults.after(dependency, _database_error)
         return cursor
 
     @contextmanager

@@ -1,6 +1,7 @@
 """What must have happened: each schedule's enabled periods, and their fire times by the
 product's own definition (scheduler.cron.next_fire_times, as previews, backfill and the
-missed-fire check use)."""
+missed-fire check use); its input as each PATCH left it; when it was re-enabled, and when the
+runner paused it after its failures (learnt from the product: see World.learn_runner_pause)."""
 
 from __future__ import annotations
 
@@ -45,12 +46,27 @@ class SimSchedule:
     enabled: bool = True
     deleted_at: datetime | None = None
     periods: list[Period] = field(default_factory=list)
+    pause_after: int | None = None
+    # (since when, the input): the input a claim reads is the newest one at its claim
+    inputs: list[tuple[datetime, dict[str, Any]]] = field(default_factory=list)
+    # when a PATCH enabled (True: its failure streak starts again) or paused it, and its
+    # transaction id (the order of its write among the runs' records); when the runner paused it
+    toggles: list[tuple[datetime, bool, int]] = field(default_factory=list)
+    runner_pauses: list[datetime] = field(default_factory=list)
 
     def describe(self) -> str:
         return (
             f"{self.label} [{self.id}] cron {self.cron!r} {self.timezone}, catchup "
-            f"{self.catchup}/{self.window_s}s, overlap {self.overlap}"
+            f"{self.catchup}/{self.window_s}s, overlap {self.overlap}, pause after "
+            f"{self.pause_after}"
         )
+
+    def inputs_at(self, moment: datetime) -> list[dict[str, Any]]:
+        """The input a claim at `moment` reads: the newest written before it (both, when a
+        PATCH landed on the same instant: which one the claim saw is a race)."""
+        before = [value for since, value in self.inputs if since < moment]
+        same = [value for since, value in self.inputs if since == moment]
+        return before[-1:] + same
 
     def slots(self, until: datetime) -> list[tuple[Period, datetime]]:
         """Every fire time of every enabled period up to `until`, oldest first."""
@@ -82,12 +98,16 @@ class Model:
             spec["catchup"],
             spec["window"],
             spec["overlap"],
+            pause_after=spec.get("pause_after"),
         )
+        schedule.inputs.append((now, spec.get("input") or {}))
         schedule.periods.append(Period(now, None, schedule.cron, schedule.timezone))
         self.schedules.append(schedule)
         return schedule
 
-    def updated(self, schedule: SimSchedule, changes: dict[str, Any], now: datetime) -> None:
+    def updated(
+        self, schedule: SimSchedule, changes: dict[str, Any], now: datetime, xid: int = 0
+    ) -> None:
         enabled = changes.get("enabled", schedule.enabled)
         new_cron = changes.get("cron", schedule.cron)
         new_zone = changes.get("timezone", schedule.timezone)
@@ -96,7 +116,18 @@ class Model:
             schedule.periods[-1].end = now
         if enabled and (not schedule.enabled or restarts):
             schedule.periods.append(Period(now, None, new_cron, new_zone))
+        if enabled != schedule.enabled:
+            schedule.toggles.append((now, enabled, xid))
+        if "input" in changes:
+            schedule.inputs.append((now, changes["input"] or {}))
         schedule.enabled, schedule.cron, schedule.timezone = enabled, new_cron, new_zone
+
+    def paused_by_runner(self, schedule: SimSchedule, at: datetime) -> None:
+        """The runner paused it (its failures reached pauseAfterFailures): its period ends."""
+        if schedule.enabled:
+            schedule.periods[-1].end = at
+        schedule.enabled = False
+        schedule.runner_pauses.append(at)
 
     def deleted(self, schedule: SimSchedule, now: datetime) -> None:
         if schedule.enabled:

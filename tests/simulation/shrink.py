@@ -9,7 +9,8 @@ names a schedule by a number taken modulo the live ones).
 
 from __future__ import annotations
 
-from tests.simulation.driver import Op, SeedResult, run_sequence, sequence
+from tests.simulation.driver import SeedResult, run_sequence
+from tests.simulation.sequences import Op, sequence
 
 MAX_REPLAYS = 60
 

@@ -18,6 +18,7 @@ from uuid import UUID
 from pydantic import Field
 from scheduler.errors import StepFailed
 from scheduler.steps.engine import RunContext, StepModel, register_step
+from scheduler.steps.placeholders import substitute_json
 
 from tests.simulation.clock import VirtualClock
 from tests.simulation.faults import Faults, SimulatedCrash
@@ -29,6 +30,9 @@ class TargetStep(StepModel):
     type: Literal["sim_target"]
     duration_s: int = Field(alias="durationS", ge=0)
     fail_percent: int = Field(default=0, alias="failPercent", ge=0, le=100)
+    # placeholders ({{input.x}}, {{scheduleId}}, ...) the product substitutes as for an http
+    # step's body: what the workflow received is judged against the schedule's input
+    echo: dict[str, Any] | None = None
 
 
 @dataclass
@@ -40,6 +44,7 @@ class Visit:
     started: datetime
     ended: datetime | None = None
     failed: bool = False
+    received: Any = None
 
 
 @dataclass
@@ -56,6 +61,8 @@ class Target:
             run.schedule_id, run.workflow_id, run.scheduled_time, run.trigger, self.clock.now()
         )
         self.visits.append(visit)
+        if step.echo is not None:
+            visit.received = substitute_json(step.echo, run)
         armed = self.faults.armed.get("target")
         if armed:  # the runner's process dies in the middle of the run
             armed.pop(0)

@@ -26,16 +26,20 @@ from scheduler.models.runs import BackfillRequest
 from scheduler.models.schedules import ScheduleCreate, ScheduleUpdate
 from scheduler.observability import logger
 from scheduler.policies.abandoned_runs import AbandonedRunQueries, settle_abandoned_runs
+from scheduler.policies.idempotency import delete_expired_keys
 from scheduler.policies.missed_fires import MissedFireQueries, check_missed_fires
 from scheduler.policies.retention import delete_expired_runs
 from scheduler.run.fire import RunnerQueries
 from scheduler.run.lock import LeaseLock
 from scheduler.store.db import Database
 from scheduler.store.history import HistoryQueries
+from scheduler.store.idempotency import IdempotencyQueries
+from scheduler.store.run_outcome import PAUSED_REASON
 from scheduler.store.workflows import WorkflowQueries
 from scheduler.sync.eventbridge import EventBridgeSchedules
 
 from tests.integration.runner_fixtures import LOCKS_TABLE, create_locks_table
+from tests.simulation.client import Client
 from tests.simulation.clock import VirtualClock, patch_time
 from tests.simulation.cloud import EventLoop, SimEventBridge, SimLambda
 from tests.simulation.faults import Faults, FaultyDatabase, hook_dynamodb
@@ -46,6 +50,16 @@ from tests.simulation.tasks import Tasks
 OWNER = UUID("5b0e8a52-3f7c-4d1a-9e6b-2c4f8a1d7e93")
 # The production default (settings.runner_retry_s): in-process retries before Lambda's.
 RUNNER_RETRY_S = "5"
+# What the workflow's step receives: placeholders the product substitutes (target.TargetStep)
+ECHO = {
+    "input": "{{input}}",
+    "x": "{{input.x}}",
+    "scheduleId": "{{scheduleId}}",
+    "scheduledTime": "{{scheduledTime}}",
+    "text": "{{input.nonce}}/{{input.v}} at {{scheduledTime}}",
+}
+# The start of disabled_reason when the runner paused a schedule after its failures.
+PAUSED_PREFIX = PAUSED_REASON.split("%", 1)[0]
 
 
 @dataclass
@@ -76,6 +90,10 @@ class World:
     claim_expiries: dict[tuple[UUID, datetime], datetime] = field(default_factory=dict)
     # those of them that were catch-ups (a catch-up claim is run again only within its window)
     catchup_claims: set[tuple[UUID, datetime]] = field(default_factory=set)
+    # every run row seen (by id), as last seen: retention deletes rows the invariants still judge
+    run_log: dict[UUID, dict[str, Any]] = field(default_factory=dict)
+    # (schedule, scheduled time) of every manual run the API answered that it started
+    manual_slots: set[tuple[UUID, datetime]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.monkeypatch.setenv("RUNNER_RETRY_S", RUNNER_RETRY_S)
@@ -128,6 +146,11 @@ class World:
         self.target = Target(self.clock, self.faults, self.rng, self.tasks.sleep)
         activate(self.target)
         self.model = Model()
+        self.client = Client(
+            self.clock,
+            self.api_db,
+            lambda seconds: self.loop.run_until(self.clock.now() + timedelta(seconds=seconds)),
+        )
         events = clients.events_client()
         events.meta.events.register("before-parameter-build.events.PutEvents", self._alerted)
         phase = self.rng.randrange(int(self.check_every.total_seconds()))
@@ -181,7 +204,10 @@ class World:
         """RetentionFunction: one pass, keeping RunHistoryDays."""
         now = self.clock.now()
         keep_days = get_settings().run_history_days
+        self.rows()  # the rows it deletes stay in the run log
         delete_expired_runs(HistoryQueries(self.api_db), keep_days=keep_days, budget_s=60, now=now)
+        delete_expired_keys(IdempotencyQueries(self.api_db), now=now, more=lambda: True)
+        self.client.keys_expired(now)
         cutoff = now - timedelta(days=keep_days)
         self.retention_floor = max(cutoff, self.retention_floor or cutoff)
 
@@ -192,11 +218,41 @@ class World:
             slot = datetime.fromisoformat(detail["scheduledTime"])
             kind = entry["DetailType"]
             self.alerts.append(Alert(kind, UUID(detail["scheduleId"]), slot, self.clock.now()))
+            if kind == "Schedule Paused":  # published after the record that paused it
+                self.learn_runner_pause(UUID(detail["scheduleId"]), self._recorded_at(detail))
+
+    def _recorded_at(self, detail: dict[str, Any]) -> datetime:
+        """When the run of an alert was recorded (its finished_at: the runner's clock)."""
+        row = self.api_db.execute(
+            "select finished_at from schedule_runs where id = %s", (detail["runId"],)
+        ).fetchone()
+        return row["finished_at"] if row and row["finished_at"] else self.clock.now()
+
+    def learn_runner_pause(self, schedule_id: UUID, at: datetime) -> None:
+        """The runner paused the schedule at `at` (pauseAfterFailures): its period ends there."""
+        schedule = next((s for s in self.model.live() if s.id == schedule_id), None)
+        if schedule is not None and schedule.enabled:
+            self.model.paused_by_runner(schedule, at)
+            self._disabled_now(schedule_id, at)
+
+    def sync_runner_pauses(self) -> None:
+        """A pause the model missed (no Schedule Paused alert: the invariants say so) is learnt
+        from the row: paused when its newest failed run was recorded."""
+        for row in self.api_db.execute(
+            """select s.id, (select max(r.finished_at) from schedule_runs r
+                             where r.schedule_id = s.id and r.status = 'failed') as at
+               from schedules s where not s.enabled and s.disabled_reason like %s""",
+            (PAUSED_PREFIX + "%",),
+        ).fetchall():
+            self.learn_runner_pause(row["id"], row["at"] or self.clock.now())
 
     # --- the API's use cases, as a client calls them
 
-    def create(self, spec: dict[str, Any]) -> SimSchedule:
-        step = {"type": STEP_KIND, "durationS": spec["duration_s"]}
+    def create(self, spec: dict[str, Any]) -> None:
+        """Create a schedule (its own workflow); its input defaults to one naming it."""
+        label = f"n-s{len(self.model.schedules) + 1}"
+        spec = {**spec, "input": spec.get("input") or {"nonce": label, "v": 0, "x": None}}
+        step = {"type": STEP_KIND, "durationS": spec["duration_s"], "echo": ECHO}
         step["failPercent"] = spec["fail_percent"]
         workflow = WorkflowQueries(self.api_db).create_workflow(OWNER, "sim", {"steps": [step]})
         request = ScheduleCreate.model_validate(
@@ -207,13 +263,26 @@ class World:
                 "catchupPolicy": spec["catchup"],
                 "catchupWindowSeconds": spec["window"],
                 "overlapPolicy": spec["overlap"],
+                "input": spec.get("input"),
+                "pauseAfterFailures": spec.get("pause_after"),
             }
         )
-        view = self.service.create_schedule(None, request)
-        schedule = self.model.created(view.id, workflow["id"], spec, self.clock.now())
-        self._fire_times_start_now(view.id)
-        self.eventbridge.refresh(view.id)
-        return schedule
+
+        def adopt(view: Any) -> None:  # a new schedule (a retry within a day creates none)
+            if all(s.id != view.id for s in self.model.schedules):
+                self.model.created(view.id, workflow["id"], spec, self.clock.now())
+                self._fire_times_start_now(view.id)
+                self.eventbridge.refresh(view.id)
+
+        self.client.send(
+            "createSchedule",
+            "/api/schedules",
+            request,
+            lambda key: self.service.create_schedule(None, request, key),
+            adopt,
+            spec.get("key"),
+            spec.get("lose_answer", False),
+        )
 
     def update(self, schedule: SimSchedule, changes: dict[str, Any]) -> None:
         before = self._fires_from(schedule.id)
@@ -222,7 +291,11 @@ class World:
             self._fire_times_start_now(schedule.id)
         if schedule.enabled and changes.get("enabled") is False:
             self._disabled_now(schedule.id)
-        self.model.updated(schedule, changes, self.clock.now())
+        written = self.api_db.execute(
+            "select xmin::text::bigint as xid from schedules where id = %s", (schedule.id,)
+        ).fetchone()
+        xid = written["xid"] if written else 0
+        self.model.updated(schedule, changes, self.clock.now(), xid)
         self.eventbridge.refresh(schedule.id)
 
     def delete(self, schedule: SimSchedule) -> None:
@@ -230,12 +303,40 @@ class World:
         self.model.deleted(schedule, self.clock.now())
         self.eventbridge.refresh(schedule.id)
 
-    def run_now(self, schedule: SimSchedule) -> None:
-        self.service.run_now(None, schedule.id)
+    def run_now(
+        self, schedule: SimSchedule, key: str | None = None, lose_answer: bool = False
+    ) -> None:
+        def adopt(accepted: Any) -> None:
+            self.manual_slots.add((accepted.schedule_id, accepted.scheduled_time))
 
-    def backfill(self, schedule: SimSchedule, start: datetime, end: datetime) -> None:
+        self.client.send(
+            "runScheduleNow",
+            f"/api/schedules/{schedule.id}/run",
+            None,
+            lambda idempotent: self.service.run_now(None, schedule.id, idempotent),
+            adopt,
+            key,
+            lose_answer,
+        )
+
+    def backfill(
+        self,
+        schedule: SimSchedule,
+        start: datetime,
+        end: datetime,
+        key: str | None = None,
+        lose_answer: bool = False,
+    ) -> None:
         request = BackfillRequest.model_validate({"from": start, "to": end})
-        self.service.backfill(None, schedule.id, request)
+        self.client.send(
+            "backfillSchedule",
+            f"/api/schedules/{schedule.id}/backfill",
+            request,
+            lambda idempotent: self.service.backfill(None, schedule.id, request, idempotent),
+            lambda _: None,
+            key,
+            lose_answer,
+        )
 
     def _fires_from(self, schedule_id: UUID) -> datetime:
         row = self.api_db.execute(
@@ -258,7 +359,7 @@ class World:
                 {"now": now, "id": schedule_id},
             )
 
-    def _disabled_now(self, schedule_id: UUID) -> None:
+    def _disabled_now(self, schedule_id: UUID, at: datetime | None = None) -> None:
         """Seam, as for fires_from: a trigger may stamp when the check saw the schedule
         disabled (schedule_fire_checks.disabled_at, where the migrations have it) with now()."""
         has_column = self.api_db.execute(
@@ -268,15 +369,28 @@ class World:
         if has_column:
             self.api_db.execute(
                 "update schedule_fire_checks set disabled_at = %s where schedule_id = %s",
-                (self.clock.now(), schedule_id),
+                (at or self.clock.now(), schedule_id),
             )
 
     def rows(self) -> list[dict[str, Any]]:
-        return self.api_db.execute(
-            """select r.schedule_id, r.workflow_id, r.scheduled_time, r.status, r.trigger,
-                      r.error, r.fence, s.enabled
+        """Every run row now (and, in the run log, as last seen)."""
+        rows = self.api_db.execute(
+            """select r.id, r.schedule_id, r.workflow_id, r.scheduled_time, r.status, r.trigger,
+                      r.error, r.fence, r.started_at, r.finished_at, r.claim_token, s.enabled,
+                      r.xmin::text::bigint as xid
                from schedule_runs r join schedules s on s.id = r.schedule_id"""
         ).fetchall()
+        for row in rows:
+            self.run_log[row["id"]] = row
+        return rows
+
+    def alerts_lost_by_death(self, row: dict[str, Any]) -> bool:
+        """Whether the invocation that recorded `row` died after the record: its alerts are
+        lost by design (docs/alerts.md: "A runner that dies between the record and the publish
+        loses that alert")."""
+        died = self.lam.crashes.get(row.get("claim_token") or "")
+        return died is not None and row["finished_at"] is not None and died >= row["finished_at"]
 
     def counts(self) -> Counter[str]:
-        return self.lam.stats + self.eventbridge.stats
+        alerts = Counter(alert.kind for alert in self.alerts)
+        return self.lam.stats + self.eventbridge.stats + self.client.stats + alerts

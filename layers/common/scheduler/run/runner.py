@@ -261,6 +261,7 @@ def _run_and_record(
         error=result.error,
         output=result.output(),
         disabled_reason=disabled_reason,
+        failures_at_claim=claim.get("consecutive_failures"),
     )
     release(fire, lease)
     hand_on_next(fire)

@@ -69,6 +69,7 @@ class RunOutcomeQueries(Queries):
         started_at: datetime,
         finished_at: datetime,
         disabled_reason: str | None = None,
+        failures_at_claim: int | None = None,
     ) -> RecordedOutcome:
         """Record a finished run in one statement, safe to repeat: the run row, the workflow's
         state, and the schedule (`last_run_at` on success; disabled with the reason on a
@@ -85,8 +86,15 @@ class RunOutcomeQueries(Queries):
         `pause_after_failures` the schedule is disabled with PAUSED_REASON (a critical error's
         reason goes first). The count is read under the row's lock (`prior ... for update`), so
         two runs of the schedule recording at once each add theirs, and what this record
-        changed (`paused`, `recovered_from`) is said only to the record that changed it. A
-        retry of a record whose answer was lost changes nothing and says nothing new.
+        changed (`paused`, `recovered_from`) is said only to the record that changed it.
+
+        A retry of a record whose answer was lost (an earlier try of this call wrote the run)
+        changes nothing, and says again what that try changed, as its answer would have: the
+        pause, if the schedule is disabled for it now (nothing else could have paused it: no
+        other run of the schedule records while this one holds its workflow's lease, and no run
+        is claimed for a disabled schedule); the reset, of `failures_at_claim` (the count read
+        with the run's claim) when it was not 0. The runner publishes the alerts of only one
+        answer (the one it got), so each is published once.
         """
         row = self.db.execute(
             f"""with current_run as (
@@ -147,8 +155,18 @@ class RunOutcomeQueries(Queries):
                         else 'superseded'
                       end as result,
                       (select count(*) from workflow) as workflows,
-                      schedule.*
-               from (select 1) as one left join schedule on true""",
+                      -- an earlier try of this call wrote the run: the schedule as it is now
+                      not exists (select 1 from run)
+                        and exists (select 1 from current_run
+                                    where fence = %(fence)s and status = %(status)s)
+                        as repeated,
+                      schedule_now.*, schedule.*
+               from (select 1) as one left join schedule on true
+                 left join (select not enabled and disabled_reason like %(paused_like)s
+                                     as paused_now,
+                                   disabled_reason as reason_now,
+                                   consecutive_failures as failures_now
+                            from schedules where id = %(schedule_id)s) as schedule_now on true""",
             {
                 "run_id": run_id,
                 "schedule_id": schedule_id,
@@ -163,9 +181,12 @@ class RunOutcomeQueries(Queries):
                 "disabled_reason": disabled_reason,
                 "paused_reason": PAUSED_REASON,
                 "actor": SCHEDULER_ACTOR,
+                "paused_like": PAUSED_REASON.split("%", 1)[0] + "%",
             },
         ).fetchone()
         assert row is not None
+        if row["repeated"]:
+            return _repeated(row, status == "succeeded", failures_at_claim)
         failures_before = row["failures_before"]
         return RecordedOutcome(
             result=str(row["result"]),
@@ -173,3 +194,14 @@ class RunOutcomeQueries(Queries):
             paused_reason=row["paused_reason"] if row["paused"] else None,
             recovered_from=(failures_before if status == "succeeded" and failures_before else None),
         )
+
+
+def _repeated(row: Any, succeeded: bool, failures_at_claim: int | None) -> RecordedOutcome:
+    """The answer of a record an earlier try of the same call wrote (see record_run_outcome)."""
+    paused = not succeeded and bool(row["paused_now"])
+    return RecordedOutcome(
+        result="recorded",
+        consecutive_failures=row["failures_now"],
+        paused_reason=row["reason_now"] if paused else None,
+        recovered_from=failures_at_claim if succeeded and failures_at_claim else None,
+    )

@@ -62,9 +62,10 @@ class RunQueries(RunOutcomeQueries):
         A scheduled fire (`trigger` "schedule") is claimed only inside the schedule's window
         [start_at, end_at]; a manual run is the user's own call, whatever the window.
         Returns the schedule (`cron` or `run_at`, `timezone`, `enabled`, `in_window`, `note`,
-        `input_json`: its input's text, loaded by the runner within bounds, `external_id`), the
-        workflow (`workflow_name`, `owner_id`, `definition_json`: the definition's text, loaded by
-        the runner), `run_id` (the claimed run; None when the schedule is disabled, the fire is
+        `input_json`: its input's text, loaded by the runner within bounds, `external_id`,
+        `consecutive_failures`: for the record's retry, see record_run_outcome), the workflow
+        (`workflow_name`, `owner_id`, `definition_json`: the definition's text, loaded by the
+        runner), `run_id` (the claimed run; None when the schedule is disabled, the fire is
         outside its window or the slot is held) and `existing`, the slot's run as it was before
         this statement (None if it had none).
         ScheduleNotFound if the schedule is gone or is not the workflow's.
@@ -75,7 +76,7 @@ class RunQueries(RunOutcomeQueries):
                      select s.id as schedule_id, s.workflow_id, s.cron, s.run_at, s.timezone,
                             s.enabled,
                             s.note, s.overlap_policy, s.input::text as input_json,
-                            s.external_id,
+                            s.external_id, s.consecutive_failures,
                             (%(trigger)s <> 'schedule'
                              or ((s.start_at is null or s.start_at <= %(scheduled_time)s)
                                  and (s.end_at is null or %(scheduled_time)s <= s.end_at)))

@@ -1,0 +1,167 @@
+"""The operations of a seed: random, but the same for the same seed (its themes, weights, and
+the shapes of the operations' dicts, which `operations.apply` applies)."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from tests.simulation.faults import DEPENDENCIES, ONE_SHOTS
+
+Op = dict[str, Any]
+CRONS = {"* * * * *": 1, "*/5 * * * *": 2, "*/15 * * * *": 3, "0 * * * *": 4, "30 1 * * *": 1}
+TIMEZONES = ["UTC", "America/New_York", "Europe/London"]
+WINDOWS_S = [60, 600, 3600, 86400]
+DURATIONS_S = [0, 20, 90, 240]
+# How often the missed-fire check runs (ReconcileSchedule: rate(15 minutes) by default, a
+# deploy parameter; the local stack runs it every minute).
+CHECK_MINUTES = [5, 15]
+
+
+# Each seed leans towards one kind of trouble (seed % len(THEMES)): weights of its operations
+# and crons over the defaults. Sequences of any theme can hold every operation.
+THEMES: list[dict[str, Any]] = [
+    {"name": "mixed"},
+    {
+        "name": "long outages",
+        "ops": {"everything_down": 5, "advance": 2},
+        "crons": {"* * * * *": 5},
+        "windows": [3600, 86400],
+        "catchups": ["latest", "all"],
+        "outage_hours": [9, 12, 30],
+    },
+    {
+        "name": "retention while the check is down",
+        "ops": {"check_down_for_days": 5, "retention": 3},
+        "crons": {"* * * * *": 0, "*/5 * * * *": 0},
+    },
+    {
+        "name": "pauses racing fires",
+        "ops": {"pause_racing_a_fire": 8, "resume": 6},
+        "crons": {"* * * * *": 4},
+        "overlap": "buffer_one",
+    },
+    {
+        "name": "dependency faults",
+        "ops": {"outage": 12, "one_shot": 12},
+        "windows": [60],
+        "check_minutes": [1],
+    },
+]
+
+
+def theme_of(seed: int) -> dict[str, Any]:
+    return THEMES[seed % len(THEMES)]
+
+
+def sequence(seed: int, length: int = 16) -> list[Op]:
+    """The operations of one seed: random, but the same for the same seed."""
+    rng = random.Random(seed * 7919 + 1)
+    theme = theme_of(seed)
+    ops: list[Op] = [_create_op(rng, theme) for _ in range(rng.randint(1, 3))]
+    for _ in range(length):
+        ops.append(_random_op(rng, theme))
+    return _with_this_rounds_states(seed, ops)
+
+
+# An input's `x`: text the URL would have to encode, numbers, objects, lists, unicode, null.
+INPUT_VALUES: list[Any] = ["a/b?c&d=e#f", 42, {"deep": [1, "two"]}, "ünï ✓", "", None, 3.5]
+
+
+def _with_this_rounds_states(seed: int, ops: list[Op]) -> list[Op]:
+    """Issue #25's states, drawn from a random of their own (so the operations drawn before
+    stay as they were for the same seed): each schedule's input and pauseAfterFailures (and a
+    target that fails often enough to reach it), Idempotency-Keys on create, run now and
+    backfill with lost answers, PATCHes of the input, retries of old keyed requests, and faults
+    at the record of a run (the statement that counts failures and pauses)."""
+    rng = random.Random(seed * 104729 + 25)
+    out: list[Op] = []
+    for index, op in enumerate(ops):
+        op = dict(op)
+        if op["op"] == "create":
+            op["input"] = {"nonce": f"n{seed}-{index}", "v": 0, "x": rng.choice(INPUT_VALUES)}
+            op["pause_after"] = rng.choice([None, None, 1, 2, 3])
+            if op["pause_after"] is not None:
+                op["fail_percent"] = rng.choice([10, 30, 60])
+        if op["op"] in ("create", "run_now", "backfill") and rng.random() < 0.5:
+            op["key"] = f"key-{seed}-{index}"
+            op["lose_answer"] = rng.random() < 0.5
+        out.append(op)
+        if rng.random() < 0.12:
+            out.append(
+                {"op": "edit_input", "schedule": rng.randrange(1000), "x": rng.choice(INPUT_VALUES)}
+            )
+        if rng.random() < 0.08:
+            out.append({"op": "retry_keyed", "request": rng.randrange(1000)})
+        if rng.random() < 0.08:  # the next record of a run (one that may pause or recover)
+            kind = rng.choice(["lost_answer", "error", "death_after"])
+            out.append({"op": "one_shot", "of": "record", "kind": kind})
+    return out
+
+
+def _create_op(rng: random.Random, theme: dict[str, Any]) -> Op:
+    crons = {**CRONS, **theme.get("crons", {})}
+    return {
+        "op": "create",
+        "cron": rng.choices(list(crons), weights=list(crons.values()))[0],
+        "timezone": rng.choice(TIMEZONES),
+        "catchup": rng.choice(theme.get("catchups", ["skip", "latest", "all"])),
+        "window": rng.choice(theme.get("windows", WINDOWS_S)),
+        "overlap": theme.get("overlap") or rng.choice(["skip", "buffer_one"]),
+        "duration_s": rng.choice(DURATIONS_S),
+        "fail_percent": rng.choice([0, 0, 10]),
+    }
+
+
+def _random_op(rng: random.Random, theme: dict[str, Any]) -> Op:
+    weights = {**_WEIGHTS, **theme.get("ops", {})}
+    which = rng.choices(list(weights), weights=list(weights.values()))[0]
+    pick = rng.randrange(1000)  # which schedule: modulo the live ones when applied
+    if which == "create":
+        return _create_op(rng, theme)
+    if which in ("pause", "resume", "delete", "run_now", "pause_racing_a_fire"):
+        return {"op": which, "schedule": pick}
+    if which == "edit_cron":
+        return {"op": which, "schedule": pick, "cron": rng.choice(list(CRONS))}
+    if which == "edit_timezone":
+        return {"op": which, "schedule": pick, "timezone": rng.choice(TIMEZONES)}
+    if which == "backfill":
+        return {"op": which, "schedule": pick, "hours": rng.choice([1, 6, 24])}
+    if which == "outage":
+        return {
+            "op": which,
+            "of": rng.choice(DEPENDENCIES),
+            "minutes": rng.choice([2, 4, 10, 30, 90]),
+        }
+    if which == "everything_down":
+        return {"op": which, "hours": rng.choice(theme.get("outage_hours", [3, 9, 12, 30]))}
+    if which == "check_down_for_days":
+        return {"op": which, "days": rng.choice([2, 3, 5]), "keep_days": rng.randint(2, 6)}
+    if which == "one_shot":
+        return {
+            "op": which,
+            "of": rng.choice(["database", "dynamodb", "target"]),
+            "kind": rng.choice(ONE_SHOTS),
+        }
+    if which == "retention":
+        return {"op": which, "keep_days": rng.randint(2, 6)}
+    return {"op": "advance", "minutes": rng.choice([1, 5, 20, 60, 120])}
+
+
+_WEIGHTS = {
+    "create": 2,
+    "pause": 3,
+    "resume": 3,
+    "delete": 1,
+    "run_now": 2,
+    "edit_cron": 2,
+    "edit_timezone": 1,
+    "backfill": 2,
+    "outage": 6,
+    "everything_down": 1,
+    "check_down_for_days": 1,
+    "one_shot": 6,
+    "pause_racing_a_fire": 2,
+    "retention": 1,
+    "advance": 6,
+}
