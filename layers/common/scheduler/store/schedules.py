@@ -20,6 +20,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from scheduler.errors import ExternalIdTaken, InvalidInput, ScheduleNotFound, WorkflowNotFound
+from scheduler.store.schedule_filters import ScheduleFilter, schedule_filter_where
 from scheduler.store.sql import OWNED, Cursor, Queries, Row, integrity_errors, page
 
 _UPDATABLE_SCHEDULE_COLUMNS = frozenset(
@@ -44,6 +45,7 @@ _UPDATABLE_SCHEDULE_COLUMNS = frozenset(
 )
 # The unique index of an owner's external ids (migrations/20261208000302).
 _EXTERNAL_ID_KEY = "schedules_owner_external_id_key"
+NO_FILTER = ScheduleFilter()
 # jsonb columns: their value (a dict) is sent as JSON
 _JSON_SCHEDULE_COLUMNS = frozenset({"input"})
 
@@ -160,22 +162,15 @@ class ScheduleQueries(Queries):
     def list_schedules(
         self,
         owner: UUID | None,
+        selected: ScheduleFilter = NO_FILTER,
         *,
-        workflow_id: UUID | None = None,
-        enabled: bool | None = None,
-        external_id: str | None = None,
         limit: int = 50,
         after: Cursor | None = None,
     ) -> list[Row]:
-        """Newest first, keyset-paginated on (created_at, id); each row with its newest run
-        (`last_run`, None before the first) from the same query: one round trip per page."""
-        params = {
-            "owner": owner,
-            "workflow_id": workflow_id,
-            "enabled": enabled,
-            "external_id": external_id,
-            "limit": limit,
-        }
+        """The schedules `selected` picks, newest first, keyset-paginated on (created_at, id);
+        each row with its newest run (`last_run`, None before the first) from the same query:
+        one round trip per page."""
+        where, filter_params = schedule_filter_where(selected)
         return self.db.execute(
             f"""select s.*, to_jsonb(r) as last_run
                 from schedules s join workflows w on w.id = s.workflow_id
@@ -184,14 +179,11 @@ class ScheduleQueries(Queries):
                   from schedule_runs
                   where schedule_id = s.id order by scheduled_time desc, id desc limit 1
                 ) r on true
-                where {OWNED}
-                  and (%(workflow_id)s::uuid is null or s.workflow_id = %(workflow_id)s::uuid)
-                  and (%(enabled)s::boolean is null or s.enabled = %(enabled)s::boolean)
-                  and (%(external_id)s::text is null or s.external_id = %(external_id)s::text)
+                where {OWNED} and {where}
                   and (%(after_at)s::timestamptz is null
                        or (s.created_at, s.id) < (%(after_at)s, %(after_id)s::uuid))
                 order by s.created_at desc, s.id desc limit %(limit)s""",
-            page(params, after),
+            page({"owner": owner, "limit": limit, **filter_params}, after),
         ).fetchall()
 
     def iter_all_schedules(self, batch: int = 1000) -> Iterator[Row]:

@@ -6,6 +6,7 @@ on (made here, in one place), and the parameters the routes share.
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import parse_qsl
 from uuid import UUID
 
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
@@ -68,6 +69,12 @@ def caller() -> Principal:
 def idempotent_request(operation: str, key: str | None, body: Any) -> IdempotentRequest | None:
     """The request's Idempotency-Key record, scoped to the caller (None without the header)."""
     return IdempotentRequest.of(caller().actor, key, operation, app.current_event.path, body)
+
+
+def repeated_query_values(name: str) -> list[str]:
+    """Every value of a query parameter, in order, exactly as sent (commas included)."""
+    raw = app.current_event.raw_query_string or ""
+    return [value for key, value in parse_qsl(raw, keep_blank_values=True) if key == name]
 
 
 def caller_owner() -> UUID | None:

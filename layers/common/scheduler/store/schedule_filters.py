@@ -1,0 +1,80 @@
+"""Which schedules a list (or a bulk change) is about: `ScheduleFilter`, and the SQL condition
+it is, one place for every statement that selects schedules by it.
+
+The condition reads the schedules as `s` only, so a statement of any shape (a select with its
+joins, an `update schedules s ... where`) can use it; the caller adds the owner's scoping
+(scheduler.store.sql.OWNED) and its own paging. Only the parts of the filter that are set become
+SQL: an absent part costs nothing and cannot stop the planner from using an index.
+Parameters are named `filter_*`, so they never clash with the statement's own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from psycopg.types.json import Jsonb
+
+# What `q` searches: name, note and externalId joined by a unit separator (U+001F), which no
+# query contains (refused as a control character), so a match never spans two fields. The very
+# expression of the trigram index (migrations/20261209000203): the planner uses the index only
+# for this exact text.
+SEARCH_TEXT = (
+    "(coalesce(s.name, '') || chr(31) || coalesce(s.note, '') || chr(31)"
+    " || coalesce(s.external_id, ''))"
+)
+
+
+@dataclass(frozen=True)
+class ScheduleFilter:
+    """Every part is optional and the parts combine with AND; the empty filter is every schedule.
+
+    labels: each key must have exactly this value (the schedule may have other labels).
+    q: a case-insensitive substring of the name, the note or the externalId, taken literally
+    (% and _ are characters, not wildcards). last_run_status: the status of the schedule's
+    newest run (by scheduled time).
+    """
+
+    workflow_id: UUID | None = None
+    enabled: bool | None = None
+    external_id: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    q: str | None = None
+    last_run_status: str | None = None
+
+
+def schedule_filter_where(selected: ScheduleFilter) -> tuple[str, dict[str, Any]]:
+    """The filter as a SQL condition over `schedules s` and its parameters ("true" when empty)."""
+    conditions: list[str] = []
+    params: dict[str, Any] = {}
+    if selected.workflow_id is not None:
+        conditions.append("s.workflow_id = %(filter_workflow_id)s::uuid")
+        params["filter_workflow_id"] = selected.workflow_id
+    if selected.enabled is not None:
+        conditions.append("s.enabled = %(filter_enabled)s::boolean")
+        params["filter_enabled"] = selected.enabled
+    if selected.external_id is not None:
+        conditions.append("s.external_id = %(filter_external_id)s::text")
+        params["filter_external_id"] = selected.external_id
+    if selected.labels:
+        # containment: served by the GIN (jsonb_path_ops) index on labels
+        conditions.append("s.labels @> %(filter_labels)s::jsonb")
+        params["filter_labels"] = Jsonb(dict(selected.labels))
+    if selected.q is not None:
+        conditions.append(f"{SEARCH_TEXT} ilike %(filter_q)s::text")
+        params["filter_q"] = f"%{escape_like(selected.q)}%"
+    if selected.last_run_status is not None:
+        conditions.append(
+            """(select r.status from schedule_runs r where r.schedule_id = s.id
+                order by r.scheduled_time desc, r.id desc limit 1)
+               = %(filter_last_run_status)s::text"""
+        )
+        params["filter_last_run_status"] = selected.last_run_status
+    return (" and ".join(conditions) or "true"), params
+
+
+def escape_like(text: str) -> str:
+    """`text` matched literally by LIKE/ILIKE (whose escape character is the backslash)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
