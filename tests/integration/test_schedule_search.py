@@ -383,6 +383,45 @@ def test_last_run_status_filters_by_the_newest_slot_even_when_recorded_out_of_or
     )
 
 
+def test_a_run_failed_by_the_abandoned_run_sweep_counts_as_the_last_run_failed(
+    api: Api, workflows: dict[str, uuid.UUID]
+) -> None:
+    # Given a schedule whose last recorded run succeeded, then a run started whose runner died
+    queries = process_queries()
+    eight, nine = datetime(2026, 1, 2, 8, tzinfo=UTC), datetime(2026, 1, 2, 9, tzinfo=UTC)
+    schedule = _create(api, workflows["alice"])
+    _record(queries, schedule, eight, "succeeded", fence=1)
+    schedule_id, workflow_id = uuid.UUID(schedule["id"]), uuid.UUID(schedule["workflowId"])
+    claim = queries.runs.claim_run_slot(
+        schedule_id,
+        workflow_id,
+        nine,
+        trigger="manual",
+        attempt=1,
+        claim_token="died",
+        started_at=nine,
+        lease_expires_at=nine + timedelta(minutes=5),
+    )
+    started = queries.runs.start_run(
+        claim["run_id"],
+        workflow_id,
+        claim_token="died",
+        fence=2,
+        lease_expires_at=nine + timedelta(minutes=5),
+        now=nine,
+        fenced_error="fenced",
+    )
+    assert started["started"]
+    assert _ids(api, [("lastRunStatus", "succeeded")]) == [schedule["id"]]
+
+    # When the sweep fails it once its lease expired
+    assert len(queries.runs.fail_abandoned_runs(nine + timedelta(minutes=10))) == 1
+
+    # Then the schedule's last run status is failed
+    assert _ids(api, [("lastRunStatus", "failed")]) == [schedule["id"]]
+    assert _ids(api, [("lastRunStatus", "succeeded")]) == []
+
+
 def test_an_unknown_last_run_status_is_a_422(api: Api) -> None:
     status, body = _list(api, [("lastRunStatus", "exploded")])
     assert status == 422, body
