@@ -18,6 +18,7 @@ from scheduler.errors import (
     WorkflowNotFound,
 )
 from scheduler.store.db import Database
+from scheduler.store.schedule_filters import ScheduleFilter
 from scheduler.store.schedules import ScheduleQueries
 from scheduler.store.workflows import WorkflowQueries
 
@@ -106,11 +107,12 @@ def test_list_is_newest_first_filtered_and_keyset_paginated(queries: AllQueries)
     assert [r["id"] for r in page1 + page2 + page3] == newest_first
     assert len(page3) == 1
     assert {
-        r["workflow_id"] for r in queries.schedules.list_schedules(ALICE, workflow_id=first)
+        r["workflow_id"]
+        for r in queries.schedules.list_schedules(ALICE, ScheduleFilter(workflow_id=first))
     } == {first}
-    assert [r["id"] for r in queries.schedules.list_schedules(ALICE, enabled=False)] == [
-        made[0]["id"]
-    ]
+    assert [
+        r["id"] for r in queries.schedules.list_schedules(ALICE, ScheduleFilter(enabled=False))
+    ] == [made[0]["id"]]
 
 
 def test_iter_all_schedules_pages_through_every_row(queries: AllQueries) -> None:

@@ -8,6 +8,7 @@ import { auditEvents, loadAuditEvents } from "./audit-events.js";
 import { h, replace } from "./dom.js";
 import { localTime, viewerZone, zonedTime } from "./format.js";
 import { onceBadge, whenText } from "./once.js";
+import { labelChips } from "./labels.js";
 import { loadRuns, timeline } from "./timeline.js";
 import { enabledBadge, showError, showNotice, statusBadge, timePair } from "./widgets.js";
 
@@ -161,6 +162,8 @@ function facts(schedule, workflow) {
       schedule.flexibleWindowMinutes ? `up to ${schedule.flexibleWindowMinutes} min late` : "off",
     ],
     ["Note", schedule.note ?? "—"],
+    // a label's chip opens the table filtered by it
+    ["Labels", labelChips(schedule.labels, new URLSearchParams()) ?? "—"],
     [
       "Missed fire times",
       `${CATCHUP[schedule.catchupPolicy ?? "skip"]} (within ${schedule.catchupWindowSeconds ?? 3600} s)`,

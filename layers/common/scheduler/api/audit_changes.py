@@ -35,6 +35,7 @@ _AUDITED = (
     "catchup_window_seconds",
     "overlap_policy",
     "pause_after_failures",
+    "labels",
 )
 _ALIASES = {name: Schedule.model_fields[name].alias or name for name in (*_AUDITED, "input")}
 

@@ -51,6 +51,7 @@ from scheduler.store.db import Database
 from scheduler.store.idempotency import IdempotencyQueries
 from scheduler.store.limits import LimitQueries
 from scheduler.store.queue import QueueQueries
+from scheduler.store.schedule_filters import ScheduleFilter
 from scheduler.store.schedules import ScheduleQueries
 from scheduler.store.sql import Row
 from scheduler.store.sync_state import SyncStateQueries
@@ -121,20 +122,13 @@ class ScheduleService:
     def list_schedules(
         self,
         owner: UUID | None,
+        selected: ScheduleFilter,
         *,
-        workflow_id: UUID | None,
-        enabled: bool | None,
         limit: int,
         cursor: str | None,
-        external_id: str | None = None,
     ) -> SchedulePage:
         rows = self.queries.schedules.list_schedules(
-            owner,
-            workflow_id=workflow_id,
-            enabled=enabled,
-            external_id=external_id,
-            limit=limit + 1,
-            after=pagination.decode_cursor(cursor),
+            owner, selected, limit=limit + 1, after=pagination.decode_cursor(cursor)
         )
         items, next_cursor = pagination.page(rows, limit, "created_at")
         now = self.clock()

@@ -68,6 +68,12 @@ from scheduler.models.schedule_once import (
     check_no_window,
     checked_one_time,
 )
+from scheduler.models.schedule_labels import (
+    LABELS_DESCRIPTION,
+    LABELS_JSON_SCHEMA,
+    MAX_LABELS,
+    checked_labels,
+)
 
 _INPUT = (
     "A JSON object the schedule's runs receive: its values fill the placeholders"
@@ -76,6 +82,7 @@ _INPUT = (
     f" {MAX_INPUT_DEPTH} levels of nesting; null is {{}}"
 )
 _INPUT_EXAMPLE = {"customerId": "c-42", "report": {"format": "pdf"}}
+_LABELS_EXAMPLE = {"team": "billing", "env": "prod"}
 PAUSE_AFTER_FAILURES_MAX = 1000
 _PAUSE_AFTER_FAILURES = (
     "After this many consecutive failed runs the runner disables (pauses) the schedule, with"
@@ -135,6 +142,13 @@ class ScheduleUpsert(ApiRequest):
     pause_after_failures: StrictInt | None = Field(
         default=None, ge=1, le=PAUSE_AFTER_FAILURES_MAX, description=_PAUSE_AFTER_FAILURES
     )
+    labels: dict[str, str] | None = Field(
+        default_factory=dict,
+        max_length=MAX_LABELS,
+        description=LABELS_DESCRIPTION + "; null is {}",
+        examples=[_LABELS_EXAMPLE],
+        json_schema_extra=LABELS_JSON_SCHEMA,
+    )
 
     _run_at: datetime | None = PrivateAttr(default=None)
 
@@ -147,6 +161,7 @@ class ScheduleUpsert(ApiRequest):
     _note = field_validator("note")(_checked_note)
     _input = field_validator("input")(checked_input)
     _name = field_validator("name")(checked_name)
+    _labels = field_validator("labels")(checked_labels)
 
     @field_validator("start_at", "end_at")
     @classmethod
@@ -171,9 +186,10 @@ class ScheduleUpsert(ApiRequest):
         return self
 
     def columns(self) -> dict[str, Any]:
-        """Every field, snake_case, as the store's columns (input null is {})."""
+        """Every field, snake_case, as the store's columns (input and labels null are {})."""
         columns = self.model_dump(by_alias=False, exclude={"workflow_id", "at"})
         columns["input"] = columns["input"] or {}
+        columns["labels"] = columns["labels"] or {}
         columns["run_at"] = self._run_at
         return columns
 
@@ -194,7 +210,7 @@ class ScheduleCreate(ScheduleUpsert):
 CLEARABLE_FIELDS = frozenset(
     {"start_at", "end_at", "note", "name", "external_id", "pause_after_failures"}
 )
-_NULL_IS_EMPTY_FIELDS = frozenset({"input"})
+_NULL_IS_EMPTY_FIELDS = frozenset({"input", "labels"})
 
 
 def _omittable(schema: dict[str, Any]) -> None:
@@ -260,9 +276,17 @@ class ScheduleUpdate(ApiRequest):
         le=PAUSE_AFTER_FAILURES_MAX,
         description=_PAUSE_AFTER_FAILURES + "; null removes it",
     )
+    labels: dict[str, str] | None = Field(
+        default=None,
+        max_length=MAX_LABELS,
+        description=LABELS_DESCRIPTION + "; replaces all the labels ({} or null removes them)",
+        examples=[_LABELS_EXAMPLE],
+        json_schema_extra=LABELS_JSON_SCHEMA,
+    )
 
     _note = field_validator("note")(_checked_note)
     _input = field_validator("input")(checked_input)
+    _labels = field_validator("labels")(checked_labels)
     _name = field_validator("name")(checked_name)
     _external_id = field_validator("external_id")(checked_external_id)
 
@@ -321,6 +345,7 @@ class Schedule(ApiModel):
     catchup_window_seconds: int = Field(default=3600, description=_CATCHUP_WINDOW)
     overlap_policy: OverlapPolicy = Field(default="skip", description=_OVERLAP)
     input: dict[str, Any] = Field(default_factory=dict, description=_INPUT)
+    labels: dict[str, str] = Field(default_factory=dict, description=LABELS_DESCRIPTION)
     pause_after_failures: int | None = Field(default=None, description=_PAUSE_AFTER_FAILURES)
     consecutive_failures: int = Field(default=0, description=_CONSECUTIVE_FAILURES)
     last_run_at: datetime | None = None

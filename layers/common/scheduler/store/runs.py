@@ -216,18 +216,31 @@ class RunQueries(RunOutcomeQueries):
         return row
 
     def record_skipped_run(self, run_id: UUID, *, now: datetime, reason: str) -> None:
-        """Finish a claimed run that did not start because the workflow was busy."""
+        """Finish a claimed run that did not start because the workflow was busy; its schedule's
+        `last_run_status` (the list's filter) becomes `skipped` unless a newer slot's outcome is
+        already there (an older slot recorded late), in the same statement."""
         self.db.execute(
-            """update schedule_runs set status = 'skipped', finished_at = %s, error = %s
-               where id = %s and status = 'running' and fence is null""",
-            (now, reason, run_id),
+            """with run as (
+                 update schedule_runs set status = 'skipped', finished_at = %(now)s,
+                                          error = %(reason)s
+                 where id = %(run_id)s and status = 'running' and fence is null
+                 returning schedule_id, scheduled_time
+               )
+               update schedules s
+               set last_run_status = 'skipped', last_run_scheduled_time = run.scheduled_time
+               from run
+               where s.id = run.schedule_id
+                 and (s.last_run_scheduled_time is null
+                      or run.scheduled_time >= s.last_run_scheduled_time)""",
+            {"now": now, "reason": reason, "run_id": run_id},
         )
 
     def fail_abandoned_runs(self, now: datetime) -> list[Row]:
         """Fail every started run still `running` whose lease expired before `now` (its runner
         died, or the start's answer was lost); its workflow goes back to idle unless another
-        run of it is live. The runs failed (with what their Run Failed alert says). A claim
-        that never started is not failed here: see `settle_unstarted_claims`."""
+        run of it is live, and its schedule's `last_run_status` is `failed` (unless a newer
+        slot's outcome is there). The runs failed (with what their Run Failed alert says). A
+        claim that never started is not failed here: see `settle_unstarted_claims`."""
         return self.db.execute(
             """with failed as (
                  update schedule_runs
@@ -243,6 +256,16 @@ class RunQueries(RunOutcomeQueries):
                        and not (r.fence is null and r.lease_expires_at < %(now)s)
                        and r.id not in (select id from failed))
                  returning w.id
+               ), outcome as (
+                 -- the list's lastRunStatus, as the runner's record would have written it: the
+                 -- newest failed slot per schedule, unless a newer outcome is already there
+                 update schedules s
+                 set last_run_status = 'failed', last_run_scheduled_time = f.scheduled_time
+                 from (select distinct on (schedule_id) schedule_id, scheduled_time
+                       from failed order by schedule_id, scheduled_time desc) f
+                 where s.id = f.schedule_id
+                   and (s.last_run_scheduled_time is null
+                        or f.scheduled_time >= s.last_run_scheduled_time)
                )
                select f.*, w.owner_id, w.name as workflow_name
                from failed f join workflows w on w.id = f.workflow_id""",

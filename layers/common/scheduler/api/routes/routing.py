@@ -6,6 +6,7 @@ on (made here, in one place), and the parameters the routes share.
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import parse_qsl
 from uuid import UUID
 
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
@@ -76,6 +77,12 @@ def audit_context() -> AuditContext:
     event."""
     request_id = app.current_event.request_context.request_id or None
     return AuditContext(caller().actor, request_id)
+
+
+def repeated_query_values(name: str) -> list[str]:
+    """Every value of a query parameter, in order, exactly as sent (commas included)."""
+    raw = app.current_event.raw_query_string or ""
+    return [value for key, value in parse_qsl(raw, keep_blank_values=True) if key == name]
 
 
 def caller_owner() -> UUID | None:

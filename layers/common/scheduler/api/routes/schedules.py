@@ -21,9 +21,17 @@ from scheduler.api.routes.routing import (
     audit_context,
     caller_owner,
     idempotent_request,
+    repeated_query_values,
     schedule_service,
 )
 from scheduler.api.schedule_upsert import upsert_schedule
+from scheduler.models.schedule_filters import (
+    LABEL_FILTER_DESCRIPTION,
+    LAST_RUN_STATUS_DESCRIPTION,
+    Q_DESCRIPTION,
+    LastRunStatus,
+    schedule_filter_from_query,
+)
 from scheduler.models.schedule_identity import EXTERNAL_ID_DESCRIPTION, EXTERNAL_ID_PATTERN
 from scheduler.models.schedule_views import ScheduleDetail, SchedulePage, ScheduleView
 from scheduler.models.schedules import ScheduleCreate, ScheduleUpdate, ScheduleUpsert
@@ -53,8 +61,12 @@ def create_schedule(body: ScheduleCreate, idempotency_key: IdempotencyKey = None
     responses=docs.LIST_SCHEDULES,
 )
 def list_schedules(
-    workflow_id: Annotated[UUID | None, Query(alias="workflowId")] = None,
-    enabled: Annotated[bool | None, Query()] = None,
+    workflow_id: Annotated[
+        UUID | None, Query(alias="workflowId", description="only the schedules of this workflow")
+    ] = None,
+    enabled: Annotated[
+        bool | None, Query(description="only the enabled (true) or the paused (false) schedules")
+    ] = None,
     external_id: Annotated[
         str | None,
         Query(
@@ -63,17 +75,25 @@ def list_schedules(
             description="only the schedule with this externalId",
         ),
     ] = None,
+    label: Annotated[list[str] | None, Query(description=LABEL_FILTER_DESCRIPTION)] = None,
+    q: Annotated[str | None, Query(description=Q_DESCRIPTION)] = None,
+    last_run_status: Annotated[
+        LastRunStatus | None, Query(alias="lastRunStatus", description=LAST_RUN_STATUS_DESCRIPTION)
+    ] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: CursorParam = None,
 ) -> SchedulePage:
-    return schedule_service().list_schedules(
-        caller_owner(),
+    selected = schedule_filter_from_query(
         workflow_id=workflow_id,
         enabled=enabled,
-        limit=limit,
-        cursor=cursor,
         external_id=external_id,
+        # read from the raw query string: the HTTP API event joins repeated parameters with
+        # commas, and Powertools splits a list at every comma, a label value's own included
+        labels=repeated_query_values("label") if label is not None else None,
+        q=q,
+        last_run_status=last_run_status,
     )
+    return schedule_service().list_schedules(caller_owner(), selected, limit=limit, cursor=cursor)
 
 
 @app.get(
