@@ -60,6 +60,12 @@ from scheduler.models.schedule_identity import (
     checked_name,
 )
 from scheduler.models.schedule_input import MAX_INPUT_BYTES, MAX_INPUT_DEPTH, checked_input
+from scheduler.models.schedule_labels import (
+    LABELS_DESCRIPTION,
+    LABELS_JSON_SCHEMA,
+    MAX_LABELS,
+    checked_labels,
+)
 from scheduler.models.schedule_once import (
     _AT,
     _AT_READ,
@@ -67,12 +73,6 @@ from scheduler.models.schedule_once import (
     ONE_OF_CRON_OR_AT,
     check_no_window,
     checked_one_time,
-)
-from scheduler.models.schedule_labels import (
-    LABELS_DESCRIPTION,
-    LABELS_JSON_SCHEMA,
-    MAX_LABELS,
-    checked_labels,
 )
 
 _INPUT = (
