@@ -413,9 +413,9 @@ export interface components {
             filter?: components["schemas"]["BulkScheduleFilter"];
             /**
              * Note
-             * @description why (the incident): set as the note of every schedule this pauses; a schedule already paused keeps its own note
+             * @description why (the incident), required unless dryRun: set as the note of every schedule this pauses; a schedule already paused keeps its own note
              */
-            note: string;
+            note?: string | null;
             /**
              * Limit
              * @description the most schedules the request may change: when more match, nothing changes and the 422 says how many match (raise it up to 10,000, or narrow the filter)

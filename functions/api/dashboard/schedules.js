@@ -4,6 +4,7 @@
 // paged with the API's cursor.
 
 import { call, query } from "./api.js";
+import { bulkActions } from "./bulk.js";
 import { h, replace } from "./dom.js";
 import { viewerZone } from "./format.js";
 import { enabledBadge, statusBadge, timePair } from "./widgets.js";
@@ -185,6 +186,7 @@ export async function renderSchedules(main, address = new URLSearchParams()) {
       ),
     ),
     filters,
+    bulkActions(address, rerender),
     table,
     pager,
   );

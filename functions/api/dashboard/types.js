@@ -20,5 +20,6 @@
 /** @typedef {Schemas["Workflow"]} Workflow */
 /** @typedef {Schemas["WorkflowPage"]} WorkflowPage */
 /** @typedef {Schemas["ErrorBody"]} ErrorBody */
+/** @typedef {Schemas["BulkChangeResult"]} BulkChangeResult */
 
 export {};

@@ -149,6 +149,7 @@ class BulkChanges:
         """Change the rows (locked by _plan), mark them pending, record the change."""
         bulk = self.queries.bulk
         if isinstance(request, BulkPause):
+            assert request.note is not None  # BulkPause requires one unless dryRun
             changed = bulk.pause(ids, request.note)
         else:
             changed = bulk.resume(ids, request.note, set_note="note" in request.model_fields_set)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Literal
 from uuid import UUID
 
-from pydantic import Field, StrictBool, StrictInt, field_validator
+from pydantic import Field, StrictBool, StrictInt, field_validator, model_validator
 
 from scheduler.models.base import ApiModel, ApiRequest
 from scheduler.models.runs import RunStatus
@@ -64,12 +64,13 @@ class BulkScheduleFilter(ApiRequest):
 
 class BulkPause(ApiRequest):
     filter: BulkScheduleFilter = Field(default_factory=BulkScheduleFilter)
-    note: str = Field(
+    note: str | None = Field(
+        default=None,
         min_length=1,
         max_length=NOTE_MAX_LENGTH,
         description=(
-            "why (the incident): set as the note of every schedule this pauses; a schedule"
-            " already paused keeps its own note"
+            "why (the incident), required unless dryRun: set as the note of every schedule"
+            " this pauses; a schedule already paused keeps its own note"
         ),
     )
     limit: StrictInt = Field(
@@ -78,6 +79,13 @@ class BulkPause(ApiRequest):
     dry_run: StrictBool = Field(default=False, description=_DRY_RUN)
 
     _note = field_validator("note")(_checked_note)
+
+    @model_validator(mode="after")
+    def _note_to_pause(self) -> BulkPause:
+        # the note is what tells the schedules' owners, and the incident's review, why
+        if self.note is None and not self.dry_run:
+            raise ValueError("note: required to pause (say why); only a dryRun may leave it out")
+        return self
 
 
 class BulkResume(ApiRequest):
