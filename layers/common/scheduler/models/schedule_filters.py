@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
-from typing import get_args
+from typing import Literal, get_args
 from uuid import UUID
 
 from scheduler.errors import InvalidInput
-from scheduler.models.runs import RunStatus
 from scheduler.models.schedule_labels import MAX_LABELS, checked_label
 from scheduler.store.schedule_filters import ScheduleFilter
 
 Q_MAX_LENGTH = 200
-RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
+# The outcomes the runner records on the schedule (migrations/20261209000202).
+LastRunStatus = Literal["succeeded", "failed", "skipped"]
+LAST_RUN_STATUSES: tuple[str, ...] = get_args(LastRunStatus)
 
 LABEL_FILTER_DESCRIPTION = (
     "only schedules with this label, as key=value (the value may be empty and may hold '=');"
@@ -30,8 +31,9 @@ Q_DESCRIPTION = (
     f" literally (% and _ are characters, not wildcards); 1 to {Q_MAX_LENGTH} characters"
 )
 LAST_RUN_STATUS_DESCRIPTION = (
-    "only schedules whose newest run (by scheduled time) has this status; a schedule that"
-    " never ran has none"
+    "only schedules whose newest finished run (by scheduled time) ended so: succeeded,"
+    " failed or skipped (a run still running, waiting or missed does not count; a schedule"
+    " that never finished a run matches none)"
 )
 
 
@@ -69,8 +71,10 @@ def parse_q(q: str | None) -> str | None:
 def parse_last_run_status(status: str | None) -> str | None:
     if status is None:
         return None
-    if status not in RUN_STATUSES:
-        raise InvalidInput(f"lastRunStatus: one of {', '.join(RUN_STATUSES)} ({status!r} given)")
+    if status not in LAST_RUN_STATUSES:
+        raise InvalidInput(
+            f"lastRunStatus: one of {', '.join(LAST_RUN_STATUSES)} ({status!r} given)"
+        )
     return status
 
 

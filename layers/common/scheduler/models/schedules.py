@@ -59,6 +59,7 @@ from scheduler.models.schedule_identity import (
     checked_name,
 )
 from scheduler.models.schedule_input import MAX_INPUT_BYTES, MAX_INPUT_DEPTH, checked_input
+from scheduler.models.schedule_labels import LABELS_DESCRIPTION, MAX_LABELS, checked_labels
 
 _INPUT = (
     "A JSON object the schedule's runs receive: its values fill the placeholders"
@@ -67,6 +68,7 @@ _INPUT = (
     f" {MAX_INPUT_DEPTH} levels of nesting; null is {{}}"
 )
 _INPUT_EXAMPLE = {"customerId": "c-42", "report": {"format": "pdf"}}
+_LABELS_EXAMPLE = {"team": "billing", "env": "prod"}
 PAUSE_AFTER_FAILURES_MAX = 1000
 _PAUSE_AFTER_FAILURES = (
     "After this many consecutive failed runs the runner disables (pauses) the schedule, with"
@@ -121,12 +123,19 @@ class ScheduleUpsert(ApiRequest):
     pause_after_failures: StrictInt | None = Field(
         default=None, ge=1, le=PAUSE_AFTER_FAILURES_MAX, description=_PAUSE_AFTER_FAILURES
     )
+    labels: dict[str, str] | None = Field(
+        default_factory=dict,
+        max_length=MAX_LABELS,
+        description=LABELS_DESCRIPTION + "; null is {}",
+        examples=[_LABELS_EXAMPLE],
+    )
 
     _cron = field_validator("cron")(_checked_cron)
     _timezone = field_validator("timezone")(_checked_timezone)
     _note = field_validator("note")(_checked_note)
     _input = field_validator("input")(checked_input)
     _name = field_validator("name")(checked_name)
+    _labels = field_validator("labels")(checked_labels)
 
     @field_validator("start_at", "end_at")
     @classmethod
@@ -147,9 +156,10 @@ class ScheduleUpsert(ApiRequest):
         return self
 
     def columns(self) -> dict[str, Any]:
-        """Every field, snake_case, as the store's columns (input null is {})."""
+        """Every field, snake_case, as the store's columns (input and labels null are {})."""
         columns = self.model_dump(by_alias=False, exclude={"workflow_id"})
         columns["input"] = columns["input"] or {}
+        columns["labels"] = columns["labels"] or {}
         return columns
 
 
@@ -169,7 +179,7 @@ class ScheduleCreate(ScheduleUpsert):
 CLEARABLE_FIELDS = frozenset(
     {"start_at", "end_at", "note", "name", "external_id", "pause_after_failures"}
 )
-_NULL_IS_EMPTY_FIELDS = frozenset({"input"})
+_NULL_IS_EMPTY_FIELDS = frozenset({"input", "labels"})
 
 
 def _omittable(schema: dict[str, Any]) -> None:
@@ -228,9 +238,16 @@ class ScheduleUpdate(ApiRequest):
         le=PAUSE_AFTER_FAILURES_MAX,
         description=_PAUSE_AFTER_FAILURES + "; null removes it",
     )
+    labels: dict[str, str] | None = Field(
+        default=None,
+        max_length=MAX_LABELS,
+        description=LABELS_DESCRIPTION + "; replaces all the labels ({} or null removes them)",
+        examples=[_LABELS_EXAMPLE],
+    )
 
     _note = field_validator("note")(_checked_note)
     _input = field_validator("input")(checked_input)
+    _labels = field_validator("labels")(checked_labels)
     _name = field_validator("name")(checked_name)
     _external_id = field_validator("external_id")(checked_external_id)
 
@@ -282,6 +299,7 @@ class Schedule(ApiModel):
     catchup_window_seconds: int = Field(default=3600, description=_CATCHUP_WINDOW)
     overlap_policy: OverlapPolicy = Field(default="skip", description=_OVERLAP)
     input: dict[str, Any] = Field(default_factory=dict, description=_INPUT)
+    labels: dict[str, str] = Field(default_factory=dict, description=LABELS_DESCRIPTION)
     pause_after_failures: int | None = Field(default=None, description=_PAUSE_AFTER_FAILURES)
     consecutive_failures: int = Field(default=0, description=_CONSECUTIVE_FAILURES)
     last_run_at: datetime | None = None

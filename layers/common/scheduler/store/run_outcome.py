@@ -48,7 +48,8 @@ class RunOutcomeQueries(Queries):
     ) -> RecordedOutcome:
         """Record a finished run in one statement, safe to repeat: the run row, the workflow's
         state, and the schedule (`last_run_at` on success; disabled with the reason on a
-        critical error; its count of consecutive failed runs, and the pause it may reach).
+        critical error; its count of consecutive failed runs, and the pause it may reach;
+        `last_run_status`, the list's filter, unless a newer slot's outcome is already there).
 
         Fenced: nothing is written unless the run is still `running` under `fence`, and the
         workflow only while it is still `running` under `fence`, so a run whose lease a newer
@@ -72,7 +73,7 @@ class RunOutcomeQueries(Queries):
                  set status = %(status)s, finished_at = %(finished_at)s, error = %(error)s,
                      output = %(output)s::jsonb
                  where id = %(run_id)s and status = 'running' and fence = %(fence)s
-                 returning id
+                 returning id, scheduled_time
                ), workflow as (
                  update workflows
                  set status = 'idle', run_count = run_count + 1, last_run_at = %(started_at)s,
@@ -83,7 +84,9 @@ class RunOutcomeQueries(Queries):
                ), prior as (
                  -- the schedule as committed last (read committed: a row locked by another
                  -- record is read once that one commits), locked until this one commits
-                 select enabled, consecutive_failures, pause_after_failures from schedules
+                 select enabled, consecutive_failures, pause_after_failures,
+                        last_run_scheduled_time
+                 from schedules
                  where id = %(schedule_id)s and exists (select 1 from run)
                  for update
                ), pausing as (
@@ -106,8 +109,16 @@ class RunOutcomeQueries(Queries):
                              and not pausing.due,
                    disabled_reason = case when pausing.due then pausing.reason
                                           else coalesce(%(disabled_reason)s::text,
-                                                        schedules.disabled_reason) end
-                 from prior, pausing
+                                                        schedules.disabled_reason) end,
+                   -- the newest slot's outcome: an older slot recorded late changes neither
+                   last_run_status = case when newest.is_newest then %(status)s
+                                          else schedules.last_run_status end,
+                   last_run_scheduled_time = case when newest.is_newest then run.scheduled_time
+                                                  else schedules.last_run_scheduled_time end
+                 from prior, pausing, run,
+                      lateral (select prior.last_run_scheduled_time is null
+                                      or run.scheduled_time >= prior.last_run_scheduled_time
+                                      as is_newest) as newest
                  where schedules.id = %(schedule_id)s
                  returning schedules.consecutive_failures, pausing.due as paused,
                            pausing.reason as paused_reason,

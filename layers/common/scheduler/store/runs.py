@@ -214,11 +214,23 @@ class RunQueries(RunOutcomeQueries):
         return row
 
     def record_skipped_run(self, run_id: UUID, *, now: datetime, reason: str) -> None:
-        """Finish a claimed run that did not start because the workflow was busy."""
+        """Finish a claimed run that did not start because the workflow was busy; its schedule's
+        `last_run_status` (the list's filter) becomes `skipped` unless a newer slot's outcome is
+        already there (an older slot recorded late), in the same statement."""
         self.db.execute(
-            """update schedule_runs set status = 'skipped', finished_at = %s, error = %s
-               where id = %s and status = 'running' and fence is null""",
-            (now, reason, run_id),
+            """with run as (
+                 update schedule_runs set status = 'skipped', finished_at = %(now)s,
+                                          error = %(reason)s
+                 where id = %(run_id)s and status = 'running' and fence is null
+                 returning schedule_id, scheduled_time
+               )
+               update schedules s
+               set last_run_status = 'skipped', last_run_scheduled_time = run.scheduled_time
+               from run
+               where s.id = run.schedule_id
+                 and (s.last_run_scheduled_time is null
+                      or run.scheduled_time >= s.last_run_scheduled_time)""",
+            {"now": now, "reason": reason, "run_id": run_id},
         )
 
     def fail_abandoned_runs(self, now: datetime) -> list[Row]:

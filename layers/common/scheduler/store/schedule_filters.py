@@ -18,9 +18,9 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 # What `q` searches: name, note and externalId joined by a unit separator (U+001F), which no
-# query contains (refused as a control character), so a match never spans two fields. The very
-# expression of the trigram index (migrations/20261209000203): the planner uses the index only
-# for this exact text.
+# query contains (refused as a control character), so a match never spans two fields. One
+# expression, so that a trigram index on it (pg_trgm: on Supabase, not in the embedded
+# PostgreSQL the tests run) can serve it: docs/performance.md.
 SEARCH_TEXT = (
     "(coalesce(s.name, '') || chr(31) || coalesce(s.note, '') || chr(31)"
     " || coalesce(s.external_id, ''))"
@@ -33,8 +33,8 @@ class ScheduleFilter:
 
     labels: each key must have exactly this value (the schedule may have other labels).
     q: a case-insensitive substring of the name, the note or the externalId, taken literally
-    (% and _ are characters, not wildcards). last_run_status: the status of the schedule's
-    newest run (by scheduled time).
+    (% and _ are characters, not wildcards). last_run_status: the outcome of the schedule's
+    newest finished run (succeeded, failed or skipped; by scheduled time).
     """
 
     workflow_id: UUID | None = None
@@ -66,11 +66,8 @@ def schedule_filter_where(selected: ScheduleFilter) -> tuple[str, dict[str, Any]
         conditions.append(f"{SEARCH_TEXT} ilike %(filter_q)s::text")
         params["filter_q"] = f"%{escape_like(selected.q)}%"
     if selected.last_run_status is not None:
-        conditions.append(
-            """(select r.status from schedule_runs r where r.schedule_id = s.id
-                order by r.scheduled_time desc, r.id desc limit 1)
-               = %(filter_last_run_status)s::text"""
-        )
+        # kept by the runner's record (store/run_outcome.py), indexed per owner
+        conditions.append("s.last_run_status = %(filter_last_run_status)s::text")
         params["filter_last_run_status"] = selected.last_run_status
     return (" and ".join(conditions) or "true"), params
 

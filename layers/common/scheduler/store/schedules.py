@@ -41,13 +41,14 @@ _UPDATABLE_SCHEDULE_COLUMNS = frozenset(
         "external_id",
         "pause_after_failures",
         "consecutive_failures",
+        "labels",
     }
 )
 # The unique index of an owner's external ids (migrations/20261208000302).
 _EXTERNAL_ID_KEY = "schedules_owner_external_id_key"
 NO_FILTER = ScheduleFilter()
 # jsonb columns: their value (a dict) is sent as JSON
-_JSON_SCHEDULE_COLUMNS = frozenset({"input"})
+_JSON_SCHEDULE_COLUMNS = frozenset({"input", "labels"})
 
 
 class ScheduleQueries(Queries):
@@ -70,6 +71,7 @@ class ScheduleQueries(Queries):
         name: str | None = None,
         external_id: str | None = None,
         pause_after_failures: int | None = None,
+        labels: dict[str, str] | None = None,
     ) -> Row:
         """Insert a schedule for a workflow the owner has; WorkflowNotFound otherwise,
         ExternalIdTaken when another schedule of the workflow's owner has `external_id`."""
@@ -90,6 +92,7 @@ class ScheduleQueries(Queries):
             "name": name,
             "external_id": external_id,
             "pause_after_failures": pause_after_failures,
+            "labels": Jsonb(labels or {}),
         }
         try:
             with integrity_errors(), _external_id_clash(external_id):
@@ -98,12 +101,12 @@ class ScheduleQueries(Queries):
                                                end_at, flexible_window_minutes, note,
                                                catchup_policy, catchup_window_seconds,
                                                overlap_policy, input, name, external_id,
-                                               pause_after_failures)
+                                               pause_after_failures, labels)
                         select w.id, %(cron)s, %(timezone)s, %(enabled)s, %(start_at)s,
                                %(end_at)s, %(flexible_window_minutes)s, %(note)s,
                                %(catchup_policy)s, %(catchup_window_seconds)s,
                                %(overlap_policy)s, %(input)s, %(name)s, %(external_id)s,
-                               %(pause_after_failures)s
+                               %(pause_after_failures)s, %(labels)s
                         from workflows w
                         where w.id = %(workflow_id)s and {OWNED}
                         returning *""",
@@ -171,6 +174,9 @@ class ScheduleQueries(Queries):
         each row with its newest run (`last_run`, None before the first) from the same query:
         one round trip per page."""
         where, filter_params = schedule_filter_where(selected)
+        # The owner's own index (schedules_owner_page_idx) as well as the workflow's owner:
+        # s.owner_id is the workflow's, kept by a trigger and filled by 20261209000204.
+        owned_schedule = "s.owner_id = %(owner)s::uuid and " if owner is not None else ""
         return self.db.execute(
             f"""select s.*, to_jsonb(r) as last_run
                 from schedules s join workflows w on w.id = s.workflow_id
@@ -179,7 +185,7 @@ class ScheduleQueries(Queries):
                   from schedule_runs
                   where schedule_id = s.id order by scheduled_time desc, id desc limit 1
                 ) r on true
-                where {OWNED} and {where}
+                where {owned_schedule}{OWNED} and {where}
                   and (%(after_at)s::timestamptz is null
                        or (s.created_at, s.id) < (%(after_at)s, %(after_id)s::uuid))
                 order by s.created_at desc, s.id desc limit %(limit)s""",

@@ -24,11 +24,11 @@ from scheduler.api.routes.routing import (
     schedule_service,
 )
 from scheduler.api.schedule_upsert import upsert_schedule
-from scheduler.models.runs import RunStatus
 from scheduler.models.schedule_filters import (
     LABEL_FILTER_DESCRIPTION,
     LAST_RUN_STATUS_DESCRIPTION,
     Q_DESCRIPTION,
+    LastRunStatus,
     schedule_filter_from_query,
 )
 from scheduler.models.schedule_identity import EXTERNAL_ID_DESCRIPTION, EXTERNAL_ID_PATTERN
@@ -77,7 +77,7 @@ def list_schedules(
     label: Annotated[list[str] | None, Query(description=LABEL_FILTER_DESCRIPTION)] = None,
     q: Annotated[str | None, Query(description=Q_DESCRIPTION)] = None,
     last_run_status: Annotated[
-        RunStatus | None, Query(alias="lastRunStatus", description=LAST_RUN_STATUS_DESCRIPTION)
+        LastRunStatus | None, Query(alias="lastRunStatus", description=LAST_RUN_STATUS_DESCRIPTION)
     ] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: CursorParam = None,
