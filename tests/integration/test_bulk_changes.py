@@ -314,3 +314,27 @@ def test_a_user_bulk_change_never_reaches_another_users_schedules(
     assert status == 200, answer
     assert answer["ids"] == [mine["id"]]
     assert process_queries().schedules.get_schedule(UUID(theirs["id"]))["enabled"] is True
+
+
+def test_a_bulk_pause_by_label_and_a_resume_by_the_incident_note(fleet: Fleet) -> None:
+    # Given schedules of two teams, and one of the billing team paused before the incident
+    workflow = fleet.workflow(OWNER)
+    billing = sorted(fleet.schedule(workflow, labels={"team": "billing"}) for _ in range(2))
+    paused_before = fleet.schedule(
+        workflow, labels={"team": "billing"}, enabled=False, note="retired"
+    )
+    search = fleet.schedule(workflow, labels={"team": "search"})
+
+    # When the incident pauses everything labelled team=billing
+    paused = fleet.bulk.pause(OWNER, pause(filter={"label": ["team=billing"]}))
+
+    # Then only those change, and a resume filtered by the incident's note (q searches notes)
+    # resumes exactly them, not the schedule paused before for its own reason
+    assert (paused.matched, paused.ids) == (3, billing)
+    assert fleet.row(search)["enabled"] is True
+    resumed = fleet.bulk.resume(
+        OWNER,
+        BulkResume.model_validate({"filter": {"label": ["team=billing"], "q": "INC-42"}}),
+    )
+    assert resumed.ids == billing
+    assert fleet.row(paused_before)["enabled"] is False

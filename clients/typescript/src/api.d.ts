@@ -474,7 +474,7 @@ export interface components {
             q?: string | null;
             /**
              * Lastrunstatus
-             * @description only schedules whose newest run (by scheduled time) has this status; a schedule that never ran has none
+             * @description only schedules whose newest finished run (by scheduled time) ended so: succeeded, failed or skipped (a run still running, waiting or missed does not count; a schedule that never finished a run matches none)
              */
             lastRunStatus?: ("running" | "succeeded" | "failed" | "skipped" | "missed" | "buffered") | null;
         };
@@ -792,6 +792,17 @@ export interface components {
              */
             pauseAfterFailures?: number | null;
             /**
+             * Labels
+             * @description Your labels for the schedule, to find it by (GET /api/schedules?label=key=value): at most 16; a key is 1 to 63 of a-z 0-9 _ . - / starting with a letter or a digit; a value is a string of at most 63 characters without control characters; null is {}
+             * @example {
+             *       "env": "prod",
+             *       "team": "billing"
+             *     }
+             */
+            labels?: {
+                [key: string]: string;
+            } | null;
+            /**
              * Externalid
              * @description Your own key for the schedule, unique among the schedules of the workflow's owner: 1 to 200 of A-Z a-z 0-9 . _ : - starting with a letter or a digit. PUT /api/schedules/by-external-id/{externalId} creates or updates by it, and a run's {{externalId}} placeholder is it
              * @example invoice-run-c42
@@ -873,6 +884,13 @@ export interface components {
              */
             input?: {
                 [key: string]: unknown;
+            };
+            /**
+             * Labels
+             * @description Your labels for the schedule, to find it by (GET /api/schedules?label=key=value): at most 16; a key is 1 to 63 of a-z 0-9 _ . - / starting with a letter or a digit; a value is a string of at most 63 characters without control characters
+             */
+            labels?: {
+                [key: string]: string;
             };
             /**
              * Pauseafterfailures
@@ -1004,6 +1022,13 @@ export interface components {
                 [key: string]: unknown;
             };
             /**
+             * Labels
+             * @description Your labels for the schedule, to find it by (GET /api/schedules?label=key=value): at most 16; a key is 1 to 63 of a-z 0-9 _ . - / starting with a letter or a digit; a value is a string of at most 63 characters without control characters
+             */
+            labels?: {
+                [key: string]: string;
+            };
+            /**
              * Pauseafterfailures
              * @description After this many consecutive failed runs the runner disables (pauses) the schedule, with disabledReason saying so, and publishes a Schedule Paused alert; 1 to 1000; null: never paused for failures (see Run policies)
              */
@@ -1123,6 +1148,17 @@ export interface components {
              * @description After this many consecutive failed runs the runner disables (pauses) the schedule, with disabledReason saying so, and publishes a Schedule Paused alert; 1 to 1000; null: never paused for failures (see Run policies); null removes it
              */
             pauseAfterFailures?: number | null;
+            /**
+             * Labels
+             * @description Your labels for the schedule, to find it by (GET /api/schedules?label=key=value): at most 16; a key is 1 to 63 of a-z 0-9 _ . - / starting with a letter or a digit; a value is a string of at most 63 characters without control characters; replaces all the labels ({} or null removes them)
+             * @example {
+             *       "env": "prod",
+             *       "team": "billing"
+             *     }
+             */
+            labels?: {
+                [key: string]: string;
+            } | null;
         };
         /**
          * ScheduleUpsert
@@ -1218,6 +1254,17 @@ export interface components {
              * @description After this many consecutive failed runs the runner disables (pauses) the schedule, with disabledReason saying so, and publishes a Schedule Paused alert; 1 to 1000; null: never paused for failures (see Run policies)
              */
             pauseAfterFailures?: number | null;
+            /**
+             * Labels
+             * @description Your labels for the schedule, to find it by (GET /api/schedules?label=key=value): at most 16; a key is 1 to 63 of a-z 0-9 _ . - / starting with a letter or a digit; a value is a string of at most 63 characters without control characters; null is {}
+             * @example {
+             *       "env": "prod",
+             *       "team": "billing"
+             *     }
+             */
+            labels?: {
+                [key: string]: string;
+            } | null;
         };
         /**
          * ScheduleView
@@ -1297,6 +1344,13 @@ export interface components {
              */
             input?: {
                 [key: string]: unknown;
+            };
+            /**
+             * Labels
+             * @description Your labels for the schedule, to find it by (GET /api/schedules?label=key=value): at most 16; a key is 1 to 63 of a-z 0-9 _ . - / starting with a letter or a digit; a value is a string of at most 63 characters without control characters
+             */
+            labels?: {
+                [key: string]: string;
             };
             /**
              * Pauseafterfailures
@@ -2487,8 +2541,8 @@ export interface operations {
                 label?: string[] | null;
                 /** @description only schedules whose name, note or externalId contains this text, ignoring case; taken literally (% and _ are characters, not wildcards); 1 to 200 characters */
                 q?: string | null;
-                /** @description only schedules whose newest run (by scheduled time) has this status; a schedule that never ran has none */
-                lastRunStatus?: ("running" | "succeeded" | "failed" | "skipped" | "missed" | "buffered") | null;
+                /** @description only schedules whose newest finished run (by scheduled time) ended so: succeeded, failed or skipped (a run still running, waiting or missed does not count; a schedule that never finished a run matches none) */
+                lastRunStatus?: ("succeeded" | "failed" | "skipped") | null;
                 limit?: number;
                 /** @description nextCursor of a page */
                 cursor?: string | null;
