@@ -65,6 +65,7 @@ SUITES = [
     "bench.engine",
     "bench.load",
     "bench.missed_fires",
+    "bench.bulk",
 ]
 
 

@@ -62,6 +62,13 @@ KEYS = {
         "missed_fires.decide_cpu_us_shared",
         "missed_fires.load_ratio_distinct",
     ),
+    "bulk": (
+        "bulk.pause_10k_ms",
+        "bulk.resume_10k_ms",
+        "bulk.drain_sql_per_schedule",
+        "bulk.drain_scheduler_calls_per_schedule",
+        "bulk.drain_own_ms_per_schedule",
+    ),
     "coldstart": (
         "coldstart_ratio.api",
         "coldstart_ratio.runner",
