@@ -6,8 +6,11 @@ schedule stays enabled in EventBridge while paused in the database. A resume who
 updates lag is covered by the missed-fire check's catch-up.
 """
 
+# ruff: noqa: F811  (pytest fixtures imported from other test modules are parameters here)
+
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -23,13 +26,14 @@ from scheduler.api.schedules import ScheduleService
 from scheduler.config import get_settings
 from scheduler.errors import ReconcileIncomplete
 from scheduler.models.bulk_changes import BulkPause, BulkResume
-from scheduler.models.schedules import ScheduleCreate
+from scheduler.models.schedules import ScheduleCreate, ScheduleUpdate
 from scheduler.observability import metrics
 from scheduler.policies.idempotency import IdempotentRequest
 from scheduler.policies.missed_fires import check_missed_fires
 from scheduler.policies.periodic_pass import drain_invocation, reconcile, run_invocation
 from scheduler.sync.eventbridge import EventBridgeSchedules
 
+from tests.conftest import EVENTS
 from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
     Crash,
     Runner,
@@ -38,6 +42,7 @@ from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
     dynamodb_fixture,
     runner_fixture,
 )
+from tests.integration.test_reconcile import lambda_context  # noqa: F401  (fixture)
 from tests.queries import AllQueries
 
 OWNER = uuid.UUID("00000000-0000-4000-8000-00000000a11c")
@@ -310,3 +315,84 @@ def test_a_resume_whose_eventbridge_updates_lag_is_caught_up_by_the_missed_fire_
     reconcile(queries.periodic_pass, scheduler.schedules, now=lambda: datetime.now(UTC))
     assert incident.states() == ["ENABLED"] * N
     assert incident.pending() == 0
+
+
+def test_a_pause_skips_the_waiting_catch_up_runs_of_the_schedules_it_pauses(
+    queries: AllQueries, scheduler: Scheduler
+) -> None:
+    # Given catch-up runs waiting for every schedule (resumed while EventBridge lagged)
+    incident = Incident(queries, scheduler, catchupPolicy="latest")
+    incident.bulk.pause(OWNER, _pause())
+    scheduler.fail_updates_after(0)
+    incident.bulk.resume(OWNER, BulkResume.model_validate({}))
+    later = datetime.now(UTC) + timedelta(minutes=21)
+    check_missed_fires(queries.missed_fires, hand_on=lambda _: None, now=lambda: later)
+
+    # When they are paused again
+    incident.bulk.pause(OWNER, _pause())
+
+    # Then no run waits to run stale on the next resume
+    waiting = queries.db.execute(
+        "select count(*) as n from schedule_runs where status = 'buffered'"
+    ).fetchone()
+    assert waiting == {"n": 0}
+
+
+def test_the_drain_writes_the_row_as_committed_now_not_the_bulk_changes_intent(
+    incident: Incident, scheduler: Scheduler, queries: AllQueries
+) -> None:
+    # Given a bulk pause whose EventBridge updates were all left to the drain
+    scheduler.fail_updates_after(0)
+    incident.bulk.pause(OWNER, _pause())
+    scheduler.heal()
+
+    # When one of the schedules is resumed by a PATCH before the drain runs
+    kept = incident.ids[0]
+    incident.service.update_schedule(None, kept, ScheduleUpdate(enabled=True))
+    drain_invocation(queries.periodic_pass, scheduler.schedules, remaining_s=lambda: 900.0)
+
+    # Then EventBridge holds what each row says now: that one enabled, the others disabled
+    assert incident.enabled_rows() == [True] + [False] * (N - 1)
+    assert incident.states() == ["ENABLED"] + ["DISABLED"] * (N - 1)
+    assert incident.pending() == 0
+
+
+def test_the_request_starts_a_drain_only_when_updates_are_left_and_survives_its_failure(
+    incident: Incident, scheduler: Scheduler, queries: AllQueries
+) -> None:
+    started: list[str] = []
+
+    def start() -> None:
+        started.append("drain")
+        raise ReconcileIncomplete("Lambda refused the invocation")
+
+    bulk = BulkChanges(
+        BulkChangeServiceQueries.over(queries.db), scheduler.schedules, start_drain=start
+    )
+
+    # Nothing left: no drain started
+    assert bulk.pause(OWNER, _pause()).eventbridge_pending == 0
+    assert started == []
+
+    # Updates left: a drain is started; its failure does not fail the committed change
+    scheduler.fail_updates_after(K)
+    resumed = bulk.resume(OWNER, BulkResume.model_validate({}))
+    assert (resumed.changed, resumed.eventbridge_pending) == (N, N - K)
+    assert started == ["drain"]
+    assert incident.enabled_rows() == [True] * N
+
+
+def test_the_reconcile_handler_drains_with_a_drain_event(
+    incident: Incident, scheduler: Scheduler, lambda_context: Any
+) -> None:
+    scheduler.fail_updates_after(0)
+    incident.bulk.pause(OWNER, _pause())
+    from functions.reconcile.app import lambda_handler
+
+    summary = lambda_handler(
+        json.loads((EVENTS / "reconcile-drain.json").read_text()), lambda_context
+    )
+
+    # through the handler's own clients: the same moto backend
+    assert summary["drained"] == N
+    assert incident.states() == ["DISABLED"] * N
