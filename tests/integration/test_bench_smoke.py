@@ -62,6 +62,14 @@ KEYS = {
         "missed_fires.decide_cpu_us_shared",
         "missed_fires.load_ratio_distinct",
     ),
+    "search": (
+        "search.unfiltered_ms.p50",
+        "search.label_ms.p50",
+        "search.q_ms.p50",
+        "search.last_run_failed_ms.p50",
+        "search.combined_ms.p50",
+        "search.combined.ratio",
+    ),
     "bulk": (
         "bulk.pause_10k_ms",
         "bulk.resume_10k_ms",

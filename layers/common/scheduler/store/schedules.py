@@ -172,23 +172,31 @@ class ScheduleQueries(Queries):
     ) -> list[Row]:
         """The schedules `selected` picks, newest first, keyset-paginated on (created_at, id);
         each row with its newest run (`last_run`, None before the first) from the same query:
-        one round trip per page."""
+        one round trip per page.
+
+        Scoped by the schedule's own owner_id (the workflow's, kept by a trigger since
+        20261208000300 and filled for older rows by 20261209000204), not a join to workflows:
+        one owner's page is then read in order from schedules_owner_page_idx, and the planner
+        estimates an owner's share of the schedules from their statistics alone (a join's
+        estimate, multiplied by a filter's, made it sort every match: docs/performance.md).
+        The newest run is read for the page's rows only, after the limit."""
         where, filter_params = schedule_filter_where(selected)
-        # The owner's own index (schedules_owner_page_idx) as well as the workflow's owner:
-        # s.owner_id is the workflow's, kept by a trigger and filled by 20261209000204.
-        owned_schedule = "s.owner_id = %(owner)s::uuid and " if owner is not None else ""
+        owned = "s.owner_id = %(owner)s::uuid" if owner is not None else "true"
         return self.db.execute(
             f"""select s.*, to_jsonb(r) as last_run
-                from schedules s join workflows w on w.id = s.workflow_id
+                from (
+                  select s.* from schedules s
+                  where {owned} and {where}
+                    and (%(after_at)s::timestamptz is null
+                         or (s.created_at, s.id) < (%(after_at)s, %(after_id)s::uuid))
+                  order by s.created_at desc, s.id desc limit %(limit)s
+                ) s
                 left join lateral (
                   select status, scheduled_time, started_at, finished_at, error
                   from schedule_runs
                   where schedule_id = s.id order by scheduled_time desc, id desc limit 1
                 ) r on true
-                where {owned_schedule}{OWNED} and {where}
-                  and (%(after_at)s::timestamptz is null
-                       or (s.created_at, s.id) < (%(after_at)s, %(after_id)s::uuid))
-                order by s.created_at desc, s.id desc limit %(limit)s""",
+                order by s.created_at desc, s.id desc""",
             page({"owner": owner, "limit": limit, **filter_params}, after),
         ).fetchall()
 
