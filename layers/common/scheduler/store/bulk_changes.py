@@ -14,7 +14,14 @@ from typing import Any
 from uuid import UUID
 
 from scheduler.store.schedule_filters import ScheduleFilter, schedule_filter_where
-from scheduler.store.sql import OWNED, Queries, Row
+from scheduler.store.sql import Queries, Row
+
+
+def owned_schedules(owner: UUID | None) -> str:
+    """The owner's schedules, as the list scopes them (store.schedules.list_schedules): by the
+    schedule's own owner_id (the workflow's, kept by a trigger), so the rows a filter lists are
+    the rows a bulk change of it changes; None (the service) sees every schedule."""
+    return "s.owner_id = %(owner)s::uuid" if owner is not None else "true"
 
 
 class BulkChangeQueries(Queries):
@@ -22,9 +29,8 @@ class BulkChangeQueries(Queries):
         """How many of the owner's schedules (None: of all) the filter matches."""
         where, params = schedule_filter_where(selected)
         row = self.db.execute(
-            f"""select count(*) as n
-                from schedules s join workflows w on w.id = s.workflow_id
-                where {OWNED} and ({where})""",
+            f"""select count(*) as n from schedules s
+                where {owned_schedules(owner)} and ({where})""",
             {**params, "owner": owner},
         ).fetchone()
         assert row is not None
@@ -38,9 +44,8 @@ class BulkChangeQueries(Queries):
         where, params = schedule_filter_where(selected)
         locking = "for update of s" if lock else ""
         return self.db.execute(
-            f"""select s.id, s.enabled, s.cron, s.timezone
-                from schedules s join workflows w on w.id = s.workflow_id
-                where {OWNED} and ({where})
+            f"""select s.id, s.enabled, s.cron, s.timezone from schedules s
+                where {owned_schedules(owner)} and ({where})
                 order by s.id limit %(limit)s {locking}""",
             {**params, "owner": owner, "limit": limit},
         ).fetchall()

@@ -14,7 +14,8 @@ from datetime import datetime
 from typing import NamedTuple
 from uuid import UUID
 
-from scheduler.store.sql import OWNED, Queries, Row
+from scheduler.store.bulk_changes import owned_schedules
+from scheduler.store.sql import Queries, Row
 
 
 class PendingMarker(NamedTuple):
@@ -41,8 +42,7 @@ class PendingSyncQueries(Queries):
             f"""select p.schedule_id, p.marked_at
                 from schedule_eventbridge_pending p
                 join schedules s on s.id = p.schedule_id
-                join workflows w on w.id = s.workflow_id
-                where {OWNED}
+                where {owned_schedules(owner)}
                 order by p.marked_at, p.schedule_id limit %(limit)s""",
             {"owner": owner, "limit": limit},
         ).fetchall()
@@ -54,8 +54,7 @@ class PendingSyncQueries(Queries):
             f"""select count(*) as n
                 from schedule_eventbridge_pending p
                 join schedules s on s.id = p.schedule_id
-                join workflows w on w.id = s.workflow_id
-                where {OWNED}""",
+                where {owned_schedules(owner)}""",
             {"owner": owner},
         ).fetchone()
         assert row is not None
