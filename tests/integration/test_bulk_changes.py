@@ -338,3 +338,15 @@ def test_a_bulk_pause_by_label_and_a_resume_by_the_incident_note(fleet: Fleet) -
     )
     assert resumed.ids == billing
     assert fleet.row(paused_before)["enabled"] is False
+
+
+def test_a_dry_run_says_how_many_eventbridge_updates_are_still_pending(
+    fleet: Fleet, queries: AllQueries
+) -> None:
+    fleet.schedule(fleet.workflow(OWNER))
+    fleet.bulk.budget_s = 0  # a request that got none of its updates in
+    assert fleet.bulk.pause(OWNER, pause()).eventbridge_pending == 1
+
+    counted = fleet.bulk.resume(OWNER, BulkResume.model_validate({"dryRun": True}))
+
+    assert (counted.changed, counted.eventbridge_pending) == (1, 1)

@@ -100,9 +100,11 @@ class BulkChanges:
         idempotent: IdempotentRequest | None,
     ) -> BulkChangeResult:
         selected = request.filter.selected()  # InvalidInput naming a malformed part
-        if request.dry_run:
+        if request.dry_run:  # never recorded under an Idempotency-Key: it changes nothing
             with self.queries.db.transaction():
-                return self._plan(owner, action, request, selected, lock=False)[0]
+                planned = self._plan(owner, action, request, selected, lock=False)[0]
+                pending = self.queries.drain.pending.count_pending(owner)
+            return planned.model_copy(update={"eventbridge_pending": pending})
         with self.queries.db.transaction():
             key = Idempotency(self.queries.idempotency, idempotent)
             result = key.stored_answer(BulkChangeResult)
