@@ -186,9 +186,10 @@ export async function renderSchedules(main, address = new URLSearchParams()) {
       ),
     ),
     filters,
-    bulkActions(address, rerender),
     table,
     pager,
+    // below the list: the layout above the table stays as it is
+    bulkActions(address, rerender),
   );
 }
 
