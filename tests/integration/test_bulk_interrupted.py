@@ -396,3 +396,31 @@ def test_the_reconcile_handler_drains_with_a_drain_event(
     # through the handler's own clients: the same moto backend
     assert summary["drained"] == N
     assert incident.states() == ["DISABLED"] * N
+
+
+def test_two_bulk_pauses_at_once_pause_each_schedule_once_without_a_deadlock(
+    incident: Incident, scheduler: Scheduler, clean_db: str
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from scheduler.store.db import Database
+
+    databases = [Database(clean_db), Database(clean_db)]
+    bulks = [
+        BulkChanges(BulkChangeServiceQueries.over(db), scheduler.schedules) for db in databases
+    ]
+    try:
+        # When two incident responders pause the same schedules at the same moment
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            results = list(pool.map(lambda bulk: bulk.pause(OWNER, _pause()), bulks))
+    finally:
+        for db in databases:
+            db.close()
+
+    # Then each schedule was paused by exactly one of them (the other found it paused: its
+    # rows are locked in id order, so neither waits for the other in a cycle)
+    changed = [i for result in results for i in result.ids]
+    assert sorted(changed) == incident.ids
+    assert incident.enabled_rows() == [False] * N
+    assert incident.states() == ["DISABLED"] * N
+    assert incident.pending() == 0
