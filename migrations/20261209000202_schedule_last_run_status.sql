@@ -1,8 +1,9 @@
 -- The outcome of a schedule's newest finished run, kept on the schedule itself so that the
 -- list filters by it (GET /api/schedules?lastRunStatus=failed) through an index instead of
 -- reading every schedule's newest run (issue #25). `last_run_status` is succeeded, failed or
--- skipped, as the runner records them (store/run_outcome.py, store/runs.py record_skipped_run,
--- in the statements that record the run: no extra round trip); `last_run_scheduled_time` is
+-- skipped, as the runner records them (store/run_outcome.py; store/runs.py record_skipped_run
+-- and the abandoned-run sweep's fail_abandoned_runs: in the statements that record the run, no
+-- extra round trip); `last_run_scheduled_time` is
 -- that run's slot, so a run recorded out of order (an older slot finishing after a newer one)
 -- never overwrites the newer outcome. Null: no run recorded yet.
 -- Nullable without a default: metadata only, no table rewrite. The check is NOT VALID (no scan

@@ -514,7 +514,10 @@ def test_the_table_is_readable_at_390_px_without_the_page_scrolling_sideways(
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_WIDTH
 
         # ... and the key cells are whole on screen once scrolled to (down only)
-        row.evaluate("element => window.scrollTo(0, element.offsetTop)")
+        # (the row's top on the page: its offsetTop is within the table, below the filters)
+        row.evaluate(
+            "element => window.scrollTo(0, element.getBoundingClientRect().top + window.scrollY)"
+        )
         for cell in (
             row.get_by_role("link", name="0 7 * * MON-FRI"),
             row.get_by_text("Succeeded"),

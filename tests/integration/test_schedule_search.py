@@ -1,5 +1,6 @@
-"""Labels on schedules, and the list's filters: label=key=value (repeatable), q, lastRunStatus,
-enabled, workflowId, combined with AND and paginated (docs/api.md, "Labels and search").
+"""Labels on schedules, and the list's filters: label=key=value (repeatable), q, enabled,
+workflowId, combined with AND and paginated (docs/api.md, "Labels and search"); lastRunStatus:
+tests/integration/test_schedule_last_run_status.py.
 
 The list is called through ApiFunction's handler with events as API Gateway's HTTP API makes
 them: the query string percent-decoded into queryStringParameters, a repeated parameter's
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -30,7 +30,7 @@ from tests.integration.test_api import (  # noqa: F401  (fixtures)
     eventbridge,
     workflows,
 )
-from tests.queries import AllQueries, process_queries
+from tests.queries import process_queries
 
 
 def _list(api: Api, params: list[tuple[str, str]]) -> tuple[int, Any]:
@@ -297,96 +297,6 @@ def test_filters_combine_with_and_and_paginate_without_gaps_or_repeats(
 
     # Then the pages hold exactly the matching schedules, newest first, each once
     assert seen == expected
-
-
-# --- the last run's status
-
-
-def _record(
-    queries: AllQueries,
-    schedule: dict[str, Any],
-    at: datetime,
-    status: str,
-    fence: int,
-) -> None:
-    """What the runner does in SQL for one fire: claim the slot, start, record its outcome
-    (or, for `skipped`, record it skipped without starting)."""
-    schedule_id, workflow_id = uuid.UUID(schedule["id"]), uuid.UUID(schedule["workflowId"])
-    lease = at + timedelta(minutes=5)
-    claim = queries.runs.claim_run_slot(
-        schedule_id,
-        workflow_id,
-        at,
-        trigger="manual",
-        attempt=1,
-        claim_token=f"runner-{fence}",
-        started_at=at,
-        lease_expires_at=lease,
-    )
-    run_id = claim["run_id"]
-    assert run_id is not None
-    if status == "skipped":
-        queries.runs.record_skipped_run(run_id, now=at, reason="busy")
-        return
-    started = queries.runs.start_run(
-        run_id,
-        workflow_id,
-        claim_token=f"runner-{fence}",
-        fence=fence,
-        lease_expires_at=lease,
-        now=at,
-        fenced_error="fenced",
-    )
-    assert started["started"], started
-    written = queries.runs.record_run_outcome(
-        run_id,
-        schedule_id=schedule_id,
-        workflow_id=workflow_id,
-        fence=fence,
-        status=status,
-        error=None if status == "succeeded" else "HTTP 500",
-        output={},
-        started_at=at,
-        finished_at=at,
-    )
-    assert written.result == "recorded"
-
-
-def test_last_run_status_filters_by_the_newest_slot_even_when_recorded_out_of_order(
-    api: Api, workflows: dict[str, uuid.UUID]
-) -> None:
-    # Given three schedules: one whose newest slot (09:00) failed but whose older slot (08:00)
-    # succeeded and was recorded after it; one whose newer slot succeeded after an older
-    # failure; one whose newest run was skipped; and one that never ran
-    queries = process_queries()
-    nine, eight = datetime(2026, 1, 2, 9, tzinfo=UTC), datetime(2026, 1, 2, 8, tzinfo=UTC)
-    late = _create(api, workflows["alice"])
-    _record(queries, late, nine, "failed", fence=1)
-    _record(queries, late, eight, "succeeded", fence=2)
-    recovered = _create(api, workflows["alice2"])
-    _record(queries, recovered, eight, "failed", fence=1)
-    _record(queries, recovered, nine, "succeeded", fence=2)
-    skipped = _create(api, workflows["alice2"])
-    _record(queries, skipped, eight, "failed", fence=3)
-    _record(queries, skipped, nine, "skipped", fence=4)
-    _create(api, workflows["alice"])
-
-    # Then lastRunStatus matches the newest slot's outcome, as the list's lastRun shows it
-    assert _ids(api, [("lastRunStatus", "failed")]) == [late["id"]]
-    assert _ids(api, [("lastRunStatus", "succeeded")]) == [recovered["id"]]
-    assert _ids(api, [("lastRunStatus", "skipped")]) == [skipped["id"]]
-    page = _list(api, [("lastRunStatus", "failed")])[1]
-    assert page["items"][0]["lastRun"]["status"] == "failed"
-    # and combines with the other filters
-    assert (
-        _ids(api, [("lastRunStatus", "succeeded"), ("workflowId", str(workflows["alice"]))]) == []
-    )
-
-
-def test_an_unknown_last_run_status_is_a_422(api: Api) -> None:
-    status, body = _list(api, [("lastRunStatus", "exploded")])
-    assert status == 422, body
-    assert "lastRunStatus" in str(body), body
 
 
 def _claims(owner: uuid.UUID) -> dict[str, Any]:

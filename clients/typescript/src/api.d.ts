@@ -801,6 +801,8 @@ export interface components {
              */
             labels?: {
                 [key: string]: string;
+            } | {
+                [key: string]: string;
             } | null;
             /**
              * Externalid
@@ -1158,6 +1160,8 @@ export interface components {
              */
             labels?: {
                 [key: string]: string;
+            } | {
+                [key: string]: string;
             } | null;
         };
         /**
@@ -1263,6 +1267,8 @@ export interface components {
              *     }
              */
             labels?: {
+                [key: string]: string;
+            } | {
                 [key: string]: string;
             } | null;
         };

@@ -6,6 +6,7 @@
 import { ApiError, call } from "./api.js";
 import { h, replace } from "./dom.js";
 import { fromLocalInput, localTime, toLocalInput, viewerZone, zonedTime } from "./format.js";
+import { labelLines, parseLabelLines } from "./labels.js";
 import { allWorkflows } from "./schedules.js";
 import { showError, showNotice } from "./widgets.js";
 
@@ -22,7 +23,7 @@ const PREVIEW_DELAY_MS = 300;
  * A labelled field with a hint and a place for the API's message about it.
  * @param {string} name the API's field name (camelCase), also the input's id suffix
  * @param {string} label
- * @param {HTMLInputElement | HTMLSelectElement} input
+ * @param {HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement} input
  * @param {string} [hint]
  */
 function field(name, label, input, hint) {
@@ -121,6 +122,8 @@ export async function renderForm(main, id) {
     value: String(current?.flexibleWindowMinutes ?? 0),
   });
   const note = h("input", { type: "text", maxlength: "500", value: current?.note ?? "" });
+  const labels = h("textarea", { rows: "3", spellcheck: "false", autocomplete: "off" });
+  labels.value = labelLines(current?.labels);
   const catchup = choice(current?.catchupPolicy ?? "skip", [
     ["skip", "Skip: record them missed"],
     ["latest", "Latest: run the most recent one"],
@@ -161,6 +164,7 @@ export async function renderForm(main, id) {
     field("endAt", "End (optional)", endAt, `Fire only until then; in ${viewerZone()}`),
     field("flexibleWindowMinutes", "Flexible window (minutes)", flexible, "0: on time; N: EventBridge may start up to N minutes late"),
     field("note", "Note (optional)", note, "Why it is paused, who owns it"),
+    field("labels", "Labels (optional)", labels, "One key=value a line, e.g. team=billing; the table filters by them"),
     field("catchupPolicy", "Missed fire times", catchup, "Fire times that did not run (an outage, a throttle)"),
     field("catchupWindowSeconds", "Catch-up window (seconds)", catchupWindow, "Older missed fire times are only recorded"),
     field("overlapPolicy", "When a run is still running", overlap, "What a fire does while the workflow runs"),
@@ -237,11 +241,20 @@ export async function renderForm(main, id) {
       "endAt",
       "flexibleWindowMinutes",
       "note",
+      "labels",
       "catchupPolicy",
       "catchupWindowSeconds",
       "overlapPolicy",
     ]) {
       setFieldError(form, name, null);
+    }
+    /** @type {Record<string, string>} */
+    let labelValues;
+    try {
+      labelValues = parseLabelLines(labels.value);
+    } catch (error) {
+      setFieldError(form, "labels", error instanceof Error ? error.message : String(error));
+      return;
     }
     /** @type {Record<string, unknown>} */
     const values = {
@@ -255,6 +268,7 @@ export async function renderForm(main, id) {
       catchupPolicy: catchup.value,
       catchupWindowSeconds: catchupWindow.value === "" ? 3600 : Number(catchupWindow.value),
       overlapPolicy: overlap.value,
+      labels: labelValues,
     };
     try {
       /** @type {ScheduleView} */
@@ -319,7 +333,10 @@ function changes(current, values) {
     const same =
       (name === "startAt" || name === "endAt") && before && value
         ? new Date(String(before)).getTime() === new Date(String(value)).getTime()
-        : before === value;
+        : name === "labels"
+          ? labelLines(/** @type {Record<string, string>} */ (before ?? {})) ===
+            labelLines(/** @type {Record<string, string>} */ (value))
+          : before === value;
     if (!same) changed[name] = value;
   }
   // Nothing changed: send the cron as it is, which the API accepts as a no-op change.

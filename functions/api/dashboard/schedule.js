@@ -6,6 +6,7 @@
 import { call, query } from "./api.js";
 import { h, replace } from "./dom.js";
 import { localTime, viewerZone, zonedTime } from "./format.js";
+import { labelChips } from "./labels.js";
 import { loadRuns, timeline } from "./timeline.js";
 import { enabledBadge, showError, showNotice, statusBadge, timePair } from "./widgets.js";
 
@@ -157,6 +158,8 @@ function facts(schedule, workflow) {
       schedule.flexibleWindowMinutes ? `up to ${schedule.flexibleWindowMinutes} min late` : "off",
     ],
     ["Note", schedule.note ?? "—"],
+    // a label's chip opens the table filtered by it
+    ["Labels", labelChips(schedule.labels, new URLSearchParams()) ?? "—"],
     [
       "Missed fire times",
       `${CATCHUP[schedule.catchupPolicy ?? "skip"]} (within ${schedule.catchupWindowSeconds ?? 3600} s)`,

@@ -1,12 +1,13 @@
 // @ts-check
 // The schedules table: one row per schedule (cron and what it means, zone, next fire time in
-// the viewer's and the schedule's zone, last run, state, note), filtered by workflow and state,
-// paged with the API's cursor.
+// the viewer's and the schedule's zone, last run, state, note, labels), filtered by workflow,
+// state, search text, last run status and labels (chips: labels.js), paged with the API's cursor.
 
 import { call, query } from "./api.js";
 import { bulkActions } from "./bulk.js";
 import { h, replace } from "./dom.js";
 import { viewerZone } from "./format.js";
+import { activeLabelFilters, addressWithLabels, labelChips, withLabelParams } from "./labels.js";
 import { enabledBadge, statusBadge, timePair } from "./widgets.js";
 
 /** @typedef {import("./types.js").SchedulePage} SchedulePage */
@@ -23,6 +24,9 @@ const CELLS = ["Workflow", "Timezone", "Next fire time", "Last run", "State", "N
 const view = {
   workflowId: "",
   enabled: "",
+  q: "",
+  lastRunStatus: "",
+  labels: "",
   /** @type {(string | null)[]} the cursors of the pages before this one */
   previous: [],
   /** @type {string | null} */
@@ -56,9 +60,17 @@ export async function renderSchedules(main, address = new URLSearchParams()) {
   const workflowId = address.get("workflowId") ?? "";
   const asked = address.get("enabled");
   const enabled = asked === "true" || asked === "false" ? asked : "";
-  if (workflowId !== view.workflowId || enabled !== view.enabled) {
+  const q = address.get("q") ?? "";
+  const lastRunStatus = address.get("lastRunStatus") ?? "";
+  const labels = address.getAll("label");
+  const filtersKey = [workflowId, enabled, q, lastRunStatus, labels.join("\n")].join("\n");
+  const viewKey = [view.workflowId, view.enabled, view.q, view.lastRunStatus, view.labels].join("\n");
+  if (filtersKey !== viewKey) {
     view.workflowId = workflowId;
     view.enabled = enabled;
+    view.q = q;
+    view.lastRunStatus = lastRunStatus;
+    view.labels = labels.join("\n");
     view.previous = [];
     view.cursor = null;
   }
@@ -67,12 +79,17 @@ export async function renderSchedules(main, address = new URLSearchParams()) {
     /** @type {Promise<SchedulePage>} */ (
       call(
         "GET",
-        `schedules${query({
-          workflowId: view.workflowId,
-          enabled: view.enabled,
-          limit: PAGE_SIZE,
-          cursor: view.cursor,
-        })}`,
+        `schedules${withLabelParams(
+          query({
+            workflowId: view.workflowId,
+            enabled: view.enabled,
+            q: view.q,
+            lastRunStatus: view.lastRunStatus,
+            limit: PAGE_SIZE,
+            cursor: view.cursor,
+          }),
+          labels,
+        )}`,
       )
     ),
   ]);
@@ -94,6 +111,17 @@ export async function renderSchedules(main, address = new URLSearchParams()) {
     h("option", { value: "true", selected: view.enabled === "true" }, "Enabled only"),
     h("option", { value: "false", selected: view.enabled === "false" }, "Paused only"),
   );
+  const search = h("input", { type: "search", id: "filter-q", name: "q", value: view.q, maxlength: "200" });
+  const lastRunFilter = h(
+    "select",
+    { id: "filter-last-run", name: "lastRunStatus" },
+    [
+      ["", "Any last run"],
+      ["succeeded", "Succeeded"],
+      ["failed", "Failed"],
+      ["skipped", "Skipped"],
+    ].map(([value, label]) => h("option", { value, selected: view.lastRunStatus === value }, label)),
+  );
   const filters = h(
     "form",
     {
@@ -102,17 +130,27 @@ export async function renderSchedules(main, address = new URLSearchParams()) {
       onsubmit: (/** @type {Event} */ event) => {
         event.preventDefault();
         // The address carries the filters; its change shows the table again (app.js).
-        const hash = `#/${query({ workflowId: workflowFilter.value, enabled: enabledFilter.value })}`;
+        const chosen = new URLSearchParams(
+          query({
+            workflowId: workflowFilter.value,
+            enabled: enabledFilter.value,
+            q: search.value,
+            lastRunStatus: lastRunFilter.value,
+          }),
+        );
+        const hash = addressWithLabels(chosen, labels);
         if (location.hash === hash) rerender();
         else location.hash = hash;
       },
     },
     h("div", { class: "field" }, h("label", { for: "filter-workflow" }, "Workflow"), workflowFilter),
     h("div", { class: "field" }, h("label", { for: "filter-enabled" }, "State"), enabledFilter),
+    h("div", { class: "field" }, h("label", { for: "filter-q" }, "Search"), search),
+    h("div", { class: "field" }, h("label", { for: "filter-last-run" }, "Last run"), lastRunFilter),
     h("button", { type: "submit" }, "Apply filters"),
   );
 
-  const rows = page.items.map((schedule) => scheduleRow(schedule, names));
+  const rows = page.items.map((schedule) => scheduleRow(schedule, names, address));
   const table = h(
     "div",
     { class: "table-scroll", tabindex: "0", role: "region", "aria-labelledby": "schedules-caption" },
@@ -186,6 +224,7 @@ export async function renderSchedules(main, address = new URLSearchParams()) {
       ),
     ),
     filters,
+    activeLabelFilters(address),
     table,
     pager,
     // below the list: the layout above the table stays as it is
@@ -196,8 +235,9 @@ export async function renderSchedules(main, address = new URLSearchParams()) {
 /**
  * @param {ScheduleListItem} schedule
  * @param {Map<string, string>} names
+ * @param {URLSearchParams} address the table's filters (a label chip adds its label to them)
  */
-function scheduleRow(schedule, names) {
+function scheduleRow(schedule, names, address) {
   const [workflow, timezone, next, last, state, note] = CELLS.map((label) => ({ "data-label": label }));
   return h(
     "tr",
@@ -207,6 +247,7 @@ function scheduleRow(schedule, names) {
       { scope: "row" },
       h("a", { href: `#/schedules/${schedule.id}` }, h("code", {}, schedule.cron)),
       h("span", { class: "description" }, schedule.invalidReason ?? schedule.description),
+      labelChips(schedule.labels, address),
     ),
     h("td", workflow, names.get(schedule.workflowId) ?? schedule.workflowId),
     h("td", timezone, schedule.timezone),

@@ -12,12 +12,24 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
+from typing import Any
 
 MAX_LABELS = 16
 LABEL_KEY_MAX_LENGTH = 63
 LABEL_VALUE_MAX_LENGTH = 63
 LABEL_KEY_PATTERN = rf"^[a-z0-9][a-z0-9_./-]{{0,{LABEL_KEY_MAX_LENGTH - 1}}}$"
 _LABEL_KEY = re.compile(LABEL_KEY_PATTERN)
+
+# The same bounds in the OpenAPI document (client generators, schemathesis' generated labels).
+LABELS_JSON_SCHEMA: dict[str, Any] = {
+    "maxProperties": MAX_LABELS,
+    "propertyNames": {"pattern": LABEL_KEY_PATTERN},
+    "additionalProperties": {
+        "type": "string",
+        "maxLength": LABEL_VALUE_MAX_LENGTH,
+        "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$",
+    },
+}
 
 LABELS_DESCRIPTION = (
     f"Your labels for the schedule, to find it by (GET /api/schedules?label=key=value): at most"

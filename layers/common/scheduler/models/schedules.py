@@ -59,7 +59,12 @@ from scheduler.models.schedule_identity import (
     checked_name,
 )
 from scheduler.models.schedule_input import MAX_INPUT_BYTES, MAX_INPUT_DEPTH, checked_input
-from scheduler.models.schedule_labels import LABELS_DESCRIPTION, MAX_LABELS, checked_labels
+from scheduler.models.schedule_labels import (
+    LABELS_DESCRIPTION,
+    LABELS_JSON_SCHEMA,
+    MAX_LABELS,
+    checked_labels,
+)
 
 _INPUT = (
     "A JSON object the schedule's runs receive: its values fill the placeholders"
@@ -128,6 +133,7 @@ class ScheduleUpsert(ApiRequest):
         max_length=MAX_LABELS,
         description=LABELS_DESCRIPTION + "; null is {}",
         examples=[_LABELS_EXAMPLE],
+        json_schema_extra=LABELS_JSON_SCHEMA,
     )
 
     _cron = field_validator("cron")(_checked_cron)
@@ -243,6 +249,7 @@ class ScheduleUpdate(ApiRequest):
         max_length=MAX_LABELS,
         description=LABELS_DESCRIPTION + "; replaces all the labels ({} or null removes them)",
         examples=[_LABELS_EXAMPLE],
+        json_schema_extra=LABELS_JSON_SCHEMA,
     )
 
     _note = field_validator("note")(_checked_note)

@@ -13,15 +13,12 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from scheduler.store.schedule_filters import ScheduleFilter, schedule_filter_where
+from scheduler.store.schedule_filters import (
+    ScheduleFilter,
+    owned_schedules,
+    schedule_filter_where,
+)
 from scheduler.store.sql import Queries, Row
-
-
-def owned_schedules(owner: UUID | None) -> str:
-    """The owner's schedules, as the list scopes them (store.schedules.list_schedules): by the
-    schedule's own owner_id (the workflow's, kept by a trigger), so the rows a filter lists are
-    the rows a bulk change of it changes; None (the service) sees every schedule."""
-    return "s.owner_id = %(owner)s::uuid" if owner is not None else "true"
 
 
 class BulkChangeQueries(Queries):

@@ -236,8 +236,9 @@ class RunQueries(RunOutcomeQueries):
     def fail_abandoned_runs(self, now: datetime) -> list[Row]:
         """Fail every started run still `running` whose lease expired before `now` (its runner
         died, or the start's answer was lost); its workflow goes back to idle unless another
-        run of it is live. The runs failed (with what their Run Failed alert says). A claim
-        that never started is not failed here: see `settle_unstarted_claims`."""
+        run of it is live, and its schedule's `last_run_status` is `failed` (unless a newer
+        slot's outcome is there). The runs failed (with what their Run Failed alert says). A
+        claim that never started is not failed here: see `settle_unstarted_claims`."""
         return self.db.execute(
             """with failed as (
                  update schedule_runs
@@ -253,6 +254,16 @@ class RunQueries(RunOutcomeQueries):
                        and not (r.fence is null and r.lease_expires_at < %(now)s)
                        and r.id not in (select id from failed))
                  returning w.id
+               ), outcome as (
+                 -- the list's lastRunStatus, as the runner's record would have written it: the
+                 -- newest failed slot per schedule, unless a newer outcome is already there
+                 update schedules s
+                 set last_run_status = 'failed', last_run_scheduled_time = f.scheduled_time
+                 from (select distinct on (schedule_id) schedule_id, scheduled_time
+                       from failed order by schedule_id, scheduled_time desc) f
+                 where s.id = f.schedule_id
+                   and (s.last_run_scheduled_time is null
+                        or f.scheduled_time >= s.last_run_scheduled_time)
                )
                select f.*, w.owner_id, w.name as workflow_name
                from failed f join workflows w on w.id = f.workflow_id""",

@@ -3,8 +3,8 @@ it is, one place for every statement that selects schedules by it.
 
 The condition reads the schedules as `s` only, so a statement of any shape (a select with its
 joins, an `update schedules s ... where`) can use it; the caller adds the owner's scoping
-(scheduler.store.sql.OWNED) and its own paging. Only the parts of the filter that are set become
-SQL: an absent part costs nothing and cannot stop the planner from using an index.
+(`owned_schedules`, as the list does) and its own paging. Only the parts of the filter that are
+set become SQL: an absent part costs nothing and cannot stop the planner from using an index.
 Parameters are named `filter_*`, so they never clash with the statement's own.
 """
 
@@ -70,6 +70,16 @@ def schedule_filter_where(selected: ScheduleFilter) -> tuple[str, dict[str, Any]
         conditions.append("s.last_run_status = %(filter_last_run_status)s::text")
         params["filter_last_run_status"] = selected.last_run_status
     return (" and ".join(conditions) or "true"), params
+
+
+def owned_schedules(owner: UUID | None) -> str:
+    """The owner's scoping over `schedules s` (parameter `%(owner)s`; None: every schedule).
+
+    The schedule's own owner_id (the workflow's, kept by a trigger since 20261208000300, filled
+    for older rows by 20261209000204), not a join to workflows: an owner's schedules are read
+    from schedules_owner_page_idx, and the planner estimates an owner's share from the
+    schedules' statistics alone (docs/performance.md, the schedule list at 1,000,000)."""
+    return "s.owner_id = %(owner)s::uuid" if owner is not None else "true"
 
 
 def escape_like(text: str) -> str:

@@ -20,7 +20,11 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from scheduler.errors import ExternalIdTaken, InvalidInput, ScheduleNotFound, WorkflowNotFound
-from scheduler.store.schedule_filters import ScheduleFilter, schedule_filter_where
+from scheduler.store.schedule_filters import (
+    ScheduleFilter,
+    owned_schedules,
+    schedule_filter_where,
+)
 from scheduler.store.sql import OWNED, Cursor, Queries, Row, integrity_errors, page
 
 _UPDATABLE_SCHEDULE_COLUMNS = frozenset(
@@ -174,14 +178,12 @@ class ScheduleQueries(Queries):
         each row with its newest run (`last_run`, None before the first) from the same query:
         one round trip per page.
 
-        Scoped by the schedule's own owner_id (the workflow's, kept by a trigger since
-        20261208000300 and filled for older rows by 20261209000204), not a join to workflows:
-        one owner's page is then read in order from schedules_owner_page_idx, and the planner
-        estimates an owner's share of the schedules from their statistics alone (a join's
-        estimate, multiplied by a filter's, made it sort every match: docs/performance.md).
+        Scoped by the schedule's own owner_id (`owned_schedules`), not a join to workflows: one
+        owner's page is then read in order from schedules_owner_page_idx (a join's estimate,
+        multiplied by a filter's, made the planner sort every match: docs/performance.md).
         The newest run is read for the page's rows only, after the limit."""
         where, filter_params = schedule_filter_where(selected)
-        owned = "s.owner_id = %(owner)s::uuid" if owner is not None else "true"
+        owned = owned_schedules(owner)
         return self.db.execute(
             f"""select s.*, to_jsonb(r) as last_run
                 from (

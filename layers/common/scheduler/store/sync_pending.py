@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import NamedTuple
 from uuid import UUID
 
-from scheduler.store.bulk_changes import owned_schedules
+from scheduler.store.schedule_filters import owned_schedules
 from scheduler.store.sql import Queries, Row
 
 
