@@ -9,7 +9,7 @@ limit's 422, a read-only key's 403, an Idempotency-Key's replay.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from uuid import UUID
 
@@ -29,6 +29,7 @@ from tests.integration.test_api import (  # noqa: F401  (fixtures)
     eventbridge,
     workflows,
 )
+from tests.integration.test_api_consistency import Hook, _fail_with, hooks  # noqa: F401
 from tests.integration.test_api_keys import Gateway, _issue, gateway  # noqa: F401
 from tests.queries import AllQueries, process_queries
 
@@ -350,3 +351,20 @@ def test_a_dry_run_says_how_many_eventbridge_updates_are_still_pending(
     counted = fleet.bulk.resume(OWNER, BulkResume.model_validate({"dryRun": True}))
 
     assert (counted.changed, counted.eventbridge_pending) == (1, 1)
+
+
+def test_through_the_api_an_eventbridge_failure_answers_200_with_updates_pending(
+    api: Api, workflows: dict[str, UUID], hooks: Callable[[str, Hook], None]
+) -> None:
+    body = {"workflowId": str(workflows["alice"]), "cron": "0 7 * * *"}
+    for _ in range(3):
+        api.call("POST", "/api/schedules", body=body)
+    hooks("before-call.scheduler.UpdateSchedule", _fail_with("ThrottlingException", after_calls=1))
+
+    # The database change is committed: the answer is a success, saying what is left
+    status, answer = api.call(
+        "POST", "/api/schedules/bulk-pause", body=_bulk_body(workflows["alice"])
+    )
+    assert status == 200, answer
+    assert (answer["changed"], answer["eventbridgePending"]) == (3, 2)
+    assert not any(row["enabled"] for row in process_queries().schedules.iter_all_schedules())
