@@ -70,6 +70,7 @@ SUITES = [
     "bench.load",
     "bench.missed_fires",
     "bench.search",
+    "bench.bulk",
 ]
 
 

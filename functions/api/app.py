@@ -3,9 +3,9 @@
 The Lambda entry, thin: before routing, every request must carry verified claims (API Gateway's
 authorizer put them in the event) and a body of at most 16 KiB (a workflow's create or change:
 272 KiB); then the one resolver (scheduler.api.routes.routing.app) routes it to a route of
-scheduler.api.routes, each module a group (schedules, runs, API keys, cron preview, workflows,
-documentation) that parses and calls one use case, or to the dashboard's files beside this
-module; errors are mapped to HTTP once, at the bottom.
+scheduler.api.routes, each module a group (schedules, bulk changes, runs, API keys, cron
+preview, workflows, documentation) that parses and calls one use case, or to the dashboard's
+files beside this module; errors are mapped to HTTP once, at the bottom.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from scheduler.steps.definitions import MAX_DEFINITION_BYTES
 # order of the OpenAPI document's paths.
 # isort: off
 from scheduler.api.routes.routing import api_key_queries, app
-from scheduler.api.routes import schedules, runs, keys, cron, workflows, audit  # noqa: F401
+from scheduler.api.routes import schedules, bulk, runs, keys, cron, workflows, audit  # noqa: F401
 from scheduler.api.routes.docs import DOCS_ROUTE, TITLE, VERSION, enable_docs
 
 # isort: on

@@ -4,7 +4,9 @@ The scheduled event (or `sam remote invoke ReconcileFunction` with any event wit
 coordinates a pass: it fails abandoned runs, runs the missed-fire check
 (scheduler.policies.missed_fires), and starts RECONCILE_SHARDS shard invocations of this function,
 or runs the only shard itself. A shard event ({"shard": "3", ...}) runs that shard; one that runs
-out of time invokes this function again with where it stopped.
+out of time invokes this function again with where it stopped. A drain event ({"drain":
+"pending"}, from a bulk pause or resume that left EventBridge updates pending) only drains them
+(scheduler.sync.pending).
 """
 
 from __future__ import annotations
@@ -16,10 +18,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from scheduler import clients
 from scheduler.config import get_settings
 from scheduler.observability import capture_lambda_handler, logger, metrics
-from scheduler.policies.periodic_pass import PeriodicPassQueries, run_invocation
+from scheduler.policies.periodic_pass import (
+    PeriodicPassQueries,
+    drain_invocation,
+    run_invocation,
+)
 from scheduler.run.runner_client import invoke_runner_async
 from scheduler.store.db import database
 from scheduler.sync.eventbridge import EventBridgeSchedules
+from scheduler.sync.pending import DRAIN_EVENT_KEY, DRAIN_PENDING
 from scheduler.sync.shards import ShardTask, invoke_shard
 
 # boto3 at init rather than at the first AWS client: every pass lists EventBridge's schedules,
@@ -31,6 +38,12 @@ clients.load_aws_sdk()
 @capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
+    if event.get(DRAIN_EVENT_KEY) == DRAIN_PENDING:  # started by a bulk change's request
+        return drain_invocation(
+            PeriodicPassQueries.over(database()),
+            EventBridgeSchedules(),
+            remaining_s=lambda: context.get_remaining_time_in_millis() / 1000,
+        )
     return run_invocation(
         PeriodicPassQueries.over(database()),
         EventBridgeSchedules(),

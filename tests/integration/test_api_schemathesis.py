@@ -86,13 +86,17 @@ schema = schemathesis.openapi.from_dict(
 # writes, whose generated definitions are nearly all refused and whose deletes of the fixture's
 # workflows (409: they have schedules) took the steps that reach a run now
 # (tests/integration/test_api_workflows.py covers them), and the upsert by externalId, a second
-# way to the same schedules that took the steps too (tests/integration/test_schedule_identity.py).
+# way to the same schedules that took the steps too (tests/integration/test_schedule_identity.py),
+# and the bulk pause / resume, which no link leads to and whose pause of every schedule turns the
+# run nows after it into 409s (tests/integration/test_bulk_changes.py covers them).
 schedules_schema = schema.exclude(path_regex=r"^/api/keys|/backfill$").exclude(
     operation_id=[
         "createWorkflow",
         "updateWorkflow",
         "deleteWorkflow",
         "upsertScheduleByExternalId",
+        "bulkPauseSchedules",
+        "bulkResumeSchedules",
     ]
 )
 
@@ -366,7 +370,9 @@ def test_api_statefully_follows_its_links(gateway: tuple[WsgiGateway, str], clea
     ApiWorkflows.run(
         settings=settings(
             max_examples=50,
-            stateful_step_count=8,
+            # 10, not 8: with the bulk operations in the document (excluded above) the
+            # derandomized sequences of 8 steps no longer reached a run now's 202
+            stateful_step_count=10,
             derandomize=True,
             database=None,
             deadline=None,

@@ -70,6 +70,13 @@ KEYS = {
         "search.combined_ms.p50",
         "search.combined.ratio",
     ),
+    "bulk": (
+        "bulk.pause_10k_ms",
+        "bulk.resume_10k_ms",
+        "bulk.drain_sql_per_schedule",
+        "bulk.drain_scheduler_calls_per_schedule",
+        "bulk.drain_own_ms_per_schedule",
+    ),
     "coldstart": (
         "coldstart_ratio.api",
         "coldstart_ratio.runner",

@@ -166,6 +166,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/schedules/bulk-pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pause every schedule matching a filter, with a note
+         * @description Pauses every schedule the filter matches (the list's filter: GET /api/schedules), all or none in one transaction, at most `limit`; a schedule already so is left as it is. The database is changed when this answers; EventBridge follows within the request for as many as fit its time, and within minutes for the rest (`eventbridgePending`). Safe to retry, with or without an Idempotency-Key. `dryRun` only counts. A paused schedule does not run from the commit on.
+         */
+        post: operations["bulkPauseSchedules"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/schedules/bulk-resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resume every paused schedule matching a filter
+         * @description Resumes every schedule the filter matches (the list's filter: GET /api/schedules), all or none in one transaction, at most `limit`; a schedule already so is left as it is. The database is changed when this answers; EventBridge follows within the request for as many as fit its time, and within minutes for the rest (`eventbridgePending`). Safe to retry, with or without an Idempotency-Key. `dryRun` only counts. A schedule whose stored cron or timezone can no longer be scheduled stays paused (`skipped`).
+         */
+        post: operations["bulkResumeSchedules"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/keys": {
         parameters: {
             query?: never;
@@ -441,6 +481,111 @@ export interface components {
              * @example 2026-11-08T00:00:00Z
              */
             to: string;
+        };
+        /** BulkChangeResult */
+        BulkChangeResult: {
+            /**
+             * Action
+             * @enum {string}
+             */
+            action: "pause" | "resume";
+            /** Dryrun */
+            dryRun: boolean;
+            /**
+             * Matched
+             * @description schedules the filter matched
+             */
+            matched: number;
+            /**
+             * Changed
+             * @description schedules this request paused or resumed (a dry run: would); the others were already so, or are `skipped`
+             */
+            changed: number;
+            /**
+             * Ids
+             * @description the changed schedules' ids, in id order
+             */
+            ids: string[];
+            /**
+             * Skipped
+             * @description resume only: schedules left paused because their stored cron or timezone can no longer be scheduled (PATCH each with a new one)
+             */
+            skipped?: string[];
+            /**
+             * Eventbridgepending
+             * @description of the caller's schedules, how many EventBridge updates are still to be made when this answer was sent (the database is already changed: a paused schedule does not run); a retry of the request, or the drain it started, makes them
+             */
+            eventbridgePending: number;
+        };
+        /** BulkPause */
+        BulkPause: {
+            filter?: components["schemas"]["BulkScheduleFilter"];
+            /**
+             * Note
+             * @description why (the incident), required unless dryRun: set as the note of every schedule this pauses; a schedule already paused keeps its own note
+             */
+            note?: string | null;
+            /**
+             * Limit
+             * @description the most schedules the request may change: when more match, nothing changes and the 422 says how many match (raise it up to 10,000, or narrow the filter)
+             * @default 1000
+             */
+            limit?: number;
+            /**
+             * Dryrun
+             * @description only count and list what would change; nothing is written
+             * @default false
+             */
+            dryRun?: boolean;
+        };
+        /** BulkResume */
+        BulkResume: {
+            filter?: components["schemas"]["BulkScheduleFilter"];
+            /**
+             * Note
+             * @description the note of every schedule this resumes: left out, notes stay as they are; null removes them
+             */
+            note?: string | null;
+            /**
+             * Limit
+             * @description the most schedules the request may change: when more match, nothing changes and the 422 says how many match (raise it up to 10,000, or narrow the filter)
+             * @default 1000
+             */
+            limit?: number;
+            /**
+             * Dryrun
+             * @description only count and list what would change; nothing is written
+             * @default false
+             */
+            dryRun?: boolean;
+        };
+        /**
+         * BulkScheduleFilter
+         * @description Which schedules: the list's filter (GET /api/schedules), every part optional, combined
+         *     with AND; the empty filter is every schedule the caller sees.
+         */
+        BulkScheduleFilter: {
+            /** Workflowid */
+            workflowId?: string | null;
+            /** Enabled */
+            enabled?: boolean | null;
+            /** Externalid */
+            externalId?: string | null;
+            /**
+             * Label
+             * @description only schedules with this label, as key=value (the value may be empty and may hold '='); repeat it (up to 16 times) for schedules with all of them. Percent-encode the value's reserved characters (& + # % and spaces)
+             */
+            label?: string[];
+            /**
+             * Q
+             * @description only schedules whose name, note or externalId contains this text, ignoring case; taken literally (% and _ are characters, not wildcards); 1 to 200 characters
+             */
+            q?: string | null;
+            /**
+             * Lastrunstatus
+             * @description only schedules whose newest finished run (by scheduled time) ended so: succeeded, failed or skipped (a run still running, waiting or missed does not count; a schedule that never finished a run matches none)
+             */
+            lastRunStatus?: ("running" | "succeeded" | "failed" | "skipped" | "missed" | "buffered") | null;
         };
         /** CronPreview */
         CronPreview: {
@@ -2790,6 +2935,186 @@ export interface operations {
             };
             /** @description The workflow's owner has MAX_SCHEDULES_PER_OWNER schedules (default 1000) */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    bulkPauseSchedules: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: a request with a key answered before (by this caller, in the last 24 hours) returns that answer and does nothing again; the same key with a different request is a 422 (docs: API, Idempotency-Key). */
+                "idempotency-key"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BulkPause"];
+            };
+        };
+        responses: {
+            /** @description OK: the database is changed (or, dryRun, would be) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BulkChangeResult"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized: no Authorization header or an empty one (answered by API Gateway; the authorizer is not called), or an API key that is malformed, unknown, revoked or expired (answered by the API in the same shape) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
+                };
+            };
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ForbiddenBody"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    bulkResumeSchedules: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: a request with a key answered before (by this caller, in the last 24 hours) returns that answer and does nothing again; the same key with a different request is a 422 (docs: API, Idempotency-Key). */
+                "idempotency-key"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BulkResume"];
+            };
+        };
+        responses: {
+            /** @description OK: the database is changed (or, dryRun, would be) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BulkChangeResult"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized: no Authorization header or an empty one (answered by API Gateway; the authorizer is not called), or an API key that is malformed, unknown, revoked or expired (answered by the API in the same shape) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
+                };
+            };
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ForbiddenBody"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

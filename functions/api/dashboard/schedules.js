@@ -4,6 +4,7 @@
 // state, search text, last run status and labels (chips: labels.js), paged with the API's cursor.
 
 import { call, query } from "./api.js";
+import { bulkActions } from "./bulk.js";
 import { h, replace } from "./dom.js";
 import { viewerZone } from "./format.js";
 import { onceBadge, whenText } from "./once.js";
@@ -227,6 +228,8 @@ export async function renderSchedules(main, address = new URLSearchParams()) {
     activeLabelFilters(address),
     table,
     pager,
+    // below the list: the layout above the table stays as it is
+    bulkActions(address, rerender),
   );
 }
 

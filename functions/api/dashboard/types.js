@@ -22,5 +22,6 @@
 /** @typedef {Schemas["ErrorBody"]} ErrorBody */
 /** @typedef {Schemas["AuditEvent"]} AuditEvent */
 /** @typedef {Schemas["AuditEventPage"]} AuditEventPage */
+/** @typedef {Schemas["BulkChangeResult"]} BulkChangeResult */
 
 export {};

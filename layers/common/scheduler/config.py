@@ -57,6 +57,13 @@ class Settings(BaseModel):
     # How far AWS's clock may run ahead of ours: a schedule modified within this of our write is
     # taken as our write (Lambda and AWS keep NTP time, well under a second apart).
     reconcile_clock_tolerance_s: float = Field(default=1.0, ge=0, le=60)
+    # Schedules per second one drain of pending EventBridge updates writes (a bulk pause or
+    # resume, then the drains that finish it: scheduler.sync.pending). Well under the lowest
+    # UpdateSchedule quota AWS documents (50 per second), which every other writer shares.
+    eventbridge_drain_rate: float = Field(default=20, gt=0, le=1000)
+    # ReconcileFunction, which ApiFunction invokes to drain what a bulk change left pending;
+    # empty (the local stack, tests): the next reconcile pass drains it.
+    reconcile_function_arn: str = ""
 
     # Runner: DynamoDB lease lock and workflow steps.
     locks_table: str = "workflow-locks"

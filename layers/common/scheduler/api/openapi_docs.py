@@ -155,6 +155,7 @@ UPSERT_SCHEDULE = limited(
     retry_after=False,
 )
 DELETE_SCHEDULE = {204: {"description": "Deleted", "content": {}}, **errors(404, 503)}
+BULK_CHANGE = ok(200, "OK: the database is changed (or, dryRun, would be)", *BODY_ERRORS)
 LIST_RUNS = ok(200, "OK", 400, 404, 422, 503)
 LIST_SCHEDULE_EVENTS = ok(200, "OK", 400, 404, 422, 503)
 LIST_AUDIT_EVENTS = ok(200, "OK", 400, 422, 503)

@@ -20,7 +20,9 @@ from scheduler.policies.missed_fires import MissedFireQueries, check_missed_fire
 from scheduler.run.queue import HandOn
 from scheduler.store.db import Database
 from scheduler.sync.eventbridge import EventBridgeSchedules
+from scheduler.sync.pending import DrainQueries, drain_pending
 from scheduler.sync.reconcile import (
+    RESERVE_S,
     Clock,
     ReconcileQueries,
     ReconcileSummary,
@@ -56,6 +58,7 @@ def reconcile(
 ) -> dict[str, int]:
     """One whole pass in this process, every shard to its end (the local stack, tests)."""
     summary = ReconcileSummary()
+    _drain_pending(queries, schedules, lambda: 1.0, summary)
     _settle_abandoned_runs(queries.abandoned_runs, now(), hand_on, None, summary)
     for prefix in shard_prefixes(shards):
         summary.add(
@@ -83,6 +86,8 @@ def run_invocation(
     summary = ReconcileSummary()
     missed: dict[str, int] = {}
     if task is None:
+        keep = remaining_s() * 2 / 3
+        _drain_pending(queries, schedules, lambda: remaining_s() - keep, summary)
         _settle_abandoned_runs(queries.abandoned_runs, now(), hand_on, remaining_s, summary)
         missed = _check_missed_fires(queries.missed_fires, hand_on, now, remaining_s)
         if shards > 1:
@@ -100,6 +105,43 @@ def run_invocation(
         else:
             _start(start, outcome.resume, summary)
     return {**finish(summary), **missed}
+
+
+def drain_invocation(
+    queries: PeriodicPassQueries,
+    schedules: EventBridgeSchedules,
+    *,
+    remaining_s: Callable[[], float],
+) -> dict[str, int]:
+    """A ReconcileFunction invocation that only drains the pending EventBridge updates (started
+    by a bulk change that left some): as many as fit before its reserve; the next pass's
+    coordinator drains what is left."""
+    summary = ReconcileSummary()
+    _drain_pending(queries, schedules, lambda: remaining_s() - RESERVE_S, summary)
+    return finish(summary)
+
+
+def _drain_pending(
+    queries: PeriodicPassQueries,
+    schedules: EventBridgeSchedules,
+    time_left_s: Callable[[], float],
+    summary: ReconcileSummary,
+) -> None:
+    """The pending EventBridge updates of bulk changes first (scheduler.sync.pending): a
+    resumed schedule fires again once written. A failure never stops the pass: its shards
+    compare every row anyway."""
+    try:
+        drained = drain_pending(
+            DrainQueries.of(queries.reconcile), schedules, owner=None, time_left_s=time_left_s
+        )
+    except DomainError:
+        logger.exception("pending EventBridge updates not drained; the next pass drains them")
+        summary.failed += 1
+        return
+    summary.drained = drained.written
+    summary.invalid_rows += drained.invalid
+    if drained.interrupted:
+        summary.failed += 1
 
 
 def _settle_abandoned_runs(

@@ -104,6 +104,8 @@ class ReconcileSummary:
     abandoned_claims_missed: int = 0
     # schedules fetched with GetSchedule (no record, or the summary shows a change)
     described: int = 0
+    # pending EventBridge updates of bulk changes written first (scheduler.sync.pending)
+    drained: int = 0
     # 1 when this invocation stopped short and handed the rest of its shard on
     continued: int = 0
     # shards or continuations that could not be started (the next pass covers them)

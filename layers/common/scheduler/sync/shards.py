@@ -88,3 +88,16 @@ def invoke_shard(function_arn: str, task: ShardTask) -> None:
         )
     except (ClientError, BotoCoreError) as exc:
         raise ReconcileIncomplete(f"cannot start reconcile shard {task}: {exc}") from exc
+
+
+def invoke_drain(function_arn: str) -> None:
+    """Queue an asynchronous ReconcileFunction invocation that drains the pending EventBridge
+    updates (scheduler.sync.pending) now rather than at the next pass."""
+    try:
+        aws_client("lambda").invoke(
+            FunctionName=function_arn,
+            InvocationType="Event",
+            Payload=json.dumps({"drain": "pending"}, separators=(",", ":")).encode(),
+        )
+    except (ClientError, BotoCoreError) as exc:
+        raise ReconcileIncomplete(f"cannot start the drain of pending updates: {exc}") from exc
