@@ -475,3 +475,45 @@ def test_concurrent_changes_of_a_schedule_record_a_chain_of_before_and_after(
         assert later["before"] == earlier["after"]
     _, final = api.call("GET", f"/api/schedules/{schedule_id}")
     assert final["note"] == notes[-1]["after"]
+
+
+def test_a_bulk_change_records_one_event_per_schedule_it_changed_with_the_note_and_filter(
+    api: Api, workflows: dict[str, uuid.UUID], clean_db: str
+) -> None:
+    body = {"workflowId": str(workflows["alice"]), "cron": "0 7 * * *"}
+    ids = [_call(api, "POST", "/api/schedules", f"req-c{i}", body=body)[1]["id"] for i in range(3)]
+    assert (
+        _call(api, "PATCH", f"/api/schedules/{ids[0]}", "req-p", body={"enabled": False})[0] == 200
+    )
+    bulk = {"filter": {"workflowId": str(workflows["alice"])}, "note": "INC-9: vendor down"}
+    key = {"idempotency-key": f"bulk-{uuid.uuid4()}"}
+
+    status, answer = _call(
+        api, "POST", "/api/schedules/bulk-pause", "req-bulk", body=bulk, headers=key
+    )
+    assert status == 200, answer
+    # a keyed retry replays the answer and records nothing again
+    assert _call(api, "POST", "/api/schedules/bulk-pause", "req-retry", body=bulk, headers=key) == (
+        200,
+        answer,
+    )
+    resume = {"filter": {"workflowId": str(workflows["alice"])}}
+    assert _call(api, "POST", "/api/schedules/bulk-resume", "req-resume", body=resume)[0] == 200
+
+    events = [e for e in _events(clean_db) if e["action"].startswith("bulk_")]
+    paused = [e for e in events if e["action"] == "bulk_paused"]
+    resumed = [e for e in events if e["action"] == "bulk_resumed"]
+    # the one paused before is not changed by the bulk pause: no event of it
+    assert sorted(str(e["subject_id"]) for e in paused) == sorted(ids[1:])
+    assert sorted(str(e["subject_id"]) for e in resumed) == sorted(ids)
+    for event in paused:
+        assert (event["actor"], event["request_id"]) == (f"user:{ALICE}", "req-bulk")
+        assert event["changes"] == {"enabled": {"before": True, "after": False}}
+        assert event["detail"] == {
+            "note": "INC-9: vendor down",
+            "filter": {"workflowId": str(workflows["alice"])},
+        }
+    assert {e["request_id"] for e in resumed} == {"req-resume"}
+    assert resumed[0]["changes"] == {"enabled": {"before": False, "after": True}}
+    # the owner sees the bulk change on the schedule's own events
+    assert _schedule_events(api, ids[1])[0]["action"] == "bulk_resumed"

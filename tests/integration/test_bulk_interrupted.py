@@ -20,7 +20,6 @@ from uuid import UUID
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from scheduler.api import bulk_changes
 from scheduler.api.bulk_changes import BulkChanges, BulkChangeServiceQueries
 from scheduler.api.schedules import ScheduleService
 from scheduler.config import get_settings
@@ -31,6 +30,7 @@ from scheduler.observability import metrics
 from scheduler.policies.idempotency import IdempotentRequest
 from scheduler.policies.missed_fires import check_missed_fires
 from scheduler.policies.periodic_pass import drain_invocation, reconcile, run_invocation
+from scheduler.store.audit import AuditQueries
 from scheduler.sync.eventbridge import EventBridgeSchedules
 
 from tests.conftest import EVENTS
@@ -239,11 +239,12 @@ def test_the_lambda_dying_after_k_updates_leaves_the_rest_to_the_drain_invocatio
 def test_a_crash_before_the_commit_changes_no_row(
     incident: Incident, scheduler: Scheduler, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def die(*_: Any) -> None:
+    def die(*_: Any, **__: Any) -> None:
         raise Crash()
 
-    # the last step inside the transaction: every row already updated, every marker written
-    monkeypatch.setattr(bulk_changes, "record_bulk_change_in_audit_log", die)
+    # the last step inside the transaction (its audit events): every row already updated,
+    # every marker written
+    monkeypatch.setattr(AuditQueries, "record_many", die)
     with pytest.raises(Crash):
         incident.bulk.pause(OWNER, _pause())
 

@@ -37,6 +37,7 @@ from scheduler.models.bulk_changes import (
 )
 from scheduler.observability import logger
 from scheduler.policies.idempotency import Idempotency, IdempotentRequest
+from scheduler.store.audit import IN_PROCESS, AuditContext, AuditQueries
 from scheduler.store.bulk_changes import BulkChangeQueries
 from scheduler.store.db import Database
 from scheduler.store.idempotency import IdempotencyQueries
@@ -60,10 +61,17 @@ class BulkChangeServiceQueries:
     bulk: BulkChangeQueries
     idempotency: IdempotencyQueries
     drain: DrainQueries
+    audit: AuditQueries
 
     @classmethod
     def over(cls, db: Database) -> BulkChangeServiceQueries:
-        return cls(db, BulkChangeQueries(db), IdempotencyQueries(db), DrainQueries.over(db))
+        return cls(
+            db,
+            BulkChangeQueries(db),
+            IdempotencyQueries(db),
+            DrainQueries.over(db),
+            AuditQueries(db),
+        )
 
 
 class BulkChanges:
@@ -83,14 +91,22 @@ class BulkChanges:
         self.clock = clock
 
     def pause(
-        self, owner: UUID | None, request: BulkPause, idempotent: IdempotentRequest | None = None
+        self,
+        owner: UUID | None,
+        request: BulkPause,
+        idempotent: IdempotentRequest | None = None,
+        audit: AuditContext = IN_PROCESS,
     ) -> BulkChangeResult:
-        return self._change(owner, "pause", request, idempotent)
+        return self._change(owner, "pause", request, idempotent, audit)
 
     def resume(
-        self, owner: UUID | None, request: BulkResume, idempotent: IdempotentRequest | None = None
+        self,
+        owner: UUID | None,
+        request: BulkResume,
+        idempotent: IdempotentRequest | None = None,
+        audit: AuditContext = IN_PROCESS,
     ) -> BulkChangeResult:
-        return self._change(owner, "resume", request, idempotent)
+        return self._change(owner, "resume", request, idempotent, audit)
 
     def _change(
         self,
@@ -98,6 +114,7 @@ class BulkChanges:
         action: BulkAction,
         request: BulkPause | BulkResume,
         idempotent: IdempotentRequest | None,
+        audit: AuditContext,
     ) -> BulkChangeResult:
         selected = request.filter.selected()  # InvalidInput naming a malformed part
         if request.dry_run:  # never recorded under an Idempotency-Key: it changes nothing
@@ -110,7 +127,7 @@ class BulkChanges:
             result = key.stored_answer(BulkChangeResult)
             if result is None:  # the key's first request (or none): do it
                 result, changed = self._plan(owner, action, request, selected, lock=True)
-                changed = self._write(action, request, changed)
+                changed = self._write(action, request, changed, audit)
                 result = result.model_copy(update={"changed": len(changed), "ids": changed})
                 key.record(200, result)
         # committed: the rows are the truth; EventBridge follows, here and in any later drain
@@ -146,9 +163,14 @@ class BulkChanges:
         return result, to_change
 
     def _write(
-        self, action: BulkAction, request: BulkPause | BulkResume, ids: list[UUID]
+        self,
+        action: BulkAction,
+        request: BulkPause | BulkResume,
+        ids: list[UUID],
+        audit: AuditContext,
     ) -> list[UUID]:
-        """Change the rows (locked by _plan), mark them pending, record the change."""
+        """Change the rows (locked by _plan), mark them pending, and record one audit event
+        per changed schedule (one statement), all in the change's transaction."""
         bulk = self.queries.bulk
         if isinstance(request, BulkPause):
             assert request.note is not None  # BulkPause requires one unless dryRun
@@ -156,7 +178,20 @@ class BulkChanges:
         else:
             changed = bulk.resume(ids, request.note, set_note="note" in request.model_fields_set)
         self.queries.drain.pending.mark_pending(changed)
-        record_bulk_change_in_audit_log(action, changed, request.note)
+        paused = action == "pause"
+        self.queries.audit.record_many(
+            audit,
+            changed,
+            "bulk_paused" if paused else "bulk_resumed",
+            changes={"enabled": {"before": paused, "after": not paused}},
+            # the filter says why these schedules and not others, the note why at all
+            detail={
+                "note": request.note,
+                "filter": request.filter.model_dump(
+                    mode="json", by_alias=True, exclude_defaults=True
+                ),
+            },
+        )
         return changed
 
     def _follow(self, owner: UUID | None) -> int:
@@ -178,14 +213,6 @@ class BulkChanges:
             except DomainError:  # the next reconcile pass drains them
                 logger.exception("bulk change: could not start a drain of pending updates")
         return left
-
-
-def record_bulk_change_in_audit_log(
-    action: BulkAction, schedule_ids: list[UUID], note: str | None
-) -> None:
-    """AUDIT: the one place a bulk change is recorded, in its transaction (the audit log's
-    `AuditQueries.record_many`, wired at the merge with the audit log's branch): action
-    `bulk_paused` / `bulk_resumed`, the changed ids, the note. Records nothing yet."""
 
 
 def _ensure_within(matched: int, limit: int) -> None:

@@ -7,7 +7,13 @@ from __future__ import annotations
 
 from scheduler.api import openapi_docs as docs
 from scheduler.api.bulk_changes import BulkChanges, BulkChangeServiceQueries
-from scheduler.api.routes.routing import IdempotencyKey, app, caller_owner, idempotent_request
+from scheduler.api.routes.routing import (
+    IdempotencyKey,
+    app,
+    audit_context,
+    caller_owner,
+    idempotent_request,
+)
 from scheduler.config import get_settings
 from scheduler.models.bulk_changes import BulkChangeResult, BulkPause, BulkResume
 from scheduler.store.db import database
@@ -41,7 +47,7 @@ def bulk_changes() -> BulkChanges:
 )
 def bulk_pause(body: BulkPause, idempotency_key: IdempotencyKey = None) -> BulkChangeResult:
     idempotent = idempotent_request("bulkPauseSchedules", idempotency_key, body)
-    return bulk_changes().pause(caller_owner(), body, idempotent)
+    return bulk_changes().pause(caller_owner(), body, idempotent, audit_context())
 
 
 @app.post(
@@ -56,4 +62,4 @@ def bulk_pause(body: BulkPause, idempotency_key: IdempotencyKey = None) -> BulkC
 )
 def bulk_resume(body: BulkResume, idempotency_key: IdempotencyKey = None) -> BulkChangeResult:
     idempotent = idempotent_request("bulkResumeSchedules", idempotency_key, body)
-    return bulk_changes().resume(caller_owner(), body, idempotent)
+    return bulk_changes().resume(caller_owner(), body, idempotent, audit_context())
