@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -203,6 +204,29 @@ def test_a_resume_skips_a_row_that_can_no_longer_be_scheduled(fleet: Fleet) -> N
 
     assert (result.ids, result.skipped) == ([good], [stale])
     assert fleet.row(stale)["enabled"] is False
+
+
+def test_a_bulk_pause_and_resume_take_one_time_schedules_like_recurring_ones(
+    fleet: Fleet,
+) -> None:
+    workflow = fleet.workflow(OWNER)
+    at = (datetime.now(UTC) + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+    once = fleet.schedule(workflow, cron=None, at=at.isoformat())
+    hourly = fleet.schedule(workflow)
+
+    paused = fleet.bulk.pause(OWNER, pause())
+    assert sorted(paused.ids) == sorted([once, hourly])
+    assert fleet.state(str(once)) == "DISABLED"
+
+    resumed = fleet.bulk.resume(OWNER, BulkResume.model_validate({}))
+
+    assert (sorted(resumed.ids), resumed.skipped) == (sorted([once, hourly]), [])
+    assert fleet.row(once)["enabled"] is True
+    assert fleet.row(once)["run_at"] == at
+    assert fleet.state(str(once)) == "ENABLED"
+    described = fleet.eventbridge.get(str(once))
+    assert described is not None
+    assert described["ScheduleExpression"].startswith("at(")
 
 
 # --- through the API's handler

@@ -25,8 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
-from scheduler import cron
-from scheduler.api.schedule_views import unschedulable
+from scheduler.api.schedule_checks import ensure_schedulable
 from scheduler.errors import DomainError, InvalidInput
 from scheduler.models.bulk_changes import (
     BULK_MAX_LIMIT,
@@ -224,24 +223,18 @@ def _ensure_within(matched: int, limit: int) -> None:
 
 
 def _to_change(rows: list[Row], action: BulkAction, now: datetime) -> tuple[list[UUID], list[UUID]]:
-    """The ids to change (not already so), and, for a resume, the ones skipped: rows whose
-    stored cron or timezone can no longer be scheduled (PATCH refuses to enable those too)."""
+    """The ids to change (not already so), and, for a resume, the ones skipped: rows PATCH would
+    refuse to enable (a stored cron or timezone that can no longer be scheduled)."""
     if action == "pause":
         return [row["id"] for row in rows if row["enabled"]], []
     to_change, skipped = [], []
     for row in rows:
         if row["enabled"]:
             continue
-        if unschedulable(row) is None and _fires(row, now):
-            to_change.append(row["id"])
-        else:
+        try:
+            ensure_schedulable(row, {}, now)
+        except InvalidInput:
             skipped.append(row["id"])
+        else:
+            to_change.append(row["id"])
     return to_change, skipped
-
-
-def _fires(row: Row, now: datetime) -> bool:
-    try:
-        cron.ensure_fires(row["cron"], row["timezone"], now)
-    except ValueError:  # CronError: only DST-gap times
-        return False
-    return True

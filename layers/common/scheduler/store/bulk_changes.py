@@ -36,12 +36,14 @@ class BulkChangeQueries(Queries):
     def matching(
         self, owner: UUID | None, selected: ScheduleFilter, *, limit: int, lock: bool
     ) -> list[Row]:
-        """Up to `limit` matching rows (id, enabled, cron, timezone), in id order; with `lock`,
-        each locked until the transaction ends."""
+        """Up to `limit` matching rows (id, enabled and what decides whether the row can be
+        scheduled: cron or run_at, timezone, the window), in id order; with `lock`, each locked
+        until the transaction ends."""
         where, params = schedule_filter_where(selected)
         locking = "for update of s" if lock else ""
         return self.db.execute(
-            f"""select s.id, s.enabled, s.cron, s.timezone from schedules s
+            f"""select s.id, s.enabled, s.cron, s.run_at, s.timezone, s.start_at, s.end_at
+                from schedules s
                 where {owned_schedules(owner)} and ({where})
                 order by s.id limit %(limit)s {locking}""",
             {**params, "owner": owner, "limit": limit},
