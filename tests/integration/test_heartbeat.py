@@ -36,9 +36,10 @@ OWNER = uuid.UUID("0b6f8a3c-2d1e-4f5a-9c7b-3e2d1c0b9a87")
 
 class Watchdog:
     """A healthchecks-style server on loopback: records each request's method and path; answers
-    200, or holds the request (`hang`) until the test releases it."""
+    200, or holds the request until the test releases it (`hang`: silent; `trickle`: sending a
+    byte of a header every 0.1 s)."""
 
-    def __init__(self, *, hang: bool = False) -> None:
+    def __init__(self, *, hang: bool = False, trickle: bool = False) -> None:
         self.requests: list[tuple[str, str]] = []
         self.release = threading.Event()
         # set when a held request stops waiting (released, or after 30 s), before its
@@ -51,6 +52,15 @@ class Watchdog:
                 watchdog.requests.append(("GET", self.path))
                 if hang:
                     watchdog.release.wait(30)
+                    watchdog.stopped_holding.set()
+                    return
+                if trickle:  # an answer a byte at a time: each read is quick, the whole is not
+                    self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+                    for _ in range(300):  # 30 s at most
+                        if watchdog.release.wait(0.1):
+                            break
+                        self.wfile.write(b"X")
+                        self.wfile.flush()
                     watchdog.stopped_holding.set()
                     return
                 self.send_response(200)
@@ -245,7 +255,7 @@ def _refused_url() -> str:
     return f"http://127.0.0.1:{port}/ping/{TOKEN}"
 
 
-@pytest.mark.parametrize("failure", ["hangs", "refuses", "answers 500", "is not http"])
+@pytest.mark.parametrize("failure", ["hangs", "trickles", "refuses", "answers 500", "is not http"])
 def test_a_watchdog_that_fails_never_fails_the_pass_nor_logs_the_token(
     queries: AllQueries,
     scheduler: EventBridgeSchedules,
@@ -257,9 +267,11 @@ def test_a_watchdog_that_fails_never_fails_the_pass_nor_logs_the_token(
     # URL urllib would open without HTTP
     monkeypatch.setattr(heartbeat, "PING_TIMEOUT_S", 0.5)
     hanging = Watchdog(hang=True)
+    trickling = Watchdog(trickle=True)
     erroring = _ErrorWatchdog()
     url = {
         "hangs": hanging.url,
+        "trickles": trickling.url,
         "refuses": _refused_url(),
         "answers 500": erroring.url,
         "is not http": f"file:///tmp/{TOKEN}",
@@ -274,9 +286,10 @@ def test_a_watchdog_that_fails_never_fails_the_pass_nor_logs_the_token(
         assert counts["created"] == 1
         assert str(row["id"]) in set(scheduler.list_names())
         # ... without waiting for the hanging watchdog's answer (bounded by the timeout)
-        if failure == "hangs":
-            assert hanging.requests == [("GET", f"/ping/{TOKEN}")]
-            assert not hanging.stopped_holding.is_set()
+        holding = {"hangs": hanging, "trickles": trickling}.get(failure)
+        if holding is not None:
+            assert holding.requests == [("GET", f"/ping/{TOKEN}")]
+            assert not holding.stopped_holding.is_set()
         # and the failed ping is logged by host and counted, never with the token
         text = logs.text()
         assert "heartbeat ping failed" in text
@@ -285,6 +298,7 @@ def test_a_watchdog_that_fails_never_fails_the_pass_nor_logs_the_token(
         assert "HeartbeatPingFailed" in emitted()
     finally:
         hanging.close()
+        trickling.close()
         erroring.close()
 
 

@@ -4,13 +4,14 @@ CloudWatch alarms live in the account they watch: a scheduler whose account, reg
 topic goes silent raises none. An outside watchdog expecting a ping every interval catches that.
 The coordinator pings once per pass: the URL itself when the pass completed, the URL with `/fail`
 appended when a part of it failed (healthchecks.io alerts at once on /fail, rather than after its
-grace time). A ping never fails the pass: it is bounded by PING_TIMEOUT_S per network operation,
-and a failure is logged and counted (HeartbeatPingFailed). The URL holds the check's token (its
+grace time). A ping never fails the pass: it is waited for PING_TIMEOUT_S at most, and a failure
+is logged and counted (HeartbeatPingFailed). The URL holds the check's token (its
 path, or a query): it is never logged whole, only its host.
 """
 
 from __future__ import annotations
 
+import threading
 import urllib.error
 import urllib.request
 from urllib.parse import urlsplit, urlunsplit
@@ -19,8 +20,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from scheduler.observability import logger, metrics
 
-# Connecting, sending, and each read of the answer: a watchdog that hangs delays the pass's end
-# by this much at most per operation, never its work (the ping comes after it).
+# How long the pass waits for the ping: a watchdog that hangs delays the pass's end by this much
+# at most, never its work (the ping comes after it).
 PING_TIMEOUT_S = 3.0
 
 
@@ -40,9 +41,30 @@ def redacted(url: str) -> str:
 
 
 def ping(url: str | None, *, passed: bool) -> bool:
-    """GET the watchdog's URL for this pass; True when it answered 2xx. No URL: nothing."""
+    """GET the watchdog's URL for this pass; True when it answered 2xx. No URL: nothing.
+
+    In a thread, waited for PING_TIMEOUT_S in all: urllib's timeout bounds each network
+    operation, so a watchdog that trickles its answer a byte at a time could hold it far longer.
+    A ping still in flight then is left to its own timeouts (a daemon thread)."""
     if not url:
         return False
+    errors: list[Exception] = []
+    thread = threading.Thread(target=_get, args=(url, passed, errors), daemon=True)
+    thread.start()
+    thread.join(PING_TIMEOUT_S)
+    if thread.is_alive():
+        errors.append(TimeoutError("no answer in time"))
+    if not errors:
+        return True
+    logger.warning(
+        "heartbeat ping failed; the pass itself is unaffected",
+        extra={"heartbeat": redacted(url), "reason": _reason(errors[0]), "passed": passed},
+    )
+    metrics.add_metric(name="HeartbeatPingFailed", unit=MetricUnit.Count, value=1)
+    return False
+
+
+def _get(url: str, passed: bool, errors: list[Exception]) -> None:
     try:
         target = ping_url(url, passed=passed)
         if urlsplit(target).scheme not in ("http", "https"):  # urllib also opens file: and ftp:
@@ -53,13 +75,7 @@ def ping(url: str | None, *, passed: bool) -> bool:
         with urllib.request.urlopen(request, timeout=PING_TIMEOUT_S) as answer:  # noqa: S310
             answer.read(1024)  # a short body ("OK"); the connection is then closed
     except (OSError, ValueError) as exc:  # URLError, HTTPError, timeouts, refused, a bad URL
-        logger.warning(
-            "heartbeat ping failed; the pass itself is unaffected",
-            extra={"heartbeat": redacted(url), "reason": _reason(exc), "passed": passed},
-        )
-        metrics.add_metric(name="HeartbeatPingFailed", unit=MetricUnit.Count, value=1)
-        return False
-    return True
+        errors.append(exc)
 
 
 def _reason(exc: Exception) -> str:
