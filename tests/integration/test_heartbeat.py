@@ -331,3 +331,45 @@ def test_the_fail_url_keeps_the_query_and_the_redacted_form_only_the_host() -> N
     )
     assert heartbeat.ping_url("https://hc.example/abc", passed=True) == "https://hc.example/abc"
     assert heartbeat.redacted(f"https://hc-ping.com/{TOKEN}?k={TOKEN}") == "https://hc-ping.com/…"
+
+
+def test_the_handler_pings_the_url_of_its_heartbeat_url_setting(
+    queries: AllQueries,
+    scheduler: EventBridgeSchedules,
+    watchdog: Watchdog,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The template's HEARTBEAT_URL, through the settings, to the scheduled event's pass; the
+    heartbeat metric in the EMF the handler flushes, and the token nowhere in its output."""
+    import json
+
+    from functions.reconcile.app import lambda_handler
+    from tests.conftest import EVENTS
+
+    class Context:
+        function_name = "ReconcileFunction"
+        function_version = "$LATEST"
+        memory_limit_in_mb = 512
+        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:ReconcileFunction"
+        aws_request_id = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
+
+        def get_remaining_time_in_millis(self) -> int:
+            return 900_000
+
+    monkeypatch.setenv("HEARTBEAT_URL", watchdog.url)
+    get_settings.cache_clear()
+    try:
+        row = make_schedule(queries)
+        event = json.loads((EVENTS / "reconcile.json").read_text())
+        summary = lambda_handler(event, Context())
+    finally:
+        monkeypatch.delenv("HEARTBEAT_URL")
+        get_settings.cache_clear()
+
+    assert summary["created"] == 1
+    assert str(row["id"]) in set(scheduler.list_names())
+    assert watchdog.requests == [("GET", f"/ping/{TOKEN}")]
+    flushed = capsys.readouterr().out
+    assert '"ReconcileCompleted"' in flushed
+    assert TOKEN not in flushed
