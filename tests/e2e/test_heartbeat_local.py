@@ -7,6 +7,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from scheduler.errors import DatabaseUnavailable
+
 from devstack.heartbeats import MISSED_FIRE_CHECK, RECONCILE, Heartbeats
 from devstack.stack import Stack
 from tests.e2e.conftest import Api, clock_of
@@ -34,6 +37,31 @@ def test_the_stack_answers_the_last_completed_pass_of_the_check_and_of_reconcile
     # and the state file points to it
     state = json.loads(stack.state_file.read_text())
     assert state["heartbeatStatusUrl"] == f"{stack.api_url}/demo/heartbeat"
+
+
+def test_a_failed_check_of_the_stack_shows_failing_until_a_pass_completes(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a check whose pass fails (the database refuses it)
+    loop = stack.missed_fires
+    assert loop is not None
+
+    def refused() -> dict[str, int]:
+        raise DatabaseUnavailable("injected: database down")
+
+    monkeypatch.setattr(loop, "_check", refused)
+    with pytest.raises(DatabaseUnavailable):
+        stack.check_missed_fires()
+    check = Api(stack.api_url, "").request("GET", "/demo/heartbeat").body[MISSED_FIRE_CHECK]
+    assert check["failing"] is True
+    assert check["lastError"] == "DatabaseUnavailable: injected: database down"
+
+    # When the database is back and the next pass completes
+    monkeypatch.undo()
+    stack.check_missed_fires()
+    check = Api(stack.api_url, "").request("GET", "/demo/heartbeat").body[MISSED_FIRE_CHECK]
+    assert check["failing"] is False
+    assert check["lastPassAt"] is not None
 
 
 def test_the_terminal_hears_of_a_part_that_fails_and_passes_again_once_each() -> None:
