@@ -43,6 +43,7 @@ Ready. The scheduler runs locally (Postgres, moto, the real Lambda handlers, a l
   API       {api}/api
   Docs      {api}/api/docs
   Demo hits {api}/demo/hits   (what the demo workflows' http step has received)
+  Heartbeat {api}/demo/heartbeat   (the last completed pass of the missed-fire check and reconcile)
   Tokens    {stack.state_file}   (apiUrl, users[].token / workflowId, serviceKey)
   Logs      {stack.data_dir / LOG_DIR}/   (lambda.jsonl: every JSON log record of the functions)
   Service   {stack.service_key}

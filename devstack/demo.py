@@ -123,7 +123,7 @@ class DemoEndpoint:
 
     `POST /demo/hook` answers at once; `POST /demo/slow` answers when `release_slow()` is
     called (or after a minute), so a run stays busy as long as a test needs; `GET /demo/hits`
-    shows what arrived, newest last.
+    shows what arrived, newest last; `GET /demo/heartbeat`, the stack's heartbeats.
     """
 
     def __init__(self) -> None:
@@ -132,6 +132,8 @@ class DemoEndpoint:
         self._total = 0
         self._slow_gate = threading.Event()
         self._slow_gate.set()
+        # GET /demo/heartbeat: the stack's heartbeats (devstack.heartbeats), once it has them
+        self.heartbeat: Callable[[], dict[str, Any]] | None = None
 
     # --- for tests
 
@@ -166,6 +168,8 @@ class DemoEndpoint:
             with self._lock:
                 body = {"total": self._total, "hits": list(self._hits)}
             return _json(start_response, HTTPStatus.OK, body)
+        if method == "GET" and path == "/demo/heartbeat" and self.heartbeat is not None:
+            return _json(start_response, HTTPStatus.OK, self.heartbeat())
         if method == "POST" and path in ("/demo/hook", "/demo/slow"):
             length = int(environ.get("CONTENT_LENGTH") or 0)
             raw = environ["wsgi.input"].read(length) if length > 0 else b""

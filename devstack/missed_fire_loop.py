@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from devstack.clock import Clock
+from devstack.heartbeats import MISSED_FIRE_CHECK, Heartbeats
 from devstack.lambda_endpoint import LocalLambda
 
 log = logging.getLogger("devstack")
@@ -27,10 +28,13 @@ class MissedFireLoop:
         clock: Clock,
         interval_s: float,
         engine_started_at: datetime,
+        heartbeats: Heartbeats | None = None,
     ) -> None:
         """`engine_started_at`: the local engine fires only what comes after it, so a fire time
-        before it (the stack was down) is missed at once, without the grace."""
+        before it (the stack was down) is missed at once, without the grace. `heartbeats`: told
+        of each pass that completed or failed."""
         self._engine_started_at = engine_started_at
+        self._heartbeats = heartbeats
         self._lambdas = lambdas
         self._runner = runner
         self._clock = clock
@@ -52,6 +56,17 @@ class MissedFireLoop:
 
     def check_now(self) -> dict[str, int]:
         """One pass now, in the caller's thread (what the loop does at each tick)."""
+        try:
+            summary = self._check()
+        except Exception as exc:
+            if self._heartbeats is not None:
+                self._heartbeats.failed(MISSED_FIRE_CHECK, self._clock.now(), exc)
+            raise
+        if self._heartbeats is not None:
+            self._heartbeats.completed(MISSED_FIRE_CHECK, self._clock.now())
+        return summary
+
+    def _check(self) -> dict[str, int]:
         from scheduler.policies.abandoned_runs import AbandonedRunQueries, settle_abandoned_runs
         from scheduler.policies.missed_fires import MissedFireQueries, check_missed_fires
         from scheduler.store.db import database

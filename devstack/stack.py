@@ -33,6 +33,7 @@ from devstack.demo import (
     sign_token,
 )
 from devstack.engine import SchedulerEngine
+from devstack.heartbeats import RECONCILE, Heartbeats
 from devstack.lambda_endpoint import LocalLambda
 from devstack.lambda_invocations import AsyncFailure
 from devstack.local_functions import (
@@ -102,6 +103,8 @@ class Stack(StackEnvironment, StackShutdown):
         self._poll_interval_s = poll_interval_s
         self._say = say or (lambda message: log.info("%s", message))
         self.demo = DemoEndpoint()
+        self.heartbeats = Heartbeats(self._say, missed_check_interval_s)
+        self.demo.heartbeat = self.heartbeats.as_json
         self.users: list[StackUser] = []
         self.service_token = ""
         self.service_key = ""
@@ -226,6 +229,7 @@ class Stack(StackEnvironment, StackShutdown):
             self.clock,
             self._missed_check_interval_s or MISSED_CHECK_INTERVAL_S,
             engine_started_at,
+            self.heartbeats,
         )
         if self._missed_check_interval_s is not None:
             self._say("Checking for missed fire times (at start-up, then every minute) ...")
@@ -312,10 +316,13 @@ class Stack(StackEnvironment, StackShutdown):
         from scheduler.sync.eventbridge import EventBridgeSchedules
 
         try:
-            return reconcile(PeriodicPassQueries.over(database()), EventBridgeSchedules())
+            counts = reconcile(PeriodicPassQueries.over(database()), EventBridgeSchedules())
         except DomainError as exc:  # some rows failed: the stack still serves the others
             log.warning("reconcile incomplete: %s", exc)
+            self.heartbeats.failed(RECONCILE, self.clock.now(), exc)
             return {}
+        self.heartbeats.completed(RECONCILE, self.clock.now())
+        return counts
 
     def _delete_expired_runs(self) -> dict[str, int | bool]:
         """RetentionFunction's hourly pass, once at start-up (cheap when nothing expired)."""
@@ -350,6 +357,7 @@ class Stack(StackEnvironment, StackShutdown):
             "apiUrl": self.api_url,
             "docsUrl": f"{self.api_url}/api/docs",
             "demoHitsUrl": f"{self.api_url}/demo/hits",
+            "heartbeatStatusUrl": f"{self.api_url}/demo/heartbeat",
             "users": [
                 {"sub": str(u.sub), "token": u.token, "workflowId": str(u.workflow_id)}
                 for u in self.users

@@ -3,7 +3,8 @@
 The scheduled event (or `sam remote invoke ReconcileFunction` with any event without `shard`)
 coordinates a pass: it fails abandoned runs, runs the missed-fire check
 (scheduler.policies.missed_fires), and starts RECONCILE_SHARDS shard invocations of this function,
-or runs the only shard itself. A shard event ({"shard": "3", ...}) runs that shard; one that runs
+or runs the only shard itself, then pings HEARTBEAT_URL if set
+(scheduler.policies.heartbeat). A shard event ({"shard": "3", ...}) runs that shard; one that runs
 out of time invokes this function again with where it stopped. A drain event ({"drain":
 "pending"}, from a bulk pause or resume that left EventBridge updates pending) only drains them
 (scheduler.sync.pending).
@@ -44,12 +45,14 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, i
             EventBridgeSchedules(),
             remaining_s=lambda: context.get_remaining_time_in_millis() / 1000,
         )
+    settings = get_settings()
     return run_invocation(
         PeriodicPassQueries.over(database()),
         EventBridgeSchedules(),
         ShardTask.from_event(event),
-        shards=get_settings().reconcile_shards,
+        shards=settings.reconcile_shards,
         start=partial(invoke_shard, context.invoked_function_arn),
         remaining_s=lambda: context.get_remaining_time_in_millis() / 1000,
         hand_on=invoke_runner_async,
+        heartbeat_url=settings.heartbeat_ping_url,
     )

@@ -77,6 +77,8 @@ def test_make_run_serves_refuses_a_second_start_and_stops_cleanly_on_ctrl_c(
             assert f"{state['apiUrl']}/dashboard#access_token={user['token']}" in banner
         assert "curl -s -X POST" in banner
         assert state["serviceKey"] in banner  # a backend's credential, ready to paste
+        assert state["heartbeatStatusUrl"] in banner  # the check's and reconcile's last passes
+        assert "heartbeat: reconcile completed a pass" in banner  # the start-up reconcile
         postgres_pid = int((data_dir / "pg" / "postmaster.pid").read_text().split()[0])
         family = [*psutil.Process(stack.pid).children(recursive=True), psutil.Process(postgres_pid)]
         assert any("devstack.lambda_runtime" in " ".join(p.cmdline()) for p in family)

@@ -644,3 +644,110 @@ def test_retention_keeps_audit_events_for_the_audit_retention_days_parameter(
     bounds = {type(m).__name__: m for m in setting.metadata}
     assert parameter["Default"] == setting.default == 365
     assert (parameter["MinValue"], parameter["MaxValue"]) == (bounds["Ge"].ge, bounds["Le"].le)
+
+
+def _emitted_as_the_stack_emits(template: dict[str, Any], metric_name: str) -> dict[str, Any]:
+    """The EMF document Powertools writes for `metric_name` in the stack (namespace and service
+    from Globals)."""
+    from aws_lambda_powertools import Metrics
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    globals_env = template["Globals"]["Function"]["Environment"]["Variables"]
+    metrics = Metrics(
+        namespace=globals_env["POWERTOOLS_METRICS_NAMESPACE"],
+        service=globals_env["POWERTOOLS_SERVICE_NAME"],
+    )
+    metrics.clear_metrics()  # Powertools' metric set is shared by every instance in a process
+    metrics.add_metric(name=metric_name, unit=MetricUnit.Count, value=1)
+    emitted = metrics.serialize_metric_set()
+    metrics.clear_metrics()
+    return emitted
+
+
+def _watches(alarm: dict[str, Any], emitted: dict[str, Any]) -> bool:
+    (directive,) = emitted["_aws"]["CloudWatchMetrics"]
+    return (
+        alarm["Namespace"] == directive["Namespace"]
+        and [m["Name"] for m in directive["Metrics"]] == [alarm["MetricName"]]
+        and directive["Dimensions"] == [[d["Name"] for d in alarm["Dimensions"]]]
+        and {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
+        == {name: emitted[name] for name in directive["Dimensions"][0]}
+    )
+
+
+@pytest.mark.parametrize(
+    ("alarm_name", "heartbeat_metric"),
+    [("ReconcileStoppedAlarm", "ReconcileCompleted"), ("MissedFireCheckStoppedAlarm", "RunMissed")],
+)
+def test_an_alarm_fires_when_a_part_of_the_pass_stops_completing(
+    template: dict[str, Any], alarm_name: str, heartbeat_metric: str
+) -> None:
+    alarm = template["Resources"][alarm_name]["Properties"]
+    assert _watches(alarm, _emitted_as_the_stack_emits(template, heartbeat_metric))
+    # its absence is what it watches for: two hourly periods with no completed pass
+    assert (alarm["Statistic"], alarm["ComparisonOperator"], alarm["Threshold"]) == (
+        "SampleCount",
+        "LessThanThreshold",
+        1,
+    )
+    assert alarm["TreatMissingData"] == "breaching"
+    assert alarm["EvaluationPeriods"] == alarm["DatapointsToAlarm"] == 2
+    assert alarm["Period"] == 3600  # ReconcileSchedule is at most hourly (its description)
+    assert "At least hourly" in template["Parameters"]["ReconcileSchedule"]["Description"]
+    assert alarm["AlarmActions"] == {
+        "Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]
+    }
+
+
+@pytest.mark.parametrize(
+    ("alarm_name", "failure_metric"),
+    [
+        ("MissedFireCheckErrorsAlarm", "MissedFireCheckFailed"),
+        ("AbandonedRunSweepErrorsAlarm", "AbandonedRunSweepFailed"),
+    ],
+)
+def test_an_alarm_fires_on_a_failure_the_pass_survives(
+    template: dict[str, Any], alarm_name: str, failure_metric: str
+) -> None:
+    """The check and the sweep catch their failures (the reconcile still runs), so Lambda's
+    Errors never counts them: their own metric does."""
+    alarm = template["Resources"][alarm_name]["Properties"]
+    assert _watches(alarm, _emitted_as_the_stack_emits(template, failure_metric))
+    assert (alarm["Statistic"], alarm["ComparisonOperator"], alarm["Threshold"]) == (
+        "Sum",
+        "GreaterThanOrEqualToThreshold",
+        1,
+    )
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert alarm["AlarmActions"] == {
+        "Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]
+    }
+    # and reconcile's own failures (ReconcileIncomplete ends the invocation) are Lambda's Errors
+    errors = template["Resources"]["ReconcileErrorsAlarm"]["Properties"]
+    assert (errors["Namespace"], errors["MetricName"]) == ("AWS/Lambda", "Errors")
+    assert errors["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "ReconcileFunction"}}]
+
+
+def test_the_heartbeat_url_is_an_optional_hidden_parameter_of_reconcile_only(
+    template: dict[str, Any],
+) -> None:
+    import re
+
+    parameter = template["Parameters"]["HeartbeatUrl"]
+    assert parameter["Default"] == ""  # no ping unless an operator sets one
+    assert parameter["NoEcho"] is True  # the URL holds the watchdog's token
+    pattern = re.compile(parameter["AllowedPattern"])
+    assert pattern.fullmatch("")
+    assert pattern.fullmatch("https://hc-ping.com/0a1b-2c3d")
+    assert not pattern.fullmatch("file:///etc/passwd")
+    assert not pattern.fullmatch("hc-ping.com/token")
+    reading = {
+        name
+        for name in FUNCTIONS
+        if "HEARTBEAT_URL" in template["Resources"][name]["Properties"]["Environment"]["Variables"]
+    }
+    assert reading == {"ReconcileFunction"}
+    variables = template["Resources"]["ReconcileFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["HEARTBEAT_URL"] == {"Ref": "HeartbeatUrl"}
+    assert Settings(heartbeat_url="").heartbeat_ping_url is None
+    assert "0a1b" not in repr(Settings(heartbeat_url="https://hc-ping.com/0a1b"))

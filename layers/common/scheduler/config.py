@@ -92,6 +92,17 @@ class Settings(BaseModel):
     # previous one follows an outage of the check, whose slots' catch-up windows count at it.
     reconcile_schedule: str = Field(default="rate(15 minutes)", min_length=1, max_length=256)
 
+    # An outside watchdog's URL (healthchecks.io style) the coordinator GETs after each pass,
+    # with /fail appended after a failed one (scheduler.policies.heartbeat). It holds the check's
+    # token: a SecretStr, so a repr or a log of the settings does not show it. Empty: no ping.
+    heartbeat_url: SecretStr | None = None
+
+    @property
+    def heartbeat_ping_url(self) -> str | None:
+        """The URL to ping; None when none is set (the template's default is empty)."""
+        value = self.heartbeat_url.get_secret_value() if self.heartbeat_url else ""
+        return value.strip() or None
+
     @property
     def missed_fire_check_interval_s(self) -> int:
         """The seconds between two passes of the check: those of a `rate(...)` schedule; a

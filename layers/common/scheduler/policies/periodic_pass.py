@@ -13,8 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from scheduler.errors import DomainError
-from scheduler.observability import logger
+from scheduler.observability import logger, metrics
+from scheduler.policies import heartbeat
 from scheduler.policies.abandoned_runs import AbandonedRunQueries, settle_abandoned_runs
 from scheduler.policies.missed_fires import MissedFireQueries, check_missed_fires
 from scheduler.run.queue import HandOn
@@ -77,34 +80,62 @@ def run_invocation(
     remaining_s: Callable[[], float],
     hand_on: HandOn,
     now: Clock = utc_now,
+    heartbeat_url: str | None = None,
 ) -> dict[str, int]:
     """One ReconcileFunction invocation. Without a task it coordinates a pass: it settles the
     abandoned runs, runs the missed-fire check (handing catch-up runs to the runner with
     `hand_on`, for both), then starts every shard with `start` (an asynchronous invocation), or runs
-    the only one itself. With a task it runs that shard, and starts its continuation if it
-    stopped short."""
-    summary = ReconcileSummary()
-    missed: dict[str, int] = {}
-    if task is None:
+    the only one itself, and pings `heartbeat_url` (scheduler.policies.heartbeat): the URL when
+    all of that completed, its /fail when a part failed. With a task it runs that shard, and
+    starts its continuation if it stopped short."""
+    if task is not None:
+        return _run_shard(queries, schedules, task, ReconcileSummary(), start, remaining_s, now)
+    passed = True
+    try:
+        summary = ReconcileSummary()
         keep = remaining_s() * 2 / 3
         _drain_pending(queries, schedules, lambda: remaining_s() - keep, summary)
-        _settle_abandoned_runs(queries.abandoned_runs, now(), hand_on, remaining_s, summary)
+        passed &= _settle_abandoned_runs(
+            queries.abandoned_runs, now(), hand_on, remaining_s, summary
+        )
         missed = _check_missed_fires(queries.missed_fires, hand_on, now, remaining_s)
+        passed &= missed is not None
         if shards > 1:
             for prefix in shard_prefixes(shards):
                 _start(start, ShardTask(prefix), summary)
-            return {**finish(summary), **missed}
-        task = ShardTask()
+            counts = finish(summary)
+        else:
+            counts = _run_shard(queries, schedules, ShardTask(), summary, start, remaining_s, now)
+    except Exception:  # ReconcileIncomplete, or anything that ends the invocation: a failed pass
+        heartbeat.ping(heartbeat_url, passed=False)
+        raise
+    heartbeat.ping(heartbeat_url, passed=passed)
+    return {**counts, **(missed or {})}
+
+
+def _run_shard(
+    queries: PeriodicPassQueries,
+    schedules: EventBridgeSchedules,
+    task: ShardTask,
+    summary: ReconcileSummary,
+    start: Callable[[ShardTask], None],
+    remaining_s: Callable[[], float],
+    now: Clock,
+) -> dict[str, int]:
+    """Reconcile `task`'s shard into `summary`, handing on what does not fit; its counts."""
     outcome = reconcile_shard(queries.reconcile, schedules, task, now=now, remaining_s=remaining_s)
     summary.add(outcome.summary)
-    if outcome.resume is not None:
+    if outcome.resume is None:
+        # reconcile's heartbeat: a shard (with one shard, the pass) reconciled to its end
+        metrics.add_metric(name="ReconcileCompleted", unit=MetricUnit.Count, value=1)
+    else:
         summary.continued = 1
         if outcome.resume.hops > MAX_HOPS:
             logger.error("reconcile shard gave up continuing", extra={"task": str(task)})
             summary.unstarted += 1
         else:
             _start(start, outcome.resume, summary)
-    return {**finish(summary), **missed}
+    return finish(summary)
 
 
 def drain_invocation(
@@ -150,24 +181,27 @@ def _settle_abandoned_runs(
     hand_on: HandOn | None,
     remaining_s: Callable[[], float] | None,
     summary: ReconcileSummary,
-) -> None:
+) -> bool:
     """Fail the abandoned started runs, and settle the claims that never started as missed
     (catching them up under their schedule's policy): scheduler.policies.abandoned_runs. A failure
-    of it never stops the pass."""
+    of it never stops the pass; False then."""
     try:
         settled = settle_abandoned_runs(queries, at, hand_on=hand_on, remaining_s=remaining_s)
     except DomainError:  # like the check's: the check, heartbeat and shards still run
         logger.exception("abandoned runs not settled; the next pass settles them")
-        return
+        metrics.add_metric(name="AbandonedRunSweepFailed", unit=MetricUnit.Count, value=1)
+        return False
     summary.abandoned_runs_failed = settled.failed
     summary.abandoned_claims_missed = settled.missed + settled.caught_up
+    return True
 
 
 def _check_missed_fires(
     queries: MissedFireQueries, hand_on: HandOn, now: Clock, remaining_s: Callable[[], float]
-) -> dict[str, int]:
+) -> dict[str, int] | None:
     """The coordinator's missed-fire check, in at most a third of the invocation's time (the
-    rest is the reconcile's); a failure of it never stops the reconcile."""
+    rest is the reconcile's); a failure of it never stops the reconcile: None then, and counted
+    (MissedFireCheckFailed: the invocation itself succeeds, so Lambda's Errors never shows it)."""
     keep = remaining_s() * 2 / 3
     try:
         return check_missed_fires(
@@ -175,7 +209,8 @@ def _check_missed_fires(
         ).as_dict()
     except DomainError:
         logger.exception("missed-fire check incomplete; the next pass continues it")
-        return {}
+        metrics.add_metric(name="MissedFireCheckFailed", unit=MetricUnit.Count, value=1)
+        return None
 
 
 def _start(start: Callable[[ShardTask], None], task: ShardTask, summary: ReconcileSummary) -> None:
