@@ -80,6 +80,26 @@ def create_database(name: str) -> str:
     return url
 
 
+@contextmanager
+def own_database(name: str) -> Iterator[str]:
+    """A migrated database of the suite's own (create_database) for the block, as the process's
+    DATABASE_URL (the product's clients reset to it); dropped after, whatever happens."""
+    import psycopg
+    from scheduler import clients
+
+    main_url = database_url()
+    url = create_database(name)
+    os.environ["DATABASE_URL"] = url
+    clients.reset()
+    try:
+        yield url
+    finally:
+        os.environ["DATABASE_URL"] = main_url
+        clients.reset()
+        with psycopg.connect(main_url, autocommit=True) as conn:
+            conn.execute(f"drop database if exists {name} with (force)")
+
+
 def empty_tables() -> None:
     import psycopg
 

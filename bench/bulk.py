@@ -13,7 +13,6 @@ How long 10,000 take to reach EventBridge is quota arithmetic: docs/reliability.
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
 import uuid
@@ -31,24 +30,8 @@ OWNER = uuid.UUID("00000000-0000-4000-8000-0000000b0c1c")
 
 def measure() -> dict[str, float]:
     backends.configure_environment()
-    from psycopg.conninfo import conninfo_to_dict
-    from scheduler import clients
-
-    main_url = backends.database_url()
-    url = backends.create_database(DATABASE)
-    os.environ["DATABASE_URL"] = url
-    clients.reset()
-    try:
-        with backends.quiet_logs():
-            return _measure(url)
-    finally:
-        os.environ["DATABASE_URL"] = main_url
-        clients.reset()
-        import psycopg
-
-        assert conninfo_to_dict(url)["dbname"] == DATABASE
-        with psycopg.connect(main_url, autocommit=True) as conn:
-            conn.execute(f"drop database if exists {DATABASE} with (force)")
+    with backends.own_database(DATABASE) as url, backends.quiet_logs():
+        return _measure(url)
 
 
 def _fill(url: str) -> None:

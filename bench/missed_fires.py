@@ -74,24 +74,8 @@ DECIDE_SAMPLE = 2_000
 
 def measure() -> dict[str, float]:
     backends.configure_environment()
-    from psycopg.conninfo import conninfo_to_dict
-    from scheduler import clients
-
-    main_url = backends.database_url()
-    url = backends.create_database(DATABASE)
-    os.environ["DATABASE_URL"] = url
-    clients.reset()
-    try:
-        with backends.fresh_backends(), backends.quiet_logs():
-            return _measure(url)
-    finally:
-        os.environ["DATABASE_URL"] = main_url
-        clients.reset()
-        import psycopg
-
-        assert conninfo_to_dict(url)["dbname"] == DATABASE
-        with psycopg.connect(main_url, autocommit=True) as conn:
-            conn.execute(f"drop database if exists {DATABASE} with (force)")
+    with backends.own_database(DATABASE) as url, backends.fresh_backends(), backends.quiet_logs():
+        return _measure(url)
 
 
 def _fill(url: str, last_hour: datetime, grace: timedelta) -> float:

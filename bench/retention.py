@@ -12,7 +12,6 @@ one statement's time. Reads: handler time.
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import threading
 import time
@@ -35,24 +34,8 @@ KEEP_DAYS = 90
 
 def measure(batch_size: int | None = None) -> dict[str, float]:
     backends.configure_environment()
-    from psycopg.conninfo import conninfo_to_dict
-    from scheduler import clients
-
-    main_url = backends.database_url()
-    url = backends.create_database(DATABASE)
-    os.environ["DATABASE_URL"] = url
-    clients.reset()
-    try:
-        with backends.quiet_logs():
-            return _measure(url, batch_size)
-    finally:
-        os.environ["DATABASE_URL"] = main_url
-        clients.reset()
-        import psycopg
-
-        assert conninfo_to_dict(url)["dbname"] == DATABASE
-        with psycopg.connect(main_url, autocommit=True) as conn:
-            conn.execute(f"drop database if exists {DATABASE} with (force)")
+    with backends.own_database(DATABASE) as url, backends.quiet_logs():
+        return _measure(url, batch_size)
 
 
 def _fill(url: str, now: datetime) -> list[uuid.UUID]:

@@ -17,7 +17,6 @@ reported as p50/p95 in ms, and each filtered p50 over the unfiltered one (`.rati
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import time
 import uuid
@@ -45,24 +44,8 @@ CASES: dict[str, list[tuple[str, str]]] = {
 
 def measure() -> dict[str, float]:
     backends.configure_environment()
-    from psycopg.conninfo import conninfo_to_dict
-    from scheduler import clients
-
-    main_url = backends.database_url()
-    url = backends.create_database(DATABASE)
-    os.environ["DATABASE_URL"] = url
-    clients.reset()
-    try:
-        with backends.quiet_logs():
-            return _measure(url)
-    finally:
-        os.environ["DATABASE_URL"] = main_url
-        clients.reset()
-        import psycopg
-
-        assert conninfo_to_dict(url)["dbname"] == DATABASE
-        with psycopg.connect(main_url, autocommit=True) as conn:
-            conn.execute(f"drop database if exists {DATABASE} with (force)")
+    with backends.own_database(DATABASE) as url, backends.quiet_logs():
+        return _measure(url)
 
 
 def fill(url: str) -> float:
