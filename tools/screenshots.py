@@ -72,12 +72,18 @@ def seed(stack: Stack) -> dict[str, str]:
             "workflowId": str(user.workflow_id),
             "timezone": "Europe/Berlin",
             "note": "owner: ops team",
+            "labels": {"team": "ops", "env": "prod"},
         },
-        "30 2 * * *": {"workflowId": str(failing), "timezone": "America/New_York"},
+        "30 2 * * *": {
+            "workflowId": str(failing),
+            "timezone": "America/New_York",
+            "labels": {"team": "billing"},
+        },
         "*/15 9-17 * * *": {
             "workflowId": str(user.workflow_id),
             "enabled": False,
             "note": "paused during the migration",
+            "labels": {"env": "staging"},
         },
     }
     ids = {}
