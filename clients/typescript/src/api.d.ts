@@ -19,7 +19,7 @@ export interface paths {
         delete: operations["deleteSchedule"];
         options?: never;
         head?: never;
-        /** Change cron, timezone and/or enabled */
+        /** Change any of a schedule's fields (the ones sent) */
         patch: operations["updateSchedule"];
         trace?: never;
     };

@@ -109,7 +109,7 @@ def get_schedule(schedule_id: ScheduleId) -> ScheduleDetail:
 @app.patch(
     "/api/schedules/<schedule_id>",
     operation_id="updateSchedule",
-    summary="Change cron, timezone and/or enabled",
+    summary="Change any of a schedule's fields (the ones sent)",
     responses=docs.UPDATE_SCHEDULE,
 )
 def update_schedule(schedule_id: ScheduleId, body: ScheduleUpdate) -> ScheduleView:
