@@ -15,6 +15,7 @@ into its kind, in this one place.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -52,6 +53,15 @@ def window_fires_after(
     if until is not None and until <= after:
         return iter(())
     return schedule_fires_after(row, after, until, most=most)
+
+
+def next_window_fires(row: Mapping[str, Any], after: datetime, count: int) -> list[datetime]:
+    """The row's next `count` fire times after `after` inside its window (a read's
+    nextRunTimes, a preview); none for a window whose wall clock passes year 9999."""
+    try:
+        return list(itertools.islice(window_fires_after(row, after, None, most=count), count))
+    except OverflowError:
+        return []
 
 
 def expected_fires(
