@@ -189,7 +189,9 @@ def test_every_outcome_of_a_run_row_the_check_and_the_clock(
 
 
 def test_fire_times_while_paused_are_paused_not_missed(queries: AllQueries) -> None:
-    schedule = _schedule(queries)
+    schedule = _schedule(queries, created=_at(23, 30, day=26))
+    # its creation's event, later: a fire time before it was not paused
+    _pause_event(queries, schedule, "created", _at(0, 30), enabled={"before": None, "after": True})
     _run(queries, schedule, _at(1))
     _pause_event(queries, schedule, "paused", _at(1, 30), enabled={"before": True, "after": False})
     _pause_event(queries, schedule, "resumed", _at(3, 30), enabled={"before": False, "after": True})
@@ -200,9 +202,10 @@ def test_fire_times_while_paused_are_paused_not_missed(queries: AllQueries) -> N
     _pause_event(queries, schedule, "updated", _at(6, 30), enabled={"before": True, "after": False})
     queries.db.execute("update schedules set enabled = false where id = %s", (schedule["id"],))
 
-    accounting = _account(queries, schedule, _at(0), _at(9), now=_at(9, 30))
+    accounting = _account(queries, schedule, _at(22, day=26), _at(9), now=_at(9, 30))
 
     assert _outcomes(accounting) == {
+        _at(0): "noRecord",
         _at(1): "succeeded",
         _at(2): "paused",
         _at(3): "paused",
@@ -218,6 +221,12 @@ def test_fire_times_while_paused_are_paused_not_missed(queries: AllQueries) -> N
         "the schedule was paused (paused by user:alice at 2026-11-27T01:30:00Z)"
     )
     assert "auto_paused" in items[_at(5)].cause
+    # an interval that starts while paused: the resume after it says so
+    during = _account(queries, schedule, _at(1, 30), _at(3), now=_at(9, 30))
+    assert [i.cause for i in during.items] == [
+        "the schedule was paused (paused by user:alice at 2026-11-27T01:30:00Z)",
+        "the schedule was paused (paused by user:alice at 2026-11-27T01:30:00Z)",
+    ]
     # an interval inside the last pause: the event before it says so
     inside = _account(queries, schedule, _at(7, 30), _at(9), now=_at(9, 30))
     assert _outcomes(inside) == {_at(8): "paused", _at(9): "paused"}

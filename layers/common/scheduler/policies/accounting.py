@@ -178,8 +178,9 @@ class _Pauses:
             change = self._changes[index - 1]
             return None if change["enabled"] else change
         if self._changes:  # before the first event read: what that event changed from
-            first = self._changes[0]
-            return None if not first["enabled"] else {**first, "action": "paused_before"}
+            first = self._changes[0]  # (a creation changed from nothing: not a pause)
+            paused = first["enabled_before"] is False
+            return {**first, "action": "paused_before"} if paused else None
         return None if self._enabled_now else {"action": "paused", "occurred_at": None}
 
 

@@ -36,21 +36,26 @@ class AccountingQueries(Queries):
     def enabled_changes(
         self, schedule_id: UUID, after: datetime, until: datetime, limit: int
     ) -> list[Row]:
-        """The schedule's audit events that set `enabled` (occurred_at, action, actor, and the
-        value it had after, `enabled`): the last one at or before `after`, then those up to
-        `until` (at most `limit`), oldest first."""
+        """The schedule's audit events that set `enabled` (occurred_at, action, actor, the
+        value it had after, `enabled`, and before, `enabled_before`: null for a creation): the
+        last one at or before `after`, then those up to `until` (at most `limit`), oldest
+        first."""
         return self.db.execute(
             """with changes as (
                  select occurred_at, id, action, actor,
                         case when action = any(%(pausing)s) then false
                              when action = any(%(resuming)s) then true
-                             else (changes -> 'enabled' ->> 'after')::boolean end as enabled
+                             else (changes -> 'enabled' ->> 'after')::boolean end as enabled,
+                        case when action = any(%(pausing)s) then true
+                             when action = any(%(resuming)s) then false
+                             else (changes -> 'enabled' ->> 'before')::boolean
+                        end as enabled_before
                  from audit_events
                  where subject_id = %(id)s and subject_type = 'schedule'
                    and (action = any(%(pausing)s) or action = any(%(resuming)s)
                         or jsonb_typeof(changes -> 'enabled' -> 'after') = 'boolean')
                )
-               select occurred_at, action, actor, enabled from (
+               select occurred_at, action, actor, enabled, enabled_before from (
                  (select * from changes where occurred_at <= %(after)s
                   order by occurred_at desc, id desc limit 1)
                  union all
