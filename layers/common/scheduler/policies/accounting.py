@@ -49,6 +49,9 @@ DEFAULT_SPAN = timedelta(hours=24)
 # Runs read at most: every expected slot's, and as many again at other instants (run now,
 # backfills); an interval with more is refused (a narrower one answers).
 MAX_RUNS = 2 * ACCOUNTING_MAX_FIRES
+# Fire times computed per step of the walk: each step's answer is remembered by
+# scheduler.policies.fire_times, whose long answers stay this size (the missed-fire check's).
+WALK_CHUNK = 500
 # Pause and resume events read at most in one interval.
 MAX_ENABLED_CHANGES = 1000
 
@@ -147,7 +150,7 @@ def schedule_accounting(
 def _expected(row: Row, start: datetime, end: datetime) -> list[datetime]:
     """The expected fire times in (start, end]; InvalidInput past ACCOUNTING_MAX_FIRES."""
     try:
-        fires = expected_fires(row, start, end, most=ACCOUNTING_MAX_FIRES + 1)
+        fires = expected_fires(row, start, end, most=WALK_CHUNK)
         slots = list(itertools.islice(fires, ACCOUNTING_MAX_FIRES + 1))
     except OverflowError as exc:  # an interval at the ends of the calendar (year 1 or 9999)
         raise InvalidInput("from, to: out of range for this schedule's timezone") from exc
