@@ -392,6 +392,26 @@ def test_the_api_refuses_an_interval_past_its_bounds(
     assert message in body["error"]["message"]
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "from=0001-01-01T00:00:00Z&to=0001-01-02T00:00:00Z",
+        "to=0001-01-01T00:00:00Z",
+        "from=0001-01-01T00:30:00%2B01:00&to=0001-01-01T12:00:00Z",
+        "from=9999-12-30T00:00:00Z&to=9999-12-31T23:59:59Z",
+        "from=9999-12-31T23:00:00-01:00",
+    ],
+)
+def test_the_ends_of_the_calendar_are_an_answer_or_a_422_never_a_500(api: Api, query: str) -> None:
+    schedule = _api_schedule()
+
+    status, body = api.call("GET", f"/api/schedules/{schedule['id']}/accounting", query=query)
+
+    assert status in (200, 422), body
+    if status == 422:
+        assert body["error"]["message"]
+
+
 def test_the_api_refuses_an_instant_without_a_zone(api: Api) -> None:
     schedule = _api_schedule()
 

@@ -23,7 +23,7 @@ import bisect
 import itertools
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -81,8 +81,11 @@ def interval(
 ) -> tuple[datetime, datetime]:
     """(from, to) with their defaults (the 24 hours up to now, or before `to`); InvalidInput
     for an empty or reversed interval, or one longer than ACCOUNTING_MAX_DAYS."""
-    end = now if end is None else end
-    start = end - DEFAULT_SPAN if start is None else start
+    try:
+        end = now if end is None else end.astimezone(UTC)
+        start = end - DEFAULT_SPAN if start is None else start.astimezone(UTC)
+    except OverflowError:  # an offset that moves an instant past year 9999 or before year 1
+        raise InvalidInput("from, to: out of range (years 1 to 9999 in UTC)") from None
     if end <= start:
         raise InvalidInput("to must be after from")
     if end - start > timedelta(days=ACCOUNTING_MAX_DAYS):
@@ -217,7 +220,14 @@ class _Context:
         wait = timedelta(
             seconds=settings.missed_fire_grace_s, minutes=self.row["flexible_window_minutes"]
         )
-        due = last_occurrence(slot, self.row["timezone"]) + wait
+        try:
+            last = last_occurrence(slot, self.row["timezone"])
+        except ValueError:  # a one-time schedule's zone no longer known: the instant itself
+            last = slot
+        try:
+            due = last + wait
+        except OverflowError:  # due after year 9999: not yet, whatever now is
+            due = datetime.max.replace(tzinfo=UTC)
         if due > self.now:
             return "upcoming", f"no run yet; not due before {iso_utc(due)}"
         return "noRecord", self._unrecorded_cause(slot)
