@@ -94,5 +94,5 @@ def test_a_schedules_page_shows_a_strip_of_its_expected_fire_times_with_their_ou
     expect(legend).to_contain_text("Failed: 1")
     expect(legend).to_contain_text("No record: 22")
     expect(page.locator("#accounting-totals")).to_have_text(
-        "24 expected fire times; 0 other runs (run now, backfill, an earlier cron)."
+        "24 expected fire times; 0 other runs (run now, backfill)."
     )

@@ -108,7 +108,7 @@ def _outcomes(accounting: ScheduleAccounting) -> dict[datetime, str]:
     return {item.scheduled_time: item.outcome for item in accounting.items}
 
 
-def _pause_event(
+def _audit_event(
     queries: AllQueries, schedule: dict[str, Any], action: str, at: datetime, **changes: Any
 ) -> None:
     """An audit event of the schedule as the API or the runner writes it, moved to `at`."""
@@ -191,15 +191,15 @@ def test_every_outcome_of_a_run_row_the_check_and_the_clock(
 def test_fire_times_while_paused_are_paused_not_missed(queries: AllQueries) -> None:
     schedule = _schedule(queries, created=_at(23, 30, day=26))
     # its creation's event, later: a fire time before it was not paused
-    _pause_event(queries, schedule, "created", _at(0, 30), enabled={"before": None, "after": True})
+    _audit_event(queries, schedule, "created", _at(0, 30), enabled={"before": None, "after": True})
     _run(queries, schedule, _at(1))
-    _pause_event(queries, schedule, "paused", _at(1, 30), enabled={"before": True, "after": False})
-    _pause_event(queries, schedule, "resumed", _at(3, 30), enabled={"before": False, "after": True})
+    _audit_event(queries, schedule, "paused", _at(1, 30), enabled={"before": True, "after": False})
+    _audit_event(queries, schedule, "resumed", _at(3, 30), enabled={"before": False, "after": True})
     _run(queries, schedule, _at(4))
-    _pause_event(queries, schedule, "auto_paused", _at(4, 10))
-    _pause_event(queries, schedule, "bulk_resumed", _at(5, 30))
+    _audit_event(queries, schedule, "auto_paused", _at(4, 10))
+    _audit_event(queries, schedule, "bulk_resumed", _at(5, 30))
     # an update that pauses says so by its change of `enabled`
-    _pause_event(queries, schedule, "updated", _at(6, 30), enabled={"before": True, "after": False})
+    _audit_event(queries, schedule, "updated", _at(6, 30), enabled={"before": True, "after": False})
     queries.db.execute("update schedules set enabled = false where id = %s", (schedule["id"],))
 
     accounting = _account(queries, schedule, _at(22, day=26), _at(9), now=_at(9, 30))
@@ -293,10 +293,44 @@ def test_a_fire_time_without_a_run_says_what_the_check_knows_of_it(queries: AllQ
         "noRecord",
         "noRecord",
     ]
-    assert "when the schedule was created, enabled or changed" in items[_at(2)].cause
+    assert "when the schedule was last created, enabled or changed" in items[_at(2)].cause
     assert items[_at(4)].cause.startswith("no run, lost: the missed-fire check passed")
     assert items[_at(5)].cause.startswith("no run, lost")
     assert items[_at(6)].cause.startswith("no run yet, not checked yet")
+
+
+def test_before_a_change_of_its_cron_the_old_crons_fire_times_were_expected(
+    queries: AllQueries,
+) -> None:
+    # hourly on the hour since T0; at 05:30 changed to half past, and a window set from 07:00
+    schedule = _schedule(queries)
+    _audit_event(
+        queries,
+        schedule,
+        "updated",
+        _at(5, 30),
+        cron={"before": HOURLY, "after": "30 * * * *"},
+        startAt={"before": None, "after": "2026-11-27T07:00:00Z"},
+    )
+    queries.db.execute(
+        "update schedules set cron = '30 * * * *', start_at = %s where id = %s",
+        (_at(7), schedule["id"]),
+    )
+    old = _run(queries, schedule, _at(3))
+    new = _run(queries, schedule, _at(7, 30))
+    manual = _run(queries, schedule, _at(6, 12), trigger="manual")
+
+    accounting = _account(queries, schedule, _at(0), _at(8, 45))
+
+    assert [i.scheduled_time for i in accounting.items] == [
+        *(_at(h) for h in (1, 2, 3, 4, 5)),
+        _at(7, 30),
+        _at(8, 30),
+    ]
+    items = {i.scheduled_time: i for i in accounting.items}
+    assert (items[_at(3)].outcome, items[_at(3)].run_id) == ("succeeded", old)
+    assert (items[_at(7, 30)].outcome, items[_at(7, 30)].run_id) == ("succeeded", new)
+    assert [r.run_id for r in accounting.other_runs] == [manual]
 
 
 def test_the_window_and_the_creation_clip_the_expected_fire_times(queries: AllQueries) -> None:

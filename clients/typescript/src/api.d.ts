@@ -157,7 +157,7 @@ export interface paths {
         };
         /**
          * Expected versus actual: each fire time the schedule should have had, and its outcome
-         * @description Every fire time of the schedule in (from, to] (its cron or `at`, timezone and DST rules, inside its window, from its creation on), oldest first, each with its outcome and cause; the runs at no such fire time (run now, backfill, an earlier cron) apart; and the totals. At most 31 days and 5000 fire times (422 beyond: ask for a narrower interval).
+         * @description Every fire time of the schedule in (from, to] (its cron or `at`, timezone and DST rules, inside its window, from its creation on, as the schedule was at each instant by its audit log), oldest first, each with its outcome and cause; the runs at no such fire time (run now, backfill) apart; and the totals. At most 31 days and 5000 fire times (422 beyond: ask for a narrower interval).
          */
         get: operations["getScheduleAccounting"];
         put?: never;
@@ -863,8 +863,8 @@ export interface components {
         };
         /**
          * OtherRun
-         * @description A run of the interval at no expected fire time: a run now, a backfill, or a fire time of
-         *     the schedule as it was before a change of its cron, timezone or window.
+         * @description A run of the interval at no expected fire time: a run now, a backfill at another
+         *     instant, or a fire time the audit log does not account for.
          */
         OtherRun: {
             /**

@@ -2,7 +2,7 @@
 // A schedule's last 24 hours, expected versus actual (the API's
 // GET /api/schedules/{id}/accounting): one cell per fire time the schedule should have had,
 // oldest on the left, coloured by its outcome with its time and cause in its title; a legend
-// that counts each outcome, and the runs at no fire time (run now, backfill, an earlier cron).
+// that counts each outcome, and the runs at no fire time (run now, backfill).
 
 import { call } from "./api.js";
 import { h } from "./dom.js";
@@ -86,7 +86,7 @@ export function accountingStrip(accounting) {
     h(
       "p",
       { class: "muted", id: "accounting-totals" },
-      `${accounting.totals.expected} expected fire times; ${accounting.totals.otherRuns} other runs (run now, backfill, an earlier cron).`,
+      `${accounting.totals.expected} expected fire times; ${accounting.totals.otherRuns} other runs (run now, backfill).`,
     ),
   );
   return section;

@@ -64,8 +64,8 @@ class ExpectedFire(ApiModel):
 
 
 class OtherRun(ApiModel):
-    """A run of the interval at no expected fire time: a run now, a backfill, or a fire time of
-    the schedule as it was before a change of its cron, timezone or window."""
+    """A run of the interval at no expected fire time: a run now, a backfill at another
+    instant, or a fire time the audit log does not account for."""
 
     run_id: UUID
     scheduled_time: datetime

@@ -2,7 +2,9 @@
 of it, and why (GET /api/schedules/{id}/accounting).
 
 The expected fire times are scheduler.policies.expected's (the one definition the missed-fire
-check, backfill and the previews walk). Each is matched to its run row (the slot's unique key)
+check, backfill and the previews walk), of the schedule as it was at each instant: before a
+change of its cron, timezone or window, the old one's (scheduler.policies.schedule_versions, from
+the audit log). Each is matched to its run row (the slot's unique key)
 and, without one, explained from what the service knows:
 - a slot rule excludes it (an exception, a calendar): `skipped`;
 - the schedule was paused at that instant (its audit log's pause and resume events): `paused`;
@@ -10,8 +12,8 @@ and, without one, explained from what the service knows:
 - it is not due yet (its last occurrence plus the grace and the flexible window): `upcoming`;
 - else `noRecord`, the cause comparing it with the missed-fire check's progress: not checked yet,
   before the schedule last started firing anew (fires_from: not counted), or lost.
-Runs at no expected fire time are listed apart, with their trigger: a run now, a backfill, a fire
-time of an earlier cron.
+Runs at no expected fire time are listed apart, with their trigger: a run now, a backfill at
+another instant, a fire time the audit log does not account for.
 
 Bounded: `to - from` at most ACCOUNTING_MAX_DAYS, at most ACCOUNTING_MAX_FIRES expected fire
 times (InvalidInput beyond: 422), so one answer is a few short reads and a few ms of Python.
@@ -40,6 +42,7 @@ from scheduler.models.accounting import (
 )
 from scheduler.policies.expected import expected_fires, skip_kind, slot_exclusion
 from scheduler.policies.fire_times import last_occurrence
+from scheduler.policies.schedule_versions import WHEN_FIELDS, Version, versions
 from scheduler.store.accounting import AccountingQueries
 from scheduler.store.db import Database
 from scheduler.store.schedules import ScheduleQueries
@@ -52,16 +55,18 @@ MAX_RUNS = 2 * ACCOUNTING_MAX_FIRES
 # Fire times computed per step of the walk: each step's answer is remembered by
 # scheduler.policies.fire_times, whose long answers stay this size (the missed-fire check's).
 WALK_CHUNK = 500
+# Changes of when the schedule fires read at most (since the interval's start).
+MAX_DEFINITION_CHANGES = 1000
 # Pause and resume events read at most in one interval.
 MAX_ENABLED_CHANGES = 1000
 
 _TRIGGER_CAUSES = {
     "manual": "run now (manual): not a fire time of the schedule",
     "backfill": "backfill at an instant that is not a fire time of the schedule as it is now",
-    "catchup": "a catch-up of a fire time of the schedule as it was before a change",
+    "catchup": "a catch-up of a fire time the audit log does not account for",
     "schedule": (
-        "a fire time of the schedule as it was before a change of its cron, timezone or window"
-        " (or before it was created as it is now)"
+        "not a fire time of the schedule as its audit log has it then (a change the log no"
+        " longer holds, or a write that bypassed the API)"
     ),
 }
 
@@ -109,7 +114,10 @@ def schedule_accounting(
     caller's, InvalidInput (422) beyond the bounds."""
     start, end = interval(start, end, now)
     row = queries.schedules.get_schedule(schedule_id, owner)
-    slots = _expected(row, start, end)
+    changes = queries.accounting.definition_changes(
+        schedule_id, start, list(WHEN_FIELDS), MAX_DEFINITION_CHANGES
+    )
+    slots = _expected(versions(row, changes), start, end)
     runs = queries.accounting.runs_between(schedule_id, start, end, MAX_RUNS + 1)
     if len(runs) > MAX_RUNS:
         raise InvalidInput(
@@ -120,9 +128,9 @@ def schedule_accounting(
         queries.accounting.enabled_changes(schedule_id, start, end, MAX_ENABLED_CHANGES),
         row["enabled"],
     )
-    context = _Context(row, now, queries.accounting.fire_check_progress(schedule_id), pauses)
+    context = _Context(now, queries.accounting.fire_check_progress(schedule_id), pauses)
     by_time = {run["scheduled_time"]: run for run in runs}
-    items = [context.account(slot, by_time.pop(slot, None)) for slot in slots]
+    items = [context.account(slot, then, by_time.pop(slot, None)) for slot, then in slots]
     others = [
         OtherRun(
             run_id=run["id"],
@@ -150,21 +158,31 @@ def schedule_accounting(
     )
 
 
-def _expected(row: Row, start: datetime, end: datetime) -> list[datetime]:
-    """The expected fire times in (start, end]; InvalidInput past ACCOUNTING_MAX_FIRES."""
-    try:
-        fires = expected_fires(row, start, end, most=WALK_CHUNK)
-        slots = list(itertools.islice(fires, ACCOUNTING_MAX_FIRES + 1))
-    except OverflowError as exc:  # an interval at the ends of the calendar (year 1 or 9999)
-        raise InvalidInput("from, to: out of range for this schedule's timezone") from exc
-    except ValueError as exc:  # the stored cron or timezone cannot be scheduled any more
-        raise InvalidInput(f"the schedule cannot be evaluated: {exc}") from exc
-    if len(slots) > ACCOUNTING_MAX_FIRES:
-        raise InvalidInput(
-            f"the interval holds more than {ACCOUNTING_MAX_FIRES} fire times of this schedule"
-            f" (the first after {iso_utc(start)} are up to {iso_utc(slots[-2])}): ask for a"
-            " narrower interval"
-        )
+def _expected(history: list[Version], start: datetime, end: datetime) -> list[tuple[datetime, Row]]:
+    """The expected fire times in (start, end], each with the schedule as it was then (its
+    version: the walk is that version's); InvalidInput past ACCOUNTING_MAX_FIRES, or when the
+    schedule as it is now cannot be evaluated (an older version that cannot be is left out)."""
+    slots: list[tuple[datetime, Row]] = []
+    for version in history:
+        low = start if version.since is None else max(start, version.since)
+        high = end if version.until is None else min(end, version.until)
+        if high <= low:
+            continue
+        wanted = ACCOUNTING_MAX_FIRES + 1 - len(slots)
+        try:
+            fires = expected_fires(version.row, low, high, most=WALK_CHUNK)
+            slots.extend((fire, dict(version.row)) for fire in itertools.islice(fires, wanted))
+        except OverflowError as exc:  # an interval at the ends of the calendar
+            raise InvalidInput("from, to: out of range for this schedule's timezone") from exc
+        except ValueError as exc:  # a cron or timezone that cannot be scheduled (any more)
+            if version.until is None:
+                raise InvalidInput(f"the schedule cannot be evaluated: {exc}") from exc
+        if len(slots) > ACCOUNTING_MAX_FIRES:
+            raise InvalidInput(
+                f"the interval holds more than {ACCOUNTING_MAX_FIRES} fire times of this"
+                f" schedule (the first after {iso_utc(start)} are up to"
+                f" {iso_utc(slots[-2][0])}): ask for a narrower interval"
+            )
     return slots
 
 
@@ -192,19 +210,19 @@ class _Pauses:
 
 @dataclass(frozen=True)
 class _Context:
-    row: Row
     now: datetime
     check: Row | None
     pauses: _Pauses
 
-    def account(self, slot: datetime, run: Row | None) -> ExpectedFire:
+    def account(self, slot: datetime, row: Row, run: Row | None) -> ExpectedFire:
+        """What became of `slot`, a fire time of the schedule as it was then (`row`)."""
         if run is not None:
             return _ran(slot, run)
-        outcome, cause = self._without_run(slot)
+        outcome, cause = self._without_run(slot, row)
         return ExpectedFire(scheduled_time=slot, outcome=outcome, cause=cause)
 
-    def _without_run(self, slot: datetime) -> tuple[Any, str]:
-        excluded = slot_exclusion(self.row, slot)
+    def _without_run(self, slot: datetime, row: Row) -> tuple[Any, str]:
+        excluded = slot_exclusion(row, slot)
         if excluded is not None:
             return "skipped", excluded
         paused = self.pauses.paused_by(slot)
@@ -218,10 +236,10 @@ class _Context:
                 " its run, if it had one, is deleted"
             )
         wait = timedelta(
-            seconds=settings.missed_fire_grace_s, minutes=self.row["flexible_window_minutes"]
+            seconds=settings.missed_fire_grace_s, minutes=row["flexible_window_minutes"]
         )
         try:
-            last = last_occurrence(slot, self.row["timezone"])
+            last = last_occurrence(slot, row["timezone"])
         except ValueError:  # a one-time schedule's zone no longer known: the instant itself
             last = slot
         try:
@@ -238,9 +256,9 @@ class _Context:
             return "no run, and the missed-fire check has no record of this schedule"
         if slot <= check["fires_from"]:
             return (
-                f"no run: before {iso_utc(check['fires_from'])}, when the schedule was created,"
-                " enabled or changed in when it fires; the missed-fire check does not count"
-                " fire times before that"
+                f"no run: before {iso_utc(check['fires_from'])}, when the schedule was last"
+                " created, enabled or changed in when it fires; the missed-fire check started"
+                " again then, and does not look at earlier fire times"
             )
         if slot > check["checked_through"]:
             return (

@@ -7,6 +7,7 @@ audit_events_subject_idx, schedule_fire_checks' primary key.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -71,6 +72,20 @@ class AccountingQueries(Queries):
                 "pausing": list(PAUSING_ACTIONS),
                 "resuming": list(RESUMING_ACTIONS),
             },
+        ).fetchall()
+
+    def definition_changes(
+        self, schedule_id: UUID, after: datetime, fields: Sequence[str], limit: int
+    ) -> list[Row]:
+        """The schedule's audit events after `after` that changed one of `fields` (API names),
+        its creation's aside (occurred_at, changes), oldest first, at most `limit`."""
+        return self.db.execute(
+            """select occurred_at, changes from audit_events
+               where subject_id = %(id)s and subject_type = 'schedule'
+                 and occurred_at > %(after)s and action <> 'created'
+                 and changes ?| %(fields)s
+               order by occurred_at, id limit %(limit)s""",
+            {"id": schedule_id, "after": after, "fields": list(fields), "limit": limit},
         ).fetchall()
 
     def fire_check_progress(self, schedule_id: UUID) -> Row | None:

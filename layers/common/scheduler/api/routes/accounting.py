@@ -28,8 +28,9 @@ from scheduler.store.db import database
     summary="Expected versus actual: each fire time the schedule should have had, and its outcome",
     description=(
         "Every fire time of the schedule in (from, to] (its cron or `at`, timezone and DST"
-        " rules, inside its window, from its creation on), oldest first, each with its outcome"
-        " and cause; the runs at no such fire time (run now, backfill, an earlier cron) apart;"
+        " rules, inside its window, from its creation on, as the schedule was at each instant"
+        " by its audit log), oldest first, each with its outcome and cause; the runs at no such"
+        " fire time (run now, backfill) apart;"
         f" and the totals. At most {ACCOUNTING_MAX_DAYS} days and {ACCOUNTING_MAX_FIRES} fire"
         " times (422 beyond: ask for a narrower interval)."
     ),
