@@ -71,6 +71,7 @@ SUITES = [
     "bench.missed_fires",
     "bench.search",
     "bench.bulk",
+    "bench.accounting",
 ]
 
 

@@ -77,6 +77,11 @@ KEYS = {
         "bulk.drain_scheduler_calls_per_schedule",
         "bulk.drain_own_ms_per_schedule",
     ),
+    "accounting": (
+        "accounting.max_fires_ms",
+        "accounting.refused_31_days_ms",
+        "accounting.use_case_ms",
+    ),
     "coldstart": (
         "coldstart_ratio.api",
         "coldstart_ratio.runner",

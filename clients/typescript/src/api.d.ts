@@ -148,6 +148,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/schedules/{schedule_id}/accounting": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Expected versus actual: each fire time the schedule should have had, and its outcome
+         * @description Every fire time of the schedule in (from, to] (its cron or `at`, timezone and DST rules, inside its window, from its creation on, as the schedule was at each instant by its audit log), oldest first, each with its outcome and cause; the runs at no such fire time (run now, backfill) apart; and the totals. At most 31 days and 5000 fire times (422 beyond: ask for a narrower interval).
+         */
+        get: operations["getScheduleAccounting"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/schedules": {
         parameters: {
             query?: never;
@@ -280,6 +300,69 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * AccountingTotals
+         * @description How many expected fire times had each outcome, how many there were, and the other runs.
+         */
+        AccountingTotals: {
+            /** Expected */
+            expected: number;
+            /**
+             * Succeeded
+             * @default 0
+             */
+            succeeded?: number;
+            /**
+             * Failed
+             * @default 0
+             */
+            failed?: number;
+            /**
+             * Running
+             * @default 0
+             */
+            running?: number;
+            /**
+             * Buffered
+             * @default 0
+             */
+            buffered?: number;
+            /**
+             * Skipped
+             * @default 0
+             */
+            skipped?: number;
+            /**
+             * Missed
+             * @default 0
+             */
+            missed?: number;
+            /**
+             * Paused
+             * @default 0
+             */
+            paused?: number;
+            /**
+             * Outsideretention
+             * @default 0
+             */
+            outsideRetention?: number;
+            /**
+             * Upcoming
+             * @default 0
+             */
+            upcoming?: number;
+            /**
+             * Norecord
+             * @default 0
+             */
+            noRecord?: number;
+            /**
+             * Otherruns
+             * @default 0
+             */
+            otherRuns?: number;
+        };
         /**
          * ApiKey
          * @description A key as listed: what it may do and its history; never its secret.
@@ -688,6 +771,42 @@ export interface components {
             }[] | null;
         };
         /**
+         * ExpectedFire
+         * @description One fire time the schedule should have had, and what became of it.
+         */
+        ExpectedFire: {
+            /**
+             * Scheduledtime
+             * Format: date-time
+             */
+            scheduledTime: string;
+            /**
+             * Outcome
+             * @description succeeded | failed | running | buffered (a run's status); skipped (on purpose: overlap, an exception, a calendar); missed (recorded by the missed-fire check); paused (no run, the schedule was paused then); outsideRetention (no run, older than the run history kept); upcoming (not due yet); noRecord (due, no run: not checked yet, or lost)
+             * @enum {string}
+             */
+            outcome: "succeeded" | "failed" | "running" | "buffered" | "skipped" | "missed" | "paused" | "outsideRetention" | "upcoming" | "noRecord";
+            /**
+             * Cause
+             * @description Why, in words: the run's error, the pause, the check's state
+             */
+            cause: string;
+            /** Runid */
+            runId?: string | null;
+            /**
+             * Status
+             * @description The run's status, if it has one
+             */
+            status?: ("running" | "succeeded" | "failed" | "skipped" | "missed" | "buffered") | null;
+            /**
+             * Trigger
+             * @description The run's trigger, if any
+             */
+            trigger?: ("schedule" | "manual" | "catchup" | "backfill") | null;
+            /** Error */
+            error?: string | null;
+        };
+        /**
          * ForbiddenBody
          * @description A 403: API Gateway's when the authorizer refuses a token, or the API's own (ErrorBody,
          *     code `forbidden`) when valid credentials may not do this.
@@ -739,6 +858,37 @@ export interface components {
             startedAt: string;
             /** Finishedat */
             finishedAt?: string | null;
+            /** Error */
+            error?: string | null;
+        };
+        /**
+         * OtherRun
+         * @description A run of the interval at no expected fire time: a run now, a backfill at another
+         *     instant, or a fire time the audit log does not account for.
+         */
+        OtherRun: {
+            /**
+             * Runid
+             * Format: uuid
+             */
+            runId: string;
+            /**
+             * Scheduledtime
+             * Format: date-time
+             */
+            scheduledTime: string;
+            /**
+             * Trigger
+             * @enum {string}
+             */
+            trigger: "schedule" | "manual" | "catchup" | "backfill";
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "running" | "succeeded" | "failed" | "skipped" | "missed" | "buffered";
+            /** Cause */
+            cause: string;
             /** Error */
             error?: string | null;
         };
@@ -809,6 +959,38 @@ export interface components {
             items: components["schemas"]["Run"][];
             /** Nextcursor */
             nextCursor?: string | null;
+        };
+        /**
+         * ScheduleAccounting
+         * @description Expected versus actual over (from, to]: every expected fire time, oldest first.
+         */
+        ScheduleAccounting: {
+            /**
+             * Scheduleid
+             * Format: uuid
+             */
+            scheduleId: string;
+            /**
+             * From
+             * Format: date-time
+             */
+            from: string;
+            /**
+             * To
+             * Format: date-time
+             */
+            to: string;
+            /**
+             * Generatedat
+             * Format: date-time
+             * @description The instant the outcomes were decided at
+             */
+            generatedAt: string;
+            /** Items */
+            items: components["schemas"]["ExpectedFire"][];
+            /** Otherruns */
+            otherRuns: components["schemas"]["OtherRun"][];
+            totals: components["schemas"]["AccountingTotals"];
         };
         /** ScheduleCreate */
         ScheduleCreate: {
@@ -2715,6 +2897,88 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AuditEventPage"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized: no Authorization header or an empty one (answered by API Gateway; the authorizer is not called), or an API key that is malformed, unknown, revoked or expired (answered by the API in the same shape) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
+                };
+            };
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ForbiddenBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getScheduleAccounting: {
+        parameters: {
+            query?: {
+                /** @description start of the interval, excluded (default: to - 24 h) */
+                from?: string | null;
+                /** @description end of the interval, included (default: now) */
+                to?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description schedule id */
+                schedule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleAccounting"];
                 };
             };
             /** @description Bad Request */

@@ -3,6 +3,7 @@
 // status; a failed run's error on selection), its next fire times, EventBridge expression(s) and
 // DST notes, and the actions: Pause / Resume, Run now, Edit, Delete.
 
+import { accountingStrip, loadAccounting } from "./accounting.js";
 import { call, query } from "./api.js";
 import { auditEvents, loadAuditEvents } from "./audit-events.js";
 import { h, replace } from "./dom.js";
@@ -42,8 +43,13 @@ export async function renderSchedule(main, id, state = {}) {
     selection.runId = state.selectedRun ?? null;
   }
   const path = `schedules/${encodeURIComponent(id)}`;
-  /** @type {[ScheduleDetail, Awaited<ReturnType<typeof loadRuns>>, Awaited<ReturnType<typeof loadAuditEvents>>]} */
-  const [schedule, history, changes] = await Promise.all([call("GET", path), loadRuns(id), loadAuditEvents(id)]);
+  /** @type {[ScheduleDetail, Awaited<ReturnType<typeof loadRuns>>, Awaited<ReturnType<typeof loadAuditEvents>>, Awaited<ReturnType<typeof loadAccounting>>]} */
+  const [schedule, history, changes, accounting] = await Promise.all([
+    call("GET", path),
+    loadRuns(id),
+    loadAuditEvents(id),
+    loadAccounting(id),
+  ]);
   /** @type {Workflow | null} */
   let workflow = null;
   try {
@@ -132,6 +138,7 @@ export async function renderSchedule(main, id, state = {}) {
     actions,
     facts(schedule, workflow),
     timeline(schedule, history, selection.runId, (runId) => rerender({ selectedRun: runId })),
+    accountingStrip(accounting),
     nextFires(schedule),
     dstNotes(schedule),
     auditEvents(id, changes),

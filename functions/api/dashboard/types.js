@@ -23,5 +23,7 @@
 /** @typedef {Schemas["AuditEvent"]} AuditEvent */
 /** @typedef {Schemas["AuditEventPage"]} AuditEventPage */
 /** @typedef {Schemas["BulkChangeResult"]} BulkChangeResult */
+/** @typedef {Schemas["ScheduleAccounting"]} ScheduleAccounting */
+/** @typedef {Schemas["AccountingTotals"]} AccountingTotals */
 
 export {};

@@ -9,7 +9,8 @@ from datetime import datetime
 from scheduler import cron
 from scheduler.api.schedule_views import NEXT_RUN_PREVIEW, window_dst_notes
 from scheduler.models.cron_previews import CronPreview, CronPreviewRequest
-from scheduler.models.schedule_fields import check_window, first_fire_in_window
+from scheduler.models.schedule_fields import check_window
+from scheduler.policies.expected import next_window_fires
 
 
 def preview_cron(request: CronPreviewRequest, now: datetime) -> CronPreview:
@@ -20,7 +21,9 @@ def preview_cron(request: CronPreviewRequest, now: datetime) -> CronPreview:
         cron.ensure_fires(request.cron, timezone, now)
         check_window(request.start_at, request.end_at)
         start, end = request.start_at, request.end_at
-        fires = first_fire_in_window(request.cron, timezone, now, start, end, NEXT_RUN_PREVIEW)
+        # the schedule it would be, as the read of a stored one lists its fire times
+        row = {"cron": request.cron, "timezone": timezone, "start_at": start, "end_at": end}
+        fires = next_window_fires(row, now, NEXT_RUN_PREVIEW)
         notes = window_dst_notes(request.cron, timezone, now, start, end)
     except ValueError as exc:  # CronError, InvalidTimezone and a window that ends first
         return CronPreview(

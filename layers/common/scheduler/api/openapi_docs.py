@@ -158,6 +158,7 @@ DELETE_SCHEDULE = {204: {"description": "Deleted", "content": {}}, **errors(404,
 BULK_CHANGE = ok(200, "OK: the database is changed (or, dryRun, would be)", *BODY_ERRORS)
 LIST_RUNS = ok(200, "OK", 400, 404, 422, 503)
 LIST_SCHEDULE_EVENTS = ok(200, "OK", 400, 404, 422, 503)
+GET_SCHEDULE_ACCOUNTING = ok(200, "OK", 400, 404, 422, 503)
 LIST_AUDIT_EVENTS = ok(200, "OK", 400, 422, 503)
 RUN_SCHEDULE_NOW = limited(
     ok(202, "Accepted", 404, 409, 503, links=_schedule_links("/scheduleId")),

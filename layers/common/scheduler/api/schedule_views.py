@@ -9,8 +9,8 @@ from typing import Any
 
 from scheduler import cron
 from scheduler.cron import dst as cron_dst
-from scheduler.models.schedule_fields import first_fire_in_window
 from scheduler.models.schedule_views import ScheduleView
+from scheduler.policies.expected import next_window_fires
 
 # How many next fire times a schedule's read and a cron preview show.
 NEXT_RUN_PREVIEW = 5
@@ -45,13 +45,7 @@ def view_fields(row: Mapping[str, Any], now: datetime, fire_count: int) -> dict[
         expressions, description = cron.to_eventbridge(row["cron"]), cron.describe(row["cron"])
     else:
         description = f"invalid: {problem[1]}"
-    fires = (
-        first_fire_in_window(
-            row["cron"], row["timezone"], now, row.get("start_at"), row.get("end_at"), fire_count
-        )
-        if row["enabled"] and problem is None
-        else []
-    )
+    fires = next_window_fires(row, now, fire_count) if row["enabled"] and problem is None else []
     return {
         **row,
         "description": description,

@@ -13,15 +13,16 @@ RunnerConcurrency slots stay for live fires. Progress is the run history.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from scheduler import cron
 from scheduler.config import get_settings
 from scheduler.cron.timezones import iso_utc
 from scheduler.errors import Conflict, InvalidInput, LimitExceeded
 from scheduler.models.runs import BACKFILL_MAX_FIRES, BackfillAccepted, BackfillRequest
+from scheduler.policies.expected import window_fires_after
 from scheduler.policies.idempotency import Idempotency
 from scheduler.policies.owner_limits import OwnerLimits, take_request
 from scheduler.run.queue import QUEUED_PATIENCE, HandOn, hand_on_next
@@ -33,9 +34,6 @@ from scheduler.store.schedules import ScheduleQueries
 from scheduler.store.workflows import WorkflowQueries
 
 _TICK = timedelta(microseconds=1)
-# The fire-time generator looks at most 40 years past where it starts (its preview horizon, which
-# ends a cron that never fires), so an interval is listed in spans shorter than that.
-_SPAN = timedelta(days=30 * 365)
 
 
 @dataclass(frozen=True)
@@ -155,30 +153,18 @@ def _refuse_unknown_history(fires: list[datetime], now: datetime) -> None:
 
 
 def _fire_times(row: dict, start: datetime, end: datetime) -> list[datetime]:
-    """The schedule's fire times in [start, end] inside its window; InvalidInput past the cap."""
-    if row["start_at"] is not None:
-        start = max(start, row["start_at"])
-    if row["end_at"] is not None:
-        end = min(end, row["end_at"])
-    if end < start:
-        return []
-    if row.get("run_at") is not None:  # a one-time schedule: its one fire time, if inside
-        return [row["run_at"]] if start <= row["run_at"] <= end else []
-    fires: list[datetime] = []
+    """The schedule's fire times in [start, end] inside its window (the expected ones:
+    scheduler.policies.expected); InvalidInput past the cap."""
     try:
-        after = start - _TICK
-        while after < end and len(fires) <= BACKFILL_MAX_FIRES:
-            until = end if end - after <= _SPAN else after + _SPAN
-            wanted = BACKFILL_MAX_FIRES + 1 - len(fires)
-            fires += cron.next_fire_times(row["cron"], row["timezone"], after, wanted, until=until)
-            after = until
+        fires = window_fires_after(row, start - _TICK, end, most=BACKFILL_MAX_FIRES + 1)
+        listed = list(itertools.islice(fires, BACKFILL_MAX_FIRES + 1))
     except OverflowError as exc:  # an interval at the ends of the calendar (year 1 or 9999)
         raise InvalidInput("from: out of range for this schedule's timezone") from exc
     except ValueError as exc:  # the stored cron or timezone cannot be scheduled any more
         raise InvalidInput(f"the schedule cannot be evaluated: {exc}") from exc
-    if len(fires) > BACKFILL_MAX_FIRES:
+    if len(listed) > BACKFILL_MAX_FIRES:
         raise InvalidInput(
             f"the interval holds more than {BACKFILL_MAX_FIRES} fire times of this schedule:"
             " backfill it in parts"
         )
-    return fires
+    return listed

@@ -50,11 +50,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from scheduler.config import get_settings
 from scheduler.observability import logger, metrics
 from scheduler.policies import catchup as catchup_policy
-from scheduler.policies.fire_times import (
-    last_occurrence,
-    schedule_fire_times,
-    schedule_fires_after,
-)
+from scheduler.policies.expected import window_fires_after
+from scheduler.policies.fire_times import last_occurrence, schedule_fire_times
 from scheduler.run import alerts
 from scheduler.run.queue import QUEUED_PATIENCE, HandOn, hand_on_next, hand_on_run
 from scheduler.store.db import Database
@@ -315,7 +312,7 @@ def _decide(
     end = row["end_at"] if row["enabled"] else _earliest(row["disabled_at"], row["end_at"])
     try:
         # one walk: the due fire times, then the first one after them (the next to check)
-        fires = schedule_fires_after(row, after, end, most=MAX_SLOTS + 1)
+        fires = window_fires_after(row, after, end, most=MAX_SLOTS + 1)
         slots: list[datetime] = []
         upcoming: list[datetime] = []
         for fire in fires:
