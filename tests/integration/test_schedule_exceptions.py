@@ -1,0 +1,280 @@
+"""Exceptions for single fire times (issue #26) through the API's handler, on real Postgres and
+moto: skip and move, the 422s and 409s, the at() schedule a move makes and its removal, the
+audit events, and the read's previews (nextRunTimes without the skipped, with the moved)."""
+
+# ruff: noqa: F811  (pytest fixtures imported from other test modules are parameters here)
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from scheduler import cron
+from scheduler.sync.eventbridge import EventBridgeSchedules
+
+from tests.integration.test_api import (  # noqa: F401  (fixtures)
+    Api,
+    api,
+    eventbridge,
+    workflows,
+)
+from tests.queries import process_queries
+
+DAILY = "0 7 * * *"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _parse(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _schedule(api: Api, workflow_id: uuid.UUID, **fields: Any) -> dict[str, Any]:
+    status, created = api.call(
+        "POST", "/api/schedules", body={"workflowId": str(workflow_id), "cron": DAILY, **fields}
+    )
+    assert status == 201, created
+    return created  # type: ignore[no-any-return]
+
+
+def _fires(n: int, expr: str = DAILY, zone: str = "UTC") -> list[datetime]:
+    return cron.next_fire_times(expr, zone, datetime.now(UTC), n)
+
+
+def _add(api: Api, schedule_id: str, **body: Any) -> tuple[int, Any]:
+    return api.call("POST", f"/api/schedules/{schedule_id}/exceptions", body=body)
+
+
+def _message(body: Any) -> str:
+    return str(body["error"]["message"])
+
+
+def test_a_skip_leaves_the_occurrence_out_of_the_preview_and_is_audited(
+    api: Api, workflows: dict[str, uuid.UUID]
+) -> None:
+    schedule = _schedule(api, workflows["alice"])
+    first, second, third = _fires(3)
+
+    status, added = _add(
+        api, schedule["id"], occurrence=_iso(second), action="skip", note="holiday"
+    )
+
+    assert status == 201, added
+    assert (_parse(added["occurrence"]), added["action"], added["note"]) == (
+        second,
+        "skip",
+        "holiday",
+    )
+    assert added["moveTo"] is None
+    assert added["createdBy"].startswith("user:")
+    status, detail = api.call("GET", f"/api/schedules/{schedule['id']}")
+    assert status == 200
+    times = [_parse(t) for t in detail["nextRunTimes"]]
+    assert first in times
+    assert third in times
+    assert second not in times
+    assert len(times) == 5  # still five: the skipped one is replaced by a later one
+    [shown] = detail["exceptions"]
+    assert shown["id"] == added["id"]
+    status, listed = api.call("GET", f"/api/schedules/{schedule['id']}/exceptions")
+    assert status == 200
+    assert [e["id"] for e in listed["items"]] == [added["id"]]
+    status, events = api.call("GET", f"/api/schedules/{schedule['id']}/events")
+    assert status == 200
+    [event] = [e for e in events["items"] if e["action"] == "exception_added"]
+    assert event["detail"]["occurrence"] == _iso(second)
+    assert event["detail"]["note"] == "holiday"
+
+
+def test_a_move_makes_an_at_schedule_that_fires_under_the_original_slot(
+    api: Api, workflows: dict[str, uuid.UUID], eventbridge: EventBridgeSchedules
+) -> None:
+    schedule = _schedule(api, workflows["alice"])
+    first, second = _fires(2)
+    new_time = first + timedelta(hours=3)
+
+    status, added = _add(
+        api, schedule["id"], occurrence=_iso(first), action="move", moveTo=_iso(new_time)
+    )
+
+    assert status == 201, added
+    assert _parse(added["moveTo"]) == new_time
+    described = eventbridge.get(f"move-{added['id']}")
+    assert described is not None
+    assert described["ScheduleExpression"] == f"at({new_time:%Y-%m-%dT%H:%M:%S})"
+    assert described["ScheduleExpressionTimezone"] == "UTC"
+    assert described["ActionAfterCompletion"] == "DELETE"
+    target_input = json.loads(described["Target"]["Input"])
+    assert target_input["scheduleId"] == schedule["id"]
+    assert target_input["scheduledTime"] == _iso(first)  # the run's identity: the original slot
+    assert target_input["movedTo"] == _iso(new_time)
+    status, detail = api.call("GET", f"/api/schedules/{schedule['id']}")
+    times = [_parse(t) for t in detail["nextRunTimes"]]
+    assert times[:2] == [new_time, second]
+    assert first not in times
+    assert _parse(detail["nextRunAt"]) == new_time
+
+    # removing it removes the at() and audits it; the occurrence fires as the cron says again
+    status, _ = api.call("DELETE", f"/api/schedules/{schedule['id']}/exceptions/{added['id']}")
+    assert status == 204
+    assert eventbridge.get(f"move-{added['id']}") is None
+    status, detail = api.call("GET", f"/api/schedules/{schedule['id']}")
+    assert _parse(detail["nextRunTimes"][0]) == first
+    assert detail["exceptions"] == []
+    status, events = api.call("GET", f"/api/schedules/{schedule['id']}/events")
+    assert "exception_removed" in [e["action"] for e in events["items"]]
+
+
+def test_a_move_onto_another_occurrence_is_a_409_until_that_one_is_skipped(
+    api: Api, workflows: dict[str, uuid.UUID], eventbridge: EventBridgeSchedules
+) -> None:
+    schedule = _schedule(api, workflows["alice"])
+    first, second, third = _fires(3)
+
+    status, body = _add(
+        api, schedule["id"], occurrence=_iso(first), action="move", moveTo=_iso(second)
+    )
+    assert status == 409, body
+    assert _iso(second) in _message(body)
+    assert "skip that occurrence" in _message(body)
+    assert [n for n in eventbridge.list_names() if n.startswith("move-")] == []
+
+    # skip the other one, then the move is accepted
+    assert _add(api, schedule["id"], occurrence=_iso(second), action="skip")[0] == 201
+    status, moved = _add(
+        api, schedule["id"], occurrence=_iso(first), action="move", moveTo=_iso(second)
+    )
+    assert status == 201, moved
+    # a second move to the same instant collides with the first move
+    status, body = _add(
+        api, schedule["id"], occurrence=_iso(third), action="move", moveTo=_iso(second)
+    )
+    assert status == 409, body
+    assert "moved already" in _message(body)
+    # and the skip under the move cannot go while the move lands there
+    status, listed = api.call("GET", f"/api/schedules/{schedule['id']}/exceptions")
+    skip = next(e for e in listed["items"] if e["action"] == "skip")
+    status, body = api.call("DELETE", f"/api/schedules/{schedule['id']}/exceptions/{skip['id']}")
+    assert status == 409, body
+    assert "remove that move first" in _message(body)
+    # an occurrence with an exception already: 409 naming it
+    status, body = _add(api, schedule["id"], occurrence=_iso(second), action="skip")
+    assert status == 409
+    assert skip["id"] in _message(body)
+
+
+def test_bad_exceptions_are_422s_naming_the_field(
+    api: Api, workflows: dict[str, uuid.UUID]
+) -> None:
+    schedule = _schedule(api, workflows["alice"])
+    first = _fires(1)[0]
+    sid = schedule["id"]
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"occurrence": _iso(first + timedelta(minutes=1)), "action": "skip"}, "occurrence: "),
+        ({"occurrence": _iso(first - timedelta(days=2)), "action": "skip"}, "in the past"),
+        ({"occurrence": "tomorrow", "action": "skip"}, "occurrence: "),
+        ({"occurrence": _iso(first), "action": "move"}, "moveTo: required"),
+        ({"occurrence": _iso(first), "action": "skip", "moveTo": _iso(first)}, "moveTo"),
+        (
+            {"occurrence": _iso(first), "action": "move", "moveTo": "2001-01-01T00:00:00Z"},
+            "moveTo: 2001-01-01T00:00:00Z is in the past",
+        ),
+        (
+            {
+                "occurrence": _iso(first),
+                "action": "move",
+                "moveTo": _iso(first + timedelta(days=9)),
+            },
+            "more than 7 days",
+        ),
+        (
+            {
+                "occurrence": _iso(first),
+                "action": "move",
+                "moveTo": _iso(first + timedelta(seconds=30)),
+            },
+            "moveTo: ",
+        ),
+        ({"occurrence": _iso(first), "action": "pause"}, "action"),
+        ({"occurrence": _iso(first), "action": "skip", "move_to": None}, "move_to"),
+    ]
+    for body, expected in cases:
+        status, answer = _add(api, sid, **body)
+        assert status == 422, (body, answer)
+        text = _message(answer) + json.dumps(answer["error"].get("details"))
+        assert expected in text, (body, answer)
+    # a one-time schedule has no exceptions: PATCH its `at`
+    at = (datetime.now(UTC) + timedelta(days=1)).replace(second=0, microsecond=0)
+    status, once = api.call(
+        "POST", "/api/schedules", body={"workflowId": str(workflows["alice2"]), "at": _iso(at)}
+    )
+    status, answer = _add(api, once["id"], occurrence=_iso(at), action="skip")
+    assert status == 422
+    assert "PATCH its `at`" in _message(answer)
+    # another owner's schedule is not found
+    status, _ = api.call("GET", f"/api/schedules/{sid}/exceptions")
+    assert status == 200
+    bob = Api(
+        {
+            "sub": "00000000-0000-4000-8000-000000000b0b",
+            "role": "authenticated",
+            "aud": "authenticated",
+        }
+    )
+    assert bob.call("GET", f"/api/schedules/{sid}/exceptions")[0] == 404
+    assert _add(bob, sid, occurrence=_iso(first), action="skip")[0] == 404
+    assert api.call("DELETE", f"/api/schedules/{sid}/exceptions/{uuid.uuid4()}")[0] == 404
+
+
+def test_a_claimed_occurrence_cannot_be_skipped(api: Api, workflows: dict[str, uuid.UUID]) -> None:
+    schedule = _schedule(api, workflows["alice"])
+    first = _fires(1)[0]
+    process_queries().db.execute(
+        """insert into schedule_runs (schedule_id, workflow_id, trigger, scheduled_time,
+                                      claim_token, lease_expires_at)
+           values (%s, %s, 'schedule', %s, 'someone', now() + interval '1 minute')""",
+        (schedule["id"], schedule["workflowId"], first),
+    )
+    status, answer = _add(api, schedule["id"], occurrence=_iso(first), action="skip")
+    assert status == 422
+    assert "already claimed" in _message(answer)
+
+
+def test_an_exception_on_a_dst_day_in_berlin_names_the_wall_time_once(
+    api: Api, workflows: dict[str, uuid.UUID]
+) -> None:
+    # 02:30 every day: on 2030-10-27 Berlin's clocks show it twice (00:30Z CEST, 01:30Z CET)
+    schedule = _schedule(
+        api,
+        workflows["alice"],
+        cron="30 2 * * *",
+        timezone="Europe/Berlin",
+        startAt="2030-10-20T00:00:00Z",
+    )
+    first_instant = datetime(2030, 10, 27, 0, 30, tzinfo=UTC)
+
+    # the second instant names the same occurrence, stored as its first
+    status, added = _add(api, schedule["id"], occurrence="2030-10-27T01:30:00Z", action="skip")
+    assert status == 201, added
+    assert _parse(added["occurrence"]) == first_instant
+    # the wall time, written without offset, is the same occurrence: a 409
+    status, body = _add(api, schedule["id"], occurrence="2030-10-27T02:30:00", action="skip")
+    assert status == 409, body
+    # a move on the spring-forward night: 02:30 does not exist on 2031-03-30, so it is no occurrence
+    status, body = _add(api, schedule["id"], occurrence="2031-03-30T02:30:00", action="skip")
+    assert status == 422, body
+    # moving the next day's 02:30 (CET) to 03:00 on its wall clock
+    status, moved = _add(
+        api,
+        schedule["id"],
+        occurrence="2030-10-28T02:30:00",
+        action="move",
+        moveTo="2030-10-28T03:00:00",
+    )
+    assert status == 201, moved
+    assert _parse(moved["occurrence"]) == datetime(2030, 10, 28, 1, 30, tzinfo=UTC)
+    assert _parse(moved["moveTo"]) == datetime(2030, 10, 28, 2, 0, tzinfo=UTC)
