@@ -8,6 +8,7 @@ Owner scoping is the caller's: the API reads the schedule (owner-scoped) first, 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -110,25 +111,6 @@ class ExceptionQueries(Queries):
             (since,),
         ).fetchall()
 
-    def moves_between(self, after: datetime, through: datetime, limit: int) -> list[Row]:
-        """Moves of enabled schedules whose new time is in (after, through] and whose slot has
-        no run row: the moved fire times the missed-fire check finds missed."""
-        return self.db.execute(
-            """select e.schedule_id, s.workflow_id, e.occurrence, e.move_to,
-                      w.owner_id, w.name as workflow_name
-               from schedule_exceptions e
-               join schedules s on s.id = e.schedule_id
-               join workflows w on w.id = s.workflow_id
-               where e.action = 'move' and e.move_to > %(after)s and e.move_to <= %(through)s
-                 and s.enabled
-                 and not exists (select 1 from schedule_runs r
-                                 where r.schedule_id = e.schedule_id
-                                   and r.scheduled_time = e.occurrence)
-               order by e.move_to
-               limit %(limit)s""",
-            {"after": after, "through": through, "limit": limit},
-        ).fetchall()
-
     def slot_has_run(self, schedule_id: UUID, slot: datetime) -> bool:
         """Whether the slot has a run row (claimed, run, skipped or recorded missed)."""
         row = self.db.execute(
@@ -137,3 +119,52 @@ class ExceptionQueries(Queries):
             (schedule_id, slot),
         ).fetchone()
         return bool(row and row["ran"])
+
+    def due_exceptions(self, after: datetime, through: datetime, limit: int) -> list[Row]:
+        """Exceptions of enabled schedules due in (after, through] whose slot has no run row:
+        a skip by its occurrence, a move by its new time; with what the missed-fire check
+        decides and alerts with (the schedule's cron, zone and flexible window, its owner)."""
+        return self.db.execute(
+            """select e.schedule_id, s.workflow_id, e.occurrence, e.action, e.move_to, e.note,
+                      s.cron, s.timezone, s.flexible_window_minutes, w.owner_id,
+                      w.name as workflow_name
+               from schedule_exceptions e
+               join schedules s on s.id = e.schedule_id
+               join workflows w on w.id = s.workflow_id
+               where s.enabled and s.cron is not null
+                 and ((e.action = 'skip' and e.occurrence > %(after)s
+                       and e.occurrence <= %(through)s)
+                      or (e.action = 'move' and e.move_to > %(after)s
+                          and e.move_to <= %(through)s))
+                 and not exists (select 1 from schedule_runs r
+                                 where r.schedule_id = e.schedule_id
+                                   and r.scheduled_time = e.occurrence)
+               order by coalesce(e.move_to, e.occurrence)
+               limit %(limit)s""",
+            {"after": after, "through": through, "limit": limit},
+        ).fetchall()
+
+    def record_skipped_slots(
+        self, slots: Sequence[tuple[UUID, UUID, datetime, str]], *, now: datetime
+    ) -> int:
+        """Write a `skipped` run row (schedule, workflow, slot, reason) for each slot still
+        without one; the number written."""
+        if not slots:
+            return 0
+        return self.db.execute(
+            """insert into schedule_runs (schedule_id, workflow_id, trigger, scheduled_time,
+                                          status, started_at, finished_at, error)
+               select m.schedule_id, m.workflow_id, 'schedule', m.scheduled_time, 'skipped',
+                      %(now)s, %(now)s, m.error
+               from unnest(%(schedule_ids)s::uuid[], %(workflow_ids)s::uuid[],
+                           %(times)s::timestamptz[], %(errors)s::text[])
+                    as m(schedule_id, workflow_id, scheduled_time, error)
+               on conflict (schedule_id, scheduled_time) do nothing""",
+            {
+                "schedule_ids": [s[0] for s in slots],
+                "workflow_ids": [s[1] for s in slots],
+                "times": [s[2] for s in slots],
+                "errors": [s[3] for s in slots],
+                "now": now,
+            },
+        ).rowcount
