@@ -23,5 +23,6 @@
 /** @typedef {Schemas["AuditEvent"]} AuditEvent */
 /** @typedef {Schemas["AuditEventPage"]} AuditEventPage */
 /** @typedef {Schemas["BulkChangeResult"]} BulkChangeResult */
+/** @typedef {Schemas["ScheduleException"]} ScheduleException */
 
 export {};

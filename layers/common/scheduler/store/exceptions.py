@@ -100,6 +100,13 @@ class ExceptionQueries(Queries):
             f"select {_COLUMNS} from schedule_exceptions where id = %s", (exception_id,)
         ).fetchone()
 
+    def any_move(self) -> bool:
+        """Whether any schedule has a move (an index-only look)."""
+        row = self.db.execute(
+            "select exists (select 1 from schedule_exceptions where action = 'move') as any"
+        ).fetchone()
+        return bool(row and row["any"])
+
     def moves_after(self, since: datetime) -> list[Row]:
         """Every move whose new time is after `since`, with what its at() schedule's target
         needs (the schedule's workflow): the at() schedules EventBridge should hold."""

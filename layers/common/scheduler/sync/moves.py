@@ -9,7 +9,9 @@ exactly the instant the client meant. EventBridge deletes it once fired (ActionA
 DELETE). Names starting `move-` are never a row id, so the per-row reconcile leaves them alone:
 `reconcile_moves` keeps them, creating the missing at() of every future move and deleting those
 whose exception is gone (after ORPHAN_GRACE: the API creates one before its row commits) or whose
-fire is over.
+fire is over. It lists the `move-` names only while some move exists (a pass of a stack that
+uses none makes no call): an at() left over then is harmless, a runner finds no move for it, and
+EventBridge deletes it once it has fired.
 """
 
 from __future__ import annotations
@@ -116,6 +118,10 @@ def reconcile_moves(
     """Make EventBridge hold an at() for every move still to fire, and none for a move that is
     gone or done. One listing of the `move-` names, one query; calls only for what differs."""
     summary = MovesSummary()
+    if not exceptions.any_move():
+        # no listing at all then: an at() left without its row (a failed undo, a deleted
+        # schedule's) fires into a runner that finds no move, and EventBridge deletes it
+        return summary
     moves = MoveSchedules(schedules)
     at = now()
     listed = {s["Name"]: s for s in schedules.iter_schedules(PREFIX)}
