@@ -278,3 +278,28 @@ def test_an_exception_on_a_dst_day_in_berlin_names_the_wall_time_once(
     assert status == 201, moved
     assert _parse(moved["occurrence"]) == datetime(2030, 10, 28, 1, 30, tzinfo=UTC)
     assert _parse(moved["moveTo"]) == datetime(2030, 10, 28, 2, 0, tzinfo=UTC)
+
+
+def test_a_retry_with_its_idempotency_key_gets_the_first_answer_and_adds_nothing(
+    api: Api, workflows: dict[str, uuid.UUID], eventbridge: EventBridgeSchedules
+) -> None:
+    schedule = _schedule(api, workflows["alice"])
+    first, second = _fires(2)
+    path = f"/api/schedules/{schedule['id']}/exceptions"
+    body = {"occurrence": _iso(first), "action": "move", "moveTo": _iso(first + timedelta(hours=1))}
+    headers = {"idempotency-key": "move-once"}
+
+    status, added = api.call("POST", path, body=body, headers=headers)
+    retry_status, retried = api.call("POST", path, body=body, headers=headers)
+    other_status, other = api.call(
+        "POST", path, body={"occurrence": _iso(second), "action": "skip"}, headers=headers
+    )
+
+    assert (status, retry_status) == (201, 201)
+    assert retried == added
+    assert other_status == 422, other
+    _, listed = api.call("GET", path)
+    assert [e["id"] for e in listed["items"]] == [added["id"]]
+    _, events = api.call("GET", f"/api/schedules/{schedule['id']}/events")
+    assert [e["action"] for e in events["items"]].count("exception_added") == 1
+    assert [n for n in eventbridge.list_names() if n.startswith("move-")] == [f"move-{added['id']}"]

@@ -2947,7 +2947,10 @@ export interface operations {
     addScheduleException: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a request with a key answered before (by this caller, in the last 24 hours) returns that answer and does nothing again; the same key with a different request is a 422 (docs: API, Idempotency-Key). */
+                "idempotency-key"?: string | null;
+            };
             path: {
                 /** @description schedule id */
                 schedule_id: string;

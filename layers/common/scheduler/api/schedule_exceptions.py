@@ -29,9 +29,11 @@ from scheduler.cron.timezones import iso_utc
 from scheduler.errors import Conflict, InvalidInput
 from scheduler.models.schedule_exceptions import ExceptionCreate, ExceptionList, ScheduleException
 from scheduler.observability import logger
+from scheduler.policies.idempotency import Idempotency, IdempotentRequest
 from scheduler.store.audit import IN_PROCESS, AuditContext, AuditQueries
 from scheduler.store.db import Database
 from scheduler.store.exceptions import ExceptionQueries
+from scheduler.store.idempotency import IdempotencyQueries
 from scheduler.store.schedules import ScheduleQueries
 from scheduler.store.sql import Row
 from scheduler.sync.eventbridge import EventBridgeSchedules
@@ -50,10 +52,13 @@ class ExceptionServiceQueries:
     schedules: ScheduleQueries
     exceptions: ExceptionQueries
     audit: AuditQueries
+    idempotency: IdempotencyQueries
 
     @classmethod
     def over(cls, db: Database) -> ExceptionServiceQueries:
-        return cls(db, ScheduleQueries(db), ExceptionQueries(db), AuditQueries(db))
+        return cls(
+            db, ScheduleQueries(db), ExceptionQueries(db), AuditQueries(db), IdempotencyQueries(db)
+        )
 
 
 class ExceptionService:
@@ -77,11 +82,18 @@ class ExceptionService:
         owner: UUID | None,
         schedule_id: UUID,
         request: ExceptionCreate,
+        idempotent: IdempotentRequest | None = None,
         audit: AuditContext = IN_PROCESS,
     ) -> ScheduleException:
+        """Add the exception (see the module); with an Idempotency-Key, its record commits with
+        the row, and a retry gets the first answer."""
         row: Row | None = None
         try:
             with self.queries.db.transaction():
+                key = Idempotency(self.queries.idempotency, idempotent)
+                stored = key.stored_answer(ScheduleException)
+                if stored is not None:  # added by the key's first request: nothing to undo
+                    return stored
                 schedule = self.queries.schedules.lock_schedule(schedule_id, owner)
                 occurrence, move_to = self._checked(schedule, request)
                 row = self.queries.exceptions.add_exception(
@@ -96,13 +108,15 @@ class ExceptionService:
                     audit, "schedule", [schedule_id], "exception_added", detail=_detail(row)
                 )
                 # EventBridge last: nothing after it can fail but the commit
+                added = ScheduleException.model_validate(row)
+                key.record(201, added)
                 if move_to is not None:
                     self.moves.put({**row, "workflow_id": schedule["workflow_id"]})
         except Exception:
             if row is not None and row["action"] == "move":
                 self._restore(row["id"])
             raise
-        return ScheduleException.model_validate(row)
+        return added
 
     def remove_exception(
         self,

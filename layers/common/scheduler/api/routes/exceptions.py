@@ -13,7 +13,14 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from scheduler.api import openapi_docs as docs
-from scheduler.api.routes.routing import ScheduleId, app, audit_context, caller_owner
+from scheduler.api.routes.routing import (
+    IdempotencyKey,
+    ScheduleId,
+    app,
+    audit_context,
+    caller_owner,
+    idempotent_request,
+)
 from scheduler.api.schedule_exceptions import ExceptionService, ExceptionServiceQueries
 from scheduler.models.schedule_exceptions import ExceptionCreate, ExceptionList, ScheduleException
 from scheduler.store.db import database
@@ -33,8 +40,13 @@ def exception_service() -> ExceptionService:
     summary="Skip one fire time, or move it to another instant",
     responses=docs.ADD_EXCEPTION,
 )
-def add_exception(schedule_id: ScheduleId, body: ExceptionCreate) -> ScheduleException:
-    return exception_service().add_exception(caller_owner(), schedule_id, body, audit_context())
+def add_exception(
+    schedule_id: ScheduleId, body: ExceptionCreate, idempotency_key: IdempotencyKey = None
+) -> ScheduleException:
+    idempotent = idempotent_request("addScheduleException", idempotency_key, body)
+    return exception_service().add_exception(
+        caller_owner(), schedule_id, body, idempotent, audit_context()
+    )
 
 
 @app.get(
