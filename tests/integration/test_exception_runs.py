@@ -23,6 +23,7 @@ from scheduler.sync.moves import reconcile_moves
 from tests.integration.policy_fixtures import checking_since, runs_by_time
 from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
     LOCKS_TABLE,
+    OWNER,
     REMAINING_S,
     SEVEN,
     LoopbackServer,
@@ -271,3 +272,43 @@ def test_reconcile_recreates_a_missing_at_and_deletes_an_orphan(
     eventbridge.delete_one(name)
     reconcile(runner.queries.periodic_pass, eventbridge, now=lambda: later)
     assert eventbridge.get(name) is not None
+
+
+def test_on_berlins_autumn_night_a_skip_and_a_move_hold_at_either_instant(
+    runner: Runner, http_server: LoopbackServer, eventbridge: EventBridgeSchedules
+) -> None:
+    # 02:30 daily in Berlin: on 2030-10-27 it reads 02:30 at 00:30Z (CEST) and at 01:30Z (CET)
+    queries = runner.queries
+    workflow = queries.workflows.create_workflow(OWNER, "dst", {"steps": http_steps(http_server)})
+    schedule = queries.schedules.create_schedule(
+        None, workflow_id=workflow["id"], cron="30 2 * * *", timezone="Europe/Berlin", enabled=True
+    )
+    first, second = (datetime(2030, 10, 27, h, 30, tzinfo=UTC) for h in (0, 1))
+    skipped = _add(queries, eventbridge, schedule, occurrence="2030-10-27T02:30:00", action="skip")
+    assert skipped.occurrence == first
+
+    # EventBridge delivers the repeated wall time at its second instant, then (a duplicate) at
+    # its first: the slot is skipped once, under its first instant
+    late = runner.fire(schedule, second, invocation="second")
+    early = runner.fire(schedule, first, invocation="first")
+
+    assert (late.outcome, early.outcome) == ("skipped", "duplicate")
+    [run] = runner.runs(schedule)
+    assert (run["scheduled_time"], run["status"]) == (first, "skipped")
+    assert http_server.requests == []
+
+    # the next night's 02:30 (01:30Z) moved to 03:10 on its wall clock: the cron's delivery at
+    # 01:30Z runs nothing; the at() runs it under 01:30Z
+    next_slot = datetime(2030, 10, 28, 1, 30, tzinfo=UTC)
+    move = _add(
+        queries,
+        eventbridge,
+        schedule,
+        occurrence="2030-10-28T02:30:00",
+        action="move",
+        moveTo="2030-10-28T03:10:00",
+    )
+    assert move.move_to == datetime(2030, 10, 28, 2, 10, tzinfo=UTC)
+    assert runner.fire(schedule, next_slot).outcome == "ignored"
+    assert _at_delivery(runner, eventbridge, move, "at").outcome == "succeeded"
+    assert [r["scheduled_time"] for r in runner.runs(schedule)] == [first, next_slot]
