@@ -54,16 +54,16 @@ def eventbridge_fixture(dynamodb: Any) -> EventBridgeSchedules:  # dynamodb: mot
     return schedules
 
 
-def _service(queries: AllQueries, eventbridge: EventBridgeSchedules) -> ExceptionService:
-    return ExceptionService(ExceptionServiceQueries.over(queries.db), eventbridge, lambda: BEFORE)
-
-
 def _add(
-    queries: AllQueries, eventbridge: EventBridgeSchedules, schedule: dict[str, Any], **body: Any
+    queries: AllQueries,
+    eventbridge: EventBridgeSchedules,
+    schedule: dict[str, Any],
+    *,
+    now: datetime = BEFORE,
+    **body: Any,
 ) -> ScheduleException:
-    return _service(queries, eventbridge).add_exception(
-        None, schedule["id"], ExceptionCreate.model_validate(body)
-    )
+    service = ExceptionService(ExceptionServiceQueries.over(queries.db), eventbridge, lambda: now)
+    return service.add_exception(None, schedule["id"], ExceptionCreate.model_validate(body))
 
 
 def _at_delivery(
@@ -284,7 +284,10 @@ def test_on_berlins_autumn_night_a_skip_and_a_move_hold_at_either_instant(
         None, workflow_id=workflow["id"], cron="30 2 * * *", timezone="Europe/Berlin", enabled=True
     )
     first, second = (datetime(2030, 10, 27, h, 30, tzinfo=UTC) for h in (0, 1))
-    skipped = _add(queries, eventbridge, schedule, occurrence="2030-10-27T02:30:00", action="skip")
+    october = datetime(2030, 10, 1, tzinfo=UTC)  # when the exceptions are added
+    skipped = _add(
+        queries, eventbridge, schedule, now=october, occurrence="2030-10-27T02:30:00", action="skip"
+    )
     assert skipped.occurrence == first
 
     # EventBridge delivers the repeated wall time at its second instant, then (a duplicate) at
@@ -304,6 +307,7 @@ def test_on_berlins_autumn_night_a_skip_and_a_move_hold_at_either_instant(
         queries,
         eventbridge,
         schedule,
+        now=october,
         occurrence="2030-10-28T02:30:00",
         action="move",
         moveTo="2030-10-28T03:10:00",

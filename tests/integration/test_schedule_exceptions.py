@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from scheduler import cron
@@ -199,6 +199,14 @@ def test_bad_exceptions_are_422s_naming_the_field(
             },
             "moveTo: ",
         ),
+        ({"occurrence": "9999-12-31T23:59:00-01:00", "action": "skip"}, "occurrence: "),
+        ({"occurrence": "9999-12-31T07:00:00Z", "action": "skip"}, "more than 366 days ahead"),
+        ({"occurrence": "0001-01-01T07:00:00+01:00", "action": "skip"}, "occurrence: "),
+        (
+            {"occurrence": _iso(first), "action": "move", "moveTo": "9999-12-31T23:59:00-01:00"},
+            "moveTo: ",
+        ),
+        ({"occurrence": _iso(first), "action": "skip", "note": "two\nlines"}, "note"),
         ({"occurrence": _iso(first), "action": "pause"}, "action"),
         ({"occurrence": _iso(first), "action": "skip", "move_to": None}, "move_to"),
     ]
@@ -244,40 +252,63 @@ def test_a_claimed_occurrence_cannot_be_skipped(api: Api, workflows: dict[str, u
     assert "already claimed" in _message(answer)
 
 
+def _autumn_night() -> date:
+    """Berlin's next autumn change (the last Sunday of October) at least a day away: inside the
+    366 days an occurrence may be ahead, whenever the suite runs."""
+    today = datetime.now(UTC).date()
+    for year in (today.year, today.year + 1):
+        last = date(year, 10, 31)
+        sunday = last - timedelta(days=(last.weekday() + 1) % 7)
+        if sunday > today + timedelta(days=1):
+            return sunday
+    raise AssertionError("unreachable")
+
+
+def _spring_night(after: date) -> date:
+    """Berlin's spring change (the last Sunday of March) following `after`."""
+    last = date(after.year + 1, 3, 31)
+    return last - timedelta(days=(last.weekday() + 1) % 7)
+
+
 def test_an_exception_on_a_dst_day_in_berlin_names_the_wall_time_once(
     api: Api, workflows: dict[str, uuid.UUID]
 ) -> None:
-    # 02:30 every day: on 2030-10-27 Berlin's clocks show it twice (00:30Z CEST, 01:30Z CET)
-    schedule = _schedule(
-        api,
-        workflows["alice"],
-        cron="30 2 * * *",
-        timezone="Europe/Berlin",
-        startAt="2030-10-20T00:00:00Z",
-    )
-    first_instant = datetime(2030, 10, 27, 0, 30, tzinfo=UTC)
+    # 02:30 every day: on the autumn night Berlin's clocks show it twice (00:30Z CEST, 01:30Z CET)
+    night = _autumn_night()
+    schedule = _schedule(api, workflows["alice"], cron="30 2 * * *", timezone="Europe/Berlin")
+    first_instant = datetime(night.year, night.month, night.day, 0, 30, tzinfo=UTC)
 
     # the second instant names the same occurrence, stored as its first
-    status, added = _add(api, schedule["id"], occurrence="2030-10-27T01:30:00Z", action="skip")
+    second_instant = _iso(first_instant + timedelta(hours=1))
+    status, added = _add(api, schedule["id"], occurrence=second_instant, action="skip")
     assert status == 201, added
     assert _parse(added["occurrence"]) == first_instant
     # the wall time, written without offset, is the same occurrence: a 409
-    status, body = _add(api, schedule["id"], occurrence="2030-10-27T02:30:00", action="skip")
+    status, body = _add(api, schedule["id"], occurrence=f"{night}T02:30:00", action="skip")
     assert status == 409, body
-    # a move on the spring-forward night: 02:30 does not exist on 2031-03-30, so it is no occurrence
-    status, body = _add(api, schedule["id"], occurrence="2031-03-30T02:30:00", action="skip")
-    assert status == 422, body
+    # on the spring-forward night 02:30 does not exist, so it is no occurrence
+    spring = _spring_night(night)
+    if spring <= datetime.now(UTC).date() + timedelta(days=366):
+        status, body = _add(api, schedule["id"], occurrence=f"{spring}T02:30:00", action="skip")
+        assert status == 422, body
+        assert "does not exist in Europe/Berlin" in _message(body)
     # moving the next day's 02:30 (CET) to 03:00 on its wall clock
+    day_after = night + timedelta(days=1)
     status, moved = _add(
         api,
         schedule["id"],
-        occurrence="2030-10-28T02:30:00",
+        occurrence=f"{day_after}T02:30:00",
         action="move",
-        moveTo="2030-10-28T03:00:00",
+        moveTo=f"{day_after}T03:00:00",
     )
     assert status == 201, moved
-    assert _parse(moved["occurrence"]) == datetime(2030, 10, 28, 1, 30, tzinfo=UTC)
-    assert _parse(moved["moveTo"]) == datetime(2030, 10, 28, 2, 0, tzinfo=UTC)
+    at = datetime(day_after.year, day_after.month, day_after.day, tzinfo=UTC)
+    assert _parse(moved["occurrence"]) == at + timedelta(hours=1, minutes=30)
+    assert _parse(moved["moveTo"]) == at + timedelta(hours=2)
+    # the read shows the autumn night's 02:30 skipped and the next one at 03:00, when near
+    status, detail = api.call("GET", f"/api/schedules/{schedule['id']}")
+    assert first_instant not in [_parse(t) for t in detail["nextRunTimes"]]
+    assert len(detail["exceptions"]) == 2
 
 
 def test_a_retry_with_its_idempotency_key_gets_the_first_answer_and_adds_nothing(

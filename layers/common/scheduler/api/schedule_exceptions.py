@@ -10,7 +10,8 @@ transaction fails; what a failed undo leaves is repaired by reconcile_moves.
 What is accepted (a 422 names the field, a 409 the clash and how to resolve it):
 - only a recurring schedule has exceptions: a one-time one is changed with PATCH `at`;
 - `occurrence` must be one of the cron's fire times, inside the schedule's window, still to
-  come (its last instant, for a repeated wall time) and not claimed by a run yet;
+  come (its last instant, for a repeated wall time), at most MAX_AHEAD ahead and not claimed
+  by a run yet;
 - `moveTo` must be whole minutes, in the future, within MAX_MOVE of the occurrence, and no
   other fire time of the schedule (unless that one is skipped or moved away too) nor another
   move's new time.
@@ -42,6 +43,10 @@ from scheduler.sync.moves import MoveSchedules, fire_settled
 # The farthest a move may take an occurrence, either way: a run a week off its slot is a
 # different run, and the missed-fire check looks back no further (policies.missed_fires).
 MAX_MOVE = timedelta(days=7)
+
+# The farthest ahead an occurrence may be: exceptions are for the coming weeks and months, a
+# change for good belongs in the cron or the window.
+MAX_AHEAD = timedelta(days=366)
 
 Clock = Callable[[], datetime]
 
@@ -164,6 +169,11 @@ class ExceptionService:
             )
         if cron.last_occurrence(occurrence, zone) <= now:
             raise InvalidInput(f"occurrence: {iso_utc(occurrence)} is in the past")
+        if occurrence > now + MAX_AHEAD:
+            raise InvalidInput(
+                f"occurrence: {iso_utc(occurrence)} is more than {MAX_AHEAD.days} days ahead;"
+                " add the exception closer to the time (or change the cron, or its window)"
+            )
         if self.queries.exceptions.slot_has_run(schedule["id"], occurrence):
             raise InvalidInput(
                 f"occurrence: {iso_utc(occurrence)} is already claimed by a run (it is firing)"
@@ -242,11 +252,15 @@ def _instant(field: str, text: str, zone: str) -> datetime:
         return cron.parse_at(text, zone)
     except ValueError as exc:  # AtError: its message names `at`, the field here is another
         raise InvalidInput(str(exc).replace("at: ", f"{field}: ", 1)) from exc
+    except OverflowError as exc:  # 9999-12-31T23:59-01:00 is in year 10000 in UTC
+        raise InvalidInput(f"{field}: out of range (years 1 to 9999 in UTC)") from exc
 
 
 def _slot(expr: str, zone: str, instant: datetime) -> datetime | None:
     try:
         return cron.fire_slot(expr, zone, instant)
+    except OverflowError:  # at the ends of the calendar: no fire time there
+        return None
     except ValueError as exc:
         raise InvalidInput(f"the stored cron or timezone cannot be evaluated ({exc})") from exc
 
