@@ -11,7 +11,12 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pytest
 from scheduler import cron
+from scheduler.api.schedule_exceptions import ExceptionService, ExceptionServiceQueries
+from scheduler.errors import InvalidInput
+from scheduler.models.schedule_exceptions import ExceptionCreate
+from scheduler.store.db import database
 from scheduler.sync.eventbridge import EventBridgeSchedules
 
 from tests.integration.test_api import (  # noqa: F401  (fixtures)
@@ -334,3 +339,23 @@ def test_a_retry_with_its_idempotency_key_gets_the_first_answer_and_adds_nothing
     _, events = api.call("GET", f"/api/schedules/{schedule['id']}/events")
     assert [e["action"] for e in events["items"]].count("exception_added") == 1
     assert [n for n in eventbridge.list_names() if n.startswith("move-")] == [f"move-{added['id']}"]
+
+
+def test_a_move_less_than_a_minute_ahead_is_refused(
+    api: Api, workflows: dict[str, uuid.UUID], eventbridge: EventBridgeSchedules
+) -> None:
+    schedule = _schedule(api, workflows["alice"])
+    now = datetime(2030, 1, 1, 5, 59, 30, tzinfo=UTC)
+    service = ExceptionService(ExceptionServiceQueries.over(database()), eventbridge, lambda: now)
+    request = ExceptionCreate.model_validate(
+        {"occurrence": "2030-01-01T07:00:00Z", "action": "move", "moveTo": "2030-01-01T06:00:00Z"}
+    )
+
+    with pytest.raises(InvalidInput, match="less than a minute from now"):
+        service.add_exception(None, uuid.UUID(schedule["id"]), request)
+
+    later = ExceptionCreate.model_validate(
+        {**request.model_dump(by_alias=True), "moveTo": "2030-01-01T06:01:00Z"}
+    )
+    added = service.add_exception(None, uuid.UUID(schedule["id"]), later)
+    assert added.move_to == datetime(2030, 1, 1, 6, 1, tzinfo=UTC)

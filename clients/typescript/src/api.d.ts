@@ -736,7 +736,7 @@ export interface components {
             action: "skip" | "move";
             /**
              * Moveto
-             * @description For `move` only: the new instant, written like `occurrence`, whole minutes, in the future, at most 7 days from the occurrence. The run keeps the occurrence's identity.
+             * @description For `move` only: the new instant, written like `occurrence`, whole minutes, at least a minute from now, at most 7 days from the occurrence. The run keeps the occurrence's identity.
              */
             moveTo?: string | null;
             /**

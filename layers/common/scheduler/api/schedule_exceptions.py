@@ -12,7 +12,7 @@ What is accepted (a 422 names the field, a 409 the clash and how to resolve it):
 - `occurrence` must be one of the cron's fire times, inside the schedule's window, still to
   come (its last instant, for a repeated wall time), at most MAX_AHEAD ahead and not claimed
   by a run yet;
-- `moveTo` must be whole minutes, in the future, within MAX_MOVE of the occurrence, and no
+- `moveTo` must be whole minutes, at least MIN_LEAD ahead, within MAX_MOVE of the occurrence, and no
   other fire time of the schedule (unless that one is skipped or moved away too) nor another
   move's new time.
 """
@@ -44,6 +44,8 @@ from scheduler.sync.moves import MoveSchedules, fire_settled
 # different run, and the missed-fire check looks back no further (policies.missed_fires).
 MAX_MOVE = timedelta(days=7)
 
+# The least time before a move's new time: its at() must exist in EventBridge before then.
+MIN_LEAD = timedelta(minutes=1)
 # The farthest ahead an occurrence may be: exceptions are for the coming weeks and months, a
 # change for good belongs in the cron or the window.
 MAX_AHEAD = timedelta(days=366)
@@ -195,6 +197,11 @@ class ExceptionService:
         move_to = _instant("moveTo", text, zone)
         if move_to <= now:
             raise InvalidInput(f"moveTo: {iso_utc(move_to)} is in the past")
+        if move_to < now + MIN_LEAD:
+            # an at() made for the very next seconds may be made after its time, and never fire
+            raise InvalidInput(
+                f"moveTo: {iso_utc(move_to)} is less than a minute from now; pick a later minute"
+            )
         if abs(move_to - occurrence) > MAX_MOVE:
             raise InvalidInput(
                 f"moveTo: {iso_utc(move_to)} is more than {MAX_MOVE.days} days from the"

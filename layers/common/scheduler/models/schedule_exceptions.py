@@ -17,8 +17,9 @@ _OCCURRENCE = (
     " repeated autumn wall time names the same occurrence (stored as its first instant)."
 )
 _MOVE_TO = (
-    "For `move` only: the new instant, written like `occurrence`, whole minutes, in the future,"
-    " at most 7 days from the occurrence. The run keeps the occurrence's identity."
+    "For `move` only: the new instant, written like `occurrence`, whole minutes, at least a"
+    " minute from now, at most 7 days from the occurrence. The run keeps the occurrence's"
+    " identity."
 )
 
 
