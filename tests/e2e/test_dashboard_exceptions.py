@@ -6,7 +6,7 @@ skipped one leaves the list, is listed under Exceptions, and Remove brings it ba
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from playwright.sync_api import Page, expect
 
@@ -55,3 +55,33 @@ def test_skip_one_fire_time_then_remove_the_exception(
     expect(fires.locator(f"time[datetime='{first}']")).to_be_visible()
     expect(page.get_by_role("list", name="Exceptions")).to_have_count(0)
     assert api1.request("GET", f"{path}/exceptions").body["items"] == []
+
+
+def test_move_one_fire_time_an_hour_later(
+    page: Page, stack: Stack, user1: StackUser, api1: Api
+) -> None:
+    # Given a daily schedule and its next fire time
+    schedule = api1.create_schedule(user1.workflow_id, "45 6 * * *", note="exceptions e2e move")
+    path = f"/api/schedules/{schedule['id']}"
+    first = api1.request("GET", path).body["nextRunTimes"][0]
+    sign_in(page, stack, user1)
+    page.goto(f"{stack.api_url}/dashboard#/schedules/{schedule['id']}")
+    fires = page.locator("section", has=page.get_by_role("heading", name="Next fire times"))
+    label = fires.locator(f"time[datetime='{first}']").inner_text()
+
+    # When the user moves it: Move…, the new time on their own clock (an hour later), Move
+    page.get_by_role("button", name=f"Move {label}").click()
+    new_time = page.get_by_label(f"New time for {label}")
+    expect(new_time).to_be_focused()
+    shown = new_time.input_value()  # the fire time on the viewer's clock, YYYY-MM-DDThh:mm
+    later = datetime.fromisoformat(shown) + timedelta(hours=1)
+    new_time.fill(later.strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_role("button", name="Move", exact=True).click()
+
+    # Then the API holds the move, an hour after the occurrence, and the page shows it
+    expect(page.get_by_role("list", name="Exceptions")).to_contain_text("Moved: ")
+    [exception] = api1.request("GET", f"{path}/exceptions").body["items"]
+    assert exception["action"] == "move"
+    assert _instant(exception["occurrence"]) == _instant(first)
+    assert _instant(exception["moveTo"]) - _instant(first) == timedelta(hours=1)
+    expect(fires).to_contain_text("moved from")
