@@ -4,7 +4,11 @@
 -- instant schedule_runs.scheduled_time holds for it, so the runner finds the exception with its
 -- claim. A moved occurrence runs at `move_to` under its original slot's identity: EventBridge
 -- fires it from a one-time at() schedule named `move-<id>` (scheduler.sync.moves).
--- A new, empty table: its indexes are built with it, nothing waits on them.
+-- A new, empty table: its indexes are built with it, nothing waits on them. Its foreign key
+-- takes a brief SHARE ROW EXCLUSIVE lock on schedules: giving up after a second (and retried by
+-- the migrator, scheduler.store.migrate) rather than queueing the runner's writes behind a long
+-- transaction.
+set local lock_timeout = '1s';
 
 create table if not exists public.schedule_exceptions (
   id uuid primary key default gen_random_uuid(),
