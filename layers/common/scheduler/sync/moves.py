@@ -101,7 +101,7 @@ class MoveSchedules:
 
 @dataclass
 class MovesSummary:
-    created: int = 0
+    created: int = 0  # made, or rewritten for a runner a redeploy moved
     deleted: int = 0
     failed: int = 0
 
@@ -126,8 +126,11 @@ def reconcile_moves(
     at = now()
     listed = {s["Name"]: s for s in schedules.iter_schedules(PREFIX)}
     wanted = {move_name(m["id"]): m for m in exceptions.moves_after(at)}
+    runner = get_settings().runner_function_arn
     for name, move in wanted.items():
-        if name in listed:
+        # the listing's target says whether a redeploy moved the runner: then it is rewritten
+        target = (listed.get(name) or {}).get("Target") or {}
+        if name in listed and target.get("Arn", runner) == runner:
             continue
         summary.created += _try(moves.put, move, summary, name)
     for name, brief in listed.items():
