@@ -42,6 +42,9 @@ def test_skip_one_fire_time_then_remove_the_exception(
     expect(fires.locator(f"time[datetime='{second}']")).to_be_visible()
     exceptions = page.get_by_role("list", name="Exceptions")
     expect(exceptions).to_contain_text(f"Skipped: {label}")
+    # and its audit event says what it was
+    added = page.get_by_role("row").filter(has_text="Exception added")
+    expect(added).to_contain_text(f"skip {label}")
     # and the API holds the exception, audited
     [exception] = api1.request("GET", f"{path}/exceptions").body["items"]
     assert (_instant(exception["occurrence"]), exception["action"]) == (_instant(first), "skip")
