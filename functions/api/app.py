@@ -45,6 +45,7 @@ from scheduler.steps.definitions import MAX_DEFINITION_BYTES
 from scheduler.api.routes.routing import api_key_queries, app
 from scheduler.api.routes import schedules, bulk, runs, keys, cron, workflows, audit  # noqa: F401
 from scheduler.api.routes import accounting  # noqa: F401
+from scheduler.api.routes import exceptions  # noqa: F401
 from scheduler.api.routes.docs import DOCS_ROUTE, TITLE, VERSION, enable_docs
 
 # isort: on

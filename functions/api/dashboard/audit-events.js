@@ -35,6 +35,8 @@ const ACTIONS = {
   bulk_resumed: "Resumed (bulk)",
   auto_paused: "Paused after failures",
   disabled: "Disabled by the runner",
+  exception_added: "Exception added",
+  exception_removed: "Exception removed",
 };
 
 /**
@@ -140,6 +142,12 @@ function eventRow(event) {
 
 /** @param {AuditEvent} event */
 function changeList(event) {
+  const detail = event.detail ?? {};
+  if (event.action.startsWith("exception_") && typeof detail.occurrence === "string") {
+    // the exception itself (exceptions.js): skip or move of one fire time
+    const moveTo = typeof detail.moveTo === "string" ? ` → ${localTime(detail.moveTo)}` : "";
+    return `${String(detail.action)} ${localTime(detail.occurrence)}${moveTo}`;
+  }
   const entries = Object.entries(event.changes ?? {});
   if (!entries.length) return "—";
   return h(

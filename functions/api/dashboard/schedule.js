@@ -1,13 +1,15 @@
 // @ts-check
 // One schedule's page: what it is, its run history (timeline.js: a mark per fire time, by
 // status; a failed run's error on selection), its next fire times, EventBridge expression(s) and
-// DST notes, and the actions: Pause / Resume, Run now, Edit, Delete.
+// DST notes, and the actions: Pause / Resume, Run now, Edit, Delete; skip or move one fire
+// time (exceptions.js).
 
 import { accountingStrip, loadAccounting } from "./accounting.js";
 import { call, query } from "./api.js";
 import { auditEvents, loadAuditEvents } from "./audit-events.js";
 import { h, replace } from "./dom.js";
-import { localTime, viewerZone, zonedTime } from "./format.js";
+import { upcomingFires } from "./exceptions.js";
+import { localTime } from "./format.js";
 import { onceBadge, whenText } from "./once.js";
 import { labelChips } from "./labels.js";
 import { loadRuns, timeline } from "./timeline.js";
@@ -139,7 +141,7 @@ export async function renderSchedule(main, id, state = {}) {
     facts(schedule, workflow),
     timeline(schedule, history, selection.runId, (runId) => rerender({ selectedRun: runId })),
     accountingStrip(accounting),
-    nextFires(schedule),
+    upcomingFires(schedule, path, act),
     dstNotes(schedule),
     auditEvents(id, changes),
     confirmDelete,
@@ -204,24 +206,6 @@ function windowText(schedule) {
   const from = schedule.startAt ? `from ${localTime(schedule.startAt)}` : "";
   const to = schedule.endAt ? `until ${localTime(schedule.endAt)}` : "";
   return [from, to].filter(Boolean).join(" ");
-}
-
-/** @param {ScheduleDetail} schedule */
-function nextFires(schedule) {
-  return h(
-    "section",
-    { "aria-labelledby": "next-heading" },
-    h("h3", { id: "next-heading" }, "Next fire times"),
-    schedule.nextRunTimes?.length
-      ? h(
-          "ol",
-          { class: "plain" },
-          schedule.nextRunTimes.map((when) =>
-            h("li", {}, h("time", { datetime: when }, localTime(when)), ` (${viewerZone()}) · `, zonedTime(when, schedule.timezone)),
-          ),
-        )
-      : h("p", { class: "muted" }, schedule.enabled ? "None: the schedule does not fire again." : "None while paused."),
-  );
 }
 
 /** @param {ScheduleDetail} schedule */

@@ -25,5 +25,6 @@
 /** @typedef {Schemas["BulkChangeResult"]} BulkChangeResult */
 /** @typedef {Schemas["ScheduleAccounting"]} ScheduleAccounting */
 /** @typedef {Schemas["AccountingTotals"]} AccountingTotals */
+/** @typedef {Schemas["ScheduleException"]} ScheduleException */
 
 export {};

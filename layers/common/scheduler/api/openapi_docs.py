@@ -225,3 +225,7 @@ CREATE_API_KEY = ok(201, "Created; `key` is shown this once", *BODY_ERRORS, link
 LIST_API_KEYS = ok(200, "OK", 400, 422, 503, links=_key_links("/items/0/id"))
 GET_API_KEY = ok(200, "OK", 404, 503, links=_key_links("/id", but="getApiKey"))
 REVOKE_API_KEY = {204: {"description": "Revoked", "content": {}}, **errors(404, 503)}
+
+ADD_EXCEPTION = ok(201, "Created: the occurrence is skipped or moved", 404, 409, *BODY_ERRORS)
+LIST_EXCEPTIONS = ok(200, "OK", 404, 503)
+REMOVE_EXCEPTION = {204: {"description": "Removed", "content": {}}, **errors(404, 409, 503)}

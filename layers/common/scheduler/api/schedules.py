@@ -21,6 +21,7 @@ from uuid import UUID
 
 from scheduler import cron
 from scheduler.api.audit_changes import record_change, schedule_changes
+from scheduler.api.exception_previews import with_exceptions
 from scheduler.api.run_now import hand_manual_run_to_runner
 from scheduler.api.schedule_checks import (
     ensure_new_timezone_may_be_written,
@@ -48,6 +49,7 @@ from scheduler.steps.definitions import with_loaded_definition
 from scheduler.store import pagination
 from scheduler.store.audit import IN_PROCESS, AuditContext, AuditQueries
 from scheduler.store.db import Database
+from scheduler.store.exceptions import ExceptionQueries
 from scheduler.store.idempotency import IdempotencyQueries
 from scheduler.store.limits import LimitQueries
 from scheduler.store.queue import QueueQueries
@@ -147,6 +149,8 @@ class ScheduleService:
             notes = window_dst_notes(
                 row["cron"], row["timezone"], now, row.get("start_at"), row.get("end_at")
             )
+        upcoming = ExceptionQueries(self.queries.db).list_exceptions(schedule_id, since=now)
+        fields = with_exceptions(fields, upcoming, now, NEXT_RUN_PREVIEW)
         return ScheduleDetail.model_validate(
             {**fields, "dst_notes": [asdict(note) for note in notes], "last_run": last_run}
         )

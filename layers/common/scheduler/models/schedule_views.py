@@ -12,6 +12,7 @@ from pydantic import ConfigDict, Field
 from scheduler.models.base import ApiModel
 from scheduler.models.cron_previews import DstNote
 from scheduler.models.runs import LastRun
+from scheduler.models.schedule_exceptions import ScheduleException
 from scheduler.models.schedules import Schedule
 
 
@@ -41,6 +42,9 @@ class ScheduleDetail(ScheduleView):
     # Only an enabled, schedulable schedule has any; one per DST change of the next 365 days.
     dst_notes: list[DstNote] = Field(default_factory=list)
     last_run: LastRun | None = None
+    # Its exceptions still to come (an occurrence or a move's new time after now), by
+    # occurrence: nextRunTimes leaves the skipped out and shows the moved at their new time.
+    exceptions: list[ScheduleException] = Field(default_factory=list)
 
 
 class SchedulePage(ApiModel):

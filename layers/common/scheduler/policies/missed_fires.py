@@ -50,6 +50,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from scheduler.config import get_settings
 from scheduler.observability import logger, metrics
 from scheduler.policies import catchup as catchup_policy
+from scheduler.policies.excepted_fires import settle_excepted_fires
 from scheduler.policies.expected import window_fires_after
 from scheduler.policies.fire_times import last_occurrence, schedule_fire_times
 from scheduler.run import alerts
@@ -92,6 +93,7 @@ class MissedSummary:
     missed_fires: int = 0  # rows written `missed`
     catchup_queued: int = 0  # rows written to be caught up
     handed_on: int = 0  # waiting runs handed to the runner (new and stalled)
+    skipped_by_exception: int = 0  # undelivered skipped slots recorded (policies.excepted_fires)
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -169,6 +171,11 @@ def check_missed_fires(
         # a schedule with fire times left stays due: the next batch continues it
         if len(decisions) == len(due) < BATCH and all(d.complete for d in decisions):
             break
+    skipped, moved_missed = settle_excepted_fires(
+        queries.fire_checks, at=at, grace=grace, lookback=_lookback(), remaining_s=remaining_s
+    )
+    summary.missed_fires += moved_missed
+    summary.skipped_by_exception += skipped
     # the heartbeat: only a pass that got through its batches (one that raised is no pass)
     queries.fire_checks.record_fire_check_pass(CheckPass(at, up_since))
     _send_pending_alerts(queries.fire_checks, at, remaining_s)
@@ -300,8 +307,7 @@ def _decide(
             undeliverable_before is not None and last < undeliverable_before <= at
         )
 
-    lookback = min(LOOKBACK, get_settings().surely_kept_history)
-    after = max(row["checked_through"], at - lookback)
+    after = max(row["checked_through"], at - _lookback())
     written = row["eventbridge_written_at"]
     if written is not None and fires_from <= written <= fires_from + MAX_WRITE_SPAN:
         # the write that set fires_from (at its transaction's start) made the EventBridge
@@ -335,6 +341,10 @@ def _decide(
     if upcoming:
         next_at = max(last_occurrence(upcoming[0], row["timezone"]) + wait, at + _TICK)
     return done(through, next_at, slots)
+
+
+def _lookback() -> timedelta:
+    return min(LOOKBACK, get_settings().surely_kept_history)
 
 
 def _within_budget(decisions: list[_Decision]) -> list[_Decision]:

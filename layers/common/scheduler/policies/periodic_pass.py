@@ -1,6 +1,7 @@
 """One ReconcileFunction pass, as its coordinator runs it: settle the abandoned runs, run the
-missed-fire check, then the reconcile of every shard (scheduler.sync.reconcile), each one's
-failure kept from stopping the others.
+missed-fire check, keep the moved occurrences' at() schedules (scheduler.sync.moves), then the
+reconcile of every shard (scheduler.sync.reconcile), each one's failure kept from stopping the
+others.
 
 The coordinator is an invocation without a shard; it starts the shards as asynchronous
 invocations of the function (or runs the only one itself). A shard invocation runs its shard and
@@ -22,7 +23,9 @@ from scheduler.policies.abandoned_runs import AbandonedRunQueries, settle_abando
 from scheduler.policies.missed_fires import MissedFireQueries, check_missed_fires
 from scheduler.run.queue import HandOn
 from scheduler.store.db import Database
+from scheduler.store.exceptions import ExceptionQueries
 from scheduler.sync.eventbridge import EventBridgeSchedules
+from scheduler.sync.moves import reconcile_moves
 from scheduler.sync.pending import DrainQueries, drain_pending
 from scheduler.sync.reconcile import (
     RESERVE_S,
@@ -63,6 +66,7 @@ def reconcile(
     summary = ReconcileSummary()
     _drain_pending(queries, schedules, lambda: 1.0, summary)
     _settle_abandoned_runs(queries.abandoned_runs, now(), hand_on, None, summary)
+    _reconcile_moves(queries, schedules, now, summary)
     for prefix in shard_prefixes(shards):
         summary.add(
             reconcile_shard(queries.reconcile, schedules, ShardTask(prefix), now=now).summary
@@ -100,6 +104,7 @@ def run_invocation(
         )
         missed = _check_missed_fires(queries.missed_fires, hand_on, now, remaining_s)
         passed &= missed is not None
+        _reconcile_moves(queries, schedules, now, summary)
         if shards > 1:
             for prefix in shard_prefixes(shards):
                 _start(start, ShardTask(prefix), summary)
@@ -173,6 +178,25 @@ def _drain_pending(
     summary.invalid_rows += drained.invalid
     if drained.interrupted:
         summary.failed += 1
+
+
+def _reconcile_moves(
+    queries: PeriodicPassQueries,
+    schedules: EventBridgeSchedules,
+    now: Clock,
+    summary: ReconcileSummary,
+) -> None:
+    """The at() schedules of moved occurrences (scheduler.sync.moves), counted with the rows'
+    repairs; a failure is counted, never stops the pass."""
+    try:
+        moves = reconcile_moves(ExceptionQueries(queries.reconcile.db), schedules, now=now)
+    except DomainError:
+        logger.exception("could not reconcile the moved occurrences' at() schedules")
+        summary.failed += 1
+        return
+    summary.created += moves.created
+    summary.deleted += moves.deleted
+    summary.failed += moves.failed
 
 
 def _settle_abandoned_runs(

@@ -24,10 +24,14 @@ class RunnerEvent(BaseModel):
     attempt: int = Field(default=1, ge=1, le=1000)
     # catchup and backfill: a waiting run handed on (scheduler.run.queue)
     trigger: Literal["schedule", "manual", "catchup", "backfill"] = "schedule"
+    # a moved occurrence's at() delivery (scheduler.sync.moves): its new time
+    moved_to: datetime | None = Field(default=None, alias="movedTo")
 
-    @field_validator("scheduled_time")
+    @field_validator("scheduled_time", "moved_to")
     @classmethod
-    def _aware_utc(cls, value: datetime) -> datetime:
+    def _aware_utc(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
         if value.tzinfo is None:
             raise ValueError("scheduledTime needs a UTC offset, e.g. 2026-11-27T07:00:00Z")
         return value.astimezone(UTC)

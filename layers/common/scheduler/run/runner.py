@@ -40,6 +40,7 @@ from scheduler.errors import DependencyUnavailable, ScheduleNotFound, WorkflowBu
 from scheduler.models.schedule_input import InvalidScheduleInput, load_input
 from scheduler.observability import logger, metrics
 from scheduler.run import alerts, run_alerts
+from scheduler.run import exceptions as run_exceptions
 from scheduler.run import queue as run_queue
 from scheduler.run.event import RunnerEvent
 from scheduler.run.fire import (
@@ -113,6 +114,9 @@ def run_fire(
         return RunReport("ignored", reason="stale fire time")
     if claim.get("note"):
         logger.append_keys(schedule_note=claim["note"])
+    by_exception = run_exceptions.by_exception(fire, claim)
+    if by_exception is not None:
+        return by_exception
     if claim["run_id"] is None:
         return _not_claimed(fire, claim)
     return _lease_and_start(fire, claim)
@@ -156,6 +160,7 @@ def _claim_at(fire: Fire, slot: datetime) -> dict[str, Any]:
             claim_token=fire.token,
             started_at=fire.started_at,
             lease_expires_at=fire.started_at + timedelta(seconds=fire.lease_s),
+            moved_to=event.moved_to,
         ),
     )
     return {**claim, "slot": slot}
@@ -214,7 +219,8 @@ def _lease_and_start(fire: Fire, claim: dict[str, Any]) -> RunReport:
         hand_on_next(fire)
         return RunReport("failed", run_id, FENCED_ERROR)
     if event.trigger == "schedule":
-        lateness = max((fire.started_at - event.scheduled_time).total_seconds(), 0.0)
+        due = event.moved_to or event.scheduled_time  # a moved occurrence is due at its new time
+        lateness = max((fire.started_at - due).total_seconds(), 0.0)
         metrics.add_metric(name="RunStartLateness", unit=MetricUnit.Seconds, value=lateness)
     return _run_and_record(fire, lease, claim, run_id, abandoned)
 

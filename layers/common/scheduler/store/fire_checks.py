@@ -93,14 +93,23 @@ class FireCheckQueries(Queries):
         ).fetchall()
 
     def slots_with_runs(self, slots: Sequence[tuple[UUID, datetime]]) -> set[tuple[UUID, datetime]]:
-        """Which of these (schedule, fire time) slots have a run row, of any status."""
+        """Which of these (schedule, fire time) slots have a run row, of any status, or an
+        exception: a skipped or moved slot is never missed here (a skip is recorded, a move
+        checked at its new time, by scheduler.policies.excepted_fires)."""
         if not slots:
             return set()
         rows = self.db.execute(
             """select r.schedule_id, r.scheduled_time
-               from unnest(%b::uuid[], %b::timestamptz[]) as slot(schedule_id, scheduled_time)
-               join schedule_runs r using (schedule_id, scheduled_time)""",
-            ([s for s, _ in slots], [t for _, t in slots]),
+               from unnest(%(ids)b::uuid[], %(times)b::timestamptz[])
+                    as slot(schedule_id, scheduled_time)
+               join schedule_runs r using (schedule_id, scheduled_time)
+               union
+               select e.schedule_id, e.occurrence
+               from unnest(%(ids)b::uuid[], %(times)b::timestamptz[])
+                    as slot(schedule_id, scheduled_time)
+               join schedule_exceptions e
+                 on e.schedule_id = slot.schedule_id and e.occurrence = slot.scheduled_time""",
+            {"ids": [s for s, _ in slots], "times": [t for _, t in slots]},
         ).fetchall()
         return {(row["schedule_id"], row["scheduled_time"]) for row in rows}
 

@@ -48,6 +48,7 @@ class RunQueries(RunOutcomeQueries):
         claim_token: str,
         started_at: datetime,
         lease_expires_at: datetime,
+        moved_to: datetime | None = None,
     ) -> Row:
         """Read the schedule with its workflow and claim the (schedule, scheduled time) slot.
 
@@ -68,6 +69,9 @@ class RunQueries(RunOutcomeQueries):
         runner), `run_id` (the claimed run; None when the schedule is disabled, the fire is
         outside its window or the slot is held) and `existing`, the slot's run as it was before
         this statement (None if it had none).
+        With them, the slot's exception (scheduler.api.schedule_exceptions): `exception_action`
+        (`skip`, `move` or None), `exception_move_to`, `exception_note`. A scheduled fire of a
+        moved slot is claimed only by the delivery whose `moved_to` is the move's (its at()).
         ScheduleNotFound if the schedule is gone or is not the workflow's.
         """
         try:
@@ -89,6 +93,9 @@ class RunQueries(RunOutcomeQueries):
                      select to_jsonb(r) as run from schedule_runs r
                      where r.schedule_id = %(schedule_id)s
                        and r.scheduled_time = %(scheduled_time)s
+                   ), exception as (
+                     select action, move_to, note from schedule_exceptions
+                     where schedule_id = %(schedule_id)s and occurrence = %(scheduled_time)s
                    ), claimed as (
                      insert into schedule_runs as r (schedule_id, workflow_id, trigger,
                                                      scheduled_time, attempt, claim_token,
@@ -99,6 +106,11 @@ class RunQueries(RunOutcomeQueries):
                      where enabled
                        and (in_window
                             or (select run->>'status' from existing) = 'buffered')
+                       -- a moved slot is claimed by its at()'s delivery, not the cron's
+                       and (%(trigger)s <> 'schedule'
+                            or (select run->>'status' from existing) = 'buffered'
+                            or (select move_to from exception where action = 'move')
+                               is not distinct from %(moved_to)s::timestamptz)
                      on conflict (schedule_id, scheduled_time) do update
                        set status = 'running', error = null,
                            attempt = excluded.attempt, claim_token = excluded.claim_token,
@@ -113,7 +125,10 @@ class RunQueries(RunOutcomeQueries):
                      returning id
                    )
                    select target.*, (select id from claimed) as run_id,
-                          (select run from existing) as existing
+                          (select run from existing) as existing,
+                          (select action from exception) as exception_action,
+                          (select move_to from exception) as exception_move_to,
+                          (select note from exception) as exception_note
                    from target""",
                 {
                     "schedule_id": schedule_id,
@@ -124,6 +139,7 @@ class RunQueries(RunOutcomeQueries):
                     "claim_token": claim_token,
                     "started_at": started_at,
                     "lease_expires_at": lease_expires_at,
+                    "moved_to": moved_to,
                 },
             ).fetchone()
         except psycopg.errors.ForeignKeyViolation as exc:  # deleted while we claimed

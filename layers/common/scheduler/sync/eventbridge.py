@@ -290,6 +290,21 @@ class EventBridgeSchedules:
             if _code(exc) != _NOT_FOUND:
                 raise
 
+    def put_one(self, kwargs: Mapping[str, Any]) -> None:
+        """Create one schedule (overwritten where it exists) that no row maps to: a moved
+        occurrence's at() (scheduler.sync.moves). SchedulerUnavailable on failure."""
+        try:
+            self._put(dict(kwargs), exists=False)
+        except (ClientError, BotoCoreError) as exc:
+            raise SchedulerUnavailable(f"EventBridge Scheduler failed: {exc}") from exc
+
+    def delete_one(self, name: str) -> None:
+        """Delete one schedule by name; one already gone is fine. SchedulerUnavailable."""
+        try:
+            self._delete(name)
+        except (ClientError, BotoCoreError) as exc:
+            raise SchedulerUnavailable(f"EventBridge Scheduler failed: {exc}") from exc
+
     def remove(self, schedule_id: UUID | str) -> None:
         """Delete every schedule of a row; names already gone are fine."""
         try:
