@@ -41,6 +41,7 @@ from scheduler.models.schedule_input import InvalidScheduleInput, load_input
 from scheduler.observability import logger, metrics
 from scheduler.run import alerts, run_alerts
 from scheduler.run import queue as run_queue
+from scheduler.run.calendar_skip import skipped_by_calendar
 from scheduler.run.event import RunnerEvent
 from scheduler.run.fire import (
     Clock,
@@ -115,6 +116,8 @@ def run_fire(
         logger.append_keys(schedule_note=claim["note"])
     if claim["run_id"] is None:
         return _not_claimed(fire, claim)
+    if claim["excluded_by"] is not None:  # claimed as skipped: a date its calendars exclude
+        return skipped_by_calendar(fire, claim)
     return _lease_and_start(fire, claim)
 
 
