@@ -5,6 +5,7 @@
 
 import { call, query } from "./api.js";
 import { auditEvents, loadAuditEvents } from "./audit-events.js";
+import { excludedFires } from "./calendars.js";
 import { h, replace } from "./dom.js";
 import { localTime, viewerZone, zonedTime } from "./format.js";
 import { onceBadge, whenText } from "./once.js";
@@ -133,6 +134,7 @@ export async function renderSchedule(main, id, state = {}) {
     facts(schedule, workflow),
     timeline(schedule, history, selection.runId, (runId) => rerender({ selectedRun: runId })),
     nextFires(schedule),
+    excludedFires(schedule),
     dstNotes(schedule),
     auditEvents(id, changes),
     confirmDelete,

@@ -23,5 +23,8 @@
 /** @typedef {Schemas["AuditEvent"]} AuditEvent */
 /** @typedef {Schemas["AuditEventPage"]} AuditEventPage */
 /** @typedef {Schemas["BulkChangeResult"]} BulkChangeResult */
+/** @typedef {Schemas["Calendar"]} Calendar */
+/** @typedef {Schemas["CalendarPage"]} CalendarPage */
+/** @typedef {Schemas["CalendarPreview"]} CalendarPreview */
 
 export {};
