@@ -10,6 +10,7 @@ calendar's own preview, and deleting one in use: refused naming the schedules, o
 from __future__ import annotations
 
 import uuid
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -257,3 +258,39 @@ def test_deleting_a_calendar_in_use_is_refused_naming_them_or_detaches_them(
     # a calendar no schedule uses is deleted without asking
     unused = _calendar(api, name="Unused")
     assert api.call("DELETE", f"/api/calendars/{unused['id']}")[0] == 204
+
+
+def test_a_thousand_ranges_fit_and_the_owners_calendars_are_bounded(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 1,000 separate days (every other day, so none merge): the bound, in one request
+    days = [{"start": (date(2026, 1, 1) + timedelta(days=2 * n)).isoformat()} for n in range(1000)]
+    created = _calendar(api, name="Every other day", dates=days)
+    assert len(created["dates"]) == 1000
+
+    monkeypatch.setattr("scheduler.api.calendars.MAX_CALENDARS_PER_OWNER", 2)
+    _calendar(api, name="Second")
+    error = _error(api, "POST", "/api/calendars", 429, body={"name": "Third"})
+    assert "at most 2 calendars per owner" in error["message"]
+    # another owner's count is their own
+    status, _ = api.call("POST", "/api/calendars", body={"name": "Third"}, claims=BOB_CLAIMS)
+    assert status == 201
+
+
+def test_put_by_external_id_sets_and_keeps_exclude_calendars(
+    api: Api, workflows: dict[str, uuid.UUID]
+) -> None:
+    calendar = _calendar(api)
+    body = {
+        "workflowId": str(workflows["alice"]),
+        "cron": "0 7 * * *",
+        "excludeCalendars": [calendar["id"]],
+    }
+    status, created = api.call("PUT", "/api/schedules/by-external-id/nightly", body=body)
+    assert (status, created["excludeCalendars"]) == (201, [calendar["id"]])
+    status, same = api.call("PUT", "/api/schedules/by-external-id/nightly", body=body)
+    assert (status, same["excludeCalendars"]) == (200, [calendar["id"]])
+    # a field left out takes its default: no calendars
+    del body["excludeCalendars"]
+    status, cleared = api.call("PUT", "/api/schedules/by-external-id/nightly", body=body)
+    assert (status, cleared["excludeCalendars"]) == (200, [])
