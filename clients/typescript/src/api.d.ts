@@ -3030,6 +3030,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Calendar"];
+                };
+            };
             /** @description Unauthorized: no Authorization header or an empty one (answered by API Gateway; the authorizer is not called), or an API key that is malformed, unknown, revoked or expired (answered by the API in the same shape) */
             401: {
                 headers: {
@@ -3171,6 +3180,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Calendar"];
+                };
+            };
             /** @description Bad Request */
             400: {
                 headers: {
@@ -3266,6 +3284,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CalendarPreview"];
+                };
+            };
             /** @description Unauthorized: no Authorization header or an empty one (answered by API Gateway; the authorizer is not called), or an API key that is malformed, unknown, revoked or expired (answered by the API in the same shape) */
             401: {
                 headers: {
@@ -4162,6 +4189,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CalendarPage"];
+                };
+            };
             /** @description Bad Request */
             400: {
                 headers: {
@@ -4294,7 +4330,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Too Many Requests */
+            /** @description The owner has 100 calendars */
             429: {
                 headers: {
                     [name: string]: unknown;

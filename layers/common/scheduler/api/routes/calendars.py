@@ -4,7 +4,7 @@ delete (refused while schedules use one, unless ?detach=true), and what one remo
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from aws_lambda_powertools.event_handler import Response
@@ -24,7 +24,32 @@ from scheduler.store.db import database
 from scheduler.store.pagination import DEFAULT_LIMIT
 
 CalendarId = Annotated[UUID, Path(description="calendar id")]
-_CALENDAR = docs.errors(404, 503)
+_ON_A_CALENDAR = {
+    "GetCalendar": "getCalendar",
+    "UpdateCalendar": "updateCalendar",
+    "DeleteCalendar": "deleteCalendar",
+    "PreviewCalendar": "previewCalendar",
+}
+
+
+def _calendar_links(pointer: str, *, but: str | None = None) -> dict[str, Any]:
+    """The operations that take a calendar's id from an answer (`pointer` into its body)."""
+    return {
+        name: {"operationId": operation, "parameters": {"calendar_id": f"$response.body#{pointer}"}}
+        for name, operation in _ON_A_CALENDAR.items()
+        if operation != but
+    }
+
+
+_CREATE = docs.limited(
+    docs.ok(201, "Created", *docs.BODY_ERRORS, 409, links=_calendar_links("/id")),
+    "The owner has 100 calendars",
+    retry_after=False,
+)
+_LIST = docs.ok(200, "OK", 400, 503, links=_calendar_links("/items/0/id"))
+_GET = docs.ok(200, "OK", 404, 503, links=_calendar_links("/id", but="getCalendar"))
+_UPDATE = docs.ok(200, "OK", 404, 409, *docs.BODY_ERRORS, links=_calendar_links("/id"))
+_PREVIEW = docs.ok(200, "OK", 404, 503)
 _DETACH = (
     "true: remove the calendar from every schedule that uses it (an audit event each), in the"
     " delete's transaction; false (default): a calendar in use is not deleted (409 naming them)"
@@ -40,7 +65,7 @@ def calendar_service() -> CalendarService:
     status_code=201,
     operation_id="createCalendar",
     summary="Create an exclusion calendar (named dates in a timezone)",
-    responses={201: {"description": "Created"}, **docs.errors(*docs.BODY_ERRORS, 409, 429)},
+    responses=_CREATE,
 )
 def create_calendar(body: CalendarCreate) -> Calendar:
     return calendar_service().create(caller_owner(), body)
@@ -50,7 +75,7 @@ def create_calendar(body: CalendarCreate) -> Calendar:
     "/api/calendars",
     operation_id="listCalendars",
     summary="List calendars, newest first",
-    responses=docs.errors(400, 503),
+    responses=_LIST,
 )
 def list_calendars(limit: Limit = DEFAULT_LIMIT, cursor: CursorParam = None) -> CalendarPage:
     return calendar_service().list(caller_owner(), limit=limit, cursor=cursor)
@@ -60,7 +85,7 @@ def list_calendars(limit: Limit = DEFAULT_LIMIT, cursor: CursorParam = None) -> 
     "/api/calendars/<calendar_id>",
     operation_id="getCalendar",
     summary="A calendar with its dates and how many schedules use it",
-    responses=_CALENDAR,
+    responses=_GET,
 )
 def get_calendar(calendar_id: CalendarId) -> Calendar:
     return calendar_service().get(caller_owner(), calendar_id)
@@ -70,7 +95,7 @@ def get_calendar(calendar_id: CalendarId) -> Calendar:
     "/api/calendars/<calendar_id>",
     operation_id="updateCalendar",
     summary="Change a calendar (its dates are replaced whole); applies to fires claimed after",
-    responses=docs.errors(*docs.BODY_ERRORS, 404, 409),
+    responses=_UPDATE,
 )
 def update_calendar(calendar_id: CalendarId, body: CalendarUpdate) -> Calendar:
     return calendar_service().update(caller_owner(), calendar_id, body)
@@ -94,7 +119,7 @@ def delete_calendar(
     "/api/calendars/<calendar_id>/preview",
     operation_id="previewCalendar",
     summary="Per schedule using the calendar, the next fire times it removes",
-    responses=_CALENDAR,
+    responses=_PREVIEW,
 )
 def preview_calendar(calendar_id: CalendarId) -> CalendarPreview:
     return calendar_service().preview(caller_owner(), calendar_id)
