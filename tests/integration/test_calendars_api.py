@@ -10,7 +10,7 @@ calendar's own preview, and deleting one in use: refused naming the schedules, o
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -294,3 +294,24 @@ def test_put_by_external_id_sets_and_keeps_exclude_calendars(
     del body["excludeCalendars"]
     status, cleared = api.call("PUT", "/api/schedules/by-external-id/nightly", body=body)
     assert (status, cleared["excludeCalendars"]) == (200, [])
+
+
+def test_an_every_minute_schedule_over_excluded_days_fires_next_on_the_day_after(
+    api: Api, workflows: dict[str, uuid.UUID]
+) -> None:
+    # 2,880 excluded fire times in a row: the preview leaps over them, it does not walk them
+    today = datetime.now(UTC).date()
+    calendar = _calendar(
+        api, timezone="UTC", dates=[{"start": str(today), "end": str(today + timedelta(days=1))}]
+    )
+    schedule = _create(api, workflows["alice"], cron="* * * * *", excludeCalendars=[calendar["id"]])
+    after = datetime.combine(today + timedelta(days=2), datetime.min.time(), UTC)
+    assert datetime.fromisoformat(schedule["nextRunAt"]) == after
+
+    status, detail = api.call("GET", f"/api/schedules/{schedule['id']}")
+    assert status == 200
+    times = [datetime.fromisoformat(t) for t in detail["nextRunTimes"]]
+    assert times == [after + timedelta(minutes=n) for n in range(5)]
+    excluded = [datetime.fromisoformat(e["time"]) for e in detail["excludedRunTimes"]]
+    assert len(excluded) == 5
+    assert {t.date() for t in excluded} <= {today, today + timedelta(days=1)}

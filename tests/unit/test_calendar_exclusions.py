@@ -3,7 +3,7 @@ fire's instant on the calendar's clock, inclusive ranges, the first calendar by 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
 from scheduler import cron
@@ -52,24 +52,63 @@ def test_the_first_calendar_by_name_is_the_one_named() -> None:
     assert excluded_by(instant, []) is None
 
 
-def test_split_fires_keeps_and_removes_up_to_their_counts_and_stops_walking() -> None:
+def _next(expr: str) -> Callable[[datetime], datetime | None]:
+    def next_fire(after: datetime) -> datetime | None:
+        return cron.next_fire_times(expr, "UTC", after, 1)[0]
+
+    return next_fire
+
+
+def test_split_fires_keeps_and_removes_up_to_their_counts() -> None:
     weekend = _calendar("Weekend", "UTC", ("2026-12-05", "2026-12-06"))
-    fires = cron.next_fire_times("0 9 * * *", "UTC", datetime(2026, 12, 3, tzinfo=UTC), 10)
-    kept, removed = split_fires(fires, [weekend], 3, 5)
+    kept, removed = split_fires(
+        _next("0 9 * * *"), datetime(2026, 12, 3, tzinfo=UTC), [weekend], 3, 5
+    )
     assert [f.day for f in kept] == [3, 4, 7]
+    # the walk stopped once it had its 3 kept: the weekend's 2 were on the way
     assert [(t.day, name) for t, name in removed] == [(5, "Weekend"), (6, "Weekend")]
-    # every fire excluded: the walk ends after MAX_WALK fires, none kept
+
+
+def test_split_fires_leaps_over_a_range_and_to_the_next_one() -> None:
+    # an every-minute cron and a whole excluded day: the next kept fire is the day after,
+    # found in a few steps, not 1,440
+    holiday = _calendar("Holiday", "Europe/Berlin", ("2026-12-25", "2026-12-25"))
+    steps = 0
+    every_minute = _next("* * * * *")
+
+    def counted(after: datetime) -> datetime | None:
+        nonlocal steps
+        steps += 1
+        return every_minute(after)
+
+    start = datetime(2026, 12, 24, 22, 59, 30, tzinfo=UTC)  # 23:59:30 in Berlin
+    kept, removed = split_fires(counted, start, [holiday], 2, 1)
+    assert removed == [(datetime(2026, 12, 24, 23, 0, tzinfo=UTC), "Holiday")]
+    assert kept == [
+        datetime(2026, 12, 25, 23, 0, tzinfo=UTC),  # 00:00 on the 26th in Berlin
+        datetime(2026, 12, 25, 23, 1, tzinfo=UTC),
+    ]
+    assert steps < 10
+    # only excluded fires wanted: from months before, straight to the range
+    steps = 0
+    kept, removed = split_fires(counted, datetime(2026, 9, 1, tzinfo=UTC), [holiday], 0, 2)
+    assert kept == []
+    assert [t for t, _ in removed] == [
+        datetime(2026, 12, 24, 23, 0, tzinfo=UTC),
+        datetime(2026, 12, 24, 23, 1, tzinfo=UTC),
+    ]
+    assert steps < 10
+
+
+def test_split_fires_stops_after_max_walk_steps() -> None:
     always = _calendar("Always", "UTC", ("2000-01-01", "2199-12-31"))
-    walked = 0
+    steps = 0
 
-    def endless() -> Iterator[datetime]:
-        nonlocal walked
-        at = datetime(2026, 1, 1, tzinfo=UTC)
-        while True:
-            walked += 1
-            yield at
-            at += timedelta(hours=1)
+    def hourly(after: datetime) -> datetime:
+        nonlocal steps
+        steps += 1
+        return after + timedelta(hours=1)
 
-    kept, removed = split_fires(endless(), [always], 1, 0)
-    assert (kept, removed) == ([], [])
-    assert walked == MAX_WALK + 1
+    kept, removed = split_fires(hourly, datetime(2026, 1, 1, tzinfo=UTC), [always], 0, 10_000)
+    assert kept == []
+    assert len(removed) == steps == MAX_WALK

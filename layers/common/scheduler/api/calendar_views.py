@@ -5,14 +5,14 @@ the calendar's name. Looked at within a year from now (cron.exclusions.MAX_WALK 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from scheduler import cron
 from scheduler.cron.exclusions import Exclusion, split_fires
 from scheduler.models.calendars import PREVIEW_FIRES
-from scheduler.policies.fire_times import fires_after
 from scheduler.store.calendars import CalendarQueries
 from scheduler.store.sql import Row
 
@@ -28,16 +28,30 @@ def exclusions_for(
     return calendars.exclusions_of(ids)
 
 
-def upcoming_fires(row: Mapping[str, Any], now: datetime) -> Iterable[datetime]:
-    """The schedule's fire times after `now` inside its window and the horizon (lazily)."""
+def _walk(
+    row: Mapping[str, Any], now: datetime, exclusions: list[Exclusion], kept: int, removed: int
+) -> tuple[list[datetime], list[tuple[datetime, str]]]:
+    """split_fires over the schedule's fire times after `now`, inside its window and HORIZON."""
     start_at, end_at = row.get("start_at"), row.get("end_at")
     end = now + HORIZON if end_at is None else min(end_at, now + HORIZON)
     if row.get("run_at") is not None:
-        return [row["run_at"]] if now < row["run_at"] <= end else []
+        run_at = row["run_at"]
+        return split_fires(
+            lambda after: run_at if after < run_at <= end else None,
+            now,
+            exclusions,
+            kept,
+            removed,
+        )
     after = now if start_at is None else max(now, start_at - _TICK)
-    if end <= after:
-        return []
-    return fires_after(row["cron"], row["timezone"], after, end, most=64)
+
+    def next_fire(moment: datetime) -> datetime | None:
+        if moment >= end:
+            return None
+        fires = cron.next_fire_times(row["cron"], row["timezone"], moment, 1, until=end)
+        return fires[0] if fires else None
+
+    return split_fires(next_fire, after, exclusions, kept, removed)
 
 
 def excluding_calendars(
@@ -56,9 +70,7 @@ def excluding_calendars(
     if not exclusions or not fields.get("next_run_times"):
         return {**fields, "excluded_run_times": []}
     try:
-        kept, removed = split_fires(
-            upcoming_fires(fields, now), exclusions, fire_count, removed_count
-        )
+        kept, removed = _walk(fields, now, exclusions, fire_count, removed_count)
     except ValueError:  # a cron or zone no longer valid: view_fields has said so already
         return {**fields, "excluded_run_times": []}
     return {
@@ -75,9 +87,7 @@ def removed_by(calendar: Row, schedule: Mapping[str, Any], now: datetime) -> lis
     if not schedule["enabled"]:
         return []
     try:
-        _, removed = split_fires(
-            upcoming_fires(schedule, now), [Exclusion.of(calendar)], 0, PREVIEW_FIRES
-        )
+        _, removed = _walk(schedule, now, [Exclusion.of(calendar)], 0, PREVIEW_FIRES)
     except ValueError:
         return []
     return [t for t, _ in removed]

@@ -9,15 +9,15 @@ When several calendars exclude it, the first by name is the one named.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-# How many fire times a preview walks at most to find the ones it shows (a schedule whose every
-# fire is excluded for years would walk for ever).
+# How many steps a preview's walk takes at most (each a fire time, or a leap over a range).
 MAX_WALK = 500
+_TICK = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -37,9 +37,30 @@ class Exclusion:
         return cls(row["name"], row["timezone"], ranges)
 
     def covers(self, instant: datetime) -> bool:
-        day = instant.astimezone(ZoneInfo(self.timezone)).date()
+        day = self._day_of(instant)
         at = bisect.bisect_right(self.ranges, (day, date.max)) - 1
         return at >= 0 and self.ranges[at][0] <= day <= self.ranges[at][1]
+
+    def range_end(self, instant: datetime) -> datetime:
+        """The first instant after the range that covers `instant` (the next day's start)."""
+        day = self._day_of(instant)
+        at = bisect.bisect_right(self.ranges, (day, date.max)) - 1
+        return self._start_of(self.ranges[at][1] + timedelta(days=1))
+
+    def next_start(self, instant: datetime) -> datetime | None:
+        """The start of the first range after the day of `instant`, if any."""
+        day = self._day_of(instant)
+        at = bisect.bisect_right(self.ranges, (day, date.max))
+        return self._start_of(self.ranges[at][0]) if at < len(self.ranges) else None
+
+    def _day_of(self, instant: datetime) -> date:
+        return instant.astimezone(ZoneInfo(self.timezone)).date()
+
+    def _start_of(self, day: date) -> datetime:
+        # a midnight that does not exist (a DST jump at 00:00) reads as the day's first instant
+        return datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(self.timezone)).astimezone(
+            UTC
+        )
 
 
 def _day(value: date | str) -> date:
@@ -55,19 +76,39 @@ def excluded_by(instant: datetime, exclusions: Sequence[Exclusion]) -> str | Non
 
 
 def split_fires(
-    fires: Iterable[datetime], exclusions: Sequence[Exclusion], kept: int, removed: int
+    next_fire: Callable[[datetime], datetime | None],
+    after: datetime,
+    exclusions: Sequence[Exclusion],
+    kept: int,
+    removed: int,
 ) -> tuple[list[datetime], list[tuple[datetime, str]]]:
-    """The first `kept` fire times no calendar excludes, and the first `removed` excluded ones
-    (instant, calendar name) before the walk stops: once both are found, or after MAX_WALK."""
+    """The first `kept` fire times after `after` that no calendar excludes, and the first
+    `removed` excluded ones (instant, calendar name); `next_fire(t)` is the first fire time
+    after t (None: no more). A walk of at most MAX_WALK steps that leaps over what it need not
+    look at: once it has enough excluded fires, past the end of an excluded range; once it has
+    enough kept ones, to the start of the next range."""
     kept_times: list[datetime] = []
     removed_times: list[tuple[datetime, str]] = []
-    for walked, fire in enumerate(fires):
-        if walked >= MAX_WALK or (len(kept_times) >= kept and len(removed_times) >= removed):
+    ordered = sorted(exclusions, key=lambda e: e.name)
+    for _ in range(MAX_WALK):
+        if len(kept_times) >= kept and len(removed_times) >= removed:
             break
-        name = excluded_by(fire, exclusions)
-        if name is None:
+        fire = next_fire(after)
+        if fire is None:
+            break
+        covering = [e for e in ordered if e.covers(fire)]
+        if not covering:
+            after = fire
             if len(kept_times) < kept:
                 kept_times.append(fire)
+            else:  # only excluded fires are still wanted: on to the next range's first day
+                starts = [t for e in ordered if (t := e.next_start(fire)) is not None]
+                if not starts:
+                    break
+                after = max(fire, min(starts) - _TICK)
         elif len(removed_times) < removed:
-            removed_times.append((fire, name))
+            removed_times.append((fire, covering[0].name))
+            after = fire
+        else:  # only kept fires are still wanted: past every range that covers this one
+            after = max(e.range_end(fire) for e in covering) - _TICK
     return kept_times, removed_times
