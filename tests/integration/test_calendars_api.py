@@ -102,6 +102,12 @@ def test_a_name_is_unique_per_owner_and_another_owners_calendar_is_not_found(api
     # another owner may use the name, and sees nothing of Alice's
     status, _ = api.call("POST", "/api/calendars", body={"name": "Holidays"}, claims=BOB_CLAIMS)
     assert status == 201
+    # renaming another of hers to a name she has is the same clash
+    other = _calendar(api, name="Other")
+    error = _error(api, "PATCH", f"/api/calendars/{other['id']}", 409, body={"name": "Holidays"})
+    assert "'Holidays' is taken" in error["message"]
+    error = _error(api, "PATCH", f"/api/calendars/{other['id']}", 422, body={"timezone": "EST"})
+    assert "timezone" in str(error)
     for method, body in (("GET", None), ("PATCH", {"note": "mine now"}), ("DELETE", None)):
         kwargs = {} if body is None else {"body": body}
         _error(api, method, f"/api/calendars/{mine['id']}", 404, claims=BOB_CLAIMS, **kwargs)

@@ -17,7 +17,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from scheduler.models.base import ApiModel, ApiRequest, checked_text
-from scheduler.models.schedule_fields import _checked_known_timezone, _checked_timezone
+from scheduler.models.schedule_fields import _checked_timezone
 
 CALENDAR_NAME_MAX_LENGTH = 100
 CALENDAR_NOTE_MAX_LENGTH = 1000
@@ -124,7 +124,7 @@ class CalendarUpdate(ApiRequest):
     @field_validator("timezone")
     @classmethod
     def _timezone(cls, value: str | None) -> str | None:
-        return None if value is None else _checked_known_timezone(value)
+        return None if value is None else _checked_timezone(value)
 
     _note = field_validator("note")(_checked_calendar_note)
 
