@@ -22,10 +22,11 @@ _TICK = timedelta(microseconds=1)
 
 def exclusions_for(
     calendars: CalendarQueries, rows: Sequence[Mapping[str, Any]]
-) -> dict[UUID, Row]:
-    """The calendars these schedule rows exclude, by id: one query for a page of them."""
+) -> dict[UUID, Exclusion]:
+    """The calendars these schedule rows exclude, by id: one query for a page of them, each
+    calendar's dates read once however many of the rows use it."""
     ids = [cid for row in rows for cid in row.get("exclude_calendars") or ()]
-    return calendars.exclusions_of(ids)
+    return {cid: Exclusion.of(row) for cid, row in calendars.exclusions_of(ids).items()}
 
 
 def _walk(
@@ -56,7 +57,7 @@ def _walk(
 
 def excluding_calendars(
     fields: dict[str, Any],
-    calendars: Mapping[UUID, Row],
+    calendars: Mapping[UUID, Exclusion],
     now: datetime,
     fire_count: int,
     *,
@@ -66,7 +67,7 @@ def excluding_calendars(
     and `excluded_run_times` (at most `removed_count`). Nothing to do for a schedule that
     fires no more (disabled, ended, unschedulable) or excludes no calendar."""
     ids = fields.get("exclude_calendars") or []
-    exclusions = [Exclusion.of(calendars[cid]) for cid in ids if cid in calendars]
+    exclusions = [calendars[cid] for cid in ids if cid in calendars]
     if not exclusions or not fields.get("next_run_times"):
         return {**fields, "excluded_run_times": []}
     try:
