@@ -192,3 +192,33 @@ def test_the_missed_fire_check_never_reports_an_excluded_fire(
     assert slots, "the fires before and after the holiday are missed"
     assert not [s for s in slots if s.date() == NOV_27]
     assert {s.date() for s in slots} == {date(2026, 11, 26), date(2026, 11, 28)}
+
+
+def test_a_claim_made_before_the_calendar_changed_is_resumed_and_runs(
+    runner: Runner, http_server: LoopbackServer
+) -> None:
+    # Given an invocation that claimed the fire, then died before it started the run
+    schedule = make_schedule(runner.queries, http_steps(http_server))
+    calendar = _calendar(runner.queries, "Holidays", [(date(2027, 1, 1), date(2027, 1, 1))])
+    _exclude(runner.queries, schedule, calendar)
+    claim = runner.queries.runs.claim_run_slot(
+        schedule["id"],
+        schedule["workflow_id"],
+        SEVEN,
+        trigger="schedule",
+        attempt=1,
+        claim_token="the-invocation",
+        started_at=runner.clock(),
+        lease_expires_at=runner.clock() + timedelta(minutes=2),
+    )
+    assert (claim["run_status"], claim["excluded_by"]) == ("running", None)
+
+    # When the calendar is edited to exclude the date, then Lambda retries the invocation
+    CalendarQueries(runner.queries.db).update_calendar(
+        calendar, None, {"dates": [(NOV_27, NOV_27)]}
+    )
+    report = runner.fire(schedule, invocation="the-invocation")
+
+    # Then the claim it made decides: the run goes on
+    assert (report.outcome, report.run_id) == ("succeeded", claim["run_id"])
+    assert len(http_server.requests) == 1

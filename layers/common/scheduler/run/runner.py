@@ -116,7 +116,7 @@ def run_fire(
         logger.append_keys(schedule_note=claim["note"])
     if claim["run_id"] is None:
         return _not_claimed(fire, claim)
-    if claim["excluded_by"] is not None:  # claimed as skipped: a date its calendars exclude
+    if claim["run_status"] == "skipped":  # claimed as skipped: a date its calendars exclude
         return skipped_by_calendar(fire, claim)
     return _lease_and_start(fire, claim)
 

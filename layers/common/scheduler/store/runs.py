@@ -71,9 +71,11 @@ class RunQueries(RunOutcomeQueries):
         outside its window or the slot is held) and `existing`, the slot's run as it was before
         this statement (None if it had none).
         A fire other than a manual run whose instant falls on a date of a calendar the schedule
-        excludes (read in the calendar's timezone) is claimed already `skipped`, with the reason
-        naming the calendar (`excluded_by`, the first by name), and the schedule's
-        last_run_status is `skipped`: the calendar as committed when the claim runs decides.
+        excludes (read in the calendar's timezone) is claimed already `skipped` (`run_status`),
+        with the reason naming the calendar (`excluded_by`, the first by name), and the
+        schedule's last_run_status is `skipped`: the calendar as committed when the claim is
+        made decides. A claim resumed (a retry's, or one taken over after its lease expired)
+        keeps the decision it was made with; a waiting (`buffered`) run is decided at its turn.
         ScheduleNotFound if the schedule is gone or is not the workflow's.
         """
         try:
@@ -116,8 +118,14 @@ class RunQueries(RunOutcomeQueries):
                        and (in_window
                             or (select run->>'status' from existing) = 'buffered')
                      on conflict (schedule_id, scheduled_time) do update
-                       set status = excluded.status, error = excluded.error,
-                           finished_at = excluded.finished_at,
+                       -- a claim resumed (running, never started) was decided when it was
+                       -- made; a waiting run is decided now, at its turn
+                       set status = case when r.status = 'running' then 'running'
+                                         else excluded.status end,
+                           error = case when r.status = 'running' then null
+                                        else excluded.error end,
+                           finished_at = case when r.status = 'running' then null
+                                              else excluded.finished_at end,
                            attempt = excluded.attempt, claim_token = excluded.claim_token,
                            started_at = excluded.started_at,
                            lease_expires_at = excluded.lease_expires_at
@@ -138,6 +146,7 @@ class RunQueries(RunOutcomeQueries):
                             or %(scheduled_time)s >= s.last_run_scheduled_time)
                    )
                    select target.*, (select id from claimed) as run_id,
+                          (select status from claimed) as run_status,
                           (select run from existing) as existing
                    from target""",
                 {
