@@ -112,6 +112,9 @@ class CalendarService:
                         [{"scheduleId": str(s["id"]), "name": s["name"]} for s in users],
                     )
             else:
+                # Row locks, not the schedules' writer locks: a detach touches no EventBridge
+                # schedule, and a writer holds its writer lock while it waits for this calendar
+                # (FOR KEY SHARE), so taking writer locks here could deadlock with it.
                 old_rows = self.calendars.lock_schedules_using(calendar_id)
                 new_rows = {
                     row["id"]: row
