@@ -135,7 +135,7 @@ def clean_db(database_url: str) -> Iterator[str]:
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(
             "truncate workflows, schedules, schedule_runs, owner_rate_buckets, api_keys,"
-            " missed_fire_check_passes, idempotency_keys, audit_events cascade"
+            " missed_fire_check_passes, idempotency_keys, audit_events, calendars cascade"
         )
 
 

@@ -46,6 +46,7 @@ from scheduler.api.routes.routing import api_key_queries, app
 from scheduler.api.routes import schedules, bulk, runs, keys, cron, workflows, audit  # noqa: F401
 from scheduler.api.routes import accounting  # noqa: F401
 from scheduler.api.routes import exceptions  # noqa: F401
+from scheduler.api.routes import calendars  # noqa: F401
 from scheduler.api.routes.docs import DOCS_ROUTE, TITLE, VERSION, enable_docs
 
 # isort: on
@@ -75,6 +76,9 @@ MAX_BODY_BYTES = 16 * 1024
 # the JSON around it: the body of a workflow's create or change may be that large.
 MAX_WORKFLOW_BODY_BYTES = MAX_DEFINITION_BYTES + 16 * 1024
 _WORKFLOW_WRITE = re.compile(r"/api/workflows(/[^/]+)?")
+# A calendar's 1,000 date ranges are about 45 KB of JSON.
+MAX_CALENDAR_BODY_BYTES = 64 * 1024
+_CALENDAR_WRITE = re.compile(r"/api/calendars(/[^/]+)?")
 # The API's documentation and the dashboard's files are public (no authorizer on these routes in
 # template.yaml either): API Gateway route keys, `{file}` being one path segment.
 PUBLIC_ROUTES = frozenset(
@@ -161,11 +165,11 @@ def _admit(event: dict[str, Any]) -> Principal | None:
         principal.require_write()
     if not event.get("body"):
         return principal  # reads, deletes, run-now: no body to check
-    limit = (
-        MAX_WORKFLOW_BODY_BYTES
-        if method in ("POST", "PATCH") and _WORKFLOW_WRITE.fullmatch(path or "")
-        else MAX_BODY_BYTES
-    )
+    limit = MAX_BODY_BYTES
+    if method in ("POST", "PATCH") and _WORKFLOW_WRITE.fullmatch(path or ""):
+        limit = MAX_WORKFLOW_BODY_BYTES
+    elif method in ("POST", "PATCH") and _CALENDAR_WRITE.fullmatch(path or ""):
+        limit = MAX_CALENDAR_BODY_BYTES
     if _body_size(event) > limit:
         raise PayloadTooLarge(f"the body is larger than {limit // 1024} KiB")
     headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}

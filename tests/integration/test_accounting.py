@@ -12,7 +12,7 @@ created_at and its schedule_fire_checks row, since the database's now() is real 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -24,6 +24,8 @@ from scheduler.policies.accounting import AccountingQueryset, schedule_accountin
 from scheduler.policies.missed_fires import check_missed_fires
 from scheduler.run.overlap import OVERLAP_REASON
 from scheduler.store.audit import AuditContext
+from scheduler.store.calendars import CalendarQueries
+from scheduler.store.exceptions import ExceptionQueries
 
 from tests.integration.policy_fixtures import checking_since, iso
 from tests.integration.test_alerts import AlertQueue, alert_queue_fixture  # noqa: F401
@@ -368,23 +370,52 @@ def test_the_repeated_autumn_hour_in_berlin_is_one_fire_time(queries: AllQueries
     assert between.items[0].cause == "no run yet; not due before 2026-10-25T01:35:00Z"
 
 
-def test_exceptions_and_calendars_plug_in_as_slot_rules(
-    queries: AllQueries, monkeypatch: pytest.MonkeyPatch
+def test_a_calendar_and_the_slots_exceptions_explain_fire_times_without_a_run(
+    queries: AllQueries,
 ) -> None:
+    # Given an hourly schedule excluding a calendar of 27 Nov 02:00-… (a Pacific date: from
+    # 08:00Z on the 27th), a skip at 03:00 and a move of 04:00 to 11:10
     schedule = _schedule(queries)
-    _run(queries, schedule, _at(1), "skipped", error=f"{expected.SKIPPED_BY_CALENDAR} holidays")
+    calendar = CalendarQueries(queries.db).create_calendar(
+        ALICE,
+        name="holidays",
+        timezone="America/Los_Angeles",
+        note=None,
+        dates=[(date(2026, 11, 27), date(2026, 11, 27))],
+        max_per_owner=10,
+    )
+    queries.db.execute(
+        "update schedules set exclude_calendars = %s where id = %s",
+        ([calendar["id"]], schedule["id"]),
+    )
+    exceptions = ExceptionQueries(queries.db)
+    for hour, action, move_to in ((3, "skip", None), (4, "move", _at(11, 10))):
+        exceptions.add_exception(
+            schedule["id"],
+            occurrence=_at(hour),
+            action=action,
+            move_to=move_to,
+            note="maintenance" if action == "skip" else None,
+            created_by="test",
+        )
+    # and a fire on the calendar's date that did reach the runner: skipped by it
+    _run(queries, schedule, _at(9), "skipped", error=f"{expected.SKIPPED_BY_CALENDAR} holidays")
 
-    def no_fires_at_two(row: Any, slot: datetime) -> str | None:
-        return f"{expected.SKIPPED_BY_EXCEPTION} of {iso(slot)}" if slot.hour == 2 else None
+    items = _account(queries, schedule, _at(2, 30), _at(9), now=_at(10, 30)).items
 
-    monkeypatch.setattr(expected, "SLOT_RULES", [no_fires_at_two])
-    items = _account(queries, schedule, _at(0), _at(3), now=_at(5)).items
-
-    assert [(i.outcome, i.cause) for i in items[:2]] == [
-        ("skipped", f"skipped (calendar): {expected.SKIPPED_BY_CALENDAR} holidays"),
-        ("skipped", f"{expected.SKIPPED_BY_EXCEPTION} of {iso(_at(2))}"),
+    assert [(iso(i.scheduled_time), i.outcome, i.cause) for i in items] == [
+        (iso(_at(3)), "skipped", "skipped by exception: maintenance"),
+        (
+            iso(_at(4)),
+            "upcoming",
+            "moved to 2026-11-27T11:10:00Z; no run yet; not due before 2026-11-27T11:15:00Z",
+        ),
+        (iso(_at(5)), "noRecord", items[2].cause),
+        (iso(_at(6)), "noRecord", items[3].cause),
+        (iso(_at(7)), "noRecord", items[4].cause),
+        (iso(_at(8)), "skipped", "skipped by calendar holidays"),  # 00:00 in Los Angeles
+        (iso(_at(9)), "skipped", f"skipped (calendar): {expected.SKIPPED_BY_CALENDAR} holidays"),
     ]
-    assert items[2].outcome == "noRecord"
 
 
 def _api_schedule(cron: str = HOURLY) -> dict[str, Any]:

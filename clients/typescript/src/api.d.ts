@@ -203,6 +203,42 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/calendars/{calendar_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A calendar with its dates and how many schedules use it */
+        get: operations["getCalendar"];
+        put?: never;
+        post?: never;
+        /** Delete a calendar; one in use only with detach=true */
+        delete: operations["deleteCalendar"];
+        options?: never;
+        head?: never;
+        /** Change a calendar (its dates are replaced whole); applies to fires claimed after */
+        patch: operations["updateCalendar"];
+        trace?: never;
+    };
+    "/api/calendars/{calendar_id}/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Per schedule using the calendar, the next fire times it removes */
+        get: operations["previewCalendar"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/schedules": {
         parameters: {
             query?: never;
@@ -325,6 +361,24 @@ export interface paths {
         get: operations["listAuditEvents"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/calendars": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List calendars, newest first */
+        get: operations["listCalendars"];
+        put?: never;
+        /** Create an exclusion calendar (named dates in a timezone) */
+        post: operations["createCalendar"];
         delete?: never;
         options?: never;
         head?: never;
@@ -705,6 +759,128 @@ export interface components {
              */
             lastRunStatus?: ("running" | "succeeded" | "failed" | "skipped" | "missed" | "buffered") | null;
         };
+        /** Calendar */
+        Calendar: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Ownerid */
+            ownerId?: string | null;
+            /** Name */
+            name: string;
+            /** Timezone */
+            timezone: string;
+            /** Note */
+            note?: string | null;
+            /**
+             * Dates
+             * @description Inclusive date ranges, at most 1000; `end` left out is `start` (one day). Read in the calendar's timezone. Stored merged: overlapping or adjacent ranges come back as one, sorted
+             */
+            dates: components["schemas"]["DateRange"][];
+            /**
+             * Schedulecount
+             * @description How many schedules exclude it
+             * @default 0
+             */
+            scheduleCount?: number;
+            /**
+             * Createdat
+             * Format: date-time
+             */
+            createdAt: string;
+            /**
+             * Updatedat
+             * Format: date-time
+             */
+            updatedAt: string;
+        };
+        /** CalendarCreate */
+        CalendarCreate: {
+            /**
+             * Name
+             * @description Unique among the owner's calendars; 1 to 100 characters
+             */
+            name: string;
+            /**
+             * Timezone
+             * @default UTC
+             * @example America/New_York
+             */
+            timezone?: string;
+            /** Note */
+            note?: string | null;
+            /**
+             * Dates
+             * @description Inclusive date ranges, at most 1000; `end` left out is `start` (one day). Read in the calendar's timezone. Stored merged: overlapping or adjacent ranges come back as one, sorted
+             */
+            dates?: components["schemas"]["DateRange"][];
+            /**
+             * Ownerid
+             * @description Service credentials only: whose calendar it is (null: the service's own, for schedules of workflows without an owner). A user's calendar is always their own
+             */
+            ownerId?: string | null;
+        };
+        /** CalendarPage */
+        CalendarPage: {
+            /** Items */
+            items: components["schemas"]["Calendar"][];
+            /** Nextcursor */
+            nextCursor?: string | null;
+        };
+        /**
+         * CalendarPreview
+         * @description What a calendar removes from each schedule that uses it, within the next year.
+         */
+        CalendarPreview: {
+            /**
+             * Calendarid
+             * Format: uuid
+             */
+            calendarId: string;
+            /** Schedules */
+            schedules: components["schemas"]["CalendarPreviewItem"][];
+        };
+        /** CalendarPreviewItem */
+        CalendarPreviewItem: {
+            /**
+             * Scheduleid
+             * Format: uuid
+             */
+            scheduleId: string;
+            /** Schedulename */
+            scheduleName?: string | null;
+            /**
+             * Excludedruntimes
+             * @description The schedule's next 5 fire times (at most) the calendar removes
+             */
+            excludedRunTimes: string[];
+        };
+        /**
+         * CalendarUpdate
+         * @description A change of a calendar: only the fields sent; `dates` replaces all of them. It applies to
+         *     fires claimed from then on: a run already claimed or running is not affected.
+         */
+        CalendarUpdate: {
+            /**
+             * Name
+             * @description Unique among the owner's calendars; 1 to 100 characters
+             */
+            name?: string | null;
+            /** Timezone */
+            timezone?: string | null;
+            /**
+             * Note
+             * @description null removes it
+             */
+            note?: string | null;
+            /**
+             * Dates
+             * @description Inclusive date ranges, at most 1000; `end` left out is `start` (one day). Read in the calendar's timezone. Stored merged: overlapping or adjacent ranges come back as one, sorted; replaces them all
+             */
+            dates?: components["schemas"]["DateRange"][] | null;
+        };
         /** CronPreview */
         CronPreview: {
             /** Valid */
@@ -747,6 +923,24 @@ export interface components {
              * @description The schedule fires only at fire times at or before this instant (EventBridge EndDate)
              */
             endAt?: string | null;
+        };
+        /**
+         * DateRange
+         * @description Calendar days from `start` to `end`, both included.
+         */
+        DateRange: {
+            /**
+             * Start
+             * Format: date
+             * @example 2026-12-24
+             */
+            start: string;
+            /**
+             * End
+             * @description null: `start`
+             * @example 2026-12-26
+             */
+            end?: string | null;
         };
         /**
          * DstNote
@@ -832,6 +1026,22 @@ export interface components {
         ExceptionList: {
             /** Items */
             items: components["schemas"]["ScheduleException"][];
+        };
+        /**
+         * ExcludedFire
+         * @description A fire time a calendar removes: the instant and the calendar's name.
+         */
+        ExcludedFire: {
+            /**
+             * Time
+             * Format: date-time
+             */
+            time: string;
+            /**
+             * Calendar
+             * @description the name of the calendar that excludes it
+             */
+            calendar: string;
         };
         /**
          * ExpectedFire
@@ -1166,6 +1376,11 @@ export interface components {
                 [key: string]: string;
             } | null;
             /**
+             * Excludecalendars
+             * @description Ids of the owner's calendars (at most 10) whose dates this schedule does not fire on: a scheduled, caught-up or backfilled fire whose instant falls on one of a calendar's dates, read in the calendar's timezone, is recorded skipped with the calendar's name (see Calendars)
+             */
+            excludeCalendars?: string[];
+            /**
              * Externalid
              * @description Your own key for the schedule, unique among the schedules of the workflow's owner: 1 to 200 of A-Z a-z 0-9 . _ : - starting with a letter or a digit. PUT /api/schedules/by-external-id/{externalId} creates or updates by it, and a run's {{externalId}} placeholder is it
              * @example invoice-run-c42
@@ -1265,6 +1480,11 @@ export interface components {
                 [key: string]: string;
             };
             /**
+             * Excludecalendars
+             * @description Ids of the owner's calendars (at most 10) whose dates this schedule does not fire on: a scheduled, caught-up or backfilled fire whose instant falls on one of a calendar's dates, read in the calendar's timezone, is recorded skipped with the calendar's name (see Calendars)
+             */
+            excludeCalendars?: string[];
+            /**
              * Pauseafterfailures
              * @description After this many consecutive failed runs the runner disables (pauses) the schedule, with disabledReason saying so, and publishes a Schedule Paused alert; 1 to 1000; null: never paused for failures (see Run policies)
              */
@@ -1310,6 +1530,11 @@ export interface components {
             invalidReason?: string | null;
             /** Nextruntimes */
             nextRunTimes?: string[];
+            /**
+             * Excludedruntimes
+             * @description The next fire times (at most 5, within a year) that the schedule's excludeCalendars remove, each with the calendar's name; nextRunTimes leaves them out
+             */
+            excludedRunTimes?: components["schemas"]["ExcludedFire"][];
             /** Dstnotes */
             dstNotes?: components["schemas"]["DstNote"][];
             lastRun?: components["schemas"]["LastRun"] | null;
@@ -1449,6 +1674,11 @@ export interface components {
             labels?: {
                 [key: string]: string;
             };
+            /**
+             * Excludecalendars
+             * @description Ids of the owner's calendars (at most 10) whose dates this schedule does not fire on: a scheduled, caught-up or backfilled fire whose instant falls on one of a calendar's dates, read in the calendar's timezone, is recorded skipped with the calendar's name (see Calendars)
+             */
+            excludeCalendars?: string[];
             /**
              * Pauseafterfailures
              * @description After this many consecutive failed runs the runner disables (pauses) the schedule, with disabledReason saying so, and publishes a Schedule Paused alert; 1 to 1000; null: never paused for failures (see Run policies)
@@ -1590,6 +1820,11 @@ export interface components {
             } | {
                 [key: string]: string;
             } | null;
+            /**
+             * Excludecalendars
+             * @description Ids of the owner's calendars (at most 10) whose dates this schedule does not fire on: a scheduled, caught-up or backfilled fire whose instant falls on one of a calendar's dates, read in the calendar's timezone, is recorded skipped with the calendar's name (see Calendars); replaces the list ([] removes them all)
+             */
+            excludeCalendars?: string[];
         };
         /**
          * ScheduleUpsert
@@ -1705,6 +1940,11 @@ export interface components {
             } | {
                 [key: string]: string;
             } | null;
+            /**
+             * Excludecalendars
+             * @description Ids of the owner's calendars (at most 10) whose dates this schedule does not fire on: a scheduled, caught-up or backfilled fire whose instant falls on one of a calendar's dates, read in the calendar's timezone, is recorded skipped with the calendar's name (see Calendars)
+             */
+            excludeCalendars?: string[];
         };
         /**
          * ScheduleView
@@ -1801,6 +2041,11 @@ export interface components {
             labels?: {
                 [key: string]: string;
             };
+            /**
+             * Excludecalendars
+             * @description Ids of the owner's calendars (at most 10) whose dates this schedule does not fire on: a scheduled, caught-up or backfilled fire whose instant falls on one of a calendar's dates, read in the calendar's timezone, is recorded skipped with the calendar's name (see Calendars)
+             */
+            excludeCalendars?: string[];
             /**
              * Pauseafterfailures
              * @description After this many consecutive failed runs the runner disables (pauses) the schedule, with disabledReason saying so, and publishes a Schedule Paused alert; 1 to 1000; null: never paused for failures (see Run policies)
@@ -3396,6 +3641,328 @@ export interface operations {
             };
         };
     };
+    getCalendar: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description calendar id */
+                calendar_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Calendar"];
+                };
+            };
+            /** @description Unauthorized: no Authorization header or an empty one (answered by API Gateway; the authorizer is not called), or an API key that is malformed, unknown, revoked or expired (answered by the API in the same shape) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
+                };
+            };
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ForbiddenBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    deleteCalendar: {
+        parameters: {
+            query?: {
+                /** @description true: remove the calendar from every schedule that uses it (an audit event each), in the delete's transaction; false (default): a calendar in use is not deleted (409 naming them) */
+                detach?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @description calendar id */
+                calendar_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized: no Authorization header or an empty one (answered by API Gateway; the authorizer is not called), or an API key that is malformed, unknown, revoked or expired (answered by the API in the same shape) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
+                };
+            };
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ForbiddenBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    updateCalendar: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description calendar id */
+                calendar_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CalendarUpdate"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Calendar"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized: no Authorization header or an empty one (answered by API Gateway; the authorizer is not called), or an API key that is malformed, unknown, revoked or expired (answered by the API in the same shape) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
+                };
+            };
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ForbiddenBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    previewCalendar: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description calendar id */
+                calendar_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CalendarPreview"];
+                };
+            };
+            /** @description Unauthorized: no Authorization header or an empty one (answered by API Gateway; the authorizer is not called), or an API key that is malformed, unknown, revoked or expired (answered by the API in the same shape) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
+                };
+            };
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ForbiddenBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     listSchedules: {
         parameters: {
             query?: {
@@ -4214,6 +4781,180 @@ export interface operations {
             };
             /** @description Unprocessable Entity */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listCalendars: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description nextCursor of a page */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CalendarPage"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized: no Authorization header or an empty one (answered by API Gateway; the authorizer is not called), or an API key that is malformed, unknown, revoked or expired (answered by the API in the same shape) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
+                };
+            };
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ForbiddenBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    createCalendar: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CalendarCreate"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Calendar"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized: no Authorization header or an empty one (answered by API Gateway; the authorizer is not called), or an API key that is malformed, unknown, revoked or expired (answered by the API in the same shape) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
+                };
+            };
+            /** @description Forbidden: the authorizer refused the token (invalid, expired, wrong audience or issuer; answered by API Gateway as {message}), or the credential may not do this (a read-only API key writing, key management without a service credential, a workflow for another owner than the credential's own; answered by the API as ErrorBody, code forbidden) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ForbiddenBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The owner has 100 calendars */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

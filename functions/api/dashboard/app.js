@@ -6,8 +6,10 @@
 //   #/new                  New schedule
 //   #/schedules/<id>       a schedule's page
 //   #/schedules/<id>/edit  Edit
+//   #/calendars[/<id>|/new] exclusion calendars (calendars.js)
 
 import { ApiError } from "./api.js";
+import { renderCalendar, renderCalendars } from "./calendars.js";
 import { byId, h, replace } from "./dom.js";
 import { renderForm } from "./form.js";
 import { keepCurrent } from "./refresh.js";
@@ -79,12 +81,15 @@ async function route() {
   const schedule = path.match(/^\/schedules\/([^/]+)$/);
   const edit = path.match(/^\/schedules\/([^/]+)\/edit$/);
   // The table and a schedule's page are kept current (refresh.js); the forms are not.
-  const refreshed = !(path === "/new" || edit);
+  const calendar = path.match(/^\/calendars(?:\/([^/]+))?$/);
+  const refreshed = !(path === "/new" || edit || calendar);
   main.setAttribute("aria-busy", "true");
   try {
     if (path === "/new") await renderForm(main, null);
     else if (edit) await renderForm(main, decodeURIComponent(edit[1]));
     else if (schedule) await renderSchedule(main, decodeURIComponent(schedule[1]));
+    else if (calendar && !calendar[1]) await renderCalendars(main);
+    else if (calendar) await renderCalendar(main, calendar[1] === "new" ? null : decodeURIComponent(calendar[1]));
     else await renderSchedules(main, new URLSearchParams(search));
     document.title = `${main.querySelector("h2")?.textContent ?? "Schedules"} · Workflow Scheduler`;
   } catch (error) {

@@ -7,6 +7,7 @@ import { ApiError, call } from "./api.js";
 import { h, replace } from "./dom.js";
 import { fromLocalInput, localTime, toLocalInput, viewerZone, zonedTime } from "./format.js";
 import { oncePicker, whenText } from "./once.js";
+import { calendarChoice, chosenCalendars } from "./calendars.js";
 import { labelLines, parseLabelLines } from "./labels.js";
 import { allWorkflows } from "./schedules.js";
 import { showError, showNotice } from "./widgets.js";
@@ -125,6 +126,7 @@ export async function renderForm(main, id) {
   const note = h("input", { type: "text", maxlength: "500", value: current?.note ?? "" });
   const labels = h("textarea", { rows: "3", spellcheck: "false", autocomplete: "off" });
   labels.value = labelLines(current?.labels);
+  const excludeCalendars = await calendarChoice(current?.excludeCalendars);
   const catchup = choice(current?.catchupPolicy ?? "skip", [
     ["skip", "Skip: record them missed"],
     ["latest", "Latest: run the most recent one"],
@@ -169,6 +171,7 @@ export async function renderForm(main, id) {
     field("flexibleWindowMinutes", "Flexible window (minutes)", flexible, "0: on time; N: EventBridge may start up to N minutes late"),
     field("note", "Note (optional)", note, "Why it is paused, who owns it"),
     field("labels", "Labels (optional)", labels, "One key=value a line, e.g. team=billing; the table filters by them"),
+    field("excludeCalendars", "Excluded calendars (optional)", excludeCalendars, "No fire on these calendars' dates (Calendars)"),
     field("catchupPolicy", "Missed fire times", catchup, "Fire times that did not run (an outage, a throttle)"),
     field("catchupWindowSeconds", "Catch-up window (seconds)", catchupWindow, "Older missed fire times are only recorded"),
     field("overlapPolicy", "When a run is still running", overlap, "What a fire does while the workflow runs"),
@@ -249,6 +252,7 @@ export async function renderForm(main, id) {
       "flexibleWindowMinutes",
       "note",
       "labels",
+      "excludeCalendars",
       "catchupPolicy",
       "catchupWindowSeconds",
       "overlapPolicy",
@@ -276,6 +280,7 @@ export async function renderForm(main, id) {
       catchupWindowSeconds: catchupWindow.value === "" ? 3600 : Number(catchupWindow.value),
       overlapPolicy: overlap.value,
       labels: labelValues,
+      excludeCalendars: chosenCalendars(excludeCalendars),
     };
     if (once.isOnce()) {
       // One-time: `at` instead of the cron, and no window (null clears a stored one).
@@ -346,7 +351,9 @@ function changes(current, values) {
     const same =
       (name === "startAt" || name === "endAt") && before && value
         ? new Date(String(before)).getTime() === new Date(String(value)).getTime()
-        : name === "labels"
+        : name === "excludeCalendars"
+          ? JSON.stringify(before ?? []) === JSON.stringify(value)
+          : name === "labels"
           ? labelLines(/** @type {Record<string, string>} */ (before ?? {})) ===
             labelLines(/** @type {Record<string, string>} */ (value))
           : before === value;

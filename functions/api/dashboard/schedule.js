@@ -7,6 +7,7 @@
 import { accountingStrip, loadAccounting } from "./accounting.js";
 import { call, query } from "./api.js";
 import { auditEvents, loadAuditEvents } from "./audit-events.js";
+import { excludedFires } from "./calendars.js";
 import { h, replace } from "./dom.js";
 import { upcomingFires } from "./exceptions.js";
 import { localTime } from "./format.js";
@@ -142,6 +143,7 @@ export async function renderSchedule(main, id, state = {}) {
     timeline(schedule, history, selection.runId, (runId) => rerender({ selectedRun: runId })),
     accountingStrip(accounting),
     upcomingFires(schedule, path, act),
+    excludedFires(schedule),
     dstNotes(schedule),
     auditEvents(id, changes),
     confirmDelete,

@@ -26,5 +26,8 @@
 /** @typedef {Schemas["ScheduleAccounting"]} ScheduleAccounting */
 /** @typedef {Schemas["AccountingTotals"]} AccountingTotals */
 /** @typedef {Schemas["ScheduleException"]} ScheduleException */
+/** @typedef {Schemas["Calendar"]} Calendar */
+/** @typedef {Schemas["CalendarPage"]} CalendarPage */
+/** @typedef {Schemas["CalendarPreview"]} CalendarPreview */
 
 export {};

@@ -172,3 +172,32 @@ class UnsupportedMediaType(DomainError):
     """A request body that is not JSON."""
 
     code = "unsupported_media_type"
+
+
+# --- exclusion calendars
+
+
+class CalendarNotFound(NotFound):
+    def __init__(self, calendar_id: object) -> None:
+        super().__init__(f"calendar {calendar_id} not found")
+
+
+class CalendarNameTaken(Conflict):
+    """Another calendar of the same owner has this name (names are unique per owner)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"name: {name!r} is taken by another calendar of the same owner")
+
+
+class CalendarInUse(Conflict):
+    """A calendar that schedules exclude cannot be deleted without detaching them; `details`
+    names the first few."""
+
+    code = "calendar_in_use"
+
+    def __init__(self, count: int, schedules: list[dict[str, object]]) -> None:
+        super().__init__(
+            f"the calendar is used by {count} schedule(s): detach them first, or delete with"
+            " ?detach=true to remove it from every one of them"
+        )
+        self.details = schedules

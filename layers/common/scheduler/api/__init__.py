@@ -2,8 +2,10 @@
 
 Owns: the schedules' use cases (CRUD that keeps the database and EventBridge in step), the
 workflows' writes (a definition checked as the runner loads it; a delete that takes the
-schedules with it, all or nothing), the one mapping of errors to HTTP answers, the Powertools
-resolver, the OpenAPI document's answers, and the dashboard's files. The handler
+schedules with it, all or nothing), the exclusion calendars' (a delete refused while
+schedules use one, or detaching them; what a calendar removes from a schedule's fires), the one
+mapping of errors to HTTP answers, the Powertools resolver, the OpenAPI document's answers, and
+the dashboard's files. The handler
 (functions/api) is thin over it.
 
 May import: every layer below (auth, policies, sync, run, steps, models, store, cron, platform).

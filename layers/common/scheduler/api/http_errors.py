@@ -86,7 +86,7 @@ def for_domain_error(exc: DomainError) -> Response[Any]:
     if status == HTTPStatus.SERVICE_UNAVAILABLE:
         logger.warning("dependency unavailable", extra={"error": str(exc)})
         return error_response(status, exc.code, "a backend is unavailable; nothing was changed")
-    response = error_response(status, exc.code, str(exc))
+    response = error_response(status, exc.code, str(exc), getattr(exc, "details", None))
     if isinstance(exc, LimitExceeded) and exc.retry_after_s is not None:
         response.headers["Retry-After"] = str(exc.retry_after_s)  # only where waiting helps
     return response

@@ -21,6 +21,8 @@ from uuid import UUID
 
 from scheduler import cron
 from scheduler.api.audit_changes import record_change, schedule_changes
+from scheduler.api.calendar_views import excluding_calendars, exclusions_for
+from scheduler.api.calendars import ensure_usable_calendars
 from scheduler.api.exception_previews import with_exceptions
 from scheduler.api.run_now import hand_manual_run_to_runner
 from scheduler.api.schedule_checks import (
@@ -31,7 +33,6 @@ from scheduler.api.schedule_checks import (
 )
 from scheduler.api.schedule_views import (
     NEXT_RUN_PREVIEW,
-    schedule_view,
     view_fields,
     window_dst_notes,
 )
@@ -48,6 +49,7 @@ from scheduler.policies.owner_limits import OwnerLimits
 from scheduler.steps.definitions import with_loaded_definition
 from scheduler.store import pagination
 from scheduler.store.audit import IN_PROCESS, AuditContext, AuditQueries
+from scheduler.store.calendars import CalendarQueries
 from scheduler.store.db import Database
 from scheduler.store.exceptions import ExceptionQueries
 from scheduler.store.idempotency import IdempotencyQueries
@@ -82,6 +84,7 @@ class ScheduleServiceQueries:
     queue: QueueQueries
     idempotency: IdempotencyQueries
     audit: AuditQueries
+    calendars: CalendarQueries
 
     @classmethod
     def over(cls, db: Database) -> ScheduleServiceQueries:
@@ -94,6 +97,7 @@ class ScheduleServiceQueries:
             QueueQueries(db),
             IdempotencyQueries(db),
             AuditQueries(db),
+            CalendarQueries(db),
         )
 
     def backfill(self) -> BackfillQueries:
@@ -134,22 +138,38 @@ class ScheduleService:
         )
         items, next_cursor = pagination.page(rows, limit, "created_at")
         now = self.clock()
+        calendars = exclusions_for(self.queries.calendars, items)
         # One validation of the whole page: a call per item costs more than the items' work.
         return SchedulePage.model_validate(
-            {"items": [view_fields(row, now, 1) for row in items], "next_cursor": next_cursor}
+            {
+                "items": [
+                    excluding_calendars(view_fields(row, now, 1), calendars, now, 1)
+                    for row in items
+                ],
+                "next_cursor": next_cursor,
+            }
         )
 
     def get_schedule(self, owner: UUID | None, schedule_id: UUID) -> ScheduleDetail:
         row, last_run = self.queries.schedules.get_schedule_with_last_run(schedule_id, owner)
         now = self.clock()
-        fields = view_fields(row, now, NEXT_RUN_PREVIEW)
+        upcoming = ExceptionQueries(self.queries.db).list_exceptions(schedule_id, since=now)
+        # the fire times its calendars leave, enough that NEXT_RUN_PREVIEW remain once the
+        # exceptions take theirs out
+        wanted = NEXT_RUN_PREVIEW + len(upcoming)
+        fields = excluding_calendars(
+            view_fields(row, now, wanted),
+            exclusions_for(self.queries.calendars, [row]),
+            now,
+            wanted,
+            removed_count=NEXT_RUN_PREVIEW,
+        )
         notes: list[cron.DstNote] = []
         # enabled, schedulable, not ended: only then notes apply (a one-time schedule has none)
         if fields["next_run_times"] and row["cron"] is not None:
             notes = window_dst_notes(
                 row["cron"], row["timezone"], now, row.get("start_at"), row.get("end_at")
             )
-        upcoming = ExceptionQueries(self.queries.db).list_exceptions(schedule_id, since=now)
         fields = with_exceptions(fields, upcoming, now, NEXT_RUN_PREVIEW)
         return ScheduleDetail.model_validate(
             {**fields, "dst_notes": [asdict(note) for note in notes], "last_run": last_run}
@@ -218,6 +238,9 @@ class ScheduleService:
                     if target is None:
                         target = self.queries.workflows.workflow_owner(workflow_id)
                     self.owner_limits.ensure_room_for_a_schedule(self.queries.limits, target)
+                    ensure_usable_calendars(
+                        self.queries.calendars, target, columns.get("exclude_calendars")
+                    )
                     row = self.queries.schedules.create_schedule(
                         owner, workflow_id=workflow_id, **columns
                     )
@@ -234,7 +257,7 @@ class ScheduleService:
                 self.queries.audit.record(
                     audit, "schedule", [row["id"]], "created", changes=schedule_changes(None, row)
                 )
-                view = schedule_view(row, self.clock())
+                view = self.view(row)
                 key.record(201, view)
         except Exception:
             if row is not None:  # rolled back (or, a lost commit reply, not): follow the row
@@ -284,7 +307,11 @@ class ScheduleService:
                 old = self.queries.schedules.lock_schedule(schedule_id, owner)
                 changes = changes_of(old)
                 if not changes:
-                    return schedule_view(old, self.clock())
+                    return self.view(old)
+                if "exclude_calendars" in changes:
+                    ensure_usable_calendars(
+                        self.queries.calendars, old["owner_id"], changes["exclude_calendars"]
+                    )
                 pause = changes.get("enabled") is False and changes.keys() <= _PAUSE_FIELDS
                 ensure_window({**old, **changes}, changes)
                 ensure_new_timezone_may_be_written(old, changes)
@@ -315,7 +342,16 @@ class ScheduleService:
             if touched:  # EventBridge may hold a half-applied new state
                 self.restore_eventbridge(schedule_id)
             raise
-        return schedule_view(row, self.clock())
+        return self.view(row)
+
+    def view(self, row: Row) -> ScheduleView:
+        """schedule_view, its next fire time the first one its calendars do not exclude."""
+        now = self.clock()
+        fields = view_fields(row, now, 1)
+        if row.get("exclude_calendars"):
+            calendars = exclusions_for(self.queries.calendars, [row])
+            fields = excluding_calendars(fields, calendars, now, 1)
+        return ScheduleView.model_validate(fields)
 
     def delete_schedule(
         self, owner: UUID | None, schedule_id: UUID, audit: AuditContext = IN_PROCESS

@@ -13,7 +13,8 @@ need (`from scheduler import cron`); each concept lives in its own module:
 - describe: plain-English descriptions (cron-descriptor);
 - dst: what the coming year's DST changes do to a cron's fires, in words;
 - once: one-time schedules (`at`): parsing, DST rules, EventBridge's at(), the one slot;
-- eventbridge: an evaluator of EventBridge expressions (the local engine, the proofs).
+- eventbridge: an evaluator of EventBridge expressions (the local engine, the proofs);
+- exclusions: which fire times exclusion calendars remove (a date on the calendar's clock).
 
 Layer: pure functions of time, the lowest but the platform. It imports only the platform
 modules (scheduler.config, environment, observability, errors, clients) and libraries; never

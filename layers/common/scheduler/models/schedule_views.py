@@ -10,6 +10,7 @@ from datetime import datetime
 from pydantic import ConfigDict, Field
 
 from scheduler.models.base import ApiModel
+from scheduler.models.calendars import ExcludedFire
 from scheduler.models.cron_previews import DstNote
 from scheduler.models.runs import LastRun
 from scheduler.models.schedule_exceptions import ScheduleException
@@ -39,6 +40,13 @@ class ScheduleListItem(ScheduleView):
 
 class ScheduleDetail(ScheduleView):
     next_run_times: list[datetime] = Field(default_factory=list)
+    excluded_run_times: list[ExcludedFire] = Field(
+        default_factory=list,
+        description=(
+            "The next fire times (at most 5, within a year) that the schedule's excludeCalendars"
+            " remove, each with the calendar's name; nextRunTimes leaves them out"
+        ),
+    )
     # Only an enabled, schedulable schedule has any; one per DST change of the next 365 days.
     dst_notes: list[DstNote] = Field(default_factory=list)
     last_run: LastRun | None = None

@@ -30,6 +30,11 @@ from pydantic.alias_generators import to_camel
 
 from scheduler import cron
 from scheduler.models.base import ApiModel, ApiRequest, utc_instant
+from scheduler.models.calendars import (
+    EXCLUDE_CALENDARS_DESCRIPTION,
+    MAX_CALENDARS_PER_SCHEDULE,
+    checked_calendar_ids,
+)
 from scheduler.models.schedule_fields import (
     _CATCHUP,
     _CATCHUP_WINDOW,
@@ -149,8 +154,14 @@ class ScheduleUpsert(ApiRequest):
         examples=[_LABELS_EXAMPLE],
         json_schema_extra=LABELS_JSON_SCHEMA,
     )
+    exclude_calendars: list[UUID] = Field(
+        default_factory=list,
+        max_length=MAX_CALENDARS_PER_SCHEDULE,
+        description=EXCLUDE_CALENDARS_DESCRIPTION,
+    )
 
     _run_at: datetime | None = PrivateAttr(default=None)
+    _exclude_calendars = field_validator("exclude_calendars")(checked_calendar_ids)
 
     @field_validator("cron")
     @classmethod
@@ -283,6 +294,13 @@ class ScheduleUpdate(ApiRequest):
         examples=[_LABELS_EXAMPLE],
         json_schema_extra=LABELS_JSON_SCHEMA,
     )
+    exclude_calendars: list[UUID] | None = Field(
+        default=None,
+        max_length=MAX_CALENDARS_PER_SCHEDULE,
+        description=EXCLUDE_CALENDARS_DESCRIPTION + "; replaces the list ([] removes them all)",
+    )
+
+    _exclude_calendars = field_validator("exclude_calendars")(checked_calendar_ids)
 
     _note = field_validator("note")(_checked_note)
     _input = field_validator("input")(checked_input)
@@ -346,6 +364,9 @@ class Schedule(ApiModel):
     overlap_policy: OverlapPolicy = Field(default="skip", description=_OVERLAP)
     input: dict[str, Any] = Field(default_factory=dict, description=_INPUT)
     labels: dict[str, str] = Field(default_factory=dict, description=LABELS_DESCRIPTION)
+    exclude_calendars: list[UUID] = Field(
+        default_factory=list, description=EXCLUDE_CALENDARS_DESCRIPTION
+    )
     pause_after_failures: int | None = Field(default=None, description=_PAUSE_AFTER_FAILURES)
     consecutive_failures: int = Field(default=0, description=_CONSECUTIVE_FAILURES)
     last_run_at: datetime | None = None

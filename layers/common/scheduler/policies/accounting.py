@@ -6,7 +6,8 @@ check, backfill and the previews walk), of the schedule as it was at each instan
 change of its cron, timezone or window, the old one's (scheduler.policies.schedule_versions, from
 the audit log). Each is matched to its run row (the slot's unique key) and, without one,
 explained from what the service knows:
-- a slot rule excludes it (an exception, a calendar): `skipped`;
+- a calendar of the schedule or the slot's exception skips it: `skipped` (a moved slot is due
+  at its new time);
 - the schedule was paused at that instant (its audit log's pause and resume events): `paused`;
 - it is older than the run history kept (RunHistoryDays): `outsideRetention`, its row may be gone;
 - it is not due yet (its last occurrence plus the grace and the flexible window): `upcoming`;
@@ -31,6 +32,7 @@ from typing import Any
 from uuid import UUID
 
 from scheduler.config import get_settings
+from scheduler.cron.exclusions import Exclusion
 from scheduler.cron.timezones import iso_utc
 from scheduler.errors import InvalidInput
 from scheduler.models.accounting import (
@@ -41,11 +43,13 @@ from scheduler.models.accounting import (
     OtherRun,
     ScheduleAccounting,
 )
-from scheduler.policies.expected import expected_fires, skip_kind, slot_exclusion
+from scheduler.policies.expected import SlotExceptions, expected_fires, skip_kind
 from scheduler.policies.fire_times import last_occurrence
 from scheduler.policies.schedule_versions import WHEN_FIELDS, Version, versions
 from scheduler.store.accounting import AccountingQueries
+from scheduler.store.calendars import CalendarQueries
 from scheduler.store.db import Database
+from scheduler.store.exceptions import ExceptionQueries
 from scheduler.store.schedules import ScheduleQueries
 from scheduler.store.sql import Row
 
@@ -76,10 +80,14 @@ _TRIGGER_CAUSES = {
 class AccountingQueryset:
     schedules: ScheduleQueries
     accounting: AccountingQueries
+    exceptions: ExceptionQueries
+    calendars: CalendarQueries
 
     @classmethod
     def over(cls, db: Database) -> AccountingQueryset:
-        return cls(ScheduleQueries(db), AccountingQueries(db))
+        return cls(
+            ScheduleQueries(db), AccountingQueries(db), ExceptionQueries(db), CalendarQueries(db)
+        )
 
 
 def interval(
@@ -134,7 +142,16 @@ def schedule_accounting(
         queries.accounting.enabled_changes(schedule_id, start, end, MAX_ENABLED_CHANGES),
         row["enabled"],
     )
-    context = _Context(now, queries.accounting.fire_check_progress(schedule_id), pauses)
+    # the exceptions and calendars as they are now: a past slot without a run is explained by
+    # them (a calendar edited since says what it says today)
+    excepted = SlotExceptions(
+        {e["occurrence"]: e for e in queries.exceptions.list_exceptions(schedule_id)},
+        [
+            Exclusion.of(calendar)
+            for calendar in queries.calendars.exclusions_of(row["exclude_calendars"]).values()
+        ],
+    )
+    context = _Context(now, queries.accounting.fire_check_progress(schedule_id), pauses, excepted)
     by_time = {run["scheduled_time"]: run for run in runs}
     items = [context.account(slot, then, by_time.pop(slot, None)) for slot, then in slots]
     others = [
@@ -220,6 +237,7 @@ class _Context:
     now: datetime
     check: Row | None
     pauses: _Pauses
+    excepted: SlotExceptions
 
     def account(self, slot: datetime, row: Row, run: Row | None) -> ExpectedFire:
         """What became of `slot`, a fire time of the schedule as it was then (`row`)."""
@@ -229,7 +247,7 @@ class _Context:
         return ExpectedFire(scheduled_time=slot, outcome=outcome, cause=cause)
 
     def _without_run(self, slot: datetime, row: Row) -> tuple[Any, str]:
-        excluded = slot_exclusion(row, slot)
+        excluded = self.excepted.skip_reason(slot)
         if excluded is not None:
             return "skipped", excluded
         paused = self.pauses.paused_by(slot)
@@ -245,8 +263,10 @@ class _Context:
         wait = timedelta(
             seconds=settings.missed_fire_grace_s, minutes=row["flexible_window_minutes"]
         )
+        moved_to = self.excepted.moved_to(slot)
         try:
-            last = last_occurrence(slot, row["timezone"])
+            # a moved slot runs at its new time (its at()), whatever its wall time
+            last = moved_to or last_occurrence(slot, row["timezone"])
         except ValueError:  # a one-time schedule's zone no longer known: the instant itself
             last = slot
         try:
@@ -254,7 +274,8 @@ class _Context:
         except OverflowError:  # due after year 9999: not yet, whatever now is
             due = datetime.max.replace(tzinfo=UTC)
         if due > self.now:
-            return "upcoming", f"no run yet; not due before {iso_utc(due)}"
+            moved = "" if moved_to is None else f"moved to {iso_utc(moved_to)}; "
+            return "upcoming", f"{moved}no run yet; not due before {iso_utc(due)}"
         return "noRecord", self._unrecorded_cause(slot)
 
     def _unrecorded_cause(self, slot: datetime) -> str:

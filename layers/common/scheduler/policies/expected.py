@@ -6,38 +6,63 @@ scheduler.policies.fire_times lists them (the row's timezone and DST rules), ins
 accounting endpoint all walk them through `window_fires_after`; the accounting also starts them
 at the row's creation (`expected_fires`): a schedule never owed a fire time before it existed.
 
-Which of those fire times are *skipped on purpose* (an exception of one occurrence, a calendar
-of excluded days) is a rule of the row and the slot: `SLOT_RULES` is where such rules plug in,
-and `slot_exclusion` asks them. The runner records such a slot as a `skipped` run whose error
-starts with one of the constant prefixes below; `skip_kind` reads a skipped run's error back
-into its kind, in this one place.
+Which of those fire times are *skipped on purpose* (a calendar of excluded days, an exception
+of one occurrence) `SlotExceptions` says, as the runner's claim decides it. The runner records
+such a slot as a `skipped` run whose error starts with one of the constant prefixes below;
+`skip_kind` reads a skipped run's error back into its kind, in this one place.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from scheduler.cron.exclusions import Exclusion, excluded_by
 from scheduler.policies.fire_times import schedule_fires_after
+from scheduler.run import exceptions as run_exceptions
 from scheduler.run.overlap import OVERLAP_REASON
+from scheduler.store.runs import CALENDAR_SKIP_REASON
 
 _TICK = timedelta(microseconds=1)
 
 # The errors of skipped runs, by why they were skipped: the prefix says it (the rest names the
-# exception or the calendar). The exception and calendar features write these.
-SKIPPED_BY_EXCEPTION = "skipped by exception"
-SKIPPED_BY_CALENDAR = "skipped by calendar"
+# exception's note or the calendar), as the runner writes them.
+SKIPPED_BY_EXCEPTION = run_exceptions.SKIPPED
+SKIPPED_BY_CALENDAR = CALENDAR_SKIP_REASON.rstrip()
 SKIPPED_DISABLED = "skipped: its schedule was disabled while it waited"
 
 SkipKind = Literal["overlap", "exception", "calendar", "disabled", "other"]
 
-# A rule that takes one fire time of a schedule out of what runs, on purpose: the cause (a text
-# starting SKIPPED_BY_EXCEPTION or SKIPPED_BY_CALENDAR), or None when the slot is not excluded.
-SlotRule = Callable[[Mapping[str, Any], datetime], str | None]
-# The rules in force, asked in order (exceptions, then calendars, as their features register).
-SLOT_RULES: list[SlotRule] = []
+
+@dataclass(frozen=True)
+class SlotExceptions:
+    """Which of a schedule's fire times are taken out of what runs on purpose, as the runner's
+    claim decides them: a date a calendar of the schedule excludes first (its reason names the
+    calendar), then the slot's own exception (`skip`; a `move` runs it at another instant)."""
+
+    exceptions: Mapping[datetime, Mapping[str, Any]]  # by occurrence (the slot)
+    calendars: Sequence[Exclusion]
+
+    def skip_reason(self, slot: datetime) -> str | None:
+        """The reason the slot is skipped on purpose (as its run's error says), or None."""
+        calendar = excluded_by(slot, self.calendars)
+        if calendar is not None:
+            return CALENDAR_SKIP_REASON + calendar
+        exception = self.exceptions.get(slot)
+        if exception is not None and exception["action"] == "skip":
+            return run_exceptions.skip_reason(exception["note"])
+        return None
+
+    def moved_to(self, slot: datetime) -> datetime | None:
+        """The instant a moved slot runs at instead, or None."""
+        exception = self.exceptions.get(slot)
+        return exception["move_to"] if exception and exception["action"] == "move" else None
+
+
+NO_EXCEPTIONS = SlotExceptions({}, ())
 
 
 def window_fires_after(
@@ -73,15 +98,6 @@ def expected_fires(
     if created is not None:
         after = max(after, created)
     return window_fires_after(row, after, until, most=most)
-
-
-def slot_exclusion(row: Mapping[str, Any], slot: datetime) -> str | None:
-    """Why the slot is skipped on purpose (the first rule that excludes it), or None."""
-    for rule in SLOT_RULES:
-        cause = rule(row, slot)
-        if cause is not None:
-            return cause
-    return None
 
 
 def skip_kind(error: str | None) -> SkipKind:

@@ -48,6 +48,7 @@ from uuid import UUID
 from aws_lambda_powertools.metrics import MetricUnit
 
 from scheduler.config import get_settings
+from scheduler.cron.exclusions import Exclusion, excluded_by
 from scheduler.observability import logger, metrics
 from scheduler.policies import catchup as catchup_policy
 from scheduler.policies.excepted_fires import settle_excepted_fires
@@ -272,9 +273,13 @@ def _decide(
     if found_before is not None and found_before <= row["checked_through"]:
         found_before = None
 
+    exclusions = [Exclusion.of(c) for c in row.get("exclusions") or ()]
+
     def done(
         through: datetime, next_at: datetime | None, slots: list[datetime], complete: bool = True
     ) -> _Decision:
+        # a fire on a date its calendars exclude is never missed (the runner would skip it)
+        slots = [slot for slot in slots if excluded_by(slot, exclusions) is None]
         check = CheckedThrough(
             schedule_id, fires_from, through, next_at, None if complete else found_before or at
         )

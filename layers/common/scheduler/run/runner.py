@@ -42,6 +42,7 @@ from scheduler.observability import logger, metrics
 from scheduler.run import alerts, run_alerts
 from scheduler.run import exceptions as run_exceptions
 from scheduler.run import queue as run_queue
+from scheduler.run.calendar_skip import skipped_by_calendar
 from scheduler.run.event import RunnerEvent
 from scheduler.run.fire import (
     Clock,
@@ -114,6 +115,9 @@ def run_fire(
         return RunReport("ignored", reason="stale fire time")
     if claim.get("note"):
         logger.append_keys(schedule_note=claim["note"])
+    # claimed as skipped: a date its calendars exclude (whatever the slot's exception says)
+    if claim["run_id"] is not None and claim["run_status"] == "skipped":
+        return skipped_by_calendar(fire, claim)
     by_exception = run_exceptions.by_exception(fire, claim)
     if by_exception is not None:
         return by_exception

@@ -81,7 +81,15 @@ class FireCheckQueries(Queries):
                       s.run_at, s.timezone, s.enabled, s.start_at, s.end_at,
                       s.flexible_window_minutes, s.catchup_policy, s.catchup_window_seconds,
                       w.owner_id,
-                      w.name as workflow_name, st.written_at as eventbridge_written_at
+                      w.name as workflow_name, st.written_at as eventbridge_written_at,
+                      -- the calendars it excludes: [{name, timezone, dates: [[start, end]]}]
+                      (select jsonb_agg(jsonb_build_object(
+                                'name', cal.name, 'timezone', cal.timezone,
+                                'dates', (select coalesce(jsonb_agg(
+                                                 jsonb_build_array(lower(r), upper(r) - 1)),
+                                                 '[]'::jsonb)
+                                          from unnest(cal.dates) r)))
+                       from calendars cal where cal.id = any(s.exclude_calendars)) as exclusions
                from schedule_fire_checks c
                join schedules s on s.id = c.schedule_id
                join workflows w on w.id = s.workflow_id

@@ -24,6 +24,8 @@ ABANDONED_RUN_ERROR = "abandoned: its lease expired before it recorded a result"
 # A newer lease started while this run's own lease was still live: two holders at once, which
 # only a lock fault or clock skew beyond the tolerance can cause. Said as it is, not as expired.
 SUPERSEDED_RUN_ERROR = "superseded: a newer lease of its workflow started while its lease was live"
+# A fire on a date of a calendar its schedule excludes: the calendar's name follows.
+CALENDAR_SKIP_REASON = "skipped by calendar "
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,12 @@ class RunQueries(RunOutcomeQueries):
         With them, the slot's exception (scheduler.api.schedule_exceptions): `exception_action`
         (`skip`, `move` or None), `exception_move_to`, `exception_note`. A scheduled fire of a
         moved slot is claimed only by the delivery whose `moved_to` is the move's (its at()).
+        A fire other than a manual run whose instant falls on a date of a calendar the schedule
+        excludes (read in the calendar's timezone) is claimed already `skipped` (`run_status`),
+        with the reason naming the calendar (`excluded_by`, the first by name), and the
+        schedule's last_run_status is `skipped`: the calendar as committed when the claim is
+        made decides. A claim resumed (a retry's, or one taken over after its lease expired)
+        keeps the decision it was made with; a waiting (`buffered`) run is decided at its turn.
         ScheduleNotFound if the schedule is gone or is not the workflow's.
         """
         try:
@@ -86,7 +94,13 @@ class RunQueries(RunOutcomeQueries):
                                  and (s.end_at is null or %(scheduled_time)s <= s.end_at)))
                               as in_window,
                             w.name as workflow_name, w.owner_id,
-                            w.definition::text as definition_json
+                            w.definition::text as definition_json,
+                            (select c.name from calendars c
+                             where %(trigger)s <> 'manual'
+                               and c.id = any(s.exclude_calendars)
+                               and c.dates @> (%(scheduled_time)s::timestamptz
+                                               at time zone c.timezone)::date
+                             order by c.name limit 1) as excluded_by
                      from schedules s join workflows w on w.id = s.workflow_id
                      where s.id = %(schedule_id)s and s.workflow_id = %(workflow_id)s
                    ), existing as (
@@ -99,9 +113,13 @@ class RunQueries(RunOutcomeQueries):
                    ), claimed as (
                      insert into schedule_runs as r (schedule_id, workflow_id, trigger,
                                                      scheduled_time, attempt, claim_token,
-                                                     started_at, lease_expires_at)
+                                                     started_at, lease_expires_at, status,
+                                                     finished_at, error)
                      select schedule_id, workflow_id, %(trigger)s, %(scheduled_time)s,
-                            %(attempt)s, %(claim_token)s, %(started_at)s, %(lease_expires_at)s
+                            %(attempt)s, %(claim_token)s, %(started_at)s, %(lease_expires_at)s,
+                            case when excluded_by is null then 'running' else 'skipped' end,
+                            case when excluded_by is not null then %(started_at)s end,
+                            %(calendar_reason)s::text || excluded_by
                      from target
                      where enabled
                        and (in_window
@@ -112,7 +130,14 @@ class RunQueries(RunOutcomeQueries):
                             or (select move_to from exception where action = 'move')
                                is not distinct from %(moved_to)s::timestamptz)
                      on conflict (schedule_id, scheduled_time) do update
-                       set status = 'running', error = null,
+                       -- a claim resumed (running, never started) was decided when it was
+                       -- made; a waiting run is decided now, at its turn
+                       set status = case when r.status = 'running' then 'running'
+                                         else excluded.status end,
+                           error = case when r.status = 'running' then null
+                                        else excluded.error end,
+                           finished_at = case when r.status = 'running' then null
+                                              else excluded.finished_at end,
                            attempt = excluded.attempt, claim_token = excluded.claim_token,
                            started_at = excluded.started_at,
                            lease_expires_at = excluded.lease_expires_at
@@ -122,9 +147,18 @@ class RunQueries(RunOutcomeQueries):
                           or (r.status = 'running' and r.fence is null
                               and (r.claim_token = excluded.claim_token
                                    or r.lease_expires_at < excluded.started_at))
-                     returning id
+                     returning id, status
+                   ), skipped as (
+                     -- a calendar's skip is the schedule's last outcome, as record_skipped_run
+                     update schedules s
+                     set last_run_status = 'skipped', last_run_scheduled_time = %(scheduled_time)s
+                     where s.id = %(schedule_id)s
+                       and exists (select 1 from claimed where status = 'skipped')
+                       and (s.last_run_scheduled_time is null
+                            or %(scheduled_time)s >= s.last_run_scheduled_time)
                    )
                    select target.*, (select id from claimed) as run_id,
+                          (select status from claimed) as run_status,
                           (select run from existing) as existing,
                           (select action from exception) as exception_action,
                           (select move_to from exception) as exception_move_to,
@@ -140,6 +174,7 @@ class RunQueries(RunOutcomeQueries):
                     "started_at": started_at,
                     "lease_expires_at": lease_expires_at,
                     "moved_to": moved_to,
+                    "calendar_reason": CALENDAR_SKIP_REASON,
                 },
             ).fetchone()
         except psycopg.errors.ForeignKeyViolation as exc:  # deleted while we claimed
@@ -151,7 +186,9 @@ class RunQueries(RunOutcomeQueries):
     def unclaim_run_slot(self, run_id: UUID) -> None:
         """Delete a claim that never started (a stale fire, or one re-claimed under its slot)."""
         self.db.execute(
-            "delete from schedule_runs where id = %s and status = 'running' and fence is null",
+            # `skipped`: the claim's own calendar skip, given back to be claimed under its slot
+            """delete from schedule_runs
+               where id = %s and status in ('running', 'skipped') and fence is null""",
             (run_id,),
         )
 

@@ -47,6 +47,7 @@ _UPDATABLE_SCHEDULE_COLUMNS = frozenset(
         "pause_after_failures",
         "consecutive_failures",
         "labels",
+        "exclude_calendars",
     }
 )
 # The unique index of an owner's external ids (migrations/20261208000302).
@@ -78,6 +79,7 @@ class ScheduleQueries(Queries):
         external_id: str | None = None,
         pause_after_failures: int | None = None,
         labels: dict[str, str] | None = None,
+        exclude_calendars: list[UUID] | None = None,
     ) -> Row:
         """Insert a schedule for a workflow the owner has; WorkflowNotFound otherwise,
         ExternalIdTaken when another schedule of the workflow's owner has `external_id`."""
@@ -100,6 +102,7 @@ class ScheduleQueries(Queries):
             "external_id": external_id,
             "pause_after_failures": pause_after_failures,
             "labels": Jsonb(labels or {}),
+            "exclude_calendars": list(exclude_calendars or []),
         }
         try:
             with integrity_errors(), _external_id_clash(external_id):
@@ -108,12 +111,14 @@ class ScheduleQueries(Queries):
                                                start_at, end_at, flexible_window_minutes, note,
                                                catchup_policy, catchup_window_seconds,
                                                overlap_policy, input, name, external_id,
-                                               pause_after_failures, labels)
+                                               pause_after_failures, labels,
+                                               exclude_calendars)
                         select w.id, %(cron)s, %(run_at)s, %(timezone)s, %(enabled)s,
                                %(start_at)s, %(end_at)s, %(flexible_window_minutes)s, %(note)s,
                                %(catchup_policy)s, %(catchup_window_seconds)s,
                                %(overlap_policy)s, %(input)s, %(name)s, %(external_id)s,
-                               %(pause_after_failures)s, %(labels)s
+                               %(pause_after_failures)s, %(labels)s,
+                               %(exclude_calendars)s::uuid[]
                         from workflows w
                         where w.id = %(workflow_id)s and {OWNED}
                         returning *""",

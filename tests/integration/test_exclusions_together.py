@@ -1,0 +1,91 @@
+"""A calendar and an exception of one occurrence on the same schedule (issue #26): the read's
+next fire times leave out both, and the runner's claim lets the calendar decide a slot both
+take out, so its run and its report say the same thing. Real Postgres and moto."""
+
+# ruff: noqa: F811  (pytest fixtures imported from other test modules are parameters here)
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+from scheduler import cron
+from scheduler.store.exceptions import ExceptionQueries
+
+from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
+    SEVEN,
+    LoopbackServer,
+    Runner,
+    allow_private_http_fixture,
+    clock_fixture,
+    dynamodb_fixture,
+    hooks_fixture,
+    http_server_fixture,
+    http_steps,
+    make_schedule,
+    runner_fixture,
+)
+from tests.integration.test_api import Api, api, eventbridge, workflows  # noqa: F401
+from tests.integration.test_calendars_runner import _calendar, _exclude
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def test_the_read_leaves_out_the_calendars_dates_and_the_skipped_occurrence(
+    api: Api, workflows: dict[str, uuid.UUID]
+) -> None:
+    fires = cron.next_fire_times("0 7 * * *", "UTC", datetime.now(UTC), 8)
+    status, calendar = api.call(
+        "POST",
+        "/api/calendars",
+        body={"name": "Holidays", "timezone": "UTC", "dates": [{"start": _iso(fires[0])[:10]}]},
+    )
+    assert status == 201, calendar
+    status, schedule = api.call(
+        "POST",
+        "/api/schedules",
+        body={
+            "workflowId": str(workflows["alice"]),
+            "cron": "0 7 * * *",
+            "excludeCalendars": [calendar["id"]],
+        },
+    )
+    assert status == 201, schedule
+    status, added = api.call(
+        "POST",
+        f"/api/schedules/{schedule['id']}/exceptions",
+        body={"occurrence": _iso(fires[2]), "action": "skip"},
+    )
+    assert status == 201, added
+
+    status, detail = api.call("GET", f"/api/schedules/{schedule['id']}")
+
+    assert status == 200
+    # the calendar takes the first, the exception the third: five others remain
+    assert detail["nextRunTimes"] == [_iso(t) for t in (fires[1], *fires[3:7])]
+    assert detail["nextRunAt"] == _iso(fires[1])
+    assert [e["time"] for e in detail["excludedRunTimes"]] == [_iso(fires[0])]
+    assert [e["occurrence"] for e in detail["exceptions"]] == [_iso(fires[2])]
+
+
+def test_a_slot_a_calendar_and_a_skip_both_take_out_is_skipped_by_the_calendar(
+    runner: Runner, http_server: LoopbackServer
+) -> None:
+    schedule = make_schedule(runner.queries, http_steps(http_server), cron="0 7 * * *")
+    _exclude(
+        runner.queries, schedule, _calendar(runner.queries, "Holidays", [(date(2026, 11, 27),) * 2])
+    )
+    ExceptionQueries(runner.queries.db).add_exception(
+        schedule["id"], occurrence=SEVEN, action="skip", move_to=None, note="x", created_by="t"
+    )
+
+    report = runner.fire(schedule)
+
+    [run] = runner.runs(schedule)
+    assert (report.outcome, report.reason) == ("skipped", "skipped by calendar Holidays")
+    assert (run["status"], run["error"]) == ("skipped", "skipped by calendar Holidays")
+    assert http_server.requests == []
+    # the next day's fire, on no excluded date, runs
+    assert runner.fire(schedule, SEVEN + timedelta(days=1)).outcome == "succeeded"
