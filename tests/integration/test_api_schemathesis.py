@@ -90,7 +90,11 @@ schema = schemathesis.openapi.from_dict(
 # and the bulk pause / resume, which no link leads to and whose pause of every schedule turns the
 # run nows after it into 409s (tests/integration/test_bulk_changes.py covers them).
 # The calendars too: their links lead among themselves (test_calendars_api.py covers them).
-schedules_schema = schema.exclude(path_regex=r"^/api/keys|/backfill$|^/api/calendars").exclude(
+# And a schedule's exceptions and accounting: with them in, no derandomized sequence reached a
+# run now's 202 any more (test_schedule_exceptions.py and test_accounting.py cover them).
+schedules_schema = schema.exclude(
+    path_regex=r"^/api/keys|/backfill$|^/api/calendars|/exceptions|/accounting$"
+).exclude(
     operation_id=[
         "createWorkflow",
         "updateWorkflow",
