@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from scheduler import cron
 from scheduler.store.exceptions import ExceptionQueries
 
+from tests.integration.policy_fixtures import HandOns, iso, runs_by_time
 from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
     SEVEN,
     LoopbackServer,
@@ -25,8 +27,16 @@ from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
     make_schedule,
     runner_fixture,
 )
-from tests.integration.test_api import Api, api, eventbridge, workflows  # noqa: F401
+from tests.integration.test_api import (  # noqa: F401  (fixtures)
+    ALICE,
+    Api,
+    api,
+    eventbridge,
+    lambda_endpoint,
+    workflows,
+)
 from tests.integration.test_calendars_runner import _calendar, _exclude
+from tests.queries import process_queries
 
 
 def _iso(moment: datetime) -> str:
@@ -89,3 +99,53 @@ def test_a_slot_a_calendar_and_a_skip_both_take_out_is_skipped_by_the_calendar(
     assert http_server.requests == []
     # the next day's fire, on no excluded date, runs
     assert runner.fire(schedule, SEVEN + timedelta(days=1)).outcome == "succeeded"
+
+
+def test_a_backfill_skips_an_occurrence_skipped_by_an_exception_and_goes_on(
+    api: Api,
+    runner: Runner,
+    http_server: LoopbackServer,
+    lambda_endpoint: list[dict[str, Any]],
+) -> None:
+    # Given a daily schedule whose occurrence of three days ago had a skip (added before it,
+    # never delivered: an outage), and none of the last four days ran
+    workflow_id = process_queries().workflows.create_workflow(
+        ALICE, "daily report", {"steps": http_steps(http_server)}
+    )["id"]
+    status, schedule = api.call(
+        "POST", "/api/schedules", body={"workflowId": str(workflow_id), "cron": "0 0 * * *"}
+    )
+    assert status == 201, schedule
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    days = [today - timedelta(days=n) for n in (4, 3, 2, 1)]
+    ExceptionQueries(process_queries().db).add_exception(
+        uuid.UUID(schedule["id"]),
+        occurrence=days[1],
+        action="skip",
+        move_to=None,
+        note="supplier closed",
+        created_by="test",
+    )
+
+    # When those days are backfilled and the chain of hand-ons runs
+    body = {"from": iso(days[0]), "to": iso(days[-1])}
+    status, accepted = api.call("POST", f"/api/schedules/{schedule['id']}/backfill", body=body)
+    assert (status, accepted["queued"]) == (202, 4), accepted
+    [invoke] = lambda_endpoint
+    runner.clock.current = datetime.now(UTC)
+    done = HandOns(runner, [invoke["payload"]]).drain()
+
+    # Then the skipped occurrence is recorded skipped by its exception and the chain goes on
+    assert [(t, report.outcome) for t, report in done] == [
+        (iso(d), "skipped" if d == days[1] else "succeeded") for d in days
+    ]
+    runs = runs_by_time(runner.queries, uuid.UUID(schedule["id"]))
+    assert [(r["status"], r["error"]) for r in runs] == [
+        ("succeeded", None),
+        ("skipped", "skipped by exception: supplier closed"),
+        ("succeeded", None),
+        ("succeeded", None),
+    ]
+    assert [r.headers["x-scheduled-time"] for r in http_server.requests] == [
+        iso(d) for d in days if d != days[1]
+    ]

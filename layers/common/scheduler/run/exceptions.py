@@ -8,8 +8,9 @@
   move's) claims the original slot and runs as any fire: same identity, same dedupe.
 
 Both found by the claim statement itself: no round trip of their own, one more (the skip's
-record) for a skipped fire only. Runs of other triggers (run now, catch-up, backfill) are the
-user's or the check's own decisions: an exception does not apply to them.
+record) for a skipped fire only. A backfill replays what should have run, so a skip holds for
+it too (and hands on the backfill's next queued run, as a run that ends does); a run now and a
+catch-up are the user's or the check's own decisions: an exception does not apply to them.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from scheduler.cron.timezones import iso_utc
 from scheduler.observability import logger, metrics
 from scheduler.run.fire import Fire, RunReport, retrying
+from scheduler.run.overlap import hand_on_next
 
 SKIPPED = "skipped by exception"
 
@@ -31,11 +33,13 @@ def skip_reason(note: str | None) -> str:
 
 def by_exception(fire: Fire, claim: dict[str, Any]) -> RunReport | None:
     """The report of a fire its slot's exception settles; None when the fire runs as usual."""
-    action = claim.get("exception_action")
-    if action is None or fire.event.trigger != "schedule":
+    action, trigger = claim.get("exception_action"), fire.event.trigger
+    if action is None or trigger not in ("schedule", "backfill"):
         return None
     run_id = claim["run_id"]
     if action == "move":
+        if trigger != "schedule":  # a backfill of a moved slot that never ran: runs it now
+            return None
         moved_to = claim["exception_move_to"]
         if run_id is None and claim["enabled"] and fire.event.moved_to != moved_to:
             logger.info("occurrence moved: its cron delivery runs nothing", moved_to=moved_to)
@@ -52,4 +56,6 @@ def by_exception(fire: Fire, claim: dict[str, Any]) -> RunReport | None:
     )
     logger.info("occurrence skipped by an exception", run_id=str(run_id))
     metrics.add_metric(name="RunSkippedByException", unit=MetricUnit.Count, value=1)
+    if trigger == "backfill":  # nothing else would hand on the backfill's next queued run
+        hand_on_next(fire)
     return RunReport("skipped", run_id, reason)
