@@ -36,6 +36,7 @@ _AUDITED = (
     "overlap_policy",
     "pause_after_failures",
     "labels",
+    "dst_policy",
 )
 _ALIASES = {name: Schedule.model_fields[name].alias or name for name in (*_AUDITED, "input")}
 

@@ -47,7 +47,13 @@ def view_fields(row: Mapping[str, Any], now: datetime, fire_count: int) -> dict[
         description = f"invalid: {problem[1]}"
     fires = (
         first_fire_in_window(
-            row["cron"], row["timezone"], now, row.get("start_at"), row.get("end_at"), fire_count
+            row["cron"],
+            row["timezone"],
+            now,
+            row.get("start_at"),
+            row.get("end_at"),
+            fire_count,
+            policy=cron.DstPolicy.of(row.get("dst_policy")),
         )
         if row["enabled"] and problem is None
         else []
@@ -85,13 +91,19 @@ def schedule_view(row: Mapping[str, Any], now: datetime) -> ScheduleView:
 
 
 def window_dst_notes(
-    expr: str, timezone: str, now: datetime, start_at: datetime | None, end_at: datetime | None
+    expr: str,
+    timezone: str,
+    now: datetime,
+    start_at: datetime | None,
+    end_at: datetime | None,
+    policy: cron.DstPolicy = cron.DEFAULT_DST_POLICY,
 ) -> list[cron.DstNote]:
-    """The DST notes of the next year (cron.dst_notes) for changes inside [start_at, end_at]."""
+    """The DST notes of the next year (cron.dst_notes) for changes inside [start_at, end_at],
+    under the schedule's DST policy."""
     after = now if start_at is None else max(now, start_at - timedelta(microseconds=1))
     until = now + cron_dst.NOTE_HORIZON
     if end_at is not None:
         until = min(until, end_at)
     if until <= after:
         return []
-    return cron.dst_notes(expr, timezone, after, horizon=until - after)
+    return cron.dst_notes(expr, timezone, after, horizon=until - after, policy=policy)

@@ -145,7 +145,12 @@ class ScheduleService:
         # enabled, schedulable, not ended: only then notes apply (a one-time schedule has none)
         if fields["next_run_times"] and row["cron"] is not None:
             notes = window_dst_notes(
-                row["cron"], row["timezone"], now, row.get("start_at"), row.get("end_at")
+                row["cron"],
+                row["timezone"],
+                now,
+                row.get("start_at"),
+                row.get("end_at"),
+                cron.DstPolicy.of(row.get("dst_policy")),
             )
         return ScheduleDetail.model_validate(
             {**fields, "dst_notes": [asdict(note) for note in notes], "last_run": last_run}
@@ -322,7 +327,8 @@ class ScheduleService:
                 old = self.queries.schedules.lock_schedule(schedule_id, owner)
                 touched = True
                 # EventBridge first, the row last: the row lock lasts only until the commit.
-                self.eventbridge.remove(schedule_id)
+                # Its DST at() schedules are the old row's (None, unmappable: listed).
+                self.eventbridge.remove(schedule_id, dst_known=_names_in_eventbridge(old))
                 # before the row goes: the event's owner is read from it
                 self.queries.audit.record(
                     audit, "schedule", [schedule_id], "deleted", changes=schedule_changes(old, None)

@@ -27,7 +27,13 @@ from zoneinfo import ZoneInfo
 from croniter import CroniterBadDateError
 
 from scheduler.cron.convert import compile_expression
-from scheduler.cron.fires import croniter_at, fire_slot, last_occurrence, next_fire_times
+from scheduler.cron.fires import (
+    croniter_at,
+    ensure_fires,
+    fire_slot,
+    last_occurrence,
+    next_fire_times,
+)
 from scheduler.cron.timezones import load_zone, require_aware, validate_timezone
 
 SpringForward = Literal["skip", "shift"]
@@ -245,3 +251,14 @@ def policy_last_occurrence(
         return last_occurrence(slot, timezone)
     require_aware(slot, "slot")
     return slot.astimezone(UTC)
+
+
+def policy_ensure_fires(
+    expr: str, timezone: str, after: datetime, policy: DstPolicy = DEFAULT_DST_POLICY
+) -> None:
+    """ensure_fires under `policy`: a cron whose every time falls into a gap fires when its
+    gap times shift (springForward shift)."""
+    if policy.spring_forward == "skip":
+        ensure_fires(expr, timezone, after)
+    elif not policy_fire_times(expr, timezone, after, 1, policy=policy):
+        ensure_fires(expr, timezone, after)  # raises, in the words a skipped-only cron gets

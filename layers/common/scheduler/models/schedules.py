@@ -30,6 +30,12 @@ from pydantic.alias_generators import to_camel
 
 from scheduler import cron
 from scheduler.models.base import ApiModel, ApiRequest, utc_instant
+from scheduler.models.schedule_dst import (
+    DST_POLICY_DESCRIPTION,
+    DST_POLICY_EXAMPLE,
+    DstPolicyRequest,
+    DstPolicySetting,
+)
 from scheduler.models.schedule_fields import (
     _CATCHUP,
     _CATCHUP_WINDOW,
@@ -150,6 +156,12 @@ class ScheduleUpsert(ApiRequest):
         json_schema_extra=LABELS_JSON_SCHEMA,
     )
 
+    dst_policy: DstPolicyRequest = Field(
+        default_factory=DstPolicyRequest,
+        description=DST_POLICY_DESCRIPTION,
+        examples=[DST_POLICY_EXAMPLE],
+    )
+
     _run_at: datetime | None = PrivateAttr(default=None)
 
     @field_validator("cron")
@@ -175,12 +187,17 @@ class ScheduleUpsert(ApiRequest):
             self._run_at = checked_one_time(self.cron, self.at, self.timezone, now)
             check_no_window(self.start_at, self.end_at)
             return self
-        cron.ensure_fires(self.cron, self.timezone)
+        cron.policy_ensure_fires(self.cron, self.timezone, now, self.dst_policy.policy())
         check_window(self.start_at, self.end_at)
         if self.end_at is not None and self.end_at <= now:
             raise ValueError("endAt is in the past: a schedule created now would never fire")
         if (self.start_at or self.end_at) and not first_fire_in_window(
-            self.cron, self.timezone, now, self.start_at, self.end_at
+            self.cron,
+            self.timezone,
+            now,
+            self.start_at,
+            self.end_at,
+            policy=self.dst_policy.policy(),
         ):
             raise ValueError("the cron has no fire time between startAt and endAt")
         return self
@@ -283,6 +300,11 @@ class ScheduleUpdate(ApiRequest):
         examples=[_LABELS_EXAMPLE],
         json_schema_extra=LABELS_JSON_SCHEMA,
     )
+    dst_policy: DstPolicyRequest | None = Field(
+        default=None,
+        description=DST_POLICY_DESCRIPTION + "; replaces the whole policy",
+        examples=[DST_POLICY_EXAMPLE],
+    )
 
     _note = field_validator("note")(_checked_note)
     _input = field_validator("input")(checked_input)
@@ -346,6 +368,9 @@ class Schedule(ApiModel):
     overlap_policy: OverlapPolicy = Field(default="skip", description=_OVERLAP)
     input: dict[str, Any] = Field(default_factory=dict, description=_INPUT)
     labels: dict[str, str] = Field(default_factory=dict, description=LABELS_DESCRIPTION)
+    dst_policy: DstPolicySetting = Field(
+        default_factory=DstPolicySetting, description=DST_POLICY_DESCRIPTION
+    )
     pause_after_failures: int | None = Field(default=None, description=_PAUSE_AFTER_FAILURES)
     consecutive_failures: int = Field(default=0, description=_CONSECUTIVE_FAILURES)
     last_run_at: datetime | None = None

@@ -166,11 +166,14 @@ def _fire_times(row: dict, start: datetime, end: datetime) -> list[datetime]:
         return [row["run_at"]] if start <= row["run_at"] <= end else []
     fires: list[datetime] = []
     try:
+        policy = cron.DstPolicy.of(row.get("dst_policy"))
         after = start - _TICK
         while after < end and len(fires) <= BACKFILL_MAX_FIRES:
             until = end if end - after <= _SPAN else after + _SPAN
             wanted = BACKFILL_MAX_FIRES + 1 - len(fires)
-            fires += cron.next_fire_times(row["cron"], row["timezone"], after, wanted, until=until)
+            fires += cron.policy_fire_times(
+                row["cron"], row["timezone"], after, wanted, until=until, policy=policy
+            )
             after = until
     except OverflowError as exc:  # an interval at the ends of the calendar (year 1 or 9999)
         raise InvalidInput("from: out of range for this schedule's timezone") from exc
