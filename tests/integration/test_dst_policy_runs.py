@@ -3,8 +3,6 @@ claims under which slot, and what the missed-fire check and catch-up do across a
 each policy. Berlin: 02:30 occurs twice on 2026-10-25 (00:30Z CEST, 01:30Z CET); 02:00-03:00
 does not exist on 2026-03-29 (03:00 CEST = 01:00Z is the first instant after it)."""
 
-
-
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
