@@ -26,6 +26,7 @@ from tests.integration.test_api import (  # noqa: F401  (fixtures)
     _create,
     api,
     eventbridge,
+    lambda_endpoint,
     workflows,
 )
 from tests.queries import process_queries
@@ -241,3 +242,32 @@ def test_reconcile_makes_the_missing_at_schedules_and_removes_the_unwanted(
     # And a second pass finds nothing to do
     again = reconcile(queries.periodic_pass, eventbridge, now=lambda: later)
     assert again["created"] == again["updated"] == again["deleted"] == 0
+
+
+@pytest.mark.parametrize(
+    ("fall", "expected"),
+    [
+        ("first", ["2026-10-25T00:30:00Z"]),
+        ("last", ["2026-10-25T01:30:00Z"]),
+        ("both", ["2026-10-25T00:30:00Z", "2026-10-25T01:30:00Z"]),
+    ],
+)
+def test_a_backfill_across_a_change_queues_the_policys_fire_times(
+    api: Api,
+    workflows: dict[str, uuid.UUID],
+    lambda_endpoint: list[dict[str, Any]],
+    fall: str,
+    expected: list[str],
+) -> None:
+    # Given 02:30 in Berlin under the policy, and the night 2026-10-25 repeated 02:00-03:00
+    created = _create(
+        api, workflows["alice"], cron="30 2 * * *", timezone=BERLIN, dstPolicy={"fallBack": fall}
+    )
+    # When that night is backfilled
+    body = {"from": "2026-10-24T12:00:00Z", "to": "2026-10-25T12:00:00Z"}
+    status, accepted = api.call("POST", f"/api/schedules/{created['id']}/backfill", body=body)
+    # Then the queued fire times are the policy's
+    assert status == 202, accepted
+    assert (accepted["fires"], accepted["queued"]) == (len(expected), len(expected))
+    status, page = api.call("GET", f"/api/schedules/{created['id']}/runs")
+    assert sorted(r["scheduledTime"] for r in page["items"]) == expected
