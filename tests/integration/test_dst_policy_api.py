@@ -271,3 +271,28 @@ def test_a_backfill_across_a_change_queues_the_policys_fire_times(
     assert (accepted["fires"], accepted["queued"]) == (len(expected), len(expected))
     status, page = api.call("GET", f"/api/schedules/{created['id']}/runs")
     assert sorted(r["scheduledTime"] for r in page["items"]) == expected
+
+
+def test_a_new_policy_starts_the_missed_fire_check_again_from_now(
+    api: Api, workflows: dict[str, uuid.UUID]
+) -> None:
+    # Given a schedule whose check started long ago (as if created then)
+    created = _create(api, workflows["alice"], cron="30 2 * * *", timezone=BERLIN)
+    long_ago = datetime(2026, 1, 1, tzinfo=UTC)
+    queries = process_queries()
+    queries.db.execute(
+        "update schedule_fire_checks set fires_from = %(t)s, checked_through = %(t)s"
+        " where schedule_id = %(id)s",
+        {"t": long_ago, "id": created["id"]},
+    )
+    # When only its note changes, the check goes on; when its policy changes, it restarts now
+    api.call("PATCH", f"/api/schedules/{created['id']}", body={"note": "n"})
+    check = "select checked_through from schedule_fire_checks where schedule_id = %s"
+    assert queries.db.execute(check, (created["id"],)).fetchone()["checked_through"] == long_ago
+    before = datetime.now(UTC)
+    status, _ = api.call(
+        "PATCH", f"/api/schedules/{created['id']}", body={"dstPolicy": {"springForward": "shift"}}
+    )
+    assert status == 200
+    restarted = queries.db.execute(check, (created["id"],)).fetchone()["checked_through"]
+    assert restarted >= before - timedelta(seconds=5)
