@@ -127,11 +127,11 @@ def _note(
     if not walls:
         return None
     zone = load_zone(zone_name)
+    if change.after > change.before:  # a gap
+        return _gap_note(normalized, zone, change, walls, policy)
     first, last = walls[0], walls[-1]
     times = _times(walls)
     day = first.date().isoformat()
-    if change.after > change.before:  # a gap
-        return _gap_note(normalized, zone, change, walls, policy)
     instant = (first - change.before).replace(tzinfo=UTC)
     second = (first - change.after).replace(tzinfo=UTC)
     first_name, second_name = instant.astimezone(zone).tzname(), second.astimezone(zone).tzname()
