@@ -132,3 +132,11 @@ def unwanted_dst_names(
         for name in dst_names_among(row["id"], existing)
         if name not in desired and not keeps_dst_leftover(name, row, now)
     ]
+
+
+def row_names(
+    cron_names: Iterable[str], listed: Iterable[str], desired: Iterable[str]
+) -> list[str]:
+    """The names a row has or wants: its cron's, then its DST at() schedules listed or desired."""
+    extra = set(listed) | {name for name in desired if split_dst_name(name) is not None}
+    return [*cron_names, *sorted(extra)]

@@ -27,6 +27,7 @@ from scheduler.sync.dst_schedules import (
     dst_names_among,
     dst_prefix,
     dst_schedules,
+    keeps_dst_leftover,
     split_dst_name,
     unwanted_dst_names,
 )
@@ -172,12 +173,15 @@ def _one_time_schedule(row: Mapping[str, Any], now: datetime) -> dict[str, dict[
     }
 
 
-def keeps_leftover(row: Mapping[str, Any], now: datetime) -> bool:
-    """True while a one-time schedule's at() may still be delivering, though no longer wanted:
+def keeps_leftover(row: Mapping[str, Any], now: datetime, name: str | None = None) -> bool:
+    """True while a one-time schedule's at() (or the DST at() schedule `name`: see
+    dst_schedules.keeps_dst_leftover) may still be delivering, though no longer wanted:
     until `run_at` plus its flexible window plus the fire's maximum event age (EventBridge
     retries a delivery that long). EventBridge deletes it itself once done; one still there
     after that (a deletion that failed, or an engine that does not delete) is removed. Deleting
     it earlier could lose the fire (the missed-fire check would then catch it up)."""
+    if name is not None and split_dst_name(name) is not None:
+        return keeps_dst_leftover(name, row, now)
     if row.get("run_at") is None:
         return False
     minutes = int(row.get("flexible_window_minutes") or 0)

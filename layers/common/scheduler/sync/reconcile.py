@@ -39,7 +39,7 @@ from scheduler.store.db import Database
 from scheduler.store.schedules import ScheduleQueries
 from scheduler.store.sql import Row
 from scheduler.store.sync_state import SyncStateQueries, Written
-from scheduler.sync.dst_schedules import keeps_dst_leftover, split_dst_name
+from scheduler.sync.dst_schedules import row_names, split_dst_name
 from scheduler.sync.eventbridge import (
     EventBridgeSchedules,
     desired_schedules,
@@ -212,12 +212,7 @@ class _Chunk:
     listed_dst: defaultdict[UUID, list[str]] = field(default_factory=lambda: defaultdict(list))
 
     def _names_of(self, schedule_id: UUID, desired: Iterable[str] = ()) -> list[str]:
-        """The names a row has or wants: its cron's two, its DST at() schedules listed or
-        desired."""
-        extra = set(self.listed_dst.get(schedule_id, ())) | {
-            name for name in desired if split_dst_name(name) is not None
-        }
-        return [*schedule_names(schedule_id), *sorted(extra)]
+        return row_names(schedule_names(schedule_id), self.listed_dst[schedule_id], desired)
 
     def batches(self) -> Iterator[UUID]:
         """Compare and repair a batch of rows at a time; yields the last id of each."""
@@ -267,12 +262,7 @@ class _Chunk:
                     # schedule's at() past its delivery (EventBridge deletes it; one left is ours),
                     # or a DST at() the row no longer wants (its instant passed, or its policy
                     # or cron changed)
-                    leftover = (
-                        keeps_dst_leftover(name, row, now)
-                        if split_dst_name(name) is not None
-                        else keeps_leftover(row, now)
-                    )
-                    if brief is not None and not leftover:
+                    if brief is not None and not keeps_leftover(row, now, name):
                         to_apply[schedule_id].append("deleted")
                     continue
                 if brief is None:
