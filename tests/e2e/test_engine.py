@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from scheduler import cron
+from scheduler.sync.eventbridge import desired_schedules
 
 from devstack.clock import ManualClock
 from devstack.engine import SchedulerEngine
@@ -102,3 +105,49 @@ def test_the_engine_fetches_only_changes_and_fires_with_context_attributes(
         engine.stop()
         for summary in scheduler.list_schedules(GroupName=GROUP)["Schedules"]:
             scheduler.delete_schedule(Name=summary["Name"], GroupName=GROUP)
+
+
+@pytest.mark.parametrize("fall_back", ["last", "both"])
+def test_the_engine_fires_a_dst_policys_at_schedules_beside_the_cron(
+    scheduler: Any, fall_back: str
+) -> None:
+    # Given the schedules the product makes for 02:30 daily in Berlin under the policy (its cron,
+    # and the at() schedules for the instants of 2027-10-31's repeated 02:30 the cron cannot
+    # be relied on to deliver), in the engine's group
+    first, second = (datetime(2027, 10, 31, h, 30, tzinfo=UTC) for h in (0, 1))
+    policy = cron.DstPolicy("skip", fall_back)  # type: ignore[arg-type]
+    row = {
+        "id": uuid.uuid4(),
+        "workflow_id": uuid.uuid4(),
+        "cron": "30 2 * * *",
+        "timezone": "Europe/Berlin",
+        "enabled": True,
+        "dst_policy": policy.as_columns(),
+    }
+    for kwargs in desired_schedules(row, first - timedelta(days=30)).values():
+        scheduler.create_schedule(**{**kwargs, "GroupName": GROUP})
+    fired: list[str] = []
+
+    def invoke(_: str, payload: bytes) -> None:
+        fired.append(json.loads(payload)["scheduledTime"])
+
+    clock = ManualClock(first - timedelta(minutes=5, seconds=30))
+    engine = SchedulerEngine(scheduler, GROUP, invoke, clock)
+    engine.start()
+    try:
+        # When the clock passes the repeated hour, ten minutes at a time
+        while clock.now() < second + timedelta(minutes=10):
+            engine.wait_until_processed(clock.advance(600), WAIT_S)
+    finally:
+        engine.stop()
+        for summary in scheduler.list_schedules(GroupName=GROUP)["Schedules"]:
+            scheduler.delete_schedule(Name=summary["Name"], GroupName=GROUP)
+    # Then the cron fired at the first instant (as EventBridge's does), the at() schedules at
+    # theirs; and the slots the runner claims of those deliveries are the policy's fire times
+    expected = {"last": [first, second], "both": [first, first, second]}[fall_back]
+    assert sorted(fired) == [iso(t) for t in expected]
+    slots = {cron.policy_fire_slot("30 2 * * *", "Europe/Berlin", t, policy) for t in expected}
+    wanted = cron.policy_fire_times(
+        "30 2 * * *", "Europe/Berlin", first - timedelta(hours=1), 5, until=second, policy=policy
+    )
+    assert slots - {None} == set(wanted)

@@ -642,7 +642,7 @@ def test_openapi_documents_the_dst_notes(api: Api) -> None:
     schemas = document["components"]["schemas"]
     note = schemas["DstNote"]
     assert set(note["required"]) == {"kind", "wallTime", "lastWallTime", "fires", "at", "note"}
-    assert note["properties"]["kind"]["enum"] == ["skipped", "once"]
+    assert note["properties"]["kind"]["enum"] == ["skipped", "shifted", "once", "twice"]
     for owner in ("CronPreview", "ScheduleDetail"):
         items = schemas[owner]["properties"]["dstNotes"]["items"]
         assert items == {"$ref": "#/components/schemas/DstNote"}

@@ -4,10 +4,13 @@ runs many more. SIM_SEED=<n> runs that one seed instead (to replay a failure).""
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from tests.simulation.driver import run_seed, run_sequence
+from tests.simulation.world import World
 
 # Fixed seeds, cheap ones, each of which broke an invariant on the code before the fixes of
 # issue #23's defects (seed: what it found there): 1 a pause racing a fire leaves a run waiting
@@ -104,3 +107,88 @@ def test_this_rounds_states_keep_every_invariant(clean_db: str) -> None:
     assert (counts["answers_lost"], counts["retried"], counts["retried_after_expiry"]) == (3, 3, 2)
     assert counts["Schedule Paused"] >= 2, counts
     assert counts["Run Recovered"] >= 1, counts
+
+
+def _dst_create(cron: str, zone: str, spring: str, fall: str, catchup: str) -> dict[str, Any]:
+    return {
+        "op": "create", "cron": cron, "timezone": zone, "catchup": catchup, "window": 86400,
+        "overlap": "buffer_one", "duration_s": 20, "fail_percent": 0,
+        "dst": {"springForward": spring, "fallBack": fall},
+    }  # fmt: skip
+
+
+# Every DST policy across a change, through an outage of everything that spans it: the fire
+# times the model expects are policy_fire_times'; EventBridge delivers the cron's and the at()
+# schedules the policy adds (late, twice, dropped: its own faults stay on). Seed 4 starts the
+# clock before New York's spring change (2027-03-14 07:00Z), seed 5 before London's autumn one
+# (2027-10-31 01:00Z).
+DST_SPRING_SEQUENCE = [
+    _dst_create("30 2 * * *", "America/New_York", "shift", "first", "all"),
+    _dst_create("*/15 * * * *", "America/New_York", "shift", "both", "latest"),
+    _dst_create("*/20 * * * *", "America/New_York", "skip", "last", "all"),
+    _dst_create("30 2 * * *", "America/New_York", "skip", "first", "all"),
+    {"op": "advance", "minutes": 600},
+    {"op": "everything_down", "hours": 3},
+    {"op": "advance", "minutes": 240},
+]
+DST_AUTUMN_SEQUENCE = [
+    _dst_create("30 1 * * *", "Europe/London", "skip", "first", "all"),
+    _dst_create("30 1 * * *", "Europe/London", "skip", "last", "all"),
+    _dst_create("30 1 * * *", "Europe/London", "shift", "both", "all"),
+    _dst_create("*/15 * * * *", "Europe/London", "skip", "both", "latest"),
+    _dst_create("0 * * * *", "Europe/London", "skip", "last", "skip"),
+    {"op": "advance", "minutes": 120},
+    {"op": "everything_down", "hours": 4},
+    {"op": "advance", "minutes": 240},
+]
+
+
+def _utc(month: int, day: int, hour: int, minute: int) -> datetime:
+    return datetime(2027, month, day, hour, minute, tzinfo=UTC)
+
+
+# The runs each daily schedule has on the night of the change, by (cron, spring, fall): the
+# policy's fire times there, each ended succeeded (caught up after the outage, or on time).
+DST_NIGHT_RUNS = {
+    "spring": {
+        ("30 2 * * *", "shift", "first"): [_utc(3, 14, 7, 0)],  # 03:00 EDT, after the gap
+        ("30 2 * * *", "skip", "first"): [],
+    },
+    "autumn": {
+        ("30 1 * * *", "skip", "first"): [_utc(10, 31, 0, 30)],  # 01:30 BST
+        ("30 1 * * *", "skip", "last"): [_utc(10, 31, 1, 30)],  # 01:30 GMT
+        ("30 1 * * *", "shift", "both"): [_utc(10, 31, 0, 30), _utc(10, 31, 1, 30)],
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("seed", "ops"), [(4, DST_SPRING_SEQUENCE), (5, DST_AUTUMN_SEQUENCE)], ids=["spring", "autumn"]
+)
+def test_dst_policies_across_a_change_and_an_outage_keep_every_invariant(
+    clean_db: str, seed: int, ops: list[dict[str, Any]]
+) -> None:
+    rows: list[dict[str, Any]] = []
+    night = _utc(3, 14, 4, 0) if seed == 4 else _utc(10, 30, 22, 0)
+
+    def night_runs(world: World) -> None:
+        rows.extend(
+            world.api_db.execute(
+                """select s.cron, s.dst_policy, r.scheduled_time, r.status from schedule_runs r
+                   join schedules s on s.id = r.schedule_id
+                   where r.scheduled_time between %s and %s order by r.scheduled_time""",
+                (night, night + timedelta(hours=6)),
+            ).fetchall()
+        )
+
+    result = run_sequence(clean_db, seed, ops, night_runs)
+    assert not result.violations, result.repro()
+    assert result.counts["completed"] > 20, result.counts
+    for (expr, spring, fall), expected in DST_NIGHT_RUNS[
+        "spring" if seed == 4 else "autumn"
+    ].items():
+        policy = {"spring_forward": spring, "fall_back": fall}
+        runs = [r for r in rows if r["cron"] == expr and r["dst_policy"] == policy]
+        assert [(r["scheduled_time"], r["status"]) for r in runs] == [
+            (t, "succeeded") for t in expected
+        ], (expr, policy)

@@ -84,7 +84,7 @@ def _catchup_claim_outlived_window(world: World, schedule: SimSchedule, slot: da
     if (schedule.id, slot) not in world.catchup_claims:
         return False
     settled = found_missed(world, schedule.id, slot)
-    due = slot_due(slot, schedule.timezone, grace())
+    due = slot_due(slot, schedule.timezone, grace(), schedule.dst_policy)
     return settled is not None and settled - due > timedelta(seconds=schedule.window_s)
 
 

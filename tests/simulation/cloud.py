@@ -29,6 +29,7 @@ from scheduler.run.event import RunnerEvent, parse_event
 from scheduler.run.fire import RunnerQueries
 from scheduler.run.lock import LeaseLock
 from scheduler.run.runner import run_fire
+from scheduler.sync.dst_schedules import dst_prefix
 from scheduler.sync.eventbridge import EventBridgeSchedules, schedule_names
 
 from devstack.engine import substitute_context
@@ -183,8 +184,13 @@ class SimEventBridge:
     stats: Counter[str] = field(default_factory=Counter)
 
     def refresh(self, schedule_id: UUID) -> None:
-        """Read the row's EventBridge schedules again (after the API wrote them)."""
-        for name in schedule_names(schedule_id):
+        """Read the row's EventBridge schedules again (after the API wrote them): its cron's, and
+        the one-time at() schedules its DST policy adds (scheduler.sync.dst_schedules)."""
+        prefix = dst_prefix(schedule_id)
+        for name in [n for n in self.plans if n.startswith(prefix)]:
+            del self.plans[name]
+        extra = [s["Name"] for s in self.api.iter_schedules(prefix)]
+        for name in [*schedule_names(schedule_id), *extra]:
             self.plans.pop(name, None)
             described = self.api.get(name)
             if described is None or described.get("State", "ENABLED") != "ENABLED":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -81,9 +82,15 @@ def run_seed(database_url: str, seed: int, length: int = 16) -> SeedResult:
     return run_sequence(database_url, seed, sequence(seed, length))
 
 
-def run_sequence(database_url: str, seed: int, ops: list[Op]) -> SeedResult:
+def run_sequence(
+    database_url: str,
+    seed: int,
+    ops: list[Op],
+    inspect: Callable[[World], None] | None = None,
+) -> SeedResult:
     """Apply `ops` one by one (each followed by a few virtual minutes), checking the step
-    invariants after each; then end every fault, recover, and check the final ones."""
+    invariants after each; then end every fault, recover, and check the final ones. `inspect`
+    looks at the world at the end, before its tables are emptied."""
     wall = time.monotonic()
     start = STARTS[seed % len(STARTS)] or DEFAULT_START
     violations: dict[str, None] = {}
@@ -120,6 +127,8 @@ def run_sequence(database_url: str, seed: int, ops: list[Op]) -> SeedResult:
             result.faults = world.faults.injected + world.eventbridge.stats["dropped"]
             result.faults += world.eventbridge.stats["late"] + world.eventbridge.stats["duplicate"]
             result.counts = dict(world.counts())
+            if inspect is not None:
+                inspect(world)
         finally:
             world.close()
             world.api_db.execute(f"truncate {_TABLES} cascade")

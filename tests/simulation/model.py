@@ -1,7 +1,8 @@
 """What must have happened: each schedule's enabled periods, and their fire times by the
-product's own definition (scheduler.cron.next_fire_times, as previews, backfill and the
-missed-fire check use); its input as each PATCH left it; when it was re-enabled, and when the
-runner paused it after its failures (learnt from the product: see World.learn_runner_pause)."""
+product's own definition (scheduler.cron.policy_fire_times under the schedule's DST policy, as
+previews, backfill and the missed-fire check use); its input as each PATCH left it; when it was
+re-enabled, and when the runner paused it after its failures (learnt from the product: see
+World.learn_runner_pause)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ class Period:
     end: datetime | None
     cron: str
     timezone: str
+    dst_policy: cron.DstPolicy = cron.DEFAULT_DST_POLICY
 
     def is_open_at(self, moment: datetime) -> bool:
         return self.start <= moment and (self.end is None or moment < self.end)
@@ -53,10 +55,12 @@ class SimSchedule:
     # transaction id (the order of its write among the runs' records); when the runner paused it
     toggles: list[tuple[datetime, bool, int]] = field(default_factory=list)
     runner_pauses: list[datetime] = field(default_factory=list)
+    dst_policy: cron.DstPolicy = cron.DEFAULT_DST_POLICY
 
     def describe(self) -> str:
+        dst = f" dst {self.dst_policy.spring_forward}/{self.dst_policy.fall_back}"
         return (
-            f"{self.label} [{self.id}] cron {self.cron!r} {self.timezone}, catchup "
+            f"{self.label} [{self.id}] cron {self.cron!r} {self.timezone}{dst}, catchup "
             f"{self.catchup}/{self.window_s}s, overlap {self.overlap}, pause after "
             f"{self.pause_after}"
         )
@@ -75,8 +79,14 @@ class SimSchedule:
             end = until if period.end is None else min(period.end, until)
             if end <= period.start:
                 continue
-            times = cron.next_fire_times(
-                period.cron, period.timezone, period.start, MAX_FIRES, until=end
+            # the product's one definition of fire times, under the schedule's DST policy
+            times = cron.policy_fire_times(
+                period.cron,
+                period.timezone,
+                period.start,
+                MAX_FIRES,
+                until=end,
+                policy=period.dst_policy,
             )
             found.extend((period, t) for t in times if period.end is None or t < period.end)
         return found
@@ -99,9 +109,12 @@ class Model:
             spec["window"],
             spec["overlap"],
             pause_after=spec.get("pause_after"),
+            dst_policy=_policy(spec.get("dst")),
         )
         schedule.inputs.append((now, spec.get("input") or {}))
-        schedule.periods.append(Period(now, None, schedule.cron, schedule.timezone))
+        schedule.periods.append(
+            Period(now, None, schedule.cron, schedule.timezone, schedule.dst_policy)
+        )
         self.schedules.append(schedule)
         return schedule
 
@@ -115,7 +128,7 @@ class Model:
         if schedule.enabled and (not enabled or restarts):
             schedule.periods[-1].end = now
         if enabled and (not schedule.enabled or restarts):
-            schedule.periods.append(Period(now, None, new_cron, new_zone))
+            schedule.periods.append(Period(now, None, new_cron, new_zone, schedule.dst_policy))
         if enabled != schedule.enabled:
             schedule.toggles.append((now, enabled, xid))
         if "input" in changes:
@@ -137,3 +150,15 @@ class Model:
 
     def live(self) -> list[SimSchedule]:
         return [s for s in self.schedules if s.deleted_at is None]
+
+
+def _policy(dst: dict[str, str] | None) -> cron.DstPolicy:
+    """A spec's dstPolicy (the API's camelCase object) as the product reads it."""
+    if not dst:
+        return cron.DEFAULT_DST_POLICY
+    return cron.DstPolicy.of(
+        {
+            "spring_forward": dst.get("springForward", "skip"),
+            "fall_back": dst.get("fallBack", "first"),
+        }
+    )

@@ -265,6 +265,7 @@ class World:
                 "overlapPolicy": spec["overlap"],
                 "input": spec.get("input"),
                 "pauseAfterFailures": spec.get("pause_after"),
+                **({"dstPolicy": spec["dst"]} if spec.get("dst") else {}),
             }
         )
 

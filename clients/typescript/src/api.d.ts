@@ -889,6 +889,7 @@ export interface components {
             cron: string;
             /** Timezone */
             timezone: string;
+            dstPolicy?: components["schemas"]["DstPolicySetting"];
             /** Error */
             error?: string | null;
             /** Description */
@@ -923,6 +924,14 @@ export interface components {
              * @description The schedule fires only at fire times at or before this instant (EventBridge EndDate)
              */
             endAt?: string | null;
+            /**
+             * @description What the cron does with wall times a DST change skips or repeats in its timezone. springForward, for a time the spring-forward change skips: skip (it does not fire that day; EventBridge's own rule) or shift (it fires at the first instant after the gap, 03:00 for 02:30 in Europe/Berlin). fallBack, for a time the autumn change repeats: first (it fires once, at its first occurrence), last (once, at its second) or both. A member left out takes its default; no effect in a zone without DST nor for a one-time schedule
+             * @example {
+             *       "fallBack": "first",
+             *       "springForward": "shift"
+             *     }
+             */
+            dstPolicy?: components["schemas"]["DstPolicyRequest"];
         };
         /**
          * DateRange
@@ -949,10 +958,10 @@ export interface components {
         DstNote: {
             /**
              * Kind
-             * @description skipped: those wall times do not exist that day and do not fire; once: they occur twice and fire once, at their first occurrence
+             * @description skipped: those wall times do not exist that day and do not fire; shifted: they do not exist and fire at the first instant after the gap (dstPolicy.springForward shift); once: they occur twice and fire once, at their first occurrence (fallBack first) or their second (last); twice: they fire at both (fallBack both)
              * @enum {string}
              */
-            kind: "skipped" | "once";
+            kind: "skipped" | "shifted" | "once" | "twice";
             /**
              * Walltime
              * @description the first affected wall time the cron names, in the schedule's timezone
@@ -972,7 +981,7 @@ export interface components {
             fires: number;
             /**
              * At
-             * @description when wallTime fires (UTC); null when skipped
+             * @description when wallTime fires (UTC; the first of two under fallBack both); null when skipped
              */
             at: string | null;
             /**
@@ -980,6 +989,46 @@ export interface components {
              * @example 02:30 does not exist on 2027-03-28 in Europe/Berlin: this fire is skipped
              */
             note: string;
+        };
+        /**
+         * DstPolicyRequest
+         * @description dstPolicy in a request body: camelCase members only, unknown ones refused.
+         */
+        DstPolicyRequest: {
+            /**
+             * Springforward
+             * @description skip: a wall time inside the gap does not fire; shift: it fires at the gap's end
+             * @default skip
+             * @enum {string}
+             */
+            springForward?: "skip" | "shift";
+            /**
+             * Fallback
+             * @description first / last: a repeated wall time fires once, at that occurrence; both: at each
+             * @default first
+             * @enum {string}
+             */
+            fallBack?: "first" | "last" | "both";
+        };
+        /**
+         * DstPolicySetting
+         * @description A schedule's DST policy as the API shows it (built from the stored value too).
+         */
+        DstPolicySetting: {
+            /**
+             * Springforward
+             * @description skip: a wall time inside the gap does not fire; shift: it fires at the gap's end
+             * @default skip
+             * @enum {string}
+             */
+            springForward?: "skip" | "shift";
+            /**
+             * Fallback
+             * @description first / last: a repeated wall time fires once, at that occurrence; both: at each
+             * @default first
+             * @enum {string}
+             */
+            fallBack?: "first" | "last" | "both";
         };
         /** ErrorBody */
         ErrorBody: {
@@ -1381,6 +1430,14 @@ export interface components {
              */
             excludeCalendars?: string[];
             /**
+             * @description What the cron does with wall times a DST change skips or repeats in its timezone. springForward, for a time the spring-forward change skips: skip (it does not fire that day; EventBridge's own rule) or shift (it fires at the first instant after the gap, 03:00 for 02:30 in Europe/Berlin). fallBack, for a time the autumn change repeats: first (it fires once, at its first occurrence), last (once, at its second) or both. A member left out takes its default; no effect in a zone without DST nor for a one-time schedule
+             * @example {
+             *       "fallBack": "first",
+             *       "springForward": "shift"
+             *     }
+             */
+            dstPolicy?: components["schemas"]["DstPolicyRequest"];
+            /**
              * Externalid
              * @description Your own key for the schedule, unique among the schedules of the workflow's owner: 1 to 200 of A-Z a-z 0-9 . _ : - starting with a letter or a digit. PUT /api/schedules/by-external-id/{externalId} creates or updates by it, and a run's {{externalId}} placeholder is it
              * @example invoice-run-c42
@@ -1484,6 +1541,8 @@ export interface components {
              * @description Ids of the owner's calendars (at most 10) whose dates this schedule does not fire on: a scheduled, caught-up or backfilled fire whose instant falls on one of a calendar's dates, read in the calendar's timezone, is recorded skipped with the calendar's name (see Calendars)
              */
             excludeCalendars?: string[];
+            /** @description What the cron does with wall times a DST change skips or repeats in its timezone. springForward, for a time the spring-forward change skips: skip (it does not fire that day; EventBridge's own rule) or shift (it fires at the first instant after the gap, 03:00 for 02:30 in Europe/Berlin). fallBack, for a time the autumn change repeats: first (it fires once, at its first occurrence), last (once, at its second) or both. A member left out takes its default; no effect in a zone without DST nor for a one-time schedule */
+            dstPolicy?: components["schemas"]["DstPolicySetting"];
             /**
              * Pauseafterfailures
              * @description After this many consecutive failed runs the runner disables (pauses) the schedule, with disabledReason saying so, and publishes a Schedule Paused alert; 1 to 1000; null: never paused for failures (see Run policies)
@@ -1679,6 +1738,8 @@ export interface components {
              * @description Ids of the owner's calendars (at most 10) whose dates this schedule does not fire on: a scheduled, caught-up or backfilled fire whose instant falls on one of a calendar's dates, read in the calendar's timezone, is recorded skipped with the calendar's name (see Calendars)
              */
             excludeCalendars?: string[];
+            /** @description What the cron does with wall times a DST change skips or repeats in its timezone. springForward, for a time the spring-forward change skips: skip (it does not fire that day; EventBridge's own rule) or shift (it fires at the first instant after the gap, 03:00 for 02:30 in Europe/Berlin). fallBack, for a time the autumn change repeats: first (it fires once, at its first occurrence), last (once, at its second) or both. A member left out takes its default; no effect in a zone without DST nor for a one-time schedule */
+            dstPolicy?: components["schemas"]["DstPolicySetting"];
             /**
              * Pauseafterfailures
              * @description After this many consecutive failed runs the runner disables (pauses) the schedule, with disabledReason saying so, and publishes a Schedule Paused alert; 1 to 1000; null: never paused for failures (see Run policies)
@@ -1825,6 +1886,14 @@ export interface components {
              * @description Ids of the owner's calendars (at most 10) whose dates this schedule does not fire on: a scheduled, caught-up or backfilled fire whose instant falls on one of a calendar's dates, read in the calendar's timezone, is recorded skipped with the calendar's name (see Calendars); replaces the list ([] removes them all)
              */
             excludeCalendars?: string[];
+            /**
+             * @description What the cron does with wall times a DST change skips or repeats in its timezone. springForward, for a time the spring-forward change skips: skip (it does not fire that day; EventBridge's own rule) or shift (it fires at the first instant after the gap, 03:00 for 02:30 in Europe/Berlin). fallBack, for a time the autumn change repeats: first (it fires once, at its first occurrence), last (once, at its second) or both. A member left out takes its default; no effect in a zone without DST nor for a one-time schedule; replaces the whole policy
+             * @example {
+             *       "fallBack": "first",
+             *       "springForward": "shift"
+             *     }
+             */
+            dstPolicy?: components["schemas"]["DstPolicyRequest"];
         };
         /**
          * ScheduleUpsert
@@ -1945,6 +2014,14 @@ export interface components {
              * @description Ids of the owner's calendars (at most 10) whose dates this schedule does not fire on: a scheduled, caught-up or backfilled fire whose instant falls on one of a calendar's dates, read in the calendar's timezone, is recorded skipped with the calendar's name (see Calendars)
              */
             excludeCalendars?: string[];
+            /**
+             * @description What the cron does with wall times a DST change skips or repeats in its timezone. springForward, for a time the spring-forward change skips: skip (it does not fire that day; EventBridge's own rule) or shift (it fires at the first instant after the gap, 03:00 for 02:30 in Europe/Berlin). fallBack, for a time the autumn change repeats: first (it fires once, at its first occurrence), last (once, at its second) or both. A member left out takes its default; no effect in a zone without DST nor for a one-time schedule
+             * @example {
+             *       "fallBack": "first",
+             *       "springForward": "shift"
+             *     }
+             */
+            dstPolicy?: components["schemas"]["DstPolicyRequest"];
         };
         /**
          * ScheduleView
@@ -2046,6 +2123,8 @@ export interface components {
              * @description Ids of the owner's calendars (at most 10) whose dates this schedule does not fire on: a scheduled, caught-up or backfilled fire whose instant falls on one of a calendar's dates, read in the calendar's timezone, is recorded skipped with the calendar's name (see Calendars)
              */
             excludeCalendars?: string[];
+            /** @description What the cron does with wall times a DST change skips or repeats in its timezone. springForward, for a time the spring-forward change skips: skip (it does not fire that day; EventBridge's own rule) or shift (it fires at the first instant after the gap, 03:00 for 02:30 in Europe/Berlin). fallBack, for a time the autumn change repeats: first (it fires once, at its first occurrence), last (once, at its second) or both. A member left out takes its default; no effect in a zone without DST nor for a one-time schedule */
+            dstPolicy?: components["schemas"]["DstPolicySetting"];
             /**
              * Pauseafterfailures
              * @description After this many consecutive failed runs the runner disables (pauses) the schedule, with disabledReason saying so, and publishes a Schedule Paused alert; 1 to 1000; null: never paused for failures (see Run policies)

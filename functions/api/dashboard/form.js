@@ -20,6 +20,7 @@ import { showError, showNotice } from "./widgets.js";
 /** @typedef {import("./types.js").CronPreviewRequest} CronPreviewRequest */
 
 const PREVIEW_DELAY_MS = 300;
+const DEFAULT_DST_POLICY = { springForward: "skip", fallBack: "first" };
 
 /**
  * A labelled field with a hint and a place for the API's message about it.
@@ -140,6 +141,16 @@ export async function renderForm(main, id) {
     inputmode: "numeric",
     value: String(current?.catchupWindowSeconds ?? 3600),
   });
+  // The DST policy: what the cron does with wall times a DST change skips or repeats.
+  const springForward = choice(current?.dstPolicy?.springForward ?? "skip", [
+    ["skip", "Skip: it does not run that day"],
+    ["shift", "Shift: run at the first time after the gap"],
+  ]);
+  const fallBack = choice(current?.dstPolicy?.fallBack ?? "first", [
+    ["first", "First: run once, at the first occurrence"],
+    ["last", "Last: run once, at the second occurrence"],
+    ["both", "Both: run at each occurrence"],
+  ]);
   const overlap = choice(current?.overlapPolicy ?? "skip", [
     ["skip", "Skip the new run"],
     ["buffer_one", "Keep one waiting, run it next"],
@@ -160,6 +171,8 @@ export async function renderForm(main, id) {
     field("at", "Once at", once.at, "A date and time on the schedule's clock (its timezone, below)"),
     field("timezone", "Timezone", timezone, "An IANA zone, e.g. Europe/Berlin"),
     zones,
+    field("springForward", "A time the clocks skip (spring)", springForward, "02:30 on the night clocks jump from 02:00 to 03:00"),
+    field("fallBack", "A time the clocks repeat (autumn)", fallBack, "02:30 on the night clocks go back from 03:00 to 02:00"),
     h(
       "div",
       { class: "field checkbox" },
@@ -183,6 +196,13 @@ export async function renderForm(main, id) {
       h("a", { href: current ? `#/schedules/${current.id}` : "#/" }, "Cancel"),
     ),
   );
+  /** The two selects as the API's dstPolicy. */
+  function dstPolicy() {
+    return {
+      springForward: /** @type {"skip" | "shift"} */ (springForward.value),
+      fallBack: /** @type {"first" | "last" | "both"} */ (fallBack.value),
+    };
+  }
   enabled.id = "field-enabled";
   enabled.name = "enabled";
   once.kind.addEventListener("change", () => once.apply(form));
@@ -201,7 +221,11 @@ export async function renderForm(main, id) {
         return;
       }
       /** @type {CronPreviewRequest} */
-      const request = { cron: cron.value, timezone: timezone.value || "UTC" };
+      const request = {
+        cron: cron.value,
+        timezone: timezone.value || "UTC",
+        dstPolicy: dstPolicy(),
+      };
       const start = fromLocalInput(startAt.value);
       const end = fromLocalInput(endAt.value);
       if (start) request.startAt = start;
@@ -238,6 +262,7 @@ export async function renderForm(main, id) {
     }, PREVIEW_DELAY_MS);
   };
   for (const input of [cron, timezone, startAt, endAt]) input.addEventListener("input", refreshPreview);
+  for (const select of [springForward, fallBack]) select.addEventListener("change", refreshPreview);
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -256,6 +281,8 @@ export async function renderForm(main, id) {
       "catchupPolicy",
       "catchupWindowSeconds",
       "overlapPolicy",
+      "springForward",
+      "fallBack",
     ]) {
       setFieldError(form, name, null);
     }
@@ -281,6 +308,7 @@ export async function renderForm(main, id) {
       overlapPolicy: overlap.value,
       labels: labelValues,
       excludeCalendars: chosenCalendars(excludeCalendars),
+      dstPolicy: dstPolicy(),
     };
     if (once.isOnce()) {
       // One-time: `at` instead of the cron, and no window (null clears a stored one).
@@ -311,6 +339,7 @@ export async function renderForm(main, id) {
         for (const name of Object.keys(values).concat("workflowId")) {
           setFieldError(form, name, error.fieldMessage(name));
         }
+        setFieldError(form, "springForward", error.fieldMessage("dstPolicy"));
       }
     }
   });
@@ -356,7 +385,9 @@ function changes(current, values) {
           : name === "labels"
           ? labelLines(/** @type {Record<string, string>} */ (before ?? {})) ===
             labelLines(/** @type {Record<string, string>} */ (value))
-          : before === value;
+          : name === "dstPolicy"
+            ? JSON.stringify(before ?? DEFAULT_DST_POLICY) === JSON.stringify(value)
+            : before === value;
     if (!same) changed[name] = value;
   }
   // Nothing changed: send the cron (or a one-time schedule's note) as it is: a no-op change.

@@ -180,6 +180,7 @@ function facts(schedule, workflow) {
       `${CATCHUP[schedule.catchupPolicy ?? "skip"]} (within ${schedule.catchupWindowSeconds ?? 3600} s)`,
     ],
     ["While it runs", OVERLAP[schedule.overlapPolicy ?? "skip"]],
+    ["Daylight saving time", dstPolicyText(schedule)],
     [
       "EventBridge",
       h(
@@ -211,6 +212,20 @@ function windowText(schedule) {
 }
 
 /** @param {ScheduleDetail} schedule */
+function dstPolicyText(schedule) {
+  const policy = schedule.dstPolicy ?? { springForward: "skip", fallBack: "first" };
+  const spring = policy.springForward === "shift" ? "a skipped time runs after the gap" : "a skipped time does not run";
+  const fall = {
+    first: "a repeated time runs once, at its first occurrence",
+    last: "a repeated time runs once, at its second occurrence",
+    both: "a repeated time runs at both occurrences",
+  }[policy.fallBack ?? "first"];
+  return `${spring}; ${fall}`;
+}
+
+/**
+ * @param {ScheduleDetail} schedule
+ */
 function dstNotes(schedule) {
   if (!schedule.dstNotes?.length) return null;
   return h(

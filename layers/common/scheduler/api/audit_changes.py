@@ -37,6 +37,7 @@ _AUDITED = (
     "pause_after_failures",
     "labels",
     "exclude_calendars",
+    "dst_policy",
 )
 _ALIASES = {name: Schedule.model_fields[name].alias or name for name in (*_AUDITED, "input")}
 

@@ -18,13 +18,20 @@ def preview_cron(request: CronPreviewRequest, now: datetime) -> CronPreview:
     try:
         expressions = cron.to_eventbridge(request.cron)
         timezone = cron.validate_timezone_to_write(request.timezone)
-        cron.ensure_fires(request.cron, timezone, now)
+        policy = request.dst_policy.policy()
+        cron.policy_ensure_fires(request.cron, timezone, now, policy)
         check_window(request.start_at, request.end_at)
         start, end = request.start_at, request.end_at
         # the schedule it would be, as the read of a stored one lists its fire times
-        row = {"cron": request.cron, "timezone": timezone, "start_at": start, "end_at": end}
+        row = {
+            "cron": request.cron,
+            "timezone": timezone,
+            "start_at": start,
+            "end_at": end,
+            "dst_policy": policy,
+        }
         fires = next_window_fires(row, now, NEXT_RUN_PREVIEW)
-        notes = window_dst_notes(request.cron, timezone, now, start, end)
+        notes = window_dst_notes(request.cron, timezone, now, start, end, policy)
     except ValueError as exc:  # CronError, InvalidTimezone and a window that ends first
         return CronPreview(
             valid=False, cron=request.cron, timezone=request.timezone, error=str(exc)
@@ -33,6 +40,7 @@ def preview_cron(request: CronPreviewRequest, now: datetime) -> CronPreview:
         valid=True,
         cron=request.cron,
         timezone=timezone,
+        dst_policy=request.dst_policy,
         description=cron.describe(request.cron),
         eventbridge_expressions=expressions,
         next_run_times=fires,

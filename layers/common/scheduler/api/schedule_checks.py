@@ -59,7 +59,8 @@ def ensure_schedulable(row: Mapping[str, Any], changes: Mapping[str, Any], now: 
             )
         return
     try:
-        cron.ensure_fires(row["cron"], row["timezone"], now)
+        policy = cron.DstPolicy.of(row.get("dst_policy"))
+        cron.policy_ensure_fires(row["cron"], row["timezone"], now, policy)
     except ValueError as exc:  # CronError
         raise InvalidInput(f"cron: {exc}") from exc
 

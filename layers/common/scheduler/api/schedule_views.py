@@ -79,13 +79,19 @@ def schedule_view(row: Mapping[str, Any], now: datetime) -> ScheduleView:
 
 
 def window_dst_notes(
-    expr: str, timezone: str, now: datetime, start_at: datetime | None, end_at: datetime | None
+    expr: str,
+    timezone: str,
+    now: datetime,
+    start_at: datetime | None,
+    end_at: datetime | None,
+    policy: cron.DstPolicy = cron.DEFAULT_DST_POLICY,
 ) -> list[cron.DstNote]:
-    """The DST notes of the next year (cron.dst_notes) for changes inside [start_at, end_at]."""
+    """The DST notes of the next year (cron.dst_notes) for changes inside [start_at, end_at],
+    under the schedule's DST policy."""
     after = now if start_at is None else max(now, start_at - timedelta(microseconds=1))
     until = now + cron_dst.NOTE_HORIZON
     if end_at is not None:
         until = min(until, end_at)
     if until <= after:
         return []
-    return cron.dst_notes(expr, timezone, after, horizon=until - after)
+    return cron.dst_notes(expr, timezone, after, horizon=until - after, policy=policy)

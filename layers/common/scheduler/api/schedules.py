@@ -168,7 +168,12 @@ class ScheduleService:
         # enabled, schedulable, not ended: only then notes apply (a one-time schedule has none)
         if fields["next_run_times"] and row["cron"] is not None:
             notes = window_dst_notes(
-                row["cron"], row["timezone"], now, row.get("start_at"), row.get("end_at")
+                row["cron"],
+                row["timezone"],
+                now,
+                row.get("start_at"),
+                row.get("end_at"),
+                cron.DstPolicy.of(row.get("dst_policy")),
             )
         fields = with_exceptions(fields, upcoming, now, NEXT_RUN_PREVIEW)
         return ScheduleDetail.model_validate(
@@ -362,7 +367,8 @@ class ScheduleService:
                 old = self.queries.schedules.lock_schedule(schedule_id, owner)
                 touched = True
                 # EventBridge first, the row last: the row lock lasts only until the commit.
-                self.eventbridge.remove(schedule_id)
+                # Its DST at() schedules are the old row's (None, unmappable: listed).
+                self.eventbridge.remove(schedule_id, dst_known=_names_in_eventbridge(old))
                 # before the row goes: the event's owner is read from it
                 self.queries.audit.record(
                     audit, "schedule", [schedule_id], "deleted", changes=schedule_changes(old, None)

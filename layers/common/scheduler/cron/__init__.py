@@ -12,6 +12,7 @@ need (`from scheduler import cron`); each concept lives in its own module:
 - fires: fire times on the wall clock of a zone (croniter), fire slots;
 - describe: plain-English descriptions (cron-descriptor);
 - dst: what the coming year's DST changes do to a cron's fires, in words;
+- dst_policy: a schedule's DST policy (skip / shift, first / last / both), its fire times, slots;
 - once: one-time schedules (`at`): parsing, DST rules, EventBridge's at(), the one slot;
 - eventbridge: an evaluator of EventBridge expressions (the local engine, the proofs);
 - exclusions: which fire times exclusion calendars remove (a date on the calendar's clock).
@@ -27,6 +28,10 @@ clock of the schedule's timezone:
 - a wall-clock time that happens twice (the repeated autumn hour) fires once, at its first
   occurrence.
 
+A schedule's DST policy (scheduler.cron.dst_policy) may choose otherwise: shift a gap time to the
+first instant after the gap, run a repeated time at its second instant or at both; the
+`policy_*` functions honour it, and are the plain ones under the default policy.
+
 The previews (`next_fire_times`) and the local engine's evaluator (`eventbridge_fire_times`)
 both apply exactly these rules, so a preview shows what EventBridge will do.
 
@@ -40,7 +45,17 @@ from __future__ import annotations
 
 from scheduler.cron.convert import MAX_EXPRESSION_LENGTH, to_eventbridge, validate
 from scheduler.cron.describe import describe
-from scheduler.cron.dst import DstNote, dst_notes
+from scheduler.cron.dst import DstNote, dst_notes, policy_instants
+from scheduler.cron.dst_policy import (
+    DEFAULT_DST_POLICY,
+    FALL_BACK_CHOICES,
+    SPRING_FORWARD_CHOICES,
+    DstPolicy,
+    policy_ensure_fires,
+    policy_fire_slot,
+    policy_fire_times,
+    policy_last_occurrence,
+)
 from scheduler.cron.eventbridge import eventbridge_fire_times, eventbridge_next_fire
 from scheduler.cron.fields import CronError
 from scheduler.cron.fires import (
@@ -68,10 +83,14 @@ from scheduler.cron.timezones import (
 )
 
 __all__ = [
+    "DEFAULT_DST_POLICY",
+    "FALL_BACK_CHOICES",
     "MAX_EXPRESSION_LENGTH",
+    "SPRING_FORWARD_CHOICES",
     "AtError",
     "CronError",
     "DstNote",
+    "DstPolicy",
     "InvalidTimezone",
     "at_shown",
     "at_slot",
@@ -89,6 +108,11 @@ __all__ = [
     "next_fire_times",
     "once_fire_times",
     "parse_at",
+    "policy_ensure_fires",
+    "policy_fire_slot",
+    "policy_fire_times",
+    "policy_instants",
+    "policy_last_occurrence",
     "to_eventbridge",
     "to_eventbridge_at",
     "validate",

@@ -12,15 +12,24 @@ from pydantic import AwareDatetime, Field, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
 
 from scheduler.models.base import ApiModel, ApiRequest, utc_instant
+from scheduler.models.schedule_dst import (
+    DST_POLICY_DESCRIPTION,
+    DST_POLICY_EXAMPLE,
+    DstPolicyRequest,
+    DstPolicySetting,
+)
 from scheduler.models.schedule_fields import _END_AT, _START_AT
 
 
 class DstNote(ApiModel):
     """A DST change within the next year that skips or repeats wall times the cron names."""
 
-    kind: Literal["skipped", "once"] = Field(
+    kind: Literal["skipped", "shifted", "once", "twice"] = Field(
         description="skipped: those wall times do not exist that day and do not fire; "
-        "once: they occur twice and fire once, at their first occurrence"
+        "shifted: they do not exist and fire at the first instant after the gap "
+        "(dstPolicy.springForward shift); once: they occur twice and fire once, at their "
+        "first occurrence (fallBack first) or their second (last); twice: they fire at both "
+        "(fallBack both)"
     )
     wall_time: str = Field(
         description="the first affected wall time the cron names, in the schedule's timezone",
@@ -31,7 +40,10 @@ class DstNote(ApiModel):
         examples=["2027-03-28T02:30"],
     )
     fires: int = Field(description="how many of the cron's wall times the change affects")
-    at: datetime | None = Field(description="when wallTime fires (UTC); null when skipped")
+    at: datetime | None = Field(
+        description="when wallTime fires (UTC; the first of two under fallBack both); "
+        "null when skipped"
+    )
     note: str = Field(
         examples=["02:30 does not exist on 2027-03-28 in Europe/Berlin: this fire is skipped"]
     )
@@ -44,6 +56,11 @@ class CronPreviewRequest(ApiRequest):
     # A schedule's window: the preview lists only fire times inside it (as a schedule's reads).
     start_at: AwareDatetime | None = Field(default=None, description=_START_AT)
     end_at: AwareDatetime | None = Field(default=None, description=_END_AT)
+    dst_policy: DstPolicyRequest = Field(
+        default_factory=DstPolicyRequest,
+        description=DST_POLICY_DESCRIPTION,
+        examples=[DST_POLICY_EXAMPLE],
+    )
 
     @field_validator("start_at", "end_at")
     @classmethod
@@ -55,6 +72,7 @@ class CronPreview(ApiModel):
     valid: bool
     cron: str
     timezone: str
+    dst_policy: DstPolicySetting = Field(default_factory=DstPolicySetting)
     error: str | None = None
     description: str | None = None
     eventbridge_expressions: list[str] = Field(default_factory=list)

@@ -56,13 +56,16 @@ def first_fire_in_window(
     start_at: datetime | None,
     end_at: datetime | None,
     count: int = 1,
+    *,
+    policy: cron.DstPolicy = cron.DEFAULT_DST_POLICY,
 ) -> list[datetime]:
-    """The next `count` fire times after `now` inside [start_at, end_at] (either end open)."""
+    """The next `count` fire times after `now` inside [start_at, end_at] (either end open),
+    under the schedule's DST policy."""
     after = now if start_at is None else max(now, start_at - timedelta(microseconds=1))
     if end_at is not None and end_at <= after:
         return []
     try:
-        return cron.next_fire_times(expr, timezone, after, count, until=end_at)
+        return cron.policy_fire_times(expr, timezone, after, count, until=end_at, policy=policy)
     except OverflowError:  # a window starting so late that its wall clock passes year 9999
         return []
 

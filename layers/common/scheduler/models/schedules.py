@@ -35,6 +35,12 @@ from scheduler.models.calendars import (
     MAX_CALENDARS_PER_SCHEDULE,
     checked_calendar_ids,
 )
+from scheduler.models.schedule_dst import (
+    DST_POLICY_DESCRIPTION,
+    DST_POLICY_EXAMPLE,
+    DstPolicyRequest,
+    DstPolicySetting,
+)
 from scheduler.models.schedule_fields import (
     _CATCHUP,
     _CATCHUP_WINDOW,
@@ -160,6 +166,12 @@ class ScheduleUpsert(ApiRequest):
         description=EXCLUDE_CALENDARS_DESCRIPTION,
     )
 
+    dst_policy: DstPolicyRequest = Field(
+        default_factory=DstPolicyRequest,
+        description=DST_POLICY_DESCRIPTION,
+        examples=[DST_POLICY_EXAMPLE],
+    )
+
     _run_at: datetime | None = PrivateAttr(default=None)
     _exclude_calendars = field_validator("exclude_calendars")(checked_calendar_ids)
 
@@ -186,12 +198,17 @@ class ScheduleUpsert(ApiRequest):
             self._run_at = checked_one_time(self.cron, self.at, self.timezone, now)
             check_no_window(self.start_at, self.end_at)
             return self
-        cron.ensure_fires(self.cron, self.timezone)
+        cron.policy_ensure_fires(self.cron, self.timezone, now, self.dst_policy.policy())
         check_window(self.start_at, self.end_at)
         if self.end_at is not None and self.end_at <= now:
             raise ValueError("endAt is in the past: a schedule created now would never fire")
         if (self.start_at or self.end_at) and not first_fire_in_window(
-            self.cron, self.timezone, now, self.start_at, self.end_at
+            self.cron,
+            self.timezone,
+            now,
+            self.start_at,
+            self.end_at,
+            policy=self.dst_policy.policy(),
         ):
             raise ValueError("the cron has no fire time between startAt and endAt")
         return self
@@ -299,6 +316,11 @@ class ScheduleUpdate(ApiRequest):
         max_length=MAX_CALENDARS_PER_SCHEDULE,
         description=EXCLUDE_CALENDARS_DESCRIPTION + "; replaces the list ([] removes them all)",
     )
+    dst_policy: DstPolicyRequest | None = Field(
+        default=None,
+        description=DST_POLICY_DESCRIPTION + "; replaces the whole policy",
+        examples=[DST_POLICY_EXAMPLE],
+    )
 
     _exclude_calendars = field_validator("exclude_calendars")(checked_calendar_ids)
 
@@ -366,6 +388,9 @@ class Schedule(ApiModel):
     labels: dict[str, str] = Field(default_factory=dict, description=LABELS_DESCRIPTION)
     exclude_calendars: list[UUID] = Field(
         default_factory=list, description=EXCLUDE_CALENDARS_DESCRIPTION
+    )
+    dst_policy: DstPolicySetting = Field(
+        default_factory=DstPolicySetting, description=DST_POLICY_DESCRIPTION
     )
     pause_after_failures: int | None = Field(default=None, description=_PAUSE_AFTER_FAILURES)
     consecutive_failures: int = Field(default=0, description=_CONSECUTIVE_FAILURES)

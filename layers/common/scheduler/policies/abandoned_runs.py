@@ -39,6 +39,7 @@ from typing import Any
 from scheduler.config import get_settings
 from scheduler.observability import logger
 from scheduler.policies import catchup as catchup_policy
+from scheduler.policies.fire_times import dst_policy
 from scheduler.run import alerts
 from scheduler.run.queue import QUEUED_PATIENCE, HandOn, hand_on_next
 from scheduler.store.db import Database
@@ -162,7 +163,7 @@ def _decide_schedule(
     wait = grace + timedelta(minutes=schedule["flexible_window_minutes"])
 
     def due(slot: datetime) -> datetime:
-        return catchup_policy.slot_due(slot, schedule["timezone"], wait)
+        return catchup_policy.slot_due(slot, schedule["timezone"], wait, dst_policy(schedule))
 
     def in_window(slot: datetime) -> bool:
         # a claim can be found missed once its slot is due: counted as the check counts it

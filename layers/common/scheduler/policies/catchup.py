@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from scheduler import cron
 from scheduler.policies.fire_times import last_occurrence
 from scheduler.store.fire_checks import CheckPass, MissedRow
 
@@ -40,11 +41,17 @@ def up_since(last: CheckPass | None, at: datetime, interval: timedelta) -> datet
     return last.up_since
 
 
-def slot_due(slot: datetime, timezone: str, wait: timedelta) -> datetime:
-    """When a slot could first be found missed: its last occurrence (a repeated autumn wall
-    time may be delivered at either instant) plus `wait` (the missed-fire grace and the
-    schedule's flexible window). The one measure of a slot's catch-up window."""
-    return last_occurrence(slot, timezone) + wait
+def slot_due(
+    slot: datetime,
+    timezone: str,
+    wait: timedelta,
+    policy: cron.DstPolicy = cron.DEFAULT_DST_POLICY,
+) -> datetime:
+    """When a slot could first be found missed: its last occurrence under the schedule's DST
+    policy (under fallBack first a repeated autumn wall time may be delivered at either
+    instant) plus `wait` (the missed-fire grace and the schedule's flexible window). The one
+    measure of a slot's catch-up window."""
+    return last_occurrence(slot, timezone, policy) + wait
 
 
 def in_window(due: datetime, up_since: datetime, found: datetime, window_s: int) -> bool:

@@ -28,9 +28,14 @@ FIRST_CHUNK = 2
 
 
 def _fire_times(
-    expr: str, timezone: str, after: datetime, n: int, until: datetime | None
+    expr: str,
+    timezone: str,
+    after: datetime,
+    n: int,
+    until: datetime | None,
+    policy: cron.DstPolicy = cron.DEFAULT_DST_POLICY,
 ) -> tuple[datetime, ...]:
-    return tuple(cron.next_fire_times(expr, timezone, after, n, until=until))
+    return tuple(cron.policy_fire_times(expr, timezone, after, n, until=until, policy=policy))
 
 
 _short_answers = lru_cache(maxsize=DISTINCT_QUESTIONS)(_fire_times)
@@ -38,15 +43,26 @@ _long_answers = lru_cache(maxsize=DISTINCT_LONG_QUESTIONS)(_fire_times)
 
 
 def fire_times(
-    expr: str, timezone: str, after: datetime, n: int, until: datetime | None
+    expr: str,
+    timezone: str,
+    after: datetime,
+    n: int,
+    until: datetime | None,
+    policy: cron.DstPolicy = cron.DEFAULT_DST_POLICY,
 ) -> tuple[datetime, ...]:
-    """cron.next_fire_times (a tuple: no caller can change an answer another one shares)."""
+    """cron.policy_fire_times (a tuple: no caller can change an answer another one shares)."""
     answers = _short_answers if n <= LONG_ANSWER else _long_answers
-    return answers(expr, timezone, after, n, until)
+    return answers(expr, timezone, after, n, until, policy)
 
 
 def fires_after(
-    expr: str, timezone: str, after: datetime, until: datetime | None, *, most: int
+    expr: str,
+    timezone: str,
+    after: datetime,
+    until: datetime | None,
+    *,
+    most: int,
+    policy: cron.DstPolicy = cron.DEFAULT_DST_POLICY,
 ) -> Iterator[datetime]:
     """The fire times after `after` (none later than `until`), oldest first, as
     cron.next_fire_times lists them, computed a few at a time as the caller takes them (chunks
@@ -54,7 +70,7 @@ def fires_after(
     the same fire times as one longer walk (its horizon, 40 years, only counts from later)."""
     chunk = FIRST_CHUNK
     while True:
-        fires = fire_times(expr, timezone, after, chunk, until)
+        fires = fire_times(expr, timezone, after, chunk, until, policy)
         yield from fires
         if len(fires) < chunk:
             return
@@ -64,11 +80,13 @@ def fires_after(
 def schedule_fires_after(
     row: Mapping[str, Any], after: datetime, until: datetime | None, *, most: int
 ) -> Iterator[datetime]:
-    """fires_after of a schedule row: its cron's fire times, or a one-time schedule's `run_at`
-    (when after `after` and not later than `until`)."""
+    """fires_after of a schedule row: its cron's fire times under its DST policy, or a one-time
+    schedule's `run_at` (when after `after` and not later than `until`)."""
     if row.get("run_at") is not None:
         return iter(cron.once_fire_times(row["run_at"], after, 1, until))
-    return fires_after(row["cron"], row["timezone"], after, until, most=most)
+    return fires_after(
+        row["cron"], row["timezone"], after, until, most=most, policy=dst_policy(row)
+    )
 
 
 def schedule_fire_times(
@@ -77,10 +95,17 @@ def schedule_fire_times(
     """fire_times of a schedule row (see schedule_fires_after)."""
     if row.get("run_at") is not None:
         return tuple(cron.once_fire_times(row["run_at"], after, n, until))
-    return fire_times(row["cron"], row["timezone"], after, n, until)
+    return fire_times(row["cron"], row["timezone"], after, n, until, dst_policy(row))
 
 
 @lru_cache(maxsize=DISTINCT_QUESTIONS)
-def last_occurrence(slot: datetime, timezone: str) -> datetime:
-    """cron.last_occurrence."""
-    return cron.last_occurrence(slot, timezone)
+def last_occurrence(
+    slot: datetime, timezone: str, policy: cron.DstPolicy = cron.DEFAULT_DST_POLICY
+) -> datetime:
+    """cron.policy_last_occurrence."""
+    return cron.policy_last_occurrence(slot, timezone, policy)
+
+
+def dst_policy(row: Mapping[str, Any]) -> cron.DstPolicy:
+    """A schedule row's DST policy (schedules.dst_policy; a row read without it: the default)."""
+    return cron.DstPolicy.of(row.get("dst_policy"))

@@ -53,7 +53,7 @@ from scheduler.observability import logger, metrics
 from scheduler.policies import catchup as catchup_policy
 from scheduler.policies.excepted_fires import settle_excepted_fires
 from scheduler.policies.expected import window_fires_after
-from scheduler.policies.fire_times import last_occurrence, schedule_fire_times
+from scheduler.policies.fire_times import dst_policy, last_occurrence, schedule_fire_times
 from scheduler.run import alerts
 from scheduler.run.queue import QUEUED_PATIENCE, HandOn, hand_on_next, hand_on_run
 from scheduler.store.db import Database
@@ -117,7 +117,9 @@ class _Decision:
 
     def in_catchup_window(self, slot: datetime) -> bool:
         """Whether the check found `slot` missed at most catchupWindowSeconds after it was due."""
-        due = catchup_policy.slot_due(slot, self.schedule["timezone"], self.wait)
+        due = catchup_policy.slot_due(
+            slot, self.schedule["timezone"], self.wait, dst_policy(self.schedule)
+        )
         found = self.up_since  # due during the check's outage: found at the first pass after it
         if self.found_before is not None and due <= self.found_before:
             found = min(found, self.found_before)
@@ -307,7 +309,7 @@ def _decide(
         until = min(until, row["disabled_at"])
 
     def is_due(slot: datetime) -> bool:
-        last = last_occurrence(slot, row["timezone"])
+        last = last_occurrence(slot, row["timezone"], dst_policy(row))
         return last + wait <= at or (
             undeliverable_before is not None and last < undeliverable_before <= at
         )
@@ -344,7 +346,8 @@ def _decide(
         return done(through, at, slots, complete=False)  # more than a batch takes: still due
     next_at = None
     if upcoming:
-        next_at = max(last_occurrence(upcoming[0], row["timezone"]) + wait, at + _TICK)
+        last = last_occurrence(upcoming[0], row["timezone"], dst_policy(row))
+        next_at = max(last + wait, at + _TICK)
     return done(through, next_at, slots)
 
 

@@ -129,9 +129,11 @@ def run_fire(
 def _claim(fire: Fire) -> dict[str, Any] | None:
     """Claim the fire's slot (see RunQueries.claim_run_slot, plus `slot`); None if it is stale.
 
-    A scheduled fire is claimed under its slot: the instant EventBridge sent, or for the second
-    occurrence of a repeated autumn wall time, the first one (cron.fire_slot), so that wall
-    time runs once whichever instant it was delivered at.
+    A scheduled fire is claimed under its slot under the schedule's DST policy
+    (cron.policy_fire_slot): the instant EventBridge sent, or for the second occurrence of a
+    repeated autumn wall time under fallBack first, the first one, so that wall time runs once
+    whichever instant it was delivered at. Under fallBack last, a delivery at the first
+    occurrence stands for no slot: the second occurrence's one-time schedule runs it.
     """
     delivered = fire.event.scheduled_time
     claim = _claim_at(fire, delivered)
@@ -144,7 +146,12 @@ def _claim(fire: Fire) -> dict[str, Any] | None:
         return claim
     _give_back(fire, claim["run_id"])
     if slot is None:
-        logger.warning("stale fire time: not a fire time of the current cron", cron=claim["cron"])
+        if claim.get("run_at") is None and _is_wall_time(claim, delivered):
+            logger.info("first occurrence of a repeated wall time: its second one runs it")
+        else:
+            logger.warning(
+                "stale fire time: not a fire time of the current cron", cron=claim["cron"]
+            )
         return None
     logger.info("second occurrence of a repeated wall time: claimed as its first", slot=slot)
     return _claim_at(fire, slot)
@@ -356,10 +363,20 @@ def _fire_slot(claim: dict[str, Any], scheduled_time: datetime) -> datetime | No
     try:
         if claim.get("run_at") is not None:
             return cron.at_slot(claim["run_at"], claim["timezone"], scheduled_time)
-        return cron.fire_slot(claim["cron"], claim["timezone"], scheduled_time)
+        policy = cron.DstPolicy.of(claim.get("dst_policy"))
+        return cron.policy_fire_slot(claim["cron"], claim["timezone"], scheduled_time, policy)
     except ValueError:
         logger.exception("stored cron or timezone is invalid", cron=claim["cron"])
         return None
+
+
+def _is_wall_time(claim: dict[str, Any], delivered: datetime) -> bool:
+    """Whether a delivery that stands for no slot is a wall time of the cron all the same (the
+    first occurrence of a repeated one under fallBack last), not a stale fire time."""
+    try:
+        return cron.is_fire_time(claim["cron"], claim["timezone"], delivered)
+    except ValueError:
+        return False
 
 
 def _give_back(fire: Fire, run_id: UUID) -> None:

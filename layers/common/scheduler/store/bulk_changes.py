@@ -37,12 +37,13 @@ class BulkChangeQueries(Queries):
         self, owner: UUID | None, selected: ScheduleFilter, *, limit: int, lock: bool
     ) -> list[Row]:
         """Up to `limit` matching rows (id, enabled and what decides whether the row can be
-        scheduled: cron or run_at, timezone, the window), in id order; with `lock`, each locked
-        until the transaction ends."""
+        scheduled: cron or run_at, timezone, DST policy, the window), in id order; with `lock`,
+        each locked until the transaction ends."""
         where, params = schedule_filter_where(selected)
         locking = "for update of s" if lock else ""
         return self.db.execute(
-            f"""select s.id, s.enabled, s.cron, s.run_at, s.timezone, s.start_at, s.end_at
+            f"""select s.id, s.enabled, s.cron, s.run_at, s.timezone, s.start_at, s.end_at,
+                       s.dst_policy
                 from schedules s
                 where {owned_schedules(owner)} and ({where})
                 order by s.id limit %(limit)s {locking}""",

@@ -78,7 +78,7 @@ class FireCheckQueries(Queries):
         return self.db.execute(
             """select c.schedule_id, c.fires_from, c.checked_through, c.backlog_found_at,
                       c.backlog_latest_slot, c.disabled_at, s.workflow_id, s.cron,
-                      s.run_at, s.timezone, s.enabled, s.start_at, s.end_at,
+                      s.run_at, s.timezone, s.dst_policy, s.enabled, s.start_at, s.end_at,
                       s.flexible_window_minutes, s.catchup_policy, s.catchup_window_seconds,
                       w.owner_id,
                       w.name as workflow_name, st.written_at as eventbridge_written_at,

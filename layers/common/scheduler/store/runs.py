@@ -64,7 +64,8 @@ class RunQueries(RunOutcomeQueries):
         order first: a late EventBridge delivery of its slot is a duplicate, never a jump.
         A scheduled fire (`trigger` "schedule") is claimed only inside the schedule's window
         [start_at, end_at]; a manual run is the user's own call, whatever the window.
-        Returns the schedule (`cron` or `run_at`, `timezone`, `enabled`, `in_window`, `note`,
+        Returns the schedule (`cron` or `run_at`, `timezone`, `dst_policy`, `enabled`,
+        `in_window`, `note`,
         `input_json`: its input's text, loaded by the runner within bounds, `external_id`,
         `consecutive_failures`: for the record's retry, see record_run_outcome), the workflow
         (`workflow_name`, `owner_id`, `definition_json`: the definition's text, loaded by the
@@ -86,7 +87,7 @@ class RunQueries(RunOutcomeQueries):
             row = self.db.execute(
                 """with target as (
                      select s.id as schedule_id, s.workflow_id, s.cron, s.run_at, s.timezone,
-                            s.enabled,
+                            s.enabled, s.dst_policy,
                             s.note, s.overlap_policy, s.input::text as input_json,
                             s.external_id, s.consecutive_failures,
                             (%(trigger)s <> 'schedule'
@@ -332,8 +333,8 @@ class RunQueries(RunOutcomeQueries):
         return self.db.execute(
             """select r.id, r.schedule_id, r.workflow_id, r.scheduled_time, r.trigger,
                       r.lease_expires_at, s.enabled, s.catchup_policy,
-                      s.catchup_window_seconds, s.timezone, s.flexible_window_minutes, w.owner_id,
-                      w.name as workflow_name
+                      s.catchup_window_seconds, s.timezone, s.dst_policy,
+                      s.flexible_window_minutes, w.owner_id, w.name as workflow_name
                from schedule_runs r
                join schedules s on s.id = r.schedule_id
                join workflows w on w.id = r.workflow_id

@@ -19,6 +19,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from scheduler.cron.dst_policy import DEFAULT_DST_POLICY
 from scheduler.errors import ExternalIdTaken, InvalidInput, ScheduleNotFound, WorkflowNotFound
 from scheduler.store.schedule_filters import (
     ScheduleFilter,
@@ -48,13 +49,14 @@ _UPDATABLE_SCHEDULE_COLUMNS = frozenset(
         "consecutive_failures",
         "labels",
         "exclude_calendars",
+        "dst_policy",
     }
 )
 # The unique index of an owner's external ids (migrations/20261208000302).
 _EXTERNAL_ID_KEY = "schedules_owner_external_id_key"
 NO_FILTER = ScheduleFilter()
 # jsonb columns: their value (a dict) is sent as JSON
-_JSON_SCHEDULE_COLUMNS = frozenset({"input", "labels"})
+_JSON_SCHEDULE_COLUMNS = frozenset({"input", "labels", "dst_policy"})
 
 
 class ScheduleQueries(Queries):
@@ -80,6 +82,7 @@ class ScheduleQueries(Queries):
         pause_after_failures: int | None = None,
         labels: dict[str, str] | None = None,
         exclude_calendars: list[UUID] | None = None,
+        dst_policy: dict[str, str] | None = None,
     ) -> Row:
         """Insert a schedule for a workflow the owner has; WorkflowNotFound otherwise,
         ExternalIdTaken when another schedule of the workflow's owner has `external_id`."""
@@ -103,6 +106,7 @@ class ScheduleQueries(Queries):
             "pause_after_failures": pause_after_failures,
             "labels": Jsonb(labels or {}),
             "exclude_calendars": list(exclude_calendars or []),
+            "dst_policy": Jsonb(dst_policy or DEFAULT_DST_POLICY.as_columns()),
         }
         try:
             with integrity_errors(), _external_id_clash(external_id):
@@ -112,13 +116,13 @@ class ScheduleQueries(Queries):
                                                catchup_policy, catchup_window_seconds,
                                                overlap_policy, input, name, external_id,
                                                pause_after_failures, labels,
-                                               exclude_calendars)
+                                               exclude_calendars, dst_policy)
                         select w.id, %(cron)s, %(run_at)s, %(timezone)s, %(enabled)s,
                                %(start_at)s, %(end_at)s, %(flexible_window_minutes)s, %(note)s,
                                %(catchup_policy)s, %(catchup_window_seconds)s,
                                %(overlap_policy)s, %(input)s, %(name)s, %(external_id)s,
                                %(pause_after_failures)s, %(labels)s,
-                               %(exclude_calendars)s::uuid[]
+                               %(exclude_calendars)s::uuid[], %(dst_policy)s
                         from workflows w
                         where w.id = %(workflow_id)s and {OWNED}
                         returning *""",

@@ -1,8 +1,9 @@
 """Every EventBridge Scheduler API call of the product, and the mapping row -> schedule(s).
 
 A `schedules` row becomes one EventBridge schedule named `<id>`, or two when its cron needs the
-day-of-month / day-of-week OR split: `<id>` (day-of-month half) and `<id>-dow`. They live in the
-stack's schedule group and invoke RunnerFunction with a fixed JSON Input (see DESIGN.md).
+day-of-month / day-of-week OR split: `<id>` (day-of-month half) and `<id>-dow`, plus the one-time
+`<id>-dst-<instant>` schedules its DST policy adds (scheduler.sync.dst_schedules). They live in
+the stack's schedule group and invoke RunnerFunction with a fixed JSON Input (see DESIGN.md).
 botocore errors never leave this module: a failure is `SchedulerUnavailable`.
 """
 
@@ -22,6 +23,14 @@ from scheduler.clients import aws_client
 from scheduler.config import get_settings
 from scheduler.errors import InvalidInput, SchedulerUnavailable
 from scheduler.store.sync_state import Written
+from scheduler.sync.dst_schedules import (
+    dst_names_among,
+    dst_prefix,
+    dst_schedules,
+    keeps_dst_leftover,
+    split_dst_name,
+    unwanted_dst_names,
+)
 
 DOW_SUFFIX = "-dow"
 _NOT_FOUND = "ResourceNotFoundException"
@@ -35,7 +44,8 @@ def schedule_names(schedule_id: UUID | str) -> tuple[str, str]:
 
 def schedule_id_of(name: str) -> UUID | None:
     """The row id an EventBridge schedule name belongs to; None for a name we never make."""
-    base = name.removesuffix(DOW_SUFFIX)
+    dst = split_dst_name(name)
+    base = dst[0] if dst is not None else name.removesuffix(DOW_SUFFIX)
     try:
         schedule_id = UUID(base)
     except ValueError:
@@ -102,19 +112,28 @@ def desired_schedules(
     settings = get_settings()
     window = _window(row)
     expressions = cron.to_eventbridge(row["cron"])
+    extra = dst_schedules(
+        row,
+        datetime.now(UTC) if now is None else now,
+        flexible_time_window=_flexible_time_window(row),
+        target=_target(row),
+    )
     return {
-        name: {
-            "Name": name,
-            "GroupName": settings.schedule_group,
-            "ScheduleExpression": expression,
-            "ScheduleExpressionTimezone": cron.validate_timezone(row["timezone"]),
-            "FlexibleTimeWindow": _flexible_time_window(row),
-            "State": "ENABLED" if row["enabled"] else "DISABLED",
-            "Description": row["cron"],
-            "Target": _target(row),
-            **window,
-        }
-        for name, expression in zip(schedule_names(row["id"]), expressions, strict=False)
+        **{
+            name: {
+                "Name": name,
+                "GroupName": settings.schedule_group,
+                "ScheduleExpression": expression,
+                "ScheduleExpressionTimezone": cron.validate_timezone(row["timezone"]),
+                "FlexibleTimeWindow": _flexible_time_window(row),
+                "State": "ENABLED" if row["enabled"] else "DISABLED",
+                "Description": row["cron"],
+                "Target": _target(row),
+                **window,
+            }
+            for name, expression in zip(schedule_names(row["id"]), expressions, strict=False)
+        },
+        **extra,
     }
 
 
@@ -154,12 +173,15 @@ def _one_time_schedule(row: Mapping[str, Any], now: datetime) -> dict[str, dict[
     }
 
 
-def keeps_leftover(row: Mapping[str, Any], now: datetime) -> bool:
-    """True while a one-time schedule's at() may still be delivering, though no longer wanted:
+def keeps_leftover(row: Mapping[str, Any], now: datetime, name: str | None = None) -> bool:
+    """True while a one-time schedule's at() (or the DST at() schedule `name`: see
+    dst_schedules.keeps_dst_leftover) may still be delivering, though no longer wanted:
     until `run_at` plus its flexible window plus the fire's maximum event age (EventBridge
     retries a delivery that long). EventBridge deletes it itself once done; one still there
     after that (a deletion that failed, or an engine that does not delete) is removed. Deleting
     it earlier could lose the fire (the missed-fire check would then catch it up)."""
+    if name is not None and split_dst_name(name) is not None:
+        return keeps_dst_leftover(name, row, now)
     if row.get("run_at") is None:
         return False
     minutes = int(row.get("flexible_window_minutes") or 0)
@@ -237,11 +259,19 @@ class EventBridgeSchedules:
     def client(self) -> Any:
         return self._client if self._client is not None else aws_client("scheduler")
 
-    def apply(self, row: Mapping[str, Any], existing: Collection[str] | None = None) -> Written:
+    def apply(
+        self,
+        row: Mapping[str, Any],
+        existing: Collection[str] | None = None,
+        *,
+        dst_known: Collection[str] | None = None,
+    ) -> Written:
         """Make EventBridge hold exactly the row's schedule(s): create or update, drop surplus.
 
         `existing` names the schedules believed to exist now (None: unknown), so a create
         or an update makes only the calls it needs; a wrong belief costs a retry, not an error.
+        The row's DST at() schedules that may be surplus are those among `existing`, else among
+        `dst_known` (reconcile's listing), else listed here.
         Returns what was written, for the caller to record with the row (SyncStateQueries).
         """
         now = datetime.now(UTC)
@@ -258,6 +288,11 @@ class EventBridgeSchedules:
                 unwanted = name not in desired and (existing is None or name in existing)
                 if unwanted and not keeps_leftover(row, now):
                     self._delete(name)
+            known = existing if existing is not None else dst_known
+            if known is None:
+                known = self._dst_names(row["id"])
+            for name in unwanted_dst_names(row, known, desired.keys(), now):
+                self._delete(name)
         except ClientError as exc:
             if _code(exc) == "ValidationException":  # not transient: retrying cannot help
                 message = exc.response.get("Error", {}).get("Message", "")
@@ -305,13 +340,22 @@ class EventBridgeSchedules:
         except (ClientError, BotoCoreError) as exc:
             raise SchedulerUnavailable(f"EventBridge Scheduler failed: {exc}") from exc
 
-    def remove(self, schedule_id: UUID | str) -> None:
-        """Delete every schedule of a row; names already gone are fine."""
+    def remove(self, schedule_id: UUID | str, dst_known: Collection[str] | None = None) -> None:
+        """Delete every schedule of a row; names already gone are fine. Its DST at() schedules
+        are those among `dst_known` (reconcile's listing), else listed here."""
         try:
-            for name in schedule_names(schedule_id):
+            dst = self._dst_names(schedule_id) if dst_known is None else dst_known
+            for name in (*schedule_names(schedule_id), *dst_names_among(schedule_id, dst)):
                 self._delete(name)
         except (ClientError, BotoCoreError) as exc:
             raise SchedulerUnavailable(f"EventBridge Scheduler failed: {exc}") from exc
+
+    def _dst_names(self, schedule_id: UUID | str) -> list[str]:
+        """The row's DST at() schedules EventBridge holds now (one ListSchedules call)."""
+        paginator = self.client.get_paginator("list_schedules")
+        pages = paginator.paginate(GroupName=self.group, NamePrefix=dst_prefix(schedule_id))
+        names = [s["Name"] for page in pages for s in page.get("Schedules", [])]
+        return dst_names_among(schedule_id, names)
 
     def get(self, name: str) -> dict[str, Any] | None:
         """The full GetSchedule description, or None when there is no such schedule."""

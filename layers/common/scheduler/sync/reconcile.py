@@ -39,6 +39,7 @@ from scheduler.store.db import Database
 from scheduler.store.schedules import ScheduleQueries
 from scheduler.store.sql import Row
 from scheduler.store.sync_state import SyncStateQueries, Written
+from scheduler.sync.dst_schedules import row_names, split_dst_name
 from scheduler.sync.eventbridge import (
     EventBridgeSchedules,
     desired_schedules,
@@ -207,11 +208,19 @@ class _Chunk:
     # ids our listed names belong to, sorted, and how far the orphan sweep has gone
     listed_ids: list[UUID] = field(default_factory=list)
     swept: int = 0
+    # row id -> the names of its DST at() schedules listed (scheduler.sync.dst_schedules)
+    listed_dst: defaultdict[UUID, list[str]] = field(default_factory=lambda: defaultdict(list))
+
+    def _names_of(self, schedule_id: UUID, desired: Iterable[str] = ()) -> list[str]:
+        return row_names(schedule_names(schedule_id), self.listed_dst[schedule_id], desired)
 
     def batches(self) -> Iterator[UUID]:
         """Compare and repair a batch of rows at a time; yields the last id of each."""
         for brief in self.schedules.iter_schedules(self.prefix):
             self.listed[brief["Name"]] = _listed(brief)
+            dst = split_dst_name(brief["Name"])
+            if dst is not None and (schedule_id := schedule_id_of(brief["Name"])) is not None:
+                self.listed_dst[schedule_id].append(brief["Name"])
         ids = {schedule_id_of(name) for name in self.listed}
         self.listed_ids = sorted(i for i in ids if i and (self.after is None or i > self.after))
         low, high = id_range(self.prefix)
@@ -246,12 +255,14 @@ class _Chunk:
             schedule_id, print_ = row["id"], fingerprint(desired)
             fingerprints[schedule_id] = print_
             recorded = row["sync_written_at"] if row["sync_fingerprint"] == print_ else None
-            for name in schedule_names(schedule_id):
+            for name in self._names_of(schedule_id, desired):
                 brief = self.listed.get(name)
                 if name not in desired:
                     # the day-of-week half of a row that no longer splits, or a one-time
-                    # schedule's at() past its delivery (EventBridge deletes it; one left is ours)
-                    if brief is not None and not keeps_leftover(row, now):
+                    # schedule's at() past its delivery (EventBridge deletes it; one left is ours),
+                    # or a DST at() the row no longer wants (its instant passed, or its policy
+                    # or cron changed)
+                    if brief is not None and not keeps_leftover(row, now, name):
                         to_apply[schedule_id].append("deleted")
                     continue
                 if brief is None:
@@ -288,7 +299,7 @@ class _Chunk:
                 verified.append((schedule_id, Written(fingerprints[schedule_id], max(times))))
         self.queries.sync_state.record_eventbridge_states(verified)
         for schedule_id, changes in to_apply.items():
-            if _repair(self.queries, self.schedules, schedule_id):
+            if _repair(self.queries, self.schedules, schedule_id, self.listed_dst[schedule_id]):
                 for change in changes:
                     setattr(self.summary, change, getattr(self.summary, change) + 1)
             else:
@@ -300,11 +311,11 @@ class _Chunk:
         for schedule_id in self.listed_ids[self.swept : end]:
             if schedule_id in row_ids:
                 continue
-            names = [self.listed[n] for n in schedule_names(schedule_id) if n in self.listed]
+            names = [self.listed[n] for n in self._names_of(schedule_id) if n in self.listed]
             young = sum(1 for b in names if b.changed_at is not None and b.changed_at > self.cutoff)
             if young == len(names):
                 self.summary.deferred += young
-            elif _repair(self.queries, self.schedules, schedule_id):
+            elif _repair(self.queries, self.schedules, schedule_id, self.listed_dst[schedule_id]):
                 self.summary.deleted += len(names)
             else:
                 self.summary.failed += 1
@@ -361,7 +372,12 @@ def _listed(brief: Mapping[str, Any]) -> _Listed:
     return _Listed(brief.get("State"), modified, modified or _as_time(brief.get("CreationDate")))
 
 
-def _repair(queries: ReconcileQueries, schedules: EventBridgeSchedules, schedule_id: UUID) -> bool:
+def _repair(
+    queries: ReconcileQueries,
+    schedules: EventBridgeSchedules,
+    schedule_id: UUID,
+    dst_listed: list[str],
+) -> bool:
     """Make one row's schedules match the row as it is NOW, and record it; True on success.
 
     The schedule's writer lock serialises with an API write in flight, so a pass working from an
@@ -373,9 +389,10 @@ def _repair(queries: ReconcileQueries, schedules: EventBridgeSchedules, schedule
             try:
                 row = queries.schedules.lock_schedule(schedule_id)
             except ScheduleNotFound:
-                schedules.remove(schedule_id)
+                schedules.remove(schedule_id, dst_known=dst_listed)
             else:
-                queries.sync_state.record_eventbridge_state(schedule_id, schedules.apply(row))
+                written = schedules.apply(row, dst_known=dst_listed)
+                queries.sync_state.record_eventbridge_state(schedule_id, written)
     except DomainError:
         logger.exception(
             "reconcile could not repair a schedule", extra={"schedule_id": schedule_id}
