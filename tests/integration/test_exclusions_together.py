@@ -11,6 +11,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from scheduler import cron
+from scheduler.api.calendar_views import excluding_calendars
+from scheduler.api.schedule_views import view_fields
+from scheduler.cron.exclusions import Exclusion
 from scheduler.store.exceptions import ExceptionQueries
 
 from tests.integration.policy_fixtures import HandOns, iso, runs_by_time
@@ -36,6 +39,7 @@ from tests.integration.test_api import (  # noqa: F401  (fixtures)
     workflows,
 )
 from tests.integration.test_calendars_runner import _calendar, _exclude
+from tests.integration.test_schedule_exceptions import _autumn_night
 from tests.queries import process_queries
 
 
@@ -149,3 +153,74 @@ def test_a_backfill_skips_an_occurrence_skipped_by_an_exception_and_goes_on(
     assert [r.headers["x-scheduled-time"] for r in http_server.requests] == [
         iso(d) for d in days if d != days[1]
     ]
+
+
+def test_an_exception_on_the_autumn_night_names_the_slot_the_schedules_dst_policy_runs(
+    api: Api, workflows: dict[str, uuid.UUID]
+) -> None:
+    # 02:30 in Berlin, shown twice on the autumn night: 00:30Z (CEST), then 01:30Z (CET)
+    night = _autumn_night()
+    first = datetime(night.year, night.month, night.day, 0, 30, tzinfo=UTC)
+    second = first + timedelta(hours=1)
+
+    def schedule(fall_back: str) -> str:
+        status, created = api.call(
+            "POST",
+            "/api/schedules",
+            body={
+                "workflowId": str(workflows["alice"]),
+                "cron": "30 2 * * *",
+                "timezone": "Europe/Berlin",
+                "dstPolicy": {"fallBack": fall_back},
+            },
+        )
+        assert status == 201, created
+        return str(created["id"])
+
+    def skip(schedule_id: str, occurrence: datetime) -> tuple[int, Any]:
+        return api.call(
+            "POST",
+            f"/api/schedules/{schedule_id}/exceptions",
+            body={"occurrence": _iso(occurrence), "action": "skip"},
+        )
+
+    # Under `last` the night's 02:30 runs at its second instant: that is its slot, named by
+    # either instant
+    last = schedule("last")
+    status, added = skip(last, first)
+    assert status == 201, added
+    assert added["occurrence"] == _iso(second)
+    status, detail = api.call("GET", f"/api/schedules/{last}")
+    assert _iso(second) not in detail["nextRunTimes"]
+    # Under `both` each instant is a slot of its own: skipping one leaves the other
+    both = schedule("both")
+    status, added = skip(both, second)
+    assert (status, added["occurrence"]) == (201, _iso(second))
+    status, added = skip(both, first)
+    assert (status, added["occurrence"]) == (201, _iso(first))
+
+
+def test_a_calendars_preview_walks_the_fire_times_of_the_schedules_dst_policy() -> None:
+    # 02:30 in Berlin under `shift`: on 28 Mar 2027 (no 02:30) it runs at 03:00 CEST (01:00Z)
+    row = {
+        "id": uuid.uuid4(),
+        "cron": "30 2 * * *",
+        "run_at": None,
+        "timezone": "Europe/Berlin",
+        "enabled": True,
+        "start_at": None,
+        "end_at": None,
+        "dst_policy": {"spring_forward": "shift", "fall_back": "first"},
+        "exclude_calendars": [calendar_id := uuid.uuid4()],
+    }
+    now = datetime(2027, 3, 26, 12, tzinfo=UTC)
+    saturday = Exclusion.of({"name": "Sat", "timezone": "UTC", "dates": [["2027-03-27"] * 2]})
+
+    fields = excluding_calendars(view_fields(row, now, 3), {calendar_id: saturday}, now, 3)
+
+    assert fields["next_run_times"] == [
+        datetime(2027, 3, 28, 1, tzinfo=UTC),
+        datetime(2027, 3, 29, 0, 30, tzinfo=UTC),
+        datetime(2027, 3, 30, 0, 30, tzinfo=UTC),
+    ]
+    assert fields["excluded_run_times"] == []  # none asked for

@@ -88,3 +88,31 @@ def test_a_skipped_runs_kind_is_read_from_its_error() -> None:
     assert skip_kind("skipped by calendar holidays") == "calendar"
     assert skip_kind("skipped: its schedule was disabled while it waited") == "disabled"
     assert skip_kind(None) == "other"
+
+
+def test_a_dst_policy_change_is_undone_and_the_version_before_runs_its_policys_fire_times() -> None:
+    # 02:30 in Berlin; on 25 Oct 2026 the clocks show it twice (00:30Z CEST, 01:30Z CET)
+    row = {**ROW, "cron": "30 2 * * *", "start_at": None, "dst_policy": None}
+    row["created_at"] = datetime(2026, 10, 1, tzinfo=UTC)
+    changes = [
+        {
+            "occurred_at": datetime(2026, 11, 1, tzinfo=UTC),
+            "changes": {
+                "dstPolicy": {
+                    "before": {"springForward": "skip", "fallBack": "both"},
+                    "after": {"springForward": "skip", "fallBack": "first"},
+                }
+            },
+        }
+    ]
+
+    before, now = versions(row, changes)
+
+    night = (datetime(2026, 10, 24, 22, tzinfo=UTC), datetime(2026, 10, 25, 22, tzinfo=UTC))
+    assert list(expected_fires(before.row, *night, most=10)) == [
+        datetime(2026, 10, 25, 0, 30, tzinfo=UTC),
+        datetime(2026, 10, 25, 1, 30, tzinfo=UTC),
+    ]
+    assert list(expected_fires(now.row, *night, most=10)) == [
+        datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
+    ]

@@ -45,11 +45,14 @@ def _walk(
             removed,
         )
     after = now if start_at is None else max(now, start_at - _TICK)
+    policy = cron.DstPolicy.of(row.get("dst_policy"))  # the fire times it runs, as the runner
 
     def next_fire(moment: datetime) -> datetime | None:
         if moment >= end:
             return None
-        fires = cron.next_fire_times(row["cron"], row["timezone"], moment, 1, until=end)
+        fires = cron.policy_fire_times(
+            row["cron"], row["timezone"], moment, 1, until=end, policy=policy
+        )
         return fires[0] if fires else None
 
     return split_fires(next_fire, after, exclusions, kept, removed)

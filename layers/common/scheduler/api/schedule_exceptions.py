@@ -156,10 +156,13 @@ class ExceptionService:
                 " to skip it, pause or delete the schedule"
             )
         expr, zone, now = schedule["cron"], schedule["timezone"], self.clock()
-        occurrence = _slot(expr, zone, _instant("occurrence", request.occurrence, zone))
+        policy = cron.DstPolicy.of(schedule.get("dst_policy"))
+        occurrence = _slot(schedule, _instant("occurrence", request.occurrence, zone))
         if occurrence is None:
             shown = request.occurrence
-            upcoming = ", ".join(iso_utc(t) for t in cron.next_fire_times(expr, zone, now, 3))
+            upcoming = ", ".join(
+                iso_utc(t) for t in cron.policy_fire_times(expr, zone, now, 3, policy=policy)
+            )
             raise InvalidInput(
                 f"occurrence: {shown} is not a fire time of this schedule ({expr} in {zone});"
                 f" its next ones are {upcoming}"
@@ -169,7 +172,7 @@ class ExceptionService:
             raise InvalidInput(
                 f"occurrence: {iso_utc(occurrence)} is outside the schedule's startAt/endAt"
             )
-        if cron.last_occurrence(occurrence, zone) <= now:
+        if cron.policy_last_occurrence(occurrence, zone, policy) <= now:
             raise InvalidInput(f"occurrence: {iso_utc(occurrence)} is in the past")
         if occurrence > now + MAX_AHEAD:
             raise InvalidInput(
@@ -193,7 +196,7 @@ class ExceptionService:
     def _checked_move(
         self, schedule: Row, occurrence: datetime, text: str, now: datetime
     ) -> datetime:
-        expr, zone = schedule["cron"], schedule["timezone"]
+        zone = schedule["timezone"]
         move_to = _instant("moveTo", text, zone)
         if move_to <= now:
             raise InvalidInput(f"moveTo: {iso_utc(move_to)} is in the past")
@@ -216,7 +219,7 @@ class ExceptionService:
                 f" is moved already (exception {moved['id']}); pick another time, or remove"
                 " that move first"
             )
-        other = _slot(expr, zone, move_to)
+        other = _slot(schedule, move_to)
         if (
             other is not None
             and other != occurrence
@@ -263,9 +266,16 @@ def _instant(field: str, text: str, zone: str) -> datetime:
         raise InvalidInput(f"{field}: out of range (years 1 to 9999 in UTC)") from exc
 
 
-def _slot(expr: str, zone: str, instant: datetime) -> datetime | None:
+def _slot(schedule: Row, instant: datetime) -> datetime | None:
+    """The slot `instant` names of the schedule, under its DST policy (as the runner's): under
+    `last` a repeated wall time's slot is its second instant, named by either one."""
+    expr, zone = schedule["cron"], schedule["timezone"]
+    policy = cron.DstPolicy.of(schedule.get("dst_policy"))
     try:
-        return cron.fire_slot(expr, zone, instant)
+        slot = cron.policy_fire_slot(expr, zone, instant, policy)
+        if slot is None and (second := cron.last_occurrence(instant, zone)) != instant:
+            slot = cron.policy_fire_slot(expr, zone, second, policy)
+        return slot
     except OverflowError:  # at the ends of the calendar: no fire time there
         return None
     except ValueError as exc:

@@ -77,7 +77,9 @@ def settle_excepted_fires(
 
 def _still_a_slot(row: Row) -> bool:
     try:
-        return cron.fire_slot(row["cron"], row["timezone"], row["occurrence"]) == row["occurrence"]
+        policy = cron.DstPolicy.of(row["dst_policy"])
+        slot = cron.policy_fire_slot(row["cron"], row["timezone"], row["occurrence"], policy)
+        return slot == row["occurrence"]
     except ValueError:  # a cron or zone that can no longer be evaluated does not fire
         return False
 
@@ -86,4 +88,5 @@ def _is_due(row: Row, at: datetime, grace: timedelta) -> bool:
     if row["action"] == "move":
         return bool(row["move_to"] + grace <= at)
     wait = grace + timedelta(minutes=row["flexible_window_minutes"])
-    return cron.last_occurrence(row["occurrence"], row["timezone"]) + wait <= at
+    policy = cron.DstPolicy.of(row["dst_policy"])
+    return cron.policy_last_occurrence(row["occurrence"], row["timezone"], policy) + wait <= at

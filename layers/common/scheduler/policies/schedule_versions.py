@@ -23,7 +23,10 @@ WHEN_FIELDS = {
     "startAt": "start_at",
     "endAt": "end_at",
     "flexibleWindowMinutes": "flexible_window_minutes",
+    "dstPolicy": "dst_policy",
 }
+# The DST policy's members, as the API (and so the audit log) names them, and the column.
+_DST_POLICY_MEMBERS = {"springForward": "spring_forward", "fallBack": "fall_back"}
 _INSTANTS = frozenset({"run_at", "start_at", "end_at"})
 
 
@@ -57,6 +60,8 @@ def versions(row: Mapping[str, Any], changes: Sequence[Mapping[str, Any]]) -> li
 
 def _column_value(column: str, shown: Any, otherwise: Any) -> Any:
     """A value as the API shows it (the audit log's) as the row holds it."""
+    if column == "dst_policy" and isinstance(shown, Mapping):
+        return {_DST_POLICY_MEMBERS.get(k, k): v for k, v in shown.items()}
     if column not in _INSTANTS or shown is None:
         return shown
     try:

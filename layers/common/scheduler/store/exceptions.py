@@ -130,10 +130,11 @@ class ExceptionQueries(Queries):
     def due_exceptions(self, after: datetime, through: datetime, limit: int) -> list[Row]:
         """Exceptions of enabled schedules due in (after, through] whose slot has no run row:
         a skip by its occurrence, a move by its new time; with what the missed-fire check
-        decides and alerts with (the schedule's cron, zone and flexible window, its owner)."""
+        decides and alerts with (the schedule's cron, zone, DST policy and flexible window, its
+        owner)."""
         return self.db.execute(
             """select e.schedule_id, s.workflow_id, e.occurrence, e.action, e.move_to, e.note,
-                      s.cron, s.timezone, s.flexible_window_minutes, w.owner_id,
+                      s.cron, s.timezone, s.dst_policy, s.flexible_window_minutes, w.owner_id,
                       w.name as workflow_name
                from schedule_exceptions e
                join schedules s on s.id = e.schedule_id
