@@ -106,3 +106,48 @@ def test_this_rounds_states_keep_every_invariant(clean_db: str) -> None:
     assert (counts["answers_lost"], counts["retried"], counts["retried_after_expiry"]) == (3, 3, 2)
     assert counts["Schedule Paused"] >= 2, counts
     assert counts["Run Recovered"] >= 1, counts
+
+
+# One-time schedules (`at`), from a clock before the EU autumn change (seed 2): an instant and
+# wall times (one in the repeated hour, its first occurrence), each fired once and its at()
+# deleted after; a PATCH of the input after it fired (EventBridge gets nothing again), a re-arm
+# with a new `at`, a pause and resume before `at` (it still fires), one paused over its `at`
+# (nothing runs on resume), an EventBridge outage over an `at` (missed, or caught up per the
+# policy), a recurring schedule made one-time and a one-time one made recurring.
+ONE_TIME_SEQUENCE = [
+    {"op": "create", "cron": "0 * * * *", "timezone": "UTC", "catchup": "skip", "window": 600,
+     "overlap": "skip", "duration_s": 20, "fail_percent": 0, "at_minutes": 7},
+    {"op": "create", "cron": "0 * * * *", "timezone": "Europe/London", "catchup": "latest",
+     "window": 3600, "overlap": "skip", "duration_s": 20, "fail_percent": 0, "at_minutes": 270,
+     "at_wall": True},
+    {"op": "create", "cron": "0 * * * *", "timezone": "America/New_York", "catchup": "all",
+     "window": 86400, "overlap": "buffer_one", "duration_s": 90, "fail_percent": 0,
+     "at_minutes": 30, "at_wall": True},
+    {"op": "advance", "minutes": 10},
+    {"op": "edit_input", "schedule": 0, "x": "after it fired"},
+    {"op": "edit_at", "schedule": 0, "minutes": 30, "wall": False},
+    {"op": "pause", "schedule": 2},
+    {"op": "resume", "schedule": 2},
+    {"op": "outage", "of": "eventbridge", "minutes": 90},
+    {"op": "advance", "minutes": 120},
+    {"op": "pause", "schedule": 1},
+    {"op": "resume", "schedule": 1},
+    {"op": "create", "cron": "*/15 * * * *", "timezone": "UTC", "catchup": "latest",
+     "window": 3600, "overlap": "skip", "duration_s": 0, "fail_percent": 0},
+    {"op": "edit_at", "schedule": 3, "minutes": 7, "wall": True},
+    {"op": "create", "cron": "0 * * * *", "timezone": "UTC", "catchup": "latest", "window": 3600,
+     "overlap": "skip", "duration_s": 0, "fail_percent": 0, "at_minutes": 2},
+    {"op": "pause", "schedule": 4},
+    {"op": "advance", "minutes": 10},
+    {"op": "resume", "schedule": 4},
+    {"op": "advance", "minutes": 300},
+    {"op": "edit_cron", "schedule": 0, "cron": "*/15 * * * *"},
+    {"op": "advance", "minutes": 60},
+]  # fmt: skip
+
+
+def test_one_time_schedules_keep_every_invariant(clean_db: str) -> None:
+    result = run_sequence(clean_db, 2, ONE_TIME_SEQUENCE)
+    assert not result.violations, result.repro()
+    # the at()s EventBridge fired and deleted: s0 twice (created, re-armed), s1, s2, s3
+    assert result.counts["at_deleted"] >= 4, result.counts

@@ -19,6 +19,7 @@ from tests.simulation.check_timing import CATCHUP_SETTLE, Slot, beyond_look_back
 from tests.simulation.failure_invariants import failure_violations
 from tests.simulation.input_invariants import input_violations
 from tests.simulation.model import Period, SimSchedule, iso
+from tests.simulation.once import once_eventbridge_violations, once_step_violations
 from tests.simulation.request_invariants import request_violations
 from tests.simulation.target import Visit
 
@@ -84,6 +85,7 @@ def step_violations(world: World) -> list[str]:
     found += [f"[the runner raises only to be retried] {u}" for u in world.lam.unexpected]
     # issue #25's states: what runs received, pauses after failures, Idempotency-Keys
     found += input_violations(world) + failure_violations(world) + request_violations(world)
+    found += once_step_violations(world) + once_eventbridge_violations(world, set())
     return found
 
 

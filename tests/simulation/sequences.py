@@ -61,7 +61,35 @@ def sequence(seed: int, length: int = 16) -> list[Op]:
     ops: list[Op] = [_create_op(rng, theme) for _ in range(rng.randint(1, 3))]
     for _ in range(length):
         ops.append(_random_op(rng, theme))
-    return _with_this_rounds_states(seed, ops)
+    return _with_one_time_schedules(seed, _with_this_rounds_states(seed, ops))
+
+
+# Minutes from the create (or PATCH) to a one-time schedule's `at`.
+AT_MINUTES = [2, 7, 30, 90, 600]
+
+
+def _with_one_time_schedules(seed: int, ops: list[Op]) -> list[Op]:
+    """One-time schedules, drawn from a random of their own (the operations drawn before stay
+    as they were): some creates fire once, at `at` (an instant, or a wall time in the zone),
+    instead of on their cron; PATCHes of `at` re-arm one (or make a recurring one one-time)."""
+    rng = random.Random(seed * 15485863 + 4)
+    out: list[Op] = []
+    for op in ops:
+        op = dict(op)
+        if op["op"] == "create" and rng.random() < 0.3:
+            op["at_minutes"] = rng.choice(AT_MINUTES)
+            op["at_wall"] = rng.random() < 0.5
+        out.append(op)
+        if rng.random() < 0.08:
+            out.append(
+                {
+                    "op": "edit_at",
+                    "schedule": rng.randrange(1000),
+                    "minutes": rng.choice(AT_MINUTES),
+                    "wall": rng.random() < 0.5,
+                }
+            )
+    return out
 
 
 # An input's `x`: text the URL would have to encode, numbers, objects, lists, unicode, null.

@@ -44,6 +44,7 @@ from tests.simulation.clock import VirtualClock, patch_time
 from tests.simulation.cloud import EventLoop, SimEventBridge, SimLambda
 from tests.simulation.faults import Faults, FaultyDatabase, hook_dynamodb
 from tests.simulation.model import Model, SimSchedule
+from tests.simulation.once import at_in
 from tests.simulation.target import STEP_KIND, Target, activate
 from tests.simulation.tasks import Tasks
 
@@ -137,6 +138,7 @@ class World:
         self.eventbridge = SimEventBridge(
             self.loop, self.clock, eventbridge, self.lam, self.faults, self.rng
         )
+        self.eventbridge.watch(scheduler)
         self.service = ScheduleService(
             ScheduleServiceQueries.over(self.api_db),
             eventbridge,
@@ -255,10 +257,16 @@ class World:
         step = {"type": STEP_KIND, "durationS": spec["duration_s"], "echo": ECHO}
         step["failPercent"] = spec["fail_percent"]
         workflow = WorkflowQueries(self.api_db).create_workflow(OWNER, "sim", {"steps": [step]})
+        fires: dict[str, Any] = {"cron": spec["cron"]}
+        if spec.get("at_minutes") is not None:  # a one-time schedule
+            now, zone = self.clock.now(), spec["timezone"]
+            text, instant = at_in(now, spec["at_minutes"], zone, spec.get("at_wall"))
+            fires = {"at": text}
+            spec = {**spec, "cron": None, "at_instant": instant}
         request = ScheduleCreate.model_validate(
             {
                 "workflowId": str(workflow["id"]),
-                "cron": spec["cron"],
+                **fires,
                 "timezone": spec["timezone"],
                 "catchupPolicy": spec["catchup"],
                 "catchupWindowSeconds": spec["window"],
@@ -285,8 +293,12 @@ class World:
         )
 
     def update(self, schedule: SimSchedule, changes: dict[str, Any]) -> None:
+        """PATCH `changes` (an `at_instant` is sent as `at`, its text in `at_text`)."""
         before = self._fires_from(schedule.id)
-        self.service.update_schedule(None, schedule.id, ScheduleUpdate.model_validate(changes))
+        sent = {k: v for k, v in changes.items() if k not in ("at_instant", "at_text")}
+        if "at_text" in changes:
+            sent["at"] = changes["at_text"]
+        self.service.update_schedule(None, schedule.id, ScheduleUpdate.model_validate(sent))
         if self._fires_from(schedule.id) != before:
             self._fire_times_start_now(schedule.id)
         if schedule.enabled and changes.get("enabled") is False:
