@@ -15,7 +15,14 @@ from types import SimpleNamespace
 import pytest
 
 # Modules whose `time` is the virtual one (each imports `time` and calls time.monotonic/sleep).
-TIMED_MODULES = ("scheduler.run.fire", "scheduler.run.runner", "scheduler.steps.engine")
+TIMED_MODULES = (
+    "scheduler.run.fire",
+    "scheduler.run.runner",
+    "scheduler.steps.engine",
+    # a bulk change's EventBridge budget, the drain's pacing
+    "scheduler.api.bulk_changes",
+    "scheduler.sync.pending",
+)
 # Modules whose `datetime.now` is the virtual clock: a create's check that `at` is in the future
 # (the model's validator), and what EventBridge is sent for a one-time schedule (nothing once
 # `at` is past: sync.eventbridge.desired_schedules, keeps_leftover).

@@ -64,6 +64,8 @@ class SimSchedule:
     runner_pauses: list[datetime] = field(default_factory=list)
     # a one-time schedule's instant (cron None), as the newest create or PATCH wrote it
     at: datetime | None = None
+    # its label `group` (what a bulk change's filter names)
+    group: str = "a"
 
     def describe(self) -> str:
         fires = f"at {iso(self.at)}" if self.at is not None else f"cron {self.cron!r}"
@@ -110,6 +112,7 @@ class Model:
             spec["overlap"],
             pause_after=spec.get("pause_after"),
             at=spec.get("at_instant"),
+            group=spec.get("group") or "a",
         )
         schedule.inputs.append((now, spec.get("input") or {}))
         schedule.periods.append(Period(now, None, schedule.cron, schedule.timezone, schedule.at))

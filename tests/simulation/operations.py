@@ -177,5 +177,6 @@ _APPLY: dict[str, Callable[[World, Op], None]] = {
     "retry_keyed": _retry_keyed,
     "retention": _retention,
     "edit_at": _edit_at,
+    "bulk": lambda world, op: world.bulk.change(op),
     "advance": _advance,
 }

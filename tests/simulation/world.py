@@ -39,6 +39,7 @@ from scheduler.store.workflows import WorkflowQueries
 from scheduler.sync.eventbridge import EventBridgeSchedules
 
 from tests.integration.runner_fixtures import LOCKS_TABLE, create_locks_table
+from tests.simulation.bulk import GROUP, Bulk
 from tests.simulation.client import Client
 from tests.simulation.clock import VirtualClock, patch_time
 from tests.simulation.cloud import EventLoop, SimEventBridge, SimLambda
@@ -139,6 +140,7 @@ class World:
             self.loop, self.clock, eventbridge, self.lam, self.faults, self.rng
         )
         self.eventbridge.watch(scheduler)
+        self.bulk = Bulk.of(self)
         self.service = ScheduleService(
             ScheduleServiceQueries.over(self.api_db),
             eventbridge,
@@ -173,6 +175,7 @@ class World:
         self.loop.at(now + self.check_every, "missed-fire check", self._check_pass)
         if self.faults.is_down("check"):
             return
+        self.bulk.drain()  # the pass drains bulk changes' EventBridge writes first
         self._note_unstarted_claims()
         # as scheduler.sync.reconcile's coordinator: a sweep that fails never stops the check
         with contextlib.suppress(DependencyUnavailable):
@@ -234,6 +237,7 @@ class World:
         """The runner paused the schedule at `at` (pauseAfterFailures): its period ends there."""
         schedule = next((s for s in self.model.live() if s.id == schedule_id), None)
         if schedule is not None and schedule.enabled:
+            self.bulk.forget(schedule_id)
             self.model.paused_by_runner(schedule, at)
             self._disabled_now(schedule_id, at)
 
@@ -273,6 +277,7 @@ class World:
                 "overlapPolicy": spec["overlap"],
                 "input": spec.get("input"),
                 "pauseAfterFailures": spec.get("pause_after"),
+                "labels": {GROUP: spec.get("group") or "a"},
             }
         )
 
@@ -295,6 +300,7 @@ class World:
     def update(self, schedule: SimSchedule, changes: dict[str, Any]) -> None:
         """PATCH `changes` (an `at_instant` is sent as `at`, its text in `at_text`)."""
         before = self._fires_from(schedule.id)
+        self.bulk.forget(schedule.id)
         sent = {k: v for k, v in changes.items() if k not in ("at_instant", "at_text")}
         if "at_text" in changes:
             sent["at"] = changes["at_text"]
@@ -405,4 +411,5 @@ class World:
 
     def counts(self) -> Counter[str]:
         alerts = Counter(alert.kind for alert in self.alerts)
-        return self.lam.stats + self.eventbridge.stats + self.client.stats + alerts
+        stats = self.lam.stats + self.eventbridge.stats + self.client.stats + self.bulk.stats
+        return stats + alerts
