@@ -167,13 +167,14 @@ class Bulk:
         deadline = world.clock.now() + timedelta(seconds=DRAIN_TIME_S)
         self.stats["drains"] += 1
         with contextlib.suppress(DomainError):
-            drain_pending(
+            summary = drain_pending(
                 DrainQueries.over(world.check_db),
                 self.eventbridge,
                 owner=None,
                 time_left_s=lambda: (deadline - world.clock.now()).total_seconds(),
             )
-        self.refresh()
+            if summary.written or summary.invalid:
+                self.refresh()
 
     def refresh(self) -> None:
         """SimEventBridge reads what the drains wrote."""
