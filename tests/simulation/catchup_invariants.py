@@ -68,7 +68,13 @@ def catchup_violations(
         for (schedule_id, slot), slot_visits in visits.items()
         if schedule_id == schedule.id and any(v.trigger == "catchup" for v in slot_visits)
     }
-    found = {slot: found_missed(world, schedule.id, slot) for slot, _, _ in missed}
+    # a slot the product never recorded was never found (its period restarted with a new cron,
+    # zone or `at` before a pass could find it: the check counts from the new fires_from)
+    recorded = {(r["schedule_id"], r["scheduled_time"]) for r in world.run_log.values()}
+    found = {
+        slot: found_missed(world, schedule.id, slot) if (schedule.id, slot) in recorded else None
+        for slot, _, _ in missed
+    }
     # a catch-up queued, claimed, never started and settled past its window: queued as the
     # policy says, then only recorded missed by design (docs/how-a-fire-runs.md, step 3)
     queued |= {

@@ -9,13 +9,24 @@ virtual clock reaches its end (tests.simulation.tasks), instead of stalling in r
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from types import SimpleNamespace
 
 import pytest
 
 # Modules whose `time` is the virtual one (each imports `time` and calls time.monotonic/sleep).
-TIMED_MODULES = ("scheduler.run.fire", "scheduler.run.runner", "scheduler.steps.engine")
+TIMED_MODULES = (
+    "scheduler.run.fire",
+    "scheduler.run.runner",
+    "scheduler.steps.engine",
+    # a bulk change's EventBridge budget, the drain's pacing
+    "scheduler.api.bulk_changes",
+    "scheduler.sync.pending",
+)
+# Modules whose `datetime.now` is the virtual clock: a create's check that `at` is in the future
+# (the model's validator), and what EventBridge is sent for a one-time schedule (nothing once
+# `at` is past: sync.eventbridge.desired_schedules, keeps_leftover).
+DATED_MODULES = ("scheduler.models.schedules", "scheduler.sync.eventbridge")
 
 
 class VirtualClock:
@@ -38,12 +49,38 @@ class VirtualClock:
         return self.current.timestamp()
 
 
+class _AnyDatetime(type):
+    """isinstance/issubclass of the virtual datetime answer as for datetime itself."""
+
+    def __instancecheck__(cls, instance: object) -> bool:
+        return isinstance(instance, datetime)
+
+    def __subclasscheck__(cls, subclass: type) -> bool:
+        return issubclass(subclass, datetime)
+
+
+def virtual_datetime(clock: VirtualClock) -> type[datetime]:
+    """`datetime` whose now() is the virtual clock's (everything else is datetime's)."""
+
+    class VirtualDatetime(datetime, metaclass=_AnyDatetime):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> datetime:  # type: ignore[override]
+            now = clock.now()
+            return now.astimezone(tz) if tz is not None else now.replace(tzinfo=None)
+
+    return VirtualDatetime
+
+
 def patch_time(
     monkeypatch: pytest.MonkeyPatch, clock: VirtualClock, sleep: Callable[[float], None]
 ) -> None:
-    """Make the product's monotonic time the virtual clock's, and its sleeps `sleep`."""
+    """Make the product's monotonic time the virtual clock's, and its sleeps `sleep`; and its
+    datetime.now() where the simulation depends on it (DATED_MODULES)."""
     import importlib
 
     shim = SimpleNamespace(monotonic=clock.monotonic, sleep=sleep, time=clock.monotonic)
     for name in TIMED_MODULES:
         monkeypatch.setattr(importlib.import_module(name), "time", shim)
+    dated = virtual_datetime(clock)
+    for name in DATED_MODULES:
+        monkeypatch.setattr(importlib.import_module(name), "datetime", dated)

@@ -168,6 +168,8 @@ class _Plan:
     timezone: str
     template: str
     arn: str
+    # ActionAfterCompletion DELETE (a one-time at()): EventBridge deletes it once it fired
+    delete_after: bool = False
 
 
 @dataclass
@@ -182,6 +184,20 @@ class SimEventBridge:
     rng: random.Random
     plans: dict[str, _Plan] = field(default_factory=dict)
     stats: Counter[str] = field(default_factory=Counter)
+    # name -> the expression of the at() it fired and then deleted (ActionAfterCompletion)
+    completed: dict[str, str] = field(default_factory=dict)
+    # name -> ActionAfterCompletion as the product last wrote it (moto's UpdateSchedule drops
+    # it, where AWS's replaces the whole schedule with the request: see `watch`)
+    after_completion: dict[str, str | None] = field(default_factory=dict)
+
+    def watch(self, client: Any) -> None:
+        """Learn each schedule's ActionAfterCompletion from the product's own requests."""
+
+        def written(params: dict[str, Any], **_: Any) -> None:
+            self.after_completion[params["Name"]] = params.get("ActionAfterCompletion")
+
+        for operation in ("CreateSchedule", "UpdateSchedule"):
+            client.meta.events.register(f"before-parameter-build.scheduler.{operation}", written)
 
     def refresh(self, schedule_id: UUID) -> None:
         """Read the row's EventBridge schedules again (after the API wrote them): its cron's, and
@@ -202,6 +218,7 @@ class SimEventBridge:
                 described.get("ScheduleExpressionTimezone") or "UTC",
                 target["Input"],
                 described.get("Arn", ""),
+                self.after_completion.get(name) == "DELETE",
             )
             self.plans[name] = plan
             self._plan_next(plan, self.clock.now())
@@ -216,6 +233,8 @@ class SimEventBridge:
             return
         self._plan_next(plan, fire)
         self.stats["fire_times"] += 1
+        if plan.delete_after and plan.expression.startswith("at("):
+            self._complete(plan)
         if self.faults.is_down("eventbridge"):
             self.stats["dropped"] += 1
             return
@@ -233,3 +252,11 @@ class SimEventBridge:
         self.lam.invoke_async(event)
         if how == "duplicate":
             self.lam.invoke_async(dict(event))
+
+    def _complete(self, plan: _Plan) -> None:
+        """A one-time at() has had its fire (delivered, late, or lost: EventBridge's retries
+        are its own): EventBridge deletes it (ActionAfterCompletion DELETE)."""
+        self.plans.pop(plan.name, None)
+        self.api.client.delete_schedule(Name=plan.name, GroupName=self.api.group)
+        self.completed[plan.name] = plan.expression
+        self.stats["at_deleted"] += 1

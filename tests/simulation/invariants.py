@@ -14,11 +14,13 @@ from uuid import UUID
 
 from scheduler.store.runs import ABANDONED_RUN_ERROR
 
+from tests.simulation.bulk import bulk_violations, claims_while_paused
 from tests.simulation.catchup_invariants import catchup_violations
 from tests.simulation.check_timing import CATCHUP_SETTLE, Slot, beyond_look_back, first_check
 from tests.simulation.failure_invariants import failure_violations
 from tests.simulation.input_invariants import input_violations
 from tests.simulation.model import Period, SimSchedule, iso
+from tests.simulation.once import once_eventbridge_violations, once_step_violations
 from tests.simulation.request_invariants import request_violations
 from tests.simulation.target import Visit
 
@@ -84,6 +86,9 @@ def step_violations(world: World) -> list[str]:
     found += [f"[the runner raises only to be retried] {u}" for u in world.lam.unexpected]
     # issue #25's states: what runs received, pauses after failures, Idempotency-Keys
     found += input_violations(world) + failure_violations(world) + request_violations(world)
+    pending = world.bulk.pending()
+    found += once_step_violations(world) + once_eventbridge_violations(world, pending)
+    found += bulk_violations(world, pending) + claims_while_paused(world)
     return found
 
 
@@ -120,7 +125,7 @@ def final_violations(world: World, horizon: datetime) -> list[str]:
     for visit in world.target.visits:
         visits[(visit.schedule_id, visit.slot)].append(visit)
     alerts = Counter((a.kind, a.schedule_id, a.slot) for a in world.alerts)
-    found: list[str] = []
+    found: list[str] = bulk_violations(world, world.bulk.pending(), final=True)
     # a queue that is being worked through is not stuck: its workflow ran lately
     working = {
         v.workflow_id

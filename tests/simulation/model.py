@@ -1,7 +1,8 @@
 """What must have happened: each schedule's enabled periods, and their fire times by the
 product's own definition (scheduler.cron.policy_fire_times under the schedule's DST policy, as
-previews, backfill and the missed-fire check use); its input as each PATCH left it; when it was
-re-enabled, and when the runner paused it after its failures (learnt from the product: see
+previews, backfill and the missed-fire check use; a one-time schedule's `at`:
+scheduler.cron.once_fire_times); its input as each PATCH left it; when it was re-enabled, and
+when the runner paused it after its failures (learnt from the product: see
 World.learn_runner_pause)."""
 
 from __future__ import annotations
@@ -23,13 +24,24 @@ def iso(moment: datetime) -> str:
 
 @dataclass
 class Period:
-    """The schedule fired by `cron` in `timezone` from `start` (exclusive) until `end`."""
+    """The schedule fired by `cron` in `timezone` (or once, at `at`: a one-time schedule) from
+    `start` (exclusive) until `end`."""
 
     start: datetime
     end: datetime | None
-    cron: str
+    cron: str | None
     timezone: str
     dst_policy: cron.DstPolicy = cron.DEFAULT_DST_POLICY
+    at: datetime | None = None
+
+    def fire_times(self, until: datetime) -> list[datetime]:
+        """The product's one definition of fire times, under the schedule's DST policy."""
+        if self.at is not None:
+            return cron.once_fire_times(self.at, self.start, 1, until=until)
+        assert self.cron is not None
+        return cron.policy_fire_times(
+            self.cron, self.timezone, self.start, MAX_FIRES, until=until, policy=self.dst_policy
+        )
 
     def is_open_at(self, moment: datetime) -> bool:
         return self.start <= moment and (self.end is None or moment < self.end)
@@ -40,7 +52,7 @@ class SimSchedule:
     id: UUID
     workflow_id: UUID
     label: str
-    cron: str
+    cron: str | None
     timezone: str
     catchup: str
     window_s: int
@@ -56,11 +68,16 @@ class SimSchedule:
     toggles: list[tuple[datetime, bool, int]] = field(default_factory=list)
     runner_pauses: list[datetime] = field(default_factory=list)
     dst_policy: cron.DstPolicy = cron.DEFAULT_DST_POLICY
+    # a one-time schedule's instant (cron None), as the newest create or PATCH wrote it
+    at: datetime | None = None
+    # its label `group` (what a bulk change's filter names)
+    group: str = "a"
 
     def describe(self) -> str:
+        fires = f"at {iso(self.at)}" if self.at is not None else f"cron {self.cron!r}"
         dst = f" dst {self.dst_policy.spring_forward}/{self.dst_policy.fall_back}"
         return (
-            f"{self.label} [{self.id}] cron {self.cron!r} {self.timezone}{dst}, catchup "
+            f"{self.label} [{self.id}] {fires} {self.timezone}{dst}, catchup "
             f"{self.catchup}/{self.window_s}s, overlap {self.overlap}, pause after "
             f"{self.pause_after}"
         )
@@ -79,15 +96,7 @@ class SimSchedule:
             end = until if period.end is None else min(period.end, until)
             if end <= period.start:
                 continue
-            # the product's one definition of fire times, under the schedule's DST policy
-            times = cron.policy_fire_times(
-                period.cron,
-                period.timezone,
-                period.start,
-                MAX_FIRES,
-                until=end,
-                policy=period.dst_policy,
-            )
+            times = period.fire_times(end)
             found.extend((period, t) for t in times if period.end is None or t < period.end)
         return found
 
@@ -103,17 +112,19 @@ class Model:
             schedule_id,
             workflow_id,
             f"s{len(self.schedules) + 1}",
-            spec["cron"],
+            spec.get("cron"),
             spec["timezone"],
             spec["catchup"],
             spec["window"],
             spec["overlap"],
             pause_after=spec.get("pause_after"),
             dst_policy=_policy(spec.get("dst")),
+            at=spec.get("at_instant"),
+            group=spec.get("group") or "a",
         )
         schedule.inputs.append((now, spec.get("input") or {}))
         schedule.periods.append(
-            Period(now, None, schedule.cron, schedule.timezone, schedule.dst_policy)
+            Period(now, None, schedule.cron, schedule.timezone, schedule.dst_policy, schedule.at)
         )
         self.schedules.append(schedule)
         return schedule
@@ -122,18 +133,24 @@ class Model:
         self, schedule: SimSchedule, changes: dict[str, Any], now: datetime, xid: int = 0
     ) -> None:
         enabled = changes.get("enabled", schedule.enabled)
-        new_cron = changes.get("cron", schedule.cron)
+        # a cron makes a one-time schedule recurring, an `at` a recurring one one-time
+        new_cron = None if "at_instant" in changes else changes.get("cron", schedule.cron)
+        new_at = None if "cron" in changes else changes.get("at_instant", schedule.at)
         new_zone = changes.get("timezone", schedule.timezone)
-        restarts = (new_cron, new_zone) != (schedule.cron, schedule.timezone)
+        was = (schedule.cron, schedule.timezone, schedule.at)
+        restarts = (new_cron, new_zone, new_at) != was
         if schedule.enabled and (not enabled or restarts):
             schedule.periods[-1].end = now
         if enabled and (not schedule.enabled or restarts):
-            schedule.periods.append(Period(now, None, new_cron, new_zone, schedule.dst_policy))
+            schedule.periods.append(
+                Period(now, None, new_cron, new_zone, schedule.dst_policy, new_at)
+            )
         if enabled != schedule.enabled:
             schedule.toggles.append((now, enabled, xid))
         if "input" in changes:
             schedule.inputs.append((now, changes["input"] or {}))
         schedule.enabled, schedule.cron, schedule.timezone = enabled, new_cron, new_zone
+        schedule.at = new_at
 
     def paused_by_runner(self, schedule: SimSchedule, at: datetime) -> None:
         """The runner paused it (its failures reached pauseAfterFailures): its period ends."""

@@ -11,6 +11,7 @@ from scheduler.errors import DomainError
 
 from tests.simulation.faults import DEPENDENCIES
 from tests.simulation.model import SimSchedule
+from tests.simulation.once import at_in
 from tests.simulation.sequences import Op
 from tests.simulation.world import World
 
@@ -142,6 +143,14 @@ def _retry_keyed(world: World, op: Op) -> None:
         world.client.retry(request)
 
 
+def _edit_at(world: World, op: Op) -> None:
+    """PATCH a new future `at`: re-arms a one-time schedule, makes a recurring one one-time."""
+    schedule = _pick(world, op)
+    if schedule is not None:
+        text, instant = at_in(world.clock.now(), op["minutes"], schedule.timezone, op["wall"])
+        world.update(schedule, {"at_text": text, "at_instant": instant})
+
+
 def _retention(world: World, op: Op) -> None:
     world.retention_pass()
 
@@ -167,5 +176,7 @@ _APPLY: dict[str, Callable[[World, Op], None]] = {
     "edit_input": _edit_input,
     "retry_keyed": _retry_keyed,
     "retention": _retention,
+    "edit_at": _edit_at,
+    "bulk": lambda world, op: world.bulk.change(op),
     "advance": _advance,
 }

@@ -61,7 +61,56 @@ def sequence(seed: int, length: int = 16) -> list[Op]:
     ops: list[Op] = [_create_op(rng, theme) for _ in range(rng.randint(1, 3))]
     for _ in range(length):
         ops.append(_random_op(rng, theme))
-    return _with_this_rounds_states(seed, ops)
+    return _with_one_time_and_bulk(seed, _with_this_rounds_states(seed, ops))
+
+
+# Minutes from the create (or PATCH) to a one-time schedule's `at`.
+AT_MINUTES = [2, 7, 30, 90, 600]
+
+
+def _with_one_time_and_bulk(seed: int, ops: list[Op]) -> list[Op]:
+    """One-time schedules and bulk changes, drawn from a random of their own (the operations
+    drawn before stay as they were): some creates fire once, at `at` (an instant, or a wall
+    time in the zone), instead of on their cron; PATCHes of `at` re-arm one (or make a
+    recurring one one-time); each schedule has a group (a label), and bulk pauses and resumes
+    of a group (or of all) come with faults: the answer lost and retried (with or without an
+    Idempotency-Key), no time left in the request for EventBridge, the drain invocation it
+    starts lost, EventBridge failing in the middle of a drain (tests.simulation.bulk)."""
+    rng = random.Random(seed * 15485863 + 4)
+    out: list[Op] = []
+    for index, op in enumerate(ops):
+        op = dict(op)
+        if op["op"] == "create":
+            op["group"] = rng.choice(["a", "b"])
+            if rng.random() < 0.3:
+                op["at_minutes"] = rng.choice(AT_MINUTES)
+                op["at_wall"] = rng.random() < 0.5
+        out.append(op)
+        if rng.random() < 0.08:
+            out.append(
+                {
+                    "op": "edit_at",
+                    "schedule": rng.randrange(1000),
+                    "minutes": rng.choice(AT_MINUTES),
+                    "wall": rng.random() < 0.5,
+                }
+            )
+        if rng.random() < 0.12:
+            out.append(_bulk_op(rng, f"bulk-{seed}-{index}"))
+    return out
+
+
+def _bulk_op(rng: random.Random, key: str) -> Op:
+    return {
+        "op": "bulk",
+        "action": rng.choice(["pause", "resume"]),
+        "group": rng.choice(["a", "b", None]),
+        "key": key if rng.random() < 0.5 else None,
+        "lose_answer": rng.random() < 0.4,
+        "budget_s": rng.choice([8.0, 8.0, 0.0]),
+        "drain": rng.choice(["runs", "runs", "lost"]),
+        "interrupt_after": rng.choice([None, None, 0, 1]),
+    }
 
 
 # An input's `x`: text the URL would have to encode, numbers, objects, lists, unicode, null.

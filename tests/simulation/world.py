@@ -39,11 +39,13 @@ from scheduler.store.workflows import WorkflowQueries
 from scheduler.sync.eventbridge import EventBridgeSchedules
 
 from tests.integration.runner_fixtures import LOCKS_TABLE, create_locks_table
+from tests.simulation.bulk import GROUP, Bulk
 from tests.simulation.client import Client
 from tests.simulation.clock import VirtualClock, patch_time
 from tests.simulation.cloud import EventLoop, SimEventBridge, SimLambda
 from tests.simulation.faults import Faults, FaultyDatabase, hook_dynamodb
 from tests.simulation.model import Model, SimSchedule
+from tests.simulation.once import at_in
 from tests.simulation.target import STEP_KIND, Target, activate
 from tests.simulation.tasks import Tasks
 
@@ -137,6 +139,8 @@ class World:
         self.eventbridge = SimEventBridge(
             self.loop, self.clock, eventbridge, self.lam, self.faults, self.rng
         )
+        self.eventbridge.watch(scheduler)
+        self.bulk = Bulk.of(self)
         self.service = ScheduleService(
             ScheduleServiceQueries.over(self.api_db),
             eventbridge,
@@ -171,6 +175,7 @@ class World:
         self.loop.at(now + self.check_every, "missed-fire check", self._check_pass)
         if self.faults.is_down("check"):
             return
+        self.bulk.drain()  # the pass drains bulk changes' EventBridge writes first
         self._note_unstarted_claims()
         # as scheduler.sync.reconcile's coordinator: a sweep that fails never stops the check
         with contextlib.suppress(DependencyUnavailable):
@@ -232,6 +237,7 @@ class World:
         """The runner paused the schedule at `at` (pauseAfterFailures): its period ends there."""
         schedule = next((s for s in self.model.live() if s.id == schedule_id), None)
         if schedule is not None and schedule.enabled:
+            self.bulk.forget(schedule_id)
             self.model.paused_by_runner(schedule, at)
             self._disabled_now(schedule_id, at)
 
@@ -255,10 +261,16 @@ class World:
         step = {"type": STEP_KIND, "durationS": spec["duration_s"], "echo": ECHO}
         step["failPercent"] = spec["fail_percent"]
         workflow = WorkflowQueries(self.api_db).create_workflow(OWNER, "sim", {"steps": [step]})
+        fires: dict[str, Any] = {"cron": spec["cron"]}
+        if spec.get("at_minutes") is not None:  # a one-time schedule
+            now, zone = self.clock.now(), spec["timezone"]
+            text, instant = at_in(now, spec["at_minutes"], zone, spec.get("at_wall"))
+            fires = {"at": text}
+            spec = {**spec, "cron": None, "at_instant": instant}
         request = ScheduleCreate.model_validate(
             {
                 "workflowId": str(workflow["id"]),
-                "cron": spec["cron"],
+                **fires,
                 "timezone": spec["timezone"],
                 "catchupPolicy": spec["catchup"],
                 "catchupWindowSeconds": spec["window"],
@@ -266,6 +278,7 @@ class World:
                 "input": spec.get("input"),
                 "pauseAfterFailures": spec.get("pause_after"),
                 **({"dstPolicy": spec["dst"]} if spec.get("dst") else {}),
+                "labels": {GROUP: spec.get("group") or "a"},
             }
         )
 
@@ -286,8 +299,13 @@ class World:
         )
 
     def update(self, schedule: SimSchedule, changes: dict[str, Any]) -> None:
+        """PATCH `changes` (an `at_instant` is sent as `at`, its text in `at_text`)."""
         before = self._fires_from(schedule.id)
-        self.service.update_schedule(None, schedule.id, ScheduleUpdate.model_validate(changes))
+        self.bulk.forget(schedule.id)
+        sent = {k: v for k, v in changes.items() if k not in ("at_instant", "at_text")}
+        if "at_text" in changes:
+            sent["at"] = changes["at_text"]
+        self.service.update_schedule(None, schedule.id, ScheduleUpdate.model_validate(sent))
         if self._fires_from(schedule.id) != before:
             self._fire_times_start_now(schedule.id)
         if schedule.enabled and changes.get("enabled") is False:
@@ -394,4 +412,5 @@ class World:
 
     def counts(self) -> Counter[str]:
         alerts = Counter(alert.kind for alert in self.alerts)
-        return self.lam.stats + self.eventbridge.stats + self.client.stats + alerts
+        stats = self.lam.stats + self.eventbridge.stats + self.client.stats + self.bulk.stats
+        return stats + alerts

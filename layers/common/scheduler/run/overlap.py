@@ -87,7 +87,9 @@ def hand_on_next(fire: Fire) -> None:
     if fire.hand_on is None:
         return
     try:
-        run_queue.hand_on_next(fire.queries.queue, fire.event.workflow_id, fire.hand_on)
+        run_queue.hand_on_next(
+            fire.queries.queue, fire.event.workflow_id, fire.hand_on, ended=fire.event.trigger
+        )
     except Exception:  # after the record: never the run's failure
         logger.exception("cannot hand on the next waiting run; the missed-fire check will")
 

@@ -6,7 +6,9 @@ They all enter through the runner's one door (claim slot, lease, run, record), s
 lease and fencing hold for each: the waiting row is the slot, and the runner claims it.
 
 Handing on is an asynchronous invocation of the runner for the workflow's next waiting run
-(live fires first, then catch-up, then backfill; oldest fire time first). The runner that
+(live fires first, then catch-up, then backfill; oldest fire time first; but after a live fire's
+run a waiting catch-up goes first, so live fires and catch-ups take turns and a workflow kept
+busy by its live fires still catches up). The runner that
 finishes a run hands on; so does whoever queues runs. Nothing is lost if a hand-on is: a
 waiting row carries a time (`lease_expires_at`) after which the missed-fire check takes it as
 stalled and hands it on itself. A hand-on that arrives while the workflow is busy finds the
@@ -58,11 +60,14 @@ def hand_on_run(row: dict[str, Any], hand_on: HandOn) -> bool:
     return True
 
 
-def hand_on_next(queue: QueueQueries, workflow_id: UUID, hand_on: HandOn) -> bool:
+def hand_on_next(
+    queue: QueueQueries, workflow_id: UUID, hand_on: HandOn, ended: str | None = None
+) -> bool:
     """Hand the workflow's next waiting run to the runner; True if there was one and it was
-    handed on. Never raises (see hand_on_run)."""
+    handed on. `ended`: the trigger of the run that just ended (a live fire's, `schedule`: a
+    waiting catch-up takes its turn before the next live fire). Never raises (see hand_on_run)."""
     try:
-        row = queue.next_buffered_run(workflow_id)
+        row = queue.next_buffered_run(workflow_id, catchup_first=ended == "schedule")
     except DomainError:
         logger.exception("cannot read the next waiting run; the missed-fire check will")
         return False

@@ -18,6 +18,13 @@ from scheduler.store.sql import Queries, Row
 # catch-up, then backfill; within each, the oldest fire time first.
 _HAND_ON_ORDER = """case r.trigger when 'catchup' then 1 when 'backfill' then 2 else 0 end,
     r.scheduled_time"""
+# After a live fire's run, a waiting catch-up goes before a waiting live fire: under buffer_one a
+# workflow whose runs outlast its cron's interval always has a live fire waiting when a run ends,
+# and with live fires always first a catch-up queued behind them never ran (simulation seed 123:
+# a `latest` catch-up waited 32 minutes, until a pause skipped it). Live fires and catch-ups then
+# take turns, so a catch-up waits for at most one live run; backfill still comes last.
+_CATCHUP_TURN_ORDER = """case r.trigger when 'catchup' then 0 when 'backfill' then 2 else 1 end,
+    r.scheduled_time"""
 
 # A workflow whose last run started this recently has a moving queue: the end of that run hands
 # on the next. As long as scheduler.run.queue.QUEUED_PATIENCE (which imports this module's
@@ -71,13 +78,15 @@ class QueueQueries(Queries):
             return False
         return row is not None
 
-    def next_buffered_run(self, workflow_id: UUID) -> Row | None:
-        """The workflow's waiting run to hand on next (of an enabled schedule), or None."""
+    def next_buffered_run(self, workflow_id: UUID, *, catchup_first: bool = False) -> Row | None:
+        """The workflow's waiting run to hand on next (of an enabled schedule), or None;
+        `catchup_first` (the run that ended was a live fire's): a catch-up takes its turn."""
+        order = _CATCHUP_TURN_ORDER if catchup_first else _HAND_ON_ORDER
         return self.db.execute(
             f"""select r.schedule_id, r.workflow_id, r.scheduled_time, r.trigger
                 from schedule_runs r join schedules s on s.id = r.schedule_id
                 where r.workflow_id = %s and r.status = 'buffered' and s.enabled
-                order by {_HAND_ON_ORDER} limit 1""",
+                order by {order} limit 1""",
             (workflow_id,),
         ).fetchone()
 
