@@ -224,3 +224,51 @@ def test_a_calendars_preview_walks_the_fire_times_of_the_schedules_dst_policy() 
         datetime(2027, 3, 30, 0, 30, tzinfo=UTC),
     ]
     assert fields["excluded_run_times"] == []  # none asked for
+
+
+def test_the_lists_next_run_is_the_first_fire_the_exceptions_and_calendars_leave(
+    api: Api, workflows: dict[str, uuid.UUID]
+) -> None:
+    fires = cron.next_fire_times("0 7 * * *", "UTC", datetime.now(UTC), 4)
+    status, calendar = api.call(
+        "POST",
+        "/api/calendars",
+        body={"name": "Holidays", "timezone": "UTC", "dates": [{"start": _iso(fires[1])[:10]}]},
+    )
+    assert status == 201, calendar
+    body = {"workflowId": str(workflows["alice"]), "cron": "0 7 * * *"}
+    status, skipped = api.call("POST", "/api/schedules", body=body)
+    status, moved = api.call("POST", "/api/schedules", body=body)
+    status, plain = api.call("POST", "/api/schedules", body=body)
+    # the first skips its next fire; the second skips its next one too (the calendar takes the
+    # one after) and moves the third an hour later
+    path = "/api/schedules/{}/exceptions"
+    status, _ = api.call(
+        "POST", path.format(skipped["id"]), body={"occurrence": _iso(fires[0]), "action": "skip"}
+    )
+    assert status == 201
+    status, _ = api.call(
+        "POST", path.format(moved["id"]), body={"occurrence": _iso(fires[0]), "action": "skip"}
+    )
+    assert status == 201
+    status, _ = api.call(
+        "PATCH", f"/api/schedules/{moved['id']}", body={"excludeCalendars": [calendar["id"]]}
+    )
+    assert status == 200
+    later = fires[2] + timedelta(hours=1)
+    status, _ = api.call(
+        "POST",
+        path.format(moved["id"]),
+        body={"occurrence": _iso(fires[2]), "action": "move", "moveTo": _iso(later)},
+    )
+    assert status == 201
+
+    status, page = api.call("GET", "/api/schedules")
+
+    assert status == 200
+    next_run = {item["id"]: item["nextRunAt"] for item in page["items"]}
+    assert next_run == {
+        skipped["id"]: _iso(fires[1]),
+        moved["id"]: _iso(later),
+        plain["id"]: _iso(fires[0]),
+    }

@@ -1,8 +1,8 @@
 """A schedule's read with its exceptions: `nextRunTimes` without the skipped occurrences and with
 the moved ones at their new time, and `exceptions`, the ones still to come.
 
-Only the read of one schedule (GET /api/schedules/{id}) shows them: the list's `nextRunAt` is
-the cron's (a page would cost a query per schedule otherwise).
+The read of one schedule (GET /api/schedules/{id}) lists them; the list's `nextRunAt` applies
+them too (one query for the page's exceptions).
 """
 
 from __future__ import annotations

@@ -139,15 +139,20 @@ class ScheduleService:
         items, next_cursor = pagination.page(rows, limit, "created_at")
         now = self.clock()
         calendars = exclusions_for(self.queries.calendars, items)
+        upcoming = ExceptionQueries(self.queries.db).upcoming_of([row["id"] for row in items], now)
+
+        def item(row: Row) -> dict[str, Any]:
+            """The row's view, its nextRunAt the first fire its calendars and exceptions leave."""
+            exceptions = upcoming.get(row["id"], [])
+            wanted = 1 + len(exceptions)
+            fields = excluding_calendars(view_fields(row, now, wanted), calendars, now, wanted)
+            fields = with_exceptions(fields, exceptions, now, 1)
+            del fields["exceptions"]  # the list shows no exceptions: a schedule's read does
+            return fields
+
         # One validation of the whole page: a call per item costs more than the items' work.
         return SchedulePage.model_validate(
-            {
-                "items": [
-                    excluding_calendars(view_fields(row, now, 1), calendars, now, 1)
-                    for row in items
-                ],
-                "next_cursor": next_cursor,
-            }
+            {"items": [item(row) for row in items], "next_cursor": next_cursor}
         )
 
     def get_schedule(self, owner: UUID | None, schedule_id: UUID) -> ScheduleDetail:

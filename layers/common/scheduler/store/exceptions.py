@@ -38,6 +38,22 @@ class ExceptionQueries(Queries):
             {"schedule_id": schedule_id, "since": since},
         ).fetchall()
 
+    def upcoming_of(self, schedule_ids: Sequence[UUID], since: datetime) -> dict[UUID, list[Row]]:
+        """list_exceptions(since=) of each of these schedules, in one query (a page's)."""
+        if not schedule_ids:
+            return {}
+        rows = self.db.execute(
+            f"""select {_COLUMNS} from schedule_exceptions
+                where schedule_id = any(%(ids)s)
+                  and (occurrence > %(since)s or move_to > %(since)s)
+                order by schedule_id, occurrence""",
+            {"ids": list(schedule_ids), "since": since},
+        ).fetchall()
+        found: dict[UUID, list[Row]] = {}
+        for row in rows:
+            found.setdefault(row["schedule_id"], []).append(row)
+        return found
+
     def exception_for(self, schedule_id: UUID, occurrence: datetime) -> Row | None:
         """The exception of the occurrence (its slot), if any."""
         return self.db.execute(
