@@ -14,16 +14,13 @@ repaired by the reconcile function.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from scheduler import cron
 from scheduler.api.audit_changes import record_change, schedule_changes
-from scheduler.api.calendar_views import excluding_calendars, exclusions_for
 from scheduler.api.calendars import ensure_usable_calendars
-from scheduler.api.exception_previews import with_exceptions
 from scheduler.api.run_now import hand_manual_run_to_runner
 from scheduler.api.schedule_checks import (
     ensure_new_timezone_may_be_written,
@@ -31,11 +28,7 @@ from scheduler.api.schedule_checks import (
     ensure_window,
     one_time_changes,
 )
-from scheduler.api.schedule_views import (
-    NEXT_RUN_PREVIEW,
-    view_fields,
-    window_dst_notes,
-)
+from scheduler.api.schedule_reads import detail_fields, listed_fields
 from scheduler.errors import InvalidInput, ScheduleNotFound, WorkflowNotFound
 from scheduler.models.runs import BackfillAccepted, BackfillRequest, Run, RunAccepted, RunPage
 from scheduler.models.schedule_views import ScheduleDetail, SchedulePage, ScheduleView
@@ -85,6 +78,7 @@ class ScheduleServiceQueries:
     idempotency: IdempotencyQueries
     audit: AuditQueries
     calendars: CalendarQueries
+    exceptions: ExceptionQueries
 
     @classmethod
     def over(cls, db: Database) -> ScheduleServiceQueries:
@@ -98,6 +92,7 @@ class ScheduleServiceQueries:
             IdempotencyQueries(db),
             AuditQueries(db),
             CalendarQueries(db),
+            ExceptionQueries(db),
         )
 
     def backfill(self) -> BackfillQueries:
@@ -137,53 +132,14 @@ class ScheduleService:
             owner, selected, limit=limit + 1, after=pagination.decode_cursor(cursor)
         )
         items, next_cursor = pagination.page(rows, limit, "created_at")
-        now = self.clock()
-        calendars = exclusions_for(self.queries.calendars, items)
-        upcoming = ExceptionQueries(self.queries.db).upcoming_of([row["id"] for row in items], now)
-
-        def item(row: Row) -> dict[str, Any]:
-            """The row's view, its nextRunAt the first fire its calendars and exceptions leave."""
-            exceptions = upcoming.get(row["id"], [])
-            wanted = 1 + len(exceptions)
-            fields = excluding_calendars(view_fields(row, now, wanted), calendars, now, wanted)
-            fields = with_exceptions(fields, exceptions, now, 1)
-            del fields["exceptions"]  # the list shows no exceptions: a schedule's read does
-            return fields
-
+        items = listed_fields(self.queries.calendars, self.queries.exceptions, items, self.clock())
         # One validation of the whole page: a call per item costs more than the items' work.
-        return SchedulePage.model_validate(
-            {"items": [item(row) for row in items], "next_cursor": next_cursor}
-        )
+        return SchedulePage.model_validate({"items": items, "next_cursor": next_cursor})
 
     def get_schedule(self, owner: UUID | None, schedule_id: UUID) -> ScheduleDetail:
         row, last_run = self.queries.schedules.get_schedule_with_last_run(schedule_id, owner)
-        now = self.clock()
-        upcoming = ExceptionQueries(self.queries.db).list_exceptions(schedule_id, since=now)
-        # the fire times its calendars leave, enough that NEXT_RUN_PREVIEW remain once the
-        # exceptions take theirs out
-        wanted = NEXT_RUN_PREVIEW + len(upcoming)
-        fields = excluding_calendars(
-            view_fields(row, now, wanted),
-            exclusions_for(self.queries.calendars, [row]),
-            now,
-            wanted,
-            removed_count=NEXT_RUN_PREVIEW,
-        )
-        notes: list[cron.DstNote] = []
-        # enabled, schedulable, not ended: only then notes apply (a one-time schedule has none)
-        if fields["next_run_times"] and row["cron"] is not None:
-            notes = window_dst_notes(
-                row["cron"],
-                row["timezone"],
-                now,
-                row.get("start_at"),
-                row.get("end_at"),
-                cron.DstPolicy.of(row.get("dst_policy")),
-            )
-        fields = with_exceptions(fields, upcoming, now, NEXT_RUN_PREVIEW)
-        return ScheduleDetail.model_validate(
-            {**fields, "dst_notes": [asdict(note) for note in notes], "last_run": last_run}
-        )
+        fields = detail_fields(self.queries.calendars, self.queries.exceptions, row, self.clock())
+        return ScheduleDetail.model_validate({**fields, "last_run": last_run})
 
     def list_runs(
         self, owner: UUID | None, schedule_id: UUID, *, limit: int, cursor: str | None
@@ -355,12 +311,10 @@ class ScheduleService:
         return self.view(row)
 
     def view(self, row: Row) -> ScheduleView:
-        """schedule_view, its next fire time the first one its calendars do not exclude."""
-        now = self.clock()
-        fields = view_fields(row, now, 1)
-        if row.get("exclude_calendars"):
-            calendars = exclusions_for(self.queries.calendars, [row])
-            fields = excluding_calendars(fields, calendars, now, 1)
+        """A written row's view: its next fire time as the list shows it."""
+        [fields] = listed_fields(
+            self.queries.calendars, self.queries.exceptions, [row], self.clock()
+        )
         return ScheduleView.model_validate(fields)
 
     def delete_schedule(
