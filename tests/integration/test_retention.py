@@ -14,7 +14,6 @@ import pytest
 from pydantic import ValidationError
 from scheduler.config import from_environment
 from scheduler.policies.retention import STOP_BEFORE_DEADLINE_S, delete_expired_runs, pass_budget_s
-from scheduler.store.exceptions import ExceptionQueries
 from scheduler.store.history import HistoryPosition
 
 from tests.conftest import EVENTS
@@ -236,34 +235,3 @@ def test_the_setting_defaults_to_90_days_and_reads_the_environment(
     assert from_environment().run_history_days == 90
     monkeypatch.setenv("RUN_HISTORY_DAYS", "7")
     assert from_environment().run_history_days == 7
-
-
-def test_exceptions_go_with_the_run_history_once_their_occurrence_and_new_time_are_past_it(
-    queries: AllQueries, clean_db: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Given exceptions either side of the 90 days kept: a skip of 91 days ago, a move of then to
-    # 89 days ago (its run, at the new time, is still in the history), a skip of 89 days ago
-    monkeypatch.delenv("RUN_HISTORY_DAYS", raising=False)
-    schedule_id, _ = make_schedule(queries)
-    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    exceptions = ExceptionQueries(queries.db)
-    for days, action, moved in ((91, "skip", None), (92, "move", 89), (89, "skip", None)):
-        exceptions.add_exception(
-            schedule_id,
-            occurrence=now - timedelta(days=days),
-            action=action,
-            move_to=None if moved is None else now - timedelta(days=moved),
-            note=f"{days}",
-            created_by="test",
-        )
-    from devstack.apigw import LambdaContext
-    from functions.retention.app import lambda_handler
-
-    # When the hourly pass runs
-    event = json.loads((EVENTS / "retention.json").read_text())
-    summary = lambda_handler(event, LambdaContext(function_name="RetentionFunction", timeout_s=300))
-
-    # Then only the skip of 91 days ago is gone
-    assert summary["exceptions_deleted"] == 1
-    kept = exceptions.list_exceptions(schedule_id)
-    assert sorted(row["note"] for row in kept) == ["89", "92"]

@@ -25,7 +25,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from scheduler.observability import logger, metrics
 from scheduler.store.audit import AuditQueries
-from scheduler.store.exceptions import ExceptionQueries
 from scheduler.store.history import HistoryPosition, HistoryQueries
 
 # Rows read (and at most deleted) per statement: a batch takes tens of milliseconds, a million
@@ -104,38 +103,12 @@ def delete_expired_audit_events(
     batch while `more()` (the pass's budget): how many went. Nothing keeps an old event (unlike
     a schedule's latest run): the log is a record of the past, kept for its period."""
     cutoff = now - timedelta(days=keep_days)
-    deleted = _in_batches(audit.delete_expired_batch, cutoff, more, batch_size)
-    metrics.add_metric(name="AuditEventsDeleted", unit=MetricUnit.Count, value=deleted)
-    logger.info("audit log retention", extra={"deleted": deleted, "cutoff": cutoff})
-    return deleted
-
-
-def delete_expired_exceptions(
-    exceptions: ExceptionQueries,
-    *,
-    keep_days: int,
-    now: datetime,
-    more: Callable[[], bool],
-    batch_size: int = BATCH_SIZE,
-) -> int:
-    """Delete the exceptions of one occurrence whose occurrence and new time are older than
-    the run history kept (`keep_days`), as the audit events: past that, a fire time's run may
-    be gone too, and the accounting says `outsideRetention` whatever explained it."""
-    cutoff = now - timedelta(days=keep_days)
-    deleted = _in_batches(exceptions.delete_expired_batch, cutoff, more, batch_size)
-    metrics.add_metric(name="ExceptionsDeleted", unit=MetricUnit.Count, value=deleted)
-    logger.info("exception retention", extra={"deleted": deleted, "cutoff": cutoff})
-    return deleted
-
-
-def _in_batches(
-    delete_batch: Callable[..., int], cutoff: datetime, more: Callable[[], bool], batch_size: int
-) -> int:
-    """Call `delete_batch` while `more()` and a batch comes back full: how many went."""
     deleted = 0
     while more():
-        batch = delete_batch(cutoff=cutoff, batch_size=batch_size)
+        batch = audit.delete_expired_batch(cutoff=cutoff, batch_size=batch_size)
         deleted += batch
         if batch < batch_size:
             break
+    metrics.add_metric(name="AuditEventsDeleted", unit=MetricUnit.Count, value=deleted)
+    logger.info("audit log retention", extra={"deleted": deleted, "cutoff": cutoff})
     return deleted

@@ -192,23 +192,3 @@ class ExceptionQueries(Queries):
                 "now": now,
             },
         ).rowcount
-
-    def delete_expired_batch(self, *, cutoff: datetime, batch_size: int) -> int:
-        """Delete at most `batch_size` of the oldest exceptions whose occurrence and new time
-        are both older than `cutoff`; one short statement, rows another transaction holds
-        skipped."""
-        row = self.db.execute(
-            """with expired as (
-                 select id from schedule_exceptions
-                 where occurrence < %(cutoff)s and (move_to is null or move_to < %(cutoff)s)
-                 order by occurrence, id limit %(batch_size)s
-                 for update skip locked
-               ), deleted as (
-                 delete from schedule_exceptions e using expired where e.id = expired.id
-                 returning 1
-               )
-               select count(*) as deleted from deleted""",
-            {"cutoff": cutoff, "batch_size": batch_size},
-        ).fetchone()
-        assert row is not None
-        return int(row["deleted"])
