@@ -128,10 +128,12 @@ class ExceptionQueries(Queries):
         return bool(row and row["ran"])
 
     def due_exceptions(self, after: datetime, through: datetime, limit: int) -> list[Row]:
-        """Exceptions of enabled schedules due in (after, through] whose slot has no run row:
-        a skip by its occurrence, a move by its new time; with what the missed-fire check
-        decides and alerts with (the schedule's cron, zone, DST policy and flexible window, its
-        owner)."""
+        """Exceptions due in (after, through] whose slot has no run row: a skip by its
+        occurrence, a move by its new time; with what the missed-fire check decides and alerts
+        with (the schedule's cron, zone, DST policy and flexible window, its owner).
+        As for a cron fire time (policies.missed_fires), only one due after the schedule's
+        fires_from (created, enabled again, changed) and, while it is paused, before the pause:
+        a moved occurrence whose new time fell in a pause is not missed after the resume."""
         return self.db.execute(
             """select e.schedule_id, s.workflow_id, e.occurrence, e.action, e.move_to, e.note,
                       s.cron, s.timezone, s.dst_policy, s.flexible_window_minutes, w.owner_id,
@@ -139,7 +141,10 @@ class ExceptionQueries(Queries):
                from schedule_exceptions e
                join schedules s on s.id = e.schedule_id
                join workflows w on w.id = s.workflow_id
-               where s.enabled and s.cron is not null
+               join schedule_fire_checks c on c.schedule_id = e.schedule_id
+               where s.cron is not null
+                 and coalesce(e.move_to, e.occurrence) > c.fires_from
+                 and (s.enabled or coalesce(e.move_to, e.occurrence) <= c.disabled_at)
                  and ((e.action = 'skip' and e.occurrence > %(after)s
                        and e.occurrence <= %(through)s)
                       or (e.action = 'move' and e.move_to > %(after)s

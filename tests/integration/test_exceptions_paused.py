@@ -1,0 +1,128 @@
+"""A schedule's exceptions across a pause (issue #26 review), on real Postgres and moto: a moved
+occurrence whose new time falls while its schedule is paused is neither run (the at() still
+fires: the runner finds the schedule disabled) nor recorded `missed` after the resume, as no
+cron fire time of the pause is; one whose new time passed unrun before the pause still is."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from scheduler.api.schedule_exceptions import ExceptionService, ExceptionServiceQueries
+from scheduler.models.schedule_exceptions import ExceptionCreate, ScheduleException
+from scheduler.policies.missed_fires import check_missed_fires
+from scheduler.run.event import RunnerEvent
+from scheduler.run.runner import RunReport, run_fire
+from scheduler.sync.eventbridge import EventBridgeSchedules
+
+from tests.integration.policy_fixtures import checking_since, runs_by_time
+from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
+    REMAINING_S,
+    SEVEN,
+    LoopbackServer,
+    Runner,
+    allow_private_http_fixture,
+    clock_fixture,
+    dynamodb_fixture,
+    http_server_fixture,
+    http_steps,
+    make_schedule,
+    runner_fixture,
+)
+from tests.queries import AllQueries
+
+BEFORE = SEVEN - timedelta(hours=1)
+MOVED = SEVEN + timedelta(hours=1, minutes=2)  # 08:02, no fire time of the hourly cron
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+@pytest.fixture(name="eventbridge")
+def eventbridge_fixture(dynamodb: Any) -> EventBridgeSchedules:  # dynamodb: moto is up
+    schedules = EventBridgeSchedules()
+    schedules.ensure_group()
+    return schedules
+
+
+def _move(
+    queries: AllQueries, eventbridge: EventBridgeSchedules, schedule: dict[str, Any]
+) -> ScheduleException:
+    service_queries = ExceptionServiceQueries.over(queries.db)
+    service = ExceptionService(service_queries, eventbridge, lambda: BEFORE)
+    body = {"occurrence": _iso(SEVEN), "action": "move", "moveTo": _iso(MOVED)}
+    return service.add_exception(None, schedule["id"], ExceptionCreate.model_validate(body))
+
+
+def _at_delivery(runner: Runner, eventbridge: EventBridgeSchedules, move: Any) -> RunReport:
+    """What EventBridge's at() of the move delivers: its target Input, the attempt filled in."""
+    described = eventbridge.get(f"move-{move.id}")
+    assert described is not None
+    text = described["Target"]["Input"].replace("<aws.scheduler.attempt-number>", "1")
+    return run_fire(
+        RunnerEvent.model_validate(json.loads(text)),
+        remaining_time_s=REMAINING_S,
+        queries=runner.queries.runner,
+        lock=runner.lock,
+        now=runner.clock,
+    )
+
+
+def _pause(queries: AllQueries, schedule_id: Any, at: datetime) -> None:
+    queries.db.execute("update schedules set enabled = false where id = %s", (schedule_id,))
+    # the database's now() is real time, the test's clock is not
+    queries.db.execute(
+        "update schedule_fire_checks set disabled_at = %s where schedule_id = %s",
+        (at, schedule_id),
+    )
+
+
+def _resume(queries: AllQueries, schedule_id: Any, at: datetime) -> None:
+    queries.db.execute("update schedules set enabled = true where id = %s", (schedule_id,))
+    checking_since(queries, schedule_id, at)  # a resume restarts the check from its moment
+
+
+def _check(queries: AllQueries, at: datetime) -> Any:
+    return check_missed_fires(queries.missed_fires, hand_on=lambda _: None, now=lambda: at)
+
+
+def test_a_move_whose_new_time_falls_in_a_pause_is_not_missed_after_the_resume(
+    runner: Runner, http_server: LoopbackServer, eventbridge: EventBridgeSchedules
+) -> None:
+    queries = runner.queries
+    schedule = make_schedule(queries, http_steps(http_server), cron="0 * * * *")
+    checking_since(queries, schedule["id"], BEFORE + timedelta(minutes=1))
+    move = _move(queries, eventbridge, schedule)
+    assert runner.fire(schedule, SEVEN).outcome == "ignored"  # moved: the cron runs nothing
+    _pause(queries, schedule["id"], SEVEN + timedelta(minutes=30))
+    # 08:02: the at() of the move still fires; the schedule is paused, nothing runs
+    runner.clock.current = MOVED
+    at_fire = _at_delivery(runner, eventbridge, move)
+    assert (at_fire.outcome, at_fire.reason) == ("ignored", "schedule disabled")
+    resumed = SEVEN + timedelta(hours=3)
+    _resume(queries, schedule["id"], resumed)
+
+    summary = _check(queries, resumed + timedelta(minutes=30))
+
+    assert http_server.requests == []
+    assert summary.missed_fires == 0
+    assert runs_by_time(queries, schedule["id"]) == []  # no slot of the pause is missed
+
+
+def test_a_move_missed_before_the_pause_is_still_recorded_missed(
+    runner: Runner, http_server: LoopbackServer, eventbridge: EventBridgeSchedules
+) -> None:
+    queries = runner.queries
+    schedule = make_schedule(queries, http_steps(http_server), cron="0 * * * *")
+    checking_since(queries, schedule["id"], BEFORE + timedelta(minutes=1))
+    _move(queries, eventbridge, schedule)
+    _pause(queries, schedule["id"], MOVED + timedelta(minutes=20))  # the at() was never delivered
+
+    _check(queries, MOVED + timedelta(minutes=40))
+
+    [run] = [r for r in runs_by_time(queries, schedule["id"]) if r["scheduled_time"] == SEVEN]
+    assert run["status"] == "missed"
+    assert run["error"] == "missed: its schedule was paused"
