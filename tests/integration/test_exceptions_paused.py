@@ -15,10 +15,12 @@ from scheduler.models.schedule_exceptions import ExceptionCreate, ScheduleExcept
 from scheduler.policies.missed_fires import check_missed_fires
 from scheduler.run.event import RunnerEvent
 from scheduler.run.runner import RunReport, run_fire
+from scheduler.store.calendars import CalendarQueries
 from scheduler.sync.eventbridge import EventBridgeSchedules
 
 from tests.integration.policy_fixtures import checking_since, runs_by_time
 from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
+    OWNER,
     REMAINING_S,
     SEVEN,
     LoopbackServer,
@@ -126,3 +128,33 @@ def test_a_move_missed_before_the_pause_is_still_recorded_missed(
     [run] = [r for r in runs_by_time(queries, schedule["id"]) if r["scheduled_time"] == SEVEN]
     assert run["status"] == "missed"
     assert run["error"] == "missed: its schedule was paused"
+
+
+def test_a_move_of_an_occurrence_on_an_excluded_date_is_never_missed(
+    runner: Runner, http_server: LoopbackServer, eventbridge: EventBridgeSchedules
+) -> None:
+    # the runner claims a moved slot on an excluded date `skipped` by the calendar (the claim
+    # reads the slot's date): a lost at() delivery is not missed either, as no excluded fire is
+    queries = runner.queries
+    schedule = make_schedule(queries, http_steps(http_server), cron="0 * * * *")
+    checking_since(queries, schedule["id"], BEFORE + timedelta(minutes=1))
+    calendar = CalendarQueries(queries.db).create_calendar(
+        OWNER,
+        name="Holidays",
+        timezone="UTC",
+        note=None,
+        dates=[(SEVEN.date(), SEVEN.date())],
+        max_per_owner=100,
+    )
+    queries.schedules.update_schedule(schedule["id"], None, {"exclude_calendars": [calendar["id"]]})
+    checking_since(queries, schedule["id"], BEFORE + timedelta(minutes=1))
+    move = _move(queries, eventbridge, schedule)
+
+    summary = _check(queries, MOVED + timedelta(minutes=30))  # its at() was never delivered
+
+    assert summary.missed_fires == 0
+    assert [r for r in runs_by_time(queries, schedule["id"]) if r["status"] == "missed"] == []
+    # a delivery after all is skipped by the calendar, as the cron's would have been
+    runner.clock.current = MOVED
+    report = _at_delivery(runner, eventbridge, move)
+    assert (report.outcome, report.reason) == ("skipped", "skipped by calendar Holidays")

@@ -133,7 +133,8 @@ class ExceptionQueries(Queries):
         with (the schedule's cron, zone, DST policy and flexible window, its owner).
         As for a cron fire time (policies.missed_fires), only one due after the schedule's
         fires_from (created, enabled again, changed) and, while it is paused, before the pause:
-        a moved occurrence whose new time fell in a pause is not missed after the resume."""
+        a moved occurrence whose new time fell in a pause is not missed after the resume. One
+        whose occurrence is on a date a calendar of the schedule excludes is left out too."""
         return self.db.execute(
             """select e.schedule_id, s.workflow_id, e.occurrence, e.action, e.move_to, e.note,
                       s.cron, s.timezone, s.dst_policy, s.flexible_window_minutes, w.owner_id,
@@ -145,6 +146,11 @@ class ExceptionQueries(Queries):
                where s.cron is not null
                  and coalesce(e.move_to, e.occurrence) > c.fires_from
                  and (s.enabled or coalesce(e.move_to, e.occurrence) <= c.disabled_at)
+                 -- the runner claims a slot on an excluded date skipped by the calendar (the
+                 -- slot's date, moved or not); the check never misses one (missed_fires)
+                 and not exists (select 1 from calendars cal
+                                 where cal.id = any(s.exclude_calendars)
+                                   and cal.dates @> (e.occurrence at time zone cal.timezone)::date)
                  and ((e.action = 'skip' and e.occurrence > %(after)s
                        and e.occurrence <= %(through)s)
                       or (e.action = 'move' and e.move_to > %(after)s
