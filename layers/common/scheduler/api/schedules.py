@@ -157,9 +157,10 @@ class ScheduleService:
         # the fire times its calendars leave, enough that NEXT_RUN_PREVIEW remain once the
         # exceptions take theirs out
         wanted = NEXT_RUN_PREVIEW + len(upcoming)
+        calendars = exclusions_for(self.queries.calendars, [row])
         fields = excluding_calendars(
             view_fields(row, now, wanted),
-            exclusions_for(self.queries.calendars, [row]),
+            calendars,
             now,
             wanted,
             removed_count=NEXT_RUN_PREVIEW,
@@ -175,7 +176,7 @@ class ScheduleService:
                 row.get("end_at"),
                 cron.DstPolicy.of(row.get("dst_policy")),
             )
-        fields = with_exceptions(fields, upcoming, now, NEXT_RUN_PREVIEW)
+        fields = with_exceptions(fields, upcoming, now, NEXT_RUN_PREVIEW, calendars)
         return ScheduleDetail.model_validate(
             {**fields, "dst_notes": [asdict(note) for note in notes], "last_run": last_run}
         )
