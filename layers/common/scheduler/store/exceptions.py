@@ -38,6 +38,15 @@ class ExceptionQueries(Queries):
             {"schedule_id": schedule_id, "since": since},
         ).fetchall()
 
+    def count_upcoming(self, schedule_id: UUID, since: datetime) -> int:
+        """How many of the schedule's exceptions are still to come (list_exceptions' `since`)."""
+        row = self.db.execute(
+            """select count(*) as n from schedule_exceptions
+               where schedule_id = %s and (occurrence > %s or move_to > %s)""",
+            (schedule_id, since, since),
+        ).fetchone()
+        return int(row["n"]) if row else 0
+
     def exception_for(self, schedule_id: UUID, occurrence: datetime) -> Row | None:
         """The exception of the occurrence (its slot), if any."""
         return self.db.execute(
