@@ -47,6 +47,26 @@ class ExceptionQueries(Queries):
         ).fetchone()
         return int(row["n"]) if row else 0
 
+    def delete_expired_batch(self, *, cutoff: datetime, batch_size: int) -> int:
+        """Delete at most `batch_size` exceptions whose occurrence (and new time, for a move)
+        are before `cutoff`, oldest first; one short statement, rows another transaction holds
+        skipped. How many went."""
+        row = self.db.execute(
+            """with expired as (
+                 select id from schedule_exceptions
+                 where occurrence < %(cutoff)s and (move_to is null or move_to < %(cutoff)s)
+                 order by occurrence limit %(batch_size)s
+                 for update skip locked
+               ), deleted as (
+                 delete from schedule_exceptions e using expired where e.id = expired.id
+                 returning 1
+               )
+               select count(*) as deleted from deleted""",
+            {"cutoff": cutoff, "batch_size": batch_size},
+        ).fetchone()
+        assert row is not None
+        return int(row["deleted"])
+
     def exception_for(self, schedule_id: UUID, occurrence: datetime) -> Row | None:
         """The exception of the occurrence (its slot), if any."""
         return self.db.execute(
