@@ -1,7 +1,9 @@
 """A schedule's exceptions across a pause (issue #26 review), on real Postgres and moto: a moved
 occurrence whose new time falls while its schedule is paused is neither run (the at() still
 fires: the runner finds the schedule disabled) nor recorded `missed` after the resume, as no
-cron fire time of the pause is; one whose new time passed unrun before the pause still is."""
+cron fire time of the pause is; one whose new time passed unrun before the pause still is. A move
+of an occurrence on an excluded date is never missed; a stale delivery on an excluded date leaves
+the schedule's last outcome as it was."""
 
 from __future__ import annotations
 
@@ -158,3 +160,33 @@ def test_a_move_of_an_occurrence_on_an_excluded_date_is_never_missed(
     runner.clock.current = MOVED
     report = _at_delivery(runner, eventbridge, move)
     assert (report.outcome, report.reason) == ("skipped", "skipped by calendar Holidays")
+
+
+def test_a_stale_delivery_on_an_excluded_date_leaves_the_last_run_alone(
+    runner: Runner, http_server: LoopbackServer
+) -> None:
+    # the claim records a fire on an excluded date skipped (and the schedule's last run with it)
+    # before the runner finds the delivery stale and gives the claim back: nothing ran, nothing
+    # was skipped, so the schedule's last run must be as it was
+    queries = runner.queries
+    schedule = make_schedule(queries, http_steps(http_server))  # */5
+    assert runner.fire(schedule, SEVEN).outcome == "succeeded"
+    calendar = CalendarQueries(queries.db).create_calendar(
+        OWNER,
+        name="Holidays",
+        timezone="UTC",
+        note=None,
+        dates=[(SEVEN.date(), SEVEN.date())],
+        max_per_owner=100,
+    )
+    queries.schedules.update_schedule(
+        schedule["id"], None, {"exclude_calendars": [calendar["id"]], "cron": "0 * * * *"}
+    )
+    runner.clock.advance(300)
+
+    stale = runner.fire(schedule, SEVEN + timedelta(minutes=5))  # the old cron's, delivered late
+
+    assert (stale.outcome, stale.reason) == ("ignored", "stale fire time")
+    assert [r["scheduled_time"] for r in runs_by_time(queries, schedule["id"])] == [SEVEN]
+    row = runner.schedule(schedule)
+    assert (row["last_run_status"], row["last_run_scheduled_time"]) == ("succeeded", SEVEN)
