@@ -3,7 +3,8 @@ occurrence whose new time falls while its schedule is paused is neither run (the
 fires: the runner finds the schedule disabled) nor recorded `missed` after the resume, as no
 cron fire time of the pause is; one whose new time passed unrun before the pause still is. A move
 of an occurrence on an excluded date is never missed; a stale delivery on an excluded date leaves
-the schedule's last outcome as it was."""
+the schedule's last outcome as it was; exceptions that settle nothing (stale after a cron
+change) do not keep the check from the ones after them."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ from typing import Any
 import pytest
 from scheduler.api.schedule_exceptions import ExceptionService, ExceptionServiceQueries
 from scheduler.models.schedule_exceptions import ExceptionCreate, ScheduleException
+from scheduler.policies import excepted_fires
 from scheduler.policies.missed_fires import check_missed_fires
 from scheduler.run.event import RunnerEvent
 from scheduler.run.runner import RunReport, run_fire
 from scheduler.store.calendars import CalendarQueries
+from scheduler.store.exceptions import ExceptionQueries
 from scheduler.sync.eventbridge import EventBridgeSchedules
 
 from tests.integration.policy_fixtures import checking_since, runs_by_time
@@ -190,3 +193,44 @@ def test_a_stale_delivery_on_an_excluded_date_leaves_the_last_run_alone(
     assert [r["scheduled_time"] for r in runs_by_time(queries, schedule["id"])] == [SEVEN]
     row = runner.schedule(schedule)
     assert (row["last_run_status"], row["last_run_scheduled_time"]) == ("succeeded", SEVEN)
+
+
+def test_exceptions_that_settle_nothing_do_not_hide_the_ones_after_them(
+    runner: Runner, http_server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a cron change leaves exceptions whose occurrence is no fire time any more: the check
+    # passes over them each time (nothing to record); more of them than a page takes must not
+    # keep a real skip after them from being recorded
+    monkeypatch.setattr(excepted_fires, "MAX_EXCEPTIONS", 2)
+    queries = runner.queries
+    changed = make_schedule(queries, http_steps(http_server), cron="0 * * * *")
+    other = make_schedule(queries, http_steps(http_server), cron="0 * * * *")
+    for schedule in (changed, other):
+        checking_since(queries, schedule["id"], BEFORE + timedelta(minutes=1))
+    exceptions = ExceptionQueries(queries.db)
+    for minutes in (7, 17, 27):  # fire times of the cron before it changed to hourly
+        exceptions.add_exception(
+            changed["id"],
+            occurrence=SEVEN + timedelta(minutes=minutes),
+            action="skip",
+            move_to=None,
+            note=None,
+            created_by="test",
+        )
+    exceptions.add_exception(
+        other["id"],
+        occurrence=MOVED - timedelta(minutes=2),
+        action="skip",
+        move_to=None,
+        note="holiday",
+        created_by="test",
+    )
+
+    summary = _check(queries, MOVED + timedelta(minutes=30))
+
+    assert summary.skipped_by_exception == 1
+    [run] = [r for r in runs_by_time(queries, other["id"]) if r["status"] == "skipped"]
+    assert (run["scheduled_time"], run["error"]) == (
+        MOVED - timedelta(minutes=2),
+        "skipped by exception: holiday",
+    )

@@ -156,8 +156,16 @@ class ExceptionQueries(Queries):
         ).fetchone()
         return bool(row and row["ran"])
 
-    def due_exceptions(self, after: datetime, through: datetime, limit: int) -> list[Row]:
-        """Exceptions due in (after, through] whose slot has no run row: a skip by its
+    def due_exceptions(
+        self,
+        after: datetime,
+        through: datetime,
+        limit: int,
+        *,
+        past: tuple[datetime, UUID] | None = None,
+    ) -> list[Row]:
+        """Exceptions due in (after, through] whose slot has no run row, in the order of
+        (`due`, `id`), after `past` (the last row of the page before) if given: a skip by its
         occurrence, a move by its new time; with what the missed-fire check decides and alerts
         with (the schedule's cron, zone, DST policy and flexible window, its owner).
         As for a cron fire time (policies.missed_fires), only one due after the schedule's
@@ -165,7 +173,8 @@ class ExceptionQueries(Queries):
         a moved occurrence whose new time fell in a pause is not missed after the resume. One
         whose occurrence is on a date a calendar of the schedule excludes is left out too."""
         return self.db.execute(
-            """select e.schedule_id, s.workflow_id, e.occurrence, e.action, e.move_to, e.note,
+            """select e.id, coalesce(e.move_to, e.occurrence) as due,
+                      e.schedule_id, s.workflow_id, e.occurrence, e.action, e.move_to, e.note,
                       s.cron, s.timezone, s.dst_policy, s.flexible_window_minutes, w.owner_id,
                       w.name as workflow_name
                from schedule_exceptions e
@@ -187,9 +196,18 @@ class ExceptionQueries(Queries):
                  and not exists (select 1 from schedule_runs r
                                  where r.schedule_id = e.schedule_id
                                    and r.scheduled_time = e.occurrence)
-               order by coalesce(e.move_to, e.occurrence)
+                 and (%(past_due)s::timestamptz is null
+                      or (coalesce(e.move_to, e.occurrence), e.id)
+                         > (%(past_due)s::timestamptz, %(past_id)s::uuid))
+               order by coalesce(e.move_to, e.occurrence), e.id
                limit %(limit)s""",
-            {"after": after, "through": through, "limit": limit},
+            {
+                "after": after,
+                "through": through,
+                "limit": limit,
+                "past_due": past[0] if past else None,
+                "past_id": past[1] if past else None,
+            },
         ).fetchall()
 
     def record_skipped_slots(
