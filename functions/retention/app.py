@@ -1,6 +1,7 @@
 """RetentionFunction: deletes run history older than RUN_HISTORY_DAYS, Idempotency-Key records
-older than a day (scheduler.policies.idempotency) and audit events older than
-AUDIT_RETENTION_DAYS, on a rate or on demand.
+older than a day (scheduler.policies.idempotency), audit events older than
+AUDIT_RETENTION_DAYS and schedules' exceptions whose time passed more than RUN_HISTORY_DAYS ago,
+on a rate or on demand.
 
 Invoked by an EventBridge rule (scheduled event) or `sam remote invoke RetentionFunction`; the
 event carries nothing it needs. A pass stops well before the function's timeout and the next
@@ -18,11 +19,13 @@ from scheduler.observability import capture_lambda_handler, logger, metrics
 from scheduler.policies.idempotency import delete_expired_keys
 from scheduler.policies.retention import (
     delete_expired_audit_events,
+    delete_expired_exceptions,
     delete_expired_runs,
     pass_budget_s,
 )
 from scheduler.store.audit import AuditQueries
 from scheduler.store.db import database
+from scheduler.store.exceptions import ExceptionQueries
 from scheduler.store.history import HistoryQueries
 from scheduler.store.idempotency import IdempotencyQueries
 
@@ -45,6 +48,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, i
     summary["audit_events_deleted"] = delete_expired_audit_events(
         AuditQueries(database()),
         keep_days=get_settings().audit_retention_days,
+        now=datetime.now(UTC),
+        more=lambda: pass_budget_s(context.get_remaining_time_in_millis()) > 0,
+    )
+    summary["exceptions_deleted"] = delete_expired_exceptions(
+        ExceptionQueries(database()),
+        keep_days=get_settings().run_history_days,
         now=datetime.now(UTC),
         more=lambda: pass_budget_s(context.get_remaining_time_in_millis()) > 0,
     )

@@ -12,6 +12,8 @@ What is accepted (a 422 names the field, a 409 the clash and how to resolve it):
 - `occurrence` must be one of the cron's fire times, inside the schedule's window, still to
   come (its last instant, for a repeated wall time), at most MAX_AHEAD ahead and not claimed
   by a run yet;
+- a schedule has at most MAX_UPCOMING exceptions still to come (409: remove one first): its
+  read lists them and previews past them, and a change for good belongs in the cron;
 - `moveTo` must be whole minutes, at least MIN_LEAD ahead, within MAX_MOVE of the occurrence, and no
   other fire time of the schedule (unless that one is skipped or moved away too) nor another
   move's new time.
@@ -49,6 +51,10 @@ MIN_LEAD = timedelta(minutes=1)
 # The farthest ahead an occurrence may be: exceptions are for the coming weeks and months, a
 # change for good belongs in the cron or the window.
 MAX_AHEAD = timedelta(days=366)
+
+# Exceptions still to come per schedule: GET /api/schedules/{id} lists them all and walks as many
+# fire times more for its preview, so an unbounded number would make every read unbounded.
+MAX_UPCOMING = 100
 
 Clock = Callable[[], datetime]
 
@@ -103,6 +109,15 @@ class ExceptionService:
                     return stored
                 schedule = self.queries.schedules.lock_schedule(schedule_id, owner)
                 occurrence, move_to = self._checked(schedule, request)
+                # under the schedule's writer lock: two adds cannot both pass the count
+                if (
+                    self.queries.exceptions.count_upcoming(schedule_id, self.clock())
+                    >= MAX_UPCOMING
+                ):
+                    raise Conflict(
+                        f"the schedule has {MAX_UPCOMING} exceptions still to come, the most it"
+                        " may have: remove one first (a change for good belongs in its cron)"
+                    )
                 row = self.queries.exceptions.add_exception(
                     schedule_id,
                     occurrence=occurrence,

@@ -35,7 +35,7 @@ def listed_fields(
         own = upcoming.get(row["id"], [])
         wanted = 1 + len(own)  # enough that one is left once the exceptions take theirs out
         fields = excluding_calendars(view_fields(row, now, wanted), excluded, now, wanted)
-        fields = with_exceptions(fields, own, now, 1)
+        fields = with_exceptions(fields, own, now, 1, excluded)
         del fields["exceptions"], fields["excluded_run_times"]  # the read of one shows them
         return fields
 
@@ -54,12 +54,9 @@ def detail_fields(
     # the fire times its calendars leave, enough that NEXT_RUN_PREVIEW remain once the
     # exceptions take theirs out
     wanted = NEXT_RUN_PREVIEW + len(upcoming)
+    excluded = exclusions_for(calendars, [row])
     fields = excluding_calendars(
-        view_fields(row, now, wanted),
-        exclusions_for(calendars, [row]),
-        now,
-        wanted,
-        removed_count=NEXT_RUN_PREVIEW,
+        view_fields(row, now, wanted), excluded, now, wanted, removed_count=NEXT_RUN_PREVIEW
     )
     notes: list[cron.DstNote] = []
     # enabled, schedulable, not ended: only then notes apply (a one-time schedule has none)
@@ -72,5 +69,5 @@ def detail_fields(
             row.get("end_at"),
             cron.DstPolicy.of(row.get("dst_policy")),
         )
-    fields = with_exceptions(fields, upcoming, now, NEXT_RUN_PREVIEW)
+    fields = with_exceptions(fields, upcoming, now, NEXT_RUN_PREVIEW, excluded)
     return {**fields, "dst_notes": [asdict(note) for note in notes]}

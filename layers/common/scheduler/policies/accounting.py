@@ -44,7 +44,7 @@ from scheduler.models.accounting import (
     ScheduleAccounting,
 )
 from scheduler.policies.expected import SlotExceptions, expected_fires, skip_kind
-from scheduler.policies.fire_times import last_occurrence
+from scheduler.policies.fire_times import dst_policy, last_occurrence
 from scheduler.policies.schedule_versions import WHEN_FIELDS, Version, versions
 from scheduler.store.accounting import AccountingQueries
 from scheduler.store.calendars import CalendarQueries
@@ -250,7 +250,9 @@ class _Context:
         excluded = self.excepted.skip_reason(slot)
         if excluded is not None:
             return "skipped", excluded
-        paused = self.pauses.paused_by(slot)
+        moved_to = self.excepted.moved_to(slot)
+        # a moved slot fires (its at()) at its new time: a pause then is what kept it from running
+        paused = self.pauses.paused_by(moved_to or slot)
         if paused is not None:
             return "paused", _paused_cause(paused)
         settings = get_settings()
@@ -263,10 +265,10 @@ class _Context:
         wait = timedelta(
             seconds=settings.missed_fire_grace_s, minutes=row["flexible_window_minutes"]
         )
-        moved_to = self.excepted.moved_to(slot)
         try:
-            # a moved slot runs at its new time (its at()), whatever its wall time
-            last = moved_to or last_occurrence(slot, row["timezone"])
+            # a moved slot runs at its new time (its at()), whatever its wall time; else the
+            # last instant its DST policy may deliver it at (as the missed-fire check has it)
+            last = moved_to or last_occurrence(slot, row["timezone"], dst_policy(row))
         except ValueError:  # a one-time schedule's zone no longer known: the instant itself
             last = slot
         try:

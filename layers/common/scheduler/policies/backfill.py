@@ -4,7 +4,8 @@ Each fire time in [from, to] (inside the schedule's startAt/endAt, at most BACKF
 is queued as a waiting run with trigger `backfill` and handed to the runner one at a time,
 oldest first (scheduler.run.queue): the same claim, lease and record as a scheduled fire, so a
 backfill never overlaps a run of the workflow and never runs a fire time that ran already; a fire
-time recorded `missed` never ran, and is run. "Ran already" is a run row, so an interval with
+time recorded `missed` never ran, and is run; one moved to a time still to come is left to its
+move's at(). "Ran already" is a run row, so an interval with
 fire times older than the history retention surely keeps (RunHistoryDays less a day) is refused:
 their rows may be gone. Each backfilling workflow holds a runner slot run after run, so one
 owner backfills at most MAX_ACTIVE_BACKFILLS_PER_OWNER workflows at once (429 beyond): the other
@@ -28,6 +29,7 @@ from scheduler.policies.owner_limits import OwnerLimits, take_request
 from scheduler.run.queue import QUEUED_PATIENCE, HandOn, hand_on_next
 from scheduler.store.audit import IN_PROCESS, AuditContext, AuditQueries
 from scheduler.store.db import Database
+from scheduler.store.exceptions import ExceptionQueries
 from scheduler.store.limits import LimitQueries
 from scheduler.store.queue import QueueQueries
 from scheduler.store.schedules import ScheduleQueries
@@ -88,6 +90,7 @@ def backfill(
             raise InvalidInput("to: must not be in the future (future fire times run on schedule)")
         fires = _fire_times(row, request.from_, request.to)
         _refuse_unknown_history(fires, now)
+        ahead = _moved_ahead(ExceptionQueries(queries.db), schedule_id, now)
         target = owner
         if target is None:
             target = queries.workflows.workflow_owner(row["workflow_id"])
@@ -98,7 +101,7 @@ def backfill(
         queued = queries.queue.queue_runs(
             schedule_id,
             row["workflow_id"],
-            fires,
+            [fire for fire in fires if fire not in ahead],
             trigger="backfill",
             now=now,
             wait_until=now + QUEUED_PATIENCE,
@@ -126,6 +129,18 @@ def backfill(
     if queued:
         hand_on_next(queries.queue, row["workflow_id"], hand_on)
     return accepted
+
+
+def _moved_ahead(exceptions: ExceptionQueries, schedule_id: UUID, now: datetime) -> set[datetime]:
+    """The occurrences moved to a time still to come: their at() runs them then, as the user
+    chose; a backfill that ran one now would make that delivery a duplicate. (One moved to a
+    time past, that never ran, is backfilled like any other.) No move can be added once the
+    backfill has queued its slot: an occurrence with a run row takes no exception."""
+    return {
+        e["occurrence"]
+        for e in exceptions.list_exceptions(schedule_id, since=now)
+        if e["action"] == "move" and e["move_to"] > now
+    }
 
 
 def _limit_active_backfills(queue: QueueQueries, owner: UUID | None, workflow_id: UUID) -> None:

@@ -26,6 +26,10 @@ from scheduler.store.sql import Row
 
 # Exceptions settled per pass; the rest wait for the next (each is settled once).
 MAX_EXCEPTIONS = 1000
+# Pages of due exceptions read per pass at most. One that settles nothing (its occurrence no
+# longer a slot after a change of the cron, or not due yet) stays in the query's answer until it
+# leaves the lookback: a page full of them must not hide the ones after it.
+MAX_PAGES = 10
 
 
 def settle_excepted_fires(
@@ -38,8 +42,15 @@ def settle_excepted_fires(
 ) -> tuple[int, int]:
     """(skipped slots recorded, moved slots recorded missed) by this pass."""
     exceptions = ExceptionQueries(fire_checks.db)
-    due = [r for r in exceptions.due_exceptions(at - lookback, at - grace, MAX_EXCEPTIONS)]
-    due = [r for r in due if _still_a_slot(r) and _is_due(r, at, grace)]
+    due: list[Row] = []
+    past = None
+    for _ in range(MAX_PAGES):
+        page = exceptions.due_exceptions(at - lookback, at - grace, MAX_EXCEPTIONS, past=past)
+        due += [r for r in page if _still_a_slot(r) and _is_due(r, at, grace)]
+        if len(page) < MAX_EXCEPTIONS or len(due) >= MAX_EXCEPTIONS:
+            break
+        past = (page[-1]["due"], page[-1]["id"])
+    due = due[:MAX_EXCEPTIONS]  # the rest are settled by the next pass
     skips = [
         (r["schedule_id"], r["workflow_id"], r["occurrence"], skip_reason(r["note"]))
         for r in due

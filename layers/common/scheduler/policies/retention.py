@@ -25,6 +25,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from scheduler.observability import logger, metrics
 from scheduler.store.audit import AuditQueries
+from scheduler.store.exceptions import ExceptionQueries
 from scheduler.store.history import HistoryPosition, HistoryQueries
 
 # Rows read (and at most deleted) per statement: a batch takes tens of milliseconds, a million
@@ -111,4 +112,29 @@ def delete_expired_audit_events(
             break
     metrics.add_metric(name="AuditEventsDeleted", unit=MetricUnit.Count, value=deleted)
     logger.info("audit log retention", extra={"deleted": deleted, "cutoff": cutoff})
+    return deleted
+
+
+def delete_expired_exceptions(
+    exceptions: ExceptionQueries,
+    *,
+    keep_days: int,
+    now: datetime,
+    more: Callable[[], bool],
+    batch_size: int = BATCH_SIZE,
+) -> int:
+    """Delete the schedules' exceptions whose time (occurrence, and a move's new time) passed
+    more than `keep_days` ago (the run history's period), a short statement per batch while
+    `more()`: how many went. Nothing reads them then: the missed-fire check and backfill look
+    back less far, and the accounting calls a fire time that old outsideRetention unless its
+    run says more. Without this they would pile up for as long as a schedule lives."""
+    cutoff = now - timedelta(days=keep_days)
+    deleted = 0
+    while more():
+        batch = exceptions.delete_expired_batch(cutoff=cutoff, batch_size=batch_size)
+        deleted += batch
+        if batch < batch_size:
+            break
+    metrics.add_metric(name="ExceptionsDeleted", unit=MetricUnit.Count, value=deleted)
+    logger.info("exceptions retention", extra={"deleted": deleted, "cutoff": cutoff})
     return deleted

@@ -54,6 +54,35 @@ class ExceptionQueries(Queries):
             found.setdefault(row["schedule_id"], []).append(row)
         return found
 
+    def count_upcoming(self, schedule_id: UUID, since: datetime) -> int:
+        """How many of the schedule's exceptions are still to come (list_exceptions' `since`)."""
+        row = self.db.execute(
+            """select count(*) as n from schedule_exceptions
+               where schedule_id = %s and (occurrence > %s or move_to > %s)""",
+            (schedule_id, since, since),
+        ).fetchone()
+        return int(row["n"]) if row else 0
+
+    def delete_expired_batch(self, *, cutoff: datetime, batch_size: int) -> int:
+        """Delete at most `batch_size` exceptions whose occurrence (and new time, for a move)
+        are before `cutoff`, oldest first; one short statement, rows another transaction holds
+        skipped. How many went."""
+        row = self.db.execute(
+            """with expired as (
+                 select id from schedule_exceptions
+                 where occurrence < %(cutoff)s and (move_to is null or move_to < %(cutoff)s)
+                 order by occurrence limit %(batch_size)s
+                 for update skip locked
+               ), deleted as (
+                 delete from schedule_exceptions e using expired where e.id = expired.id
+                 returning 1
+               )
+               select count(*) as deleted from deleted""",
+            {"cutoff": cutoff, "batch_size": batch_size},
+        ).fetchone()
+        assert row is not None
+        return int(row["deleted"])
+
     def exception_for(self, schedule_id: UUID, occurrence: datetime) -> Row | None:
         """The exception of the occurrence (its slot), if any."""
         return self.db.execute(
@@ -143,19 +172,39 @@ class ExceptionQueries(Queries):
         ).fetchone()
         return bool(row and row["ran"])
 
-    def due_exceptions(self, after: datetime, through: datetime, limit: int) -> list[Row]:
-        """Exceptions of enabled schedules due in (after, through] whose slot has no run row:
-        a skip by its occurrence, a move by its new time; with what the missed-fire check
-        decides and alerts with (the schedule's cron, zone, DST policy and flexible window, its
-        owner)."""
+    def due_exceptions(
+        self,
+        after: datetime,
+        through: datetime,
+        limit: int,
+        *,
+        past: tuple[datetime, UUID] | None = None,
+    ) -> list[Row]:
+        """Exceptions due in (after, through] whose slot has no run row, in the order of
+        (`due`, `id`), after `past` (the last row of the page before) if given: a skip by its
+        occurrence, a move by its new time; with what the missed-fire check decides and alerts
+        with (the schedule's cron, zone, DST policy and flexible window, its owner).
+        As for a cron fire time (policies.missed_fires), only one due after the schedule's
+        fires_from (created, enabled again, changed) and, while it is paused, before the pause:
+        a moved occurrence whose new time fell in a pause is not missed after the resume. One
+        whose occurrence is on a date a calendar of the schedule excludes is left out too."""
         return self.db.execute(
-            """select e.schedule_id, s.workflow_id, e.occurrence, e.action, e.move_to, e.note,
+            """select e.id, coalesce(e.move_to, e.occurrence) as due,
+                      e.schedule_id, s.workflow_id, e.occurrence, e.action, e.move_to, e.note,
                       s.cron, s.timezone, s.dst_policy, s.flexible_window_minutes, w.owner_id,
                       w.name as workflow_name
                from schedule_exceptions e
                join schedules s on s.id = e.schedule_id
                join workflows w on w.id = s.workflow_id
-               where s.enabled and s.cron is not null
+               join schedule_fire_checks c on c.schedule_id = e.schedule_id
+               where s.cron is not null
+                 and coalesce(e.move_to, e.occurrence) > c.fires_from
+                 and (s.enabled or coalesce(e.move_to, e.occurrence) <= c.disabled_at)
+                 -- the runner claims a slot on an excluded date skipped by the calendar (the
+                 -- slot's date, moved or not); the check never misses one (missed_fires)
+                 and not exists (select 1 from calendars cal
+                                 where cal.id = any(s.exclude_calendars)
+                                   and cal.dates @> (e.occurrence at time zone cal.timezone)::date)
                  and ((e.action = 'skip' and e.occurrence > %(after)s
                        and e.occurrence <= %(through)s)
                       or (e.action = 'move' and e.move_to > %(after)s
@@ -163,9 +212,18 @@ class ExceptionQueries(Queries):
                  and not exists (select 1 from schedule_runs r
                                  where r.schedule_id = e.schedule_id
                                    and r.scheduled_time = e.occurrence)
-               order by coalesce(e.move_to, e.occurrence)
+                 and (%(past_due)s::timestamptz is null
+                      or (coalesce(e.move_to, e.occurrence), e.id)
+                         > (%(past_due)s::timestamptz, %(past_id)s::uuid))
+               order by coalesce(e.move_to, e.occurrence), e.id
                limit %(limit)s""",
-            {"after": after, "through": through, "limit": limit},
+            {
+                "after": after,
+                "through": through,
+                "limit": limit,
+                "past_due": past[0] if past else None,
+                "past_id": past[1] if past else None,
+            },
         ).fetchall()
 
     def record_skipped_slots(

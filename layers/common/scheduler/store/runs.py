@@ -185,11 +185,29 @@ class RunQueries(RunOutcomeQueries):
         return row
 
     def unclaim_run_slot(self, run_id: UUID) -> None:
-        """Delete a claim that never started (a stale fire, or one re-claimed under its slot)."""
+        """Delete a claim that never started (a stale fire, or one re-claimed under its slot).
+        A calendar's skip the claim made it the schedule's last outcome (claim_run_slot): given
+        back, the last outcome is again the newest finished run's (none: null), as ever."""
         self.db.execute(
             # `skipped`: the claim's own calendar skip, given back to be claimed under its slot
-            """delete from schedule_runs
-               where id = %s and status in ('running', 'skipped') and fence is null""",
+            """with gone as (
+                 delete from schedule_runs
+                 where id = %s and status in ('running', 'skipped') and fence is null
+                 returning schedule_id, scheduled_time, status
+               )
+               update schedules s
+               set (last_run_status, last_run_scheduled_time) = (
+                     select r.status, r.scheduled_time
+                     from (select 1) as one left join lateral (
+                       -- the statement's snapshot still holds the deleted row: left out
+                       select status, scheduled_time from schedule_runs
+                       where schedule_id = s.id and scheduled_time <> gone.scheduled_time
+                         and status in ('succeeded', 'failed', 'skipped')
+                       order by scheduled_time desc, id desc limit 1
+                     ) r on true)
+               from gone
+               where s.id = gone.schedule_id and gone.status = 'skipped'
+                 and s.last_run_scheduled_time = gone.scheduled_time""",
             (run_id,),
         )
 
