@@ -243,6 +243,8 @@ def _mostly_valid(body: Any, *, creating: bool = False) -> None:
         "externalId",
         "pauseAfterFailures",
         "labels",
+        "dstPolicy",
+        "excludeCalendars",
     ):
         pick = zlib.crc32(repr(body.get(field)).encode("utf-8", "surrogatepass"))
         if field in body and not _acceptable(field, body) and pick % 4:
@@ -282,7 +284,9 @@ def _mostly_unfiltered(query: Any) -> None:
 def _acceptable(field: str, body: dict[str, Any]) -> bool:
     """Whether the body's `field` alone (with the window's other end) would be accepted."""
     value = body[field]
-    if field in ("input", "name", "externalId", "pauseAfterFailures", "labels"):
+    if field == "excludeCalendars":  # a drawn calendar id is nobody's: refused (422)
+        return value is None or value == []
+    if field in ("input", "name", "externalId", "pauseAfterFailures", "labels", "dstPolicy"):
         try:  # as the API's own model takes it
             ScheduleUpdate.model_validate({field: value})
         except ValidationError:
