@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
@@ -44,12 +44,11 @@ from scheduler.sync.eventbridge import (
     EventBridgeSchedules,
     desired_schedules,
     fingerprint,
-    has_ended,
-    in_effect,
     keeps_leftover,
     schedule_id_of,
     schedule_names,
 )
+from scheduler.sync.schedule_compare import Listed, as_time, listed, matches, state_in_step
 from scheduler.sync.shards import ShardTask, id_range, sub_prefixes
 
 Clock = Callable[[], datetime]
@@ -71,17 +70,6 @@ CHUNK_MIN_ROWS = 500
 # Time left at which an invocation stops after its batch and hands on: a batch of repairs and
 # the listing of a chunk fit in it with room, even throttled.
 RESERVE_S = 90.0
-# Fields of a schedule that the row decides; anything else AWS returns is not ours to compare.
-# StartDate / EndDate are compared as instants, in effect now (eventbridge.in_effect).
-_COMPARED_FIELDS = (
-    "ScheduleExpression",
-    "ScheduleExpressionTimezone",
-    "State",
-    "Description",
-    "FlexibleTimeWindow",
-    "StartDate",
-    "EndDate",
-)
 
 
 def utc_now() -> datetime:
@@ -182,12 +170,6 @@ def _continuation(task: ShardTask, done_upto: UUID | None) -> ShardTask:
     return task.continued_after(done_upto)
 
 
-class _Listed(NamedTuple):
-    state: str | None
-    modified_at: datetime | None  # LastModificationDate
-    changed_at: datetime | None  # LastModificationDate, or CreationDate
-
-
 class _Wanted(NamedTuple):
     name: str
     schedule_id: UUID
@@ -204,7 +186,7 @@ class _Chunk:
     after: UUID | None  # rows up to it are done (a continuation)
     summary: ReconcileSummary
     now: Clock
-    listed: dict[str, _Listed] = field(default_factory=dict)
+    listed: dict[str, Listed] = field(default_factory=dict)
     # ids our listed names belong to, sorted, and how far the orphan sweep has gone
     listed_ids: list[UUID] = field(default_factory=list)
     swept: int = 0
@@ -217,7 +199,7 @@ class _Chunk:
     def batches(self) -> Iterator[UUID]:
         """Compare and repair a batch of rows at a time; yields the last id of each."""
         for brief in self.schedules.iter_schedules(self.prefix):
-            self.listed[brief["Name"]] = _listed(brief)
+            self.listed[brief["Name"]] = listed(brief)
             dst = split_dst_name(brief["Name"])
             if dst is not None and (schedule_id := schedule_id_of(brief["Name"])) is not None:
                 self.listed_dst[schedule_id].append(brief["Name"])
@@ -273,7 +255,7 @@ class _Chunk:
                     recorded is not None
                     and brief.modified_at is not None
                     and brief.modified_at <= recorded + tolerance
-                    and _state_in_step(brief.state, desired[name], now)
+                    and state_in_step(brief.state, desired[name], now)
                 ):
                     self.summary.unchanged += 1  # last written by us, as the row still says
                 else:
@@ -285,11 +267,11 @@ class _Chunk:
             described.add(want.schedule_id)
             if description is None:  # deleted since it was listed
                 to_apply[want.schedule_id].append("created")
-            elif not _matches(description, want.kwargs, now):
+            elif not matches(description, want.kwargs, now):
                 to_apply[want.schedule_id].append("updated")
             else:
                 self.summary.unchanged += 1
-                stamps[want.schedule_id].append(_as_time(description.get("LastModificationDate")))
+                stamps[want.schedule_id].append(as_time(description.get("LastModificationDate")))
 
         # Rows found in step by GetSchedule get a record in AWS's own time: no call next pass.
         verified = []
@@ -338,38 +320,6 @@ def _describe(
             yield done, future.result()
     finally:
         pool.shutdown(cancel_futures=True)  # after a failure, the queued calls are not made
-
-
-def _state_in_step(listed: str | None, wanted: Mapping[str, Any], now: datetime) -> bool:
-    """The listed State is the row's; an ended schedule is in step in either (written before
-    its end it says ENABLED, after it DISABLED: neither fires)."""
-    return has_ended(wanted, now) or listed == wanted["State"]
-
-
-def _matches(actual: Mapping[str, Any], wanted: Mapping[str, Any], now: datetime) -> bool:
-    """The schedule does what the row says, now: the window's dates compared as instants (AWS
-    answers datetimes, a raw client epoch seconds), and a StartDate already past, written or
-    not, limits nothing. A date the row does not have silences it outside a window the row knows
-    nothing of, and is a difference."""
-    actual_effect, wanted_effect = in_effect(actual, now), in_effect(wanted, now)
-    if any(actual_effect.get(f) != wanted_effect.get(f) for f in _COMPARED_FIELDS):
-        return False
-    # AWS answers NONE for a schedule made without it, a one-time schedule's is DELETE; an
-    # engine that keeps none (moto's UpdateSchedule drops it) is not told it again each pass
-    action = actual.get("ActionAfterCompletion")
-    if action is not None and action != wanted.get("ActionAfterCompletion", "NONE"):
-        return False
-    target = actual.get("Target") or {}
-    return all(target.get(key) == value for key, value in wanted["Target"].items())
-
-
-def _as_time(value: Any) -> datetime | None:
-    return value if isinstance(value, datetime) else None
-
-
-def _listed(brief: Mapping[str, Any]) -> _Listed:
-    modified = _as_time(brief.get("LastModificationDate"))
-    return _Listed(brief.get("State"), modified, modified or _as_time(brief.get("CreationDate")))
 
 
 def _repair(
