@@ -272,3 +272,33 @@ def test_the_lists_next_run_is_the_first_fire_the_exceptions_and_calendars_leave
         moved["id"]: _iso(later),
         plain["id"]: _iso(fires[0]),
     }
+
+
+def test_a_patch_that_would_make_a_moves_new_time_a_fire_time_is_refused(
+    api: Api, workflows: dict[str, uuid.UUID]
+) -> None:
+    # Given a daily 07:00 schedule whose next-but-one 07:00 is moved to 10:00 that day
+    status, schedule = api.call(
+        "POST", "/api/schedules", body={"workflowId": str(workflows["alice"]), "cron": "0 7 * * *"}
+    )
+    assert status == 201, schedule
+    occurrence = cron.next_fire_times("0 7 * * *", "UTC", datetime.now(UTC), 2)[1]
+    ten = occurrence + timedelta(hours=3)
+    status, moved = api.call(
+        "POST",
+        f"/api/schedules/{schedule['id']}/exceptions",
+        body={"occurrence": _iso(occurrence), "action": "move", "moveTo": _iso(ten)},
+    )
+    assert status == 201, moved
+    path = f"/api/schedules/{schedule['id']}"
+
+    # When the cron would fire at 10:00 too: refused, naming the move, and nothing changes
+    status, refused = api.call("PATCH", path, body={"cron": "0 7,10 * * *"})
+    assert status == 409, refused
+    assert moved["id"] in refused["error"]["message"]
+    status, read = api.call("GET", path)
+    assert read["cron"] == "0 7 * * *"
+
+    # And a cron that keeps 10:00 free is taken
+    status, changed = api.call("PATCH", path, body={"cron": "0 7,11 * * *"})
+    assert (status, changed["cron"]) == (200, "0 7,11 * * *")

@@ -281,6 +281,34 @@ def _instant(field: str, text: str, zone: str) -> datetime:
         raise InvalidInput(f"{field}: out of range (years 1 to 9999 in UTC)") from exc
 
 
+# The fields whose change makes other instants fire times (a move may then land on one).
+WHEN_COLUMNS = frozenset({"cron", "timezone", "dst_policy", "start_at", "end_at"})
+
+
+def ensure_moves_stay_clear(
+    exceptions: ExceptionQueries, old: Row, changes: Mapping[str, Any], now: datetime
+) -> None:
+    """Conflict when a change of when the schedule fires makes the new time of one of its moves
+    still to come a fire time of its own (the slot would run twice at once there), as adding
+    that move would have been refused; the 409 names the move and the way out."""
+    new = {**old, **changes}
+    if not WHEN_COLUMNS & changes.keys() or new.get("cron") is None:
+        return
+    upcoming = exceptions.list_exceptions(old["id"], since=now)
+    excepted = {e["occurrence"] for e in upcoming}
+    for move in upcoming:
+        if move["action"] != "move" or move["move_to"] <= now:
+            continue
+        other = _slot(new, move["move_to"])
+        if other is not None and other != move["occurrence"] and other not in excepted:
+            raise Conflict(
+                f"the change makes {iso_utc(move['move_to'])}, where occurrence"
+                f" {iso_utc(move['occurrence'])} is moved (exception {move['id']}), a fire time"
+                " of its own, which would then run twice at once: remove that move, or skip"
+                " the new fire time first"
+            )
+
+
 def _slot(schedule: Row, instant: datetime) -> datetime | None:
     """The slot `instant` names of the schedule, under its DST policy (as the runner's): under
     `last` a repeated wall time's slot is its second instant, named by either one."""

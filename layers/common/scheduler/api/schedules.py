@@ -28,6 +28,7 @@ from scheduler.api.schedule_checks import (
     ensure_window,
     one_time_changes,
 )
+from scheduler.api.schedule_exceptions import ensure_moves_stay_clear
 from scheduler.api.schedule_reads import detail_fields, listed_fields
 from scheduler.errors import InvalidInput, ScheduleNotFound, WorkflowNotFound
 from scheduler.models.runs import BackfillAccepted, BackfillRequest, Run, RunAccepted, RunPage
@@ -283,6 +284,7 @@ class ScheduleService:
                 ensure_new_timezone_may_be_written(old, changes)
                 if not pause:
                     ensure_schedulable({**old, **changes}, changes, self.clock())
+                ensure_moves_stay_clear(self.queries.exceptions, old, changes, self.clock())
                 if changes.get("enabled") is True:
                     changes["disabled_reason"] = None
                     if not old["enabled"]:  # re-enabled: its failure streak starts again
