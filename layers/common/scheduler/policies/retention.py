@@ -104,12 +104,7 @@ def delete_expired_audit_events(
     batch while `more()` (the pass's budget): how many went. Nothing keeps an old event (unlike
     a schedule's latest run): the log is a record of the past, kept for its period."""
     cutoff = now - timedelta(days=keep_days)
-    deleted = 0
-    while more():
-        batch = audit.delete_expired_batch(cutoff=cutoff, batch_size=batch_size)
-        deleted += batch
-        if batch < batch_size:
-            break
+    deleted = _in_batches(audit.delete_expired_batch, cutoff, more, batch_size)
     metrics.add_metric(name="AuditEventsDeleted", unit=MetricUnit.Count, value=deleted)
     logger.info("audit log retention", extra={"deleted": deleted, "cutoff": cutoff})
     return deleted
@@ -129,12 +124,20 @@ def delete_expired_exceptions(
     back less far, and the accounting calls a fire time that old outsideRetention unless its
     run says more. Without this they would pile up for as long as a schedule lives."""
     cutoff = now - timedelta(days=keep_days)
+    deleted = _in_batches(exceptions.delete_expired_batch, cutoff, more, batch_size)
+    metrics.add_metric(name="ExceptionsDeleted", unit=MetricUnit.Count, value=deleted)
+    logger.info("exceptions retention", extra={"deleted": deleted, "cutoff": cutoff})
+    return deleted
+
+
+def _in_batches(
+    delete_batch: Callable[..., int], cutoff: datetime, more: Callable[[], bool], batch_size: int
+) -> int:
+    """Call `delete_batch` while `more()` and each batch comes back full: how many went."""
     deleted = 0
     while more():
-        batch = exceptions.delete_expired_batch(cutoff=cutoff, batch_size=batch_size)
+        batch = delete_batch(cutoff=cutoff, batch_size=batch_size)
         deleted += batch
         if batch < batch_size:
             break
-    metrics.add_metric(name="ExceptionsDeleted", unit=MetricUnit.Count, value=deleted)
-    logger.info("exceptions retention", extra={"deleted": deleted, "cutoff": cutoff})
     return deleted
