@@ -206,7 +206,16 @@ class SimEventBridge:
         for name in [n for n in self.plans if n.startswith(prefix)]:
             del self.plans[name]
         extra = [s["Name"] for s in self.api.iter_schedules(prefix)]
-        for name in [*schedule_names(schedule_id), *extra]:
+        self.refresh_names([*schedule_names(schedule_id), *extra])
+
+    def refresh_prefix(self, prefix: str) -> None:
+        """Read again every schedule whose name starts with `prefix` (a move's `move-`)."""
+        for name in [n for n in self.plans if n.startswith(prefix)]:
+            del self.plans[name]
+        self.refresh_names([s["Name"] for s in self.api.iter_schedules(prefix)])
+
+    def refresh_names(self, names: list[str]) -> None:
+        for name in names:
             self.plans.pop(name, None)
             described = self.api.get(name)
             if described is None or described.get("State", "ENABLED") != "ENABLED":
