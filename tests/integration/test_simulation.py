@@ -359,10 +359,10 @@ def test_exceptions_of_one_occurrence_keep_every_invariant(clean_db: str) -> Non
 
 
 # Exclusion calendars (docs/calendars.md): calendars of today and the next days in zones other
-# than the schedules', schedules excluding them (one two at once), an edit of the dates while
-# fires are due (future fires only), an exclusion removed, a backfill over excluded fires
-# EventBridge lost (skipped at their turn; never missed), and an outage of everything over an excluded day (never missed nor
-# caught up) while the other days' fires are caught up.
+# than the schedules', schedules excluding them (one of them two at once), an edit of the dates
+# while fires are due (future fires only), an exclusion removed, a backfill over excluded fires
+# EventBridge lost (skipped at their turn; never missed), and an outage of everything over an
+# excluded day (never missed nor caught up) while the other days' fires are caught up.
 CALENDARS_SEQUENCE = [
     {"op": "create", "cron": "*/15 * * * *", "timezone": "UTC", "catchup": "all",
      "window": 86400, "overlap": "skip", "duration_s": 20, "fail_percent": 0},

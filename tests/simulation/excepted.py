@@ -204,6 +204,23 @@ class Excepted:
             if exception.schedule_id == schedule_id and exception.removed_at is None:
                 exception.removed_at = self.world.clock.now()
 
+    def outcomes(self) -> Counter[str]:
+        """How the excepted slots and the excluded fires ended (the run rows now)."""
+        found: Counter[str] = Counter()
+        for row in self.world.api_db.execute(
+            """select e.action, r.status, r.trigger from schedule_exceptions e
+               join schedule_runs r
+                 on r.schedule_id = e.schedule_id and r.scheduled_time = e.occurrence"""
+        ):
+            word = "skipped" if row["action"] == "skip" else "moved"
+            found[f"{word} slots {row['status']} ({row['trigger']})"] += 1
+        row = self.world.api_db.execute(
+            "select count(*) as n from schedule_runs where error like %s",
+            (CALENDAR_SKIP_REASON + "%",),
+        ).fetchone()
+        found["skipped by calendar"] = row["n"] if row else 0
+        return found
+
     # --- what the invariants ask
 
     def active(self, schedule_id: UUID, slot: datetime) -> SimException | None:
@@ -240,7 +257,15 @@ def exception_step_violations(world: World) -> list[str]:
         for e in excepted.exceptions.values()
         if e.removed_at is None or e.removed_at > e.occurrence
     }
+    moved_onto = {(e.schedule_id, e.move_to): e for e in by_slot.values() if e.move_to}
     for visit in world.target.visits:
+        onto = moved_onto.get((visit.schedule_id, visit.slot))
+        if onto is not None and visit.trigger != "manual":
+            found.append(
+                f"[a moved occurrence runs under its original slot] "
+                f"{schedules[visit.schedule_id].describe()}: ran under {iso(visit.slot)}, the "
+                f"new time of occurrence {iso(onto.occurrence)} ({visit.trigger})"
+            )
         exception = by_slot.get((visit.schedule_id, visit.slot))
         if exception is None or visit.trigger == "manual":
             continue

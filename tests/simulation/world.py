@@ -194,9 +194,10 @@ class World:
             )
         except DependencyUnavailable as exc:
             self.check_failures.append(f"{now.isoformat()}: {exc}")
-            return
-        self.check_passes.append(now)
-        self.excepted.reconcile()  # the pass keeps the moves' at() schedules after the check
+        else:
+            self.check_passes.append(now)
+        # then the pass keeps the moves' at() schedules, whether the check failed or not
+        self.excepted.reconcile()
 
     def _note_unstarted_claims(self) -> None:
         claims = self.api_db.execute(
@@ -419,5 +420,5 @@ class World:
     def counts(self) -> Counter[str]:
         alerts = Counter(alert.kind for alert in self.alerts)
         stats = self.lam.stats + self.eventbridge.stats + self.client.stats + self.bulk.stats
-        stats += self.excepted.stats + self.calendars.stats
+        stats += self.excepted.stats + self.calendars.stats + self.excepted.outcomes()
         return stats + alerts
