@@ -189,15 +189,27 @@ class SimEventBridge:
     # name -> ActionAfterCompletion as the product last wrote it (moto's UpdateSchedule drops
     # it, where AWS's replaces the whole schedule with the request: see `watch`)
     after_completion: dict[str, str | None] = field(default_factory=dict)
+    # name -> when (virtual) the product last wrote it
+    written_at: dict[str, datetime] = field(default_factory=dict)
 
     def watch(self, client: Any) -> None:
-        """Learn each schedule's ActionAfterCompletion from the product's own requests."""
+        """Learn each schedule's ActionAfterCompletion from the product's own requests; and
+        (a seam, as for fires_from) stamp the listing's dates with the virtual time of each
+        write, where moto stamps the real clock (reconcile_moves reads them)."""
 
         def written(params: dict[str, Any], **_: Any) -> None:
             self.after_completion[params["Name"]] = params.get("ActionAfterCompletion")
+            self.written_at[params["Name"]] = self.clock.now()
+
+        def listed(parsed: dict[str, Any], **_: Any) -> None:
+            for summary in parsed.get("Schedules", []):
+                at = self.written_at.get(summary.get("Name", ""))
+                if at is not None:
+                    summary["CreationDate"] = summary["LastModificationDate"] = at
 
         for operation in ("CreateSchedule", "UpdateSchedule"):
             client.meta.events.register(f"before-parameter-build.scheduler.{operation}", written)
+        client.meta.events.register("after-call.scheduler.ListSchedules", listed)
 
     def refresh(self, schedule_id: UUID) -> None:
         """Read the row's EventBridge schedules again (after the API wrote them): its cron's, and

@@ -20,6 +20,7 @@ is then an ordinary one again, judged by the other invariants). Invariants:
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -50,17 +51,30 @@ REMOVE_LEAD = timedelta(minutes=1)
 
 class FlakyMoveWrites(EventBridgeSchedules):
     """The Scheduler API as a move's add writes it: armed, its next write fails before it is
-    made ("before") or after it was made, the answer lost ("after")."""
+    made ("before") or after it was made, the answer lost ("after"); "orphan" as "after", and
+    the API's undo (its delete) fails too: the at() is left without its row, for the periodic
+    pass to delete (after ORPHAN_GRACE), or to fire into a runner that finds no move."""
 
     fail: str | None = None
+    # the CreateSchedule requests of the at()s left behind, by name
+    orphans: dict[str, Mapping[str, Any]]
 
     def put_one(self, kwargs: Mapping[str, Any]) -> None:
         fail, self.fail = self.fail, None
         if fail == "before":
             raise SchedulerUnavailable("simulated: EventBridge Scheduler failed the move's at()")
         super().put_one(kwargs)
-        if fail == "after":
+        if fail in ("after", "orphan"):
+            if fail == "orphan":
+                self.fail = "undo"
+                self.orphans[kwargs["Name"]] = kwargs
             raise SchedulerUnavailable("simulated: the answer of the move's at() was lost")
+
+    def delete_one(self, name: str) -> None:
+        if self.fail == "undo":
+            self.fail = None
+            raise SchedulerUnavailable("simulated: EventBridge Scheduler failed the undo")
+        super().delete_one(name)
 
 
 @dataclass
@@ -85,7 +99,9 @@ class Excepted:
     @classmethod
     def of(cls, world: World) -> Excepted:
         api = world.eventbridge.api
-        return cls(world, FlakyMoveWrites(api.client, api.group))
+        eventbridge = FlakyMoveWrites(api.client, api.group)
+        eventbridge.orphans = {}
+        return cls(world, eventbridge)
 
     def service(self) -> ExceptionService:
         return ExceptionService(
@@ -293,7 +309,30 @@ def exception_step_violations(world: World) -> list[str]:
                 f"[a skipped occurrence is never reported missed] "
                 f"{schedules[alert.schedule_id].describe()} slot {iso(alert.slot)}: alerted"
             )
-    return found + _database_violations(world) + _eventbridge_violations(world)
+    return (
+        found
+        + _orphan_violations(world)
+        + _database_violations(world)
+        + _eventbridge_violations(world)
+    )
+
+
+def _orphan_violations(world: World) -> list[str]:
+    """An at() the API could not undo runs nothing: its slot runs at its own time, if at all."""
+    excepted: Excepted = world.excepted
+    found: list[str] = []
+    for name, request in excepted.eventbridge.orphans.items():
+        target = json.loads(request["Target"]["Input"])
+        key = (UUID(target["scheduleId"]), datetime.fromisoformat(target["scheduledTime"]))
+        if excepted.active(*key) is not None:
+            continue
+        for visit in world.target.visits:
+            if (visit.schedule_id, visit.slot) == key and visit.started < key[1]:
+                found.append(
+                    f"[an at() left without its move runs nothing] {name}: slot {iso(key[1])} "
+                    f"ran at {iso(visit.started)} ({visit.trigger})"
+                )
+    return found
 
 
 def _visit_violations(exception: SimException, visit: Visit, where: str) -> list[str]:
@@ -357,7 +396,9 @@ def _eventbridge_violations(world: World) -> list[str]:
                 f"{iso(now)}, removed at {iso(exception.removed_at)}"
             )
     known = {e.id for e in excepted.exceptions.values()}
-    for exception_id in held - known:
+    # an at() the API could not undo: the pass deletes it after ORPHAN_GRACE (or it fires)
+    left = {exception_id_of(name) for name in excepted.eventbridge.orphans}
+    for exception_id in held - known - left:
         found.append(
             f"[no at() of a move that was never added] {move_name(exception_id or 'unknown')}: "
             f"held at {iso(now)}"

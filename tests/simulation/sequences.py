@@ -101,8 +101,9 @@ def _exception_op(rng: random.Random, key: str) -> Op:
     }
     op["lose_answer"] = op["key"] is not None and rng.random() < 0.5
     if op["op"] == "move":
-        op["by_minutes"] = rng.choice([-20, 3, 7, 45, 180, 1500])
-        op["eventbridge"] = rng.choice([None, None, None, "before", "after"])
+        # off the crons' minutes mostly (a move onto another fire time is refused, 409)
+        op["by_minutes"] = rng.choice([-22, -13, 3, 7, 45, 182, 1501])
+        op["eventbridge"] = rng.choice([None, None, None, None, "before", "after", "orphan"])
     return op
 
 
