@@ -412,3 +412,27 @@ def test_exclusion_calendars_keep_every_invariant(clean_db: str) -> None:
     assert by_calendar[("schedule", "skipped by calendar cal2")] > 0, by_calendar
     assert by_calendar[("backfill", "skipped by calendar cal1")] > 0, by_calendar
     assert any(r["trigger"] == "catchup" and r["status"] == "succeeded" for r in rows)
+
+
+# The defect the exceptions' invariants found (docs/reliability.md): a skipped occurrence whose
+# every attempt died after its claim, before its skip was recorded, and a moved one whose at()
+# delivery died at every lease: the abandoned-run sweep recorded both missed and queued their
+# catch-ups, which ran the skipped occurrence. Now the first is skipped, the second missed (and
+# alerted), neither caught up.
+EXCEPTION_CLAIMS_SEQUENCE = [
+    {"op": "create", "cron": "0 * * * *", "timezone": "UTC", "catchup": "all", "window": 7200,
+     "overlap": "skip", "duration_s": 20, "fail_percent": 0},
+    *[{"op": "one_shot", "of": "database", "kind": "death_after"}] * 3,
+    {"op": "skip", "schedule": 0, "nth": 0, "note": "closed", "key": None, "lose_answer": False},
+    {"op": "move", "schedule": 0, "nth": 1, "by_minutes": 7, "note": None, "key": None,
+     "lose_answer": False, "eventbridge": None},
+    *[{"op": "one_shot", "of": "dynamodb", "kind": "death_before"}] * 3,
+    {"op": "advance", "minutes": 180},
+]  # fmt: skip
+
+
+def test_excepted_claims_that_never_started_keep_every_invariant(clean_db: str) -> None:
+    result = run_sequence(clean_db, 0, EXCEPTION_CLAIMS_SEQUENCE)
+    assert not result.violations, result.repro()
+    assert result.counts["skipped slots skipped (schedule)"] == 1, result.counts
+    assert result.counts["moved slots missed (schedule)"] == 1, result.counts
