@@ -81,12 +81,12 @@ def _with_exceptions_and_calendars(seed: int, ops: list[Op]) -> list[Op]:
             out.append(
                 {"op": "unexcept", "which": rng.randrange(1000), "lose_answer": rng.random() < 0.3}
             )
-        if rng.random() < 0.05:
+        if rng.random() < 0.08:
             out.append({"op": "calendar", "timezone": rng.choice(TIMEZONES), "days": _days(rng)})
-        if rng.random() < 0.07:
+        if rng.random() < 0.1:
             calendars = rng.sample(range(4), rng.choice([0, 1, 1, 2]))
             out.append({"op": "exclude", "schedule": rng.randrange(1000), "calendars": calendars})
-        if rng.random() < 0.04:
+        if rng.random() < 0.05:
             out.append({"op": "edit_calendar", "calendar": rng.randrange(1000), "days": _days(rng)})
     return out
 
