@@ -1,10 +1,14 @@
-"""A claim of a slot with an exception that never got past its claim (real Postgres, moto
-DynamoDB and EventBridge, fake time): the abandoned-run sweep settles it as the exception says.
-A skipped slot whose skip was never recorded is `skipped`, never missed, never caught up; a moved
-one whose at() delivery never started is `missed` and alerted, not caught up (docs/exceptions.md).
+"""Exceptions where a fire goes wrong (real Postgres, moto DynamoDB and EventBridge, fake time).
+A claim of a slot with an exception that never got past its claim is settled by the
+abandoned-run sweep as the exception says: a skipped slot whose skip was never recorded is
+`skipped`, never missed, never caught up; a moved one whose at() delivery never started is
+`missed` and alerted, not caught up (docs/exceptions.md). A moved occurrence on a date a
+calendar of its schedule excludes is never reported missed (docs/calendars.md).
 
-Found by the simulation (tests/simulation/excepted.py): before the fix the sweep recorded both
-`missed` with a Run Missed alert and queued a catch-up, which then ran the skipped occurrence.
+Found by the simulation (tests/simulation/excepted.py, calendars.py): before the fixes the
+sweep recorded both claims `missed` with a Run Missed alert and queued a catch-up, which then
+ran the skipped occurrence; and the missed-fire check recorded an excluded moved occurrence
+whose at() was not delivered `missed`, with a Run Missed alert.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from scheduler.models.schedule_exceptions import ExceptionCreate, ScheduleExcept
 from scheduler.policies.missed_fires import check_missed_fires
 from scheduler.run.event import RunnerEvent
 from scheduler.run.runner import run_fire
+from scheduler.store.calendars import CalendarQueries
 from scheduler.sync.eventbridge import EventBridgeSchedules
 
 from tests.integration.policy_fixtures import (
@@ -31,6 +36,7 @@ from tests.integration.policy_fixtures import (
 from tests.integration.runner_fixtures import (  # noqa: F401  (fixtures)
     LEASE_OVER_S,
     LOCKS_TABLE,
+    OWNER,
     REMAINING_S,
     SEVEN,
     LoopbackServer,
@@ -183,4 +189,40 @@ def test_a_move_whose_delivery_never_started_is_missed_and_alerted_not_caught_up
     [alert] = [a for a in alert_queue.received() if a["detail"]["scheduledTime"] == _iso(SEVEN)]
     assert alert["detail-type"] == "Run Missed"
     assert all(h["scheduledTime"] != _iso(SEVEN) for h in hand_ons)
+    assert http_server.requests == []
+
+
+def test_a_move_on_an_excluded_date_that_never_ran_is_not_reported_missed(
+    runner: Runner,
+    http_server: LoopbackServer,
+    eventbridge: EventBridgeSchedules,
+    alert_queue: AlertQueue,
+) -> None:
+    # Given a schedule whose 07:00 is moved to 08:02, and a calendar excluding that day
+    schedule = make_policy_schedule(
+        runner.queries, http_steps(http_server), cron="*/5 * * * *", catchup_policy="all"
+    )
+    checking_since(runner.queries, schedule["id"], SEVEN - timedelta(minutes=1))
+    _add(runner, eventbridge, schedule, occurrence=_iso(SEVEN), action="move", moveTo=_iso(MOVED))
+    calendar = CalendarQueries(runner.queries.db).create_calendar(
+        OWNER,
+        name="Closed",
+        timezone="UTC",
+        note=None,
+        dates=[(SEVEN.date(), SEVEN.date())],
+        max_per_owner=100,
+    )
+    runner.queries.schedules.update_schedule(
+        schedule["id"], None, {"exclude_calendars": [calendar["id"]]}
+    )
+
+    # When the at() never delivers and the missed-fire check runs past its new time and grace
+    runner.clock.advance((MOVED - runner.clock()).total_seconds() + 600)
+    hand_ons = _pass_and_check(runner)
+
+    # Then the moved occurrence is neither recorded nor alerted (the runner would have skipped
+    # it), as every other fire of the day; nothing is queued or run
+    assert runs_by_time(runner.queries, schedule["id"]) == []
+    assert alert_queue.received() == []
+    assert hand_ons == []
     assert http_server.requests == []

@@ -25,7 +25,9 @@ from tests.simulation.world import World
 # fix, a pausing record whose answer was lost publishing no Schedule Paused. 123: a `latest`
 # catch-up starved behind the live fires of a workflow busy all the time (buffer_one, 90 s runs
 # every minute) until a pause skipped it; after a live fire's run a catch-up now goes first.
-FIXED_SEEDS = [1, 3, 6, 9, 19, 32, 123]
+# 70: a moved occurrence on a date a calendar excludes, its at() not delivered, was recorded
+# missed and alerted by the check.
+FIXED_SEEDS = [1, 3, 6, 9, 19, 32, 70, 123]
 SEEDS = [int(os.environ["SIM_SEED"])] if os.environ.get("SIM_SEED") else FIXED_SEEDS
 
 

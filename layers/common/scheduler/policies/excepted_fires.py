@@ -5,7 +5,9 @@ The check's walk over a schedule's fire times passes a slot with an exception as
 - a skipped slot no delivery recorded (EventBridge did not deliver it, the runner was down) is
   recorded `skipped` with its reason once it is due: never missed, never caught up;
 - a moved slot is due at its new time: with no run `grace` after it, it is recorded `missed`
-  (with a `Run Missed` alert), not caught up (the user chose when it runs; run it now if need be).
+  (with a `Run Missed` alert), not caught up (the user chose when it runs; run it now if need be),
+  unless a calendar of the schedule excludes its occurrence's date (then nothing: the runner
+  would have skipped it, and the check never reports an excluded fire).
 An exception whose occurrence is no longer a fire time of the schedule (its cron or timezone
 changed since) is left alone: that slot does not exist any more.
 """
@@ -46,7 +48,13 @@ def settle_excepted_fires(
         if r["action"] == "skip"
     ]
     skipped = exceptions.record_skipped_slots(skips, now=at)
-    moves = {(r["schedule_id"], r["occurrence"]): r for r in due if r["action"] == "move"}
+    # a moved occurrence on a date its calendars exclude is never missed (the runner would
+    # skip it at its new time), as the check drops any excluded fire (docs/calendars.md)
+    moves = {
+        (r["schedule_id"], r["occurrence"]): r
+        for r in due
+        if r["action"] == "move" and r["excluded_by"] is None
+    }
     written = fire_checks.record_missed(
         [
             MissedRow(

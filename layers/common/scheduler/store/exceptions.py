@@ -131,11 +131,16 @@ class ExceptionQueries(Queries):
         """Exceptions of enabled schedules due in (after, through] whose slot has no run row:
         a skip by its occurrence, a move by its new time; with what the missed-fire check
         decides and alerts with (the schedule's cron, zone, DST policy and flexible window, its
-        owner)."""
+        owner), and the calendar that excludes the occurrence (`excluded_by`, the first by name,
+        as the runner's claim reads it), if any."""
         return self.db.execute(
             """select e.schedule_id, s.workflow_id, e.occurrence, e.action, e.move_to, e.note,
                       s.cron, s.timezone, s.dst_policy, s.flexible_window_minutes, w.owner_id,
-                      w.name as workflow_name
+                      w.name as workflow_name,
+                      (select c.name from calendars c
+                       where c.id = any(s.exclude_calendars)
+                         and c.dates @> (e.occurrence at time zone c.timezone)::date
+                       order by c.name limit 1) as excluded_by
                from schedule_exceptions e
                join schedules s on s.id = e.schedule_id
                join workflows w on w.id = s.workflow_id
