@@ -18,7 +18,10 @@ from tests.simulation.bulk import bulk_violations, claims_while_paused
 from tests.simulation.calendars import calendar_step_violations
 from tests.simulation.catchup_invariants import catchup_violations
 from tests.simulation.check_timing import CATCHUP_SETTLE, Slot, beyond_look_back, first_check
-from tests.simulation.excepted import exception_step_violations, moved_final_violations
+from tests.simulation.excepted_invariants import (
+    exception_step_violations,
+    moved_final_violations,
+)
 from tests.simulation.failure_invariants import failure_violations
 from tests.simulation.input_invariants import input_violations
 from tests.simulation.model import Period, SimSchedule, iso
