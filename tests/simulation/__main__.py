@@ -23,6 +23,22 @@ from tests.pgbouncer import PgBouncer
 from tests.simulation.driver import run_seed
 from tests.simulation.shrink import shrink
 
+# The states a soak reports having reached (the counts of World.counts, and how the excepted
+# slots ended: "moved slots succeeded (schedule)"...), beside its summary.
+REACHED = (
+    "at_deleted",
+    "bulk paused",
+    "exceptions skip",
+    "exceptions move",
+    "exception adds failed",
+    "exceptions removed",
+    "moves repaired",
+    "skipped by calendar",
+    "calendars created",
+    "calendars edited",
+    "schedules excluding",
+)
+
 
 def _shrink(seed: int) -> int:
     url, owned = _database()
@@ -60,12 +76,15 @@ def main(argv: list[str]) -> int:
     started = time.monotonic()
     days = faults = violations = 0.0
     kinds: Counter[str] = Counter()
+    reached: Counter[str] = Counter()
     try:
         for seed in range(first, first + seeds):
             result = run_seed(url, seed)
             days += result.schedule_days
             faults += result.faults
             violations += len(result.violations)
+            reached.update({k: result.counts.get(k, 0) for k in REACHED})
+            reached.update({k: n for k, n in result.counts.items() if k.endswith(")")})
             for line in result.violations:
                 kinds[line.split("]", 1)[0] + "]"] += 1
             status = f"{len(result.violations)} violation(s)" if result.violations else "ok"
@@ -77,6 +96,7 @@ def main(argv: list[str]) -> int:
             thing.cleanup()  # type: ignore[attr-defined]
     for kind, count in kinds.most_common():
         print(f"  {count:5} {kind}")
+    print("reached: " + ", ".join(f"{n} {k}" for k, n in reached.items()))
     print(f"wall time {time.monotonic() - started:.0f} s")
     print(
         f"simulation: {seeds} seeds, {days:,.0f} schedule-days, {faults:,.0f} faults, "

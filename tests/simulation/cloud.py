@@ -189,15 +189,27 @@ class SimEventBridge:
     # name -> ActionAfterCompletion as the product last wrote it (moto's UpdateSchedule drops
     # it, where AWS's replaces the whole schedule with the request: see `watch`)
     after_completion: dict[str, str | None] = field(default_factory=dict)
+    # name -> when (virtual) the product last wrote it
+    written_at: dict[str, datetime] = field(default_factory=dict)
 
     def watch(self, client: Any) -> None:
-        """Learn each schedule's ActionAfterCompletion from the product's own requests."""
+        """Learn each schedule's ActionAfterCompletion from the product's own requests; and
+        (a seam, as for fires_from) stamp the listing's dates with the virtual time of each
+        write, where moto stamps the real clock (reconcile_moves reads them)."""
 
         def written(params: dict[str, Any], **_: Any) -> None:
             self.after_completion[params["Name"]] = params.get("ActionAfterCompletion")
+            self.written_at[params["Name"]] = self.clock.now()
+
+        def listed(parsed: dict[str, Any], **_: Any) -> None:
+            for summary in parsed.get("Schedules", []):
+                at = self.written_at.get(summary.get("Name", ""))
+                if at is not None:
+                    summary["CreationDate"] = summary["LastModificationDate"] = at
 
         for operation in ("CreateSchedule", "UpdateSchedule"):
             client.meta.events.register(f"before-parameter-build.scheduler.{operation}", written)
+        client.meta.events.register("after-call.scheduler.ListSchedules", listed)
 
     def refresh(self, schedule_id: UUID) -> None:
         """Read the row's EventBridge schedules again (after the API wrote them): its cron's, and
@@ -206,7 +218,16 @@ class SimEventBridge:
         for name in [n for n in self.plans if n.startswith(prefix)]:
             del self.plans[name]
         extra = [s["Name"] for s in self.api.iter_schedules(prefix)]
-        for name in [*schedule_names(schedule_id), *extra]:
+        self.refresh_names([*schedule_names(schedule_id), *extra])
+
+    def refresh_prefix(self, prefix: str) -> None:
+        """Read again every schedule whose name starts with `prefix` (a move's `move-`)."""
+        for name in [n for n in self.plans if n.startswith(prefix)]:
+            del self.plans[name]
+        self.refresh_names([s["Name"] for s in self.api.iter_schedules(prefix)])
+
+    def refresh_names(self, names: list[str]) -> None:
+        for name in names:
             self.plans.pop(name, None)
             described = self.api.get(name)
             if described is None or described.get("State", "ENABLED") != "ENABLED":

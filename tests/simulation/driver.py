@@ -71,10 +71,12 @@ def _first_of_each(violations: list[str], per_kind: int) -> list[str]:
 
 # A seed's clock starts here when STARTS says None (fixed, so a seed replays the same way).
 DEFAULT_START = datetime(2026, 12, 1, 8, 0, 17, tzinfo=UTC)
-# every table a seed writes (the check's heartbeat too: a pass left by another seed, at another
+# every table a seed writes (schedule_exceptions with its schedules; calendars, whose names a
+# next seed would reuse; the check's heartbeat too: a pass left by another seed, at another
 # virtual time, would make the next seed's check take an outage for none, or none for one)
 _TABLES = (
-    "workflows, schedules, schedule_runs, owner_rate_buckets, api_keys, missed_fire_check_passes"
+    "workflows, schedules, schedule_runs, owner_rate_buckets, api_keys, missed_fire_check_passes,"
+    " calendars"
 )
 
 

@@ -15,8 +15,13 @@ from uuid import UUID
 from scheduler.store.runs import ABANDONED_RUN_ERROR
 
 from tests.simulation.bulk import bulk_violations, claims_while_paused
+from tests.simulation.calendars import calendar_step_violations
 from tests.simulation.catchup_invariants import catchup_violations
 from tests.simulation.check_timing import CATCHUP_SETTLE, Slot, beyond_look_back, first_check
+from tests.simulation.excepted_invariants import (
+    exception_step_violations,
+    moved_final_violations,
+)
 from tests.simulation.failure_invariants import failure_violations
 from tests.simulation.input_invariants import input_violations
 from tests.simulation.model import Period, SimSchedule, iso
@@ -89,6 +94,7 @@ def step_violations(world: World) -> list[str]:
     pending = world.bulk.pending()
     found += once_step_violations(world) + once_eventbridge_violations(world, pending)
     found += bulk_violations(world, pending) + claims_while_paused(world)
+    found += exception_step_violations(world) + calendar_step_violations(world)
     return found
 
 
@@ -145,11 +151,34 @@ def final_violations(world: World, horizon: datetime) -> list[str]:
             for period, slot in schedule.slots(horizon)
             if world.retention_floor is None or slot >= world.retention_floor
         ]
+        # exceptions and calendars on top of the fire times: excepted.py and calendars.py
+        slots, found_there = _ordinary(world, schedule, slots, horizon)
+        found += found_there
         for period, slot in slots:
             found += _terminal(world, schedule, period, slot, rows, visits, alerts)
         if schedule.catchup != "skip":
             found += catchup_violations(world, schedule, slots, rows, visits)
     return found
+
+
+def _ordinary(
+    world: World, schedule: SimSchedule, slots: list[tuple[Period, datetime]], horizon: datetime
+) -> tuple[list[tuple[Period, datetime]], list[str]]:
+    """The slots no exception and no calendar touches (judged here as any fire time), and the
+    violations of the moved ones (the skipped and excluded ones: their step invariants)."""
+    ordinary, found = [], []
+    for period, slot in slots:
+        exception = world.excepted.active(schedule.id, slot)
+        if exception is not None and exception.move_to is not None:
+            found += moved_final_violations(world, schedule, slot, exception, horizon)
+        if exception is not None:
+            continue
+        if world.calendars.touched(schedule.id) and world.calendars.judged(
+            schedule.id, slot, slot
+        ) != {False}:
+            continue
+        ordinary.append((period, slot))
+    return ordinary, found
 
 
 def _terminal(

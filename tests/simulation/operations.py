@@ -151,6 +151,20 @@ def _edit_at(world: World, op: Op) -> None:
         world.update(schedule, {"at_text": text, "at_instant": instant})
 
 
+def _except(world: World, op: Op) -> None:
+    """Skip or move an upcoming occurrence (tests.simulation.excepted)."""
+    schedule = _pick(world, op)
+    if schedule is not None:
+        world.excepted.add(schedule, op)
+
+
+def _exclude(world: World, op: Op) -> None:
+    """PATCH a schedule's excludeCalendars (tests.simulation.calendars)."""
+    schedule = _pick(world, op)
+    if schedule is not None:
+        world.calendars.exclude(schedule, op)
+
+
 def _retention(world: World, op: Op) -> None:
     world.retention_pass()
 
@@ -178,5 +192,11 @@ _APPLY: dict[str, Callable[[World, Op], None]] = {
     "retention": _retention,
     "edit_at": _edit_at,
     "bulk": lambda world, op: world.bulk.change(op),
+    "skip": _except,
+    "move": _except,
+    "unexcept": lambda world, op: world.excepted.remove(op),
+    "calendar": lambda world, op: world.calendars.create(op),
+    "exclude": _exclude,
+    "edit_calendar": lambda world, op: world.calendars.edit(op),
     "advance": _advance,
 }

@@ -61,7 +61,59 @@ def sequence(seed: int, length: int = 16) -> list[Op]:
     ops: list[Op] = [_create_op(rng, theme) for _ in range(rng.randint(1, 3))]
     for _ in range(length):
         ops.append(_random_op(rng, theme))
-    return _with_one_time_and_bulk(seed, _with_this_rounds_states(seed, ops))
+    ops = _with_one_time_and_bulk(seed, _with_this_rounds_states(seed, ops))
+    return _with_exceptions_and_calendars(seed, ops)
+
+
+def _with_exceptions_and_calendars(seed: int, ops: list[Op]) -> list[Op]:
+    """Exceptions of one occurrence and exclusion calendars, drawn from a random of their own
+    (the operations drawn before stay as they were): skips and moves of an upcoming fire time
+    (their answers lost and retried with the same Idempotency-Key, EventBridge failing during a
+    move's at() write), removals; calendars of dates near the clock, schedules excluding them,
+    edits of their dates (tests.simulation.excepted, tests.simulation.calendars)."""
+    rng = random.Random(seed * 32452843 + 26)
+    out: list[Op] = []
+    for index, op in enumerate(ops):
+        out.append(op)
+        if op["op"] == "create" or rng.random() < 0.1:
+            out.append(_exception_op(rng, f"except-{seed}-{index}"))
+        if rng.random() < 0.04:
+            out.append(
+                {"op": "unexcept", "which": rng.randrange(1000), "lose_answer": rng.random() < 0.3}
+            )
+        if rng.random() < 0.08:
+            out.append({"op": "calendar", "timezone": rng.choice(TIMEZONES), "days": _days(rng)})
+        if rng.random() < 0.1:
+            calendars = rng.sample(range(4), rng.choice([0, 1, 1, 2]))
+            out.append({"op": "exclude", "schedule": rng.randrange(1000), "calendars": calendars})
+        if rng.random() < 0.05:
+            out.append({"op": "edit_calendar", "calendar": rng.randrange(1000), "days": _days(rng)})
+    return out
+
+
+def _exception_op(rng: random.Random, key: str) -> Op:
+    op: Op = {
+        "op": rng.choice(["skip", "move"]),
+        "schedule": rng.randrange(1000),
+        "nth": rng.choice([0, 0, 1, 3]),
+        "note": rng.choice([None, "sim: closed"]),
+        "key": key if rng.random() < 0.5 else None,
+    }
+    op["lose_answer"] = op["key"] is not None and rng.random() < 0.5
+    if op["op"] == "move":
+        # off the crons' minutes mostly (a move onto another fire time is refused, 409)
+        op["by_minutes"] = rng.choice([-22, -13, 3, 7, 45, 182, 1501])
+        op["eventbridge"] = rng.choice([None, None, None, None, "before", "after", "orphan"])
+    return op
+
+
+def _days(rng: random.Random) -> list[list[int]]:
+    """A calendar's dates: day offsets from today in its zone, [start, end] each."""
+    first = rng.choice([0, 0, 1, 2])
+    days = [[first, first + rng.choice([0, 0, 1])]]
+    if rng.random() < 0.3:
+        days.append([first + 3, first + 3])
+    return days
 
 
 # Minutes from the create (or PATCH) to a one-time schedule's `at`.

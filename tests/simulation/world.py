@@ -40,9 +40,11 @@ from scheduler.sync.eventbridge import EventBridgeSchedules
 
 from tests.integration.runner_fixtures import LOCKS_TABLE, create_locks_table
 from tests.simulation.bulk import GROUP, Bulk
+from tests.simulation.calendars import Calendars
 from tests.simulation.client import Client
 from tests.simulation.clock import VirtualClock, patch_time
 from tests.simulation.cloud import EventLoop, SimEventBridge, SimLambda
+from tests.simulation.excepted import Excepted
 from tests.simulation.faults import Faults, FaultyDatabase, hook_dynamodb
 from tests.simulation.model import Model, SimSchedule
 from tests.simulation.once import at_in
@@ -141,6 +143,8 @@ class World:
         )
         self.eventbridge.watch(scheduler)
         self.bulk = Bulk.of(self)
+        self.excepted = Excepted.of(self)
+        self.calendars = Calendars(self, OWNER)
         self.service = ScheduleService(
             ScheduleServiceQueries.over(self.api_db),
             eventbridge,
@@ -190,8 +194,10 @@ class World:
             )
         except DependencyUnavailable as exc:
             self.check_failures.append(f"{now.isoformat()}: {exc}")
-            return
-        self.check_passes.append(now)
+        else:
+            self.check_passes.append(now)
+        # then the pass keeps the moves' at() schedules, whether the check failed or not
+        self.excepted.reconcile()
 
     def _note_unstarted_claims(self) -> None:
         claims = self.api_db.execute(
@@ -320,6 +326,7 @@ class World:
     def delete(self, schedule: SimSchedule) -> None:
         self.service.delete_schedule(None, schedule.id)
         self.model.deleted(schedule, self.clock.now())
+        self.excepted.deleted(schedule.id)
         self.eventbridge.refresh(schedule.id)
 
     def run_now(
@@ -413,4 +420,5 @@ class World:
     def counts(self) -> Counter[str]:
         alerts = Counter(alert.kind for alert in self.alerts)
         stats = self.lam.stats + self.eventbridge.stats + self.client.stats + self.bulk.stats
+        stats += self.excepted.stats + self.calendars.stats + self.excepted.outcomes()
         return stats + alerts

@@ -16,6 +16,10 @@ Two kinds, told apart by the fence (the lease a run started under):
   - `backfill`: a fire time a user asked for: it waits to run again (`buffered`, trigger kept),
     no alert;
   - `manual`: `failed`, with a `Run Failed` alert saying why (the user may ask again).
+  A slot with an exception (docs/exceptions.md) is settled as its exception says: a skipped
+  one (a scheduled fire or a backfill whose record of the skip never committed) is `skipped`
+  with the exception's reason, never missed nor caught up; a moved one is `missed` with a
+  `Run Missed` alert and not caught up (the user chose its time).
   A paused schedule's claims are only recorded `missed` (what catchup_policy does for slots of
   a schedule paused since). Under `latest`, a claim queued again is superseded by (and
   supersedes) the schedule's other catch-ups, in the same transaction as the settle.
@@ -37,10 +41,12 @@ from itertools import groupby
 from typing import Any
 
 from scheduler.config import get_settings
+from scheduler.cron.timezones import iso_utc
 from scheduler.observability import logger
 from scheduler.policies import catchup as catchup_policy
 from scheduler.policies.fire_times import dst_policy
 from scheduler.run import alerts
+from scheduler.run.exceptions import skip_reason
 from scheduler.run.queue import QUEUED_PATIENCE, HandOn, hand_on_next
 from scheduler.store.db import Database
 from scheduler.store.fire_checks import FireCheckQueries, MissedRow
@@ -158,6 +164,11 @@ def _decide_schedule(
     rows: list[Row], up_since: datetime, now: datetime, grace: timedelta
 ) -> Iterable[SettledClaim]:
     """The claims of one schedule, oldest slot first (the query's order)."""
+    excepted = {row["id"]: claim for row in rows if (claim := _by_exception(row)) is not None}
+    yield from excepted.values()
+    rows = [row for row in rows if row["id"] not in excepted]
+    if not rows:
+        return
     schedule = rows[0]
     paused = not schedule["enabled"]
     wait = grace + timedelta(minutes=schedule["flexible_window_minutes"])
@@ -199,6 +210,19 @@ def _decide_schedule(
         elif row["trigger"] == "manual":
             failed = _row(row, "failed", MANUAL_NOT_RUN)
             yield SettledClaim(row["id"], failed, "manual", alert=False)
+
+
+def _by_exception(row: Row) -> SettledClaim | None:
+    """A claim its slot's exception settles (see the module); None for any other claim."""
+    action, trigger = row.get("exception_action"), row["trigger"]
+    if action == "skip" and trigger in ("schedule", "backfill"):
+        skipped = _row(row, "skipped", skip_reason(row["exception_note"]))
+        return SettledClaim(row["id"], skipped, trigger, alert=False)
+    if action == "move" and trigger == "schedule":
+        moved_to = iso_utc(row["exception_move_to"])
+        missed = _row(row, "missed", f"{UNSTARTED_CAUSE}; moved to {moved_to}: not caught up")
+        return SettledClaim(row["id"], missed, "schedule", alert=True)
+    return None
 
 
 def _catchup_again(

@@ -5,7 +5,9 @@ The check's walk over a schedule's fire times passes a slot with an exception as
 - a skipped slot no delivery recorded (EventBridge did not deliver it, the runner was down) is
   recorded `skipped` with its reason once it is due: never missed, never caught up;
 - a moved slot is due at its new time: with no run `grace` after it, it is recorded `missed`
-  (with a `Run Missed` alert), not caught up (the user chose when it runs; run it now if need be).
+  (with a `Run Missed` alert), not caught up (the user chose when it runs; run it now if need be);
+- neither on a date a calendar of the schedule excludes (the query leaves them out: the runner
+  would have skipped it by the calendar, and the check never reports an excluded fire).
 An exception whose occurrence is no longer a fire time of the schedule (its cron or timezone
 changed since) is left alone: that slot does not exist any more.
 """

@@ -347,15 +347,20 @@ class RunQueries(RunOutcomeQueries):
     def expired_unstarted_claims(self, now: datetime, limit: int) -> list[Row]:
         """Up to `limit` claims whose lease expired before `now` without a start (no fence):
         every attempt of their invocation failed before the workflow ran. Each with its
-        schedule's catch-up policy and what an alert about it says, by schedule and slot."""
+        schedule's catch-up policy, what an alert about it says, and its slot's exception
+        (`exception_action`, `exception_note`, `exception_move_to`), by schedule and slot."""
         return self.db.execute(
             """select r.id, r.schedule_id, r.workflow_id, r.scheduled_time, r.trigger,
                       r.lease_expires_at, s.enabled, s.catchup_policy,
                       s.catchup_window_seconds, s.timezone, s.dst_policy,
-                      s.flexible_window_minutes, w.owner_id, w.name as workflow_name
+                      s.flexible_window_minutes, w.owner_id, w.name as workflow_name,
+                      e.action as exception_action, e.note as exception_note,
+                      e.move_to as exception_move_to
                from schedule_runs r
                join schedules s on s.id = r.schedule_id
                join workflows w on w.id = r.workflow_id
+               left join schedule_exceptions e
+                 on e.schedule_id = r.schedule_id and e.occurrence = r.scheduled_time
                where r.status = 'running' and r.fence is null and r.lease_expires_at < %(now)s
                order by r.schedule_id, r.scheduled_time
                limit %(limit)s""",
