@@ -55,7 +55,7 @@ QUIET_SEQUENCE = [
     {"op": "resume", "schedule": 0},
     {"op": "edit_cron", "schedule": 2, "cron": "*/5 * * * *"},
     {"op": "edit_timezone", "schedule": 1, "timezone": "America/New_York"},
-    {"op": "advance", "minutes": 600},
+    {"op": "advance", "minutes": 300},
     {"op": "delete", "schedule": 2},
     {"op": "advance", "minutes": 120},
 ]  # fmt: skip
