@@ -32,6 +32,7 @@ _TICK = timedelta(microseconds=1)
 # exception's note or the calendar), as the runner writes them.
 SKIPPED_BY_EXCEPTION = run_exceptions.SKIPPED
 SKIPPED_BY_CALENDAR = CALENDAR_SKIP_REASON.rstrip()
+# written by a trigger (migrations/20261206000000_run_policies.sql), so not a constant to import
 SKIPPED_DISABLED = "skipped: its schedule was disabled while it waited"
 
 SkipKind = Literal["overlap", "exception", "calendar", "disabled", "other"]
